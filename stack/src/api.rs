@@ -1,0 +1,93 @@
+//! Plain data types of the stack's POSIX-shaped socket API: socket handles,
+//! readiness bits, receive metadata, statistics.
+
+use std::net::SocketAddrV4;
+
+/// A reference to one socket of a [`crate::Stack`]: a slot index and the
+/// slot's generation, so a stale handle never reaches a reused slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketHandle {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl SocketHandle {
+    /// A stable number for logs and maps (index and generation packed).
+    pub fn as_u64(self) -> u64 {
+        ((self.generation as u64) << 32) | self.index as u64
+    }
+}
+
+/// Socket type the stack implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockType {
+    Stream,
+    Dgram,
+}
+
+/// Readiness of a socket, as poll(2) reports it. Bit values are Linux's
+/// POLL* values so the shim can pass them through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub struct Readiness(pub u32);
+
+impl Readiness {
+    pub const IN: Readiness = Readiness(0x001);
+    pub const PRI: Readiness = Readiness(0x002);
+    pub const OUT: Readiness = Readiness(0x004);
+    pub const ERR: Readiness = Readiness(0x008);
+    pub const HUP: Readiness = Readiness(0x010);
+    pub const NVAL: Readiness = Readiness(0x020);
+    pub const RDNORM: Readiness = Readiness(0x040);
+    pub const WRNORM: Readiness = Readiness(0x100);
+    pub const RDHUP: Readiness = Readiness(0x2000);
+    pub const EMPTY: Readiness = Readiness(0);
+
+    pub fn contains(self, other: Readiness) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn intersects(self, other: Readiness) -> bool {
+        self.0 & other.0 != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for Readiness {
+    type Output = Readiness;
+    fn bitor(self, o: Readiness) -> Readiness {
+        Readiness(self.0 | o.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Readiness {
+    fn bitor_assign(&mut self, o: Readiness) {
+        self.0 |= o.0;
+    }
+}
+
+/// What one `recv` returned besides the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// Bytes copied into the caller's buffer.
+    pub copied: usize,
+    /// For datagrams, the datagram's full length (MSG_TRUNC semantics);
+    /// for streams, equal to `copied`.
+    pub full_len: usize,
+    /// Sender address (datagrams, and streams for recvfrom's sake).
+    pub from: Option<SocketAddrV4>,
+}
+
+/// Per-socket counters the shim needs for ioctls and TCP_INFO-like queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockInfo {
+    /// Bytes readable now (FIONREAD); for datagrams the next datagram's size.
+    pub rcv_cc: usize,
+    /// Bytes in the send queue not yet acknowledged (SIOCOUTQ).
+    pub snd_cc: usize,
+    /// Bytes in the send queue not yet sent (SIOCOUTQNSD).
+    pub snd_unsent: usize,
+    /// TCP state number as Linux's TCP_INFO reports it (0 for UDP).
+    pub tcp_state: u8,
+    pub listening: bool,
+}

@@ -1,0 +1,210 @@
+//! Configuration of one stack instance: its interface address, route and MTU,
+//! and the kernel tunables (`Sysctl`) whose values it copies from the
+//! namespace's /proc/sys so programs see the same defaults as on Linux.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// The Linux sysctls the stack honours. `Default` gives Linux's defaults;
+/// the shim overrides them from /proc/sys with [`Sysctl::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sysctl {
+    /// net.ipv4.tcp_rmem: min, default, max receive buffer.
+    pub tcp_rmem: [usize; 3],
+    /// net.ipv4.tcp_wmem: min, default, max send buffer.
+    pub tcp_wmem: [usize; 3],
+    /// net.core.rmem_max / wmem_max: caps for SO_RCVBUF / SO_SNDBUF.
+    pub rmem_max: usize,
+    pub wmem_max: usize,
+    /// net.core.rmem_default / wmem_default: UDP buffer sizes.
+    pub rmem_default: usize,
+    pub wmem_default: usize,
+    /// net.ipv4.ip_local_port_range.
+    pub port_range: (u16, u16),
+    pub tcp_syn_retries: u32,
+    pub tcp_synack_retries: u32,
+    pub tcp_sack: bool,
+    pub tcp_timestamps: bool,
+    pub tcp_window_scaling: bool,
+    pub tcp_fin_timeout: Duration,
+    /// net.core.somaxconn: cap on a listen backlog.
+    pub somaxconn: u32,
+    /// net.ipv4.ip_default_ttl.
+    pub ip_default_ttl: u8,
+    pub tcp_keepalive_time: Duration,
+    pub tcp_keepalive_intvl: Duration,
+    pub tcp_keepalive_probes: u32,
+}
+
+impl Default for Sysctl {
+    fn default() -> Self {
+        Sysctl {
+            tcp_rmem: [4096, 131072, 6291456],
+            tcp_wmem: [4096, 16384, 4194304],
+            rmem_max: 212992,
+            wmem_max: 212992,
+            rmem_default: 212992,
+            wmem_default: 212992,
+            port_range: (32768, 60999),
+            tcp_syn_retries: 6,
+            tcp_synack_retries: 5,
+            tcp_sack: true,
+            tcp_timestamps: true,
+            tcp_window_scaling: true,
+            tcp_fin_timeout: Duration::from_secs(60),
+            somaxconn: 4096,
+            ip_default_ttl: 64,
+            tcp_keepalive_time: Duration::from_secs(7200),
+            tcp_keepalive_intvl: Duration::from_secs(75),
+            tcp_keepalive_probes: 9,
+        }
+    }
+}
+
+/// The /proc/sys paths (relative to /proc/sys) that [`Sysctl::apply`] understands.
+pub const SYSCTL_PATHS: &[&str] = &[
+    "net/ipv4/tcp_rmem",
+    "net/ipv4/tcp_wmem",
+    "net/core/rmem_max",
+    "net/core/wmem_max",
+    "net/core/rmem_default",
+    "net/core/wmem_default",
+    "net/ipv4/ip_local_port_range",
+    "net/ipv4/tcp_syn_retries",
+    "net/ipv4/tcp_synack_retries",
+    "net/ipv4/tcp_sack",
+    "net/ipv4/tcp_timestamps",
+    "net/ipv4/tcp_window_scaling",
+    "net/ipv4/tcp_fin_timeout",
+    "net/core/somaxconn",
+    "net/ipv4/ip_default_ttl",
+    "net/ipv4/tcp_keepalive_time",
+    "net/ipv4/tcp_keepalive_intvl",
+    "net/ipv4/tcp_keepalive_probes",
+];
+
+fn numbers(text: &str) -> Vec<u64> {
+    text.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+impl Sysctl {
+    /// Apply the content of one /proc/sys file (`path` as in [`SYSCTL_PATHS`]).
+    /// Returns false, changing nothing, if the path is unknown or the text
+    /// does not parse; values are kept within sane bounds.
+    pub fn apply(&mut self, path: &str, text: &str) -> bool {
+        let n = numbers(text);
+        let one = |lo: u64, hi: u64| n.first().copied().filter(|v| (lo..=hi).contains(v));
+        let three = || {
+            (n.len() == 3 && n[0] <= n[1] && n[1] <= n[2])
+                .then(|| [n[0] as usize, n[1] as usize, n[2] as usize])
+        };
+        let secs = |v: u64| Duration::from_secs(v);
+        match path {
+            "net/ipv4/tcp_rmem" => three().map(|v| self.tcp_rmem = v).is_some(),
+            "net/ipv4/tcp_wmem" => three().map(|v| self.tcp_wmem = v).is_some(),
+            "net/core/rmem_max" => one(1, 1 << 31)
+                .map(|v| self.rmem_max = v as usize)
+                .is_some(),
+            "net/core/wmem_max" => one(1, 1 << 31)
+                .map(|v| self.wmem_max = v as usize)
+                .is_some(),
+            "net/core/rmem_default" => one(1, 1 << 31)
+                .map(|v| self.rmem_default = v as usize)
+                .is_some(),
+            "net/core/wmem_default" => one(1, 1 << 31)
+                .map(|v| self.wmem_default = v as usize)
+                .is_some(),
+            "net/ipv4/ip_local_port_range" => {
+                if n.len() == 2 && n[0] >= 1 && n[0] <= n[1] && n[1] <= 65535 {
+                    self.port_range = (n[0] as u16, n[1] as u16);
+                    true
+                } else {
+                    false
+                }
+            }
+            "net/ipv4/tcp_syn_retries" => one(1, 127)
+                .map(|v| self.tcp_syn_retries = v as u32)
+                .is_some(),
+            "net/ipv4/tcp_synack_retries" => one(0, 255)
+                .map(|v| self.tcp_synack_retries = v as u32)
+                .is_some(),
+            "net/ipv4/tcp_sack" => one(0, 1).map(|v| self.tcp_sack = v == 1).is_some(),
+            "net/ipv4/tcp_timestamps" => one(0, 2).map(|v| self.tcp_timestamps = v != 0).is_some(),
+            "net/ipv4/tcp_window_scaling" => one(0, 1)
+                .map(|v| self.tcp_window_scaling = v == 1)
+                .is_some(),
+            "net/ipv4/tcp_fin_timeout" => one(1, 3600)
+                .map(|v| self.tcp_fin_timeout = secs(v))
+                .is_some(),
+            "net/core/somaxconn" => one(0, 1 << 20).map(|v| self.somaxconn = v as u32).is_some(),
+            "net/ipv4/ip_default_ttl" => {
+                one(1, 255).map(|v| self.ip_default_ttl = v as u8).is_some()
+            }
+            "net/ipv4/tcp_keepalive_time" => one(1, 1 << 20)
+                .map(|v| self.tcp_keepalive_time = secs(v))
+                .is_some(),
+            "net/ipv4/tcp_keepalive_intvl" => one(1, 1 << 20)
+                .map(|v| self.tcp_keepalive_intvl = secs(v))
+                .is_some(),
+            "net/ipv4/tcp_keepalive_probes" => one(1, 127)
+                .map(|v| self.tcp_keepalive_probes = v as u32)
+                .is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// One stack instance's interface: one IPv4 address on a point-to-point or
+/// /N link (the TUN device), with every non-local destination sent there.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    /// Largest IP packet the device carries (TUN MTU).
+    pub mtu: usize,
+    pub sysctl: Sysctl,
+    /// Seed for ISNs, ephemeral ports and the ISN secret (RFC 6528).
+    pub seed: u64,
+}
+
+impl Config {
+    pub fn new(addr: Ipv4Addr, prefix_len: u8) -> Config {
+        Config {
+            addr,
+            prefix_len,
+            gateway: None,
+            mtu: 1500,
+            sysctl: Sysctl::default(),
+            seed: 0x5eed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_parses_proc_text() {
+        let mut s = Sysctl::default();
+        assert!(s.apply("net/ipv4/tcp_rmem", "4096\t131072\t33554432\n"));
+        assert_eq!(s.tcp_rmem, [4096, 131072, 33554432]);
+        assert!(s.apply("net/ipv4/ip_local_port_range", "10000\t20000\n"));
+        assert_eq!(s.port_range, (10000, 20000));
+        assert!(s.apply("net/ipv4/tcp_sack", "0\n"));
+        assert!(!s.tcp_sack);
+    }
+
+    #[test]
+    fn apply_rejects_garbage_and_keeps_old_value() {
+        let mut s = Sysctl::default();
+        assert!(!s.apply("net/ipv4/tcp_rmem", "1 2"));
+        assert!(!s.apply("net/ipv4/tcp_rmem", "9 2 1"));
+        assert!(!s.apply("net/ipv4/ip_local_port_range", "600 5"));
+        assert!(!s.apply("net/nope", "1"));
+        assert_eq!(s, Sysctl::default());
+    }
+}

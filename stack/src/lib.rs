@@ -1,0 +1,19 @@
+//! sockshim's TCP/IP stack: sans-IO, no threads, no clock, no OS calls.
+//! Time and frames come in as arguments; frames and timeouts go out through
+//! `poll_transmit` / `poll_timeout`. The socket layer follows the FreeBSD
+//! 2006 socket/PCB reference model (see `kern`).
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod errno;
+mod host;
+pub mod linux;
+pub mod time;
+
+pub use api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
+pub use config::{Config, Sysctl};
+pub use errno::Errno;
+pub use host::Stack;
+pub use time::Instant;
