@@ -440,6 +440,19 @@ impl Stack {
         self.with_socket(h, |so| Ok(so.proto().pru_sockinfo(so)))
     }
 
+    /// Does any TCP connection still have data or a FIN not yet
+    /// acknowledged? (The shim's exit grace period waits on this.)
+    pub fn has_unsent_data(&self) -> bool {
+        self.slots.read().all().iter().any(|sref| {
+            let so = sref.lock();
+            so.so_pcb.tcp().is_some_and(|tp| {
+                tp.t_state.synchronized()
+                    && tp.t_state != crate::netinet::tcp_var::TcpState::TimeWait
+                    && (tp.snd_una != tp.snd_max || so.so_snd.cc() > 0)
+            })
+        })
+    }
+
     /// Assert every invariant of DESIGN.md over the whole stack (tests call
     /// this after every step).
     pub fn check_invariants(&self) {

@@ -1,0 +1,122 @@
+//! Application fd → stack socket. Each fd given to the program is a real
+//! kernel fd (an "anchor": an unbound AF_UNIX datagram socket, so fstat says
+//! socket and numbers never collide with files). dup'd fds share one
+//! `OpenFile` (O_NONBLOCK and timeouts belong to the open file
+//! description) and each holds one `so_count` reference in the stack.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use stack::{SockType, SocketHandle};
+
+/// One open file description of a stack socket.
+#[derive(Debug)]
+pub struct OpenFile {
+    pub handle: SocketHandle,
+    pub ty: SockType,
+    pub nonblock: AtomicBool,
+    /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds; 0 = none.
+    pub rcvtimeo_us: AtomicU64,
+    pub sndtimeo_us: AtomicU64,
+}
+
+impl OpenFile {
+    pub fn new(handle: SocketHandle, ty: SockType, nonblock: bool) -> OpenFile {
+        OpenFile {
+            handle,
+            ty,
+            nonblock: AtomicBool::new(nonblock),
+            rcvtimeo_us: AtomicU64::new(0),
+            sndtimeo_us: AtomicU64::new(0),
+        }
+    }
+
+    pub fn is_nonblock(&self) -> bool {
+        self.nonblock.load(Ordering::Relaxed)
+    }
+
+    pub fn timeout(&self, recv: bool) -> Option<Duration> {
+        let us = if recv {
+            &self.rcvtimeo_us
+        } else {
+            &self.sndtimeo_us
+        }
+        .load(Ordering::Relaxed);
+        (us > 0).then(|| Duration::from_micros(us))
+    }
+}
+
+/// fd → OpenFile, indexed by fd number.
+#[derive(Default)]
+pub struct FdTable {
+    slots: RwLock<Vec<Option<Arc<OpenFile>>>>,
+}
+
+impl FdTable {
+    pub fn get(&self, fd: i32) -> Option<Arc<OpenFile>> {
+        if fd < 0 {
+            return None;
+        }
+        self.slots.read().get(fd as usize).and_then(|s| s.clone())
+    }
+
+    pub fn insert(&self, fd: i32, f: Arc<OpenFile>) -> Option<Arc<OpenFile>> {
+        let mut s = self.slots.write();
+        let i = fd as usize;
+        if s.len() <= i {
+            s.resize(i + 1, None);
+        }
+        s[i].replace(f)
+    }
+
+    pub fn remove(&self, fd: i32) -> Option<Arc<OpenFile>> {
+        if fd < 0 {
+            return None;
+        }
+        self.slots
+            .write()
+            .get_mut(fd as usize)
+            .and_then(|s| s.take())
+    }
+
+    /// Fast check without cloning.
+    pub fn contains(&self, fd: i32) -> bool {
+        fd >= 0
+            && self
+                .slots
+                .read()
+                .get(fd as usize)
+                .is_some_and(|s| s.is_some())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.read().iter().all(|s| s.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dup_shares_one_open_file() {
+        let t = FdTable::default();
+        assert!(t.is_empty());
+        let h = stack::Stack::new(stack::Config::new([10, 0, 0, 1].into(), 24))
+            .socket(SockType::Stream, 0)
+            .unwrap();
+        let f = Arc::new(OpenFile::new(h, SockType::Stream, false));
+        t.insert(5, f.clone());
+        t.insert(9, f);
+        t.get(5).unwrap().nonblock.store(true, Ordering::Relaxed);
+        assert!(
+            t.get(9).unwrap().is_nonblock(),
+            "O_NONBLOCK is per open file description"
+        );
+        assert!(t.remove(5).is_some());
+        assert!(!t.contains(5) && t.contains(9));
+        assert!(t.get(-1).is_none());
+    }
+}

@@ -1,0 +1,1029 @@
+//! libsockshim.so: the exported libc symbols. Each export is thin: look the
+//! fd up, convert raw pointers to slices, call the safe function in `ops`,
+//! set errno once. Anything not ours (other families, files, pipes) goes to
+//! the real libc function untouched. No panic crosses `extern "C"`: each
+//! body runs under `catch_unwind` and a panic becomes -1/EIO.
+
+pub mod config;
+pub mod driver;
+pub mod fdtable;
+pub mod log;
+pub mod ops;
+pub mod real;
+pub mod sys;
+pub mod wait;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use libc::{c_int, c_ulong, c_void, size_t, sockaddr, socklen_t, ssize_t};
+use stack::SockType;
+
+use crate::driver::shim_if_ready;
+use crate::fdtable::OpenFile;
+use crate::ops::R;
+use crate::real::real;
+
+fn set_errno(e: i32) {
+    // SAFETY: errno is thread-local and always valid to write.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// Run `f`; map Err(errno) to -1 with errno set, and a panic to -1/EIO.
+fn guard<T: From<i8>>(f: impl FnOnce() -> R<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            set_errno(e);
+            T::from(-1)
+        }
+        Err(_) => {
+            log::error("sockshim: internal error (panic) caught at the C boundary; returning EIO");
+            set_errno(libc::EIO);
+            T::from(-1)
+        }
+    }
+}
+
+fn ours(fd: c_int) -> Option<Arc<OpenFile>> {
+    if driver::FORKED.load(Ordering::Relaxed) {
+        return None;
+    }
+    shim_if_ready()?.fds.get(fd)
+}
+
+/// Copy `a` into a caller's (addr, addrlen) pair, truncating like Linux.
+///
+/// # Safety
+/// `addr` must be valid for `*len` bytes when non-null; `len` valid when non-null.
+unsafe fn put_addr(a: std::net::SocketAddrV4, addr: *mut sockaddr, len: *mut socklen_t) -> R<()> {
+    if addr.is_null() || len.is_null() {
+        return Ok(());
+    }
+    // SAFETY: caller guarantees len is valid.
+    let l = unsafe { *len } as i32;
+    if l < 0 {
+        return Err(libc::EINVAL);
+    }
+    let b = ops::sockaddr_bytes(a);
+    let n = (l as usize).min(b.len());
+    // SAFETY: addr valid for l >= n bytes.
+    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), addr as *mut u8, n) };
+    // SAFETY: len valid.
+    unsafe { *len = b.len() as socklen_t };
+    Ok(())
+}
+
+/// # Safety
+/// `addr` valid for `len` bytes when non-null.
+unsafe fn addr_slice<'a>(addr: *const sockaddr, len: socklen_t) -> R<&'a [u8]> {
+    if addr.is_null() {
+        return Err(libc::EFAULT);
+    }
+    if (len as i32) < 0 {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: caller guarantees addr is valid for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len as usize) })
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes when non-null.
+unsafe fn buf_mut<'a>(buf: *mut c_void, len: size_t) -> R<&'a mut [u8]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if buf.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: caller guarantees buf is valid for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf as *mut u8, len) })
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes when non-null.
+unsafe fn buf_ref<'a>(buf: *const c_void, len: size_t) -> R<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if buf.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: caller guarantees buf is valid for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts(buf as *const u8, len) })
+}
+
+/// # Safety
+/// Standard socket(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    let base = ty & 0xf;
+    let flags = ty & !0xf;
+    let st = match base {
+        libc::SOCK_STREAM if protocol == 0 || protocol == libc::IPPROTO_TCP => {
+            Some(SockType::Stream)
+        }
+        libc::SOCK_DGRAM if protocol == 0 || protocol == libc::IPPROTO_UDP => Some(SockType::Dgram),
+        _ => None,
+    };
+    match st {
+        Some(st) if domain == libc::AF_INET && !driver::FORKED.load(Ordering::Relaxed) => {
+            if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+                set_errno(libc::EINVAL);
+                return -1;
+            }
+            guard(|| ops::socket(st, flags, protocol))
+        }
+        // SAFETY: pass-through with the caller's arguments.
+        _ => unsafe { (real().socket)(domain, ty, protocol) },
+    }
+}
+
+/// # Safety
+/// Standard socketpair(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn socketpair(
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+    sv: *mut c_int,
+) -> c_int {
+    if domain == libc::AF_INET {
+        set_errno(libc::EOPNOTSUPP);
+        return -1;
+    }
+    // SAFETY: pass-through.
+    unsafe { (real().socketpair)(domain, ty, protocol, sv) }
+}
+
+/// # Safety
+/// Standard bind(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    match ours(fd) {
+        // SAFETY: addr/len from the caller.
+        Some(of) => guard(|| ops::bind(&of, unsafe { addr_slice(addr, len) }?)),
+        // SAFETY: pass-through.
+        None => unsafe { (real().bind)(fd, addr, len) },
+    }
+}
+
+/// # Safety
+/// Standard listen(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| ops::listen(&of, backlog)),
+        // SAFETY: pass-through.
+        None => unsafe { (real().listen)(fd, backlog) },
+    }
+}
+
+/// # Safety
+/// Standard accept4(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let (nfd, peer) = ops::accept(&of, flags)?;
+            // SAFETY: addr/len from the caller.
+            unsafe { put_addr(peer, addr, len) }?;
+            Ok(nfd)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().accept4)(fd, addr, len, flags) },
+    }
+}
+
+/// # Safety
+/// Standard accept(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    match ours(fd) {
+        // SAFETY: same contract as accept4.
+        Some(_) => unsafe { accept4(fd, addr, len, 0) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().accept)(fd, addr, len) },
+    }
+}
+
+/// # Safety
+/// Standard connect(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    match ours(fd) {
+        // SAFETY: addr/len from the caller.
+        Some(of) => guard(|| ops::connect(&of, unsafe { addr_slice(addr, len) }?)),
+        // SAFETY: pass-through.
+        None => unsafe { (real().connect)(fd, addr, len) },
+    }
+}
+
+/// # Safety
+/// Standard sendto(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    alen: socklen_t,
+) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: buf/len and addr/alen from the caller.
+            let data = unsafe { buf_ref(buf, len) }?;
+            let to = if addr.is_null() {
+                None
+            } else {
+                Some(unsafe { addr_slice(addr, alen) }?)
+            };
+            ops::send(&of, data, flags, to).map(|n| n as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().sendto)(fd, buf, len, flags, addr, alen) },
+    }
+}
+
+/// # Safety
+/// Standard send(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().send)(fd, buf, len, flags) },
+    }
+}
+
+/// # Safety
+/// Standard write(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe { sendto(fd, buf, len, 0, std::ptr::null(), 0) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().write)(fd, buf, len) },
+    }
+}
+
+/// Gather an iovec array.
+///
+/// # Safety
+/// `iov` valid for `n` entries, each valid for its length.
+unsafe fn gather(iov: *const libc::iovec, n: c_int) -> R<Vec<u8>> {
+    if !(0..=1024).contains(&n) {
+        return Err(libc::EINVAL);
+    }
+    if n > 0 && iov.is_null() {
+        return Err(libc::EFAULT);
+    }
+    let mut v = Vec::new();
+    for i in 0..n as usize {
+        // SAFETY: iov valid for n entries.
+        let io = unsafe { *iov.add(i) };
+        // SAFETY: each entry valid for its length.
+        v.extend_from_slice(unsafe { buf_ref(io.iov_base, io.iov_len) }?);
+    }
+    Ok(v)
+}
+
+/// Scatter `data` into an iovec array.
+///
+/// # Safety
+/// As `gather`.
+unsafe fn scatter(iov: *const libc::iovec, n: c_int, data: &[u8]) -> R<()> {
+    let mut off = 0;
+    for i in 0..n.max(0) as usize {
+        if off >= data.len() {
+            break;
+        }
+        // SAFETY: iov valid for n entries.
+        let io = unsafe { *iov.add(i) };
+        // SAFETY: each entry valid for its length.
+        let dst = unsafe { buf_mut(io.iov_base, io.iov_len) }?;
+        let k = dst.len().min(data.len() - off);
+        dst[..k].copy_from_slice(&data[off..off + k]);
+        off += k;
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `iov` valid for `n` entries.
+unsafe fn iov_len(iov: *const libc::iovec, n: c_int) -> usize {
+    // SAFETY: iov valid for n entries.
+    (0..n.max(0) as usize)
+        .map(|i| unsafe { (*iov.add(i)).iov_len })
+        .sum()
+}
+
+/// # Safety
+/// Standard writev(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: iov from the caller.
+            let data = unsafe { gather(iov, n) }?;
+            ops::send(&of, &data, 0, None).map(|n| n as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().writev)(fd, iov, n) },
+    }
+}
+
+/// # Safety
+/// Standard sendmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            if msg.is_null() {
+                return Err(libc::EFAULT);
+            }
+            // SAFETY: msg valid per the caller.
+            let m = unsafe { &*msg };
+            // SAFETY: msg fields valid per the caller.
+            let data = unsafe { gather(m.msg_iov, m.msg_iovlen as c_int) }?;
+            let to = if m.msg_name.is_null() {
+                None
+            } else {
+                // SAFETY: msg_name valid for msg_namelen.
+                Some(unsafe { addr_slice(m.msg_name as *const sockaddr, m.msg_namelen) }?)
+            };
+            ops::send(&of, &data, flags, to).map(|n| n as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().sendmsg)(fd, msg, flags) },
+    }
+}
+
+/// # Safety
+/// Standard recvfrom(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: buf/len from the caller.
+            let b = unsafe { buf_mut(buf, len) }?;
+            let (n, full, from) = ops::recv(&of, b, flags)?;
+            if let Some(f) = from {
+                // SAFETY: addr/alen from the caller.
+                unsafe { put_addr(f, addr, alen) }?;
+            }
+            let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
+                full
+            } else {
+                n
+            };
+            Ok(ret as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().recvfrom)(fd, buf, len, flags, addr, alen) },
+    }
+}
+
+/// # Safety
+/// Standard recv(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe {
+            recvfrom(
+                fd,
+                buf,
+                len,
+                flags,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        },
+        // SAFETY: pass-through.
+        None => unsafe { (real().recv)(fd, buf, len, flags) },
+    }
+}
+
+/// # Safety
+/// Standard read(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe { recvfrom(fd, buf, len, 0, std::ptr::null_mut(), std::ptr::null_mut()) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().read)(fd, buf, len) },
+    }
+}
+
+/// # Safety
+/// Standard readv(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: iov from the caller.
+            let mut tmp = vec![0u8; unsafe { iov_len(iov, n) }];
+            let (got, _, _) = ops::recv(&of, &mut tmp, 0)?;
+            // SAFETY: iov from the caller.
+            unsafe { scatter(iov, n, &tmp[..got]) }?;
+            Ok(got as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().readv)(fd, iov, n) },
+    }
+}
+
+/// # Safety
+/// Standard recvmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            if msg.is_null() {
+                return Err(libc::EFAULT);
+            }
+            // SAFETY: msg valid per the caller.
+            let m = unsafe { &mut *msg };
+            // SAFETY: iov from the caller.
+            let mut tmp = vec![0u8; unsafe { iov_len(m.msg_iov, m.msg_iovlen as c_int) }];
+            let (got, full, from) = ops::recv(&of, &mut tmp, flags)?;
+            // SAFETY: iov from the caller.
+            unsafe { scatter(m.msg_iov, m.msg_iovlen as c_int, &tmp[..got]) }?;
+            m.msg_flags = if full > got { libc::MSG_TRUNC } else { 0 };
+            m.msg_controllen = 0;
+            match from {
+                Some(f) if !m.msg_name.is_null() => {
+                    let mut l = m.msg_namelen;
+                    // SAFETY: msg_name valid for msg_namelen.
+                    unsafe { put_addr(f, m.msg_name as *mut sockaddr, &mut l) }?;
+                    m.msg_namelen = l;
+                }
+                _ => m.msg_namelen = 0,
+            }
+            let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
+                full
+            } else {
+                got
+            };
+            Ok(ret as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().recvmsg)(fd, msg, flags) },
+    }
+}
+
+/// # Safety
+/// Standard __recv_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as recv.
+    unsafe { recv(fd, buf, len, flags) }
+}
+
+/// # Safety
+/// Standard __recvfrom_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as recvfrom.
+    unsafe { recvfrom(fd, buf, len, flags, addr, alen) }
+}
+
+/// # Safety
+/// Standard __read_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as read.
+    unsafe { read(fd, buf, len) }
+}
+
+/// # Safety
+/// Standard close(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if driver::is_protected(fd) {
+        return 0;
+    }
+    if ours(fd).is_some() {
+        let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+    }
+    // SAFETY: pass-through (closes the anchor, or a kernel fd).
+    unsafe { (real().close)(fd) }
+}
+
+/// # Safety
+/// Standard shutdown(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| ops::shutdown(&of, how)),
+        // SAFETY: pass-through.
+        None => unsafe { (real().shutdown)(fd, how) },
+    }
+}
+
+/// # Safety
+/// Standard setsockopt(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            if (len as i32) < 0 {
+                return Err(libc::EINVAL);
+            }
+            // SAFETY: val/len from the caller.
+            let v = unsafe { buf_ref(val, len as usize) }?;
+            ops::setsockopt(&of, level, name, v)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().setsockopt)(fd, level, name, val, len) },
+    }
+}
+
+/// # Safety
+/// Standard getsockopt(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            if len.is_null() {
+                return Err(libc::EFAULT);
+            }
+            // SAFETY: len valid per the caller.
+            let l = unsafe { *len } as i32;
+            if l < 0 {
+                return Err(libc::EINVAL);
+            }
+            // SAFETY: val valid for l bytes.
+            let out = unsafe { buf_mut(val, l as usize) }?;
+            let n = ops::getsockopt(&of, level, name, out)?;
+            // SAFETY: len valid.
+            unsafe { *len = n as socklen_t };
+            Ok(0)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().getsockopt)(fd, level, name, val, len) },
+    }
+}
+
+/// # Safety
+/// Standard getsockname(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let a = ops::getsockname(&of)?;
+            // SAFETY: addr/len from the caller.
+            unsafe { put_addr(a, addr, len) }.map(|_| 0)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().getsockname)(fd, addr, len) },
+    }
+}
+
+/// # Safety
+/// Standard getpeername(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let a = ops::getpeername(&of)?;
+            // SAFETY: addr/len from the caller.
+            unsafe { put_addr(a, addr, len) }.map(|_| 0)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().getpeername)(fd, addr, len) },
+    }
+}
+
+/// After the kernel duplicated a stack socket's anchor `old` onto `new`.
+fn adopt_dup(of: &Arc<OpenFile>, new: c_int) {
+    if let Some(s) = shim_if_ready() {
+        if s.stack.sodup(of.handle).is_ok() {
+            s.fds.insert(new, of.clone());
+        }
+    }
+}
+
+/// fcntl with the variadic argument read as one machine word (how the
+/// x86_64 and aarch64 Linux ABIs pass it for every fcntl command).
+///
+/// # Safety
+/// Standard fcntl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    let Some(of) = ours(fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().fcntl)(fd, cmd, arg) };
+    };
+    match cmd {
+        libc::F_GETFL => {
+            // SAFETY: fcntl on the anchor.
+            let fl = unsafe { (real().fcntl)(fd, cmd, arg) };
+            if fl < 0 {
+                return fl;
+            }
+            (fl & !libc::O_NONBLOCK)
+                | if of.is_nonblock() {
+                    libc::O_NONBLOCK
+                } else {
+                    0
+                }
+        }
+        libc::F_SETFL => {
+            of.nonblock
+                .store(arg as c_int & libc::O_NONBLOCK != 0, Ordering::Relaxed);
+            0
+        }
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            // SAFETY: duplicating the anchor.
+            let nfd = unsafe { (real().fcntl)(fd, cmd, arg) };
+            if nfd >= 0 {
+                adopt_dup(&of, nfd);
+            }
+            nfd
+        }
+        // SAFETY: other commands act on the anchor (FD_CLOEXEC etc.).
+        _ => unsafe { (real().fcntl)(fd, cmd, arg) },
+    }
+}
+
+/// # Safety
+/// Standard fcntl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: same contract.
+    unsafe { fcntl(fd, cmd, arg) }
+}
+
+const TIOCOUTQ: c_ulong = 0x5411;
+
+/// ioctl with the variadic argument read as one machine word.
+///
+/// # Safety
+/// Standard ioctl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
+    let Some(of) = ours(fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().ioctl)(fd, req, arg) };
+    };
+    guard(|| {
+        let p = arg as *mut c_int;
+        if p.is_null() {
+            return Err(libc::EFAULT);
+        }
+        match req {
+            libc::FIONBIO => {
+                // SAFETY: FIONBIO takes an int*.
+                of.nonblock.store(unsafe { *p } != 0, Ordering::Relaxed);
+            }
+            libc::FIONREAD => {
+                let i = ops::sockinfo(&of)?;
+                // SAFETY: FIONREAD takes an int*.
+                unsafe { *p = i.rcv_cc as c_int };
+            }
+            TIOCOUTQ => {
+                let i = ops::sockinfo(&of)?;
+                // SAFETY: SIOCOUTQ takes an int*.
+                unsafe { *p = i.snd_cc as c_int };
+            }
+            _ => return Err(libc::ENOTTY),
+        }
+        Ok(0)
+    })
+}
+
+/// # Safety
+/// Standard dup(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: pass-through (duplicates the anchor for a stack socket).
+    let nfd = unsafe { (real().dup)(fd) };
+    if nfd >= 0 {
+        if let Some(of) = ours(fd) {
+            adopt_dup(&of, nfd);
+        }
+    }
+    nfd
+}
+
+/// # Safety
+/// Standard dup3(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if driver::is_protected(new) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    let src = ours(old);
+    // SAFETY: pass-through.
+    let r = unsafe { (real().dup3)(old, new, flags) };
+    if r >= 0 && old != new {
+        if ours(new).is_some() {
+            let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
+        }
+        if let Some(of) = src {
+            adopt_dup(&of, new);
+        }
+    }
+    r
+}
+
+/// # Safety
+/// Standard dup2(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if driver::is_protected(new) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    let src = ours(old);
+    // SAFETY: pass-through.
+    let r = unsafe { (real().dup2)(old, new) };
+    if r >= 0 && old != new {
+        if ours(new).is_some() {
+            let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
+        }
+        if let Some(of) = src {
+            adopt_dup(&of, new);
+        }
+    }
+    r
+}
+
+fn any_ours(fds: &[libc::pollfd]) -> bool {
+    shim_if_ready().is_some_and(|s| {
+        !driver::FORKED.load(Ordering::Relaxed) && fds.iter().any(|p| s.fds.contains(p.fd))
+    })
+}
+
+/// # Safety
+/// Standard poll(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn poll(fds: *mut libc::pollfd, n: libc::nfds_t, timeout: c_int) -> c_int {
+    let slice: &mut [libc::pollfd] = if fds.is_null() || n == 0 {
+        &mut []
+    } else {
+        // SAFETY: fds valid for n entries per the caller.
+        unsafe { std::slice::from_raw_parts_mut(fds, n as usize) }
+    };
+    if !any_ours(slice) {
+        // SAFETY: pass-through.
+        return unsafe { (real().poll)(fds, n, timeout) };
+    }
+    guard(|| ops::poll(slice, timeout))
+}
+
+/// # Safety
+/// Standard __poll_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __poll_chk(
+    fds: *mut libc::pollfd,
+    n: libc::nfds_t,
+    timeout: c_int,
+    fdslen: size_t,
+) -> c_int {
+    if (fdslen / std::mem::size_of::<libc::pollfd>()) < n as usize {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as poll.
+    unsafe { poll(fds, n, timeout) }
+}
+
+/// # Safety
+/// Standard ppoll(2) contract. The signal mask is applied around the wait.
+#[no_mangle]
+pub unsafe extern "C" fn ppoll(
+    fds: *mut libc::pollfd,
+    n: libc::nfds_t,
+    ts: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let slice: &mut [libc::pollfd] = if fds.is_null() || n == 0 {
+        &mut []
+    } else {
+        // SAFETY: fds valid for n entries per the caller.
+        unsafe { std::slice::from_raw_parts_mut(fds, n as usize) }
+    };
+    if !any_ours(slice) {
+        // SAFETY: pass-through.
+        return unsafe { (real().ppoll)(fds, n, ts, sigmask) };
+    }
+    let timeout = if ts.is_null() {
+        -1
+    } else {
+        // SAFETY: ts valid per the caller.
+        let t = unsafe { *ts };
+        (t.tv_sec as i64 * 1000 + ((t.tv_nsec as i64 + 999_999) / 1_000_000)).min(i32::MAX as i64)
+            as c_int
+    };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    if !sigmask.is_null() {
+        // SAFETY: valid sigset pointers.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
+    }
+    let r = guard(|| ops::poll(slice, timeout));
+    if !sigmask.is_null() {
+        // SAFETY: restoring the saved mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    r
+}
+
+/// select(2) through the poll emulation when a stack socket is in a set.
+///
+/// # Safety
+/// Standard select(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    rd: *mut libc::fd_set,
+    wr: *mut libc::fd_set,
+    ex: *mut libc::fd_set,
+    tv: *mut libc::timeval,
+) -> c_int {
+    let Some(s) = shim_if_ready() else {
+        // SAFETY: pass-through.
+        return unsafe { (real().select)(nfds, rd, wr, ex, tv) };
+    };
+    let isset = |set: *mut libc::fd_set, fd: c_int| {
+        // SAFETY: set valid per the caller when non-null.
+        !set.is_null() && unsafe { libc::FD_ISSET(fd, set) }
+    };
+    let mine = (0..nfds.clamp(0, libc::FD_SETSIZE as c_int))
+        .any(|fd| (isset(rd, fd) || isset(wr, fd) || isset(ex, fd)) && s.fds.contains(fd));
+    if !mine {
+        // SAFETY: pass-through.
+        return unsafe { (real().select)(nfds, rd, wr, ex, tv) };
+    }
+    let mut pfds = Vec::new();
+    for fd in 0..nfds.clamp(0, libc::FD_SETSIZE as c_int) {
+        let mut ev = 0;
+        if isset(rd, fd) {
+            ev |= libc::POLLIN;
+        }
+        if isset(wr, fd) {
+            ev |= libc::POLLOUT;
+        }
+        if isset(ex, fd) {
+            ev |= libc::POLLPRI;
+        }
+        if ev != 0 {
+            pfds.push(libc::pollfd {
+                fd,
+                events: ev,
+                revents: 0,
+            });
+        }
+    }
+    let timeout = if tv.is_null() {
+        -1
+    } else {
+        // SAFETY: tv valid per the caller.
+        let t = unsafe { *tv };
+        if t.tv_sec < 0 || t.tv_usec < 0 {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+        (t.tv_sec as i64 * 1000 + ((t.tv_usec as i64 + 999) / 1000)).min(i32::MAX as i64) as c_int
+    };
+    let r = guard(|| ops::poll(&mut pfds, timeout));
+    if r < 0 {
+        return r;
+    }
+    for set in [rd, wr, ex] {
+        if !set.is_null() {
+            // SAFETY: set valid per the caller.
+            unsafe { libc::FD_ZERO(set) };
+        }
+    }
+    let mut count = 0;
+    for p in &pfds {
+        if p.revents & libc::POLLNVAL != 0 {
+            set_errno(libc::EBADF);
+            return -1;
+        }
+        let r_ok = p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+            && p.events & libc::POLLIN != 0;
+        let w_ok =
+            p.revents & (libc::POLLOUT | libc::POLLERR) != 0 && p.events & libc::POLLOUT != 0;
+        let e_ok = p.revents & libc::POLLPRI != 0 && p.events & libc::POLLPRI != 0;
+        for (ok, set) in [(r_ok, rd), (w_ok, wr), (e_ok, ex)] {
+            if ok {
+                // SAFETY: set valid per the caller.
+                unsafe { libc::FD_SET(p.fd, set) };
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// # Safety
+/// Standard pselect(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn pselect(
+    nfds: c_int,
+    rd: *mut libc::fd_set,
+    wr: *mut libc::fd_set,
+    ex: *mut libc::fd_set,
+    ts: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    if shim_if_ready().is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().pselect)(nfds, rd, wr, ex, ts, sigmask) };
+    }
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let tvp = if ts.is_null() {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: ts valid per the caller.
+        let t = unsafe { *ts };
+        tv.tv_sec = t.tv_sec;
+        tv.tv_usec = t.tv_nsec / 1000;
+        &mut tv as *mut libc::timeval
+    };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    if !sigmask.is_null() {
+        // SAFETY: valid sigset pointers.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
+    }
+    // SAFETY: same contract as select.
+    let r = unsafe { select(nfds, rd, wr, ex, tvp) };
+    if !sigmask.is_null() {
+        // SAFETY: restoring the saved mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    r
+}
+
+#[allow(dead_code)]
+fn _assert_types() {
+    let _: fn(&OpenFile) -> bool = OpenFile::is_nonblock;
+}

@@ -1,0 +1,443 @@
+//! Safe Rust implementations of the intercepted calls on stack sockets.
+//! Each returns Ok(value) or Err(errno); lib.rs turns that into the C
+//! return value and sets errno once. Pointers arrive already converted to
+//! slices and addresses by lib.rs.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use stack::linux::*;
+use stack::{Errno, Readiness, SockType, SocketHandle};
+
+use crate::driver::{shim, Shim};
+use crate::fdtable::OpenFile;
+use crate::real::real;
+use crate::wait::{block, deadline_after, drain, thread_evfd};
+
+pub type R<T> = Result<T, i32>;
+
+fn e(x: Errno) -> i32 {
+    x.0
+}
+
+/// Run `op` until it stops saying EAGAIN, blocking between tries unless
+/// the socket (or this call) is non-blocking.
+pub fn blocking<T>(
+    s: &Shim,
+    of: &OpenFile,
+    nonblock: bool,
+    recv_side: bool,
+    mut op: impl FnMut(&Shim) -> Result<T, Errno>,
+) -> R<T> {
+    let deadline = deadline_after(of.timeout(recv_side));
+    loop {
+        let r = op(s);
+        s.after_op();
+        match r {
+            Err(Errno::EAGAIN) if !nonblock => {}
+            r => return r.map_err(e),
+        }
+        let evfd = thread_evfd();
+        s.register(of.handle, evfd);
+        let r = op(s);
+        s.after_op();
+        match r {
+            Err(Errno::EAGAIN) => {}
+            r => {
+                s.unregister(of.handle, evfd);
+                return r.map_err(e);
+            }
+        }
+        let b = block(evfd, deadline);
+        s.unregister(of.handle, evfd);
+        b?;
+    }
+}
+
+pub fn parse_sockaddr(addr: &[u8]) -> R<Option<SocketAddrV4>> {
+    if addr.len() < 2 {
+        return Err(libc::EINVAL);
+    }
+    let family = u16::from_ne_bytes([addr[0], addr[1]]) as i32;
+    match family {
+        AF_UNSPEC => Ok(None),
+        AF_INET => {
+            if addr.len() < 16 {
+                return Err(libc::EINVAL);
+            }
+            let port = u16::from_be_bytes([addr[2], addr[3]]);
+            let ip = Ipv4Addr::new(addr[4], addr[5], addr[6], addr[7]);
+            Ok(Some(SocketAddrV4::new(ip, port)))
+        }
+        _ => Err(libc::EAFNOSUPPORT),
+    }
+}
+
+/// A sockaddr_in for `a`.
+pub fn sockaddr_bytes(a: SocketAddrV4) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+    b[2..4].copy_from_slice(&a.port().to_be_bytes());
+    b[4..8].copy_from_slice(&a.ip().octets());
+    b
+}
+
+pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
+    let s = shim()?;
+    let h = s.stack.socket(ty, protocol).map_err(e)?;
+    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
+        libc::SOCK_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: socket(2) with constant arguments.
+    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    if anchor < 0 {
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        let _ = s.stack.close(s.now(), h);
+        return Err(err);
+    }
+    s.fds.insert(
+        anchor,
+        Arc::new(OpenFile::new(h, ty, flags & libc::SOCK_NONBLOCK != 0)),
+    );
+    Ok(anchor)
+}
+
+/// The fd is gone: drop its stack reference (the caller closes the anchor).
+pub fn release(fd: i32) {
+    if let Some(of) =
+        crate::driver::shim_if_ready().and_then(|s| s.fds.remove(fd).map(|of| (s, of)))
+    {
+        let (s, of) = of;
+        let _ = s.stack.close(s.now(), of.handle);
+        s.after_op();
+    }
+}
+
+pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
+    let s = shim()?;
+    let a = match parse_sockaddr(addr)? {
+        Some(a) => a,
+        None => return Err(libc::EAFNOSUPPORT),
+    };
+    let r = s.stack.bind(of.handle, a).map(|_| 0).map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn listen(of: &OpenFile, backlog: i32) -> R<i32> {
+    let s = shim()?;
+    let r = s.stack.listen(of.handle, backlog).map(|_| 0).map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return Err(libc::EINVAL);
+    }
+    let s = shim()?;
+    let (h, peer) = blocking(s, of, of.is_nonblock(), true, |s| s.stack.accept(of.handle))?;
+    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
+        libc::SOCK_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: socket(2) with constant arguments.
+    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    if anchor < 0 {
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        let _ = s.stack.close(s.now(), h);
+        s.after_op();
+        return Err(err);
+    }
+    s.fds.insert(
+        anchor,
+        Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
+    );
+    Ok((anchor, peer))
+}
+
+pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
+    let s = shim()?;
+    let a = parse_sockaddr(addr)?;
+    let r = s.stack.connect(s.now(), of.handle, a);
+    s.after_op();
+    match r {
+        Ok(()) => Ok(0),
+        Err(Errno::EINPROGRESS) if of.is_nonblock() => Err(libc::EINPROGRESS),
+        Err(Errno::EINPROGRESS) => {
+            let done = blocking(s, of, false, false, |s| {
+                match s.stack.connect_status(of.handle) {
+                    Ok(false) => Err(Errno::EAGAIN),
+                    other => other,
+                }
+            });
+            match done {
+                Ok(_) => Ok(0),
+                Err(libc::EAGAIN) => Err(libc::EINPROGRESS), // SO_SNDTIMEO expired
+                Err(x) => Err(x),
+            }
+        }
+        Err(x) => Err(e(x)),
+    }
+}
+
+fn sigpipe(flags: i32, r: R<usize>) -> R<usize> {
+    if r == Err(libc::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        // SAFETY: raising a signal in this thread, as the kernel would.
+        unsafe { libc::raise(libc::SIGPIPE) };
+    }
+    r
+}
+
+pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
+    let s = shim()?;
+    let to = match to {
+        Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b)?,
+        _ => None,
+    };
+    let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    if of.ty == SockType::Dgram || data.is_empty() {
+        let r = blocking(s, of, nonblock, false, |s| {
+            s.stack.send(s.now(), of.handle, data, flags, to)
+        });
+        return sigpipe(flags, r);
+    }
+    // A blocking stream send sends everything unless interrupted.
+    let mut sent = 0;
+    while sent < data.len() {
+        let r = blocking(s, of, nonblock, false, |s| {
+            s.stack.send(s.now(), of.handle, &data[sent..], flags, None)
+        });
+        match r {
+            Ok(n) => sent += n,
+            Err(x) if sent > 0 && (x == libc::EINTR || x == libc::EAGAIN) => return Ok(sent),
+            Err(x) => return sigpipe(flags, Err(x)),
+        }
+        if nonblock {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// Returns (bytes, datagram length, sender).
+pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
+    let s = shim()?;
+    let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
+    let mut got = 0;
+    loop {
+        let r = blocking(s, of, nonblock, true, |s| {
+            s.stack.recv(s.now(), of.handle, &mut buf[got..], flags)
+        });
+        match r {
+            Ok(m) => {
+                if !waitall || m.copied == 0 {
+                    return Ok((
+                        got + m.copied,
+                        if got == 0 { m.full_len } else { got + m.copied },
+                        m.from,
+                    ));
+                }
+                got += m.copied;
+                if got >= buf.len() {
+                    return Ok((got, got, None));
+                }
+            }
+            Err(x) if got > 0 => {
+                let _ = x;
+                return Ok((got, got, None));
+            }
+            Err(x) => return Err(x),
+        }
+    }
+}
+
+pub fn shutdown(of: &OpenFile, how: i32) -> R<i32> {
+    let s = shim()?;
+    let r = s
+        .stack
+        .shutdown(s.now(), of.handle, how)
+        .map(|_| 0)
+        .map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn getsockname(of: &OpenFile) -> R<SocketAddrV4> {
+    shim()?.stack.getsockname(of.handle).map_err(e)
+}
+
+pub fn getpeername(of: &OpenFile) -> R<SocketAddrV4> {
+    shim()?.stack.getpeername(of.handle).map_err(e)
+}
+
+fn timeval_to_us(b: &[u8]) -> R<u64> {
+    if b.len() < 16 {
+        return Err(libc::EINVAL);
+    }
+    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let usec = i64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8]));
+    if !(0..1_000_000).contains(&usec) {
+        return Err(libc::EDOM);
+    }
+    if sec < 0 {
+        return Ok(0);
+    }
+    Ok((sec as u64).saturating_mul(1_000_000) + usec as u64)
+}
+
+fn us_to_timeval(us: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
+    b[8..].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
+    b
+}
+
+pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
+    let s = shim()?;
+    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
+        let us = timeval_to_us(val)?;
+        let slot = if name == SO_RCVTIMEO_OLD {
+            &of.rcvtimeo_us
+        } else {
+            &of.sndtimeo_us
+        };
+        slot.store(us, Ordering::Relaxed);
+        return Ok(0);
+    }
+    let r = s
+        .stack
+        .setsockopt(s.now(), of.handle, level, name, val)
+        .map(|_| 0)
+        .map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn getsockopt(of: &OpenFile, level: i32, name: i32, out: &mut [u8]) -> R<usize> {
+    let s = shim()?;
+    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
+        let slot = if name == SO_RCVTIMEO_OLD {
+            &of.rcvtimeo_us
+        } else {
+            &of.sndtimeo_us
+        };
+        let b = us_to_timeval(slot.load(Ordering::Relaxed));
+        let n = out.len().min(16);
+        out[..n].copy_from_slice(&b[..n]);
+        return Ok(n);
+    }
+    let r = s.stack.getsockopt(of.handle, level, name, out).map_err(e);
+    s.after_op();
+    r
+}
+
+/// FIONREAD / SIOCOUTQ values.
+pub fn sockinfo(of: &OpenFile) -> R<stack::SockInfo> {
+    shim()?.stack.sockinfo(of.handle).map_err(e)
+}
+
+/// Readiness of a stack socket in POLL* bits (as poll reports them).
+pub fn readiness(s: &Shim, h: SocketHandle) -> i16 {
+    let r = s.stack.sopoll(h);
+    let mut v = r.0 as i16;
+    if r.contains(Readiness::NVAL) {
+        v = libc::POLLNVAL;
+    }
+    v
+}
+
+/// poll(2) over any mix of stack sockets and kernel fds.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
+    let s = shim()?;
+    let deadline = (timeout_ms >= 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let evfd = thread_evfd();
+    let handles: Vec<Option<SocketHandle>> = fds
+        .iter()
+        .map(|p| s.fds.get(p.fd).map(|of| of.handle))
+        .collect();
+    let mut kernel: Vec<libc::pollfd> = Vec::with_capacity(fds.len() + 1);
+    loop {
+        for h in handles.iter().flatten() {
+            s.register(*h, evfd);
+        }
+        // Compute readiness now (after registering: no lost wake-up).
+        let mut count = 0;
+        kernel.clear();
+        for (p, h) in fds.iter_mut().zip(&handles) {
+            match h {
+                Some(h) => {
+                    let always = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+                    p.revents = readiness(s, *h) & (p.events | always);
+                    if p.revents != 0 {
+                        count += 1;
+                    }
+                }
+                None => kernel.push(libc::pollfd {
+                    fd: p.fd,
+                    events: p.events,
+                    revents: 0,
+                }),
+            }
+        }
+        if !kernel.is_empty() {
+            // SAFETY: `kernel` is a valid pollfd array of its length.
+            let n = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, 0) };
+            if n < 0 {
+                unregister_all(s, &handles, evfd);
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+        }
+        let mut ki = kernel.iter();
+        for (p, h) in fds.iter_mut().zip(&handles) {
+            if h.is_none() {
+                p.revents = ki.next().map_or(0, |k| k.revents);
+                if p.revents != 0 {
+                    count += 1;
+                }
+            }
+        }
+        let expired = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if count > 0 || expired {
+            unregister_all(s, &handles, evfd);
+            return Ok(count);
+        }
+        // Block on the kernel fds plus our eventfd.
+        kernel.push(libc::pollfd {
+            fd: evfd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let ms = match deadline {
+            None => -1,
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .as_micros()
+                .div_ceil(1000) as i32,
+        };
+        // SAFETY: valid pollfd array.
+        let r = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        unregister_all(s, &handles, evfd);
+        drain(evfd);
+        if r < 0 {
+            return Err(err);
+        }
+    }
+}
+
+fn unregister_all(s: &Shim, handles: &[Option<SocketHandle>], evfd: i32) {
+    for h in handles.iter().flatten() {
+        s.unregister(*h, evfd);
+    }
+}

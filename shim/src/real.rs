@@ -1,0 +1,77 @@
+//! The real libc functions, resolved once with dlsym(RTLD_NEXT) on first
+//! use. Our own code calls libc only through this table (or through the
+//! `libc` crate for functions we never intercept), so it never re-enters
+//! its own hooks.
+
+use std::ffi::CStr;
+use std::sync::OnceLock;
+
+use libc::{c_int, c_void, size_t, sockaddr, socklen_t, ssize_t};
+
+macro_rules! real_fns {
+    ($($name:ident : fn($($arg:ty),*) -> $ret:ty;)*) => {
+        /// Pointers to the next definition of each intercepted symbol.
+        pub struct Real { $(pub $name: unsafe extern "C" fn($($arg),*) -> $ret,)* }
+
+        fn resolve() -> Real {
+            Real { $($name: {
+                let name = concat!(stringify!($name), "\0");
+                let name = CStr::from_bytes_with_nul(name.as_bytes()).expect("nul-terminated");
+                // SAFETY: dlsym with RTLD_NEXT and a valid C string; the
+                // result is either null (checked) or the address of the
+                // libc function whose C signature matches the one declared.
+                unsafe {
+                    let p = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
+                    if p.is_null() {
+                        let msg = b"sockshim: cannot resolve a libc symbol\n";
+                        libc::write(2, msg.as_ptr() as *const c_void, msg.len());
+                        libc::abort();
+                    }
+                    std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) -> $ret>(p)
+                }
+            },)* }
+        }
+    };
+}
+
+real_fns! {
+    socket: fn(c_int, c_int, c_int) -> c_int;
+    socketpair: fn(c_int, c_int, c_int, *mut c_int) -> c_int;
+    bind: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    listen: fn(c_int, c_int) -> c_int;
+    accept: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    accept4: fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
+    connect: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    send: fn(c_int, *const c_void, size_t, c_int) -> ssize_t;
+    sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
+    sendmsg: fn(c_int, *const libc::msghdr, c_int) -> ssize_t;
+    recv: fn(c_int, *mut c_void, size_t, c_int) -> ssize_t;
+    recvfrom: fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
+    recvmsg: fn(c_int, *mut libc::msghdr, c_int) -> ssize_t;
+    read: fn(c_int, *mut c_void, size_t) -> ssize_t;
+    write: fn(c_int, *const c_void, size_t) -> ssize_t;
+    readv: fn(c_int, *const libc::iovec, c_int) -> ssize_t;
+    writev: fn(c_int, *const libc::iovec, c_int) -> ssize_t;
+    close: fn(c_int) -> c_int;
+    shutdown: fn(c_int, c_int) -> c_int;
+    getsockopt: fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int;
+    setsockopt: fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
+    getsockname: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    getpeername: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    fcntl: fn(c_int, c_int, libc::c_ulong) -> c_int;
+    ioctl: fn(c_int, libc::c_ulong, libc::c_ulong) -> c_int;
+    dup: fn(c_int) -> c_int;
+    dup2: fn(c_int, c_int) -> c_int;
+    dup3: fn(c_int, c_int, c_int) -> c_int;
+    poll: fn(*mut libc::pollfd, libc::nfds_t, c_int) -> c_int;
+    ppoll: fn(*mut libc::pollfd, libc::nfds_t, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    select: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *mut libc::timeval) -> c_int;
+    pselect: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *const libc::timespec, *const libc::sigset_t) -> c_int;
+}
+
+static REAL: OnceLock<Real> = OnceLock::new();
+
+/// The table of real functions.
+pub fn real() -> &'static Real {
+    REAL.get_or_init(resolve)
+}

@@ -1,0 +1,3 @@
+//! OS plumbing of the shim: the TUN device.
+
+pub mod tun;

@@ -1,0 +1,87 @@
+//! Blocking without spinning: each thread owns one eventfd; a blocking call
+//! registers it on the socket(s) it waits for and blocks in a real system
+//! call on it, so the kernel decides EINTR versus SA_RESTART exactly as for
+//! its own sockets: read(2) without a timeout (restartable), poll(2) with
+//! SO_RCVTIMEO/SO_SNDTIMEO (EINTR even under SA_RESTART, as Linux).
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use libc::c_void;
+
+use crate::driver::new_eventfd;
+use crate::real::real;
+
+thread_local! {
+    static EVFD: Cell<i32> = const { Cell::new(-1) };
+}
+
+/// This thread's wake-up eventfd.
+pub fn thread_evfd() -> i32 {
+    EVFD.with(|c| {
+        if c.get() < 0 {
+            c.set(new_eventfd());
+        }
+        c.get()
+    })
+}
+
+/// Consume any pending wake-ups without blocking.
+pub fn drain(evfd: i32) {
+    let mut p = libc::pollfd {
+        fd: evfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; zero timeout.
+    if unsafe { (real().poll)(&mut p, 1, 0) } > 0 {
+        let mut v = 0u64;
+        // SAFETY: reading 8 bytes into v from our eventfd (readable: no block).
+        unsafe { (real().read)(evfd, &mut v as *mut u64 as *mut c_void, 8) };
+    }
+}
+
+/// Block until the eventfd is signalled. Err(EAGAIN) when `deadline`
+/// passes, Err(EINTR) when a signal interrupts.
+pub fn block(evfd: i32, deadline: Option<Instant>) -> Result<(), i32> {
+    match deadline {
+        None => {
+            let mut v = 0u64;
+            // SAFETY: blocking read of 8 bytes into v; the kernel restarts
+            // it under SA_RESTART and returns EINTR otherwise.
+            let n = unsafe { (real().read)(evfd, &mut v as *mut u64 as *mut c_void, 8) };
+            if n < 0 {
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+            Ok(())
+        }
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(libc::EAGAIN);
+            }
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let mut p = libc::pollfd {
+                fd: evfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { (real().poll)(&mut p, 1, ms) };
+            if r < 0 {
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+            drain(evfd);
+            if r == 0 && Instant::now() >= d {
+                return Err(libc::EAGAIN);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
+    d.map(|d| Instant::now() + d)
+}
