@@ -876,7 +876,7 @@ pub unsafe extern "C" fn ppoll(
     } else {
         // SAFETY: ts valid per the caller.
         let t = unsafe { *ts };
-        (t.tv_sec as i64 * 1000 + ((t.tv_nsec as i64 + 999_999) / 1_000_000)).min(i32::MAX as i64)
+        (t.tv_sec.saturating_mul(1000) + ((t.tv_nsec + 999_999) / 1_000_000)).min(i32::MAX as i64)
             as c_int
     };
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -947,7 +947,7 @@ pub unsafe extern "C" fn select(
             set_errno(libc::EINVAL);
             return -1;
         }
-        (t.tv_sec as i64 * 1000 + ((t.tv_usec as i64 + 999) / 1000)).min(i32::MAX as i64) as c_int
+        (t.tv_sec.saturating_mul(1000) + ((t.tv_usec + 999) / 1000)).min(i32::MAX as i64) as c_int
     };
     let r = guard(|| ops::poll(&mut pfds, timeout));
     if r < 0 {

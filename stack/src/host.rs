@@ -153,7 +153,8 @@ impl Stack {
             .fetch_max(now.total_micros(), Ordering::Relaxed);
     }
 
-    pub(crate) fn last_now(&self) -> Instant {
+    /// The latest `now` any call brought in.
+    pub fn last_now(&self) -> Instant {
         Instant::from_micros(self.last_now.load(Ordering::Relaxed))
     }
 

@@ -142,9 +142,8 @@ impl PcbInfo {
                     return false;
                 }
                 match proto {
-                    Proto::Tcp => {
-                        !(u.reuseaddr && user.reuseaddr && !u.listening && !user.listening)
-                    }
+                    // Share only if both set SO_REUSEADDR and neither listens.
+                    Proto::Tcp => !u.reuseaddr || !user.reuseaddr || u.listening || user.listening,
                     Proto::Udp => !(u.reuseaddr && user.reuseaddr),
                 }
             })

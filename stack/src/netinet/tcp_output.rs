@@ -45,7 +45,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
         let Some(tp) = so.so_pcb.tcp_mut() else {
             return;
         };
-        let mut flags = TcpFlags::empty();
+        let mut flags;
         let mut options = TcpOptions::default();
         let seq = tp.snd_nxt;
         let mut len = 0usize;

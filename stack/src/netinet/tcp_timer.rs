@@ -58,12 +58,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
             _ => TCP_RETRIES2,
         };
         if tp.rxtshift >= limit {
-            let err = if tp.t_state == TcpState::SynSent {
-                Errno::ETIMEDOUT
-            } else {
-                Errno::ETIMEDOUT
-            };
-            tcp_drop(stack, so, Some(err));
+            tcp_drop(stack, so, Some(Errno::ETIMEDOUT));
             return;
         }
         tp.rxtshift += 1;

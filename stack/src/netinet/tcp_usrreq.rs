@@ -380,7 +380,7 @@ impl Protosw for TcpUsrreqs {
     }
 
     fn pru_close(&self, stack: &Stack, now: Instant, so: &mut Socket) {
-        let unread = so.so_rcv.ring().len() > 0;
+        let unread = !so.so_rcv.ring().is_empty();
         let linger0 = so.so_options.linger == Some(0);
         match state(so) {
             TcpState::Closed => {}

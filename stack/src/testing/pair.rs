@@ -155,25 +155,6 @@ impl Pair {
         self.drive_for(Duration::from_secs(10));
     }
 
-    /// Drive until `done` holds (checked between events) or `limit` passes.
-    pub fn drive_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
-        let end = self.now + limit;
-        loop {
-            while self.step() {
-                if done(self) {
-                    return true;
-                }
-            }
-            if done(self) {
-                return true;
-            }
-            match self.next_event() {
-                Some(t) if t <= end => self.now = self.now.max(t),
-                _ => return done(self),
-            }
-        }
-    }
-
     /// Listener on B:port, connection from A, accepted on B.
     /// Returns (listener on B, client on A, server socket on B).
     pub fn connected(&mut self, port: u16) -> (SocketHandle, SocketHandle, SocketHandle) {

@@ -180,7 +180,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the header length, in bytes (a multiple of 4, 20..=60).
     pub fn set_header_len(&mut self, len: usize) {
         debug_assert!(
-            len % 4 == 0 && (HEADER_LEN..=60).contains(&len),
+            len.is_multiple_of(4) && (HEADER_LEN..=60).contains(&len),
             "ipv4 header_len {len}"
         );
         let b = &mut self.buffer.as_mut()[field::VER_IHL];
@@ -221,7 +221,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Sets the fragment offset, in bytes (a multiple of 8).
     pub fn set_frag_offset(&mut self, offset: usize) {
-        debug_assert!(offset % 8 == 0 && offset / 8 <= usize::from(OFFSET_MASK));
+        debug_assert!(offset.is_multiple_of(8) && offset / 8 <= usize::from(OFFSET_MASK));
         self.set_flg_off_bits(OFFSET_MASK, (offset / 8) as u16);
     }
 

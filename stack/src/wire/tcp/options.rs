@@ -18,7 +18,7 @@ pub mod option_kind {
 }
 
 /// The TCP options the stack understands. Fields that do not apply to a
-/// segment are ignored when it is emitted (see [`TcpRepr::emit`]).
+/// segment are ignored when it is emitted (see [`TcpRepr::emit`](super::TcpRepr::emit)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TcpOptions {
     pub mss: Option<u16>,
@@ -58,7 +58,9 @@ impl TcpOptions {
                 (option_kind::MSS, 4) => out.mss = Some(get_u16(body, 0)),
                 (option_kind::WINDOW_SCALE, 3) => out.window_scale = Some(body[0]),
                 (option_kind::SACK_PERMITTED, 2) => out.sack_permitted = true,
-                (option_kind::SACK, _) if body.len() % 8 == 0 && (8..=32).contains(&body.len()) => {
+                (option_kind::SACK, _)
+                    if body.len().is_multiple_of(8) && (8..=32).contains(&body.len()) =>
+                {
                     out.sack_blocks = [None; 4];
                     for (slot, b) in out.sack_blocks.iter_mut().zip(body.chunks_exact(8)) {
                         *slot = Some((get_u32(b, 0), get_u32(b, 4)));
@@ -315,7 +317,7 @@ mod tests {
                                 };
                                 let o = normalized(o, syn);
                                 let b = emitted(&o, syn);
-                                assert!(b.len() <= 40 && b.len() % 4 == 0, "{o:?}");
+                                assert!(b.len() <= 40 && b.len().is_multiple_of(4), "{o:?}");
                                 assert_eq!(TcpOptions::parse(&b), Ok(o));
                                 count += 1;
                             }
