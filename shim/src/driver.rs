@@ -119,10 +119,12 @@ fn init() -> Result<Arc<Shim>, i32> {
         Ok(fd) => to_high_fd(fd),
         Err(e) => {
             let errno = e.raw_os_error().unwrap_or(libc::ENETDOWN);
-            log::error(&format!(
-                "sockshim: cannot attach TUN device '{}': {e}. Create it first (scripts/netns-up NAME, then run inside that namespace), or set SOCKSHIM_TUN.",
-                cfg.tun
-            ));
+            let hint = if errno == libc::EBUSY {
+                "another process is attached to it; each shimmed process needs its own device (SOCKSHIM_TUN) or namespace"
+            } else {
+                "create it first (scripts/netns-up NAME, then run inside that namespace), or set SOCKSHIM_TUN"
+            };
+            log::error(&format!("sockshim: cannot attach TUN device '{}': {e}; {hint}.", cfg.tun));
             return Err(if errno == libc::EBUSY {
                 libc::EBUSY
             } else {

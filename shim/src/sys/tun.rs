@@ -28,9 +28,16 @@ fn ifreq(name: &str) -> io::Result<IfReq> {
     Ok(r)
 }
 
-/// Attach to TUN device `name`; returns a non-blocking, close-on-exec fd.
+/// Attach to the existing TUN device `name` (never create one: TUNSETIFF
+/// would silently make a new, unconfigured device); returns a non-blocking,
+/// close-on-exec fd.
 pub fn open_tun(name: &str) -> io::Result<i32> {
     let mut req = ifreq(name)?;
+    let cname = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: if_nametoindex reads a NUL-terminated name.
+    if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENODEV));
+    }
     let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16;
     req.data[..2].copy_from_slice(&flags.to_ne_bytes());
     // SAFETY: open(2) with a NUL-terminated path.
