@@ -43,6 +43,13 @@ pub static FORKED: AtomicBool = AtomicBool::new(false);
 /// but leaves them open.
 static PROTECTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// The protected fds, ascending.
+pub fn protected_fds() -> Vec<i32> {
+    let mut v = PROTECTED.lock().clone();
+    v.sort_unstable();
+    v
+}
+
 pub fn is_protected(fd: i32) -> bool {
     fd >= SHIM_FD_BASE && PROTECTED.lock().contains(&fd)
 }
@@ -124,7 +131,10 @@ fn init() -> Result<Arc<Shim>, i32> {
             } else {
                 "create it first (scripts/netns-up NAME, then run inside that namespace), or set SOCKSHIM_TUN"
             };
-            log::error(&format!("sockshim: cannot attach TUN device '{}': {e}; {hint}.", cfg.tun));
+            log::error(&format!(
+                "sockshim: cannot attach TUN device '{}': {e}; {hint}.",
+                cfg.tun
+            ));
             return Err(if errno == libc::EBUSY {
                 libc::EBUSY
             } else {

@@ -1023,7 +1023,187 @@ pub unsafe extern "C" fn pselect(
     r
 }
 
-#[allow(dead_code)]
-fn _assert_types() {
-    let _: fn(&OpenFile) -> bool = OpenFile::is_nonblock;
+/// sendfile(2) from a kernel file to a stack socket: read the file here
+/// and send through the stack (offset semantics as the kernel's).
+///
+/// # Safety
+/// Standard sendfile(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendfile(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: size_t,
+) -> ssize_t {
+    let Some(of) = ours(out_fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendfile)(out_fd, in_fd, offset, count) };
+    };
+    guard(|| {
+        let mut buf = vec![0u8; count.min(1 << 20)];
+        // SAFETY: offset valid per the caller when non-null.
+        let start = if offset.is_null() {
+            None
+        } else {
+            Some(unsafe { *offset })
+        };
+        let n = match start {
+            // SAFETY: reading into our buffer.
+            Some(off) => unsafe {
+                libc::pread(in_fd, buf.as_mut_ptr() as *mut c_void, buf.len(), off)
+            },
+            // SAFETY: reading into our buffer (read of a kernel fd passes through).
+            None => unsafe { (real().read)(in_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) },
+        };
+        if n < 0 {
+            // SAFETY: reading this thread's errno.
+            return Err(unsafe { *libc::__errno_location() });
+        }
+        let sent = ops::send(&of, &buf[..n as usize], 0, None)?;
+        match start {
+            // SAFETY: offset valid per the caller.
+            Some(off) => unsafe { *offset = off + sent as libc::off_t },
+            None if sent < n as usize => {
+                // Give back what was read but not sent.
+                // SAFETY: lseek on the caller's file.
+                unsafe {
+                    libc::lseek(
+                        in_fd,
+                        sent as libc::off_t - n as libc::off_t,
+                        libc::SEEK_CUR,
+                    )
+                };
+            }
+            None => {}
+        }
+        Ok(sent as ssize_t)
+    })
+}
+
+/// # Safety
+/// Standard sendfile64 contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendfile64(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off64_t,
+    count: size_t,
+) -> ssize_t {
+    if ours(out_fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendfile64)(out_fd, in_fd, offset, count) };
+    }
+    // SAFETY: off_t and off64_t are the same type on 64-bit Linux.
+    unsafe { sendfile(out_fd, in_fd, offset as *mut libc::off_t, count) }
+}
+
+/// # Safety
+/// Standard sendmmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    msgs: *mut libc::mmsghdr,
+    n: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    if ours(fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendmmsg)(fd, msgs, n, flags) };
+    }
+    let mut done = 0;
+    while done < n.min(1024) {
+        // SAFETY: msgs valid for n entries per the caller.
+        let m = unsafe { &mut *msgs.add(done as usize) };
+        // SAFETY: same contract as sendmsg.
+        let r = unsafe { sendmsg(fd, &m.msg_hdr, flags) };
+        if r < 0 {
+            return if done > 0 { done as c_int } else { -1 };
+        }
+        m.msg_len = r as libc::c_uint;
+        done += 1;
+    }
+    done as c_int
+}
+
+/// # Safety
+/// Standard recvmmsg(2) contract (the timeout is checked between messages,
+/// as Linux does).
+#[no_mangle]
+pub unsafe extern "C" fn recvmmsg(
+    fd: c_int,
+    msgs: *mut libc::mmsghdr,
+    n: libc::c_uint,
+    flags: c_int,
+    timeout: *mut libc::timespec,
+) -> c_int {
+    if ours(fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().recvmmsg)(fd, msgs, n, flags, timeout) };
+    }
+    let mut done = 0;
+    let mut fl = flags & !libc::MSG_WAITFORONE;
+    while done < n.min(1024) {
+        // SAFETY: msgs valid for n entries per the caller.
+        let m = unsafe { &mut *msgs.add(done as usize) };
+        // SAFETY: same contract as recvmsg.
+        let r = unsafe { recvmsg(fd, &mut m.msg_hdr, fl) };
+        if r < 0 {
+            return if done > 0 { done as c_int } else { -1 };
+        }
+        m.msg_len = r as libc::c_uint;
+        done += 1;
+        if flags & libc::MSG_WAITFORONE != 0 {
+            fl |= libc::MSG_DONTWAIT;
+        }
+    }
+    done as c_int
+}
+
+/// close_range(2): stack sockets in the range are released; the shim's own
+/// fds are skipped (the program's close "succeeds", ours stay open).
+///
+/// # Safety
+/// Standard close_range(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn close_range(
+    first: libc::c_uint,
+    last: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    if first > last {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    let cloexec_only = flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0;
+    if !cloexec_only {
+        if let Some(s) = shim_if_ready() {
+            let top = last.min(65535) as c_int;
+            for fd in first as c_int..=top {
+                if s.fds.contains(fd) {
+                    let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+                }
+            }
+        }
+    }
+    // Close the range around our protected fds.
+    let mut lo = first;
+    for p in driver::protected_fds() {
+        let p = p as libc::c_uint;
+        if p < lo || p > last {
+            continue;
+        }
+        if p > lo {
+            // SAFETY: pass-through on a sub-range.
+            let r = unsafe { (real().close_range)(lo, p - 1, flags) };
+            if r < 0 {
+                return r;
+            }
+        }
+        lo = p + 1;
+    }
+    if lo <= last {
+        // SAFETY: pass-through on the remaining range.
+        return unsafe { (real().close_range)(lo, last, flags) };
+    }
+    0
 }

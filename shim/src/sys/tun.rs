@@ -33,7 +33,8 @@ fn ifreq(name: &str) -> io::Result<IfReq> {
 /// close-on-exec fd.
 pub fn open_tun(name: &str) -> io::Result<i32> {
     let mut req = ifreq(name)?;
-    let cname = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: if_nametoindex reads a NUL-terminated name.
     if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
         return Err(io::Error::from_raw_os_error(libc::ENODEV));
