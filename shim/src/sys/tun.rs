@@ -81,3 +81,40 @@ pub fn device_mtu(name: &str) -> Option<usize> {
     let mtu = i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
     (mtu > 0).then_some(mtu as usize)
 }
+
+/// Wait (up to `limit`) until the kernel reports `name` running (carrier
+/// up and, in the same linkwatch step, its queueing discipline active).
+/// Until then the kernel drops what it routes to the device, which can be
+/// up to a second after attach.
+pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
+    let Ok(mut req) = ifreq(name) else {
+        return false;
+    };
+    // SAFETY: a datagram socket used only for the ioctl, closed below.
+    let s = unsafe { (real().socket)(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return false;
+    }
+    let start = std::time::Instant::now();
+    let running = loop {
+        // SAFETY: SIOCGIFFLAGS fills the short at the start of ifreq's union.
+        let rc = unsafe {
+            (real().ioctl)(
+                s,
+                libc::SIOCGIFFLAGS,
+                &mut req as *mut IfReq as libc::c_ulong,
+            )
+        };
+        let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) as i32;
+        if rc == 0 && flags & libc::IFF_RUNNING != 0 {
+            break true;
+        }
+        if start.elapsed() >= limit {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    // SAFETY: s is ours.
+    unsafe { (real().close)(s) };
+    running
+}
