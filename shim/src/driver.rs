@@ -24,6 +24,7 @@ pub const SHIM_FD_BASE: i32 = 900;
 pub struct Shim {
     pub stack: Stack,
     pub fds: FdTable,
+    pub epoll: crate::epoll::EpollTable,
     pub tun_fd: i32,
     driver_wake_fd: i32,
     /// The driver's current timer deadline (stack micros), to know when an
@@ -42,6 +43,13 @@ pub static FORKED: AtomicBool = AtomicBool::new(false);
 /// The shim's own fds (TUN, eventfds): a program closing them "succeeds"
 /// but leaves them open.
 static PROTECTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Close one of the shim's own fds.
+pub fn unprotect_and_close(fd: i32) {
+    PROTECTED.lock().retain(|&p| p != fd);
+    // SAFETY: closing our own fd.
+    unsafe { (real().close)(fd) };
+}
 
 /// The protected fds, ascending.
 pub fn protected_fds() -> Vec<i32> {
@@ -154,6 +162,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     let shim = Arc::new(Shim {
         stack: Stack::new(sc),
         fds: FdTable::default(),
+        epoll: crate::epoll::EpollTable::default(),
         tun_fd: tun,
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
@@ -240,6 +249,9 @@ impl Shim {
         self.stack.drain_changed(&mut changed);
         if changed.is_empty() {
             return;
+        }
+        for &h in &changed {
+            self.epoll.notify(h);
         }
         let w = self.waiters.lock();
         for h in changed {

@@ -20,6 +20,8 @@ pub struct OpenFile {
     /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds; 0 = none.
     pub rcvtimeo_us: AtomicU64,
     pub sndtimeo_us: AtomicU64,
+    /// Descriptors referring to this open file description.
+    pub fd_count: std::sync::atomic::AtomicU32,
 }
 
 impl OpenFile {
@@ -30,6 +32,7 @@ impl OpenFile {
             nonblock: AtomicBool::new(nonblock),
             rcvtimeo_us: AtomicU64::new(0),
             sndtimeo_us: AtomicU64::new(0),
+            fd_count: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -63,6 +66,7 @@ impl FdTable {
     }
 
     pub fn insert(&self, fd: i32, f: Arc<OpenFile>) -> Option<Arc<OpenFile>> {
+        f.fd_count.fetch_add(1, Ordering::Relaxed);
         let mut s = self.slots.write();
         let i = fd as usize;
         if s.len() <= i {

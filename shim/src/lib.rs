@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod epoll;
 pub mod fdtable;
 pub mod log;
 pub mod ops;
@@ -554,6 +555,8 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     }
     if ours(fd).is_some() {
         let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+    } else if let Some(s) = shim_if_ready() {
+        s.epoll.close_epoll(fd);
     }
     // SAFETY: pass-through (closes the anchor, or a kernel fd).
     unsafe { (real().close)(fd) }
@@ -1206,4 +1209,106 @@ pub unsafe extern "C" fn close_range(
         return unsafe { (real().close_range)(lo, last, flags) };
     }
     0
+}
+
+/// # Safety
+/// Standard epoll_ctl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_ctl(
+    epfd: c_int,
+    op: c_int,
+    fd: c_int,
+    ev: *mut libc::epoll_event,
+) -> c_int {
+    match (ours(fd), shim_if_ready()) {
+        (Some(of), Some(s)) => guard(|| {
+            // SAFETY: ev valid per the caller when non-null.
+            let e = if ev.is_null() {
+                None
+            } else {
+                Some(unsafe { *ev })
+            };
+            s.epoll.ctl(s, epfd, op, fd, of, e).map(|_| 0)
+        }),
+        // SAFETY: pass-through.
+        _ => unsafe { (real().epoll_ctl)(epfd, op, fd, ev) },
+    }
+}
+
+/// # Safety
+/// Standard epoll_wait(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: same contract.
+    unsafe { epoll_pwait(epfd, events, max, timeout, std::ptr::null()) }
+}
+
+/// # Safety
+/// Standard epoll_pwait(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let set = shim_if_ready().and_then(|s| s.epoll.get(epfd).map(|set| (s, set)));
+    let Some((s, set)) = set else {
+        // SAFETY: pass-through.
+        return unsafe { (real().epoll_pwait)(epfd, events, max, timeout, sigmask) };
+    };
+    if max <= 0 || events.is_null() {
+        set_errno(if max <= 0 { libc::EINVAL } else { libc::EFAULT });
+        return -1;
+    }
+    // SAFETY: events valid for max entries per the caller.
+    let out = unsafe { std::slice::from_raw_parts_mut(events, max as usize) };
+    // SAFETY: an all-zero sigset_t is a valid value to be overwritten.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    if !sigmask.is_null() {
+        // SAFETY: valid sigset pointers.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
+    }
+    let r = guard(|| {
+        s.epoll
+            .wait(s, epfd, &set, out, timeout)
+            .map(|n| n as c_int)
+    });
+    if !sigmask.is_null() {
+        // SAFETY: restoring the saved mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    r
+}
+
+/// # Safety
+/// Standard epoll_pwait2(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait2(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    ts: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    if shim_if_ready().and_then(|s| s.epoll.get(epfd)).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().epoll_pwait2)(epfd, events, max, ts, sigmask) };
+    }
+    let timeout = if ts.is_null() {
+        -1
+    } else {
+        // SAFETY: ts valid per the caller.
+        let t = unsafe { *ts };
+        (t.tv_sec.saturating_mul(1000) + (t.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64)
+            as c_int
+    };
+    // SAFETY: same contract.
+    unsafe { epoll_pwait(epfd, events, max, timeout, sigmask) }
 }

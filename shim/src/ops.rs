@@ -108,13 +108,16 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
 
 /// The fd is gone: drop its stack reference (the caller closes the anchor).
 pub fn release(fd: i32) {
-    if let Some(of) =
-        crate::driver::shim_if_ready().and_then(|s| s.fds.remove(fd).map(|of| (s, of)))
-    {
-        let (s, of) = of;
-        let _ = s.stack.close(s.now(), of.handle);
-        s.after_op();
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return;
+    };
+    let Some(of) = s.fds.remove(fd) else { return };
+    if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
+        // The open file is gone: epoll registrations go with it.
+        s.epoll.forget_file(&of);
     }
+    let _ = s.stack.close(s.now(), of.handle);
+    s.after_op();
 }
 
 pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
