@@ -1,112 +1,333 @@
-//! The driver thread: owns reading the TUN device and the stack's timers.
-//! It sleeps in a real poll() on the TUN fd and its wake eventfd with the
-//! stack's next timeout, feeds every received frame to the stack (64 KiB
-//! buffer: frames larger than the MTU are passed on, never cut), fires
-//! timers, then runs the common epilogue (transmit, wake waiters).
-//! All signals are blocked here so the program's handlers run on its own
-//! threads, as they would without the shim.
+//! The shim's global state and its I/O thread. `Shim` owns the stack, the
+//! TUN fd and the waiter registry; `shim()` initialises it lazily on the
+//! first AF_INET socket call. The driver thread reads the TUN device, runs
+//! input and timers, and wakes waiters. Output needs no hand-off: whoever
+//! worked on the stack calls `flush()`, writing frames to the TUN fd.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::runtime::{Shim, DEADLINE_COMPUTING, DEADLINE_NONE};
-use crate::sys;
+use libc::c_void;
+use parking_lot::Mutex;
+use stack::{Config, SocketHandle, Stack, Sysctl};
 
-/// Frames read per wake-up before timers and output get a turn.
-const BATCH: usize = 64;
-const FRAME_BUFFER: usize = 64 * 1024;
+use crate::config::{LogLevel, ShimConfig};
+use crate::fdtable::FdTable;
+use crate::log;
+use crate::real::real;
 
-fn block_all_signals() {
-    // SAFETY: `set` is a valid sigset initialised by sigfillset before use;
-    // pthread_sigmask only changes this thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+/// Where the shim's own fds go (above what programs normally use).
+pub const SHIM_FD_BASE: i32 = 900;
+
+pub struct Shim {
+    pub stack: Stack,
+    pub fds: FdTable,
+    pub epoll: crate::epoll::EpollTable,
+    pub tun_fd: i32,
+    driver_wake_fd: i32,
+    /// The driver's current timer deadline (stack micros), to know when an
+    /// application thread must wake it for an earlier timer.
+    driver_deadline: AtomicU64,
+    /// Sockets → eventfds of threads blocked on them.
+    waiters: Mutex<HashMap<SocketHandle, Vec<i32>>>,
+    clock_base: std::time::Instant,
+    pub pid: i32,
 }
 
-pub fn run(shim: &'static Shim) {
-    block_all_signals();
-    crate::guard::inside(|| {
-        let mut buf = vec![0u8; FRAME_BUFFER];
-        loop {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                one_round(shim, &mut buf);
-            }));
-            if r.is_err() {
-                crate::log_error!("driver: internal panic; continuing");
-                std::thread::sleep(Duration::from_millis(10));
-            }
+static SHIM: OnceLock<Result<Arc<Shim>, i32>> = OnceLock::new();
+/// Set in a forked child: the stack belongs to the parent.
+pub static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// The shim's own fds (TUN, eventfds): a program closing them "succeeds"
+/// but leaves them open.
+static PROTECTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Close one of the shim's own fds.
+pub fn unprotect_and_close(fd: i32) {
+    PROTECTED.lock().retain(|&p| p != fd);
+    // SAFETY: closing our own fd.
+    unsafe { (real().close)(fd) };
+}
+
+/// The protected fds, ascending.
+pub fn protected_fds() -> Vec<i32> {
+    let mut v = PROTECTED.lock().clone();
+    v.sort_unstable();
+    v
+}
+
+pub fn is_protected(fd: i32) -> bool {
+    fd >= SHIM_FD_BASE && PROTECTED.lock().contains(&fd)
+}
+
+/// Move `fd` to a high number, close-on-exec; returns the new fd.
+pub fn to_high_fd(fd: i32) -> i32 {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on an fd we own; the old one is closed.
+    let hi = unsafe { (real().fcntl)(fd, libc::F_DUPFD_CLOEXEC, SHIM_FD_BASE as libc::c_ulong) };
+    if hi < 0 {
+        return fd;
+    }
+    // SAFETY: closing our own fd.
+    unsafe { (real().close)(fd) };
+    PROTECTED.lock().push(hi);
+    hi
+}
+
+pub fn new_eventfd() -> i32 {
+    // SAFETY: eventfd(2) has no pointer arguments.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return fd;
+    }
+    to_high_fd(fd)
+}
+
+fn read_sysctl() -> Sysctl {
+    let mut s = Sysctl::default();
+    for path in stack::config::SYSCTL_PATHS {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/sys/{path}")) {
+            s.apply(path, &text);
         }
+    }
+    s
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    unsafe { libc::getrandom(b.as_mut_ptr() as *mut c_void, b.len(), 0) };
+    u64::from_ne_bytes(b)
+}
+
+/// The shim, initialised on first use. Err(errno) when the device cannot
+/// be used (a one-line explanation was printed).
+pub fn shim() -> Result<&'static Arc<Shim>, i32> {
+    if FORKED.load(Ordering::Relaxed) {
+        log::warn_once(
+            "sockshim: sockets inherited across fork() without exec are not supported yet",
+        );
+        return Err(libc::EBADF);
+    }
+    SHIM.get_or_init(init).as_ref().map_err(|e| *e)
+}
+
+/// The shim if it was already initialised (no side effects).
+pub fn shim_if_ready() -> Option<&'static Arc<Shim>> {
+    if FORKED.load(Ordering::Relaxed) {
+        return None;
+    }
+    SHIM.get().and_then(|r| r.as_ref().ok())
+}
+
+fn init() -> Result<Arc<Shim>, i32> {
+    let cfg = match ShimConfig::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(msg) => {
+            log::error(&format!("sockshim: bad configuration: {msg}"));
+            return Err(libc::EINVAL);
+        }
+    };
+    log::set_level(cfg.log);
+    let tun = match crate::sys::tun::open_tun(&cfg.tun) {
+        Ok(fd) => to_high_fd(fd),
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::ENETDOWN);
+            let hint = if errno == libc::EBUSY {
+                "another process is attached to it; each shimmed process needs its own device (SOCKSHIM_TUN) or namespace"
+            } else {
+                "create it first (scripts/netns-up NAME, then run inside that namespace), or set SOCKSHIM_TUN"
+            };
+            log::error(&format!(
+                "sockshim: cannot attach TUN device '{}': {e}; {hint}.",
+                cfg.tun
+            ));
+            return Err(if errno == libc::EBUSY {
+                libc::EBUSY
+            } else {
+                libc::ENETDOWN
+            });
+        }
+    };
+    let mtu = cfg
+        .mtu
+        .or_else(|| crate::sys::tun::device_mtu(&cfg.tun))
+        .unwrap_or(1500);
+    let mut sc = Config::new(cfg.addr, cfg.prefix_len);
+    sc.gateway = cfg.gateway;
+    sc.mtu = mtu;
+    sc.sysctl = read_sysctl();
+    sc.seed = random_seed();
+    let shim = Arc::new(Shim {
+        stack: Stack::new(sc),
+        fds: FdTable::default(),
+        epoll: crate::epoll::EpollTable::default(),
+        tun_fd: tun,
+        driver_wake_fd: new_eventfd(),
+        driver_deadline: AtomicU64::new(u64::MAX),
+        waiters: Mutex::new(HashMap::new()),
+        clock_base: std::time::Instant::now(),
+        // SAFETY: getpid has no preconditions.
+        pid: unsafe { libc::getpid() },
     });
+    if log::enabled(LogLevel::Info) {
+        log::info(&format!(
+            "sockshim: attached to {} as {}/{} mtu {mtu}",
+            cfg.tun, cfg.addr, cfg.prefix_len
+        ));
+    }
+    let s2 = shim.clone();
+    std::thread::Builder::new()
+        .name("sockshim-driver".into())
+        .spawn(move || {
+            // A panic in the driver must not unwind into anything; log it.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver_loop(&s2))).is_err()
+            {
+                log::error("sockshim: driver thread panicked; network I/O stopped");
+            }
+        })
+        .map_err(|_| libc::EAGAIN)?;
+    // SAFETY: registering plain extern "C" functions without captures.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(atfork_child));
+        libc::atexit(at_exit);
+    }
+    Ok(shim)
 }
 
-fn one_round(shim: &Shim, buf: &mut [u8]) {
-    shim.set_driver_deadline(DEADLINE_COMPUTING);
-    let timeout_at = shim.stack.poll_timeout().map(|t| t.total_micros());
-    shim.set_driver_deadline(timeout_at.unwrap_or(DEADLINE_NONE));
-    let now = sys::monotonic_micros();
-    let sleep = timeout_at.map(|t| Duration::from_micros(t.saturating_sub(now)));
-    let mut fds = [
-        libc::pollfd {
-            fd: shim.tun_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: shim.driver_wake_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    if sleep != Some(Duration::ZERO) {
-        match sys::ppoll(&mut fds, sleep, None) {
-            Ok(_) => {}
-            Err(e) if e.0 == libc::EINTR => return,
-            Err(e) => {
-                crate::log_error!("driver: poll failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-                return;
+extern "C" fn atfork_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+extern "C" fn at_exit() {
+    // Give unsent data and FINs up to 2 s, as the kernel keeps sending after exit.
+    let Some(s) = shim_if_ready() else { return };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while s.stack.has_unsent_data() && std::time::Instant::now() < deadline {
+            s.flush();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }));
+}
+
+impl Shim {
+    pub fn now(&self) -> stack::Instant {
+        stack::Instant::from_micros(self.clock_base.elapsed().as_micros() as u64 + 1_000_000)
+    }
+
+    /// Write every queued frame to the TUN device.
+    pub fn flush(&self) {
+        while let Some(frame) = self.stack.poll_transmit() {
+            // SAFETY: writing an initialised buffer to our TUN fd.
+            unsafe { (real().write)(self.tun_fd, frame.as_ptr() as *const c_void, frame.len()) };
+            self.stack.recycle(frame);
+        }
+    }
+
+    /// After any stack call: send frames, wake waiters whose sockets
+    /// changed, and wake the driver if a timer moved earlier.
+    pub fn after_op(&self) {
+        self.flush();
+        self.wake_changed();
+        if let Some(t) = self.stack.poll_timeout() {
+            if t.total_micros() < self.driver_deadline.load(Ordering::Relaxed) {
+                self.wake_driver();
             }
         }
     }
-    if fds[1].revents & libc::POLLIN != 0 {
-        let _ = sys::eventfd_wait(shim.driver_wake_fd());
-    }
-    if fds[0].revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-        crate::warn_once!("driver: TUN device reports an error; is it still up?");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if fds[0].revents & libc::POLLIN != 0 {
-        read_frames(shim, buf);
-    }
-    let now = sys::now();
-    if shim
-        .stack
-        .poll_timeout()
-        .is_some_and(|t| t.total_micros() <= now.total_micros())
-    {
-        shim.stack.handle_timeout(now);
-    }
-    shim.flush_transmit();
-    shim.wake_changed();
-}
 
-fn read_frames(shim: &Shim, buf: &mut [u8]) {
-    for _ in 0..BATCH {
-        // SAFETY: `buf` is a valid writable buffer of its length.
-        let n = unsafe {
-            (crate::real::real().read)(shim.tun_fd(), buf.as_mut_ptr().cast(), buf.len())
-        };
-        if n <= 0 {
-            if n < 0 && sys::errno() != libc::EAGAIN && sys::errno() != libc::EINTR {
-                crate::log_debug!("driver: TUN read failed: {}", sys::last_errno());
-            }
+    fn wake_driver(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes to our eventfd.
+        unsafe { (real().write)(self.driver_wake_fd, &one as *const u64 as *const c_void, 8) };
+    }
+
+    pub fn wake_changed(&self) {
+        let mut changed = Vec::new();
+        self.stack.drain_changed(&mut changed);
+        if changed.is_empty() {
             return;
         }
-        let frame = &buf[..n as usize];
-        shim.stack.handle_frame(sys::now(), frame);
-        // Acks and window updates go out promptly during a burst.
-        shim.flush_transmit();
+        for &h in &changed {
+            self.epoll.notify(h);
+        }
+        let w = self.waiters.lock();
+        for h in changed {
+            if let Some(fds) = w.get(&h) {
+                for &fd in fds {
+                    let one: u64 = 1;
+                    // SAFETY: writing 8 bytes to a waiter's eventfd.
+                    unsafe { (real().write)(fd, &one as *const u64 as *const c_void, 8) };
+                }
+            }
+        }
+    }
+
+    pub fn register(&self, h: SocketHandle, fd: i32) {
+        self.waiters.lock().entry(h).or_default().push(fd);
+    }
+
+    pub fn unregister(&self, h: SocketHandle, fd: i32) {
+        let mut w = self.waiters.lock();
+        if let Some(v) = w.get_mut(&h) {
+            if let Some(i) = v.iter().position(|x| *x == fd) {
+                v.swap_remove(i);
+            }
+            if v.is_empty() {
+                w.remove(&h);
+            }
+        }
+    }
+}
+
+fn driver_loop(s: &Shim) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let now = s.now();
+        let timeout_ms = match s.stack.poll_timeout() {
+            Some(t) => {
+                s.driver_deadline.store(t.total_micros(), Ordering::Relaxed);
+                let d = t.total_micros().saturating_sub(now.total_micros());
+                d.div_ceil(1000).min(60_000) as i32
+            }
+            None => {
+                s.driver_deadline.store(u64::MAX, Ordering::Relaxed);
+                60_000
+            }
+        };
+        let mut pfd = [
+            libc::pollfd {
+                fd: s.tun_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: s.driver_wake_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: pfd is a valid array of 2 pollfds.
+        unsafe { (real().poll)(pfd.as_mut_ptr(), 2, timeout_ms) };
+        if pfd[1].revents & libc::POLLIN != 0 {
+            let mut v = 0u64;
+            // SAFETY: reading 8 bytes from our eventfd into v.
+            unsafe { (real().read)(s.driver_wake_fd, &mut v as *mut u64 as *mut c_void, 8) };
+        }
+        if pfd[0].revents & libc::POLLIN != 0 {
+            for _ in 0..256 {
+                // SAFETY: reading into our 64 KiB buffer from the TUN fd.
+                let n =
+                    unsafe { (real().read)(s.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                s.stack.handle_frame(s.now(), &buf[..n as usize]);
+            }
+        }
+        s.stack.handle_timeout(s.now());
+        s.after_op();
     }
 }

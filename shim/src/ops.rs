@@ -1,399 +1,446 @@
-//! Safe implementations of the socket calls that create, configure and
-//! destroy stack sockets and their descriptors: socket, bind, listen,
-//! accept, connect, shutdown, names, options, fcntl, ioctl, close, dup*,
-//! close_range. Data transfer is in io.rs, readiness in poll.rs.
-//!
-//! Every fd given to the program is an anchor: an unbound AF_UNIX datagram
-//! socket from the kernel (lowest free number, `fstat` says socket), whose
-//! O_NONBLOCK and FD_CLOEXEC flags mirror the stack socket's.
+//! Safe Rust implementations of the intercepted calls on stack sockets.
+//! Each returns Ok(value) or Err(errno); lib.rs turns that into the C
+//! return value and sets errno once. Pointers arrive already converted to
+//! slices and addresses by lib.rs.
 
-use std::net::SocketAddrV4;
-use std::os::fd::RawFd;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use stack::{Errno, SockType};
+use stack::linux::*;
+use stack::{Errno, Readiness, SockType, SocketHandle};
 
-use crate::fdtable::{OpenFile, TABLE};
+use crate::driver::{shim, Shim};
+use crate::fdtable::OpenFile;
 use crate::real::real;
-use crate::runtime::{self, Shim};
-use crate::sockaddr;
-use crate::sotimeo;
-use crate::sys;
-use crate::wait::retry;
-use crate::{protected, warn_once};
+use crate::wait::{block, deadline_after, drain, thread_evfd};
 
-const SOCK_TYPE_MASK: i32 = 0xf;
-const SOCK_MAX: i32 = 11;
-const SIOCOUTQNSD: libc::c_ulong = 0x894b;
-const F_SETSIG: i32 = 10;
-const F_SETOWN_EX: i32 = 15;
+pub type R<T> = Result<T, i32>;
 
-/// A new anchor fd (kernel socket) with the given SOCK_* flags.
-fn new_anchor(flags: i32) -> Result<RawFd, Errno> {
-    // SAFETY: plain socket creation.
-    let fd = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | flags, 0) };
-    sys::check(fd as isize).map(|_| fd)
+fn e(x: Errno) -> i32 {
+    x.0
 }
 
-fn parse_type(ty: i32) -> Result<(SockType, i32), Errno> {
-    let flags = ty & !SOCK_TYPE_MASK;
-    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let base = ty & SOCK_TYPE_MASK;
-    if !(0..SOCK_MAX).contains(&base) {
-        return Err(Errno::EINVAL);
-    }
-    match base {
-        libc::SOCK_STREAM => Ok((SockType::Stream, flags)),
-        libc::SOCK_DGRAM => Ok((SockType::Dgram, flags)),
-        _ => {
-            warn_once!(
-                "AF_INET socket type {base} is not supported by the stack (ESOCKTNOSUPPORT)"
-            );
-            Err(Errno::ESOCKTNOSUPPORT)
+/// Run `op` until it stops saying EAGAIN, blocking between tries unless
+/// the socket (or this call) is non-blocking.
+pub fn blocking<T>(
+    s: &Shim,
+    of: &OpenFile,
+    nonblock: bool,
+    recv_side: bool,
+    mut op: impl FnMut(&Shim) -> Result<T, Errno>,
+) -> R<T> {
+    let deadline = deadline_after(of.timeout(recv_side));
+    loop {
+        let r = op(s);
+        s.after_op();
+        match r {
+            Err(Errno::EAGAIN) if !nonblock => {}
+            r => return r.map_err(e),
         }
-    }
-}
-
-/// socket(AF_INET, ty, protocol).
-pub fn socket(ty: i32, protocol: i32) -> Result<RawFd, Errno> {
-    let (sotype, flags) = parse_type(ty)?;
-    let shim = runtime::get_or_init()?;
-    let anchor = new_anchor(flags)?;
-    let r = shim.stack.socket(sotype, protocol);
-    shim.after_call();
-    match r {
-        Ok(h) => {
-            let nonblock = flags & libc::SOCK_NONBLOCK != 0;
-            TABLE.insert(anchor, Arc::new(OpenFile::new(h, sotype, nonblock)));
-            crate::log_debug!("socket({sotype:?}) = fd {anchor} ({})", h.as_u64());
-            Ok(anchor)
+        let evfd = thread_evfd();
+        s.register(of.handle, evfd);
+        let r = op(s);
+        s.after_op();
+        match r {
+            Err(Errno::EAGAIN) => {}
+            r => {
+                s.unregister(of.handle, evfd);
+                return r.map_err(e);
+            }
         }
-        Err(e) => {
-            sys::close(anchor);
-            Err(e)
+        let b = block(evfd, deadline);
+        s.unregister(of.handle, evfd);
+        b?;
+    }
+}
+
+pub fn parse_sockaddr(addr: &[u8]) -> R<Option<SocketAddrV4>> {
+    if addr.len() < 2 {
+        return Err(libc::EINVAL);
+    }
+    let family = u16::from_ne_bytes([addr[0], addr[1]]) as i32;
+    match family {
+        AF_UNSPEC => Ok(None),
+        AF_INET => {
+            if addr.len() < 16 {
+                return Err(libc::EINVAL);
+            }
+            let port = u16::from_be_bytes([addr[2], addr[3]]);
+            let ip = Ipv4Addr::new(addr[4], addr[5], addr[6], addr[7]);
+            Ok(Some(SocketAddrV4::new(ip, port)))
         }
+        _ => Err(libc::EAFNOSUPPORT),
     }
 }
 
-pub fn bind(file: &OpenFile, addr: &[u8]) -> Result<(), Errno> {
-    let shim = runtime::for_socket()?;
-    let a = sockaddr::for_bind(addr)?;
-    let r = shim.stack.bind(file.handle, a);
-    shim.after_call();
-    r
+/// A sockaddr_in for `a`.
+pub fn sockaddr_bytes(a: SocketAddrV4) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+    b[2..4].copy_from_slice(&a.port().to_be_bytes());
+    b[4..8].copy_from_slice(&a.ip().octets());
+    b
 }
 
-pub fn listen(file: &OpenFile, backlog: i32) -> Result<(), Errno> {
-    let shim = runtime::for_socket()?;
-    let r = shim.stack.listen(file.handle, backlog);
-    shim.after_call();
-    r
-}
-
-/// Waits for a TCP connect in progress to finish (blocking connect).
-fn finish_connect(shim: &Shim, file: &OpenFile) -> Result<(), Errno> {
-    let h = file.handle;
-    retry(
-        shim,
-        h,
-        false,
-        file.sndtimeo.get(),
-        Errno::EINPROGRESS,
-        |s| match s.stack.connect_status(h) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Errno::EAGAIN),
-            Err(e) => Err(e),
-        },
-    )
-}
-
-pub fn connect(file: &OpenFile, addr: &[u8]) -> Result<(), Errno> {
-    let shim = runtime::for_socket()?;
-    let dst = sockaddr::for_connect(addr)?;
-    let r = shim.stack.connect(sys::now(), file.handle, dst);
-    shim.after_call();
-    match r {
-        Err(Errno::EINPROGRESS) if file.sotype == SockType::Stream && !file.is_nonblocking() => {
-            finish_connect(shim, file)
-        }
-        r => r,
+pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
+    let s = shim()?;
+    let h = s.stack.socket(ty, protocol).map_err(e)?;
+    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
+        libc::SOCK_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: socket(2) with constant arguments.
+    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    if anchor < 0 {
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        let _ = s.stack.close(s.now(), h);
+        return Err(err);
     }
-}
-
-/// accept4: a new anchor with `flags` (SOCK_NONBLOCK | SOCK_CLOEXEC).
-pub fn accept(file: &OpenFile, flags: i32) -> Result<(RawFd, SocketAddrV4), Errno> {
-    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let shim = runtime::for_socket()?;
-    // Like the kernel, reserve the descriptor before taking a connection.
-    let anchor = new_anchor(flags)?;
-    let h = file.handle;
-    let r = retry(
-        shim,
-        h,
-        file.is_nonblocking(),
-        file.rcvtimeo.get(),
-        Errno::EAGAIN,
-        |s| s.stack.accept(h),
+    s.fds.insert(
+        anchor,
+        Arc::new(OpenFile::new(h, ty, flags & libc::SOCK_NONBLOCK != 0)),
     );
+    Ok(anchor)
+}
+
+/// The fd is gone: drop its stack reference (the caller closes the anchor).
+pub fn release(fd: i32) {
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return;
+    };
+    let Some(of) = s.fds.remove(fd) else { return };
+    if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
+        // The open file is gone: epoll registrations go with it.
+        s.epoll.forget_file(&of);
+    }
+    let _ = s.stack.close(s.now(), of.handle);
+    s.after_op();
+}
+
+pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
+    let s = shim()?;
+    let a = match parse_sockaddr(addr)? {
+        Some(a) => a,
+        None => return Err(libc::EAFNOSUPPORT),
+    };
+    let r = s.stack.bind(of.handle, a).map(|_| 0).map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn listen(of: &OpenFile, backlog: i32) -> R<i32> {
+    let s = shim()?;
+    let r = s.stack.listen(of.handle, backlog).map(|_| 0).map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return Err(libc::EINVAL);
+    }
+    let s = shim()?;
+    let (h, peer) = blocking(s, of, of.is_nonblock(), true, |s| s.stack.accept(of.handle))?;
+    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
+        libc::SOCK_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: socket(2) with constant arguments.
+    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    if anchor < 0 {
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        let _ = s.stack.close(s.now(), h);
+        s.after_op();
+        return Err(err);
+    }
+    s.fds.insert(
+        anchor,
+        Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
+    );
+    Ok((anchor, peer))
+}
+
+pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
+    let s = shim()?;
+    let a = parse_sockaddr(addr)?;
+    let r = s.stack.connect(s.now(), of.handle, a);
+    s.after_op();
     match r {
-        Ok((child, peer)) => {
-            let nonblock = flags & libc::SOCK_NONBLOCK != 0;
-            TABLE.insert(
-                anchor,
-                Arc::new(OpenFile::new(child, SockType::Stream, nonblock)),
-            );
-            Ok((anchor, peer))
+        Ok(()) => Ok(0),
+        Err(Errno::EINPROGRESS) if of.is_nonblock() => Err(libc::EINPROGRESS),
+        Err(Errno::EINPROGRESS) => {
+            let done = blocking(s, of, false, false, |s| {
+                match s.stack.connect_status(of.handle) {
+                    Ok(false) => Err(Errno::EAGAIN),
+                    other => other,
+                }
+            });
+            match done {
+                Ok(_) => Ok(0),
+                Err(libc::EAGAIN) => Err(libc::EINPROGRESS), // SO_SNDTIMEO expired
+                Err(x) => Err(x),
+            }
         }
-        Err(e) => {
-            sys::close(anchor);
-            Err(e)
-        }
+        Err(x) => Err(e(x)),
     }
 }
 
-pub fn shutdown(file: &OpenFile, how: i32) -> Result<(), Errno> {
-    let shim = runtime::for_socket()?;
-    let r = shim.stack.shutdown(sys::now(), file.handle, how);
-    shim.after_call();
+fn sigpipe(flags: i32, r: R<usize>) -> R<usize> {
+    if r == Err(libc::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        // SAFETY: raising a signal in this thread, as the kernel would.
+        unsafe { libc::raise(libc::SIGPIPE) };
+    }
     r
 }
 
-pub fn getsockname(file: &OpenFile) -> Result<SocketAddrV4, Errno> {
-    runtime::for_socket()?.stack.getsockname(file.handle)
-}
-
-pub fn getpeername(file: &OpenFile) -> Result<SocketAddrV4, Errno> {
-    runtime::for_socket()?.stack.getpeername(file.handle)
-}
-
-pub fn setsockopt(
-    fd: RawFd,
-    file: &OpenFile,
-    level: i32,
-    name: i32,
-    val: &[u8],
-) -> Result<(), Errno> {
-    let shim = runtime::for_socket()?;
-    if let Some(dir) = sotimeo::option(level, name) {
-        let t = sotimeo::set(fd, name, dir, val)?;
-        sotimeo::store(file, dir, t);
-        return Ok(());
-    }
-    let r = shim
-        .stack
-        .setsockopt(sys::now(), file.handle, level, name, val);
-    shim.after_call();
-    r
-}
-
-pub fn getsockopt(
-    fd: RawFd,
-    file: &OpenFile,
-    level: i32,
-    name: i32,
-    out: &mut [u8],
-) -> Result<usize, Errno> {
-    let shim = runtime::for_socket()?;
-    if sotimeo::option(level, name).is_some() {
-        return sotimeo::get(fd, name, out);
-    }
-    shim.stack.getsockopt(file.handle, level, name, out)
-}
-
-/// One more descriptor `newfd` (already made by the kernel from the
-/// anchor) refers to `file`.
-fn adopt_duplicate(newfd: RawFd, file: &Arc<OpenFile>) -> Result<RawFd, Errno> {
-    let shim = runtime::for_socket()?;
-    if let Err(e) = shim.stack.sodup(file.handle) {
-        sys::close(newfd);
-        return Err(e);
-    }
-    if let Some(old) = TABLE.insert(newfd, file.clone()) {
-        shim.release(old.handle);
-    }
-    Ok(newfd)
-}
-
-pub fn fcntl(fd: RawFd, file: &Arc<OpenFile>, cmd: i32, arg: libc::c_ulong) -> Result<i32, Errno> {
-    match cmd {
-        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
-            runtime::for_socket()?;
-            let newfd = sys::fcntl_int(fd, cmd, arg)?;
-            adopt_duplicate(newfd, file)
-        }
-        libc::F_SETFL => {
-            let r = sys::fcntl_int(fd, cmd, arg)?;
-            file.nonblock
-                .store(arg as i32 & libc::O_NONBLOCK != 0, Ordering::Relaxed);
-            if arg as i32 & libc::O_ASYNC != 0 {
-                warn_once!(
-                    "O_ASYNC (SIGIO) on stack sockets is not supported: no SIGIO will be sent"
-                );
-            }
-            Ok(r)
-        }
-        libc::F_SETOWN | F_SETSIG | F_SETOWN_EX => {
-            warn_once!("fcntl F_SETOWN/F_SETSIG on stack sockets has no effect (no SIGIO/SIGURG)");
-            sys::fcntl_int(fd, cmd, arg)
-        }
-        // F_GETFL (flags mirrored on the anchor), F_GETFD/F_SETFD, locks...
-        _ => {
-            // SAFETY: forwarded to the kernel with the caller's argument,
-            // which for pointer commands is the caller's valid pointer.
-            let r = unsafe { (real().fcntl)(fd, cmd, arg) };
-            sys::check(r as isize).map(|_| r)
-        }
-    }
-}
-
-/// What an ioctl on a stack socket turned into.
-pub enum Ioctl {
-    /// Store this int at the argument pointer.
-    IntOut(i32),
-    /// Not ours: forward to the anchor.
-    Forward,
-}
-
-pub fn ioctl(file: &OpenFile, request: libc::c_ulong) -> Result<Ioctl, Errno> {
-    let shim = runtime::for_socket()?;
-    let info = || shim.stack.sockinfo(file.handle);
-    let clamp = |v: usize| v.min(i32::MAX as usize) as i32;
-    match request {
-        libc::FIONREAD => {
-            let i = info()?;
-            if i.listening {
-                return Err(Errno::EINVAL);
-            }
-            Ok(Ioctl::IntOut(clamp(i.rcv_cc)))
-        }
-        libc::TIOCOUTQ => {
-            let i = info()?;
-            if i.listening {
-                return Err(Errno::EINVAL);
-            }
-            Ok(Ioctl::IntOut(clamp(i.snd_cc)))
-        }
-        SIOCOUTQNSD => {
-            let i = info()?;
-            if i.listening {
-                return Err(Errno::EINVAL);
-            }
-            Ok(Ioctl::IntOut(clamp(i.snd_unsent)))
-        }
-        _ => Ok(Ioctl::Forward),
-    }
-}
-
-/// FIONBIO: the anchor takes the flag (so F_GETFL sees it), the socket too.
-pub fn set_nonblocking(fd: RawFd, file: &OpenFile, on: bool) -> Result<(), Errno> {
-    let fl = sys::fcntl_int(fd, libc::F_GETFL, 0)?;
-    let fl = if on {
-        fl | libc::O_NONBLOCK
-    } else {
-        fl & !libc::O_NONBLOCK
+pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
+    let s = shim()?;
+    let to = match to {
+        Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b)?,
+        _ => None,
     };
-    sys::fcntl_int(fd, libc::F_SETFL, fl as libc::c_ulong)?;
-    file.nonblock.store(on, Ordering::Relaxed);
-    Ok(())
-}
-
-/// close(fd) of a stack socket's anchor: one event for both.
-pub fn close(fd: RawFd) -> Result<(), Errno> {
-    let file = TABLE.remove(fd);
-    // SAFETY: closing the anchor, which the program owns.
-    let r = unsafe { (real().close)(fd) };
-    if let (Some(file), Some(shim)) = (file, runtime::owned()) {
-        shim.release(file.handle);
+    let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    if of.ty == SockType::Dgram || data.is_empty() {
+        let r = blocking(s, of, nonblock, false, |s| {
+            s.stack.send(s.now(), of.handle, data, flags, to)
+        });
+        return sigpipe(flags, r);
     }
-    sys::check(r as isize).map(|_| ())
-}
-
-pub fn dup(fd: RawFd, file: &Arc<OpenFile>) -> Result<RawFd, Errno> {
-    runtime::for_socket()?;
-    // SAFETY: dup of the anchor.
-    let newfd = unsafe { (real().dup)(fd) };
-    sys::check(newfd as isize)?;
-    adopt_duplicate(newfd, file)
-}
-
-/// dup2 (flags None) or dup3 where `oldfd` or `newfd` is a stack socket
-/// or `newfd` is one of the shim's own fds.
-pub fn dup2(oldfd: RawFd, newfd: RawFd, flags: Option<i32>) -> Result<RawFd, Errno> {
-    if protected::is_protected(newfd) && oldfd != newfd {
-        warn_once!("dup2/dup3 onto fd {newfd}, which sockshim uses internally, fails with EBUSY");
-        return Err(Errno(libc::EBUSY));
-    }
-    let source = TABLE.get(oldfd);
-    if source.is_some() {
-        runtime::for_socket()?;
-    }
-    let displaced = if oldfd != newfd {
-        TABLE.get(newfd)
-    } else {
-        None
-    };
-    // SAFETY: the kernel checks both numbers.
-    let r = unsafe {
-        match flags {
-            None => (real().dup2)(oldfd, newfd),
-            Some(f) => (real().dup3)(oldfd, newfd, f),
+    // A blocking stream send sends everything unless interrupted.
+    let mut sent = 0;
+    while sent < data.len() {
+        let r = blocking(s, of, nonblock, false, |s| {
+            s.stack.send(s.now(), of.handle, &data[sent..], flags, None)
+        });
+        match r {
+            Ok(n) => sent += n,
+            Err(x) if sent > 0 && (x == libc::EINTR || x == libc::EAGAIN) => return Ok(sent),
+            Err(x) => return sigpipe(flags, Err(x)),
         }
-    };
-    sys::check(r as isize)?;
-    if oldfd == newfd {
-        return Ok(r);
-    }
-    if let Some(file) = &source {
-        adopt_duplicate(newfd, file)?;
-    } else if let Some(old) = TABLE.remove(newfd) {
-        if let Some(shim) = runtime::owned() {
-            shim.release(old.handle);
-        }
-    }
-    drop(displaced);
-    Ok(r)
-}
-
-/// close_range(first, last, flags): stack sockets in range are closed, the
-/// shim's own fds are left open (the call still succeeds).
-pub fn close_range(first: u32, last: u32, flags: i32) -> Result<(), Errno> {
-    if first > last {
-        return Err(Errno::EINVAL);
-    }
-    let cloexec_only = flags & libc::CLOSE_RANGE_CLOEXEC as i32 != 0;
-    let removed = if cloexec_only {
-        Vec::new()
-    } else {
-        TABLE.remove_range(first, last)
-    };
-    let keep = protected::protected_in(first, last);
-    let mut result = Ok(());
-    for (a, b) in protected::unprotected_ranges(first, last, &keep) {
-        if let Err(e) = real_close_range(a, b, flags) {
-            result = Err(e);
+        if nonblock {
             break;
         }
     }
-    if let Some(shim) = runtime::owned() {
-        for (_, file) in removed {
-            shim.release(file.handle);
-        }
-    }
-    result
+    Ok(sent)
 }
 
-fn real_close_range(first: u32, last: u32, flags: i32) -> Result<(), Errno> {
-    if let Some(f) = real().close_range {
-        // SAFETY: close_range has no memory preconditions.
-        let r = unsafe { f(first, last, flags) };
-        return sys::check(r as isize).map(|_| ());
+/// Returns (bytes, datagram length, sender).
+pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
+    let s = shim()?;
+    let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
+    let mut got = 0;
+    loop {
+        let r = blocking(s, of, nonblock, true, |s| {
+            s.stack.recv(s.now(), of.handle, &mut buf[got..], flags)
+        });
+        match r {
+            Ok(m) => {
+                if !waitall || m.copied == 0 {
+                    return Ok((
+                        got + m.copied,
+                        if got == 0 { m.full_len } else { got + m.copied },
+                        m.from,
+                    ));
+                }
+                got += m.copied;
+                if got >= buf.len() {
+                    return Ok((got, got, None));
+                }
+            }
+            Err(x) if got > 0 => {
+                let _ = x;
+                return Ok((got, got, None));
+            }
+            Err(x) => return Err(x),
+        }
     }
-    // SAFETY: the raw system call, for C libraries without the wrapper.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) };
-    sys::check(r as isize).map(|_| ())
+}
+
+pub fn shutdown(of: &OpenFile, how: i32) -> R<i32> {
+    let s = shim()?;
+    let r = s
+        .stack
+        .shutdown(s.now(), of.handle, how)
+        .map(|_| 0)
+        .map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn getsockname(of: &OpenFile) -> R<SocketAddrV4> {
+    shim()?.stack.getsockname(of.handle).map_err(e)
+}
+
+pub fn getpeername(of: &OpenFile) -> R<SocketAddrV4> {
+    shim()?.stack.getpeername(of.handle).map_err(e)
+}
+
+fn timeval_to_us(b: &[u8]) -> R<u64> {
+    if b.len() < 16 {
+        return Err(libc::EINVAL);
+    }
+    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let usec = i64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8]));
+    if !(0..1_000_000).contains(&usec) {
+        return Err(libc::EDOM);
+    }
+    if sec < 0 {
+        return Ok(0);
+    }
+    Ok((sec as u64).saturating_mul(1_000_000) + usec as u64)
+}
+
+fn us_to_timeval(us: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
+    b[8..].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
+    b
+}
+
+pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
+    let s = shim()?;
+    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
+        let us = timeval_to_us(val)?;
+        let slot = if name == SO_RCVTIMEO_OLD {
+            &of.rcvtimeo_us
+        } else {
+            &of.sndtimeo_us
+        };
+        slot.store(us, Ordering::Relaxed);
+        return Ok(0);
+    }
+    let r = s
+        .stack
+        .setsockopt(s.now(), of.handle, level, name, val)
+        .map(|_| 0)
+        .map_err(e);
+    s.after_op();
+    r
+}
+
+pub fn getsockopt(of: &OpenFile, level: i32, name: i32, out: &mut [u8]) -> R<usize> {
+    let s = shim()?;
+    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
+        let slot = if name == SO_RCVTIMEO_OLD {
+            &of.rcvtimeo_us
+        } else {
+            &of.sndtimeo_us
+        };
+        let b = us_to_timeval(slot.load(Ordering::Relaxed));
+        let n = out.len().min(16);
+        out[..n].copy_from_slice(&b[..n]);
+        return Ok(n);
+    }
+    let r = s.stack.getsockopt(of.handle, level, name, out).map_err(e);
+    s.after_op();
+    r
+}
+
+/// FIONREAD / SIOCOUTQ values.
+pub fn sockinfo(of: &OpenFile) -> R<stack::SockInfo> {
+    shim()?.stack.sockinfo(of.handle).map_err(e)
+}
+
+/// Readiness of a stack socket in POLL* bits (as poll reports them).
+pub fn readiness(s: &Shim, h: SocketHandle) -> i16 {
+    let r = s.stack.sopoll(h);
+    let mut v = r.0 as i16;
+    if r.contains(Readiness::NVAL) {
+        v = libc::POLLNVAL;
+    }
+    v
+}
+
+/// poll(2) over any mix of stack sockets and kernel fds.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
+    let s = shim()?;
+    let deadline = (timeout_ms >= 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let evfd = thread_evfd();
+    let handles: Vec<Option<SocketHandle>> = fds
+        .iter()
+        .map(|p| s.fds.get(p.fd).map(|of| of.handle))
+        .collect();
+    let mut kernel: Vec<libc::pollfd> = Vec::with_capacity(fds.len() + 1);
+    loop {
+        for h in handles.iter().flatten() {
+            s.register(*h, evfd);
+        }
+        // Compute readiness now (after registering: no lost wake-up).
+        let mut count = 0;
+        kernel.clear();
+        for (p, h) in fds.iter_mut().zip(&handles) {
+            match h {
+                Some(h) => {
+                    let always = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+                    p.revents = readiness(s, *h) & (p.events | always);
+                    if p.revents != 0 {
+                        count += 1;
+                    }
+                }
+                None => kernel.push(libc::pollfd {
+                    fd: p.fd,
+                    events: p.events,
+                    revents: 0,
+                }),
+            }
+        }
+        if !kernel.is_empty() {
+            // SAFETY: `kernel` is a valid pollfd array of its length.
+            let n = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, 0) };
+            if n < 0 {
+                unregister_all(s, &handles, evfd);
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+        }
+        let mut ki = kernel.iter();
+        for (p, h) in fds.iter_mut().zip(&handles) {
+            if h.is_none() {
+                p.revents = ki.next().map_or(0, |k| k.revents);
+                if p.revents != 0 {
+                    count += 1;
+                }
+            }
+        }
+        let expired = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if count > 0 || expired {
+            unregister_all(s, &handles, evfd);
+            return Ok(count);
+        }
+        // Block on the kernel fds plus our eventfd.
+        kernel.push(libc::pollfd {
+            fd: evfd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let ms = match deadline {
+            None => -1,
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .as_micros()
+                .div_ceil(1000) as i32,
+        };
+        // SAFETY: valid pollfd array.
+        let r = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
+        // SAFETY: reading this thread's errno.
+        let err = unsafe { *libc::__errno_location() };
+        unregister_all(s, &handles, evfd);
+        drain(evfd);
+        if r < 0 {
+            return Err(err);
+        }
+    }
+}
+
+fn unregister_all(s: &Shim, handles: &[Option<SocketHandle>], evfd: i32) {
+    for h in handles.iter().flatten() {
+        s.unregister(*h, evfd);
+    }
 }

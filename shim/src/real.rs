@@ -1,124 +1,85 @@
-//! The real libc functions behind every symbol we export, found once with
-//! `dlsym(RTLD_NEXT, name)`. Calls that are not ours (files, pipes, AF_UNIX,
-//! AF_NETLINK, AF_INET6) and the shim's own system calls go through here, so
-//! they never re-enter our exports.
-//!
-//! A small table of our own instead of `redhook`: we need the pointers as
-//! plain values (to call from the driver thread and fork handlers) and one
-//! place that resolves them all at once; redhook generates the exports too,
-//! which must stay in lib.rs under our own guard.
+//! The real libc functions, resolved once with dlsym(RTLD_NEXT) on first
+//! use. Our own code calls libc only through this table (or through the
+//! `libc` crate for functions we never intercept), so it never re-enters
+//! its own hooks.
 
-use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::ffi::CStr;
 use std::sync::OnceLock;
 
-use libc::{
-    fd_set, iovec, mmsghdr, msghdr, nfds_t, off_t, pollfd, sigset_t, size_t, sockaddr, socklen_t,
-    ssize_t, timespec, timeval,
-};
+use libc::{c_int, c_void, size_t, sockaddr, socklen_t, ssize_t};
 
-macro_rules! real_functions {
-    (required { $($name:ident : $ty:ty;)* } optional { $($opt:ident : $oty:ty;)* }) => {
-        /// Pointers to the next definition (libc's) of each exported symbol.
-        pub struct Real {
-            $(pub $name: $ty,)*
-            $(pub $opt: Option<$oty>,)*
-        }
+macro_rules! real_fns {
+    ($($name:ident : fn($($arg:ty),*) -> $ret:ty;)*) => {
+        /// Pointers to the next definition of each intercepted symbol.
+        pub struct Real { $(pub $name: unsafe extern "C" fn($($arg),*) -> $ret,)* }
 
         fn resolve() -> Real {
-            Real {
-                $($name: {
-                    let p = lookup(concat!(stringify!($name), "\0"));
+            Real { $($name: {
+                let name = concat!(stringify!($name), "\0");
+                let name = CStr::from_bytes_with_nul(name.as_bytes()).expect("nul-terminated");
+                // SAFETY: dlsym with RTLD_NEXT and a valid C string; the
+                // result is either null (checked) or the address of the
+                // libc function whose C signature matches the one declared.
+                unsafe {
+                    let p = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
                     if p.is_null() {
-                        missing(stringify!($name));
+                        let msg = b"sockshim: cannot resolve a libc symbol\n";
+                        libc::write(2, msg.as_ptr() as *const c_void, msg.len());
+                        libc::abort();
                     }
-                    // SAFETY: `p` is libc's definition of this symbol, whose C
-                    // prototype is the function type `$ty`; a non-null data
-                    // pointer and a function pointer have the same size.
-                    unsafe { std::mem::transmute::<*mut c_void, $ty>(p) }
-                },)*
-                $($opt: {
-                    let p = lookup(concat!(stringify!($opt), "\0"));
-                    // SAFETY: as above; a null pointer becomes None.
-                    (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, $oty>(p) })
-                },)*
-            }
+                    std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) -> $ret>(p)
+                }
+            },)* }
         }
     };
 }
 
-real_functions! {
-    required {
-        socket: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
-        socketpair: unsafe extern "C" fn(c_int, c_int, c_int, *mut c_int) -> c_int;
-        bind: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
-        listen: unsafe extern "C" fn(c_int, c_int) -> c_int;
-        accept: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
-        accept4: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
-        connect: unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
-        send: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t;
-        sendto: unsafe extern "C" fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
-        sendmsg: unsafe extern "C" fn(c_int, *const msghdr, c_int) -> ssize_t;
-        sendmmsg: unsafe extern "C" fn(c_int, *mut mmsghdr, c_uint, c_int) -> c_int;
-        recv: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int) -> ssize_t;
-        recvfrom: unsafe extern "C" fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
-        recvmsg: unsafe extern "C" fn(c_int, *mut msghdr, c_int) -> ssize_t;
-        recvmmsg: unsafe extern "C" fn(c_int, *mut mmsghdr, c_uint, c_int, *mut timespec) -> c_int;
-        read: unsafe extern "C" fn(c_int, *mut c_void, size_t) -> ssize_t;
-        write: unsafe extern "C" fn(c_int, *const c_void, size_t) -> ssize_t;
-        readv: unsafe extern "C" fn(c_int, *const iovec, c_int) -> ssize_t;
-        writev: unsafe extern "C" fn(c_int, *const iovec, c_int) -> ssize_t;
-        close: unsafe extern "C" fn(c_int) -> c_int;
-        shutdown: unsafe extern "C" fn(c_int, c_int) -> c_int;
-        getsockopt: unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int;
-        setsockopt: unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
-        getsockname: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
-        getpeername: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
-        fcntl: unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
-        ioctl: unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
-        dup: unsafe extern "C" fn(c_int) -> c_int;
-        dup2: unsafe extern "C" fn(c_int, c_int) -> c_int;
-        dup3: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
-        sendfile: unsafe extern "C" fn(c_int, c_int, *mut off_t, size_t) -> ssize_t;
-        poll: unsafe extern "C" fn(*mut pollfd, nfds_t, c_int) -> c_int;
-        ppoll: unsafe extern "C" fn(*mut pollfd, nfds_t, *const timespec, *const sigset_t) -> c_int;
-        select: unsafe extern "C" fn(c_int, *mut fd_set, *mut fd_set, *mut fd_set, *mut timeval) -> c_int;
-        pselect: unsafe extern "C" fn(c_int, *mut fd_set, *mut fd_set, *mut fd_set, *const timespec, *const sigset_t) -> c_int;
-    }
-    optional {
-        close_range: unsafe extern "C" fn(c_uint, c_uint, c_int) -> c_int;
-        closefrom: unsafe extern "C" fn(c_int);
-        __chk_fail: unsafe extern "C" fn() -> !;
-    }
-}
-
-fn lookup(name: &'static str) -> *mut c_void {
-    // SAFETY: `name` is a NUL-terminated literal (the macro appends "\0").
-    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr() as *const c_char) }
-}
-
-fn missing(name: &str) -> ! {
-    let msg = format!("sockshim: fatal: libc has no `{name}` (dlsym RTLD_NEXT failed)\n");
-    // SAFETY: writing a valid buffer to stderr with the raw system call,
-    // since the libc `write` is what could not be resolved.
-    unsafe {
-        libc::syscall(libc::SYS_write, 2, msg.as_ptr(), msg.len());
-        libc::abort()
-    }
+real_fns! {
+    socket: fn(c_int, c_int, c_int) -> c_int;
+    socketpair: fn(c_int, c_int, c_int, *mut c_int) -> c_int;
+    bind: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    listen: fn(c_int, c_int) -> c_int;
+    accept: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    accept4: fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
+    connect: fn(c_int, *const sockaddr, socklen_t) -> c_int;
+    send: fn(c_int, *const c_void, size_t, c_int) -> ssize_t;
+    sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
+    sendmsg: fn(c_int, *const libc::msghdr, c_int) -> ssize_t;
+    recv: fn(c_int, *mut c_void, size_t, c_int) -> ssize_t;
+    recvfrom: fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
+    recvmsg: fn(c_int, *mut libc::msghdr, c_int) -> ssize_t;
+    read: fn(c_int, *mut c_void, size_t) -> ssize_t;
+    write: fn(c_int, *const c_void, size_t) -> ssize_t;
+    readv: fn(c_int, *const libc::iovec, c_int) -> ssize_t;
+    writev: fn(c_int, *const libc::iovec, c_int) -> ssize_t;
+    close: fn(c_int) -> c_int;
+    shutdown: fn(c_int, c_int) -> c_int;
+    getsockopt: fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int;
+    setsockopt: fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
+    getsockname: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    getpeername: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+    fcntl: fn(c_int, c_int, libc::c_ulong) -> c_int;
+    ioctl: fn(c_int, libc::c_ulong, libc::c_ulong) -> c_int;
+    dup: fn(c_int) -> c_int;
+    dup2: fn(c_int, c_int) -> c_int;
+    dup3: fn(c_int, c_int, c_int) -> c_int;
+    poll: fn(*mut libc::pollfd, libc::nfds_t, c_int) -> c_int;
+    ppoll: fn(*mut libc::pollfd, libc::nfds_t, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    select: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *mut libc::timeval) -> c_int;
+    sendfile: fn(c_int, c_int, *mut libc::off_t, size_t) -> ssize_t;
+    sendfile64: fn(c_int, c_int, *mut libc::off64_t, size_t) -> ssize_t;
+    sendmmsg: fn(c_int, *mut libc::mmsghdr, libc::c_uint, c_int) -> c_int;
+    recvmmsg: fn(c_int, *mut libc::mmsghdr, libc::c_uint, c_int, *mut libc::timespec) -> c_int;
+    close_range: fn(libc::c_uint, libc::c_uint, c_int) -> c_int;
+    epoll_ctl: fn(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
+    epoll_pwait: fn(c_int, *mut libc::epoll_event, c_int, c_int, *const libc::sigset_t) -> c_int;
+    epoll_pwait2: fn(c_int, *mut libc::epoll_event, c_int, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    pselect: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *const libc::timespec, *const libc::sigset_t) -> c_int;
 }
 
 static REAL: OnceLock<Real> = OnceLock::new();
 
-/// The real libc functions (resolved on first use).
+/// The table of real functions.
 pub fn real() -> &'static Real {
     REAL.get_or_init(resolve)
-}
-
-/// `__chk_fail` of libc (FORTIFY buffer overflow): aborts the process.
-pub fn chk_fail() -> ! {
-    match real().__chk_fail {
-        // SAFETY: libc's __chk_fail takes no argument and never returns.
-        Some(f) => unsafe { f() },
-        // SAFETY: abort has no preconditions.
-        None => unsafe { libc::abort() },
-    }
 }

@@ -116,13 +116,11 @@ impl Sysctl {
             "net/core/wmem_default" => one(1, 1 << 31)
                 .map(|v| self.wmem_default = v as usize)
                 .is_some(),
-            "net/ipv4/ip_local_port_range" => {
-                if n.len() == 2 && n[0] >= 1 && n[0] <= n[1] && n[1] <= 65535 {
-                    self.port_range = (n[0] as u16, n[1] as u16);
-                    true
-                } else {
-                    false
-                }
+            "net/ipv4/ip_local_port_range"
+                if n.len() == 2 && n[0] >= 1 && n[0] <= n[1] && n[1] <= 65535 =>
+            {
+                self.port_range = (n[0] as u16, n[1] as u16);
+                true
             }
             "net/ipv4/tcp_syn_retries" => one(1, 127)
                 .map(|v| self.tcp_syn_retries = v as u32)

@@ -9,11 +9,20 @@ pub mod api;
 pub mod config;
 pub mod errno;
 mod host;
+pub mod kern;
 pub mod linux;
+pub mod netinet;
+mod rng;
+pub mod stats;
 pub mod time;
+pub mod wire;
 
 pub use api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 pub use config::{Config, Sysctl};
 pub use errno::Errno;
 pub use host::Stack;
+pub use stats::StatsSnapshot;
 pub use time::Instant;
+
+#[cfg(test)]
+mod testing;

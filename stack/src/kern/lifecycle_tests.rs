@@ -1,0 +1,316 @@
+//! Life-cycle tests, one per rule of the socket reference model (DESIGN
+//! invariants 1-6), on a two-stack `Pair` with `check_invariants()` after
+//! every step. Each ends with zero sockets after TIME_WAIT expiry.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::linux::*;
+use crate::testing::pair::{Pair, A_ADDR, B_ADDR};
+use crate::{Errno, SockType};
+
+fn drain_to_zero(p: &mut Pair) {
+    p.drive_for(Duration::from_secs(200));
+    assert_eq!(p.a.socket_count(), 0, "stack A holds no sockets at the end");
+    assert_eq!(p.b.socket_count(), 0, "stack B holds no sockets at the end");
+}
+
+#[test]
+fn close_with_unsent_data_sends_fin_after_data() {
+    let mut p = Pair::new(1);
+    let (l, c, s) = p.connected(80);
+    let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    let n = p.a.send(p.now, c, &data, 0, None).unwrap();
+    assert!(n > 0);
+    p.a.close(p.now, c).unwrap();
+    p.drive();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match p.b.recv(p.now, s, &mut buf, 0) {
+            Ok(m) if m.copied == 0 => break,
+            Ok(m) => got.extend_from_slice(&buf[..m.copied]),
+            Err(Errno::EAGAIN) => {
+                p.drive_for(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(got, data[..n].to_vec(), "every byte, then EOF");
+    p.b.close(p.now, s).unwrap();
+    p.b.close(p.now, l).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn closing_listener_aborts_each_queued_connection_once() {
+    let mut p = Pair::new(2);
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    p.b.listen(l, 16).unwrap();
+    let clients: Vec<_> = (0..5)
+        .map(|_| {
+            let c = p.a.socket(SockType::Stream, 0).unwrap();
+            assert_eq!(
+                p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80))),
+                Err(Errno::EINPROGRESS)
+            );
+            c
+        })
+        .collect();
+    p.drive();
+    assert_eq!(p.b.socket_count(), 6, "listener + 5 queued");
+    let before = p.b.stats();
+    p.b.close(p.now, l).unwrap();
+    let after = p.b.stats();
+    assert_eq!(after.tcp_rst_sent - before.tcp_rst_sent, 5, "one RST each");
+    assert_eq!(
+        after.pru_detach_calls - before.pru_detach_calls,
+        6,
+        "pru_detach once each (+ listener)"
+    );
+    assert_eq!(after.pru_abort_calls - before.pru_abort_calls, 5);
+    assert_eq!(p.b.socket_count(), 0);
+    p.drive();
+    let mut buf = [0u8; 8];
+    for c in clients {
+        assert_eq!(p.a.recv(p.now, c, &mut buf, 0), Err(Errno::ECONNRESET));
+        p.a.close(p.now, c).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn rst_for_queued_connection_removes_it_from_the_queue() {
+    let mut p = Pair::new(3);
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    p.b.listen(l, 16).unwrap();
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    p.drive();
+    assert!(p.b.sopoll(l).contains(crate::Readiness::IN));
+    // Abort the client with SO_LINGER 0: it sends RST to the queued child.
+    let mut lg = [0u8; 8];
+    lg[..4].copy_from_slice(&1i32.to_ne_bytes());
+    p.a.setsockopt(p.now, c, SOL_SOCKET, SO_LINGER, &lg)
+        .unwrap();
+    p.a.close(p.now, c).unwrap();
+    p.drive();
+    assert_eq!(
+        p.b.accept(l),
+        Err(Errno::EAGAIN),
+        "accept does not return the reset connection"
+    );
+    assert_eq!(p.b.socket_count(), 1, "only the listener is left");
+    assert!(!p.b.sopoll(l).contains(crate::Readiness::IN));
+    p.b.close(p.now, l).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn dup_keeps_the_socket_alive() {
+    let mut p = Pair::new(4);
+    let (l, c, s) = p.connected(80);
+    p.a.sodup(c).unwrap();
+    p.a.close(p.now, c).unwrap();
+    p.drive();
+    assert_eq!(
+        p.a.send(p.now, c, b"still here", 0, None),
+        Ok(10),
+        "the dup'd reference keeps it open"
+    );
+    p.drive();
+    let mut buf = [0u8; 32];
+    assert_eq!(p.b.recv(p.now, s, &mut buf, 0).map(|m| m.copied), Ok(10));
+    assert_eq!(
+        p.b.recv(p.now, s, &mut buf, 0),
+        Err(Errno::EAGAIN),
+        "no FIN yet"
+    );
+    p.a.close(p.now, c).unwrap();
+    p.drive();
+    assert_eq!(
+        p.b.recv(p.now, s, &mut buf, 0).map(|m| m.copied),
+        Ok(0),
+        "last close sends FIN"
+    );
+    assert_eq!(
+        p.a.send(p.now, c, b"x", 0, None),
+        Err(Errno::EBADF),
+        "handle is dead for the app"
+    );
+    p.b.close(p.now, s).unwrap();
+    p.b.close(p.now, l).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn socket_freed_exactly_when_last_reference_and_protoref_go() {
+    let mut p = Pair::new(5);
+    let (l, c, s) = p.connected(80);
+    p.a.close(p.now, c).unwrap();
+    assert_eq!(p.a.socket_count(), 1, "FIN_WAIT_1: PROTOREF keeps it");
+    p.drive();
+    assert_eq!(p.a.socket_count(), 1, "FIN_WAIT_2");
+    p.b.close(p.now, s).unwrap();
+    p.drive_for(Duration::from_secs(1));
+    assert_eq!(
+        p.b.socket_count(),
+        1,
+        "B's LAST_ACK child freed once acked; listener remains"
+    );
+    assert_eq!(p.a.socket_count(), 1, "A in TIME_WAIT");
+    p.drive_for(Duration::from_secs(58));
+    assert_eq!(p.a.socket_count(), 1, "still TIME_WAIT before 60 s");
+    p.drive_for(Duration::from_secs(3));
+    assert_eq!(p.a.socket_count(), 0, "freed at TIME_WAIT expiry");
+    p.b.close(p.now, l).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn time_wait_does_not_hold_the_port_against_reuseaddr() {
+    let mut p = Pair::new(6);
+    let (l, c, s) = p.connected(80);
+    p.b.close(p.now, s).unwrap(); // B closes first: B's child goes to TIME_WAIT
+    p.drive();
+    p.a.close(p.now, c).unwrap();
+    p.drive_for(Duration::from_secs(1));
+    p.b.close(p.now, l).unwrap();
+    let l2 = p.b.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        p.b.bind(l2, SocketAddrV4::new(B_ADDR, 80)),
+        Err(Errno::EADDRINUSE),
+        "TIME_WAIT holds the port"
+    );
+    p.b.setsockopt(p.now, l2, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(
+        p.b.bind(l2, SocketAddrV4::new(B_ADDR, 80)),
+        Err(Errno::EADDRINUSE),
+        "the child lacked SO_REUSEADDR"
+    );
+    p.b.close(p.now, l2).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn pru_detach_runs_once_per_socket() {
+    let mut p = Pair::new(7);
+    let before = (p.a.stats(), p.b.stats());
+    let (l, c, s) = p.connected(80);
+    p.a.close(p.now, c).unwrap();
+    p.b.close(p.now, s).unwrap();
+    p.b.close(p.now, l).unwrap();
+    drain_to_zero(&mut p);
+    let (a, b) = (p.a.stats(), p.b.stats());
+    assert_eq!(a.pru_detach_calls - before.0.pru_detach_calls, 1);
+    assert_eq!(b.pru_detach_calls - before.1.pru_detach_calls, 2);
+    assert_eq!(a.sockets_created, a.sockets_freed);
+    assert_eq!(b.sockets_created, b.sockets_freed);
+}
+
+#[test]
+fn udp_echo_between_stacks() {
+    let mut p = Pair::new(8);
+    let srv = p.b.socket(SockType::Dgram, 0).unwrap();
+    p.b.bind(srv, SocketAddrV4::new(B_ADDR, 53)).unwrap();
+    let cli = p.a.socket(SockType::Dgram, 0).unwrap();
+    assert_eq!(
+        p.a.send(p.now, cli, b"ping", 0, Some(SocketAddrV4::new(B_ADDR, 53))),
+        Ok(4)
+    );
+    p.drive();
+    let mut buf = [0u8; 2];
+    let m = p.b.recv(p.now, srv, &mut buf, 0).unwrap();
+    assert_eq!(
+        (m.copied, m.full_len),
+        (2, 4),
+        "MSG_TRUNC semantics: full length reported"
+    );
+    let from = m.from.unwrap();
+    assert_eq!(*from.ip(), A_ADDR);
+    let port = from.port();
+    let range = p.a.config().sysctl.port_range;
+    assert!(
+        (range.0..=range.1).contains(&port),
+        "ephemeral port {port} in range"
+    );
+    p.b.send(p.now, srv, b"pong", 0, Some(from)).unwrap();
+    p.drive();
+    let mut buf = [0u8; 8];
+    let m = p.a.recv(p.now, cli, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..m.copied], b"pong");
+    p.a.close(p.now, cli).unwrap();
+    p.b.close(p.now, srv).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn udp_to_closed_port_reports_econnrefused_on_connected_socket() {
+    let mut p = Pair::new(9);
+    let cli = p.a.socket(SockType::Dgram, 0).unwrap();
+    p.a.connect(p.now, cli, Some(SocketAddrV4::new(B_ADDR, 9999)))
+        .unwrap();
+    p.a.send(p.now, cli, b"x", 0, None).unwrap();
+    p.drive();
+    let mut buf = [0u8; 8];
+    assert_eq!(p.a.recv(p.now, cli, &mut buf, 0), Err(Errno::ECONNREFUSED));
+    assert_eq!(p.a.recv(p.now, cli, &mut buf, 0), Err(Errno::EAGAIN));
+    p.a.close(p.now, cli).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn connect_to_closed_port_is_refused() {
+    let mut p = Pair::new(10);
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1)));
+    p.drive();
+    assert_eq!(p.a.connect_status(c), Err(Errno::ECONNREFUSED));
+    p.a.close(p.now, c).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn bind_errors_match_linux() {
+    let p = Pair::new(11);
+    let s1 = p.a.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        p.a.bind(s1, SocketAddrV4::new([10, 9, 9, 9].into(), 80)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    p.a.bind(s1, SocketAddrV4::new(A_ADDR, 80)).unwrap();
+    assert_eq!(
+        p.a.bind(s1, SocketAddrV4::new(A_ADDR, 81)),
+        Err(Errno::EINVAL),
+        "already bound"
+    );
+    let s2 = p.a.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        p.a.bind(s2, SocketAddrV4::new([0, 0, 0, 0].into(), 80)),
+        Err(Errno::EADDRINUSE)
+    );
+    assert_eq!(
+        p.a.socket(SockType::Stream, 17),
+        Err(Errno::EPROTONOSUPPORT)
+    );
+}
+
+#[test]
+fn half_close_lets_data_flow_the_other_way() {
+    let mut p = Pair::new(12);
+    let (l, c, s) = p.connected(80);
+    p.a.shutdown(p.now, c, SHUT_WR).unwrap();
+    p.drive();
+    let mut buf = [0u8; 16];
+    assert_eq!(p.b.recv(p.now, s, &mut buf, 0).map(|m| m.copied), Ok(0));
+    p.b.send(p.now, s, b"reply", 0, None).unwrap();
+    p.drive();
+    assert_eq!(p.a.recv(p.now, c, &mut buf, 0).map(|m| m.copied), Ok(5));
+    for (st, h) in [(&p.a, c), (&p.b, s), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}

@@ -1,0 +1,254 @@
+//! A byte ring buffer with a hard capacity that grows its storage lazily
+//! (doubling) up to that capacity, so idle sockets cost little and the data
+//! path allocates only while a buffer is first filling.
+
+#[derive(Debug, Default)]
+pub struct RingBuf {
+    storage: Vec<u8>,
+    head: usize,
+    len: usize,
+    capacity: usize,
+}
+
+const MIN_STORAGE: usize = 4096;
+
+impl RingBuf {
+    pub const EMPTY: RingBuf = RingBuf {
+        storage: Vec::new(),
+        head: 0,
+        len: 0,
+        capacity: 0,
+    };
+
+    pub fn new(capacity: usize) -> RingBuf {
+        RingBuf {
+            storage: Vec::new(),
+            head: 0,
+            len: 0,
+            capacity,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    pub fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.len)
+    }
+    /// Bytes of memory held by the storage.
+    pub fn allocated(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Change the hard capacity (never below the current length).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(self.len);
+    }
+
+    /// Make storage hold at least `need` bytes (need <= capacity), linearising.
+    fn grow_to(&mut self, need: usize) {
+        if need <= self.storage.len() {
+            return;
+        }
+        let mut size = self.storage.len().max(MIN_STORAGE);
+        while size < need {
+            size *= 2;
+        }
+        let size = size.min(self.capacity.max(need));
+        let mut new = vec![0u8; size];
+        // Keep every stored byte at its offset from the head, including
+        // bytes written past `len` by `write_at` (out-of-order data).
+        let old = self.storage.len();
+        new[..old - self.head].copy_from_slice(&self.storage[self.head..]);
+        new[old - self.head..old].copy_from_slice(&self.storage[..self.head]);
+        self.storage = new;
+        self.head = 0;
+    }
+
+    /// The stored bytes as at most two slices, oldest first.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        if self.len == 0 {
+            return (&[], &[]);
+        }
+        let cap = self.storage.len();
+        let end = self.head + self.len;
+        if end <= cap {
+            (&self.storage[self.head..end], &[])
+        } else {
+            (&self.storage[self.head..], &self.storage[..end - cap])
+        }
+    }
+
+    /// `len` bytes starting `offset` past the head, as at most two slices.
+    pub fn slices_at(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        let (a, b) = self.as_slices();
+        let end = (offset + len).min(self.len);
+        let offset = offset.min(end);
+        if offset >= a.len() {
+            (&b[offset - a.len()..end - a.len()], &[])
+        } else if end <= a.len() {
+            (&a[offset..end], &[])
+        } else {
+            (&a[offset..], &b[..end - a.len()])
+        }
+    }
+
+    /// Append as much of `data` as fits; returns the count appended.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n == 0 {
+            return 0;
+        }
+        self.write_at(self.len, &data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Write `data` at `offset` past the head without changing the length
+    /// (out-of-order reassembly); bytes beyond capacity are not written.
+    /// Returns the count written.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        if offset >= self.capacity {
+            return 0;
+        }
+        let n = data.len().min(self.capacity - offset);
+        if n == 0 {
+            return 0;
+        }
+        self.grow_to(offset + n);
+        let cap = self.storage.len();
+        let start = (self.head + offset) % cap;
+        let first = n.min(cap - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Extend the length by `n` bytes already written with `write_at`.
+    pub fn commit(&mut self, n: usize) {
+        debug_assert!(self.len + n <= self.capacity && self.len + n <= self.storage.len());
+        self.len = (self.len + n).min(self.storage.len());
+    }
+
+    /// Copy bytes starting `offset` past the head into `out`; returns count.
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> usize {
+        if offset >= self.len {
+            return 0;
+        }
+        let n = out.len().min(self.len - offset);
+        let cap = self.storage.len();
+        let start = (self.head + offset) % cap;
+        let first = n.min(cap - start);
+        out[..first].copy_from_slice(&self.storage[start..start + first]);
+        out[first..n].copy_from_slice(&self.storage[..n - first]);
+        n
+    }
+
+    /// Drop `n` bytes from the head.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        // The head moves even when empty: bytes past `len` keep their offsets.
+        if n > 0 {
+            self.head = (self.head + n) % self.storage.len();
+        }
+    }
+
+    /// Copy out and consume up to `out.len()` bytes.
+    pub fn pop(&mut self, out: &mut [u8]) -> usize {
+        let n = self.read_at(0, out);
+        self.consume(n);
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pop_wraps_and_grows_lazily() {
+        let mut r = RingBuf::new(10_000);
+        assert_eq!(r.allocated(), 0);
+        let data: Vec<u8> = (0..9000u32).map(|i| i as u8).collect();
+        assert_eq!(r.push(&data), 9000);
+        assert!(r.allocated() >= 9000 && r.allocated() <= 10_000);
+        let mut out = vec![0; 5000];
+        assert_eq!(r.pop(&mut out), 5000);
+        assert_eq!(&out[..], &data[..5000]);
+        assert_eq!(r.push(&data[..4000]), 4000); // wraps
+        let mut all = vec![0; 8000];
+        assert_eq!(r.pop(&mut all), 8000);
+        assert_eq!(&all[..4000], &data[5000..]);
+        assert_eq!(&all[4000..], &data[..4000]);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn write_at_then_commit_reassembles() {
+        let mut r = RingBuf::new(100);
+        assert_eq!(r.write_at(10, b"world"), 5);
+        assert_eq!(r.push(b"hello....."), 10);
+        r.commit(5);
+        let mut out = [0u8; 15];
+        assert_eq!(r.read_at(0, &mut out), 15);
+        assert_eq!(&out, b"hello.....world");
+        assert_eq!(r.write_at(98, b"xyz"), 2);
+        assert_eq!(r.write_at(100, b"x"), 0);
+    }
+
+    #[test]
+    fn slices_at_spans_the_wrap() {
+        let mut r = RingBuf::new(8192);
+        let data: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+        r.push(&data);
+        r.consume(6000);
+        r.push(&data[..5000]);
+        let (a, b) = r.slices_at(1000, 3000);
+        let joined: Vec<u8> = a.iter().chain(b).copied().collect();
+        let mut expect = vec![0; 3000];
+        r.read_at(1000, &mut expect);
+        assert_eq!(joined, expect);
+        assert_eq!(
+            r.slices_at(7000, 10).0.len() + r.slices_at(7000, 10).1.len(),
+            10
+        );
+    }
+
+    #[test]
+    fn growth_and_consume_keep_out_of_order_bytes() {
+        let mut r = RingBuf::new(1 << 20);
+        r.push(&[1; 100]);
+        r.write_at(5000, b"later"); // beyond len, forces growth past 4096
+        r.write_at(20_000, b"much later"); // growth again
+        let mut sink = vec![0; 100];
+        r.pop(&mut sink); // empty now; head must not jump back
+        r.push(&vec![2; 4900]);
+        r.commit(5);
+        let mut out = [0u8; 5];
+        assert_eq!(r.read_at(4900, &mut out), 5);
+        assert_eq!(&out, b"later");
+        let mut fill = vec![0u8; 19_900 - 4905];
+        fill.fill(3);
+        r.push(&fill);
+        let before = r.len();
+        r.commit(10);
+        let mut out = [0u8; 10];
+        r.read_at(before, &mut out);
+        assert_eq!(&out, b"much later");
+    }
+
+    #[test]
+    fn full_buffer_refuses_more() {
+        let mut r = RingBuf::new(4);
+        assert_eq!(r.push(b"abcdef"), 4);
+        assert_eq!(r.push(b"g"), 0);
+        assert_eq!(r.free(), 0);
+    }
+}

@@ -1,0 +1,270 @@
+//! The socket: its reference count, state bits and buffers, and the socket
+//! layer's life-cycle functions.
+//!
+//! # Life cycle and references (the FreeBSD 2006 model)
+//!
+//! A socket is created by `socreate` with `so_count == 1`: the reference of
+//! the descriptor that `socket()` returns. Every further descriptor (dup)
+//! takes one more (`sodup`); a listen queue entry holds one for a connection
+//! not yet accepted, which `accept()` hands over to the new descriptor.
+//!
+//! The protocol holds no `so_count` reference. Instead, when the last
+//! descriptor goes (`soclose`) while the protocol still has work to do (a
+//! FIN to deliver, TIME_WAIT), the protocol sets `SoState::PROTOREF`: a
+//! strong protocol reference. When it is done it clears `PROTOREF` and calls
+//! `sofree()`.
+//!
+//! `sofree()` is the only way a socket is freed. It returns without freeing
+//! while `so_count > 0`, while `PROTOREF` is set, or while the socket sits
+//! on a listen queue. Freeing calls `pru_detach` exactly once (it cannot
+//! fail) and removes the socket and its PCB from every table. The PCB
+//! (`so_pcb`) exists for the socket's whole life: a dead connection is
+//! marked `INP_DROPPED`, never discarded early.
+//!
+//! # Locking
+//! (s) = the socket's own lock (`Mutex<Socket>`), which covers the socket,
+//! its buffers, its PCB and, for a listener, its accept queues. Lock order:
+//! a listener before one of its children; never two unrelated sockets.
+//! Table locks (`pcbinfo`, the slot table) are leaves: taken while a socket
+//! lock is held, never the other way round.
+
+use std::net::SocketAddrV4;
+
+use crate::api::{SockType, SocketHandle};
+use crate::errno::Errno;
+use crate::kern::listen::ListenQueues;
+use crate::kern::sockbuf::SockBuf;
+use crate::netinet::in_pcb::Pcb;
+
+/// `so_state` bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoState(pub u32);
+
+impl SoState {
+    pub const ISCONNECTED: u32 = 0x0002;
+    pub const ISCONNECTING: u32 = 0x0004;
+    pub const ISDISCONNECTING: u32 = 0x0008;
+    /// The last descriptor is gone (soclose ran).
+    pub const NOFDREF: u32 = 0x0100;
+    /// The protocol holds a strong reference (see module doc).
+    pub const PROTOREF: u32 = 0x4000;
+    pub const ISDISCONNECTED: u32 = 0x2000;
+
+    pub fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+    pub fn set(&mut self, bit: u32) {
+        self.0 |= bit;
+    }
+    pub fn clear(&mut self, bit: u32) {
+        self.0 &= !bit;
+    }
+}
+
+/// `so_rcv.sb_state` / `so_snd.sb_state` collapsed into two flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SbState {
+    /// SBS_CANTRCVMORE: no more data will arrive (FIN, SHUT_RD, reset).
+    pub cantrcvmore: bool,
+    /// SBS_CANTSENDMORE: no more data may be sent (SHUT_WR, close).
+    pub cantsendmore: bool,
+    /// The peer's FIN was received (Linux's SOCK_DONE): reads return 0.
+    pub fin_received: bool,
+}
+
+/// Boolean socket options (SOL_SOCKET).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoOptions {
+    pub acceptconn: bool,
+    pub reuseaddr: bool,
+    pub reuseport: bool,
+    pub keepalive: bool,
+    pub broadcast: bool,
+    pub oobinline: bool,
+    pub dontroute: bool,
+    pub debug: bool,
+    /// SO_LINGER: Some(seconds) when l_onoff is set.
+    pub linger: Option<u32>,
+    pub priority: u32,
+}
+
+/// The socket's connect(2) state as Linux's `sock->state` tracks it (it
+/// moves on calls, not on packets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockState {
+    Unconnected,
+    Connecting,
+    Connected,
+    Disconnecting,
+}
+
+/// Where a socket sits relative to a listener's queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QState {
+    None,
+    /// On `so_head`'s complete queue, waiting for accept().
+    Comp,
+}
+
+/// One socket. Every field is under the socket's lock (s).
+#[derive(Debug)]
+pub struct Socket {
+    pub handle: SocketHandle,
+    pub so_type: SockType,
+    /// Consumer references: descriptors and listen-queue entries.
+    pub so_count: u32,
+    pub so_state: SoState,
+    pub sock_state: SockState,
+    pub sb_state: SbState,
+    pub so_options: SoOptions,
+    /// Pending asynchronous error (SO_ERROR), reported once.
+    pub so_error: Option<Errno>,
+    pub so_rcv: SockBuf,
+    pub so_snd: SockBuf,
+    /// The protocol control block: present for the socket's whole life.
+    pub so_pcb: Pcb,
+    /// Accept queues when listening.
+    pub so_listen: Option<ListenQueues>,
+    /// The listener whose complete queue holds this socket.
+    pub so_head: Option<SocketHandle>,
+    pub so_qstate: QState,
+    /// pru_attach succeeded.
+    pub attached: bool,
+    /// pru_detach has run (exactly once, in sofree).
+    pub detached: bool,
+    /// sofree released the socket; any handle still reaching it is stale.
+    pub freed: bool,
+}
+
+impl Socket {
+    pub fn new(
+        handle: SocketHandle,
+        so_type: SockType,
+        so_pcb: Pcb,
+        rcv: SockBuf,
+        snd: SockBuf,
+    ) -> Socket {
+        Socket {
+            handle,
+            so_type,
+            so_count: 1,
+            so_state: SoState::default(),
+            sock_state: SockState::Unconnected,
+            sb_state: SbState::default(),
+            so_options: SoOptions::default(),
+            so_error: None,
+            so_rcv: rcv,
+            so_snd: snd,
+            so_pcb,
+            so_listen: None,
+            so_head: None,
+            so_qstate: QState::None,
+            attached: false,
+            detached: false,
+            freed: false,
+        }
+    }
+
+    /// sofree's condition: no consumer reference, no protocol reference,
+    /// not on a listen queue, not yet freed.
+    pub fn may_free(&self) -> bool {
+        self.so_count == 0
+            && !self.so_state.has(SoState::PROTOREF)
+            && self.so_qstate == QState::None
+            && !self.freed
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.so_options.acceptconn
+    }
+
+    /// Take the pending error (SO_ERROR semantics).
+    pub fn take_error(&mut self) -> Option<Errno> {
+        self.so_error.take()
+    }
+
+    pub fn soisconnecting(&mut self) {
+        self.so_state
+            .clear(SoState::ISCONNECTED | SoState::ISDISCONNECTING);
+        self.so_state.set(SoState::ISCONNECTING);
+    }
+
+    pub fn soisconnected(&mut self) {
+        self.so_state
+            .clear(SoState::ISCONNECTING | SoState::ISDISCONNECTING | SoState::ISDISCONNECTED);
+        self.so_state.set(SoState::ISCONNECTED);
+    }
+
+    pub fn soisdisconnecting(&mut self) {
+        self.so_state.clear(SoState::ISCONNECTING);
+        self.so_state.set(SoState::ISDISCONNECTING);
+        self.sb_state.cantsendmore = true;
+        self.sb_state.cantrcvmore = true;
+    }
+
+    pub fn soisdisconnected(&mut self) {
+        self.so_state
+            .clear(SoState::ISCONNECTING | SoState::ISCONNECTED | SoState::ISDISCONNECTING);
+        self.so_state.set(SoState::ISDISCONNECTED);
+        self.sb_state.cantsendmore = true;
+        self.sb_state.cantrcvmore = true;
+    }
+
+    pub fn socantsendmore(&mut self) {
+        self.sb_state.cantsendmore = true;
+    }
+
+    pub fn socantrcvmore(&mut self) {
+        self.sb_state.cantrcvmore = true;
+    }
+
+    /// Local and foreign addresses of the PCB.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.so_pcb.inp().local()
+    }
+
+    /// The KASSERTs of this socket alone.
+    pub fn check_invariants(&self) {
+        assert!(
+            !self.freed,
+            "{:?}: freed socket still reachable",
+            self.handle
+        );
+        assert!(
+            !self.detached,
+            "{:?}: detached socket still reachable",
+            self.handle
+        );
+        assert!(
+            self.attached,
+            "{:?}: socket without a successful pru_attach",
+            self.handle
+        );
+        assert!(
+            self.so_count > 0
+                || self.so_state.has(SoState::PROTOREF)
+                || self.so_qstate != QState::None,
+            "{:?}: unreferenced socket not freed (so_count 0, no PROTOREF, not queued)",
+            self.handle
+        );
+        assert_eq!(
+            self.so_qstate == QState::Comp,
+            self.so_head.is_some(),
+            "{:?}: so_head vs so_qstate",
+            self.handle
+        );
+        if self.so_qstate == QState::Comp {
+            assert_eq!(
+                self.so_count, 1,
+                "{:?}: a queued socket holds exactly the queue's reference",
+                self.handle
+            );
+        }
+        assert_eq!(
+            self.so_listen.is_some(),
+            self.so_options.acceptconn,
+            "{:?}: SO_ACCEPTCONN vs queues",
+            self.handle
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! The socket layer's operations (FreeBSD's uipc_socket.c): create, close,
+//! free, abort, accept, receive, shutdown. They manage references and
+//! buffers and call into the protocol through `Protosw`; see
+//! `kern::socket` for the life-cycle rules they keep.
+
+use crate::api::{RecvMeta, SockType, SocketHandle};
+use crate::errno::Errno;
+use crate::host::Stack;
+use crate::kern::protosw::Protosw;
+use crate::kern::sockbuf::SockBuf;
+use crate::kern::socket::{QState, SoState, Socket};
+use crate::linux::{MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
+use crate::netinet::in_pcb::{Inpcb, Pcb};
+use crate::netinet::tcp_usrreq::TCP_USRREQS;
+use crate::netinet::tcp_var::TcpCb;
+use crate::netinet::udp::UDP_USRREQS;
+use crate::stats::Stats;
+use crate::time::Instant;
+
+impl Socket {
+    /// The protocol switch entry for this socket's type.
+    pub(crate) fn proto(&self) -> &'static dyn Protosw {
+        match self.so_type {
+            SockType::Stream => &TCP_USRREQS,
+            SockType::Dgram => &UDP_USRREQS,
+        }
+    }
+}
+
+impl Stack {
+    /// socket(2): a new socket holding one descriptor reference.
+    pub(crate) fn socreate(&self, ty: SockType, protocol: i32) -> Result<SocketHandle, Errno> {
+        let ok = match ty {
+            SockType::Stream => protocol == 0 || protocol == crate::linux::IPPROTO_TCP,
+            SockType::Dgram => protocol == 0 || protocol == crate::linux::IPPROTO_UDP,
+        };
+        if !ok {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        let sys = &self.config.sysctl;
+        let inp = Inpcb::new(sys.ip_default_ttl);
+        let (pcb, rcv, snd) = match ty {
+            SockType::Stream => (
+                Pcb::Tcp(Box::new(TcpCb::new(inp))),
+                SockBuf::stream(sys.tcp_rmem[1]),
+                SockBuf::stream(sys.tcp_wmem[1]),
+            ),
+            SockType::Dgram => (
+                Pcb::Udp(inp),
+                SockBuf::dgram(sys.rmem_default),
+                SockBuf::dgram(sys.wmem_default),
+            ),
+        };
+        let (h, sref) = self.slot_insert(|h| Socket::new(h, ty, pcb, rcv, snd));
+        let mut so = sref.lock();
+        match so.proto().pru_attach(self, &mut so) {
+            Ok(()) => {
+                so.attached = true;
+                Ok(h)
+            }
+            Err(e) => {
+                // pru_attach failed: no pru_detach; release the slot directly.
+                so.so_count = 0;
+                so.freed = true;
+                drop(so);
+                self.slot_remove(h);
+                Err(e)
+            }
+        }
+    }
+
+    /// Drop one descriptor reference; the last one runs `soclose`.
+    pub(crate) fn sorele(&self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+        self.with_socket(h, |so| {
+            debug_assert!(so.so_count > 0, "sorele: so_count already 0");
+            if so.so_qstate != QState::None || so.so_count == 0 {
+                return Err(Errno::EBADF);
+            }
+            so.so_count -= 1;
+            if so.so_count == 0 {
+                self.soclose(now, so);
+            }
+            Ok(())
+        })
+    }
+
+    /// The last descriptor is gone: abort queued connections of a listener,
+    /// let the protocol close (it may take PROTOREF), then `sofree`.
+    fn soclose(&self, now: Instant, so: &mut Socket) {
+        if let Some(q) = so.so_listen.take() {
+            so.so_options.acceptconn = false;
+            for child in q.sol_comp {
+                self.soabort_queued(now, child);
+            }
+        }
+        so.so_state.set(SoState::NOFDREF);
+        so.proto().pru_close(self, now, so);
+        self.sowakeup(so.handle);
+        self.sofree(so);
+    }
+
+    /// Abort a connection taken off a closing listener's queue: RST, then
+    /// drop the queue's reference. Called with the listener locked
+    /// (listener before child).
+    fn soabort_queued(&self, now: Instant, child: SocketHandle) {
+        let Ok(cref) = self.lookup(child) else { return };
+        let Some(mut c) = Stack::lock_live(&cref) else {
+            return;
+        };
+        c.so_qstate = QState::None;
+        c.so_head = None;
+        Stats::bump(&self.stats.pru_abort_calls);
+        c.proto().pru_abort(self, now, &mut c);
+        c.so_count -= 1;
+        self.sofree(&mut c);
+    }
+
+    /// The only way a socket is freed. Returns without freeing while a
+    /// consumer reference, PROTOREF or a listen queue holds it.
+    pub(crate) fn sofree(&self, so: &mut Socket) {
+        if !so.may_free() {
+            return;
+        }
+        debug_assert!(
+            so.attached && !so.detached,
+            "sofree: pru_detach must run exactly once"
+        );
+        Stats::bump(&self.stats.pru_detach_calls);
+        so.proto().pru_detach(self, so);
+        so.detached = true;
+        so.freed = true;
+        so.so_rcv.clear();
+        so.so_snd.clear();
+        self.sowakeup(so.handle);
+        self.slot_remove(so.handle);
+    }
+
+    /// Deferred: `child` died on `listener`'s complete queue.
+    pub(crate) fn dequeue_dropped(&self, listener: SocketHandle, child: SocketHandle) {
+        let Ok(lref) = self.lookup(listener) else {
+            return;
+        };
+        let Some(mut l) = Stack::lock_live(&lref) else {
+            return;
+        };
+        let removed = l.so_listen.as_mut().is_some_and(|q| q.remove_comp(child));
+        if !removed {
+            return; // accepted meanwhile, or the listener's close aborted it
+        }
+        let Ok(cref) = self.lookup(child) else { return };
+        let Some(mut c) = Stack::lock_live(&cref) else {
+            return;
+        };
+        c.so_qstate = QState::None;
+        c.so_head = None;
+        c.so_count -= 1;
+        self.sofree(&mut c);
+        self.sowakeup(listener);
+    }
+
+    /// accept(2), never blocking.
+    pub(crate) fn soaccept(
+        &self,
+        h: SocketHandle,
+    ) -> Result<(SocketHandle, std::net::SocketAddrV4), Errno> {
+        self.with_socket(h, |l| {
+            let Some(q) = l.so_listen.as_mut() else {
+                return Err(Errno::EINVAL);
+            };
+            while let Some(child) = q.sol_comp.pop_front() {
+                let Ok(cref) = self.lookup(child) else {
+                    continue;
+                };
+                let Some(mut c) = Stack::lock_live(&cref) else {
+                    continue;
+                };
+                c.so_qstate = QState::None;
+                c.so_head = None;
+                if c.so_pcb.inp().dropped() {
+                    // Reset while queued: it disappears, accept does not return it.
+                    c.so_count -= 1;
+                    self.sofree(&mut c);
+                    continue;
+                }
+                let peer = c.so_pcb.inp().foreign();
+                return Ok((child, peer));
+            }
+            Err(Errno::EAGAIN)
+        })
+    }
+
+    /// recv(2) on a locked socket, never blocking.
+    pub(crate) fn soreceive(
+        &self,
+        now: Instant,
+        so: &mut Socket,
+        buf: &mut [u8],
+        flags: i32,
+    ) -> Result<RecvMeta, Errno> {
+        let peek = flags & MSG_PEEK != 0;
+        match so.so_type {
+            SockType::Stream => {
+                if so.is_listening() {
+                    return Err(Errno::ENOTCONN);
+                }
+                let avail = so.so_rcv.ring().len();
+                if avail > 0 {
+                    let n = avail.min(buf.len());
+                    let ring = so.so_rcv.ring_mut();
+                    if flags & MSG_TRUNC != 0 && !peek {
+                        ring.consume(n);
+                    } else if peek {
+                        ring.read_at(0, &mut buf[..n]);
+                    } else {
+                        ring.pop(&mut buf[..n]);
+                    }
+                    if !peek && n > 0 {
+                        so.proto().pru_rcvd(self, now, so);
+                    }
+                    return Ok(RecvMeta {
+                        copied: n,
+                        full_len: n,
+                        from: None,
+                    });
+                }
+                if so.sb_state.fin_received {
+                    return Ok(RecvMeta {
+                        copied: 0,
+                        full_len: 0,
+                        from: None,
+                    });
+                }
+                if let Some(e) = so.take_error() {
+                    return Err(e);
+                }
+                if so.sb_state.cantrcvmore {
+                    return Ok(RecvMeta {
+                        copied: 0,
+                        full_len: 0,
+                        from: None,
+                    });
+                }
+                let state = so.so_pcb.tcp().map(|tp| tp.t_state);
+                if state == Some(crate::netinet::tcp_var::TcpState::Closed) {
+                    return Err(Errno::ENOTCONN);
+                }
+                Err(Errno::EAGAIN)
+            }
+            SockType::Dgram => {
+                if let Some(d) = so.so_rcv.front_dgram() {
+                    let n = d.data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d.data[..n]);
+                    let meta = RecvMeta {
+                        copied: n,
+                        full_len: d.data.len(),
+                        from: Some(d.from),
+                    };
+                    if !peek {
+                        so.so_rcv.pop_dgram();
+                    }
+                    return Ok(meta);
+                }
+                if let Some(e) = so.take_error() {
+                    return Err(e);
+                }
+                if so.sb_state.cantrcvmore {
+                    return Ok(RecvMeta {
+                        copied: 0,
+                        full_len: 0,
+                        from: None,
+                    });
+                }
+                Err(Errno::EAGAIN)
+            }
+        }
+    }
+
+    /// shutdown(2).
+    pub(crate) fn soshutdown(&self, now: Instant, h: SocketHandle, how: i32) -> Result<(), Errno> {
+        if !(0..=SHUT_RDWR).contains(&how) {
+            // Linux checks the socket first: a stale handle is EBADF.
+            self.lookup(h)?;
+            return Err(Errno::EINVAL);
+        }
+        self.with_socket(h, |so| {
+            let r = so.proto().pru_shutdown(self, now, so, how);
+            self.sowakeup(so.handle);
+            r
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! The Internet protocols (FreeBSD's sys/netinet): IPv4 input/output, ICMP,
+//! UDP and TCP, over the PCB tables in `in_pcb`.
+
+pub mod icmp;
+pub mod in_pcb;
+pub mod ip;
+pub mod tcp_input;
+pub mod tcp_output;
+pub mod tcp_reass;
+pub mod tcp_seq;
+pub mod tcp_subr;
+pub mod tcp_syncache;
+pub mod tcp_timer;
+pub mod tcp_usrreq;
+pub mod tcp_var;
+pub mod udp;
+
+#[cfg(test)]
+mod tcp_tests;

@@ -1,0 +1,183 @@
+//! TCP output (FreeBSD's tcp_output.c): decide what may be sent now — SYN,
+//! data within min(send window, cwnd), FIN, a pure ACK or window update, a
+//! persist probe — build those segments from the send buffer and queue
+//! them. Called by the thread that did the work (send, input, timer).
+
+use crate::host::Stack;
+use crate::kern::socket::Socket;
+use crate::netinet::tcp_subr::{tcp_emit, tcp_ts};
+use crate::netinet::tcp_var::TcpState;
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
+
+/// The receive window to advertise, never shrinking the right edge. A
+/// SYN's window is never scaled (RFC 7323 §2.2).
+fn rcv_window(so: &mut Socket, syn: bool) -> u16 {
+    let free = so.so_rcv.ring().free();
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return 0;
+    };
+    let shift = if syn { 0 } else { tp.rcv_wscale };
+    let max = (65535usize << shift).min(1 << 30);
+    let mut win = free.min(max);
+    let adv = tp.rcv_adv.diff(tp.rcv_nxt).max(0) as usize;
+    if win < adv && !syn {
+        win = adv.min(max);
+    }
+    tp.rcv_adv = tp.rcv_nxt + win;
+    (win >> shift).min(65535) as u16
+}
+
+/// Send whatever the state allows. `force` sends one byte into a zero
+/// window (persist probe).
+pub(crate) fn tcp_output(stack: &Stack, now: Instant, so: &mut Socket) {
+    tcp_output_inner(stack, now, so, false)
+}
+
+pub(crate) fn tcp_output_force(stack: &Stack, now: Instant, so: &mut Socket) {
+    tcp_output_inner(stack, now, so, true)
+}
+
+fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: bool) {
+    loop {
+        let snd_cc = so.so_snd.ring().len();
+        let Some(tp) = so.so_pcb.tcp_mut() else {
+            return;
+        };
+        let mut flags;
+        let mut options = TcpOptions::default();
+        let seq = tp.snd_nxt;
+        let mut len = 0usize;
+        let mut off = 0usize;
+        match tp.t_state {
+            TcpState::Closed | TcpState::Listen => return,
+            TcpState::SynSent | TcpState::SynReceived if tp.snd_nxt == tp.iss => {
+                flags = TcpFlags::SYN;
+                if tp.t_state == TcpState::SynReceived {
+                    flags |= TcpFlags::ACK;
+                }
+                options.mss = Some(tp.mss_offer);
+                let sys = &stack.config.sysctl;
+                let passive = tp.t_state == TcpState::SynReceived;
+                if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
+                    options.window_scale = Some(tp.rcv_wscale);
+                }
+                if sys.tcp_sack && (!passive || tp.sack_ok) {
+                    options.sack_permitted = true;
+                }
+                if sys.tcp_timestamps && (!passive || tp.ts_ok) {
+                    options.timestamp = Some((
+                        tcp_ts(now, tp.ts_offset),
+                        if passive { tp.ts_recent } else { 0 },
+                    ));
+                }
+            }
+            TcpState::SynSent | TcpState::SynReceived => {
+                if !tp.ack_now {
+                    return;
+                }
+                flags = TcpFlags::ACK;
+            }
+            _ => {
+                flags = TcpFlags::ACK;
+                off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+                let avail = snd_cc.saturating_sub(off);
+                let wnd = (tp.snd_wnd as usize).min(tp.cwnd.max(tp.t_maxseg));
+                let inflight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
+                let usable = wnd.saturating_sub(inflight);
+                len = avail.min(usable).min(tp.t_maxseg);
+                if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
+                    len = 1;
+                }
+                force = false;
+                // Nagle is not applied yet (TCP_NODELAY is stored only):
+                // small segments go out at once.
+                if let Some(fin) = tp.fin_seq(snd_cc) {
+                    if tp.snd_nxt + len == fin && off + len == snd_cc {
+                        flags |= TcpFlags::FIN;
+                    }
+                }
+                if len > 0 && off + len == snd_cc {
+                    flags |= TcpFlags::PSH;
+                }
+                if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
+                    // Nothing to send: arm persist if data waits behind a zero window.
+                    if avail > 0
+                        && tp.snd_wnd == 0
+                        && tp.t_timers.rexmt.is_none()
+                        && tp.t_timers.persist.is_none()
+                    {
+                        let d = tp
+                            .rto_backed_off()
+                            .max(crate::netinet::tcp_var::TCP_RTO_MIN);
+                        tp.t_timers.persist = Some(now + d * (1u32 << tp.persist_shift.min(6)));
+                    }
+                    return;
+                }
+            }
+        }
+        if tp.ts_ok && !flags.contains(TcpFlags::SYN) {
+            options.timestamp = Some((tcp_ts(now, tp.ts_offset), tp.ts_recent));
+        }
+        if tp.sack_ok && len == 0 && !tp.reass.is_empty() {
+            let n = if tp.ts_ok { 3 } else { 4 };
+            for (i, (l, r)) in tp.reass.sack_blocks(n).enumerate() {
+                options.sack_blocks[i] = Some((l.0, r.0));
+            }
+        }
+        let fin = flags.contains(TcpFlags::FIN);
+        let syn = flags.contains(TcpFlags::SYN);
+        let ack = tp.rcv_nxt;
+        let inp = tp.inp;
+        let seg_len = len + fin as usize + syn as usize;
+        let is_rexmt = seq.lt(tp.snd_max);
+        tp.snd_nxt = seq + seg_len;
+        if tp.snd_nxt.gt(tp.snd_max) {
+            tp.snd_max = tp.snd_nxt;
+        }
+        if seg_len > 0 {
+            if is_rexmt {
+                Stats::bump(&stack.stats.tcp_retransmits);
+            } else if tp.rtt_seq.is_none() {
+                tp.rtt_seq = Some((seq, now));
+            }
+            if tp.t_timers.rexmt.is_none() {
+                tp.t_timers.rexmt = Some(now + tp.rto_backed_off());
+                tp.t_timers.persist = None;
+            }
+        }
+        tp.ack_now = false;
+        tp.delack_segs = 0;
+        tp.t_timers.delack = None;
+        let window = rcv_window(so, syn);
+        let repr = TcpRepr {
+            src_port: inp.lport,
+            dst_port: inp.fport,
+            seq: seq.0,
+            ack: if flags.contains(TcpFlags::ACK) {
+                ack.0
+            } else {
+                0
+            },
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload: &[],
+        };
+        let data = so.so_snd.ring().slices_at(off, len);
+        tcp_emit(
+            stack,
+            inp.local(),
+            inp.foreign(),
+            inp.ttl,
+            inp.tos,
+            &repr,
+            data,
+        );
+        if syn || (len == 0 && !fin) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Out-of-order segment bookkeeping for TCP reassembly. The bytes themselves
+//! are written straight into the receive ring beyond its in-order tail; this
+//! records which sequence ranges past `rcv_nxt` are filled, in a bounded,
+//! preallocated list (no allocation per segment).
+
+use super::tcp_seq::Seq;
+
+/// At most this many holes are tracked; a segment that would need more is dropped.
+pub const MAX_RANGES: usize = 16;
+
+#[derive(Debug, Default)]
+pub struct Reass {
+    /// Sorted, disjoint, non-adjacent [start, end) ranges, all beyond rcv_nxt.
+    ranges: Vec<(Seq, Seq)>,
+    /// The range touched last (reported first in SACK, RFC 2018).
+    last: Option<(Seq, Seq)>,
+}
+
+impl Reass {
+    pub fn new() -> Reass {
+        Reass {
+            ranges: Vec::with_capacity(MAX_RANGES),
+            last: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Record [start, end). Returns false (recording nothing) if it would
+    /// exceed MAX_RANGES.
+    pub fn insert(&mut self, start: Seq, end: Seq) -> bool {
+        if !start.lt(end) {
+            return true;
+        }
+        let mut s = start;
+        let mut e = end;
+        // Merge with every overlapping or adjacent range.
+        let mut i = 0;
+        while i < self.ranges.len() {
+            let (rs, re) = self.ranges[i];
+            if re.lt(s) || e.lt(rs) {
+                i += 1;
+                continue;
+            }
+            s = s.min(rs);
+            e = e.max(re);
+            self.ranges.remove(i);
+        }
+        if self.ranges.len() >= MAX_RANGES {
+            return false;
+        }
+        let pos = self
+            .ranges
+            .iter()
+            .position(|&(rs, _)| s.lt(rs))
+            .unwrap_or(self.ranges.len());
+        self.ranges.insert(pos, (s, e));
+        self.last = Some((s, e));
+        true
+    }
+
+    /// If the first range starts at or before `rcv_nxt`, remove it and return
+    /// its end (the new rcv_nxt).
+    pub fn take_contiguous(&mut self, rcv_nxt: Seq) -> Option<Seq> {
+        let &(s, e) = self.ranges.first()?;
+        if s.le(rcv_nxt) {
+            self.ranges.remove(0);
+            if self.last.is_some_and(|(_, le)| le.le(e)) {
+                self.last = None;
+            }
+            Some(e.max(rcv_nxt))
+        } else {
+            None
+        }
+    }
+
+    /// Up to `n` SACK blocks, the most recently changed first.
+    pub fn sack_blocks(&self, n: usize) -> impl Iterator<Item = (Seq, Seq)> + '_ {
+        let first = self.last.and_then(|l| {
+            self.ranges
+                .iter()
+                .copied()
+                .find(|r| r.0.le(l.0) && l.1.le(r.1))
+        });
+        first
+            .into_iter()
+            .chain(
+                self.ranges
+                    .iter()
+                    .copied()
+                    .filter(move |r| Some(*r) != first),
+            )
+            .take(n)
+    }
+
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.last = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_and_takes_in_order() {
+        let mut r = Reass::new();
+        assert!(r.insert(Seq(20), Seq(30)));
+        assert!(r.insert(Seq(40), Seq(50)));
+        assert!(r.insert(Seq(30), Seq(40)));
+        assert_eq!(
+            r.sack_blocks(4).collect::<Vec<_>>(),
+            vec![(Seq(20), Seq(50))]
+        );
+        assert_eq!(r.take_contiguous(Seq(10)), None);
+        assert_eq!(r.take_contiguous(Seq(25)), Some(Seq(50)));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn bounded_number_of_ranges() {
+        let mut r = Reass::new();
+        for i in 0..MAX_RANGES as u32 {
+            assert!(r.insert(Seq(i * 10), Seq(i * 10 + 5)));
+        }
+        assert!(!r.insert(Seq(1000), Seq(1001)));
+        assert!(r.insert(Seq(5), Seq(10)), "merging needs no new slot");
+    }
+
+    #[test]
+    fn sack_reports_latest_first() {
+        let mut r = Reass::new();
+        r.insert(Seq(100), Seq(110));
+        r.insert(Seq(200), Seq(210));
+        r.insert(Seq(150), Seq(160));
+        let b: Vec<_> = r.sack_blocks(3).collect();
+        assert_eq!(b[0], (Seq(150), Seq(160)));
+        assert_eq!(b.len(), 3);
+    }
+}

@@ -1,0 +1,263 @@
+//! TCP support routines (FreeBSD's tcp_subr.c): ISN generation (RFC 6528),
+//! segment emission, RSTs for segments with no connection, and the two ways
+//! a connection ends: `tcp_drop` (with RST and an error) and `tcp_close`
+//! (which releases PROTOREF and calls `sofree`).
+
+use std::net::SocketAddrV4;
+
+use crate::errno::Errno;
+use crate::host::{Deferred, Stack};
+use crate::kern::socket::{QState, SoState, Socket};
+use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
+use crate::netinet::ip::{ip_output, IpHeader};
+use crate::netinet::tcp_seq::Seq;
+use crate::netinet::tcp_var::{TcpState, TcpTimers};
+use crate::rng::siphash;
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire::{self, TcpFlags, TcpOptions, TcpRepr};
+
+/// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key),
+/// M a 4 µs clock.
+pub(crate) fn tcp_new_isn(
+    stack: &Stack,
+    now: Instant,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+) -> Seq {
+    let mut d = [0u8; 12];
+    d[..4].copy_from_slice(&local.ip().octets());
+    d[4..6].copy_from_slice(&local.port().to_be_bytes());
+    d[6..10].copy_from_slice(&remote.ip().octets());
+    d[10..].copy_from_slice(&remote.port().to_be_bytes());
+    let f = siphash(stack.isn_key, &d) as u32;
+    Seq(f.wrapping_add((now.total_micros() / 4) as u32))
+}
+
+/// Our timestamp clock: milliseconds plus a per-connection offset.
+pub(crate) fn tcp_ts(now: Instant, offset: u32) -> u32 {
+    (now.total_millis() as u32).wrapping_add(offset)
+}
+
+/// Window scale we ask for, as Linux's tcp_select_initial_window:
+/// ilog2(largest receive buffer) - 15, within 0..=14.
+pub(crate) fn rcv_wscale_for(max_rcvbuf: usize) -> u8 {
+    let ilog2 = usize::BITS - 1 - max_rcvbuf.max(1).leading_zeros();
+    ilog2.saturating_sub(15).min(14) as u8
+}
+
+/// Emit one segment: header from `repr` (its payload ignored) followed by
+/// the two data slices.
+pub(crate) fn tcp_emit(
+    stack: &Stack,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    ttl: u8,
+    tos: u8,
+    repr: &TcpRepr,
+    data: (&[u8], &[u8]),
+) {
+    Stats::bump(&stack.stats.tcp_segs_out);
+    let hdr = TcpRepr {
+        payload: &[],
+        ..*repr
+    };
+    let hlen = hdr.header_len();
+    let dlen = data.0.len() + data.1.len();
+    let h = IpHeader {
+        src: *src.ip(),
+        dst: *dst.ip(),
+        protocol: wire::IP_PROTO_TCP,
+        ttl,
+        tos,
+        dont_frag: true,
+    };
+    ip_output(stack, &h, hlen + dlen, |seg| {
+        hdr.emit(&mut seg[..hlen], *src.ip(), *dst.ip());
+        seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
+        seg[hlen + data.0.len()..].copy_from_slice(data.1);
+        if dlen > 0 {
+            seg[16] = 0;
+            seg[17] = 0;
+            let c =
+                wire::checksum::transport_checksum(*src.ip(), *dst.ip(), wire::IP_PROTO_TCP, seg);
+            seg[16..18].copy_from_slice(&c.to_be_bytes());
+        }
+    });
+}
+
+/// Send a bare control segment (RST or ACK) with no connection state.
+pub(crate) fn tcp_respond(
+    stack: &Stack,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: Seq,
+    ack: Option<Seq>,
+    flags: TcpFlags,
+) {
+    if flags.contains(TcpFlags::RST) {
+        Stats::bump(&stack.stats.tcp_rst_sent);
+    }
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: seq.0,
+        ack: ack.map_or(0, |a| a.0),
+        flags: if ack.is_some() {
+            flags | TcpFlags::ACK
+        } else {
+            flags
+        },
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    tcp_emit(
+        stack,
+        src,
+        dst,
+        stack.config.sysctl.ip_default_ttl,
+        0,
+        &repr,
+        (&[], &[]),
+    );
+}
+
+/// RFC 9293 reset generation for a segment that matches no connection.
+pub(crate) fn tcp_reset_for(
+    stack: &Stack,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seg: &TcpRepr,
+) {
+    if seg.flags.contains(TcpFlags::RST) {
+        return;
+    }
+    if seg.flags.contains(TcpFlags::ACK) {
+        tcp_respond(stack, local, remote, Seq(seg.ack), None, TcpFlags::RST);
+    } else {
+        let ack = Seq(seg.seq) + seg.segment_len();
+        tcp_respond(stack, local, remote, Seq(0), Some(ack), TcpFlags::RST);
+    }
+}
+
+/// Send an RST for a live connection (abort, close with unread data).
+pub(crate) fn tcp_send_rst(stack: &Stack, so: &mut Socket) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    if tp.rst_sent
+        || !matches!(
+            tp.t_state,
+            TcpState::SynReceived
+                | TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::Closing
+                | TcpState::LastAck
+        )
+    {
+        return;
+    }
+    tp.rst_sent = true;
+    let inp = tp.inp;
+    let seq = tp.snd_nxt.max(tp.snd_una);
+    tcp_respond(
+        stack,
+        inp.local(),
+        inp.foreign(),
+        seq,
+        Some(tp.rcv_nxt),
+        TcpFlags::RST,
+    );
+}
+
+/// Drop the connection: RST to the peer if synchronized, error to the
+/// application, then `tcp_close`.
+pub(crate) fn tcp_drop(stack: &Stack, so: &mut Socket, err: Option<Errno>) {
+    tcp_send_rst(stack, so);
+    if let Some(e) = err {
+        so.so_error = Some(e);
+    }
+    tcp_close(stack, so);
+}
+
+/// The connection is over: CLOSED, INP_DROPPED (the PCB stays with the
+/// socket), out of the connection table, timers stopped; PROTOREF is
+/// released and `sofree` called. A connection still on a listener's queue
+/// is taken off it later (deferred: it needs the listener's lock).
+pub(crate) fn tcp_close(stack: &Stack, so: &mut Socket) {
+    let handle = so.handle;
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let was_listening = tp.t_state == TcpState::Listen;
+    tp.t_state = TcpState::Closed;
+    tp.inp.inp_flags |= INP_DROPPED;
+    tp.inp.inp_flags &= !INP_TIMEWAIT;
+    tp.t_timers = TcpTimers::default();
+    tp.reass.clear();
+    let tuple = (tp.inp.local(), tp.inp.foreign());
+    if !was_listening {
+        let mut t = stack.pcbinfo.write();
+        if t.tcp_conns.get(&tuple) == Some(&handle) {
+            t.tcp_conns.remove(&tuple);
+        }
+    }
+    so.soisdisconnected();
+    so.so_snd.clear();
+    stack.sowakeup(handle);
+    if so.so_qstate == QState::Comp {
+        if let Some(listener) = so.so_head {
+            stack.defer(Deferred::DequeueDropped {
+                listener,
+                child: handle,
+            });
+        }
+    }
+    if so.so_state.has(SoState::PROTOREF) {
+        so.so_state.clear(SoState::PROTOREF);
+        stack.sofree(so);
+    }
+}
+
+/// An ICMP error for a connection. Hard errors abort a connection still
+/// opening (as Linux's tcp_v4_err); established connections ignore them.
+pub(crate) fn tcp_ctlinput(
+    stack: &Stack,
+    _now: Instant,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    err: Errno,
+) {
+    let found = stack
+        .pcbinfo
+        .read()
+        .tcp_conns
+        .get(&(local, remote))
+        .copied();
+    let Some(h) = found else { return };
+    let Ok(sref) = stack.lookup(h) else { return };
+    let Some(mut so) = Stack::lock_live(&sref) else {
+        return;
+    };
+    let state = so.so_pcb.tcp().map(|tp| tp.t_state);
+    if matches!(state, Some(TcpState::SynSent | TcpState::SynReceived)) {
+        so.so_error = Some(err);
+        tcp_close(stack, &mut so);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wscale_matches_linux_choice() {
+        assert_eq!(rcv_wscale_for(6291456), 7);
+        assert_eq!(rcv_wscale_for(33554432), 10);
+        assert_eq!(rcv_wscale_for(65535), 0);
+    }
+}

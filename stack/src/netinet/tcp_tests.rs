@@ -1,0 +1,676 @@
+//! Packet-trace tests of the TCP state machine: exact segments in, exact
+//! replies out (RFC 9293 transitions, RST/ACK acceptance, RFC 5961).
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
+use crate::time::Instant;
+use crate::wire::{TcpFlags, TcpOptions};
+use crate::{Config, Errno, SockType, SocketHandle, Stack};
+
+const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
+const SYN: TcpFlags = TcpFlags::SYN;
+const ACK: TcpFlags = TcpFlags::ACK;
+const RST: TcpFlags = TcpFlags::RST;
+const FIN: TcpFlags = TcpFlags::FIN;
+
+fn t0() -> Instant {
+    Instant::from_millis(10_000)
+}
+
+fn stack() -> Stack {
+    let mut c = Config::new(ME, 24);
+    c.sysctl.tcp_timestamps = false;
+    c.sysctl.tcp_sack = false;
+    c.sysctl.tcp_window_scaling = false;
+    Stack::new(c)
+}
+
+fn me(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(ME, port)
+}
+fn peer(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(PEER, port)
+}
+
+fn mss(m: u16) -> TcpOptions {
+    TcpOptions {
+        mss: Some(m),
+        ..TcpOptions::default()
+    }
+}
+
+/// Passive open on :80 from peer:5000 with ISN 1000; returns (listener,
+/// accepted socket, our ISN).
+fn passive_open(s: &Stack) -> (SocketHandle, SocketHandle, u32) {
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 8).unwrap();
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1000, 0, SYN).with_options(mss(1460)),
+    );
+    let synack = recv_one(s);
+    assert_eq!(synack.flags, SYN | ACK);
+    assert_eq!(synack.ack, 1001);
+    assert_eq!(synack.options.mss, Some(1460));
+    assert_eq!(
+        s.accept(l),
+        Err(Errno::EAGAIN),
+        "not complete before the ACK"
+    );
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, synack.seq + 1, ACK),
+    );
+    assert!(
+        recv_all(s).is_empty(),
+        "the handshake's last ACK gets no reply"
+    );
+    let (c, from) = s.accept(l).unwrap();
+    assert_eq!(from, peer(5000));
+    (l, c, synack.seq + 1)
+}
+
+/// Active open to peer:80; returns (socket, our snd_nxt).
+fn active_open(s: &Stack) -> (SocketHandle, u32) {
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(s);
+    assert_eq!(syn.flags, SYN);
+    assert_eq!(s.connect_status(c), Ok(false));
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(mss(1460)),
+    );
+    let ack = recv_one(s);
+    assert_eq!((ack.flags, ack.seq, ack.ack), (ACK, syn.seq + 1, 5001));
+    assert_eq!(s.connect_status(c), Ok(true));
+    (c, syn.seq + 1)
+}
+
+#[test]
+fn passive_open_three_way_handshake() {
+    let s = stack();
+    let (_l, c, _) = passive_open(&s);
+    assert_eq!(s.getpeername(c), Ok(peer(5000)));
+    assert_eq!(s.sockinfo(c).unwrap().tcp_state, 1);
+}
+
+#[test]
+fn active_open_three_way_handshake() {
+    let s = stack();
+    let (c, _) = active_open(&s);
+    assert_eq!(s.sockinfo(c).unwrap().tcp_state, 1);
+    assert_eq!(
+        s.connect(t0(), c, Some(peer(80))),
+        Err(Errno::EISCONN),
+        "blocking connect finished"
+    );
+}
+
+#[test]
+fn nonblocking_connect_sequence_like_linux() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EALREADY));
+    let syn = recv_one(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(mss(1460)),
+    );
+    recv_all(&s);
+    assert!(s.sopoll(c).contains(crate::Readiness::OUT));
+    assert_eq!(
+        s.connect(t0(), c, Some(peer(80))),
+        Ok(()),
+        "Linux: connect after completion returns 0 once"
+    );
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EISCONN));
+}
+
+#[test]
+fn rst_ack_to_syn_refuses_connection() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(81), syn.src, 0, syn.seq + 1, RST | ACK),
+    );
+    assert_eq!(s.connect_status(c), Err(Errno::ECONNREFUSED));
+    assert!(recv_all(&s).is_empty(), "no reply to a RST");
+}
+
+#[test]
+fn rst_with_bad_ack_in_syn_sent_is_ignored() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    let _ = s.connect(t0(), c, Some(peer(81)));
+    let syn = recv_one(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(81), syn.src, 0, syn.seq + 7, RST | ACK),
+    );
+    assert_eq!(
+        s.connect_status(c),
+        Ok(false),
+        "unacceptable ACK: RST ignored"
+    );
+}
+
+#[test]
+fn bad_ack_in_syn_sent_gets_rst() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    let _ = s.connect(t0(), c, Some(peer(81)));
+    let syn = recv_one(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(81), syn.src, 77, syn.seq + 100, SYN | ACK),
+    );
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.seq), (RST, syn.seq + 100));
+}
+
+#[test]
+fn syn_to_closed_port_gets_rst_ack() {
+    let s = stack();
+    send(&s, t0(), &Seg::new(peer(4000), me(9), 555, 0, SYN));
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.seq, r.ack), (RST | ACK, 0, 556));
+}
+
+#[test]
+fn ack_to_closed_port_gets_rst_with_its_ack_as_seq() {
+    let s = stack();
+    send(&s, t0(), &Seg::new(peer(4000), me(9), 555, 999, ACK));
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.seq), (RST, 999));
+}
+
+#[test]
+fn rst_to_closed_port_is_not_answered() {
+    let s = stack();
+    send(&s, t0(), &Seg::new(peer(4000), me(9), 555, 999, RST));
+    assert!(recv_all(&s).is_empty());
+}
+
+#[test]
+fn exact_rst_resets_established_connection() {
+    let s = stack();
+    let (_l, c, _) = passive_open(&s);
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1001, 0, RST));
+    let mut buf = [0u8; 10];
+    assert_eq!(s.recv(t0(), c, &mut buf, 0), Err(Errno::ECONNRESET));
+    assert_eq!(
+        s.recv(t0(), c, &mut buf, 0).map(|m| m.copied),
+        Ok(0),
+        "then EOF"
+    );
+    assert!(recv_all(&s).is_empty());
+}
+
+#[test]
+fn in_window_inexact_rst_gets_challenge_ack() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1500, 0, RST));
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.seq, r.ack), (ACK, iss, 1001));
+    assert_eq!(s.sockinfo(c).unwrap().tcp_state, 1, "still established");
+}
+
+#[test]
+fn syn_in_established_gets_challenge_ack() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1001, 0, SYN));
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.seq, r.ack), (ACK, iss, 1001));
+    assert_eq!(s.sockinfo(c).unwrap().tcp_state, 1);
+}
+
+#[test]
+fn out_of_window_data_is_acked_not_delivered() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001 + 10_000_000, iss, ACK).with_payload(b"zz"),
+    );
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.ack), (ACK, 1001));
+    assert_eq!(s.sockinfo(c).unwrap().rcv_cc, 0);
+}
+
+#[test]
+fn old_duplicate_data_is_acked_and_trimmed() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"abc"),
+    );
+    recv_all(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"abcdef"),
+    );
+    let mut buf = [0u8; 16];
+    let m = s.recv(t0(), c, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..m.copied], b"abcdef");
+}
+
+#[test]
+fn in_order_data_is_delivered_and_acked() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"hello"),
+    );
+    let r = recv_one(&s);
+    assert_eq!(
+        (r.flags, r.ack),
+        (ACK, 1006),
+        "a short pushed segment is acked at once"
+    );
+    let mut buf = [0u8; 16];
+    let m = s.recv(t0(), c, &mut buf, crate::linux::MSG_PEEK).unwrap();
+    assert_eq!(&buf[..m.copied], b"hello");
+    let m = s.recv(t0(), c, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..m.copied], b"hello");
+    assert_eq!(s.recv(t0(), c, &mut buf, 0), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn delayed_ack_fires_after_40ms() {
+    let s = stack();
+    let (_l, _c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK).with_payload(&[7u8; 100]),
+    );
+    assert!(recv_all(&s).is_empty(), "one unpushed segment: ACK delayed");
+    let at = s.poll_timeout().expect("delack timer");
+    assert_eq!(at, t0() + Duration::from_millis(40));
+    s.handle_timeout(at);
+    let r = recv_one(&s);
+    assert_eq!(r.ack, 1101);
+}
+
+#[test]
+fn out_of_order_data_is_reassembled() {
+    let mut c = Config::new(ME, 24);
+    c.sysctl.tcp_timestamps = false;
+    c.sysctl.tcp_window_scaling = false;
+    let s = Stack::new(c);
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 8).unwrap();
+    let sack = TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        ..Default::default()
+    };
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1000, 0, SYN).with_options(sack),
+    );
+    let synack = recv_one(&s);
+    assert!(synack.options.sack_permitted);
+    let iss = synack.seq + 1;
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1001, iss, ACK));
+    let (c, _) = s.accept(l).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1004, iss, ACK).with_payload(b"def"),
+    );
+    let dup = recv_one(&s);
+    assert_eq!(dup.ack, 1001, "duplicate ACK for the hole");
+    assert_eq!(
+        dup.options.sack_blocks[0],
+        Some((1004, 1007)),
+        "SACK reports the block"
+    );
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK).with_payload(b"abc"),
+    );
+    let r = recv_one(&s);
+    assert_eq!(r.ack, 1007, "hole filled: cumulative ACK");
+    let mut buf = [0u8; 16];
+    let m = s.recv(t0(), c, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..m.copied], b"abcdef");
+}
+
+#[test]
+fn passive_close_close_wait_then_last_ack() {
+    let s = stack();
+    let (l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | FIN),
+    );
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.ack), (ACK, 1002));
+    assert_eq!(s.sockinfo(c).unwrap().tcp_state, 8, "CLOSE_WAIT");
+    let mut buf = [0u8; 4];
+    assert_eq!(s.recv(t0(), c, &mut buf, 0).map(|m| m.copied), Ok(0), "EOF");
+    s.close(t0(), c).unwrap();
+    let fin = recv_one(&s);
+    assert_eq!((fin.flags, fin.seq), (FIN | ACK, iss));
+    assert_eq!(s.socket_count(), 2, "LAST_ACK keeps the socket (PROTOREF)");
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1002, iss + 1, ACK));
+    assert_eq!(s.socket_count(), 1, "freed when the FIN is acked");
+    s.close(t0(), l).unwrap();
+    assert_eq!(s.socket_count(), 0);
+}
+
+#[test]
+fn active_close_fin_wait_and_time_wait() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    s.close(t0(), c).unwrap();
+    let fin = recv_one(&s);
+    assert_eq!((fin.flags, fin.seq), (FIN | ACK, snd));
+    send(&s, t0(), &Seg::new(peer(80), fin.src, 5001, snd + 1, ACK));
+    assert!(recv_all(&s).is_empty());
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(80), fin.src, 5001, snd + 1, ACK | FIN),
+    );
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.ack), (ACK, 5002));
+    assert_eq!(
+        s.socket_count(),
+        1,
+        "TIME_WAIT holds the socket through PROTOREF"
+    );
+    s.handle_timeout(t0() + Duration::from_secs(59));
+    assert_eq!(s.socket_count(), 1);
+    s.handle_timeout(t0() + Duration::from_secs(60));
+    assert_eq!(s.socket_count(), 0, "freed after 60 s of TIME_WAIT");
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    s.close(t0(), c).unwrap();
+    let fin = recv_one(&s);
+    // The peer's FIN crosses ours: it does not ack our FIN yet.
+    send(&s, t0(), &Seg::new(peer(80), fin.src, 5001, snd, ACK | FIN));
+    let r = recv_one(&s);
+    assert_eq!(r.ack, 5002);
+    send(&s, t0(), &Seg::new(peer(80), fin.src, 5002, snd + 1, ACK));
+    assert_eq!(s.socket_count(), 1, "CLOSING -> TIME_WAIT");
+    s.handle_timeout(t0() + Duration::from_secs(61));
+    assert_eq!(s.socket_count(), 0);
+}
+
+#[test]
+fn simultaneous_open_via_syn_received() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(c, me(7000)).unwrap();
+    let _ = s.connect(t0(), c, Some(peer(7001)));
+    let syn = recv_one(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(7001), me(7000), 300, 0, SYN).with_options(mss(1000)),
+    );
+    let synack = recv_one(&s);
+    assert_eq!(
+        (synack.flags, synack.seq, synack.ack),
+        (SYN | ACK, syn.seq, 301)
+    );
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(7001), me(7000), 301, syn.seq + 1, ACK),
+    );
+    assert_eq!(s.connect_status(c), Ok(true));
+}
+
+#[test]
+fn syn_is_retransmitted_with_backoff_then_times_out() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    s.setsockopt(
+        t0(),
+        c,
+        crate::linux::SOL_TCP,
+        crate::linux::TCP_SYNCNT,
+        &2i32.to_ne_bytes(),
+    )
+    .unwrap();
+    let _ = s.connect(t0(), c, Some(peer(80)));
+    let syn = recv_one(&s);
+    let t1 = s.poll_timeout().unwrap();
+    assert_eq!(t1, t0() + Duration::from_secs(1));
+    s.handle_timeout(t1);
+    assert_eq!(recv_one(&s).seq, syn.seq, "same SYN again");
+    let t2 = s.poll_timeout().unwrap();
+    assert_eq!(t2, t1 + Duration::from_secs(2), "doubled");
+    s.handle_timeout(t2);
+    recv_one(&s);
+    let t3 = s.poll_timeout().unwrap();
+    s.handle_timeout(t3);
+    assert_eq!(s.connect_status(c), Err(Errno::ETIMEDOUT));
+}
+
+#[test]
+fn data_is_retransmitted_on_rto() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    assert_eq!(s.send(t0(), c, b"payload", 0, None), Ok(7));
+    let d = recv_one(&s);
+    assert_eq!((d.seq, d.payload.as_slice()), (snd, &b"payload"[..]));
+    let at = s.poll_timeout().unwrap();
+    s.handle_timeout(at);
+    let again = recv_one(&s);
+    assert_eq!((again.seq, again.payload), (snd, b"payload".to_vec()));
+    assert!(s.stats().tcp_retransmits >= 1);
+}
+
+#[test]
+fn zero_window_triggers_persist_probe() {
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    let _ = s.connect(t0(), c, Some(peer(80)));
+    let syn = recv_one(&s);
+    let mut sa = Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(mss(1460));
+    sa.window = 0;
+    send(&s, t0(), &sa);
+    recv_all(&s);
+    assert_eq!(s.send(t0(), c, b"x", 0, None), Ok(1));
+    assert!(recv_all(&s).is_empty(), "nothing into a zero window");
+    let at = s.poll_timeout().expect("persist timer");
+    s.handle_timeout(at);
+    let probe = recv_one(&s);
+    assert_eq!(probe.payload, b"x".to_vec(), "one-byte window probe");
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"unread"),
+    );
+    recv_all(&s);
+    s.close(t0(), c).unwrap();
+    let r = recv_one(&s);
+    assert!(r.flags.contains(RST), "{r:?}");
+    assert_eq!(s.stats().tcp_rst_sent, 1);
+}
+
+#[test]
+fn linger_zero_close_sends_rst() {
+    let s = stack();
+    let (c, _) = active_open(&s);
+    let mut l = [0u8; 8];
+    l[..4].copy_from_slice(&1i32.to_ne_bytes());
+    s.setsockopt(
+        t0(),
+        c,
+        crate::linux::SOL_SOCKET,
+        crate::linux::SO_LINGER,
+        &l,
+    )
+    .unwrap();
+    s.close(t0(), c).unwrap();
+    assert!(recv_one(&s).flags.contains(RST));
+    assert_eq!(s.socket_count(), 0);
+}
+
+#[test]
+fn epipe_after_shutdown_write() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    s.shutdown(t0(), c, crate::linux::SHUT_WR).unwrap();
+    let fin = recv_one(&s);
+    assert_eq!((fin.flags, fin.seq), (FIN | ACK, snd));
+    assert_eq!(s.send(t0(), c, b"x", 0, None), Err(Errno::EPIPE));
+}
+
+#[test]
+fn listen_backlog_overflow_drops_syn() {
+    let s = stack();
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 0).unwrap();
+    for port in [5000u16, 5001, 5002] {
+        send(&s, t0(), &Seg::new(peer(port), me(80), 1000, 0, SYN));
+        if let Some(sa) = recv_all(&s).pop() {
+            send(
+                &s,
+                t0(),
+                &Seg::new(peer(port), me(80), 1001, sa.seq + 1, ACK),
+            );
+        }
+    }
+    // Backlog 0 admits one connection (Linux: full when queued > backlog).
+    assert!(s.accept(l).is_ok());
+    assert_eq!(s.accept(l), Err(Errno::EAGAIN));
+    assert!(s.stats().drop_listen_overflow >= 1);
+}
+
+#[test]
+fn options_negotiated_only_if_both_offer() {
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 8).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1000, 0, SYN).with_options(mss(1460)),
+    );
+    let sa = recv_one(&s);
+    assert_eq!(
+        sa.options.window_scale, None,
+        "peer offered no window scale"
+    );
+    assert_eq!(sa.options.timestamp, None);
+    assert!(!sa.options.sack_permitted);
+    let all = TcpOptions {
+        mss: Some(1460),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamp: Some((42, 0)),
+        ..Default::default()
+    };
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5001), me(80), 1000, 0, SYN).with_options(all),
+    );
+    let sa = recv_one(&s);
+    assert!(sa.options.window_scale.is_some());
+    assert_eq!(
+        sa.options.timestamp.map(|t| t.1),
+        Some(42),
+        "TSecr echoes the peer"
+    );
+    assert!(sa.options.sack_permitted);
+}
+
+#[test]
+fn mss_is_clamped_to_mtu() {
+    let mut c = Config::new(ME, 24);
+    c.mtu = 1000;
+    c.sysctl.tcp_timestamps = false;
+    let s = Stack::new(c);
+    let cs = s.socket(SockType::Stream, 0).unwrap();
+    let _ = s.connect(t0(), cs, Some(peer(80)));
+    let syn = recv_one(&s);
+    assert_eq!(syn.options.mss, Some(960));
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(mss(1460)),
+    );
+    recv_all(&s);
+    s.send(t0(), cs, &[1u8; 3000], 0, None).unwrap();
+    let segs = recv_all(&s);
+    assert!(
+        segs.iter().all(|g| g.payload.len() <= 960),
+        "segments fit our MTU"
+    );
+    assert_eq!(segs.iter().map(|g| g.payload.len()).sum::<usize>(), 3000);
+}
+
+#[test]
+fn fin_then_recv_reports_eof_and_pollin_rdhup() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | FIN),
+    );
+    let r = s.sopoll(c);
+    assert!(r.contains(crate::Readiness::IN | crate::Readiness::RDHUP));
+    assert!(!r.contains(crate::Readiness::HUP));
+}
+
+#[test]
+fn data_after_close_is_answered_with_rst() {
+    let s = stack();
+    let (_l, c, iss) = passive_open(&s);
+    s.shutdown(t0(), c, crate::linux::SHUT_WR).unwrap();
+    recv_all(&s);
+    s.close(t0(), c).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss + 1, ACK).with_payload(b"late"),
+    );
+    assert!(recv_all(&s).iter().any(|g| g.flags.contains(RST)));
+}

@@ -1,0 +1,129 @@
+//! TCP timers (FreeBSD's tcp_timer.c): retransmission with exponential
+//! backoff and Karn's rule, persist probes into a zero window, delayed ACK,
+//! keepalive, FIN_WAIT_2 and TIME_WAIT expiry. Deadlines live in the
+//! `TcpCb`; the stack's heap holds one entry per socket for the earliest.
+
+use crate::errno::Errno;
+use crate::host::Stack;
+use crate::kern::socket::Socket;
+use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond};
+use crate::netinet::tcp_var::{TcpState, TCP_RETRIES2, TCP_RTO_MAX};
+use crate::time::Instant;
+use crate::wire::TcpFlags;
+
+/// Make sure the stack's timer heap will wake this socket at its earliest
+/// deadline.
+pub(crate) fn tcp_timer_sync(stack: &Stack, so: &mut Socket) {
+    let handle = so.handle;
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let Some(next) = tp.t_timers.earliest() else {
+        return;
+    };
+    if tp.scheduled.is_none_or(|s| next < s) {
+        tp.scheduled = Some(next);
+        stack.schedule(handle, next);
+    }
+}
+
+/// Run whichever of this socket's timers are due.
+pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    tp.scheduled = None;
+    if tp.t_state == TcpState::Listen {
+        if tp.t_timers.rexmt.is_some_and(|t| t <= now) {
+            crate::netinet::tcp_syncache::syncache_timer(stack, now, so);
+        }
+        tcp_timer_sync(stack, so);
+        return;
+    }
+    let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+
+    if due(tp.t_timers.twomsl) {
+        tp.t_timers.twomsl = None;
+        if matches!(tp.t_state, TcpState::TimeWait | TcpState::FinWait2) {
+            tcp_close(stack, so);
+            return;
+        }
+    }
+    if due(tp.t_timers.rexmt) {
+        tp.t_timers.rexmt = None;
+        let limit = match tp.t_state {
+            TcpState::SynSent => tp.syn_retries,
+            TcpState::SynReceived => stack.config.sysctl.tcp_synack_retries,
+            _ => TCP_RETRIES2,
+        };
+        if tp.rxtshift >= limit {
+            tcp_drop(stack, so, Some(Errno::ETIMEDOUT));
+            return;
+        }
+        tp.rxtshift += 1;
+        tp.rtt_seq = None;
+        let mss = tp.t_maxseg;
+        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+        tp.cwnd = mss;
+        tp.recover = None;
+        tp.dupacks = 0;
+        tp.snd_nxt = if tp.t_state == TcpState::SynSent {
+            tp.iss
+        } else {
+            tp.snd_una
+        };
+        if tp.t_state == TcpState::SynReceived {
+            tp.snd_nxt = tp.iss;
+        }
+        tcp_output(stack, now, so);
+    }
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    if due(tp.t_timers.persist) {
+        tp.t_timers.persist = None;
+        tp.persist_shift += 1;
+        tcp_output_force(stack, now, so);
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            if tp.snd_wnd == 0 && tp.t_timers.persist.is_none() && tp.t_timers.rexmt.is_none() {
+                let d = (tp.rto * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
+                tp.t_timers.persist = Some(now + d);
+            }
+        }
+    }
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    if due(tp.t_timers.delack) {
+        tp.t_timers.delack = None;
+        tp.ack_now = true;
+        tcp_output(stack, now, so);
+    }
+    let keepalive = so.so_options.keepalive;
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    if due(tp.t_timers.keep) {
+        tp.t_timers.keep = None;
+        if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
+            if tp.keep_probes >= tp.keepcnt {
+                tcp_drop(stack, so, Some(Errno::ETIMEDOUT));
+                return;
+            }
+            tp.keep_probes += 1;
+            let inp = tp.inp;
+            // A keepalive probe: an ACK with a sequence number one below snd_una.
+            tcp_respond(
+                stack,
+                inp.local(),
+                inp.foreign(),
+                tp.snd_una + usize::MAX,
+                Some(tp.rcv_nxt),
+                TcpFlags::empty(),
+            );
+            tp.t_timers.keep = Some(now + tp.keepintvl);
+        }
+    }
+    tcp_timer_sync(stack, so);
+}

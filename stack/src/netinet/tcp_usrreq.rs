@@ -1,0 +1,643 @@
+//! TCP's protocol switch entry (FreeBSD's tcp_usrreq.c): the socket calls
+//! as TCP answers them, with Linux's errno for every state, TCP socket
+//! options, and poll readiness as Linux's tcp_poll computes it.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use crate::api::{Readiness, SockInfo};
+use crate::errno::Errno;
+use crate::host::Stack;
+use crate::kern::listen::ListenQueues;
+use crate::kern::protosw::Protosw;
+use crate::kern::socket::{SoState, SockState, Socket};
+use crate::linux::*;
+use crate::netinet::in_pcb::{in_pcbbind, Proto};
+use crate::netinet::ip;
+use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
+use crate::netinet::tcp_timer::tcp_timer_sync;
+use crate::netinet::tcp_var::{TcpState, TCP_DEFAULT_MSS};
+use crate::time::Instant;
+
+pub(crate) struct TcpUsrreqs;
+pub(crate) static TCP_USRREQS: TcpUsrreqs = TcpUsrreqs;
+
+fn state(so: &Socket) -> TcpState {
+    so.so_pcb.tcp().map_or(TcpState::Closed, |tp| tp.t_state)
+}
+
+/// Begin sending a FIN after the buffered data (tcp_usrclosed for SHUT_WR
+/// and close): ESTABLISHED → FIN_WAIT_1, CLOSE_WAIT → LAST_ACK.
+fn tcp_usrclosed(stack: &Stack, now: Instant, so: &mut Socket) {
+    so.socantsendmore();
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let next = match tp.t_state {
+        TcpState::SynReceived | TcpState::Established => TcpState::FinWait1,
+        TcpState::CloseWait => TcpState::LastAck,
+        _ => return,
+    };
+    tp.t_state = next;
+    tp.fin_queued = true;
+    tcp_output(stack, now, so);
+}
+
+/// Stop listening: abort every queued connection, forget half-open ones.
+fn tcp_unlisten(stack: &Stack, now: Instant, so: &mut Socket) {
+    if let Some(q) = so.so_listen.take() {
+        so.so_options.acceptconn = false;
+        for child in q.sol_comp {
+            let Ok(cref) = stack.lookup(child) else {
+                continue;
+            };
+            let Some(mut c) = Stack::lock_live(&cref) else {
+                continue;
+            };
+            c.so_qstate = crate::kern::socket::QState::None;
+            c.so_head = None;
+            c.proto().pru_abort(stack, now, &mut c);
+            c.so_count -= 1;
+            stack.sofree(&mut c);
+        }
+    }
+    let handle = so.handle;
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        tp.t_state = TcpState::Closed;
+        tp.t_timers = Default::default();
+        let port = tp.inp.lport;
+        stack
+            .pcbinfo
+            .write()
+            .update(Proto::Tcp, port, handle, |u| u.listening = false);
+    }
+}
+
+impl Protosw for TcpUsrreqs {
+    fn pru_attach(&self, stack: &Stack, so: &mut Socket) -> Result<(), Errno> {
+        let sys = &stack.config.sysctl;
+        let mtu = stack.config.mtu;
+        let tp = so.so_pcb.tcp_mut().ok_or(Errno::EPROTONOSUPPORT)?;
+        tp.keepidle = sys.tcp_keepalive_time;
+        tp.keepintvl = sys.tcp_keepalive_intvl;
+        tp.keepcnt = sys.tcp_keepalive_probes;
+        tp.syn_retries = sys.tcp_syn_retries;
+        tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
+        Ok(())
+    }
+
+    fn pru_detach(&self, stack: &Stack, so: &mut Socket) {
+        let handle = so.handle;
+        let inp = *so.so_pcb.inp();
+        let mut t = stack.pcbinfo.write();
+        let tuple = (inp.local(), inp.foreign());
+        if t.tcp_conns.get(&tuple) == Some(&handle) {
+            t.tcp_conns.remove(&tuple);
+        }
+        if inp.lport != 0 {
+            t.unbind(Proto::Tcp, inp.lport, handle);
+        }
+    }
+
+    fn pru_bind(&self, stack: &Stack, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
+        if state(so) != TcpState::Closed {
+            return Err(Errno::EINVAL);
+        }
+        in_pcbbind(stack, so, Proto::Tcp, addr, Errno::EADDRINUSE)
+    }
+
+    fn pru_listen(&self, stack: &Stack, so: &mut Socket, backlog: i32) -> Result<(), Errno> {
+        let somax = stack.config.sysctl.somaxconn;
+        let qlimit = if backlog < 0 || backlog as u32 > somax {
+            somax
+        } else {
+            backlog as u32
+        };
+        match state(so) {
+            TcpState::Listen => {
+                if let Some(q) = so.so_listen.as_mut() {
+                    q.sol_qlimit = qlimit;
+                }
+                return Ok(());
+            }
+            TcpState::Closed if so.sock_state == SockState::Unconnected => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if so.so_pcb.inp().lport == 0 {
+            in_pcbbind(
+                stack,
+                so,
+                Proto::Tcp,
+                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                Errno::EADDRINUSE,
+            )?;
+        }
+        let handle = so.handle;
+        let inp = *so.so_pcb.inp();
+        {
+            let mut t = stack.pcbinfo.write();
+            let me = crate::netinet::in_pcb::PortUser {
+                handle,
+                addr: inp.laddr,
+                reuseaddr: so.so_options.reuseaddr,
+                reuseport: so.so_options.reuseport,
+                listening: true,
+                foreign: None,
+            };
+            if t.conflicts(Proto::Tcp, inp.lport, &me) {
+                return Err(Errno::EADDRINUSE);
+            }
+            t.update(Proto::Tcp, inp.lport, handle, |u| *u = me);
+        }
+        so.so_listen = Some(ListenQueues::new(qlimit));
+        so.so_options.acceptconn = true;
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            tp.t_state = TcpState::Listen;
+        }
+        Ok(())
+    }
+
+    fn pru_connect(
+        &self,
+        stack: &Stack,
+        now: Instant,
+        so: &mut Socket,
+        addr: Option<SocketAddrV4>,
+    ) -> Result<(), Errno> {
+        let Some(addr) = addr else {
+            // AF_UNSPEC: Linux's tcp_disconnect.
+            match state(so) {
+                TcpState::Listen => tcp_unlisten(stack, now, so),
+                TcpState::Closed => {}
+                _ => {
+                    tcp_send_rst(stack, so);
+                    tcp_close(stack, so);
+                }
+            }
+            so.sock_state = SockState::Unconnected;
+            so.sb_state = Default::default();
+            return Ok(());
+        };
+        match so.sock_state {
+            SockState::Connected => return Err(Errno::EISCONN),
+            SockState::Connecting => {
+                return match state(so) {
+                    TcpState::SynSent | TcpState::SynReceived => Err(Errno::EALREADY),
+                    TcpState::Closed => {
+                        so.sock_state = SockState::Unconnected;
+                        Err(so.take_error().unwrap_or(Errno::ECONNABORTED))
+                    }
+                    _ => {
+                        so.sock_state = SockState::Connected;
+                        Ok(())
+                    }
+                };
+            }
+            SockState::Unconnected | SockState::Disconnecting => {}
+        }
+        if state(so) != TcpState::Closed {
+            return Err(Errno::EISCONN);
+        }
+        if so.so_pcb.inp().dropped() {
+            // A dead connection's socket cannot be reused (Linux: EISCONN
+            // after reset needs a new socket; we keep the PCB dropped).
+            return Err(so.take_error().unwrap_or(Errno::EISCONN));
+        }
+        let dst = *addr.ip();
+        if ip::is_broadcast(stack, dst) || dst.is_multicast() {
+            return Err(Errno::ENETUNREACH);
+        }
+        ip::route_check(stack, dst)?;
+        if so.so_pcb.inp().lport == 0 {
+            in_pcbbind(
+                stack,
+                so,
+                Proto::Tcp,
+                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                Errno::EADDRNOTAVAIL,
+            )?;
+        }
+        let handle = so.handle;
+        let sys = &stack.config.sysctl;
+        let rcv_wscale = if sys.tcp_window_scaling {
+            rcv_wscale_for(sys.tcp_rmem[2])
+        } else {
+            0
+        };
+        let ts_offset = stack.rng.lock().next_u32();
+        let inp = so.so_pcb.inp_mut();
+        let laddr = ip::source_for(stack, inp.laddr, dst);
+        let local = SocketAddrV4::new(laddr, inp.lport);
+        {
+            let mut t = stack.pcbinfo.write();
+            if t.tcp_conns.contains_key(&(local, addr)) {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            t.tcp_conns.insert((local, addr), handle);
+            let port = inp.lport;
+            t.update(Proto::Tcp, port, handle, |u| u.foreign = Some(addr));
+        }
+        inp.laddr = laddr;
+        inp.faddr = dst;
+        inp.fport = addr.port();
+        let iss = tcp_new_isn(stack, now, local, addr);
+        let tp = so.so_pcb.tcp_mut().expect("tcp");
+        tp.iss = iss;
+        tp.snd_una = iss;
+        tp.snd_nxt = iss;
+        tp.snd_max = iss;
+        tp.snd_buf_seq = iss + 1;
+        tp.rcv_wscale = rcv_wscale;
+        tp.ts_offset = ts_offset;
+        tp.t_state = TcpState::SynSent;
+        tp.t_maxseg = TCP_DEFAULT_MSS as usize;
+        so.soisconnecting();
+        so.sock_state = SockState::Connecting;
+        tcp_output(stack, now, so);
+        tcp_timer_sync(stack, so);
+        Err(Errno::EINPROGRESS)
+    }
+
+    fn pru_connect_status(&self, _stack: &Stack, so: &mut Socket) -> Result<bool, Errno> {
+        match state(so) {
+            TcpState::SynSent | TcpState::SynReceived => Ok(false),
+            TcpState::Closed => {
+                so.sock_state = SockState::Unconnected;
+                Err(so.take_error().unwrap_or(Errno::ECONNABORTED))
+            }
+            _ => {
+                so.sock_state = SockState::Connected;
+                Ok(true)
+            }
+        }
+    }
+
+    fn pru_send(
+        &self,
+        stack: &Stack,
+        now: Instant,
+        so: &mut Socket,
+        data: &[u8],
+        flags: i32,
+        _to: Option<SocketAddrV4>,
+    ) -> Result<usize, Errno> {
+        if flags & MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if so.sb_state.cantsendmore {
+            return Err(so.take_error().unwrap_or(Errno::EPIPE));
+        }
+        if let Some(e) = so.take_error() {
+            return Err(e);
+        }
+        match state(so) {
+            TcpState::Established | TcpState::CloseWait => {}
+            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
+            _ => return Err(Errno::EPIPE),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = so.so_snd.ring_mut().push(data);
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        tcp_output(stack, now, so);
+        tcp_timer_sync(stack, so);
+        Ok(n)
+    }
+
+    fn pru_rcvd(&self, stack: &Stack, now: Instant, so: &mut Socket) {
+        let free = so.so_rcv.ring().free();
+        let hiwat = so.so_rcv.sb_hiwat;
+        let Some(tp) = so.so_pcb.tcp_mut() else {
+            return;
+        };
+        if !tp.t_state.synchronized() {
+            return;
+        }
+        let adv = tp.rcv_adv.diff(tp.rcv_nxt).max(0) as usize;
+        if free >= adv + 2 * tp.t_maxseg || free >= adv + hiwat / 2 {
+            tp.ack_now = true;
+            tcp_output(stack, now, so);
+            tcp_timer_sync(stack, so);
+        }
+    }
+
+    fn pru_shutdown(
+        &self,
+        stack: &Stack,
+        now: Instant,
+        so: &mut Socket,
+        how: i32,
+    ) -> Result<(), Errno> {
+        if so.sock_state == SockState::Connecting {
+            so.sock_state = match state(so) {
+                TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => {
+                    SockState::Disconnecting
+                }
+                _ => SockState::Connected,
+            };
+        }
+        let rd = how != SHUT_WR;
+        let wr = how != SHUT_RD;
+        match state(so) {
+            TcpState::Closed => {
+                if rd {
+                    so.socantrcvmore();
+                }
+                if wr {
+                    so.socantsendmore();
+                }
+                Err(Errno::ENOTCONN)
+            }
+            TcpState::Listen => {
+                if rd {
+                    tcp_unlisten(stack, now, so);
+                    so.sock_state = SockState::Unconnected;
+                }
+                Ok(())
+            }
+            TcpState::SynSent => {
+                tcp_close(stack, so);
+                so.sb_state = Default::default();
+                so.so_state.clear(SoState::ISDISCONNECTED);
+                so.sock_state = SockState::Unconnected;
+                Ok(())
+            }
+            _ => {
+                if rd {
+                    so.socantrcvmore();
+                }
+                if wr {
+                    tcp_usrclosed(stack, now, so);
+                }
+                tcp_timer_sync(stack, so);
+                Ok(())
+            }
+        }
+    }
+
+    fn pru_close(&self, stack: &Stack, now: Instant, so: &mut Socket) {
+        let unread = !so.so_rcv.ring().is_empty();
+        let linger0 = so.so_options.linger == Some(0);
+        match state(so) {
+            TcpState::Closed => {}
+            TcpState::Listen => tcp_unlisten(stack, now, so),
+            TcpState::SynSent => tcp_close(stack, so),
+            _ if unread || linger0 => tcp_drop(stack, so, None),
+            _ => {
+                tcp_usrclosed(stack, now, so);
+                if let Some(tp) = so.so_pcb.tcp_mut() {
+                    if tp.t_state == TcpState::FinWait2 {
+                        let t = tp.linger2.unwrap_or(stack.config.sysctl.tcp_fin_timeout);
+                        tp.t_timers.twomsl = Some(now + t);
+                    }
+                }
+            }
+        }
+        if state(so) != TcpState::Closed {
+            // TCP keeps the socket until the connection is finished.
+            so.so_state.set(SoState::PROTOREF);
+            tcp_timer_sync(stack, so);
+        }
+    }
+
+    fn pru_abort(&self, stack: &Stack, _now: Instant, so: &mut Socket) {
+        tcp_drop(stack, so, Some(Errno::ECONNABORTED));
+    }
+
+    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
+        let inp = so.so_pcb.inp();
+        match state(so) {
+            TcpState::Closed | TcpState::SynSent | TcpState::Listen => Err(Errno::ENOTCONN),
+            _ if inp.fport == 0 => Err(Errno::ENOTCONN),
+            _ => Ok(inp.foreign()),
+        }
+    }
+
+    fn pru_sopoll(&self, so: &Socket) -> Readiness {
+        let st = state(so);
+        if st == TcpState::Listen {
+            let ready = so
+                .so_listen
+                .as_ref()
+                .is_some_and(|q| !q.sol_comp.is_empty());
+            return if ready {
+                Readiness::IN | Readiness::RDNORM
+            } else {
+                Readiness::EMPTY
+            };
+        }
+        let mut r = Readiness::EMPTY;
+        let sb = so.sb_state;
+        let shut_both = sb.cantrcvmore && sb.cantsendmore;
+        if shut_both || st == TcpState::Closed {
+            r |= Readiness::HUP;
+        }
+        if sb.cantrcvmore || sb.fin_received {
+            r |= Readiness::IN | Readiness::RDNORM | Readiness::RDHUP;
+        }
+        if !matches!(st, TcpState::SynSent | TcpState::SynReceived) {
+            let cc = so.so_rcv.ring().len();
+            if cc >= so.so_rcv.sb_lowat.max(1) || (cc > 0 && sb.fin_received) {
+                r |= Readiness::IN | Readiness::RDNORM;
+            }
+            if !sb.cantsendmore {
+                let used = so.so_snd.ring().len();
+                let free = so.so_snd.ring().free();
+                if free > 0 && free * 2 >= used {
+                    r |= Readiness::OUT | Readiness::WRNORM;
+                }
+            } else {
+                r |= Readiness::OUT | Readiness::WRNORM;
+            }
+        }
+        if so.so_error.is_some() {
+            r |= Readiness::ERR;
+        }
+        r
+    }
+
+    fn pru_sockinfo(&self, so: &Socket) -> SockInfo {
+        let snd_cc = so.so_snd.ring().len();
+        let (unsent, st) = match so.so_pcb.tcp() {
+            Some(tp) => {
+                let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+                (snd_cc.saturating_sub(off), tp.t_state)
+            }
+            None => (0, TcpState::Closed),
+        };
+        SockInfo {
+            rcv_cc: so.so_rcv.ring().len(),
+            snd_cc,
+            snd_unsent: unsent,
+            tcp_state: st.linux_number(),
+            listening: st == TcpState::Listen,
+        }
+    }
+
+    fn pru_ctloutput_set(
+        &self,
+        stack: &Stack,
+        now: Instant,
+        so: &mut Socket,
+        level: i32,
+        name: i32,
+        v: i32,
+    ) -> Result<(), Errno> {
+        let keepalive = so.so_options.keepalive;
+        let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
+        let secs = |v: i32, max: i32| {
+            if (1..=max).contains(&v) {
+                Ok(Duration::from_secs(v as u64))
+            } else {
+                Err(Errno::EINVAL)
+            }
+        };
+        match (level, name) {
+            (IPPROTO_IP, _) => {
+                return ip::ip_ctloutput_set(
+                    &mut tp.inp,
+                    stack.config.sysctl.ip_default_ttl,
+                    name,
+                    v,
+                )
+            }
+            (SOL_SOCKET, SO_KEEPALIVE) => {
+                tp.t_timers.keep = if v != 0 && tp.t_state.synchronized() {
+                    Some(now + tp.keepidle)
+                } else {
+                    None
+                };
+            }
+            (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay = v != 0,
+            (IPPROTO_TCP, TCP_CORK) => tp.cork = v != 0,
+            (IPPROTO_TCP, TCP_MAXSEG) => {
+                if v != 0 && !(88..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.user_mss = v as u16;
+            }
+            (IPPROTO_TCP, TCP_KEEPIDLE) => {
+                tp.keepidle = secs(v, 32767)?;
+                if keepalive && tp.t_state.synchronized() {
+                    tp.t_timers.keep = Some(now + tp.keepidle);
+                }
+            }
+            (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl = secs(v, 32767)?,
+            (IPPROTO_TCP, TCP_KEEPCNT) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.keepcnt = v as u32;
+            }
+            (IPPROTO_TCP, TCP_SYNCNT) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.syn_retries = v as u32;
+            }
+            (IPPROTO_TCP, TCP_LINGER2) => {
+                tp.linger2 = match v {
+                    v if v < 0 => None,
+                    0 => None,
+                    v => Some(Duration::from_secs(v as u64)),
+                }
+            }
+            (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = v.max(0) as u32,
+            (IPPROTO_TCP, TCP_USER_TIMEOUT) => {
+                if v < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                tp.user_timeout = v as u32;
+            }
+            (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp = v.max(0) as u32,
+            (IPPROTO_TCP, TCP_QUICKACK) | (IPPROTO_TCP, TCP_FASTOPEN) => {}
+            _ => return Err(Errno::ENOPROTOOPT),
+        }
+        tcp_timer_sync(stack, so);
+        Ok(())
+    }
+
+    fn pru_ctloutput_get(&self, so: &Socket, level: i32, name: i32) -> Result<i32, Errno> {
+        let tp = so.so_pcb.tcp().ok_or(Errno::ENOPROTOOPT)?;
+        Ok(match (level, name) {
+            (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, 1500, name),
+            (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
+            (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
+            (IPPROTO_TCP, TCP_MAXSEG) => {
+                if tp.t_state.synchronized() {
+                    tp.t_maxseg as i32
+                } else if tp.user_mss != 0 {
+                    tp.user_mss as i32
+                } else {
+                    TCP_DEFAULT_MSS as i32
+                }
+            }
+            (IPPROTO_TCP, TCP_KEEPIDLE) => tp.keepidle.as_secs() as i32,
+            (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl.as_secs() as i32,
+            (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
+            (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
+            (IPPROTO_TCP, TCP_LINGER2) => tp.linger2.map_or(60, |d| d.as_secs() as i32),
+            (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,
+            (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
+            (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
+            (IPPROTO_TCP, TCP_QUICKACK) => 1,
+            _ => return Err(Errno::ENOPROTOOPT),
+        })
+    }
+
+    fn pru_check(&self, stack: &Stack, so: &Socket) {
+        let tp = so.so_pcb.tcp().expect("TCP socket with a TCP PCB");
+        let h = so.handle;
+        assert!(
+            tp.snd_una.le(tp.snd_nxt) && tp.snd_nxt.le(tp.snd_max),
+            "{h:?}: snd_una <= snd_nxt <= snd_max"
+        );
+        assert!(
+            tp.snd_una.le(tp.snd_buf_seq + 1),
+            "{h:?}: send buffer starts at or after snd_una"
+        );
+        if so.so_state.has(SoState::PROTOREF) {
+            assert!(
+                so.so_state.has(SoState::NOFDREF),
+                "{h:?}: PROTOREF only after the last close"
+            );
+            assert_ne!(
+                tp.t_state,
+                TcpState::Closed,
+                "{h:?}: a closed connection holds no PROTOREF"
+            );
+        }
+        let t = stack.pcbinfo.read();
+        let tuple = (tp.inp.local(), tp.inp.foreign());
+        let in_table = t.tcp_conns.get(&tuple) == Some(&h);
+        match tp.t_state {
+            TcpState::Closed | TcpState::Listen => {
+                assert!(
+                    !in_table,
+                    "{h:?}: {:?} connection still in the 4-tuple table",
+                    tp.t_state
+                )
+            }
+            _ => assert!(
+                in_table,
+                "{h:?}: {:?} connection missing from the 4-tuple table",
+                tp.t_state
+            ),
+        }
+        if tp.inp.lport != 0 {
+            assert!(
+                t.users(Proto::Tcp, tp.inp.lport)
+                    .iter()
+                    .any(|u| u.handle == h),
+                "{h:?}: bound socket missing from the port table"
+            );
+        }
+        if tp.t_state == TcpState::Listen {
+            assert!(so.so_listen.is_some(), "{h:?}: LISTEN without queues");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The TCP control block (`TcpCb`, FreeBSD's `struct tcpcb`) and TCP states.
+//! All fields are under the owning socket's lock (s).
+
+use std::time::Duration;
+
+use super::in_pcb::Inpcb;
+use super::tcp_reass::Reass;
+use super::tcp_seq::Seq;
+use crate::time::Instant;
+
+/// RFC 9293 connection states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    CloseWait,
+    FinWait1,
+    Closing,
+    LastAck,
+    FinWait2,
+    TimeWait,
+}
+
+impl TcpState {
+    /// The number Linux's TCP_INFO reports (tcpi_state).
+    pub fn linux_number(self) -> u8 {
+        match self {
+            TcpState::Established => 1,
+            TcpState::SynSent => 2,
+            TcpState::SynReceived => 3,
+            TcpState::FinWait1 => 4,
+            TcpState::FinWait2 => 5,
+            TcpState::TimeWait => 6,
+            TcpState::Closed => 7,
+            TcpState::CloseWait => 8,
+            TcpState::LastAck => 9,
+            TcpState::Listen => 10,
+            TcpState::Closing => 11,
+        }
+    }
+
+    /// Has our SYN been acknowledged (the connection is synchronized)?
+    pub fn synchronized(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+        )
+    }
+
+    /// May we still receive data?
+    pub fn can_receive(self) -> bool {
+        matches!(
+            self,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
+    }
+}
+
+/// RFC 6298 values, with Linux's floor and ceiling.
+pub const TCP_RTO_MIN: Duration = Duration::from_millis(200);
+pub const TCP_RTO_MAX: Duration = Duration::from_secs(120);
+pub const TCP_RTO_INITIAL: Duration = Duration::from_secs(1);
+/// TIME_WAIT length on Linux (TCP_TIMEWAIT_LEN).
+pub const TCP_TIMEWAIT_LEN: Duration = Duration::from_secs(60);
+pub const TCP_DELACK: Duration = Duration::from_millis(40);
+/// Data retransmissions before giving up (Linux's tcp_retries2 default).
+pub const TCP_RETRIES2: u32 = 15;
+pub const TCP_DEFAULT_MSS: u16 = 536;
+
+/// TCP timers (FreeBSD's callouts), as deadlines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpTimers {
+    pub rexmt: Option<Instant>,
+    pub persist: Option<Instant>,
+    pub keep: Option<Instant>,
+    pub twomsl: Option<Instant>,
+    pub delack: Option<Instant>,
+}
+
+impl TcpTimers {
+    pub fn earliest(&self) -> Option<Instant> {
+        [
+            self.rexmt,
+            self.persist,
+            self.keep,
+            self.twomsl,
+            self.delack,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+#[derive(Debug)]
+pub struct TcpCb {
+    pub inp: Inpcb,
+    pub t_state: TcpState,
+
+    // Send sequence space.
+    pub iss: Seq,
+    pub snd_una: Seq,
+    pub snd_nxt: Seq,
+    pub snd_max: Seq,
+    pub snd_wnd: u32,
+    pub snd_wl1: Seq,
+    pub snd_wl2: Seq,
+    /// Largest window the peer ever offered (for the persist decision).
+    pub max_sndwnd: u32,
+    /// Sequence number of the first byte held in so_snd.
+    pub snd_buf_seq: Seq,
+    /// The application shut down writing: a FIN follows the buffered data.
+    pub fin_queued: bool,
+
+    // Receive sequence space.
+    pub irs: Seq,
+    pub rcv_nxt: Seq,
+    /// Right edge we last advertised (rcv_nxt + window).
+    pub rcv_adv: Seq,
+    pub reass: Reass,
+    /// A FIN arrived ahead of missing data: its sequence number.
+    pub rcv_fin_at: Option<Seq>,
+
+    // Options.
+    pub t_maxseg: usize,
+    pub mss_offer: u16,
+    pub user_mss: u16,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub wscale_ok: bool,
+    pub ts_ok: bool,
+    pub ts_recent: u32,
+    pub ts_offset: u32,
+    pub sack_ok: bool,
+    pub nodelay: bool,
+    pub cork: bool,
+    pub keepidle: Duration,
+    pub keepintvl: Duration,
+    pub keepcnt: u32,
+    pub syn_retries: u32,
+    pub linger2: Option<Duration>,
+    pub defer_accept: u32,
+    pub user_timeout: u32,
+    pub window_clamp: u32,
+
+    // Round trip and retransmission (RFC 6298).
+    pub srtt: Option<Duration>,
+    pub rttvar: Duration,
+    pub rto: Duration,
+    pub rxtshift: u32,
+    /// Karn: the segment being timed (sequence, send time).
+    pub rtt_seq: Option<(Seq, Instant)>,
+
+    // Congestion control (RFC 5681 + 6582 NewReno).
+    pub cwnd: usize,
+    pub ssthresh: usize,
+    pub dupacks: u32,
+    pub recover: Option<Seq>,
+
+    // Flags.
+    pub ack_now: bool,
+    pub delack_segs: u32,
+    pub keep_probes: u32,
+    pub persist_shift: u32,
+    pub t_timers: TcpTimers,
+    /// The deadline last pushed to the stack's timer heap.
+    pub scheduled: Option<Instant>,
+    /// RST already sent by close/abort.
+    pub rst_sent: bool,
+}
+
+impl TcpCb {
+    pub fn new(inp: Inpcb) -> TcpCb {
+        TcpCb {
+            inp,
+            t_state: TcpState::Closed,
+            iss: Seq(0),
+            snd_una: Seq(0),
+            snd_nxt: Seq(0),
+            snd_max: Seq(0),
+            snd_wnd: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: Seq(0),
+            max_sndwnd: 0,
+            snd_buf_seq: Seq(0),
+            fin_queued: false,
+            irs: Seq(0),
+            rcv_nxt: Seq(0),
+            rcv_adv: Seq(0),
+            reass: Reass::new(),
+            rcv_fin_at: None,
+            t_maxseg: TCP_DEFAULT_MSS as usize,
+            mss_offer: 1460,
+            user_mss: 0,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            wscale_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset: 0,
+            sack_ok: false,
+            nodelay: false,
+            cork: false,
+            keepidle: Duration::from_secs(7200),
+            keepintvl: Duration::from_secs(75),
+            keepcnt: 9,
+            syn_retries: 6,
+            linger2: None,
+            defer_accept: 0,
+            user_timeout: 0,
+            window_clamp: 0,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: TCP_RTO_INITIAL,
+            rxtshift: 0,
+            rtt_seq: None,
+            cwnd: 0,
+            ssthresh: usize::MAX,
+            dupacks: 0,
+            recover: None,
+            ack_now: false,
+            delack_segs: 0,
+            keep_probes: 0,
+            persist_shift: 0,
+            t_timers: TcpTimers::default(),
+            scheduled: None,
+            rst_sent: false,
+        }
+    }
+
+    /// Sequence number of our FIN, if one is queued.
+    pub fn fin_seq(&self, snd_cc: usize) -> Option<Seq> {
+        self.fin_queued.then(|| self.snd_buf_seq + snd_cc)
+    }
+
+    /// Bytes in flight.
+    pub fn flight(&self) -> usize {
+        self.snd_max.diff(self.snd_una).max(0) as usize
+    }
+
+    /// RFC 6298 (2.2)/(2.3) with Linux's 200 ms floor.
+    pub fn rtt_update(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let delta = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(rtt);
+        self.rto = (srtt + (self.rttvar * 4).max(Duration::from_millis(1)))
+            .clamp(TCP_RTO_MIN, TCP_RTO_MAX);
+    }
+
+    /// The current RTO with exponential backoff.
+    pub fn rto_backed_off(&self) -> Duration {
+        let shift = self.rxtshift.min(16);
+        (self.rto * (1u32 << shift)).min(TCP_RTO_MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rto_follows_rfc6298_with_floor() {
+        let mut tp = TcpCb::new(Inpcb::new(64));
+        tp.rtt_update(Duration::from_millis(10));
+        assert_eq!(tp.rto, TCP_RTO_MIN, "floored at 200 ms like Linux");
+        tp.rtt_update(Duration::from_millis(1000));
+        assert!(tp.rto > Duration::from_millis(1000));
+        tp.rxtshift = 3;
+        assert_eq!(tp.rto_backed_off(), (tp.rto * 8).min(TCP_RTO_MAX));
+        tp.rxtshift = 40;
+        assert_eq!(tp.rto_backed_off(), TCP_RTO_MAX);
+    }
+
+    #[test]
+    fn states_report_linux_numbers() {
+        assert_eq!(TcpState::Established.linux_number(), 1);
+        assert_eq!(TcpState::Listen.linux_number(), 10);
+        assert!(TcpState::FinWait2.can_receive());
+        assert!(!TcpState::SynReceived.synchronized());
+    }
+}

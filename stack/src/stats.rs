@@ -1,0 +1,54 @@
+//! Counters: every dropped frame is counted by reason, and the socket
+//! life-cycle events tests check (pru_detach calls, RSTs sent, frees).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! stats {
+    ($($name:ident),* $(,)?) => {
+        /// Live counters (atomics; no lock).
+        #[derive(Debug, Default)]
+        pub struct Stats { $(pub $name: AtomicU64,)* }
+
+        /// A copy of the counters at one instant.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct StatsSnapshot { $(pub $name: u64,)* }
+
+        impl Stats {
+            pub fn snapshot(&self) -> StatsSnapshot {
+                StatsSnapshot { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+    };
+}
+
+stats! {
+    frames_in,
+    frames_out,
+    drop_malformed,
+    drop_checksum,
+    drop_fragment,
+    drop_not_for_us,
+    drop_unknown_proto,
+    drop_no_socket,
+    drop_rcvbuf_full,
+    drop_out_of_window,
+    drop_listen_overflow,
+    tcp_rst_sent,
+    tcp_retransmits,
+    tcp_segs_in,
+    tcp_segs_out,
+    udp_in,
+    udp_out,
+    icmp_in,
+    icmp_out,
+    sockets_created,
+    sockets_freed,
+    pru_detach_calls,
+    pru_abort_calls,
+}
+
+impl Stats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+}

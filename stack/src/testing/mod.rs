@@ -1,0 +1,13 @@
+//! Test harnesses (compiled for tests only): a two-stack `Pair` joined by
+//! an in-memory link with seeded loss, duplication, reordering and delay
+//! under a virtual clock (quinn-proto's model), and packet-trace helpers
+//! that feed exact segments to one stack and read its exact replies.
+
+pub mod pair;
+pub mod trace;
+
+#[cfg(test)]
+mod loss_tests;
+
+#[cfg(test)]
+mod prop_tests;

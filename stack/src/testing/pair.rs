@@ -1,0 +1,236 @@
+//! `Pair`: stacks A (10.0.0.1) and B (10.0.0.2) on one virtual link.
+//! `drive()` runs both until quiet, advancing virtual time to the next
+//! event, and calls `check_invariants()` on both after every step.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::rng::Rng;
+use crate::time::Instant;
+use crate::{Errno, SockType, SocketHandle, Stack};
+
+pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+/// Link impairments, each a probability in [0, 1] per frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkParams {
+    pub loss: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    /// One-way delay of every frame.
+    pub delay: Duration,
+}
+
+pub struct Pair {
+    pub a: Stack,
+    pub b: Stack,
+    pub now: Instant,
+    pub params: LinkParams,
+    rng: Rng,
+    /// (deliver at, to B?, frame)
+    in_flight: Vec<(Instant, bool, Vec<u8>)>,
+    pub frames_a_to_b: u64,
+    pub frames_b_to_a: u64,
+}
+
+fn chance(rng: &mut Rng, p: f64) -> bool {
+    p > 0.0 && (rng.next_u64() as f64 / u64::MAX as f64) < p
+}
+
+impl Pair {
+    pub fn new(seed: u64) -> Pair {
+        Pair::with_config(seed, |_| {})
+    }
+
+    pub fn with_config(seed: u64, tweak: impl Fn(&mut Config)) -> Pair {
+        let mut ca = Config::new(A_ADDR, 24);
+        ca.seed = seed.wrapping_mul(2).wrapping_add(1);
+        let mut cb = Config::new(B_ADDR, 24);
+        cb.seed = seed.wrapping_mul(2).wrapping_add(2);
+        tweak(&mut ca);
+        tweak(&mut cb);
+        Pair {
+            a: Stack::new(ca),
+            b: Stack::new(cb),
+            now: Instant::from_millis(1000),
+            params: LinkParams {
+                delay: Duration::from_millis(1),
+                ..Default::default()
+            },
+            rng: Rng::new(seed ^ 0xabcdef),
+            in_flight: Vec::new(),
+            frames_a_to_b: 0,
+            frames_b_to_a: 0,
+        }
+    }
+
+    /// Move frames onto the link and deliver those due. True if anything moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = false;
+        for to_b in [true, false] {
+            loop {
+                let from = if to_b { &self.a } else { &self.b };
+                let Some(frame) = from.poll_transmit() else {
+                    break;
+                };
+                moved = true;
+                if to_b {
+                    self.frames_a_to_b += 1;
+                } else {
+                    self.frames_b_to_a += 1;
+                }
+                if chance(&mut self.rng, self.params.loss) {
+                    continue;
+                }
+                let mut at = self.now + self.params.delay;
+                if chance(&mut self.rng, self.params.reorder) {
+                    at =
+                        at + self.params.delay + Duration::from_millis(1 + self.rng.next_u64() % 5);
+                }
+                if chance(&mut self.rng, self.params.duplicate) {
+                    self.in_flight
+                        .push((at + Duration::from_micros(10), to_b, frame.clone()));
+                }
+                self.in_flight.push((at, to_b, frame));
+            }
+        }
+        // Deliver due frames in time order (stable for equal times).
+        self.in_flight.sort_by_key(|(at, _, _)| *at);
+        let due = self
+            .in_flight
+            .iter()
+            .take_while(|(at, _, _)| *at <= self.now)
+            .count();
+        let frames: Vec<_> = self.in_flight.drain(..due).collect();
+        for (_, to_b, frame) in frames {
+            moved = true;
+            let to = if to_b { &self.b } else { &self.a };
+            to.handle_frame(self.now, &frame);
+            self.check();
+        }
+        for s in [&self.a, &self.b] {
+            if s.poll_timeout().is_some_and(|t| t <= self.now) {
+                s.handle_timeout(self.now);
+                moved = true;
+                self.check();
+            }
+        }
+        moved
+    }
+
+    pub fn check(&self) {
+        self.a.check_invariants();
+        self.b.check_invariants();
+    }
+
+    /// The next instant anything is scheduled.
+    fn next_event(&self) -> Option<Instant> {
+        let link = self.in_flight.iter().map(|(at, _, _)| *at).min();
+        [link, self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Run until nothing is in flight and no timer is due before `limit`
+    /// from now; returns the virtual time spent.
+    pub fn drive_for(&mut self, limit: Duration) -> Duration {
+        let start = self.now;
+        let end = self.now + limit;
+        loop {
+            while self.step() {}
+            match self.next_event() {
+                Some(t) if t <= end => self.now = self.now.max(t),
+                _ => break,
+            }
+        }
+        self.now = self.now.max(end);
+        self.now - start
+    }
+
+    /// Drive for up to 10 virtual seconds.
+    pub fn drive(&mut self) {
+        self.drive_for(Duration::from_secs(10));
+    }
+
+    /// Listener on B:port, connection from A, accepted on B.
+    /// Returns (listener on B, client on A, server socket on B).
+    pub fn connected(&mut self, port: u16) -> (SocketHandle, SocketHandle, SocketHandle) {
+        let l = self.b.socket(SockType::Stream, 0).unwrap();
+        self.b.bind(l, SocketAddrV4::new(B_ADDR, port)).unwrap();
+        self.b.listen(l, 16).unwrap();
+        let c = self.a.socket(SockType::Stream, 0).unwrap();
+        assert_eq!(
+            self.a
+                .connect(self.now, c, Some(SocketAddrV4::new(B_ADDR, port))),
+            Err(Errno::EINPROGRESS)
+        );
+        self.drive();
+        assert_eq!(self.a.connect_status(c), Ok(true), "connect completes");
+        let (s, peer) = self.b.accept(l).expect("accept");
+        assert_eq!(*peer.ip(), A_ADDR);
+        (l, c, s)
+    }
+
+    /// Send all of `data` from `from` on stack `src_is_a`, reading it at
+    /// `to`; returns what was received once `expect` bytes arrived.
+    pub fn transfer(
+        &mut self,
+        src_is_a: bool,
+        from: SocketHandle,
+        to: SocketHandle,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut sent = 0;
+        let mut got = Vec::with_capacity(data.len());
+        let mut buf = vec![0u8; 65536];
+        let mut idle = 0;
+        while got.len() < data.len() {
+            let (s, r) = if src_is_a {
+                (&self.a, &self.b)
+            } else {
+                (&self.b, &self.a)
+            };
+            let mut progressed = false;
+            if sent < data.len() {
+                match s.send(self.now, from, &data[sent..], 0, None) {
+                    Ok(n) => {
+                        sent += n;
+                        progressed = true;
+                    }
+                    Err(Errno::EAGAIN) => {}
+                    Err(e) => panic!("send failed: {e:?}"),
+                }
+            }
+            loop {
+                match r.recv(self.now, to, &mut buf, 0) {
+                    Ok(m) if m.copied > 0 => {
+                        got.extend_from_slice(&buf[..m.copied]);
+                        progressed = true;
+                    }
+                    Ok(_) => panic!("unexpected EOF after {} bytes", got.len()),
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => panic!("recv failed: {e:?}"),
+                }
+            }
+            if !self.step() {
+                match self.next_event() {
+                    Some(t) => self.now = self.now.max(t),
+                    None if !progressed => {
+                        idle += 1;
+                        assert!(
+                            idle < 3,
+                            "transfer stalled at {} of {} bytes",
+                            got.len(),
+                            data.len()
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+        got
+    }
+}
