@@ -113,6 +113,32 @@ pub fn shim() -> Result<&'static Arc<Shim>, i32> {
     SHIM.get_or_init(init).as_ref().map_err(|e| *e)
 }
 
+/// The shim whatever process this is (a forked child included): for fd
+/// table bookkeeping only, never for stack calls.
+pub fn shim_any() -> Option<&'static Arc<Shim>> {
+    SHIM.get().and_then(|r| r.as_ref().ok())
+}
+
+/// True in a child that shares the parent's memory without owning its
+/// stack: vfork() and posix_spawn() children, where no atfork handler runs.
+/// Such a child closes and dup2s its own descriptors before exec; it must
+/// not touch the fd table, the epoll table or the stack, which are the
+/// parent's (python's subprocess closes every fd above 2 this way).
+pub fn in_vfork_child() -> bool {
+    // SAFETY: getpid has no preconditions (glibc does not cache it).
+    !FORKED.load(Ordering::Relaxed)
+        && shim_any().is_some_and(|s| unsafe { libc::getpid() } != s.pid)
+}
+
+/// In a forked child: forget an inherited stack-socket fd that is being
+/// closed, so the number can be reused for something else. The parent
+/// still holds the socket; the child never touches the stack.
+pub fn forget_inherited(fd: i32) {
+    if let Some(s) = shim_any() {
+        s.fds.remove(fd);
+    }
+}
+
 /// The shim if it was already initialised (no side effects).
 pub fn shim_if_ready() -> Option<&'static Arc<Shim>> {
     if FORKED.load(Ordering::Relaxed) {
@@ -190,20 +216,52 @@ fn init() -> Result<Arc<Shim>, i32> {
         .map_err(|_| libc::EAGAIN)?;
     // SAFETY: registering plain extern "C" functions without captures.
     unsafe {
-        libc::pthread_atfork(None, None, Some(atfork_child));
-        libc::atexit(at_exit);
+        libc::pthread_atfork(
+            Some(atfork_prepare),
+            Some(atfork_parent),
+            Some(atfork_child),
+        );
     }
     Ok(shim)
 }
 
+extern "C" fn atfork_prepare() {
+    if let Some(s) = shim_any() {
+        s.fds.lock_for_fork();
+    }
+}
+
+extern "C" fn atfork_parent() {
+    if let Some(s) = shim_any() {
+        s.fds.unlock_after_fork();
+    }
+}
+
 extern "C" fn atfork_child() {
+    if let Some(s) = shim_any() {
+        s.fds.unlock_after_fork();
+    }
     FORKED.store(true, Ordering::Relaxed);
 }
 
+/// At process exit, do what the kernel does for a dying process's sockets:
+/// close every one still open (FIN, or RST for unaccepted connections) and
+/// keep delivering unsent data and FINs, here for at most 2 s.
+///
+/// It runs from `.fini_array`, i.e. after every atexit handler of the
+/// program (which may still send), while the driver thread still runs;
+/// not from atexit(), whose handlers registered before our lazy init would
+/// run after it. `_exit()` and fatal signals skip it (see README limits).
 extern "C" fn at_exit() {
-    // Give unsent data and FINs up to 2 s, as the kernel keeps sending after exit.
+    if FORKED.load(Ordering::Relaxed) || in_vfork_child() {
+        return;
+    }
     let Some(s) = shim_if_ready() else { return };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for (_, of) in s.fds.take_all() {
+            let _ = s.stack.close(s.now(), of.handle);
+        }
+        s.after_op();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         while s.stack.has_unsent_data() && std::time::Instant::now() < deadline {
             s.flush();
@@ -211,6 +269,10 @@ extern "C" fn at_exit() {
         }
     }));
 }
+
+#[used]
+#[link_section = ".fini_array"]
+static AT_EXIT: extern "C" fn() = at_exit;
 
 impl Shim {
     pub fn now(&self) -> stack::Instant {

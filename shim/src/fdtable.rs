@@ -98,11 +98,62 @@ impl FdTable {
     pub fn is_empty(&self) -> bool {
         self.slots.read().iter().all(|s| s.is_none())
     }
+
+    /// Removes every entry, returning the fds that were stack sockets (at
+    /// exit, when the kernel would close them all).
+    pub fn take_all(&self) -> Vec<(i32, Arc<OpenFile>)> {
+        self.slots
+            .write()
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(fd, s)| s.take().map(|f| (fd as i32, f)))
+            .collect()
+    }
+
+    /// Holds the write lock across fork() so the child never inherits it
+    /// held by another thread (pthread_atfork prepare handler).
+    pub fn lock_for_fork(&self) {
+        std::mem::forget(self.slots.write());
+    }
+
+    /// Releases the lock taken by `lock_for_fork` (parent and child handlers).
+    pub fn unlock_after_fork(&self) {
+        // SAFETY: paired with `lock_for_fork` in this process image, which
+        // leaked a write guard of this lock.
+        unsafe { self.slots.force_unlock_write() }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn handle_free_file() -> Option<Arc<OpenFile>> {
+        let st = stack::Stack::new(stack::Config::new(std::net::Ipv4Addr::new(10, 7, 0, 2), 24));
+        let h = st.socket(SockType::Stream, 0).ok()?;
+        Some(Arc::new(OpenFile::new(h, SockType::Stream, false)))
+    }
+
+    #[test]
+    fn take_all_empties_the_table_lowest_fd_first() {
+        let Some(f) = handle_free_file() else { return };
+        let t = FdTable::default();
+        t.insert(7, f.clone());
+        t.insert(3, f.clone());
+        let fds: Vec<i32> = t.take_all().into_iter().map(|(fd, _)| fd).collect();
+        assert_eq!(fds, vec![3, 7]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn fork_lock_round_trip_leaves_the_table_usable() {
+        let Some(f) = handle_free_file() else { return };
+        let t = FdTable::default();
+        t.lock_for_fork();
+        t.unlock_after_fork();
+        t.insert(4, f);
+        assert!(t.contains(4));
+    }
 
     #[test]
     fn dup_shares_one_open_file() {

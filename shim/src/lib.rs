@@ -49,9 +49,21 @@ fn guard<T: From<i8>>(f: impl FnOnce() -> R<T>) -> T {
 
 fn ours(fd: c_int) -> Option<Arc<OpenFile>> {
     if driver::FORKED.load(Ordering::Relaxed) {
+        if driver::shim_any().is_some_and(|s| s.fds.contains(fd)) {
+            log::warn_once(
+                "sockshim: a forked child used a socket inherited from its parent; sharing \
+                 stack sockets across fork() is not supported yet (the call fails)",
+            );
+        }
         return None;
     }
     shim_if_ready()?.fds.get(fd)
+}
+
+/// True when a descriptor-destroying call (close, dup2, close_range) must
+/// leave the shim's tables alone: in a vfork child they are the parent's.
+fn foreign_process() -> bool {
+    shim_if_ready().is_some() && driver::in_vfork_child()
 }
 
 /// Copy `a` into a caller's (addr, addrlen) pair, truncating like Linux.
@@ -553,7 +565,11 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     if driver::is_protected(fd) {
         return 0;
     }
-    if ours(fd).is_some() {
+    if driver::FORKED.load(Ordering::Relaxed) {
+        driver::forget_inherited(fd);
+    } else if foreign_process() {
+        // A vfork child: its close is its own.
+    } else if ours(fd).is_some() {
         let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
     } else if let Some(s) = shim_if_ready() {
         s.epoll.close_epoll(fd);
@@ -779,6 +795,16 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
         set_errno(libc::EBADF);
         return -1;
     }
+    if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
+        // A forked or vfork child: its descriptors are its own; the
+        // parent's tables are left alone.
+        // SAFETY: pass-through.
+        let r = unsafe { (real().dup3)(old, new, flags) };
+        if r >= 0 && driver::FORKED.load(Ordering::Relaxed) {
+            driver::forget_inherited(new);
+        }
+        return r;
+    }
     let src = ours(old);
     // SAFETY: pass-through.
     let r = unsafe { (real().dup3)(old, new, flags) };
@@ -800,6 +826,15 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     if driver::is_protected(new) {
         set_errno(libc::EBADF);
         return -1;
+    }
+    if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
+        // As in dup3: a child's descriptors are its own.
+        // SAFETY: pass-through.
+        let r = unsafe { (real().dup2)(old, new) };
+        if r >= 0 && old != new && driver::FORKED.load(Ordering::Relaxed) {
+            driver::forget_inherited(new);
+        }
+        return r;
     }
     let src = ours(old);
     // SAFETY: pass-through.
@@ -1178,7 +1213,12 @@ pub unsafe extern "C" fn close_range(
         return -1;
     }
     let cloexec_only = flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0;
-    if !cloexec_only {
+    if !cloexec_only && driver::FORKED.load(Ordering::Relaxed) {
+        let top = last.min(65535) as c_int;
+        for fd in first as c_int..=top {
+            driver::forget_inherited(fd);
+        }
+    } else if !cloexec_only && !foreign_process() {
         if let Some(s) = shim_if_ready() {
             let top = last.min(65535) as c_int;
             for fd in first as c_int..=top {
