@@ -205,6 +205,7 @@ pub unsafe extern "C" fn accept4(
     match ours(fd) {
         Some(of) => guard(|| {
             let (nfd, peer) = ops::accept(&of, flags)?;
+            ops::inherit_timeouts(fd, &of, nfd);
             // SAFETY: addr/len from the caller.
             unsafe { put_addr(peer, addr, len) }?;
             Ok(nfd)
@@ -600,14 +601,26 @@ pub unsafe extern "C" fn setsockopt(
     len: socklen_t,
 ) -> c_int {
     match ours(fd) {
-        Some(of) => guard(|| {
-            if (len as i32) < 0 {
-                return Err(libc::EINVAL);
+        Some(of) => match ops::timeout_option(level, name) {
+            Some(recv) => {
+                // SAFETY: pass-through to the anchor (see ops::note_timeout).
+                let r = unsafe { (real().setsockopt)(fd, level, name, val, len) };
+                if r == 0 {
+                    // SAFETY: the kernel just read `len` bytes at `val`.
+                    let v = unsafe { buf_ref(val, len as usize) }.unwrap_or(&[]);
+                    let _ = catch_unwind(AssertUnwindSafe(|| ops::note_timeout(fd, &of, recv, v)));
+                }
+                r
             }
-            // SAFETY: val/len from the caller.
-            let v = unsafe { buf_ref(val, len as usize) }?;
-            ops::setsockopt(&of, level, name, v)
-        }),
+            None => guard(|| {
+                if (len as i32) < 0 {
+                    return Err(libc::EINVAL);
+                }
+                // SAFETY: val/len from the caller.
+                let v = unsafe { buf_ref(val, len as usize) }?;
+                ops::setsockopt(&of, level, name, v)
+            }),
+        },
         // SAFETY: pass-through.
         None => unsafe { (real().setsockopt)(fd, level, name, val, len) },
     }
@@ -624,6 +637,11 @@ pub unsafe extern "C" fn getsockopt(
     len: *mut socklen_t,
 ) -> c_int {
     match ours(fd) {
+        // The anchor holds the socket timeouts (see ops::note_timeout).
+        Some(_) if ops::timeout_option(level, name).is_some() => {
+            // SAFETY: pass-through to the anchor.
+            unsafe { (real().getsockopt)(fd, level, name, val, len) }
+        }
         Some(of) => guard(|| {
             if len.is_null() {
                 return Err(libc::EFAULT);

@@ -281,40 +281,96 @@ pub fn getpeername(of: &OpenFile) -> R<SocketAddrV4> {
     shim()?.stack.getpeername(of.handle).map_err(e)
 }
 
-fn timeval_to_us(b: &[u8]) -> R<u64> {
-    if b.len() < 16 {
-        return Err(libc::EINVAL);
+const SO_RCVTIMEO_NEW: i32 = 66;
+const SO_SNDTIMEO_NEW: i32 = 67;
+
+/// SO_RCVTIMEO / SO_SNDTIMEO (old or 64-bit name): Some(true) for the
+/// receive timeout, Some(false) for the send timeout.
+pub fn timeout_option(level: i32, name: i32) -> Option<bool> {
+    match (level, name) {
+        (SOL_SOCKET, SO_RCVTIMEO_OLD | SO_RCVTIMEO_NEW) => Some(true),
+        (SOL_SOCKET, SO_SNDTIMEO_OLD | SO_SNDTIMEO_NEW) => Some(false),
+        _ => None,
     }
-    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap_or([0; 8]));
-    let usec = i64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8]));
-    if !(0..1_000_000).contains(&usec) {
-        return Err(libc::EDOM);
-    }
-    if sec < 0 {
-        return Ok(0);
-    }
-    Ok((sec as u64).saturating_mul(1_000_000) + usec as u64)
 }
 
-fn us_to_timeval(us: u64) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
-    b[8..].copy_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
-    b
+/// The socket timeouts live on the anchor, a kernel socket: lib.rs passes
+/// setsockopt/getsockopt of them straight to it, so the kernel validates
+/// (EINVAL, EDOM, EFAULT) and rounds to its jiffies exactly as for its own
+/// sockets (with HZ=250, 1.25 s reads back as 1.252 s). After a successful
+/// set, this reads the effective value back for the shim's own waits.
+/// A negative tv_sec means "never wait" on Linux (0 jiffies): stored as 1 µs.
+pub fn note_timeout(anchor: i32, of: &OpenFile, recv: bool, val: &[u8]) {
+    let slot = if recv {
+        &of.rcvtimeo_us
+    } else {
+        &of.sndtimeo_us
+    };
+    let negative = val
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .is_some_and(|b| i64::from_ne_bytes(b) < 0);
+    if negative {
+        slot.store(1, Ordering::Relaxed);
+        return;
+    }
+    let mut tv = [0i64; 2];
+    let mut len = 16 as libc::socklen_t;
+    let name = if recv {
+        SO_RCVTIMEO_OLD
+    } else {
+        SO_SNDTIMEO_OLD
+    };
+    // SAFETY: `tv` is a valid 16-byte out-buffer, `len` says so.
+    let r = unsafe {
+        (crate::real::real().getsockopt)(anchor, SOL_SOCKET, name, tv.as_mut_ptr().cast(), &mut len)
+    };
+    if r == 0 {
+        let us = (tv[0].max(0) as u64).saturating_mul(1_000_000) + tv[1].max(0) as u64;
+        slot.store(us, Ordering::Relaxed);
+    }
+}
+
+/// An accepted socket starts with its listener's SO_RCVTIMEO/SO_SNDTIMEO,
+/// as Linux's sk_clone copies them: copy the listener anchor's values to
+/// the new anchor and the shim's copies to the new open file.
+pub fn inherit_timeouts(listener_anchor: i32, listener: &OpenFile, child_anchor: i32) {
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return;
+    };
+    let Some(child) = s.fds.get(child_anchor) else {
+        return;
+    };
+    for (name, from, to) in [
+        (SO_RCVTIMEO_OLD, &listener.rcvtimeo_us, &child.rcvtimeo_us),
+        (SO_SNDTIMEO_OLD, &listener.sndtimeo_us, &child.sndtimeo_us),
+    ] {
+        let us = from.load(Ordering::Relaxed);
+        if us == 0 {
+            continue;
+        }
+        to.store(us, Ordering::Relaxed);
+        let mut tv = [0i64; 2];
+        let mut len = 16 as libc::socklen_t;
+        let real = crate::real::real();
+        // SAFETY: 16-byte buffers for a struct timeval, lengths to match.
+        unsafe {
+            if (real.getsockopt)(
+                listener_anchor,
+                SOL_SOCKET,
+                name,
+                tv.as_mut_ptr().cast(),
+                &mut len,
+            ) == 0
+            {
+                (real.setsockopt)(child_anchor, SOL_SOCKET, name, tv.as_ptr().cast(), len);
+            }
+        }
+    }
 }
 
 pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
     let s = shim()?;
-    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
-        let us = timeval_to_us(val)?;
-        let slot = if name == SO_RCVTIMEO_OLD {
-            &of.rcvtimeo_us
-        } else {
-            &of.sndtimeo_us
-        };
-        slot.store(us, Ordering::Relaxed);
-        return Ok(0);
-    }
     let r = s
         .stack
         .setsockopt(s.now(), of.handle, level, name, val)
@@ -326,17 +382,6 @@ pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
 
 pub fn getsockopt(of: &OpenFile, level: i32, name: i32, out: &mut [u8]) -> R<usize> {
     let s = shim()?;
-    if level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD) {
-        let slot = if name == SO_RCVTIMEO_OLD {
-            &of.rcvtimeo_us
-        } else {
-            &of.sndtimeo_us
-        };
-        let b = us_to_timeval(slot.load(Ordering::Relaxed));
-        let n = out.len().min(16);
-        out[..n].copy_from_slice(&b[..n]);
-        return Ok(n);
-    }
     let r = s.stack.getsockopt(of.handle, level, name, out).map_err(e);
     s.after_op();
     r
