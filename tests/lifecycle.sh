@@ -66,3 +66,29 @@ print(res[0] == res[2], res[1] == res[3], res[1])
 ")
 [ "$out" = "True True 33" ] || fail "socket timeouts differ from the kernel's: '$out'"
 pass "SO_RCVTIMEO/SO_SNDTIMEO: same rounding and EDOM as the kernel"
+
+# closefrom() (glibc implements it with an internal close_range) must not
+# close the shim's own fds: the connection keeps working after it.
+cat > "$WORK/closefrom.c" <<'C'
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7000) };
+    inet_pton(AF_INET, "10.7.0.1", &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) { perror("connect"); return 1; }
+    closefrom(s + 1);
+    char buf[16];
+    if (write(s, "hi\n", 3) != 3) { perror("write"); return 1; }
+    ssize_t n = read(s, buf, sizeof buf);
+    printf("%zd\n", n);
+    return n == 3 ? 0 : 1;
+}
+C
+gcc -O2 -o "$WORK/closefrom" "$WORK/closefrom.c" || fail "compile closefrom.c"
+out=$(shimmed timeout 10 "$WORK/closefrom" 2>&1) || fail "closefrom: '$out'"
+pass "closefrom() leaves the shim's own fds open"

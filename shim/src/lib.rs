@@ -1269,6 +1269,18 @@ pub unsafe extern "C" fn close_range(
     0
 }
 
+/// closefrom(3): glibc implements it with an internal close_range call that
+/// our close_range never sees, which would close the shim's own fds (TUN
+/// device, eventfds) and leak stack sockets; route it through ours.
+///
+/// # Safety
+/// Standard closefrom(3) contract.
+#[no_mangle]
+pub unsafe extern "C" fn closefrom(lowfd: c_int) {
+    // SAFETY: same contract as close_range over [lowfd, max].
+    unsafe { close_range(lowfd.max(0) as libc::c_uint, libc::c_uint::MAX, 0) };
+}
+
 /// # Safety
 /// Standard epoll_ctl(2) contract.
 #[no_mangle]
