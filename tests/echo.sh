@@ -21,7 +21,7 @@ for _ in $(seq 50); do
 done
 [ "$out" = hello-back ] || fail "tcp echo back got '$out'"
 pass "TCP echo, shim server"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null; sleep 0.2
+stop_last; sleep 0.2
 
 bg shimmed socat UDP-LISTEN:7003,bind=10.7.0.2 EXEC:cat
 sleep 0.5

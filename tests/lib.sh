@@ -7,8 +7,22 @@ NS="sst-$$-$(basename "$0" .sh)"
 WORK=$(mktemp -d)
 PIDS=()
 
+# kill_tree PID: PID and all its descendants (a server started through
+# ip netns exec and env is a grandchild of the PID bg saw).
+kill_tree() {
+  local p=$1 c
+  for c in $(pgrep -P "$p" 2>/dev/null); do kill_tree "$c"; done
+  kill "$p" 2>/dev/null
+}
+# stop_last: stop the most recent bg process tree and wait for it.
+stop_last() {
+  local p=${PIDS[-1]}
+  kill_tree "$p"; wait "$p" 2>/dev/null
+  for _ in $(seq 50); do ip netns pids "$NS" 2>/dev/null | grep -q . || break; sleep 0.05; done
+}
+
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do kill_tree "$p"; done
   "$ROOT/scripts/netns-down" "$NS" >/dev/null 2>&1
   rm -rf "$WORK"
 }
@@ -38,3 +52,22 @@ wait_tcp() {
 wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 sha() { sha256sum "$1" | cut -c1-64; }
+
+# retry N CMD...: run CMD until it succeeds, up to N times 0.1 s apart.
+retry() { local n=$1; shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+
+# veth_pair NAME_A NAME_B: two namespaces joined by a veth pair, A=10.8.0.1,
+# B=10.8.0.2 (the kernel baseline for throughput comparisons).
+veth_pair() {
+  ip netns add "$1"; ip netns add "$2"
+  ip link add "vA$$" type veth peer name "vB$$"
+  ip link set "vA$$" netns "$1"; ip link set "vB$$" netns "$2"
+  ip -n "$1" addr add 10.8.0.1/24 dev "vA$$"; ip -n "$2" addr add 10.8.0.2/24 dev "vB$$"
+  ip -n "$1" link set lo up; ip -n "$2" link set lo up
+  ip -n "$1" link set "vA$$" up; ip -n "$2" link set "vB$$" up
+  for _ in $(seq 100); do
+    ip -n "$1" -o link show "vA$$" | grep -q LOWER_UP && ip -n "$2" -o link show "vB$$" | grep -q LOWER_UP && return 0
+    sleep 0.05
+  done
+  return 1
+}

@@ -32,7 +32,6 @@ pub struct Shim {
     driver_deadline: AtomicU64,
     /// Sockets → eventfds of threads blocked on them.
     waiters: Mutex<HashMap<SocketHandle, Vec<i32>>>,
-    clock_base: std::time::Instant,
     pub pid: i32,
 }
 
@@ -92,6 +91,29 @@ fn read_sysctl() -> Sysctl {
         }
     }
     s
+}
+
+/// A secret shared by every shimmed process of this boot (Linux keys its
+/// ISNs with one per-boot secret too): derived from the kernel's boot id.
+fn boot_secret() -> u64 {
+    match std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+        Ok(id) => id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        }),
+        Err(_) => random_seed(),
+    }
+}
+
+/// CLOCK_MONOTONIC in microseconds: one clock for every process, so ISNs
+/// and timestamps keep increasing across processes.
+fn monotonic_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into ts.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
 fn random_seed() -> u64 {
@@ -185,6 +207,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     sc.mtu = mtu;
     sc.sysctl = read_sysctl();
     sc.seed = random_seed();
+    sc.secret = boot_secret();
     let shim = Arc::new(Shim {
         stack: Stack::new(sc),
         fds: FdTable::default(),
@@ -193,7 +216,6 @@ fn init() -> Result<Arc<Shim>, i32> {
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
         waiters: Mutex::new(HashMap::new()),
-        clock_base: std::time::Instant::now(),
         // SAFETY: getpid has no preconditions.
         pid: unsafe { libc::getpid() },
     });
@@ -267,6 +289,12 @@ extern "C" fn at_exit() {
             s.flush();
             std::thread::sleep(Duration::from_millis(5));
         }
+        if log::enabled(LogLevel::Debug) {
+            log::debug(&format!(
+                "sockshim: stack counters at exit: {:?}",
+                s.stack.stats()
+            ));
+        }
     }));
 }
 
@@ -276,7 +304,7 @@ static AT_EXIT: extern "C" fn() = at_exit;
 
 impl Shim {
     pub fn now(&self) -> stack::Instant {
-        stack::Instant::from_micros(self.clock_base.elapsed().as_micros() as u64 + 1_000_000)
+        stack::Instant::from_micros(monotonic_us())
     }
 
     /// Write every queued frame to the TUN device.

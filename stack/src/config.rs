@@ -164,8 +164,12 @@ pub struct Config {
     /// Largest IP packet the device carries (TUN MTU).
     pub mtu: usize,
     pub sysctl: Sysctl,
-    /// Seed for ISNs, ephemeral ports and the ISN secret (RFC 6528).
+    /// Seed for the stack's randomness (ephemeral ports).
     pub seed: u64,
+    /// The secret keying ISNs (RFC 6528) and timestamp offsets. Stacks that
+    /// share it (and a clock) look like one host to their peers, so a new
+    /// connection may reuse a 4-tuple still in the peer's TIME_WAIT.
+    pub secret: u64,
 }
 
 impl Config {
@@ -177,6 +181,7 @@ impl Config {
             mtu: 1500,
             sysctl: Sysctl::default(),
             seed: 0x5eed,
+            secret: 0x5ec2e7,
         }
     }
 }

@@ -122,7 +122,8 @@ pub struct Stack {
 impl Stack {
     pub fn new(config: Config) -> Stack {
         let mut rng = Rng::new(config.seed);
-        let isn_key = [rng.next_u64(), rng.next_u64()];
+        let mut key_rng = Rng::new(config.secret);
+        let isn_key = [key_rng.next_u64(), key_rng.next_u64()];
         let ident = rng.next_u32() as u16;
         Stack {
             config,

@@ -34,6 +34,22 @@ pub(crate) fn tcp_new_isn(
     Seq(f.wrapping_add((now.total_micros() / 4) as u32))
 }
 
+/// The timestamp offset for a pair of hosts (as Linux's
+/// secure_tcp_ts_off): keyed by addresses only, so successive connections
+/// between the same hosts see increasing TSvals and a peer's PAWS check
+/// lets a new SYN reuse a TIME_WAIT 4-tuple.
+pub(crate) fn tcp_ts_offset(
+    stack: &Stack,
+    local: std::net::Ipv4Addr,
+    remote: std::net::Ipv4Addr,
+) -> u32 {
+    let mut d = [0u8; 10];
+    d[..4].copy_from_slice(&local.octets());
+    d[4..8].copy_from_slice(&remote.octets());
+    d[8..].copy_from_slice(b"ts");
+    siphash(stack.isn_key, &d) as u32
+}
+
 /// Our timestamp clock: milliseconds plus a per-connection offset.
 pub(crate) fn tcp_ts(now: Instant, offset: u32) -> u32 {
     (now.total_millis() as u32).wrapping_add(offset)

@@ -73,7 +73,7 @@ pub(crate) fn syncache_input(
             } else {
                 0
             },
-            ts_offset: stack.rng.lock().next_u32(),
+            ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(stack, *local.ip(), *remote.ip()),
             retransmits: 0,
             first_sent: now,
             rexmt_at: now + TCP_RTO_INITIAL,

@@ -674,3 +674,31 @@ fn data_after_close_is_answered_with_rst() {
     );
     assert!(recv_all(&s).iter().any(|g| g.flags.contains(RST)));
 }
+
+#[test]
+fn timestamps_and_isns_grow_across_connections_to_one_host() {
+    // A peer in TIME_WAIT accepts a new SYN on the same 4-tuple only if its
+    // TSval and ISN are newer (PAWS): keys depend on addresses, not on the
+    // connection, and both follow the clock.
+    let s = Stack::new(Config::new(ME, 24));
+    let mut last: Option<(u32, u32)> = None;
+    for (i, port) in [(0u64, 7000u16), (5, 7000), (9, 7001)] {
+        let c = s.socket(SockType::Stream, 0).unwrap();
+        s.bind(c, me(port)).unwrap();
+        let now = t0() + Duration::from_millis(i);
+        let _ = s.connect(now, c, Some(peer(80)));
+        let syn = recv_one(&s);
+        let ts = syn.options.timestamp.expect("timestamps on").0;
+        if let Some((prev_ts, prev_isn)) = last {
+            assert!(ts.wrapping_sub(prev_ts) as i32 >= 0, "TSval went back");
+            if port == 7000 {
+                assert!(
+                    syn.seq.wrapping_sub(prev_isn) as i32 > 0,
+                    "ISN went back for the same 4-tuple"
+                );
+            }
+        }
+        last = Some((ts, syn.seq));
+        s.close(now, c).unwrap();
+    }
+}

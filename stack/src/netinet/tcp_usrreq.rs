@@ -225,7 +225,6 @@ impl Protosw for TcpUsrreqs {
         } else {
             0
         };
-        let ts_offset = stack.rng.lock().next_u32();
         let inp = so.so_pcb.inp_mut();
         let laddr = ip::source_for(stack, inp.laddr, dst);
         let local = SocketAddrV4::new(laddr, inp.lport);
@@ -249,7 +248,7 @@ impl Protosw for TcpUsrreqs {
         tp.snd_max = iss;
         tp.snd_buf_seq = iss + 1;
         tp.rcv_wscale = rcv_wscale;
-        tp.ts_offset = ts_offset;
+        tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(stack, laddr, dst);
         tp.t_state = TcpState::SynSent;
         tp.t_maxseg = TCP_DEFAULT_MSS as usize;
         so.soisconnecting();

@@ -47,8 +47,10 @@ impl Pair {
     pub fn with_config(seed: u64, tweak: impl Fn(&mut Config)) -> Pair {
         let mut ca = Config::new(A_ADDR, 24);
         ca.seed = seed.wrapping_mul(2).wrapping_add(1);
+        ca.secret = ca.seed;
         let mut cb = Config::new(B_ADDR, 24);
         cb.seed = seed.wrapping_mul(2).wrapping_add(2);
+        cb.secret = cb.seed;
         tweak(&mut ca);
         tweak(&mut cb);
         Pair {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# iperf3 10 s each direction through the shim (server under the shim with a
+# kernel client, client under the shim with a kernel server), and the same
+# on kernel sockets over a veth pair in this run, for comparison.
+source "$(dirname "$0")/lib.sh"
+command -v iperf3 >/dev/null || fail "iperf3 not installed"
+secs=${IPERF_SECONDS:-10}
+gbps() { awk '/receiver/ {print $(NF-2), $(NF-1)}' "$1" | tail -1; }
+bg shimmed iperf3 -s -B 10.7.0.2 -1
+sleep 0.5
+retry 30 in_ns timeout $((secs + 20)) iperf3 -c 10.7.0.2 -t "$secs" > "$WORK/a.txt" 2>&1 || fail "kernel client -> shim server: $(tail -3 "$WORK/a.txt")"
+bg in_ns iperf3 -s -B 10.7.0.1 -1
+sleep 0.5
+retry 30 shimmed timeout $((secs + 20)) iperf3 -c 10.7.0.1 -t "$secs" > "$WORK/b.txt" 2>&1 || fail "shim client -> kernel server: $(tail -3 "$WORK/b.txt")"
+VA="$NS-va"; VB="$NS-vb"
+trap 'ip netns del "$VA" 2>/dev/null; ip netns del "$VB" 2>/dev/null; cleanup' EXIT
+veth_pair "$VA" "$VB" || fail "veth pair"
+ip netns exec "$VB" iperf3 -s -B 10.8.0.2 -1 >/dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+retry 30 ip netns exec "$VA" timeout $((secs + 20)) iperf3 -c 10.8.0.2 -t "$secs" > "$WORK/k.txt" 2>&1 || fail "kernel baseline"
+pass "iperf3 kernel client -> shim server: $(gbps "$WORK/a.txt")"
+pass "iperf3 shim client -> kernel server: $(gbps "$WORK/b.txt")"
+pass "iperf3 kernel sockets over veth (baseline): $(gbps "$WORK/k.txt")"
