@@ -221,9 +221,23 @@ impl Stack {
         self.txq.lock().frames.push_back(frame);
     }
 
-    /// Next IPv4 packet to write to the device, if any.
+    /// Next IPv4 packet to write to the device, if any. Packets addressed
+    /// to this host itself (its address, 127.0.0.0/8) never reach the
+    /// device: they are fed back into input here, where no lock is held.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
-        self.txq.lock().frames.pop_front()
+        loop {
+            let frame = self.txq.lock().frames.pop_front()?;
+            let dst = frame
+                .get(16..20)
+                .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+            match dst {
+                Some(d) if crate::netinet::ip::is_local(self, d) => {
+                    self.handle_frame(self.last_now(), &frame);
+                    self.recycle(frame);
+                }
+                _ => return Some(frame),
+            }
+        }
     }
 
     /// Give a transmitted frame's buffer back for reuse.

@@ -314,3 +314,34 @@ fn half_close_lets_data_flow_the_other_way() {
     }
     drain_to_zero(&mut p);
 }
+
+#[test]
+fn loopback_connection_inside_one_stack() {
+    let mut p = Pair::new(13);
+    let l = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.bind(l, SocketAddrV4::new([127, 0, 0, 1].into(), 9000))
+        .unwrap();
+    p.a.listen(l, 4).unwrap();
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        p.a.connect(
+            p.now,
+            c,
+            Some(SocketAddrV4::new([127, 0, 0, 1].into(), 9000))
+        ),
+        Err(Errno::EINPROGRESS)
+    );
+    p.drive();
+    assert_eq!(p.frames_a_to_b, 0, "loopback never reaches the link");
+    assert_eq!(p.a.connect_status(c), Ok(true));
+    let (s, peer) = p.a.accept(l).unwrap();
+    assert_eq!(*peer.ip(), std::net::Ipv4Addr::LOCALHOST);
+    p.a.send(p.now, c, b"self", 0, None).unwrap();
+    p.drive();
+    let mut buf = [0u8; 8];
+    assert_eq!(p.a.recv(p.now, s, &mut buf, 0).map(|m| m.copied), Ok(4));
+    for h in [c, s, l] {
+        p.a.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
