@@ -11,6 +11,7 @@ pub mod fdtable;
 pub mod log;
 pub mod ops;
 pub mod real;
+pub mod stdio;
 pub mod sys;
 pub mod wait;
 
@@ -1381,4 +1382,17 @@ pub unsafe extern "C" fn epoll_pwait2(
     };
     // SAFETY: same contract.
     unsafe { epoll_pwait(epfd, events, max, timeout, sigmask) }
+}
+
+/// fdopen(3): a stack socket gets a cookie stream (see `stdio`).
+///
+/// # Safety
+/// Standard fdopen(3) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const libc::c_char) -> *mut libc::FILE {
+    match ours(fd) {
+        Some(of) => stdio::fdopen_socket(fd, of, mode),
+        // SAFETY: pass-through.
+        None => unsafe { (real().fdopen)(fd, mode) },
+    }
 }

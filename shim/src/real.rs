@@ -74,6 +74,7 @@ real_fns! {
     epoll_ctl: fn(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
     epoll_pwait: fn(c_int, *mut libc::epoll_event, c_int, c_int, *const libc::sigset_t) -> c_int;
     epoll_pwait2: fn(c_int, *mut libc::epoll_event, c_int, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    fdopen: fn(c_int, *const libc::c_char) -> *mut libc::FILE;
     pselect: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *const libc::timespec, *const libc::sigset_t) -> c_int;
 }
 

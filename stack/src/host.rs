@@ -4,13 +4,12 @@
 //! - `slots`: handle → socket (`Arc<Mutex<Socket>>`); `RwLock`, leaf.
 //! - `pcbinfo`: port and connection tables; `RwLock`, leaf.
 //! - one `Mutex` per socket covering socket, PCB, buffers, accept queues.
-//! - `txq`, `timers`, `changed`, `deferred`, `rng`: small leaf mutexes held
-//!   only to push or pop.
+//! - `txq`, `timers`, `changed`, `rng`: small leaf mutexes held only to
+//!   push or pop.
 //!
 //! Lock order: a listener's lock before its child's; a socket lock before
 //! any leaf lock; never two unrelated sockets; never a socket lock while a
-//! leaf lock is held. Work that needs a second socket after the first one's
-//! lock is dropped goes through `deferred`.
+//! leaf lock is held.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -30,17 +29,6 @@ use crate::stats::{Stats, StatsSnapshot};
 use crate::time::Instant;
 
 pub(crate) type SocketRef = Arc<Mutex<Socket>>;
-
-/// Work on another socket, run once the current socket's lock is released.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Deferred {
-    /// `child` died while on `listener`'s complete queue: take it off and
-    /// drop the queue's reference.
-    DequeueDropped {
-        listener: SocketHandle,
-        child: SocketHandle,
-    },
-}
 
 #[derive(Default)]
 pub(crate) struct Slots {
@@ -110,7 +98,6 @@ pub struct Stack {
     txq: Mutex<TxQueue>,
     timers: Mutex<BinaryHeap<Reverse<(Instant, SocketHandle)>>>,
     changed: Mutex<Vec<SocketHandle>>,
-    deferred: Mutex<Vec<Deferred>>,
     pub(crate) rng: Mutex<Rng>,
     pub(crate) isn_key: [u64; 2],
     pub(crate) stats: Stats,
@@ -132,7 +119,6 @@ impl Stack {
             txq: Mutex::new(TxQueue::default()),
             timers: Mutex::new(BinaryHeap::new()),
             changed: Mutex::new(Vec::new()),
-            deferred: Mutex::new(Vec::new()),
             rng: Mutex::new(rng),
             isn_key,
             stats: Stats::default(),
@@ -180,7 +166,6 @@ impl Stack {
         }
         let r = f(&mut so);
         drop(so);
-        self.run_deferred();
         r
     }
 
@@ -276,7 +261,6 @@ impl Stack {
                     crate::netinet::tcp_timer::tcp_timers(self, now, &mut so);
                 }
             }
-            self.run_deferred();
         }
     }
 
@@ -300,25 +284,6 @@ impl Stack {
         out.append(&mut tail);
     }
 
-    // ---- deferred work ----------------------------------------------
-
-    pub(crate) fn defer(&self, d: Deferred) {
-        self.deferred.lock().push(d);
-    }
-
-    pub(crate) fn run_deferred(&self) {
-        loop {
-            let Some(d) = self.deferred.lock().pop() else {
-                return;
-            };
-            match d {
-                Deferred::DequeueDropped { listener, child } => {
-                    self.dequeue_dropped(listener, child)
-                }
-            }
-        }
-    }
-
     // ---- input ------------------------------------------------------
 
     /// Feed one IPv4 packet received from the device.
@@ -326,7 +291,6 @@ impl Stack {
         self.saw_now(now);
         Stats::bump(&self.stats.frames_in);
         crate::netinet::ip::ip_input(self, now, frame);
-        self.run_deferred();
     }
 
     // ---- the socket API ---------------------------------------------

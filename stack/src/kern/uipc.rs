@@ -135,29 +135,6 @@ impl Stack {
         self.slot_remove(so.handle);
     }
 
-    /// Deferred: `child` died on `listener`'s complete queue.
-    pub(crate) fn dequeue_dropped(&self, listener: SocketHandle, child: SocketHandle) {
-        let Ok(lref) = self.lookup(listener) else {
-            return;
-        };
-        let Some(mut l) = Stack::lock_live(&lref) else {
-            return;
-        };
-        let removed = l.so_listen.as_mut().is_some_and(|q| q.remove_comp(child));
-        if !removed {
-            return; // accepted meanwhile, or the listener's close aborted it
-        }
-        let Ok(cref) = self.lookup(child) else { return };
-        let Some(mut c) = Stack::lock_live(&cref) else {
-            return;
-        };
-        c.so_qstate = QState::None;
-        c.so_head = None;
-        c.so_count -= 1;
-        self.sofree(&mut c);
-        self.sowakeup(listener);
-    }
-
     /// accept(2), never blocking.
     pub(crate) fn soaccept(
         &self,
@@ -176,12 +153,8 @@ impl Stack {
                 };
                 c.so_qstate = QState::None;
                 c.so_head = None;
-                if c.so_pcb.inp().dropped() {
-                    // Reset while queued: it disappears, accept does not return it.
-                    c.so_count -= 1;
-                    self.sofree(&mut c);
-                    continue;
-                }
+                // As Linux: a connection reset while queued is still
+                // returned; its first recv reports ECONNRESET.
                 let peer = c.so_pcb.inp().foreign();
                 return Ok((child, peer));
             }

@@ -6,8 +6,8 @@
 use std::net::SocketAddrV4;
 
 use crate::errno::Errno;
-use crate::host::{Deferred, Stack};
-use crate::kern::socket::{QState, SoState, Socket};
+use crate::host::Stack;
+use crate::kern::socket::{SoState, Socket};
 use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
 use crate::netinet::ip::{ip_output, IpHeader};
 use crate::netinet::tcp_seq::Seq;
@@ -203,7 +203,8 @@ pub(crate) fn tcp_drop(stack: &Stack, so: &mut Socket, err: Option<Errno>) {
 /// The connection is over: CLOSED, INP_DROPPED (the PCB stays with the
 /// socket), out of the connection table, timers stopped; PROTOREF is
 /// released and `sofree` called. A connection still on a listener's queue
-/// is taken off it later (deferred: it needs the listener's lock).
+/// stays there (the queue's reference keeps it), as on Linux: accept()
+/// returns it and its first recv reports the error.
 pub(crate) fn tcp_close(stack: &Stack, so: &mut Socket) {
     let handle = so.handle;
     let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -225,14 +226,6 @@ pub(crate) fn tcp_close(stack: &Stack, so: &mut Socket) {
     so.soisdisconnected();
     so.so_snd.clear();
     stack.sowakeup(handle);
-    if so.so_qstate == QState::Comp {
-        if let Some(listener) = so.so_head {
-            stack.defer(Deferred::DequeueDropped {
-                listener,
-                child: handle,
-            });
-        }
-    }
     if so.so_state.has(SoState::PROTOREF) {
         so.so_state.clear(SoState::PROTOREF);
         stack.sofree(so);
