@@ -353,6 +353,16 @@ int ct_connect(unsigned port)
 	return fd;
 }
 
+int ct_connect_small(unsigned port)
+{
+	int fd = ct_socket(SOCK_STREAM);
+	ct_setint(fd, SOL_SOCKET, SO_SNDBUF, 32768);
+	struct sockaddr_in a = ct_addr(PEER_IP, port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+		ct_die("connect to %s:%u", PEER_IP, port);
+	return fd;
+}
+
 int ct_listen(unsigned port, int backlog)
 {
 	int fd = ct_socket(SOCK_STREAM);
@@ -477,21 +487,31 @@ long ct_fill(int fd)
 	int fl = fcntl(fd, F_GETFL);
 	long total = 0;
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	for (int idle_rounds = 0; idle_rounds < 2;) {
+	// A round writes big chunks until EAGAIN, then single bytes until EAGAIN
+	// (a small write may still fit in a partly filled last segment). Two
+	// consecutive empty rounds 100 ms apart mean the send path is full and
+	// stays full; the last check is the last thing done before returning.
+	for (int idle_rounds = 0;;) {
 		long round = 0;
-		for (;;) {
-			ssize_t k = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+		for (size_t size = sizeof chunk; size;) {
+			ssize_t k = send(fd, chunk, size, MSG_NOSIGNAL);
 			if (k > 0) {
 				round += k;
 				continue;
 			}
-			if (k < 0 && (errno == EAGAIN || errno == EINTR))
-				break;
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0 && errno == EAGAIN) {
+				size = size > 1 ? 1 : 0;
+				continue;
+			}
 			ct_die("fill: send");
 		}
 		total += round;
 		idle_rounds = round ? 0 : idle_rounds + 1;
-		ct_sleep_ms(100); // let in-flight data be acknowledged
+		if (idle_rounds == 2)
+			break;
+		ct_sleep_ms(100); // let in-flight data be acknowledged, windows settle
 	}
 	fcntl(fd, F_SETFL, fl);
 	return total;
@@ -519,6 +539,11 @@ long ct_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+void *ct_bad_ptr(void)
+{
+	return (void *)1;
 }
 
 long long ct_now_us(void)

@@ -120,12 +120,20 @@ int ct_wait_event(int fd, short events, short want, int ms);
 
 // Fill the send path of a connected TCP socket until no more data fits,
 // even after waiting for in-flight data to settle. Returns bytes written.
+// Only deterministic with fixed buffers on both ends (autotuning can open
+// room later): connect with ct_connect_small() to a peer with rcvbuf:32768.
 long ct_fill(int fd);
+// TCP connected to PEER_IP:port with SO_SNDBUF 32768 set before connecting.
+int ct_connect_small(unsigned port);
 
 // Deterministic data pattern and checksum (FNV-1a 32).
 void ct_pattern(void *buf, size_t n, uint64_t offset);
 uint32_t ct_sum(uint32_t h, const void *buf, size_t n);
 #define CT_SUM_INIT 2166136261u
+
+// An invalid user pointer ((void *)1) the compiler cannot see through, for
+// EFAULT tests.
+void *ct_bad_ptr(void);
 
 // Milliseconds / microseconds on CLOCK_MONOTONIC.
 long ct_now_ms(void);

@@ -32,7 +32,7 @@ int main(void)
 	a.sin_family = AF_UNSPEC;
 	T_CALL("bind AF_UNSPEC 10.7.0.2", bind(fd, (struct sockaddr *)&a, sizeof a));
 	T_CALL("bind NULL", bind(fd, NULL, sizeof a));
-	T_CALL("bind (void*)1", bind(fd, (struct sockaddr *)1, sizeof a));
+	T_CALL("bind (void*)1", bind(fd, (struct sockaddr *)ct_bad_ptr(), sizeof a));
 	t_sockname("getsockname (still unbound)", fd);
 	a = ct_addr(SELF_IP, P + 3);
 	T_CALL("bind 10.7.0.2:20073 finally", bind(fd, (struct sockaddr *)&a, sizeof a));

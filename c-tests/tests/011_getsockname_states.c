@@ -33,8 +33,8 @@ int main(void)
 	T_CALL("getsockname addrlen -1", getsockname(fd, (struct sockaddr *)buf, &len));
 	T_CALL("getsockname addrlen NULL", getsockname(fd, (struct sockaddr *)buf, NULL));
 	len = 16;
-	T_CALL("getsockname addr (void*)1", getsockname(fd, (struct sockaddr *)1, &len));
-	T_CALL("getsockname addrlen (void*)1", getsockname(fd, (struct sockaddr *)buf, (socklen_t *)1));
+	T_CALL("getsockname addr (void*)1", getsockname(fd, (struct sockaddr *)ct_bad_ptr(), &len));
+	T_CALL("getsockname addrlen (void*)1", getsockname(fd, (struct sockaddr *)buf, (socklen_t *)ct_bad_ptr()));
 	len = 16;
 	T_CALL("getpeername unconnected addrlen 16", getpeername(fd, (struct sockaddr *)buf, &len));
 	T_CALL("getpeername addrlen NULL", getpeername(fd, (struct sockaddr *)buf, NULL));
