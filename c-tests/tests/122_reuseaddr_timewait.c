@@ -2,7 +2,7 @@
 // without SO_REUSEADDR is EADDRINUSE, with it (set on both) succeeds, and a
 // server restarting on its port with SO_REUSEADDR can listen again.
 // PEER: tcp 21220 echo
-// PEER: connect 21225 after:listening close
+// PEER: connect 21225 after:listening recvall
 // NORMALISED: nothing. (A sleeps 100 ms after the peer has closed so A's
 // sockets have reached TIME_WAIT.)
 #include "trace.h"
