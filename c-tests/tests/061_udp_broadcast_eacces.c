@@ -1,7 +1,7 @@
-// CHECKS: sending to the subnet broadcast 10.7.0.255 without SO_BROADCAST
-// is refused with EACCES before anything is sent (sendto, UDP connect);
-// 255.255.255.255 has no route here (no default route): ENETUNREACH, for
-// UDP and TCP; SO_BROADCAST defaults to 0.
+// CHECKS: sending to a broadcast address without SO_BROADCAST is refused
+// with EACCES before anything is sent (10.7.0.255 and 255.255.255.255 with
+// sendto, 10.7.0.255 with UDP connect); TCP connect to 255.255.255.255 is
+// ENETUNREACH; SO_BROADCAST defaults to 0.
 // Nothing is ever sent with SO_BROADCAST set (network rule).
 // PEER: none
 // NORMALISED: nothing.
