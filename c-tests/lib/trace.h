@@ -1,0 +1,163 @@
+// trace.h — shared helpers for the c-tests differential suite.
+//
+// A test prints a deterministic trace on stdout: one line per call with its
+// return value and the errno *name*, plus the data it saw. The same binary
+// runs on kernel sockets and under the shim; the two traces must be equal.
+//
+// Rules every helper follows:
+//   - nothing that legitimately differs between runs is printed: ephemeral
+//     ports print as EPHEMERAL (after checking they lie in
+//     /proc/sys/net/ipv4/ip_local_port_range), times print only as a
+//     comparison against a bound, byte counts that depend on buffer
+//     autotuning print only as a comparison;
+//   - setup steps that are not the point of a test use the ct_* helpers,
+//     which print nothing on success and exit(3) with a "SETUP FAILED" line
+//     on failure, so a broken setup never looks like a pass.
+//
+// Topology (fixed): the program under test is 10.7.0.2 (SELF_IP); the peer
+// is 10.7.0.1 (PEER_IP), on kernel sockets, started by the runner from the
+// test's `// PEER:` lines. A peer's report port is its port + 1.
+#ifndef CT_TRACE_H
+#define CT_TRACE_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <linux/sockios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PEER_IP "10.7.0.1"
+#define SELF_IP "10.7.0.2"
+
+// ---- tracing --------------------------------------------------------------
+
+// Name of an errno value ("ECONNREFUSED"), or "E#<n>" if unknown.
+const char *t_errname(int e);
+
+// Print "what = rc" or "what = -1 ENAME"; returns rc with errno preserved.
+long t_ret(const char *what, long rc, int err);
+
+// Run expr with errno cleared, print its result, yield it (errno kept).
+#define T_CALL(what, expr)                                                    \
+	({                                                                    \
+		errno = 0;                                                    \
+		long _t_rc = (long)(expr);                                    \
+		t_ret((what), _t_rc, errno);                                  \
+	})
+
+// Print "what = got", and "  <-- want W" when it differs.
+void t_eq(const char *what, long got, long want);
+#define T_EQ(what, got, want) t_eq((what), (long)(got), (long)(want))
+
+// printf + newline.
+void t_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Print a boolean check "what: yes" / "what: NO".
+void t_check(const char *what, int ok);
+
+// Poll revents as "POLLIN|POLLOUT" (or "0").
+const char *t_pollstr(int revents);
+void t_revents(const char *what, int revents);
+
+// "10.7.0.2:EPHEMERAL" style text of an address (port normalised).
+const char *t_addrstr(const struct sockaddr *sa, socklen_t len);
+// getsockname/getpeername, printed as "what = 0 10.7.0.1:20420" or error.
+void t_sockname(const char *what, int fd);
+void t_peername(const char *what, int fd);
+
+// Port text: EPHEMERAL if inside ip_local_port_range, else the number.
+const char *t_portstr(unsigned port);
+int t_is_ephemeral(unsigned port);
+
+// Print a buffer as text if printable ("data = \"hello\""), else length+sum.
+void t_data(const char *what, const void *buf, long n);
+
+// Names of signals / fcntl flags for traces.
+const char *t_signame(int sig);
+
+// ---- setup helpers (silent on success, exit(3) on failure) ----------------
+
+void ct_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+struct sockaddr_in ct_addr(const char *ip, unsigned port);
+int ct_socket(int type);                 // AF_INET socket or die
+int ct_connect(unsigned port);           // TCP connected to PEER_IP:port
+int ct_listen(unsigned port, int backlog); // TCP listening on SELF_IP:port
+int ct_udp(unsigned bind_port);          // UDP socket bound to SELF_IP:port (0 = unbound)
+int ct_accept(int lfd);                  // blocking accept or die
+void ct_set_nonblock(int fd, int on);
+void ct_setint(int fd, int level, int opt, int val);
+int ct_getint(int fd, int level, int opt);
+
+// Send/receive exactly n bytes (blocking), or die.
+void ct_send_all(int fd, const void *buf, size_t n);
+void ct_recv_all(int fd, void *buf, size_t n);
+
+// Wait until at least n bytes are queued for reading (FIONREAD), up to ms;
+// returns the number queued (may be < n on timeout).
+int ct_wait_bytes(int fd, int n, int ms);
+// poll(fd, events) until any of `want` shows in revents, up to ms; returns
+// the last revents (0 on timeout).
+int ct_wait_event(int fd, short events, short want, int ms);
+
+// Fill the send path of a connected TCP socket until no more data fits,
+// even after waiting for in-flight data to settle. Returns bytes written.
+// Only deterministic with fixed buffers on both ends (autotuning can open
+// room later): connect with ct_connect_small() to a peer with rcvbuf:32768.
+long ct_fill(int fd);
+// TCP connected to PEER_IP:port with SO_SNDBUF 32768 set before connecting.
+int ct_connect_small(unsigned port);
+
+// Deterministic data pattern and checksum (FNV-1a 32).
+void ct_pattern(void *buf, size_t n, uint64_t offset);
+uint32_t ct_sum(uint32_t h, const void *buf, size_t n);
+#define CT_SUM_INIT 2166136261u
+
+// An invalid user pointer ((void *)1) the compiler cannot see through, for
+// EFAULT tests.
+void *ct_bad_ptr(void);
+
+// Milliseconds / microseconds on CLOCK_MONOTONIC.
+long ct_now_ms(void);
+long long ct_now_us(void);
+// Print "what: returned after >= MS ms: yes" for a call that started at
+// start_us (ct_now_us) and must have waited at least ms.
+void t_waited(const char *what, long long start_us, int ms);
+void ct_sleep_ms(int ms);
+
+// Install a signal handler with the given sa_flags (e.g. 0 or SA_RESTART).
+void ct_sigaction(int sig, void (*fn)(int), int flags);
+// Arm ITIMER_REAL for ms (one shot).
+void ct_alarm_ms(int ms);
+
+// ---- synchronisation with the peer (files in $CT_SYNC) --------------------
+
+// Create $CT_SYNC/name. The peer's `wait:name` step waits for it.
+void ct_signal(const char *name);
+// Wait for $CT_SYNC/name (created by the peer's `signal:name`); dies after ms.
+void ct_wait(const char *name, int ms);
+
+// Connect to the peer's report port (port + 1), print every line of its
+// report prefixed with "peer: ". The peer answers once all connections it
+// accepted/made have finished their script (or after 3 s).
+void ct_peer_report(unsigned port);
+
+#endif

@@ -1,0 +1,577 @@
+// peer.c — the kernel-socket peer B (10.7.0.1) for the c-tests suite.
+//
+// The runner starts one peer per `// PEER:` line of a test, in B's namespace
+// (kernel run) or in S (shim run), always on kernel sockets, and waits for
+// it to create $CT_READY before it starts the program under test (A).
+//
+//   peer tcp PORT [listener options] [steps]
+//       listen on 10.7.0.1:PORT; run the steps on every accepted connection,
+//       each connection in its own thread (connections are numbered conn1,
+//       conn2, ... in accept order).
+//       listener options: backlog:N (default 128)  noaccept  accepton:NAME
+//                         fill:N (N connections to itself right after listen,
+//                         to fill a small backlog)  rcvbuf:N  sndbuf:N
+//   peer connect PORT [count:N] [try:MS] [after:NAME] [steps]
+//       wait for $CT_SYNC/NAME (default "listening", created by A's
+//       ct_signal), then make N (default 1) connections to 10.7.0.2:PORT one
+//       after the other (try:MS = non-blocking connect that gives up after
+//       MS), then run the steps on each in its own thread.
+//   peer udp PORT [steps]
+//       bind 10.7.0.1:PORT (UDP) and run the steps once, in order.
+//
+// Connection steps: echo  recvall  recv:N  send:TEXT  sendn:N
+//   trickle:N:CHUNK:MS  shutwr  shutrd  close  rst  sleep:MS  wait:NAME
+//   signal:NAME  waitrdhup  rcvbuf:N  sndbuf:N
+// UDP steps: echo  sink  recv  sendto:PORT:TEXT  sendton:PORT:N  sleep:MS
+//   wait:NAME  signal:NAME
+//
+// Every peer also serves a report on 10.7.0.1:PORT+1: a connection there
+// receives the log lines of what the peer observed ("conn1: recvall 5 bytes
+// ... end ECONNRESET"), once all its connections have finished their steps
+// (at most 3 s). The program under test prints them with ct_peer_report().
+#include "trace.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+
+static const char *mode;
+static unsigned port;
+static char **steps;
+static int nsteps;
+
+// ---- log ------------------------------------------------------------------
+
+struct logline {
+	int conn;
+	char text[200];
+};
+static struct logline logv[4096];
+static int nlog;
+static int active;       // connections still running their steps
+static int main_busy = 1; // main thread still making/accepting connections it owes
+static int listen_fd = -1, accepting;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void plog(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(int conn, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&mu);
+	if (nlog < (int)(sizeof logv / sizeof logv[0])) {
+		logv[nlog].conn = conn;
+		va_start(ap, fmt);
+		vsnprintf(logv[nlog].text, sizeof logv[nlog].text, fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "peer log conn%d: %s\n", conn, logv[nlog].text);
+		nlog++;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static int quiet(void)
+{
+	pthread_mutex_lock(&mu);
+	int q = active == 0 && !main_busy;
+	int lfd = accepting ? listen_fd : -1;
+	pthread_mutex_unlock(&mu);
+	if (q && lfd >= 0) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		if (poll(&p, 1, 0) > 0)
+			q = 0; // a connection is queued but not yet accepted
+	}
+	return q;
+}
+
+static void *report_thread(void *arg)
+{
+	int lfd = (int)(long)arg;
+	for (;;) {
+		int c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		long end = ct_now_ms() + 3000;
+		int stable = 0;
+		while (stable < 2 && ct_now_ms() < end) {
+			stable = quiet() ? stable + 1 : 0;
+			ct_sleep_ms(20);
+		}
+		pthread_mutex_lock(&mu);
+		char buf[256];
+		if (stable < 2)
+			dprintf(c, "(report after 3 s: %d connection(s) still running)\n", active);
+		// stable sort by connection number
+		for (int k = 0; k <= 4096; k++) {
+			int any_higher = 0;
+			for (int i = 0; i < nlog; i++) {
+				if (logv[i].conn == k) {
+					snprintf(buf, sizeof buf, "%s%.0d%s%s\n", k ? "conn" : "", k,
+						 k ? ": " : "", logv[i].text);
+					(void)!write(c, buf, strlen(buf));
+				} else if (logv[i].conn > k) {
+					any_higher = 1;
+				}
+			}
+			if (!any_higher)
+				break;
+		}
+		pthread_mutex_unlock(&mu);
+		close(c);
+	}
+	return NULL;
+}
+
+// ---- helpers --------------------------------------------------------------
+
+static const char *arg_of(const char *step, const char *key)
+{
+	size_t n = strlen(key);
+	if (strncmp(step, key, n) == 0 && step[n] == ':')
+		return step + n + 1;
+	return NULL;
+}
+
+static void sync_wait(int conn, const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", getenv("CT_SYNC"), name);
+	long end = ct_now_ms() + 15000;
+	while (access(p, F_OK) != 0) {
+		if (ct_now_ms() > end) {
+			plog(conn, "wait %s: timed out", name);
+			return;
+		}
+		ct_sleep_ms(2);
+	}
+}
+
+static void sync_signal(const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", getenv("CT_SYNC"), name);
+	int fd = open(p, O_CREAT | O_WRONLY, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void fmt_data(char *out, size_t outn, const unsigned char *p, long n, uint32_t sum)
+{
+	int printable = n > 0 && n <= 64;
+	for (long i = 0; printable && i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			printable = 0;
+	if (printable)
+		snprintf(out, outn, "%ld bytes \"%.*s\"", n, (int)n, p);
+	else
+		snprintf(out, outn, "%ld bytes sum %08x", n, sum);
+}
+
+static int send_pattern(int conn, int fd, long n, long chunk, int ms)
+{
+	static __thread char buf[65536];
+	long off = 0;
+	while (off < n) {
+		long k = n - off;
+		if (k > chunk)
+			k = chunk;
+		if (k > (long)sizeof buf)
+			k = sizeof buf;
+		ct_pattern(buf, k, off);
+		ssize_t w = send(fd, buf, k, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			plog(conn, "send = -1 %s after %ld bytes", t_errname(errno), off);
+			return -1;
+		}
+		off += w;
+		if (ms && off < n)
+			ct_sleep_ms(ms);
+	}
+	return 0;
+}
+
+// ---- TCP connection scripts -----------------------------------------------
+
+struct conn {
+	int fd, id;
+};
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+	int fd = c->fd, id = c->id;
+	static __thread unsigned char buf[65536];
+	for (int i = 0; i < nsteps; i++) {
+		const char *s = steps[i], *a;
+		if (fd < 0 && !arg_of(s, "sleep") && !arg_of(s, "wait") && !arg_of(s, "signal")) {
+			plog(id, "%s: connection already closed", s);
+			continue;
+		}
+		if (!strcmp(s, "echo") || !strcmp(s, "recvall")) {
+			int echo = s[0] == 'e';
+			long total = 0;
+			uint32_t sum = CT_SUM_INIT;
+			unsigned char first[65];
+			long nfirst = 0;
+			const char *end = "EOF";
+			for (;;) {
+				ssize_t r = recv(fd, buf, sizeof buf, 0);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r < 0) {
+					end = t_errname(errno);
+					break;
+				}
+				if (r == 0)
+					break;
+				if (nfirst < 65) {
+					long k = r < 65 - nfirst ? r : 65 - nfirst;
+					memcpy(first + nfirst, buf, k);
+					nfirst += k;
+				}
+				total += r;
+				sum = ct_sum(sum, buf, r);
+				if (echo) {
+					for (ssize_t off = 0; off < r;) {
+						ssize_t w = send(fd, buf + off, r - off, MSG_NOSIGNAL);
+						if (w < 0 && errno == EINTR)
+							continue;
+						if (w < 0) {
+							plog(id, "echo: send = -1 %s", t_errname(errno));
+							goto out;
+						}
+						off += w;
+					}
+				}
+			}
+			char d[160];
+			fmt_data(d, sizeof d, first, total, sum);
+			if (total > 64)
+				snprintf(d, sizeof d, "%ld bytes sum %08x", total, sum);
+			plog(id, "%s %s end %s", s, d, end);
+		} else if ((a = arg_of(s, "recv"))) {
+			long want = atol(a), got = 0;
+			uint32_t sum = CT_SUM_INIT;
+			const char *end = "";
+			static __thread unsigned char first[65];
+			while (got < want) {
+				long k = want - got < (long)sizeof buf ? want - got : (long)sizeof buf;
+				ssize_t r = recv(fd, buf, k, 0);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0) {
+					end = r == 0 ? " end EOF" : t_errname(errno);
+					if (r < 0) {
+						static __thread char e[40];
+						snprintf(e, sizeof e, " end %s", t_errname(errno));
+						end = e;
+					}
+					break;
+				}
+				if (got < 64)
+					memcpy(first + got, buf, r < 64 - got ? r : 64 - got);
+				sum = ct_sum(sum, buf, r);
+				got += r;
+			}
+			char d[160];
+			fmt_data(d, sizeof d, first, got, sum);
+			if (got > 64)
+				snprintf(d, sizeof d, "%ld bytes sum %08x", got, sum);
+			plog(id, "recv %s%s", d, end);
+		} else if ((a = arg_of(s, "send"))) {
+			if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0)
+				plog(id, "send = -1 %s", t_errname(errno));
+		} else if ((a = arg_of(s, "sendn"))) {
+			send_pattern(id, fd, atol(a), 65536, 0);
+		} else if ((a = arg_of(s, "trickle"))) {
+			long n = 0, chunk = 1, ms = 0;
+			sscanf(a, "%ld:%ld:%ld", &n, &chunk, &ms);
+			send_pattern(id, fd, n, chunk, (int)ms);
+		} else if (!strcmp(s, "shutwr")) {
+			if (shutdown(fd, SHUT_WR) < 0)
+				plog(id, "shutdown(WR) = -1 %s", t_errname(errno));
+		} else if (!strcmp(s, "shutrd")) {
+			if (shutdown(fd, SHUT_RD) < 0)
+				plog(id, "shutdown(RD) = -1 %s", t_errname(errno));
+		} else if (!strcmp(s, "close")) {
+			close(fd);
+			fd = -1;
+		} else if (!strcmp(s, "rst")) {
+			struct linger l = { 1, 0 };
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+			close(fd);
+			fd = -1;
+		} else if ((a = arg_of(s, "sleep"))) {
+			ct_sleep_ms(atoi(a));
+		} else if ((a = arg_of(s, "wait"))) {
+			sync_wait(id, a);
+		} else if ((a = arg_of(s, "signal"))) {
+			sync_signal(a);
+		} else if (!strcmp(s, "waitrdhup")) {
+			struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+			int r = poll(&p, 1, 10000);
+			plog(id, "waitrdhup: %s", r > 0 ? t_pollstr(p.revents) : "timeout");
+		} else if ((a = arg_of(s, "rcvbuf"))) {
+			ct_setint(fd, SOL_SOCKET, SO_RCVBUF, atoi(a));
+		} else if ((a = arg_of(s, "sndbuf"))) {
+			ct_setint(fd, SOL_SOCKET, SO_SNDBUF, atoi(a));
+		} else {
+			plog(id, "unknown step %s", s);
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(c);
+	pthread_mutex_lock(&mu);
+	active--;
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void start_conn(int fd, int id)
+{
+	struct conn *c = malloc(sizeof *c);
+	c->fd = fd;
+	c->id = id;
+	pthread_t t;
+	if (pthread_create(&t, NULL, conn_thread, c) != 0)
+		ct_die("pthread_create");
+	pthread_detach(t);
+}
+
+static int is_listener_opt(const char *s)
+{
+	return !strcmp(s, "noaccept") || !strcmp(s, "nowait") || arg_of(s, "backlog") ||
+	       arg_of(s, "accepton") || arg_of(s, "fill") || arg_of(s, "count") ||
+	       arg_of(s, "try") || arg_of(s, "after") ||
+	       (!strcmp(mode, "tcp") && (arg_of(s, "rcvbuf") || arg_of(s, "sndbuf")) &&
+		steps == NULL);
+}
+
+static int listen_on(int type, unsigned p, int backlog)
+{
+	int fd = ct_socket(type);
+	ct_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	struct sockaddr_in a = ct_addr(PEER_IP, p);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+		ct_die("peer bind %u", p);
+	if (type == SOCK_STREAM && listen(fd, backlog) < 0)
+		ct_die("peer listen");
+	return fd;
+}
+
+static void ready(void)
+{
+	const char *r = getenv("CT_READY");
+	if (r) {
+		int fd = open(r, O_CREAT | O_WRONLY, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3 || !getenv("CT_SYNC")) {
+		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect PORT [options] [steps]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	mode = argv[1];
+	port = atoi(argv[2]);
+
+	int backlog = 128, noaccept = 0, fill = 0, count = 1, try_ms = 0, rcvbuf = 0, sndbuf = 0;
+	const char *accepton = NULL, *after = "listening";
+	int i = 3;
+	for (; i < argc && is_listener_opt(argv[i]); i++) {
+		const char *s = argv[i], *a;
+		if (!strcmp(s, "noaccept"))
+			noaccept = 1;
+		else if (!strcmp(s, "nowait"))
+			after = NULL;
+		else if ((a = arg_of(s, "backlog")))
+			backlog = atoi(a);
+		else if ((a = arg_of(s, "accepton")))
+			accepton = a;
+		else if ((a = arg_of(s, "fill")))
+			fill = atoi(a);
+		else if ((a = arg_of(s, "count")))
+			count = atoi(a);
+		else if ((a = arg_of(s, "try")))
+			try_ms = atoi(a);
+		else if ((a = arg_of(s, "after")))
+			after = a;
+		else if ((a = arg_of(s, "rcvbuf")))
+			rcvbuf = atoi(a);
+		else if ((a = arg_of(s, "sndbuf")))
+			sndbuf = atoi(a);
+	}
+	steps = argv + i;
+	nsteps = argc - i;
+
+	int rfd = listen_on(SOCK_STREAM, port + 1, 16);
+	pthread_t rt;
+	pthread_create(&rt, NULL, report_thread, (void *)(long)rfd);
+
+	if (!strcmp(mode, "tcp")) {
+		int lfd = ct_socket(SOCK_STREAM);
+		ct_setint(lfd, SOL_SOCKET, SO_REUSEADDR, 1);
+		if (rcvbuf)
+			ct_setint(lfd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
+		if (sndbuf)
+			ct_setint(lfd, SOL_SOCKET, SO_SNDBUF, sndbuf);
+		struct sockaddr_in a = ct_addr(PEER_IP, port);
+		if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0)
+			ct_die("peer bind %u", port);
+		if (listen(lfd, backlog) < 0)
+			ct_die("peer listen");
+		for (int k = 0; k < fill; k++)
+			ct_connect(port); // kept open for the life of the peer
+		pthread_mutex_lock(&mu);
+		listen_fd = lfd;
+		pthread_mutex_unlock(&mu);
+		ready();
+		if (noaccept) {
+			pthread_mutex_lock(&mu);
+			main_busy = 0;
+			pthread_mutex_unlock(&mu);
+			for (;;)
+				pause();
+		}
+		if (accepton) {
+			pthread_mutex_lock(&mu);
+			main_busy = 0;
+			pthread_mutex_unlock(&mu);
+			sync_wait(0, accepton);
+		}
+		pthread_mutex_lock(&mu);
+		main_busy = 0;
+		accepting = 1;
+		pthread_mutex_unlock(&mu);
+		for (int id = 1;; id++) {
+			struct sockaddr_in from;
+			socklen_t fl = sizeof from;
+			int c = accept(lfd, (struct sockaddr *)&from, &fl);
+			if (c < 0) {
+				if (errno == EINTR)
+					continue;
+				plog(0, "accept = -1 %s", t_errname(errno));
+				ct_sleep_ms(50);
+				id--;
+				continue;
+			}
+			pthread_mutex_lock(&mu);
+			active++;
+			pthread_mutex_unlock(&mu);
+			plog(id, "accepted from %s", t_addrstr((struct sockaddr *)&from, fl));
+			start_conn(c, id);
+		}
+	} else if (!strcmp(mode, "connect")) {
+		ready();
+		if (after)
+			sync_wait(0, after);
+		struct sockaddr_in a = ct_addr(SELF_IP, port);
+		int fds[256];
+		if (count > 256)
+			count = 256;
+		for (int k = 0; k < count; k++) {
+			int fd = ct_socket(SOCK_STREAM);
+			fds[k] = -1;
+			if (try_ms)
+				ct_set_nonblock(fd, 1);
+			int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+			if (r < 0 && errno == EINPROGRESS) {
+				struct pollfd p = { .fd = fd, .events = POLLOUT };
+				if (poll(&p, 1, try_ms) == 0) {
+					plog(k + 1, "connect: timeout");
+					close(fd);
+					continue;
+				}
+				int err = 0;
+				socklen_t l = sizeof err;
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+				r = err ? -1 : 0;
+				errno = err;
+			}
+			if (r < 0) {
+				plog(k + 1, "connect = -1 %s", t_errname(errno));
+				close(fd);
+				continue;
+			}
+			if (try_ms)
+				ct_set_nonblock(fd, 0);
+			plog(k + 1, "connect = 0");
+			fds[k] = fd;
+		}
+		for (int k = 0; k < count; k++) {
+			if (fds[k] < 0)
+				continue;
+			pthread_mutex_lock(&mu);
+			active++;
+			pthread_mutex_unlock(&mu);
+			start_conn(fds[k], k + 1);
+		}
+		pthread_mutex_lock(&mu);
+		main_busy = 0;
+		pthread_mutex_unlock(&mu);
+		for (;;)
+			pause();
+	} else if (!strcmp(mode, "udp")) {
+		int fd = listen_on(SOCK_DGRAM, port, 0);
+		ready();
+		pthread_mutex_lock(&mu);
+		main_busy = 0;
+		pthread_mutex_unlock(&mu);
+		static unsigned char buf[65536];
+		for (int k = 0; k < nsteps; k++) {
+			const char *s = steps[k], *a;
+			if (!strcmp(s, "echo") || !strcmp(s, "sink") || !strcmp(s, "recv")) {
+				do {
+					struct sockaddr_in from;
+					socklen_t fl = sizeof from;
+					ssize_t r = recvfrom(fd, buf, sizeof buf, 0,
+							     (struct sockaddr *)&from, &fl);
+					if (r < 0) {
+						plog(0, "recvfrom = -1 %s", t_errname(errno));
+						continue;
+					}
+					char d[160];
+					fmt_data(d, sizeof d, buf, r, ct_sum(CT_SUM_INIT, buf, r));
+					plog(0, "dgram from %s: %s",
+					     t_addrstr((struct sockaddr *)&from, fl), d);
+					if (s[0] == 'e' &&
+					    sendto(fd, buf, r, 0, (struct sockaddr *)&from, fl) < 0)
+						plog(0, "sendto = -1 %s", t_errname(errno));
+				} while (s[0] != 'r');
+			} else if ((a = arg_of(s, "sendto")) || (a = arg_of(s, "sendton"))) {
+				unsigned to = atoi(a);
+				const char *text = strchr(a, ':');
+				text = text ? text + 1 : "";
+				struct sockaddr_in dst = ct_addr(SELF_IP, to);
+				long n = strlen(text);
+				if (s[6] == 'n') {
+					n = atol(text);
+					ct_pattern(buf, n, 0);
+				} else {
+					memcpy(buf, text, n);
+				}
+				if (sendto(fd, buf, n, 0, (struct sockaddr *)&dst, sizeof dst) < 0)
+					plog(0, "sendto = -1 %s", t_errname(errno));
+			} else if ((a = arg_of(s, "sleep"))) {
+				ct_sleep_ms(atoi(a));
+			} else if ((a = arg_of(s, "wait"))) {
+				sync_wait(0, a);
+			} else if ((a = arg_of(s, "signal"))) {
+				sync_signal(a);
+			} else {
+				plog(0, "unknown step %s", s);
+			}
+		}
+		for (;;)
+			pause();
+	}
+	fprintf(stderr, "peer: unknown mode %s\n", mode);
+	return 2;
+}
