@@ -1391,7 +1391,8 @@ pub unsafe extern "C" fn epoll_pwait2(
 #[no_mangle]
 pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const libc::c_char) -> *mut libc::FILE {
     match ours(fd) {
-        Some(of) => stdio::fdopen_socket(fd, of, mode),
+        // SAFETY: mode per fdopen's contract.
+        Some(of) => unsafe { stdio::fdopen_socket(fd, of, mode) },
         // SAFETY: pass-through.
         None => unsafe { (real().fdopen)(fd, mode) },
     }

@@ -72,7 +72,14 @@ extern "C" fn cookie_close(c: *mut c_void) -> c_int {
 }
 
 /// A FILE* for stack socket `fd`, or null with errno set.
-pub fn fdopen_socket(fd: c_int, file: Arc<OpenFile>, mode: *const c_char) -> *mut libc::FILE {
+///
+/// # Safety
+/// `mode` must be a valid C string (fdopen's contract).
+pub unsafe fn fdopen_socket(
+    fd: c_int,
+    file: Arc<OpenFile>,
+    mode: *const c_char,
+) -> *mut libc::FILE {
     let cookie = Box::into_raw(Box::new(Cookie { fd, file }));
     let funcs = CookieIoFunctions {
         read: Some(cookie_read),
