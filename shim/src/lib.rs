@@ -399,9 +399,13 @@ pub unsafe extern "C" fn recvfrom(
             // SAFETY: buf/len from the caller.
             let b = unsafe { buf_mut(buf, len) }?;
             let (n, full, from) = ops::recv(&of, b, flags)?;
-            if let Some(f) = from {
+            match from {
                 // SAFETY: addr/alen from the caller.
-                unsafe { put_addr(f, addr, alen) }?;
+                Some(f) => unsafe { put_addr(f, addr, alen) }?,
+                // A stream socket reports no address: addrlen becomes 0.
+                // SAFETY: alen valid per the caller when non-null.
+                None if !addr.is_null() && !alen.is_null() => unsafe { *alen = 0 },
+                None => {}
             }
             let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
                 full

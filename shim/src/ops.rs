@@ -124,6 +124,11 @@ pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
     let a = match parse_sockaddr(addr)? {
         Some(a) => a,
+        // Linux accepts AF_UNSPEC as AF_INET for INADDR_ANY only.
+        None if addr.len() >= 16 && addr[4..8] == [0, 0, 0, 0] => SocketAddrV4::new(
+            Ipv4Addr::UNSPECIFIED,
+            u16::from_be_bytes([addr[2], addr[3]]),
+        ),
         None => return Err(libc::EAFNOSUPPORT),
     };
     let r = s.stack.bind(of.handle, a).map(|_| 0).map_err(e);
@@ -172,8 +177,10 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     s.after_op();
     match r {
         Ok(()) => Ok(0),
-        Err(Errno::EINPROGRESS) if of.is_nonblock() => Err(libc::EINPROGRESS),
-        Err(Errno::EINPROGRESS) => {
+        Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) if of.is_nonblock() => Err(e(x)),
+        // A blocking connect (or a second one while the first is still in
+        // progress, as Linux) waits up to SO_SNDTIMEO for the outcome.
+        Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
             let done = blocking(s, of, false, false, |s| {
                 match s.stack.connect_status(of.handle) {
                     Ok(false) => Err(Errno::EAGAIN),
@@ -182,7 +189,7 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
             });
             match done {
                 Ok(_) => Ok(0),
-                Err(libc::EAGAIN) => Err(libc::EINPROGRESS), // SO_SNDTIMEO expired
+                Err(libc::EAGAIN) => Err(e(x)), // SO_SNDTIMEO expired
                 Err(x) => Err(x),
             }
         }

@@ -349,3 +349,98 @@ fn loopback_connection_inside_one_stack() {
     }
     drain_to_zero(&mut p);
 }
+
+#[test]
+fn failed_connect_leaves_the_socket_reusable_like_linux() {
+    let mut p = Pair::new(14);
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1)));
+    p.drive();
+    assert_eq!(p.a.connect_status(c), Err(Errno::ECONNREFUSED));
+    assert_eq!(
+        p.a.getsockname(c).map(|a| a.port()),
+        Ok(0),
+        "autobound port released"
+    );
+    let r = p.a.sopoll(c);
+    assert!(
+        r.contains(crate::Readiness::HUP | crate::Readiness::OUT)
+            && !r.contains(crate::Readiness::IN)
+    );
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 1)).unwrap();
+    p.b.listen(l, 4).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1))),
+        Err(Errno::EINPROGRESS)
+    );
+    p.drive();
+    assert_eq!(
+        p.a.connect_status(c),
+        Ok(true),
+        "a second connect on the same socket works"
+    );
+    let (s, _) = p.b.accept(l).unwrap();
+    for (st, h) in [(&p.a, c), (&p.b, s), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn reset_in_close_wait_reports_epipe_like_linux() {
+    let mut p = Pair::new(15);
+    let (l, c, s) = p.connected(80);
+    p.b.shutdown(p.now, s, SHUT_WR).unwrap(); // A goes to CLOSE_WAIT
+    p.drive();
+    let mut lg = [0u8; 8];
+    lg[..4].copy_from_slice(&1i32.to_ne_bytes());
+    p.b.setsockopt(p.now, s, SOL_SOCKET, SO_LINGER, &lg)
+        .unwrap();
+    p.b.close(p.now, s).unwrap(); // RST
+    p.drive();
+    assert_eq!(p.a.send(p.now, c, b"x", 0, None), Err(Errno::EPIPE));
+    for (st, h) in [(&p.a, c), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn time_wait_socket_looks_closed_to_its_owner() {
+    let mut p = Pair::new(16);
+    let (l, c, s) = p.connected(80);
+    p.a.shutdown(p.now, c, SHUT_RDWR).unwrap();
+    p.drive();
+    p.b.close(p.now, s).unwrap();
+    p.drive_for(Duration::from_secs(1));
+    assert_eq!(
+        p.a.getpeername(c),
+        Err(Errno::ENOTCONN),
+        "TIME_WAIT belongs to a minisocket on Linux"
+    );
+    assert_eq!(p.a.shutdown(p.now, c, SHUT_RDWR), Err(Errno::ENOTCONN));
+    for (st, h) in [(&p.a, c), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn reuseaddr_sockets_share_a_port_until_one_listens() {
+    let p = Pair::new(17);
+    let mk = || {
+        let s = p.a.socket(SockType::Stream, 0).unwrap();
+        p.a.setsockopt(p.now, s, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+            .unwrap();
+        p.a.bind(s, SocketAddrV4::new(A_ADDR, 700)).unwrap();
+        s
+    };
+    let (x, y) = (mk(), mk());
+    assert_eq!(p.a.listen(x, 5), Ok(()));
+    assert_eq!(p.a.listen(y, 5), Err(Errno::EADDRINUSE));
+    p.a.close(p.now, x).unwrap();
+    assert_eq!(p.a.listen(y, 5), Ok(()));
+    let u = p.a.socket(SockType::Dgram, 0).unwrap();
+    assert_eq!(p.a.accept(u).map(|_| ()), Err(Errno::EOPNOTSUPP));
+}

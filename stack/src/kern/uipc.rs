@@ -141,6 +141,9 @@ impl Stack {
         h: SocketHandle,
     ) -> Result<(SocketHandle, std::net::SocketAddrV4), Errno> {
         self.with_socket(h, |l| {
+            if l.so_type == SockType::Dgram {
+                return Err(Errno::EOPNOTSUPP);
+            }
             let Some(q) = l.so_listen.as_mut() else {
                 return Err(Errno::EINVAL);
             };

@@ -142,8 +142,9 @@ impl PcbInfo {
                     return false;
                 }
                 match proto {
-                    // Share only if both set SO_REUSEADDR and neither listens.
-                    Proto::Tcp => !u.reuseaddr || !user.reuseaddr || u.listening || user.listening,
+                    // Share only if both set SO_REUSEADDR and the other
+                    // does not listen (inet_csk_bind_conflict).
+                    Proto::Tcp => !u.reuseaddr || !user.reuseaddr || u.listening,
                     Proto::Udp => !(u.reuseaddr && user.reuseaddr),
                 }
             })

@@ -239,13 +239,12 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
             tcp_output(stack, now, so);
             return;
         }
+        // Linux's tcp_reset: CLOSE_WAIT reports EPIPE, others ECONNRESET.
         let err = match tp.t_state {
             TcpState::SynReceived => Some(Errno::ECONNREFUSED),
-            TcpState::Established
-            | TcpState::FinWait1
-            | TcpState::FinWait2
-            | TcpState::CloseWait => Some(Errno::ECONNRESET),
-            _ => None,
+            TcpState::CloseWait => Some(Errno::EPIPE),
+            TcpState::TimeWait | TcpState::Closed => None,
+            _ => Some(Errno::ECONNRESET),
         };
         if let Some(e) = err {
             so.so_error = Some(e);

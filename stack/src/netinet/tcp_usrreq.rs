@@ -12,12 +12,14 @@ use crate::kern::listen::ListenQueues;
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SoState, SockState, Socket};
 use crate::linux::*;
-use crate::netinet::in_pcb::{in_pcbbind, Proto};
+use crate::netinet::in_pcb::{
+    in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
+};
 use crate::netinet::ip;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
 use crate::netinet::tcp_timer::tcp_timer_sync;
-use crate::netinet::tcp_var::{TcpState, TCP_DEFAULT_MSS};
+use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
 
 pub(crate) struct TcpUsrreqs;
@@ -42,6 +44,58 @@ fn tcp_usrclosed(stack: &Stack, now: Instant, so: &mut Socket) {
     tp.t_state = next;
     tp.fin_queued = true;
     tcp_output(stack, now, so);
+}
+
+/// Linux's tcp_disconnect: make the socket reusable for a new connect()
+/// after a failed or dissolved one. The connection (if any) is dropped,
+/// an automatically chosen port and address are released, sequence state
+/// starts afresh; options set by the application are kept.
+fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
+    if state(so) != TcpState::Closed {
+        tcp_send_rst(stack, so);
+        tcp_close(stack, so);
+    }
+    let handle = so.handle;
+    let Some(old) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let mut inp = old.inp;
+    inp.inp_flags &= !(INP_DROPPED | INP_TIMEWAIT);
+    inp.faddr = Ipv4Addr::UNSPECIFIED;
+    inp.fport = 0;
+    if inp.inp_flags & INP_BOUNDADDR == 0 {
+        inp.laddr = Ipv4Addr::UNSPECIFIED;
+    }
+    if inp.inp_flags & INP_ANONPORT != 0 && inp.lport != 0 {
+        stack.pcbinfo.write().unbind(Proto::Tcp, inp.lport, handle);
+        inp.lport = 0;
+        inp.inp_flags &= !INP_ANONPORT;
+    } else if inp.lport != 0 {
+        stack
+            .pcbinfo
+            .write()
+            .update(Proto::Tcp, inp.lport, handle, |u| u.foreign = None);
+    }
+    let mut tp = TcpCb::new(inp);
+    tp.nodelay = old.nodelay;
+    tp.cork = old.cork;
+    tp.keepidle = old.keepidle;
+    tp.keepintvl = old.keepintvl;
+    tp.keepcnt = old.keepcnt;
+    tp.syn_retries = old.syn_retries;
+    tp.linger2 = old.linger2;
+    tp.defer_accept = old.defer_accept;
+    tp.user_timeout = old.user_timeout;
+    tp.window_clamp = old.window_clamp;
+    tp.user_mss = old.user_mss;
+    tp.mss_offer = old.mss_offer;
+    *old = tp;
+    so.sb_state = Default::default();
+    so.so_state
+        .clear(SoState::ISDISCONNECTED | SoState::ISCONNECTING | SoState::ISCONNECTED);
+    so.so_rcv.clear();
+    so.so_snd.clear();
+    so.sock_state = SockState::Unconnected;
 }
 
 /// Stop listening: abort every queued connection, forget half-open ones.
@@ -167,16 +221,10 @@ impl Protosw for TcpUsrreqs {
     ) -> Result<(), Errno> {
         let Some(addr) = addr else {
             // AF_UNSPEC: Linux's tcp_disconnect.
-            match state(so) {
-                TcpState::Listen => tcp_unlisten(stack, now, so),
-                TcpState::Closed => {}
-                _ => {
-                    tcp_send_rst(stack, so);
-                    tcp_close(stack, so);
-                }
+            if state(so) == TcpState::Listen {
+                tcp_unlisten(stack, now, so);
             }
-            so.sock_state = SockState::Unconnected;
-            so.sb_state = Default::default();
+            tcp_disconnect(stack, so);
             return Ok(());
         };
         match so.sock_state {
@@ -185,8 +233,9 @@ impl Protosw for TcpUsrreqs {
                 return match state(so) {
                     TcpState::SynSent | TcpState::SynReceived => Err(Errno::EALREADY),
                     TcpState::Closed => {
-                        so.sock_state = SockState::Unconnected;
-                        Err(so.take_error().unwrap_or(Errno::ECONNABORTED))
+                        let e = so.take_error().unwrap_or(Errno::ECONNABORTED);
+                        tcp_disconnect(stack, so);
+                        Err(e)
                     }
                     _ => {
                         so.sock_state = SockState::Connected;
@@ -200,9 +249,7 @@ impl Protosw for TcpUsrreqs {
             return Err(Errno::EISCONN);
         }
         if so.so_pcb.inp().dropped() {
-            // A dead connection's socket cannot be reused (Linux: EISCONN
-            // after reset needs a new socket; we keep the PCB dropped).
-            return Err(so.take_error().unwrap_or(Errno::EISCONN));
+            tcp_disconnect(stack, so);
         }
         let dst = *addr.ip();
         if ip::is_broadcast(stack, dst) || dst.is_multicast() {
@@ -258,12 +305,13 @@ impl Protosw for TcpUsrreqs {
         Err(Errno::EINPROGRESS)
     }
 
-    fn pru_connect_status(&self, _stack: &Stack, so: &mut Socket) -> Result<bool, Errno> {
+    fn pru_connect_status(&self, stack: &Stack, so: &mut Socket) -> Result<bool, Errno> {
         match state(so) {
             TcpState::SynSent | TcpState::SynReceived => Ok(false),
             TcpState::Closed => {
-                so.sock_state = SockState::Unconnected;
-                Err(so.take_error().unwrap_or(Errno::ECONNABORTED))
+                let e = so.take_error().unwrap_or(Errno::ECONNABORTED);
+                tcp_disconnect(stack, so);
+                Err(e)
             }
             _ => {
                 so.sock_state = SockState::Connected;
@@ -342,7 +390,7 @@ impl Protosw for TcpUsrreqs {
         let rd = how != SHUT_WR;
         let wr = how != SHUT_RD;
         match state(so) {
-            TcpState::Closed => {
+            TcpState::Closed | TcpState::TimeWait => {
                 if rd {
                     so.socantrcvmore();
                 }
@@ -410,7 +458,11 @@ impl Protosw for TcpUsrreqs {
     fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
         let inp = so.so_pcb.inp();
         match state(so) {
-            TcpState::Closed | TcpState::SynSent | TcpState::Listen => Err(Errno::ENOTCONN),
+            // TIME_WAIT: Linux has moved the connection to a time-wait
+            // minisocket; the application's socket is CLOSED.
+            TcpState::Closed | TcpState::SynSent | TcpState::Listen | TcpState::TimeWait => {
+                Err(Errno::ENOTCONN)
+            }
             _ if inp.fport == 0 => Err(Errno::ENOTCONN),
             _ => Ok(inp.foreign()),
         }

@@ -140,10 +140,14 @@ impl Protosw for UdpUsrreqs {
         if so.sb_state.cantsendmore {
             return Err(Errno::EPIPE);
         }
+        // A pending asynchronous error (ICMP) is reported by the next send.
+        if let Some(err) = so.take_error() {
+            return Err(err);
+        }
+        ip::route_check(stack, *dst.ip())?;
         if ip::is_broadcast(stack, *dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
-        ip::route_check(stack, *dst.ip())?;
         autobind(stack, so)?;
         let inp = *so.so_pcb.inp();
         let src = ip::source_for(stack, inp.laddr, *dst.ip());
