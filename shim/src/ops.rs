@@ -148,21 +148,28 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
         return Err(libc::EINVAL);
     }
     let s = shim()?;
-    let (h, peer) = blocking(s, of, of.is_nonblock(), true, |s| s.stack.accept(of.handle))?;
     let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
         libc::SOCK_CLOEXEC
     } else {
         0
     };
+    // Linux reserves the descriptor before taking a connection off the
+    // queue: with no fd free, accept fails (EMFILE) and the connection
+    // stays queued for a later accept.
     // SAFETY: socket(2) with constant arguments.
     let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
-        let err = unsafe { *libc::__errno_location() };
-        let _ = s.stack.close(s.now(), h);
-        s.after_op();
-        return Err(err);
+        return Err(unsafe { *libc::__errno_location() });
     }
+    let (h, peer) = match blocking(s, of, of.is_nonblock(), true, |s| s.stack.accept(of.handle)) {
+        Ok(v) => v,
+        Err(err) => {
+            // SAFETY: closing the anchor we just made.
+            unsafe { (real().close)(anchor) };
+            return Err(err);
+        }
+    };
     s.fds.insert(
         anchor,
         Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
