@@ -11,3 +11,6 @@ mod loss_tests;
 
 #[cfg(test)]
 mod prop_tests;
+
+#[cfg(test)]
+mod race_tests;
