@@ -17,11 +17,12 @@ use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 use crate::config::Config;
 use crate::errno::Errno;
+use crate::kern::lockorder::{so_lock, SockGuard};
 use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::PcbInfo;
 use crate::rng::Rng;
@@ -158,7 +159,7 @@ impl Stack {
         f: impl FnOnce(&mut Socket) -> Result<R, Errno>,
     ) -> Result<R, Errno> {
         let sref = self.lookup(h)?;
-        let mut so = sref.lock();
+        let mut so = so_lock(&sref);
         // Freed, or alive only through PROTOREF after the last close: to
         // the application the handle is gone.
         if so.freed || (so.so_count == 0 && so.so_qstate == crate::kern::socket::QState::None) {
@@ -169,8 +170,8 @@ impl Stack {
         r
     }
 
-    pub(crate) fn lock_live(sref: &SocketRef) -> Option<MutexGuard<'_, Socket>> {
-        let so = sref.lock();
+    pub(crate) fn lock_live(sref: &SocketRef) -> Option<SockGuard<'_>> {
+        let so = so_lock(sref);
         (!so.freed).then_some(so)
     }
 
@@ -424,7 +425,7 @@ impl Stack {
     /// acknowledged? (The shim's exit grace period waits on this.)
     pub fn has_unsent_data(&self) -> bool {
         self.slots.read().all().iter().any(|sref| {
-            let so = sref.lock();
+            let so = so_lock(sref);
             so.so_pcb.tcp().is_some_and(|tp| {
                 tp.t_state.synchronized()
                     && tp.t_state != crate::netinet::tcp_var::TcpState::TimeWait
@@ -440,7 +441,7 @@ impl Stack {
         let live = all.len();
         assert_eq!(live, self.slots.read().live, "slot count");
         for sref in &all {
-            let so = sref.lock();
+            let so = so_lock(sref);
             so.check_invariants();
             so.proto().pru_check(self, &so);
             if let Some(q) = &so.so_listen {
@@ -448,7 +449,7 @@ impl Stack {
                     let c = self
                         .lookup(child)
                         .expect("queued child is in the slot table");
-                    let c = c.lock();
+                    let c = so_lock(&c);
                     assert_eq!(
                         c.so_head,
                         Some(so.handle),

@@ -2,6 +2,7 @@
 //! reference counts, listen queues, and the protocol switch.
 
 pub mod listen;
+pub mod lockorder;
 pub mod protosw;
 pub mod ringbuf;
 pub mod sockbuf;

@@ -52,7 +52,7 @@ impl Stack {
             ),
         };
         let (h, sref) = self.slot_insert(|h| Socket::new(h, ty, pcb, rcv, snd));
-        let mut so = sref.lock();
+        let mut so = crate::kern::lockorder::so_lock(&sref);
         match so.proto().pru_attach(self, &mut so) {
             Ok(()) => {
                 so.attached = true;

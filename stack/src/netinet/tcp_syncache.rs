@@ -193,7 +193,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
     }
     stack.sowakeup(listener);
     // Listener before child: the lock order allows taking the child now.
-    let mut c = cref.lock();
+    let mut c = crate::kern::lockorder::so_lock(&cref);
     if opts.keepalive {
         if let Some(tp) = c.so_pcb.tcp_mut() {
             tp.t_timers.keep = Some(now + tp.keepidle);
