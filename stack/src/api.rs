@@ -78,6 +78,15 @@ pub struct RecvMeta {
     pub from: Option<SocketAddrV4>,
 }
 
+impl RecvMeta {
+    /// End of file: nothing copied, nothing more will come.
+    pub const EOF: RecvMeta = RecvMeta {
+        copied: 0,
+        full_len: 0,
+        from: None,
+    };
+}
+
 /// Per-socket counters the shim needs for ioctls and TCP_INFO-like queries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SockInfo {

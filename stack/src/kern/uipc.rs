@@ -200,21 +200,13 @@ impl Stack {
                     });
                 }
                 if so.sb_state.fin_received {
-                    return Ok(RecvMeta {
-                        copied: 0,
-                        full_len: 0,
-                        from: None,
-                    });
+                    return Ok(RecvMeta::EOF);
                 }
                 if let Some(e) = so.take_error() {
                     return Err(e);
                 }
                 if so.sb_state.cantrcvmore {
-                    return Ok(RecvMeta {
-                        copied: 0,
-                        full_len: 0,
-                        from: None,
-                    });
+                    return Ok(RecvMeta::EOF);
                 }
                 let state = so.so_pcb.tcp().map(|tp| tp.t_state);
                 if state == Some(crate::netinet::tcp_var::TcpState::Closed) {
@@ -240,11 +232,7 @@ impl Stack {
                     return Err(e);
                 }
                 if so.sb_state.cantrcvmore {
-                    return Ok(RecvMeta {
-                        copied: 0,
-                        full_len: 0,
-                        from: None,
-                    });
+                    return Ok(RecvMeta::EOF);
                 }
                 Err(Errno::EAGAIN)
             }

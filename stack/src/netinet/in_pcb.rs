@@ -302,6 +302,26 @@ pub(crate) fn in_pcbbind(
     Ok(())
 }
 
+/// Bind to an ephemeral port on the wildcard address if not bound yet
+/// (listen, connect, sendto on an unbound socket).
+pub(crate) fn in_pcbautobind(
+    stack: &crate::host::Stack,
+    so: &mut crate::kern::socket::Socket,
+    proto: Proto,
+    anon_err: Errno,
+) -> Result<(), Errno> {
+    if so.so_pcb.inp().lport != 0 {
+        return Ok(());
+    }
+    in_pcbbind(
+        stack,
+        so,
+        proto,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        anon_err,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

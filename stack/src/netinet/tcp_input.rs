@@ -81,6 +81,19 @@ pub(crate) fn tcp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[u
     tcp_reset_for(stack, local, remote, &seg);
 }
 
+/// RFC 9293: an unacceptable ACK on a half-open connection gets
+/// <SEQ=SEG.ACK><CTL=RST>.
+fn rst_for_bad_ack(stack: &Stack, tp: &TcpCb, ackno: Seq) {
+    tcp_respond(
+        stack,
+        tp.inp.local(),
+        tp.inp.foreign(),
+        ackno,
+        None,
+        TcpFlags::RST,
+    );
+}
+
 /// Apply the peer's SYN options to `tp` (both SYN and SYN-ACK).
 pub(crate) fn tcp_apply_syn_options(stack: &Stack, tp: &mut TcpCb, seg: &TcpRepr) {
     let sys = &stack.config.sysctl;
@@ -158,14 +171,7 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
     if tp.t_state == TcpState::SynSent {
         if flags.contains(TcpFlags::ACK) && (ackno.le(tp.iss) || ackno.gt(tp.snd_max)) {
             if !flags.contains(TcpFlags::RST) {
-                tcp_respond(
-                    stack,
-                    tp.inp.local(),
-                    tp.inp.foreign(),
-                    ackno,
-                    None,
-                    TcpFlags::RST,
-                );
+                rst_for_bad_ack(stack, tp, ackno);
             }
             return;
         }
@@ -284,14 +290,7 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
             tp.snd_wl2 = ackno;
             tcp_established(stack, so);
         } else {
-            tcp_respond(
-                stack,
-                tp.inp.local(),
-                tp.inp.foreign(),
-                ackno,
-                None,
-                TcpFlags::RST,
-            );
+            rst_for_bad_ack(stack, tp, ackno);
             return;
         }
     }

@@ -13,7 +13,7 @@ use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SoState, SockState, Socket};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
+    in_pcbautobind, in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
 };
 use crate::netinet::ip;
 use crate::netinet::tcp_output::tcp_output;
@@ -178,15 +178,7 @@ impl Protosw for TcpUsrreqs {
             TcpState::Closed if so.sock_state == SockState::Unconnected => {}
             _ => return Err(Errno::EINVAL),
         }
-        if so.so_pcb.inp().lport == 0 {
-            in_pcbbind(
-                stack,
-                so,
-                Proto::Tcp,
-                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                Errno::EADDRINUSE,
-            )?;
-        }
+        in_pcbautobind(stack, so, Proto::Tcp, Errno::EADDRINUSE)?;
         let handle = so.handle;
         let inp = *so.so_pcb.inp();
         {
@@ -256,15 +248,7 @@ impl Protosw for TcpUsrreqs {
             return Err(Errno::ENETUNREACH);
         }
         ip::route_check(stack, dst)?;
-        if so.so_pcb.inp().lport == 0 {
-            in_pcbbind(
-                stack,
-                so,
-                Proto::Tcp,
-                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                Errno::EADDRNOTAVAIL,
-            )?;
-        }
+        in_pcbautobind(stack, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
         let handle = so.handle;
         let sys = &stack.config.sysctl;
         let rcv_wscale = if sys.tcp_window_scaling {

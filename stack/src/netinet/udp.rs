@@ -9,7 +9,7 @@ use crate::host::Stack;
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SockState, Socket};
 use crate::linux::*;
-use crate::netinet::in_pcb::{in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR};
+use crate::netinet::in_pcb::{in_pcbautobind, in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR};
 use crate::netinet::ip::{self, IpHeader};
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -22,16 +22,7 @@ pub(crate) struct UdpUsrreqs;
 pub(crate) static UDP_USRREQS: UdpUsrreqs = UdpUsrreqs;
 
 fn autobind(stack: &Stack, so: &mut Socket) -> Result<(), Errno> {
-    if so.so_pcb.inp().lport == 0 {
-        in_pcbbind(
-            stack,
-            so,
-            Proto::Udp,
-            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-            Errno::EAGAIN,
-        )?;
-    }
-    Ok(())
+    in_pcbautobind(stack, so, Proto::Udp, Errno::EAGAIN)
 }
 
 impl Protosw for UdpUsrreqs {
