@@ -33,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 
 static const char *mode;
 static unsigned port;
@@ -353,6 +354,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect PORT [options] [steps]\n");
 		return 2;
 	}
+	// The runner is our parent (ip netns exec and env exec us): if it dies,
+	// even by SIGKILL, so do we, instead of lingering in a namespace.
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	mode = argv[1];
