@@ -11,7 +11,7 @@
 //       listener options: backlog:N (default 128)  noaccept  accepton:NAME
 //                         fill:N (N connections to itself right after listen,
 //                         to fill a small backlog)  rcvbuf:N  sndbuf:N
-//   peer connect PORT [count:N] [try:MS] [after:NAME] [steps]
+//   peer connect PORT [count:N] [try:MS] [after:NAME | nowait] [steps]
 //       wait for $CT_SYNC/NAME (default "listening", created by A's
 //       ct_signal), then make N (default 1) connections to 10.7.0.2:PORT one
 //       after the other (try:MS = non-blocking connect that gives up after
@@ -33,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 
 static const char *mode;
 static unsigned port;
@@ -155,7 +156,7 @@ static void sync_signal(const char *name)
 
 static void fmt_data(char *out, size_t outn, const unsigned char *p, long n, uint32_t sum)
 {
-	int printable = n > 0 && n <= 64;
+	int printable = n > 0 && n <= 64; // p holds the first min(n, 64) bytes
 	for (long i = 0; printable && i < n; i++)
 		if (p[i] < 0x20 || p[i] > 0x7e)
 			printable = 0;
@@ -190,6 +191,49 @@ static int send_pattern(int conn, int fd, long n, long chunk, int ms)
 	return 0;
 }
 
+// Read until `limit` bytes (-1: no limit), EOF or an error, echoing what
+// arrives if asked; log "LABEL <n> bytes <text or sum>" and how it ended
+// ("end EOF", "end ECONNRESET"; nothing when the limit was reached).
+// Returns -1 if echoing failed (the connection is unusable).
+static int read_step(int id, int fd, long limit, int echo, const char *label)
+{
+	static __thread unsigned char buf[65536];
+	unsigned char first[64];
+	long total = 0;
+	uint32_t sum = CT_SUM_INIT;
+	char end[48] = "";
+	while (limit < 0 || total < limit) {
+		long k = sizeof buf;
+		if (limit >= 0 && limit - total < k)
+			k = limit - total;
+		ssize_t r = recv(fd, buf, k, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(end, sizeof end, " end %s", r == 0 ? "EOF" : t_errname(errno));
+			break;
+		}
+		if (total < (long)sizeof first)
+			memcpy(first + total, buf, r < (long)sizeof first - total ? r : (long)sizeof first - total);
+		total += r;
+		sum = ct_sum(sum, buf, r);
+		for (ssize_t off = 0; echo && off < r;) {
+			ssize_t w = send(fd, buf + off, r - off, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				plog(id, "echo: send = -1 %s", t_errname(errno));
+				return -1;
+			}
+			off += w;
+		}
+	}
+	char d[160];
+	fmt_data(d, sizeof d, first, total, sum);
+	plog(id, "%s %s%s", label, d, end);
+	return 0;
+}
+
 // ---- TCP connection scripts -----------------------------------------------
 
 struct conn {
@@ -200,7 +244,6 @@ static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 	int fd = c->fd, id = c->id;
-	static __thread unsigned char buf[65536];
 	for (int i = 0; i < nsteps; i++) {
 		const char *s = steps[i], *a;
 		if (fd < 0 && !arg_of(s, "sleep") && !arg_of(s, "wait") && !arg_of(s, "signal")) {
@@ -208,76 +251,10 @@ static void *conn_thread(void *arg)
 			continue;
 		}
 		if (!strcmp(s, "echo") || !strcmp(s, "recvall")) {
-			int echo = s[0] == 'e';
-			long total = 0;
-			uint32_t sum = CT_SUM_INIT;
-			unsigned char first[65];
-			long nfirst = 0;
-			const char *end = "EOF";
-			for (;;) {
-				ssize_t r = recv(fd, buf, sizeof buf, 0);
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0) {
-					end = t_errname(errno);
-					break;
-				}
-				if (r == 0)
-					break;
-				if (nfirst < 65) {
-					long k = r < 65 - nfirst ? r : 65 - nfirst;
-					memcpy(first + nfirst, buf, k);
-					nfirst += k;
-				}
-				total += r;
-				sum = ct_sum(sum, buf, r);
-				if (echo) {
-					for (ssize_t off = 0; off < r;) {
-						ssize_t w = send(fd, buf + off, r - off, MSG_NOSIGNAL);
-						if (w < 0 && errno == EINTR)
-							continue;
-						if (w < 0) {
-							plog(id, "echo: send = -1 %s", t_errname(errno));
-							goto out;
-						}
-						off += w;
-					}
-				}
-			}
-			char d[160];
-			fmt_data(d, sizeof d, first, total, sum);
-			if (total > 64)
-				snprintf(d, sizeof d, "%ld bytes sum %08x", total, sum);
-			plog(id, "%s %s end %s", s, d, end);
+			if (read_step(id, fd, -1, s[0] == 'e', s) < 0)
+				break;
 		} else if ((a = arg_of(s, "recv"))) {
-			long want = atol(a), got = 0;
-			uint32_t sum = CT_SUM_INIT;
-			const char *end = "";
-			static __thread unsigned char first[65];
-			while (got < want) {
-				long k = want - got < (long)sizeof buf ? want - got : (long)sizeof buf;
-				ssize_t r = recv(fd, buf, k, 0);
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r <= 0) {
-					end = r == 0 ? " end EOF" : t_errname(errno);
-					if (r < 0) {
-						static __thread char e[40];
-						snprintf(e, sizeof e, " end %s", t_errname(errno));
-						end = e;
-					}
-					break;
-				}
-				if (got < 64)
-					memcpy(first + got, buf, r < 64 - got ? r : 64 - got);
-				sum = ct_sum(sum, buf, r);
-				got += r;
-			}
-			char d[160];
-			fmt_data(d, sizeof d, first, got, sum);
-			if (got > 64)
-				snprintf(d, sizeof d, "%ld bytes sum %08x", got, sum);
-			plog(id, "recv %s%s", d, end);
+			read_step(id, fd, atol(a), 0, "recv");
 		} else if ((a = arg_of(s, "send"))) {
 			if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0)
 				plog(id, "send = -1 %s", t_errname(errno));
@@ -319,7 +296,6 @@ static void *conn_thread(void *arg)
 			plog(id, "unknown step %s", s);
 		}
 	}
-out:
 	if (fd >= 0)
 		close(fd);
 	free(c);
@@ -340,13 +316,14 @@ static void start_conn(int fd, int id)
 	pthread_detach(t);
 }
 
-static int is_listener_opt(const char *s)
+// Options come before the steps; rcvbuf/sndbuf there apply to the listener
+// (and so to every accepted connection), later they are steps.
+static int is_option(const char *s)
 {
 	return !strcmp(s, "noaccept") || !strcmp(s, "nowait") || arg_of(s, "backlog") ||
 	       arg_of(s, "accepton") || arg_of(s, "fill") || arg_of(s, "count") ||
 	       arg_of(s, "try") || arg_of(s, "after") ||
-	       (!strcmp(mode, "tcp") && (arg_of(s, "rcvbuf") || arg_of(s, "sndbuf")) &&
-		steps == NULL);
+	       (!strcmp(mode, "tcp") && (arg_of(s, "rcvbuf") || arg_of(s, "sndbuf")));
 }
 
 static int listen_on(int type, unsigned p, int backlog)
@@ -377,6 +354,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect PORT [options] [steps]\n");
 		return 2;
 	}
+	// The runner is our parent (ip netns exec and env exec us): if it dies,
+	// even by SIGKILL, so do we, instead of lingering in a namespace.
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	mode = argv[1];
@@ -385,7 +367,7 @@ int main(int argc, char **argv)
 	int backlog = 128, noaccept = 0, fill = 0, count = 1, try_ms = 0, rcvbuf = 0, sndbuf = 0;
 	const char *accepton = NULL, *after = "listening";
 	int i = 3;
-	for (; i < argc && is_listener_opt(argv[i]); i++) {
+	for (; i < argc && is_option(argv[i]); i++) {
 		const char *s = argv[i], *a;
 		if (!strcmp(s, "noaccept"))
 			noaccept = 1;
