@@ -444,3 +444,31 @@ fn reuseaddr_sockets_share_a_port_until_one_listens() {
     let u = p.a.socket(SockType::Dgram, 0).unwrap();
     assert_eq!(p.a.accept(u).map(|_| ()), Err(Errno::EOPNOTSUPP));
 }
+
+#[test]
+fn send_buffer_autotunes_unless_the_application_set_it() {
+    let mut p = Pair::new(18);
+    let (l, c, s) = p.connected(80);
+    let mut v = [0u8; 4];
+    p.a.getsockopt(c, SOL_SOCKET, SO_SNDBUF, &mut v).unwrap();
+    assert!(
+        i32::from_ne_bytes(v) > 16384,
+        "grown with the congestion window"
+    );
+    let d = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.setsockopt(p.now, d, SOL_SOCKET, SO_SNDBUF, &8192i32.to_ne_bytes())
+        .unwrap();
+    let _ = p.a.connect(p.now, d, Some(SocketAddrV4::new(B_ADDR, 80)));
+    p.drive();
+    p.a.getsockopt(d, SOL_SOCKET, SO_SNDBUF, &mut v).unwrap();
+    assert_eq!(
+        i32::from_ne_bytes(v),
+        16384,
+        "SO_SNDBUF set: doubled, never autotuned"
+    );
+    let (s2, _) = p.b.accept(l).unwrap();
+    for (st, h) in [(&p.a, c), (&p.a, d), (&p.b, s), (&p.b, s2), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}

@@ -30,6 +30,9 @@ pub struct SockBuf {
     /// The value getsockopt(SO_*BUF) reports (Linux doubles what is set).
     pub sb_hiwat: usize,
     pub sb_lowat: usize,
+    /// The application set the size (SO_SNDBUF/SO_RCVBUF): no autotuning
+    /// (Linux's SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK).
+    pub user_locked: bool,
 }
 
 impl SockBuf {
@@ -38,6 +41,7 @@ impl SockBuf {
             data: SbData::Stream(RingBuf::new(hiwat)),
             sb_hiwat: hiwat,
             sb_lowat: 1,
+            user_locked: false,
         }
     }
 
@@ -49,6 +53,7 @@ impl SockBuf {
             },
             sb_hiwat: hiwat,
             sb_lowat: 1,
+            user_locked: false,
         }
     }
 

@@ -77,6 +77,7 @@ impl Stack {
                     i32::MAX as usize
                 };
                 let v = (v as u32 as usize).min(cap);
+                so.so_snd.user_locked = true;
                 so.so_snd
                     .set_hiwat((v * 2).clamp(SOCK_MIN_SNDBUF, i32::MAX as usize));
                 self.sowakeup(so.handle);
@@ -88,6 +89,7 @@ impl Stack {
                     i32::MAX as usize
                 };
                 let v = (v as u32 as usize).min(cap);
+                so.so_rcv.user_locked = true;
                 so.so_rcv
                     .set_hiwat((v * 2).clamp(SOCK_MIN_RCVBUF, i32::MAX as usize));
             }

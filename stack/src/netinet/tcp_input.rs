@@ -135,8 +135,25 @@ fn seg_window(tp: &TcpCb, seg: &TcpRepr) -> u32 {
     }
 }
 
+/// Send-buffer autotuning (Linux's tcp_sndbuf_expand): unless the
+/// application fixed SO_SNDBUF, the buffer grows with the congestion window
+/// (twice the window, at about twice a segment's size per segment) up to
+/// tcp_wmem[2], so a fast path is not held back by the 16 KiB default.
+pub(crate) fn tcp_sndbuf_expand(stack: &Stack, so: &mut Socket) {
+    if so.so_snd.user_locked {
+        return;
+    }
+    let Some(tp) = so.so_pcb.tcp() else { return };
+    let wmem = stack.config.sysctl.tcp_wmem;
+    let want = (tp.cwnd.max(10 * tp.t_maxseg) * 4).clamp(wmem[1], wmem[2].max(wmem[1]));
+    if want > so.so_snd.sb_hiwat {
+        so.so_snd.set_hiwat(want);
+    }
+}
+
 fn tcp_established(stack: &Stack, so: &mut Socket) {
     so.soisconnected();
+    tcp_sndbuf_expand(stack, so);
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Established;
         tp.t_timers.rexmt = None;
@@ -368,6 +385,7 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
         };
         tp.persist_shift = 0;
         so.so_snd.ring_mut().consume(data_acked);
+        tcp_sndbuf_expand(stack, so);
         stack.sowakeup(so.handle);
         if partial_ack {
             tcp_retransmit_one(stack, now, so);

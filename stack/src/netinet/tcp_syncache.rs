@@ -194,6 +194,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
     stack.sowakeup(listener);
     // Listener before child: the lock order allows taking the child now.
     let mut c = crate::kern::lockorder::so_lock(&cref);
+    crate::netinet::tcp_input::tcp_sndbuf_expand(stack, &mut c);
     if opts.keepalive {
         if let Some(tp) = c.so_pcb.tcp_mut() {
             tp.t_timers.keep = Some(now + tp.keepidle);
