@@ -1,12 +1,19 @@
 //! setsockopt/getsockopt at SOL_SOCKET (FreeBSD's sosetopt/sogetopt), with
-//! Linux's values, doubling of buffer sizes and optlen rules. Other levels
-//! go to the protocol (`pru_ctloutput_*`) as int options.
+//! Linux's values, doubling of buffer sizes and optlen rules, and the
+//! routing of other levels as Linux's inet sockets route them: the
+//! transport's own level (IPPROTO_TCP on TCP, IPPROTO_UDP on UDP) to the
+//! protocol's int options (`pru_ctloutput_*`, TCP_INFO as a struct),
+//! IPPROTO_IP to `ip_ctloutput_*` with its one-byte optlen rules, and any
+//! other level to ip_setsockopt/ip_getsockopt's answer: ENOPROTOOPT on set,
+//! EOPNOTSUPP on get.
 
 use crate::api::SockType;
 use crate::errno::Errno;
 use crate::host::Stack;
 use crate::kern::socket::Socket;
 use crate::linux::*;
+use crate::netinet::ip;
+use crate::netinet::tcp_info::tcp_info;
 use crate::time::Instant;
 
 /// Linux's SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on 64-bit kernels.
@@ -27,6 +34,14 @@ fn put(out: &mut [u8], bytes: &[u8]) -> usize {
     n
 }
 
+/// The level is the socket's own transport (TCP options on TCP, UDP's on UDP).
+fn own_transport(so: &Socket, level: i32) -> bool {
+    match so.so_type {
+        SockType::Stream => level == IPPROTO_TCP,
+        SockType::Dgram => level == IPPROTO_UDP,
+    }
+}
+
 impl Stack {
     pub(crate) fn sosetopt(
         &self,
@@ -36,10 +51,12 @@ impl Stack {
         name: i32,
         val: &[u8],
     ) -> Result<(), Errno> {
+        if level == IPPROTO_IP {
+            let v = ip::ip_setsockopt_val(name, val)?;
+            return so.proto().pru_ctloutput_set(self, now, so, level, name, v);
+        }
         if level != SOL_SOCKET {
-            if level == SOL_TCP && so.so_type != SockType::Stream
-                || level == IPPROTO_UDP && so.so_type != SockType::Dgram
-            {
+            if !own_transport(so, level) {
                 return Err(Errno::ENOPROTOOPT);
             }
             let v = int_arg(val)?;
@@ -50,8 +67,15 @@ impl Stack {
                 return Err(Errno::EINVAL);
             }
             let onoff = int_arg(&val[..4])?;
-            let linger = int_arg(&val[4..8])?;
-            so.so_options.linger = (onoff != 0).then_some(linger.max(0) as u32);
+            // Linux keeps l_linger as an unsigned number of seconds.
+            let linger = int_arg(&val[4..8])? as u32;
+            let o = &mut so.so_options;
+            if onoff != 0 {
+                o.linger = Some(linger);
+                o.lingertime = linger;
+            } else {
+                o.linger = None;
+            }
             return Ok(());
         }
         let v = int_arg(val)?;
@@ -70,6 +94,9 @@ impl Stack {
             SO_DONTROUTE => o.dontroute = v != 0,
             SO_DEBUG => o.debug = v != 0,
             SO_PRIORITY => o.priority = v as u32,
+            // Linux wants CAP_NET_ADMIN or CAP_NET_RAW here (else EPERM);
+            // the stack does not know the caller's capabilities.
+            SO_MARK => o.mark = v as u32,
             SO_SNDBUF | SO_SNDBUFFORCE => {
                 let cap = if name == SO_SNDBUF {
                     sys.wmem_max
@@ -87,18 +114,50 @@ impl Stack {
                 } else {
                     i32::MAX as usize
                 };
+                o.rcvbuf_lock = true;
                 let v = (v as u32 as usize).min(cap);
                 so.so_rcv
                     .set_hiwat((v * 2).clamp(SOCK_MIN_RCVBUF, i32::MAX as usize));
             }
             SO_RCVLOWAT => {
-                let v = if v < 0 { i32::MAX } else { v };
-                so.so_rcv.sb_lowat = v.max(1) as usize;
+                let v = if v < 0 { i32::MAX } else { v } as usize;
+                if so.so_type == SockType::Stream {
+                    self.tcp_set_rcvlowat(so, v);
+                } else {
+                    so.so_rcv.sb_lowat = v.max(1);
+                }
             }
             SO_NO_CHECK => {}
             _ => return Err(Errno::ENOPROTOOPT),
         }
         Ok(())
+    }
+
+    /// Linux's tcp_set_rcvlowat: capped at half the receive buffer if the
+    /// application sized it (SO_RCVBUF), else at half of tcp_rmem[2], in
+    /// which case the buffer grows to hold the low-water mark (twice it,
+    /// the space Linux's default scaling ratio needs for that window) and
+    /// the window clamp becomes the mark.
+    fn tcp_set_rcvlowat(&self, so: &mut Socket, v: usize) {
+        let locked = so.so_options.rcvbuf_lock;
+        let cap = if locked {
+            so.so_rcv.sb_hiwat / 2
+        } else {
+            self.config.sysctl.tcp_rmem[2] / 2
+        };
+        let v = v.min(cap);
+        so.so_rcv.sb_lowat = v.max(1);
+        if !locked {
+            let space = v.saturating_mul(2);
+            if space > so.so_rcv.sb_hiwat {
+                so.so_rcv.set_hiwat(space);
+                if let Some(tp) = so.so_pcb.tcp_mut() {
+                    tp.window_clamp = v as u32;
+                }
+            }
+        }
+        // Readiness depends on the mark (tcp_data_ready).
+        self.sowakeup(so.handle);
     }
 
     pub(crate) fn sogetopt(
@@ -108,23 +167,27 @@ impl Stack {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
+        if level == IPPROTO_IP {
+            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
+            return Ok(ip::ip_getsockopt_put(out, v));
+        }
         if level != SOL_SOCKET {
-            if level == SOL_TCP && so.so_type != SockType::Stream
-                || level == IPPROTO_UDP && so.so_type != SockType::Dgram
-            {
-                return Err(Errno::ENOPROTOOPT);
+            if !own_transport(so, level) {
+                return Err(Errno::EOPNOTSUPP);
             }
-            let v = so.proto().pru_ctloutput_get(so, level, name)?;
+            if level == IPPROTO_TCP && name == TCP_INFO {
+                let info = tcp_info(self, so);
+                return Ok(put(out, &info.to_bytes()));
+            }
+            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
             return Ok(put(out, &v.to_ne_bytes()));
         }
         if name == SO_LINGER {
-            let (onoff, secs) = match so.so_options.linger {
-                Some(s) => (1i32, s as i32),
-                None => (0, 0),
-            };
+            let o = so.so_options;
+            let onoff = o.linger.is_some() as i32;
             let mut b = [0u8; 8];
             b[..4].copy_from_slice(&onoff.to_ne_bytes());
-            b[4..].copy_from_slice(&secs.to_ne_bytes());
+            b[4..].copy_from_slice(&(o.lingertime as i32).to_ne_bytes());
             return Ok(put(out, &b));
         }
         let o = so.so_options;
@@ -148,6 +211,7 @@ impl Stack {
             SO_DONTROUTE => o.dontroute as i32,
             SO_DEBUG => o.debug as i32,
             SO_PRIORITY => o.priority as i32,
+            SO_MARK => o.mark as i32,
             SO_SNDBUF => so.so_snd.sb_hiwat as i32,
             SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
             SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,

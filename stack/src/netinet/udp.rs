@@ -242,6 +242,7 @@ impl Protosw for UdpUsrreqs {
             IPPROTO_IP => ip::ip_ctloutput_set(
                 so.so_pcb.inp_mut(),
                 stack.config.sysctl.ip_default_ttl,
+                false,
                 name,
                 v,
             ),
@@ -249,9 +250,15 @@ impl Protosw for UdpUsrreqs {
         }
     }
 
-    fn pru_ctloutput_get(&self, so: &Socket, level: i32, name: i32) -> Result<i32, Errno> {
+    fn pru_ctloutput_get(
+        &self,
+        stack: &Stack,
+        so: &Socket,
+        level: i32,
+        name: i32,
+    ) -> Result<i32, Errno> {
         match level {
-            IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), 1500, name),
+            IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), stack.config.mtu, name),
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
