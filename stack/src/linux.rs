@@ -59,6 +59,8 @@ pub const TCP_USER_TIMEOUT: i32 = 18;
 pub const TCP_FASTOPEN: i32 = 23;
 pub const TCP_NOTSENT_LOWAT: i32 = 25;
 
+pub const UDP_CORK: i32 = 1;
+
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
 pub const IP_RECVERR: i32 = 11;

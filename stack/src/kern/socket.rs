@@ -85,10 +85,10 @@ pub struct SoOptions {
     pub debug: bool,
     /// SO_LINGER: Some(seconds) when l_onoff is set.
     pub linger: Option<u32>,
-    /// The last l_linger set with l_onoff on (Linux's sk_lingertime): an
-    /// l_onoff 0 turns lingering off but keeps the time, which
-    /// getsockopt(SO_LINGER) still reports.
-    pub lingertime: u32,
+    /// The l_linger getsockopt(SO_LINGER) reports: the last one set with
+    /// l_onoff on (Linux's sk_lingertime / HZ); an l_onoff 0 turns
+    /// lingering off but keeps the time.
+    pub lingertime: i32,
     pub priority: u32,
     /// SO_MARK.
     pub mark: u32,

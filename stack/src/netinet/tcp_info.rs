@@ -253,3 +253,113 @@ impl Stack {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddrV4;
+
+    use super::*;
+    use crate::linux::*;
+    use crate::testing::pair::{Pair, B_ADDR};
+    use crate::SockType;
+
+    fn u32_at(b: &[u8], off: usize) -> u32 {
+        u32::from_ne_bytes(b[off..off + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn fresh_socket_reports_what_linux_does() {
+        let p = Pair::new(1);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        let mut b = [0xeeu8; 300];
+        assert_eq!(p.a.getsockopt(t, IPPROTO_TCP, TCP_INFO, &mut b), Ok(280));
+        assert_eq!(b[280], 0xee, "280 bytes, no more");
+        // Values read from a fresh kernel socket (Linux 6.18).
+        assert_eq!(&b[..8], &[7, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(u32_at(&b, 8), 1_000_000, "tcpi_rto");
+        assert_eq!(u32_at(&b, 16), 536, "tcpi_snd_mss");
+        assert_eq!(u32_at(&b, 72), 250_000, "tcpi_rttvar");
+        assert_eq!(u32_at(&b, 76), 0x7fff_ffff, "tcpi_snd_ssthresh");
+        assert_eq!(u32_at(&b, 80), 10, "tcpi_snd_cwnd");
+        assert_eq!(u32_at(&b, 88), 3, "tcpi_reordering");
+        assert_eq!(u32_at(&b, 148), u32::MAX, "tcpi_min_rtt");
+        let mut one = [0xeeu8; 2];
+        assert_eq!(
+            p.a.getsockopt(t, IPPROTO_TCP, TCP_INFO, &mut one[..1]),
+            Ok(1)
+        );
+        assert_eq!(one, [7, 0xee], "optlen 1: tcpi_state only");
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        assert_eq!(
+            p.a.getsockopt(u, IPPROTO_TCP, TCP_INFO, &mut b),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(p.a.tcp_info(u), Err(Errno::EOPNOTSUPP));
+    }
+
+    #[test]
+    fn listener_reports_queue_and_backlog() {
+        let mut p = Pair::new(2);
+        let l = p.b.socket(SockType::Stream, 0).unwrap();
+        p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+        p.b.listen(l, 5).unwrap();
+        let c = p.a.socket(SockType::Stream, 0).unwrap();
+        let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+        p.drive();
+        let ti = p.b.tcp_info(l).unwrap();
+        assert_eq!(ti.tcpi_state, TcpState::Listen.linux_number());
+        assert_eq!((ti.tcpi_unacked, ti.tcpi_sacked), (1, 5));
+        assert_eq!(ti.tcpi_rto, 0, "listeners report little else");
+        assert_eq!(ti.tcpi_snd_cwnd, 10);
+    }
+
+    #[test]
+    fn established_connection_after_a_transfer() {
+        let mut p = Pair::new(3);
+        let (_l, c, s) = p.connected(80);
+        let data = vec![5u8; 5000];
+        assert_eq!(p.transfer(true, c, s, &data).len(), 5000);
+        p.drive();
+        let a = p.a.tcp_info(c).unwrap();
+        let b = p.b.tcp_info(s).unwrap();
+        assert_eq!(a.tcpi_state, TcpState::Established.linux_number());
+        assert_eq!(
+            a.tcpi_options,
+            TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE
+        );
+        let bytes = a.to_bytes();
+        assert_eq!(bytes[6], a.tcpi_snd_wscale | (a.tcpi_rcv_wscale << 4));
+        assert_eq!(a.tcpi_snd_wscale, b.tcpi_rcv_wscale);
+        assert_eq!(a.tcpi_snd_mss, 1460 - 12, "MSS less the timestamp option");
+        assert_eq!(a.tcpi_bytes_acked, 5000);
+        assert_eq!(a.tcpi_bytes_sent, 5000);
+        assert_eq!(b.tcpi_bytes_received, 5000);
+        assert_eq!((a.tcpi_unacked, a.tcpi_notsent_bytes), (0, 0));
+        assert!(a.tcpi_rtt > 0 && a.tcpi_rto >= 200_000);
+        assert_eq!(a.tcpi_total_retrans, 0);
+        assert_eq!(a.tcpi_pmtu, 1500);
+        assert_eq!(u32_at(&bytes, 80), a.tcpi_snd_cwnd);
+        assert!(a.tcpi_snd_cwnd >= 10);
+        assert!(b.tcpi_rcv_space > 0 && b.tcpi_rcv_wnd > 0);
+        p.a.shutdown(p.now, c, SHUT_WR).unwrap();
+        p.drive();
+        let b = p.b.tcp_info(s).unwrap();
+        assert_eq!(b.tcpi_state, TcpState::CloseWait.linux_number());
+        assert_eq!(b.tcpi_bytes_received, 5000, "the FIN is not data");
+    }
+
+    #[test]
+    fn retransmissions_are_counted() {
+        let mut p = Pair::new(4);
+        let (_l, c, _s) = p.connected(80);
+        p.params.loss = 1.0;
+        p.a.send(p.now, c, b"lost", 0, None).unwrap();
+        p.drive_for(std::time::Duration::from_secs(4));
+        let a = p.a.tcp_info(c).unwrap();
+        assert!(a.tcpi_total_retrans >= 2, "{a:?}");
+        assert_eq!(a.tcpi_retransmits as u32, a.tcpi_total_retrans);
+        assert_eq!(a.tcpi_ca_state, TCP_CA_LOSS);
+        assert_eq!(a.tcpi_unacked, 1);
+        assert!(a.tcpi_rto > 1_000_000, "backed off");
+    }
+}

@@ -259,6 +259,8 @@ impl Protosw for UdpUsrreqs {
     ) -> Result<i32, Errno> {
         match level {
             IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), stack.config.mtu, name),
+            // Never corked: setting UDP_CORK is not supported.
+            IPPROTO_UDP if name == UDP_CORK => Ok(0),
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
