@@ -229,7 +229,7 @@ fn receive_side(ti: &mut TcpInfo, so: &Socket, tp: &TcpCb) {
     ti.tcpi_rcv_wnd = rcv_wnd;
     ti.tcpi_rcv_ssthresh = rcv_wnd;
     ti.tcpi_rcv_space = rcv_wnd.min(TCP_INIT_CWND * ti.tcpi_advmss);
-    ti.tcpi_rcv_mss = (tp.t_maxseg as u32).min(TCP_MSS_DEFAULT).max(TCP_MIN_MSS);
+    ti.tcpi_rcv_mss = (tp.t_maxseg as u32).clamp(TCP_MIN_MSS, TCP_MSS_DEFAULT);
     if received > 0 {
         ti.tcpi_ato = usecs(TCP_DELACK);
     }
