@@ -39,6 +39,7 @@ pub const SO_SNDTIMEO_OLD: i32 = 21;
 pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_SNDBUFFORCE: i32 = 32;
 pub const SO_RCVBUFFORCE: i32 = 33;
+pub const SO_MARK: i32 = 36;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
 
@@ -56,12 +57,18 @@ pub const TCP_INFO: i32 = 11;
 pub const TCP_QUICKACK: i32 = 12;
 pub const TCP_USER_TIMEOUT: i32 = 18;
 pub const TCP_FASTOPEN: i32 = 23;
+pub const TCP_NOTSENT_LOWAT: i32 = 25;
+
+pub const UDP_CORK: i32 = 1;
 
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
 pub const IP_RECVERR: i32 = 11;
 pub const IP_MTU_DISCOVER: i32 = 10;
 pub const IP_MTU: i32 = 14;
+pub const IP_PKTINFO: i32 = 8;
+pub const IP_MULTICAST_TTL: i32 = 33;
+pub const IP_MULTICAST_LOOP: i32 = 34;
 
 pub const MSG_OOB: i32 = 0x1;
 pub const MSG_PEEK: i32 = 0x2;

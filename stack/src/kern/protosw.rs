@@ -62,7 +62,14 @@ pub(crate) trait Protosw: Sync {
         name: i32,
         val: i32,
     ) -> Result<(), Errno>;
-    fn pru_ctloutput_get(&self, so: &Socket, level: i32, name: i32) -> Result<i32, Errno>;
+    /// An int option's value (TCP_INFO, a struct, is `tcp_info`'s).
+    fn pru_ctloutput_get(
+        &self,
+        stack: &Stack,
+        so: &Socket,
+        level: i32,
+        name: i32,
+    ) -> Result<i32, Errno>;
     /// Protocol KASSERTs for `check_invariants`.
     fn pru_check(&self, stack: &Stack, so: &Socket);
 }

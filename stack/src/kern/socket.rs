@@ -85,7 +85,16 @@ pub struct SoOptions {
     pub debug: bool,
     /// SO_LINGER: Some(seconds) when l_onoff is set.
     pub linger: Option<u32>,
+    /// The l_linger getsockopt(SO_LINGER) reports: the last one set with
+    /// l_onoff on (Linux's sk_lingertime / HZ); an l_onoff 0 turns
+    /// lingering off but keeps the time.
+    pub lingertime: i32,
     pub priority: u32,
+    /// SO_MARK.
+    pub mark: u32,
+    /// SO_RCVBUF was set (Linux's SOCK_RCVBUF_LOCK): the buffer no longer
+    /// grows on its own, and TCP caps SO_RCVLOWAT at half of it.
+    pub rcvbuf_lock: bool,
 }
 
 /// The socket's connect(2) state as Linux's `sock->state` tracks it (it

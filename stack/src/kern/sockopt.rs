@@ -1,17 +1,27 @@
 //! setsockopt/getsockopt at SOL_SOCKET (FreeBSD's sosetopt/sogetopt), with
-//! Linux's values, doubling of buffer sizes and optlen rules. Other levels
-//! go to the protocol (`pru_ctloutput_*`) as int options.
+//! Linux's values, doubling of buffer sizes and optlen rules, and the
+//! routing of other levels as Linux's inet sockets route them: the
+//! transport's own level (IPPROTO_TCP on TCP, IPPROTO_UDP on UDP) to the
+//! protocol's int options (`pru_ctloutput_*`, TCP_INFO as a struct),
+//! IPPROTO_IP to `ip_ctloutput_*` with its one-byte optlen rules, and any
+//! other level to ip_setsockopt/ip_getsockopt's answer: ENOPROTOOPT on set,
+//! EOPNOTSUPP on get.
 
 use crate::api::SockType;
 use crate::errno::Errno;
 use crate::host::Stack;
 use crate::kern::socket::Socket;
 use crate::linux::*;
+use crate::netinet::ip;
+use crate::netinet::tcp_info::tcp_info;
 use crate::time::Instant;
 
 /// Linux's SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on 64-bit kernels.
 pub const SOCK_MIN_SNDBUF: usize = 4608;
 pub const SOCK_MIN_RCVBUF: usize = 2304;
+
+/// CONFIG_HZ of the kernel we mirror (its timeouts round to 4 ms jiffies).
+const LINUX_HZ: i64 = 250;
 
 fn int_arg(val: &[u8]) -> Result<i32, Errno> {
     match val.get(..4) {
@@ -27,6 +37,14 @@ fn put(out: &mut [u8], bytes: &[u8]) -> usize {
     n
 }
 
+/// The level is the socket's own transport (TCP options on TCP, UDP's on UDP).
+fn own_transport(so: &Socket, level: i32) -> bool {
+    match so.so_type {
+        SockType::Stream => level == IPPROTO_TCP,
+        SockType::Dgram => level == IPPROTO_UDP,
+    }
+}
+
 impl Stack {
     pub(crate) fn sosetopt(
         &self,
@@ -36,10 +54,12 @@ impl Stack {
         name: i32,
         val: &[u8],
     ) -> Result<(), Errno> {
+        if level == IPPROTO_IP {
+            let v = ip::ip_setsockopt_val(name, val)?;
+            return so.proto().pru_ctloutput_set(self, now, so, level, name, v);
+        }
         if level != SOL_SOCKET {
-            if level == SOL_TCP && so.so_type != SockType::Stream
-                || level == IPPROTO_UDP && so.so_type != SockType::Dgram
-            {
+            if !own_transport(so, level) {
                 return Err(Errno::ENOPROTOOPT);
             }
             let v = int_arg(val)?;
@@ -51,7 +71,20 @@ impl Stack {
             }
             let onoff = int_arg(&val[..4])?;
             let linger = int_arg(&val[4..8])?;
-            so.so_options.linger = (onoff != 0).then_some(linger.max(0) as u32);
+            let o = &mut so.so_options;
+            if onoff != 0 {
+                // A negative l_linger, widened to unsigned long, is past
+                // Linux's limit: it lingers MAX_SCHEDULE_TIMEOUT jiffies,
+                // which reads back as LONG_MAX / HZ cut to an int.
+                let (secs, reads) = match u32::try_from(linger) {
+                    Ok(s) => (s, linger),
+                    Err(_) => (u32::MAX, (i64::MAX / LINUX_HZ) as i32),
+                };
+                o.linger = Some(secs);
+                o.lingertime = reads;
+            } else {
+                o.linger = None;
+            }
             return Ok(());
         }
         let v = int_arg(val)?;
@@ -70,6 +103,9 @@ impl Stack {
             SO_DONTROUTE => o.dontroute = v != 0,
             SO_DEBUG => o.debug = v != 0,
             SO_PRIORITY => o.priority = v as u32,
+            // Linux wants CAP_NET_ADMIN or CAP_NET_RAW here (else EPERM);
+            // the stack does not know the caller's capabilities.
+            SO_MARK => o.mark = v as u32,
             SO_SNDBUF | SO_SNDBUFFORCE => {
                 let cap = if name == SO_SNDBUF {
                     sys.wmem_max
@@ -88,19 +124,51 @@ impl Stack {
                 } else {
                     i32::MAX as usize
                 };
+                o.rcvbuf_lock = true;
                 let v = (v as u32 as usize).min(cap);
                 so.so_rcv.user_locked = true;
                 so.so_rcv
                     .set_hiwat((v * 2).clamp(SOCK_MIN_RCVBUF, i32::MAX as usize));
             }
             SO_RCVLOWAT => {
-                let v = if v < 0 { i32::MAX } else { v };
-                so.so_rcv.sb_lowat = v.max(1) as usize;
+                let v = if v < 0 { i32::MAX } else { v } as usize;
+                if so.so_type == SockType::Stream {
+                    self.tcp_set_rcvlowat(so, v);
+                } else {
+                    so.so_rcv.sb_lowat = v.max(1);
+                }
             }
             SO_NO_CHECK => {}
             _ => return Err(Errno::ENOPROTOOPT),
         }
         Ok(())
+    }
+
+    /// Linux's tcp_set_rcvlowat: capped at half the receive buffer if the
+    /// application sized it (SO_RCVBUF), else at half of tcp_rmem[2], in
+    /// which case the buffer grows to hold the low-water mark (twice it,
+    /// the space Linux's default scaling ratio needs for that window) and
+    /// the window clamp becomes the mark.
+    fn tcp_set_rcvlowat(&self, so: &mut Socket, v: usize) {
+        let locked = so.so_options.rcvbuf_lock;
+        let cap = if locked {
+            so.so_rcv.sb_hiwat / 2
+        } else {
+            self.config.sysctl.tcp_rmem[2] / 2
+        };
+        let v = v.min(cap);
+        so.so_rcv.sb_lowat = v.max(1);
+        if !locked {
+            let space = v.saturating_mul(2);
+            if space > so.so_rcv.sb_hiwat {
+                so.so_rcv.set_hiwat(space);
+                if let Some(tp) = so.so_pcb.tcp_mut() {
+                    tp.window_clamp = v as u32;
+                }
+            }
+        }
+        // Readiness depends on the mark (tcp_data_ready).
+        self.sowakeup(so.handle);
     }
 
     pub(crate) fn sogetopt(
@@ -110,23 +178,27 @@ impl Stack {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
+        if level == IPPROTO_IP {
+            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
+            return Ok(ip::ip_getsockopt_put(out, v));
+        }
         if level != SOL_SOCKET {
-            if level == SOL_TCP && so.so_type != SockType::Stream
-                || level == IPPROTO_UDP && so.so_type != SockType::Dgram
-            {
-                return Err(Errno::ENOPROTOOPT);
+            if !own_transport(so, level) {
+                return Err(Errno::EOPNOTSUPP);
             }
-            let v = so.proto().pru_ctloutput_get(so, level, name)?;
+            if level == IPPROTO_TCP && name == TCP_INFO {
+                let info = tcp_info(self, so);
+                return Ok(put(out, &info.to_bytes()));
+            }
+            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
             return Ok(put(out, &v.to_ne_bytes()));
         }
         if name == SO_LINGER {
-            let (onoff, secs) = match so.so_options.linger {
-                Some(s) => (1i32, s as i32),
-                None => (0, 0),
-            };
+            let o = so.so_options;
+            let onoff = o.linger.is_some() as i32;
             let mut b = [0u8; 8];
             b[..4].copy_from_slice(&onoff.to_ne_bytes());
-            b[4..].copy_from_slice(&secs.to_ne_bytes());
+            b[4..].copy_from_slice(&o.lingertime.to_ne_bytes());
             return Ok(put(out, &b));
         }
         let o = so.so_options;
@@ -150,6 +222,7 @@ impl Stack {
             SO_DONTROUTE => o.dontroute as i32,
             SO_DEBUG => o.debug as i32,
             SO_PRIORITY => o.priority as i32,
+            SO_MARK => o.mark as i32,
             SO_SNDBUF => so.so_snd.sb_hiwat as i32,
             SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
             SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
@@ -158,5 +231,268 @@ impl Stack {
             _ => return Err(Errno::ENOPROTOOPT),
         };
         Ok(put(out, &v.to_ne_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddrV4;
+    use std::time::Duration;
+
+    use crate::linux::*;
+    use crate::netinet::tcp_var::TcpState;
+    use crate::testing::pair::{Pair, B_ADDR};
+    use crate::{Errno, SockType, SocketHandle, Stack};
+
+    fn get(s: &Stack, h: SocketHandle, level: i32, name: i32) -> Result<i32, Errno> {
+        let mut b = [0u8; 4];
+        assert_eq!(s.getsockopt(h, level, name, &mut b)?, 4);
+        Ok(i32::from_ne_bytes(b))
+    }
+
+    fn set(p: &Pair, h: SocketHandle, level: i32, name: i32, v: i32) -> Result<(), Errno> {
+        p.a.setsockopt(p.now, h, level, name, &v.to_ne_bytes())
+    }
+
+    fn linger(p: &Pair, h: SocketHandle) -> (i32, i32) {
+        let mut b = [0u8; 8];
+        assert_eq!(p.a.getsockopt(h, SOL_SOCKET, SO_LINGER, &mut b), Ok(8));
+        let w = |i: usize| i32::from_ne_bytes(b[i..i + 4].try_into().unwrap());
+        (w(0), w(4))
+    }
+
+    fn set_linger(p: &Pair, h: SocketHandle, onoff: i32, secs: i32) {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&onoff.to_ne_bytes());
+        b[4..].copy_from_slice(&secs.to_ne_bytes());
+        p.a.setsockopt(p.now, h, SOL_SOCKET, SO_LINGER, &b).unwrap();
+    }
+
+    #[test]
+    fn levels_route_like_linux_inet_sockets() {
+        let p = Pair::new(1);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        let mut b = [0u8; 4];
+        // Another transport's level, or an unknown one: ip_getsockopt's
+        // EOPNOTSUPP on get, ip_setsockopt's ENOPROTOOPT on set.
+        assert_eq!(p.a.getsockopt(t, 9999, 1, &mut b), Err(Errno::EOPNOTSUPP));
+        assert_eq!(set(&p, t, 9999, 1, 1), Err(Errno::ENOPROTOOPT));
+        assert_eq!(
+            p.a.getsockopt(t, IPPROTO_UDP, 1, &mut b),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            get(&p.a, u, IPPROTO_TCP, TCP_NODELAY),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            set(&p, u, IPPROTO_TCP, TCP_NODELAY, 1),
+            Err(Errno::ENOPROTOOPT)
+        );
+        // Unknown options of a known level.
+        assert_eq!(get(&p.a, u, IPPROTO_UDP, 9999), Err(Errno::ENOPROTOOPT));
+        assert_eq!(get(&p.a, t, IPPROTO_TCP, 9999), Err(Errno::ENOPROTOOPT));
+        assert_eq!(get(&p.a, t, IPPROTO_IP, 9999), Err(Errno::ENOPROTOOPT));
+        assert_eq!(get(&p.a, u, IPPROTO_UDP, UDP_CORK), Ok(0));
+        // Read-only options cannot be set.
+        for name in [SO_TYPE, SO_PROTOCOL, SO_DOMAIN, SO_ERROR, SO_ACCEPTCONN] {
+            assert_eq!(set(&p, t, SOL_SOCKET, name, 1), Err(Errno::ENOPROTOOPT));
+        }
+    }
+
+    #[test]
+    fn fresh_sockets_report_linux_defaults() {
+        let p = Pair::new(2);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        for (h, level, name, v) in [
+            (t, SOL_SOCKET, SO_MARK, 0),
+            (t, IPPROTO_IP, IP_MULTICAST_TTL, 1),
+            (t, IPPROTO_IP, IP_MULTICAST_LOOP, 1),
+            (t, IPPROTO_IP, IP_MTU_DISCOVER, 1),
+            (t, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0),
+            (t, IPPROTO_TCP, TCP_LINGER2, 60),
+            (u, IPPROTO_IP, IP_PKTINFO, 0),
+            (u, IPPROTO_IP, IP_RECVERR, 0),
+        ] {
+            assert_eq!(get(&p.a, h, level, name), Ok(v), "option {level}/{name}");
+        }
+        assert_eq!(linger(&p, t), (0, 0));
+    }
+
+    #[test]
+    fn so_linger_off_keeps_the_time() {
+        let p = Pair::new(3);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        set_linger(&p, t, 1, 5);
+        assert_eq!(linger(&p, t), (1, 5));
+        set_linger(&p, t, 0, 7);
+        assert_eq!(linger(&p, t), (0, 5), "l_onoff 0 keeps sk_lingertime");
+        set_linger(&p, t, 3, 100_000);
+        assert_eq!(linger(&p, t), (1, 100_000));
+        set_linger(&p, t, 1, -1);
+        assert_eq!(
+            linger(&p, t),
+            (1, (i64::MAX / 250) as i32),
+            "MAX_SCHEDULE_TIMEOUT / HZ, cut to an int"
+        );
+        let mut b = [0xeeu8; 8];
+        assert_eq!(p.a.getsockopt(t, SOL_SOCKET, SO_LINGER, &mut b[..4]), Ok(4));
+        assert_eq!(&b[..4], &1i32.to_ne_bytes());
+        assert_eq!(
+            p.a.setsockopt(p.now, t, SOL_SOCKET, SO_LINGER, &[0; 4]),
+            Err(Errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn ip_options_take_one_byte_and_tcp_keeps_ecn_bits() {
+        let p = Pair::new(4);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        p.a.setsockopt(p.now, t, IPPROTO_IP, IP_TTL, &[77]).unwrap();
+        p.a.setsockopt(p.now, t, IPPROTO_IP, IP_TOS, &[77]).unwrap();
+        assert_eq!(
+            p.a.setsockopt(p.now, t, IPPROTO_IP, IP_TTL, &[]),
+            Err(Errno::EINVAL)
+        );
+        let mut b = [0xeeu8; 2];
+        assert_eq!(p.a.getsockopt(t, IPPROTO_IP, IP_TTL, &mut b[..1]), Ok(1));
+        assert_eq!(b, [77, 0xee]);
+        assert_eq!(p.a.getsockopt(t, IPPROTO_IP, IP_TOS, &mut b[..1]), Ok(1));
+        assert_eq!(b[0], 76, "TCP leaves the ECN bits alone");
+        set(&p, u, IPPROTO_IP, IP_TOS, 0xff).unwrap();
+        assert_eq!(get(&p.a, u, IPPROTO_IP, IP_TOS), Ok(0xff));
+        assert_eq!(
+            set(&p, t, IPPROTO_IP, IP_MULTICAST_TTL, 3),
+            Err(Errno::EINVAL)
+        );
+        set(&p, u, IPPROTO_IP, IP_MULTICAST_TTL, -1).unwrap();
+        assert_eq!(get(&p.a, u, IPPROTO_IP, IP_MULTICAST_TTL), Ok(1));
+        set(&p, u, IPPROTO_IP, IP_RECVERR, 5).unwrap();
+        assert_eq!(get(&p.a, u, IPPROTO_IP, IP_RECVERR), Ok(1));
+        assert_eq!(
+            set(&p, u, IPPROTO_IP, IP_MTU_DISCOVER, 6),
+            Err(Errno::EINVAL)
+        );
+        set(&p, t, SOL_SOCKET, SO_MARK, 7).unwrap();
+        assert_eq!(get(&p.a, t, SOL_SOCKET, SO_MARK), Ok(7));
+    }
+
+    #[test]
+    fn tcp_linger2_negative_caps_and_default() {
+        let p = Pair::new(5);
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        for (v, reads) in [(10, 10), (0, 60), (-1, -1), (1000, 120)] {
+            set(&p, t, IPPROTO_TCP, TCP_LINGER2, v).unwrap();
+            assert_eq!(get(&p.a, t, IPPROTO_TCP, TCP_LINGER2), Ok(reads), "set {v}");
+        }
+    }
+
+    #[test]
+    fn tcp_linger2_negative_resets_on_close_in_fin_wait_2() {
+        for (linger2, b_state) in [(0, TcpState::CloseWait), (-1, TcpState::Closed)] {
+            let mut p = Pair::new(6);
+            let (_l, c, s) = p.connected(80);
+            p.a.shutdown(p.now, c, SHUT_WR).unwrap();
+            p.drive();
+            assert_eq!(
+                p.a.tcp_info(c).unwrap().tcpi_state,
+                TcpState::FinWait2.linux_number()
+            );
+            set(&p, c, IPPROTO_TCP, TCP_LINGER2, linger2).unwrap();
+            p.a.close(p.now, c).unwrap();
+            p.drive_for(Duration::from_secs(1));
+            assert_eq!(
+                p.b.tcp_info(s).unwrap().tcpi_state,
+                b_state.linux_number(),
+                "TCP_LINGER2 {linger2}: the peer after our close"
+            );
+        }
+    }
+
+    #[test]
+    fn rcvlowat_caps_like_linux() {
+        let mut p = Pair::with_config(7, |c| c.sysctl.tcp_rmem[2] = 33_554_432);
+        let (_l, c, _s) = p.connected(80);
+        set(&p, c, SOL_SOCKET, SO_RCVLOWAT, 0).unwrap();
+        assert_eq!(get(&p.a, c, SOL_SOCKET, SO_RCVLOWAT), Ok(1));
+        set(&p, c, SOL_SOCKET, SO_RCVLOWAT, 100_000).unwrap();
+        assert_eq!(get(&p.a, c, SOL_SOCKET, SO_RCVLOWAT), Ok(100_000));
+        assert!(
+            get(&p.a, c, SOL_SOCKET, SO_RCVBUF).unwrap() >= 200_000,
+            "the buffer grows to hold the mark"
+        );
+        set(&p, c, SOL_SOCKET, SO_RCVLOWAT, -5).unwrap();
+        assert_eq!(
+            get(&p.a, c, SOL_SOCKET, SO_RCVLOWAT),
+            Ok(16_777_216),
+            "INT_MAX capped at tcp_rmem[2] / 2"
+        );
+        // With SO_RCVBUF set, half the buffer is the cap.
+        let t = p.a.socket(SockType::Stream, 0).unwrap();
+        set(&p, t, SOL_SOCKET, SO_RCVBUF, 5000).unwrap();
+        set(&p, t, SOL_SOCKET, SO_RCVLOWAT, -5).unwrap();
+        assert_eq!(get(&p.a, t, SOL_SOCKET, SO_RCVLOWAT), Ok(5000));
+        assert_eq!(get(&p.a, t, SOL_SOCKET, SO_RCVBUF), Ok(10_000));
+        // UDP has no cap.
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        set(&p, u, SOL_SOCKET, SO_RCVLOWAT, -5).unwrap();
+        assert_eq!(get(&p.a, u, SOL_SOCKET, SO_RCVLOWAT), Ok(i32::MAX));
+        p.drive();
+    }
+
+    #[test]
+    fn notsent_lowat_limits_writability() {
+        let mut p = Pair::new(8);
+        let (_l, c, _s) = p.connected(80);
+        // Room to spare in the buffer: only the mark can block writing.
+        set(&p, c, SOL_SOCKET, SO_SNDBUF, 1 << 20).unwrap();
+        set(&p, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 1000).unwrap();
+        assert_eq!(get(&p.a, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT), Ok(1000));
+        assert!(p.a.sopoll(c).contains(crate::Readiness::OUT));
+        // More than the initial window: the rest waits unsent.
+        let n = p.a.send(p.now, c, &[7u8; 100_000], 0, None).unwrap();
+        assert_eq!(n, 100_000);
+        assert!(
+            !p.a.sopoll(c).contains(crate::Readiness::OUT),
+            "unsent bytes over the mark: not writable"
+        );
+        assert_eq!(p.a.send(p.now, c, &[7u8; 10], 0, None), Err(Errno::EAGAIN));
+        set(&p, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0).unwrap();
+        assert!(p.a.sopoll(c).contains(crate::Readiness::OUT));
+    }
+
+    #[test]
+    fn listen_again_over_time_wait_with_reuseaddr() {
+        let mut p = Pair::new(9);
+        let one = 1i32.to_ne_bytes();
+        let l = p.b.socket(SockType::Stream, 0).unwrap();
+        p.b.setsockopt(p.now, l, SOL_SOCKET, SO_REUSEADDR, &one)
+            .unwrap();
+        p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+        p.b.listen(l, 5).unwrap();
+        let c = p.a.socket(SockType::Stream, 0).unwrap();
+        let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+        p.drive();
+        let (s, _) = p.b.accept(l).unwrap();
+        p.b.close(p.now, s).unwrap(); // B first: B's side goes to TIME_WAIT
+        p.b.close(p.now, l).unwrap();
+        p.drive_for(Duration::from_millis(100));
+        p.a.close(p.now, c).unwrap();
+        p.drive_for(Duration::from_millis(100));
+        let again = p.b.socket(SockType::Stream, 0).unwrap();
+        assert_eq!(
+            p.b.bind(again, SocketAddrV4::new(B_ADDR, 80)),
+            Err(Errno::EADDRINUSE),
+            "TIME_WAIT holds the port without SO_REUSEADDR"
+        );
+        p.b.close(p.now, again).unwrap();
+        let again = p.b.socket(SockType::Stream, 0).unwrap();
+        p.b.setsockopt(p.now, again, SOL_SOCKET, SO_REUSEADDR, &one)
+            .unwrap();
+        p.b.bind(again, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+        assert_eq!(p.b.listen(again, 5), Ok(()), "the server restarts");
     }
 }

@@ -33,6 +33,16 @@ pub struct Inpcb {
     pub inp_flags: u32,
     pub ttl: u8,
     pub tos: u8,
+    /// IP_RECVERR.
+    pub recverr: bool,
+    /// IP_PKTINFO (stored and reported; no control message is delivered).
+    pub pktinfo: bool,
+    /// IP_MTU_DISCOVER (IP_PMTUDISC_*; Linux's default is WANT, 1).
+    pub pmtudisc: u8,
+    /// IP_MULTICAST_TTL (default 1).
+    pub mc_ttl: u8,
+    /// IP_MULTICAST_LOOP (default on).
+    pub mc_loop: bool,
 }
 
 impl Inpcb {
@@ -45,6 +55,11 @@ impl Inpcb {
             inp_flags: 0,
             ttl,
             tos: 0,
+            recverr: false,
+            pktinfo: false,
+            pmtudisc: 1,
+            mc_ttl: 1,
+            mc_loop: true,
         }
     }
     pub fn local(&self) -> SocketAddrV4 {
@@ -129,7 +144,10 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 
 impl PcbInfo {
     /// Would `user` conflict with the current users of `port` (Linux's
-    /// inet_csk_bind_conflict / udp_lib_lport_inuse, same-uid case)?
+    /// inet_bind_conflict / udp_lib_lport_inuse, same-uid case)? For TCP
+    /// only the *other* socket's listening matters: `user` may listen while
+    /// sharing (both SO_REUSEADDR) with bound or TIME_WAIT sockets, as a
+    /// server restarting on its port does.
     pub fn conflicts(&self, proto: Proto, port: u16, user: &PortUser) -> bool {
         let Some(users) = self.ports.get(&(proto, port)) else {
             return false;
@@ -370,6 +388,33 @@ mod tests {
             t.bind(Proto::Udp, 80, user(9, false), (32768, 60999), 0),
             Ok(80),
             "udp is its own space"
+        );
+    }
+
+    #[test]
+    fn listen_may_share_with_reuseaddr_users_that_do_not_listen() {
+        let mut t = PcbInfo::default();
+        // A TIME_WAIT connection (SO_REUSEADDR inherited) holds port 80.
+        t.bind(Proto::Tcp, 80, user(1, true), (32768, 60999), 0)
+            .unwrap();
+        t.bind(Proto::Tcp, 80, user(2, true), (32768, 60999), 0)
+            .unwrap();
+        let mut me = user(2, true);
+        me.listening = true;
+        assert!(
+            !t.conflicts(Proto::Tcp, 80, &me),
+            "listen over a non-listening SO_REUSEADDR user"
+        );
+        t.update(Proto::Tcp, 80, me.handle, |u| u.listening = true);
+        let mut other = user(1, true);
+        other.listening = true;
+        assert!(
+            t.conflicts(Proto::Tcp, 80, &other),
+            "a second listener conflicts with the first"
+        );
+        assert!(
+            t.conflicts(Proto::Tcp, 80, &user(3, false)),
+            "without SO_REUSEADDR the port is in use"
         );
     }
 

@@ -4,6 +4,7 @@
 pub mod icmp;
 pub mod in_pcb;
 pub mod ip;
+pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_output;
 pub mod tcp_reass;

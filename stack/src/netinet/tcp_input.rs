@@ -466,6 +466,7 @@ fn tcp_retransmit_one(stack: &Stack, now: Instant, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
+    tp.total_retrans += 1;
     let (saved_nxt, saved_cwnd, saved_wnd) = (tp.snd_nxt, tp.cwnd, tp.snd_wnd);
     tp.snd_nxt = tp.snd_una;
     tp.cwnd = tp.t_maxseg;

@@ -62,6 +62,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
             return;
         }
         tp.rxtshift += 1;
+        tp.total_retrans += 1;
         tp.rtt_seq = None;
         let mss = tp.t_maxseg;
         tp.ssthresh = (tp.flight() / 2).max(2 * mss);

@@ -22,6 +22,9 @@ use crate::netinet::tcp_timer::tcp_timer_sync;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
 
+/// Linux's TCP_FIN_TIMEOUT_MAX in seconds: the largest TCP_LINGER2.
+const TCP_FIN_TIMEOUT_MAX: i32 = 120;
+
 pub(crate) struct TcpUsrreqs;
 pub(crate) static TCP_USRREQS: TcpUsrreqs = TcpUsrreqs;
 
@@ -126,6 +129,26 @@ fn tcp_unlisten(stack: &Stack, now: Instant, so: &mut Socket) {
             .write()
             .update(Proto::Tcp, port, handle, |u| u.listening = false);
     }
+}
+
+/// Bytes queued but not yet sent.
+fn tcp_notsent(so: &Socket) -> usize {
+    let snd_cc = so.so_snd.ring().len();
+    so.so_pcb.tcp().map_or(0, |tp| {
+        let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+        snd_cc.saturating_sub(off)
+    })
+}
+
+/// Linux's tcp_stream_memory_free: unsent bytes (doubled for poll,
+/// `wake` 1) below TCP_NOTSENT_LOWAT (0: net.ipv4.tcp_notsent_lowat,
+/// unlimited by default).
+fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
+    let lowat = match so.so_pcb.tcp().map_or(0, |tp| tp.notsent_lowat) {
+        0 => u32::MAX,
+        l => l,
+    };
+    (tcp_notsent(so) << wake) < lowat as usize
 }
 
 impl Protosw for TcpUsrreqs {
@@ -330,6 +353,9 @@ impl Protosw for TcpUsrreqs {
         if data.is_empty() {
             return Ok(0);
         }
+        if !tcp_notsent_below_lowat(so, 0) {
+            return Err(Errno::EAGAIN);
+        }
         let n = so.so_snd.ring_mut().push(data);
         if n == 0 {
             return Err(Errno::EAGAIN);
@@ -422,8 +448,14 @@ impl Protosw for TcpUsrreqs {
                 tcp_usrclosed(stack, now, so);
                 if let Some(tp) = so.so_pcb.tcp_mut() {
                     if tp.t_state == TcpState::FinWait2 {
-                        let t = tp.linger2.unwrap_or(stack.config.sysctl.tcp_fin_timeout);
-                        tp.t_timers.twomsl = Some(now + t);
+                        if tp.linger2 == Some(Duration::ZERO) {
+                            // TCP_LINGER2 < 0: no FIN_WAIT_2 after close,
+                            // Linux resets (tcp_close, TCPAbortOnLinger).
+                            tcp_drop(stack, so, None);
+                        } else {
+                            let t = tp.linger2.unwrap_or(stack.config.sysctl.tcp_fin_timeout);
+                            tp.t_timers.twomsl = Some(now + t);
+                        }
                     }
                 }
             }
@@ -482,7 +514,7 @@ impl Protosw for TcpUsrreqs {
             if !sb.cantsendmore {
                 let used = so.so_snd.ring().len();
                 let free = so.so_snd.ring().free();
-                if free > 0 && free * 2 >= used {
+                if free > 0 && free * 2 >= used && tcp_notsent_below_lowat(so, 1) {
                     r |= Readiness::OUT | Readiness::WRNORM;
                 }
             } else {
@@ -496,18 +528,11 @@ impl Protosw for TcpUsrreqs {
     }
 
     fn pru_sockinfo(&self, so: &Socket) -> SockInfo {
-        let snd_cc = so.so_snd.ring().len();
-        let (unsent, st) = match so.so_pcb.tcp() {
-            Some(tp) => {
-                let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
-                (snd_cc.saturating_sub(off), tp.t_state)
-            }
-            None => (0, TcpState::Closed),
-        };
+        let st = state(so);
         SockInfo {
             rcv_cc: so.so_rcv.ring().len(),
-            snd_cc,
-            snd_unsent: unsent,
+            snd_cc: so.so_snd.ring().len(),
+            snd_unsent: tcp_notsent(so),
             tcp_state: st.linux_number(),
             listening: st == TcpState::Listen,
         }
@@ -536,6 +561,7 @@ impl Protosw for TcpUsrreqs {
                 return ip::ip_ctloutput_set(
                     &mut tp.inp,
                     stack.config.sysctl.ip_default_ttl,
+                    true,
                     name,
                     v,
                 )
@@ -575,11 +601,17 @@ impl Protosw for TcpUsrreqs {
                 tp.syn_retries = v as u32;
             }
             (IPPROTO_TCP, TCP_LINGER2) => {
+                // Linux: < 0 means no FIN_WAIT_2 at all (kept as ZERO),
+                // 0 the sysctl, larger values capped at 120 s.
                 tp.linger2 = match v {
-                    v if v < 0 => None,
+                    v if v < 0 => Some(Duration::ZERO),
                     0 => None,
-                    v => Some(Duration::from_secs(v as u64)),
+                    v => Some(Duration::from_secs(v.min(TCP_FIN_TIMEOUT_MAX) as u64)),
                 }
+            }
+            (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => {
+                tp.notsent_lowat = v as u32;
+                stack.sowakeup(so.handle);
             }
             (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = v.max(0) as u32,
             (IPPROTO_TCP, TCP_USER_TIMEOUT) => {
@@ -596,10 +628,16 @@ impl Protosw for TcpUsrreqs {
         Ok(())
     }
 
-    fn pru_ctloutput_get(&self, so: &Socket, level: i32, name: i32) -> Result<i32, Errno> {
+    fn pru_ctloutput_get(
+        &self,
+        stack: &Stack,
+        so: &Socket,
+        level: i32,
+        name: i32,
+    ) -> Result<i32, Errno> {
         let tp = so.so_pcb.tcp().ok_or(Errno::ENOPROTOOPT)?;
         Ok(match (level, name) {
-            (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, 1500, name),
+            (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, stack.config.mtu, name),
             (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
             (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
             (IPPROTO_TCP, TCP_MAXSEG) => {
@@ -615,7 +653,12 @@ impl Protosw for TcpUsrreqs {
             (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl.as_secs() as i32,
             (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
             (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
-            (IPPROTO_TCP, TCP_LINGER2) => tp.linger2.map_or(60, |d| d.as_secs() as i32),
+            (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
+                Some(Duration::ZERO) => -1,
+                Some(d) => d.as_secs() as i32,
+                None => stack.config.sysctl.tcp_fin_timeout.as_secs() as i32,
+            },
+            (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => tp.notsent_lowat as i32,
             (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,
             (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
             (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,

@@ -141,16 +141,22 @@ pub struct TcpCb {
     pub keepintvl: Duration,
     pub keepcnt: u32,
     pub syn_retries: u32,
+    /// TCP_LINGER2: None = net.ipv4.tcp_fin_timeout; Some(ZERO) = Linux's
+    /// -1, no FIN_WAIT_2 wait at all once the socket is closed.
     pub linger2: Option<Duration>,
     pub defer_accept: u32,
     pub user_timeout: u32,
     pub window_clamp: u32,
+    /// TCP_NOTSENT_LOWAT (0: the sysctl, unlimited by default).
+    pub notsent_lowat: u32,
 
     // Round trip and retransmission (RFC 6298).
     pub srtt: Option<Duration>,
     pub rttvar: Duration,
     pub rto: Duration,
     pub rxtshift: u32,
+    /// Segments retransmitted over the connection's life (TCP_INFO).
+    pub total_retrans: u32,
     /// Karn: the segment being timed (sequence, send time).
     pub rtt_seq: Option<(Seq, Instant)>,
 
@@ -212,10 +218,12 @@ impl TcpCb {
             defer_accept: 0,
             user_timeout: 0,
             window_clamp: 0,
+            notsent_lowat: 0,
             srtt: None,
             rttvar: Duration::ZERO,
             rto: TCP_RTO_INITIAL,
             rxtshift: 0,
+            total_retrans: 0,
             rtt_seq: None,
             cwnd: 0,
             ssthresh: usize::MAX,

@@ -237,6 +237,7 @@ impl Protosw for UdpUsrreqs {
             IPPROTO_IP => ip::ip_ctloutput_set(
                 so.so_pcb.inp_mut(),
                 stack.config.sysctl.ip_default_ttl,
+                false,
                 name,
                 v,
             ),
@@ -244,9 +245,17 @@ impl Protosw for UdpUsrreqs {
         }
     }
 
-    fn pru_ctloutput_get(&self, so: &Socket, level: i32, name: i32) -> Result<i32, Errno> {
+    fn pru_ctloutput_get(
+        &self,
+        stack: &Stack,
+        so: &Socket,
+        level: i32,
+        name: i32,
+    ) -> Result<i32, Errno> {
         match level {
-            IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), 1500, name),
+            IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), stack.config.mtu, name),
+            // Never corked: setting UDP_CORK is not supported.
+            IPPROTO_UDP if name == UDP_CORK => Ok(0),
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
