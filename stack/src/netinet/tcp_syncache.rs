@@ -112,14 +112,15 @@ pub(crate) fn syncache_input(
 /// Create the connection's socket from a completed handshake and queue it
 /// on the listener's complete queue (it holds the queue's reference).
 fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &TcpRepr) {
-    let mut inp = Inpcb::new(stack.config.sysctl.ip_default_ttl);
+    // The child inherits the listener's IP options (TTL, TOS, IP_RECVERR,
+    // IP_PKTINFO, IP_MTU_DISCOVER...), as Linux's sk_clone does.
+    let ltp = l.so_pcb.tcp();
+    let mut inp = ltp.map_or_else(|| Inpcb::new(stack.config.sysctl.ip_default_ttl), |t| t.inp);
+    inp.inp_flags = 0;
     inp.laddr = *e.local.ip();
     inp.lport = e.local.port();
     inp.faddr = *e.remote.ip();
     inp.fport = e.remote.port();
-    let ltp = l.so_pcb.tcp();
-    inp.ttl = ltp.map_or(inp.ttl, |t| t.inp.ttl);
-    inp.tos = ltp.map_or(0, |t| t.inp.tos);
     let mut tp = TcpCb::new(inp);
     if let Some(lt) = ltp {
         tp.nodelay = lt.nodelay;
@@ -158,8 +159,11 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
     if e.retransmits == 0 {
         tp.rtt_update(now.saturating_duration_since(e.first_sent));
     }
-    let rcv = SockBuf::stream(l.so_rcv.sb_hiwat);
-    let snd = SockBuf::stream(l.so_snd.sb_hiwat);
+    let mut rcv = SockBuf::stream(l.so_rcv.sb_hiwat);
+    rcv.sb_lowat = l.so_rcv.sb_lowat;
+    rcv.user_locked = l.so_rcv.user_locked;
+    let mut snd = SockBuf::stream(l.so_snd.sb_hiwat);
+    snd.user_locked = l.so_snd.user_locked;
     let opts = l.so_options;
     let listener = l.handle;
     let (h, cref) = stack.slot_insert(|h| {
