@@ -54,6 +54,17 @@ fn tcp_usrclosed(stack: &Stack, now: Instant, so: &mut Socket) {
 /// an automatically chosen port and address are released, sequence state
 /// starts afresh; options set by the application are kept.
 fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
+    // Linux reports ECONNRESET for a connection it had to reset (or a SYN
+    // it abandoned); a connection already over reports nothing.
+    let reset = matches!(
+        state(so),
+        TcpState::SynSent
+            | TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+    );
     if state(so) != TcpState::Closed {
         tcp_send_rst(stack, so);
         tcp_close(stack, so);
@@ -99,6 +110,9 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
     so.so_rcv.clear();
     so.so_snd.clear();
     so.sock_state = SockState::Unconnected;
+    if reset {
+        so.so_error = Some(Errno::ECONNRESET);
+    }
 }
 
 /// Stop listening: abort every queued connection, forget half-open ones.
