@@ -9,7 +9,7 @@ use crate::host::Stack;
 use crate::kern::protosw::Protosw;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::socket::{QState, SoState, Socket};
-use crate::linux::{MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
+use crate::linux::{MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
 use crate::netinet::in_pcb::{Inpcb, Pcb};
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::tcp_var::TcpCb;
@@ -171,10 +171,19 @@ impl Stack {
         flags: i32,
     ) -> Result<RecvMeta, Errno> {
         let peek = flags & MSG_PEEK != 0;
+        if flags & MSG_ERRQUEUE != 0 {
+            // No error queue is kept (IP_RECVERR is not supported): Linux
+            // answers EAGAIN for an empty one, before anything else.
+            return Err(Errno::EAGAIN);
+        }
         match so.so_type {
             SockType::Stream => {
                 if so.is_listening() {
                     return Err(Errno::ENOTCONN);
+                }
+                if flags & MSG_OOB != 0 {
+                    // No urgent data is ever held for MSG_OOB (tcp_recv_urg).
+                    return Err(Errno::EINVAL);
                 }
                 let avail = so.so_rcv.ring().len();
                 if avail > 0 {
