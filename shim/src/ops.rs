@@ -165,9 +165,26 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
     Ok((anchor, peer))
 }
 
+/// TCP's connect checks the socket's state before the address (Linux
+/// `__inet_stream_connect`: only an unconnected socket reaches
+/// `tcp_v4_connect`'s length and family checks): the error for an address
+/// that does not parse, given the state.
+fn connect_addr_error(of: &OpenFile, addr: &[u8], parse_err: i32) -> i32 {
+    const TCP_SYN_SENT: u8 = 2;
+    const TCP_CLOSE: u8 = 7;
+    if of.ty != SockType::Stream || addr.len() < 2 {
+        return parse_err;
+    }
+    match sockinfo(of).map(|i| i.tcp_state) {
+        Ok(TCP_CLOSE) | Err(_) => parse_err,
+        Ok(TCP_SYN_SENT) => libc::EALREADY,
+        Ok(_) => libc::EISCONN,
+    }
+}
+
 pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
-    let a = parse_sockaddr(addr)?;
+    let a = parse_sockaddr(addr).map_err(|x| connect_addr_error(of, addr, x))?;
     let r = s.stack.connect(s.now(), of.handle, a);
     s.after_op();
     match r {
@@ -284,7 +301,10 @@ pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Optio
     let mut got = 0;
     loop {
         let r = blocking(s, of, nonblock, true, |s| {
-            s.stack.recv(s.now(), of.handle, &mut buf[got..], flags)
+            // The stack never blocks; MSG_DONTWAIT tells it this call
+            // would not either (UDP after SHUT_RD: EAGAIN, not 0).
+            let fl = if nonblock { flags | MSG_DONTWAIT } else { flags };
+            s.stack.recv(s.now(), of.handle, &mut buf[got..], fl)
         });
         match r {
             Ok(m) => {

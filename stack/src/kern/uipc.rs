@@ -9,7 +9,7 @@ use crate::host::Stack;
 use crate::kern::protosw::Protosw;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::socket::{QState, SoState, Socket};
-use crate::linux::{MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
+use crate::linux::{MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
 use crate::netinet::in_pcb::{Inpcb, Pcb};
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::tcp_var::TcpCb;
@@ -245,7 +245,10 @@ impl Stack {
                 if let Some(e) = so.take_error() {
                     return Err(e);
                 }
-                if so.sb_state.cantrcvmore {
+                if so.sb_state.cantrcvmore && flags & MSG_DONTWAIT == 0 {
+                    // Linux's UDP only notices SHUT_RD when it would wait
+                    // (__skb_wait_for_more_packets): a blocking receive
+                    // returns 0, a non-blocking one EAGAIN.
                     return Ok(RecvMeta {
                         copied: 0,
                         full_len: 0,
