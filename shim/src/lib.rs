@@ -1083,7 +1083,9 @@ pub unsafe extern "C" fn ppoll(
         // SAFETY: pass-through.
         return unsafe { (real().ppoll)(fds, n, ts, sigmask) };
     };
-    with_sigmask(mask.as_ref(), || guard(|| poll_copied(fds, &mut v, timeout)))
+    with_sigmask(mask.as_ref(), || {
+        guard(|| poll_copied(fds, &mut v, timeout))
+    })
 }
 
 /// The sets of a select(2), copied in: `nfds` bounded by FD_SETSIZE.
@@ -1188,7 +1190,10 @@ fn select_copied(sets: &SelectSets, user: [*mut libc::fd_set; 3], timeout: c_int
     let mut pfds = Vec::new();
     for fd in 0..sets.n {
         let mut ev = 0;
-        for (i, bit) in [libc::POLLIN, libc::POLLOUT, libc::POLLPRI].iter().enumerate() {
+        for (i, bit) in [libc::POLLIN, libc::POLLOUT, libc::POLLPRI]
+            .iter()
+            .enumerate()
+        {
             if sets.isset(i, fd) {
                 ev |= bit;
             }
@@ -1556,7 +1561,7 @@ pub unsafe extern "C" fn epoll_pwait(
 fn epoll_events_bytes(evs: &[libc::epoll_event]) -> Vec<u8> {
     let size = std::mem::size_of::<libc::epoll_event>();
     let data_at = std::mem::offset_of!(libc::epoll_event, u64);
-    let mut b = vec![0u8; size * evs.len()];
+    let mut b = vec![0u8; std::mem::size_of_val(evs)];
     for (e, chunk) in evs.iter().zip(b.chunks_exact_mut(size)) {
         let (events, data) = (e.events, e.u64);
         chunk[..4].copy_from_slice(&events.to_ne_bytes());

@@ -303,7 +303,11 @@ pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Optio
         let r = blocking(s, of, nonblock, true, |s| {
             // The stack never blocks; MSG_DONTWAIT tells it this call
             // would not either (UDP after SHUT_RD: EAGAIN, not 0).
-            let fl = if nonblock { flags | MSG_DONTWAIT } else { flags };
+            let fl = if nonblock {
+                flags | MSG_DONTWAIT
+            } else {
+                flags
+            };
             s.stack.recv(s.now(), of.handle, &mut buf[got..], fl)
         });
         match r {

@@ -174,8 +174,10 @@ impl<'a> Reads<'a> {
     pub fn copy(mut self, src: usize, dst: &'a mut [u8]) -> Self {
         if !dst.is_empty() {
             self.fault |= !plausible(src, dst.len());
-            self.copies
-                .push((iov(dst.as_mut_ptr() as usize, dst.len()), iov(src, dst.len())));
+            self.copies.push((
+                iov(dst.as_mut_ptr() as usize, dst.len()),
+                iov(src, dst.len()),
+            ));
         }
         self
     }
@@ -443,7 +445,10 @@ mod tests {
         assert_eq!(dst, src);
         assert_eq!(copy_in(1, &mut dst), Err(libc::EFAULT));
         assert_eq!(readable(&[(src.as_ptr() as usize, 5)]), Ok(()));
-        assert_eq!(readable(&[(src.as_ptr() as usize, 5), (8, 1)]), Err(libc::EFAULT));
+        assert_eq!(
+            readable(&[(src.as_ptr() as usize, 5), (8, 1)]),
+            Err(libc::EFAULT)
+        );
         let mut out = [0u8; 4];
         copy_out(&[(out.as_mut_ptr() as usize, &[9, 8, 7, 6])]).unwrap();
         assert_eq!(out, [9, 8, 7, 6]);

@@ -274,3 +274,42 @@ impl Stack {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::linux::*;
+    use crate::testing::pair::Pair;
+    use crate::{Errno, SockType};
+
+    #[test]
+    fn errqueue_is_empty_and_tcp_holds_no_urgent_data() {
+        let mut p = Pair::new(31);
+        let (_l, c, s) = p.connected(80);
+        p.b.send(p.now, s, b"data", 0, None).unwrap();
+        p.drive();
+        let mut buf = [0u8; 8];
+        let r = p.a.recv(p.now, c, &mut buf, MSG_OOB);
+        assert_eq!(r.err(), Some(Errno::EINVAL), "MSG_OOB: no urgent data");
+        let r = p.a.recv(p.now, c, &mut buf, MSG_ERRQUEUE);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "empty error queue");
+        let m = p.a.recv(p.now, c, &mut buf, 0).unwrap();
+        assert_eq!(&buf[..m.copied], b"data", "the data stayed queued");
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        let r = p.a.recv(p.now, u, &mut buf, MSG_ERRQUEUE);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "UDP: empty error queue");
+        p.a.check_invariants();
+    }
+
+    #[test]
+    fn udp_after_shut_rd_returns_0_only_when_it_would_wait() {
+        let mut p = Pair::new(32);
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        let _ = p.a.shutdown(p.now, u, SHUT_RD);
+        let mut buf = [0u8; 8];
+        let r = p.a.recv(p.now, u, &mut buf, MSG_DONTWAIT);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "non-blocking: EAGAIN");
+        let m = p.a.recv(p.now, u, &mut buf, 0).unwrap();
+        assert_eq!(m.copied, 0, "blocking: 0 at once");
+        p.a.check_invariants();
+    }
+}
