@@ -1,6 +1,6 @@
 //! libsockshim.so: the exported libc symbols. Each export is thin: look the
-//! fd up, convert raw pointers to slices, call the safe function in `ops`,
-//! set errno once. Anything not ours (other families, files, pipes) goes to
+//! fd up, check and copy user memory as Linux does (EFAULT, not a crash:
+//! see `uaccess`), call the safe function in `ops`, set errno once. Anything not ours (other families, files, pipes) goes to
 //! the real libc function untouched. No panic crosses `extern "C"`: each
 //! body runs under `catch_unwind` and a panic becomes -1/EIO.
 
