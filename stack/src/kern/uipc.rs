@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn udp_after_shut_rd_returns_0_only_when_it_would_wait() {
-        let mut p = Pair::new(32);
+        let p = Pair::new(32);
         let u = p.a.socket(SockType::Dgram, 0).unwrap();
         let _ = p.a.shutdown(p.now, u, SHUT_RD);
         let mut buf = [0u8; 8];
