@@ -264,6 +264,7 @@ extern "C" fn atfork_child() {
         s.fds.unlock_after_fork();
     }
     FORKED.store(true, Ordering::Relaxed);
+    crate::uaccess::forget_pid();
 }
 
 /// At process exit, do what the kernel does for a dying process's sockets:

@@ -1,6 +1,6 @@
 //! libsockshim.so: the exported libc symbols. Each export is thin: look the
-//! fd up, convert raw pointers to slices, call the safe function in `ops`,
-//! set errno once. Anything not ours (other families, files, pipes) goes to
+//! fd up, check and copy user memory as Linux does (EFAULT, not a crash:
+//! see `uaccess`), call the safe function in `ops`, set errno once. Anything not ours (other families, files, pipes) goes to
 //! the real libc function untouched. No panic crosses `extern "C"`: each
 //! body runs under `catch_unwind` and a panic becomes -1/EIO.
 
@@ -13,6 +13,7 @@ pub mod ops;
 pub mod real;
 pub mod stdio;
 pub mod sys;
+pub mod uaccess;
 pub mod wait;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,6 +27,7 @@ use crate::driver::shim_if_ready;
 use crate::fdtable::OpenFile;
 use crate::ops::R;
 use crate::real::real;
+use crate::uaccess::{MAX_RW_COUNT, UIO_MAXIOV};
 
 fn set_errno(e: i32) {
     // SAFETY: errno is thread-local and always valid to write.
@@ -67,64 +69,85 @@ fn foreign_process() -> bool {
     shim_if_ready().is_some() && driver::in_vfork_child()
 }
 
-/// Copy `a` into a caller's (addr, addrlen) pair, truncating like Linux.
-///
-/// # Safety
-/// `addr` must be valid for `*len` bytes when non-null; `len` valid when non-null.
-unsafe fn put_addr(a: std::net::SocketAddrV4, addr: *mut sockaddr, len: *mut socklen_t) -> R<()> {
-    if addr.is_null() || len.is_null() {
-        return Ok(());
-    }
-    // SAFETY: caller guarantees len is valid.
-    let l = unsafe { *len } as i32;
+/// Linux `move_addr_to_user`: copy the address `a` (none: a zero-length
+/// address, as TCP's recvfrom reports) into the caller's (addr, addrlen)
+/// pair, truncated to *addrlen; *addrlen becomes the full length.
+fn put_addr(a: Option<std::net::SocketAddrV4>, addr: *mut sockaddr, len: *mut socklen_t) -> R<()> {
+    // SAFETY: socklen_t accepts any bit pattern.
+    let l = unsafe { uaccess::read_val(len) }? as i32;
     if l < 0 {
         return Err(libc::EINVAL);
     }
-    let b = ops::sockaddr_bytes(a);
-    let n = (l as usize).min(b.len());
-    // SAFETY: addr valid for l >= n bytes.
-    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), addr as *mut u8, n) };
-    // SAFETY: len valid.
-    unsafe { *len = b.len() as socklen_t };
-    Ok(())
+    let b = a.map(ops::sockaddr_bytes);
+    let kaddr: &[u8] = b.as_ref().map_or(&[], |b| &b[..]);
+    let klen = kaddr.len() as socklen_t;
+    let n = (l as usize).min(kaddr.len());
+    // SAFETY: socklen_t has no padding.
+    let klen_bytes = unsafe { uaccess::bytes_of(&klen) };
+    uaccess::copy_out(&[(addr as usize, &kaddr[..n]), (len as usize, klen_bytes)])
 }
 
-/// # Safety
-/// `addr` valid for `len` bytes when non-null.
-unsafe fn addr_slice<'a>(addr: *const sockaddr, len: socklen_t) -> R<&'a [u8]> {
-    if addr.is_null() {
-        return Err(libc::EFAULT);
+/// Longest option value the shim copies (longer ones are truncated; no
+/// TCP, UDP or IP option is near it).
+const MAX_OPTLEN: usize = 1024;
+
+/// Size of `struct sockaddr_storage`: the longest address Linux accepts.
+const SOCKADDR_STORAGE: usize = 128;
+
+/// A socket address copied in from the caller.
+struct UserAddr {
+    buf: [u8; SOCKADDR_STORAGE],
+    len: usize,
+}
+
+impl UserAddr {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
-    if (len as i32) < 0 {
+}
+
+/// Linux `move_addr_to_kernel`: EINVAL for a negative or oversized
+/// length, EFAULT for unreadable memory; a zero length reads nothing.
+fn addr_in(addr: *const sockaddr, len: socklen_t) -> R<UserAddr> {
+    let l = len as i32;
+    if l < 0 || l as usize > SOCKADDR_STORAGE {
         return Err(libc::EINVAL);
     }
-    // SAFETY: caller guarantees addr is valid for len bytes.
-    Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len as usize) })
+    let mut a = UserAddr {
+        buf: [0; SOCKADDR_STORAGE],
+        len: l as usize,
+    };
+    uaccess::copy_in(addr as usize, &mut a.buf[..l as usize])?;
+    Ok(a)
 }
 
+/// The caller's data buffer for the stack to write into, once probed.
+/// Err(EFAULT) when part of it is not mapped (the caller then asks the
+/// protocol what Linux would answer before copying: `ops::recv_fault`).
+///
 /// # Safety
-/// `buf` valid for `len` bytes when non-null.
+/// The memory, once probed, must stay mapped and unaliased during the call
+/// (the C contract of every call taking a buffer).
 unsafe fn buf_mut<'a>(buf: *mut c_void, len: size_t) -> R<&'a mut [u8]> {
     if len == 0 {
         return Ok(&mut []);
     }
-    if buf.is_null() {
-        return Err(libc::EFAULT);
-    }
-    // SAFETY: caller guarantees buf is valid for len bytes.
+    uaccess::readable(&[(buf as usize, len)])?;
+    // SAFETY: probed readable just now; writable per the caller's contract
+    // (a read-only buffer is the documented gap of the probe).
     Ok(unsafe { std::slice::from_raw_parts_mut(buf as *mut u8, len) })
 }
 
+/// The caller's data buffer for the stack to read, once probed.
+///
 /// # Safety
-/// `buf` valid for `len` bytes when non-null.
+/// As `buf_mut`.
 unsafe fn buf_ref<'a>(buf: *const c_void, len: size_t) -> R<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
-    if buf.is_null() {
-        return Err(libc::EFAULT);
-    }
-    // SAFETY: caller guarantees buf is valid for len bytes.
+    uaccess::readable(&[(buf as usize, len)])?;
+    // SAFETY: probed readable just now.
     Ok(unsafe { std::slice::from_raw_parts(buf as *const u8, len) })
 }
 
@@ -176,8 +199,7 @@ pub unsafe extern "C" fn socketpair(
 #[no_mangle]
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     match ours(fd) {
-        // SAFETY: addr/len from the caller.
-        Some(of) => guard(|| ops::bind(&of, unsafe { addr_slice(addr, len) }?)),
+        Some(of) => guard(|| ops::bind(&of, addr_in(addr, len)?.bytes())),
         // SAFETY: pass-through.
         None => unsafe { (real().bind)(fd, addr, len) },
     }
@@ -207,8 +229,16 @@ pub unsafe extern "C" fn accept4(
         Some(of) => guard(|| {
             let (nfd, peer) = ops::accept(&of, flags)?;
             ops::inherit_timeouts(fd, &of, nfd);
-            // SAFETY: addr/len from the caller.
-            unsafe { put_addr(peer, addr, len) }?;
+            if !addr.is_null() {
+                if let Err(e) = put_addr(Some(peer), addr, len) {
+                    // Linux drops the new connection when the address
+                    // cannot be stored.
+                    ops::release(nfd);
+                    // SAFETY: closing the anchor we just created.
+                    unsafe { (real().close)(nfd) };
+                    return Err(e);
+                }
+            }
             Ok(nfd)
         }),
         // SAFETY: pass-through.
@@ -233,8 +263,7 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     match ours(fd) {
-        // SAFETY: addr/len from the caller.
-        Some(of) => guard(|| ops::connect(&of, unsafe { addr_slice(addr, len) }?)),
+        Some(of) => guard(|| ops::connect(&of, addr_in(addr, len)?.bytes())),
         // SAFETY: pass-through.
         None => unsafe { (real().connect)(fd, addr, len) },
     }
@@ -253,14 +282,21 @@ pub unsafe extern "C" fn sendto(
 ) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
-            // SAFETY: buf/len and addr/alen from the caller.
-            let data = unsafe { buf_ref(buf, len) }?;
+            let len = len.min(MAX_RW_COUNT);
+            if !uaccess::access_ok(buf as usize, len) {
+                return Err(libc::EFAULT);
+            }
             let to = if addr.is_null() {
                 None
             } else {
-                Some(unsafe { addr_slice(addr, alen) }?)
+                Some(addr_in(addr, alen)?)
             };
-            ops::send(&of, data, flags, to).map(|n| n as ssize_t)
+            let to = to.as_ref().map(UserAddr::bytes);
+            // SAFETY: buf/len from the caller.
+            match unsafe { buf_ref(buf, len) } {
+                Ok(data) => ops::send(&of, data, flags, to).map(|n| n as ssize_t),
+                Err(_) => Err(ops::send_fault(&of, flags, to)),
+            }
         }),
         // SAFETY: pass-through.
         None => unsafe { (real().sendto)(fd, buf, len, flags, addr, alen) },
@@ -291,55 +327,90 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ss
     }
 }
 
-/// Gather an iovec array.
-///
-/// # Safety
-/// `iov` valid for `n` entries, each valid for its length.
-unsafe fn gather(iov: *const libc::iovec, n: c_int) -> R<Vec<u8>> {
-    if !(0..=1024).contains(&n) {
-        return Err(libc::EINVAL);
+/// Linux `import_iovec` after the count check: the caller's iovec array
+/// (EFAULT if unreadable), EINVAL for a negative length, the total
+/// truncated to MAX_RW_COUNT.
+fn iovecs_in(iov: *const libc::iovec, n: usize) -> R<Vec<libc::iovec>> {
+    if n == 0 {
+        return Ok(Vec::new());
     }
-    if n > 0 && iov.is_null() {
-        return Err(libc::EFAULT);
-    }
-    let mut v = Vec::new();
-    for i in 0..n as usize {
-        // SAFETY: iov valid for n entries.
-        let io = unsafe { *iov.add(i) };
-        // SAFETY: each entry valid for its length.
-        v.extend_from_slice(unsafe { buf_ref(io.iov_base, io.iov_len) }?);
+    // SAFETY: iovec (pointer, length) accepts any bit pattern.
+    let mut v = unsafe { uaccess::read_array(iov, n) }?;
+    let mut total = 0usize;
+    for e in &mut v {
+        if e.iov_len > isize::MAX as usize {
+            return Err(libc::EINVAL);
+        }
+        e.iov_len = e.iov_len.min(MAX_RW_COUNT - total);
+        total += e.iov_len;
     }
     Ok(v)
 }
 
-/// Scatter `data` into an iovec array.
-///
-/// # Safety
-/// As `gather`.
-unsafe fn scatter(iov: *const libc::iovec, n: c_int, data: &[u8]) -> R<()> {
-    let mut off = 0;
-    for i in 0..n.max(0) as usize {
-        if off >= data.len() {
-            break;
-        }
-        // SAFETY: iov valid for n entries.
-        let io = unsafe { *iov.add(i) };
-        // SAFETY: each entry valid for its length.
-        let dst = unsafe { buf_mut(io.iov_base, io.iov_len) }?;
-        let k = dst.len().min(data.len() - off);
-        dst[..k].copy_from_slice(&data[off..off + k]);
-        off += k;
-    }
-    Ok(())
+fn iov_total(iovs: &[libc::iovec]) -> usize {
+    iovs.iter().map(|v| v.iov_len).sum()
 }
 
-/// # Safety
-/// `iov` valid for `n` entries.
-unsafe fn iov_len(iov: *const libc::iovec, n: c_int) -> usize {
-    // SAFETY: iov valid for n entries.
-    (0..n.max(0) as usize)
-        .map(|i| unsafe { (*iov.add(i)).iov_len })
-        .sum()
+/// Linux `__copy_msghdr` + `import_iovec` for sendmsg (`send`: the
+/// destination is copied in) and recvmsg.
+fn msghdr_in(m: &libc::msghdr, send: bool) -> R<(Option<UserAddr>, Vec<libc::iovec>)> {
+    let namelen = if m.msg_name.is_null() {
+        0
+    } else {
+        m.msg_namelen as i32
+    };
+    if namelen < 0 {
+        return Err(libc::EINVAL);
+    }
+    let namelen = (namelen as usize).min(SOCKADDR_STORAGE) as socklen_t;
+    let name = if send && namelen > 0 {
+        Some(addr_in(m.msg_name as *const sockaddr, namelen)?)
+    } else {
+        None
+    };
+    if m.msg_iovlen > UIO_MAXIOV {
+        return Err(libc::EMSGSIZE);
+    }
+    Ok((name, iovecs_in(m.msg_iov, m.msg_iovlen)?))
+}
+
+/// readv/writev's count check (Linux: EINVAL beyond UIO_MAXIOV).
+fn iovcnt(n: c_int) -> R<usize> {
+    if (0..=UIO_MAXIOV as c_int).contains(&n) {
+        Ok(n as usize)
+    } else {
+        Err(libc::EINVAL)
+    }
+}
+
+/// Send the data of user iovecs (gathered; EFAULT as Linux orders it).
+fn send_iovecs(of: &OpenFile, iovs: &[libc::iovec], flags: c_int, to: Option<&[u8]>) -> R<ssize_t> {
+    match uaccess::gather(iovs) {
+        Ok(data) => ops::send(of, &data, flags, to).map(|n| n as ssize_t),
+        Err(_) => Err(ops::send_fault(of, flags, to)),
+    }
+}
+
+/// Receive into user iovecs: probed first (a fault must not consume
+/// data), then received into a shim buffer. Returns (bytes, full length,
+/// sender, the data): the caller scatters it with its other outputs.
+fn recv_iovecs(
+    of: &OpenFile,
+    iovs: &[libc::iovec],
+    flags: c_int,
+) -> R<(usize, usize, Option<std::net::SocketAddrV4>, Vec<u8>)> {
+    let regions: Vec<(usize, usize)> = iovs
+        .iter()
+        .map(|v| (v.iov_base as usize, v.iov_len))
+        .collect();
+    if uaccess::readable(&regions).is_err() {
+        let (n, full, from) = ops::recv_fault(of, flags)?;
+        return Ok((n, full, from, Vec::new()));
+    }
+    let mut tmp = vec![0u8; iov_total(iovs)];
+    let (got, full, from) = ops::recv(of, &mut tmp, flags)?;
+    tmp.truncate(got);
+    Ok((got, full, from, tmp))
 }
 
 /// # Safety
@@ -348,9 +419,11 @@ unsafe fn iov_len(iov: *const libc::iovec, n: c_int) -> usize {
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
-            // SAFETY: iov from the caller.
-            let data = unsafe { gather(iov, n) }?;
-            ops::send(&of, &data, 0, None).map(|n| n as ssize_t)
+            let iovs = iovecs_in(iov, iovcnt(n)?)?;
+            if iov_total(&iovs) == 0 {
+                return Ok(0); // vfs_writev: nothing to write, no protocol call
+            }
+            send_iovecs(&of, &iovs, 0, None)
         }),
         // SAFETY: pass-through.
         None => unsafe { (real().writev)(fd, iov, n) },
@@ -363,20 +436,10 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) ->
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
-            if msg.is_null() {
-                return Err(libc::EFAULT);
-            }
-            // SAFETY: msg valid per the caller.
-            let m = unsafe { &*msg };
-            // SAFETY: msg fields valid per the caller.
-            let data = unsafe { gather(m.msg_iov, m.msg_iovlen as c_int) }?;
-            let to = if m.msg_name.is_null() {
-                None
-            } else {
-                // SAFETY: msg_name valid for msg_namelen.
-                Some(unsafe { addr_slice(m.msg_name as *const sockaddr, m.msg_namelen) }?)
-            };
-            ops::send(&of, &data, flags, to).map(|n| n as ssize_t)
+            // SAFETY: msghdr accepts any bit pattern.
+            let m = unsafe { uaccess::read_val(msg) }?;
+            let (name, iovs) = msghdr_in(&m, true)?;
+            send_iovecs(&of, &iovs, flags, name.as_ref().map(UserAddr::bytes))
         }),
         // SAFETY: pass-through.
         None => unsafe { (real().sendmsg)(fd, msg, flags) },
@@ -396,16 +459,17 @@ pub unsafe extern "C" fn recvfrom(
 ) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
+            let len = len.min(MAX_RW_COUNT);
+            if !uaccess::access_ok(buf as usize, len) {
+                return Err(libc::EFAULT);
+            }
             // SAFETY: buf/len from the caller.
-            let b = unsafe { buf_mut(buf, len) }?;
-            let (n, full, from) = ops::recv(&of, b, flags)?;
-            match from {
-                // SAFETY: addr/alen from the caller.
-                Some(f) => unsafe { put_addr(f, addr, alen) }?,
-                // A stream socket reports no address: addrlen becomes 0.
-                // SAFETY: alen valid per the caller when non-null.
-                None if !addr.is_null() && !alen.is_null() => unsafe { *alen = 0 },
-                None => {}
+            let (n, full, from) = match unsafe { buf_mut(buf, len) } {
+                Ok(b) => ops::recv(&of, b, flags)?,
+                Err(_) => ops::recv_fault(&of, flags)?,
+            };
+            if !addr.is_null() {
+                put_addr(from, addr, alen)?;
             }
             let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
                 full
@@ -445,6 +509,8 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
     match ours(fd) {
+        // sock_read_iter: a zero-length read returns 0 without the protocol.
+        Some(_) if len == 0 => 0,
         // SAFETY: same contract.
         Some(_) => unsafe { recvfrom(fd, buf, len, 0, std::ptr::null_mut(), std::ptr::null_mut()) },
         // SAFETY: pass-through.
@@ -458,11 +524,12 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
-            // SAFETY: iov from the caller.
-            let mut tmp = vec![0u8; unsafe { iov_len(iov, n) }];
-            let (got, _, _) = ops::recv(&of, &mut tmp, 0)?;
-            // SAFETY: iov from the caller.
-            unsafe { scatter(iov, n, &tmp[..got]) }?;
+            let iovs = iovecs_in(iov, iovcnt(n)?)?;
+            if iov_total(&iovs) == 0 {
+                return Ok(0); // vfs_readv: nothing to read, no protocol call
+            }
+            let (got, _, _, data) = recv_iovecs(&of, &iovs, 0)?;
+            uaccess::scatter(&iovs, &data)?;
             Ok(got as ssize_t)
         }),
         // SAFETY: pass-through.
@@ -476,27 +543,40 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> 
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
-            if msg.is_null() {
-                return Err(libc::EFAULT);
-            }
-            // SAFETY: msg valid per the caller.
-            let m = unsafe { &mut *msg };
-            // SAFETY: iov from the caller.
-            let mut tmp = vec![0u8; unsafe { iov_len(m.msg_iov, m.msg_iovlen as c_int) }];
-            let (got, full, from) = ops::recv(&of, &mut tmp, flags)?;
-            // SAFETY: iov from the caller.
-            unsafe { scatter(m.msg_iov, m.msg_iovlen as c_int, &tmp[..got]) }?;
-            m.msg_flags = if full > got { libc::MSG_TRUNC } else { 0 };
-            m.msg_controllen = 0;
-            match from {
-                Some(f) if !m.msg_name.is_null() => {
-                    let mut l = m.msg_namelen;
-                    // SAFETY: msg_name valid for msg_namelen.
-                    unsafe { put_addr(f, m.msg_name as *mut sockaddr, &mut l) }?;
-                    m.msg_namelen = l;
+            // SAFETY: msghdr accepts any bit pattern.
+            let m = unsafe { uaccess::read_val(msg) }?;
+            let (_, iovs) = msghdr_in(&m, false)?;
+            let (got, full, from, data) = recv_iovecs(&of, &iovs, flags)?;
+            // Outputs in Linux's order, in one copy: the data, the sender
+            // (move_addr_to_user, only with a msg_name), msg_flags and
+            // msg_controllen (no control data is produced).
+            let mut parts: Vec<(usize, &[u8])> = Vec::new();
+            let mut off = 0;
+            for v in &iovs {
+                let k = v.iov_len.min(data.len() - off);
+                if k > 0 {
+                    parts.push((v.iov_base as usize, &data[off..off + k]));
                 }
-                _ => m.msg_namelen = 0,
+                off += k;
             }
+            let name = from.map(ops::sockaddr_bytes);
+            let kaddr: &[u8] = name.as_ref().map_or(&[], |b| &b[..]);
+            let klen = kaddr.len() as socklen_t;
+            let mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
+            let controllen: size_t = 0;
+            let at = |off: usize| msg as usize + off;
+            if !m.msg_name.is_null() {
+                let n = (m.msg_namelen as usize).min(kaddr.len());
+                parts.push((m.msg_name as usize, &kaddr[..n]));
+                // SAFETY: socklen_t has no padding.
+                let b = unsafe { uaccess::bytes_of(&klen) };
+                parts.push((at(std::mem::offset_of!(libc::msghdr, msg_namelen)), b));
+            }
+            // SAFETY: c_int and size_t have no padding.
+            let (fb, cb) = unsafe { (uaccess::bytes_of(&mflags), uaccess::bytes_of(&controllen)) };
+            parts.push((at(std::mem::offset_of!(libc::msghdr, msg_flags)), fb));
+            parts.push((at(std::mem::offset_of!(libc::msghdr, msg_controllen)), cb));
+            uaccess::copy_out(&parts)?;
             let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
                 full
             } else {
@@ -611,8 +691,13 @@ pub unsafe extern "C" fn setsockopt(
                 // SAFETY: pass-through to the anchor (see ops::note_timeout).
                 let r = unsafe { (real().setsockopt)(fd, level, name, val, len) };
                 if r == 0 {
-                    // SAFETY: the kernel just read `len` bytes at `val`.
-                    let v = unsafe { buf_ref(val, len as usize) }.unwrap_or(&[]);
+                    // The kernel just read a struct timeval at `val`.
+                    let mut tv = [0u8; 16];
+                    let n = (len as usize).min(tv.len());
+                    let v = match uaccess::copy_in(val as usize, &mut tv[..n]) {
+                        Ok(()) => &tv[..n],
+                        Err(_) => &[],
+                    };
                     let _ = catch_unwind(AssertUnwindSafe(|| ops::note_timeout(fd, &of, recv, v)));
                 }
                 r
@@ -621,9 +706,9 @@ pub unsafe extern "C" fn setsockopt(
                 if (len as i32) < 0 {
                     return Err(libc::EINVAL);
                 }
-                // SAFETY: val/len from the caller.
-                let v = unsafe { buf_ref(val, len as usize) }?;
-                ops::setsockopt(&of, level, name, v)
+                let mut v = vec![0u8; (len as usize).min(MAX_OPTLEN)];
+                uaccess::copy_in(val as usize, &mut v)?;
+                ops::setsockopt(&of, level, name, &v)
             }),
         },
         // SAFETY: pass-through.
@@ -648,19 +733,17 @@ pub unsafe extern "C" fn getsockopt(
             unsafe { (real().getsockopt)(fd, level, name, val, len) }
         }
         Some(of) => guard(|| {
-            if len.is_null() {
-                return Err(libc::EFAULT);
-            }
-            // SAFETY: len valid per the caller.
-            let l = unsafe { *len } as i32;
+            // SAFETY: socklen_t accepts any bit pattern.
+            let l = unsafe { uaccess::read_val(len) }? as i32;
             if l < 0 {
                 return Err(libc::EINVAL);
             }
-            // SAFETY: val valid for l bytes.
-            let out = unsafe { buf_mut(val, l as usize) }?;
-            let n = ops::getsockopt(&of, level, name, out)?;
-            // SAFETY: len valid.
-            unsafe { *len = n as socklen_t };
+            let mut out = vec![0u8; (l as usize).min(MAX_OPTLEN)];
+            let n = ops::getsockopt(&of, level, name, &mut out)?;
+            let n_len = n as socklen_t;
+            // SAFETY: socklen_t has no padding.
+            let lb = unsafe { uaccess::bytes_of(&n_len) };
+            uaccess::copy_out(&[(val as usize, &out[..n]), (len as usize, lb)])?;
             Ok(0)
         }),
         // SAFETY: pass-through.
@@ -675,8 +758,7 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
     match ours(fd) {
         Some(of) => guard(|| {
             let a = ops::getsockname(&of)?;
-            // SAFETY: addr/len from the caller.
-            unsafe { put_addr(a, addr, len) }.map(|_| 0)
+            put_addr(Some(a), addr, len).map(|_| 0)
         }),
         // SAFETY: pass-through.
         None => unsafe { (real().getsockname)(fd, addr, len) },
@@ -690,8 +772,7 @@ pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut s
     match ours(fd) {
         Some(of) => guard(|| {
             let a = ops::getpeername(&of)?;
-            // SAFETY: addr/len from the caller.
-            unsafe { put_addr(a, addr, len) }.map(|_| 0)
+            put_addr(Some(a), addr, len).map(|_| 0)
         }),
         // SAFETY: pass-through.
         None => unsafe { (real().getpeername)(fd, addr, len) },
@@ -733,9 +814,15 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
                 }
         }
         libc::F_SETFL => {
-            of.nonblock
-                .store(arg as c_int & libc::O_NONBLOCK != 0, Ordering::Relaxed);
-            0
+            // The anchor's open file keeps the other flags (O_APPEND,
+            // O_ASYNC...) as Linux's does; O_NONBLOCK is the shim's.
+            // SAFETY: fcntl on the anchor.
+            let r = unsafe { (real().fcntl)(fd, cmd, arg & !(libc::O_NONBLOCK as c_ulong)) };
+            if r == 0 {
+                of.nonblock
+                    .store(arg as c_int & libc::O_NONBLOCK != 0, Ordering::Relaxed);
+            }
+            r
         }
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             // SAFETY: duplicating the anchor.
@@ -772,23 +859,27 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
     };
     guard(|| {
         let p = arg as *mut c_int;
-        if p.is_null() {
-            return Err(libc::EFAULT);
-        }
+        let put = |v: usize| {
+            let v = v as c_int;
+            // SAFETY: c_int has no padding.
+            uaccess::copy_out(&[(p as usize, unsafe { uaccess::bytes_of(&v) })])
+        };
         match req {
             libc::FIONBIO => {
-                // SAFETY: FIONBIO takes an int*.
-                of.nonblock.store(unsafe { *p } != 0, Ordering::Relaxed);
+                // SAFETY: c_int accepts any bit pattern.
+                let v = unsafe { uaccess::read_val(p) }?;
+                of.nonblock.store(v != 0, Ordering::Relaxed);
             }
-            libc::FIONREAD => {
+            libc::FIONREAD | TIOCOUTQ => {
                 let i = ops::sockinfo(&of)?;
-                // SAFETY: FIONREAD takes an int*.
-                unsafe { *p = i.rcv_cc as c_int };
-            }
-            TIOCOUTQ => {
-                let i = ops::sockinfo(&of)?;
-                // SAFETY: SIOCOUTQ takes an int*.
-                unsafe { *p = i.snd_cc as c_int };
+                if i.listening {
+                    return Err(libc::EINVAL); // tcp_ioctl: not on a listener
+                }
+                put(if req == libc::FIONREAD {
+                    i.rcv_cc
+                } else {
+                    i.snd_cc
+                })?;
             }
             _ => return Err(libc::ENOTTY),
         }
@@ -873,27 +964,92 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     r
 }
 
-fn any_ours(fds: &[libc::pollfd]) -> bool {
-    shim_if_ready().is_some_and(|s| {
-        !driver::FORKED.load(Ordering::Relaxed) && fds.iter().any(|p| s.fds.contains(p.fd))
-    })
+/// The pollfd array of a poll(2) that involves a stack socket, copied in.
+/// None when the kernel should see the call as it is: no stack socket in
+/// it, or arguments the kernel rejects itself (more entries than
+/// RLIMIT_NOFILE: EINVAL; an unreadable array: EFAULT). The limit is only
+/// looked up for more than 64 entries (one syscall less on the usual path).
+fn poll_args(fds: *const libc::pollfd, n: libc::nfds_t) -> Option<Vec<libc::pollfd>> {
+    let s = shim_if_ready()?;
+    if n == 0 || s.fds.is_empty() {
+        return None;
+    }
+    if n > 64 {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one struct rlimit that we own.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0
+            || n > rl.rlim_cur
+            || n > 1 << 20
+        {
+            return None;
+        }
+    }
+    // SAFETY: pollfd accepts any bit pattern.
+    let v = unsafe { uaccess::read_array(fds, n as usize) }.ok()?;
+    v.iter().any(|p| s.fds.contains(p.fd)).then_some(v)
+}
+
+/// Poll the copied-in array and copy the results back out.
+fn poll_copied(fds: *mut libc::pollfd, v: &mut [libc::pollfd], timeout: c_int) -> R<c_int> {
+    let r = ops::poll(v, timeout)?;
+    // SAFETY: pollfd (int, short, short) has no padding.
+    uaccess::copy_out(&[(fds as usize, unsafe { uaccess::slice_bytes(v) })])?;
+    Ok(r)
+}
+
+/// Run `f` with the signal mask `sigmask` (already copied in) applied.
+fn with_sigmask<T>(sigmask: Option<&libc::sigset_t>, f: impl FnOnce() -> T) -> T {
+    let Some(mask) = sigmask else {
+        return f();
+    };
+    // SAFETY: an all-zero sigset_t is a valid value to be overwritten.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sigset pointers.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, &mut old) };
+    let r = f();
+    // SAFETY: restoring the saved mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    r
+}
+
+/// A user timespec as a poll timeout in ms: Some(-1) for none, None when
+/// it cannot be read or is invalid (the kernel then answers EFAULT/EINVAL).
+fn timespec_ms(ts: *const libc::timespec) -> Option<c_int> {
+    if ts.is_null() {
+        return Some(-1);
+    }
+    // SAFETY: timespec accepts any bit pattern.
+    let t = unsafe { uaccess::read_val(ts) }.ok()?;
+    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+        return None;
+    }
+    Some(
+        (t.tv_sec.saturating_mul(1000) + ((t.tv_nsec + 999_999) / 1_000_000)).min(i32::MAX as i64)
+            as c_int,
+    )
+}
+
+/// A user sigset: Some(None) for none, None when unreadable.
+fn sigmask_in(sigmask: *const libc::sigset_t) -> Option<Option<libc::sigset_t>> {
+    if sigmask.is_null() {
+        return Some(None);
+    }
+    // SAFETY: sigset_t accepts any bit pattern.
+    unsafe { uaccess::read_val(sigmask) }.ok().map(Some)
 }
 
 /// # Safety
 /// Standard poll(2) contract.
 #[no_mangle]
 pub unsafe extern "C" fn poll(fds: *mut libc::pollfd, n: libc::nfds_t, timeout: c_int) -> c_int {
-    let slice: &mut [libc::pollfd] = if fds.is_null() || n == 0 {
-        &mut []
-    } else {
-        // SAFETY: fds valid for n entries per the caller.
-        unsafe { std::slice::from_raw_parts_mut(fds, n as usize) }
-    };
-    if !any_ours(slice) {
+    let Some(mut v) = poll_args(fds, n) else {
         // SAFETY: pass-through.
         return unsafe { (real().poll)(fds, n, timeout) };
-    }
-    guard(|| ops::poll(slice, timeout))
+    };
+    guard(|| poll_copied(fds, &mut v, timeout))
 }
 
 /// # Safety
@@ -922,35 +1078,91 @@ pub unsafe extern "C" fn ppoll(
     ts: *const libc::timespec,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    let slice: &mut [libc::pollfd] = if fds.is_null() || n == 0 {
-        &mut []
-    } else {
-        // SAFETY: fds valid for n entries per the caller.
-        unsafe { std::slice::from_raw_parts_mut(fds, n as usize) }
-    };
-    if !any_ours(slice) {
+    let args = poll_args(fds, n).and_then(|v| Some((v, timespec_ms(ts)?, sigmask_in(sigmask)?)));
+    let Some((mut v, timeout, mask)) = args else {
         // SAFETY: pass-through.
         return unsafe { (real().ppoll)(fds, n, ts, sigmask) };
-    }
-    let timeout = if ts.is_null() {
-        -1
-    } else {
-        // SAFETY: ts valid per the caller.
-        let t = unsafe { *ts };
-        (t.tv_sec.saturating_mul(1000) + ((t.tv_nsec + 999_999) / 1_000_000)).min(i32::MAX as i64)
-            as c_int
     };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if !sigmask.is_null() {
-        // SAFETY: valid sigset pointers.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
+    with_sigmask(mask.as_ref(), || {
+        guard(|| poll_copied(fds, &mut v, timeout))
+    })
+}
+
+/// The sets of a select(2), copied in: `nfds` bounded by FD_SETSIZE.
+struct SelectSets {
+    n: c_int,
+    sets: [Option<libc::fd_set>; 3],
+}
+
+impl SelectSets {
+    fn isset(&self, i: usize, fd: c_int) -> bool {
+        // SAFETY: FD_ISSET on our own copy, fd < FD_SETSIZE.
+        self.sets[i]
+            .as_ref()
+            .is_some_and(|set| unsafe { libc::FD_ISSET(fd, set) })
     }
-    let r = guard(|| ops::poll(slice, timeout));
-    if !sigmask.is_null() {
-        // SAFETY: restoring the saved mask.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+}
+
+/// Bytes of an fd_set that select(2) reads and writes for `n` fds (whole
+/// longs, as the kernel's FDS_BYTES).
+fn fds_bytes(n: c_int) -> usize {
+    let bits = 8 * std::mem::size_of::<libc::c_long>();
+    (n.max(0) as usize).div_ceil(bits) * std::mem::size_of::<libc::c_long>()
+}
+
+/// The arguments of a select(2) that involves a stack socket, copied in
+/// with the timeout in ms; None when the kernel should see the call as it
+/// is (no stack socket, negative nfds, unreadable or invalid arguments).
+fn select_args(
+    nfds: c_int,
+    sets: [*mut libc::fd_set; 3],
+    tv: *const libc::timeval,
+) -> Option<(SelectSets, c_int)> {
+    let s = shim_if_ready()?;
+    if nfds < 0 || s.fds.is_empty() {
+        return None;
     }
-    r
+    let n = nfds.min(libc::FD_SETSIZE as c_int);
+    let bytes = fds_bytes(n);
+    // SAFETY: an all-zero fd_set is the empty set.
+    let mut copies: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
+    let mut t = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    {
+        let mut reads = uaccess::Reads::new();
+        for (set, copy) in sets.iter().zip(copies.iter_mut()) {
+            if !set.is_null() {
+                // SAFETY: fd_set is plain bits: its bytes may be written.
+                let b = unsafe { uaccess::bytes_of_mut(copy) };
+                reads = reads.copy(*set as usize, &mut b[..bytes]);
+            }
+        }
+        if !tv.is_null() {
+            // SAFETY: timeval is two longs: its bytes may be written.
+            reads = reads.copy(tv as usize, unsafe { uaccess::bytes_of_mut(&mut t) });
+        }
+        reads.run().ok()?;
+    }
+    let timeout = if tv.is_null() {
+        -1
+    } else if t.tv_sec < 0 || t.tv_usec < 0 {
+        return None;
+    } else {
+        (t.tv_sec.saturating_mul(1000) + ((t.tv_usec + 999) / 1000)).min(i32::MAX as i64) as c_int
+    };
+    let mut out = SelectSets {
+        n,
+        sets: [None, None, None],
+    };
+    for i in 0..3 {
+        if !sets[i].is_null() {
+            out.sets[i] = Some(copies[i]);
+        }
+    }
+    let mine = (0..n).any(|fd| (0..3).any(|i| out.isset(i, fd)) && s.fds.contains(fd));
+    mine.then_some((out, timeout))
 }
 
 /// select(2) through the poll emulation when a stack socket is in a set.
@@ -965,31 +1177,26 @@ pub unsafe extern "C" fn select(
     ex: *mut libc::fd_set,
     tv: *mut libc::timeval,
 ) -> c_int {
-    let Some(s) = shim_if_ready() else {
+    let Some((sets, timeout)) = select_args(nfds, [rd, wr, ex], tv) else {
         // SAFETY: pass-through.
         return unsafe { (real().select)(nfds, rd, wr, ex, tv) };
     };
-    let isset = |set: *mut libc::fd_set, fd: c_int| {
-        // SAFETY: set valid per the caller when non-null.
-        !set.is_null() && unsafe { libc::FD_ISSET(fd, set) }
-    };
-    let mine = (0..nfds.clamp(0, libc::FD_SETSIZE as c_int))
-        .any(|fd| (isset(rd, fd) || isset(wr, fd) || isset(ex, fd)) && s.fds.contains(fd));
-    if !mine {
-        // SAFETY: pass-through.
-        return unsafe { (real().select)(nfds, rd, wr, ex, tv) };
-    }
+    guard(|| select_copied(&sets, [rd, wr, ex], timeout))
+}
+
+/// The select emulation over copied-in sets; the result sets are copied
+/// back out.
+fn select_copied(sets: &SelectSets, user: [*mut libc::fd_set; 3], timeout: c_int) -> R<c_int> {
     let mut pfds = Vec::new();
-    for fd in 0..nfds.clamp(0, libc::FD_SETSIZE as c_int) {
+    for fd in 0..sets.n {
         let mut ev = 0;
-        if isset(rd, fd) {
-            ev |= libc::POLLIN;
-        }
-        if isset(wr, fd) {
-            ev |= libc::POLLOUT;
-        }
-        if isset(ex, fd) {
-            ev |= libc::POLLPRI;
+        for (i, bit) in [libc::POLLIN, libc::POLLOUT, libc::POLLPRI]
+            .iter()
+            .enumerate()
+        {
+            if sets.isset(i, fd) {
+                ev |= bit;
+            }
         }
         if ev != 0 {
             pfds.push(libc::pollfd {
@@ -999,47 +1206,37 @@ pub unsafe extern "C" fn select(
             });
         }
     }
-    let timeout = if tv.is_null() {
-        -1
-    } else {
-        // SAFETY: tv valid per the caller.
-        let t = unsafe { *tv };
-        if t.tv_sec < 0 || t.tv_usec < 0 {
-            set_errno(libc::EINVAL);
-            return -1;
-        }
-        (t.tv_sec.saturating_mul(1000) + ((t.tv_usec + 999) / 1000)).min(i32::MAX as i64) as c_int
-    };
-    let r = guard(|| ops::poll(&mut pfds, timeout));
-    if r < 0 {
-        return r;
-    }
-    for set in [rd, wr, ex] {
-        if !set.is_null() {
-            // SAFETY: set valid per the caller.
-            unsafe { libc::FD_ZERO(set) };
-        }
-    }
+    ops::poll(&mut pfds, timeout)?;
+    // SAFETY: an all-zero fd_set is the empty set.
+    let mut res: [libc::fd_set; 3] = unsafe { std::mem::zeroed() };
     let mut count = 0;
     for p in &pfds {
         if p.revents & libc::POLLNVAL != 0 {
-            set_errno(libc::EBADF);
-            return -1;
+            return Err(libc::EBADF);
         }
         let r_ok = p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
             && p.events & libc::POLLIN != 0;
         let w_ok =
             p.revents & (libc::POLLOUT | libc::POLLERR) != 0 && p.events & libc::POLLOUT != 0;
         let e_ok = p.revents & libc::POLLPRI != 0 && p.events & libc::POLLPRI != 0;
-        for (ok, set) in [(r_ok, rd), (w_ok, wr), (e_ok, ex)] {
+        for (i, ok) in [r_ok, w_ok, e_ok].into_iter().enumerate() {
             if ok {
-                // SAFETY: set valid per the caller.
-                unsafe { libc::FD_SET(p.fd, set) };
+                // SAFETY: FD_SET on our own copy, fd < FD_SETSIZE.
+                unsafe { libc::FD_SET(p.fd, &mut res[i]) };
                 count += 1;
             }
         }
     }
-    count
+    let bytes = fds_bytes(sets.n);
+    let mut parts: Vec<(usize, &[u8])> = Vec::new();
+    for (set, r) in user.iter().zip(res.iter()) {
+        if !set.is_null() {
+            // SAFETY: fd_set is plain bits without padding.
+            parts.push((*set as usize, &unsafe { uaccess::bytes_of(r) }[..bytes]));
+        }
+    }
+    uaccess::copy_out(&parts)?;
+    Ok(count)
 }
 
 /// # Safety
@@ -1053,35 +1250,15 @@ pub unsafe extern "C" fn pselect(
     ts: *const libc::timespec,
     sigmask: *const libc::sigset_t,
 ) -> c_int {
-    if shim_if_ready().is_none() {
+    let args = select_args(nfds, [rd, wr, ex], std::ptr::null())
+        .and_then(|(sets, _)| Some((sets, timespec_ms(ts)?, sigmask_in(sigmask)?)));
+    let Some((sets, timeout, mask)) = args else {
         // SAFETY: pass-through.
         return unsafe { (real().pselect)(nfds, rd, wr, ex, ts, sigmask) };
-    }
-    let mut tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 0,
     };
-    let tvp = if ts.is_null() {
-        std::ptr::null_mut()
-    } else {
-        // SAFETY: ts valid per the caller.
-        let t = unsafe { *ts };
-        tv.tv_sec = t.tv_sec;
-        tv.tv_usec = t.tv_nsec / 1000;
-        &mut tv as *mut libc::timeval
-    };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if !sigmask.is_null() {
-        // SAFETY: valid sigset pointers.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
-    }
-    // SAFETY: same contract as select.
-    let r = unsafe { select(nfds, rd, wr, ex, tvp) };
-    if !sigmask.is_null() {
-        // SAFETY: restoring the saved mask.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    }
-    r
+    with_sigmask(mask.as_ref(), || {
+        guard(|| select_copied(&sets, [rd, wr, ex], timeout))
+    })
 }
 
 /// sendfile(2) from a kernel file to a stack socket: read the file here
@@ -1158,6 +1335,19 @@ pub unsafe extern "C" fn sendfile64(
     unsafe { sendfile(out_fd, in_fd, offset as *mut libc::off_t, count) }
 }
 
+/// The address of entry `i` of a user mmsghdr array (not dereferenced).
+fn mmsg_at(msgs: *mut libc::mmsghdr, i: libc::c_uint) -> *mut libc::mmsghdr {
+    msgs.wrapping_add(i as usize)
+}
+
+/// Store the byte count of one mmsghdr entry.
+fn put_msg_len(m: *mut libc::mmsghdr, r: ssize_t) -> R<()> {
+    let len = r as libc::c_uint;
+    let at = m as usize + std::mem::offset_of!(libc::mmsghdr, msg_len);
+    // SAFETY: c_uint has no padding.
+    uaccess::copy_out(&[(at, unsafe { uaccess::bytes_of(&len) })])
+}
+
 /// # Safety
 /// Standard sendmmsg(2) contract.
 #[no_mangle]
@@ -1172,15 +1362,16 @@ pub unsafe extern "C" fn sendmmsg(
         return unsafe { (real().sendmmsg)(fd, msgs, n, flags) };
     }
     let mut done = 0;
-    while done < n.min(1024) {
-        // SAFETY: msgs valid for n entries per the caller.
-        let m = unsafe { &mut *msgs.add(done as usize) };
-        // SAFETY: same contract as sendmsg.
-        let r = unsafe { sendmsg(fd, &m.msg_hdr, flags) };
-        if r < 0 {
+    while done < n.min(UIO_MAXIOV as libc::c_uint) {
+        let m = mmsg_at(msgs, done);
+        // SAFETY: same contract as sendmsg (which copies the msghdr in).
+        let r = unsafe { sendmsg(fd, m as *const libc::msghdr, flags) };
+        if r < 0 || put_msg_len(m, r).is_err() {
+            if r >= 0 {
+                set_errno(libc::EFAULT);
+            }
             return if done > 0 { done as c_int } else { -1 };
         }
-        m.msg_len = r as libc::c_uint;
         done += 1;
     }
     done as c_int
@@ -1203,15 +1394,16 @@ pub unsafe extern "C" fn recvmmsg(
     }
     let mut done = 0;
     let mut fl = flags & !libc::MSG_WAITFORONE;
-    while done < n.min(1024) {
-        // SAFETY: msgs valid for n entries per the caller.
-        let m = unsafe { &mut *msgs.add(done as usize) };
-        // SAFETY: same contract as recvmsg.
-        let r = unsafe { recvmsg(fd, &mut m.msg_hdr, fl) };
-        if r < 0 {
+    while done < n.min(UIO_MAXIOV as libc::c_uint) {
+        let m = mmsg_at(msgs, done);
+        // SAFETY: same contract as recvmsg (which copies the msghdr in).
+        let r = unsafe { recvmsg(fd, m as *mut libc::msghdr, fl) };
+        if r < 0 || put_msg_len(m, r).is_err() {
+            if r >= 0 {
+                set_errno(libc::EFAULT);
+            }
             return if done > 0 { done as c_int } else { -1 };
         }
-        m.msg_len = r as libc::c_uint;
         done += 1;
         if flags & libc::MSG_WAITFORONE != 0 {
             fl |= libc::MSG_DONTWAIT;
@@ -1338,28 +1530,44 @@ pub unsafe extern "C" fn epoll_pwait(
         // SAFETY: pass-through.
         return unsafe { (real().epoll_pwait)(epfd, events, max, timeout, sigmask) };
     };
-    if max <= 0 || events.is_null() {
-        set_errno(if max <= 0 { libc::EINVAL } else { libc::EFAULT });
+    // Linux: EP_MAX_EVENTS, then access_ok (the pages are checked when
+    // the events are copied out).
+    let ev_size = std::mem::size_of::<libc::epoll_event>();
+    if max <= 0 || max as usize > i32::MAX as usize / ev_size {
+        set_errno(libc::EINVAL);
         return -1;
     }
-    // SAFETY: events valid for max entries per the caller.
-    let out = unsafe { std::slice::from_raw_parts_mut(events, max as usize) };
-    // SAFETY: an all-zero sigset_t is a valid value to be overwritten.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if !sigmask.is_null() {
-        // SAFETY: valid sigset pointers.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, sigmask, &mut old) };
+    if !uaccess::access_ok(events as usize, max as usize * ev_size) {
+        set_errno(libc::EFAULT);
+        return -1;
     }
-    let r = guard(|| {
-        s.epoll
-            .wait(s, epfd, &set, out, timeout)
-            .map(|n| n as c_int)
-    });
-    if !sigmask.is_null() {
-        // SAFETY: restoring the saved mask.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    let zero = libc::epoll_event { events: 0, u64: 0 };
+    let mut out = vec![zero; (max as usize).min(1024)];
+    let Some(mask) = sigmask_in(sigmask) else {
+        set_errno(libc::EFAULT);
+        return -1;
+    };
+    with_sigmask(mask.as_ref(), || {
+        guard(|| {
+            let n = s.epoll.wait(s, epfd, &set, &mut out, timeout)?;
+            uaccess::copy_out(&[(events as usize, &epoll_events_bytes(&out[..n]))])?;
+            Ok(n as c_int)
+        })
+    })
+}
+
+/// The C layout of `evs` (packed on x86_64, padded on other targets),
+/// built field by field so that no padding byte is read.
+fn epoll_events_bytes(evs: &[libc::epoll_event]) -> Vec<u8> {
+    let size = std::mem::size_of::<libc::epoll_event>();
+    let data_at = std::mem::offset_of!(libc::epoll_event, u64);
+    let mut b = vec![0u8; std::mem::size_of_val(evs)];
+    for (e, chunk) in evs.iter().zip(b.chunks_exact_mut(size)) {
+        let (events, data) = (e.events, e.u64);
+        chunk[..4].copy_from_slice(&events.to_ne_bytes());
+        chunk[data_at..data_at + 8].copy_from_slice(&data.to_ne_bytes());
     }
-    r
+    b
 }
 
 /// # Safety

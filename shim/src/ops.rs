@@ -177,9 +177,26 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
     Ok((anchor, peer))
 }
 
+/// TCP's connect checks the socket's state before the address (Linux
+/// `__inet_stream_connect`: only an unconnected socket reaches
+/// `tcp_v4_connect`'s length and family checks): the error for an address
+/// that does not parse, given the state.
+fn connect_addr_error(of: &OpenFile, addr: &[u8], parse_err: i32) -> i32 {
+    const TCP_SYN_SENT: u8 = 2;
+    const TCP_CLOSE: u8 = 7;
+    if of.ty != SockType::Stream || addr.len() < 2 {
+        return parse_err;
+    }
+    match sockinfo(of).map(|i| i.tcp_state) {
+        Ok(TCP_CLOSE) | Err(_) => parse_err,
+        Ok(TCP_SYN_SENT) => libc::EALREADY,
+        Ok(_) => libc::EISCONN,
+    }
+}
+
 pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
-    let a = parse_sockaddr(addr)?;
+    let a = parse_sockaddr(addr).map_err(|x| connect_addr_error(of, addr, x))?;
     let r = s.stack.connect(s.now(), of.handle, a);
     s.after_op();
     match r {
@@ -204,8 +221,10 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     }
 }
 
-fn sigpipe(flags: i32, r: R<usize>) -> R<usize> {
-    if r == Err(libc::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+/// EPIPE raises SIGPIPE unless MSG_NOSIGNAL, on stream sockets only
+/// (Linux's UDP returns EPIPE after shutdown without a signal).
+fn sigpipe(of: &OpenFile, flags: i32, r: R<usize>) -> R<usize> {
+    if r == Err(libc::EPIPE) && flags & MSG_NOSIGNAL == 0 && of.ty == SockType::Stream {
         // SAFETY: raising a signal in this thread, as the kernel would.
         unsafe { libc::raise(libc::SIGPIPE) };
     }
@@ -223,7 +242,7 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
         let r = blocking(s, of, nonblock, false, |s| {
             s.stack.send(s.now(), of.handle, data, flags, to)
         });
-        return sigpipe(flags, r);
+        return sigpipe(of, flags, r);
     }
     // A blocking stream send sends everything unless interrupted.
     let mut sent = 0;
@@ -234,7 +253,7 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
         match r {
             Ok(n) => sent += n,
             Err(x) if sent > 0 && (x == libc::EINTR || x == libc::EAGAIN) => return Ok(sent),
-            Err(x) => return sigpipe(flags, Err(x)),
+            Err(x) => return sigpipe(of, flags, Err(x)),
         }
         if nonblock {
             break;
@@ -243,15 +262,67 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
     Ok(sent)
 }
 
+/// What Linux answers for a send whose data cannot be read: the
+/// protocol's checks run before the copy, so their errors come first
+/// (TCP: an empty send tells them, and waits for a connection in progress
+/// as Linux does); otherwise EFAULT.
+pub fn send_fault(of: &OpenFile, flags: i32, to: Option<&[u8]>) -> i32 {
+    match of.ty {
+        SockType::Stream => match send(of, &[], flags, None) {
+            Ok(_) => libc::EFAULT,
+            Err(x) => x,
+        },
+        SockType::Dgram => {
+            if flags & MSG_OOB != 0 {
+                return libc::EOPNOTSUPP;
+            }
+            match to.map(parse_sockaddr) {
+                Some(Err(x)) => x,
+                Some(Ok(Some(_))) => libc::EFAULT,
+                Some(Ok(None)) | None if getpeername(of).is_err() => libc::EDESTADDRREQ,
+                _ => libc::EFAULT,
+            }
+        }
+    }
+}
+
+/// What Linux answers for a receive into a buffer that cannot be written:
+/// it waits for data as usual, then fails the copy with EFAULT; TCP keeps
+/// the data queued, UDP drops the datagram (unless MSG_PEEK). An end of
+/// file or an empty datagram copies nothing and succeeds.
+pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
+    let mut one = [0u8; 1];
+    match of.ty {
+        SockType::Stream => match recv(of, &mut one, flags | MSG_PEEK) {
+            Ok((0, _, from)) => Ok((0, 0, from)),
+            Ok(_) => Err(libc::EFAULT),
+            Err(x) => Err(x),
+        },
+        SockType::Dgram => match recv(of, &mut one, flags) {
+            Ok((_, 0, from)) => Ok((0, 0, from)),
+            Ok(_) => Err(libc::EFAULT),
+            Err(x) => Err(x),
+        },
+    }
+}
+
 /// Returns (bytes, datagram length, sender).
 pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
     let s = shim()?;
-    let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    // The error queue never blocks (and the stack keeps none: EAGAIN).
+    let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0;
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
     let mut got = 0;
     loop {
         let r = blocking(s, of, nonblock, true, |s| {
-            s.stack.recv(s.now(), of.handle, &mut buf[got..], flags)
+            // The stack never blocks; MSG_DONTWAIT tells it this call
+            // would not either (UDP after SHUT_RD: EAGAIN, not 0).
+            let fl = if nonblock {
+                flags | MSG_DONTWAIT
+            } else {
+                flags
+            };
+            s.stack.recv(s.now(), of.handle, &mut buf[got..], fl)
         });
         match r {
             Ok(m) => {

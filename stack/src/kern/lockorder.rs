@@ -8,6 +8,7 @@ use std::ops::{Deref, DerefMut};
 
 use parking_lot::MutexGuard;
 
+#[cfg(debug_assertions)]
 use crate::api::SocketHandle;
 use crate::host::SocketRef;
 use crate::kern::socket::Socket;

@@ -9,7 +9,7 @@ use crate::host::Stack;
 use crate::kern::protosw::Protosw;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::socket::{QState, SoState, Socket};
-use crate::linux::{MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
+use crate::linux::{MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
 use crate::netinet::in_pcb::{Inpcb, Pcb};
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::tcp_var::TcpCb;
@@ -174,10 +174,19 @@ impl Stack {
         flags: i32,
     ) -> Result<RecvMeta, Errno> {
         let peek = flags & MSG_PEEK != 0;
+        if flags & MSG_ERRQUEUE != 0 {
+            // No error queue is kept (IP_RECVERR is not supported): Linux
+            // answers EAGAIN for an empty one, before anything else.
+            return Err(Errno::EAGAIN);
+        }
         match so.so_type {
             SockType::Stream => {
                 if so.is_listening() {
                     return Err(Errno::ENOTCONN);
+                }
+                if flags & MSG_OOB != 0 {
+                    // No urgent data is ever held for MSG_OOB (tcp_recv_urg).
+                    return Err(Errno::EINVAL);
                 }
                 let avail = so.so_rcv.ring().len();
                 if avail > 0 {
@@ -231,7 +240,10 @@ impl Stack {
                 if let Some(e) = so.take_error() {
                     return Err(e);
                 }
-                if so.sb_state.cantrcvmore {
+                if so.sb_state.cantrcvmore && flags & MSG_DONTWAIT == 0 {
+                    // Linux's UDP only notices SHUT_RD when it would wait
+                    // (__skb_wait_for_more_packets): a blocking receive
+                    // returns 0, a non-blocking one EAGAIN.
                     return Ok(RecvMeta::EOF);
                 }
                 Err(Errno::EAGAIN)
@@ -251,5 +263,44 @@ impl Stack {
             self.sowakeup(so.handle);
             r
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::linux::*;
+    use crate::testing::pair::Pair;
+    use crate::{Errno, SockType};
+
+    #[test]
+    fn errqueue_is_empty_and_tcp_holds_no_urgent_data() {
+        let mut p = Pair::new(31);
+        let (_l, c, s) = p.connected(80);
+        p.b.send(p.now, s, b"data", 0, None).unwrap();
+        p.drive();
+        let mut buf = [0u8; 8];
+        let r = p.a.recv(p.now, c, &mut buf, MSG_OOB);
+        assert_eq!(r.err(), Some(Errno::EINVAL), "MSG_OOB: no urgent data");
+        let r = p.a.recv(p.now, c, &mut buf, MSG_ERRQUEUE);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "empty error queue");
+        let m = p.a.recv(p.now, c, &mut buf, 0).unwrap();
+        assert_eq!(&buf[..m.copied], b"data", "the data stayed queued");
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        let r = p.a.recv(p.now, u, &mut buf, MSG_ERRQUEUE);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "UDP: empty error queue");
+        p.a.check_invariants();
+    }
+
+    #[test]
+    fn udp_after_shut_rd_returns_0_only_when_it_would_wait() {
+        let p = Pair::new(32);
+        let u = p.a.socket(SockType::Dgram, 0).unwrap();
+        let _ = p.a.shutdown(p.now, u, SHUT_RD);
+        let mut buf = [0u8; 8];
+        let r = p.a.recv(p.now, u, &mut buf, MSG_DONTWAIT);
+        assert_eq!(r.err(), Some(Errno::EAGAIN), "non-blocking: EAGAIN");
+        let m = p.a.recv(p.now, u, &mut buf, 0).unwrap();
+        assert_eq!(m.copied, 0, "blocking: 0 at once");
+        p.a.check_invariants();
     }
 }
