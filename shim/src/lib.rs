@@ -1609,3 +1609,42 @@ pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const libc::c_char) -> *mut li
         None => unsafe { (real().fdopen)(fd, mode) },
     }
 }
+
+/// munmap(2): mappings change, so probed buffers are forgotten.
+///
+/// # Safety
+/// Standard munmap(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
+    uaccess::probe_cache::unmapped();
+    // SAFETY: pass-through.
+    unsafe { (real().munmap)(addr, len) }
+}
+
+/// mprotect(2): see munmap.
+///
+/// # Safety
+/// Standard mprotect(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
+    uaccess::probe_cache::unmapped();
+    // SAFETY: pass-through.
+    unsafe { (real().mprotect)(addr, len, prot) }
+}
+
+/// mremap(2) with its optional fifth argument read as one word: see munmap.
+///
+/// # Safety
+/// Standard mremap(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn mremap(
+    old: *mut c_void,
+    old_len: size_t,
+    new_len: size_t,
+    flags: c_int,
+    new_addr: *mut c_void,
+) -> *mut c_void {
+    uaccess::probe_cache::unmapped();
+    // SAFETY: pass-through.
+    unsafe { (real().mremap)(old, old_len, new_len, flags, new_addr) }
+}

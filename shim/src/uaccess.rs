@@ -279,10 +279,85 @@ pub unsafe fn read_array<T: Copy>(p: *const T, n: usize) -> R<Vec<T>> {
 
 /// Check that every region is readable user memory (one syscall).
 pub fn readable(regions: &[(usize, usize)]) -> R<()> {
+    if regions
+        .iter()
+        .all(|&(a, l)| l == 0 || probe_cache::hit(a, l))
+    {
+        return Ok(());
+    }
     regions
         .iter()
         .fold(Reads::new(), |r, &(a, l)| r.probe(a, l))
-        .run()
+        .run()?;
+    for &(a, l) in regions {
+        probe_cache::remember(a, l);
+    }
+    Ok(())
+}
+
+/// Programs reuse their buffers: a region whose pages were probed readable
+/// is remembered per thread, so the next send/recv on it needs no syscall.
+/// Every munmap/mremap/mprotect the program makes through the shim
+/// (`unmapped()`) forgets all of them. (Unmappings inside libc, such as
+/// malloc trimming its heap, are not seen: a program reusing freed memory
+/// as a buffer may then crash where Linux returns EFAULT.)
+pub mod probe_cache {
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Direct-mapped by first page: enough for a server's per-connection
+    /// buffers (a miss only costs the probe syscall).
+    const SLOTS: usize = 512;
+    static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+    thread_local! {
+        static CACHE: RefCell<Vec<(usize, usize, u64)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn slot(page: usize) -> usize {
+        (page / super::PAGE).wrapping_mul(0x9e37_79b9) % SLOTS
+    }
+
+    pub fn hit(addr: usize, len: usize) -> bool {
+        let g = GENERATION.load(Ordering::Acquire);
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        let page = addr & !(super::PAGE - 1);
+        CACHE.with(|c| {
+            c.borrow()
+                .get(slot(page))
+                .is_some_and(|&(s, e, gen)| gen == g && s == page && end <= e)
+        })
+    }
+
+    pub fn remember(addr: usize, len: usize) {
+        let Some(end) = addr.checked_add(len) else {
+            return;
+        };
+        if len == 0 {
+            return;
+        }
+        let page = addr & !(super::PAGE - 1);
+        let e = end.div_ceil(super::PAGE) * super::PAGE;
+        let g = GENERATION.load(Ordering::Acquire);
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_empty() {
+                c.resize(SLOTS, (0, 0, 0));
+            }
+            let i = slot(page);
+            // Keep the longer of two regions starting on the same page.
+            if c[i].2 != g || c[i].0 != page || c[i].1 < e {
+                c[i] = (page, e, g);
+            }
+        });
+    }
+
+    /// Some mapping changed: forget every probed region (all threads).
+    pub fn unmapped() {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// Copy `src` out to user memory: `(user address, bytes)` pairs, one
@@ -413,6 +488,16 @@ mod tests {
         assert!(!plausible(USER_END - 1, 2));
         assert!(access_ok(1, 10), "access_ok only checks the upper bound");
         assert!(!access_ok(usize::MAX, 2));
+    }
+
+    #[test]
+    fn probe_cache_remembers_until_a_mapping_changes() {
+        let buf = vec![0u8; 10_000];
+        let a = buf.as_ptr() as usize;
+        readable(&[(a, buf.len())]).unwrap();
+        assert!(probe_cache::hit(a + 10, 50), "inside a probed region");
+        probe_cache::unmapped();
+        assert!(!probe_cache::hit(a + 10, 50), "forgotten after munmap");
     }
 
     #[test]

@@ -523,10 +523,10 @@ fn tcp_receive_data(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr)
             if had_holes {
                 tp.ack_now = true;
             } else {
-                tp.delack_segs += 1;
-                if tp.delack_segs >= 2
-                    || seg.flags.contains(TcpFlags::PSH) && data.len() < tp.t_maxseg
-                {
+                tp.delack_bytes += data.len() as u32;
+                // Linux's __tcp_ack_snd_check: ACK at once after more than
+                // one full segment; otherwise delay (a reply piggybacks it).
+                if tp.delack_bytes as usize > tp.t_maxseg {
                     tp.ack_now = true;
                 } else if tp.t_timers.delack.is_none() {
                     tp.t_timers.delack = Some(now + crate::netinet::tcp_var::TCP_DELACK);

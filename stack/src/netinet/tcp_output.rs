@@ -148,7 +148,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
             }
         }
         tp.ack_now = false;
-        tp.delack_segs = 0;
+        tp.delack_bytes = 0;
         tp.t_timers.delack = None;
         let window = rcv_window(so, syn);
         let repr = TcpRepr {

@@ -284,11 +284,16 @@ fn in_order_data_is_delivered_and_acked() {
         t0(),
         &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"hello"),
     );
+    assert!(
+        recv_all(&s).is_empty(),
+        "a short segment's ACK is delayed (Linux)"
+    );
+    assert_eq!(s.send(t0(), c, b"ok", 0, None), Ok(2));
     let r = recv_one(&s);
     assert_eq!(
-        (r.flags, r.ack),
-        (ACK, 1006),
-        "a short pushed segment is acked at once"
+        (r.flags, r.ack, r.payload.as_slice()),
+        (ACK | TcpFlags::PSH, 1006, &b"ok"[..]),
+        "the reply carries the ACK"
     );
     let mut buf = [0u8; 16];
     let m = s.recv(t0(), c, &mut buf, crate::linux::MSG_PEEK).unwrap();

@@ -168,7 +168,7 @@ pub struct TcpCb {
 
     // Flags.
     pub ack_now: bool,
-    pub delack_segs: u32,
+    pub delack_bytes: u32,
     pub keep_probes: u32,
     pub persist_shift: u32,
     pub t_timers: TcpTimers,
@@ -230,7 +230,7 @@ impl TcpCb {
             dupacks: 0,
             recover: None,
             ack_now: false,
-            delack_segs: 0,
+            delack_bytes: 0,
             keep_probes: 0,
             persist_shift: 0,
             t_timers: TcpTimers::default(),
