@@ -68,7 +68,7 @@ extern "C" fn cookie_close(c: *mut c_void) -> c_int {
     // SAFETY: c is the Box<Cookie> leaked in fdopen; fclose calls this once.
     let c = unsafe { Box::from_raw(c as *mut Cookie) };
     // SAFETY: closing the stream's fd goes through our close export.
-    unsafe { crate::close(c.fd) }
+    unsafe { crate::exports::fd::close(c.fd) }
 }
 
 /// A FILE* for stack socket `fd`, or null with errno set.

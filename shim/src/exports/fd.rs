@@ -1,0 +1,300 @@
+//! Exports that manage descriptors: close, close_range, closefrom, dup,
+//! dup2, dup3, fcntl, ioctl, fdopen.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use libc::{c_int, c_ulong};
+
+use crate::driver::{self, shim_if_ready};
+use crate::fdtable::OpenFile;
+use crate::ops;
+use crate::real::real;
+use crate::uaccess;
+use crate::{foreign_process, guard, ours, set_errno};
+
+/// # Safety
+/// Standard close(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if driver::is_protected(fd) {
+        return 0;
+    }
+    if driver::FORKED.load(Ordering::Relaxed) {
+        driver::forget_inherited(fd);
+    } else if foreign_process() {
+        // A vfork child: its close is its own.
+    } else if ours(fd).is_some() {
+        let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+    } else if let Some(s) = shim_if_ready() {
+        s.epoll.close_epoll(fd);
+    }
+    // SAFETY: pass-through (closes the anchor, or a kernel fd).
+    unsafe { (real().close)(fd) }
+}
+
+/// After the kernel duplicated a stack socket's anchor `old` onto `new`.
+pub(crate) fn adopt_dup(of: &Arc<OpenFile>, new: c_int) {
+    if let Some(s) = shim_if_ready() {
+        if s.stack.sodup(of.handle).is_ok() {
+            s.fds.insert(new, of.clone());
+        }
+    }
+}
+
+/// fcntl with the variadic argument read as one machine word (how the
+/// x86_64 and aarch64 Linux ABIs pass it for every fcntl command).
+///
+/// # Safety
+/// Standard fcntl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    let Some(of) = ours(fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().fcntl)(fd, cmd, arg) };
+    };
+    match cmd {
+        libc::F_GETFL => {
+            // SAFETY: fcntl on the anchor.
+            let fl = unsafe { (real().fcntl)(fd, cmd, arg) };
+            if fl < 0 {
+                return fl;
+            }
+            (fl & !libc::O_NONBLOCK)
+                | if of.is_nonblock() {
+                    libc::O_NONBLOCK
+                } else {
+                    0
+                }
+        }
+        libc::F_SETFL => {
+            // The anchor's open file keeps the other flags (O_APPEND,
+            // O_ASYNC...) as Linux's does; O_NONBLOCK is the shim's.
+            // SAFETY: fcntl on the anchor.
+            let r = unsafe { (real().fcntl)(fd, cmd, arg & !(libc::O_NONBLOCK as c_ulong)) };
+            if r == 0 {
+                of.nonblock
+                    .store(arg as c_int & libc::O_NONBLOCK != 0, Ordering::Relaxed);
+            }
+            r
+        }
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            // SAFETY: duplicating the anchor.
+            let nfd = unsafe { (real().fcntl)(fd, cmd, arg) };
+            if nfd >= 0 {
+                adopt_dup(&of, nfd);
+            }
+            nfd
+        }
+        // SAFETY: other commands act on the anchor (FD_CLOEXEC etc.).
+        _ => unsafe { (real().fcntl)(fd, cmd, arg) },
+    }
+}
+
+/// # Safety
+/// Standard fcntl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: same contract.
+    unsafe { fcntl(fd, cmd, arg) }
+}
+
+pub(crate) const TIOCOUTQ: c_ulong = 0x5411;
+
+/// ioctl with the variadic argument read as one machine word.
+///
+/// # Safety
+/// Standard ioctl(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
+    let Some(of) = ours(fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().ioctl)(fd, req, arg) };
+    };
+    guard(|| {
+        let p = arg as *mut c_int;
+        let put = |v: usize| {
+            let v = v as c_int;
+            // SAFETY: c_int has no padding.
+            uaccess::copy_out(&[(p as usize, unsafe { uaccess::bytes_of(&v) })])
+        };
+        match req {
+            libc::FIONBIO => {
+                // SAFETY: c_int accepts any bit pattern.
+                let v = unsafe { uaccess::read_val(p) }?;
+                of.nonblock.store(v != 0, Ordering::Relaxed);
+            }
+            libc::FIONREAD | TIOCOUTQ => {
+                let i = ops::sockinfo(&of)?;
+                if i.listening {
+                    return Err(libc::EINVAL); // tcp_ioctl: not on a listener
+                }
+                put(if req == libc::FIONREAD {
+                    i.rcv_cc
+                } else {
+                    i.snd_cc
+                })?;
+            }
+            _ => return Err(libc::ENOTTY),
+        }
+        Ok(0)
+    })
+}
+
+/// # Safety
+/// Standard dup(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: pass-through (duplicates the anchor for a stack socket).
+    let nfd = unsafe { (real().dup)(fd) };
+    if nfd >= 0 {
+        if let Some(of) = ours(fd) {
+            adopt_dup(&of, nfd);
+        }
+    }
+    nfd
+}
+
+/// # Safety
+/// Standard dup3(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if driver::is_protected(new) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
+        // A forked or vfork child: its descriptors are its own; the
+        // parent's tables are left alone.
+        // SAFETY: pass-through.
+        let r = unsafe { (real().dup3)(old, new, flags) };
+        if r >= 0 && driver::FORKED.load(Ordering::Relaxed) {
+            driver::forget_inherited(new);
+        }
+        return r;
+    }
+    let src = ours(old);
+    // SAFETY: pass-through.
+    let r = unsafe { (real().dup3)(old, new, flags) };
+    if r >= 0 && old != new {
+        if ours(new).is_some() {
+            let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
+        }
+        if let Some(of) = src {
+            adopt_dup(&of, new);
+        }
+    }
+    r
+}
+
+/// # Safety
+/// Standard dup2(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if driver::is_protected(new) {
+        set_errno(libc::EBADF);
+        return -1;
+    }
+    if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
+        // As in dup3: a child's descriptors are its own.
+        // SAFETY: pass-through.
+        let r = unsafe { (real().dup2)(old, new) };
+        if r >= 0 && old != new && driver::FORKED.load(Ordering::Relaxed) {
+            driver::forget_inherited(new);
+        }
+        return r;
+    }
+    let src = ours(old);
+    // SAFETY: pass-through.
+    let r = unsafe { (real().dup2)(old, new) };
+    if r >= 0 && old != new {
+        if ours(new).is_some() {
+            let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
+        }
+        if let Some(of) = src {
+            adopt_dup(&of, new);
+        }
+    }
+    r
+}
+
+/// close_range(2): stack sockets in the range are released; the shim's own
+/// fds are skipped (the program's close "succeeds", ours stay open).
+///
+/// # Safety
+/// Standard close_range(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn close_range(
+    first: libc::c_uint,
+    last: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    if first > last {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    let cloexec_only = flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0;
+    if !cloexec_only && driver::FORKED.load(Ordering::Relaxed) {
+        let top = last.min(65535) as c_int;
+        for fd in first as c_int..=top {
+            driver::forget_inherited(fd);
+        }
+    } else if !cloexec_only && !foreign_process() {
+        if let Some(s) = shim_if_ready() {
+            let top = last.min(65535) as c_int;
+            for fd in first as c_int..=top {
+                if s.fds.contains(fd) {
+                    let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+                }
+            }
+        }
+    }
+    // Close the range around our protected fds.
+    let mut lo = first;
+    for p in driver::protected_fds() {
+        let p = p as libc::c_uint;
+        if p < lo || p > last {
+            continue;
+        }
+        if p > lo {
+            // SAFETY: pass-through on a sub-range.
+            let r = unsafe { (real().close_range)(lo, p - 1, flags) };
+            if r < 0 {
+                return r;
+            }
+        }
+        lo = p + 1;
+    }
+    if lo <= last {
+        // SAFETY: pass-through on the remaining range.
+        return unsafe { (real().close_range)(lo, last, flags) };
+    }
+    0
+}
+
+/// closefrom(3): glibc implements it with an internal close_range call that
+/// our close_range never sees, which would close the shim's own fds (TUN
+/// device, eventfds) and leak stack sockets; route it through ours.
+///
+/// # Safety
+/// Standard closefrom(3) contract.
+#[no_mangle]
+pub unsafe extern "C" fn closefrom(lowfd: c_int) {
+    // SAFETY: same contract as close_range over [lowfd, max].
+    unsafe { close_range(lowfd.max(0) as libc::c_uint, libc::c_uint::MAX, 0) };
+}
+
+/// fdopen(3): a stack socket gets a cookie stream (see `stdio`).
+///
+/// # Safety
+/// Standard fdopen(3) contract.
+#[no_mangle]
+pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const libc::c_char) -> *mut libc::FILE {
+    match ours(fd) {
+        // SAFETY: mode per fdopen's contract.
+        Some(of) => unsafe { crate::stdio::fdopen_socket(fd, of, mode) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().fdopen)(fd, mode) },
+    }
+}

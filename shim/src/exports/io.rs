@@ -1,0 +1,545 @@
+//! Exports that move data: send/recv and their variants (sendto, sendmsg,
+//! sendmmsg, recvfrom, recvmsg, recvmmsg, read, write, readv, writev,
+//! sendfile, the FORTIFY __*_chk entry points).
+
+use libc::{c_int, c_void, size_t, sockaddr, socklen_t, ssize_t};
+use stack::SockType;
+
+use crate::fdtable::OpenFile;
+use crate::ops::{self, R};
+use crate::real::real;
+use crate::uaccess::{self, MAX_RW_COUNT, UIO_MAXIOV};
+use crate::{
+    addr_in, buf_mut, buf_ref, guard, ours, put_addr, set_errno, UserAddr, SOCKADDR_STORAGE,
+};
+
+/// # Safety
+/// Standard sendto(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    alen: socklen_t,
+) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let len = len.min(MAX_RW_COUNT);
+            if !uaccess::access_ok(buf as usize, len) {
+                return Err(libc::EFAULT);
+            }
+            let to = if addr.is_null() {
+                None
+            } else {
+                Some(addr_in(addr, alen)?)
+            };
+            let to = to.as_ref().map(UserAddr::bytes);
+            // SAFETY: buf/len from the caller.
+            match unsafe { buf_ref(buf, len) } {
+                Ok(data) => ops::send(&of, data, flags, to).map(|n| n as ssize_t),
+                Err(_) => Err(ops::send_fault(&of, flags, to)),
+            }
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().sendto)(fd, buf, len, flags, addr, alen) },
+    }
+}
+
+/// # Safety
+/// Standard send(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().send)(fd, buf, len, flags) },
+    }
+}
+
+/// # Safety
+/// Standard write(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe { sendto(fd, buf, len, 0, std::ptr::null(), 0) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().write)(fd, buf, len) },
+    }
+}
+
+/// Linux `import_iovec` after the count check: the caller's iovec array
+/// (EFAULT if unreadable), EINVAL for a negative length, the total
+/// truncated to MAX_RW_COUNT.
+pub(crate) fn iovecs_in(iov: *const libc::iovec, n: usize) -> R<Vec<libc::iovec>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: iovec (pointer, length) accepts any bit pattern.
+    let mut v = unsafe { uaccess::read_array(iov, n) }?;
+    let mut total = 0usize;
+    for e in &mut v {
+        if e.iov_len > isize::MAX as usize {
+            return Err(libc::EINVAL);
+        }
+        e.iov_len = e.iov_len.min(MAX_RW_COUNT - total);
+        total += e.iov_len;
+    }
+    Ok(v)
+}
+
+pub(crate) fn iov_total(iovs: &[libc::iovec]) -> usize {
+    iovs.iter().map(|v| v.iov_len).sum()
+}
+
+/// Linux `__copy_msghdr` + `import_iovec` for sendmsg (`send`: the
+/// destination is copied in) and recvmsg.
+pub(crate) fn msghdr_in(m: &libc::msghdr, send: bool) -> R<(Option<UserAddr>, Vec<libc::iovec>)> {
+    let namelen = if m.msg_name.is_null() {
+        0
+    } else {
+        m.msg_namelen as i32
+    };
+    if namelen < 0 {
+        return Err(libc::EINVAL);
+    }
+    let namelen = (namelen as usize).min(SOCKADDR_STORAGE) as socklen_t;
+    let name = if send && namelen > 0 {
+        Some(addr_in(m.msg_name as *const sockaddr, namelen)?)
+    } else {
+        None
+    };
+    if m.msg_iovlen > UIO_MAXIOV {
+        return Err(libc::EMSGSIZE);
+    }
+    Ok((name, iovecs_in(m.msg_iov, m.msg_iovlen)?))
+}
+
+/// readv/writev's count check (Linux: EINVAL beyond UIO_MAXIOV).
+pub(crate) fn iovcnt(n: c_int) -> R<usize> {
+    if (0..=UIO_MAXIOV as c_int).contains(&n) {
+        Ok(n as usize)
+    } else {
+        Err(libc::EINVAL)
+    }
+}
+
+/// Send the data of user iovecs (gathered; EFAULT as Linux orders it).
+pub(crate) fn send_iovecs(
+    of: &OpenFile,
+    iovs: &[libc::iovec],
+    flags: c_int,
+    to: Option<&[u8]>,
+) -> R<ssize_t> {
+    match uaccess::gather(iovs) {
+        Ok(data) => ops::send(of, &data, flags, to).map(|n| n as ssize_t),
+        Err(_) => Err(ops::send_fault(of, flags, to)),
+    }
+}
+
+/// Receive into user iovecs: probed first (a fault must not consume
+/// data), then received into a shim buffer. Returns (bytes, full length,
+/// sender, the data): the caller scatters it with its other outputs.
+pub(crate) fn recv_iovecs(
+    of: &OpenFile,
+    iovs: &[libc::iovec],
+    flags: c_int,
+) -> R<(usize, usize, Option<std::net::SocketAddrV4>, Vec<u8>)> {
+    let regions: Vec<(usize, usize)> = iovs
+        .iter()
+        .map(|v| (v.iov_base as usize, v.iov_len))
+        .collect();
+    if uaccess::readable(&regions).is_err() {
+        let (n, full, from) = ops::recv_fault(of, flags)?;
+        return Ok((n, full, from, Vec::new()));
+    }
+    let mut tmp = vec![0u8; iov_total(iovs)];
+    let (got, full, from) = ops::recv(of, &mut tmp, flags)?;
+    tmp.truncate(got);
+    Ok((got, full, from, tmp))
+}
+
+/// # Safety
+/// Standard writev(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let iovs = iovecs_in(iov, iovcnt(n)?)?;
+            if iov_total(&iovs) == 0 {
+                return Ok(0); // vfs_writev: nothing to write, no protocol call
+            }
+            send_iovecs(&of, &iovs, 0, None)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().writev)(fd, iov, n) },
+    }
+}
+
+/// # Safety
+/// Standard sendmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: msghdr accepts any bit pattern.
+            let m = unsafe { uaccess::read_val(msg) }?;
+            let (name, iovs) = msghdr_in(&m, true)?;
+            send_iovecs(&of, &iovs, flags, name.as_ref().map(UserAddr::bytes))
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().sendmsg)(fd, msg, flags) },
+    }
+}
+
+/// # Safety
+/// Standard recvfrom(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let len = len.min(MAX_RW_COUNT);
+            if !uaccess::access_ok(buf as usize, len) {
+                return Err(libc::EFAULT);
+            }
+            // SAFETY: buf/len from the caller.
+            let (n, full, from) = match unsafe { buf_mut(buf, len) } {
+                Ok(b) => ops::recv(&of, b, flags)?,
+                Err(_) => ops::recv_fault(&of, flags)?,
+            };
+            if !addr.is_null() {
+                put_addr(from, addr, alen)?;
+            }
+            let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
+                full
+            } else {
+                n
+            };
+            Ok(ret as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().recvfrom)(fd, buf, len, flags, addr, alen) },
+    }
+}
+
+/// # Safety
+/// Standard recv(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        // SAFETY: same contract.
+        Some(_) => unsafe {
+            recvfrom(
+                fd,
+                buf,
+                len,
+                flags,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        },
+        // SAFETY: pass-through.
+        None => unsafe { (real().recv)(fd, buf, len, flags) },
+    }
+}
+
+/// # Safety
+/// Standard read(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+    match ours(fd) {
+        // sock_read_iter: a zero-length read returns 0 without the protocol.
+        Some(_) if len == 0 => 0,
+        // SAFETY: same contract.
+        Some(_) => unsafe { recvfrom(fd, buf, len, 0, std::ptr::null_mut(), std::ptr::null_mut()) },
+        // SAFETY: pass-through.
+        None => unsafe { (real().read)(fd, buf, len) },
+    }
+}
+
+/// # Safety
+/// Standard readv(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            let iovs = iovecs_in(iov, iovcnt(n)?)?;
+            if iov_total(&iovs) == 0 {
+                return Ok(0); // vfs_readv: nothing to read, no protocol call
+            }
+            let (got, _, _, data) = recv_iovecs(&of, &iovs, 0)?;
+            uaccess::scatter(&iovs, &data)?;
+            Ok(got as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().readv)(fd, iov, n) },
+    }
+}
+
+/// # Safety
+/// Standard recvmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+    match ours(fd) {
+        Some(of) => guard(|| {
+            // SAFETY: msghdr accepts any bit pattern.
+            let m = unsafe { uaccess::read_val(msg) }?;
+            let (_, iovs) = msghdr_in(&m, false)?;
+            let (got, full, from, data) = recv_iovecs(&of, &iovs, flags)?;
+            // Outputs in Linux's order, in one copy: the data, the sender
+            // (move_addr_to_user, only with a msg_name), msg_flags and
+            // msg_controllen (no control data is produced).
+            let mut parts: Vec<(usize, &[u8])> = Vec::new();
+            let mut off = 0;
+            for v in &iovs {
+                let k = v.iov_len.min(data.len() - off);
+                if k > 0 {
+                    parts.push((v.iov_base as usize, &data[off..off + k]));
+                }
+                off += k;
+            }
+            let name = from.map(ops::sockaddr_bytes);
+            let kaddr: &[u8] = name.as_ref().map_or(&[], |b| &b[..]);
+            let klen = kaddr.len() as socklen_t;
+            let mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
+            let controllen: size_t = 0;
+            let at = |off: usize| msg as usize + off;
+            if !m.msg_name.is_null() {
+                let n = (m.msg_namelen as usize).min(kaddr.len());
+                parts.push((m.msg_name as usize, &kaddr[..n]));
+                // SAFETY: socklen_t has no padding.
+                let b = unsafe { uaccess::bytes_of(&klen) };
+                parts.push((at(std::mem::offset_of!(libc::msghdr, msg_namelen)), b));
+            }
+            // SAFETY: c_int and size_t have no padding.
+            let (fb, cb) = unsafe { (uaccess::bytes_of(&mflags), uaccess::bytes_of(&controllen)) };
+            parts.push((at(std::mem::offset_of!(libc::msghdr, msg_flags)), fb));
+            parts.push((at(std::mem::offset_of!(libc::msghdr, msg_controllen)), cb));
+            uaccess::copy_out(&parts)?;
+            let ret = if flags & libc::MSG_TRUNC != 0 && of.ty == SockType::Dgram {
+                full
+            } else {
+                got
+            };
+            Ok(ret as ssize_t)
+        }),
+        // SAFETY: pass-through.
+        None => unsafe { (real().recvmsg)(fd, msg, flags) },
+    }
+}
+
+/// # Safety
+/// Standard __recv_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as recv.
+    unsafe { recv(fd, buf, len, flags) }
+}
+
+/// # Safety
+/// Standard __recvfrom_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as recvfrom.
+    unsafe { recvfrom(fd, buf, len, flags, addr, alen) }
+}
+
+/// # Safety
+/// Standard __read_chk contract.
+#[no_mangle]
+pub unsafe extern "C" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    buflen: size_t,
+) -> ssize_t {
+    if len > buflen {
+        // SAFETY: the FORTIFY failure path aborts.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: same contract as read.
+    unsafe { read(fd, buf, len) }
+}
+
+/// sendfile(2) from a kernel file to a stack socket: read the file here
+/// and send through the stack (offset semantics as the kernel's).
+///
+/// # Safety
+/// Standard sendfile(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendfile(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: size_t,
+) -> ssize_t {
+    let Some(of) = ours(out_fd) else {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendfile)(out_fd, in_fd, offset, count) };
+    };
+    guard(|| {
+        let mut buf = vec![0u8; count.min(1 << 20)];
+        // SAFETY: offset valid per the caller when non-null.
+        let start = if offset.is_null() {
+            None
+        } else {
+            Some(unsafe { *offset })
+        };
+        let n = match start {
+            // SAFETY: reading into our buffer.
+            Some(off) => unsafe {
+                libc::pread(in_fd, buf.as_mut_ptr() as *mut c_void, buf.len(), off)
+            },
+            // SAFETY: reading into our buffer (read of a kernel fd passes through).
+            None => unsafe { (real().read)(in_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) },
+        };
+        if n < 0 {
+            // SAFETY: reading this thread's errno.
+            return Err(unsafe { *libc::__errno_location() });
+        }
+        let sent = ops::send(&of, &buf[..n as usize], 0, None)?;
+        match start {
+            // SAFETY: offset valid per the caller.
+            Some(off) => unsafe { *offset = off + sent as libc::off_t },
+            None if sent < n as usize => {
+                // Give back what was read but not sent.
+                // SAFETY: lseek on the caller's file.
+                unsafe {
+                    libc::lseek(
+                        in_fd,
+                        sent as libc::off_t - n as libc::off_t,
+                        libc::SEEK_CUR,
+                    )
+                };
+            }
+            None => {}
+        }
+        Ok(sent as ssize_t)
+    })
+}
+
+/// # Safety
+/// Standard sendfile64 contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendfile64(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off64_t,
+    count: size_t,
+) -> ssize_t {
+    if ours(out_fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendfile64)(out_fd, in_fd, offset, count) };
+    }
+    // SAFETY: off_t and off64_t are the same type on 64-bit Linux.
+    unsafe { sendfile(out_fd, in_fd, offset as *mut libc::off_t, count) }
+}
+
+/// The address of entry `i` of a user mmsghdr array (not dereferenced).
+pub(crate) fn mmsg_at(msgs: *mut libc::mmsghdr, i: libc::c_uint) -> *mut libc::mmsghdr {
+    msgs.wrapping_add(i as usize)
+}
+
+/// Store the byte count of one mmsghdr entry.
+pub(crate) fn put_msg_len(m: *mut libc::mmsghdr, r: ssize_t) -> R<()> {
+    let len = r as libc::c_uint;
+    let at = m as usize + std::mem::offset_of!(libc::mmsghdr, msg_len);
+    // SAFETY: c_uint has no padding.
+    uaccess::copy_out(&[(at, unsafe { uaccess::bytes_of(&len) })])
+}
+
+/// # Safety
+/// Standard sendmmsg(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    msgs: *mut libc::mmsghdr,
+    n: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    if ours(fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().sendmmsg)(fd, msgs, n, flags) };
+    }
+    let mut done = 0;
+    while done < n.min(UIO_MAXIOV as libc::c_uint) {
+        let m = mmsg_at(msgs, done);
+        // SAFETY: same contract as sendmsg (which copies the msghdr in).
+        let r = unsafe { sendmsg(fd, m as *const libc::msghdr, flags) };
+        if r < 0 || put_msg_len(m, r).is_err() {
+            if r >= 0 {
+                set_errno(libc::EFAULT);
+            }
+            return if done > 0 { done as c_int } else { -1 };
+        }
+        done += 1;
+    }
+    done as c_int
+}
+
+/// # Safety
+/// Standard recvmmsg(2) contract (the timeout is checked between messages,
+/// as Linux does).
+#[no_mangle]
+pub unsafe extern "C" fn recvmmsg(
+    fd: c_int,
+    msgs: *mut libc::mmsghdr,
+    n: libc::c_uint,
+    flags: c_int,
+    timeout: *mut libc::timespec,
+) -> c_int {
+    if ours(fd).is_none() {
+        // SAFETY: pass-through.
+        return unsafe { (real().recvmmsg)(fd, msgs, n, flags, timeout) };
+    }
+    let mut done = 0;
+    let mut fl = flags & !libc::MSG_WAITFORONE;
+    while done < n.min(UIO_MAXIOV as libc::c_uint) {
+        let m = mmsg_at(msgs, done);
+        // SAFETY: same contract as recvmsg (which copies the msghdr in).
+        let r = unsafe { recvmsg(fd, m as *mut libc::msghdr, fl) };
+        if r < 0 || put_msg_len(m, r).is_err() {
+            if r >= 0 {
+                set_errno(libc::EFAULT);
+            }
+            return if done > 0 { done as c_int } else { -1 };
+        }
+        done += 1;
+        if flags & libc::MSG_WAITFORONE != 0 {
+            fl |= libc::MSG_DONTWAIT;
+        }
+    }
+    done as c_int
+}

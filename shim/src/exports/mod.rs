@@ -1,0 +1,8 @@
+//! The exported libc symbols, one file per family of calls.
+
+pub mod epoll;
+pub mod fd;
+pub mod io;
+pub mod mem;
+pub mod poll;
+pub mod socket;
