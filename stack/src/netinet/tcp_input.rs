@@ -524,9 +524,20 @@ fn tcp_receive_data(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr)
                 tp.ack_now = true;
             } else {
                 tp.delack_bytes += data.len() as u32;
-                // Linux's __tcp_ack_snd_check: ACK at once after more than
-                // one full segment; otherwise delay (a reply piggybacks it).
-                if tp.delack_bytes as usize > tp.t_maxseg {
+                tp.lrcvtime = now;
+                if !tp.ato_started {
+                    // The first data: quick-ACK mode (tcp_incr_quickack).
+                    tp.ato_started = true;
+                    tp.quickacks = 16;
+                }
+                // Linux's __tcp_ack_snd_check: ACK at once in quick-ACK
+                // mode or after more than one full segment; otherwise
+                // delay (a reply piggybacks it).
+                let quick = tp.quickacks > 0 && !tp.pingpong;
+                if quick {
+                    tp.quickacks -= 1;
+                }
+                if quick || tp.delack_bytes as usize > tp.t_maxseg {
                     tp.ack_now = true;
                 } else if tp.t_timers.delack.is_none() {
                     tp.t_timers.delack = Some(now + crate::netinet::tcp_var::TCP_DELACK);

@@ -136,6 +136,13 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
         if tp.snd_nxt.gt(tp.snd_max) {
             tp.snd_max = tp.snd_nxt;
         }
+        if len > 0
+            && tp.ato_started
+            && now.saturating_duration_since(tp.lrcvtime) < crate::netinet::tcp_var::TCP_DELACK
+        {
+            // Data sent soon after data arrived: interactive (pingpong).
+            tp.pingpong = true;
+        }
         if seg_len > 0 {
             if is_rexmt {
                 Stats::bump(&stack.stats.tcp_retransmits);

@@ -279,45 +279,75 @@ fn old_duplicate_data_is_acked_and_trimmed() {
 fn in_order_data_is_delivered_and_acked() {
     let s = stack();
     let (_l, c, iss) = passive_open(&s);
+    let psh = ACK | TcpFlags::PSH;
     send(
         &s,
         t0(),
-        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH).with_payload(b"hello"),
+        &Seg::new(peer(5000), me(80), 1001, iss, psh).with_payload(b"hello"),
+    );
+    let r = recv_one(&s);
+    assert_eq!(
+        (r.flags, r.ack),
+        (ACK, 1006),
+        "the first data is acked at once (quick-ACK mode)"
+    );
+    assert_eq!(
+        s.send(t0(), c, b"ok", 0, None),
+        Ok(2),
+        "a reply within the ACK delay: interactive"
+    );
+    let r = recv_one(&s);
+    assert_eq!((r.flags, r.ack), (psh, 1006));
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1006, iss + 2, psh).with_payload(b"again"),
     );
     assert!(
         recv_all(&s).is_empty(),
-        "a short segment's ACK is delayed (Linux)"
+        "interactive: the next ACK waits for a reply"
     );
-    assert_eq!(s.send(t0(), c, b"ok", 0, None), Ok(2));
+    assert_eq!(s.send(t0(), c, b"!", 0, None), Ok(1));
     let r = recv_one(&s);
     assert_eq!(
-        (r.flags, r.ack, r.payload.as_slice()),
-        (ACK | TcpFlags::PSH, 1006, &b"ok"[..]),
+        (r.ack, r.payload.as_slice()),
+        (1011, &b"!"[..]),
         "the reply carries the ACK"
     );
     let mut buf = [0u8; 16];
     let m = s.recv(t0(), c, &mut buf, crate::linux::MSG_PEEK).unwrap();
-    assert_eq!(&buf[..m.copied], b"hello");
+    assert_eq!(&buf[..m.copied], b"helloagain");
     let m = s.recv(t0(), c, &mut buf, 0).unwrap();
-    assert_eq!(&buf[..m.copied], b"hello");
+    assert_eq!(&buf[..m.copied], b"helloagain");
     assert_eq!(s.recv(t0(), c, &mut buf, 0), Err(Errno::EAGAIN));
 }
 
 #[test]
 fn delayed_ack_fires_after_40ms() {
     let s = stack();
-    let (_l, _c, iss) = passive_open(&s);
+    let (_l, c, iss) = passive_open(&s);
     send(
         &s,
         t0(),
-        &Seg::new(peer(5000), me(80), 1001, iss, ACK).with_payload(&[7u8; 100]),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK).with_payload(b"q"),
     );
-    assert!(recv_all(&s).is_empty(), "one unpushed segment: ACK delayed");
+    recv_all(&s);
+    s.send(t0(), c, b"r", 0, None).unwrap();
+    recv_all(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1002, iss + 1, ACK).with_payload(&[7u8; 100]),
+    );
+    assert!(
+        recv_all(&s).is_empty(),
+        "interactive connection: ACK delayed"
+    );
     let at = s.poll_timeout().expect("delack timer");
     assert_eq!(at, t0() + Duration::from_millis(40));
     s.handle_timeout(at);
     let r = recv_one(&s);
-    assert_eq!(r.ack, 1101);
+    assert_eq!(r.ack, 1102);
 }
 
 #[test]

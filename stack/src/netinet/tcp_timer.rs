@@ -98,6 +98,8 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
     };
     if due(tp.t_timers.delack) {
         tp.t_timers.delack = None;
+        // No reply came within the ACK delay: not interactive after all.
+        tp.pingpong = false;
         tp.ack_now = true;
         tcp_output(stack, now, so);
     }

@@ -169,6 +169,13 @@ pub struct TcpCb {
     // Flags.
     pub ack_now: bool,
     pub delack_bytes: u32,
+    /// Linux's delayed-ACK engine: quick ACKs left (16 when the first data
+    /// arrives), "pingpong" (interactive: we answered within the ACK delay,
+    /// so ACKs ride on replies), and when data last arrived.
+    pub quickacks: u32,
+    pub ato_started: bool,
+    pub pingpong: bool,
+    pub lrcvtime: Instant,
     pub keep_probes: u32,
     pub persist_shift: u32,
     pub t_timers: TcpTimers,
@@ -231,6 +238,10 @@ impl TcpCb {
             recover: None,
             ack_now: false,
             delack_bytes: 0,
+            quickacks: 0,
+            ato_started: false,
+            pingpong: false,
+            lrcvtime: Instant::ZERO,
             keep_probes: 0,
             persist_shift: 0,
             t_timers: TcpTimers::default(),
