@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::testing::pair::{A_ADDR, B_ADDR};
 use crate::time::Instant;
-use crate::{Config, Errno, SockType, Stack};
+use crate::{Config, Errno, SockType, SocketHandle, Stack};
 
 /// Two stacks joined by a pump thread (no loss); time advances 1 ms per pass.
 struct Wire {
@@ -77,6 +77,30 @@ impl Wire {
         done()
     }
 
+    /// Check both stacks, close the clients on A and the servers and the
+    /// listener on B, run past TIME_WAIT: nothing may remain.
+    fn close_all_and_drain(
+        &self,
+        clients: &[SocketHandle],
+        servers: &[SocketHandle],
+        listener: SocketHandle,
+    ) {
+        self.a.check_invariants();
+        self.b.check_invariants();
+        for &c in clients {
+            self.a.close(self.now(), c).unwrap();
+        }
+        for &s in servers {
+            self.b.close(self.now(), s).unwrap();
+        }
+        self.b.close(self.now(), listener).unwrap();
+        self.skip(200_000);
+        assert!(
+            self.wait_until(|| self.a.socket_count() == 0 && self.b.socket_count() == 0),
+            "all freed"
+        );
+    }
+
     /// Advance virtual time by `ms` (timers such as TIME_WAIT run).
     fn skip(&self, ms: usize) {
         self.clock.fetch_add(ms, Ordering::Relaxed);
@@ -131,20 +155,7 @@ fn several_threads_accept_each_connection_exactly_once() {
     got.sort();
     got.dedup();
     assert_eq!(got.len(), N, "no connection accepted twice");
-    w.b.check_invariants();
-    w.a.check_invariants();
-    for c in clients {
-        w.a.close(w.now(), c).unwrap();
-    }
-    for s in got {
-        w.b.close(w.now(), s).unwrap();
-    }
-    w.b.close(w.now(), l).unwrap();
-    w.skip(200_000);
-    assert!(
-        w.wait_until(|| w.a.socket_count() == 0 && w.b.socket_count() == 0),
-        "all freed"
-    );
+    w.close_all_and_drain(&clients, &got, l);
 }
 
 #[test]
@@ -267,18 +278,5 @@ fn concurrent_transfers_on_many_connections() {
     for t in threads {
         t.join().unwrap();
     }
-    w.a.check_invariants();
-    w.b.check_invariants();
-    for c in clients {
-        w.a.close(w.now(), c).unwrap();
-    }
-    for s in servers {
-        w.b.close(w.now(), s).unwrap();
-    }
-    w.b.close(w.now(), l).unwrap();
-    w.skip(200_000);
-    assert!(
-        w.wait_until(|| w.a.socket_count() == 0 && w.b.socket_count() == 0),
-        "all freed"
-    );
+    w.close_all_and_drain(&clients, &servers, l);
 }
