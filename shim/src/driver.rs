@@ -74,13 +74,27 @@ pub fn to_high_fd(fd: i32) -> i32 {
     hi
 }
 
+/// Serialises the shim's own fd allocations: an eventfd briefly holds a
+/// low number before it moves up, and must not make a concurrent anchor
+/// (the program's fd) land on a higher number than the kernel would give.
+pub static FD_ALLOC: Mutex<()> = Mutex::new(());
+
 pub fn new_eventfd() -> i32 {
+    let _alloc = FD_ALLOC.lock();
     // SAFETY: eventfd(2) has no pointer arguments.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
     if fd < 0 {
         return fd;
     }
     to_high_fd(fd)
+}
+
+/// A new anchor: an unbound AF_UNIX datagram socket at the lowest free fd.
+pub fn new_anchor(cloexec: bool) -> i32 {
+    let _alloc = FD_ALLOC.lock();
+    let flags = if cloexec { libc::SOCK_CLOEXEC } else { 0 };
+    // SAFETY: socket(2) with constant arguments.
+    unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | flags, 0) }
 }
 
 fn read_sysctl() -> Sysctl {

@@ -91,8 +91,7 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     } else {
         0
     };
-    // SAFETY: socket(2) with constant arguments.
-    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
         let err = unsafe { *libc::__errno_location() };
@@ -155,9 +154,10 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
     };
     // Linux reserves the descriptor before taking a connection off the
     // queue: with no fd free, accept fails (EMFILE) and the connection
-    // stays queued for a later accept.
-    // SAFETY: socket(2) with constant arguments.
-    let anchor = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | cloexec, 0) };
+    // stays queued for a later accept. (This thread's wake-up eventfd is
+    // made first, so it never sits between the program's fds.)
+    let _ = crate::wait::thread_evfd();
+    let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
         return Err(unsafe { *libc::__errno_location() });
