@@ -107,6 +107,9 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
         };
         let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) as i32;
         if rc == 0 && flags & libc::IFF_RUNNING != 0 {
+            // linkwatch marks the device running just before it activates
+            // the queueing discipline: give that step a moment to finish.
+            std::thread::sleep(std::time::Duration::from_millis(10));
             break true;
         }
         if start.elapsed() >= limit {
