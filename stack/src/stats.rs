@@ -25,6 +25,7 @@ stats! {
     frames_in,
     frames_out,
     drop_malformed,
+    drop_not_ipv4,
     drop_checksum,
     drop_fragment,
     drop_not_for_us,

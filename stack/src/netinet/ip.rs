@@ -13,6 +13,11 @@ use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
 pub(crate) fn ip_input(stack: &Stack, now: Instant, frame: &[u8]) {
+    if frame.first().is_some_and(|b| b >> 4 != 4) {
+        // IPv6 (router solicitations and the like reach a TUN device too).
+        Stats::bump(&stack.stats.drop_not_ipv4);
+        return;
+    }
     let (ip, payload) = match Ipv4Repr::parse(frame) {
         Ok(v) => v,
         Err(e) => {

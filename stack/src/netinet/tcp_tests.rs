@@ -737,3 +737,21 @@ fn timestamps_and_isns_grow_across_connections_to_one_host() {
         s.close(now, c).unwrap();
     }
 }
+
+#[test]
+fn non_ipv4_and_malformed_frames_are_dropped_and_counted() {
+    let s = stack();
+    let mut v6 = vec![0u8; 40];
+    v6[0] = 0x60;
+    s.handle_frame(t0(), &v6);
+    s.handle_frame(t0(), &[0x45, 0, 0]);
+    let mut bad = Seg::new(peer(1), me(2), 1, 0, SYN).to_frame();
+    bad[30] ^= 0xff; // corrupt the TCP header: checksum fails
+    s.handle_frame(t0(), &bad);
+    let st = s.stats();
+    assert_eq!(
+        (st.drop_not_ipv4, st.drop_malformed, st.drop_checksum),
+        (1, 1, 1)
+    );
+    assert!(recv_all(&s).is_empty(), "nothing answers a dropped frame");
+}
