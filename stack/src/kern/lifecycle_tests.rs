@@ -472,3 +472,35 @@ fn send_buffer_autotunes_unless_the_application_set_it() {
     }
     drain_to_zero(&mut p);
 }
+
+#[test]
+fn new_syn_reuses_a_time_wait_tuple_at_once() {
+    let mut p = Pair::new(19);
+    let (l, c, s) = p.connected(80);
+    let port = p.a.getsockname(c).unwrap().port();
+    p.b.close(p.now, s).unwrap(); // the server closes first: its side goes to TIME_WAIT
+    p.drive();
+    p.a.close(p.now, c).unwrap();
+    p.drive_for(Duration::from_secs(1));
+    assert_eq!(p.b.socket_count(), 2, "listener + the TIME_WAIT connection");
+    let c2 = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.bind(c2, SocketAddrV4::new(A_ADDR, port)).unwrap();
+    let start = p.now;
+    assert_eq!(
+        p.a.connect(p.now, c2, Some(SocketAddrV4::new(B_ADDR, 80))),
+        Err(Errno::EINPROGRESS)
+    );
+    p.drive_for(Duration::from_millis(50));
+    assert_eq!(
+        p.a.connect_status(c2),
+        Ok(true),
+        "no SYN retransmission needed"
+    );
+    assert!(p.now - start <= Duration::from_millis(50));
+    let (s2, peer) = p.b.accept(l).unwrap();
+    assert_eq!(peer.port(), port, "the same 4-tuple, reopened");
+    for (st, h) in [(&p.a, c2), (&p.b, s2), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}

@@ -51,11 +51,12 @@ pub(crate) fn tcp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[u
     if let Some(h) = conn {
         if let Ok(sref) = stack.lookup(h) {
             if let Some(mut so) = Stack::lock_live(&sref) {
-                if so
-                    .so_pcb
-                    .tcp()
-                    .is_some_and(|tp| tp.t_state != TcpState::Closed)
-                {
+                let tp = so.so_pcb.tcp();
+                if tp.is_some_and(|tp| time_wait_reusable(tp, &seg)) {
+                    // A new incarnation of the connection: end TIME_WAIT and
+                    // let the listener take the SYN (as Linux's TCP_TW_SYN).
+                    tcp_close(stack, &mut so);
+                } else if tp.is_some_and(|tp| tp.t_state != TcpState::Closed) {
                     tcp_input_conn(stack, now, &mut so, &seg);
                     tcp_timer_sync(stack, &mut so);
                     return;
@@ -79,6 +80,24 @@ pub(crate) fn tcp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[u
     }
     Stats::bump(&stack.stats.drop_no_socket);
     tcp_reset_for(stack, local, remote, &seg);
+}
+
+/// May a SYN reopen this TIME_WAIT 4-tuple? (RFC 6191 / Linux's
+/// tcp_timewait_state_process): a plain SYN whose sequence number lies
+/// beyond what the old connection used, or whose timestamp is newer.
+fn time_wait_reusable(tp: &TcpCb, seg: &TcpRepr) -> bool {
+    if tp.t_state != TcpState::TimeWait
+        || seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+        || !seg.flags.contains(TcpFlags::SYN)
+    {
+        return false;
+    }
+    let ts_newer = match (tp.ts_ok, seg.options.timestamp) {
+        (true, Some((tsval, _))) => (tsval.wrapping_sub(tp.ts_recent) as i32) > 0,
+        _ => false,
+    };
+    let ts_older = tp.ts_ok && seg.options.timestamp.is_some() && !ts_newer;
+    !ts_older && (Seq(seg.seq).gt(tp.rcv_nxt) || ts_newer)
 }
 
 /// RFC 9293: an unacceptable ACK on a half-open connection gets
