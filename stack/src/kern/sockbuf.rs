@@ -1,26 +1,30 @@
-//! Socket buffers (`so_rcv`, `so_snd`): a byte ring for streams or a
-//! datagram queue, with the high-water mark Linux reports as SO_RCVBUF /
-//! SO_SNDBUF and the low-water mark (SO_RCVLOWAT / SO_SNDLOWAT).
+//! Socket buffers (`so_rcv`, `so_snd`): a byte ring for streams, or for
+//! datagrams a ring of records (sender, length, payload) so queuing a
+//! datagram allocates nothing once the ring has grown; with the high-water
+//! mark Linux reports as SO_RCVBUF / SO_SNDBUF and the low-water mark.
 
-use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::ringbuf::RingBuf;
-
-/// One queued datagram.
-#[derive(Debug)]
-pub struct Datagram {
-    pub from: SocketAddrV4,
-    pub data: Vec<u8>,
-}
 
 #[derive(Debug)]
 pub enum SbData {
     Stream(RingBuf),
+    /// Records of `DGRAM_HDR` bytes (address, port, length) + payload.
     Dgram {
-        queue: VecDeque<Datagram>,
+        ring: RingBuf,
+        count: usize,
         bytes: usize,
     },
+}
+
+/// Bytes of record header in front of each queued datagram.
+pub const DGRAM_HDR: usize = 8;
+
+/// Room for `hiwat` bytes of payload, one maximal datagram past it, and
+/// record headers.
+fn dgram_ring_capacity(hiwat: usize) -> usize {
+    2 * hiwat + 65536 + DGRAM_HDR
 }
 
 /// Locked by the owning socket's lock.
@@ -48,7 +52,8 @@ impl SockBuf {
     pub fn dgram(hiwat: usize) -> SockBuf {
         SockBuf {
             data: SbData::Dgram {
-                queue: VecDeque::new(),
+                ring: RingBuf::new(dgram_ring_capacity(hiwat)),
+                count: 0,
                 bytes: 0,
             },
             sb_hiwat: hiwat,
@@ -67,8 +72,9 @@ impl SockBuf {
 
     pub fn set_hiwat(&mut self, hiwat: usize) {
         self.sb_hiwat = hiwat;
-        if let SbData::Stream(r) = &mut self.data {
-            r.set_capacity(hiwat);
+        match &mut self.data {
+            SbData::Stream(r) => r.set_capacity(hiwat),
+            SbData::Dgram { ring, .. } => ring.set_capacity(dgram_ring_capacity(hiwat)),
         }
     }
 
@@ -91,37 +97,65 @@ impl SockBuf {
     pub fn append_dgram(&mut self, from: SocketAddrV4, payload: &[u8]) -> bool {
         let hiwat = self.sb_hiwat;
         match &mut self.data {
-            SbData::Dgram { queue, bytes } => {
+            SbData::Dgram { ring, count, bytes } => {
                 if *bytes > 0 && *bytes + payload.len() > hiwat {
                     return false;
                 }
+                if payload.len() > u16::MAX as usize || ring.free() < DGRAM_HDR + payload.len() {
+                    return false;
+                }
+                let mut hdr = [0u8; DGRAM_HDR];
+                hdr[..4].copy_from_slice(&from.ip().octets());
+                hdr[4..6].copy_from_slice(&from.port().to_be_bytes());
+                hdr[6..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+                ring.push(&hdr);
+                ring.push(payload);
+                *count += 1;
                 *bytes += payload.len();
-                queue.push_back(Datagram {
-                    from,
-                    data: payload.to_vec(),
-                });
                 true
             }
             SbData::Stream(_) => false,
         }
     }
 
-    pub fn front_dgram(&self) -> Option<&Datagram> {
+    /// The next datagram's sender and length, leaving it queued.
+    pub fn front_dgram(&self) -> Option<(SocketAddrV4, usize)> {
         match &self.data {
-            SbData::Dgram { queue, .. } => queue.front(),
-            SbData::Stream(_) => None,
+            SbData::Dgram { ring, count, .. } if *count > 0 => {
+                let mut h = [0u8; DGRAM_HDR];
+                ring.read_at(0, &mut h);
+                let from = SocketAddrV4::new(
+                    Ipv4Addr::new(h[0], h[1], h[2], h[3]),
+                    u16::from_be_bytes([h[4], h[5]]),
+                );
+                Some((from, u16::from_be_bytes([h[6], h[7]]) as usize))
+            }
+            _ => None,
         }
     }
 
-    pub fn pop_dgram(&mut self) -> Option<Datagram> {
-        match &mut self.data {
-            SbData::Dgram { queue, bytes } => {
-                let d = queue.pop_front()?;
-                *bytes -= d.data.len();
-                Some(d)
-            }
-            SbData::Stream(_) => None,
+    /// Copy the start of the next datagram into `buf`, leaving it queued:
+    /// (sender, datagram length, bytes copied).
+    pub fn peek_dgram(&self, buf: &mut [u8]) -> Option<(SocketAddrV4, usize, usize)> {
+        let (from, len) = self.front_dgram()?;
+        let n = len.min(buf.len());
+        if let SbData::Dgram { ring, .. } = &self.data {
+            ring.read_at(DGRAM_HDR, &mut buf[..n]);
         }
+        Some((from, len, n))
+    }
+
+    /// Drop the next datagram; false if there is none.
+    pub fn pop_dgram(&mut self) -> bool {
+        let Some((_, len)) = self.front_dgram() else {
+            return false;
+        };
+        if let SbData::Dgram { ring, count, bytes } = &mut self.data {
+            ring.consume(DGRAM_HDR + len);
+            *count -= 1;
+            *bytes -= len;
+        }
+        true
     }
 
     pub fn clear(&mut self) {
@@ -130,8 +164,10 @@ impl SockBuf {
                 let n = r.len();
                 r.consume(n)
             }
-            SbData::Dgram { queue, bytes } => {
-                queue.clear();
+            SbData::Dgram { ring, count, bytes } => {
+                let n = ring.len();
+                ring.consume(n);
+                *count = 0;
                 *bytes = 0;
             }
         }
@@ -166,7 +202,18 @@ mod tests {
         );
         assert!(!sb.append_dgram(from, &[0; 10]));
         assert_eq!(sb.cc(), 150);
-        assert_eq!(sb.pop_dgram().unwrap().data.len(), 150);
+        let mut buf = [0u8; 10];
+        assert_eq!(sb.peek_dgram(&mut buf), Some((from, 150, 10)));
+        assert!(sb.pop_dgram());
         assert_eq!(sb.cc(), 0);
+        assert!(!sb.pop_dgram());
+        assert!(sb.append_dgram(from, b"ab"));
+        assert!(
+            sb.append_dgram(from, b""),
+            "zero-length datagrams queue too"
+        );
+        assert_eq!(sb.front_dgram(), Some((from, 2)));
+        assert!(sb.pop_dgram());
+        assert_eq!(sb.front_dgram(), Some((from, 0)));
     }
 }

@@ -224,18 +224,15 @@ impl Stack {
                 Err(Errno::EAGAIN)
             }
             SockType::Dgram => {
-                if let Some(d) = so.so_rcv.front_dgram() {
-                    let n = d.data.len().min(buf.len());
-                    buf[..n].copy_from_slice(&d.data[..n]);
-                    let meta = RecvMeta {
-                        copied: n,
-                        full_len: d.data.len(),
-                        from: Some(d.from),
-                    };
+                if let Some((from, full_len, copied)) = so.so_rcv.peek_dgram(buf) {
                     if !peek {
                         so.so_rcv.pop_dgram();
                     }
-                    return Ok(meta);
+                    return Ok(RecvMeta {
+                        copied,
+                        full_len,
+                        from: Some(from),
+                    });
                 }
                 if let Some(e) = so.take_error() {
                     return Err(e);

@@ -155,9 +155,16 @@ impl Protosw for UdpUsrreqs {
             tos: inp.tos,
             dont_frag: false,
         };
-        let mut dgram = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut dgram, src, *dst.ip());
-        ip::ip_output_fragmented(stack, &h, &dgram);
+        if wire::ipv4::HEADER_LEN + repr.buffer_len() <= stack.config.mtu {
+            // The common case: built straight into the frame (no allocation).
+            ip::ip_output(stack, &h, repr.buffer_len(), |b| {
+                repr.emit(b, src, *dst.ip())
+            });
+        } else {
+            let mut dgram = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut dgram, src, *dst.ip());
+            ip::ip_output_fragmented(stack, &h, &dgram);
+        }
         Stats::bump(&stack.stats.udp_out);
         Ok(data.len())
     }
@@ -216,7 +223,7 @@ impl Protosw for UdpUsrreqs {
 
     fn pru_sockinfo(&self, so: &Socket) -> SockInfo {
         SockInfo {
-            rcv_cc: so.so_rcv.front_dgram().map_or(0, |d| d.data.len()),
+            rcv_cc: so.so_rcv.front_dgram().map_or(0, |(_, len)| len),
             snd_cc: 0,
             snd_unsent: 0,
             tcp_state: 0,
