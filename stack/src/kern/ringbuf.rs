@@ -13,13 +13,6 @@ pub struct RingBuf {
 const MIN_STORAGE: usize = 4096;
 
 impl RingBuf {
-    pub const EMPTY: RingBuf = RingBuf {
-        storage: Vec::new(),
-        head: 0,
-        len: 0,
-        capacity: 0,
-    };
-
     pub fn new(capacity: usize) -> RingBuf {
         RingBuf {
             storage: Vec::new(),

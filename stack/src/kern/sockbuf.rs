@@ -1,22 +1,12 @@
-//! Socket buffers (`so_rcv`, `so_snd`): a byte ring for streams, or for
-//! datagrams a ring of records (sender, length, payload) so queuing a
-//! datagram allocates nothing once the ring has grown; with the high-water
-//! mark Linux reports as SO_RCVBUF / SO_SNDBUF and the low-water mark.
+//! Socket buffers (`so_rcv`, `so_snd`): one byte ring each. A stream
+//! buffer holds the bytes themselves; a datagram buffer holds records
+//! (sender, length, payload), so queuing a datagram allocates nothing once
+//! the ring has grown. With the high-water mark Linux reports as SO_RCVBUF /
+//! SO_SNDBUF and the low-water mark (SO_RCVLOWAT).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::ringbuf::RingBuf;
-
-#[derive(Debug)]
-pub enum SbData {
-    Stream(RingBuf),
-    /// Records of `DGRAM_HDR` bytes (address, port, length) + payload.
-    Dgram {
-        ring: RingBuf,
-        count: usize,
-        bytes: usize,
-    },
-}
 
 /// Bytes of record header in front of each queued datagram.
 pub const DGRAM_HDR: usize = 8;
@@ -27,10 +17,20 @@ fn dgram_ring_capacity(hiwat: usize) -> usize {
     2 * hiwat + 65536 + DGRAM_HDR
 }
 
+/// Datagram bookkeeping of a datagram buffer.
+#[derive(Debug, Default, Clone, Copy)]
+struct Dgrams {
+    count: usize,
+    /// Payload bytes queued (what the limit and FIONREAD-like sums count).
+    bytes: usize,
+}
+
 /// Locked by the owning socket's lock.
 #[derive(Debug)]
 pub struct SockBuf {
-    pub data: SbData,
+    ring: RingBuf,
+    /// Some for a datagram buffer.
+    dgrams: Option<Dgrams>,
     /// The value getsockopt(SO_*BUF) reports (Linux doubles what is set).
     pub sb_hiwat: usize,
     pub sb_lowat: usize,
@@ -42,7 +42,8 @@ pub struct SockBuf {
 impl SockBuf {
     pub fn stream(hiwat: usize) -> SockBuf {
         SockBuf {
-            data: SbData::Stream(RingBuf::new(hiwat)),
+            ring: RingBuf::new(hiwat),
+            dgrams: None,
             sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
@@ -51,87 +52,84 @@ impl SockBuf {
 
     pub fn dgram(hiwat: usize) -> SockBuf {
         SockBuf {
-            data: SbData::Dgram {
-                ring: RingBuf::new(dgram_ring_capacity(hiwat)),
-                count: 0,
-                bytes: 0,
-            },
+            ring: RingBuf::new(dgram_ring_capacity(hiwat)),
+            dgrams: Some(Dgrams::default()),
             sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
         }
     }
 
-    /// Bytes held (sb_cc).
+    /// Bytes held (sb_cc): stream bytes, or datagram payload bytes.
     pub fn cc(&self) -> usize {
-        match &self.data {
-            SbData::Stream(r) => r.len(),
-            SbData::Dgram { bytes, .. } => *bytes,
+        match self.dgrams {
+            Some(d) => d.bytes,
+            None => self.ring.len(),
         }
     }
 
     pub fn set_hiwat(&mut self, hiwat: usize) {
         self.sb_hiwat = hiwat;
-        match &mut self.data {
-            SbData::Stream(r) => r.set_capacity(hiwat),
-            SbData::Dgram { ring, .. } => ring.set_capacity(dgram_ring_capacity(hiwat)),
-        }
+        let cap = if self.dgrams.is_some() {
+            dgram_ring_capacity(hiwat)
+        } else {
+            hiwat
+        };
+        self.ring.set_capacity(cap);
     }
 
+    /// The stream bytes (for a stream buffer).
     pub fn ring(&self) -> &RingBuf {
-        match &self.data {
-            SbData::Stream(r) => r,
-            SbData::Dgram { .. } => unreachable_ring(),
-        }
+        debug_assert!(
+            self.dgrams.is_none(),
+            "stream accessor on a datagram buffer"
+        );
+        &self.ring
     }
 
     pub fn ring_mut(&mut self) -> &mut RingBuf {
-        match &mut self.data {
-            SbData::Stream(r) => r,
-            SbData::Dgram { .. } => unreachable_ring_mut(),
-        }
+        debug_assert!(
+            self.dgrams.is_none(),
+            "stream accessor on a datagram buffer"
+        );
+        &mut self.ring
     }
 
     /// Queue a datagram if it fits (Linux admits one datagram past the
     /// limit only when the queue is empty). Returns false when dropped.
     pub fn append_dgram(&mut self, from: SocketAddrV4, payload: &[u8]) -> bool {
-        let hiwat = self.sb_hiwat;
-        match &mut self.data {
-            SbData::Dgram { ring, count, bytes } => {
-                if *bytes > 0 && *bytes + payload.len() > hiwat {
-                    return false;
-                }
-                if payload.len() > u16::MAX as usize || ring.free() < DGRAM_HDR + payload.len() {
-                    return false;
-                }
-                let mut hdr = [0u8; DGRAM_HDR];
-                hdr[..4].copy_from_slice(&from.ip().octets());
-                hdr[4..6].copy_from_slice(&from.port().to_be_bytes());
-                hdr[6..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
-                ring.push(&hdr);
-                ring.push(payload);
-                *count += 1;
-                *bytes += payload.len();
-                true
-            }
-            SbData::Stream(_) => false,
+        let Some(d) = self.dgrams.as_mut() else {
+            return false;
+        };
+        if d.bytes > 0 && d.bytes + payload.len() > self.sb_hiwat {
+            return false;
         }
+        if payload.len() > u16::MAX as usize || self.ring.free() < DGRAM_HDR + payload.len() {
+            return false;
+        }
+        let mut hdr = [0u8; DGRAM_HDR];
+        hdr[..4].copy_from_slice(&from.ip().octets());
+        hdr[4..6].copy_from_slice(&from.port().to_be_bytes());
+        hdr[6..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        self.ring.push(&hdr);
+        self.ring.push(payload);
+        d.count += 1;
+        d.bytes += payload.len();
+        true
     }
 
     /// The next datagram's sender and length, leaving it queued.
     pub fn front_dgram(&self) -> Option<(SocketAddrV4, usize)> {
-        match &self.data {
-            SbData::Dgram { ring, count, .. } if *count > 0 => {
-                let mut h = [0u8; DGRAM_HDR];
-                ring.read_at(0, &mut h);
-                let from = SocketAddrV4::new(
-                    Ipv4Addr::new(h[0], h[1], h[2], h[3]),
-                    u16::from_be_bytes([h[4], h[5]]),
-                );
-                Some((from, u16::from_be_bytes([h[6], h[7]]) as usize))
-            }
-            _ => None,
+        if self.dgrams?.count == 0 {
+            return None;
         }
+        let mut h = [0u8; DGRAM_HDR];
+        self.ring.read_at(0, &mut h);
+        let from = SocketAddrV4::new(
+            Ipv4Addr::new(h[0], h[1], h[2], h[3]),
+            u16::from_be_bytes([h[4], h[5]]),
+        );
+        Some((from, u16::from_be_bytes([h[6], h[7]]) as usize))
     }
 
     /// Copy the start of the next datagram into `buf`, leaving it queued:
@@ -139,9 +137,7 @@ impl SockBuf {
     pub fn peek_dgram(&self, buf: &mut [u8]) -> Option<(SocketAddrV4, usize, usize)> {
         let (from, len) = self.front_dgram()?;
         let n = len.min(buf.len());
-        if let SbData::Dgram { ring, .. } = &self.data {
-            ring.read_at(DGRAM_HDR, &mut buf[..n]);
-        }
+        self.ring.read_at(DGRAM_HDR, &mut buf[..n]);
         Some((from, len, n))
     }
 
@@ -150,47 +146,26 @@ impl SockBuf {
         let Some((_, len)) = self.front_dgram() else {
             return false;
         };
-        if let SbData::Dgram { ring, count, bytes } = &mut self.data {
-            ring.consume(DGRAM_HDR + len);
-            *count -= 1;
-            *bytes -= len;
+        self.ring.consume(DGRAM_HDR + len);
+        if let Some(d) = self.dgrams.as_mut() {
+            d.count -= 1;
+            d.bytes -= len;
         }
         true
     }
 
     pub fn clear(&mut self) {
-        match &mut self.data {
-            SbData::Stream(r) => {
-                let n = r.len();
-                r.consume(n)
-            }
-            SbData::Dgram { ring, count, bytes } => {
-                let n = ring.len();
-                ring.consume(n);
-                *count = 0;
-                *bytes = 0;
-            }
+        let n = self.ring.len();
+        self.ring.consume(n);
+        if let Some(d) = self.dgrams.as_mut() {
+            *d = Dgrams::default();
         }
     }
-}
-
-// A stream accessor used on a datagram buffer is a logic error in the stack;
-// rather than panic, hand out an empty zero-capacity ring.
-fn unreachable_ring() -> &'static RingBuf {
-    static EMPTY: RingBuf = RingBuf::EMPTY;
-    debug_assert!(false, "stream buffer accessor on a datagram socket");
-    &EMPTY
-}
-
-fn unreachable_ring_mut() -> &'static mut RingBuf {
-    debug_assert!(false, "stream buffer accessor on a datagram socket");
-    Box::leak(Box::default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
     #[test]
     fn dgram_queue_accounts_bytes_and_limits() {
@@ -215,5 +190,17 @@ mod tests {
         assert_eq!(sb.front_dgram(), Some((from, 2)));
         assert!(sb.pop_dgram());
         assert_eq!(sb.front_dgram(), Some((from, 0)));
+        sb.clear();
+        assert_eq!((sb.cc(), sb.front_dgram()), (0, None));
+    }
+
+    #[test]
+    fn stream_buffer_is_its_ring() {
+        let mut sb = SockBuf::stream(8);
+        assert_eq!(sb.ring_mut().push(b"0123456789"), 8);
+        assert_eq!(sb.cc(), 8);
+        assert!(!sb.append_dgram(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1), b"x"));
+        sb.set_hiwat(16);
+        assert_eq!(sb.ring().free(), 8);
     }
 }
