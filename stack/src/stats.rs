@@ -33,6 +33,7 @@ stats! {
     drop_no_socket,
     drop_rcvbuf_full,
     drop_out_of_window,
+    drop_paws,
     drop_listen_overflow,
     tcp_rst_sent,
     tcp_retransmits,

@@ -249,6 +249,18 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
     // Synchronized states and SYN-RECEIVED.
     let rcv_wnd = so.so_rcv.ring().free();
     let tp = so.so_pcb.tcp_mut().expect("tcp");
+    // PAWS (RFC 7323 §5.3): a segment whose timestamp is older than the
+    // last one accepted is an old duplicate: ACK it and drop it.
+    if tp.ts_ok && tp.t_state.synchronized() && !flags.contains(TcpFlags::RST) {
+        if let Some((tsval, _)) = seg.options.timestamp {
+            if (tsval.wrapping_sub(tp.ts_recent) as i32) < 0 {
+                Stats::bump(&stack.stats.drop_paws);
+                tp.ack_now = true;
+                tcp_output(stack, now, so);
+                return;
+            }
+        }
+    }
     let seg_len = seg.segment_len();
     let acceptable = if seg_len == 0 {
         if rcv_wnd == 0 {

@@ -755,3 +755,60 @@ fn non_ipv4_and_malformed_frames_are_dropped_and_counted() {
     );
     assert!(recv_all(&s).is_empty(), "nothing answers a dropped frame");
 }
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp() {
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 8).unwrap();
+    let ts = |v: u32| TcpOptions {
+        timestamp: Some((v, 0)),
+        ..TcpOptions::default()
+    };
+    let syn_opts = TcpOptions {
+        mss: Some(1460),
+        timestamp: Some((1000, 0)),
+        ..TcpOptions::default()
+    };
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1000, 0, SYN).with_options(syn_opts),
+    );
+    let sa = recv_one(&s);
+    assert!(sa.options.timestamp.is_some(), "timestamps negotiated");
+    let iss = sa.seq + 1;
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK).with_options(ts(1001)),
+    );
+    let (c, _) = s.accept(l).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1001, iss, ACK | TcpFlags::PSH)
+            .with_payload(b"new")
+            .with_options(ts(1005)),
+    );
+    recv_all(&s);
+    // An old duplicate: in window but with a timestamp before TS.Recent.
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 1004, iss, ACK | TcpFlags::PSH)
+            .with_payload(b"old")
+            .with_options(ts(900)),
+    );
+    let r = recv_one(&s);
+    assert_eq!(
+        (r.flags, r.ack),
+        (ACK, 1004),
+        "answered with an ACK, data not taken"
+    );
+    assert_eq!(s.stats().drop_paws, 1);
+    let mut buf = [0u8; 8];
+    assert_eq!(s.recv(t0(), c, &mut buf, 0).map(|m| m.copied), Ok(3));
+    assert_eq!(&buf[..3], b"new");
+}
