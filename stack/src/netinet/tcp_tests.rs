@@ -41,6 +41,18 @@ fn mss(m: u16) -> TcpOptions {
     }
 }
 
+/// A socket in SYN_SENT towards peer:`port`, and the SYN it sent.
+fn syn_sent(s: &Stack, port: u16) -> (SocketHandle, Seg) {
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        s.connect(t0(), c, Some(peer(port))),
+        Err(Errno::EINPROGRESS)
+    );
+    let syn = recv_one(s);
+    assert_eq!(syn.flags, SYN);
+    (c, syn)
+}
+
 /// Passive open on :80 from peer:5000 with ISN 1000; returns (listener,
 /// accepted socket, our ISN).
 fn passive_open(s: &Stack) -> (SocketHandle, SocketHandle, u32) {
@@ -153,9 +165,7 @@ fn rst_ack_to_syn_refuses_connection() {
 #[test]
 fn rst_with_bad_ack_in_syn_sent_is_ignored() {
     let s = stack();
-    let c = s.socket(SockType::Stream, 0).unwrap();
-    let _ = s.connect(t0(), c, Some(peer(81)));
-    let syn = recv_one(&s);
+    let (c, syn) = syn_sent(&s, 81);
     send(
         &s,
         t0(),
@@ -171,9 +181,7 @@ fn rst_with_bad_ack_in_syn_sent_is_ignored() {
 #[test]
 fn bad_ack_in_syn_sent_gets_rst() {
     let s = stack();
-    let c = s.socket(SockType::Stream, 0).unwrap();
-    let _ = s.connect(t0(), c, Some(peer(81)));
-    let syn = recv_one(&s);
+    let (_c, syn) = syn_sent(&s, 81);
     send(
         &s,
         t0(),
@@ -534,9 +542,7 @@ fn data_is_retransmitted_on_rto() {
 #[test]
 fn zero_window_triggers_persist_probe() {
     let s = stack();
-    let c = s.socket(SockType::Stream, 0).unwrap();
-    let _ = s.connect(t0(), c, Some(peer(80)));
-    let syn = recv_one(&s);
+    let (c, syn) = syn_sent(&s, 80);
     let mut sa = Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(mss(1460));
     sa.window = 0;
     send(&s, t0(), &sa);
