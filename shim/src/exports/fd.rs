@@ -156,27 +156,24 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     nfd
 }
 
-/// # Safety
-/// Standard dup3(2) contract.
-#[no_mangle]
-pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+/// dup2/dup3 onto `new`: `dup_real` makes the kernel duplicate (closing
+/// what `new` was). A stack socket that `new` referred to loses that
+/// reference; `old`'s socket gains one. In a forked or vfork child the
+/// descriptors are its own and the parent's tables are left alone.
+fn dup_onto(old: c_int, new: c_int, dup_real: impl FnOnce() -> c_int) -> c_int {
     if driver::is_protected(new) {
         set_errno(libc::EBADF);
         return -1;
     }
     if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
-        // A forked or vfork child: its descriptors are its own; the
-        // parent's tables are left alone.
-        // SAFETY: pass-through.
-        let r = unsafe { (real().dup3)(old, new, flags) };
-        if r >= 0 && driver::FORKED.load(Ordering::Relaxed) {
+        let r = dup_real();
+        if r >= 0 && old != new && driver::FORKED.load(Ordering::Relaxed) {
             driver::forget_inherited(new);
         }
         return r;
     }
     let src = ours(old);
-    // SAFETY: pass-through.
-    let r = unsafe { (real().dup3)(old, new, flags) };
+    let r = dup_real();
     if r >= 0 && old != new {
         if ours(new).is_some() {
             let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
@@ -189,34 +186,19 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 }
 
 /// # Safety
+/// Standard dup3(2) contract.
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    // SAFETY: pass-through (dup3 fails with EINVAL for old == new).
+    dup_onto(old, new, || unsafe { (real().dup3)(old, new, flags) })
+}
+
+/// # Safety
 /// Standard dup2(2) contract.
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    if driver::is_protected(new) {
-        set_errno(libc::EBADF);
-        return -1;
-    }
-    if driver::FORKED.load(Ordering::Relaxed) || foreign_process() {
-        // As in dup3: a child's descriptors are its own.
-        // SAFETY: pass-through.
-        let r = unsafe { (real().dup2)(old, new) };
-        if r >= 0 && old != new && driver::FORKED.load(Ordering::Relaxed) {
-            driver::forget_inherited(new);
-        }
-        return r;
-    }
-    let src = ours(old);
     // SAFETY: pass-through.
-    let r = unsafe { (real().dup2)(old, new) };
-    if r >= 0 && old != new {
-        if ours(new).is_some() {
-            let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
-        }
-        if let Some(of) = src {
-            adopt_dup(&of, new);
-        }
-    }
-    r
+    dup_onto(old, new, || unsafe { (real().dup2)(old, new) })
 }
 
 /// close_range(2): stack sockets in the range are released; the shim's own

@@ -258,18 +258,11 @@ impl Protosw for TcpUsrreqs {
         };
         match so.sock_state {
             SockState::Connected => return Err(Errno::EISCONN),
+            // A second connect while one is pending: its outcome, as Linux.
             SockState::Connecting => {
-                return match state(so) {
-                    TcpState::SynSent | TcpState::SynReceived => Err(Errno::EALREADY),
-                    TcpState::Closed => {
-                        let e = so.take_error().unwrap_or(Errno::ECONNABORTED);
-                        tcp_disconnect(stack, so);
-                        Err(e)
-                    }
-                    _ => {
-                        so.sock_state = SockState::Connected;
-                        Ok(())
-                    }
+                return match self.pru_connect_status(stack, so)? {
+                    false => Err(Errno::EALREADY),
+                    true => Ok(()),
                 };
             }
             SockState::Unconnected | SockState::Disconnecting => {}
