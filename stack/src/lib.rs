@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod errno;
+pub mod faults;
 mod host;
 pub mod kern;
 pub mod linux;

@@ -17,6 +17,7 @@ fn run(seed: u64) {
         duplicate: 0.02,
         reorder: 0.05,
         delay: Duration::from_millis(2),
+        ..Default::default()
     };
     let up = pattern(1 << 20, seed as u8);
     let got = p.transfer(true, c, s, &up);
@@ -55,6 +56,7 @@ fn small_lossy_debug() {
         duplicate: 0.02,
         reorder: 0.05,
         delay: Duration::from_millis(2),
+        ..Default::default()
     };
     let up = pattern(200_000, 1);
     let got = p.transfer(true, c, s, &up);
@@ -75,4 +77,25 @@ fn clean_link_transfer_is_fast_in_virtual_time() {
         spent < Duration::from_secs(5),
         "4 MiB took {spent:?} of virtual time"
     );
+}
+
+#[test]
+fn corrupted_frames_are_dropped_by_checksum_and_counted() {
+    let mut p = Pair::new(5);
+    let (_l, c, s) = p.connected(80);
+    p.params = LinkParams {
+        corrupt: 0.02,
+        loss: 0.01,
+        delay: Duration::from_millis(1),
+        jitter: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let data = pattern(1 << 20, 9);
+    let got = p.transfer(true, c, s, &data);
+    assert!(got == data, "bytes arrive intact despite corruption");
+    let dropped = p.a.stats().drop_checksum
+        + p.b.stats().drop_checksum
+        + p.a.stats().drop_malformed
+        + p.b.stats().drop_malformed;
+    assert!(dropped > 0, "corrupted frames were rejected and counted");
 }

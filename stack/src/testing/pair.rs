@@ -6,37 +6,25 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::rng::Rng;
+use crate::faults::{FaultSpec, FaultyLink};
 use crate::time::Instant;
 use crate::{Errno, SockType, SocketHandle, Stack};
 
 pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-/// Link impairments, each a probability in [0, 1] per frame.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LinkParams {
-    pub loss: f64,
-    pub duplicate: f64,
-    pub reorder: f64,
-    /// One-way delay of every frame.
-    pub delay: Duration,
-}
+/// Link impairments of the pair's virtual link (both directions).
+pub type LinkParams = FaultSpec;
 
 pub struct Pair {
     pub a: Stack,
     pub b: Stack,
     pub now: Instant,
     pub params: LinkParams,
-    rng: Rng,
-    /// (deliver at, to B?, frame)
-    in_flight: Vec<(Instant, bool, Vec<u8>)>,
+    a_to_b: FaultyLink,
+    b_to_a: FaultyLink,
     pub frames_a_to_b: u64,
     pub frames_b_to_a: u64,
-}
-
-fn chance(rng: &mut Rng, p: f64) -> bool {
-    p > 0.0 && (rng.next_u64() as f64 / u64::MAX as f64) < p
 }
 
 impl Pair {
@@ -61,8 +49,8 @@ impl Pair {
                 delay: Duration::from_millis(1),
                 ..Default::default()
             },
-            rng: Rng::new(seed ^ 0xabcdef),
-            in_flight: Vec::new(),
+            a_to_b: FaultyLink::new(seed ^ 0xabcdef),
+            b_to_a: FaultyLink::new(seed ^ 0xfedcba),
             frames_a_to_b: 0,
             frames_b_to_a: 0,
         }
@@ -83,34 +71,30 @@ impl Pair {
                 } else {
                     self.frames_b_to_a += 1;
                 }
-                if chance(&mut self.rng, self.params.loss) {
-                    continue;
-                }
-                let mut at = self.now + self.params.delay;
-                if chance(&mut self.rng, self.params.reorder) {
-                    at =
-                        at + self.params.delay + Duration::from_millis(1 + self.rng.next_u64() % 5);
-                }
-                if chance(&mut self.rng, self.params.duplicate) {
-                    self.in_flight
-                        .push((at + Duration::from_micros(10), to_b, frame.clone()));
-                }
-                self.in_flight.push((at, to_b, frame));
+                let link = if to_b {
+                    &mut self.a_to_b
+                } else {
+                    &mut self.b_to_a
+                };
+                link.push(&self.params, self.now, frame);
             }
         }
-        // Deliver due frames in time order (stable for equal times).
-        self.in_flight.sort_by_key(|(at, _, _)| *at);
-        let due = self
-            .in_flight
-            .iter()
-            .take_while(|(at, _, _)| *at <= self.now)
-            .count();
-        let frames: Vec<_> = self.in_flight.drain(..due).collect();
-        for (_, to_b, frame) in frames {
-            moved = true;
-            let to = if to_b { &self.b } else { &self.a };
-            to.handle_frame(self.now, &frame);
-            self.check();
+        // Deliver due frames in time order, A->B before B->A at one instant.
+        for to_b in [true, false] {
+            loop {
+                let link = if to_b {
+                    &mut self.a_to_b
+                } else {
+                    &mut self.b_to_a
+                };
+                let Some(frame) = link.pop_due(self.now) else {
+                    break;
+                };
+                moved = true;
+                let to = if to_b { &self.b } else { &self.a };
+                to.handle_frame(self.now, &frame);
+                self.check();
+            }
         }
         for s in [&self.a, &self.b] {
             if s.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -129,11 +113,15 @@ impl Pair {
 
     /// The next instant anything is scheduled.
     fn next_event(&self) -> Option<Instant> {
-        let link = self.in_flight.iter().map(|(at, _, _)| *at).min();
-        [link, self.a.poll_timeout(), self.b.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.a_to_b.next_due(),
+            self.b_to_a.next_due(),
+            self.a.poll_timeout(),
+            self.b.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Run until nothing is in flight and no timer is due before `limit`
