@@ -1,0 +1,194 @@
+//! `sockshim`: the command-line front end. `run` starts a program with the
+//! shim preloaded (checking first that the shim can serve it), `check` only
+//! checks, `netns up|down` makes and removes the project's network namespace
+//! with its TUN device. Every subcommand has `--help`.
+
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod elf;
+mod netns;
+mod run;
+mod servable;
+
+#[derive(Parser)]
+#[command(
+    name = "sockshim",
+    version,
+    about = "Run unmodified programs on sockshim's user-space TCP/IP stack",
+    after_help = "Example:\n  sockshim run --netns demo -- curl http://10.7.0.1:8080/"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run CMD with libsockshim.so preloaded (refuses programs it cannot serve)
+    Run(RunArgs),
+    /// Say whether the shim can serve CMD and why not (exit 0 yes, 126 no)
+    Check {
+        /// The program (a path, or a name looked up on PATH)
+        cmd: OsString,
+    },
+    /// Make or remove a network namespace with the TUN device
+    Netns {
+        #[command(subcommand)]
+        op: NetnsOp,
+    },
+}
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    sockshim run --netns demo -- curl http://10.7.0.1:8080/\n  \
+    ip netns exec demo sockshim run -- python3 -m http.server --bind 10.7.0.2 8000")]
+struct RunArgs {
+    /// TUN device the stack attaches to (SOCKSHIM_TUN) [default: sockshim0]
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+    /// The stack's address and prefix (SOCKSHIM_ADDR) [default: 10.7.0.2/24]
+    #[arg(long, value_name = "A/N")]
+    addr: Option<String>,
+    /// Next hop for other destinations (SOCKSHIM_GATEWAY) [default: 10.7.0.1,
+    /// or with --netns the kernel side of the device]
+    #[arg(long, value_name = "A")]
+    gateway: Option<Ipv4Addr>,
+    /// MTU (SOCKSHIM_MTU, 576..65535) [default: the device's]
+    #[arg(long)]
+    mtu: Option<u32>,
+    /// Shim log level (SOCKSHIM_LOG): off, error, warn, info, debug
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+    /// Run inside network namespace NAME, making it and the TUN device when
+    /// missing (kernel side: the first host of --addr's network); a
+    /// namespace made here is removed when CMD exits
+    #[arg(long, value_name = "NAME")]
+    netns: Option<String>,
+    /// Keep a namespace made by --netns after CMD exits
+    #[arg(long, requires = "netns")]
+    keep_netns: bool,
+    /// Path of libsockshim.so [default: $SOCKSHIM_SO, beside this binary,
+    /// ../lib, or the workspace's target/release]
+    #[arg(long, value_name = "PATH")]
+    lib: Option<PathBuf>,
+    /// Run even a program the shim cannot serve (with a warning)
+    #[arg(long)]
+    force: bool,
+    /// The program and its arguments (after `--`)
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    cmd: Vec<OsString>,
+}
+
+#[derive(Subcommand)]
+enum NetnsOp {
+    /// Make namespace NAME with lo up and a persistent TUN device (idempotent)
+    Up {
+        name: String,
+        /// The TUN device's name
+        #[arg(long, env = "SOCKSHIM_TUN", default_value = netns::DEFAULT_TUN)]
+        tun: String,
+        /// The kernel side's address on the device
+        #[arg(long, value_name = "A/N", default_value = netns::KERNEL_ADDR)]
+        addr: String,
+    },
+    /// Kill what runs in namespace NAME and remove it (idempotent)
+    Down { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Run(a) => run::run(run::RunOpts {
+            tun: a.tun,
+            addr: a.addr,
+            gateway: a.gateway,
+            mtu: a.mtu,
+            log: a.log,
+            netns: a.netns,
+            keep_netns: a.keep_netns,
+            lib: a.lib,
+            force: a.force,
+            cmd: a.cmd,
+        }),
+        Cmd::Check { cmd } => check(&cmd),
+        Cmd::Netns { op } => {
+            let r = match &op {
+                NetnsOp::Up { name, tun, addr } => netns::up(name, tun, addr).map(|_| ()),
+                NetnsOp::Down { name } => netns::down(name),
+            };
+            match r {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("sockshim netns: {e}");
+                    1
+                }
+            }
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `sockshim check CMD`: one line per finding, "ok" when there is none.
+fn check(cmd: &std::ffi::OsStr) -> i32 {
+    let path = std::env::var_os("PATH");
+    let Some(prog) = servable::which(cmd, path.as_deref()) else {
+        eprintln!(
+            "sockshim check: {}: command not found",
+            cmd.to_string_lossy()
+        );
+        return run::EXIT_NOT_FOUND;
+    };
+    let findings = servable::check(&prog, servable::Ids::current(), path.as_deref());
+    for f in &findings {
+        println!(
+            "{}: {}",
+            if f.fatal { "cannot serve" } else { "warning" },
+            f.why
+        );
+    }
+    if findings.iter().any(|f| f.fatal) {
+        run::EXIT_REFUSED
+    } else {
+        println!("ok: {} can run under the shim", prog.display());
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_everything_after_the_separator() {
+        let c = Cli::try_parse_from(["sockshim", "run", "--tun", "t1", "--", "curl", "-v", "--x"])
+            .unwrap();
+        let Cmd::Run(a) = c.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.tun.as_deref(), Some("t1"));
+        assert_eq!(a.cmd, ["curl", "-v", "--x"].map(OsString::from));
+        assert!(
+            Cli::try_parse_from(["sockshim", "run"]).is_err(),
+            "CMD is required"
+        );
+        assert!(Cli::try_parse_from(["sockshim", "run", "--keep-netns", "--", "x"]).is_err());
+    }
+}
