@@ -16,6 +16,15 @@ impl SocketHandle {
     pub fn as_u64(self) -> u64 {
         ((self.generation as u64) << 32) | self.index as u64
     }
+
+    /// The handle `as_u64` packed (the service protocol names sockets so;
+    /// a forged or stale value reaches no live socket but EBADF).
+    pub fn from_u64(v: u64) -> SocketHandle {
+        SocketHandle {
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
 }
 
 /// Socket type the stack implements.

@@ -1,0 +1,157 @@
+//! The configuration from the environment (SOCKSHIM_*), with the defaults
+//! of the project's netns convention (10.7.0.2/24 via 10.7.0.1 on device
+//! sockshim0). The shim and the service `sockshimd` read the same variables.
+
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShimConfig {
+    pub tun: String,
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub mtu: Option<usize>,
+    pub log: LogLevel,
+    pub mode: Mode,
+}
+
+/// Where the stack runs (`SOCKSHIM_MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Inside the program's own process (one process per device, no
+    /// sharing across fork).
+    Process,
+    /// In the per-namespace service `sockshimd`, shared by every shimmed
+    /// process (opt-in while it is being built).
+    Service,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "0" => LogLevel::Off,
+            "error" => LogLevel::Error,
+            "warn" | "warning" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            _ => return None,
+        })
+    }
+}
+
+/// Parse "a.b.c.d/len" (len defaults to 24).
+pub fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (a, l.parse().ok().filter(|l| *l <= 32)?),
+        None => (s, 24),
+    };
+    Some((a.trim().parse().ok()?, l))
+}
+
+impl ShimConfig {
+    /// Read the configuration through `get` (the environment in the shim).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ShimConfig, String> {
+        let mut c = ShimConfig {
+            tun: "sockshim0".into(),
+            addr: Ipv4Addr::new(10, 7, 0, 2),
+            prefix_len: 24,
+            gateway: Some(Ipv4Addr::new(10, 7, 0, 1)),
+            mtu: None,
+            log: LogLevel::Warn,
+            mode: Mode::Process,
+        };
+        if let Some(v) = get("SOCKSHIM_TUN") {
+            c.tun = v;
+        }
+        if let Some(v) = get("SOCKSHIM_ADDR") {
+            let (a, l) =
+                parse_cidr(&v).ok_or_else(|| format!("SOCKSHIM_ADDR={v}: expected a.b.c.d/len"))?;
+            c.addr = a;
+            c.prefix_len = l;
+        }
+        if let Some(v) = get("SOCKSHIM_GATEWAY") {
+            c.gateway = Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| format!("SOCKSHIM_GATEWAY={v}: expected a.b.c.d"))?,
+            );
+        }
+        if let Some(v) = get("SOCKSHIM_MTU") {
+            let m: usize = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("SOCKSHIM_MTU={v}: expected a number"))?;
+            if !(576..=65535).contains(&m) {
+                return Err(format!("SOCKSHIM_MTU={v}: must be 576..65535"));
+            }
+            c.mtu = Some(m);
+        }
+        if let Some(v) = get("SOCKSHIM_LOG") {
+            c.log = LogLevel::parse(&v)
+                .ok_or_else(|| format!("SOCKSHIM_LOG={v}: off|error|warn|info|debug"))?;
+        }
+        if let Some(v) = get("SOCKSHIM_MODE") {
+            c.mode = match v.trim() {
+                "process" => Mode::Process,
+                "service" => Mode::Service,
+                _ => return Err(format!("SOCKSHIM_MODE={v}: process|service")),
+            };
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<ShimConfig, String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ShimConfig::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_netns_convention() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.tun, "sockshim0");
+        assert_eq!(c.addr, Ipv4Addr::new(10, 7, 0, 2));
+        assert_eq!(c.gateway, Some(Ipv4Addr::new(10, 7, 0, 1)));
+        assert_eq!(c.log, LogLevel::Warn);
+    }
+
+    #[test]
+    fn overrides_and_errors() {
+        let c = cfg(&[
+            ("SOCKSHIM_ADDR", "10.9.0.5/16"),
+            ("SOCKSHIM_MTU", "1400"),
+            ("SOCKSHIM_LOG", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.addr, c.prefix_len, c.mtu, c.log),
+            (Ipv4Addr::new(10, 9, 0, 5), 16, Some(1400), LogLevel::Debug)
+        );
+        assert!(cfg(&[("SOCKSHIM_ADDR", "nope")]).is_err());
+        assert!(cfg(&[("SOCKSHIM_MTU", "10")]).is_err());
+        assert!(cfg(&[("SOCKSHIM_LOG", "loud")]).is_err());
+        assert_eq!(cfg(&[]).unwrap().mode, Mode::Process);
+        assert_eq!(
+            cfg(&[("SOCKSHIM_MODE", "service")]).unwrap().mode,
+            Mode::Service
+        );
+        assert!(cfg(&[("SOCKSHIM_MODE", "both")]).is_err());
+    }
+}

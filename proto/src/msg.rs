@@ -1,0 +1,575 @@
+//! The control messages: one `Request` from the client, one `Reply` from
+//! the service, in order, on the client's connection (a SOCK_SEQPACKET
+//! unix socket, so one message is one record). A request never blocks in
+//! the service: a call that would block returns EAGAIN, and with `wait`
+//! set the service also registers interest so that it makes the socket's
+//! anchor readable (a token byte) when the call may succeed; the client
+//! then blocks in the kernel, in a poll or read on its anchor.
+//!
+//! Sockets are named by `id` (the stack's handle, `SocketHandle::as_u64`);
+//! the service accepts an id only from a connection that created, accepted
+//! or attached that socket (attach = prove you hold the anchor by passing
+//! it with SCM_RIGHTS). Anchors travel with `Socket`, `Accept` (service →
+//! client) and `Attach` (client → service) as SCM_RIGHTS, not in the bytes.
+
+use std::net::SocketAddrV4;
+
+use stack::{Errno, SockInfo, SockType};
+
+use crate::wire::{Malformed, Reader, Writer};
+use crate::{MAX_ATTACH, MAX_DATA, MAX_OPT, MAX_POLL};
+
+/// A client's request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// First message: the client's protocol version.
+    Hello {
+        version: u32,
+    },
+    /// socket(AF_INET, ty, protocol): replies `Body::Socket`, anchor attached.
+    Socket {
+        ty: SockType,
+        protocol: i32,
+    },
+    /// `count` anchors ride along by SCM_RIGHTS: replies `Body::Ids`, the
+    /// socket of each (`NOT_AN_ANCHOR`: not an anchor of this service).
+    Attach {
+        count: u16,
+    },
+    /// The client closed a descriptor of `id`: if that was the last
+    /// reference anywhere, close the socket now (not later, when the
+    /// service's poll reports the anchor's hang-up).
+    Closed {
+        id: u64,
+    },
+    Bind {
+        id: u64,
+        addr: SocketAddrV4,
+    },
+    Listen {
+        id: u64,
+        backlog: i32,
+    },
+    /// Replies `Body::Accepted`, the new socket's anchor attached.
+    Accept {
+        id: u64,
+        wait: bool,
+    },
+    Connect {
+        id: u64,
+        addr: Option<SocketAddrV4>,
+    },
+    /// Ok(Bool(true)) connected, Err(EAGAIN) still connecting.
+    ConnectStatus {
+        id: u64,
+        wait: bool,
+    },
+    Send {
+        id: u64,
+        flags: i32,
+        to: Option<SocketAddrV4>,
+        wait: bool,
+        data: &'a [u8],
+    },
+    Recv {
+        id: u64,
+        flags: i32,
+        len: u32,
+        wait: bool,
+    },
+    Shutdown {
+        id: u64,
+        how: i32,
+    },
+    Getsockname {
+        id: u64,
+    },
+    Getpeername {
+        id: u64,
+    },
+    Setsockopt {
+        id: u64,
+        level: i32,
+        name: i32,
+        val: &'a [u8],
+    },
+    Getsockopt {
+        id: u64,
+        level: i32,
+        name: i32,
+        len: u32,
+    },
+    Sockinfo {
+        id: u64,
+    },
+    /// Readiness (POLL* bits) of each socket; with `wait`, interest in
+    /// `events` is registered for those not ready.
+    Poll {
+        items: Vec<(u64, u32)>,
+        wait: bool,
+    },
+}
+
+/// What a successful request returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    None,
+    Socket {
+        id: u64,
+    },
+    Accepted {
+        id: u64,
+        peer: SocketAddrV4,
+    },
+    Ids(Vec<u64>),
+    Count(u64),
+    Recv {
+        full_len: u64,
+        from: Option<SocketAddrV4>,
+        data: &'a [u8],
+    },
+    Addr(SocketAddrV4),
+    Bool(bool),
+    Opt {
+        len: u64,
+        data: &'a [u8],
+    },
+    Info(SockInfo),
+    Ready(Vec<u32>),
+}
+
+/// The service's answer to one request.
+pub type Reply<'a> = Result<Body<'a>, Errno>;
+
+fn ty_code(t: SockType) -> u8 {
+    match t {
+        SockType::Stream => 1,
+        SockType::Dgram => 2,
+    }
+}
+
+fn ty_from(c: u8) -> Result<SockType, Malformed> {
+    match c {
+        1 => Ok(SockType::Stream),
+        2 => Ok(SockType::Dgram),
+        _ => Err(Malformed("bad socket type")),
+    }
+}
+
+impl<'a> Request<'a> {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            Request::Hello { version } => w.u16(1).u32(*version),
+            Request::Socket { ty, protocol } => w.u16(2).u8(ty_code(*ty)).i32(*protocol),
+            Request::Attach { count } => w.u16(3).u16(*count),
+            Request::Closed { id } => w.u16(4).u64(*id),
+            Request::Bind { id, addr } => w.u16(5).u64(*id).addr(Some(*addr)),
+            Request::Listen { id, backlog } => w.u16(6).u64(*id).i32(*backlog),
+            Request::Accept { id, wait } => w.u16(7).u64(*id).bool(*wait),
+            Request::Connect { id, addr } => w.u16(8).u64(*id).addr(*addr),
+            Request::ConnectStatus { id, wait } => w.u16(9).u64(*id).bool(*wait),
+            Request::Send {
+                id,
+                flags,
+                to,
+                wait,
+                data,
+            } => w
+                .u16(10)
+                .u64(*id)
+                .i32(*flags)
+                .addr(*to)
+                .bool(*wait)
+                .bytes(data),
+            Request::Recv {
+                id,
+                flags,
+                len,
+                wait,
+            } => w.u16(11).u64(*id).i32(*flags).u32(*len).bool(*wait),
+            Request::Shutdown { id, how } => w.u16(12).u64(*id).i32(*how),
+            Request::Getsockname { id } => w.u16(13).u64(*id),
+            Request::Getpeername { id } => w.u16(14).u64(*id),
+            Request::Setsockopt {
+                id,
+                level,
+                name,
+                val,
+            } => w.u16(15).u64(*id).i32(*level).i32(*name).bytes(val),
+            Request::Getsockopt {
+                id,
+                level,
+                name,
+                len,
+            } => w.u16(16).u64(*id).i32(*level).i32(*name).u32(*len),
+            Request::Sockinfo { id } => w.u16(17).u64(*id),
+            Request::Poll { items, wait } => {
+                w.u16(18).bool(*wait).u32(items.len() as u32);
+                for (id, ev) in items {
+                    w.u64(*id).u32(*ev);
+                }
+                &mut w
+            }
+        };
+        w.buf
+    }
+
+    /// Decode one request; every length and field is checked.
+    pub fn decode(b: &'a [u8]) -> Result<Request<'a>, Malformed> {
+        let mut r = Reader::new(b);
+        let req = match r.u16()? {
+            1 => Request::Hello { version: r.u32()? },
+            2 => Request::Socket {
+                ty: ty_from(r.u8()?)?,
+                protocol: r.i32()?,
+            },
+            3 => {
+                let count = r.u16()?;
+                if count as usize > MAX_ATTACH {
+                    return Err(Malformed("too many anchors"));
+                }
+                Request::Attach { count }
+            }
+            4 => Request::Closed { id: r.u64()? },
+            5 => Request::Bind {
+                id: r.u64()?,
+                addr: r.addr()?.ok_or(Malformed("bind without address"))?,
+            },
+            6 => Request::Listen {
+                id: r.u64()?,
+                backlog: r.i32()?,
+            },
+            7 => Request::Accept {
+                id: r.u64()?,
+                wait: r.bool()?,
+            },
+            8 => Request::Connect {
+                id: r.u64()?,
+                addr: r.addr()?,
+            },
+            9 => Request::ConnectStatus {
+                id: r.u64()?,
+                wait: r.bool()?,
+            },
+            10 => Request::Send {
+                id: r.u64()?,
+                flags: r.i32()?,
+                to: r.addr()?,
+                wait: r.bool()?,
+                data: r.bytes(MAX_DATA)?,
+            },
+            11 => {
+                let (id, flags, len, wait) = (r.u64()?, r.i32()?, r.u32()?, r.bool()?);
+                if len as usize > MAX_DATA {
+                    return Err(Malformed("receive too long"));
+                }
+                Request::Recv {
+                    id,
+                    flags,
+                    len,
+                    wait,
+                }
+            }
+            12 => Request::Shutdown {
+                id: r.u64()?,
+                how: r.i32()?,
+            },
+            13 => Request::Getsockname { id: r.u64()? },
+            14 => Request::Getpeername { id: r.u64()? },
+            15 => Request::Setsockopt {
+                id: r.u64()?,
+                level: r.i32()?,
+                name: r.i32()?,
+                val: r.bytes(MAX_OPT)?,
+            },
+            16 => {
+                let (id, level, name, len) = (r.u64()?, r.i32()?, r.i32()?, r.u32()?);
+                if len as usize > MAX_OPT {
+                    return Err(Malformed("option too long"));
+                }
+                Request::Getsockopt {
+                    id,
+                    level,
+                    name,
+                    len,
+                }
+            }
+            17 => Request::Sockinfo { id: r.u64()? },
+            18 => {
+                let wait = r.bool()?;
+                let n = r.u32()? as usize;
+                if n > MAX_POLL {
+                    return Err(Malformed("too many poll items"));
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push((r.u64()?, r.u32()?));
+                }
+                Request::Poll { items, wait }
+            }
+            _ => return Err(Malformed("unknown request")),
+        };
+        r.end()?;
+        Ok(req)
+    }
+}
+
+/// Encode a reply.
+pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
+    let mut w = Writer::default();
+    let body = match rep {
+        Err(e) => {
+            w.i32(e.0);
+            return w.buf;
+        }
+        Ok(b) => b,
+    };
+    w.i32(0);
+    match body {
+        Body::None => w.u8(0),
+        Body::Socket { id } => w.u8(1).u64(*id),
+        Body::Accepted { id, peer } => w.u8(2).u64(*id).addr(Some(*peer)),
+        Body::Ids(ids) => {
+            w.u8(3).u32(ids.len() as u32);
+            for id in ids {
+                w.u64(*id);
+            }
+            &mut w
+        }
+        Body::Count(n) => w.u8(4).u64(*n),
+        Body::Recv {
+            full_len,
+            from,
+            data,
+        } => w.u8(5).u64(*full_len).addr(*from).bytes(data),
+        Body::Addr(a) => w.u8(6).addr(Some(*a)),
+        Body::Bool(v) => w.u8(7).bool(*v),
+        Body::Opt { len, data } => w.u8(8).u64(*len).bytes(data),
+        Body::Info(i) => w
+            .u8(9)
+            .u64(i.rcv_cc as u64)
+            .u64(i.snd_cc as u64)
+            .u64(i.snd_unsent as u64)
+            .u8(i.tcp_state)
+            .bool(i.listening),
+        Body::Ready(v) => {
+            w.u8(10).u32(v.len() as u32);
+            for r in v {
+                w.u32(*r);
+            }
+            &mut w
+        }
+    };
+    w.buf
+}
+
+/// Decode a reply (in the client: a reply that does not decode means the
+/// service is not one we can talk to).
+pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
+    let mut r = Reader::new(b);
+    let e = r.i32()?;
+    if e != 0 {
+        r.end()?;
+        return Ok(Err(Errno(e)));
+    }
+    let body = match r.u8()? {
+        0 => Body::None,
+        1 => Body::Socket { id: r.u64()? },
+        2 => Body::Accepted {
+            id: r.u64()?,
+            peer: r.addr()?.ok_or(Malformed("accept without peer"))?,
+        },
+        3 => {
+            let n = r.u32()? as usize;
+            if n > MAX_ATTACH {
+                return Err(Malformed("too many ids"));
+            }
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(r.u64()?);
+            }
+            Body::Ids(v)
+        }
+        4 => Body::Count(r.u64()?),
+        5 => Body::Recv {
+            full_len: r.u64()?,
+            from: r.addr()?,
+            data: r.bytes(MAX_DATA)?,
+        },
+        6 => Body::Addr(r.addr()?.ok_or(Malformed("missing address"))?),
+        7 => Body::Bool(r.bool()?),
+        8 => Body::Opt {
+            len: r.u64()?,
+            data: r.bytes(MAX_OPT)?,
+        },
+        9 => Body::Info(SockInfo {
+            rcv_cc: r.u64()? as usize,
+            snd_cc: r.u64()? as usize,
+            snd_unsent: r.u64()? as usize,
+            tcp_state: r.u8()?,
+            listening: r.bool()?,
+        }),
+        10 => {
+            let n = r.u32()? as usize;
+            if n > MAX_POLL {
+                return Err(Malformed("too many readiness values"));
+            }
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(r.u32()?);
+            }
+            Body::Ready(v)
+        }
+        _ => return Err(Malformed("unknown reply")),
+    };
+    r.end()?;
+    Ok(Ok(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    fn samples() -> Vec<Request<'static>> {
+        let a = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 1), 80);
+        vec![
+            Request::Hello { version: 1 },
+            Request::Socket {
+                ty: SockType::Dgram,
+                protocol: 17,
+            },
+            Request::Attach { count: 3 },
+            Request::Closed { id: 9 },
+            Request::Bind { id: 1, addr: a },
+            Request::Listen { id: 1, backlog: -1 },
+            Request::Accept { id: 1, wait: true },
+            Request::Connect { id: 2, addr: None },
+            Request::ConnectStatus { id: 2, wait: false },
+            Request::Send {
+                id: 3,
+                flags: 0x4000,
+                to: Some(a),
+                wait: true,
+                data: b"hello",
+            },
+            Request::Recv {
+                id: 3,
+                flags: 2,
+                len: 100,
+                wait: false,
+            },
+            Request::Shutdown { id: 3, how: 1 },
+            Request::Getsockname { id: 3 },
+            Request::Getpeername { id: 3 },
+            Request::Setsockopt {
+                id: 3,
+                level: 1,
+                name: 2,
+                val: &[1, 0, 0, 0],
+            },
+            Request::Getsockopt {
+                id: 3,
+                level: 6,
+                name: 11,
+                len: 4,
+            },
+            Request::Sockinfo { id: 3 },
+            Request::Poll {
+                items: vec![(1, 1), (2, 4)],
+                wait: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_request_round_trips_and_every_truncation_is_malformed() {
+        for req in samples() {
+            let b = req.encode();
+            assert_eq!(Request::decode(&b), Ok(req.clone()));
+            for n in 0..b.len() {
+                assert!(Request::decode(&b[..n]).is_err(), "{req:?} cut at {n}");
+            }
+            let mut long = b.clone();
+            long.push(0);
+            assert!(Request::decode(&long).is_err(), "trailing byte: {req:?}");
+        }
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let a = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 1), 80);
+        let info = SockInfo {
+            rcv_cc: 5,
+            snd_cc: 6,
+            snd_unsent: 1,
+            tcp_state: 1,
+            listening: false,
+        };
+        for rep in [
+            Err(Errno::EAGAIN),
+            Ok(Body::None),
+            Ok(Body::Socket { id: 7 }),
+            Ok(Body::Accepted { id: 8, peer: a }),
+            Ok(Body::Ids(vec![1, 0, 3])),
+            Ok(Body::Count(12)),
+            Ok(Body::Recv {
+                full_len: 9,
+                from: Some(a),
+                data: b"abc",
+            }),
+            Ok(Body::Addr(a)),
+            Ok(Body::Bool(true)),
+            Ok(Body::Opt {
+                len: 4,
+                data: &[1, 2, 3, 4],
+            }),
+            Ok(Body::Info(info)),
+            Ok(Body::Ready(vec![1, 4, 0x2011])),
+        ] {
+            let b = encode_reply(&rep);
+            assert_eq!(decode_reply(&b), Ok(rep.clone()));
+            for n in 0..b.len() {
+                assert!(decode_reply(&b[..n]).is_err(), "{rep:?} cut at {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_lengths_are_malformed_not_allocated() {
+        // A Poll claiming 2^32-1 items in a short message.
+        let mut w = Writer::default();
+        w.u16(18).bool(false).u32(u32::MAX);
+        assert!(Request::decode(&w.buf).is_err());
+        let mut w = Writer::default();
+        w.u16(11).u64(1).i32(0).u32(u32::MAX).bool(false);
+        assert!(Request::decode(&w.buf).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The service's parser: any bytes decode or fail, never panic.
+        #[test]
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Request::decode(&b);
+            let _ = decode_reply(&b);
+        }
+
+        /// Garbage that starts with a valid opcode reaches the field checks.
+        #[test]
+        fn garbage_after_a_valid_opcode_never_panics(
+            op in 0u16..20,
+            tail in proptest::collection::vec(any::<u8>(), 0..120),
+        ) {
+            let mut b = op.to_ne_bytes().to_vec();
+            b.extend_from_slice(&tail);
+            if let Ok(req) = Request::decode(&b) {
+                // What decodes re-encodes to the same bytes.
+                prop_assert_eq!(req.encode(), b);
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The service's logic, free of the event loop: the stack, the table of
+//! sockets with their anchors, and what each request does. The loop hands
+//! it a decoded request, the client's `Session` and the time; it answers
+//! with a `Reply` and, for `Socket`/`Accept`, the anchor end to pass.
+//!
+//! A client names only sockets it holds: `Session::attached` lists the
+//! ids it created, accepted or proved by passing their anchor (`Attach`);
+//! any other id is EBADF, whatever its value.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use proto::{Body, Reply, Request};
+use stack::{Errno, Instant, Readiness, SocketHandle, Stack};
+
+use crate::anchor;
+
+/// Most sockets one client may hold (Linux's answer past its limit).
+pub const MAX_SOCKETS_PER_CLIENT: usize = 65_536;
+
+/// One socket: the service's end of its anchor, and who waits for what.
+pub struct SockEntry {
+    pub anchor: OwnedFd,
+    b_ino: u64,
+    /// POLL* events a waiting client asked for beyond POLLIN (which is
+    /// always mirrored); cleared when a token has been written for them.
+    interest: u32,
+}
+
+/// One client connection's rights.
+#[derive(Default)]
+pub struct Session {
+    pub attached: HashSet<u64>,
+}
+
+pub struct Core {
+    pub stack: Stack,
+    socks: HashMap<u64, SockEntry>,
+    by_ino: HashMap<u64, u64>,
+    by_anchor: HashMap<RawFd, u64>,
+    /// Anchors made since the loop last looked (to watch for hang-ups).
+    pub new_anchors: Vec<RawFd>,
+    scratch: Vec<u8>,
+}
+
+/// Events always mirrored into the token: readable, error, hang-up.
+const ALWAYS: u32 =
+    Readiness::IN.0 | Readiness::ERR.0 | Readiness::HUP.0 | Readiness::RDHUP.0 | Readiness::PRI.0;
+
+fn os_err(e: nix::errno::Errno) -> Errno {
+    Errno(e as i32)
+}
+
+impl Core {
+    pub fn new(stack: Stack) -> Core {
+        Core {
+            stack,
+            socks: HashMap::new(),
+            by_ino: HashMap::new(),
+            by_anchor: HashMap::new(),
+            new_anchors: Vec::new(),
+            scratch: vec![0; proto::MAX_DATA],
+        }
+    }
+
+    /// Sockets that still have an anchor (a descriptor somewhere).
+    pub fn open_sockets(&self) -> usize {
+        self.socks.len()
+    }
+
+    /// Nothing alive: no anchored socket and nothing the stack still keeps
+    /// (a TIME_WAIT, a FIN being delivered).
+    pub fn is_empty(&self) -> bool {
+        self.socks.is_empty() && self.stack.socket_count() == 0
+    }
+
+    pub fn socket_of_anchor(&self, fd: RawFd) -> Option<u64> {
+        self.by_anchor.get(&fd).copied()
+    }
+
+    /// A new entry for stack socket `h`: returns B, to pass to the client.
+    fn anchor_new(&mut self, sess: &mut Session, h: SocketHandle) -> Result<OwnedFd, Errno> {
+        let (a, b, ino) = anchor::pair().map_err(os_err)?;
+        let id = h.as_u64();
+        self.by_ino.insert(ino, id);
+        self.by_anchor.insert(a.as_raw_fd(), id);
+        self.new_anchors.push(a.as_raw_fd());
+        self.socks.insert(
+            id,
+            SockEntry {
+                anchor: a,
+                b_ino: ino,
+                interest: 0,
+            },
+        );
+        sess.attached.insert(id);
+        Ok(b)
+    }
+
+    /// The last descriptor of `id` is gone: the socket's last `so_count`
+    /// reference, held by the service, goes too (`soclose`).
+    pub fn close_socket(&mut self, now: Instant, id: u64) {
+        if let Some(e) = self.socks.remove(&id) {
+            self.by_ino.remove(&e.b_ino);
+            self.by_anchor.remove(&e.anchor.as_raw_fd());
+            let _ = self.stack.close(now, SocketHandle::from_u64(id));
+        }
+    }
+
+    /// The anchor's poll said hang-up: close if every B is really gone.
+    pub fn anchor_event(&mut self, now: Instant, fd: RawFd) {
+        if let Some(id) = self.socket_of_anchor(fd) {
+            if self
+                .socks
+                .get(&id)
+                .is_some_and(|e| anchor::hung_up(e.anchor.as_fd()))
+            {
+                self.close_socket(now, id);
+            }
+        }
+    }
+
+    /// Make the token of `id` match its readiness and waiters' intereself.stack.
+    pub fn sync_token(&mut self, id: u64) {
+        let Some(e) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let r = self.stack.sopoll(SocketHandle::from_u64(id)).0;
+        if r & (ALWAYS | e.interest) != 0 {
+            anchor::put_token(e.anchor.as_fd());
+            e.interest = 0;
+        }
+    }
+
+    /// After any work: tokens for every socket whose readiness changed.
+    pub fn sync_changed(&mut self) {
+        let mut changed = Vec::new();
+        self.stack.drain_changed(&mut changed);
+        for h in changed {
+            self.sync_token(h.as_u64());
+        }
+    }
+
+    fn check(&self, sess: &Session, id: u64) -> Result<SocketHandle, Errno> {
+        if sess.attached.contains(&id) && self.socks.contains_key(&id) {
+            Ok(SocketHandle::from_u64(id))
+        } else {
+            Err(Errno::EBADF)
+        }
+    }
+
+    /// After a call that may wait: register interest when it would
+    /// block, and refresh the token (the client read it before asking).
+    fn waited<T>(&mut self, id: u64, wait: bool, ev: Readiness, r: &Result<T, Errno>) {
+        if !wait {
+            return;
+        }
+        if matches!(r, Err(Errno::EAGAIN)) {
+            if let Some(e) = self.socks.get_mut(&id) {
+                e.interest |= ev.0;
+            }
+        }
+        self.sync_token(id);
+    }
+
+    /// Carry out one requeself.stack. `fds` are the descriptors that came with it
+    /// (only `Attach` uses them; they are closed on return, so the
+    /// service never keeps a client's B open).
+    pub fn handle(
+        &mut self,
+        sess: &mut Session,
+        now: Instant,
+        req: Request<'_>,
+        fds: Vec<OwnedFd>,
+    ) -> (Reply<'_>, Option<OwnedFd>) {
+        let reply = match req {
+            Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
+            Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
+            Request::Socket { ty, protocol } => {
+                if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
+                    return (Err(Errno::EMFILE), None);
+                }
+                let h = match self.stack.socket(ty, protocol) {
+                    Ok(h) => h,
+                    Err(e) => return (Err(e), None),
+                };
+                return match self.anchor_new(sess, h) {
+                    Ok(b) => (Ok(Body::Socket { id: h.as_u64() }), Some(b)),
+                    Err(e) => {
+                        let _ = self.stack.close(now, h);
+                        (Err(e), None)
+                    }
+                };
+            }
+            Request::Attach { count } => {
+                if fds.len() != count as usize {
+                    return (Err(Errno::EINVAL), None);
+                }
+                let ids = fds
+                    .iter()
+                    .map(|fd| {
+                        let id = anchor::inode(fd.as_fd())
+                            .ok()
+                            .and_then(|ino| self.by_ino.get(&ino).copied())
+                            .unwrap_or(proto::NOT_AN_ANCHOR);
+                        if id != proto::NOT_AN_ANCHOR {
+                            sess.attached.insert(id);
+                        }
+                        id
+                    })
+                    .collect();
+                Ok(Body::Ids(ids))
+            }
+            Request::Closed { id } => {
+                if sess.attached.contains(&id) {
+                    if let Some(e) = self.socks.get(&id) {
+                        if anchor::hung_up(e.anchor.as_fd()) {
+                            self.close_socket(now, id);
+                        }
+                    }
+                }
+                Ok(Body::None)
+            }
+            Request::Bind { id, addr } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.bind(h, addr))
+                .map(|_| Body::None),
+            Request::Listen { id, backlog } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.listen(h, backlog))
+                .map(|_| Body::None),
+            Request::Accept { id, wait } => {
+                let r = self.check(sess, id).and_then(|h| self.stack.accept(h));
+                self.waited(id, wait, Readiness::IN, &r);
+                let (nh, peer) = match r {
+                    Ok(v) => v,
+                    Err(e) => return (Err(e), None),
+                };
+                self.sync_token(id);
+                if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
+                    let _ = self.stack.close(now, nh);
+                    return (Err(Errno::EMFILE), None);
+                }
+                return match self.anchor_new(sess, nh) {
+                    Ok(b) => (
+                        Ok(Body::Accepted {
+                            id: nh.as_u64(),
+                            peer,
+                        }),
+                        Some(b),
+                    ),
+                    Err(e) => {
+                        let _ = self.stack.close(now, nh);
+                        (Err(e), None)
+                    }
+                };
+            }
+            Request::Connect { id, addr } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.connect(now, h, addr))
+                .map(|_| Body::None),
+            Request::ConnectStatus { id, wait } => {
+                let r = self
+                    .check(sess, id)
+                    .and_then(|h| self.stack.connect_status(h))
+                    .and_then(|done| {
+                        if done {
+                            Ok(Body::Bool(true))
+                        } else {
+                            Err(Errno::EAGAIN)
+                        }
+                    });
+                self.waited(id, wait, Readiness::OUT, &r);
+                r
+            }
+            Request::Send {
+                id,
+                flags,
+                to,
+                wait,
+                data,
+            } => {
+                let r = self
+                    .check(sess, id)
+                    .and_then(|h| self.stack.send(now, h, data, flags, to))
+                    .map(|n| Body::Count(n as u64));
+                self.waited(id, wait, Readiness::OUT, &r);
+                r
+            }
+            Request::Recv {
+                id,
+                flags,
+                len,
+                wait,
+            } => {
+                let len = (len as usize).min(self.scratch.len());
+                let r = self
+                    .check(sess, id)
+                    .and_then(|h| self.stack.recv(now, h, &mut self.scratch[..len], flags));
+                let r = r.map(|m| (m.copied, m.full_len, m.from));
+                self.waited(id, wait, Readiness::IN, &r);
+                if r.is_ok() {
+                    self.sync_token(id);
+                }
+                r.map(|(copied, full_len, from)| Body::Recv {
+                    full_len: full_len as u64,
+                    from,
+                    data: &self.scratch[..copied],
+                })
+            }
+            Request::Shutdown { id, how } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.shutdown(now, h, how))
+                .map(|_| Body::None),
+            Request::Getsockname { id } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.getsockname(h))
+                .map(Body::Addr),
+            Request::Getpeername { id } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.getpeername(h))
+                .map(Body::Addr),
+            Request::Setsockopt {
+                id,
+                level,
+                name,
+                val,
+            } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.setsockopt(now, h, level, name, val))
+                .map(|_| Body::None),
+            Request::Getsockopt {
+                id,
+                level,
+                name,
+                len,
+            } => {
+                let len = (len as usize).min(proto::MAX_OPT);
+                let h = match self.check(sess, id) {
+                    Ok(h) => h,
+                    Err(e) => return (Err(e), None),
+                };
+                let out = &mut self.scratch[..len];
+                self.stack
+                    .getsockopt(h, level, name, out)
+                    .map(|n| Body::Opt {
+                        len: n as u64,
+                        data: &self.scratch[..n.min(len)],
+                    })
+            }
+            Request::Sockinfo { id } => self
+                .check(sess, id)
+                .and_then(|h| self.stack.sockinfo(h))
+                .map(Body::Info),
+            Request::Poll { items, wait } => {
+                let mut ready = Vec::with_capacity(items.len());
+                for &(id, ev) in &items {
+                    let r = match self.check(sess, id) {
+                        Ok(h) => self.stack.sopoll(h).0,
+                        Err(_) => Readiness::NVAL.0,
+                    };
+                    ready.push(r);
+                    if wait && r & (ev | ALWAYS) == 0 {
+                        if let Some(e) = self.socks.get_mut(&id) {
+                            e.interest |= ev;
+                        }
+                    }
+                }
+                if wait {
+                    for &(id, _) in &items {
+                        if sess.attached.contains(&id) {
+                            self.sync_token(id);
+                        }
+                    }
+                }
+                Ok(Body::Ready(ready))
+            }
+        };
+        (reply, None)
+    }
+}
+
+#[cfg(test)]
+mod tests;

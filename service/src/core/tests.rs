@@ -1,0 +1,275 @@
+//! Tests of the service core without a device: one stack, requests from
+//! several sessions, loopback TCP (frames to our own address are fed back
+//! by `poll_transmit`), anchors as real socket pairs.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use proto::{Body, Request};
+use stack::{Config, Errno, Instant, SockType, Stack};
+
+use super::{Core, Session};
+
+const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
+
+fn core() -> Core {
+    Core::new(Stack::new(Config::new(ME, 24)))
+}
+
+fn t() -> Instant {
+    Instant::from_micros(1_000_000)
+}
+
+/// Move loopback frames until quiet, then refresh tokens.
+fn drive(c: &mut Core) {
+    while let Some(f) = c.stack.poll_transmit() {
+        c.stack.recycle(f);
+    }
+    c.sync_changed();
+}
+
+fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
+    let (r, fd) = c.handle(
+        s,
+        t(),
+        Request::Socket {
+            ty: SockType::Stream,
+            protocol: 0,
+        },
+        vec![],
+    );
+    match r {
+        Ok(Body::Socket { id }) => (id, fd.expect("an anchor comes with a new socket")),
+        other => panic!("socket: {other:?}"),
+    }
+}
+
+fn ok(c: &mut Core, s: &mut Session, req: Request<'_>) {
+    let (r, _) = c.handle(s, t(), req.clone(), vec![]);
+    assert!(r.is_ok(), "{req:?} -> {r:?}");
+}
+
+fn readable(fd: &OwnedFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
+}
+
+fn drain(fd: &OwnedFd) {
+    let mut b = [0u8; 16];
+    let _ = nix::sys::socket::recv(
+        fd.as_raw_fd(),
+        &mut b,
+        nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+    );
+}
+
+/// A listener in one session, a client in another, connected; returns
+/// (core, server session, listener id+anchor, client session, client id+anchor).
+#[allow(clippy::type_complexity)]
+fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
+    let mut c = core();
+    let (mut srv, mut cli) = (Session::default(), Session::default());
+    let l = socket(&mut c, &mut srv);
+    let a = SocketAddrV4::new(ME, 8080);
+    ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
+    ok(
+        &mut c,
+        &mut srv,
+        Request::Listen {
+            id: l.0,
+            backlog: 8,
+        },
+    );
+    let k = socket(&mut c, &mut cli);
+    let (r, _) = c.handle(
+        &mut cli,
+        t(),
+        Request::Connect {
+            id: k.0,
+            addr: Some(a),
+        },
+        vec![],
+    );
+    assert!(matches!(r, Err(Errno::EINPROGRESS) | Ok(_)), "{r:?}");
+    drive(&mut c);
+    (c, srv, l, cli, k)
+}
+
+#[test]
+fn a_connection_is_made_through_requests_and_the_listener_token_shows_it() {
+    let (mut c, mut srv, l, _cli, _k) = connected();
+    assert!(
+        readable(&l.1),
+        "a queued connection makes the listener's anchor readable"
+    );
+    let (r, fd) = c.handle(
+        &mut srv,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: false,
+        },
+        vec![],
+    );
+    assert!(matches!(r, Ok(Body::Accepted { .. })), "{r:?}");
+    assert!(fd.is_some());
+    drain(&l.1);
+    let (r, _) = c.handle(
+        &mut srv,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: true,
+        },
+        vec![],
+    );
+    assert_eq!(r, Err(Errno::EAGAIN));
+    assert!(!readable(&l.1), "no token while nothing is queued");
+}
+
+#[test]
+fn data_flows_and_the_reader_wakes_by_token() {
+    let (mut c, mut srv, l, mut cli, k) = connected();
+    let (r, a) = c.handle(
+        &mut srv,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: false,
+        },
+        vec![],
+    );
+    let Ok(Body::Accepted { id: sid, .. }) = r else {
+        panic!("{r:?}")
+    };
+    let a = a.unwrap();
+    drain(&a);
+    let (r, _) = c.handle(
+        &mut srv,
+        t(),
+        Request::Recv {
+            id: sid,
+            flags: 0,
+            len: 100,
+            wait: true,
+        },
+        vec![],
+    );
+    assert_eq!(r, Err(Errno::EAGAIN));
+    assert!(!readable(&a));
+    ok(
+        &mut c,
+        &mut cli,
+        Request::Send {
+            id: k.0,
+            flags: 0,
+            to: None,
+            wait: false,
+            data: b"hello",
+        },
+    );
+    drive(&mut c);
+    assert!(readable(&a), "data makes the anchor readable");
+    let (r, _) = c.handle(
+        &mut srv,
+        t(),
+        Request::Recv {
+            id: sid,
+            flags: 0,
+            len: 100,
+            wait: false,
+        },
+        vec![],
+    );
+    match r {
+        Ok(Body::Recv { data, .. }) => assert_eq!(data, b"hello"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_client_names_only_sockets_it_holds_and_proves_it_with_the_anchor() {
+    let (mut c, _srv, l, _cli, _k) = connected();
+    let mut other = Session::default();
+    let (r, _) = c.handle(
+        &mut other,
+        t(),
+        Request::Listen {
+            id: l.0,
+            backlog: 1,
+        },
+        vec![],
+    );
+    assert_eq!(r, Err(Errno::EBADF), "an id alone is not a right");
+    for forged in [u64::MAX, u64::MAX - 1, l.0 + 1, l.0 ^ (1 << 32)] {
+        let (r, _) = c.handle(&mut other, t(), Request::Getsockname { id: forged }, vec![]);
+        assert_eq!(r, Err(Errno::EBADF), "forged id {forged:#x}");
+    }
+    // Attach with a dup of the listener's anchor (as a forked child
+    // holds it) and with something that is not an anchor.
+    let unrelated: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    let fds = vec![l.1.try_clone().unwrap(), unrelated];
+    let (r, _) = c.handle(&mut other, t(), Request::Attach { count: 2 }, fds);
+    assert_eq!(r, Ok(Body::Ids(vec![l.0, proto::NOT_AN_ANCHOR])));
+    let (r, _) = c.handle(&mut other, t(), Request::Getsockname { id: l.0 }, vec![]);
+    assert_eq!(r, Ok(Body::Addr(SocketAddrV4::new(ME, 8080))));
+    let (r, _) = c.handle(&mut other, t(), Request::Attach { count: 3 }, vec![]);
+    assert_eq!(r, Err(Errno::EINVAL), "count must match the fds passed");
+}
+
+#[test]
+fn the_last_close_anywhere_closes_the_socket() {
+    let (mut c, mut srv, l, _cli, _k) = connected();
+    let dup = l.1.try_clone().unwrap();
+    let n = c.open_sockets();
+    drop(l.1);
+    ok(&mut c, &mut srv, Request::Closed { id: l.0 });
+    assert_eq!(c.open_sockets(), n, "a dup still holds the listener");
+    drop(dup);
+    ok(&mut c, &mut srv, Request::Closed { id: l.0 });
+    assert_eq!(c.open_sockets(), n - 1, "the last close closed it");
+    let (r, _) = c.handle(&mut srv, t(), Request::Getsockname { id: l.0 }, vec![]);
+    assert_eq!(r, Err(Errno::EBADF));
+}
+
+#[test]
+fn the_hang_up_event_closes_with_a_fin_to_the_peer() {
+    let (mut c, mut srv, l, mut cli, k) = connected();
+    let (r, a) = c.handle(
+        &mut srv,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: false,
+        },
+        vec![],
+    );
+    let Ok(Body::Accepted { id: sid, .. }) = r else {
+        panic!("{r:?}")
+    };
+    let a_fd = c.socks[&sid].anchor.as_fd().as_raw_fd();
+    drop(a);
+    c.anchor_event(t(), a_fd);
+    drive(&mut c);
+    let (r, _) = c.handle(
+        &mut cli,
+        t(),
+        Request::Recv {
+            id: k.0,
+            flags: 0,
+            len: 10,
+            wait: false,
+        },
+        vec![],
+    );
+    assert!(
+        matches!(r, Ok(Body::Recv { data: &[], .. })),
+        "EOF at the peer: {r:?}"
+    );
+    assert!(readable(&k.1), "EOF is readable");
+}

@@ -1,0 +1,12 @@
+//! sockshimd, the stack service: one TUN device and one `stack::Stack` per
+//! network namespace, shared by every shimmed process (docs/architecture.md,
+//! "The stack service"). The binary is `main.rs`; the parts live here so
+//! that tests drive them without a device.
+
+pub mod anchor;
+pub mod core;
+pub mod device;
+pub mod idle;
+pub mod listener;
+pub mod run;
+pub mod startup;

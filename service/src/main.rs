@@ -1,0 +1,68 @@
+//! `sockshimd [--foreground]`: the stack service for the TUN device named
+//! by SOCKSHIM_TUN (default sockshim0) in this network namespace. The shim
+//! starts it on demand; it exits by itself when idle (SOCKSHIM_IDLE_MS,
+//! default 10 s). See `startup` for its exit codes.
+
+use std::time::Duration;
+
+use service::core::Core;
+use service::run::Service;
+use service::startup::{self, EXIT_CONFIG, EXIT_NO_DEVICE, EXIT_RUNNING};
+
+fn main() {
+    startup::own_fds_and_limits();
+    let foreground = std::env::args().any(|a| a == "--foreground");
+    let cfg = match proto::config::ShimConfig::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("sockshimd: bad configuration: {msg}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    };
+    let idle = std::env::var("SOCKSHIM_IDLE_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(10));
+    // The name first: a second service for this device leaves before it
+    // touches the device.
+    let listener = match service::listener::bind_name(&proto::name::service_name(&cfg.tun)) {
+        Ok(l) => l,
+        Err(nix::errno::Errno::EADDRINUSE) => std::process::exit(EXIT_RUNNING),
+        Err(e) => {
+            eprintln!(
+                "sockshimd: cannot bind the service name for '{}': {e}",
+                cfg.tun
+            );
+            std::process::exit(EXIT_NO_DEVICE);
+        }
+    };
+    let device = match service::device::open_tun(&cfg.tun) {
+        Ok(d) => d,
+        Err(e) => {
+            let hint = if e.raw_os_error() == Some(libc::EBUSY) {
+                "another process is attached to it (a program in SOCKSHIM_MODE=process?)"
+            } else {
+                "create it first (scripts/netns-up NAME, then run inside that namespace), or set SOCKSHIM_TUN"
+            };
+            eprintln!(
+                "sockshim: cannot attach TUN device '{}': {e}; {hint}.",
+                cfg.tun
+            );
+            std::process::exit(EXIT_NO_DEVICE);
+        }
+    };
+    let sc = startup::stack_config(&cfg);
+    service::device::wait_running(&cfg.tun, Duration::from_secs(2));
+    if !foreground {
+        startup::detach(std::env::var("SOCKSHIM_SERVICE_LOG").ok().as_deref());
+    }
+    let core = Core::new(stack::Stack::new(sc));
+    match Service::new(core, device, listener, idle) {
+        Ok(mut s) => s.run(),
+        Err(e) => {
+            eprintln!("sockshimd: cannot start the event loop: {e}");
+            std::process::exit(EXIT_NO_DEVICE);
+        }
+    }
+}

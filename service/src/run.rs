@@ -1,0 +1,272 @@
+//! The service's event loop, the stack's driver: one thread, one epoll
+//! set over the device, the listening socket, every client connection and
+//! every anchor. Each turn reads frames into the stack, answers requests
+//! (one message in, one reply out, never blocking), closes sockets whose
+//! last descriptor went, fires timers, writes frames out and refreshes
+//! the readiness tokens of the sockets that changed. It returns when the
+//! service has been idle long enough (`Idle`).
+//!
+//! A client that sends something that does not decode, or that does not
+//! read its replies, is answered EINVAL (if possible) and cut off; other
+//! clients never notice.
+
+use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use proto::{msg::encode_reply, Request};
+use stack::Errno;
+
+use crate::core::{Core, Session};
+use crate::idle::Idle;
+use crate::listener;
+
+const K_DEVICE: u64 = 1 << 62;
+const K_LISTENER: u64 = 2 << 62;
+const K_CLIENT: u64 = 3 << 62;
+const K_MASK: u64 = 3 << 62;
+
+/// Requests served from one client before looking at the others.
+const BATCH: usize = 32;
+
+pub struct Service {
+    pub core: Core,
+    device: OwnedFd,
+    listener: OwnedFd,
+    epoll: Epoll,
+    clients: HashMap<RawFd, (OwnedFd, Session)>,
+    idle: Idle,
+    uid: u32,
+    buf: Vec<u8>,
+}
+
+/// CLOCK_MONOTONIC in stack time: one clock for every process.
+pub fn now() -> stack::Instant {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+        .unwrap_or(0);
+    stack::Instant::from_micros(t)
+}
+
+impl Service {
+    /// `device` is the TUN fd (in tests, any fd that carries one frame per
+    /// read and write); `listener` the bound name.
+    pub fn new(
+        core: Core,
+        device: OwnedFd,
+        listener: OwnedFd,
+        idle: Duration,
+    ) -> nix::Result<Self> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(&device, EpollEvent::new(EpollFlags::EPOLLIN, K_DEVICE))?;
+        epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, K_LISTENER))?;
+        Ok(Service {
+            core,
+            device,
+            listener,
+            epoll,
+            clients: HashMap::new(),
+            idle: Idle::new(idle),
+            uid: nix::unistd::geteuid().as_raw(),
+            buf: vec![0; proto::MAX_MSG + 1],
+        })
+    }
+
+    /// Clients connected now.
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Serve until idle.
+    pub fn run(&mut self) {
+        let mut events = vec![EpollEvent::empty(); 256];
+        let mut frame = vec![0u8; 65_536];
+        loop {
+            let t = self.timeout();
+            let n = self.epoll.wait(&mut events, t).unwrap_or(0);
+            for ev in &events[..n] {
+                let data = ev.data();
+                match data & K_MASK {
+                    K_DEVICE => self.input(&mut frame),
+                    K_LISTENER => self.accept_clients(),
+                    K_CLIENT => self.serve_client((data & !K_MASK) as RawFd),
+                    _ => self.core.anchor_event(now(), data as RawFd),
+                }
+            }
+            self.watch_new_anchors();
+            self.core.stack.handle_timeout(now());
+            self.flush();
+            self.core.sync_changed();
+            let idle = self.clients.is_empty() && self.core.is_empty();
+            if self.idle.update(std::time::Instant::now(), idle) {
+                return;
+            }
+        }
+    }
+
+    fn timeout(&self) -> EpollTimeout {
+        let n = now().total_micros();
+        let mut ms = match self.core.stack.poll_timeout() {
+            Some(t) => t
+                .total_micros()
+                .saturating_sub(n)
+                .div_ceil(1000)
+                .min(60_000),
+            None => 60_000,
+        };
+        if let Some(left) = self.idle.remaining(std::time::Instant::now()) {
+            ms = ms.min(left.as_millis() as u64 + 1);
+        }
+        EpollTimeout::try_from(ms as u16 as i32).unwrap_or(EpollTimeout::NONE)
+    }
+
+    fn input(&mut self, frame: &mut [u8]) {
+        for _ in 0..256 {
+            match nix::unistd::read(self.device.as_raw_fd(), frame) {
+                Ok(n) if n > 0 => self.core.stack.handle_frame(now(), &frame[..n]),
+                _ => break,
+            }
+        }
+    }
+
+    /// Write every queued frame to the device.
+    pub fn flush(&mut self) {
+        while let Some(f) = self.core.stack.poll_transmit() {
+            let _ = nix::unistd::write(&self.device, &f);
+            self.core.stack.recycle(f);
+        }
+    }
+
+    fn watch_new_anchors(&mut self) {
+        for fd in std::mem::take(&mut self.core.new_anchors) {
+            if self.core.socket_of_anchor(fd).is_none() {
+                continue; // already closed again
+            }
+            // SAFETY: the core owns this fd and keeps it open while it is
+            // in `socket_of_anchor`; we only borrow it for the epoll call.
+            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = self
+                .epoll
+                .add(b, EpollEvent::new(EpollFlags::EPOLLRDHUP, fd as u32 as u64));
+        }
+    }
+
+    fn accept_clients(&mut self) {
+        while let Ok(Some(fd)) = listener::accept_client(&self.listener, self.uid) {
+            let key = fd.as_raw_fd();
+            let ev = EpollEvent::new(EpollFlags::EPOLLIN, K_CLIENT | key as u32 as u64);
+            if self.epoll.add(&fd, ev).is_ok() {
+                self.clients.insert(key, (fd, Session::default()));
+            }
+        }
+    }
+
+    fn drop_client(&mut self, key: RawFd) {
+        if let Some((fd, _)) = self.clients.remove(&key) {
+            let _ = self.epoll.delete(&fd);
+        }
+    }
+
+    fn serve_client(&mut self, key: RawFd) {
+        for _ in 0..BATCH {
+            match self.one_request(key) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(()) => {
+                    self.drop_client(key);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ok(true): served one; Ok(false): nothing waiting; Err: cut the client.
+    fn one_request(&mut self, key: RawFd) -> Result<bool, ()> {
+        let Some((conn, sess)) = self.clients.get_mut(&key) else {
+            return Ok(false);
+        };
+        let mut cmsg = nix::cmsg_space!([RawFd; proto::MAX_ATTACH]);
+        let (len, fds, truncated) = {
+            let mut iov = [IoSliceMut::new(&mut self.buf)];
+            let m = match recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => m,
+                Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                Err(nix::errno::Errno::EINTR) => return Ok(true),
+                Err(_) => return Err(()),
+            };
+            let mut fds = Vec::new();
+            if let Ok(cmsgs) = m.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmRights(v) = c {
+                        // SAFETY: the kernel just installed these fds for
+                        // us; owning them closes them when handled.
+                        fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                    }
+                }
+            }
+            let trunc = m
+                .flags
+                .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+            (m.bytes, fds, trunc)
+        };
+        if len == 0 && fds.is_empty() {
+            return Err(()); // the client hung up
+        }
+        let bytes = &self.buf[..len];
+        let req = if truncated || len > proto::MAX_MSG {
+            Err(proto::Malformed("message too long"))
+        } else {
+            Request::decode(bytes)
+        };
+        let req = match req {
+            Ok(r) => r,
+            Err(_) => {
+                let b = encode_reply(&Err(Errno::EINVAL));
+                let _ = send_reply(conn.as_fd(), &b, None);
+                return Err(());
+            }
+        };
+        let (reply, pass) = self.core.handle(sess, now(), req, fds);
+        let b = encode_reply(&reply);
+        drop(reply);
+        let r = send_reply(conn.as_fd(), &b, pass.as_ref());
+        self.flush();
+        r.map(|_| true).map_err(|_| ())
+    }
+}
+
+/// Send one reply, with `fd` attached when given. Never blocks: a client
+/// that does not read its replies is cut off.
+fn send_reply(
+    conn: std::os::fd::BorrowedFd<'_>,
+    b: &[u8],
+    fd: Option<&OwnedFd>,
+) -> nix::Result<()> {
+    let iov = [IoSlice::new(b)];
+    let raw;
+    let cm;
+    let cms: &[ControlMessage] = match fd {
+        Some(f) => {
+            raw = [f.as_raw_fd()];
+            cm = [ControlMessage::ScmRights(&raw)];
+            &cm
+        }
+        None => &[],
+    };
+    sendmsg::<()>(
+        conn.as_raw_fd(),
+        &iov,
+        cms,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}

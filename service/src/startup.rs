@@ -1,0 +1,111 @@
+//! Start-up of `sockshimd`: its own fds and limits (not the program's that
+//! spawned it), its configuration (the spawning client's SOCKSHIM_*), the
+//! name bind that decides whether it runs at all, the device, and the
+//! detach from the spawning process.
+//!
+//! Exit codes the client reads: `EXIT_STARTED` (a detached service now
+//! serves), `EXIT_RUNNING` (another service holds the name: use it),
+//! `EXIT_NO_DEVICE` (one line on stderr says why), `EXIT_CONFIG`.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use stack::{Config, Sysctl};
+
+pub const EXIT_STARTED: i32 = 0;
+pub const EXIT_CONFIG: i32 = 2;
+pub const EXIT_RUNNING: i32 = 3;
+pub const EXIT_NO_DEVICE: i32 = 4;
+
+/// Close every fd above stderr that the spawning program left open (an
+/// anchor held here would hide that socket's last close forever), and
+/// raise the fd limit to its hard maximum: the service holds one fd per
+/// socket of every client.
+pub fn own_fds_and_limits() {
+    // SAFETY: close_range on fds this process does not use yet.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn read_sysctl() -> Sysctl {
+    let mut s = Sysctl::default();
+    for path in stack::config::SYSCTL_PATHS {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/sys/{path}")) {
+            s.apply(path, &text);
+        }
+    }
+    s
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_err()
+    {
+        b = (std::process::id() as u64 ^ crate::run::now().total_micros()).to_ne_bytes();
+    }
+    u64::from_ne_bytes(b)
+}
+
+/// The stack's configuration: addresses from SOCKSHIM_*, defaults from the
+/// namespace's sysctls, ISN secret per boot (as Linux), MTU from the device.
+pub fn stack_config(cfg: &proto::config::ShimConfig) -> Config {
+    let mut sc = Config::new(cfg.addr, cfg.prefix_len);
+    sc.gateway = cfg.gateway;
+    sc.mtu = cfg
+        .mtu
+        .or_else(|| crate::device::device_mtu(&cfg.tun))
+        .unwrap_or(1500);
+    sc.sysctl = read_sysctl();
+    sc.seed = random_u64();
+    sc.secret = match std::fs::read("/proc/sys/kernel/random/boot_id") {
+        Ok(id) => fnv(&id),
+        Err(_) => random_u64(),
+    };
+    sc
+}
+
+/// Detach: the parent (the process the client spawned) exits with
+/// `EXIT_STARTED` once the child exists; the child gets its own session
+/// and stdio (/dev/null, or the file SOCKSHIM_SERVICE_LOG names).
+/// Returns in the child only.
+pub fn detach(log: Option<&str>) {
+    // SAFETY: single-threaded here (no thread started yet), so the child
+    // may do anything the parent could.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(EXIT_STARTED),
+        Ok(nix::unistd::ForkResult::Child) => {}
+        Err(_) => return, // serve from this process then
+    }
+    let _ = nix::unistd::setsid();
+    let null: Option<OwnedFd> = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ok()
+        .map(Into::into);
+    let out: Option<OwnedFd> = log
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map(Into::into);
+    if let Some(n) = &null {
+        let _ = nix::unistd::dup2(n.as_raw_fd(), 0);
+        let o = out.as_ref().unwrap_or(n);
+        let _ = nix::unistd::dup2(o.as_raw_fd(), 1);
+        let _ = nix::unistd::dup2(o.as_raw_fd(), 2);
+    }
+}

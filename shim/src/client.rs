@@ -1,0 +1,350 @@
+//! The client side of the service protocol (SOCKSHIM_MODE=service): one
+//! connection per process to `sockshimd` (docs/architecture.md, "The stack
+//! service"), started on demand. `call` sends one request and returns the
+//! reply, with the descriptor the service passed along (the anchor of a
+//! new socket). After fork the child opens its own connection and attaches
+//! every inherited socket by passing its anchor; a connection lost to the
+//! service's death is ECONNRESET for that call, one line on stderr, and a
+//! new service is started by the next call.
+
+use std::ffi::CString;
+
+use libc::{c_int, c_void};
+use parking_lot::Mutex;
+use proto::msg::decode_reply;
+use proto::{Reply, Request};
+use stack::Errno;
+
+use crate::log;
+use crate::real::real;
+
+struct Conn {
+    fd: c_int,
+    pid: c_int,
+    buf: Vec<u8>,
+}
+
+static CONN: Mutex<Option<Conn>> = Mutex::new(None);
+
+fn errno() -> i32 {
+    // SAFETY: reading this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn getpid() -> c_int {
+    // SAFETY: no preconditions.
+    unsafe { libc::getpid() }
+}
+
+/// The `sockshimd` beside this library (or SOCKSHIM_SERVICE_BIN).
+fn service_path() -> Option<CString> {
+    if let Ok(p) = std::env::var("SOCKSHIM_SERVICE_BIN") {
+        return CString::new(p).ok();
+    }
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr fills `info` for an address inside this library.
+    if unsafe { libc::dladdr(service_path as *const c_void, &mut info) } == 0
+        || info.dli_fname.is_null()
+    {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader.
+    let lib = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let lib = std::path::Path::new(std::ffi::OsStr::from_bytes(lib.to_bytes()));
+    CString::new(lib.parent()?.join("sockshimd").into_os_string().into_vec()).ok()
+}
+
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// Run `sockshimd` (detaching) and return its exit code. posix_spawn runs
+/// no atfork handler and the service gets a fresh image: never a forked
+/// copy of this program.
+fn spawn_service() -> Result<i32, i32> {
+    let Some(path) = service_path() else {
+        log::error("sockshim: cannot locate sockshimd next to libsockshim.so");
+        return Err(libc::ENETDOWN);
+    };
+    let env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != "LD_PRELOAD")
+        .filter_map(|(k, v)| {
+            let mut b = k.into_vec();
+            b.push(b'=');
+            b.extend(v.into_vec());
+            CString::new(b).ok()
+        })
+        .collect();
+    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|c| c.as_ptr() as *mut _).collect();
+    envp.push(std::ptr::null_mut());
+    let argv = [path.as_ptr() as *mut libc::c_char, std::ptr::null_mut()];
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: valid NUL-terminated path, argv and envp arrays, no attrs.
+    let r = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        )
+    };
+    if r != 0 {
+        log::error(&format!(
+            "sockshim: cannot start {}: {}",
+            path.to_string_lossy(),
+            std::io::Error::from_raw_os_error(r)
+        ));
+        return Err(libc::ENETDOWN);
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for the child we just spawned.
+        let w = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if w == pid {
+            return Ok(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            });
+        }
+        if w < 0 && errno() != libc::EINTR {
+            // Reaped by the program's own SIGCHLD handling: assume started.
+            return Ok(0);
+        }
+    }
+}
+
+fn try_connect(name: &[u8]) -> Result<c_int, i32> {
+    let _alloc = crate::driver::FD_ALLOC.lock();
+    // SAFETY: socket(2) with constant arguments.
+    let fd = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: sockaddr_un is plain data.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as u16;
+    for (i, b) in name.iter().enumerate() {
+        sa.sun_path[i + 1] = *b as libc::c_char;
+    }
+    let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + name.len()) as libc::socklen_t;
+    // SAFETY: a valid sockaddr_un of `len` bytes.
+    let r = unsafe { (real().connect)(fd, &sa as *const _ as *const libc::sockaddr, len) };
+    if r < 0 {
+        let e = errno();
+        // SAFETY: our fd.
+        unsafe { (real().close)(fd) };
+        return Err(e);
+    }
+    Ok(crate::driver::to_high_fd(fd))
+}
+
+/// Connect to the service for `tun`, starting it if nobody listens.
+fn connect_service(tun: &str) -> Result<Conn, i32> {
+    let name = proto::name::service_name(tun);
+    let mut spawned = false;
+    for attempt in 0..200 {
+        match try_connect(&name) {
+            Ok(fd) => {
+                let mut c = Conn {
+                    fd,
+                    pid: getpid(),
+                    buf: vec![0; proto::MAX_MSG + 1],
+                };
+                let hello = Request::Hello {
+                    version: proto::VERSION,
+                };
+                match roundtrip(&mut c, &hello.encode(), &[], false) {
+                    Ok((Ok(_), _)) => return Ok(c),
+                    _ => {
+                        crate::driver::unprotect_and_close(c.fd);
+                        return Err(libc::ENETDOWN);
+                    }
+                }
+            }
+            Err(libc::ECONNREFUSED | libc::ENOENT) if !spawned => {
+                spawned = true;
+                match spawn_service()? {
+                    0 | 3 => {}
+                    4 => return Err(libc::ENETDOWN), // it said why
+                    code => {
+                        log::error(&format!(
+                            "sockshim: the stack service sockshimd failed to start (exit {code})"
+                        ));
+                        return Err(libc::ENETDOWN);
+                    }
+                }
+            }
+            Err(libc::ECONNREFUSED | libc::ENOENT | libc::EAGAIN) if attempt < 199 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => {
+                log::error(&format!(
+                    "sockshim: cannot reach the stack service for '{tun}': {}",
+                    std::io::Error::from_raw_os_error(e)
+                ));
+                return Err(libc::ENETDOWN);
+            }
+        }
+    }
+    Err(libc::ENETDOWN)
+}
+
+/// The decoded reply and the passed fd, or Err(errno) when the connection
+/// broke (the caller drops it).
+fn roundtrip<'b>(
+    c: &'b mut Conn,
+    msg: &[u8],
+    pass: &[c_int],
+    cloexec: bool,
+) -> Result<(Reply<'b>, Option<c_int>), i32> {
+    // One buffer for control messages: up to MAX_ATTACH fds.
+    let mut cbuf = [0u64; (proto::MAX_ATTACH * 4 + 64) / 8];
+    let mut iov = libc::iovec {
+        iov_base: msg.as_ptr() as *mut c_void,
+        iov_len: msg.len(),
+    };
+    // SAFETY: msghdr is plain data.
+    let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+    mh.msg_iov = &mut iov;
+    mh.msg_iovlen = 1;
+    if !pass.is_empty() {
+        let bytes = std::mem::size_of_val(pass);
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe { libc::CMSG_SPACE(bytes as u32) } as usize;
+        mh.msg_control = cbuf.as_mut_ptr() as *mut c_void;
+        mh.msg_controllen = space;
+        // SAFETY: cbuf holds `space` bytes (MAX_ATTACH fds at most), so
+        // the first header and its data fit.
+        unsafe {
+            let cm = libc::CMSG_FIRSTHDR(&mh);
+            (*cm).cmsg_level = libc::SOL_SOCKET;
+            (*cm).cmsg_type = libc::SCM_RIGHTS;
+            (*cm).cmsg_len = libc::CMSG_LEN(bytes as u32) as usize;
+            std::ptr::copy_nonoverlapping(pass.as_ptr(), libc::CMSG_DATA(cm) as *mut c_int, pass.len());
+        }
+    }
+    loop {
+        // SAFETY: a valid msghdr over live buffers.
+        let n = unsafe { (real().sendmsg)(c.fd, &mh, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            break;
+        }
+        if errno() != libc::EINTR {
+            return Err(libc::ECONNRESET);
+        }
+    }
+    let mut iov = libc::iovec {
+        iov_base: c.buf.as_mut_ptr() as *mut c_void,
+        iov_len: c.buf.len(),
+    };
+    // SAFETY: msghdr is plain data.
+    let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+    mh.msg_iov = &mut iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf.as_mut_ptr() as *mut c_void;
+    mh.msg_controllen = std::mem::size_of_val(&cbuf);
+    let flags = if cloexec { libc::MSG_CMSG_CLOEXEC } else { 0 };
+    let n = {
+        // The passed fd lands at the lowest free number: the program's
+        // new descriptor, as the kernel's socket()/accept() would give.
+        let _alloc = crate::driver::FD_ALLOC.lock();
+        loop {
+            // SAFETY: a valid msghdr over live buffers.
+            let n = unsafe { (real().recvmsg)(c.fd, &mut mh, flags) };
+            if n >= 0 || errno() != libc::EINTR {
+                break n;
+            }
+        }
+    };
+    if n <= 0 {
+        return Err(libc::ECONNRESET);
+    }
+    let mut fd = None;
+    // SAFETY: walking the control messages the kernel wrote into cbuf.
+    unsafe {
+        let mut cm = libc::CMSG_FIRSTHDR(&mh);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::SOL_SOCKET && (*cm).cmsg_type == libc::SCM_RIGHTS {
+                let k = ((*cm).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
+                let p = libc::CMSG_DATA(cm) as *const c_int;
+                for i in 0..k {
+                    let f = std::ptr::read_unaligned(p.add(i));
+                    if fd.is_none() {
+                        fd = Some(f);
+                    } else {
+                        (real().close)(f);
+                    }
+                }
+            }
+            cm = libc::CMSG_NXTHDR(&mh, cm);
+        }
+    }
+    match decode_reply(&c.buf[..n as usize]) {
+        Ok(r) => Ok((r, fd)),
+        Err(_) => {
+            if let Some(f) = fd {
+                // SAFETY: our fd, just received.
+                unsafe { (real().close)(f) };
+            }
+            Err(libc::ECONNRESET)
+        }
+    }
+}
+
+/// After fork: prove to the service that this process holds each
+/// inherited socket, by passing the anchors (in batches).
+fn attach_all(c: &mut Conn) -> Result<(), i32> {
+    let Some(s) = crate::driver::shim_any() else {
+        return Ok(());
+    };
+    let fds: Vec<c_int> = s.fds.all_fds();
+    for chunk in fds.chunks(proto::MAX_ATTACH) {
+        let req = Request::Attach {
+            count: chunk.len() as u16,
+        };
+        match roundtrip(c, &req.encode(), chunk, false)? {
+            (Ok(_), _) => {}
+            (Err(e), _) => return Err(e.0),
+        }
+    }
+    Ok(())
+}
+
+/// One request to the service: `f` sees the reply and the descriptor
+/// passed with it (the caller owns it). `pass` rides along by SCM_RIGHTS.
+pub fn call<T>(
+    tun: &str,
+    req: &Request<'_>,
+    cloexec: bool,
+    f: impl FnOnce(Reply<'_>, Option<c_int>) -> T,
+) -> Result<T, Errno> {
+    let mut g = CONN.lock();
+    if g.as_ref().is_some_and(|c| c.pid != getpid()) {
+        // Forked: the inherited connection is the parent's; ours is new.
+        if let Some(c) = g.take() {
+            crate::driver::unprotect_and_close(c.fd);
+        }
+        let mut c = connect_service(tun).map_err(Errno)?;
+        if let Err(e) = attach_all(&mut c) {
+            crate::driver::unprotect_and_close(c.fd);
+            return Err(Errno(e));
+        }
+        *g = Some(c);
+    }
+    if g.is_none() {
+        *g = Some(connect_service(tun).map_err(Errno)?);
+    }
+    let c = g.as_mut().expect("connected above");
+    let msg = req.encode();
+    match roundtrip(c, &msg, &[], cloexec) {
+        Ok((rep, fd)) => Ok(f(rep, fd)),
+        Err(e) => {
+            if let Some(c) = g.take() {
+                crate::driver::unprotect_and_close(c.fd);
+            }
+            log::warn_once("sockshim: lost the connection to the stack service sockshimd");
+            Err(Errno(e))
+        }
+    }
+}
