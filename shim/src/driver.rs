@@ -97,7 +97,8 @@ pub fn new_anchor(cloexec: bool) -> i32 {
     unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | flags, 0) }
 }
 
-fn read_sysctl() -> Sysctl {
+/// The namespace's sysctls, from /proc/sys.
+pub fn read_sysctl() -> Sysctl {
     let mut s = Sysctl::default();
     for path in stack::config::SYSCTL_PATHS {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/sys/{path}")) {

@@ -6,6 +6,8 @@
 //! - one `Mutex` per socket covering socket, PCB, buffers, accept queues.
 //! - `txq`, `timers`, `changed`, `rng`: small leaf mutexes held only to
 //!   push or pop.
+//! - `sysctl`: the current tunables; `RwLock` over an `Arc`, leaf, held
+//!   only to clone or replace the `Arc`.
 //!
 //! Lock order: a listener's lock before its child's; a socket lock before
 //! any leaf lock; never two unrelated sockets; never a socket lock while a
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
-use crate::config::Config;
+use crate::config::{Config, Sysctl};
 use crate::errno::Errno;
 use crate::kern::lockorder::{so_lock, SockGuard};
 use crate::kern::socket::Socket;
@@ -94,6 +96,8 @@ const CHANGED_MAX: usize = 1 << 16;
 /// One stack instance. All methods take `&self`.
 pub struct Stack {
     pub(crate) config: Config,
+    /// The tunables now in force: `config.sysctl` until [`Stack::set_sysctl`].
+    sysctl: RwLock<Arc<Sysctl>>,
     pub(crate) slots: RwLock<Slots>,
     pub(crate) pcbinfo: RwLock<PcbInfo>,
     txq: Mutex<TxQueue>,
@@ -114,6 +118,7 @@ impl Stack {
         let isn_key = [key_rng.next_u64(), key_rng.next_u64()];
         let ident = rng.next_u32() as u16;
         Stack {
+            sysctl: RwLock::new(Arc::new(config.sysctl.clone())),
             config,
             slots: RwLock::new(Slots::default()),
             pcbinfo: RwLock::new(PcbInfo::default()),
@@ -130,6 +135,23 @@ impl Stack {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The sysctls in force. Like Linux, each use reads the current value:
+    /// a socket created after [`Stack::set_sysctl`] gets the new buffer
+    /// sizes, and a SYN sent after it the new window scale.
+    pub fn sysctl(&self) -> Arc<Sysctl> {
+        self.sysctl.read().clone()
+    }
+
+    /// Replace the sysctls (the shim re-reads /proc/sys when a socket is
+    /// created, as Linux reads them then). Existing sockets keep what they
+    /// already derived from the old values.
+    pub fn set_sysctl(&self, sysctl: Sysctl) {
+        let mut cur = self.sysctl.write();
+        if **cur != sysctl {
+            *cur = Arc::new(sysctl);
+        }
     }
 
     pub fn stats(&self) -> StatsSnapshot {

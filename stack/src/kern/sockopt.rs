@@ -88,7 +88,7 @@ impl Stack {
             return Ok(());
         }
         let v = int_arg(val)?;
-        let sys = &self.config.sysctl;
+        let sys = &self.sysctl();
         let o = &mut so.so_options;
         match name {
             SO_REUSEADDR => o.reuseaddr = v != 0,
@@ -154,7 +154,7 @@ impl Stack {
         let cap = if locked {
             so.so_rcv.sb_hiwat / 2
         } else {
-            self.config.sysctl.tcp_rmem[2] / 2
+            self.sysctl().tcp_rmem[2] / 2
         };
         let v = v.min(cap);
         so.so_rcv.sb_lowat = v.max(1);

@@ -37,7 +37,7 @@ impl Stack {
         if !ok {
             return Err(Errno::EPROTONOSUPPORT);
         }
-        let sys = &self.config.sysctl;
+        let sys = &self.sysctl();
         let inp = Inpcb::new(sys.ip_default_ttl);
         let (pcb, rcv, snd) = match ty {
             SockType::Stream => (

@@ -71,7 +71,7 @@ pub(crate) fn send_icmp(
         src,
         dst,
         protocol: wire::IP_PROTO_ICMP,
-        ttl: stack.config.sysctl.ip_default_ttl,
+        ttl: stack.sysctl().ip_default_ttl,
         tos: 0,
         dont_frag: false,
     };

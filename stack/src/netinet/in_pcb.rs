@@ -302,7 +302,7 @@ pub(crate) fn in_pcbbind(
         foreign: None,
     };
     let start = stack.rng.lock().next_u32();
-    let range = stack.config.sysctl.port_range;
+    let range = stack.sysctl().port_range;
     let port = stack
         .pcbinfo
         .write()

@@ -17,4 +17,6 @@ pub mod tcp_var;
 pub mod udp;
 
 #[cfg(test)]
+mod tcp_linux_tests;
+#[cfg(test)]
 mod tcp_tests;

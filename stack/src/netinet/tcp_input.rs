@@ -115,7 +115,7 @@ fn rst_for_bad_ack(stack: &Stack, tp: &TcpCb, ackno: Seq) {
 
 /// Apply the peer's SYN options to `tp` (both SYN and SYN-ACK).
 pub(crate) fn tcp_apply_syn_options(stack: &Stack, tp: &mut TcpCb, seg: &TcpRepr) {
-    let sys = &stack.config.sysctl;
+    let sys = &stack.sysctl();
     let peer_mss = seg.options.mss.unwrap_or(TCP_DEFAULT_MSS);
     tp.wscale_ok = sys.tcp_window_scaling && seg.options.window_scale.is_some();
     if tp.wscale_ok {
@@ -163,7 +163,7 @@ pub(crate) fn tcp_sndbuf_expand(stack: &Stack, so: &mut Socket) {
         return;
     }
     let Some(tp) = so.so_pcb.tcp() else { return };
-    let wmem = stack.config.sysctl.tcp_wmem;
+    let wmem = stack.sysctl().tcp_wmem;
     let want = (tp.cwnd.max(10 * tp.t_maxseg) * 4).clamp(wmem[1], wmem[2].max(wmem[1]));
     if want > so.so_snd.sb_hiwat {
         so.so_snd.set_hiwat(want);
@@ -460,7 +460,7 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
             tp.t_state = TcpState::FinWait2;
             tp.t_timers.rexmt = None;
             if so.so_state.has(SoState::NOFDREF) {
-                let t = tp.linger2.unwrap_or(stack.config.sysctl.tcp_fin_timeout);
+                let t = tp.linger2.unwrap_or(stack.sysctl().tcp_fin_timeout);
                 tp.t_timers.twomsl = Some(now + t);
             }
         }

@@ -58,7 +58,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
                     flags |= TcpFlags::ACK;
                 }
                 options.mss = Some(tp.mss_offer);
-                let sys = &stack.config.sysctl;
+                let sys = &stack.sysctl();
                 let passive = tp.t_state == TcpState::SynReceived;
                 if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
                     options.window_scale = Some(tp.rcv_wscale);

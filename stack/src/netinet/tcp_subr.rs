@@ -55,10 +55,12 @@ pub(crate) fn tcp_ts(now: Instant, offset: u32) -> u32 {
     (now.total_millis() as u32).wrapping_add(offset)
 }
 
-/// Window scale we ask for, as Linux's tcp_select_initial_window:
-/// ilog2(largest receive buffer) - 15, within 0..=14.
-pub(crate) fn rcv_wscale_for(max_rcvbuf: usize) -> u8 {
-    let ilog2 = usize::BITS - 1 - max_rcvbuf.max(1).leading_zeros();
+/// Window scale we ask for, as Linux's tcp_select_initial_window: from
+/// the largest window the socket could ever offer, max(tcp_rmem[2],
+/// rmem_max), ilog2(that) - 15 within 0..=14.
+pub(crate) fn rcv_wscale_for(sys: &crate::config::Sysctl) -> u8 {
+    let space = sys.tcp_rmem[2].max(sys.rmem_max).max(1);
+    let ilog2 = usize::BITS - 1 - space.leading_zeros();
     ilog2.saturating_sub(15).min(14) as u8
 }
 
@@ -133,7 +135,7 @@ pub(crate) fn tcp_respond(
         stack,
         src,
         dst,
-        stack.config.sysctl.ip_default_ttl,
+        stack.sysctl().ip_default_ttl,
         0,
         &repr,
         (&[], &[]),
@@ -265,8 +267,19 @@ mod tests {
 
     #[test]
     fn wscale_matches_linux_choice() {
-        assert_eq!(rcv_wscale_for(6291456), 7);
-        assert_eq!(rcv_wscale_for(33554432), 10);
-        assert_eq!(rcv_wscale_for(65535), 0);
+        let ws = |rmem2: usize, rmem_max: usize| {
+            let mut s = crate::config::Sysctl::default();
+            s.tcp_rmem[2] = rmem2;
+            s.rmem_max = rmem_max;
+            rcv_wscale_for(&s)
+        };
+        assert_eq!(ws(6291456, 212992), 7);
+        assert_eq!(ws(33554432, 212992), 10);
+        // packetdrill's defaults.sh: tcp_rmem[2] 15 MiB, Linux sends 8.
+        assert_eq!(ws(15 << 20, 4194304), 8);
+        // rmem_max counts too (net.core.rmem_max = 32 MiB).
+        assert_eq!(ws(6291456, 33554432), 10);
+        assert_eq!(ws(65535, 65535), 0);
+        assert_eq!(ws(1 << 31, 1 << 31), 14);
     }
 }

@@ -54,7 +54,7 @@ pub(crate) fn syncache_input(
             Stats::bump(&stack.stats.drop_listen_overflow);
             return;
         }
-        let sys = &stack.config.sysctl;
+        let sys = &stack.sysctl();
         let wscale = seg.options.window_scale.filter(|_| sys.tcp_window_scaling);
         let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
         let e = SynEntry {
@@ -69,7 +69,7 @@ pub(crate) fn syncache_input(
                 ts_recent: ts.map(|(v, _)| v),
             },
             rcv_wscale: if wscale.is_some() {
-                rcv_wscale_for(sys.tcp_rmem[2])
+                rcv_wscale_for(sys)
             } else {
                 0
             },
@@ -115,7 +115,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
     // The child inherits the listener's IP options (TTL, TOS, IP_RECVERR,
     // IP_PKTINFO, IP_MTU_DISCOVER...), as Linux's sk_clone does.
     let ltp = l.so_pcb.tcp();
-    let mut inp = ltp.map_or_else(|| Inpcb::new(stack.config.sysctl.ip_default_ttl), |t| t.inp);
+    let mut inp = ltp.map_or_else(|| Inpcb::new(stack.sysctl().ip_default_ttl), |t| t.inp);
     inp.inp_flags = 0;
     inp.laddr = *e.local.ip();
     inp.lport = e.local.port();
@@ -247,7 +247,7 @@ fn arm_listener_timer(l: &mut Socket) {
 /// The listener's timer: retransmit SYN-ACKs, expire entries after
 /// tcp_synack_retries (Linux: 1 s doubling).
 pub(crate) fn syncache_timer(stack: &Stack, now: Instant, l: &mut Socket) {
-    let retries = stack.config.sysctl.tcp_synack_retries;
+    let retries = stack.sysctl().tcp_synack_retries;
     let mut resend = Vec::new();
     if let Some(q) = l.so_listen.as_mut() {
         q.sol_incomp.retain_mut(|e| {

@@ -54,7 +54,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
         tp.t_timers.rexmt = None;
         let limit = match tp.t_state {
             TcpState::SynSent => tp.syn_retries,
-            TcpState::SynReceived => stack.config.sysctl.tcp_synack_retries,
+            TcpState::SynReceived => stack.sysctl().tcp_synack_retries,
             _ => TCP_RETRIES2,
         };
         if tp.rxtshift >= limit {

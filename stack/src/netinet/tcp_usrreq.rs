@@ -167,7 +167,7 @@ fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
 
 impl Protosw for TcpUsrreqs {
     fn pru_attach(&self, stack: &Stack, so: &mut Socket) -> Result<(), Errno> {
-        let sys = &stack.config.sysctl;
+        let sys = &stack.sysctl();
         let mtu = stack.config.mtu;
         let tp = so.so_pcb.tcp_mut().ok_or(Errno::EPROTONOSUPPORT)?;
         tp.keepidle = sys.tcp_keepalive_time;
@@ -199,7 +199,7 @@ impl Protosw for TcpUsrreqs {
     }
 
     fn pru_listen(&self, stack: &Stack, so: &mut Socket, backlog: i32) -> Result<(), Errno> {
-        let somax = stack.config.sysctl.somaxconn;
+        let somax = stack.sysctl().somaxconn;
         let qlimit = if backlog < 0 || backlog as u32 > somax {
             somax
         } else {
@@ -280,9 +280,9 @@ impl Protosw for TcpUsrreqs {
         ip::route_check(stack, dst)?;
         in_pcbautobind(stack, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
         let handle = so.handle;
-        let sys = &stack.config.sysctl;
+        let sys = &stack.sysctl();
         let rcv_wscale = if sys.tcp_window_scaling {
-            rcv_wscale_for(sys.tcp_rmem[2])
+            rcv_wscale_for(sys)
         } else {
             0
         };
@@ -460,7 +460,7 @@ impl Protosw for TcpUsrreqs {
                             // Linux resets (tcp_close, TCPAbortOnLinger).
                             tcp_drop(stack, so, None);
                         } else {
-                            let t = tp.linger2.unwrap_or(stack.config.sysctl.tcp_fin_timeout);
+                            let t = tp.linger2.unwrap_or(stack.sysctl().tcp_fin_timeout);
                             tp.t_timers.twomsl = Some(now + t);
                         }
                     }
@@ -567,7 +567,7 @@ impl Protosw for TcpUsrreqs {
             (IPPROTO_IP, _) => {
                 return ip::ip_ctloutput_set(
                     &mut tp.inp,
-                    stack.config.sysctl.ip_default_ttl,
+                    stack.sysctl().ip_default_ttl,
                     true,
                     name,
                     v,
@@ -663,7 +663,7 @@ impl Protosw for TcpUsrreqs {
             (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
                 Some(Duration::ZERO) => -1,
                 Some(d) => d.as_secs() as i32,
-                None => stack.config.sysctl.tcp_fin_timeout.as_secs() as i32,
+                None => stack.sysctl().tcp_fin_timeout.as_secs() as i32,
             },
             (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => tp.notsent_lowat as i32,
             (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,

@@ -243,7 +243,7 @@ impl Protosw for UdpUsrreqs {
         match level {
             IPPROTO_IP => ip::ip_ctloutput_set(
                 so.so_pcb.inp_mut(),
-                stack.config.sysctl.ip_default_ttl,
+                stack.sysctl().ip_default_ttl,
                 false,
                 name,
                 v,
