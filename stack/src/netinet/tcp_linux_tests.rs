@@ -4,8 +4,8 @@
 
 use std::net::SocketAddrV4;
 
-use crate::linux::{SOL_SOCKET, SO_RCVBUF};
-use crate::testing::trace::{recv_one, send, Seg, PEER};
+use crate::linux::{IPPROTO_TCP, SOL_SOCKET, SO_RCVBUF, TCP_MAXSEG};
+use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, Stack, Sysctl};
@@ -112,4 +112,63 @@ fn window_scale_counts_rmem_max() {
     let h = s.socket(SockType::Stream, 0).unwrap();
     assert_eq!(s.connect(t0(), h, Some(peer(80))), Err(Errno::EINPROGRESS));
     assert_eq!(recv_one(&s).options.window_scale, Some(10));
+}
+
+fn set_maxseg(s: &Stack, h: crate::SocketHandle, v: i32) {
+    s.setsockopt(t0(), h, IPPROTO_TCP, TCP_MAXSEG, &v.to_ne_bytes())
+        .unwrap();
+}
+
+/// TCP_MAXSEG set before connect() lowers the MSS our SYN offers (Linux's
+/// tcp_mss_clamp; packetdrill mss/mss-setsockopt-tcp_maxseg-client), and
+/// the segments we send after it.
+#[test]
+fn tcp_maxseg_before_connect_lowers_the_syn_mss() {
+    let mut c = Config::new(ME, 24);
+    c.sysctl.tcp_timestamps = false;
+    let s = Stack::new(c);
+    let h = s.socket(SockType::Stream, 0).unwrap();
+    set_maxseg(&s, h, 1100);
+    assert_eq!(s.connect(t0(), h, Some(peer(80))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(&s);
+    assert_eq!(syn.options.mss, Some(1100));
+    let opts = TcpOptions {
+        mss: Some(1460),
+        ..TcpOptions::default()
+    };
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(opts),
+    );
+    assert_eq!(recv_one(&s).flags, ACK);
+    s.send(t0(), h, &[7u8; 1500], 0, None).unwrap();
+    let segs = recv_all(&s);
+    assert_eq!(segs[0].payload.len(), 1100);
+}
+
+/// On a listener, TCP_MAXSEG lowers the SYN-ACK's MSS (packetdrill
+/// mss/mss-setsockopt-tcp_maxseg-server); without it the SYN-ACK offers
+/// MTU - 40 whatever the peer offered.
+#[test]
+fn tcp_maxseg_on_listener_lowers_the_synack_mss() {
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 4).unwrap();
+    let syn = |port: u16| {
+        let opts = TcpOptions {
+            mss: Some(1300),
+            ..TcpOptions::default()
+        };
+        send(
+            &s,
+            t0(),
+            &Seg::new(peer(port), me(8080), 0, 0, SYN).with_options(opts),
+        );
+        recv_one(&s).options.mss
+    };
+    assert_eq!(syn(5000), Some(1460));
+    set_maxseg(&s, l, 1100);
+    assert_eq!(syn(5001), Some(1100));
 }

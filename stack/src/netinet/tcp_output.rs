@@ -5,7 +5,7 @@
 
 use crate::host::Stack;
 use crate::kern::socket::Socket;
-use crate::netinet::tcp_subr::{tcp_emit, tcp_ts};
+use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
 use crate::netinet::tcp_var::TcpState;
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -57,7 +57,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
                 if tp.t_state == TcpState::SynReceived {
                     flags |= TcpFlags::ACK;
                 }
-                options.mss = Some(tp.mss_offer);
+                options.mss = Some(tcp_mss_clamp(tp));
                 let sys = &stack.sysctl();
                 let passive = tp.t_state == TcpState::SynReceived;
                 if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {

@@ -64,6 +64,16 @@ pub(crate) fn rcv_wscale_for(sys: &crate::config::Sysctl) -> u8 {
     ilog2.saturating_sub(15).min(14) as u8
 }
 
+/// The MSS option of our SYN or SYN-ACK, as Linux's tcp_mss_clamp: the
+/// device's (MTU - 40), lowered by TCP_MAXSEG when the user set one.
+pub(crate) fn tcp_mss_clamp(tp: &crate::netinet::tcp_var::TcpCb) -> u16 {
+    if tp.user_mss != 0 {
+        tp.mss_offer.min(tp.user_mss)
+    } else {
+        tp.mss_offer
+    }
+}
+
 /// Emit one segment: header from `repr` (its payload ignored) followed by
 /// the two data slices.
 pub(crate) fn tcp_emit(

@@ -15,7 +15,9 @@ use crate::kern::socket::{QState, SockState, Socket};
 use crate::netinet::in_pcb::{Inpcb, Pcb, PortUser, Proto};
 use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg};
 use crate::netinet::tcp_seq::Seq;
-use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_emit, tcp_new_isn, tcp_reset_for, tcp_ts};
+use crate::netinet::tcp_subr::{
+    rcv_wscale_for, tcp_emit, tcp_mss_clamp, tcp_new_isn, tcp_reset_for, tcp_ts,
+};
 use crate::netinet::tcp_timer::tcp_timer_sync;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL};
 use crate::stats::Stats;
@@ -211,7 +213,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
 }
 
 fn send_synack(stack: &Stack, now: Instant, l: &Socket, e: &SynEntry) {
-    let mss = l.so_pcb.tcp().map_or(1460, |t| t.mss_offer);
+    let mss = l.so_pcb.tcp().map_or(1460, tcp_mss_clamp);
     let options = TcpOptions {
         mss: Some(mss),
         window_scale: e.peer.wscale.map(|_| e.rcv_wscale),
