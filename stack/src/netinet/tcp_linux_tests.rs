@@ -172,3 +172,74 @@ fn tcp_maxseg_on_listener_lowers_the_synack_mss() {
     set_maxseg(&s, l, 1100);
     assert_eq!(syn(5001), Some(1100));
 }
+
+/// A connection accepted on :8080 from peer:5000 (ISN 0, MSS 1000, no
+/// other options), the listener's SO_RCVBUF set first if given:
+/// (accepted socket, our ISN + 1).
+fn accepted(s: &Stack, rcvbuf: Option<i32>) -> (crate::SocketHandle, u32) {
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    if let Some(b) = rcvbuf {
+        s.setsockopt(t0(), l, SOL_SOCKET, SO_RCVBUF, &b.to_ne_bytes())
+            .unwrap();
+    }
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 1).unwrap();
+    let opts = TcpOptions {
+        mss: Some(1000),
+        ..TcpOptions::default()
+    };
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 0, 0, SYN).with_options(opts),
+    );
+    let synack = recv_one(s);
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, synack.seq + 1, ACK),
+    );
+    assert!(recv_all(s).is_empty());
+    (s.accept(l).unwrap().0, synack.seq + 1)
+}
+
+/// Reading data out of a mostly open window sends nothing (Linux's
+/// tcp_cleanup_rbuf only announces a window at least twice the one the
+/// peer still has; packetdrill blocking/blocking-read).
+#[test]
+fn read_from_an_open_window_sends_no_window_update() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    let data = Seg::new(peer(5000), me(8080), 1, iss, ACK | TcpFlags::PSH).with_payload(&[1; 2000]);
+    send(&s, t0(), &data);
+    let acks = recv_all(&s);
+    assert!(acks.iter().all(|a| a.payload.is_empty()));
+    let mut buf = [0u8; 4000];
+    assert_eq!(s.recv(t0(), c, &mut buf, 0).unwrap().copied, 2000);
+    assert!(recv_all(&s).is_empty(), "no window update after the read");
+}
+
+/// Reading from a window the peer saw (nearly) closed announces the
+/// reopened window at once.
+#[test]
+fn read_that_reopens_a_closed_window_sends_an_update() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, Some(2304));
+    let mut seq = 1u32;
+    let mut last = None;
+    for _ in 0..8 {
+        let d = Seg::new(peer(5000), me(8080), seq, iss, ACK).with_payload(&[2; 1000]);
+        send(&s, t0(), &d);
+        if let Some(a) = recv_all(&s).into_iter().last() {
+            last = Some(a);
+        }
+        seq += 1000;
+    }
+    let closed = last.expect("acks");
+    assert_eq!(closed.window, 0, "the small buffer filled: {closed:?}");
+    let mut buf = [0u8; 8000];
+    assert!(s.recv(t0(), c, &mut buf, 0).unwrap().copied > 0);
+    let upd = recv_one(&s);
+    assert_eq!(upd.flags, ACK);
+    assert!(upd.window > 0, "{upd:?}");
+}

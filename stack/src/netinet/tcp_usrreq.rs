@@ -381,8 +381,15 @@ impl Protosw for TcpUsrreqs {
         if !tp.t_state.synchronized() {
             return;
         }
+        // Linux's tcp_cleanup_rbuf: a window update only when the window
+        // we can offer now is at least twice the one the peer still has
+        // (and not a silly one: at least an MSS, unless half the buffer is
+        // free, as __tcp_select_window).
         let adv = tp.rcv_adv.diff(tp.rcv_nxt).max(0) as usize;
-        if free >= adv + 2 * tp.t_maxseg || free >= adv + hiwat / 2 {
+        let clamp = (65535usize << tp.rcv_wscale).min(1 << 30);
+        let new_win = free.min(clamp);
+        let not_silly = new_win >= tp.t_maxseg || free >= hiwat / 2;
+        if 2 * adv <= clamp && new_win >= 2 * adv && new_win > 0 && not_silly {
             tp.ack_now = true;
             tcp_output(stack, now, so);
             tcp_timer_sync(stack, so);
