@@ -42,6 +42,7 @@ pub const SO_RCVBUFFORCE: i32 = 33;
 pub const SO_MARK: i32 = 36;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
+pub const SO_MEMINFO: i32 = 55;
 
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
@@ -58,6 +59,7 @@ pub const TCP_QUICKACK: i32 = 12;
 pub const TCP_USER_TIMEOUT: i32 = 18;
 pub const TCP_FASTOPEN: i32 = 23;
 pub const TCP_NOTSENT_LOWAT: i32 = 25;
+pub const TCP_CC_INFO: i32 = 26;
 
 pub const UDP_CORK: i32 = 1;
 

@@ -190,8 +190,33 @@ impl Stack {
                 let info = tcp_info(self, so);
                 return Ok(put(out, &info.to_bytes()));
             }
+            if level == IPPROTO_TCP && name == TCP_CC_INFO {
+                // Linux fills it from the congestion module's get_info;
+                // Reno and CUBIC have none, so it succeeds with length 0.
+                return Ok(0);
+            }
             let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
             return Ok(put(out, &v.to_ne_bytes()));
+        }
+        if name == SO_MEMINFO {
+            // Linux's sk_get_meminfo, u32[SK_MEMINFO_VARS]: here in bytes
+            // of data (Linux counts skb truesize, so its figures are larger).
+            let mem: [u32; 9] = [
+                so.so_rcv.ring().len() as u32, // RMEM_ALLOC
+                so.so_rcv.sb_hiwat as u32,     // RCVBUF
+                0,                             // WMEM_ALLOC (nothing in a qdisc)
+                so.so_snd.sb_hiwat as u32,     // SNDBUF
+                0,                             // FWD_ALLOC
+                so.so_snd.ring().len() as u32, // WMEM_QUEUED
+                0,                             // OPTMEM
+                0,                             // BACKLOG
+                0,                             // DROPS
+            ];
+            let mut b = [0u8; 36];
+            for (i, v) in mem.iter().enumerate() {
+                b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+            }
+            return Ok(put(out, &b));
         }
         if name == SO_LINGER {
             let o = so.so_options;

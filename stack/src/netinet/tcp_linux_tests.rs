@@ -4,7 +4,7 @@
 
 use std::net::SocketAddrV4;
 
-use crate::linux::{IPPROTO_TCP, SOL_SOCKET, SO_RCVBUF, TCP_MAXSEG};
+use crate::linux::{IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_MAXSEG};
 use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
@@ -242,4 +242,27 @@ fn read_that_reopens_a_closed_window_sends_an_update() {
     let upd = recv_one(&s);
     assert_eq!(upd.flags, ACK);
     assert!(upd.window > 0, "{upd:?}");
+}
+
+/// packetdrill's `%{ }%` blocks read TCP_INFO, TCP_CC_INFO and SO_MEMINFO
+/// and stop at the first that fails. TCP_CC_INFO succeeds with length 0
+/// (Reno and CUBIC have no get_info); SO_MEMINFO is sk_meminfo's nine u32.
+#[test]
+fn cc_info_and_meminfo_answer_like_linux() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    let mut b = [0xffu8; 64];
+    assert_eq!(s.getsockopt(c, IPPROTO_TCP, TCP_CC_INFO, &mut b), Ok(0));
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss, ACK).with_payload(&[3; 700]),
+    );
+    recv_all(&s);
+    assert_eq!(s.getsockopt(c, SOL_SOCKET, SO_MEMINFO, &mut b), Ok(36));
+    let w = |i: usize| u32::from_ne_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+    assert_eq!(w(0), 700, "rmem_alloc: the unread bytes");
+    assert_eq!(w(1) as i32, rcvbuf(&s, c), "rcvbuf");
+    let mut small = [0u8; 8];
+    assert_eq!(s.getsockopt(c, SOL_SOCKET, SO_MEMINFO, &mut small), Ok(8));
 }
