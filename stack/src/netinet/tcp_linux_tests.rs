@@ -266,3 +266,51 @@ fn cc_info_and_meminfo_answer_like_linux() {
     let mut small = [0u8; 8];
     assert_eq!(s.getsockopt(c, SOL_SOCKET, SO_MEMINFO, &mut small), Ok(8));
 }
+
+/// close() with unread data resets the connection; Linux's RST carries
+/// the timestamp option like every segment of the connection
+/// (packetdrill ts_recent/reset_tsval): TSval now, TSecr the peer's last.
+#[test]
+fn reset_on_close_carries_the_timestamp() {
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 1).unwrap();
+    let ts = |val: u32, ecr: u32| TcpOptions {
+        timestamp: Some((val, ecr)),
+        ..TcpOptions::default()
+    };
+    let syn_opts = TcpOptions {
+        mss: Some(1000),
+        sack_permitted: true,
+        ..ts(100, 0)
+    };
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 0, 0, SYN).with_options(syn_opts),
+    );
+    let synack = recv_one(&s);
+    let (our_ts, _) = synack.options.timestamp.expect("TS in the SYN-ACK");
+    let iss = synack.seq + 1;
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss, ACK).with_options(ts(200, our_ts)),
+    );
+    let (c, _) = s.accept(l).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss, ACK)
+            .with_payload(&[4; 1000])
+            .with_options(ts(201, our_ts)),
+    );
+    recv_all(&s);
+    s.close(t0() + std::time::Duration::from_secs(1), c)
+        .unwrap();
+    let rst = recv_one(&s);
+    assert_eq!(rst.flags, TcpFlags::RST | ACK);
+    assert_eq!((rst.seq, rst.ack), (iss, 1001));
+    assert_eq!(rst.options.timestamp, Some((our_ts + 1000, 201)));
+}

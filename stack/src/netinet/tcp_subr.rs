@@ -123,6 +123,19 @@ pub(crate) fn tcp_respond(
     ack: Option<Seq>,
     flags: TcpFlags,
 ) {
+    tcp_respond_opts(stack, src, dst, seq, ack, flags, TcpOptions::default())
+}
+
+/// `tcp_respond` carrying TCP options (a live connection's timestamp).
+pub(crate) fn tcp_respond_opts(
+    stack: &Stack,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: Seq,
+    ack: Option<Seq>,
+    flags: TcpFlags,
+    options: TcpOptions,
+) {
     if flags.contains(TcpFlags::RST) {
         Stats::bump(&stack.stats.tcp_rst_sent);
     }
@@ -138,7 +151,7 @@ pub(crate) fn tcp_respond(
         },
         window: 0,
         urgent: 0,
-        options: TcpOptions::default(),
+        options,
         payload: &[],
     };
     tcp_emit(
@@ -192,13 +205,20 @@ pub(crate) fn tcp_send_rst(stack: &Stack, so: &mut Socket) {
     tp.rst_sent = true;
     let inp = tp.inp;
     let seq = tp.snd_nxt.max(tp.snd_una);
-    tcp_respond(
+    // Linux's tcp_send_active_reset goes out through tcp_transmit_skb with
+    // the connection's options: the timestamp when negotiated.
+    let mut options = TcpOptions::default();
+    if tp.ts_ok {
+        options.timestamp = Some((tcp_ts(stack.last_now(), tp.ts_offset), tp.ts_recent));
+    }
+    tcp_respond_opts(
         stack,
         inp.local(),
         inp.foreign(),
         seq,
         Some(tp.rcv_nxt),
         TcpFlags::RST,
+        options,
     );
 }
 
