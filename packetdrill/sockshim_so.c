@@ -124,6 +124,7 @@ struct wire {
 	int fd;		/* AF_PACKET socket on the device */
 	int ifindex;
 	int timeout_ms;
+	int tun_fd;	/* the shim's own TUN fd, found once (-1: not yet) */
 };
 
 static void *global_sym(void *scope, const char *name)
@@ -259,6 +260,49 @@ static int w_splice(void *u, int in, loff_t *off_in, int out, loff_t *off_out,
 	return (int)g.splice(in, pin, out, pout, len, flags);
 }
 
+/* The shim's TUN fd: the one fd of this process open on /dev/net/tun. */
+static int find_tun_fd(void)
+{
+	char path[64], target[64];
+	int fd;
+
+	for (fd = 0; fd < 4096; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (!strcmp(target, "/dev/net/tun"))
+			return fd;
+	}
+	return -1;
+}
+
+/* The kernel handles an injected packet before the injecting write
+ * returns; the shim's driver thread reads it a little later. So that a
+ * script's next call (often at +0) sees the packet's effect on both sides,
+ * wait until the shim has taken every queued frame off its TUN fd (at most
+ * 50 ms), then a little more for it to process the last one. */
+static void wait_consumed(struct wire *w)
+{
+	int i;
+
+	if (w->tun_fd < 0)
+		w->tun_fd = find_tun_fd();
+	if (w->tun_fd < 0)
+		return;
+	for (i = 0; i < 1000; i++) {
+		struct pollfd pfd = { .fd = w->tun_fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+			break;
+		usleep(50);
+	}
+	usleep(200);
+}
+
 /* Inject one IP packet towards the stack: the kernel transmits it on the
  * device, where the shim reads it. */
 static int w_netdev_send(void *u, const void *buf, size_t n)
@@ -277,6 +321,7 @@ static int w_netdev_send(void *u, const void *buf, size_t n)
 		perror("sockshim_so: inject");
 		return -1;
 	}
+	wait_consumed(w);
 	return 0;
 }
 
@@ -352,6 +397,7 @@ void packetdrill_interface_init(const char *flags,
 	struct timeval tv;
 
 	resolve();
+	w->tun_fd = -1;
 	parse_flags(flags, dev, sizeof(dev), &w->timeout_ms);
 	w->ifindex = if_nametoindex(dev);
 	if (!w->ifindex) {
