@@ -352,7 +352,8 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
             .u64(i.snd_cc as u64)
             .u64(i.snd_unsent as u64)
             .u8(i.tcp_state)
-            .bool(i.listening),
+            .bool(i.listening)
+            .u64(i.inq_hint.map_or(u64::MAX, |v| v as u64)),
         Body::Ready(v) => {
             w.u8(10).u32(v.len() as u32);
             for r in v {
@@ -409,6 +410,9 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
             snd_unsent: r.u64()? as usize,
             tcp_state: r.u8()?,
             listening: r.bool()?,
+            inq_hint: Some(r.u64()?)
+                .filter(|v| *v != u64::MAX)
+                .map(|v| v as usize),
         }),
         10 => {
             let n = r.u32()? as usize;
@@ -507,6 +511,7 @@ mod tests {
             snd_unsent: 1,
             tcp_state: 1,
             listening: false,
+            inq_hint: Some(3),
         };
         for rep in [
             Err(Errno::EAGAIN),

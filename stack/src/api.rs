@@ -108,4 +108,7 @@ pub struct SockInfo {
     /// TCP state number as Linux's TCP_INFO reports it (0 for UDP).
     pub tcp_state: u8,
     pub listening: bool,
+    /// With TCP_INQ on, the TCP_CM_INQ value recvmsg reports: unread
+    /// bytes, plus one once the peer's FIN arrived (Linux's tcp_inq_hint).
+    pub inq_hint: Option<usize>,
 }

@@ -60,6 +60,9 @@ pub const TCP_USER_TIMEOUT: i32 = 18;
 pub const TCP_FASTOPEN: i32 = 23;
 pub const TCP_NOTSENT_LOWAT: i32 = 25;
 pub const TCP_CC_INFO: i32 = 26;
+pub const TCP_INQ: i32 = 36;
+/// The recvmsg control message TCP_INQ asks for (same number).
+pub const TCP_CM_INQ: i32 = TCP_INQ;
 
 pub const UDP_CORK: i32 = 1;
 

@@ -286,6 +286,25 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> 
     }
 }
 
+/// A TCP_CM_INQ control message (CMSG_SPACE(4) bytes) for a socket with
+/// TCP_INQ on, after the read.
+fn inq_cmsg(of: &OpenFile) -> Option<Vec<u8>> {
+    let inq = ops::sockinfo(of).ok()?.inq_hint?;
+    // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
+    let (space, len) = unsafe { (libc::CMSG_SPACE(4) as usize, libc::CMSG_LEN(4) as usize) };
+    let hdr = libc::cmsghdr {
+        cmsg_len: len as _,
+        cmsg_level: libc::SOL_TCP,
+        cmsg_type: stack::linux::TCP_CM_INQ,
+    };
+    let mut b = vec![0u8; space];
+    let h = std::mem::size_of::<libc::cmsghdr>();
+    // SAFETY: cmsghdr is plain integers with no padding on Linux.
+    b[..h].copy_from_slice(unsafe { uaccess::bytes_of(&hdr) });
+    b[h..h + 4].copy_from_slice(&(inq.min(i32::MAX as usize) as i32).to_ne_bytes());
+    Some(b)
+}
+
 /// # Safety
 /// Standard recvmsg(2) contract.
 #[no_mangle]
@@ -297,8 +316,8 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             let (_, iovs) = msghdr_in(&m, false)?;
             let (got, full, from, data) = recv_iovecs(&of, &iovs, flags)?;
             // Outputs in Linux's order, in one copy: the data, the sender
-            // (move_addr_to_user, only with a msg_name), msg_flags and
-            // msg_controllen (no control data is produced).
+            // (move_addr_to_user, only with a msg_name), the control
+            // message, msg_flags and msg_controllen.
             let mut parts: Vec<(usize, &[u8])> = Vec::new();
             let mut off = 0;
             for v in &iovs {
@@ -311,8 +330,33 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             let name = from.map(ops::sockaddr_bytes);
             let kaddr: &[u8] = name.as_ref().map_or(&[], |b| &b[..]);
             let klen = kaddr.len() as socklen_t;
-            let mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
-            let controllen: size_t = 0;
+            let mut mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
+            // The only control message a stack socket produces: TCP_CM_INQ
+            // when TCP_INQ is on (put_cmsg: truncated to the room given,
+            // MSG_CTRUNC when it does not fit whole).
+            let cmsg = inq_cmsg(&of);
+            let mut controllen: size_t = 0;
+            if let Some(c) = &cmsg {
+                if !m.msg_control.is_null() {
+                    let room = m.msg_controllen;
+                    let hdr = std::mem::size_of::<libc::cmsghdr>();
+                    if room < hdr {
+                        mflags |= libc::MSG_CTRUNC;
+                    } else {
+                        // SAFETY: CMSG_LEN is arithmetic.
+                        let need = unsafe { libc::CMSG_LEN(4) } as usize;
+                        if room < need {
+                            mflags |= libc::MSG_CTRUNC;
+                        }
+                        controllen = room.min(c.len());
+                    }
+                }
+            }
+            if controllen > 0 {
+                if let Some(c) = &cmsg {
+                    parts.push((m.msg_control as usize, &c[..controllen]));
+                }
+            }
             let at = |off: usize| msg as usize + off;
             if !m.msg_name.is_null() {
                 let n = (m.msg_namelen as usize).min(kaddr.len());

@@ -4,7 +4,9 @@
 
 use std::net::SocketAddrV4;
 
-use crate::linux::{IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_MAXSEG};
+use crate::linux::{
+    IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_INQ, TCP_MAXSEG,
+};
 use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
@@ -313,4 +315,54 @@ fn reset_on_close_carries_the_timestamp() {
     assert_eq!(rst.flags, TcpFlags::RST | ACK);
     assert_eq!((rst.seq, rst.ack), (iss, 1001));
     assert_eq!(rst.options.timestamp, Some((our_ts + 1000, 201)));
+}
+
+/// TCP_INQ (packetdrill inq/server): inherited from the listener; the hint
+/// recvmsg reports is the unread byte count, plus one once the FIN came.
+#[test]
+fn tcp_inq_hint_counts_unread_bytes_and_the_fin() {
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.sockinfo(l).unwrap().inq_hint, None, "off by default");
+    s.setsockopt(t0(), l, IPPROTO_TCP, TCP_INQ, &1i32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(
+        s.setsockopt(t0(), l, IPPROTO_TCP, TCP_INQ, &2i32.to_ne_bytes()),
+        Err(Errno::EINVAL)
+    );
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 1).unwrap();
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 0, 0, SYN).with_options(TcpOptions {
+            mss: Some(1000),
+            ..TcpOptions::default()
+        }),
+    );
+    let iss = recv_one(&s).seq + 1;
+    send(&s, t0(), &Seg::new(peer(5000), me(8080), 1, iss, ACK));
+    let (c, _) = s.accept(l).unwrap();
+    let mut b = [0u8; 4];
+    assert_eq!(s.getsockopt(c, IPPROTO_TCP, TCP_INQ, &mut b), Ok(4));
+    assert_eq!(i32::from_ne_bytes(b), 1);
+    let inq = || s.sockinfo(c).unwrap().inq_hint;
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss, ACK).with_payload(&[5; 3000]),
+    );
+    let mut buf = [0u8; 3000];
+    assert_eq!(s.recv(t0(), c, &mut buf[..2000], 0).unwrap().copied, 2000);
+    assert_eq!(inq(), Some(1000));
+    assert_eq!(s.recv(t0(), c, &mut buf, 0).unwrap().copied, 1000);
+    assert_eq!(inq(), Some(0));
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 3001, iss, ACK | TcpFlags::FIN).with_payload(&[6; 500]),
+    );
+    assert_eq!(inq(), Some(501));
+    assert_eq!(s.recv(t0(), c, &mut buf, 0).unwrap().copied, 500);
+    assert_eq!(inq(), Some(1), "after the FIN: keep reading (EOF)");
 }

@@ -130,6 +130,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
         tp.keepintvl = lt.keepintvl;
         tp.keepcnt = lt.keepcnt;
         tp.user_mss = lt.user_mss;
+        tp.recvmsg_inq = lt.recvmsg_inq;
         tp.linger2 = lt.linger2;
         tp.mss_offer = lt.mss_offer;
     }

@@ -102,6 +102,7 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
     tp.user_timeout = old.user_timeout;
     tp.window_clamp = old.window_clamp;
     tp.user_mss = old.user_mss;
+    tp.recvmsg_inq = old.recvmsg_inq;
     tp.mss_offer = old.mss_offer;
     *old = tp;
     so.sb_state = Default::default();
@@ -549,6 +550,11 @@ impl Protosw for TcpUsrreqs {
             snd_unsent: tcp_notsent(so),
             tcp_state: st.linux_number(),
             listening: st == TcpState::Listen,
+            inq_hint: so
+                .so_pcb
+                .tcp()
+                .filter(|tp| tp.recvmsg_inq)
+                .map(|_| so.so_rcv.ring().len() + so.sb_state.fin_received as usize),
         }
     }
 
@@ -589,6 +595,12 @@ impl Protosw for TcpUsrreqs {
             }
             (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay = v != 0,
             (IPPROTO_TCP, TCP_CORK) => tp.cork = v != 0,
+            (IPPROTO_TCP, TCP_INQ) => {
+                if !(0..=1).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.recvmsg_inq = v == 1;
+            }
             (IPPROTO_TCP, TCP_MAXSEG) => {
                 if v != 0 && !(88..=32767).contains(&v) {
                     return Err(Errno::EINVAL);
@@ -654,6 +666,7 @@ impl Protosw for TcpUsrreqs {
             (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, stack.config.mtu, name),
             (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
             (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
+            (IPPROTO_TCP, TCP_INQ) => tp.recvmsg_inq as i32,
             (IPPROTO_TCP, TCP_MAXSEG) => {
                 if tp.t_state.synchronized() {
                     tp.t_maxseg as i32

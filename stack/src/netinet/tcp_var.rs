@@ -128,6 +128,8 @@ pub struct TcpCb {
     pub t_maxseg: usize,
     pub mss_offer: u16,
     pub user_mss: u16,
+    /// TCP_INQ: recvmsg reports the bytes left (TCP_CM_INQ).
+    pub recvmsg_inq: bool,
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
     pub wscale_ok: bool,
@@ -208,6 +210,7 @@ impl TcpCb {
             t_maxseg: TCP_DEFAULT_MSS as usize,
             mss_offer: 1460,
             user_mss: 0,
+            recvmsg_inq: false,
             snd_wscale: 0,
             rcv_wscale: 0,
             wscale_ok: false,

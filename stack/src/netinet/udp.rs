@@ -228,6 +228,7 @@ impl Protosw for UdpUsrreqs {
             snd_unsent: 0,
             tcp_state: 0,
             listening: false,
+            inq_hint: None,
         }
     }
 
