@@ -1,0 +1,181 @@
+/* rr: request/response and bulk ends for scripts/bench (TCP, IPv4).
+ *
+ *   rr server ADDR PORT [once]     serve connections one after another: echo
+ *                                  what arrives until EOF, then close (with
+ *                                  "once": exit after the first connection)
+ *   rr sink ADDR PORT [once]       the same, but discard what arrives
+ *   rr rr ADDR PORT SECS|-nCOUNT   TCP_RR: one connection, 1-byte request,
+ *                                  1-byte response, as many as fit in SECS
+ *                                  (or exactly COUNT)
+ *   rr crr ADDR PORT SECS|-nCOUNT  TCP_CRR: connect, 1-byte request, 1-byte
+ *                                  response, close (the client closes first,
+ *                                  as netperf's TCP_CRR)
+ *   rr send ADDR PORT MIB          send MIB MiB in 64 KiB writes, shut down,
+ *                                  wait for the server's close
+ *
+ * Clients print "tps T n N secs S max_ms M errors E" (send prints "mibps").
+ * TCP_NODELAY is set on every connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct sockaddr_in sa;
+
+static void nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static int dial(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  nodelay(fd);
+  return fd;
+}
+
+static int xfer1(int fd) {
+  char c = 'x';
+  ssize_t n;
+  while ((n = write(fd, &c, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) return -1;
+  while ((n = read(fd, &c, 1)) < 0 && errno == EINTR) {}
+  return n == 1 ? 0 : -1;
+}
+
+static int serve(int echo, int once) {
+  int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 1024) < 0) {
+    perror("server");
+    return 1;
+  }
+  printf("listening\n");
+  fflush(stdout);
+  static char buf[1 << 16];
+  for (;;) {
+    int c = accept(l, NULL, NULL);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      perror("accept");
+      return 1;
+    }
+    nodelay(c);
+    for (;;) {
+      ssize_t n = read(c, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (echo) {
+        ssize_t off = 0;
+        while (off < n) {
+          ssize_t w = write(c, buf + off, n - off);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) break;
+          off += w;
+        }
+      }
+    }
+    close(c);
+    if (once) return 0;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: rr server|sink|rr|crr|send ADDR PORT [SECS|-nCOUNT|MIB]\n");
+    return 2;
+  }
+  const char *mode = argv[1];
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(atoi(argv[3]));
+  if (inet_pton(AF_INET, argv[2], &sa.sin_addr) != 1) {
+    fprintf(stderr, "bad address %s\n", argv[2]);
+    return 2;
+  }
+  int once = argc > 4 && !strcmp(argv[4], "once");
+  if (!strcmp(mode, "server")) return serve(1, once);
+  if (!strcmp(mode, "sink")) return serve(0, once);
+  if (argc < 5) return 2;
+  double secs = 1e9;
+  long count = -1;
+  if (!strncmp(argv[4], "-n", 2)) count = atol(argv[4] + 2);
+  else secs = atof(argv[4]);
+
+  if (!strcmp(mode, "send")) {
+    long mib = atol(argv[4]);
+    int fd = dial();
+    if (fd < 0) { perror("connect"); return 1; }
+    static char buf[1 << 16];
+    memset(buf, 'b', sizeof buf);
+    double t0 = now();
+    for (long i = 0; i < mib * 16; i++) {
+      ssize_t off = 0;
+      while (off < (ssize_t)sizeof buf) {
+        ssize_t w = write(fd, buf + off, sizeof buf - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { perror("write"); return 1; }
+        off += w;
+      }
+    }
+    shutdown(fd, SHUT_WR);
+    while (read(fd, buf, sizeof buf) > 0) {}
+    double el = now() - t0;
+    close(fd);
+    printf("mib %ld secs %.3f mibps %.1f\n", mib, el, mib / el);
+    return 0;
+  }
+
+  int crr = !strcmp(mode, "crr");
+  if (!crr && strcmp(mode, "rr")) return 2;
+  long n = 0, errors = 0;
+  double worst = 0, t0 = now(), t = t0;
+  int fd = -1;
+  if (!crr) {
+    fd = dial();
+    if (fd < 0) { perror("connect"); return 1; }
+  }
+  while (count < 0 ? t - t0 < secs : n < count) {
+    double a = t;
+    if (crr) {
+      fd = dial();
+      if (fd < 0) {
+        if (++errors == 1) perror("connect");
+        if (errors > 100) break;
+        t = now();
+        continue;
+      }
+    }
+    if (xfer1(fd) < 0) {
+      perror("transaction");
+      errors++;
+      break;
+    }
+    if (crr) close(fd);
+    n++;
+    t = now();
+    if (t - a > worst) worst = t - a;
+  }
+  if (!crr) close(fd);
+  double el = t - t0;
+  printf("tps %.0f n %ld secs %.3f max_ms %.3f errors %ld\n", n / el, n, el, worst * 1e3, errors);
+  return errors ? 1 : 0;
+}
