@@ -21,6 +21,10 @@ pub struct ElfInfo {
     pub dynamic: bool,
     /// Built by the Go toolchain (its build-id note or `.go.buildinfo` section).
     pub go: bool,
+    /// ELF64 (true) or ELF32.
+    pub wide: bool,
+    /// e_machine (62 = x86-64, 3 = i386, 183 = AArch64, ...).
+    pub machine: u16,
 }
 
 impl ElfInfo {
@@ -28,6 +32,27 @@ impl ElfInfo {
     /// LD_PRELOAD is never read (static and static-pie binaries alike).
     pub fn is_static(&self) -> bool {
         self.interp.is_none()
+    }
+
+    /// Linked against musl (its loader is ld-musl-*): a glibc-built library
+    /// cannot be preloaded into it.
+    pub fn is_musl(&self) -> bool {
+        self.interp
+            .as_deref()
+            .is_some_and(|i| i.contains("ld-musl"))
+    }
+
+    /// "64-bit x86-64", "32-bit i386", ... for messages.
+    pub fn arch(&self) -> String {
+        let m = match self.machine {
+            3 => "i386".to_string(),
+            40 => "ARM".to_string(),
+            62 => "x86-64".to_string(),
+            183 => "AArch64".to_string(),
+            243 => "RISC-V".to_string(),
+            m => format!("machine {m}"),
+        };
+        format!("{}-bit {m}", if self.wide { 64 } else { 32 })
     }
 }
 
@@ -138,6 +163,8 @@ pub fn parse(b: &[u8]) -> Result<ElfInfo, ElfError> {
         interp: None,
         dynamic: false,
         go: false,
+        wide,
+        machine: r.u16(0x12, "e_machine")?,
     };
     if phnum > 0 && phentsize < if wide { 56 } else { 32 } {
         return Err(ElfError::Bad("e_phentsize"));
@@ -233,6 +260,7 @@ mod tests {
         le: bool,
         segs: Vec<(u32, Vec<u8>)>,
         sections: Vec<&'static str>,
+        machine: u16,
     }
 
     impl Fake {
@@ -242,7 +270,12 @@ mod tests {
                 le,
                 segs: vec![],
                 sections: vec![],
+                machine: 62,
             }
+        }
+        fn machine(mut self, m: u16) -> Fake {
+            self.machine = m;
+            self
         }
         fn seg(mut self, ty: u32, payload: &[u8]) -> Fake {
             self.segs.push((ty, payload.to_vec()));
@@ -302,6 +335,7 @@ mod tests {
             let f =
                 |wide_off: usize, narrow_off: usize| if self.wide { wide_off } else { narrow_off };
             self.put(&mut b, f(0x10, 0x10), 2, 2); // ET_EXEC
+            self.put(&mut b, 0x12, u64::from(self.machine), 2);
             self.put(&mut b, f(0x20, 0x1c), phoff as u64, w);
             self.put(&mut b, f(0x28, 0x20), shoff as u64, w);
             self.put(&mut b, f(0x36, 0x2a), phsz as u64, 2);
@@ -368,6 +402,30 @@ mod tests {
                 "wide={wide} le={le}: {i:?}"
             );
         }
+    }
+
+    #[test]
+    fn class_machine_and_musl() {
+        let i = parse(
+            &Fake::new(false, true)
+                .machine(3)
+                .seg(PT_INTERP, b"/lib/ld-linux.so.2\0")
+                .build(),
+        )
+        .unwrap();
+        assert_eq!(
+            (i.wide, i.machine, i.arch().as_str()),
+            (false, 3, "32-bit i386")
+        );
+        assert!(!i.is_musl());
+        let m = parse(
+            &Fake::new(true, true)
+                .seg(PT_INTERP, b"/lib/ld-musl-x86_64.so.1\0")
+                .build(),
+        )
+        .unwrap();
+        assert!(m.is_musl() && !m.is_static());
+        assert_eq!(m.arch(), "64-bit x86-64");
     }
 
     #[test]

@@ -150,7 +150,15 @@ fn check(cmd: &std::ffi::OsStr) -> i32 {
         );
         return run::EXIT_NOT_FOUND;
     };
-    let findings = servable::check(&prog, servable::Ids::current(), path.as_deref());
+    let lib = run::find_lib(None)
+        .ok()
+        .and_then(|l| servable::lib_info(&l));
+    let findings = servable::check(
+        &prog,
+        servable::Ids::current(),
+        path.as_deref(),
+        lib.as_ref(),
+    );
     for f in &findings {
         println!(
             "{}: {}",

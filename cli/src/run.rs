@@ -108,7 +108,8 @@ pub fn run(o: RunOpts) -> i32 {
         );
         return EXIT_NOT_FOUND;
     };
-    let findings = servable::check(&prog, Ids::current(), path.as_deref());
+    let lib_elf = servable::lib_info(&lib);
+    let findings = servable::check(&prog, Ids::current(), path.as_deref(), lib_elf.as_ref());
     let mut refused = false;
     for f in &findings {
         if f.fatal && !o.force {

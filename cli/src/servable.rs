@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::elf;
+use crate::elf::{self, ElfInfo};
 
 /// One reason the program may not be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +71,24 @@ pub fn which(cmd: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
 }
 
 /// Check the program at `prog` (already resolved); `path` resolves a
-/// script's `#!/usr/bin/env NAME` interpreter.
-pub fn check(prog: &Path, ids: Ids, path: Option<&OsStr>) -> Vec<Finding> {
-    check_depth(prog, ids, path, 0)
+/// script's `#!/usr/bin/env NAME` interpreter; `lib` is the library's own
+/// ELF header, when known, to compare class and machine with.
+pub fn check(prog: &Path, ids: Ids, path: Option<&OsStr>, lib: Option<&ElfInfo>) -> Vec<Finding> {
+    check_depth(prog, ids, path, lib, 0)
 }
 
-fn check_depth(prog: &Path, ids: Ids, path: Option<&OsStr>, depth: u32) -> Vec<Finding> {
+/// The library's ELF header (class, machine), if it can be read.
+pub fn lib_info(lib: &Path) -> Option<ElfInfo> {
+    elf::parse(&std::fs::read(lib).ok()?).ok()
+}
+
+fn check_depth(
+    prog: &Path,
+    ids: Ids,
+    path: Option<&OsStr>,
+    lib: Option<&ElfInfo>,
+    depth: u32,
+) -> Vec<Finding> {
     let name = prog.display();
     let mut out = vec![];
     let meta = match prog.metadata() {
@@ -139,7 +151,7 @@ fn check_depth(prog: &Path, ids: Ids, path: Option<&OsStr>, depth: u32) -> Vec<F
                 }
             }
         }
-        for f in check_depth(&interp, ids, path, depth + 1) {
+        for f in check_depth(&interp, ids, path, lib, depth + 1) {
             out.push(Finding {
                 fatal: f.fatal,
                 why: format!("script {name}: interpreter {}", f.why),
@@ -154,6 +166,23 @@ fn check_depth(prog: &Path, ids: Ids, path: Option<&OsStr>, depth: u32) -> Vec<F
                     "{name} is statically linked (no PT_INTERP): the dynamic loader never \
                      runs, so LD_PRELOAD is ignored and its sockets would be the kernel's"
                 )));
+            }
+            if info.is_musl() {
+                out.push(Finding::fatal(format!(
+                    "{name} is linked against musl ({}): libsockshim.so is built for glibc \
+                     and cannot be loaded into it",
+                    info.interp.as_deref().unwrap_or_default()
+                )));
+            }
+            if let Some(l) = lib.filter(|l| (l.wide, l.machine) != (info.wide, info.machine)) {
+                if !info.is_static() {
+                    out.push(Finding::fatal(format!(
+                        "{name} is a {} program and the library is {}: the dynamic loader \
+                         skips a preload library of another class or machine",
+                        info.arch(),
+                        l.arch()
+                    )));
+                }
             }
             if info.go {
                 out.push(Finding::fatal(format!(
@@ -187,7 +216,7 @@ mod tests {
     #[test]
     fn a_dynamic_program_is_fine() {
         let sh = which(OsStr::new("sh"), Some(OsStr::new("/usr/bin:/bin"))).unwrap();
-        assert_eq!(check(&sh, me(), None), vec![]);
+        assert_eq!(check(&sh, me(), None, None), vec![]);
     }
 
     #[test]
@@ -198,13 +227,13 @@ mod tests {
         fs::set_permissions(&p, fs::Permissions::from_mode(0o4755)).unwrap();
         let owner = fs::metadata(&p).unwrap().uid();
         // Runs as its owner: no id change, no secure-execution mode.
-        assert_eq!(check(&p, me(), None), vec![]);
+        assert_eq!(check(&p, me(), None, None), vec![]);
         // Someone else running it would switch to the owner's uid.
         let other = Ids {
             uid: owner.wrapping_add(1),
             gid: me().gid,
         };
-        let f = check(&p, other, None);
+        let f = check(&p, other, None, None);
         assert!(
             f.len() == 1 && f[0].fatal && f[0].why.contains("setuid"),
             "{f:?}"
@@ -214,7 +243,7 @@ mod tests {
             uid: me().uid,
             gid: me().gid.wrapping_add(1),
         };
-        let f = check(&p, other, None);
+        let f = check(&p, other, None, None);
         assert!(
             f.len() == 1 && f[0].fatal && f[0].why.contains("setgid"),
             "{f:?}"
@@ -235,21 +264,42 @@ mod tests {
         fs::set_permissions(&interp, fs::Permissions::from_mode(0o755)).unwrap();
         let direct = d.join("a");
         fs::write(&direct, format!("#!{} -e\necho hi\n", interp.display())).unwrap();
-        let f = check(&direct, me(), None);
+        let f = check(&direct, me(), None, None);
         assert!(f.len() == 1 && f[0].fatal, "{f:?}");
         assert!(f[0].why.contains("interpreter") && f[0].why.contains("statically linked"));
         let via_env = d.join("b");
         fs::write(&via_env, "#!/usr/bin/env -S staticsh -x\n").unwrap();
-        let f = check(&via_env, me(), Some(d.as_os_str()));
+        let f = check(&via_env, me(), Some(d.as_os_str()), None);
         assert!(f.len() == 1 && f[0].fatal, "{f:?}");
         let dynamic = d.join("c");
         fs::write(&dynamic, "#!/bin/sh\necho hi\n").unwrap();
-        assert_eq!(check(&dynamic, me(), None), vec![]);
+        assert_eq!(check(&dynamic, me(), None, None), vec![]);
         let missing = d.join("e");
         fs::write(&missing, "#!/usr/bin/env no-such-interpreter-here\n").unwrap();
-        let f = check(&missing, me(), Some(d.as_os_str()));
+        let f = check(&missing, me(), Some(d.as_os_str()), None);
         assert!(f.len() == 1 && !f[0].fatal, "{f:?}");
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn another_class_or_machine_than_the_library_is_fatal() {
+        let sh = which(OsStr::new("sh"), Some(OsStr::new("/usr/bin:/bin"))).unwrap();
+        let native = lib_info(&sh).unwrap();
+        assert_eq!(check(&sh, me(), None, Some(&native)), vec![]);
+        let other = ElfInfo {
+            wide: !native.wide,
+            ..native.clone()
+        };
+        let f = check(&sh, me(), None, Some(&other));
+        assert!(
+            f.len() == 1 && f[0].fatal && f[0].why.contains("another class"),
+            "{f:?}"
+        );
+        let other = ElfInfo {
+            machine: native.machine.wrapping_add(1),
+            ..native
+        };
+        assert_eq!(check(&sh, me(), None, Some(&other)).len(), 1);
     }
 
     #[test]
