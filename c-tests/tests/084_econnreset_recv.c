@@ -1,6 +1,8 @@
 // CHECKS: the peer resets an idle connection: a blocked recv returns
 // ECONNRESET, the next recv 0, send EPIPE, SO_ERROR 0.
-// PEER: tcp 20840 rst
+// PEER: tcp 20840 wait:connected rst
+// The peer resets only once A's connect has returned (wait:connected):
+// a reset that arrives first fails the connect itself, on Linux too.
 // NORMALISED: nothing.
 #include "trace.h"
 
@@ -9,6 +11,7 @@
 int main(void)
 {
 	int fd = ct_connect(P);
+	ct_signal("connected");
 	char c;
 	T_CALL("recv (blocks until the reset)", recv(fd, &c, 1, 0));
 	T_CALL("recv", recv(fd, &c, 1, 0));
