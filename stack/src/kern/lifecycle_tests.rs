@@ -42,6 +42,38 @@ fn close_with_unsent_data_sends_fin_after_data() {
     drain_to_zero(&mut p);
 }
 
+/// shutdown(SHUT_RD) and connect(AF_UNSPEC) on a listener stop it
+/// listening through the same soabort as its last close: every queued
+/// connection is aborted once, and counted.
+#[test]
+fn unlisten_aborts_queued_connections_through_soabort() {
+    for (seed, unspec) in [(40, false), (41, true)] {
+        let mut p = Pair::new(seed);
+        let l = p.b.socket(SockType::Stream, 0).unwrap();
+        p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+        p.b.listen(l, 16).unwrap();
+        for _ in 0..3 {
+            let c = p.a.socket(SockType::Stream, 0).unwrap();
+            let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+        }
+        p.drive();
+        assert_eq!(p.b.socket_count(), 4, "listener + 3 queued");
+        let before = p.b.stats();
+        if unspec {
+            p.b.connect(p.now, l, None).unwrap();
+        } else {
+            p.b.shutdown(p.now, l, SHUT_RD).unwrap();
+        }
+        let after = p.b.stats();
+        assert_eq!(after.pru_abort_calls - before.pru_abort_calls, 3);
+        assert_eq!(after.tcp_rst_sent - before.tcp_rst_sent, 3, "one RST each");
+        assert_eq!(p.b.socket_count(), 1, "only the former listener is left");
+        p.b.check_invariants();
+        p.b.close(p.now, l).unwrap();
+        assert_eq!(p.b.socket_count(), 0);
+    }
+}
+
 #[test]
 fn closing_listener_aborts_each_queued_connection_once() {
     let mut p = Pair::new(2);

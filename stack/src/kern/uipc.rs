@@ -87,22 +87,29 @@ impl Stack {
     /// The last descriptor is gone: abort queued connections of a listener,
     /// let the protocol close (it may take PROTOREF), then `sofree`.
     fn soclose(&self, now: Instant, so: &mut Socket) {
-        if let Some(q) = so.so_listen.take() {
-            so.so_options.acceptconn = false;
-            for child in q.sol_comp {
-                self.soabort_queued(now, child);
-            }
-        }
+        self.solisten_abort(now, so);
         so.so_state.set(SoState::NOFDREF);
         so.proto().pru_close(self, now, so);
         self.sowakeup(so.handle);
         self.sofree(so);
     }
 
+    /// The socket stops listening (last close, or the protocol's unlisten:
+    /// shutdown(SHUT_RD), connect(AF_UNSPEC)): its queues go, and every
+    /// connection still on the complete queue is aborted, exactly once.
+    pub(crate) fn solisten_abort(&self, now: Instant, so: &mut Socket) {
+        if let Some(q) = so.so_listen.take() {
+            so.so_options.acceptconn = false;
+            for child in q.sol_comp {
+                self.soabort(now, child);
+            }
+        }
+    }
+
     /// Abort a connection taken off a closing listener's queue: RST, then
     /// drop the queue's reference. Called with the listener locked
     /// (listener before child).
-    fn soabort_queued(&self, now: Instant, child: SocketHandle) {
+    fn soabort(&self, now: Instant, child: SocketHandle) {
         let Ok(cref) = self.lookup(child) else { return };
         let Some(mut c) = Stack::lock_live(&cref) else {
             return;

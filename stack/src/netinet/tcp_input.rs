@@ -4,10 +4,12 @@
 //! window), data with out-of-order reassembly, FIN.
 
 use std::net::SocketAddrV4;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::errno::Errno;
 use crate::host::Stack;
+use crate::kern::ringbuf::RingBuf;
 use crate::kern::socket::{SoState, Socket};
 use crate::netinet::in_pcb::INP_TIMEWAIT;
 use crate::netinet::tcp_output::tcp_output;
@@ -191,138 +193,223 @@ fn enter_time_wait(now: Instant, tp: &mut TcpCb) {
     tp.t_timers.twomsl = Some(now + TCP_TIMEWAIT_LEN);
 }
 
-/// RFC 9293 §3.10.7 for one connection (its socket locked).
+/// The connection's control block (FreeBSD's `sototcpcb`): a TCP socket
+/// has one for its whole life.
+fn sototcpcb(so: &mut Socket) -> &mut TcpCb {
+    so.so_pcb
+        .tcp_mut()
+        .expect("a TCP socket has a TcpCb for its whole life")
+}
+
+/// RFC 9293 §3.10.7 (SEGMENT ARRIVES) for one connection, its socket
+/// locked: SYN-SENT has its own step (§3.10.7.3); every later state runs
+/// the checks of §3.10.7.4 in the RFC's order, each a function below, and
+/// stops at the first that drops the segment. The third check (security)
+/// has no counterpart; the sixth (URG) is not kept: the urgent pointer is
+/// ignored and urgent bytes are ordinary data.
 pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    let flags = seg.flags;
-    let seq = Seq(seg.seq);
-    let ackno = Seq(seg.ack);
-    if so.so_options.keepalive && tp.t_state.synchronized() {
+    let keepalive = so.so_options.keepalive;
+    let tp = sototcpcb(so);
+    debug_assert!(
+        !matches!(tp.t_state, TcpState::Closed | TcpState::Listen),
+        "tcp_input_conn: a {:?} PCB takes no segments (the 4-tuple table holds neither)",
+        tp.t_state
+    );
+    if keepalive && tp.t_state.synchronized() {
         tp.keep_probes = 0;
         tp.t_timers.keep = Some(now + tp.keepidle);
     }
-
     if tp.t_state == TcpState::SynSent {
-        if flags.contains(TcpFlags::ACK) && (ackno.le(tp.iss) || ackno.gt(tp.snd_max)) {
-            if !flags.contains(TcpFlags::RST) {
-                rst_for_bad_ack(stack, tp, ackno);
-            }
-            return;
-        }
-        if flags.contains(TcpFlags::RST) {
-            if flags.contains(TcpFlags::ACK) {
-                tcp_drop(stack, so, Some(Errno::ECONNREFUSED));
-            }
-            return;
-        }
-        if !flags.contains(TcpFlags::SYN) {
-            return;
-        }
-        tp.irs = seq;
-        tp.rcv_nxt = seq + 1;
-        tp.rcv_adv = tp.rcv_nxt;
-        tcp_apply_syn_options(stack, tp, seg);
-        tp.snd_wnd = seg.window as u32;
-        tp.max_sndwnd = tp.snd_wnd;
-        tp.snd_wl1 = seq;
-        tp.snd_wl2 = ackno;
-        if flags.contains(TcpFlags::ACK) {
-            tp.snd_una = ackno;
-            if let Some((_, sent)) = tp.rtt_seq.take() {
-                if tp.rxtshift == 0 {
-                    tp.rtt_update(now - sent);
-                }
-            }
-            tp.ack_now = true;
-            tcp_established(stack, so);
-        } else {
-            // Simultaneous open: SYN-RECEIVED, resend our SYN with an ACK.
-            tp.t_state = TcpState::SynReceived;
-            tp.snd_nxt = tp.iss;
-        }
-        tcp_output(stack, now, so);
+        tcp_syn_sent(stack, now, so, seg);
         return;
     }
+    if tcp_segment_arrives(stack, now, so, seg).is_continue()
+        && sototcpcb(so).t_state != TcpState::Closed
+    {
+        tcp_output(stack, now, so);
+    }
+}
 
-    // Synchronized states and SYN-RECEIVED.
-    let rcv_wnd = so.so_rcv.ring().free();
-    let tp = so.so_pcb.tcp_mut().expect("tcp");
-    // PAWS (RFC 7323 §5.3): a segment whose timestamp is older than the
-    // last one accepted is an old duplicate: ACK it and drop it.
-    if tp.ts_ok && tp.t_state.synchronized() && !flags.contains(TcpFlags::RST) {
-        if let Some((tsval, _)) = seg.options.timestamp {
-            if (tsval.wrapping_sub(tp.ts_recent) as i32) < 0 {
-                Stats::bump(&stack.stats.drop_paws);
-                tp.ack_now = true;
-                tcp_output(stack, now, so);
-                return;
+/// RFC 9293 §3.10.7.4, the checks in order, for every state after
+/// SYN-SENT. `Break` means the segment was dropped (or has ended the
+/// connection) at that step.
+fn tcp_segment_arrives(
+    stack: &Stack,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
+    tcp_paws(stack, now, so, seg)?;
+    tcp_check_seq(stack, now, so, seg)?;
+    tcp_check_rst(stack, now, so, seg)?;
+    tcp_check_syn(stack, now, so, seg)?;
+    tcp_check_ack(stack, now, so, seg)?;
+    tcp_process_text(stack, now, so, seg)?;
+    tcp_check_fin(stack, now, so, seg);
+    ControlFlow::Continue(())
+}
+
+/// RFC 9293 §3.10.7.3, SYN-SENT: check the ACK (it must cover our SYN and
+/// nothing more), then RST (only with an acceptable ACK: ECONNREFUSED),
+/// then SYN: with an ACK the connection is ESTABLISHED, without one it is a
+/// simultaneous open (SYN-RECEIVED, our SYN resent with an ACK).
+fn tcp_syn_sent(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+    let flags = seg.flags;
+    let seq = Seq(seg.seq);
+    let ackno = Seq(seg.ack);
+    let tp = sototcpcb(so);
+    debug_assert_eq!(tp.t_state, TcpState::SynSent, "tcp_syn_sent");
+    if flags.contains(TcpFlags::ACK) && (ackno.le(tp.iss) || ackno.gt(tp.snd_max)) {
+        if !flags.contains(TcpFlags::RST) {
+            rst_for_bad_ack(stack, tp, ackno);
+        }
+        return;
+    }
+    if flags.contains(TcpFlags::RST) {
+        if flags.contains(TcpFlags::ACK) {
+            tcp_drop(stack, so, Some(Errno::ECONNREFUSED));
+        }
+        return;
+    }
+    if !flags.contains(TcpFlags::SYN) {
+        return;
+    }
+    tp.irs = seq;
+    tp.rcv_nxt = seq + 1;
+    tp.rcv_adv = tp.rcv_nxt;
+    tcp_apply_syn_options(stack, tp, seg);
+    tp.snd_wnd = seg.window as u32;
+    tp.max_sndwnd = tp.snd_wnd;
+    tp.snd_wl1 = seq;
+    tp.snd_wl2 = ackno;
+    if flags.contains(TcpFlags::ACK) {
+        tp.snd_una = ackno;
+        if let Some((_, sent)) = tp.rtt_seq.take() {
+            if tp.rxtshift == 0 {
+                tp.rtt_update(now - sent);
             }
         }
+        tp.ack_now = true;
+        tcp_established(stack, so);
+    } else {
+        // Simultaneous open: SYN-RECEIVED, resend our SYN with an ACK.
+        tp.t_state = TcpState::SynReceived;
+        tp.snd_nxt = tp.iss;
     }
-    let seg_len = seg.segment_len();
-    let acceptable = if seg_len == 0 {
+    tcp_output(stack, now, so);
+}
+
+/// PAWS (RFC 7323 §5.3), run before RFC 9293's first check: a segment
+/// whose timestamp is older than the last one accepted is an old
+/// duplicate: ACK it and drop it.
+fn tcp_paws(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    let tp = sototcpcb(so);
+    if !tp.ts_ok || !tp.t_state.synchronized() || seg.flags.contains(TcpFlags::RST) {
+        return ControlFlow::Continue(());
+    }
+    match seg.options.timestamp {
+        Some((tsval, _)) if (tsval.wrapping_sub(tp.ts_recent) as i32) < 0 => {
+            Stats::bump(&stack.stats.drop_paws);
+            tp.ack_now = true;
+            tcp_output(stack, now, so);
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    }
+}
+
+/// RFC 9293 §3.10.7.4, first: check the sequence number. The four cases
+/// of the acceptability test (segment length zero or not, receive window
+/// zero or not).
+fn seq_acceptable(rcv_nxt: Seq, rcv_wnd: usize, seq: Seq, seg_len: usize) -> bool {
+    if seg_len == 0 {
         if rcv_wnd == 0 {
-            seq == tp.rcv_nxt
+            seq == rcv_nxt
         } else {
-            tp.rcv_nxt.le(seq) && seq.lt(tp.rcv_nxt + rcv_wnd)
+            rcv_nxt.le(seq) && seq.lt(rcv_nxt + rcv_wnd)
         }
     } else if rcv_wnd == 0 {
         false
     } else {
         let last = seq + (seg_len - 1);
-        (tp.rcv_nxt.le(seq) && seq.lt(tp.rcv_nxt + rcv_wnd))
-            || (tp.rcv_nxt.le(last) && last.lt(tp.rcv_nxt + rcv_wnd))
-    };
-    // A zero-window probe, or a retransmission wholly before rcv_nxt, is
-    // answered with an ACK; a RST that is not acceptable is dropped.
-    if !acceptable {
-        if !flags.contains(TcpFlags::RST) {
-            Stats::bump(&stack.stats.drop_out_of_window);
-            tp.ack_now = true;
-            tcp_output(stack, now, so);
-        }
-        return;
+        (rcv_nxt.le(seq) && seq.lt(rcv_nxt + rcv_wnd))
+            || (rcv_nxt.le(last) && last.lt(rcv_nxt + rcv_wnd))
     }
+}
 
-    if flags.contains(TcpFlags::RST) {
-        // RFC 5961 §3.2: only an exact match resets; else a challenge ACK.
-        if seq != tp.rcv_nxt {
-            tp.ack_now = true;
-            tcp_output(stack, now, so);
-            return;
-        }
-        // Linux's tcp_reset: CLOSE_WAIT reports EPIPE, others ECONNRESET.
-        let err = match tp.t_state {
-            TcpState::SynReceived => Some(Errno::ECONNREFUSED),
-            TcpState::CloseWait => Some(Errno::EPIPE),
-            TcpState::TimeWait | TcpState::Closed => None,
-            _ => Some(Errno::ECONNRESET),
-        };
-        if let Some(e) = err {
-            so.so_error = Some(e);
-        }
-        // The peer reset: no RST back.
-        if let Some(tp) = so.so_pcb.tcp_mut() {
-            tp.rst_sent = true;
-        }
-        tcp_close(stack, so);
-        return;
+/// RFC 9293 §3.10.7.4, first: an unacceptable segment (a zero-window
+/// probe, a retransmission wholly before RCV.NXT) is answered with an ACK
+/// and dropped; an unacceptable RST is dropped silently.
+fn tcp_check_seq(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    let rcv_wnd = so.so_rcv.ring().free();
+    let tp = sototcpcb(so);
+    if seq_acceptable(tp.rcv_nxt, rcv_wnd, Seq(seg.seq), seg.segment_len()) {
+        return ControlFlow::Continue(());
     }
-
-    if flags.contains(TcpFlags::SYN) {
-        // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
+    if !seg.flags.contains(TcpFlags::RST) {
+        Stats::bump(&stack.stats.drop_out_of_window);
         tp.ack_now = true;
         tcp_output(stack, now, so);
-        return;
     }
+    ControlFlow::Break(())
+}
 
-    if !flags.contains(TcpFlags::ACK) {
-        return;
+/// RFC 9293 §3.10.7.4, second: check the RST bit. Only an exact match
+/// with RCV.NXT resets (RFC 5961 §3.2), anything else in the window gets a
+/// challenge ACK. The error is Linux's tcp_reset's: ECONNREFUSED in
+/// SYN-RECEIVED, EPIPE in CLOSE-WAIT, none once closing is done,
+/// ECONNRESET otherwise.
+fn tcp_check_rst(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    if !seg.flags.contains(TcpFlags::RST) {
+        return ControlFlow::Continue(());
     }
+    let tp = sototcpcb(so);
+    if Seq(seg.seq) != tp.rcv_nxt {
+        tp.ack_now = true;
+        tcp_output(stack, now, so);
+        return ControlFlow::Break(());
+    }
+    let err = match tp.t_state {
+        TcpState::SynReceived => Some(Errno::ECONNREFUSED),
+        TcpState::CloseWait => Some(Errno::EPIPE),
+        TcpState::TimeWait | TcpState::Closed => None,
+        _ => Some(Errno::ECONNRESET),
+    };
+    // The peer reset: no RST back.
+    tp.rst_sent = true;
+    if let Some(e) = err {
+        so.so_error = Some(e);
+    }
+    tcp_close(stack, so);
+    ControlFlow::Break(())
+}
 
-    // Timestamps: remember the peer's clock (RFC 7323 §4.3).
+/// RFC 9293 §3.10.7.4, fourth: a SYN in a synchronized state (or a
+/// retransmitted SYN in SYN-RECEIVED) gets a challenge ACK (RFC 5961 §4.2)
+/// and is dropped.
+fn tcp_check_syn(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    if !seg.flags.contains(TcpFlags::SYN) {
+        return ControlFlow::Continue(());
+    }
+    sototcpcb(so).ack_now = true;
+    tcp_output(stack, now, so);
+    ControlFlow::Break(())
+}
+
+/// RFC 9293 §3.10.7.4, fifth: check the ACK field. A segment without an
+/// ACK is dropped. The peer's timestamp is remembered (RFC 7323 §4.3);
+/// SYN-RECEIVED becomes ESTABLISHED on an ACK of our SYN; an ACK of data
+/// not yet sent is answered and dropped; a new ACK advances SND.UNA (RTT,
+/// congestion control), a duplicate one counts towards fast retransmit;
+/// the send window is updated; and an ACK of our FIN moves the closing
+/// states on.
+fn tcp_check_ack(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    if !seg.flags.contains(TcpFlags::ACK) {
+        return ControlFlow::Break(());
+    }
+    let seq = Seq(seg.seq);
+    let ackno = Seq(seg.ack);
+    let tp = sototcpcb(so);
     if tp.ts_ok {
         if let Some((tsval, _)) = seg.options.timestamp {
             if seq.le(tp.rcv_nxt) {
@@ -330,119 +417,176 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
             }
         }
     }
-
     if tp.t_state == TcpState::SynReceived {
-        if tp.snd_una.lt(ackno) && ackno.le(tp.snd_max) {
-            tp.snd_wnd = seg_window(tp, seg);
-            tp.snd_wl1 = seq;
-            tp.snd_wl2 = ackno;
-            tcp_established(stack, so);
-        } else {
-            rst_for_bad_ack(stack, tp, ackno);
-            return;
-        }
+        tcp_ack_syn_received(stack, so, seg)?;
     }
-
-    let snd_cc = so.so_snd.ring().len();
-    let tp = so.so_pcb.tcp_mut().expect("tcp");
+    let tp = sototcpcb(so);
     if ackno.gt(tp.snd_max) {
         tp.ack_now = true;
         tcp_output(stack, now, so);
+        return ControlFlow::Break(());
+    }
+    let ourfinisacked = if tp.snd_una.lt(ackno) {
+        tcp_ack_new(stack, now, so, seg)
+    } else {
+        tcp_ack_dup(stack, now, so, seg);
+        false
+    };
+    tcp_update_window(sototcpcb(so), seg);
+    tcp_ack_closing(stack, now, so, seg, ourfinisacked)
+}
+
+/// RFC 9293 §3.10.7.4, fifth, SYN-RECEIVED: an ACK within
+/// SND.UNA < SEG.ACK <= SND.NXT completes the handshake (ESTABLISHED, the
+/// send window taken from it); any other gets <SEQ=SEG.ACK><CTL=RST>.
+fn tcp_ack_syn_received(stack: &Stack, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+    let ackno = Seq(seg.ack);
+    let tp = sototcpcb(so);
+    debug_assert_eq!(tp.t_state, TcpState::SynReceived, "tcp_ack_syn_received");
+    if tp.snd_una.lt(ackno) && ackno.le(tp.snd_max) {
+        tp.snd_wnd = seg_window(tp, seg);
+        tp.snd_wl1 = Seq(seg.seq);
+        tp.snd_wl2 = ackno;
+        tcp_established(stack, so);
+        ControlFlow::Continue(())
+    } else {
+        rst_for_bad_ack(stack, tp, ackno);
+        ControlFlow::Break(())
+    }
+}
+
+/// RFC 9293 §3.10.7.4, fifth, ESTABLISHED and later: SND.UNA < SEG.ACK
+/// <= SND.MAX acknowledges new data. Take an RTT sample (RFC 6298 / RFC
+/// 7323), grow or restore the congestion window, drop the acknowledged
+/// bytes from the send buffer and restart the retransmission timer.
+/// Returns whether our FIN is now acknowledged.
+fn tcp_ack_new(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> bool {
+    let ackno = Seq(seg.ack);
+    let snd_cc = so.so_snd.ring().len();
+    let tp = sototcpcb(so);
+    debug_assert!(
+        tp.snd_una.lt(ackno) && ackno.le(tp.snd_max),
+        "tcp_ack_new: an ACK of new data lies within (snd_una, snd_max]"
+    );
+    let acked = ackno - tp.snd_una;
+    // Data bytes acknowledged: those between snd_buf_seq and ackno.
+    let data_acked = (ackno.diff(tp.snd_buf_seq).max(0) as usize).min(snd_cc);
+    let ourfinisacked = tp.fin_seq(snd_cc).is_some_and(|fin| ackno.gt(fin));
+    if let Some(rtt) = tcp_rtt_sample(tp, now, seg) {
+        tp.rtt_update(rtt);
+    }
+    tp.rxtshift = 0;
+    let partial_ack = tcp_cc_ack(tp, ackno, acked);
+    tp.dupacks = 0;
+    tp.snd_una = ackno;
+    if tp.snd_nxt.lt(tp.snd_una) {
+        tp.snd_nxt = tp.snd_una;
+    }
+    tp.snd_buf_seq += data_acked;
+    tp.t_timers.rexmt = if tp.snd_una == tp.snd_max {
+        None
+    } else {
+        Some(now + tp.rto)
+    };
+    tp.persist_shift = 0;
+    so.so_snd.ring_mut().consume(data_acked);
+    tcp_sndbuf_expand(stack, so);
+    stack.sowakeup(so.handle);
+    if partial_ack {
+        tcp_retransmit_one(stack, now, so);
+    }
+    ourfinisacked
+}
+
+/// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323
+/// §4.1), else the timed segment if it is covered and was not
+/// retransmitted (Karn's rule, RFC 6298 §3). The timed segment is
+/// forgotten once covered either way.
+fn tcp_rtt_sample(tp: &mut TcpCb, now: Instant, seg: &TcpRepr) -> Option<Duration> {
+    let mut sample = None;
+    if tp.ts_ok {
+        if let Some((_, tsecr)) = seg.options.timestamp {
+            if tsecr != 0 {
+                let d = tcp_ts(now, tp.ts_offset).wrapping_sub(tsecr);
+                if d < 60_000 {
+                    sample = Some(Duration::from_millis(d.max(1) as u64));
+                }
+            }
+        }
+    }
+    if let Some((rs, sent)) = tp.rtt_seq {
+        if Seq(seg.ack).gt(rs) {
+            if sample.is_none() && tp.rxtshift == 0 {
+                sample = Some(now - sent);
+            }
+            tp.rtt_seq = None;
+        }
+    }
+    sample
+}
+
+/// Congestion control on an ACK of `acked` new bytes (RFC 5681 slow start
+/// and congestion avoidance, NewReno recovery RFC 6582): a partial ACK
+/// during recovery deflates the window and asks for the next hole to be
+/// retransmitted (returns true); a full ACK ends recovery.
+fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
+    let mss = tp.t_maxseg;
+    let mut partial_ack = false;
+    match tp.recover {
+        Some(rec) if ackno.lt(rec) => {
+            partial_ack = true;
+            tp.cwnd = tp.cwnd.saturating_sub(acked).max(mss) + mss;
+        }
+        Some(_) => {
+            tp.recover = None;
+            tp.cwnd = tp.ssthresh.max(2 * mss);
+        }
+        None => {
+            if tp.cwnd < tp.ssthresh {
+                tp.cwnd += acked.min(mss);
+            } else {
+                tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
+            }
+        }
+    }
+    tp.cwnd = tp.cwnd.min(1 << 30);
+    partial_ack
+}
+
+/// RFC 9293 §3.10.7.4, fifth: SEG.ACK = SND.UNA. A duplicate ACK (no
+/// data, no FIN, same window, data outstanding) counts towards fast
+/// retransmit: the third enters NewReno recovery (RFC 5681 §3.2, RFC 6582)
+/// and retransmits, later ones inflate the window.
+fn tcp_ack_dup(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+    let tp = sototcpcb(so);
+    let is_dup = Seq(seg.ack) == tp.snd_una
+        && seg.payload.is_empty()
+        && !seg.flags.contains(TcpFlags::FIN)
+        && seg_window(tp, seg) == tp.snd_wnd
+        && tp.snd_max.gt(tp.snd_una);
+    if !is_dup {
         return;
     }
-    let mut ourfinisacked = false;
-    if tp.snd_una.lt(ackno) {
-        let acked = ackno - tp.snd_una;
-        // Data bytes acknowledged: those between snd_buf_seq and ackno.
-        let data_acked = (ackno.diff(tp.snd_buf_seq).max(0) as usize).min(snd_cc);
-        if let Some(fin) = tp.fin_seq(snd_cc) {
-            ourfinisacked = ackno.gt(fin);
-        }
-        // RTT sample: timestamps, else Karn's timed segment.
-        let mut sample = None;
-        if tp.ts_ok {
-            if let Some((_, tsecr)) = seg.options.timestamp {
-                if tsecr != 0 {
-                    let d = tcp_ts(now, tp.ts_offset).wrapping_sub(tsecr);
-                    if d < 60_000 {
-                        sample = Some(Duration::from_millis(d.max(1) as u64));
-                    }
-                }
-            }
-        }
-        if let Some((rs, sent)) = tp.rtt_seq {
-            if ackno.gt(rs) {
-                if sample.is_none() && tp.rxtshift == 0 {
-                    sample = Some(now - sent);
-                }
-                tp.rtt_seq = None;
-            }
-        }
-        if let Some(rtt) = sample {
-            tp.rtt_update(rtt);
-        }
-        tp.rxtshift = 0;
-        // Congestion control (RFC 5681, NewReno RFC 6582).
-        let mss = tp.t_maxseg;
-        let mut partial_ack = false;
-        match tp.recover {
-            Some(rec) if ackno.lt(rec) => {
-                partial_ack = true;
-                tp.cwnd = tp.cwnd.saturating_sub(acked).max(mss) + mss;
-            }
-            Some(_) => {
-                tp.recover = None;
-                tp.cwnd = tp.ssthresh.max(2 * mss);
-            }
-            None => {
-                if tp.cwnd < tp.ssthresh {
-                    tp.cwnd += acked.min(mss);
-                } else {
-                    tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
-                }
-            }
-        }
-        tp.cwnd = tp.cwnd.min(1 << 30);
-        tp.dupacks = 0;
-        tp.snd_una = ackno;
-        if tp.snd_nxt.lt(tp.snd_una) {
-            tp.snd_nxt = tp.snd_una;
-        }
-        tp.snd_buf_seq += data_acked;
-        tp.t_timers.rexmt = if tp.snd_una == tp.snd_max {
-            None
-        } else {
-            Some(now + tp.rto)
-        };
-        tp.persist_shift = 0;
-        so.so_snd.ring_mut().consume(data_acked);
-        tcp_sndbuf_expand(stack, so);
-        stack.sowakeup(so.handle);
-        if partial_ack {
-            tcp_retransmit_one(stack, now, so);
-        }
-    } else if ackno == tp.snd_una
-        && seg.payload.is_empty()
-        && !flags.contains(TcpFlags::FIN)
-        && seg_window(tp, seg) == tp.snd_wnd
-        && tp.snd_max.gt(tp.snd_una)
-    {
-        tp.dupacks += 1;
-        let mss = tp.t_maxseg;
-        if tp.dupacks == 3 && tp.recover.is_none() {
-            tp.ssthresh = (tp.flight() / 2).max(2 * mss);
-            tp.recover = Some(tp.snd_max);
-            tp.rtt_seq = None;
-            tcp_retransmit_one(stack, now, so);
-            let tp = so.so_pcb.tcp_mut().expect("tcp");
-            tp.cwnd = tp.ssthresh + 3 * mss;
-        } else if tp.dupacks > 3 {
-            tp.cwnd += mss;
-        }
+    tp.dupacks += 1;
+    let mss = tp.t_maxseg;
+    if tp.dupacks == 3 && tp.recover.is_none() {
+        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+        tp.recover = Some(tp.snd_max);
+        tp.rtt_seq = None;
+        tcp_retransmit_one(stack, now, so);
+        let tp = sototcpcb(so);
+        tp.cwnd = tp.ssthresh + 3 * mss;
+    } else if tp.dupacks > 3 {
+        tp.cwnd += mss;
     }
+}
 
-    // Window update (RFC 9293 SND.WL1/WL2 rule).
-    let tp = so.so_pcb.tcp_mut().expect("tcp");
+/// RFC 9293 §3.10.7.4, fifth: update the send window when the segment is
+/// newer than the last update (SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and
+/// SND.WL2 =< SEG.ACK). A window that opens stops the persist timer.
+fn tcp_update_window(tp: &mut TcpCb, seg: &TcpRepr) {
+    let seq = Seq(seg.seq);
+    let ackno = Seq(seg.ack);
     if tp.snd_wl1.lt(seq) || (tp.snd_wl1 == seq && tp.snd_wl2.le(ackno)) {
         tp.snd_wnd = seg_window(tp, seg);
         tp.snd_wl1 = seq;
@@ -453,13 +597,26 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
             tp.persist_shift = 0;
         }
     }
+}
 
-    // State changes driven by the ACK of our FIN.
+/// RFC 9293 §3.10.7.4, fifth, the closing states: FIN-WAIT-1 whose FIN is
+/// acknowledged enters FIN-WAIT-2 (timed when nobody holds the socket),
+/// CLOSING enters TIME-WAIT, LAST-ACK closes; in TIME-WAIT only a
+/// retransmitted FIN is answered (and the 2MSL timer restarted).
+fn tcp_ack_closing(
+    stack: &Stack,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+    ourfinisacked: bool,
+) -> ControlFlow<()> {
+    let nofdref = so.so_state.has(SoState::NOFDREF);
+    let tp = sototcpcb(so);
     match tp.t_state {
         TcpState::FinWait1 if ourfinisacked => {
             tp.t_state = TcpState::FinWait2;
             tp.t_timers.rexmt = None;
-            if so.so_state.has(SoState::NOFDREF) {
+            if nofdref {
                 let t = tp.linger2.unwrap_or(stack.sysctl().tcp_fin_timeout);
                 tp.t_timers.twomsl = Some(now + t);
             }
@@ -467,27 +624,127 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
         TcpState::Closing if ourfinisacked => enter_time_wait(now, tp),
         TcpState::LastAck if ourfinisacked => {
             tcp_close(stack, so);
-            return;
+            return ControlFlow::Break(());
         }
         TcpState::TimeWait => {
-            if flags.contains(TcpFlags::FIN) {
+            if seg.flags.contains(TcpFlags::FIN) {
                 tp.t_timers.twomsl = Some(now + TCP_TIMEWAIT_LEN);
                 tp.ack_now = true;
                 tcp_output(stack, now, so);
             }
-            return;
+            return ControlFlow::Break(());
         }
         _ => {}
     }
+    ControlFlow::Continue(())
+}
 
-    // Segment text.
-    tcp_receive_data(stack, now, so, seg);
-    if so
+/// RFC 9293 §3.10.7.4, seventh: process the segment text (ESTABLISHED,
+/// FIN-WAIT-1, FIN-WAIT-2 only). Bytes before RCV.NXT are trimmed; what
+/// fits the receive buffer is queued in order or stashed out of order for
+/// reassembly. Data for a socket nobody can read any more resets the
+/// connection (as Linux and BSD do).
+fn tcp_process_text(
+    stack: &Stack,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
+    let handle = so.handle;
+    let nofdref = so.so_state.has(SoState::NOFDREF);
+    let tp = sototcpcb(so);
+    let mut seq = Seq(seg.seq);
+    let mut data = seg.payload;
+    if data.is_empty() || !tp.t_state.can_receive() {
+        return ControlFlow::Continue(());
+    }
+    if nofdref {
+        tcp_drop(stack, so, None);
+        return ControlFlow::Break(());
+    }
+    if seq.lt(tp.rcv_nxt) {
+        let skip = (tp.rcv_nxt - seq).min(data.len());
+        data = &data[skip..];
+        seq = tp.rcv_nxt;
+    }
+    let ring = so.so_rcv.ring_mut();
+    let tp = so
         .so_pcb
-        .tcp()
-        .is_some_and(|tp| tp.t_state != TcpState::Closed)
-    {
-        tcp_output(stack, now, so);
+        .tcp_mut()
+        .expect("a TCP socket has a TcpCb for its whole life");
+    let rel = seq - tp.rcv_nxt;
+    let room = ring.free().saturating_sub(rel);
+    let data = &data[..data.len().min(room)];
+    if data.is_empty() {
+        tp.ack_now = true;
+    } else if rel == 0 {
+        tcp_rcv_in_order(now, tp, ring, data);
+        stack.sowakeup(handle);
+    } else {
+        let off = ring.len() + rel;
+        let n = ring.write_at(off, data);
+        if n > 0 && !tp.reass.insert(seq, seq + n) {
+            Stats::bump(&stack.stats.drop_out_of_window);
+        }
+        tp.ack_now = true;
+    }
+    ControlFlow::Continue(())
+}
+
+/// In-order text at RCV.NXT: append it, pull in whatever the reassembly
+/// queue now makes contiguous, and decide between an immediate and a
+/// delayed ACK (Linux's __tcp_ack_snd_check: at once in quick-ACK mode,
+/// after more than one full segment, or when a hole was filled).
+fn tcp_rcv_in_order(now: Instant, tp: &mut TcpCb, ring: &mut RingBuf, data: &[u8]) {
+    let n = ring.push(data);
+    tp.rcv_nxt += n;
+    let had_holes = !tp.reass.is_empty();
+    while let Some(end) = tp.reass.take_contiguous(tp.rcv_nxt) {
+        let extra = end - tp.rcv_nxt;
+        ring.commit(extra);
+        tp.rcv_nxt = end;
+    }
+    if had_holes {
+        tp.ack_now = true;
+        return;
+    }
+    tp.delack_bytes += data.len() as u32;
+    tp.lrcvtime = now;
+    if !tp.ato_started {
+        // The first data: quick-ACK mode (tcp_incr_quickack).
+        tp.ato_started = true;
+        tp.quickacks = 16;
+    }
+    let quick = tp.quickacks > 0 && !tp.pingpong;
+    if quick {
+        tp.quickacks -= 1;
+    }
+    if quick || tp.delack_bytes as usize > tp.t_maxseg {
+        tp.ack_now = true;
+    } else if tp.t_timers.delack.is_none() {
+        tp.t_timers.delack = Some(now + crate::netinet::tcp_var::TCP_DELACK);
+    }
+}
+
+/// RFC 9293 §3.10.7.4, eighth: check the FIN bit. A FIN at RCV.NXT is
+/// processed now; one beyond a hole waits (`rcv_fin_at`) until
+/// reassembly reaches it; a FIN we already have is acknowledged again.
+fn tcp_check_fin(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+    let fin_seq = Seq(seg.seq) + seg.payload.len();
+    let tp = sototcpcb(so);
+    if seg.flags.contains(TcpFlags::FIN) {
+        if fin_seq == tp.rcv_nxt {
+            tp.rcv_fin_at = None;
+            tcp_process_fin(stack, now, so);
+        } else if tp.rcv_nxt.lt(fin_seq) {
+            tp.rcv_fin_at = Some(fin_seq);
+            tp.ack_now = true;
+        } else {
+            tp.ack_now = true; // a retransmitted FIN we already have
+        }
+    } else if tp.rcv_fin_at == Some(tp.rcv_nxt) {
+        tp.rcv_fin_at = None;
+        tcp_process_fin(stack, now, so);
     }
 }
 
@@ -509,96 +766,6 @@ fn tcp_retransmit_one(stack: &Stack, now: Instant, so: &mut Socket) {
     tp.snd_wnd = saved_wnd;
     tp.cwnd = saved_cwnd;
     tp.snd_nxt = tp.snd_nxt.max(saved_nxt);
-}
-
-/// Queue in-order data, stash out-of-order data, process FIN.
-fn tcp_receive_data(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
-    let handle = so.handle;
-    let nofdref = so.so_state.has(SoState::NOFDREF);
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    let mut seq = Seq(seg.seq);
-    let mut data = seg.payload;
-    let fin_seq = seq + data.len();
-    if !tp.t_state.can_receive() {
-        data = &[];
-    }
-    if !data.is_empty() && nofdref {
-        // Data for a socket nobody can read any more: reset (as Linux/BSD).
-        tcp_drop(stack, so, None);
-        return;
-    }
-    if !data.is_empty() {
-        if seq.lt(tp.rcv_nxt) {
-            let skip = (tp.rcv_nxt - seq).min(data.len());
-            data = &data[skip..];
-            seq = tp.rcv_nxt;
-        }
-        let ring = so.so_rcv.ring_mut();
-        let tp = so.so_pcb.tcp_mut().expect("tcp");
-        let rel = seq - tp.rcv_nxt;
-        let room = ring.free().saturating_sub(rel);
-        let data = &data[..data.len().min(room)];
-        if data.is_empty() {
-            tp.ack_now = true;
-        } else if rel == 0 {
-            let n = ring.push(data);
-            tp.rcv_nxt += n;
-            let had_holes = !tp.reass.is_empty();
-            while let Some(end) = tp.reass.take_contiguous(tp.rcv_nxt) {
-                let extra = end - tp.rcv_nxt;
-                ring.commit(extra);
-                tp.rcv_nxt = end;
-            }
-            if had_holes {
-                tp.ack_now = true;
-            } else {
-                tp.delack_bytes += data.len() as u32;
-                tp.lrcvtime = now;
-                if !tp.ato_started {
-                    // The first data: quick-ACK mode (tcp_incr_quickack).
-                    tp.ato_started = true;
-                    tp.quickacks = 16;
-                }
-                // Linux's __tcp_ack_snd_check: ACK at once in quick-ACK
-                // mode or after more than one full segment; otherwise
-                // delay (a reply piggybacks it).
-                let quick = tp.quickacks > 0 && !tp.pingpong;
-                if quick {
-                    tp.quickacks -= 1;
-                }
-                if quick || tp.delack_bytes as usize > tp.t_maxseg {
-                    tp.ack_now = true;
-                } else if tp.t_timers.delack.is_none() {
-                    tp.t_timers.delack = Some(now + crate::netinet::tcp_var::TCP_DELACK);
-                }
-            }
-            stack.sowakeup(handle);
-        } else {
-            let off = ring.len() + rel;
-            let n = ring.write_at(off, data);
-            if n > 0 && !tp.reass.insert(seq, seq + n) {
-                Stats::bump(&stack.stats.drop_out_of_window);
-            }
-            tp.ack_now = true;
-        }
-    }
-    let tp = so.so_pcb.tcp_mut().expect("tcp");
-    if seg.flags.contains(TcpFlags::FIN) {
-        if fin_seq == tp.rcv_nxt {
-            tp.rcv_fin_at = None;
-            tcp_process_fin(stack, now, so);
-        } else if tp.rcv_nxt.lt(fin_seq) {
-            tp.rcv_fin_at = Some(fin_seq);
-            tp.ack_now = true;
-        } else {
-            tp.ack_now = true; // a retransmitted FIN we already have
-        }
-    } else if tp.rcv_fin_at == Some(tp.rcv_nxt) {
-        tp.rcv_fin_at = None;
-        tcp_process_fin(stack, now, so);
-    }
 }
 
 fn tcp_process_fin(stack: &Stack, now: Instant, so: &mut Socket) {

@@ -118,22 +118,7 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
 
 /// Stop listening: abort every queued connection, forget half-open ones.
 fn tcp_unlisten(stack: &Stack, now: Instant, so: &mut Socket) {
-    if let Some(q) = so.so_listen.take() {
-        so.so_options.acceptconn = false;
-        for child in q.sol_comp {
-            let Ok(cref) = stack.lookup(child) else {
-                continue;
-            };
-            let Some(mut c) = Stack::lock_live(&cref) else {
-                continue;
-            };
-            c.so_qstate = crate::kern::socket::QState::None;
-            c.so_head = None;
-            c.proto().pru_abort(stack, now, &mut c);
-            c.so_count -= 1;
-            stack.sofree(&mut c);
-        }
-    }
+    stack.solisten_abort(now, so);
     let handle = so.handle;
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Closed;
