@@ -10,8 +10,8 @@ use parking_lot::MutexGuard;
 
 #[cfg(debug_assertions)]
 use crate::api::SocketHandle;
-use crate::host::SocketRef;
 use crate::kern::socket::Socket;
+use crate::kern::sotable::SocketRef;
 
 #[cfg(debug_assertions)]
 thread_local! {
@@ -19,14 +19,14 @@ thread_local! {
 }
 
 /// A locked socket.
-pub(crate) struct SockGuard<'a> {
+pub struct SockGuard<'a> {
     guard: MutexGuard<'a, Socket>,
     #[cfg(debug_assertions)]
     handle: SocketHandle,
 }
 
 /// Lock a socket, asserting the lock order in debug builds.
-pub(crate) fn so_lock(sref: &SocketRef) -> SockGuard<'_> {
+pub fn so_lock(sref: &SocketRef) -> SockGuard<'_> {
     let guard = sref.lock();
     #[cfg(debug_assertions)]
     {

@@ -1,5 +1,8 @@
-//! The socket layer (FreeBSD's sys/kern uipc_*): sockets, their buffers and
-//! reference counts, listen queues, and the protocol switch.
+//! The socket layer (FreeBSD's sys/kern uipc_*): the socket table,
+//! sockets with their buffers and reference counts, listen queues, SOL_SOCKET
+//! options, and the protocol switch through which alone it reaches a
+//! protocol. It never names a protocol or the stack's face: the face hands
+//! it a protocol table (`SoTable::new`) and itself as the context (`SoCx`).
 
 pub mod listen;
 pub mod lockorder;
@@ -8,6 +11,7 @@ pub mod ringbuf;
 pub mod sockbuf;
 pub mod socket;
 pub mod sockopt;
+pub mod sotable;
 pub mod uipc;
 
 #[cfg(test)]

@@ -1,34 +1,43 @@
 //! The protocol switch: what the socket layer asks of a protocol
-//! (FreeBSD's `pr_usrreqs`). TCP and UDP implement it. `pru_detach` and
-//! `pru_abort` cannot fail: they return nothing.
+//! (FreeBSD's `struct protosw` and its `pr_usrreqs`). The socket layer
+//! reaches a protocol only through this trait, and holds its PCB only as an
+//! opaque `SoPcb`: anything it needs to know about the connection
+//! (addresses, whether it is connected) it asks here. `C` is the stack
+//! that carries both (`SoCx`); the protocol receives it with every call.
+//! `pru_detach` and `pru_abort` cannot fail: they return nothing.
 
 use std::net::SocketAddrV4;
 
-use crate::api::{Readiness, SockInfo};
+use crate::api::{Readiness, SockInfo, SockType};
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::socket::Socket;
 use crate::time::Instant;
 
-pub(crate) trait Protosw: Sync {
-    /// Set up the protocol state of a new socket (buffers, defaults).
-    fn pru_attach(&self, stack: &Stack, so: &mut Socket) -> Result<(), Errno>;
+pub trait Protosw<C>: Sync {
+    /// The socket type this entry serves (FreeBSD's pr_type).
+    fn pr_type(&self) -> SockType;
+    /// Its protocol number (IPPROTO_*), what SO_PROTOCOL reports.
+    fn pr_protocol(&self) -> i32;
+    /// Create the protocol state of a new socket: its PCB, and for a
+    /// socket with no buffer reservation yet (one made by socket(2), not by
+    /// `sonewconn`) the protocol's default buffer sizes (`soreserve`).
+    fn pru_attach(&self, cx: &C, so: &mut Socket) -> Result<(), Errno>;
     /// The socket is being freed: leave every table. Called exactly once,
     /// only after a successful `pru_attach`.
-    fn pru_detach(&self, stack: &Stack, so: &mut Socket);
-    fn pru_bind(&self, stack: &Stack, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno>;
-    fn pru_listen(&self, stack: &Stack, so: &mut Socket, backlog: i32) -> Result<(), Errno>;
+    fn pru_detach(&self, cx: &C, so: &mut Socket);
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno>;
+    fn pru_listen(&self, cx: &C, so: &mut Socket, backlog: i32) -> Result<(), Errno>;
     fn pru_connect(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         addr: Option<SocketAddrV4>,
     ) -> Result<(), Errno>;
-    fn pru_connect_status(&self, stack: &Stack, so: &mut Socket) -> Result<bool, Errno>;
+    fn pru_connect_status(&self, cx: &C, so: &mut Socket) -> Result<bool, Errno>;
     fn pru_send(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         data: &[u8],
@@ -36,40 +45,50 @@ pub(crate) trait Protosw: Sync {
         to: Option<SocketAddrV4>,
     ) -> Result<usize, Errno>;
     /// The application consumed receive-buffer data (window update).
-    fn pru_rcvd(&self, stack: &Stack, now: Instant, so: &mut Socket);
-    fn pru_shutdown(
-        &self,
-        stack: &Stack,
-        now: Instant,
-        so: &mut Socket,
-        how: i32,
-    ) -> Result<(), Errno>;
+    fn pru_rcvd(&self, cx: &C, now: Instant, so: &mut Socket);
+    fn pru_shutdown(&self, cx: &C, now: Instant, so: &mut Socket, how: i32) -> Result<(), Errno>;
     /// The last descriptor is gone (`soclose`). The protocol may set
     /// PROTOREF to keep the socket while it finishes the connection.
-    fn pru_close(&self, stack: &Stack, now: Instant, so: &mut Socket);
+    fn pru_close(&self, cx: &C, now: Instant, so: &mut Socket);
     /// Tear the connection down at once (RST), e.g. a queued connection
     /// of a closing listener.
-    fn pru_abort(&self, stack: &Stack, now: Instant, so: &mut Socket);
+    fn pru_abort(&self, cx: &C, now: Instant, so: &mut Socket);
+    /// The peer's address of a connection being accepted (FreeBSD's
+    /// pru_accept): reported even if it was reset while queued.
+    fn pru_accept(&self, so: &Socket) -> SocketAddrV4;
+    /// getsockname(2).
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4;
+    /// getpeername(2).
     fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno>;
+    /// A connection-oriented protocol with no connection (soreceive's
+    /// ENOTCONN, FreeBSD's PR_CONNREQUIRED test).
+    fn pru_rcv_notconn(&self, so: &Socket) -> bool;
     fn pru_sopoll(&self, so: &Socket) -> Readiness;
     fn pru_sockinfo(&self, so: &Socket) -> SockInfo;
+    /// SO_RCVLOWAT, already clamped to be non-negative: the protocol sets
+    /// `so_rcv.sb_lowat` within its own limits.
+    fn pru_rcvlowat(&self, cx: &C, so: &mut Socket, lowat: usize);
+    /// setsockopt at any level but SOL_SOCKET, and the SOL_SOCKET options
+    /// the protocol follows too (SO_KEEPALIVE). `val` is the caller's bytes.
     fn pru_ctloutput_set(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         level: i32,
         name: i32,
-        val: i32,
+        val: &[u8],
     ) -> Result<(), Errno>;
-    /// An int option's value (TCP_INFO, a struct, is `tcp_info`'s).
+    /// getsockopt at any level but SOL_SOCKET: writes the value into `out`
+    /// (truncated as Linux does) and returns the optlen to report.
     fn pru_ctloutput_get(
         &self,
-        stack: &Stack,
+        cx: &C,
         so: &Socket,
         level: i32,
         name: i32,
-    ) -> Result<i32, Errno>;
+        out: &mut [u8],
+    ) -> Result<usize, Errno>;
     /// Protocol KASSERTs for `check_invariants`.
-    fn pru_check(&self, stack: &Stack, so: &Socket);
+    fn pru_check(&self, cx: &C, so: &Socket);
 }

@@ -28,13 +28,13 @@
 //! Table locks (`pcbinfo`, the slot table) are leaves: taken while a socket
 //! lock is held, never the other way round.
 
-use std::net::SocketAddrV4;
+use std::any::Any;
+use std::fmt;
 
 use crate::api::{SockType, SocketHandle};
 use crate::errno::Errno;
 use crate::kern::listen::ListenQueues;
 use crate::kern::sockbuf::SockBuf;
-use crate::netinet::in_pcb::Pcb;
 
 /// `so_state` bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,11 +115,59 @@ pub enum QState {
     Comp,
 }
 
+/// The protocol control block as the socket layer holds it (`so_pcb`):
+/// opaque. The protocol's `pru_attach` puts it there and only the protocol
+/// looks inside; it stays until the socket is freed (invariant 3).
+#[derive(Default)]
+pub struct SoPcb(Option<Box<dyn Any + Send>>);
+
+impl SoPcb {
+    pub fn set<T: Any + Send>(&mut self, pcb: T) {
+        self.0 = Some(Box::new(pcb));
+    }
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref()?.downcast_ref()
+    }
+    pub fn get_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut()?.downcast_mut()
+    }
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl fmt::Debug for SoPcb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SoPcb(..)"
+        } else {
+            "SoPcb(none)"
+        })
+    }
+}
+
+/// Where a socket stands with its protocol. It only moves forward:
+/// Embryonic → Attached (pru_attach succeeded) → Freed (sofree ran
+/// pru_detach), or Embryonic → Unattached (pru_attach failed: released
+/// without pru_detach). Only the socket layer moves it (the field is
+/// private to `kern`), through `attached()`, `unattached()` and
+/// `detached()`, each of which asserts the state it leaves: pru_detach
+/// twice, or without an attach, cannot happen unnoticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoLife {
+    Embryonic,
+    Attached,
+    Unattached,
+    Freed,
+}
+
 /// One socket. Every field is under the socket's lock (s).
 #[derive(Debug)]
 pub struct Socket {
     pub handle: SocketHandle,
     pub so_type: SockType,
+    /// Index of the socket's protocol in the protocol switch table.
+    pub so_proto: u8,
     /// Consumer references: descriptors and listen-queue entries.
     pub so_count: u32,
     pub so_state: SoState,
@@ -131,31 +179,28 @@ pub struct Socket {
     pub so_rcv: SockBuf,
     pub so_snd: SockBuf,
     /// The protocol control block: present for the socket's whole life.
-    pub so_pcb: Pcb,
+    pub so_pcb: SoPcb,
     /// Accept queues when listening.
     pub so_listen: Option<ListenQueues>,
     /// The listener whose complete queue holds this socket.
     pub so_head: Option<SocketHandle>,
     pub so_qstate: QState,
-    /// pru_attach succeeded.
-    pub attached: bool,
-    /// pru_detach has run (exactly once, in sofree).
-    pub detached: bool,
-    /// sofree released the socket; any handle still reaching it is stale.
-    pub freed: bool,
+    /// Attached, freed...: moved only by the socket layer.
+    pub(in crate::kern) so_life: SoLife,
 }
 
 impl Socket {
-    pub fn new(
-        handle: SocketHandle,
-        so_type: SockType,
-        so_pcb: Pcb,
-        rcv: SockBuf,
-        snd: SockBuf,
-    ) -> Socket {
+    /// A socket with no PCB and no buffer reservation yet: `pru_attach`
+    /// (or `sonewconn` and then `pru_attach`) provides them.
+    pub(in crate::kern) fn new(handle: SocketHandle, so_type: SockType, so_proto: u8) -> Socket {
+        let (rcv, snd) = match so_type {
+            SockType::Stream => (SockBuf::stream(0), SockBuf::stream(0)),
+            SockType::Dgram => (SockBuf::dgram(0), SockBuf::dgram(0)),
+        };
         Socket {
             handle,
             so_type,
+            so_proto,
             so_count: 1,
             so_state: SoState::default(),
             sock_state: SockState::Unconnected,
@@ -164,14 +209,59 @@ impl Socket {
             so_error: None,
             so_rcv: rcv,
             so_snd: snd,
-            so_pcb,
+            so_pcb: SoPcb::default(),
             so_listen: None,
             so_head: None,
             so_qstate: QState::None,
-            attached: false,
-            detached: false,
-            freed: false,
+            so_life: SoLife::Embryonic,
         }
+    }
+
+    pub fn life(&self) -> SoLife {
+        self.so_life
+    }
+
+    /// Released: any handle still reaching the socket is stale.
+    pub fn is_freed(&self) -> bool {
+        matches!(self.so_life, SoLife::Freed | SoLife::Unattached)
+    }
+
+    /// pru_attach succeeded.
+    pub(in crate::kern) fn attached(&mut self) {
+        debug_assert_eq!(
+            self.so_life,
+            SoLife::Embryonic,
+            "{:?}: attached twice",
+            self.handle
+        );
+        debug_assert!(
+            self.so_pcb.is_present(),
+            "{:?}: pru_attach left no PCB",
+            self.handle
+        );
+        self.so_life = SoLife::Attached;
+    }
+
+    /// pru_attach failed: released without pru_detach.
+    pub(in crate::kern) fn unattached(&mut self) {
+        debug_assert_eq!(
+            self.so_life,
+            SoLife::Embryonic,
+            "{:?}: unattached after attach",
+            self.handle
+        );
+        self.so_life = SoLife::Unattached;
+    }
+
+    /// pru_detach has run (in sofree, exactly once): the socket is freed.
+    pub(in crate::kern) fn detached(&mut self) {
+        debug_assert_eq!(
+            self.so_life,
+            SoLife::Attached,
+            "{:?}: pru_detach runs exactly once, after a successful pru_attach",
+            self.handle
+        );
+        self.so_life = SoLife::Freed;
     }
 
     /// sofree's condition: no consumer reference, no protocol reference,
@@ -180,7 +270,7 @@ impl Socket {
         self.so_count == 0
             && !self.so_state.has(SoState::PROTOREF)
             && self.so_qstate == QState::None
-            && !self.freed
+            && !self.is_freed()
     }
 
     pub fn is_listening(&self) -> bool {
@@ -227,26 +317,23 @@ impl Socket {
         self.sb_state.cantrcvmore = true;
     }
 
-    /// Local and foreign addresses of the PCB.
-    pub fn local(&self) -> SocketAddrV4 {
-        self.so_pcb.inp().local()
-    }
-
     /// The KASSERTs of this socket alone.
     pub fn check_invariants(&self) {
         assert!(
-            !self.freed,
-            "{:?}: freed socket still reachable",
-            self.handle
+            !self.is_freed(),
+            "{:?}: freed socket still reachable ({:?})",
+            self.handle,
+            self.so_life
         );
-        assert!(
-            !self.detached,
-            "{:?}: detached socket still reachable",
-            self.handle
-        );
-        assert!(
-            self.attached,
+        assert_eq!(
+            self.so_life,
+            SoLife::Attached,
             "{:?}: socket without a successful pru_attach",
+            self.handle
+        );
+        assert!(
+            self.so_pcb.is_present(),
+            "{:?}: attached socket without a PCB",
             self.handle
         );
         assert!(

@@ -1,19 +1,13 @@
-//! setsockopt/getsockopt at SOL_SOCKET (FreeBSD's sosetopt/sogetopt), with
-//! Linux's values, doubling of buffer sizes and optlen rules, and the
-//! routing of other levels as Linux's inet sockets route them: the
-//! transport's own level (IPPROTO_TCP on TCP, IPPROTO_UDP on UDP) to the
-//! protocol's int options (`pru_ctloutput_*`, TCP_INFO as a struct),
-//! IPPROTO_IP to `ip_ctloutput_*` with its one-byte optlen rules, and any
-//! other level to ip_setsockopt/ip_getsockopt's answer: ENOPROTOOPT on set,
-//! EOPNOTSUPP on get.
+//! setsockopt/getsockopt (FreeBSD's sosetopt/sogetopt): SOL_SOCKET here,
+//! with Linux's values, doubling of buffer sizes and optlen rules; every
+//! other level goes to the protocol (`pru_ctloutput_*`), which routes it as
+//! Linux's inet sockets do.
 
 use crate::api::SockType;
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::socket::Socket;
+use crate::kern::sotable::SoCx;
 use crate::linux::*;
-use crate::netinet::ip;
-use crate::netinet::tcp_info::tcp_info;
 use crate::time::Instant;
 
 /// Linux's SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on 64-bit kernels.
@@ -23,240 +17,173 @@ pub const SOCK_MIN_RCVBUF: usize = 2304;
 /// CONFIG_HZ of the kernel we mirror (its timeouts round to 4 ms jiffies).
 const LINUX_HZ: i64 = 250;
 
-fn int_arg(val: &[u8]) -> Result<i32, Errno> {
+/// An int option's value from the caller's bytes (EINVAL if shorter).
+pub fn sooptcopyin_int(val: &[u8]) -> Result<i32, Errno> {
     match val.get(..4) {
         Some(b) => Ok(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
         None => Err(Errno::EINVAL),
     }
 }
 
-/// Write an option value truncated to the caller's length, as Linux does.
-fn put(out: &mut [u8], bytes: &[u8]) -> usize {
+/// Write an option value truncated to the caller's length, as Linux does;
+/// returns the length written.
+pub fn sooptcopyout(out: &mut [u8], bytes: &[u8]) -> usize {
     let n = out.len().min(bytes.len());
     out[..n].copy_from_slice(&bytes[..n]);
     n
 }
 
-/// The level is the socket's own transport (TCP options on TCP, UDP's on UDP).
-fn own_transport(so: &Socket, level: i32) -> bool {
-    match so.so_type {
-        SockType::Stream => level == IPPROTO_TCP,
-        SockType::Dgram => level == IPPROTO_UDP,
+pub fn sosetopt<C: SoCx>(
+    cx: &C,
+    now: Instant,
+    so: &mut Socket,
+    level: i32,
+    name: i32,
+    val: &[u8],
+) -> Result<(), Errno> {
+    if level != SOL_SOCKET {
+        return cx.pr(so).pru_ctloutput_set(cx, now, so, level, name, val);
     }
+    if name == SO_LINGER {
+        if val.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let onoff = sooptcopyin_int(&val[..4])?;
+        let linger = sooptcopyin_int(&val[4..8])?;
+        let o = &mut so.so_options;
+        if onoff != 0 {
+            // A negative l_linger, widened to unsigned long, is past
+            // Linux's limit: it lingers MAX_SCHEDULE_TIMEOUT jiffies,
+            // which reads back as LONG_MAX / HZ cut to an int.
+            let (secs, reads) = match u32::try_from(linger) {
+                Ok(s) => (s, linger),
+                Err(_) => (u32::MAX, (i64::MAX / LINUX_HZ) as i32),
+            };
+            o.linger = Some(secs);
+            o.lingertime = reads;
+        } else {
+            o.linger = None;
+        }
+        return Ok(());
+    }
+    let v = sooptcopyin_int(val)?;
+    let sys = cx.sysctl();
+    let o = &mut so.so_options;
+    match name {
+        SO_REUSEADDR => o.reuseaddr = v != 0,
+        SO_REUSEPORT => o.reuseport = v != 0,
+        SO_KEEPALIVE => {
+            o.keepalive = v != 0;
+            cx.pr(so)
+                .pru_ctloutput_set(cx, now, so, SOL_SOCKET, SO_KEEPALIVE, val)?;
+        }
+        SO_BROADCAST => o.broadcast = v != 0,
+        SO_OOBINLINE => o.oobinline = v != 0,
+        SO_DONTROUTE => o.dontroute = v != 0,
+        SO_DEBUG => o.debug = v != 0,
+        SO_PRIORITY => o.priority = v as u32,
+        // Linux wants CAP_NET_ADMIN or CAP_NET_RAW here (else EPERM);
+        // the stack does not know the caller's capabilities.
+        SO_MARK => o.mark = v as u32,
+        SO_SNDBUF | SO_SNDBUFFORCE => {
+            let cap = if name == SO_SNDBUF {
+                sys.wmem_max
+            } else {
+                i32::MAX as usize
+            };
+            let v = (v as u32 as usize).min(cap);
+            so.so_snd.user_locked = true;
+            so.so_snd
+                .set_hiwat((v * 2).clamp(SOCK_MIN_SNDBUF, i32::MAX as usize));
+            cx.sockets().sowakeup(so.handle);
+        }
+        SO_RCVBUF | SO_RCVBUFFORCE => {
+            let cap = if name == SO_RCVBUF {
+                sys.rmem_max
+            } else {
+                i32::MAX as usize
+            };
+            o.rcvbuf_lock = true;
+            let v = (v as u32 as usize).min(cap);
+            so.so_rcv.user_locked = true;
+            so.so_rcv
+                .set_hiwat((v * 2).clamp(SOCK_MIN_RCVBUF, i32::MAX as usize));
+        }
+        SO_RCVLOWAT => {
+            let v = if v < 0 { i32::MAX } else { v } as usize;
+            cx.pr(so).pru_rcvlowat(cx, so, v);
+        }
+        SO_NO_CHECK => {}
+        _ => return Err(Errno::ENOPROTOOPT),
+    }
+    Ok(())
 }
 
-impl Stack {
-    pub(crate) fn sosetopt(
-        &self,
-        now: Instant,
-        so: &mut Socket,
-        level: i32,
-        name: i32,
-        val: &[u8],
-    ) -> Result<(), Errno> {
-        if level == IPPROTO_IP {
-            let v = ip::ip_setsockopt_val(name, val)?;
-            return so.proto().pru_ctloutput_set(self, now, so, level, name, v);
-        }
-        if level != SOL_SOCKET {
-            if !own_transport(so, level) {
-                return Err(Errno::ENOPROTOOPT);
-            }
-            let v = int_arg(val)?;
-            return so.proto().pru_ctloutput_set(self, now, so, level, name, v);
-        }
-        if name == SO_LINGER {
-            if val.len() < 8 {
-                return Err(Errno::EINVAL);
-            }
-            let onoff = int_arg(&val[..4])?;
-            let linger = int_arg(&val[4..8])?;
-            let o = &mut so.so_options;
-            if onoff != 0 {
-                // A negative l_linger, widened to unsigned long, is past
-                // Linux's limit: it lingers MAX_SCHEDULE_TIMEOUT jiffies,
-                // which reads back as LONG_MAX / HZ cut to an int.
-                let (secs, reads) = match u32::try_from(linger) {
-                    Ok(s) => (s, linger),
-                    Err(_) => (u32::MAX, (i64::MAX / LINUX_HZ) as i32),
-                };
-                o.linger = Some(secs);
-                o.lingertime = reads;
-            } else {
-                o.linger = None;
-            }
-            return Ok(());
-        }
-        let v = int_arg(val)?;
-        let sys = &self.sysctl();
-        let o = &mut so.so_options;
-        match name {
-            SO_REUSEADDR => o.reuseaddr = v != 0,
-            SO_REUSEPORT => o.reuseport = v != 0,
-            SO_KEEPALIVE => {
-                o.keepalive = v != 0;
-                so.proto()
-                    .pru_ctloutput_set(self, now, so, SOL_SOCKET, SO_KEEPALIVE, v)?;
-            }
-            SO_BROADCAST => o.broadcast = v != 0,
-            SO_OOBINLINE => o.oobinline = v != 0,
-            SO_DONTROUTE => o.dontroute = v != 0,
-            SO_DEBUG => o.debug = v != 0,
-            SO_PRIORITY => o.priority = v as u32,
-            // Linux wants CAP_NET_ADMIN or CAP_NET_RAW here (else EPERM);
-            // the stack does not know the caller's capabilities.
-            SO_MARK => o.mark = v as u32,
-            SO_SNDBUF | SO_SNDBUFFORCE => {
-                let cap = if name == SO_SNDBUF {
-                    sys.wmem_max
-                } else {
-                    i32::MAX as usize
-                };
-                let v = (v as u32 as usize).min(cap);
-                so.so_snd.user_locked = true;
-                so.so_snd
-                    .set_hiwat((v * 2).clamp(SOCK_MIN_SNDBUF, i32::MAX as usize));
-                self.sowakeup(so.handle);
-            }
-            SO_RCVBUF | SO_RCVBUFFORCE => {
-                let cap = if name == SO_RCVBUF {
-                    sys.rmem_max
-                } else {
-                    i32::MAX as usize
-                };
-                o.rcvbuf_lock = true;
-                let v = (v as u32 as usize).min(cap);
-                so.so_rcv.user_locked = true;
-                so.so_rcv
-                    .set_hiwat((v * 2).clamp(SOCK_MIN_RCVBUF, i32::MAX as usize));
-            }
-            SO_RCVLOWAT => {
-                let v = if v < 0 { i32::MAX } else { v } as usize;
-                if so.so_type == SockType::Stream {
-                    self.tcp_set_rcvlowat(so, v);
-                } else {
-                    so.so_rcv.sb_lowat = v.max(1);
-                }
-            }
-            SO_NO_CHECK => {}
-            _ => return Err(Errno::ENOPROTOOPT),
-        }
-        Ok(())
+pub fn sogetopt<C: SoCx>(
+    cx: &C,
+    so: &mut Socket,
+    level: i32,
+    name: i32,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
+    if level != SOL_SOCKET {
+        return cx.pr(so).pru_ctloutput_get(cx, so, level, name, out);
     }
-
-    /// Linux's tcp_set_rcvlowat: capped at half the receive buffer if the
-    /// application sized it (SO_RCVBUF), else at half of tcp_rmem[2], in
-    /// which case the buffer grows to hold the low-water mark (twice it,
-    /// the space Linux's default scaling ratio needs for that window) and
-    /// the window clamp becomes the mark.
-    fn tcp_set_rcvlowat(&self, so: &mut Socket, v: usize) {
-        let locked = so.so_options.rcvbuf_lock;
-        let cap = if locked {
-            so.so_rcv.sb_hiwat / 2
-        } else {
-            self.sysctl().tcp_rmem[2] / 2
-        };
-        let v = v.min(cap);
-        so.so_rcv.sb_lowat = v.max(1);
-        if !locked {
-            let space = v.saturating_mul(2);
-            if space > so.so_rcv.sb_hiwat {
-                so.so_rcv.set_hiwat(space);
-                if let Some(tp) = so.so_pcb.tcp_mut() {
-                    tp.window_clamp = v as u32;
-                }
-            }
+    if name == SO_MEMINFO {
+        // Linux's sk_get_meminfo, u32[SK_MEMINFO_VARS]: here in bytes
+        // of data (Linux counts skb truesize, so its figures are larger).
+        let mem: [u32; 9] = [
+            so.so_rcv.ring().len() as u32, // RMEM_ALLOC
+            so.so_rcv.sb_hiwat as u32,     // RCVBUF
+            0,                             // WMEM_ALLOC (nothing in a qdisc)
+            so.so_snd.sb_hiwat as u32,     // SNDBUF
+            0,                             // FWD_ALLOC
+            so.so_snd.ring().len() as u32, // WMEM_QUEUED
+            0,                             // OPTMEM
+            0,                             // BACKLOG
+            0,                             // DROPS
+        ];
+        let mut b = [0u8; 36];
+        for (i, v) in mem.iter().enumerate() {
+            b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
         }
-        // Readiness depends on the mark (tcp_data_ready).
-        self.sowakeup(so.handle);
+        return Ok(sooptcopyout(out, &b));
     }
-
-    pub(crate) fn sogetopt(
-        &self,
-        so: &mut Socket,
-        level: i32,
-        name: i32,
-        out: &mut [u8],
-    ) -> Result<usize, Errno> {
-        if level == IPPROTO_IP {
-            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
-            return Ok(ip::ip_getsockopt_put(out, v));
-        }
-        if level != SOL_SOCKET {
-            if !own_transport(so, level) {
-                return Err(Errno::EOPNOTSUPP);
-            }
-            if level == IPPROTO_TCP && name == TCP_INFO {
-                let info = tcp_info(self, so);
-                return Ok(put(out, &info.to_bytes()));
-            }
-            if level == IPPROTO_TCP && name == TCP_CC_INFO {
-                // Linux fills it from the congestion module's get_info;
-                // Reno and CUBIC have none, so it succeeds with length 0.
-                return Ok(0);
-            }
-            let v = so.proto().pru_ctloutput_get(self, so, level, name)?;
-            return Ok(put(out, &v.to_ne_bytes()));
-        }
-        if name == SO_MEMINFO {
-            // Linux's sk_get_meminfo, u32[SK_MEMINFO_VARS]: here in bytes
-            // of data (Linux counts skb truesize, so its figures are larger).
-            let mem: [u32; 9] = [
-                so.so_rcv.ring().len() as u32, // RMEM_ALLOC
-                so.so_rcv.sb_hiwat as u32,     // RCVBUF
-                0,                             // WMEM_ALLOC (nothing in a qdisc)
-                so.so_snd.sb_hiwat as u32,     // SNDBUF
-                0,                             // FWD_ALLOC
-                so.so_snd.ring().len() as u32, // WMEM_QUEUED
-                0,                             // OPTMEM
-                0,                             // BACKLOG
-                0,                             // DROPS
-            ];
-            let mut b = [0u8; 36];
-            for (i, v) in mem.iter().enumerate() {
-                b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
-            }
-            return Ok(put(out, &b));
-        }
-        if name == SO_LINGER {
-            let o = so.so_options;
-            let onoff = o.linger.is_some() as i32;
-            let mut b = [0u8; 8];
-            b[..4].copy_from_slice(&onoff.to_ne_bytes());
-            b[4..].copy_from_slice(&o.lingertime.to_ne_bytes());
-            return Ok(put(out, &b));
-        }
+    if name == SO_LINGER {
         let o = so.so_options;
-        let v: i32 = match name {
-            SO_TYPE => match so.so_type {
-                SockType::Stream => SOCK_STREAM,
-                SockType::Dgram => SOCK_DGRAM,
-            },
-            SO_ERROR => so.take_error().map_or(0, |e| e.0),
-            SO_DOMAIN => AF_INET,
-            SO_PROTOCOL => match so.so_type {
-                SockType::Stream => IPPROTO_TCP,
-                SockType::Dgram => IPPROTO_UDP,
-            },
-            SO_ACCEPTCONN => o.acceptconn as i32,
-            SO_REUSEADDR => o.reuseaddr as i32,
-            SO_REUSEPORT => o.reuseport as i32,
-            SO_KEEPALIVE => o.keepalive as i32,
-            SO_BROADCAST => o.broadcast as i32,
-            SO_OOBINLINE => o.oobinline as i32,
-            SO_DONTROUTE => o.dontroute as i32,
-            SO_DEBUG => o.debug as i32,
-            SO_PRIORITY => o.priority as i32,
-            SO_MARK => o.mark as i32,
-            SO_SNDBUF => so.so_snd.sb_hiwat as i32,
-            SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
-            SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
-            SO_SNDLOWAT => 1,
-            SO_NO_CHECK => 0,
-            _ => return Err(Errno::ENOPROTOOPT),
-        };
-        Ok(put(out, &v.to_ne_bytes()))
+        let onoff = o.linger.is_some() as i32;
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&onoff.to_ne_bytes());
+        b[4..].copy_from_slice(&o.lingertime.to_ne_bytes());
+        return Ok(sooptcopyout(out, &b));
     }
+    let o = so.so_options;
+    let v: i32 = match name {
+        SO_TYPE => match so.so_type {
+            SockType::Stream => SOCK_STREAM,
+            SockType::Dgram => SOCK_DGRAM,
+        },
+        SO_ERROR => so.take_error().map_or(0, |e| e.0),
+        SO_DOMAIN => AF_INET,
+        SO_PROTOCOL => cx.pr(so).pr_protocol(),
+        SO_ACCEPTCONN => o.acceptconn as i32,
+        SO_REUSEADDR => o.reuseaddr as i32,
+        SO_REUSEPORT => o.reuseport as i32,
+        SO_KEEPALIVE => o.keepalive as i32,
+        SO_BROADCAST => o.broadcast as i32,
+        SO_OOBINLINE => o.oobinline as i32,
+        SO_DONTROUTE => o.dontroute as i32,
+        SO_DEBUG => o.debug as i32,
+        SO_PRIORITY => o.priority as i32,
+        SO_MARK => o.mark as i32,
+        SO_SNDBUF => so.so_snd.sb_hiwat as i32,
+        SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
+        SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
+        SO_SNDLOWAT => 1,
+        SO_NO_CHECK => 0,
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    Ok(sooptcopyout(out, &v.to_ne_bytes()))
 }
 
 #[cfg(test)]

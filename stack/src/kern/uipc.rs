@@ -1,273 +1,350 @@
 //! The socket layer's operations (FreeBSD's uipc_socket.c): create, close,
-//! free, abort, accept, receive, shutdown. They manage references and
-//! buffers and call into the protocol through `Protosw`; see
-//! `kern::socket` for the life-cycle rules they keep.
+//! free, abort, accept, receive, shutdown, and `sonewconn` for connections a
+//! listener completes. They manage references, queues and buffers and call
+//! into the protocol only through `Protosw`; see `kern::socket` for the
+//! life-cycle rules they keep. Each takes the stack as its context `cx`
+//! (`SoCx`) and hands it on to the protocol.
+
+use std::net::SocketAddrV4;
 
 use crate::api::{RecvMeta, SockType, SocketHandle};
 use crate::errno::Errno;
-use crate::host::Stack;
-use crate::kern::protosw::Protosw;
+use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
-use crate::kern::socket::{QState, SoState, Socket};
+use crate::kern::socket::{QState, SoState, SockState, Socket};
+use crate::kern::sotable::{lock_live, SoCx, SocketRef};
 use crate::linux::{MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
-use crate::netinet::in_pcb::{Inpcb, Pcb};
-use crate::netinet::tcp_usrreq::TCP_USRREQS;
-use crate::netinet::tcp_var::TcpCb;
-use crate::netinet::udp::UDP_USRREQS;
 use crate::stats::Stats;
 use crate::time::Instant;
 
-impl Socket {
-    /// The protocol switch entry for this socket's type.
-    pub(crate) fn proto(&self) -> &'static dyn Protosw {
-        match self.so_type {
-            SockType::Stream => &TCP_USRREQS,
-            SockType::Dgram => &UDP_USRREQS,
+/// socket(2): a new socket holding one descriptor reference; the protocol
+/// serving (ty, protocol) attaches its PCB.
+pub fn socreate<C: SoCx>(cx: &C, ty: SockType, protocol: i32) -> Result<SocketHandle, Errno> {
+    let Some(pr) = cx.sockets().pffindproto(ty, protocol) else {
+        return Err(Errno::EPROTONOSUPPORT);
+    };
+    let (h, sref) = cx.sockets().insert(cx.stats(), |h| Socket::new(h, ty, pr));
+    let mut so = so_lock(&sref);
+    match cx.pr(&so).pru_attach(cx, &mut so) {
+        Ok(()) => {
+            so.attached();
+            Ok(h)
+        }
+        Err(e) => {
+            // pru_attach failed: no pru_detach; release the slot directly.
+            so.so_count = 0;
+            so.unattached();
+            drop(so);
+            cx.sockets().remove(cx.stats(), h);
+            Err(e)
         }
     }
 }
 
-impl Stack {
-    /// socket(2): a new socket holding one descriptor reference.
-    pub(crate) fn socreate(&self, ty: SockType, protocol: i32) -> Result<SocketHandle, Errno> {
-        let ok = match ty {
-            SockType::Stream => protocol == 0 || protocol == crate::linux::IPPROTO_TCP,
-            SockType::Dgram => protocol == 0 || protocol == crate::linux::IPPROTO_UDP,
-        };
-        if !ok {
-            return Err(Errno::EPROTONOSUPPORT);
+/// soreserve: set the buffer sizes of a socket (pru_attach calls it for a
+/// socket made by socket(2)).
+pub fn soreserve(so: &mut Socket, sndcc: usize, rcvcc: usize) {
+    so.so_snd.set_hiwat(sndcc);
+    so.so_rcv.set_hiwat(rcvcc);
+}
+
+/// Does `so` still need its buffer reservation? (Not for a socket made by
+/// `sonewconn`, which inherits its listener's.)
+pub fn soreserved(so: &Socket) -> bool {
+    so.so_snd.sb_hiwat != 0 && so.so_rcv.sb_hiwat != 0
+}
+
+/// A descriptor was duplicated: so_count += 1.
+pub fn sodup<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(), Errno> {
+    cx.sockets().with_socket(h, |so| {
+        so.so_count += 1;
+        Ok(())
+    })
+}
+
+/// Drop one descriptor reference; the last one runs `soclose`.
+pub fn sorele<C: SoCx>(cx: &C, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+    cx.sockets().with_socket(h, |so| {
+        debug_assert!(so.so_count > 0, "sorele: so_count already 0");
+        if so.so_qstate != QState::None || so.so_count == 0 {
+            return Err(Errno::EBADF);
         }
-        let sys = &self.sysctl();
-        let inp = Inpcb::new(sys.ip_default_ttl);
-        let (pcb, rcv, snd) = match ty {
-            SockType::Stream => (
-                Pcb::Tcp(Box::new(TcpCb::new(inp))),
-                SockBuf::stream(sys.tcp_rmem[1]),
-                SockBuf::stream(sys.tcp_wmem[1]),
-            ),
-            SockType::Dgram => (
-                Pcb::Udp(inp),
-                SockBuf::dgram(sys.rmem_default),
-                SockBuf::dgram(sys.wmem_default),
-            ),
-        };
-        let (h, sref) = self.slot_insert(|h| Socket::new(h, ty, pcb, rcv, snd));
-        let mut so = crate::kern::lockorder::so_lock(&sref);
-        match so.proto().pru_attach(self, &mut so) {
-            Ok(()) => {
-                so.attached = true;
-                Ok(h)
-            }
-            Err(e) => {
-                // pru_attach failed: no pru_detach; release the slot directly.
-                so.so_count = 0;
-                so.freed = true;
-                drop(so);
-                self.slot_remove(h);
-                Err(e)
-            }
+        so.so_count -= 1;
+        if so.so_count == 0 {
+            soclose(cx, now, so);
         }
-    }
+        Ok(())
+    })
+}
 
-    /// Drop one descriptor reference; the last one runs `soclose`.
-    pub(crate) fn sorele(&self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
-        self.with_socket(h, |so| {
-            debug_assert!(so.so_count > 0, "sorele: so_count already 0");
-            if so.so_qstate != QState::None || so.so_count == 0 {
-                return Err(Errno::EBADF);
-            }
-            so.so_count -= 1;
-            if so.so_count == 0 {
-                self.soclose(now, so);
-            }
-            Ok(())
-        })
-    }
+/// The last descriptor is gone: abort queued connections of a listener,
+/// let the protocol close (it may take PROTOREF), then `sofree`.
+fn soclose<C: SoCx>(cx: &C, now: Instant, so: &mut Socket) {
+    debug_assert_eq!(so.so_count, 0, "soclose: a descriptor still refers to it");
+    solisten_abort(cx, now, so);
+    so.so_state.set(SoState::NOFDREF);
+    cx.pr(so).pru_close(cx, now, so);
+    cx.sockets().sowakeup(so.handle);
+    sofree(cx, so);
+}
 
-    /// The last descriptor is gone: abort queued connections of a listener,
-    /// let the protocol close (it may take PROTOREF), then `sofree`.
-    fn soclose(&self, now: Instant, so: &mut Socket) {
-        self.solisten_abort(now, so);
-        so.so_state.set(SoState::NOFDREF);
-        so.proto().pru_close(self, now, so);
-        self.sowakeup(so.handle);
-        self.sofree(so);
-    }
-
-    /// The socket stops listening (last close, or the protocol's unlisten:
-    /// shutdown(SHUT_RD), connect(AF_UNSPEC)): its queues go, and every
-    /// connection still on the complete queue is aborted, exactly once.
-    pub(crate) fn solisten_abort(&self, now: Instant, so: &mut Socket) {
-        if let Some(q) = so.so_listen.take() {
-            so.so_options.acceptconn = false;
-            for child in q.sol_comp {
-                self.soabort(now, child);
-            }
+/// The protocol accepted listen(2) (FreeBSD's solisten_proto): give the
+/// socket its complete queue, or change the backlog of a listening one.
+pub fn solisten_proto(so: &mut Socket, qlimit: u32) {
+    match so.so_listen.as_mut() {
+        Some(q) => q.sol_qlimit = qlimit,
+        None => {
+            so.so_listen = Some(crate::kern::listen::ListenQueues::new(qlimit));
+            so.so_options.acceptconn = true;
         }
     }
+}
 
-    /// Abort a connection taken off a closing listener's queue: RST, then
-    /// drop the queue's reference. Called with the listener locked
-    /// (listener before child).
-    fn soabort(&self, now: Instant, child: SocketHandle) {
-        let Ok(cref) = self.lookup(child) else { return };
-        let Some(mut c) = Stack::lock_live(&cref) else {
-            return;
-        };
-        c.so_qstate = QState::None;
-        c.so_head = None;
-        Stats::bump(&self.stats.pru_abort_calls);
-        c.proto().pru_abort(self, now, &mut c);
-        c.so_count -= 1;
-        self.sofree(&mut c);
-    }
-
-    /// The only way a socket is freed. Returns without freeing while a
-    /// consumer reference, PROTOREF or a listen queue holds it.
-    pub(crate) fn sofree(&self, so: &mut Socket) {
-        if !so.may_free() {
-            return;
-        }
-        debug_assert!(
-            so.attached && !so.detached,
-            "sofree: pru_detach must run exactly once"
-        );
-        Stats::bump(&self.stats.pru_detach_calls);
-        so.proto().pru_detach(self, so);
-        so.detached = true;
-        so.freed = true;
-        so.so_rcv.clear();
-        so.so_snd.clear();
-        self.sowakeup(so.handle);
-        self.slot_remove(so.handle);
-    }
-
-    /// accept(2), never blocking.
-    pub(crate) fn soaccept(
-        &self,
-        h: SocketHandle,
-    ) -> Result<(SocketHandle, std::net::SocketAddrV4), Errno> {
-        self.with_socket(h, |l| {
-            if l.so_type == SockType::Dgram {
-                return Err(Errno::EOPNOTSUPP);
-            }
-            let Some(q) = l.so_listen.as_mut() else {
-                return Err(Errno::EINVAL);
-            };
-            while let Some(child) = q.sol_comp.pop_front() {
-                let Ok(cref) = self.lookup(child) else {
-                    continue;
-                };
-                let Some(mut c) = Stack::lock_live(&cref) else {
-                    continue;
-                };
-                c.so_qstate = QState::None;
-                c.so_head = None;
-                // As Linux: a connection reset while queued is still
-                // returned; its first recv reports ECONNRESET.
-                let peer = c.so_pcb.inp().foreign();
-                return Ok((child, peer));
-            }
-            Err(Errno::EAGAIN)
-        })
-    }
-
-    /// recv(2) on a locked socket, never blocking.
-    pub(crate) fn soreceive(
-        &self,
-        now: Instant,
-        so: &mut Socket,
-        buf: &mut [u8],
-        flags: i32,
-    ) -> Result<RecvMeta, Errno> {
-        let peek = flags & MSG_PEEK != 0;
-        if flags & MSG_ERRQUEUE != 0 {
-            // No error queue is kept (IP_RECVERR is not supported): Linux
-            // answers EAGAIN for an empty one, before anything else.
-            return Err(Errno::EAGAIN);
-        }
-        match so.so_type {
-            SockType::Stream => {
-                if so.is_listening() {
-                    return Err(Errno::ENOTCONN);
-                }
-                if flags & MSG_OOB != 0 {
-                    // No urgent data is ever held for MSG_OOB (tcp_recv_urg).
-                    return Err(Errno::EINVAL);
-                }
-                let avail = so.so_rcv.ring().len();
-                if avail > 0 {
-                    let n = avail.min(buf.len());
-                    let ring = so.so_rcv.ring_mut();
-                    if flags & MSG_TRUNC != 0 && !peek {
-                        ring.consume(n);
-                    } else if peek {
-                        ring.read_at(0, &mut buf[..n]);
-                    } else {
-                        ring.pop(&mut buf[..n]);
-                    }
-                    if !peek && n > 0 {
-                        so.proto().pru_rcvd(self, now, so);
-                    }
-                    return Ok(RecvMeta {
-                        copied: n,
-                        full_len: n,
-                        from: None,
-                    });
-                }
-                if so.sb_state.fin_received {
-                    return Ok(RecvMeta::EOF);
-                }
-                if let Some(e) = so.take_error() {
-                    return Err(e);
-                }
-                if so.sb_state.cantrcvmore {
-                    return Ok(RecvMeta::EOF);
-                }
-                let state = so.so_pcb.tcp().map(|tp| tp.t_state);
-                if state == Some(crate::netinet::tcp_var::TcpState::Closed) {
-                    return Err(Errno::ENOTCONN);
-                }
-                Err(Errno::EAGAIN)
-            }
-            SockType::Dgram => {
-                if let Some((from, full_len, copied)) = so.so_rcv.peek_dgram(buf) {
-                    if !peek {
-                        so.so_rcv.pop_dgram();
-                    }
-                    return Ok(RecvMeta {
-                        copied,
-                        full_len,
-                        from: Some(from),
-                    });
-                }
-                if let Some(e) = so.take_error() {
-                    return Err(e);
-                }
-                if so.sb_state.cantrcvmore && flags & MSG_DONTWAIT == 0 {
-                    // Linux's UDP only notices SHUT_RD when it would wait
-                    // (__skb_wait_for_more_packets): a blocking receive
-                    // returns 0, a non-blocking one EAGAIN.
-                    return Ok(RecvMeta::EOF);
-                }
-                Err(Errno::EAGAIN)
-            }
+/// The socket stops listening (last close, or the protocol's unlisten:
+/// shutdown(SHUT_RD), connect(AF_UNSPEC)): its queue goes, and every
+/// connection still on it is aborted, exactly once, through `soabort`.
+pub fn solisten_abort<C: SoCx>(cx: &C, now: Instant, so: &mut Socket) {
+    if let Some(q) = so.so_listen.take() {
+        so.so_options.acceptconn = false;
+        for child in q.sol_comp {
+            soabort(cx, now, child);
         }
     }
+}
 
-    /// shutdown(2).
-    pub(crate) fn soshutdown(&self, now: Instant, h: SocketHandle, how: i32) -> Result<(), Errno> {
-        if !(0..=SHUT_RDWR).contains(&how) {
-            // Linux checks the socket first: a stale handle is EBADF.
-            self.lookup(h)?;
+/// Abort a connection taken off a listener's complete queue: the protocol
+/// resets it (pru_abort), then the queue's reference goes and `sofree`
+/// runs. Called with the listener locked (listener before child).
+fn soabort<C: SoCx>(cx: &C, now: Instant, child: SocketHandle) {
+    let Ok(cref) = cx.sockets().lookup(child) else {
+        return;
+    };
+    let Some(mut c) = lock_live(&cref) else {
+        return;
+    };
+    debug_assert_eq!(c.so_qstate, QState::Comp, "soabort: not on a queue");
+    debug_assert_eq!(
+        c.so_count, 1,
+        "soabort: a queued socket holds only the queue's reference"
+    );
+    c.so_qstate = QState::None;
+    c.so_head = None;
+    Stats::bump(&cx.stats().pru_abort_calls);
+    cx.pr(&c).pru_abort(cx, now, &mut c);
+    c.so_count -= 1;
+    sofree(cx, &mut c);
+}
+
+/// The only way a socket is freed. Returns without freeing while a
+/// consumer reference, PROTOREF or a listen queue holds it.
+pub fn sofree<C: SoCx>(cx: &C, so: &mut Socket) {
+    if !so.may_free() {
+        return;
+    }
+    Stats::bump(&cx.stats().pru_detach_calls);
+    cx.pr(so).pru_detach(cx, so);
+    so.detached();
+    so.so_rcv.clear();
+    so.so_snd.clear();
+    cx.sockets().sowakeup(so.handle);
+    cx.sockets().remove(cx.stats(), so.handle);
+}
+
+/// A connection completed on listener `head` (locked): create its socket
+/// (FreeBSD's sonewconn). It inherits the listener's options and buffer
+/// sizes, is connected, holds one `so_count` reference for the complete
+/// queue, and gets its PCB from the protocol's `pru_attach`. It is not on
+/// the queue yet: the protocol fills in the PCB, then calls `soqinsque`.
+/// None if the protocol refused the attach.
+pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, SocketRef)> {
+    debug_assert!(
+        head.is_listening(),
+        "sonewconn: {:?} is not listening",
+        head.handle
+    );
+    let mut rcv = SockBuf::stream(head.so_rcv.sb_hiwat);
+    rcv.sb_lowat = head.so_rcv.sb_lowat;
+    rcv.user_locked = head.so_rcv.user_locked;
+    let mut snd = SockBuf::stream(head.so_snd.sb_hiwat);
+    snd.user_locked = head.so_snd.user_locked;
+    let opts = head.so_options;
+    let (ty, pr, listener) = (head.so_type, head.so_proto, head.handle);
+    let (h, cref) = cx.sockets().insert(cx.stats(), |h| {
+        let mut c = Socket::new(h, ty, pr);
+        c.so_rcv = rcv;
+        c.so_snd = snd;
+        c.so_options = opts;
+        c.so_options.acceptconn = false;
+        c.so_qstate = QState::Comp;
+        c.so_head = Some(listener);
+        c.sock_state = SockState::Connected;
+        c.soisconnected();
+        c
+    });
+    // Listener before child: the lock order allows taking the child now.
+    let mut c = so_lock(&cref);
+    match cx.pr(&c).pru_attach(cx, &mut c) {
+        Ok(()) => c.attached(),
+        Err(_) => {
+            c.so_count = 0;
+            c.so_qstate = QState::None;
+            c.so_head = None;
+            c.unattached();
+            drop(c);
+            cx.sockets().remove(cx.stats(), h);
+            return None;
+        }
+    }
+    drop(c);
+    Some((h, cref))
+}
+
+/// Put a connection made by `sonewconn` on its listener's complete queue
+/// (the listener locked) and wake the listener.
+pub fn soqinsque<C: SoCx>(cx: &C, head: &mut Socket, child: SocketHandle) {
+    if let Some(q) = head.so_listen.as_mut() {
+        q.sol_comp.push_back(child);
+    }
+    cx.sockets().sowakeup(head.handle);
+}
+
+/// accept(2), never blocking.
+pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4), Errno> {
+    cx.sockets().with_socket(h, |l| {
+        if l.so_type == SockType::Dgram {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let Some(q) = l.so_listen.as_mut() else {
             return Err(Errno::EINVAL);
+        };
+        while let Some(child) = q.sol_comp.pop_front() {
+            let Ok(cref) = cx.sockets().lookup(child) else {
+                continue;
+            };
+            let Some(mut c) = lock_live(&cref) else {
+                continue;
+            };
+            c.so_qstate = QState::None;
+            c.so_head = None;
+            // As Linux: a connection reset while queued is still
+            // returned; its first recv reports ECONNRESET.
+            let peer = cx.pr(&c).pru_accept(&c);
+            return Ok((child, peer));
         }
-        self.with_socket(h, |so| {
-            let r = so.proto().pru_shutdown(self, now, so, how);
-            self.sowakeup(so.handle);
-            r
-        })
+        Err(Errno::EAGAIN)
+    })
+}
+
+/// recv(2) on a locked socket, never blocking.
+pub fn soreceive<C: SoCx>(
+    cx: &C,
+    now: Instant,
+    so: &mut Socket,
+    buf: &mut [u8],
+    flags: i32,
+) -> Result<RecvMeta, Errno> {
+    let peek = flags & MSG_PEEK != 0;
+    if flags & MSG_ERRQUEUE != 0 {
+        // No error queue is kept (IP_RECVERR is not supported): Linux
+        // answers EAGAIN for an empty one, before anything else.
+        return Err(Errno::EAGAIN);
     }
+    match so.so_type {
+        SockType::Stream => soreceive_stream(cx, now, so, buf, flags, peek),
+        SockType::Dgram => soreceive_dgram(so, buf, flags, peek),
+    }
+}
+
+fn soreceive_stream<C: SoCx>(
+    cx: &C,
+    now: Instant,
+    so: &mut Socket,
+    buf: &mut [u8],
+    flags: i32,
+    peek: bool,
+) -> Result<RecvMeta, Errno> {
+    if so.is_listening() {
+        return Err(Errno::ENOTCONN);
+    }
+    if flags & MSG_OOB != 0 {
+        // No urgent data is ever held for MSG_OOB (tcp_recv_urg).
+        return Err(Errno::EINVAL);
+    }
+    let avail = so.so_rcv.ring().len();
+    if avail > 0 {
+        let n = avail.min(buf.len());
+        let ring = so.so_rcv.ring_mut();
+        if flags & MSG_TRUNC != 0 && !peek {
+            ring.consume(n);
+        } else if peek {
+            ring.read_at(0, &mut buf[..n]);
+        } else {
+            ring.pop(&mut buf[..n]);
+        }
+        if !peek && n > 0 {
+            cx.pr(so).pru_rcvd(cx, now, so);
+        }
+        return Ok(RecvMeta {
+            copied: n,
+            full_len: n,
+            from: None,
+        });
+    }
+    if so.sb_state.fin_received {
+        return Ok(RecvMeta::EOF);
+    }
+    if let Some(e) = so.take_error() {
+        return Err(e);
+    }
+    if so.sb_state.cantrcvmore {
+        return Ok(RecvMeta::EOF);
+    }
+    if cx.pr(so).pru_rcv_notconn(so) {
+        return Err(Errno::ENOTCONN);
+    }
+    Err(Errno::EAGAIN)
+}
+
+fn soreceive_dgram(
+    so: &mut Socket,
+    buf: &mut [u8],
+    flags: i32,
+    peek: bool,
+) -> Result<RecvMeta, Errno> {
+    if let Some((from, full_len, copied)) = so.so_rcv.peek_dgram(buf) {
+        if !peek {
+            so.so_rcv.pop_dgram();
+        }
+        return Ok(RecvMeta {
+            copied,
+            full_len,
+            from: Some(from),
+        });
+    }
+    if let Some(e) = so.take_error() {
+        return Err(e);
+    }
+    if so.sb_state.cantrcvmore && flags & MSG_DONTWAIT == 0 {
+        // Linux's UDP only notices SHUT_RD when it would wait
+        // (__skb_wait_for_more_packets): a blocking receive
+        // returns 0, a non-blocking one EAGAIN.
+        return Ok(RecvMeta::EOF);
+    }
+    Err(Errno::EAGAIN)
+}
+
+/// shutdown(2).
+pub fn soshutdown<C: SoCx>(cx: &C, now: Instant, h: SocketHandle, how: i32) -> Result<(), Errno> {
+    if !(0..=SHUT_RDWR).contains(&how) {
+        // Linux checks the socket first: a stale handle is EBADF.
+        cx.sockets().lookup(h)?;
+        return Err(Errno::EINVAL);
+    }
+    cx.sockets().with_socket(h, |so| {
+        let r = cx.pr(so).pru_shutdown(cx, now, so, how);
+        cx.sockets().sowakeup(so.handle);
+        r
+    })
 }
 
 #[cfg(test)]

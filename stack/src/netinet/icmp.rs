@@ -4,16 +4,16 @@
 use std::net::SocketAddrV4;
 
 use crate::errno::Errno;
-use crate::host::Stack;
+use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{ip_output, is_broadcast, IpHeader};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, icmpv4, Icmpv4Repr, Ipv4Repr};
 
-pub(crate) fn icmp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
-    Stats::bump(&stack.stats.icmp_in);
+pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+    Stats::bump(&cx.stats().icmp_in);
     let Ok(msg) = Icmpv4Repr::parse(payload) else {
-        Stats::bump(&stack.stats.drop_malformed);
+        Stats::bump(&cx.stats().drop_malformed);
         return;
     };
     match msg {
@@ -22,7 +22,7 @@ pub(crate) fn icmp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[
             seq_no,
             data,
         } => {
-            if is_broadcast(stack, ip.dst_addr) {
+            if is_broadcast(cx, ip.dst_addr) {
                 return;
             }
             let reply = Icmpv4Repr::EchoReply {
@@ -30,7 +30,7 @@ pub(crate) fn icmp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[
                 seq_no,
                 data,
             };
-            send_icmp(stack, ip.dst_addr, ip.src_addr, &reply);
+            send_icmp(cx, ip.dst_addr, ip.src_addr, &reply);
         }
         Icmpv4Repr::DstUnreachable { code, original, .. } => {
             let Some((src, dst, proto, sport, dport)) = icmpv4::quoted_transport(original) else {
@@ -49,9 +49,9 @@ pub(crate) fn icmp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[
             let local = SocketAddrV4::new(src, sport);
             let remote = SocketAddrV4::new(dst, dport);
             match proto {
-                wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(stack, local, remote, err),
+                wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
                 wire::IP_PROTO_TCP => {
-                    crate::netinet::tcp_subr::tcp_ctlinput(stack, now, local, remote, err)
+                    crate::netinet::tcp_subr::tcp_ctlinput(cx, now, local, remote, err)
                 }
                 _ => {}
             }
@@ -61,27 +61,27 @@ pub(crate) fn icmp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[
 }
 
 pub(crate) fn send_icmp(
-    stack: &Stack,
+    cx: &impl InetCx,
     src: std::net::Ipv4Addr,
     dst: std::net::Ipv4Addr,
     msg: &Icmpv4Repr,
 ) {
-    Stats::bump(&stack.stats.icmp_out);
+    Stats::bump(&cx.stats().icmp_out);
     let h = IpHeader {
         src,
         dst,
         protocol: wire::IP_PROTO_ICMP,
-        ttl: stack.sysctl().ip_default_ttl,
+        ttl: cx.sysctl().ip_default_ttl,
         tos: 0,
         dont_frag: false,
     };
-    ip_output(stack, &h, msg.buffer_len(), |b| msg.emit(b));
+    ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b));
 }
 
 /// Port unreachable in answer to the packet `ip`/`payload` (never for
 /// broadcasts). Quotes the IP header and up to 548 bytes, as Linux does.
-pub(crate) fn icmp_port_unreachable(stack: &Stack, ip: &Ipv4Repr, payload: &[u8]) {
-    if is_broadcast(stack, ip.dst_addr) {
+pub(crate) fn icmp_port_unreachable(cx: &impl InetCx, ip: &Ipv4Repr, payload: &[u8]) {
+    if is_broadcast(cx, ip.dst_addr) {
         return;
     }
     let mut quoted = [0u8; 576 - 28];
@@ -98,5 +98,5 @@ pub(crate) fn icmp_port_unreachable(stack: &Stack, ip: &Ipv4Repr, payload: &[u8]
         next_hop_mtu: 0,
         original: &quoted[..hl + plen],
     };
-    send_icmp(stack, ip.dst_addr, ip.src_addr, &msg);
+    send_icmp(cx, ip.dst_addr, ip.src_addr, &msg);
 }

@@ -11,6 +11,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::api::SocketHandle;
 use crate::errno::Errno;
+use crate::kern::socket::{SoPcb, Socket};
+use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_var::TcpCb;
 
 /// The connection is dead (reset, timed out, aborted); the PCB stays until
@@ -76,37 +78,36 @@ impl Inpcb {
     }
 }
 
-/// The protocol's control block, present for the socket's whole life.
-#[derive(Debug)]
-pub enum Pcb {
-    Tcp(Box<TcpCb>),
-    Udp(Inpcb),
+/// The Internet protocols' view of the socket layer's opaque `so_pcb`: a
+/// TCP socket's holds a `TcpCb` (whose `inp` is its Inpcb), a UDP socket's
+/// an `Inpcb`. Present from `pru_attach` until the socket is freed.
+pub trait InPcb {
+    fn inp(&self) -> &Inpcb;
+    fn inp_mut(&mut self) -> &mut Inpcb;
+    fn tcp(&self) -> Option<&TcpCb>;
+    fn tcp_mut(&mut self) -> Option<&mut TcpCb>;
 }
 
-impl Pcb {
-    pub fn inp(&self) -> &Inpcb {
-        match self {
-            Pcb::Tcp(tp) => &tp.inp,
-            Pcb::Udp(inp) => inp,
+const NO_INPCB: &str = "an Internet socket's PCB is a TcpCb or an Inpcb";
+
+impl InPcb for SoPcb {
+    fn inp(&self) -> &Inpcb {
+        match self.get::<TcpCb>() {
+            Some(tp) => &tp.inp,
+            None => self.get::<Inpcb>().expect(NO_INPCB),
         }
     }
-    pub fn inp_mut(&mut self) -> &mut Inpcb {
-        match self {
-            Pcb::Tcp(tp) => &mut tp.inp,
-            Pcb::Udp(inp) => inp,
+    fn inp_mut(&mut self) -> &mut Inpcb {
+        if self.get::<TcpCb>().is_some() {
+            return &mut self.get_mut::<TcpCb>().expect(NO_INPCB).inp;
         }
+        self.get_mut::<Inpcb>().expect(NO_INPCB)
     }
-    pub fn tcp(&self) -> Option<&TcpCb> {
-        match self {
-            Pcb::Tcp(tp) => Some(tp),
-            Pcb::Udp(_) => None,
-        }
+    fn tcp(&self) -> Option<&TcpCb> {
+        self.get()
     }
-    pub fn tcp_mut(&mut self) -> Option<&mut TcpCb> {
-        match self {
-            Pcb::Tcp(tp) => Some(tp),
-            Pcb::Udp(_) => None,
-        }
+    fn tcp_mut(&mut self) -> Option<&mut TcpCb> {
+        self.get_mut()
     }
 }
 
@@ -277,8 +278,8 @@ impl PcbInfo {
 /// `anon_err` is the errno when no ephemeral port is free (bind: EADDRINUSE,
 /// connect: EADDRNOTAVAIL).
 pub(crate) fn in_pcbbind(
-    stack: &crate::host::Stack,
-    so: &mut crate::kern::socket::Socket,
+    cx: &impl InetCx,
+    so: &mut Socket,
     proto: Proto,
     addr: SocketAddrV4,
     anon_err: Errno,
@@ -288,8 +289,8 @@ pub(crate) fn in_pcbbind(
     }
     let ip = *addr.ip();
     let local_ok = ip.is_unspecified()
-        || crate::netinet::ip::is_local(stack, ip)
-        || (proto == Proto::Udp && crate::netinet::ip::is_broadcast(stack, ip));
+        || super::ip::is_local(cx, ip)
+        || (proto == Proto::Udp && super::ip::is_broadcast(cx, ip));
     if !local_ok {
         return Err(Errno::EADDRNOTAVAIL);
     }
@@ -301,9 +302,10 @@ pub(crate) fn in_pcbbind(
         listening: false,
         foreign: None,
     };
-    let start = stack.rng.lock().next_u32();
-    let range = stack.sysctl().port_range;
-    let port = stack
+    let start = cx.inet().rng.lock().next_u32();
+    let range = cx.sysctl().port_range;
+    let port = cx
+        .inet()
         .pcbinfo
         .write()
         .bind(proto, addr.port(), user, range, start)
@@ -323,8 +325,8 @@ pub(crate) fn in_pcbbind(
 /// Bind to an ephemeral port on the wildcard address if not bound yet
 /// (listen, connect, sendto on an unbound socket).
 pub(crate) fn in_pcbautobind(
-    stack: &crate::host::Stack,
-    so: &mut crate::kern::socket::Socket,
+    cx: &impl InetCx,
+    so: &mut Socket,
     proto: Proto,
     anon_err: Errno,
 ) -> Result<(), Errno> {
@@ -332,7 +334,7 @@ pub(crate) fn in_pcbautobind(
         return Ok(());
     }
     in_pcbbind(
-        stack,
+        cx,
         so,
         proto,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),

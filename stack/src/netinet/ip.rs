@@ -5,53 +5,53 @@
 use std::net::Ipv4Addr;
 
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::linux::*;
 use crate::netinet::in_pcb::Inpcb;
+use crate::netinet::inet::InetCx;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
-pub(crate) fn ip_input(stack: &Stack, now: Instant, frame: &[u8]) {
+pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
     if frame.first().is_some_and(|b| b >> 4 != 4) {
         // IPv6 (router solicitations and the like reach a TUN device too).
-        Stats::bump(&stack.stats.drop_not_ipv4);
+        Stats::bump(&cx.stats().drop_not_ipv4);
         return;
     }
     let (ip, payload) = match Ipv4Repr::parse(frame) {
         Ok(v) => v,
         Err(e) => {
             let c = match e {
-                WireError::BadChecksum => &stack.stats.drop_checksum,
-                WireError::Unsupported => &stack.stats.drop_fragment,
-                _ => &stack.stats.drop_malformed,
+                WireError::BadChecksum => &cx.stats().drop_checksum,
+                WireError::Unsupported => &cx.stats().drop_fragment,
+                _ => &cx.stats().drop_malformed,
             };
             Stats::bump(c);
             return;
         }
     };
-    if !is_local(stack, ip.dst_addr) && !is_broadcast(stack, ip.dst_addr) {
-        Stats::bump(&stack.stats.drop_not_for_us);
+    if !is_local(cx, ip.dst_addr) && !is_broadcast(cx, ip.dst_addr) {
+        Stats::bump(&cx.stats().drop_not_for_us);
         return;
     }
     match ip.protocol {
-        wire::IP_PROTO_TCP => crate::netinet::tcp_input::tcp_input(stack, now, &ip, payload),
-        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(stack, now, &ip, payload),
-        wire::IP_PROTO_ICMP => crate::netinet::icmp::icmp_input(stack, now, &ip, payload),
-        _ => Stats::bump(&stack.stats.drop_unknown_proto),
+        wire::IP_PROTO_TCP => crate::netinet::tcp_input::tcp_input(cx, now, &ip, payload),
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ip, payload),
+        wire::IP_PROTO_ICMP => crate::netinet::icmp::icmp_input(cx, now, &ip, payload),
+        _ => Stats::bump(&cx.stats().drop_unknown_proto),
     }
 }
 
 /// One of our addresses: the interface address, or loopback.
-pub(crate) fn is_local(stack: &Stack, a: Ipv4Addr) -> bool {
-    a == stack.config.addr || a.is_loopback()
+pub(crate) fn is_local(cx: &impl InetCx, a: Ipv4Addr) -> bool {
+    a == cx.config().addr || a.is_loopback()
 }
 
-pub(crate) fn is_broadcast(stack: &Stack, a: Ipv4Addr) -> bool {
+pub(crate) fn is_broadcast(cx: &impl InetCx, a: Ipv4Addr) -> bool {
     if a.is_broadcast() {
         return true;
     }
-    let plen = stack.config.prefix_len.min(32) as u32;
+    let plen = cx.config().prefix_len.min(32) as u32;
     if plen >= 31 {
         return false;
     }
@@ -60,22 +60,22 @@ pub(crate) fn is_broadcast(stack: &Stack, a: Ipv4Addr) -> bool {
     } else {
         u32::MAX << (32 - plen)
     };
-    let net = u32::from(stack.config.addr) & mask;
+    let net = u32::from(cx.config().addr) & mask;
     u32::from(a) == net | !mask
 }
 
 /// Can we reach `dst`? (on-link, local, or via the gateway)
-pub(crate) fn route_check(stack: &Stack, dst: Ipv4Addr) -> Result<(), Errno> {
-    if is_local(stack, dst) || stack.config.gateway.is_some() || dst.is_broadcast() {
+pub(crate) fn route_check(cx: &impl InetCx, dst: Ipv4Addr) -> Result<(), Errno> {
+    if is_local(cx, dst) || cx.config().gateway.is_some() || dst.is_broadcast() {
         return Ok(());
     }
-    let plen = stack.config.prefix_len.min(32) as u32;
+    let plen = cx.config().prefix_len.min(32) as u32;
     let mask = if plen == 0 {
         0
     } else {
         u32::MAX << (32 - plen)
     };
-    if u32::from(dst) & mask == u32::from(stack.config.addr) & mask {
+    if u32::from(dst) & mask == u32::from(cx.config().addr) & mask {
         Ok(())
     } else {
         Err(Errno::ENETUNREACH)
@@ -83,13 +83,13 @@ pub(crate) fn route_check(stack: &Stack, dst: Ipv4Addr) -> Result<(), Errno> {
 }
 
 /// Source address for packets to `dst` from a socket bound to `laddr`.
-pub(crate) fn source_for(stack: &Stack, laddr: Ipv4Addr, dst: Ipv4Addr) -> Ipv4Addr {
+pub(crate) fn source_for(cx: &impl InetCx, laddr: Ipv4Addr, dst: Ipv4Addr) -> Ipv4Addr {
     if !laddr.is_unspecified() {
         laddr
     } else if dst.is_loopback() {
         dst
     } else {
-        stack.config.addr
+        cx.config().addr
     }
 }
 
@@ -105,14 +105,15 @@ pub(crate) struct IpHeader {
 /// Build one IPv4 packet with a payload of `payload_len` bytes written by
 /// `fill`, and queue it for the device.
 pub(crate) fn ip_output(
-    stack: &Stack,
+    cx: &impl InetCx,
     h: &IpHeader,
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
 ) {
-    let mut buf = stack.frame_buf();
+    let mut buf = cx.frame_buf();
     buf.resize(wire::ipv4::HEADER_LEN + payload_len, 0);
-    let ident = stack
+    let ident = cx
+        .inet()
         .ip_ident
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let repr = Ipv4Repr {
@@ -127,26 +128,27 @@ pub(crate) fn ip_output(
     };
     repr.emit(&mut buf[..wire::ipv4::HEADER_LEN]);
     fill(&mut buf[wire::ipv4::HEADER_LEN..]);
-    stack.enqueue_frame(buf);
+    cx.transmit(buf);
 }
 
 /// Send `payload` (a whole transport datagram), fragmenting it to the MTU.
-pub(crate) fn ip_output_fragmented(stack: &Stack, h: &IpHeader, payload: &[u8]) {
+pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8]) {
     let hl = wire::ipv4::HEADER_LEN;
-    let mtu = stack.config.mtu.max(68);
+    let mtu = cx.config().mtu.max(68);
     if hl + payload.len() <= mtu {
-        ip_output(stack, h, payload.len(), |b| b.copy_from_slice(payload));
+        ip_output(cx, h, payload.len(), |b| b.copy_from_slice(payload));
         return;
     }
     let chunk = (mtu - hl) & !7;
-    let ident = stack
+    let ident = cx
+        .inet()
         .ip_ident
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut off = 0;
     while off < payload.len() {
         let n = chunk.min(payload.len() - off);
         let more = off + n < payload.len();
-        let mut buf = stack.frame_buf();
+        let mut buf = cx.frame_buf();
         buf.resize(hl + n, 0);
         let repr = Ipv4Repr {
             src_addr: h.src,
@@ -166,7 +168,7 @@ pub(crate) fn ip_output_fragmented(stack: &Stack, h: &IpHeader, payload: &[u8]) 
             p.fill_checksum();
         }
         buf[hl..].copy_from_slice(&payload[off..off + n]);
-        stack.enqueue_frame(buf);
+        cx.transmit(buf);
         off += n;
     }
 }

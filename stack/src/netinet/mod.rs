@@ -1,9 +1,14 @@
 //! The Internet protocols (FreeBSD's sys/netinet): IPv4 input/output, ICMP,
-//! UDP and TCP, over the PCB tables in `in_pcb`.
+//! UDP and TCP, over the PCB tables in `in_pcb`. They plug into the socket
+//! layer through `kern::protosw::Protosw` (`TCP_USRREQS`, `UDP_USRREQS`) and
+//! reach the rest of the stack only through their context, `inet::InetCx`.
 
 pub mod icmp;
 pub mod in_pcb;
+pub mod inet;
 pub mod ip;
+pub mod tcp_cc;
+pub mod tcp_ctloutput;
 pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_output;

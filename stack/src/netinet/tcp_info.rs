@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
-use crate::api::SocketHandle;
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::socket::Socket;
+use crate::netinet::in_pcb::InPcb;
+use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DELACK, TCP_RTO_INITIAL};
 
 /// sizeof(struct tcp_info) on the kernel we mirror.
@@ -135,7 +135,7 @@ fn usecs(d: Duration) -> u32 {
 
 /// Linux's tcp_get_info for a TCP socket (a socket of another type gets
 /// all zeroes, as on Linux; getsockopt never asks for one).
-pub(crate) fn tcp_info(stack: &Stack, so: &Socket) -> TcpInfo {
+pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     let mut ti = TcpInfo::default();
     let Some(tp) = so.so_pcb.tcp() else {
         return ti;
@@ -205,7 +205,7 @@ pub(crate) fn tcp_info(stack: &Stack, so: &Socket) -> TcpInfo {
         (tp.ssthresh / mss) as u32
     };
     if tp.inp.is_connected() {
-        ti.tcpi_pmtu = stack.config.mtu as u32;
+        ti.tcpi_pmtu = cx.config().mtu as u32;
         ti.tcpi_advmss = tp.mss_offer as u32 - if tp.ts_ok { TCPOLEN_TSTAMP_ALIGNED } else { 0 };
     }
     let snd_cc = so.so_snd.ring().len();
@@ -243,14 +243,12 @@ fn send_side(ti: &mut TcpInfo, tp: &TcpCb, snd_cc: usize) {
     ti.tcpi_bytes_acked = (tp.snd_una.diff(tp.iss) as i64 - 1 - fin_acked).max(0) as u64;
 }
 
-impl Stack {
-    /// TCP_INFO of a TCP socket (getsockopt serves the same as bytes).
-    /// EOPNOTSUPP for a UDP socket, as Linux's getsockopt answers.
-    pub fn tcp_info(&self, h: SocketHandle) -> Result<TcpInfo, Errno> {
-        self.with_socket(h, |so| match so.so_pcb.tcp() {
-            Some(_) => Ok(tcp_info(self, so)),
-            None => Err(Errno::EOPNOTSUPP),
-        })
+/// TCP_INFO of a socket: EOPNOTSUPP for one that is not TCP, as Linux's
+/// getsockopt answers.
+pub(crate) fn tcp_info_of(cx: &impl InetCx, so: &Socket) -> Result<TcpInfo, Errno> {
+    match so.so_pcb.tcp() {
+        Some(_) => Ok(tcp_info(cx, so)),
+        None => Err(Errno::EOPNOTSUPP),
     }
 }
 

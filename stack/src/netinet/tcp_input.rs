@@ -5,83 +5,82 @@
 
 use std::net::SocketAddrV4;
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::ringbuf::RingBuf;
 use crate::kern::socket::{SoState, Socket};
-use crate::netinet::in_pcb::INP_TIMEWAIT;
+use crate::kern::sotable::lock_live;
+use crate::netinet::in_pcb::{InPcb, INP_TIMEWAIT};
+use crate::netinet::inet::InetCx;
+use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_seq::Seq;
-use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_reset_for, tcp_respond, tcp_ts};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_reset_for, tcp_respond};
 use crate::netinet::tcp_timer::tcp_timer_sync;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_TIMEWAIT_LEN};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{Ipv4Repr, TcpFlags, TcpRepr, WireError};
 
-pub(crate) fn tcp_input(stack: &Stack, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
     let seg = match TcpRepr::parse(payload, ip.src_addr, ip.dst_addr) {
         Ok(s) => s,
         Err(WireError::BadChecksum) => {
-            Stats::bump(&stack.stats.drop_checksum);
+            Stats::bump(&cx.stats().drop_checksum);
             return;
         }
         Err(_) => {
-            Stats::bump(&stack.stats.drop_malformed);
+            Stats::bump(&cx.stats().drop_malformed);
             return;
         }
     };
-    Stats::bump(&stack.stats.tcp_segs_in);
-    if crate::netinet::ip::is_broadcast(stack, ip.dst_addr)
-        || seg.src_port == 0
-        || seg.dst_port == 0
-    {
-        Stats::bump(&stack.stats.drop_malformed);
+    Stats::bump(&cx.stats().tcp_segs_in);
+    if crate::netinet::ip::is_broadcast(cx, ip.dst_addr) || seg.src_port == 0 || seg.dst_port == 0 {
+        Stats::bump(&cx.stats().drop_malformed);
         return;
     }
     let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
     let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
 
-    let conn = stack
+    let conn = cx
+        .inet()
         .pcbinfo
         .read()
         .tcp_conns
         .get(&(local, remote))
         .copied();
     if let Some(h) = conn {
-        if let Ok(sref) = stack.lookup(h) {
-            if let Some(mut so) = Stack::lock_live(&sref) {
+        if let Ok(sref) = cx.sockets().lookup(h) {
+            if let Some(mut so) = lock_live(&sref) {
                 let tp = so.so_pcb.tcp();
                 if tp.is_some_and(|tp| time_wait_reusable(tp, &seg)) {
                     // A new incarnation of the connection: end TIME_WAIT and
                     // let the listener take the SYN (as Linux's TCP_TW_SYN).
-                    tcp_close(stack, &mut so);
+                    tcp_close(cx, &mut so);
                 } else if tp.is_some_and(|tp| tp.t_state != TcpState::Closed) {
-                    tcp_input_conn(stack, now, &mut so, &seg);
-                    tcp_timer_sync(stack, &mut so);
+                    tcp_input_conn(cx, now, &mut so, &seg);
+                    tcp_timer_sync(cx, &mut so);
                     return;
                 }
             }
         }
     }
-    let listener = stack.pcbinfo.read().tcp_listener(local);
+    let listener = cx.inet().pcbinfo.read().tcp_listener(local);
     if let Some(h) = listener {
-        if let Ok(lref) = stack.lookup(h) {
-            if let Some(mut l) = Stack::lock_live(&lref) {
+        if let Ok(lref) = cx.sockets().lookup(h) {
+            if let Some(mut l) = lock_live(&lref) {
                 if l.is_listening() {
                     crate::netinet::tcp_syncache::syncache_input(
-                        stack, now, &mut l, local, remote, &seg,
+                        cx, now, &mut l, local, remote, &seg,
                     );
-                    tcp_timer_sync(stack, &mut l);
+                    tcp_timer_sync(cx, &mut l);
                     return;
                 }
             }
         }
     }
-    Stats::bump(&stack.stats.drop_no_socket);
-    tcp_reset_for(stack, local, remote, &seg);
+    Stats::bump(&cx.stats().drop_no_socket);
+    tcp_reset_for(cx, local, remote, &seg);
 }
 
 /// May a SYN reopen this TIME_WAIT 4-tuple? (RFC 6191 / Linux's
@@ -104,9 +103,9 @@ fn time_wait_reusable(tp: &TcpCb, seg: &TcpRepr) -> bool {
 
 /// RFC 9293: an unacceptable ACK on a half-open connection gets
 /// <SEQ=SEG.ACK><CTL=RST>.
-fn rst_for_bad_ack(stack: &Stack, tp: &TcpCb, ackno: Seq) {
+fn rst_for_bad_ack(cx: &impl InetCx, tp: &TcpCb, ackno: Seq) {
     tcp_respond(
-        stack,
+        cx,
         tp.inp.local(),
         tp.inp.foreign(),
         ackno,
@@ -116,8 +115,8 @@ fn rst_for_bad_ack(stack: &Stack, tp: &TcpCb, ackno: Seq) {
 }
 
 /// Apply the peer's SYN options to `tp` (both SYN and SYN-ACK).
-pub(crate) fn tcp_apply_syn_options(stack: &Stack, tp: &mut TcpCb, seg: &TcpRepr) {
-    let sys = &stack.sysctl();
+pub(crate) fn tcp_apply_syn_options(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpRepr) {
+    let sys = cx.sysctl();
     let peer_mss = seg.options.mss.unwrap_or(TCP_DEFAULT_MSS);
     tp.wscale_ok = sys.tcp_window_scaling && seg.options.window_scale.is_some();
     if tp.wscale_ok {
@@ -131,7 +130,7 @@ pub(crate) fn tcp_apply_syn_options(stack: &Stack, tp: &mut TcpCb, seg: &TcpRepr
     if let Some((tsval, _)) = seg.options.timestamp {
         tp.ts_recent = tsval;
     }
-    tcp_set_maxseg(tp, peer_mss, stack.config.mtu);
+    tcp_set_maxseg(tp, peer_mss, cx.config().mtu);
 }
 
 /// t_maxseg: the peer's MSS, our MTU, the user's TCP_MAXSEG, less options.
@@ -160,27 +159,27 @@ fn seg_window(tp: &TcpCb, seg: &TcpRepr) -> u32 {
 /// application fixed SO_SNDBUF, the buffer grows with the congestion window
 /// (twice the window, at about twice a segment's size per segment) up to
 /// tcp_wmem[2], so a fast path is not held back by the 16 KiB default.
-pub(crate) fn tcp_sndbuf_expand(stack: &Stack, so: &mut Socket) {
+pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
     if so.so_snd.user_locked {
         return;
     }
     let Some(tp) = so.so_pcb.tcp() else { return };
-    let wmem = stack.sysctl().tcp_wmem;
+    let wmem = cx.sysctl().tcp_wmem;
     let want = (tp.cwnd.max(10 * tp.t_maxseg) * 4).clamp(wmem[1], wmem[2].max(wmem[1]));
     if want > so.so_snd.sb_hiwat {
         so.so_snd.set_hiwat(want);
     }
 }
 
-fn tcp_established(stack: &Stack, so: &mut Socket) {
+fn tcp_established(cx: &impl InetCx, so: &mut Socket) {
     so.soisconnected();
-    tcp_sndbuf_expand(stack, so);
+    tcp_sndbuf_expand(cx, so);
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Established;
         tp.t_timers.rexmt = None;
         tp.rxtshift = 0;
     }
-    stack.sowakeup(so.handle);
+    cx.sockets().sowakeup(so.handle);
 }
 
 fn enter_time_wait(now: Instant, tp: &mut TcpCb) {
@@ -207,7 +206,7 @@ fn sototcpcb(so: &mut Socket) -> &mut TcpCb {
 /// stops at the first that drops the segment. The third check (security)
 /// has no counterpart; the sixth (URG) is not kept: the urgent pointer is
 /// ignored and urgent bytes are ordinary data.
-pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+pub(crate) fn tcp_input_conn(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     let keepalive = so.so_options.keepalive;
     let tp = sototcpcb(so);
     debug_assert!(
@@ -220,13 +219,13 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
         tp.t_timers.keep = Some(now + tp.keepidle);
     }
     if tp.t_state == TcpState::SynSent {
-        tcp_syn_sent(stack, now, so, seg);
+        tcp_syn_sent(cx, now, so, seg);
         return;
     }
-    if tcp_segment_arrives(stack, now, so, seg).is_continue()
+    if tcp_segment_arrives(cx, now, so, seg).is_continue()
         && sototcpcb(so).t_state != TcpState::Closed
     {
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
     }
 }
 
@@ -234,18 +233,18 @@ pub(crate) fn tcp_input_conn(stack: &Stack, now: Instant, so: &mut Socket, seg: 
 /// SYN-SENT. `Break` means the segment was dropped (or has ended the
 /// connection) at that step.
 fn tcp_segment_arrives(
-    stack: &Stack,
+    cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
 ) -> ControlFlow<()> {
-    tcp_paws(stack, now, so, seg)?;
-    tcp_check_seq(stack, now, so, seg)?;
-    tcp_check_rst(stack, now, so, seg)?;
-    tcp_check_syn(stack, now, so, seg)?;
-    tcp_check_ack(stack, now, so, seg)?;
-    tcp_process_text(stack, now, so, seg)?;
-    tcp_check_fin(stack, now, so, seg);
+    tcp_paws(cx, now, so, seg)?;
+    tcp_check_seq(cx, now, so, seg)?;
+    tcp_check_rst(cx, now, so, seg)?;
+    tcp_check_syn(cx, now, so, seg)?;
+    tcp_check_ack(cx, now, so, seg)?;
+    tcp_process_text(cx, now, so, seg)?;
+    tcp_check_fin(cx, now, so, seg);
     ControlFlow::Continue(())
 }
 
@@ -253,7 +252,7 @@ fn tcp_segment_arrives(
 /// nothing more), then RST (only with an acceptable ACK: ECONNREFUSED),
 /// then SYN: with an ACK the connection is ESTABLISHED, without one it is a
 /// simultaneous open (SYN-RECEIVED, our SYN resent with an ACK).
-fn tcp_syn_sent(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     let flags = seg.flags;
     let seq = Seq(seg.seq);
     let ackno = Seq(seg.ack);
@@ -261,13 +260,13 @@ fn tcp_syn_sent(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     debug_assert_eq!(tp.t_state, TcpState::SynSent, "tcp_syn_sent");
     if flags.contains(TcpFlags::ACK) && (ackno.le(tp.iss) || ackno.gt(tp.snd_max)) {
         if !flags.contains(TcpFlags::RST) {
-            rst_for_bad_ack(stack, tp, ackno);
+            rst_for_bad_ack(cx, tp, ackno);
         }
         return;
     }
     if flags.contains(TcpFlags::RST) {
         if flags.contains(TcpFlags::ACK) {
-            tcp_drop(stack, so, Some(Errno::ECONNREFUSED));
+            tcp_drop(cx, so, Some(Errno::ECONNREFUSED));
         }
         return;
     }
@@ -277,7 +276,7 @@ fn tcp_syn_sent(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     tp.irs = seq;
     tp.rcv_nxt = seq + 1;
     tp.rcv_adv = tp.rcv_nxt;
-    tcp_apply_syn_options(stack, tp, seg);
+    tcp_apply_syn_options(cx, tp, seg);
     tp.snd_wnd = seg.window as u32;
     tp.max_sndwnd = tp.snd_wnd;
     tp.snd_wl1 = seq;
@@ -290,28 +289,28 @@ fn tcp_syn_sent(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
             }
         }
         tp.ack_now = true;
-        tcp_established(stack, so);
+        tcp_established(cx, so);
     } else {
         // Simultaneous open: SYN-RECEIVED, resend our SYN with an ACK.
         tp.t_state = TcpState::SynReceived;
         tp.snd_nxt = tp.iss;
     }
-    tcp_output(stack, now, so);
+    tcp_output(cx, now, so);
 }
 
 /// PAWS (RFC 7323 §5.3), run before RFC 9293's first check: a segment
 /// whose timestamp is older than the last one accepted is an old
 /// duplicate: ACK it and drop it.
-fn tcp_paws(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_paws(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
     let tp = sototcpcb(so);
     if !tp.ts_ok || !tp.t_state.synchronized() || seg.flags.contains(TcpFlags::RST) {
         return ControlFlow::Continue(());
     }
     match seg.options.timestamp {
         Some((tsval, _)) if (tsval.wrapping_sub(tp.ts_recent) as i32) < 0 => {
-            Stats::bump(&stack.stats.drop_paws);
+            Stats::bump(&cx.stats().drop_paws);
             tp.ack_now = true;
-            tcp_output(stack, now, so);
+            tcp_output(cx, now, so);
             ControlFlow::Break(())
         }
         _ => ControlFlow::Continue(()),
@@ -340,16 +339,21 @@ fn seq_acceptable(rcv_nxt: Seq, rcv_wnd: usize, seq: Seq, seg_len: usize) -> boo
 /// RFC 9293 §3.10.7.4, first: an unacceptable segment (a zero-window
 /// probe, a retransmission wholly before RCV.NXT) is answered with an ACK
 /// and dropped; an unacceptable RST is dropped silently.
-fn tcp_check_seq(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_check_seq(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
     let rcv_wnd = so.so_rcv.ring().free();
     let tp = sototcpcb(so);
     if seq_acceptable(tp.rcv_nxt, rcv_wnd, Seq(seg.seq), seg.segment_len()) {
         return ControlFlow::Continue(());
     }
     if !seg.flags.contains(TcpFlags::RST) {
-        Stats::bump(&stack.stats.drop_out_of_window);
+        Stats::bump(&cx.stats().drop_out_of_window);
         tp.ack_now = true;
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
     }
     ControlFlow::Break(())
 }
@@ -359,14 +363,19 @@ fn tcp_check_seq(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) ->
 /// challenge ACK. The error is Linux's tcp_reset's: ECONNREFUSED in
 /// SYN-RECEIVED, EPIPE in CLOSE-WAIT, none once closing is done,
 /// ECONNRESET otherwise.
-fn tcp_check_rst(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_check_rst(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
     if !seg.flags.contains(TcpFlags::RST) {
         return ControlFlow::Continue(());
     }
     let tp = sototcpcb(so);
     if Seq(seg.seq) != tp.rcv_nxt {
         tp.ack_now = true;
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
         return ControlFlow::Break(());
     }
     let err = match tp.t_state {
@@ -380,19 +389,24 @@ fn tcp_check_rst(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) ->
     if let Some(e) = err {
         so.so_error = Some(e);
     }
-    tcp_close(stack, so);
+    tcp_close(cx, so);
     ControlFlow::Break(())
 }
 
 /// RFC 9293 §3.10.7.4, fourth: a SYN in a synchronized state (or a
 /// retransmitted SYN in SYN-RECEIVED) gets a challenge ACK (RFC 5961 §4.2)
 /// and is dropped.
-fn tcp_check_syn(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_check_syn(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
     if !seg.flags.contains(TcpFlags::SYN) {
         return ControlFlow::Continue(());
     }
     sototcpcb(so).ack_now = true;
-    tcp_output(stack, now, so);
+    tcp_output(cx, now, so);
     ControlFlow::Break(())
 }
 
@@ -403,7 +417,12 @@ fn tcp_check_syn(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) ->
 /// congestion control), a duplicate one counts towards fast retransmit;
 /// the send window is updated; and an ACK of our FIN moves the closing
 /// states on.
-fn tcp_check_ack(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_check_ack(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+) -> ControlFlow<()> {
     if !seg.flags.contains(TcpFlags::ACK) {
         return ControlFlow::Break(());
     }
@@ -418,28 +437,28 @@ fn tcp_check_ack(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) ->
         }
     }
     if tp.t_state == TcpState::SynReceived {
-        tcp_ack_syn_received(stack, so, seg)?;
+        tcp_ack_syn_received(cx, so, seg)?;
     }
     let tp = sototcpcb(so);
     if ackno.gt(tp.snd_max) {
         tp.ack_now = true;
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
         return ControlFlow::Break(());
     }
     let ourfinisacked = if tp.snd_una.lt(ackno) {
-        tcp_ack_new(stack, now, so, seg)
+        tcp_ack_new(cx, now, so, seg)
     } else {
-        tcp_ack_dup(stack, now, so, seg);
+        tcp_ack_dup(cx, now, so, seg);
         false
     };
     tcp_update_window(sototcpcb(so), seg);
-    tcp_ack_closing(stack, now, so, seg, ourfinisacked)
+    tcp_ack_closing(cx, now, so, seg, ourfinisacked)
 }
 
 /// RFC 9293 §3.10.7.4, fifth, SYN-RECEIVED: an ACK within
 /// SND.UNA < SEG.ACK <= SND.NXT completes the handshake (ESTABLISHED, the
 /// send window taken from it); any other gets <SEQ=SEG.ACK><CTL=RST>.
-fn tcp_ack_syn_received(stack: &Stack, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
+fn tcp_ack_syn_received(cx: &impl InetCx, so: &mut Socket, seg: &TcpRepr) -> ControlFlow<()> {
     let ackno = Seq(seg.ack);
     let tp = sototcpcb(so);
     debug_assert_eq!(tp.t_state, TcpState::SynReceived, "tcp_ack_syn_received");
@@ -447,10 +466,10 @@ fn tcp_ack_syn_received(stack: &Stack, so: &mut Socket, seg: &TcpRepr) -> Contro
         tp.snd_wnd = seg_window(tp, seg);
         tp.snd_wl1 = Seq(seg.seq);
         tp.snd_wl2 = ackno;
-        tcp_established(stack, so);
+        tcp_established(cx, so);
         ControlFlow::Continue(())
     } else {
-        rst_for_bad_ack(stack, tp, ackno);
+        rst_for_bad_ack(cx, tp, ackno);
         ControlFlow::Break(())
     }
 }
@@ -460,7 +479,7 @@ fn tcp_ack_syn_received(stack: &Stack, so: &mut Socket, seg: &TcpRepr) -> Contro
 /// 7323), grow or restore the congestion window, drop the acknowledged
 /// bytes from the send buffer and restart the retransmission timer.
 /// Returns whether our FIN is now acknowledged.
-fn tcp_ack_new(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> bool {
+fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -> bool {
     let ackno = Seq(seg.ack);
     let snd_cc = so.so_snd.ring().len();
     let tp = sototcpcb(so);
@@ -490,94 +509,26 @@ fn tcp_ack_new(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) -> b
     };
     tp.persist_shift = 0;
     so.so_snd.ring_mut().consume(data_acked);
-    tcp_sndbuf_expand(stack, so);
-    stack.sowakeup(so.handle);
+    tcp_sndbuf_expand(cx, so);
+    cx.sockets().sowakeup(so.handle);
     if partial_ack {
-        tcp_retransmit_one(stack, now, so);
+        tcp_retransmit_one(cx, now, so);
     }
     ourfinisacked
 }
 
-/// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323
-/// §4.1), else the timed segment if it is covered and was not
-/// retransmitted (Karn's rule, RFC 6298 §3). The timed segment is
-/// forgotten once covered either way.
-fn tcp_rtt_sample(tp: &mut TcpCb, now: Instant, seg: &TcpRepr) -> Option<Duration> {
-    let mut sample = None;
-    if tp.ts_ok {
-        if let Some((_, tsecr)) = seg.options.timestamp {
-            if tsecr != 0 {
-                let d = tcp_ts(now, tp.ts_offset).wrapping_sub(tsecr);
-                if d < 60_000 {
-                    sample = Some(Duration::from_millis(d.max(1) as u64));
-                }
-            }
-        }
-    }
-    if let Some((rs, sent)) = tp.rtt_seq {
-        if Seq(seg.ack).gt(rs) {
-            if sample.is_none() && tp.rxtshift == 0 {
-                sample = Some(now - sent);
-            }
-            tp.rtt_seq = None;
-        }
-    }
-    sample
-}
-
-/// Congestion control on an ACK of `acked` new bytes (RFC 5681 slow start
-/// and congestion avoidance, NewReno recovery RFC 6582): a partial ACK
-/// during recovery deflates the window and asks for the next hole to be
-/// retransmitted (returns true); a full ACK ends recovery.
-fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
-    let mss = tp.t_maxseg;
-    let mut partial_ack = false;
-    match tp.recover {
-        Some(rec) if ackno.lt(rec) => {
-            partial_ack = true;
-            tp.cwnd = tp.cwnd.saturating_sub(acked).max(mss) + mss;
-        }
-        Some(_) => {
-            tp.recover = None;
-            tp.cwnd = tp.ssthresh.max(2 * mss);
-        }
-        None => {
-            if tp.cwnd < tp.ssthresh {
-                tp.cwnd += acked.min(mss);
-            } else {
-                tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
-            }
-        }
-    }
-    tp.cwnd = tp.cwnd.min(1 << 30);
-    partial_ack
-}
-
 /// RFC 9293 §3.10.7.4, fifth: SEG.ACK = SND.UNA. A duplicate ACK (no
-/// data, no FIN, same window, data outstanding) counts towards fast
-/// retransmit: the third enters NewReno recovery (RFC 5681 §3.2, RFC 6582)
-/// and retransmits, later ones inflate the window.
-fn tcp_ack_dup(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+/// data, no FIN, same window, data outstanding, RFC 5681 §2) goes to
+/// congestion control (`tcp_cc_dupack`: fast retransmit).
+fn tcp_ack_dup(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     let tp = sototcpcb(so);
     let is_dup = Seq(seg.ack) == tp.snd_una
         && seg.payload.is_empty()
         && !seg.flags.contains(TcpFlags::FIN)
         && seg_window(tp, seg) == tp.snd_wnd
         && tp.snd_max.gt(tp.snd_una);
-    if !is_dup {
-        return;
-    }
-    tp.dupacks += 1;
-    let mss = tp.t_maxseg;
-    if tp.dupacks == 3 && tp.recover.is_none() {
-        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
-        tp.recover = Some(tp.snd_max);
-        tp.rtt_seq = None;
-        tcp_retransmit_one(stack, now, so);
-        let tp = sototcpcb(so);
-        tp.cwnd = tp.ssthresh + 3 * mss;
-    } else if tp.dupacks > 3 {
-        tp.cwnd += mss;
+    if is_dup {
+        tcp_cc_dupack(cx, now, so);
     }
 }
 
@@ -604,7 +555,7 @@ fn tcp_update_window(tp: &mut TcpCb, seg: &TcpRepr) {
 /// CLOSING enters TIME-WAIT, LAST-ACK closes; in TIME-WAIT only a
 /// retransmitted FIN is answered (and the 2MSL timer restarted).
 fn tcp_ack_closing(
-    stack: &Stack,
+    cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
@@ -617,20 +568,20 @@ fn tcp_ack_closing(
             tp.t_state = TcpState::FinWait2;
             tp.t_timers.rexmt = None;
             if nofdref {
-                let t = tp.linger2.unwrap_or(stack.sysctl().tcp_fin_timeout);
+                let t = tp.linger2.unwrap_or(cx.sysctl().tcp_fin_timeout);
                 tp.t_timers.twomsl = Some(now + t);
             }
         }
         TcpState::Closing if ourfinisacked => enter_time_wait(now, tp),
         TcpState::LastAck if ourfinisacked => {
-            tcp_close(stack, so);
+            tcp_close(cx, so);
             return ControlFlow::Break(());
         }
         TcpState::TimeWait => {
             if seg.flags.contains(TcpFlags::FIN) {
                 tp.t_timers.twomsl = Some(now + TCP_TIMEWAIT_LEN);
                 tp.ack_now = true;
-                tcp_output(stack, now, so);
+                tcp_output(cx, now, so);
             }
             return ControlFlow::Break(());
         }
@@ -645,7 +596,7 @@ fn tcp_ack_closing(
 /// reassembly. Data for a socket nobody can read any more resets the
 /// connection (as Linux and BSD do).
 fn tcp_process_text(
-    stack: &Stack,
+    cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
@@ -659,7 +610,7 @@ fn tcp_process_text(
         return ControlFlow::Continue(());
     }
     if nofdref {
-        tcp_drop(stack, so, None);
+        tcp_drop(cx, so, None);
         return ControlFlow::Break(());
     }
     if seq.lt(tp.rcv_nxt) {
@@ -679,12 +630,12 @@ fn tcp_process_text(
         tp.ack_now = true;
     } else if rel == 0 {
         tcp_rcv_in_order(now, tp, ring, data);
-        stack.sowakeup(handle);
+        cx.sockets().sowakeup(handle);
     } else {
         let off = ring.len() + rel;
         let n = ring.write_at(off, data);
         if n > 0 && !tp.reass.insert(seq, seq + n) {
-            Stats::bump(&stack.stats.drop_out_of_window);
+            Stats::bump(&cx.stats().drop_out_of_window);
         }
         tp.ack_now = true;
     }
@@ -729,13 +680,13 @@ fn tcp_rcv_in_order(now: Instant, tp: &mut TcpCb, ring: &mut RingBuf, data: &[u8
 /// RFC 9293 §3.10.7.4, eighth: check the FIN bit. A FIN at RCV.NXT is
 /// processed now; one beyond a hole waits (`rcv_fin_at`) until
 /// reassembly reaches it; a FIN we already have is acknowledged again.
-fn tcp_check_fin(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+fn tcp_check_fin(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     let fin_seq = Seq(seg.seq) + seg.payload.len();
     let tp = sototcpcb(so);
     if seg.flags.contains(TcpFlags::FIN) {
         if fin_seq == tp.rcv_nxt {
             tp.rcv_fin_at = None;
-            tcp_process_fin(stack, now, so);
+            tcp_process_fin(cx, now, so);
         } else if tp.rcv_nxt.lt(fin_seq) {
             tp.rcv_fin_at = Some(fin_seq);
             tp.ack_now = true;
@@ -744,31 +695,11 @@ fn tcp_check_fin(stack: &Stack, now: Instant, so: &mut Socket, seg: &TcpRepr) {
         }
     } else if tp.rcv_fin_at == Some(tp.rcv_nxt) {
         tp.rcv_fin_at = None;
-        tcp_process_fin(stack, now, so);
+        tcp_process_fin(cx, now, so);
     }
 }
 
-/// Retransmit the segment at snd_una (fast retransmit, partial ACK):
-/// one MSS from snd_una, then the send state is restored.
-fn tcp_retransmit_one(stack: &Stack, now: Instant, so: &mut Socket) {
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    tp.total_retrans += 1;
-    let (saved_nxt, saved_cwnd, saved_wnd) = (tp.snd_nxt, tp.cwnd, tp.snd_wnd);
-    tp.snd_nxt = tp.snd_una;
-    tp.cwnd = tp.t_maxseg;
-    tp.snd_wnd = tp.snd_wnd.max(tp.t_maxseg as u32);
-    tcp_output(stack, now, so);
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    tp.snd_wnd = saved_wnd;
-    tp.cwnd = saved_cwnd;
-    tp.snd_nxt = tp.snd_nxt.max(saved_nxt);
-}
-
-fn tcp_process_fin(stack: &Stack, now: Instant, so: &mut Socket) {
+fn tcp_process_fin(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     let handle = so.handle;
     let fin_new = so.so_pcb.tcp().is_some_and(|tp| {
         matches!(
@@ -802,5 +733,5 @@ fn tcp_process_fin(stack: &Stack, now: Instant, so: &mut Socket) {
         TcpState::TimeWait => tp.t_timers.twomsl = Some(now + TCP_TIMEWAIT_LEN),
         _ => {}
     }
-    stack.sowakeup(handle);
+    cx.sockets().sowakeup(handle);
 }

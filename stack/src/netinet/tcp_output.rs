@@ -3,8 +3,9 @@
 //! persist probe — build those segments from the send buffer and queue
 //! them. Called by the thread that did the work (send, input, timer).
 
-use crate::host::Stack;
 use crate::kern::socket::Socket;
+use crate::netinet::in_pcb::InPcb;
+use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
 use crate::netinet::tcp_var::TcpState;
 use crate::stats::Stats;
@@ -31,15 +32,24 @@ fn rcv_window(so: &mut Socket, syn: bool) -> u16 {
 
 /// Send whatever the state allows. `force` sends one byte into a zero
 /// window (persist probe).
-pub(crate) fn tcp_output(stack: &Stack, now: Instant, so: &mut Socket) {
-    tcp_output_inner(stack, now, so, false)
+pub(crate) fn tcp_output(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    tcp_output_inner(cx, now, so, false)
 }
 
-pub(crate) fn tcp_output_force(stack: &Stack, now: Instant, so: &mut Socket) {
-    tcp_output_inner(stack, now, so, true)
+pub(crate) fn tcp_output_force(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    tcp_output_inner(cx, now, so, true)
 }
 
-fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: bool) {
+fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: bool) {
+    if let Some(tp) = so.so_pcb.tcp() {
+        debug_assert!(
+            tp.snd_una.le(tp.snd_nxt) && tp.snd_nxt.le(tp.snd_max),
+            "tcp_output: snd_una <= snd_nxt <= snd_max ({:?} {:?} {:?})",
+            tp.snd_una,
+            tp.snd_nxt,
+            tp.snd_max
+        );
+    }
     loop {
         let snd_cc = so.so_snd.ring().len();
         let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -58,7 +68,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
                     flags |= TcpFlags::ACK;
                 }
                 options.mss = Some(tcp_mss_clamp(tp));
-                let sys = &stack.sysctl();
+                let sys = cx.sysctl();
                 let passive = tp.t_state == TcpState::SynReceived;
                 if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
                     options.window_scale = Some(tp.rcv_wscale);
@@ -145,7 +155,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
         }
         if seg_len > 0 {
             if is_rexmt {
-                Stats::bump(&stack.stats.tcp_retransmits);
+                Stats::bump(&cx.stats().tcp_retransmits);
             } else if tp.rtt_seq.is_none() {
                 tp.rtt_seq = Some((seq, now));
             }
@@ -175,7 +185,7 @@ fn tcp_output_inner(stack: &Stack, now: Instant, so: &mut Socket, mut force: boo
         };
         let data = so.so_snd.ring().slices_at(off, len);
         tcp_emit(
-            stack,
+            cx,
             inp.local(),
             inp.foreign(),
             inp.ttl,

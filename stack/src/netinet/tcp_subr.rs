@@ -6,9 +6,11 @@
 use std::net::SocketAddrV4;
 
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::socket::{SoState, Socket};
-use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
+use crate::kern::sotable::lock_live;
+use crate::kern::uipc::sofree;
+use crate::netinet::in_pcb::{InPcb, INP_DROPPED, INP_TIMEWAIT};
+use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{ip_output, IpHeader};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_var::{TcpState, TcpTimers};
@@ -20,7 +22,7 @@ use crate::wire::{self, TcpFlags, TcpOptions, TcpRepr};
 /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key),
 /// M a 4 µs clock.
 pub(crate) fn tcp_new_isn(
-    stack: &Stack,
+    cx: &impl InetCx,
     now: Instant,
     local: SocketAddrV4,
     remote: SocketAddrV4,
@@ -30,7 +32,7 @@ pub(crate) fn tcp_new_isn(
     d[4..6].copy_from_slice(&local.port().to_be_bytes());
     d[6..10].copy_from_slice(&remote.ip().octets());
     d[10..].copy_from_slice(&remote.port().to_be_bytes());
-    let f = siphash(stack.isn_key, &d) as u32;
+    let f = siphash(cx.inet().isn_key, &d) as u32;
     Seq(f.wrapping_add((now.total_micros() / 4) as u32))
 }
 
@@ -39,7 +41,7 @@ pub(crate) fn tcp_new_isn(
 /// between the same hosts see increasing TSvals and a peer's PAWS check
 /// lets a new SYN reuse a TIME_WAIT 4-tuple.
 pub(crate) fn tcp_ts_offset(
-    stack: &Stack,
+    cx: &impl InetCx,
     local: std::net::Ipv4Addr,
     remote: std::net::Ipv4Addr,
 ) -> u32 {
@@ -47,7 +49,7 @@ pub(crate) fn tcp_ts_offset(
     d[..4].copy_from_slice(&local.octets());
     d[4..8].copy_from_slice(&remote.octets());
     d[8..].copy_from_slice(b"ts");
-    siphash(stack.isn_key, &d) as u32
+    siphash(cx.inet().isn_key, &d) as u32
 }
 
 /// Our timestamp clock: milliseconds plus a per-connection offset.
@@ -77,7 +79,7 @@ pub(crate) fn tcp_mss_clamp(tp: &crate::netinet::tcp_var::TcpCb) -> u16 {
 /// Emit one segment: header from `repr` (its payload ignored) followed by
 /// the two data slices.
 pub(crate) fn tcp_emit(
-    stack: &Stack,
+    cx: &impl InetCx,
     src: SocketAddrV4,
     dst: SocketAddrV4,
     ttl: u8,
@@ -85,7 +87,7 @@ pub(crate) fn tcp_emit(
     repr: &TcpRepr,
     data: (&[u8], &[u8]),
 ) {
-    Stats::bump(&stack.stats.tcp_segs_out);
+    Stats::bump(&cx.stats().tcp_segs_out);
     let hdr = TcpRepr {
         payload: &[],
         ..*repr
@@ -100,7 +102,7 @@ pub(crate) fn tcp_emit(
         tos,
         dont_frag: true,
     };
-    ip_output(stack, &h, hlen + dlen, |seg| {
+    ip_output(cx, &h, hlen + dlen, |seg| {
         hdr.emit(&mut seg[..hlen], *src.ip(), *dst.ip());
         seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
         seg[hlen + data.0.len()..].copy_from_slice(data.1);
@@ -116,19 +118,19 @@ pub(crate) fn tcp_emit(
 
 /// Send a bare control segment (RST or ACK) with no connection state.
 pub(crate) fn tcp_respond(
-    stack: &Stack,
+    cx: &impl InetCx,
     src: SocketAddrV4,
     dst: SocketAddrV4,
     seq: Seq,
     ack: Option<Seq>,
     flags: TcpFlags,
 ) {
-    tcp_respond_opts(stack, src, dst, seq, ack, flags, TcpOptions::default())
+    tcp_respond_opts(cx, src, dst, seq, ack, flags, TcpOptions::default())
 }
 
 /// `tcp_respond` carrying TCP options (a live connection's timestamp).
 pub(crate) fn tcp_respond_opts(
-    stack: &Stack,
+    cx: &impl InetCx,
     src: SocketAddrV4,
     dst: SocketAddrV4,
     seq: Seq,
@@ -137,7 +139,7 @@ pub(crate) fn tcp_respond_opts(
     options: TcpOptions,
 ) {
     if flags.contains(TcpFlags::RST) {
-        Stats::bump(&stack.stats.tcp_rst_sent);
+        Stats::bump(&cx.stats().tcp_rst_sent);
     }
     let repr = TcpRepr {
         src_port: src.port(),
@@ -155,10 +157,10 @@ pub(crate) fn tcp_respond_opts(
         payload: &[],
     };
     tcp_emit(
-        stack,
+        cx,
         src,
         dst,
-        stack.sysctl().ip_default_ttl,
+        cx.sysctl().ip_default_ttl,
         0,
         &repr,
         (&[], &[]),
@@ -167,7 +169,7 @@ pub(crate) fn tcp_respond_opts(
 
 /// RFC 9293 reset generation for a segment that matches no connection.
 pub(crate) fn tcp_reset_for(
-    stack: &Stack,
+    cx: &impl InetCx,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     seg: &TcpRepr,
@@ -176,15 +178,15 @@ pub(crate) fn tcp_reset_for(
         return;
     }
     if seg.flags.contains(TcpFlags::ACK) {
-        tcp_respond(stack, local, remote, Seq(seg.ack), None, TcpFlags::RST);
+        tcp_respond(cx, local, remote, Seq(seg.ack), None, TcpFlags::RST);
     } else {
         let ack = Seq(seg.seq) + seg.segment_len();
-        tcp_respond(stack, local, remote, Seq(0), Some(ack), TcpFlags::RST);
+        tcp_respond(cx, local, remote, Seq(0), Some(ack), TcpFlags::RST);
     }
 }
 
 /// Send an RST for a live connection (abort, close with unread data).
-pub(crate) fn tcp_send_rst(stack: &Stack, so: &mut Socket) {
+pub(crate) fn tcp_send_rst(cx: &impl InetCx, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
@@ -209,10 +211,10 @@ pub(crate) fn tcp_send_rst(stack: &Stack, so: &mut Socket) {
     // the connection's options: the timestamp when negotiated.
     let mut options = TcpOptions::default();
     if tp.ts_ok {
-        options.timestamp = Some((tcp_ts(stack.last_now(), tp.ts_offset), tp.ts_recent));
+        options.timestamp = Some((tcp_ts(cx.last_now(), tp.ts_offset), tp.ts_recent));
     }
     tcp_respond_opts(
-        stack,
+        cx,
         inp.local(),
         inp.foreign(),
         seq,
@@ -224,12 +226,12 @@ pub(crate) fn tcp_send_rst(stack: &Stack, so: &mut Socket) {
 
 /// Drop the connection: RST to the peer if synchronized, error to the
 /// application, then `tcp_close`.
-pub(crate) fn tcp_drop(stack: &Stack, so: &mut Socket, err: Option<Errno>) {
-    tcp_send_rst(stack, so);
+pub(crate) fn tcp_drop(cx: &impl InetCx, so: &mut Socket, err: Option<Errno>) {
+    tcp_send_rst(cx, so);
     if let Some(e) = err {
         so.so_error = Some(e);
     }
-    tcp_close(stack, so);
+    tcp_close(cx, so);
 }
 
 /// The connection is over: CLOSED, INP_DROPPED (the PCB stays with the
@@ -237,7 +239,7 @@ pub(crate) fn tcp_drop(stack: &Stack, so: &mut Socket, err: Option<Errno>) {
 /// released and `sofree` called. A connection still on a listener's queue
 /// stays there (the queue's reference keeps it), as on Linux: accept()
 /// returns it and its first recv reports the error.
-pub(crate) fn tcp_close(stack: &Stack, so: &mut Socket) {
+pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
     let handle = so.handle;
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
@@ -250,44 +252,47 @@ pub(crate) fn tcp_close(stack: &Stack, so: &mut Socket) {
     tp.reass.clear();
     let tuple = (tp.inp.local(), tp.inp.foreign());
     if !was_listening {
-        let mut t = stack.pcbinfo.write();
+        let mut t = cx.inet().pcbinfo.write();
         if t.tcp_conns.get(&tuple) == Some(&handle) {
             t.tcp_conns.remove(&tuple);
         }
     }
     so.soisdisconnected();
     so.so_snd.clear();
-    stack.sowakeup(handle);
+    cx.sockets().sowakeup(handle);
     if so.so_state.has(SoState::PROTOREF) {
         so.so_state.clear(SoState::PROTOREF);
-        stack.sofree(so);
+        sofree(cx, so);
     }
 }
 
 /// An ICMP error for a connection. Hard errors abort a connection still
 /// opening (as Linux's tcp_v4_err); established connections ignore them.
 pub(crate) fn tcp_ctlinput(
-    stack: &Stack,
+    cx: &impl InetCx,
     _now: Instant,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     err: Errno,
 ) {
-    let found = stack
+    let found = cx
+        .inet()
         .pcbinfo
         .read()
         .tcp_conns
         .get(&(local, remote))
         .copied();
     let Some(h) = found else { return };
-    let Ok(sref) = stack.lookup(h) else { return };
-    let Some(mut so) = Stack::lock_live(&sref) else {
+    let Ok(sref) = cx.sockets().lookup(h) else {
+        return;
+    };
+    let Some(mut so) = lock_live(&sref) else {
         return;
     };
     let state = so.so_pcb.tcp().map(|tp| tp.t_state);
     if matches!(state, Some(TcpState::SynSent | TcpState::SynReceived)) {
         so.so_error = Some(err);
-        tcp_close(stack, &mut so);
+        tcp_close(cx, &mut so);
     }
 }
 

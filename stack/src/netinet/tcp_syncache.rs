@@ -1,19 +1,21 @@
-//! Passive opens: SYNs to a listener become compact `SynEntry`s on its
-//! incomplete queue (`sol_incomp`), answered with SYN-ACKs and retransmitted
-//! from the listener's timer; the completing ACK runs `sonewconn`, which
-//! creates the connection's socket and puts it on the complete queue
-//! (`sol_comp`). All under the listener's lock (no global ACCEPT lock).
+//! Passive opens (FreeBSD's tcp_syncache.c): SYNs to a listener become
+//! compact `SynEntry`s in its SYN cache (on the listener's TcpCb: no socket
+//! yet), answered with SYN-ACKs and retransmitted from the listener's
+//! timer; the completing ACK asks the socket layer for the connection's
+//! socket (`sonewconn`, which runs TCP's `pru_attach`), fills its TcpCb in
+//! from the entry (`syncache_socket`) and queues it for accept()
+//! (`soqinsque`). All under the listener's lock (no global ACCEPT lock).
 
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use crate::api::SockType;
-use crate::host::Stack;
-use crate::kern::listen::{SynEntry, SynOptions};
-use crate::kern::sockbuf::SockBuf;
-use crate::kern::socket::{QState, SockState, Socket};
-use crate::netinet::in_pcb::{Inpcb, Pcb, PortUser, Proto};
-use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg};
+use crate::kern::lockorder::so_lock;
+use crate::kern::socket::Socket;
+use crate::kern::uipc::{sonewconn, soqinsque};
+use crate::netinet::in_pcb::{InPcb, Inpcb, PortUser, Proto};
+use crate::netinet::inet::InetCx;
+use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg, tcp_sndbuf_expand};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{
     rcv_wscale_for, tcp_emit, tcp_mss_clamp, tcp_new_isn, tcp_reset_for, tcp_ts,
@@ -24,100 +26,213 @@ use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
 
+/// What the peer's SYN offered, kept until the handshake completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynOptions {
+    pub mss: u16,
+    pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    /// Peer's TSval, when timestamps were negotiated.
+    pub ts_recent: Option<u32>,
+}
+
+/// One half-open connection (SYN received, SYN-ACK sent).
+#[derive(Clone, Debug)]
+pub struct SynEntry {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub iss: Seq,
+    pub irs: Seq,
+    pub peer: SynOptions,
+    /// Our window scale, if negotiated.
+    pub rcv_wscale: u8,
+    pub ts_offset: u32,
+    pub retransmits: u32,
+    pub first_sent: Instant,
+    pub rexmt_at: Instant,
+}
+
+/// A listener's half-open connections, on its TcpCb (under its lock).
+#[derive(Debug, Default)]
+pub struct SynCache {
+    pub entries: VecDeque<SynEntry>,
+    /// Twice the backlog given to the first listen(), within 32..8192.
+    pub limit: usize,
+}
+
+impl SynCache {
+    pub fn new(qlimit: u32) -> SynCache {
+        SynCache {
+            entries: VecDeque::new(),
+            limit: (qlimit as usize).clamp(16, 4096) * 2,
+        }
+    }
+
+    pub fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.local == local && e.remote == remote)
+    }
+}
+
+/// The listener's TcpCb.
+fn listener_tcpcb(l: &mut Socket) -> &mut TcpCb {
+    l.so_pcb
+        .tcp_mut()
+        .expect("a TCP listener has a TcpCb for its whole life")
+}
+
+/// Linux's sk_acceptq_is_full on the listener's complete queue.
+fn comp_full(l: &Socket) -> bool {
+    l.so_listen.as_ref().is_some_and(|q| q.comp_full())
+}
+
+/// A segment for a listener (its socket locked), RFC 9293 §3.10.7.2
+/// (LISTEN) with a SYN cache: a RST removes a matching half-open entry; a
+/// SYN makes one (or answers again); the ACK that completes a handshake
+/// creates the connection.
 pub(crate) fn syncache_input(
-    stack: &Stack,
+    cx: &impl InetCx,
     now: Instant,
     l: &mut Socket,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     seg: &TcpRepr,
 ) {
-    let flags = seg.flags;
-    let Some(q) = l.so_listen.as_mut() else {
+    if l.so_listen.is_none() {
         return;
-    };
-    let existing = q.find_incomp(local, remote);
+    }
+    let flags = seg.flags;
+    let tp = listener_tcpcb(l);
+    debug_assert_eq!(
+        tp.t_state,
+        TcpState::Listen,
+        "syncache_input: a socket with a listen queue is in LISTEN"
+    );
+    let sc = &mut tp.t_syncache;
+    debug_assert!(
+        sc.limit > 0,
+        "syncache_input: a listener's SYN cache has a limit"
+    );
+    let existing = sc.find(local, remote);
     if flags.contains(TcpFlags::RST) {
         if let Some(i) = existing {
-            if Seq(seg.seq) == q.sol_incomp[i].irs + 1 {
-                q.sol_incomp.remove(i);
+            if Seq(seg.seq) == sc.entries[i].irs + 1 {
+                sc.entries.remove(i);
             }
         }
         return;
     }
     if flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK) {
-        if let Some(i) = existing {
-            // A retransmitted SYN: answer again.
-            let e = q.sol_incomp[i].clone();
-            send_synack(stack, now, l, &e);
-            return;
-        }
-        if q.comp_full() || q.sol_incomp.len() >= q.sol_incomp_limit {
-            Stats::bump(&stack.stats.drop_listen_overflow);
-            return;
-        }
-        let sys = &stack.sysctl();
-        let wscale = seg.options.window_scale.filter(|_| sys.tcp_window_scaling);
-        let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
-        let e = SynEntry {
-            local,
-            remote,
-            iss: tcp_new_isn(stack, now, local, remote),
-            irs: Seq(seg.seq),
-            peer: SynOptions {
-                mss: seg.options.mss.unwrap_or(TCP_DEFAULT_MSS),
-                wscale,
-                sack_ok: sys.tcp_sack && seg.options.sack_permitted,
-                ts_recent: ts.map(|(v, _)| v),
-            },
-            rcv_wscale: if wscale.is_some() {
-                rcv_wscale_for(sys)
-            } else {
-                0
-            },
-            ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(stack, *local.ip(), *remote.ip()),
-            retransmits: 0,
-            first_sent: now,
-            rexmt_at: now + TCP_RTO_INITIAL,
-        };
-        send_synack(stack, now, l, &e);
-        if let Some(q) = l.so_listen.as_mut() {
-            q.sol_incomp.push_back(e);
-        }
-        arm_listener_timer(l);
+        syncache_syn(cx, now, l, local, remote, seg, existing);
         return;
     }
     if !flags.contains(TcpFlags::ACK) || flags.contains(TcpFlags::SYN) {
         return;
     }
+    syncache_ack(cx, now, l, local, remote, seg, existing);
+}
+
+/// A SYN: answer a retransmitted one again; else, unless the queues are
+/// full (counted, the peer retries), make an entry and send its SYN-ACK.
+fn syncache_syn(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &mut Socket,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seg: &TcpRepr,
+    existing: Option<usize>,
+) {
+    if let Some(i) = existing {
+        let e = listener_tcpcb(l).t_syncache.entries[i].clone();
+        send_synack(cx, now, l, &e);
+        return;
+    }
+    let sc_full = {
+        let sc = &listener_tcpcb(l).t_syncache;
+        sc.entries.len() >= sc.limit
+    };
+    if comp_full(l) || sc_full {
+        Stats::bump(&cx.stats().drop_listen_overflow);
+        return;
+    }
+    let sys = cx.sysctl();
+    let wscale = seg.options.window_scale.filter(|_| sys.tcp_window_scaling);
+    let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
+    let e = SynEntry {
+        local,
+        remote,
+        iss: tcp_new_isn(cx, now, local, remote),
+        irs: Seq(seg.seq),
+        peer: SynOptions {
+            mss: seg.options.mss.unwrap_or(TCP_DEFAULT_MSS),
+            wscale,
+            sack_ok: sys.tcp_sack && seg.options.sack_permitted,
+            ts_recent: ts.map(|(v, _)| v),
+        },
+        rcv_wscale: if wscale.is_some() {
+            rcv_wscale_for(&sys)
+        } else {
+            0
+        },
+        ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(cx, *local.ip(), *remote.ip()),
+        retransmits: 0,
+        first_sent: now,
+        rexmt_at: now + TCP_RTO_INITIAL,
+    };
+    send_synack(cx, now, l, &e);
+    listener_tcpcb(l).t_syncache.entries.push_back(e);
+    arm_listener_timer(l);
+}
+
+/// An ACK: it completes the handshake of its entry if it acknowledges our
+/// SYN-ACK exactly (else RST) and follows the peer's SYN; with room on the
+/// complete queue (else ignored and counted: the peer retries, as Linux's
+/// tcp_abort_on_overflow = 0), the connection is created.
+fn syncache_ack(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &mut Socket,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seg: &TcpRepr,
+    existing: Option<usize>,
+) {
     let Some(i) = existing else {
-        tcp_reset_for(stack, local, remote, seg);
+        tcp_reset_for(cx, local, remote, seg);
         return;
     };
-    let e = q.sol_incomp[i].clone();
+    let e = listener_tcpcb(l).t_syncache.entries[i].clone();
     if Seq(seg.ack) != e.iss + 1 {
-        tcp_reset_for(stack, local, remote, seg);
+        tcp_reset_for(cx, local, remote, seg);
         return;
     }
     if Seq(seg.seq) != e.irs + 1 {
         return;
     }
-    if q.comp_full() {
-        // Linux (tcp_abort_on_overflow = 0): ignore the ACK; the peer retries.
-        Stats::bump(&stack.stats.drop_listen_overflow);
+    if comp_full(l) {
+        Stats::bump(&cx.stats().drop_listen_overflow);
         return;
     }
-    q.sol_incomp.remove(i);
-    sonewconn(stack, now, l, &e, seg);
+    listener_tcpcb(l).t_syncache.entries.remove(i);
+    syncache_socket(cx, now, l, &e, seg);
 }
 
-/// Create the connection's socket from a completed handshake and queue it
-/// on the listener's complete queue (it holds the queue's reference).
-fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &TcpRepr) {
-    // The child inherits the listener's IP options (TTL, TOS, IP_RECVERR,
-    // IP_PKTINFO, IP_MTU_DISCOVER...), as Linux's sk_clone does.
+/// The connection's TcpCb from its entry, the completing ACK and the
+/// listener: ESTABLISHED, with the options the SYN negotiated, the first
+/// RTT sample, and what the child inherits (the listener's IP options --
+/// TTL, TOS, IP_RECVERR, IP_PKTINFO, IP_MTU_DISCOVER... as Linux's sk_clone
+/// -- and its TCP options).
+fn syncache_tcpcb(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &Socket,
+    e: &SynEntry,
+    seg: &TcpRepr,
+) -> TcpCb {
     let ltp = l.so_pcb.tcp();
-    let mut inp = ltp.map_or_else(|| Inpcb::new(stack.sysctl().ip_default_ttl), |t| t.inp);
+    let mut inp = ltp.map_or_else(|| Inpcb::new(cx.sysctl().ip_default_ttl), |t| t.inp);
     inp.inp_flags = 0;
     inp.laddr = *e.local.ip();
     inp.lport = e.local.port();
@@ -154,7 +269,7 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
         .timestamp
         .map_or(e.peer.ts_recent.unwrap_or(0), |(v, _)| v);
     tp.ts_offset = e.ts_offset;
-    tcp_set_maxseg(&mut tp, e.peer.mss, stack.config.mtu);
+    tcp_set_maxseg(&mut tp, e.peer.mss, cx.config().mtu);
     tp.snd_wnd = (seg.window as u32) << tp.snd_wscale;
     tp.max_sndwnd = tp.snd_wnd;
     tp.snd_wl1 = Seq(seg.seq);
@@ -162,27 +277,25 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
     if e.retransmits == 0 {
         tp.rtt_update(now.saturating_duration_since(e.first_sent));
     }
-    let mut rcv = SockBuf::stream(l.so_rcv.sb_hiwat);
-    rcv.sb_lowat = l.so_rcv.sb_lowat;
-    rcv.user_locked = l.so_rcv.user_locked;
-    let mut snd = SockBuf::stream(l.so_snd.sb_hiwat);
-    snd.user_locked = l.so_snd.user_locked;
+    tp
+}
+
+/// Create the connection of a completed handshake (FreeBSD's
+/// syncache_socket): the socket layer makes its socket (`sonewconn`, TCP's
+/// `pru_attach`), its TcpCb is filled in from the entry, it enters the
+/// connection and port tables, and joins the listener's complete queue;
+/// then data or a FIN that came with the ACK is processed.
+fn syncache_socket(cx: &impl InetCx, now: Instant, l: &mut Socket, e: &SynEntry, seg: &TcpRepr) {
+    let Some((h, cref)) = sonewconn(cx, l) else {
+        return;
+    };
+    let tp = syncache_tcpcb(cx, now, l, e, seg);
     let opts = l.so_options;
-    let listener = l.handle;
-    let (h, cref) = stack.slot_insert(|h| {
-        let mut c = Socket::new(h, SockType::Stream, Pcb::Tcp(Box::new(tp)), rcv, snd);
-        c.so_options = opts;
-        c.so_options.acceptconn = false;
-        c.so_options.linger = opts.linger;
-        c.attached = true;
-        c.so_qstate = QState::Comp;
-        c.so_head = Some(listener);
-        c.sock_state = SockState::Connected;
-        c.soisconnected();
-        c
-    });
+    // Listener before child: the lock order allows taking the child now.
+    let mut c = so_lock(&cref);
+    *c.so_pcb.tcp_mut().expect("TCP's pru_attach made a TcpCb") = tp;
     {
-        let mut t = stack.pcbinfo.write();
+        let mut t = cx.inet().pcbinfo.write();
         t.tcp_conns.insert((e.local, e.remote), h);
         let user = PortUser {
             handle: h,
@@ -195,25 +308,20 @@ fn sonewconn(stack: &Stack, now: Instant, l: &mut Socket, e: &SynEntry, seg: &Tc
         // A child shares its listener's port without a conflict check.
         t.add_user(Proto::Tcp, e.local.port(), user);
     }
-    if let Some(q) = l.so_listen.as_mut() {
-        q.sol_comp.push_back(h);
-    }
-    stack.sowakeup(listener);
-    // Listener before child: the lock order allows taking the child now.
-    let mut c = crate::kern::lockorder::so_lock(&cref);
-    crate::netinet::tcp_input::tcp_sndbuf_expand(stack, &mut c);
+    soqinsque(cx, l, h);
+    tcp_sndbuf_expand(cx, &mut c);
     if opts.keepalive {
         if let Some(tp) = c.so_pcb.tcp_mut() {
             tp.t_timers.keep = Some(now + tp.keepidle);
         }
     }
     if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
-        tcp_input_conn(stack, now, &mut c, seg);
+        tcp_input_conn(cx, now, &mut c, seg);
     }
-    tcp_timer_sync(stack, &mut c);
+    tcp_timer_sync(cx, &mut c);
 }
 
-fn send_synack(stack: &Stack, now: Instant, l: &Socket, e: &SynEntry) {
+fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
     let mss = l.so_pcb.tcp().map_or(1460, tcp_mss_clamp);
     let options = TcpOptions {
         mss: Some(mss),
@@ -234,26 +342,34 @@ fn send_synack(stack: &Stack, now: Instant, l: &Socket, e: &SynEntry) {
         payload: &[],
     };
     let (ttl, tos) = l.so_pcb.tcp().map_or((64, 0), |t| (t.inp.ttl, t.inp.tos));
-    tcp_emit(stack, e.local, e.remote, ttl, tos, &repr, (&[], &[]));
+    tcp_emit(cx, e.local, e.remote, ttl, tos, &repr, (&[], &[]));
 }
 
+/// The listener's retransmission timer: the earliest SYN-ACK due.
 fn arm_listener_timer(l: &mut Socket) {
-    let next = l
-        .so_listen
-        .as_ref()
-        .and_then(|q| q.sol_incomp.iter().map(|e| e.rexmt_at).min());
+    let listening = l.so_listen.is_some();
     if let Some(tp) = l.so_pcb.tcp_mut() {
-        tp.t_timers.rexmt = next;
+        tp.t_timers.rexmt = if listening {
+            tp.t_syncache.entries.iter().map(|e| e.rexmt_at).min()
+        } else {
+            None
+        };
     }
 }
 
 /// The listener's timer: retransmit SYN-ACKs, expire entries after
 /// tcp_synack_retries (Linux: 1 s doubling).
-pub(crate) fn syncache_timer(stack: &Stack, now: Instant, l: &mut Socket) {
-    let retries = stack.sysctl().tcp_synack_retries;
+pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
+    debug_assert_eq!(
+        listener_tcpcb(l).t_state,
+        TcpState::Listen,
+        "syncache_timer: only a listener has a SYN cache"
+    );
+    let retries = cx.sysctl().tcp_synack_retries;
     let mut resend = Vec::new();
-    if let Some(q) = l.so_listen.as_mut() {
-        q.sol_incomp.retain_mut(|e| {
+    let listening = l.so_listen.is_some();
+    if let (true, Some(tp)) = (listening, l.so_pcb.tcp_mut()) {
+        tp.t_syncache.entries.retain_mut(|e| {
             if e.rexmt_at > now {
                 return true;
             }
@@ -267,7 +383,7 @@ pub(crate) fn syncache_timer(stack: &Stack, now: Instant, l: &mut Socket) {
         });
     }
     for e in &resend {
-        send_synack(stack, now, l, e);
+        send_synack(cx, now, l, e);
     }
     arm_listener_timer(l);
 }

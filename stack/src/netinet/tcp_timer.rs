@@ -4,17 +4,18 @@
 //! `TcpCb`; the stack's heap holds one entry per socket for the earliest.
 
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::socket::Socket;
+use crate::netinet::in_pcb::InPcb;
+use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond};
-use crate::netinet::tcp_var::{TcpState, TCP_RETRIES2, TCP_RTO_MAX};
+use crate::netinet::tcp_var::{TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
 use crate::time::Instant;
 use crate::wire::TcpFlags;
 
 /// Make sure the stack's timer heap will wake this socket at its earliest
 /// deadline.
-pub(crate) fn tcp_timer_sync(stack: &Stack, so: &mut Socket) {
+pub(crate) fn tcp_timer_sync(cx: &impl InetCx, so: &mut Socket) {
     let handle = so.handle;
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
@@ -24,21 +25,26 @@ pub(crate) fn tcp_timer_sync(stack: &Stack, so: &mut Socket) {
     };
     if tp.scheduled.is_none_or(|s| next < s) {
         tp.scheduled = Some(next);
-        stack.schedule(handle, next);
+        cx.arm_timer(handle, next);
     }
 }
 
 /// Run whichever of this socket's timers are due.
-pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
+pub(crate) fn tcp_timers(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
     tp.scheduled = None;
+    debug_assert!(
+        tp.t_state != TcpState::Closed || tp.t_timers == TcpTimers::default(),
+        "tcp_timers: a CLOSED connection runs no timer ({:?})",
+        tp.t_timers
+    );
     if tp.t_state == TcpState::Listen {
         if tp.t_timers.rexmt.is_some_and(|t| t <= now) {
-            crate::netinet::tcp_syncache::syncache_timer(stack, now, so);
+            crate::netinet::tcp_syncache::syncache_timer(cx, now, so);
         }
-        tcp_timer_sync(stack, so);
+        tcp_timer_sync(cx, so);
         return;
     }
     let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
@@ -46,7 +52,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
     if due(tp.t_timers.twomsl) {
         tp.t_timers.twomsl = None;
         if matches!(tp.t_state, TcpState::TimeWait | TcpState::FinWait2) {
-            tcp_close(stack, so);
+            tcp_close(cx, so);
             return;
         }
     }
@@ -54,11 +60,11 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
         tp.t_timers.rexmt = None;
         let limit = match tp.t_state {
             TcpState::SynSent => tp.syn_retries,
-            TcpState::SynReceived => stack.sysctl().tcp_synack_retries,
+            TcpState::SynReceived => cx.sysctl().tcp_synack_retries,
             _ => TCP_RETRIES2,
         };
         if tp.rxtshift >= limit {
-            tcp_drop(stack, so, Some(Errno::ETIMEDOUT));
+            tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
             return;
         }
         tp.rxtshift += 1;
@@ -77,7 +83,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
         if tp.t_state == TcpState::SynReceived {
             tp.snd_nxt = tp.iss;
         }
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
     }
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
@@ -85,7 +91,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
     if due(tp.t_timers.persist) {
         tp.t_timers.persist = None;
         tp.persist_shift += 1;
-        tcp_output_force(stack, now, so);
+        tcp_output_force(cx, now, so);
         if let Some(tp) = so.so_pcb.tcp_mut() {
             if tp.snd_wnd == 0 && tp.t_timers.persist.is_none() && tp.t_timers.rexmt.is_none() {
                 let d = (tp.rto * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
@@ -101,7 +107,7 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
         // No reply came within the ACK delay: not interactive after all.
         tp.pingpong = false;
         tp.ack_now = true;
-        tcp_output(stack, now, so);
+        tcp_output(cx, now, so);
     }
     let keepalive = so.so_options.keepalive;
     let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -111,14 +117,14 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
         tp.t_timers.keep = None;
         if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
             if tp.keep_probes >= tp.keepcnt {
-                tcp_drop(stack, so, Some(Errno::ETIMEDOUT));
+                tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
                 return;
             }
             tp.keep_probes += 1;
             let inp = tp.inp;
             // A keepalive probe: an ACK with a sequence number one below snd_una.
             tcp_respond(
-                stack,
+                cx,
                 inp.local(),
                 inp.foreign(),
                 tp.snd_una + usize::MAX,
@@ -128,5 +134,5 @@ pub(crate) fn tcp_timers(stack: &Stack, now: Instant, so: &mut Socket) {
             tp.t_timers.keep = Some(now + tp.keepintvl);
         }
     }
-    tcp_timer_sync(stack, so);
+    tcp_timer_sync(cx, so);
 }

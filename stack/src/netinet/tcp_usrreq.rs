@@ -5,25 +5,27 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::api::{Readiness, SockInfo};
+use crate::api::{Readiness, SockInfo, SockType};
 use crate::errno::Errno;
-use crate::host::Stack;
-use crate::kern::listen::ListenQueues;
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SoState, SockState, Socket};
+use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
+use crate::kern::uipc::{solisten_abort, solisten_proto, soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    in_pcbautobind, in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
+    in_pcbautobind, in_pcbbind, InPcb, Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED,
+    INP_TIMEWAIT,
 };
+use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
+use crate::netinet::tcp_ctloutput::{tcp_ctloutput_get, tcp_ctloutput_set, tcp_set_rcvlowat};
+use crate::netinet::tcp_info::tcp_info;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
+use crate::netinet::tcp_syncache::SynCache;
 use crate::netinet::tcp_timer::tcp_timer_sync;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
-
-/// Linux's TCP_FIN_TIMEOUT_MAX in seconds: the largest TCP_LINGER2.
-const TCP_FIN_TIMEOUT_MAX: i32 = 120;
 
 pub(crate) struct TcpUsrreqs;
 pub(crate) static TCP_USRREQS: TcpUsrreqs = TcpUsrreqs;
@@ -34,7 +36,7 @@ fn state(so: &Socket) -> TcpState {
 
 /// Begin sending a FIN after the buffered data (tcp_usrclosed for SHUT_WR
 /// and close): ESTABLISHED → FIN_WAIT_1, CLOSE_WAIT → LAST_ACK.
-fn tcp_usrclosed(stack: &Stack, now: Instant, so: &mut Socket) {
+fn tcp_usrclosed(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     so.socantsendmore();
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
@@ -46,14 +48,14 @@ fn tcp_usrclosed(stack: &Stack, now: Instant, so: &mut Socket) {
     };
     tp.t_state = next;
     tp.fin_queued = true;
-    tcp_output(stack, now, so);
+    tcp_output(cx, now, so);
 }
 
 /// Linux's tcp_disconnect: make the socket reusable for a new connect()
 /// after a failed or dissolved one. The connection (if any) is dropped,
 /// an automatically chosen port and address are released, sequence state
 /// starts afresh; options set by the application are kept.
-fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
+fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     // Linux reports ECONNRESET for a connection it had to reset (or a SYN
     // it abandoned); a connection already over reports nothing.
     let reset = matches!(
@@ -66,8 +68,8 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
             | TcpState::FinWait2
     );
     if state(so) != TcpState::Closed {
-        tcp_send_rst(stack, so);
-        tcp_close(stack, so);
+        tcp_send_rst(cx, so);
+        tcp_close(cx, so);
     }
     let handle = so.handle;
     let Some(old) = so.so_pcb.tcp_mut() else {
@@ -81,11 +83,14 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
         inp.laddr = Ipv4Addr::UNSPECIFIED;
     }
     if inp.inp_flags & INP_ANONPORT != 0 && inp.lport != 0 {
-        stack.pcbinfo.write().unbind(Proto::Tcp, inp.lport, handle);
+        cx.inet()
+            .pcbinfo
+            .write()
+            .unbind(Proto::Tcp, inp.lport, handle);
         inp.lport = 0;
         inp.inp_flags &= !INP_ANONPORT;
     } else if inp.lport != 0 {
-        stack
+        cx.inet()
             .pcbinfo
             .write()
             .update(Proto::Tcp, inp.lport, handle, |u| u.foreign = None);
@@ -117,14 +122,15 @@ fn tcp_disconnect(stack: &Stack, so: &mut Socket) {
 }
 
 /// Stop listening: abort every queued connection, forget half-open ones.
-fn tcp_unlisten(stack: &Stack, now: Instant, so: &mut Socket) {
-    stack.solisten_abort(now, so);
+fn tcp_unlisten(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    solisten_abort(cx, now, so);
     let handle = so.handle;
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Closed;
         tp.t_timers = Default::default();
+        tp.t_syncache = SynCache::default();
         let port = tp.inp.lport;
-        stack
+        cx.inet()
             .pcbinfo
             .write()
             .update(Proto::Tcp, port, handle, |u| u.listening = false);
@@ -151,23 +157,39 @@ fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
     (tcp_notsent(so) << wake) < lowat as usize
 }
 
-impl Protosw for TcpUsrreqs {
-    fn pru_attach(&self, stack: &Stack, so: &mut Socket) -> Result<(), Errno> {
-        let sys = &stack.sysctl();
-        let mtu = stack.config.mtu;
-        let tp = so.so_pcb.tcp_mut().ok_or(Errno::EPROTONOSUPPORT)?;
+impl<C: InetCx> Protosw<C> for TcpUsrreqs {
+    fn pr_type(&self) -> SockType {
+        SockType::Stream
+    }
+
+    fn pr_protocol(&self) -> i32 {
+        IPPROTO_TCP
+    }
+
+    /// A fresh TcpCb with the sysctl defaults (tcp_attach), and the
+    /// tcp_rmem/tcp_wmem default buffers for a socket made by socket(2).
+    /// A connection made by `sonewconn` has its listener's buffers, and the
+    /// SYN cache fills its TcpCb in (`syncache_socket`).
+    fn pru_attach(&self, cx: &C, so: &mut Socket) -> Result<(), Errno> {
+        let sys = cx.sysctl();
+        let mtu = cx.config().mtu;
+        if !soreserved(so) {
+            soreserve(so, sys.tcp_wmem[1], sys.tcp_rmem[1]);
+        }
+        let mut tp = TcpCb::new(Inpcb::new(sys.ip_default_ttl));
         tp.keepidle = sys.tcp_keepalive_time;
         tp.keepintvl = sys.tcp_keepalive_intvl;
         tp.keepcnt = sys.tcp_keepalive_probes;
         tp.syn_retries = sys.tcp_syn_retries;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
+        so.so_pcb.set(tp);
         Ok(())
     }
 
-    fn pru_detach(&self, stack: &Stack, so: &mut Socket) {
+    fn pru_detach(&self, cx: &C, so: &mut Socket) {
         let handle = so.handle;
         let inp = *so.so_pcb.inp();
-        let mut t = stack.pcbinfo.write();
+        let mut t = cx.inet().pcbinfo.write();
         let tuple = (inp.local(), inp.foreign());
         if t.tcp_conns.get(&tuple) == Some(&handle) {
             t.tcp_conns.remove(&tuple);
@@ -177,15 +199,15 @@ impl Protosw for TcpUsrreqs {
         }
     }
 
-    fn pru_bind(&self, stack: &Stack, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
         if state(so) != TcpState::Closed {
             return Err(Errno::EINVAL);
         }
-        in_pcbbind(stack, so, Proto::Tcp, addr, Errno::EADDRINUSE)
+        in_pcbbind(cx, so, Proto::Tcp, addr, Errno::EADDRINUSE)
     }
 
-    fn pru_listen(&self, stack: &Stack, so: &mut Socket, backlog: i32) -> Result<(), Errno> {
-        let somax = stack.sysctl().somaxconn;
+    fn pru_listen(&self, cx: &C, so: &mut Socket, backlog: i32) -> Result<(), Errno> {
+        let somax = cx.sysctl().somaxconn;
         let qlimit = if backlog < 0 || backlog as u32 > somax {
             somax
         } else {
@@ -193,19 +215,17 @@ impl Protosw for TcpUsrreqs {
         };
         match state(so) {
             TcpState::Listen => {
-                if let Some(q) = so.so_listen.as_mut() {
-                    q.sol_qlimit = qlimit;
-                }
+                solisten_proto(so, qlimit);
                 return Ok(());
             }
             TcpState::Closed if so.sock_state == SockState::Unconnected => {}
             _ => return Err(Errno::EINVAL),
         }
-        in_pcbautobind(stack, so, Proto::Tcp, Errno::EADDRINUSE)?;
+        in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRINUSE)?;
         let handle = so.handle;
         let inp = *so.so_pcb.inp();
         {
-            let mut t = stack.pcbinfo.write();
+            let mut t = cx.inet().pcbinfo.write();
             let me = crate::netinet::in_pcb::PortUser {
                 handle,
                 addr: inp.laddr,
@@ -219,17 +239,17 @@ impl Protosw for TcpUsrreqs {
             }
             t.update(Proto::Tcp, inp.lport, handle, |u| *u = me);
         }
-        so.so_listen = Some(ListenQueues::new(qlimit));
-        so.so_options.acceptconn = true;
+        solisten_proto(so, qlimit);
         if let Some(tp) = so.so_pcb.tcp_mut() {
             tp.t_state = TcpState::Listen;
+            tp.t_syncache = SynCache::new(qlimit);
         }
         Ok(())
     }
 
     fn pru_connect(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         addr: Option<SocketAddrV4>,
@@ -237,16 +257,16 @@ impl Protosw for TcpUsrreqs {
         let Some(addr) = addr else {
             // AF_UNSPEC: Linux's tcp_disconnect.
             if state(so) == TcpState::Listen {
-                tcp_unlisten(stack, now, so);
+                tcp_unlisten(cx, now, so);
             }
-            tcp_disconnect(stack, so);
+            tcp_disconnect(cx, so);
             return Ok(());
         };
         match so.sock_state {
             SockState::Connected => return Err(Errno::EISCONN),
             // A second connect while one is pending: its outcome, as Linux.
             SockState::Connecting => {
-                return match self.pru_connect_status(stack, so)? {
+                return match self.pru_connect_status(cx, so)? {
                     false => Err(Errno::EALREADY),
                     true => Ok(()),
                 };
@@ -257,26 +277,26 @@ impl Protosw for TcpUsrreqs {
             return Err(Errno::EISCONN);
         }
         if so.so_pcb.inp().dropped() {
-            tcp_disconnect(stack, so);
+            tcp_disconnect(cx, so);
         }
         let dst = *addr.ip();
-        if ip::is_broadcast(stack, dst) || dst.is_multicast() {
+        if ip::is_broadcast(cx, dst) || dst.is_multicast() {
             return Err(Errno::ENETUNREACH);
         }
-        ip::route_check(stack, dst)?;
-        in_pcbautobind(stack, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
+        ip::route_check(cx, dst)?;
+        in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
         let handle = so.handle;
-        let sys = &stack.sysctl();
+        let sys = cx.sysctl();
         let rcv_wscale = if sys.tcp_window_scaling {
-            rcv_wscale_for(sys)
+            rcv_wscale_for(&sys)
         } else {
             0
         };
         let inp = so.so_pcb.inp_mut();
-        let laddr = ip::source_for(stack, inp.laddr, dst);
+        let laddr = ip::source_for(cx, inp.laddr, dst);
         let local = SocketAddrV4::new(laddr, inp.lport);
         {
-            let mut t = stack.pcbinfo.write();
+            let mut t = cx.inet().pcbinfo.write();
             if t.tcp_conns.contains_key(&(local, addr)) {
                 return Err(Errno::EADDRNOTAVAIL);
             }
@@ -287,7 +307,7 @@ impl Protosw for TcpUsrreqs {
         inp.laddr = laddr;
         inp.faddr = dst;
         inp.fport = addr.port();
-        let iss = tcp_new_isn(stack, now, local, addr);
+        let iss = tcp_new_isn(cx, now, local, addr);
         let tp = so.so_pcb.tcp_mut().expect("tcp");
         tp.iss = iss;
         tp.snd_una = iss;
@@ -295,22 +315,22 @@ impl Protosw for TcpUsrreqs {
         tp.snd_max = iss;
         tp.snd_buf_seq = iss + 1;
         tp.rcv_wscale = rcv_wscale;
-        tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(stack, laddr, dst);
+        tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
         tp.t_state = TcpState::SynSent;
         tp.t_maxseg = TCP_DEFAULT_MSS as usize;
         so.soisconnecting();
         so.sock_state = SockState::Connecting;
-        tcp_output(stack, now, so);
-        tcp_timer_sync(stack, so);
+        tcp_output(cx, now, so);
+        tcp_timer_sync(cx, so);
         Err(Errno::EINPROGRESS)
     }
 
-    fn pru_connect_status(&self, stack: &Stack, so: &mut Socket) -> Result<bool, Errno> {
+    fn pru_connect_status(&self, cx: &C, so: &mut Socket) -> Result<bool, Errno> {
         match state(so) {
             TcpState::SynSent | TcpState::SynReceived => Ok(false),
             TcpState::Closed => {
                 let e = so.take_error().unwrap_or(Errno::ECONNABORTED);
-                tcp_disconnect(stack, so);
+                tcp_disconnect(cx, so);
                 Err(e)
             }
             _ => {
@@ -322,7 +342,7 @@ impl Protosw for TcpUsrreqs {
 
     fn pru_send(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         data: &[u8],
@@ -353,12 +373,12 @@ impl Protosw for TcpUsrreqs {
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        tcp_output(stack, now, so);
-        tcp_timer_sync(stack, so);
+        tcp_output(cx, now, so);
+        tcp_timer_sync(cx, so);
         Ok(n)
     }
 
-    fn pru_rcvd(&self, stack: &Stack, now: Instant, so: &mut Socket) {
+    fn pru_rcvd(&self, cx: &C, now: Instant, so: &mut Socket) {
         let free = so.so_rcv.ring().free();
         let hiwat = so.so_rcv.sb_hiwat;
         let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -377,18 +397,12 @@ impl Protosw for TcpUsrreqs {
         let not_silly = new_win >= tp.t_maxseg || free >= hiwat / 2;
         if 2 * adv <= clamp && new_win >= 2 * adv && new_win > 0 && not_silly {
             tp.ack_now = true;
-            tcp_output(stack, now, so);
-            tcp_timer_sync(stack, so);
+            tcp_output(cx, now, so);
+            tcp_timer_sync(cx, so);
         }
     }
 
-    fn pru_shutdown(
-        &self,
-        stack: &Stack,
-        now: Instant,
-        so: &mut Socket,
-        how: i32,
-    ) -> Result<(), Errno> {
+    fn pru_shutdown(&self, cx: &C, now: Instant, so: &mut Socket, how: i32) -> Result<(), Errno> {
         if so.sock_state == SockState::Connecting {
             so.sock_state = match state(so) {
                 TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => {
@@ -411,13 +425,13 @@ impl Protosw for TcpUsrreqs {
             }
             TcpState::Listen => {
                 if rd {
-                    tcp_unlisten(stack, now, so);
+                    tcp_unlisten(cx, now, so);
                     so.sock_state = SockState::Unconnected;
                 }
                 Ok(())
             }
             TcpState::SynSent => {
-                tcp_close(stack, so);
+                tcp_close(cx, so);
                 so.sb_state = Default::default();
                 so.so_state.clear(SoState::ISDISCONNECTED);
                 so.sock_state = SockState::Unconnected;
@@ -428,32 +442,32 @@ impl Protosw for TcpUsrreqs {
                     so.socantrcvmore();
                 }
                 if wr {
-                    tcp_usrclosed(stack, now, so);
+                    tcp_usrclosed(cx, now, so);
                 }
-                tcp_timer_sync(stack, so);
+                tcp_timer_sync(cx, so);
                 Ok(())
             }
         }
     }
 
-    fn pru_close(&self, stack: &Stack, now: Instant, so: &mut Socket) {
+    fn pru_close(&self, cx: &C, now: Instant, so: &mut Socket) {
         let unread = !so.so_rcv.ring().is_empty();
         let linger0 = so.so_options.linger == Some(0);
         match state(so) {
             TcpState::Closed => {}
-            TcpState::Listen => tcp_unlisten(stack, now, so),
-            TcpState::SynSent => tcp_close(stack, so),
-            _ if unread || linger0 => tcp_drop(stack, so, None),
+            TcpState::Listen => tcp_unlisten(cx, now, so),
+            TcpState::SynSent => tcp_close(cx, so),
+            _ if unread || linger0 => tcp_drop(cx, so, None),
             _ => {
-                tcp_usrclosed(stack, now, so);
+                tcp_usrclosed(cx, now, so);
                 if let Some(tp) = so.so_pcb.tcp_mut() {
                     if tp.t_state == TcpState::FinWait2 {
                         if tp.linger2 == Some(Duration::ZERO) {
                             // TCP_LINGER2 < 0: no FIN_WAIT_2 after close,
                             // Linux resets (tcp_close, TCPAbortOnLinger).
-                            tcp_drop(stack, so, None);
+                            tcp_drop(cx, so, None);
                         } else {
-                            let t = tp.linger2.unwrap_or(stack.sysctl().tcp_fin_timeout);
+                            let t = tp.linger2.unwrap_or(cx.sysctl().tcp_fin_timeout);
                             tp.t_timers.twomsl = Some(now + t);
                         }
                     }
@@ -463,12 +477,28 @@ impl Protosw for TcpUsrreqs {
         if state(so) != TcpState::Closed {
             // TCP keeps the socket until the connection is finished.
             so.so_state.set(SoState::PROTOREF);
-            tcp_timer_sync(stack, so);
+            tcp_timer_sync(cx, so);
         }
     }
 
-    fn pru_abort(&self, stack: &Stack, _now: Instant, so: &mut Socket) {
-        tcp_drop(stack, so, Some(Errno::ECONNABORTED));
+    fn pru_abort(&self, cx: &C, _now: Instant, so: &mut Socket) {
+        tcp_drop(cx, so, Some(Errno::ECONNABORTED));
+    }
+
+    fn pru_accept(&self, so: &Socket) -> SocketAddrV4 {
+        so.so_pcb.inp().foreign()
+    }
+
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4 {
+        so.so_pcb.inp().local()
+    }
+
+    fn pru_rcv_notconn(&self, so: &Socket) -> bool {
+        state(so) == TcpState::Closed
+    }
+
+    fn pru_rcvlowat(&self, cx: &C, so: &mut Socket, lowat: usize) {
+        tcp_set_rcvlowat(cx, so, lowat);
     }
 
     fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
@@ -543,143 +573,54 @@ impl Protosw for TcpUsrreqs {
         }
     }
 
+    /// Levels as Linux's tcp_setsockopt routes them: IPPROTO_TCP here,
+    /// IPPROTO_IP to ip_setsockopt (its one-byte optlen rule), any other
+    /// level ENOPROTOOPT; SOL_SOCKET only for the options TCP follows.
     fn pru_ctloutput_set(
         &self,
-        stack: &Stack,
+        cx: &C,
         now: Instant,
         so: &mut Socket,
         level: i32,
         name: i32,
-        v: i32,
+        val: &[u8],
     ) -> Result<(), Errno> {
-        let keepalive = so.so_options.keepalive;
-        let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
-        let secs = |v: i32, max: i32| {
-            if (1..=max).contains(&v) {
-                Ok(Duration::from_secs(v as u64))
-            } else {
-                Err(Errno::EINVAL)
-            }
-        };
-        match (level, name) {
-            (IPPROTO_IP, _) => {
-                return ip::ip_ctloutput_set(
-                    &mut tp.inp,
-                    stack.sysctl().ip_default_ttl,
-                    true,
-                    name,
-                    v,
-                )
-            }
-            (SOL_SOCKET, SO_KEEPALIVE) => {
-                tp.t_timers.keep = if v != 0 && tp.t_state.synchronized() {
-                    Some(now + tp.keepidle)
-                } else {
-                    None
-                };
-            }
-            (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay = v != 0,
-            (IPPROTO_TCP, TCP_CORK) => tp.cork = v != 0,
-            (IPPROTO_TCP, TCP_INQ) => {
-                if !(0..=1).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                tp.recvmsg_inq = v == 1;
-            }
-            (IPPROTO_TCP, TCP_MAXSEG) => {
-                if v != 0 && !(88..=32767).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                tp.user_mss = v as u16;
-            }
-            (IPPROTO_TCP, TCP_KEEPIDLE) => {
-                tp.keepidle = secs(v, 32767)?;
-                if keepalive && tp.t_state.synchronized() {
-                    tp.t_timers.keep = Some(now + tp.keepidle);
-                }
-            }
-            (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl = secs(v, 32767)?,
-            (IPPROTO_TCP, TCP_KEEPCNT) => {
-                if !(1..=127).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                tp.keepcnt = v as u32;
-            }
-            (IPPROTO_TCP, TCP_SYNCNT) => {
-                if !(1..=127).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                tp.syn_retries = v as u32;
-            }
-            (IPPROTO_TCP, TCP_LINGER2) => {
-                // Linux: < 0 means no FIN_WAIT_2 at all (kept as ZERO),
-                // 0 the sysctl, larger values capped at 120 s.
-                tp.linger2 = match v {
-                    v if v < 0 => Some(Duration::ZERO),
-                    0 => None,
-                    v => Some(Duration::from_secs(v.min(TCP_FIN_TIMEOUT_MAX) as u64)),
-                }
-            }
-            (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => {
-                tp.notsent_lowat = v as u32;
-                stack.sowakeup(so.handle);
-            }
-            (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = v.max(0) as u32,
-            (IPPROTO_TCP, TCP_USER_TIMEOUT) => {
-                if v < 0 {
-                    return Err(Errno::EINVAL);
-                }
-                tp.user_timeout = v as u32;
-            }
-            (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp = v.max(0) as u32,
-            (IPPROTO_TCP, TCP_QUICKACK) | (IPPROTO_TCP, TCP_FASTOPEN) => {}
+        let v = match level {
+            IPPROTO_IP => ip::ip_setsockopt_val(name, val)?,
+            IPPROTO_TCP | SOL_SOCKET => sooptcopyin_int(val)?,
             _ => return Err(Errno::ENOPROTOOPT),
-        }
-        tcp_timer_sync(stack, so);
-        Ok(())
+        };
+        tcp_ctloutput_set(cx, now, so, level, name, v)
     }
 
+    /// As `pru_ctloutput_set`; another level is EOPNOTSUPP (ip_getsockopt),
+    /// and TCP_INFO is a struct.
     fn pru_ctloutput_get(
         &self,
-        stack: &Stack,
+        cx: &C,
         so: &Socket,
         level: i32,
         name: i32,
-    ) -> Result<i32, Errno> {
-        let tp = so.so_pcb.tcp().ok_or(Errno::ENOPROTOOPT)?;
-        Ok(match (level, name) {
-            (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, stack.config.mtu, name),
-            (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
-            (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
-            (IPPROTO_TCP, TCP_INQ) => tp.recvmsg_inq as i32,
-            (IPPROTO_TCP, TCP_MAXSEG) => {
-                if tp.t_state.synchronized() {
-                    tp.t_maxseg as i32
-                } else if tp.user_mss != 0 {
-                    tp.user_mss as i32
-                } else {
-                    TCP_DEFAULT_MSS as i32
-                }
-            }
-            (IPPROTO_TCP, TCP_KEEPIDLE) => tp.keepidle.as_secs() as i32,
-            (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl.as_secs() as i32,
-            (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
-            (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
-            (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
-                Some(Duration::ZERO) => -1,
-                Some(d) => d.as_secs() as i32,
-                None => stack.sysctl().tcp_fin_timeout.as_secs() as i32,
-            },
-            (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => tp.notsent_lowat as i32,
-            (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,
-            (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
-            (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
-            (IPPROTO_TCP, TCP_QUICKACK) => 1,
-            _ => return Err(Errno::ENOPROTOOPT),
-        })
+        out: &mut [u8],
+    ) -> Result<usize, Errno> {
+        match level {
+            IPPROTO_IP => Ok(ip::ip_getsockopt_put(
+                out,
+                tcp_ctloutput_get(cx, so, level, name)?,
+            )),
+            IPPROTO_TCP if name == TCP_INFO => Ok(sooptcopyout(out, &tcp_info(cx, so).to_bytes())),
+            // Linux fills it from the congestion module's get_info; Reno
+            // and CUBIC have none, so it succeeds with length 0.
+            IPPROTO_TCP if name == TCP_CC_INFO => Ok(0),
+            IPPROTO_TCP => Ok(sooptcopyout(
+                out,
+                &tcp_ctloutput_get(cx, so, level, name)?.to_ne_bytes(),
+            )),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
     }
 
-    fn pru_check(&self, stack: &Stack, so: &Socket) {
+    fn pru_check(&self, cx: &C, so: &Socket) {
         let tp = so.so_pcb.tcp().expect("TCP socket with a TCP PCB");
         let h = so.handle;
         assert!(
@@ -701,7 +642,7 @@ impl Protosw for TcpUsrreqs {
                 "{h:?}: a closed connection holds no PROTOREF"
             );
         }
-        let t = stack.pcbinfo.read();
+        let t = cx.inet().pcbinfo.read();
         let tuple = (tp.inp.local(), tp.inp.foreign());
         let in_table = t.tcp_conns.get(&tuple) == Some(&h);
         match tp.t_state {
@@ -730,4 +671,14 @@ impl Protosw for TcpUsrreqs {
             assert!(so.so_listen.is_some(), "{h:?}: LISTEN without queues");
         }
     }
+}
+
+/// Has this TCP connection data or a FIN not yet acknowledged? (The
+/// shim's exit grace period waits while any has.)
+pub(crate) fn tcp_unacked(so: &Socket) -> bool {
+    so.so_pcb.tcp().is_some_and(|tp| {
+        tp.t_state.synchronized()
+            && tp.t_state != TcpState::TimeWait
+            && (tp.snd_una != tp.snd_max || so.so_snd.cc() > 0)
+    })
 }

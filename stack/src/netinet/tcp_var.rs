@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::in_pcb::Inpcb;
 use super::tcp_reass::Reass;
 use super::tcp_seq::Seq;
+use super::tcp_syncache::SynCache;
 use crate::time::Instant;
 
 /// RFC 9293 connection states.
@@ -185,6 +186,8 @@ pub struct TcpCb {
     pub scheduled: Option<Instant>,
     /// RST already sent by close/abort.
     pub rst_sent: bool,
+    /// A listener's half-open connections (empty unless LISTEN).
+    pub t_syncache: SynCache,
 }
 
 impl TcpCb {
@@ -250,6 +253,7 @@ impl TcpCb {
             t_timers: TcpTimers::default(),
             scheduled: None,
             rst_sent: false,
+            t_syncache: SynCache::default(),
         }
     }
 

@@ -3,13 +3,18 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::api::{Readiness, SockInfo};
+use crate::api::{Readiness, SockInfo, SockType};
 use crate::errno::Errno;
-use crate::host::Stack;
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SockState, Socket};
+use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
+use crate::kern::sotable::lock_live;
+use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
-use crate::netinet::in_pcb::{in_pcbautobind, in_pcbbind, Proto, INP_ANONPORT, INP_BOUNDADDR};
+use crate::netinet::in_pcb::{
+    in_pcbautobind, in_pcbbind, InPcb, Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR,
+};
+use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{self, IpHeader};
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -21,36 +26,50 @@ pub const UDP_MAX_PAYLOAD: usize = 65535 - 20 - 8;
 pub(crate) struct UdpUsrreqs;
 pub(crate) static UDP_USRREQS: UdpUsrreqs = UdpUsrreqs;
 
-fn autobind(stack: &Stack, so: &mut Socket) -> Result<(), Errno> {
-    in_pcbautobind(stack, so, Proto::Udp, Errno::EAGAIN)
+fn autobind(cx: &impl InetCx, so: &mut Socket) -> Result<(), Errno> {
+    in_pcbautobind(cx, so, Proto::Udp, Errno::EAGAIN)
 }
 
-impl Protosw for UdpUsrreqs {
-    fn pru_attach(&self, _stack: &Stack, _so: &mut Socket) -> Result<(), Errno> {
+impl<C: InetCx> Protosw<C> for UdpUsrreqs {
+    fn pr_type(&self) -> SockType {
+        SockType::Dgram
+    }
+
+    fn pr_protocol(&self) -> i32 {
+        IPPROTO_UDP
+    }
+
+    /// An Inpcb, and the rmem_default/wmem_default buffers.
+    fn pru_attach(&self, cx: &C, so: &mut Socket) -> Result<(), Errno> {
+        let sys = cx.sysctl();
+        if !soreserved(so) {
+            soreserve(so, sys.wmem_default, sys.rmem_default);
+        }
+        so.so_pcb.set(Inpcb::new(sys.ip_default_ttl));
         Ok(())
     }
 
-    fn pru_detach(&self, stack: &Stack, so: &mut Socket) {
+    fn pru_detach(&self, cx: &C, so: &mut Socket) {
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
-            stack
+            cx.inet()
                 .pcbinfo
                 .write()
                 .unbind(Proto::Udp, inp.lport, so.handle);
         }
     }
 
-    fn pru_bind(&self, stack: &Stack, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
-        in_pcbbind(stack, so, Proto::Udp, addr, Errno::EADDRINUSE)
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
+        in_pcbbind(cx, so, Proto::Udp, addr, Errno::EADDRINUSE)
     }
 
-    fn pru_listen(&self, _stack: &Stack, _so: &mut Socket, _backlog: i32) -> Result<(), Errno> {
+    fn pru_listen(&self, _cx: &C, _so: &mut Socket, _backlog: i32) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
 
     fn pru_connect(
         &self,
-        stack: &Stack,
+        cx: &C,
         _now: Instant,
         so: &mut Socket,
         addr: Option<SocketAddrV4>,
@@ -68,10 +87,10 @@ impl Protosw for UdpUsrreqs {
                 let port = inp.lport;
                 inp.lport = 0;
                 inp.inp_flags &= !INP_ANONPORT;
-                stack.pcbinfo.write().unbind(Proto::Udp, port, handle);
+                cx.inet().pcbinfo.write().unbind(Proto::Udp, port, handle);
             } else if inp.lport != 0 {
                 let port = inp.lport;
-                stack
+                cx.inet()
                     .pcbinfo
                     .write()
                     .update(Proto::Udp, port, handle, |u| u.foreign = None);
@@ -79,19 +98,19 @@ impl Protosw for UdpUsrreqs {
             so.sock_state = SockState::Unconnected;
             return Ok(());
         };
-        ip::route_check(stack, *addr.ip())?;
-        if ip::is_broadcast(stack, *addr.ip()) && !so.so_options.broadcast {
+        ip::route_check(cx, *addr.ip())?;
+        if ip::is_broadcast(cx, *addr.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
-        autobind(stack, so)?;
+        autobind(cx, so)?;
         let inp = so.so_pcb.inp_mut();
         inp.faddr = *addr.ip();
         inp.fport = addr.port();
         if inp.laddr.is_unspecified() {
-            inp.laddr = ip::source_for(stack, inp.laddr, *addr.ip());
+            inp.laddr = ip::source_for(cx, inp.laddr, *addr.ip());
         }
         let port = inp.lport;
-        stack
+        cx.inet()
             .pcbinfo
             .write()
             .update(Proto::Udp, port, handle, |u| u.foreign = Some(addr));
@@ -99,13 +118,13 @@ impl Protosw for UdpUsrreqs {
         Ok(())
     }
 
-    fn pru_connect_status(&self, _stack: &Stack, so: &mut Socket) -> Result<bool, Errno> {
+    fn pru_connect_status(&self, _cx: &C, so: &mut Socket) -> Result<bool, Errno> {
         Ok(so.so_pcb.inp().is_connected())
     }
 
     fn pru_send(
         &self,
-        stack: &Stack,
+        cx: &C,
         _now: Instant,
         so: &mut Socket,
         data: &[u8],
@@ -135,13 +154,13 @@ impl Protosw for UdpUsrreqs {
         if let Some(err) = so.take_error() {
             return Err(err);
         }
-        ip::route_check(stack, *dst.ip())?;
-        if ip::is_broadcast(stack, *dst.ip()) && !so.so_options.broadcast {
+        ip::route_check(cx, *dst.ip())?;
+        if ip::is_broadcast(cx, *dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
-        autobind(stack, so)?;
+        autobind(cx, so)?;
         let inp = *so.so_pcb.inp();
-        let src = ip::source_for(stack, inp.laddr, *dst.ip());
+        let src = ip::source_for(cx, inp.laddr, *dst.ip());
         let repr = UdpRepr {
             src_port: inp.lport,
             dst_port: dst.port(),
@@ -155,29 +174,21 @@ impl Protosw for UdpUsrreqs {
             tos: inp.tos,
             dont_frag: false,
         };
-        if wire::ipv4::HEADER_LEN + repr.buffer_len() <= stack.config.mtu {
+        if wire::ipv4::HEADER_LEN + repr.buffer_len() <= cx.config().mtu {
             // The common case: built straight into the frame (no allocation).
-            ip::ip_output(stack, &h, repr.buffer_len(), |b| {
-                repr.emit(b, src, *dst.ip())
-            });
+            ip::ip_output(cx, &h, repr.buffer_len(), |b| repr.emit(b, src, *dst.ip()));
         } else {
             let mut dgram = vec![0u8; repr.buffer_len()];
             repr.emit(&mut dgram, src, *dst.ip());
-            ip::ip_output_fragmented(stack, &h, &dgram);
+            ip::ip_output_fragmented(cx, &h, &dgram);
         }
-        Stats::bump(&stack.stats.udp_out);
+        Stats::bump(&cx.stats().udp_out);
         Ok(data.len())
     }
 
-    fn pru_rcvd(&self, _stack: &Stack, _now: Instant, _so: &mut Socket) {}
+    fn pru_rcvd(&self, _cx: &C, _now: Instant, _so: &mut Socket) {}
 
-    fn pru_shutdown(
-        &self,
-        _stack: &Stack,
-        _now: Instant,
-        so: &mut Socket,
-        how: i32,
-    ) -> Result<(), Errno> {
+    fn pru_shutdown(&self, _cx: &C, _now: Instant, so: &mut Socket, how: i32) -> Result<(), Errno> {
         if how != SHUT_WR {
             so.socantrcvmore();
         }
@@ -191,9 +202,25 @@ impl Protosw for UdpUsrreqs {
         }
     }
 
-    fn pru_close(&self, _stack: &Stack, _now: Instant, _so: &mut Socket) {}
+    fn pru_close(&self, _cx: &C, _now: Instant, _so: &mut Socket) {}
 
-    fn pru_abort(&self, _stack: &Stack, _now: Instant, _so: &mut Socket) {}
+    fn pru_abort(&self, _cx: &C, _now: Instant, _so: &mut Socket) {}
+
+    fn pru_accept(&self, so: &Socket) -> SocketAddrV4 {
+        so.so_pcb.inp().foreign()
+    }
+
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4 {
+        so.so_pcb.inp().local()
+    }
+
+    fn pru_rcv_notconn(&self, _so: &Socket) -> bool {
+        false
+    }
+
+    fn pru_rcvlowat(&self, _cx: &C, so: &mut Socket, lowat: usize) {
+        so.so_rcv.sb_lowat = lowat.max(1);
+    }
 
     fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
         let inp = so.so_pcb.inp();
@@ -232,46 +259,63 @@ impl Protosw for UdpUsrreqs {
         }
     }
 
+    /// Levels as Linux's udp_setsockopt routes them: IPPROTO_IP to
+    /// ip_setsockopt (its one-byte optlen rule); IPPROTO_UDP options are
+    /// not supported (an int is still required first); anything else,
+    /// SOL_SOCKET's SO_KEEPALIVE included, ENOPROTOOPT.
     fn pru_ctloutput_set(
         &self,
-        stack: &Stack,
+        cx: &C,
         _now: Instant,
         so: &mut Socket,
         level: i32,
         name: i32,
-        v: i32,
+        val: &[u8],
     ) -> Result<(), Errno> {
         match level {
-            IPPROTO_IP => ip::ip_ctloutput_set(
-                so.so_pcb.inp_mut(),
-                stack.sysctl().ip_default_ttl,
-                false,
-                name,
-                v,
-            ),
+            IPPROTO_IP => {
+                let v = ip::ip_setsockopt_val(name, val)?;
+                ip::ip_ctloutput_set(
+                    so.so_pcb.inp_mut(),
+                    cx.sysctl().ip_default_ttl,
+                    false,
+                    name,
+                    v,
+                )
+            }
+            IPPROTO_UDP => {
+                sooptcopyin_int(val)?;
+                Err(Errno::ENOPROTOOPT)
+            }
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
 
+    /// IPPROTO_IP through ip_getsockopt; UDP_CORK reads 0 (never corked:
+    /// setting it is not supported); another level is EOPNOTSUPP.
     fn pru_ctloutput_get(
         &self,
-        stack: &Stack,
+        cx: &C,
         so: &Socket,
         level: i32,
         name: i32,
-    ) -> Result<i32, Errno> {
+        out: &mut [u8],
+    ) -> Result<usize, Errno> {
         match level {
-            IPPROTO_IP => ip::ip_ctloutput_get(so.so_pcb.inp(), stack.config.mtu, name),
-            // Never corked: setting UDP_CORK is not supported.
-            IPPROTO_UDP if name == UDP_CORK => Ok(0),
-            _ => Err(Errno::ENOPROTOOPT),
+            IPPROTO_IP => Ok(ip::ip_getsockopt_put(
+                out,
+                ip::ip_ctloutput_get(so.so_pcb.inp(), cx.config().mtu, name)?,
+            )),
+            IPPROTO_UDP if name == UDP_CORK => Ok(sooptcopyout(out, &0i32.to_ne_bytes())),
+            IPPROTO_UDP => Err(Errno::ENOPROTOOPT),
+            _ => Err(Errno::EOPNOTSUPP),
         }
     }
 
-    fn pru_check(&self, stack: &Stack, so: &Socket) {
+    fn pru_check(&self, cx: &C, so: &Socket) {
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
-            let t = stack.pcbinfo.read();
+            let t = cx.inet().pcbinfo.read();
             assert!(
                 t.users(Proto::Udp, inp.lport)
                     .iter()
@@ -283,42 +327,51 @@ impl Protosw for UdpUsrreqs {
     }
 }
 
-pub(crate) fn udp_input(stack: &Stack, _now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
     let Ok(udp) = UdpRepr::parse(payload, ip.src_addr, ip.dst_addr) else {
-        Stats::bump(&stack.stats.drop_malformed);
+        Stats::bump(&cx.stats().drop_malformed);
         return;
     };
-    Stats::bump(&stack.stats.udp_in);
+    Stats::bump(&cx.stats().udp_in);
     let local = SocketAddrV4::new(ip.dst_addr, udp.dst_port);
     let remote = SocketAddrV4::new(ip.src_addr, udp.src_port);
-    let found = stack.pcbinfo.read().udp_lookup(local, remote);
+    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else {
-        Stats::bump(&stack.stats.drop_no_socket);
-        crate::netinet::icmp::icmp_port_unreachable(stack, ip, payload);
+        Stats::bump(&cx.stats().drop_no_socket);
+        crate::netinet::icmp::icmp_port_unreachable(cx, ip, payload);
         return;
     };
-    let Ok(sref) = stack.lookup(h) else { return };
-    let Some(mut so) = Stack::lock_live(&sref) else {
+    let Ok(sref) = cx.sockets().lookup(h) else {
+        return;
+    };
+    let Some(mut so) = lock_live(&sref) else {
         return;
     };
     if so.so_rcv.append_dgram(remote, udp.payload) {
-        stack.sowakeup(h);
+        cx.sockets().sowakeup(h);
     } else {
-        Stats::bump(&stack.stats.drop_rcvbuf_full);
+        Stats::bump(&cx.stats().drop_rcvbuf_full);
     }
 }
 
 /// An ICMP error about a datagram we sent from `local` to `remote`: only a
 /// connected socket learns of it (Linux without IP_RECVERR).
-pub(crate) fn udp_ctlinput(stack: &Stack, local: SocketAddrV4, remote: SocketAddrV4, err: Errno) {
-    let found = stack.pcbinfo.read().udp_lookup(local, remote);
+pub(crate) fn udp_ctlinput(
+    cx: &impl InetCx,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    err: Errno,
+) {
+    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else { return };
-    let Ok(sref) = stack.lookup(h) else { return };
-    let Some(mut so) = Stack::lock_live(&sref) else {
+    let Ok(sref) = cx.sockets().lookup(h) else {
+        return;
+    };
+    let Some(mut so) = lock_live(&sref) else {
         return;
     };
     if so.so_pcb.inp().is_connected() && so.so_pcb.inp().foreign() == remote {
         so.so_error = Some(err);
-        stack.sowakeup(h);
+        cx.sockets().sowakeup(h);
     }
 }

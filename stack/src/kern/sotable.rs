@@ -1,0 +1,222 @@
+//! The socket table (handle → socket), the list of sockets whose readiness
+//! changed, and the protocol switch table the stack's face hands in; with
+//! `SoCx`, what the socket layer needs from the stack that carries it.
+//!
+//! # Locking
+//! `slots` is an `RwLock` taken only to look up, insert or remove; `changed`
+//! is a leaf `Mutex` held only to push or drain. Both are leaves: taken
+//! while a socket lock is held, never the other way round. The protocol
+//! table is fixed at construction and needs no lock.
+
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
+
+use crate::api::{SockType, SocketHandle};
+use crate::config::{Config, Sysctl};
+use crate::errno::Errno;
+use crate::kern::lockorder::{so_lock, SockGuard};
+use crate::kern::protosw::Protosw;
+use crate::kern::socket::{QState, Socket};
+use crate::stats::Stats;
+
+/// A socket and its lock, shared by the table and whoever is working on it.
+pub type SocketRef = Arc<parking_lot::Mutex<Socket>>;
+
+/// What the socket layer needs from the stack that carries it: the socket
+/// table, the configuration (SOL_SOCKET limits) and the counters. The
+/// stack's face implements it and passes itself to every socket-layer
+/// function, which hands it on to the protocol (`Protosw<C>`).
+pub trait SoCx: Sized + Sync + 'static {
+    fn sockets(&self) -> &SoTable<Self>;
+    fn config(&self) -> &Config;
+    fn stats(&self) -> &Stats;
+    /// The tunables in force now (each use reads them, as Linux's code
+    /// does; the face may replace them while sockets live).
+    fn sysctl(&self) -> Arc<Sysctl>;
+
+    /// The protocol switch entry of `so` (FreeBSD's `so->so_proto`).
+    fn pr(&self, so: &Socket) -> &'static dyn Protosw<Self> {
+        self.sockets().pr(so)
+    }
+}
+
+#[derive(Default)]
+struct Slots {
+    entries: Vec<(u32, Option<SocketRef>)>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl Slots {
+    fn insert(&mut self, make: impl FnOnce(SocketHandle) -> Socket) -> (SocketHandle, SocketRef) {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.entries.push((0, None));
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.entries[index as usize];
+        let handle = SocketHandle {
+            index,
+            generation: slot.0,
+        };
+        let sref = Arc::new(Mutex::new(make(handle)));
+        slot.1 = Some(sref.clone());
+        self.live += 1;
+        (handle, sref)
+    }
+
+    fn get(&self, h: SocketHandle) -> Option<SocketRef> {
+        match self.entries.get(h.index as usize) {
+            Some((generation, Some(s))) if *generation == h.generation => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, h: SocketHandle) {
+        if let Some(slot) = self.entries.get_mut(h.index as usize) {
+            if slot.0 == h.generation && slot.1.is_some() {
+                slot.1 = None;
+                slot.0 = slot.0.wrapping_add(1);
+                self.free.push(h.index);
+                self.live -= 1;
+            }
+        }
+    }
+
+    fn all(&self) -> Vec<SocketRef> {
+        self.entries.iter().filter_map(|(_, s)| s.clone()).collect()
+    }
+}
+
+const CHANGED_MAX: usize = 1 << 16;
+
+/// The socket layer's tables. `C` is the stack that carries it (see `SoCx`).
+pub struct SoTable<C: 'static> {
+    slots: RwLock<Slots>,
+    changed: Mutex<Vec<SocketHandle>>,
+    /// The protocol switch (FreeBSD's `inetsw`): one entry per socket type
+    /// and protocol, registered by the stack's face.
+    protosw: Vec<&'static dyn Protosw<C>>,
+}
+
+impl<C: SoCx> SoTable<C> {
+    pub fn new(protosw: Vec<&'static dyn Protosw<C>>) -> SoTable<C> {
+        SoTable {
+            slots: RwLock::new(Slots::default()),
+            changed: Mutex::new(Vec::new()),
+            protosw,
+        }
+    }
+
+    /// FreeBSD's pffindproto: the entry serving (type, protocol), protocol
+    /// 0 meaning the type's default.
+    pub fn pffindproto(&self, ty: SockType, protocol: i32) -> Option<u8> {
+        self.protosw
+            .iter()
+            .position(|p| p.pr_type() == ty && (protocol == 0 || protocol == p.pr_protocol()))
+            .map(|i| i as u8)
+    }
+
+    pub fn pr(&self, so: &Socket) -> &'static dyn Protosw<C> {
+        self.protosw[so.so_proto as usize]
+    }
+
+    pub fn lookup(&self, h: SocketHandle) -> Result<SocketRef, Errno> {
+        self.slots.read().get(h).ok_or(Errno::EBADF)
+    }
+
+    /// Lock `h` for a call of the application, failing with EBADF if it is
+    /// stale or freed, or alive only through PROTOREF after the last close.
+    pub fn with_socket<R>(
+        &self,
+        h: SocketHandle,
+        f: impl FnOnce(&mut Socket) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        let sref = self.lookup(h)?;
+        let mut so = so_lock(&sref);
+        if so.is_freed() || (so.so_count == 0 && so.so_qstate == QState::None) {
+            return Err(Errno::EBADF);
+        }
+        let r = f(&mut so);
+        drop(so);
+        r
+    }
+
+    pub fn insert(
+        &self,
+        stats: &Stats,
+        make: impl FnOnce(SocketHandle) -> Socket,
+    ) -> (SocketHandle, SocketRef) {
+        Stats::bump(&stats.sockets_created);
+        self.slots.write().insert(make)
+    }
+
+    pub fn remove(&self, stats: &Stats, h: SocketHandle) {
+        Stats::bump(&stats.sockets_freed);
+        self.slots.write().remove(h);
+    }
+
+    /// Sockets alive, including ones held only by PROTOREF or a listen queue.
+    pub fn count(&self) -> usize {
+        self.slots.read().live
+    }
+
+    /// Every socket alive (for whole-stack walks: invariants, exit drain).
+    pub fn all(&self) -> Vec<SocketRef> {
+        self.slots.read().all()
+    }
+
+    /// `h`'s readiness may have changed (FreeBSD's sowakeup): note it for
+    /// the next `drain_changed`.
+    pub fn sowakeup(&self, h: SocketHandle) {
+        let mut c = self.changed.lock();
+        if c.last() != Some(&h) && c.len() < CHANGED_MAX {
+            c.push(h);
+        }
+    }
+
+    /// Append the sockets whose readiness may have changed since the last
+    /// call (each at most once).
+    pub fn drain_changed(&self, out: &mut Vec<SocketHandle>) {
+        let start = out.len();
+        out.append(&mut self.changed.lock());
+        out[start..].sort_unstable();
+        let mut tail = out.split_off(start);
+        tail.dedup();
+        out.append(&mut tail);
+    }
+
+    /// Assert every socket-layer invariant of DESIGN.md over the whole table,
+    /// and each protocol's (`pru_check`).
+    pub fn check_invariants(&self, cx: &C) {
+        let all = self.all();
+        assert_eq!(all.len(), self.count(), "slot count");
+        for sref in &all {
+            let so = so_lock(sref);
+            so.check_invariants();
+            self.pr(&so).pru_check(cx, &so);
+            if let Some(q) = &so.so_listen {
+                for &child in &q.sol_comp {
+                    let c = self
+                        .lookup(child)
+                        .expect("queued child is in the slot table");
+                    let c = so_lock(&c);
+                    assert_eq!(
+                        c.so_head,
+                        Some(so.handle),
+                        "queued child points at its listener"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Lock a socket unless it has been freed (a handle found in a protocol
+/// table may reach a socket that sofree released meanwhile).
+pub fn lock_live(sref: &SocketRef) -> Option<SockGuard<'_>> {
+    let so = so_lock(sref);
+    (!so.is_freed()).then_some(so)
+}

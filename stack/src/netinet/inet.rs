@@ -1,0 +1,55 @@
+//! The Internet protocols' context: the state they share (`Inet`: PCB
+//! tables, ISN key, IP ident counter, RNG) and `InetCx`, the narrow view of
+//! the stack they work through: transmit a frame, arm a timer, plus the
+//! socket layer's `SoCx` (look a socket up, wake it, free it). The stack's
+//! face implements `InetCx`; no protocol file names the face.
+
+use std::sync::atomic::AtomicU16;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::api::SocketHandle;
+use crate::kern::sotable::SoCx;
+use crate::netinet::in_pcb::PcbInfo;
+use crate::rng::Rng;
+use crate::time::Instant;
+
+/// State shared by every Internet protocol of one stack.
+pub struct Inet {
+    /// Port and connection tables (FreeBSD's pcbinfo); a leaf lock, taken
+    /// only to look up, insert or remove.
+    pub pcbinfo: RwLock<PcbInfo>,
+    /// Ephemeral port choice; a leaf lock.
+    pub rng: Mutex<Rng>,
+    /// RFC 6528 secret for ISNs and timestamp offsets.
+    pub isn_key: [u64; 2],
+    /// IPv4 identification of the next datagram.
+    pub ip_ident: AtomicU16,
+}
+
+impl Inet {
+    pub fn new(mut rng: Rng, isn_key: [u64; 2]) -> Inet {
+        let ident = rng.next_u32() as u16;
+        Inet {
+            pcbinfo: RwLock::new(PcbInfo::default()),
+            rng: Mutex::new(rng),
+            isn_key,
+            ip_ident: AtomicU16::new(ident),
+        }
+    }
+}
+
+/// What a protocol may ask of the stack that carries it, besides the
+/// socket layer's context.
+pub trait InetCx: SoCx {
+    /// The protocols' shared state.
+    fn inet(&self) -> &Inet;
+    /// A cleared buffer to build an outgoing frame in.
+    fn frame_buf(&self) -> Vec<u8>;
+    /// Queue a built IPv4 frame for the device.
+    fn transmit(&self, frame: Vec<u8>);
+    /// Call the protocol's timer for `h` at `at` (or soon after).
+    fn arm_timer(&self, h: SocketHandle, at: Instant);
+    /// The latest `now` the stack was given (for work called without one).
+    fn last_now(&self) -> Instant;
+}

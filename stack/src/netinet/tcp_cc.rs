@@ -1,0 +1,116 @@
+//! Congestion control and round-trip time on the ACK path: RTT samples
+//! (RFC 6298 with Karn's rule, RFC 7323 timestamps), NewReno (RFC 5681 slow
+//! start and congestion avoidance, RFC 6582 fast recovery with partial
+//! ACKs), and the one-segment retransmission fast retransmit and partial
+//! ACKs use. `tcp_input`'s ACK step calls these; they change only the
+//! TcpCb's congestion state and send through `tcp_output`.
+
+use std::time::Duration;
+
+use crate::kern::socket::Socket;
+use crate::netinet::in_pcb::InPcb;
+use crate::netinet::inet::InetCx;
+use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_seq::Seq;
+use crate::netinet::tcp_subr::tcp_ts;
+use crate::netinet::tcp_var::TcpCb;
+use crate::time::Instant;
+use crate::wire::TcpRepr;
+
+/// An RTT sample from an ACK of new data: the echoed timestamp (RFC 7323
+/// §4.1), else the timed segment if it is covered and was not
+/// retransmitted (Karn's rule, RFC 6298 §3). The timed segment is
+/// forgotten once covered either way.
+pub(crate) fn tcp_rtt_sample(tp: &mut TcpCb, now: Instant, seg: &TcpRepr) -> Option<Duration> {
+    let mut sample = None;
+    if tp.ts_ok {
+        if let Some((_, tsecr)) = seg.options.timestamp {
+            if tsecr != 0 {
+                let d = tcp_ts(now, tp.ts_offset).wrapping_sub(tsecr);
+                if d < 60_000 {
+                    sample = Some(Duration::from_millis(d.max(1) as u64));
+                }
+            }
+        }
+    }
+    if let Some((rs, sent)) = tp.rtt_seq {
+        if Seq(seg.ack).gt(rs) {
+            if sample.is_none() && tp.rxtshift == 0 {
+                sample = Some(now - sent);
+            }
+            tp.rtt_seq = None;
+        }
+    }
+    sample
+}
+
+/// Congestion control on an ACK of `acked` new bytes (RFC 5681 slow start
+/// and congestion avoidance, NewReno recovery RFC 6582): a partial ACK
+/// during recovery deflates the window and asks for the next hole to be
+/// retransmitted (returns true); a full ACK ends recovery.
+pub(crate) fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
+    let mss = tp.t_maxseg;
+    let mut partial_ack = false;
+    match tp.recover {
+        Some(rec) if ackno.lt(rec) => {
+            partial_ack = true;
+            tp.cwnd = tp.cwnd.saturating_sub(acked).max(mss) + mss;
+        }
+        Some(_) => {
+            tp.recover = None;
+            tp.cwnd = tp.ssthresh.max(2 * mss);
+        }
+        None => {
+            if tp.cwnd < tp.ssthresh {
+                tp.cwnd += acked.min(mss);
+            } else {
+                tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
+            }
+        }
+    }
+    tp.cwnd = tp.cwnd.min(1 << 30);
+    partial_ack
+}
+
+/// A duplicate ACK (RFC 5681 §3.2): the third, outside recovery, halves
+/// ssthresh, enters NewReno recovery up to SND.MAX and retransmits the
+/// segment at SND.UNA, the window inflated by the three segments that
+/// left; each later one inflates it by another segment.
+pub(crate) fn tcp_cc_dupack(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    tp.dupacks += 1;
+    let mss = tp.t_maxseg;
+    if tp.dupacks == 3 && tp.recover.is_none() {
+        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+        tp.recover = Some(tp.snd_max);
+        tp.rtt_seq = None;
+        tcp_retransmit_one(cx, now, so);
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            tp.cwnd = tp.ssthresh + 3 * mss;
+        }
+    } else if tp.dupacks > 3 {
+        tp.cwnd += mss;
+    }
+}
+
+/// Retransmit the segment at snd_una (fast retransmit, partial ACK):
+/// one MSS from snd_una, then the send state is restored.
+pub(crate) fn tcp_retransmit_one(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    tp.total_retrans += 1;
+    let (saved_nxt, saved_cwnd, saved_wnd) = (tp.snd_nxt, tp.cwnd, tp.snd_wnd);
+    tp.snd_nxt = tp.snd_una;
+    tp.cwnd = tp.t_maxseg;
+    tp.snd_wnd = tp.snd_wnd.max(tp.t_maxseg as u32);
+    tcp_output(cx, now, so);
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    tp.snd_wnd = saved_wnd;
+    tp.cwnd = saved_cwnd;
+    tp.snd_nxt = tp.snd_nxt.max(saved_nxt);
+}

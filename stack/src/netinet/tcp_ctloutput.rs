@@ -1,0 +1,178 @@
+//! TCP's socket options (FreeBSD's tcp_ctloutput): the int options of
+//! IPPROTO_TCP with Linux's ranges and errno, SO_KEEPALIVE's timer, the
+//! IPPROTO_IP options through `ip_ctloutput_*`, and SO_RCVLOWAT as Linux's
+//! tcp_set_rcvlowat. `tcp_usrreq`'s `pru_ctloutput_*` read the caller's
+//! bytes and route the level; the values arrive here as ints.
+
+use std::time::Duration;
+
+use crate::errno::Errno;
+use crate::kern::socket::Socket;
+use crate::linux::*;
+use crate::netinet::in_pcb::InPcb;
+use crate::netinet::inet::InetCx;
+use crate::netinet::ip;
+use crate::netinet::tcp_timer::tcp_timer_sync;
+use crate::netinet::tcp_var::TCP_DEFAULT_MSS;
+use crate::time::Instant;
+
+/// Linux's TCP_FIN_TIMEOUT_MAX in seconds: the largest TCP_LINGER2.
+const TCP_FIN_TIMEOUT_MAX: i32 = 120;
+
+/// TCP's int options (and SO_KEEPALIVE, IPPROTO_IP's through
+/// `ip_ctloutput_set`), the value already read from the caller's bytes.
+pub(crate) fn tcp_ctloutput_set(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    level: i32,
+    name: i32,
+    v: i32,
+) -> Result<(), Errno> {
+    let keepalive = so.so_options.keepalive;
+    let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
+    let secs = |v: i32, max: i32| {
+        if (1..=max).contains(&v) {
+            Ok(Duration::from_secs(v as u64))
+        } else {
+            Err(Errno::EINVAL)
+        }
+    };
+    match (level, name) {
+        (IPPROTO_IP, _) => {
+            return ip::ip_ctloutput_set(&mut tp.inp, cx.sysctl().ip_default_ttl, true, name, v)
+        }
+        (SOL_SOCKET, SO_KEEPALIVE) => {
+            tp.t_timers.keep = if v != 0 && tp.t_state.synchronized() {
+                Some(now + tp.keepidle)
+            } else {
+                None
+            };
+        }
+        (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay = v != 0,
+        (IPPROTO_TCP, TCP_CORK) => tp.cork = v != 0,
+        (IPPROTO_TCP, TCP_INQ) => {
+            if !(0..=1).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            tp.recvmsg_inq = v == 1;
+        }
+        (IPPROTO_TCP, TCP_MAXSEG) => {
+            if v != 0 && !(88..=32767).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            tp.user_mss = v as u16;
+        }
+        (IPPROTO_TCP, TCP_KEEPIDLE) => {
+            tp.keepidle = secs(v, 32767)?;
+            if keepalive && tp.t_state.synchronized() {
+                tp.t_timers.keep = Some(now + tp.keepidle);
+            }
+        }
+        (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl = secs(v, 32767)?,
+        (IPPROTO_TCP, TCP_KEEPCNT) => {
+            if !(1..=127).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            tp.keepcnt = v as u32;
+        }
+        (IPPROTO_TCP, TCP_SYNCNT) => {
+            if !(1..=127).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            tp.syn_retries = v as u32;
+        }
+        (IPPROTO_TCP, TCP_LINGER2) => {
+            // Linux: < 0 means no FIN_WAIT_2 at all (kept as ZERO),
+            // 0 the sysctl, larger values capped at 120 s.
+            tp.linger2 = match v {
+                v if v < 0 => Some(Duration::ZERO),
+                0 => None,
+                v => Some(Duration::from_secs(v.min(TCP_FIN_TIMEOUT_MAX) as u64)),
+            }
+        }
+        (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => {
+            tp.notsent_lowat = v as u32;
+            cx.sockets().sowakeup(so.handle);
+        }
+        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = v.max(0) as u32,
+        (IPPROTO_TCP, TCP_USER_TIMEOUT) => {
+            if v < 0 {
+                return Err(Errno::EINVAL);
+            }
+            tp.user_timeout = v as u32;
+        }
+        (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp = v.max(0) as u32,
+        (IPPROTO_TCP, TCP_QUICKACK) | (IPPROTO_TCP, TCP_FASTOPEN) => {}
+        _ => return Err(Errno::ENOPROTOOPT),
+    }
+    tcp_timer_sync(cx, so);
+    Ok(())
+}
+
+/// TCP's int options, and IPPROTO_IP's through `ip_ctloutput_get`.
+pub(crate) fn tcp_ctloutput_get(
+    cx: &impl InetCx,
+    so: &Socket,
+    level: i32,
+    name: i32,
+) -> Result<i32, Errno> {
+    let tp = so.so_pcb.tcp().ok_or(Errno::ENOPROTOOPT)?;
+    Ok(match (level, name) {
+        (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, cx.config().mtu, name),
+        (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
+        (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
+        (IPPROTO_TCP, TCP_INQ) => tp.recvmsg_inq as i32,
+        (IPPROTO_TCP, TCP_MAXSEG) => {
+            if tp.t_state.synchronized() {
+                tp.t_maxseg as i32
+            } else if tp.user_mss != 0 {
+                tp.user_mss as i32
+            } else {
+                TCP_DEFAULT_MSS as i32
+            }
+        }
+        (IPPROTO_TCP, TCP_KEEPIDLE) => tp.keepidle.as_secs() as i32,
+        (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl.as_secs() as i32,
+        (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
+        (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
+        (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
+            Some(Duration::ZERO) => -1,
+            Some(d) => d.as_secs() as i32,
+            None => cx.sysctl().tcp_fin_timeout.as_secs() as i32,
+        },
+        (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => tp.notsent_lowat as i32,
+        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,
+        (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
+        (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
+        (IPPROTO_TCP, TCP_QUICKACK) => 1,
+        _ => return Err(Errno::ENOPROTOOPT),
+    })
+}
+
+/// Linux's tcp_set_rcvlowat: capped at half the receive buffer if the
+/// application sized it (SO_RCVBUF), else at half of tcp_rmem[2], in
+/// which case the buffer grows to hold the low-water mark (twice it,
+/// the space Linux's default scaling ratio needs for that window) and
+/// the window clamp becomes the mark.
+pub(crate) fn tcp_set_rcvlowat(cx: &impl InetCx, so: &mut Socket, v: usize) {
+    let locked = so.so_options.rcvbuf_lock;
+    let cap = if locked {
+        so.so_rcv.sb_hiwat / 2
+    } else {
+        cx.sysctl().tcp_rmem[2] / 2
+    };
+    let v = v.min(cap);
+    so.so_rcv.sb_lowat = v.max(1);
+    if !locked {
+        let space = v.saturating_mul(2);
+        if space > so.so_rcv.sb_hiwat {
+            so.so_rcv.set_hiwat(space);
+            if let Some(tp) = so.so_pcb.tcp_mut() {
+                tp.window_clamp = v as u32;
+            }
+        }
+    }
+    // Readiness depends on the mark (tcp_data_ready).
+    cx.sockets().sowakeup(so.handle);
+}
