@@ -7,7 +7,7 @@ use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
-use crate::netinet::tcp_var::TcpState;
+use crate::netinet::tcp_var::{TcpCb, TcpState};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
@@ -40,6 +40,15 @@ pub(crate) fn tcp_output_force(cx: &impl InetCx, now: Instant, so: &mut Socket) 
     tcp_output_inner(cx, now, so, true)
 }
 
+/// What the next segment carries: its flags and options, and `len` bytes
+/// of the send buffer from offset `off`.
+struct Segment {
+    flags: TcpFlags,
+    options: TcpOptions,
+    off: usize,
+    len: usize,
+}
+
 fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: bool) {
     if let Some(tp) = so.so_pcb.tcp() {
         debug_assert!(
@@ -55,146 +64,203 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
         let Some(tp) = so.so_pcb.tcp_mut() else {
             return;
         };
-        let mut flags;
-        let mut options = TcpOptions::default();
-        let seq = tp.snd_nxt;
-        let mut len = 0usize;
-        let mut off = 0usize;
-        match tp.t_state {
+        let seg = match tp.t_state {
             TcpState::Closed | TcpState::Listen => return,
             TcpState::SynSent | TcpState::SynReceived if tp.snd_nxt == tp.iss => {
-                flags = TcpFlags::SYN;
-                if tp.t_state == TcpState::SynReceived {
-                    flags |= TcpFlags::ACK;
-                }
-                options.mss = Some(tcp_mss_clamp(tp));
-                let sys = cx.sysctl();
-                let passive = tp.t_state == TcpState::SynReceived;
-                if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
-                    options.window_scale = Some(tp.rcv_wscale);
-                }
-                if sys.tcp_sack && (!passive || tp.sack_ok) {
-                    options.sack_permitted = true;
-                }
-                if sys.tcp_timestamps && (!passive || tp.ts_ok) {
-                    options.timestamp = Some((
-                        tcp_ts(now, tp.ts_offset),
-                        if passive { tp.ts_recent } else { 0 },
-                    ));
-                }
+                tcp_syn_segment(cx, now, tp)
             }
             TcpState::SynSent | TcpState::SynReceived => {
                 if !tp.ack_now {
                     return;
                 }
-                flags = TcpFlags::ACK;
-            }
-            _ => {
-                flags = TcpFlags::ACK;
-                off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
-                let avail = snd_cc.saturating_sub(off);
-                let wnd = (tp.snd_wnd as usize).min(tp.cwnd.max(tp.t_maxseg));
-                let inflight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
-                let usable = wnd.saturating_sub(inflight);
-                len = avail.min(usable).min(tp.t_maxseg);
-                if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
-                    len = 1;
-                }
-                force = false;
-                // Nagle is not applied yet (TCP_NODELAY is stored only):
-                // small segments go out at once.
-                if let Some(fin) = tp.fin_seq(snd_cc) {
-                    if tp.snd_nxt + len == fin && off + len == snd_cc {
-                        flags |= TcpFlags::FIN;
-                    }
-                }
-                if len > 0 && off + len == snd_cc {
-                    flags |= TcpFlags::PSH;
-                }
-                if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
-                    // Nothing to send: arm persist if data waits behind a zero window.
-                    if avail > 0
-                        && tp.snd_wnd == 0
-                        && tp.t_timers.rexmt.is_none()
-                        && tp.t_timers.persist.is_none()
-                    {
-                        let d = tp
-                            .rto_backed_off()
-                            .max(crate::netinet::tcp_var::TCP_RTO_MIN);
-                        tp.t_timers.persist = Some(now + d * (1u32 << tp.persist_shift.min(6)));
-                    }
-                    return;
+                Segment {
+                    flags: TcpFlags::ACK,
+                    options: TcpOptions::default(),
+                    off: 0,
+                    len: 0,
                 }
             }
-        }
-        if tp.ts_ok && !flags.contains(TcpFlags::SYN) {
-            options.timestamp = Some((tcp_ts(now, tp.ts_offset), tp.ts_recent));
-        }
-        if tp.sack_ok && len == 0 && !tp.reass.is_empty() {
-            let n = if tp.ts_ok { 3 } else { 4 };
-            for (i, (l, r)) in tp.reass.sack_blocks(n).enumerate() {
-                options.sack_blocks[i] = Some((l.0, r.0));
-            }
-        }
-        let fin = flags.contains(TcpFlags::FIN);
-        let syn = flags.contains(TcpFlags::SYN);
-        let ack = tp.rcv_nxt;
-        let inp = tp.inp;
-        let seg_len = len + fin as usize + syn as usize;
-        let is_rexmt = seq.lt(tp.snd_max);
-        tp.snd_nxt = seq + seg_len;
-        if tp.snd_nxt.gt(tp.snd_max) {
-            tp.snd_max = tp.snd_nxt;
-        }
-        if len > 0
-            && tp.ato_started
-            && now.saturating_duration_since(tp.lrcvtime) < crate::netinet::tcp_var::TCP_DELACK
-        {
-            // Data sent soon after data arrived: interactive (pingpong).
-            tp.pingpong = true;
-        }
-        if seg_len > 0 {
-            if is_rexmt {
-                Stats::bump(&cx.stats().tcp_retransmits);
-            } else if tp.rtt_seq.is_none() {
-                tp.rtt_seq = Some((seq, now));
-            }
-            if tp.t_timers.rexmt.is_none() {
-                tp.t_timers.rexmt = Some(now + tp.rto_backed_off());
-                tp.t_timers.persist = None;
-            }
-        }
-        tp.ack_now = false;
-        tp.delack_bytes = 0;
-        tp.t_timers.delack = None;
-        let window = rcv_window(so, syn);
-        let repr = TcpRepr {
-            src_port: inp.lport,
-            dst_port: inp.fport,
-            seq: seq.0,
-            ack: if flags.contains(TcpFlags::ACK) {
-                ack.0
-            } else {
-                0
+            _ => match tcp_data_segment(now, tp, snd_cc, force) {
+                Some(seg) => seg,
+                None => return,
             },
-            flags,
-            window,
-            urgent: 0,
-            options,
-            payload: &[],
         };
-        let data = so.so_snd.ring().slices_at(off, len);
-        tcp_emit(
-            cx,
-            inp.local(),
-            inp.foreign(),
-            inp.ttl,
-            inp.tos,
-            &repr,
-            data,
-        );
-        if syn || (len == 0 && !fin) {
+        force = false;
+        let (flags, len) = (seg.flags, seg.len);
+        tcp_send_segment(cx, now, so, seg);
+        // A SYN, or a segment with neither data nor FIN, goes alone.
+        if flags.contains(TcpFlags::SYN) || (len == 0 && !flags.contains(TcpFlags::FIN)) {
             return;
         }
     }
+}
+
+/// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED): the MSS we offer and the
+/// options the sysctls enable, on a SYN-ACK only those the peer's SYN
+/// offered too.
+fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &TcpCb) -> Segment {
+    let passive = tp.t_state == TcpState::SynReceived;
+    let mut flags = TcpFlags::SYN;
+    if passive {
+        flags |= TcpFlags::ACK;
+    }
+    let mut options = TcpOptions {
+        mss: Some(tcp_mss_clamp(tp)),
+        ..TcpOptions::default()
+    };
+    let sys = cx.sysctl();
+    if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
+        options.window_scale = Some(tp.rcv_wscale);
+    }
+    if sys.tcp_sack && (!passive || tp.sack_ok) {
+        options.sack_permitted = true;
+    }
+    if sys.tcp_timestamps && (!passive || tp.ts_ok) {
+        options.timestamp = Some((
+            tcp_ts(now, tp.ts_offset),
+            if passive { tp.ts_recent } else { 0 },
+        ));
+    }
+    Segment {
+        flags,
+        options,
+        off: 0,
+        len: 0,
+    }
+}
+
+/// A synchronized connection's next segment: as much unsent data as
+/// min(send window, cwnd) and one MSS allow (one byte into a zero window
+/// when `force`, the persist probe), with FIN after the last byte once it
+/// is queued, PSH on the buffer's end. None when there is nothing to send
+/// and no ACK is due; then, if data waits behind a zero window, the
+/// persist timer is armed.
+fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) -> Option<Segment> {
+    debug_assert!(
+        tp.t_state.synchronized(),
+        "tcp_data_segment: {:?}",
+        tp.t_state
+    );
+    let mut flags = TcpFlags::ACK;
+    let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+    let avail = snd_cc.saturating_sub(off);
+    let wnd = (tp.snd_wnd as usize).min(tp.cwnd.max(tp.t_maxseg));
+    let inflight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
+    let usable = wnd.saturating_sub(inflight);
+    let mut len = avail.min(usable).min(tp.t_maxseg);
+    if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
+        len = 1;
+    }
+    // Nagle is not applied yet (TCP_NODELAY is stored only): small
+    // segments go out at once.
+    if let Some(fin) = tp.fin_seq(snd_cc) {
+        if tp.snd_nxt + len == fin && off + len == snd_cc {
+            flags |= TcpFlags::FIN;
+        }
+    }
+    if len > 0 && off + len == snd_cc {
+        flags |= TcpFlags::PSH;
+    }
+    if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
+        if avail > 0
+            && tp.snd_wnd == 0
+            && tp.t_timers.rexmt.is_none()
+            && tp.t_timers.persist.is_none()
+        {
+            let d = tp
+                .rto_backed_off()
+                .max(crate::netinet::tcp_var::TCP_RTO_MIN);
+            tp.t_timers.persist = Some(now + d * (1u32 << tp.persist_shift.min(6)));
+        }
+        return None;
+    }
+    Some(Segment {
+        flags,
+        options: TcpOptions::default(),
+        off,
+        len,
+    })
+}
+
+/// Send one segment at SND.NXT: add the timestamp and SACK options,
+/// advance SND.NXT/SND.MAX, time it for RTT (RFC 6298, never a
+/// retransmission), start the retransmission timer, note that any ACK due
+/// now rides on it, and queue it with the receive window.
+fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segment) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let Segment {
+        flags,
+        mut options,
+        off,
+        len,
+    } = seg;
+    let seq = tp.snd_nxt;
+    if tp.ts_ok && !flags.contains(TcpFlags::SYN) {
+        options.timestamp = Some((tcp_ts(now, tp.ts_offset), tp.ts_recent));
+    }
+    if tp.sack_ok && len == 0 && !tp.reass.is_empty() {
+        let n = if tp.ts_ok { 3 } else { 4 };
+        for (i, (l, r)) in tp.reass.sack_blocks(n).enumerate() {
+            options.sack_blocks[i] = Some((l.0, r.0));
+        }
+    }
+    let fin = flags.contains(TcpFlags::FIN);
+    let syn = flags.contains(TcpFlags::SYN);
+    let ack = tp.rcv_nxt;
+    let inp = tp.inp;
+    let seg_len = len + fin as usize + syn as usize;
+    let is_rexmt = seq.lt(tp.snd_max);
+    tp.snd_nxt = seq + seg_len;
+    if tp.snd_nxt.gt(tp.snd_max) {
+        tp.snd_max = tp.snd_nxt;
+    }
+    if len > 0
+        && tp.ato_started
+        && now.saturating_duration_since(tp.lrcvtime) < crate::netinet::tcp_var::TCP_DELACK
+    {
+        // Data sent soon after data arrived: interactive (pingpong).
+        tp.pingpong = true;
+    }
+    if seg_len > 0 {
+        if is_rexmt {
+            Stats::bump(&cx.stats().tcp_retransmits);
+        } else if tp.rtt_seq.is_none() {
+            tp.rtt_seq = Some((seq, now));
+        }
+        if tp.t_timers.rexmt.is_none() {
+            tp.t_timers.rexmt = Some(now + tp.rto_backed_off());
+            tp.t_timers.persist = None;
+        }
+    }
+    tp.ack_now = false;
+    tp.delack_bytes = 0;
+    tp.t_timers.delack = None;
+    let window = rcv_window(so, syn);
+    let repr = TcpRepr {
+        src_port: inp.lport,
+        dst_port: inp.fport,
+        seq: seq.0,
+        ack: if flags.contains(TcpFlags::ACK) {
+            ack.0
+        } else {
+            0
+        },
+        flags,
+        window,
+        urgent: 0,
+        options,
+        payload: &[],
+    };
+    let data = so.so_snd.ring().slices_at(off, len);
+    tcp_emit(
+        cx,
+        inp.local(),
+        inp.foreign(),
+        inp.ttl,
+        inp.tos,
+        &repr,
+        data,
+    );
 }

@@ -3,13 +3,15 @@
 //! keepalive, FIN_WAIT_2 and TIME_WAIT expiry. Deadlines live in the
 //! `TcpCb`; the stack's heap holds one entry per socket for the earliest.
 
+use std::ops::ControlFlow;
+
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
 use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond};
-use crate::netinet::tcp_var::{TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
+use crate::netinet::tcp_var::{TcpCb, TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
 use crate::time::Instant;
 use crate::wire::TcpFlags;
 
@@ -29,7 +31,9 @@ pub(crate) fn tcp_timer_sync(cx: &impl InetCx, so: &mut Socket) {
     }
 }
 
-/// Run whichever of this socket's timers are due.
+/// Run whichever of this socket's timers are due (FreeBSD's tcp_timer_*
+/// callouts, one function each), then re-arm the earliest. A timer that
+/// ends the connection stops the rest.
 pub(crate) fn tcp_timers(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
@@ -41,98 +45,148 @@ pub(crate) fn tcp_timers(cx: &impl InetCx, now: Instant, so: &mut Socket) {
         tp.t_timers
     );
     if tp.t_state == TcpState::Listen {
-        if tp.t_timers.rexmt.is_some_and(|t| t <= now) {
+        if due(tp.t_timers.rexmt, now) {
             crate::netinet::tcp_syncache::syncache_timer(cx, now, so);
         }
         tcp_timer_sync(cx, so);
         return;
     }
-    let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+    if tcp_timers_due(cx, so, now).is_continue() {
+        tcp_timer_sync(cx, so);
+    }
+}
 
-    if due(tp.t_timers.twomsl) {
+/// A connection's timers in FreeBSD's order; Break once one has ended it.
+fn tcp_timers_due(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
+    tcp_timer_2msl(cx, so, now)?;
+    tcp_timer_rexmt(cx, so, now)?;
+    tcp_timer_persist(cx, so, now)?;
+    tcp_timer_delack(cx, so, now)?;
+    tcp_timer_keep(cx, so, now)
+}
+
+fn due(t: Option<Instant>, now: Instant) -> bool {
+    t.is_some_and(|t| t <= now)
+}
+
+/// The TcpCb, or Break for a socket without one (not TCP).
+fn tcpcb(so: &mut Socket) -> ControlFlow<(), &mut TcpCb> {
+    match so.so_pcb.tcp_mut() {
+        Some(tp) => ControlFlow::Continue(tp),
+        None => ControlFlow::Break(()),
+    }
+}
+
+/// FIN_WAIT_2 (after close) and TIME_WAIT expiry: the connection is closed.
+fn tcp_timer_2msl(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
+    let tp = tcpcb(so)?;
+    if due(tp.t_timers.twomsl, now) {
         tp.t_timers.twomsl = None;
         if matches!(tp.t_state, TcpState::TimeWait | TcpState::FinWait2) {
             tcp_close(cx, so);
-            return;
+            return ControlFlow::Break(());
         }
     }
-    if due(tp.t_timers.rexmt) {
-        tp.t_timers.rexmt = None;
-        let limit = match tp.t_state {
-            TcpState::SynSent => tp.syn_retries,
-            TcpState::SynReceived => cx.sysctl().tcp_synack_retries,
-            _ => TCP_RETRIES2,
-        };
-        if tp.rxtshift >= limit {
-            tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
-            return;
-        }
-        tp.rxtshift += 1;
-        tp.total_retrans += 1;
-        tp.rtt_seq = None;
-        let mss = tp.t_maxseg;
-        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
-        tp.cwnd = mss;
-        tp.recover = None;
-        tp.dupacks = 0;
-        tp.snd_nxt = if tp.t_state == TcpState::SynSent {
-            tp.iss
-        } else {
-            tp.snd_una
-        };
-        if tp.t_state == TcpState::SynReceived {
-            tp.snd_nxt = tp.iss;
-        }
-        tcp_output(cx, now, so);
+    ControlFlow::Continue(())
+}
+
+/// Retransmission timeout (RFC 6298 §5): past the retry limit (SYN,
+/// SYN-ACK or data) the connection is dropped with ETIMEDOUT; else back
+/// off, collapse the congestion window to one segment (RFC 5681 §3.1),
+/// leave recovery, and resend from SND.UNA (or the SYN).
+fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
+    let tp = tcpcb(so)?;
+    if !due(tp.t_timers.rexmt, now) {
+        return ControlFlow::Continue(());
     }
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
+    tp.t_timers.rexmt = None;
+    let limit = match tp.t_state {
+        TcpState::SynSent => tp.syn_retries,
+        TcpState::SynReceived => cx.sysctl().tcp_synack_retries,
+        _ => TCP_RETRIES2,
     };
-    if due(tp.t_timers.persist) {
-        tp.t_timers.persist = None;
-        tp.persist_shift += 1;
-        tcp_output_force(cx, now, so);
-        if let Some(tp) = so.so_pcb.tcp_mut() {
-            if tp.snd_wnd == 0 && tp.t_timers.persist.is_none() && tp.t_timers.rexmt.is_none() {
-                let d = (tp.rto * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
-                tp.t_timers.persist = Some(now + d);
-            }
+    if tp.rxtshift >= limit {
+        tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
+        return ControlFlow::Break(());
+    }
+    tp.rxtshift += 1;
+    tp.total_retrans += 1;
+    tp.rtt_seq = None;
+    let mss = tp.t_maxseg;
+    tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+    tp.cwnd = mss;
+    tp.recover = None;
+    tp.dupacks = 0;
+    tp.snd_nxt = if tp.t_state == TcpState::SynSent {
+        tp.iss
+    } else {
+        tp.snd_una
+    };
+    if tp.t_state == TcpState::SynReceived {
+        tp.snd_nxt = tp.iss;
+    }
+    tcp_output(cx, now, so);
+    ControlFlow::Continue(())
+}
+
+/// Persist: probe a zero window with one byte, and back the probe off
+/// (up to TCP_RTO_MAX) while the window stays shut.
+fn tcp_timer_persist(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
+    let tp = tcpcb(so)?;
+    if !due(tp.t_timers.persist, now) {
+        return ControlFlow::Continue(());
+    }
+    tp.t_timers.persist = None;
+    tp.persist_shift += 1;
+    tcp_output_force(cx, now, so);
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        if tp.snd_wnd == 0 && tp.t_timers.persist.is_none() && tp.t_timers.rexmt.is_none() {
+            let d = (tp.rto * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
+            tp.t_timers.persist = Some(now + d);
         }
     }
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    if due(tp.t_timers.delack) {
+    ControlFlow::Continue(())
+}
+
+/// Delayed ACK: no reply came within the ACK delay to carry it, so the
+/// connection is not interactive after all (pingpong off); ACK now.
+fn tcp_timer_delack(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
+    let tp = tcpcb(so)?;
+    if due(tp.t_timers.delack, now) {
         tp.t_timers.delack = None;
-        // No reply came within the ACK delay: not interactive after all.
         tp.pingpong = false;
         tp.ack_now = true;
         tcp_output(cx, now, so);
     }
+    ControlFlow::Continue(())
+}
+
+/// Keepalive (SO_KEEPALIVE): after TCP_KEEPCNT unanswered probes the
+/// connection is dropped with ETIMEDOUT; else send a probe, an ACK one
+/// below SND.UNA, and wait TCP_KEEPINTVL.
+fn tcp_timer_keep(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
     let keepalive = so.so_options.keepalive;
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    if due(tp.t_timers.keep) {
-        tp.t_timers.keep = None;
-        if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
-            if tp.keep_probes >= tp.keepcnt {
-                tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
-                return;
-            }
-            tp.keep_probes += 1;
-            let inp = tp.inp;
-            // A keepalive probe: an ACK with a sequence number one below snd_una.
-            tcp_respond(
-                cx,
-                inp.local(),
-                inp.foreign(),
-                tp.snd_una + usize::MAX,
-                Some(tp.rcv_nxt),
-                TcpFlags::empty(),
-            );
-            tp.t_timers.keep = Some(now + tp.keepintvl);
-        }
+    let tp = tcpcb(so)?;
+    if !due(tp.t_timers.keep, now) {
+        return ControlFlow::Continue(());
     }
-    tcp_timer_sync(cx, so);
+    tp.t_timers.keep = None;
+    if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
+        if tp.keep_probes >= tp.keepcnt {
+            tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
+            return ControlFlow::Break(());
+        }
+        tp.keep_probes += 1;
+        let inp = tp.inp;
+        tcp_respond(
+            cx,
+            inp.local(),
+            inp.foreign(),
+            tp.snd_una + usize::MAX,
+            Some(tp.rcv_nxt),
+            TcpFlags::empty(),
+        );
+        tp.t_timers.keep = Some(now + tp.keepintvl);
+    }
+    ControlFlow::Continue(())
 }
