@@ -168,8 +168,9 @@ pub struct Socket {
     pub so_type: SockType,
     /// Index of the socket's protocol in the protocol switch table.
     pub so_proto: u8,
-    /// Consumer references: descriptors and listen-queue entries.
-    pub so_count: u32,
+    /// Consumer references: descriptors and listen-queue entries. Only the
+    /// socket layer counts them.
+    pub(in crate::kern) so_count: u32,
     pub so_state: SoState,
     pub sock_state: SockState,
     pub sb_state: SbState,
@@ -180,11 +181,11 @@ pub struct Socket {
     pub so_snd: SockBuf,
     /// The protocol control block: present for the socket's whole life.
     pub so_pcb: SoPcb,
-    /// Accept queues when listening.
-    pub so_listen: Option<ListenQueues>,
+    /// Accept queues when listening (`solisten_proto`, `solisten_abort`).
+    pub(in crate::kern) so_listen: Option<ListenQueues>,
     /// The listener whose complete queue holds this socket.
-    pub so_head: Option<SocketHandle>,
-    pub so_qstate: QState,
+    pub(in crate::kern) so_head: Option<SocketHandle>,
+    pub(in crate::kern) so_qstate: QState,
     /// Attached, freed...: moved only by the socket layer.
     pub(in crate::kern) so_life: SoLife,
 }
@@ -215,6 +216,11 @@ impl Socket {
             so_qstate: QState::None,
             so_life: SoLife::Embryonic,
         }
+    }
+
+    /// A listener's complete queue and backlog.
+    pub fn so_listen(&self) -> Option<&ListenQueues> {
+        self.so_listen.as_ref()
     }
 
     pub fn life(&self) -> SoLife {

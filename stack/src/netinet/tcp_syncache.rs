@@ -84,7 +84,7 @@ fn listener_tcpcb(l: &mut Socket) -> &mut TcpCb {
 
 /// Linux's sk_acceptq_is_full on the listener's complete queue.
 fn comp_full(l: &Socket) -> bool {
-    l.so_listen.as_ref().is_some_and(|q| q.comp_full())
+    l.so_listen().is_some_and(|q| q.comp_full())
 }
 
 /// A segment for a listener (its socket locked), RFC 9293 §3.10.7.2
@@ -99,7 +99,7 @@ pub(crate) fn syncache_input(
     remote: SocketAddrV4,
     seg: &TcpRepr,
 ) {
-    if l.so_listen.is_none() {
+    if l.so_listen().is_none() {
         return;
     }
     let flags = seg.flags;
@@ -347,7 +347,7 @@ fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
 
 /// The listener's retransmission timer: the earliest SYN-ACK due.
 fn arm_listener_timer(l: &mut Socket) {
-    let listening = l.so_listen.is_some();
+    let listening = l.so_listen().is_some();
     if let Some(tp) = l.so_pcb.tcp_mut() {
         tp.t_timers.rexmt = if listening {
             tp.t_syncache.entries.iter().map(|e| e.rexmt_at).min()
@@ -367,7 +367,7 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
     );
     let retries = cx.sysctl().tcp_synack_retries;
     let mut resend = Vec::new();
-    let listening = l.so_listen.is_some();
+    let listening = l.so_listen().is_some();
     if let (true, Some(tp)) = (listening, l.so_pcb.tcp_mut()) {
         tp.t_syncache.entries.retain_mut(|e| {
             if e.rexmt_at > now {

@@ -517,10 +517,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     fn pru_sopoll(&self, so: &Socket) -> Readiness {
         let st = state(so);
         if st == TcpState::Listen {
-            let ready = so
-                .so_listen
-                .as_ref()
-                .is_some_and(|q| !q.sol_comp.is_empty());
+            let ready = so.so_listen().is_some_and(|q| !q.sol_comp.is_empty());
             return if ready {
                 Readiness::IN | Readiness::RDNORM
             } else {
@@ -668,7 +665,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             );
         }
         if tp.t_state == TcpState::Listen {
-            assert!(so.so_listen.is_some(), "{h:?}: LISTEN without queues");
+            assert!(so.so_listen().is_some(), "{h:?}: LISTEN without queues");
         }
     }
 }
