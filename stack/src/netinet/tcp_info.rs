@@ -63,6 +63,10 @@ pub struct TcpInfo {
     pub tcpi_rcv_mss: u32,
     pub tcpi_unacked: u32,
     pub tcpi_sacked: u32,
+    /// Milliseconds since data was last sent / received, an ACK received.
+    pub tcpi_last_data_sent: u32,
+    pub tcpi_last_data_recv: u32,
+    pub tcpi_last_ack_recv: u32,
     pub tcpi_pmtu: u32,
     pub tcpi_rcv_ssthresh: u32,
     pub tcpi_rtt: u32,
@@ -105,6 +109,9 @@ impl TcpInfo {
         u32_at(20, self.tcpi_rcv_mss);
         u32_at(24, self.tcpi_unacked);
         u32_at(28, self.tcpi_sacked);
+        u32_at(44, self.tcpi_last_data_sent);
+        u32_at(52, self.tcpi_last_data_recv);
+        u32_at(56, self.tcpi_last_ack_recv);
         u32_at(60, self.tcpi_pmtu);
         u32_at(64, self.tcpi_rcv_ssthresh);
         u32_at(68, self.tcpi_rtt);
@@ -212,6 +219,14 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     let unsent_off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
     ti.tcpi_notsent_bytes = snd_cc.saturating_sub(unsent_off) as u32;
     ti.tcpi_snd_wnd = tp.snd_wnd;
+    if tp.t_state.synchronized() {
+        let ms = |t: crate::time::Instant| {
+            (cx.last_now().saturating_duration_since(t).as_millis()).min(u32::MAX as u128) as u32
+        };
+        ti.tcpi_last_data_sent = ms(tp.lsndtime);
+        ti.tcpi_last_data_recv = ms(tp.lrcvtime);
+        ti.tcpi_last_ack_recv = ms(tp.rcv_tstamp);
+    }
     if tp.t_state.synchronized() || tp.t_state == TcpState::SynReceived {
         receive_side(&mut ti, so, tp);
         send_side(&mut ti, tp, snd_cc);

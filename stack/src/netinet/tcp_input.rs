@@ -174,8 +174,13 @@ pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
 fn tcp_established(cx: &impl InetCx, so: &mut Socket) {
     so.soisconnected();
     tcp_sndbuf_expand(cx, so);
+    let now = cx.last_now();
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Established;
+        // TCP_INFO's last_data_* and last_ack_recv count from here.
+        tp.lrcvtime = now;
+        tp.lsndtime = now;
+        tp.rcv_tstamp = now;
         tp.t_timers.rexmt = None;
         tp.rxtshift = 0;
     }
@@ -444,6 +449,9 @@ fn tcp_check_ack(
         tp.ack_now = true;
         tcp_output(cx, now, so);
         return ControlFlow::Break(());
+    }
+    if tp.snd_una.le(ackno) {
+        tp.rcv_tstamp = now;
     }
     let ourfinisacked = if tp.snd_una.lt(ackno) {
         tcp_ack_new(cx, now, so, seg)

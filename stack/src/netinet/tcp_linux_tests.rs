@@ -366,3 +366,48 @@ fn tcp_inq_hint_counts_unread_bytes_and_the_fin() {
     assert_eq!(s.recv(t0(), c, &mut buf, 0).unwrap().copied, 500);
     assert_eq!(inq(), Some(1), "after the FIN: keep reading (EOF)");
 }
+
+/// TCP_INFO's times count from the handshake, as Linux sets lrcvtime,
+/// lsndtime and rcv_tstamp when the connection is established
+/// (packetdrill tcp_info/tcp-info-last_data_recv).
+#[test]
+fn tcp_info_times_count_from_the_handshake() {
+    let s = Stack::new(Config::new(ME, 24));
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(&s);
+    let opts = TcpOptions {
+        mss: Some(1000),
+        ..TcpOptions::default()
+    };
+    let t1 = t0() + std::time::Duration::from_millis(30);
+    send(
+        &s,
+        t1,
+        &Seg::new(peer(80), syn.src, 0, syn.seq + 1, SYN | ACK).with_options(opts),
+    );
+    recv_all(&s);
+    let t2 = t1 + std::time::Duration::from_secs(1);
+    s.handle_timeout(t2);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(ti.tcpi_last_data_recv, 1000);
+    assert_eq!(ti.tcpi_last_data_sent, 1000);
+    assert_eq!(ti.tcpi_last_ack_recv, 1000);
+    let b = ti.to_bytes();
+    let at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap());
+    assert_eq!(
+        (at(44), at(52), at(56)),
+        (1000, 1000, 1000),
+        "Linux's offsets"
+    );
+    send(
+        &s,
+        t2,
+        &Seg::new(peer(80), syn.src, 1, syn.seq + 1, ACK).with_payload(&[7; 100]),
+    );
+    s.send(t2, c, b"reply", 0, None).unwrap();
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(ti.tcpi_last_data_recv, 0);
+    assert_eq!(ti.tcpi_last_data_sent, 0);
+    assert_eq!(ti.tcpi_last_ack_recv, 0);
+}

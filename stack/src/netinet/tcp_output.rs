@@ -223,6 +223,9 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         // Data sent soon after data arrived: interactive (pingpong).
         tp.pingpong = true;
     }
+    if len > 0 {
+        tp.lsndtime = now;
+    }
     if seg_len > 0 {
         if is_rexmt {
             Stats::bump(&cx.stats().tcp_retransmits);

@@ -250,6 +250,9 @@ fn syncache_tcpcb(
         tp.mss_offer = lt.mss_offer;
     }
     tp.t_state = TcpState::Established;
+    tp.lrcvtime = now;
+    tp.lsndtime = now;
+    tp.rcv_tstamp = now;
     tp.iss = e.iss;
     tp.irs = e.irs;
     tp.snd_una = e.iss + 1;

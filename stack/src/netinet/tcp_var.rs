@@ -179,6 +179,9 @@ pub struct TcpCb {
     pub ato_started: bool,
     pub pingpong: bool,
     pub lrcvtime: Instant,
+    /// When data was last sent and an ACK last arrived (TCP_INFO).
+    pub lsndtime: Instant,
+    pub rcv_tstamp: Instant,
     pub keep_probes: u32,
     pub persist_shift: u32,
     pub t_timers: TcpTimers,
@@ -248,6 +251,8 @@ impl TcpCb {
             ato_started: false,
             pingpong: false,
             lrcvtime: Instant::ZERO,
+            lsndtime: Instant::ZERO,
+            rcv_tstamp: Instant::ZERO,
             keep_probes: 0,
             persist_shift: 0,
             t_timers: TcpTimers::default(),
