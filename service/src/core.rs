@@ -341,6 +341,7 @@ impl Core {
                     Err(e) => return (Err(e), None),
                 };
                 let out = &mut self.scratch[..len];
+                self.stack.note_time(now);
                 self.stack
                     .getsockopt(h, level, name, out)
                     .map(|n| Body::Opt {

@@ -471,6 +471,7 @@ pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
 
 pub fn getsockopt(of: &OpenFile, level: i32, name: i32, out: &mut [u8]) -> R<usize> {
     let s = shim()?;
+    s.stack.note_time(s.now());
     let r = s.stack.getsockopt(of.handle, level, name, out).map_err(e);
     s.after_op();
     r

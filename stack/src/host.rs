@@ -163,6 +163,12 @@ impl Stack {
             .fetch_max(now.total_micros(), Ordering::Relaxed);
     }
 
+    /// Tell the stack the time before a call that takes none (getsockopt:
+    /// TCP_INFO's last_data_recv and friends are measured up to it).
+    pub fn note_time(&self, now: Instant) {
+        self.saw_now(now);
+    }
+
     /// The latest `now` any call brought in.
     pub fn last_now(&self) -> Instant {
         Instant::from_micros(self.last_now.load(Ordering::Relaxed))
