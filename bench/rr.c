@@ -10,8 +10,9 @@
  *   rr crr ADDR PORT SECS|-nCOUNT  TCP_CRR: connect, 1-byte request, 1-byte
  *                                  response, close (the client closes first,
  *                                  as netperf's TCP_CRR)
- *   rr send ADDR PORT MIB          send MIB MiB in 64 KiB writes, shut down,
- *                                  wait for the server's close
+ *   rr send ADDR PORT MIB|-tSECS   send MIB MiB (or for SECS seconds) in 64 KiB
+ *                                  writes, shut down, wait for the server's
+ *                                  close
  *
  * Clients print "tps T n N secs S max_ms M errors E" (send prints "mibps").
  * TCP_NODELAY is set on every connection. */
@@ -122,12 +123,14 @@ int main(int argc, char **argv) {
 
   if (!strcmp(mode, "send")) {
     long mib = atol(argv[4]);
+    double tsecs = !strncmp(argv[4], "-t", 2) ? atof(argv[4] + 2) : 0;
     int fd = dial();
     if (fd < 0) { perror("connect"); return 1; }
     static char buf[1 << 16];
     memset(buf, 'b', sizeof buf);
     double t0 = now();
-    for (long i = 0; i < mib * 16; i++) {
+    long chunks = 0;
+    for (long i = 0; tsecs > 0 ? now() - t0 < tsecs : i < mib * 16; i++, chunks++) {
       ssize_t off = 0;
       while (off < (ssize_t)sizeof buf) {
         ssize_t w = write(fd, buf + off, sizeof buf - off);
@@ -140,7 +143,7 @@ int main(int argc, char **argv) {
     while (read(fd, buf, sizeof buf) > 0) {}
     double el = now() - t0;
     close(fd);
-    printf("mib %ld secs %.3f mibps %.1f\n", mib, el, mib / el);
+    printf("mib %ld secs %.3f mibps %.1f\n", chunks / 16, el, chunks / 16.0 / el);
     return 0;
   }
 
