@@ -62,7 +62,15 @@ pub(crate) fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
         }
         None => {
             if tp.cwnd < tp.ssthresh {
-                tp.cwnd += acked.min(mss);
+                // Slow start as Linux's tcp_slow_start: one MSS per segment
+                // acknowledged (not RFC 5681's one per ACK), up to
+                // ssthresh, and only while cwnd-limited
+                // (tcp_is_cwnd_limited: cwnd < 2 * the window's largest
+                // flight).
+                if tp.cwnd < 2 * tp.max_flight {
+                    let grown = tp.cwnd + acked.div_ceil(mss.max(1)) * mss;
+                    tp.cwnd = grown.min(tp.ssthresh.max(tp.cwnd));
+                }
             } else {
                 tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
             }

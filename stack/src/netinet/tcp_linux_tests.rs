@@ -411,3 +411,35 @@ fn tcp_info_times_count_from_the_handshake() {
     assert_eq!(ti.tcpi_last_data_sent, 0);
     assert_eq!(ti.tcpi_last_ack_recv, 0);
 }
+
+/// Slow start as Linux's tcp_slow_start: cwnd grows by one MSS per segment
+/// an ACK covers (an ACK of two segments: +2), while the flow is
+/// cwnd-limited (cwnd < 2 * the largest flight of the window); packetdrill
+/// slow_start/slow-start-app-limited: 10 → 12 → 14 → 16 → 18 → 20.
+#[test]
+fn slow_start_grows_by_segments_acked_while_cwnd_limited() {
+    let mut c = Config::new(ME, 24);
+    c.sysctl.tcp_timestamps = false;
+    let s = Stack::new(c);
+    let (h, iss) = accepted(&s, None);
+    let cwnd = || s.tcp_info(h).unwrap().tcpi_snd_cwnd;
+    assert_eq!(s.send(t0(), h, &[8u8; 10_000], 0, None), Ok(10_000));
+    let segs = recv_all(&s);
+    assert_eq!(segs.iter().map(|g| g.payload.len()).sum::<usize>(), 10_000);
+    assert_eq!(cwnd(), 10);
+    for (i, want) in [12, 14, 16, 18, 20].into_iter().enumerate() {
+        let ack = iss + 2000 * (i as u32 + 1);
+        send(&s, t0(), &Seg::new(peer(5000), me(8080), 1, ack, ACK));
+        assert_eq!(cwnd(), want, "after the ACK of {ack}");
+    }
+    // Now nothing is in flight and the window's largest flight was 10
+    // segments: an application-limited flow stops growing at 20.
+    assert_eq!(s.send(t0(), h, &[9u8; 1000], 0, None), Ok(1000));
+    recv_all(&s);
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss + 11_000, ACK),
+    );
+    assert_eq!(cwnd(), 20, "not cwnd-limited: no growth");
+}

@@ -226,6 +226,12 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     if len > 0 {
         tp.lsndtime = now;
     }
+    // Linux's tcp_cwnd_validate: remember the largest flight of this window.
+    let flight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
+    if seg_len > 0 && (!tp.snd_una.lt(tp.max_flight_seq) || flight > tp.max_flight) {
+        tp.max_flight = flight;
+        tp.max_flight_seq = tp.snd_nxt;
+    }
     if seg_len > 0 {
         if is_rexmt {
             Stats::bump(&cx.stats().tcp_retransmits);

@@ -166,6 +166,11 @@ pub struct TcpCb {
     // Congestion control (RFC 5681 + 6582 NewReno).
     pub cwnd: usize,
     pub ssthresh: usize,
+    /// The largest flight (bytes) in the last window and the snd_nxt that
+    /// ends that window (Linux's max_packets_out / max_packets_seq): slow
+    /// start grows cwnd only while cwnd < 2 * max_flight.
+    pub max_flight: usize,
+    pub max_flight_seq: Seq,
     pub dupacks: u32,
     pub recover: Option<Seq>,
 
@@ -242,6 +247,8 @@ impl TcpCb {
             total_retrans: 0,
             rtt_seq: None,
             cwnd: 0,
+            max_flight: 0,
+            max_flight_seq: Seq(0),
             ssthresh: usize::MAX,
             dupacks: 0,
             recover: None,
