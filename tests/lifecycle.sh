@@ -10,7 +10,9 @@ source "$(dirname "$0")/lib.sh"
 bg in_ns socat TCP-LISTEN:7000,bind=10.7.0.1,reuseaddr,fork EXEC:cat
 wait_tcp 10.7.0.1 7000 || fail "kernel echo server"
 
-out=$(shimmed timeout 20 python3 -c "
+# -u: the forked child ends with os._exit (no stdio flush), so its line must
+# not depend on PYTHONUNBUFFERED being set (a clean environment has not).
+out=$(shimmed timeout 20 python3 -u -c "
 import os, socket, subprocess
 s = socket.create_connection(('10.7.0.1', 7000))
 def rt(m):
