@@ -29,8 +29,8 @@ fn ifreq(name: &str) -> io::Result<IfReq> {
 }
 
 /// Attach to the existing TUN device `name` (never create one: TUNSETIFF
-/// would silently make a new, unconfigured device); returns a non-blocking,
-/// close-on-exec fd.
+/// would silently make a new, unconfigured device) and wait until it is
+/// running; returns a non-blocking, close-on-exec fd.
 pub fn open_tun(name: &str) -> io::Result<i32> {
     let mut req = ifreq(name)?;
     let cname =
@@ -59,6 +59,9 @@ pub fn open_tun(name: &str) -> io::Result<i32> {
         unsafe { (real().close)(fd) };
         return Err(e);
     }
+    // Attaching turns the carrier on; until linkwatch has run, the kernel
+    // drops what it routes to the device (a first UDP reply, an ICMP error).
+    wait_running(name, std::time::Duration::from_secs(1));
     Ok(fd)
 }
 
