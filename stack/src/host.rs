@@ -26,12 +26,10 @@ use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
-
 use crate::api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 use crate::config::{Config, Sysctl};
 use crate::errno::Errno;
-use crate::kern::lockorder::so_lock;
+use crate::kern::lockorder::{so_lock, LeafMutex, LeafRwLock};
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
@@ -64,14 +62,14 @@ const TX_POOL_MAX: usize = 256;
 pub struct Stack {
     config: Config,
     /// The tunables now in force: `config.sysctl` until [`Stack::set_sysctl`].
-    sysctl: RwLock<Arc<Sysctl>>,
+    sysctl: LeafRwLock<Arc<Sysctl>>,
     stats: Stats,
     /// The socket layer: socket table, changed list, protocol switch.
     kern: SoTable<Stack>,
     /// The Internet protocols' shared state.
     inet: Inet,
-    txq: Mutex<TxQueue>,
-    timers: Mutex<BinaryHeap<Reverse<(Instant, SocketHandle)>>>,
+    txq: LeafMutex<TxQueue>,
+    timers: LeafMutex<BinaryHeap<Reverse<(Instant, SocketHandle)>>>,
     /// The latest `now` seen, in micros (for work with no `now` argument).
     last_now: AtomicU64,
 }
@@ -122,13 +120,13 @@ impl Stack {
         let mut key_rng = Rng::new(config.secret);
         let isn_key = [key_rng.next_u64(), key_rng.next_u64()];
         Stack {
-            sysctl: RwLock::new(Arc::new(config.sysctl.clone())),
+            sysctl: LeafRwLock::new("sysctl", Arc::new(config.sysctl.clone())),
             config,
             stats: Stats::default(),
             kern: SoTable::new(inetsw()),
             inet: Inet::new(rng, isn_key),
-            txq: Mutex::new(TxQueue::default()),
-            timers: Mutex::new(BinaryHeap::new()),
+            txq: LeafMutex::new("transmit queue", TxQueue::default()),
+            timers: LeafMutex::new("timer heap", BinaryHeap::new()),
             last_now: AtomicU64::new(0),
         }
     }

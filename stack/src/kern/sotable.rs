@@ -3,18 +3,19 @@
 //! `SoCx`, what the socket layer needs from the stack that carries it.
 //!
 //! # Locking
-//! `slots` is an `RwLock` taken only to look up, insert or remove; `changed`
-//! is a leaf `Mutex` held only to push or drain. Both are leaves: taken
-//! while a socket lock is held, never the other way round. The protocol
+//! `slots` is a leaf `RwLock` taken only to look up, insert or remove;
+//! `changed` is a leaf `Mutex` held only to push or drain. Both are leaves
+//! (`kern::lockorder`): taken while a socket lock is held, never the other
+//! way round, and no socket is locked while either is held. The protocol
 //! table is fixed at construction and needs no lock.
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::sync::Arc;
 
 use crate::api::{SockType, SocketHandle};
 use crate::config::{Config, Sysctl};
 use crate::errno::Errno;
-use crate::kern::lockorder::{so_lock, SockGuard};
+use crate::kern::lockorder::{so_lock, LeafMutex, LeafRwLock, SockGuard};
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{QState, Socket};
 use crate::stats::Stats;
@@ -94,8 +95,8 @@ const CHANGED_MAX: usize = 1 << 16;
 
 /// The socket layer's tables. `C` is the stack that carries it (see `SoCx`).
 pub struct SoTable<C: 'static> {
-    slots: RwLock<Slots>,
-    changed: Mutex<Vec<SocketHandle>>,
+    slots: LeafRwLock<Slots>,
+    changed: LeafMutex<Vec<SocketHandle>>,
     /// The protocol switch (FreeBSD's `inetsw`): one entry per socket type
     /// and protocol, registered by the stack's face.
     protosw: Vec<&'static dyn Protosw<C>>,
@@ -104,8 +105,8 @@ pub struct SoTable<C: 'static> {
 impl<C: SoCx> SoTable<C> {
     pub fn new(protosw: Vec<&'static dyn Protosw<C>>) -> SoTable<C> {
         SoTable {
-            slots: RwLock::new(Slots::default()),
-            changed: Mutex::new(Vec::new()),
+            slots: LeafRwLock::new("socket table", Slots::default()),
+            changed: LeafMutex::new("changed list", Vec::new()),
             protosw,
         }
     }
@@ -164,6 +165,9 @@ impl<C: SoCx> SoTable<C> {
     }
 
     /// Every socket alive (for whole-stack walks: invariants, exit drain).
+    /// The table lock is released before this returns: a walk locks the
+    /// sockets afterwards, one at a time (a walk holding it deadlocked
+    /// against `sofree`, which removes a slot with its socket locked).
     pub fn all(&self) -> Vec<SocketRef> {
         self.slots.read().all()
     }

@@ -6,9 +6,8 @@
 
 use std::sync::atomic::AtomicU16;
 
-use parking_lot::{Mutex, RwLock};
-
 use crate::api::SocketHandle;
+use crate::kern::lockorder::{LeafMutex, LeafRwLock};
 use crate::kern::sotable::SoCx;
 use crate::netinet::in_pcb::PcbInfo;
 use crate::rng::Rng;
@@ -18,9 +17,9 @@ use crate::time::Instant;
 pub struct Inet {
     /// Port and connection tables (FreeBSD's pcbinfo); a leaf lock, taken
     /// only to look up, insert or remove.
-    pub pcbinfo: RwLock<PcbInfo>,
+    pub pcbinfo: LeafRwLock<PcbInfo>,
     /// Ephemeral port choice; a leaf lock.
-    pub rng: Mutex<Rng>,
+    pub rng: LeafMutex<Rng>,
     /// RFC 6528 secret for ISNs and timestamp offsets.
     pub isn_key: [u64; 2],
     /// IPv4 identification of the next datagram.
@@ -31,8 +30,8 @@ impl Inet {
     pub fn new(mut rng: Rng, isn_key: [u64; 2]) -> Inet {
         let ident = rng.next_u32() as u16;
         Inet {
-            pcbinfo: RwLock::new(PcbInfo::default()),
-            rng: Mutex::new(rng),
+            pcbinfo: LeafRwLock::new("pcbinfo", PcbInfo::default()),
+            rng: LeafMutex::new("inet rng", rng),
             isn_key,
             ip_ident: AtomicU16::new(ident),
         }

@@ -7,6 +7,9 @@ pub mod pair;
 pub mod trace;
 
 #[cfg(test)]
+mod deadlock_tests;
+
+#[cfg(test)]
 mod loss_tests;
 
 #[cfg(test)]
