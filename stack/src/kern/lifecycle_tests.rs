@@ -536,3 +536,66 @@ fn new_syn_reuses_a_time_wait_tuple_at_once() {
     }
     drain_to_zero(&mut p);
 }
+
+/// The handle of the first connection queued on listener `l` of `st`.
+fn first_queued(st: &crate::Stack, l: crate::SocketHandle) -> crate::SocketHandle {
+    let lref = st.lookup(l).unwrap();
+    let so = crate::kern::lockorder::so_lock(&lref);
+    so.so_listen().expect("listening").sol_comp[0]
+}
+
+/// A connection on a listen queue has no descriptor before accept() (on
+/// Linux the fd does not exist yet): no call of the API reaches it, not
+/// even with its handle guessed, and drain_changed does not hand it out.
+/// Once accepted it is reported as changed and works.
+#[test]
+fn queued_connection_is_unreachable_before_accept() {
+    let mut p = Pair::new(50);
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    p.b.listen(l, 4).unwrap();
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    p.drive();
+    assert_eq!(p.a.connect_status(c), Ok(true));
+    p.a.send(p.now, c, b"early", 0, None).unwrap();
+    p.drive();
+    let q = first_queued(&p.b, l);
+    let mut changed = Vec::new();
+    p.b.drain_changed(&mut changed);
+    assert!(changed.contains(&l), "the listener is reported");
+    assert!(!changed.contains(&q), "the queued connection is not");
+
+    let mut buf = [0u8; 16];
+    let now = p.now;
+    assert_eq!(p.b.recv(now, q, &mut buf, MSG_PEEK), Err(Errno::EBADF));
+    assert_eq!(p.b.send(now, q, b"x", 0, None), Err(Errno::EBADF));
+    assert_eq!(p.b.sodup(q), Err(Errno::EBADF), "no reference to dup");
+    assert_eq!(p.b.close(now, q), Err(Errno::EBADF));
+    assert_eq!(p.b.shutdown(now, q, SHUT_WR), Err(Errno::EBADF));
+    assert_eq!(p.b.shutdown(now, q, 7), Err(Errno::EBADF));
+    assert_eq!(p.b.getsockname(q), Err(Errno::EBADF));
+    assert_eq!(p.b.getpeername(q), Err(Errno::EBADF));
+    assert_eq!(
+        p.b.setsockopt(now, q, SOL_SOCKET, SO_KEEPALIVE, &1i32.to_ne_bytes()),
+        Err(Errno::EBADF)
+    );
+    assert_eq!(p.b.connect_status(q), Err(Errno::EBADF));
+    assert_eq!(p.b.sopoll(q), crate::Readiness::NVAL);
+    assert_eq!(p.b.sockinfo(q).err(), Some(Errno::EBADF));
+    p.b.check_invariants();
+
+    let (s, _) = p.b.accept(l).unwrap();
+    assert_eq!(s, q);
+    changed.clear();
+    p.b.drain_changed(&mut changed);
+    assert!(changed.contains(&s), "reported once accepted");
+    let m = p.b.recv(p.now, s, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..m.copied], b"early", "nothing was taken while queued");
+    p.b.sodup(s).unwrap();
+    p.b.check_invariants();
+    for (st, h) in [(&p.b, s), (&p.b, s), (&p.b, l), (&p.a, c)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}

@@ -129,7 +129,10 @@ impl<C: SoCx> SoTable<C> {
     }
 
     /// Lock `h` for a call of the application, failing with EBADF if it is
-    /// stale or freed, or alive only through PROTOREF after the last close.
+    /// stale or freed, alive only through PROTOREF after the last close, or
+    /// a connection still on a listen queue: it has no descriptor before
+    /// accept() hands it out (on Linux the fd does not exist yet), so only
+    /// the queue refers to it.
     pub fn with_socket<R>(
         &self,
         h: SocketHandle,
@@ -137,7 +140,7 @@ impl<C: SoCx> SoTable<C> {
     ) -> Result<R, Errno> {
         let sref = self.lookup(h)?;
         let mut so = so_lock(&sref);
-        if so.is_freed() || (so.so_count == 0 && so.so_qstate == QState::None) {
+        if so.is_freed() || so.so_count == 0 || so.so_qstate != QState::None {
             return Err(Errno::EBADF);
         }
         let r = f(&mut so);
@@ -182,14 +185,24 @@ impl<C: SoCx> SoTable<C> {
     }
 
     /// Append the sockets whose readiness may have changed since the last
-    /// call (each at most once).
+    /// call (each at most once). A connection still on a listen queue is
+    /// left out: it has no descriptor yet (`soaccept` reports it when it
+    /// hands it out).
     pub fn drain_changed(&self, out: &mut Vec<SocketHandle>) {
         let start = out.len();
         out.append(&mut self.changed.lock());
         out[start..].sort_unstable();
         let mut tail = out.split_off(start);
         tail.dedup();
+        // The changed list is released: the sockets may be locked now.
+        tail.retain(|&h| !self.is_queued(h));
         out.append(&mut tail);
+    }
+
+    /// Is `h` a connection on a listener's queue, not yet accepted?
+    fn is_queued(&self, h: SocketHandle) -> bool {
+        self.lookup(h)
+            .is_ok_and(|sref| so_lock(&sref).so_qstate != QState::None)
     }
 
     /// Assert every socket-layer invariant of DESIGN.md over the whole table,

@@ -229,6 +229,9 @@ pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, Socke
             // As Linux: a connection reset while queued is still
             // returned; its first recv reports ECONNRESET.
             let peer = cx.pr(&c).pru_accept(&c);
+            // Reachable from now on: report what changed while it was
+            // queued (drain_changed left it out until now).
+            cx.sockets().sowakeup(child);
             return Ok((child, peer));
         }
         Err(Errno::EAGAIN)
@@ -337,8 +340,7 @@ fn soreceive_dgram(
 pub fn soshutdown<C: SoCx>(cx: &C, now: Instant, h: SocketHandle, how: i32) -> Result<(), Errno> {
     if !(0..=SHUT_RDWR).contains(&how) {
         // Linux checks the socket first: a stale handle is EBADF.
-        cx.sockets().lookup(h)?;
-        return Err(Errno::EINVAL);
+        return cx.sockets().with_socket(h, |_| Err(Errno::EINVAL));
     }
     cx.sockets().with_socket(h, |so| {
         let r = cx.pr(so).pru_shutdown(cx, now, so, how);
