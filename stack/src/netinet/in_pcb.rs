@@ -33,6 +33,11 @@ pub struct Inpcb {
     pub faddr: Ipv4Addr,
     pub fport: u16,
     pub inp_flags: u32,
+    /// The automatically chosen port a disconnect released (a refused or
+    /// dissolved connect: `tcp_disconnect`). Linux's `inet_sport` keeps
+    /// it, so getsockname still reports it, though nothing holds it any
+    /// more; a later bind or connect sets `lport`, which takes precedence.
+    pub lport_released: u16,
     pub ttl: u8,
     pub tos: u8,
     /// IP_RECVERR.
@@ -55,6 +60,7 @@ impl Inpcb {
             faddr: Ipv4Addr::UNSPECIFIED,
             fport: 0,
             inp_flags: 0,
+            lport_released: 0,
             ttl,
             tos: 0,
             recverr: false,

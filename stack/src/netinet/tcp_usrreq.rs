@@ -53,8 +53,9 @@ fn tcp_usrclosed(cx: &impl InetCx, now: Instant, so: &mut Socket) {
 
 /// Linux's tcp_disconnect: make the socket reusable for a new connect()
 /// after a failed or dissolved one. The connection (if any) is dropped,
-/// an automatically chosen port and address are released, sequence state
-/// starts afresh; options set by the application are kept.
+/// an automatically chosen port and address are released (getsockname
+/// still reports the port, as Linux's inet_sport), sequence state starts
+/// afresh; options set by the application are kept.
 fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     // Linux reports ECONNRESET for a connection it had to reset (or a SYN
     // it abandoned); a connection already over reports nothing.
@@ -87,6 +88,7 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
             .pcbinfo
             .write()
             .unbind(Proto::Tcp, inp.lport, handle);
+        inp.lport_released = inp.lport;
         inp.lport = 0;
         inp.inp_flags &= !INP_ANONPORT;
     } else if inp.lport != 0 {
@@ -490,7 +492,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     }
 
     fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4 {
-        so.so_pcb.inp().local()
+        let inp = so.so_pcb.inp();
+        match inp.lport {
+            0 => SocketAddrV4::new(inp.laddr, inp.lport_released),
+            _ => inp.local(),
+        }
     }
 
     fn pru_rcv_notconn(&self, so: &Socket) -> bool {
