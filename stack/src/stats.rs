@@ -47,6 +47,9 @@ stats! {
     sockets_freed,
     pru_detach_calls,
     pru_abort_calls,
+    // A reference released from a socket whose so_count was already 0
+    // (a bug: caught, counted and refused instead of wrapping).
+    so_count_underflows,
 }
 
 impl Stats {

@@ -15,4 +15,7 @@ pub mod sotable;
 pub mod uipc;
 
 #[cfg(test)]
+mod guard_tests;
+
+#[cfg(test)]
 mod lifecycle_tests;

@@ -207,15 +207,30 @@ impl<C: SoCx> SoTable<C> {
 
     /// Assert every socket-layer invariant of DESIGN.md over the whole table,
     /// and each protocol's (`pru_check`).
+    /// Call it when no other thread works on the stack: it looks at the
+    /// sockets one at a time.
     pub fn check_invariants(&self, cx: &C) {
-        let all = self.all();
-        assert_eq!(all.len(), self.count(), "slot count");
+        let (all, live) = {
+            let slots = self.slots.read();
+            (slots.all(), slots.live)
+        };
+        assert_eq!(all.len(), live, "slot count");
+        // (connection, the listener it names) for every queued connection.
+        let mut queued = Vec::new();
         for sref in &all {
             let so = so_lock(sref);
             so.check_invariants();
             self.pr(&so).pru_check(cx, &so);
+            if let Some(head) = so.so_head {
+                queued.push((so.handle, head));
+            }
             if let Some(q) = &so.so_listen {
-                for &child in &q.sol_comp {
+                for (i, &child) in q.sol_comp.iter().enumerate() {
+                    assert!(
+                        !q.sol_comp.iter().skip(i + 1).any(|&c| c == child),
+                        "{child:?} is on {:?}'s queue twice",
+                        so.handle
+                    );
                     let c = self
                         .lookup(child)
                         .expect("queued child is in the slot table");
@@ -227,6 +242,17 @@ impl<C: SoCx> SoTable<C> {
                     );
                 }
             }
+        }
+        // The reverse: a connection that names a listener is on its queue.
+        for (child, head) in queued {
+            let l = self
+                .lookup(head)
+                .expect("a queued child's listener is in the slot table");
+            let l = so_lock(&l);
+            assert!(
+                l.so_listen().is_some_and(|q| q.sol_comp.contains(&child)),
+                "{child:?} names {head:?} as its listener but is not on its queue"
+            );
         }
     }
 }

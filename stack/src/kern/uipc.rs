@@ -54,22 +54,39 @@ pub fn soreserved(so: &Socket) -> bool {
     so.so_snd.sb_hiwat != 0 && so.so_rcv.sb_hiwat != 0
 }
 
-/// A descriptor was duplicated: so_count += 1.
+/// A descriptor was duplicated: so_count += 1 (EMFILE rather than a
+/// wrap, should it ever reach u32::MAX).
 pub fn sodup<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(), Errno> {
     cx.sockets().with_socket(h, |so| {
-        so.so_count += 1;
+        so.so_count = so.so_count.checked_add(1).ok_or(Errno::EMFILE)?;
         Ok(())
     })
+}
+
+/// Release one `so_count` reference. Releasing one that is not there is a
+/// bug of the socket layer: asserted in debug builds; in release builds it
+/// is counted (`so_count_underflows`) and refused with EBADF, never a wrap
+/// and never a panic across the API.
+pub(in crate::kern) fn so_count_release<C: SoCx>(cx: &C, so: &mut Socket) -> Result<(), Errno> {
+    match so.so_count.checked_sub(1) {
+        Some(n) => {
+            so.so_count = n;
+            Ok(())
+        }
+        None => {
+            Stats::bump(&cx.stats().so_count_underflows);
+            debug_assert!(false, "{:?}: so_count underflow", so.handle);
+            Err(Errno::EBADF)
+        }
+    }
 }
 
 /// Drop one descriptor reference; the last one runs `soclose`.
 pub fn sorele<C: SoCx>(cx: &C, now: Instant, h: SocketHandle) -> Result<(), Errno> {
     cx.sockets().with_socket(h, |so| {
-        debug_assert!(so.so_count > 0, "sorele: so_count already 0");
-        if so.so_qstate != QState::None || so.so_count == 0 {
-            return Err(Errno::EBADF);
-        }
-        so.so_count -= 1;
+        // with_socket refused a queued connection and one without a
+        // descriptor reference.
+        so_count_release(cx, so)?;
         if so.so_count == 0 {
             soclose(cx, now, so);
         }
@@ -131,7 +148,8 @@ fn soabort<C: SoCx>(cx: &C, now: Instant, child: SocketHandle) {
     c.so_head = None;
     Stats::bump(&cx.stats().pru_abort_calls);
     cx.pr(&c).pru_abort(cx, now, &mut c);
-    c.so_count -= 1;
+    // An underflow is counted there; the queue's reference is gone either way.
+    let _ = so_count_release(cx, &mut c);
     sofree(cx, &mut c);
 }
 

@@ -1,0 +1,166 @@
+//! The socket model's guards, each exercised on its own (issue 15: these
+//! are the mutations of the stack no other test caught): `sofree` refuses
+//! a socket still held by a descriptor, PROTOREF or a listen queue, and a
+//! freed one; `pru_detach` cannot run twice; `so_count` never wraps;
+//! `check_invariants` sees a queued connection missing from its listener's
+//! queue and a queue entry that does not point back.
+
+use std::net::SocketAddrV4;
+
+use crate::kern::lockorder::so_lock;
+use crate::kern::socket::{QState, SoState};
+use crate::kern::uipc;
+use crate::testing::pair::{Pair, A_ADDR, B_ADDR};
+use crate::{Errno, SockType, SocketHandle};
+
+/// A listener on B with one connection from A queued on it.
+fn one_queued(seed: u64) -> (Pair, SocketHandle, SocketHandle) {
+    let mut p = Pair::new(seed);
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    p.b.listen(l, 4).unwrap();
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    p.drive();
+    let q = {
+        let lref = p.b.lookup(l).unwrap();
+        let so = so_lock(&lref);
+        so.so_listen().unwrap().sol_comp[0]
+    };
+    (p, l, q)
+}
+
+#[test]
+fn sofree_frees_nothing_still_held_and_nothing_twice() {
+    let p = Pair::new(60);
+    let h = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.bind(h, SocketAddrV4::new(A_ADDR, 1234)).unwrap();
+    let sref = p.a.lookup(h).unwrap();
+    let before = p.a.stats();
+    {
+        let mut so = so_lock(&sref);
+        // A descriptor holds it (so_count 1).
+        uipc::sofree(&p.a, &mut so);
+        assert!(!so.is_freed(), "so_count > 0");
+        // Only PROTOREF holds it.
+        so.so_count = 0;
+        so.so_state.set(SoState::PROTOREF);
+        uipc::sofree(&p.a, &mut so);
+        assert!(!so.is_freed(), "PROTOREF");
+        so.so_state.clear(SoState::PROTOREF);
+        // Only a listen queue holds it.
+        so.so_qstate = QState::Comp;
+        uipc::sofree(&p.a, &mut so);
+        assert!(!so.is_freed(), "on a listen queue");
+        so.so_qstate = QState::None;
+        so.so_count = 1;
+    }
+    let held = p.a.stats();
+    assert_eq!(held.pru_detach_calls, before.pru_detach_calls);
+    assert_eq!(held.sockets_freed, before.sockets_freed);
+    assert_eq!(p.a.socket_count(), 1);
+    assert_eq!(
+        p.a.bind(
+            p.a.socket(SockType::Stream, 0).unwrap(),
+            SocketAddrV4::new(A_ADDR, 1234)
+        ),
+        Err(Errno::EADDRINUSE),
+        "its port is still held"
+    );
+    p.a.check_invariants();
+
+    p.a.close(p.now, h).unwrap();
+    let closed = p.a.stats();
+    assert_eq!(closed.pru_detach_calls, before.pru_detach_calls + 1);
+    // A second sofree of the freed socket: no second pru_detach.
+    uipc::sofree(&p.a, &mut so_lock(&sref));
+    let after = p.a.stats();
+    assert_eq!(after.pru_detach_calls, closed.pru_detach_calls);
+    assert_eq!(after.sockets_freed, closed.sockets_freed);
+    assert_eq!(p.a.close(p.now, h), Err(Errno::EBADF));
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "pru_detach runs exactly once")]
+fn a_second_detach_is_caught() {
+    let p = Pair::new(61);
+    let sref =
+        p.a.lookup(p.a.socket(SockType::Stream, 0).unwrap())
+            .unwrap();
+    let mut so = so_lock(&sref);
+    so.detached();
+    so.detached();
+}
+
+/// Releasing a reference that is not there is refused (EBADF) and counted
+/// in release builds, asserted in debug builds; never a wrap to u32::MAX.
+#[test]
+#[cfg_attr(debug_assertions, should_panic(expected = "so_count underflow"))]
+fn so_count_underflow_is_refused_not_wrapped() {
+    let p = Pair::new(62);
+    let sref =
+        p.a.lookup(p.a.socket(SockType::Stream, 0).unwrap())
+            .unwrap();
+    let mut so = so_lock(&sref);
+    so.so_count = 0;
+    assert_eq!(uipc::so_count_release(&p.a, &mut so), Err(Errno::EBADF));
+    assert_eq!(so.so_count, 0);
+    assert_eq!(p.a.stats().so_count_underflows, 1);
+}
+
+#[test]
+fn so_count_overflow_is_refused_not_wrapped() {
+    let p = Pair::new(63);
+    let h = p.a.socket(SockType::Stream, 0).unwrap();
+    let sref = p.a.lookup(h).unwrap();
+    so_lock(&sref).so_count = u32::MAX;
+    assert_eq!(p.a.sodup(h), Err(Errno::EMFILE));
+    assert_eq!(so_lock(&sref).so_count, u32::MAX);
+    so_lock(&sref).so_count = 1;
+    p.a.sodup(h).unwrap();
+    assert_eq!(so_lock(&sref).so_count, 2);
+    p.a.close(p.now, h).unwrap();
+    p.a.close(p.now, h).unwrap();
+    assert_eq!(p.a.socket_count(), 0);
+    assert_eq!(p.a.stats().so_count_underflows, 0);
+}
+
+#[test]
+#[should_panic(expected = "but is not on its queue")]
+fn check_invariants_sees_a_queued_connection_missing_from_the_queue() {
+    let (p, l, q) = one_queued(64);
+    p.b.check_invariants();
+    let lref = p.b.lookup(l).unwrap();
+    assert!(so_lock(&lref).so_listen.as_mut().unwrap().remove_comp(q));
+    p.b.check_invariants();
+}
+
+#[test]
+#[should_panic(expected = "its listener")]
+fn check_invariants_sees_a_queue_entry_not_pointing_back() {
+    let (p, l, _) = one_queued(65);
+    let other = p.b.socket(SockType::Stream, 0).unwrap();
+    let lref = p.b.lookup(l).unwrap();
+    so_lock(&lref)
+        .so_listen
+        .as_mut()
+        .unwrap()
+        .sol_comp
+        .push_back(other);
+    p.b.check_invariants();
+}
+
+#[test]
+#[should_panic(expected = "queue twice")]
+fn check_invariants_sees_a_connection_queued_twice() {
+    let (p, l, q) = one_queued(66);
+    let lref = p.b.lookup(l).unwrap();
+    so_lock(&lref)
+        .so_listen
+        .as_mut()
+        .unwrap()
+        .sol_comp
+        .push_back(q);
+    p.b.check_invariants();
+}
