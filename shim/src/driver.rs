@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use libc::c_void;
 use parking_lot::Mutex;
-use stack::{Config, SocketHandle, Stack, Sysctl};
+use stack::{Config, SocketHandle, Stack};
 
 use crate::config::{LogLevel, ShimConfig};
 use crate::fdtable::FdTable;
@@ -95,17 +95,6 @@ pub fn new_anchor(cloexec: bool) -> i32 {
     let flags = if cloexec { libc::SOCK_CLOEXEC } else { 0 };
     // SAFETY: socket(2) with constant arguments.
     unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_DGRAM | flags, 0) }
-}
-
-/// The namespace's sysctls, from /proc/sys.
-pub fn read_sysctl() -> Sysctl {
-    let mut s = Sysctl::default();
-    for path in stack::config::SYSCTL_PATHS {
-        if let Ok(text) = std::fs::read_to_string(format!("/proc/sys/{path}")) {
-            s.apply(path, &text);
-        }
-    }
-    s
 }
 
 /// A secret shared by every shimmed process of this boot (Linux keys its
@@ -220,7 +209,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     let mut sc = Config::new(cfg.addr, cfg.prefix_len);
     sc.gateway = cfg.gateway;
     sc.mtu = mtu;
-    sc.sysctl = read_sysctl();
+    sc.sysctl = crate::sysctl::read_sysctl();
     sc.seed = random_seed();
     sc.secret = boot_secret();
     let shim = Arc::new(Shim {

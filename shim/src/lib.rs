@@ -16,6 +16,7 @@ pub mod ops;
 pub mod real;
 pub mod stdio;
 pub mod sys;
+pub mod sysctl;
 pub mod uaccess;
 pub mod wait;
 

@@ -88,7 +88,7 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     // Linux reads the namespace's sysctls when a socket is created (buffer
     // sizes) and when it connects (window scale): a change made after the
     // shim attached must count.
-    s.stack.set_sysctl(crate::driver::read_sysctl());
+    s.stack.set_sysctl(crate::sysctl::read_sysctl());
     let h = s.stack.socket(ty, protocol).map_err(e)?;
     let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
         libc::SOCK_CLOEXEC
