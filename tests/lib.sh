@@ -23,6 +23,9 @@ stop_last() {
 
 cleanup() {
   for p in "${PIDS[@]}"; do kill_tree "$p"; done
+  # What still runs in our namespace (the detached stack service of
+  # SOCKSHIM_MODE=service, lingering through TIME_WAITs) goes too.
+  for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
   "$ROOT/scripts/netns-down" "$NS" >/dev/null 2>&1
   rm -rf "$WORK"
 }

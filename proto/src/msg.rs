@@ -102,8 +102,10 @@ pub enum Request<'a> {
     Sockinfo {
         id: u64,
     },
-    /// Readiness (POLL* bits) of each socket; with `wait`, interest in
-    /// `events` is registered for those not ready.
+    /// Readiness of each socket: POLL* bits in the low 16 bits of each
+    /// value, a count of its readiness changes in the high 16 (for
+    /// edge-triggered epoll). With `wait`, interest in `events` is
+    /// registered for those not ready.
     Poll {
         items: Vec<(u64, u32)>,
         wait: bool,

@@ -25,12 +25,23 @@ pub struct SockEntry {
     /// POLL* events a waiting client asked for beyond POLLIN (which is
     /// always mirrored); cleared when a token has been written for them.
     interest: u32,
+    /// A blocking connect's wait saw the connection established: it
+    /// completes with success even if a reset came in the same batch of
+    /// frames (as Linux's connect returns 0 once woken at ESTABLISHED).
+    connected_seen: bool,
+    /// Counts readiness changes (edge-triggered epoll in the clients
+    /// reports an entry again only after a change).
+    changes: u16,
 }
 
 /// One client connection's rights.
 #[derive(Default)]
 pub struct Session {
     pub attached: HashSet<u64>,
+    /// Runs as the service's uid or root: may create sockets. Any other
+    /// client only uses sockets it holds (attached by their anchors), and
+    /// the connections accepted on them.
+    pub trusted: bool,
 }
 
 pub struct Core {
@@ -40,6 +51,12 @@ pub struct Core {
     by_anchor: HashMap<RawFd, u64>,
     /// Anchors made since the loop last looked (to watch for hang-ups).
     pub new_anchors: Vec<RawFd>,
+    /// Sockets whose readiness changed and whose tokens are not synced yet.
+    changed: Vec<SocketHandle>,
+    /// Reads the namespace's sysctls (None in tests: the configured ones).
+    pub read_sysctl: Option<fn() -> stack::Sysctl>,
+    /// Sockets with a blocking connect waiting (see `connected_seen`).
+    connecting: HashSet<u64>,
     scratch: Vec<u8>,
 }
 
@@ -59,6 +76,9 @@ impl Core {
             by_ino: HashMap::new(),
             by_anchor: HashMap::new(),
             new_anchors: Vec::new(),
+            changed: Vec::new(),
+            read_sysctl: None,
+            connecting: HashSet::new(),
             scratch: vec![0; proto::MAX_DATA],
         }
     }
@@ -91,6 +111,8 @@ impl Core {
                 anchor: a,
                 b_ino: ino,
                 interest: 0,
+                connected_seen: false,
+                changes: 0,
             },
         );
         sess.attached.insert(id);
@@ -100,6 +122,7 @@ impl Core {
     /// The last descriptor of `id` is gone: the socket's last `so_count`
     /// reference, held by the service, goes too (`soclose`).
     pub fn close_socket(&mut self, now: Instant, id: u64) {
+        self.connecting.remove(&id);
         if let Some(e) = self.socks.remove(&id) {
             self.by_ino.remove(&e.b_ino);
             self.by_anchor.remove(&e.anchor.as_raw_fd());
@@ -132,11 +155,40 @@ impl Core {
         }
     }
 
+    /// After each input frame: note blocking connects that completed,
+    /// before a later frame of the same batch (a reset) hides it.
+    pub fn after_frame(&mut self) {
+        if self.connecting.is_empty() {
+            return;
+        }
+        self.stack.drain_changed(&mut self.changed);
+        for h in &self.changed {
+            let id = h.as_u64();
+            if !self.connecting.contains(&id) {
+                continue;
+            }
+            let r = self.stack.sopoll(*h);
+            if r.contains(Readiness::OUT) && !r.intersects(Readiness::ERR) {
+                self.connecting.remove(&id);
+                if let Some(e) = self.socks.get_mut(&id) {
+                    e.connected_seen = true;
+                }
+            } else if r.intersects(Readiness::ERR | Readiness::NVAL) {
+                self.connecting.remove(&id);
+            }
+        }
+    }
+
     /// After any work: tokens for every socket whose readiness changed.
     pub fn sync_changed(&mut self) {
-        let mut changed = Vec::new();
+        let mut changed = std::mem::take(&mut self.changed);
         self.stack.drain_changed(&mut changed);
+        changed.sort_unstable();
+        changed.dedup();
         for h in changed {
+            if let Some(e) = self.socks.get_mut(&h.as_u64()) {
+                e.changes = e.changes.wrapping_add(1);
+            }
             self.sync_token(h.as_u64());
         }
     }
@@ -176,9 +228,15 @@ impl Core {
         let reply = match req {
             Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
             Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
+            Request::Socket { .. } if !sess.trusted => return (Err(Errno::EACCES), None),
             Request::Socket { ty, protocol } => {
                 if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
                     return (Err(Errno::EMFILE), None);
+                }
+                // As Linux, the namespace's sysctls count from the next
+                // socket on (see Stack::set_sysctl).
+                if let Some(read) = self.read_sysctl {
+                    self.stack.set_sysctl(read());
                 }
                 let h = match self.stack.socket(ty, protocol) {
                     Ok(h) => h,
@@ -260,6 +318,12 @@ impl Core {
                 .and_then(|h| self.stack.connect(now, h, addr))
                 .map(|_| Body::None),
             Request::ConnectStatus { id, wait } => {
+                if let Some(e) = self.socks.get_mut(&id) {
+                    if e.connected_seen && sess.attached.contains(&id) {
+                        e.connected_seen = false;
+                        return (Ok(Body::Bool(true)), None);
+                    }
+                }
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.connect_status(h))
@@ -271,6 +335,11 @@ impl Core {
                         }
                     });
                 self.waited(id, wait, Readiness::OUT, &r);
+                if wait && r == Err(Errno::EAGAIN) {
+                    self.connecting.insert(id);
+                } else {
+                    self.connecting.remove(&id);
+                }
                 r
             }
             Request::Send {
@@ -357,10 +426,11 @@ impl Core {
                 let mut ready = Vec::with_capacity(items.len());
                 for &(id, ev) in &items {
                     let r = match self.check(sess, id) {
-                        Ok(h) => self.stack.sopoll(h).0,
+                        Ok(h) => self.stack.sopoll(h).0 & 0xffff,
                         Err(_) => Readiness::NVAL.0,
                     };
-                    ready.push(r);
+                    let changes = self.socks.get(&id).map_or(0, |e| e.changes as u32);
+                    ready.push(r | changes << 16);
                     if wait && r & (ev | ALWAYS) == 0 {
                         if let Some(e) = self.socks.get_mut(&id) {
                             e.interest |= ev;

@@ -1,8 +1,10 @@
 //! The service's name and its front door: a SOCK_SEQPACKET unix socket
 //! bound to the abstract name of its device (`proto::name`). Whoever binds
 //! the name first is the service; a second `sockshimd` for the same
-//! device gets EADDRINUSE and leaves. Clients are accepted only when
-//! SO_PEERCRED says they run as our uid (or root).
+//! device gets EADDRINUSE and leaves. SO_PEERCRED tells whether a client
+//! runs as our uid (or root): only such a client may create sockets; any
+//! other (an nginx worker after it dropped to `nobody`) may use only the
+//! sockets it proves it holds by their anchors (see core.rs).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -30,9 +32,9 @@ pub fn uid_allowed(me: u32, uid: u32) -> bool {
     uid == me || uid == 0
 }
 
-/// Accept one waiting client, checking its credentials. Ok(None): nobody
-/// waiting; a client of another user is refused (closed) and skipped.
-pub fn accept_client(listener: &OwnedFd, me: u32) -> nix::Result<Option<OwnedFd>> {
+/// Accept one waiting client: Ok(Some((fd, trusted))), trusted when it
+/// runs as our uid or root; Ok(None): nobody waiting.
+pub fn accept_client(listener: &OwnedFd, me: u32) -> nix::Result<Option<(OwnedFd, bool)>> {
     loop {
         let fd = match accept4(
             listener.as_raw_fd(),
@@ -46,7 +48,7 @@ pub fn accept_client(listener: &OwnedFd, me: u32) -> nix::Result<Option<OwnedFd>
         // SAFETY: accept4 just returned this fd; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         match getsockopt(&fd, sockopt::PeerCredentials) {
-            Ok(c) if uid_allowed(me, c.uid()) => return Ok(Some(fd)),
+            Ok(c) => return Ok(Some((fd, uid_allowed(me, c.uid())))),
             _ => continue, // dropped: closed
         }
     }

@@ -57,7 +57,8 @@ fn main() {
     if !foreground {
         startup::detach(std::env::var("SOCKSHIM_SERVICE_LOG").ok().as_deref());
     }
-    let core = Core::new(stack::Stack::new(sc));
+    let mut core = Core::new(stack::Stack::new(sc));
+    core.read_sysctl = Some(startup::read_sysctl);
     match Service::new(core, device, listener, idle) {
         Ok(mut s) => s.run(),
         Err(e) => {

@@ -126,7 +126,10 @@ impl Service {
     fn input(&mut self, frame: &mut [u8]) {
         for _ in 0..256 {
             match nix::unistd::read(self.device.as_raw_fd(), frame) {
-                Ok(n) if n > 0 => self.core.stack.handle_frame(now(), &frame[..n]),
+                Ok(n) if n > 0 => {
+                    self.core.stack.handle_frame(now(), &frame[..n]);
+                    self.core.after_frame();
+                }
                 _ => break,
             }
         }
@@ -155,11 +158,15 @@ impl Service {
     }
 
     fn accept_clients(&mut self) {
-        while let Ok(Some(fd)) = listener::accept_client(&self.listener, self.uid) {
+        while let Ok(Some((fd, trusted))) = listener::accept_client(&self.listener, self.uid) {
             let key = fd.as_raw_fd();
             let ev = EpollEvent::new(EpollFlags::EPOLLIN, K_CLIENT | key as u32 as u64);
             if self.epoll.add(&fd, ev).is_ok() {
-                self.clients.insert(key, (fd, Session::default()));
+                let sess = Session {
+                    trusted,
+                    ..Session::default()
+                };
+                self.clients.insert(key, (fd, sess));
             }
         }
     }

@@ -29,7 +29,7 @@ pub fn own_fds_and_limits() {
     }
 }
 
-fn read_sysctl() -> Sysctl {
+pub fn read_sysctl() -> Sysctl {
     let mut s = Sysctl::default();
     for path in stack::config::SYSCTL_PATHS {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/sys/{path}")) {

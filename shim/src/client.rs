@@ -117,7 +117,8 @@ fn spawn_service() -> Result<i32, i32> {
 fn try_connect(name: &[u8]) -> Result<c_int, i32> {
     let _alloc = crate::driver::FD_ALLOC.lock();
     // SAFETY: socket(2) with constant arguments.
-    let fd = unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    let fd =
+        unsafe { (real().socket)(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(errno());
     }
@@ -221,7 +222,11 @@ fn roundtrip<'b>(
             (*cm).cmsg_level = libc::SOL_SOCKET;
             (*cm).cmsg_type = libc::SCM_RIGHTS;
             (*cm).cmsg_len = libc::CMSG_LEN(bytes as u32) as usize;
-            std::ptr::copy_nonoverlapping(pass.as_ptr(), libc::CMSG_DATA(cm) as *mut c_int, pass.len());
+            std::ptr::copy_nonoverlapping(
+                pass.as_ptr(),
+                libc::CMSG_DATA(cm) as *mut c_int,
+                pass.len(),
+            );
         }
     }
     loop {
@@ -316,6 +321,7 @@ fn attach_all(c: &mut Conn) -> Result<(), i32> {
 pub fn call<T>(
     tun: &str,
     req: &Request<'_>,
+    pass: &[c_int],
     cloexec: bool,
     f: impl FnOnce(Reply<'_>, Option<c_int>) -> T,
 ) -> Result<T, Errno> {
@@ -336,8 +342,20 @@ pub fn call<T>(
         *g = Some(connect_service(tun).map_err(Errno)?);
     }
     let c = g.as_mut().expect("connected above");
+    if matches!(req, Request::Socket { .. } | Request::Accept { .. }) {
+        // A descriptor must be free for the anchor before the service
+        // makes the socket (or takes a connection off the queue): EMFILE
+        // here, as Linux's socket() and accept() reserve it first.
+        // SAFETY: duplicating our own fd, closed at once.
+        let probe = unsafe { (real().fcntl)(c.fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if probe < 0 {
+            return Err(Errno(errno()));
+        }
+        // SAFETY: the probe is ours.
+        unsafe { (real().close)(probe) };
+    }
     let msg = req.encode();
-    match roundtrip(c, &msg, &[], cloexec) {
+    match roundtrip(c, &msg, pass, cloexec) {
         Ok((rep, fd)) => Ok(f(rep, fd)),
         Err(e) => {
             if let Some(c) = g.take() {

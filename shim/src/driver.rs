@@ -5,7 +5,7 @@
 //! worked on the stack calls `flush()`, writing frames to the TUN fd.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -13,7 +13,9 @@ use libc::c_void;
 use parking_lot::Mutex;
 use stack::{Config, SocketHandle, Stack};
 
-use crate::config::{LogLevel, ShimConfig};
+use crate::net::{Net, Remote};
+
+use crate::config::{LogLevel, Mode, ShimConfig};
 use crate::fdtable::FdTable;
 use crate::log;
 use crate::real::real;
@@ -22,7 +24,8 @@ use crate::real::real;
 pub const SHIM_FD_BASE: i32 = 900;
 
 pub struct Shim {
-    pub stack: Stack,
+    /// The stack in this process, or the service's (SOCKSHIM_MODE).
+    pub stack: Net,
     pub fds: FdTable,
     pub epoll: crate::epoll::EpollTable,
     pub tun_fd: i32,
@@ -32,7 +35,9 @@ pub struct Shim {
     driver_deadline: AtomicU64,
     /// Sockets → eventfds of threads blocked on them.
     waiters: Mutex<HashMap<SocketHandle, Vec<i32>>>,
-    pub pid: i32,
+    /// The process that owns this state (a fork child in service mode
+    /// takes it over; a vfork child never does).
+    pub pid: AtomicI32,
 }
 
 static SHIM: OnceLock<Result<Arc<Shim>, i32>> = OnceLock::new();
@@ -153,7 +158,7 @@ pub fn shim_any() -> Option<&'static Arc<Shim>> {
 pub fn in_vfork_child() -> bool {
     // SAFETY: getpid has no preconditions (glibc does not cache it).
     !FORKED.load(Ordering::Relaxed)
-        && shim_any().is_some_and(|s| unsafe { libc::getpid() } != s.pid)
+        && shim_any().is_some_and(|s| unsafe { libc::getpid() } != s.pid.load(Ordering::Relaxed))
 }
 
 /// In a forked child: forget an inherited stack-socket fd that is being
@@ -182,6 +187,32 @@ fn init() -> Result<Arc<Shim>, i32> {
         }
     };
     log::set_level(cfg.log);
+    if cfg.mode == Mode::Service {
+        // The service owns the device and the stack; this process only
+        // talks to it (connecting lazily, on the first call).
+        let shim = Arc::new(Shim {
+            stack: Net::Remote(Remote {
+                tun: cfg.tun.clone(),
+            }),
+            fds: FdTable::default(),
+            epoll: crate::epoll::EpollTable::default(),
+            tun_fd: -1,
+            driver_wake_fd: -1,
+            driver_deadline: AtomicU64::new(u64::MAX),
+            waiters: Mutex::new(HashMap::new()),
+            // SAFETY: getpid has no preconditions.
+            pid: AtomicI32::new(unsafe { libc::getpid() }),
+        });
+        // SAFETY: registering plain extern "C" functions without captures.
+        unsafe {
+            libc::pthread_atfork(
+                Some(atfork_prepare),
+                Some(atfork_parent),
+                Some(atfork_child),
+            );
+        }
+        return Ok(shim);
+    }
     let tun = match crate::sys::tun::open_tun(&cfg.tun) {
         Ok(fd) => to_high_fd(fd),
         Err(e) => {
@@ -213,7 +244,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     sc.seed = random_seed();
     sc.secret = boot_secret();
     let shim = Arc::new(Shim {
-        stack: Stack::new(sc),
+        stack: Net::Local(Stack::new(sc)),
         fds: FdTable::default(),
         epoll: crate::epoll::EpollTable::default(),
         tun_fd: tun,
@@ -221,7 +252,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         driver_deadline: AtomicU64::new(u64::MAX),
         waiters: Mutex::new(HashMap::new()),
         // SAFETY: getpid has no preconditions.
-        pid: unsafe { libc::getpid() },
+        pid: AtomicI32::new(unsafe { libc::getpid() }),
     });
     if log::enabled(LogLevel::Info) {
         log::info(&format!(
@@ -266,6 +297,14 @@ extern "C" fn atfork_parent() {
 extern "C" fn atfork_child() {
     if let Some(s) = shim_any() {
         s.fds.unlock_after_fork();
+        if s.stack.remote().is_some() {
+            // The service serves the child too: it takes the state over
+            // (and connects anew on its first call, see client.rs).
+            // SAFETY: getpid has no preconditions.
+            s.pid.store(unsafe { libc::getpid() }, Ordering::Relaxed);
+            crate::uaccess::forget_pid();
+            return;
+        }
     }
     FORKED.store(true, Ordering::Relaxed);
     crate::uaccess::forget_pid();
@@ -284,20 +323,23 @@ extern "C" fn at_exit() {
         return;
     }
     let Some(s) = shim_if_ready() else { return };
+    // With the service, the kernel closes the anchors at exit and the
+    // service sends what is left: nothing to do here.
+    let Some(st) = s.stack.local() else { return };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         for (_, of) in s.fds.take_all() {
-            let _ = s.stack.close(s.now(), of.handle);
+            let _ = st.close(s.now(), of.handle);
         }
         s.after_op();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while s.stack.has_unsent_data() && std::time::Instant::now() < deadline {
+        while st.has_unsent_data() && std::time::Instant::now() < deadline {
             s.flush();
             std::thread::sleep(Duration::from_millis(5));
         }
         if log::enabled(LogLevel::Debug) {
             log::debug(&format!(
                 "sockshim: stack counters at exit: {:?}",
-                s.stack.stats()
+                st.stats()
             ));
         }
     }));
@@ -314,19 +356,21 @@ impl Shim {
 
     /// Write every queued frame to the TUN device.
     pub fn flush(&self) {
-        while let Some(frame) = self.stack.poll_transmit() {
+        let Some(st) = self.stack.local() else { return };
+        while let Some(frame) = st.poll_transmit() {
             // SAFETY: writing an initialised buffer to our TUN fd.
             unsafe { (real().write)(self.tun_fd, frame.as_ptr() as *const c_void, frame.len()) };
-            self.stack.recycle(frame);
+            st.recycle(frame);
         }
     }
 
     /// After any stack call: send frames, wake waiters whose sockets
     /// changed, and wake the driver if a timer moved earlier.
     pub fn after_op(&self) {
+        let Some(st) = self.stack.local() else { return };
         self.flush();
         self.wake_changed();
-        if let Some(t) = self.stack.poll_timeout() {
+        if let Some(t) = st.poll_timeout() {
             if t.total_micros() < self.driver_deadline.load(Ordering::Relaxed) {
                 self.wake_driver();
             }
@@ -340,8 +384,9 @@ impl Shim {
     }
 
     pub fn wake_changed(&self) {
+        let Some(st) = self.stack.local() else { return };
         let mut changed = Vec::new();
-        self.stack.drain_changed(&mut changed);
+        st.drain_changed(&mut changed);
         if changed.is_empty() {
             return;
         }
@@ -378,10 +423,11 @@ impl Shim {
 }
 
 fn driver_loop(s: &Shim) {
+    let Some(st) = s.stack.local() else { return };
     let mut buf = vec![0u8; 65536];
     loop {
         let now = s.now();
-        let timeout_ms = match s.stack.poll_timeout() {
+        let timeout_ms = match st.poll_timeout() {
             Some(t) => {
                 s.driver_deadline.store(t.total_micros(), Ordering::Relaxed);
                 let d = t.total_micros().saturating_sub(now.total_micros());
@@ -419,10 +465,10 @@ fn driver_loop(s: &Shim) {
                 if n <= 0 {
                     break;
                 }
-                s.stack.handle_frame(s.now(), &buf[..n as usize]);
+                st.handle_frame(s.now(), &buf[..n as usize]);
             }
         }
-        s.stack.handle_timeout(s.now());
+        st.handle_timeout(s.now());
         s.after_op();
     }
 }

@@ -22,6 +22,15 @@ use crate::real::real;
 /// Marks the notifier's entry in the kernel epoll set.
 const NOTIFIER_TOKEN: u64 = 0x736f_636b_7368_696d; // "sockshim"
 
+/// With the service, each stack socket's anchor sits in the kernel epoll
+/// set too (readable = the service's token: something changed); its
+/// events carry this mark and the fd in the low 32 bits.
+const ANCHOR_MARK: u64 = 0x736f_636b_0000_0000;
+
+fn is_ours(k: &libc::epoll_event) -> bool {
+    k.u64 == NOTIFIER_TOKEN || k.u64 & 0xffff_ffff_0000_0000 == ANCHOR_MARK
+}
+
 const EPOLLET: u32 = 1 << 31;
 const EPOLLONESHOT: u32 = 1 << 30;
 
@@ -34,6 +43,9 @@ struct Interest {
     disarmed: bool,
     /// EPOLLET: a readiness change arrived since the last report.
     pending: bool,
+    /// With the service: its change count at the last report (EPOLLET
+    /// reports again only after it moved).
+    last_changes: Option<u16>,
 }
 
 /// One epoll instance that has (or had) stack sockets in it.
@@ -127,9 +139,18 @@ impl EpollTable {
                         data: ev.u64,
                         disarmed: false,
                         pending: true,
+                        last_changes: None,
                     },
                 );
                 self.watchers.lock().entry(h).or_default().push(set.clone());
+                if s.stack.remote().is_some() {
+                    let mut kev = libc::epoll_event {
+                        events: libc::EPOLLIN as u32,
+                        u64: ANCHOR_MARK | fd as u32 as u64,
+                    };
+                    // SAFETY: epoll_ctl with a valid event struct.
+                    unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, fd, &mut kev) };
+                }
             }
             libc::EPOLL_CTL_MOD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
@@ -143,9 +164,16 @@ impl EpollTable {
                 i.data = ev.u64;
                 i.disarmed = false;
                 i.pending = true;
+                i.last_changes = None;
             }
             libc::EPOLL_CTL_DEL => {
                 list.remove(&fd).ok_or(libc::ENOENT)?;
+                if s.stack.remote().is_some() {
+                    // SAFETY: epoll_ctl DEL needs no event.
+                    unsafe {
+                        (real().epoll_ctl)(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
+                    };
+                }
                 let mut w = self.watchers.lock();
                 if let Some(v) = w.get_mut(&h) {
                     if let Some(pos) = v.iter().position(|x| Arc::ptr_eq(x, &set)) {
@@ -229,7 +257,7 @@ impl EpollTable {
         // event read from the kernel is consumed) skipping the notifier.
         let take = |kbuf: &[libc::epoll_event], out: &mut [libc::epoll_event], n: &mut usize| {
             for k in kbuf {
-                if k.u64 != NOTIFIER_TOKEN && *n < out.len() {
+                if !is_ours(k) && *n < out.len() {
                     out[*n] = *k;
                     *n += 1;
                 }
@@ -309,12 +337,42 @@ impl EpollTable {
     ) -> bool {
         let mut still = false;
         let mut list = set.interests.lock();
+        // With the service: every armed entry's readiness in one request,
+        // after reading the anchors' tokens back (the request re-arms them
+        // and registers interest, so the kernel wait below cannot miss a
+        // change).
+        let remote: Option<Vec<u32>> = s.stack.remote().map(|r| {
+            let items: Vec<(u64, u32)> = list
+                .iter()
+                .filter(|(_, i)| !i.disarmed)
+                .map(|(fd, i)| {
+                    crate::wait::drain_token(*fd);
+                    (i.file.handle.as_u64(), i.events & 0xffff)
+                })
+                .collect();
+            if items.is_empty() {
+                return Vec::new();
+            }
+            r.poll(items, true).unwrap_or_default()
+        });
+        let mut rv = remote.as_ref().map(|v| v.iter());
         for i in list.values_mut() {
             if i.disarmed {
                 continue;
             }
             let always = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-            let r = crate::ops::readiness(s, i.file.handle) as u16 as u32;
+            let r = match rv.as_mut() {
+                None => crate::ops::readiness(s, i.file.handle) as u16 as u32,
+                Some(it) => {
+                    let v = it.next().copied().unwrap_or(libc::POLLNVAL as u32);
+                    let changes = (v >> 16) as u16;
+                    if i.last_changes != Some(changes) {
+                        i.pending = true;
+                    }
+                    i.last_changes = Some(changes);
+                    v & 0xffff
+                }
+            };
             let ready = r & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
             if ready == 0 {
                 i.pending = false;

@@ -4,7 +4,7 @@
 //! `OpenFile` (O_NONBLOCK and timeouts belong to the open file
 //! description) and each holds one `so_count` reference in the stack.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub struct OpenFile {
     pub sndtimeo_us: AtomicU64,
     /// Descriptors referring to this open file description.
     pub fd_count: std::sync::atomic::AtomicU32,
+    /// One of those descriptors (its anchor), for waits on the anchor.
+    pub anchor: AtomicI32,
 }
 
 impl OpenFile {
@@ -33,7 +35,13 @@ impl OpenFile {
             rcvtimeo_us: AtomicU64::new(0),
             sndtimeo_us: AtomicU64::new(0),
             fd_count: std::sync::atomic::AtomicU32::new(0),
+            anchor: AtomicI32::new(-1),
         }
+    }
+
+    /// A descriptor of this open file in this process (-1: none known).
+    pub fn anchor(&self) -> i32 {
+        self.anchor.load(Ordering::Relaxed)
     }
 
     pub fn is_nonblock(&self) -> bool {
@@ -67,6 +75,9 @@ impl FdTable {
 
     pub fn insert(&self, fd: i32, f: Arc<OpenFile>) -> Option<Arc<OpenFile>> {
         f.fd_count.fetch_add(1, Ordering::Relaxed);
+        let _ = f
+            .anchor
+            .compare_exchange(-1, fd, Ordering::Relaxed, Ordering::Relaxed);
         let mut s = self.slots.write();
         let i = fd as usize;
         if s.len() <= i {
@@ -79,10 +90,27 @@ impl FdTable {
         if fd < 0 {
             return None;
         }
+        let mut slots = self.slots.write();
+        let of = slots.get_mut(fd as usize).and_then(|s| s.take())?;
+        if of.anchor() == fd {
+            // Waits use another descriptor of the same open file, if any.
+            let other = slots
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|x| Arc::ptr_eq(x, &of)))
+                .map_or(-1, |i| i as i32);
+            of.anchor.store(other, Ordering::Relaxed);
+        }
+        Some(of)
+    }
+
+    /// Every descriptor that is a stack socket, ascending.
+    pub fn all_fds(&self) -> Vec<i32> {
         self.slots
-            .write()
-            .get_mut(fd as usize)
-            .and_then(|s| s.take())
+            .read()
+            .iter()
+            .enumerate()
+            .filter_map(|(fd, s)| s.as_ref().map(|_| fd as i32))
+            .collect()
     }
 
     /// Fast check without cloning.
@@ -153,6 +181,25 @@ mod tests {
         t.unlock_after_fork();
         t.insert(4, f);
         assert!(t.contains(4));
+    }
+
+    #[test]
+    fn waits_move_to_another_descriptor_when_the_anchor_fd_closes() {
+        let Some(f) = handle_free_file() else { return };
+        let t = FdTable::default();
+        t.insert(4, f.clone());
+        t.insert(9, f.clone());
+        t.insert(6, f.clone());
+        assert_eq!(f.anchor(), 4, "the first descriptor is the one waits use");
+        t.remove(9);
+        assert_eq!(f.anchor(), 4, "closing another one changes nothing");
+        t.remove(4);
+        assert_eq!(f.anchor(), 6, "then a remaining descriptor takes over");
+        t.remove(6);
+        assert_eq!(f.anchor(), -1);
+        assert_eq!(t.all_fds(), Vec::<i32>::new());
+        t.insert(3, f.clone());
+        assert_eq!((f.anchor(), t.all_fds()), (3, vec![3]));
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! libc function untouched. No panic crosses `extern "C"`: each body runs
 //! under `catch_unwind` (`guard`) and a panic becomes -1/EIO.
 
+pub mod client;
 pub mod config;
 pub mod driver;
 pub mod epoll;
 pub mod exports;
 pub mod fdtable;
 pub mod log;
+pub mod net;
 pub mod ops;
 pub mod real;
 pub mod stdio;

@@ -34,8 +34,12 @@ fn id(h: SocketHandle) -> u64 {
 }
 
 impl Remote {
-    fn req<T>(&self, r: &Request<'_>, f: impl FnOnce(Body<'_>) -> Result<T, Errno>) -> Result<T, Errno> {
-        call(&self.tun, r, false, |rep, fd| {
+    fn req<T>(
+        &self,
+        r: &Request<'_>,
+        f: impl FnOnce(Body<'_>) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        call(&self.tun, r, &[], false, |rep, fd| {
             if let Some(fd) = fd {
                 // SAFETY: an fd we did not ask for: close it.
                 unsafe { (crate::real::real().close)(fd) };
@@ -49,12 +53,25 @@ impl Remote {
     }
 
     /// socket(): the new socket's id and its anchor (the program's fd).
-    pub fn socket(&self, ty: SockType, protocol: i32, cloexec: bool) -> Result<(SocketHandle, i32), Errno> {
-        call(&self.tun, &Request::Socket { ty, protocol }, cloexec, |rep, fd| match (rep, fd) {
-            (Ok(Body::Socket { id }), Some(fd)) => Ok((SocketHandle::from_u64(id), fd)),
-            (Err(e), _) => Err(e),
-            _ => Err(Errno::EIO),
-        })?
+    pub fn socket(
+        &self,
+        ty: SockType,
+        protocol: i32,
+        cloexec: bool,
+    ) -> Result<(SocketHandle, i32), Errno> {
+        call(
+            &self.tun,
+            &Request::Socket { ty, protocol },
+            &[],
+            cloexec,
+            |rep, fd| match (rep, fd) {
+                (Ok(Body::Socket { id }), Some(fd)) => Ok((SocketHandle::from_u64(id), fd)),
+                (Err(e), _) => Err(e),
+                // The anchor could not be received (no fd free after all).
+                (Ok(Body::Socket { .. }), None) => Err(Errno::EMFILE),
+                _ => Err(Errno::EIO),
+            },
+        )?
     }
 
     /// accept(): the connection, its peer and its anchor.
@@ -65,11 +82,30 @@ impl Remote {
         cloexec: bool,
     ) -> Result<(SocketHandle, SocketAddrV4, i32), Errno> {
         let r = Request::Accept { id: id(h), wait };
-        call(&self.tun, &r, cloexec, |rep, fd| match (rep, fd) {
-            (Ok(Body::Accepted { id, peer }), Some(fd)) => Ok((SocketHandle::from_u64(id), peer, fd)),
+        call(&self.tun, &r, &[], cloexec, |rep, fd| match (rep, fd) {
+            (Ok(Body::Accepted { id, peer }), Some(fd)) => {
+                Ok((SocketHandle::from_u64(id), peer, fd))
+            }
             (Err(e), _) => Err(e),
+            (Ok(Body::Accepted { .. }), None) => Err(Errno::EMFILE),
             _ => Err(Errno::EIO),
         })?
+    }
+
+    /// Which of `fds` (received from another process) are anchors of the
+    /// service's sockets: their ids, and the right to use them.
+    pub fn attach(&self, fds: &[i32]) -> Vec<Option<SocketHandle>> {
+        let req = Request::Attach {
+            count: fds.len() as u16,
+        };
+        let ids = call(&self.tun, &req, fds, false, |rep, _| match rep {
+            Ok(Body::Ids(v)) if v.len() == fds.len() => v,
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+        ids.into_iter()
+            .map(|id| (id != proto::NOT_AN_ANCHOR).then(|| SocketHandle::from_u64(id)))
+            .collect()
     }
 
     /// A descriptor of `h` was closed here: the service closes the socket
@@ -119,7 +155,12 @@ impl Net {
         }
     }
 
-    pub fn connect(&self, now: Instant, h: SocketHandle, addr: Option<SocketAddrV4>) -> Result<(), Errno> {
+    pub fn connect(
+        &self,
+        now: Instant,
+        h: SocketHandle,
+        addr: Option<SocketAddrV4>,
+    ) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.connect(now, h, addr),
             Net::Remote(r) => r.unit(&Request::Connect { id: id(h), addr }),
@@ -129,10 +170,12 @@ impl Net {
     pub fn connect_status(&self, h: SocketHandle, wait: bool) -> Result<bool, Errno> {
         match self {
             Net::Local(s) => s.connect_status(h),
-            Net::Remote(r) => match r.req(&Request::ConnectStatus { id: id(h), wait }, |_| Ok(true)) {
-                Err(Errno::EAGAIN) => Ok(false),
-                other => other,
-            },
+            Net::Remote(r) => {
+                match r.req(&Request::ConnectStatus { id: id(h), wait }, |_| Ok(true)) {
+                    Err(Errno::EAGAIN) => Ok(false),
+                    other => other,
+                }
+            }
         }
     }
 
@@ -184,7 +227,11 @@ impl Net {
                     wait,
                 };
                 r.req(&req, |b| match b {
-                    Body::Recv { full_len, from, data } if data.len() <= buf.len() => {
+                    Body::Recv {
+                        full_len,
+                        from,
+                        data,
+                    } if data.len() <= buf.len() => {
                         buf[..data.len()].copy_from_slice(data);
                         Ok(RecvMeta {
                             copied: data.len(),
@@ -226,7 +273,14 @@ impl Net {
         }
     }
 
-    pub fn setsockopt(&self, now: Instant, h: SocketHandle, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+    pub fn setsockopt(
+        &self,
+        now: Instant,
+        h: SocketHandle,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.setsockopt(now, h, level, name, val),
             Net::Remote(r) => r.unit(&Request::Setsockopt {
@@ -238,18 +292,32 @@ impl Net {
         }
     }
 
-    pub fn getsockopt(&self, h: SocketHandle, level: i32, name: i32, out: &mut [u8]) -> Result<usize, Errno> {
+    pub fn getsockopt(
+        &self,
+        h: SocketHandle,
+        level: i32,
+        name: i32,
+        out: &mut [u8],
+    ) -> Result<usize, Errno> {
         match self {
             Net::Local(s) => s.getsockopt(h, level, name, out),
             Net::Remote(r) => {
                 let len = out.len().min(proto::MAX_OPT) as u32;
-                r.req(&Request::Getsockopt { id: id(h), level, name, len }, |b| match b {
-                    Body::Opt { len, data } if data.len() <= out.len() => {
-                        out[..data.len()].copy_from_slice(data);
-                        Ok(len as usize)
-                    }
-                    _ => Err(Errno::EIO),
-                })
+                r.req(
+                    &Request::Getsockopt {
+                        id: id(h),
+                        level,
+                        name,
+                        len,
+                    },
+                    |b| match b {
+                        Body::Opt { len, data } if data.len() <= out.len() => {
+                            out[..data.len()].copy_from_slice(data);
+                            Ok(len as usize)
+                        }
+                        _ => Err(Errno::EIO),
+                    },
+                )
             }
         }
     }

@@ -12,6 +12,7 @@ use stack::{Errno, Readiness, SockType, SocketHandle};
 
 use crate::driver::{shim, Shim};
 use crate::fdtable::OpenFile;
+use crate::net::Net;
 use crate::real::real;
 use crate::wait::{block, deadline_after, drain, thread_evfd};
 
@@ -22,17 +23,21 @@ fn e(x: Errno) -> i32 {
 }
 
 /// Run `op` until it stops saying EAGAIN, blocking between tries unless
-/// the socket (or this call) is non-blocking.
+/// the socket (or this call) is non-blocking. `op` gets `wait`: true on
+/// the try made just before sleeping (the service then arms the anchor).
 pub fn blocking<T>(
     s: &Shim,
     of: &OpenFile,
     nonblock: bool,
     recv_side: bool,
-    mut op: impl FnMut(&Shim) -> Result<T, Errno>,
+    mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
     let deadline = deadline_after(of.timeout(recv_side));
+    if s.stack.remote().is_some() {
+        return blocking_on_anchor(s, of, nonblock, deadline, op);
+    }
     loop {
-        let r = op(s);
+        let r = op(s, false);
         s.after_op();
         match r {
             Err(Errno::EAGAIN) if !nonblock => {}
@@ -40,7 +45,7 @@ pub fn blocking<T>(
         }
         let evfd = thread_evfd();
         s.register(of.handle, evfd);
-        let r = op(s);
+        let r = op(s, true);
         s.after_op();
         match r {
             Err(Errno::EAGAIN) => {}
@@ -52,6 +57,31 @@ pub fn blocking<T>(
         let b = block(evfd, deadline);
         s.unregister(of.handle, evfd);
         b?;
+    }
+}
+
+/// The service's way: try; read the anchor's token back and try again
+/// with `wait` (the service re-arms the token if the socket is ready or
+/// when it becomes so); then sleep in the kernel on the anchor.
+fn blocking_on_anchor<T>(
+    s: &Shim,
+    of: &OpenFile,
+    nonblock: bool,
+    deadline: Option<std::time::Instant>,
+    mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
+) -> R<T> {
+    loop {
+        match op(s, false) {
+            Err(Errno::EAGAIN) if !nonblock => {}
+            r => return r.map_err(e),
+        }
+        let anchor = of.anchor();
+        crate::wait::drain_token(anchor);
+        match op(s, true) {
+            Err(Errno::EAGAIN) => {}
+            r => return r.map_err(e),
+        }
+        crate::wait::block_anchor(anchor, deadline)?;
     }
 }
 
@@ -85,21 +115,32 @@ pub fn sockaddr_bytes(a: SocketAddrV4) -> [u8; 16] {
 
 pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     let s = shim()?;
-    // Linux reads the namespace's sysctls when a socket is created (buffer
-    // sizes) and when it connects (window scale): a change made after the
-    // shim attached must count.
-    s.stack.set_sysctl(crate::sysctl::read_sysctl());
-    let h = s.stack.socket(ty, protocol).map_err(e)?;
     let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
         libc::SOCK_CLOEXEC
     } else {
         0
     };
+    let st = match &s.stack {
+        Net::Local(st) => st,
+        Net::Remote(r) => {
+            let (h, anchor) = r.socket(ty, protocol, cloexec != 0).map_err(e)?;
+            s.fds.insert(
+                anchor,
+                Arc::new(OpenFile::new(h, ty, flags & libc::SOCK_NONBLOCK != 0)),
+            );
+            return Ok(anchor);
+        }
+    };
+    // Linux reads the namespace's sysctls when a socket is created (buffer
+    // sizes) and when it connects (window scale): a change made after the
+    // shim attached must count.
+    st.set_sysctl(crate::sysctl::read_sysctl());
+    let h = st.socket(ty, protocol).map_err(e)?;
     let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
         let err = unsafe { *libc::__errno_location() };
-        let _ = s.stack.close(s.now(), h);
+        let _ = st.close(s.now(), h);
         return Err(err);
     }
     s.fds.insert(
@@ -109,18 +150,58 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     Ok(anchor)
 }
 
-/// The fd is gone: drop its stack reference (the caller closes the anchor).
-pub fn release(fd: i32) {
-    let Some(s) = crate::driver::shim_if_ready() else {
-        return;
-    };
-    let Some(of) = s.fds.remove(fd) else { return };
+/// The fd is gone: drop its stack reference (the caller closes the
+/// anchor). With the service, returns the socket to tell it about once
+/// the anchor is closed (`closed`).
+pub fn release(fd: i32) -> Option<SocketHandle> {
+    let s = crate::driver::shim_if_ready()?;
+    let of = s.fds.remove(fd)?;
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
         // The open file is gone: epoll registrations go with it.
         s.epoll.forget_file(&of);
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
+    s.stack.remote().map(|_| of.handle)
+}
+
+/// Descriptors that arrived by SCM_RIGHTS (service mode): those that are
+/// anchors of the service's sockets become stack sockets here too.
+pub fn adopt_received(fds: &[i32]) {
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return;
+    };
+    let Some(r) = s.stack.remote() else { return };
+    let socks: Vec<i32> = fds
+        .iter()
+        .copied()
+        .filter(|&fd| {
+            // SAFETY: fstat into a local struct.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK }
+        })
+        .collect();
+    for chunk in socks.chunks(proto::MAX_ATTACH) {
+        for (fd, h) in chunk.iter().zip(r.attach(chunk)) {
+            let Some(h) = h else { continue };
+            let mut v = [0u8; 4];
+            let ty = match s.stack.getsockopt(h, SOL_SOCKET, SO_TYPE, &mut v) {
+                Ok(_) if i32::from_ne_bytes(v) == libc::SOCK_DGRAM => SockType::Dgram,
+                Ok(_) => SockType::Stream,
+                Err(_) => continue,
+            };
+            s.fds.insert(*fd, Arc::new(OpenFile::new(h, ty, false)));
+        }
+    }
+}
+
+/// After the kernel closed a descriptor of `h` (service mode): if it was
+/// the last one anywhere, the service closes the socket before close()
+/// returns, as Linux does.
+pub fn closed(h: SocketHandle) {
+    if let Some(r) = crate::driver::shim_if_ready().and_then(|s| s.stack.remote()) {
+        r.closed(h);
+    }
 }
 
 pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
@@ -160,13 +241,27 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
     // queue: with no fd free, accept fails (EMFILE) and the connection
     // stays queued for a later accept. (This thread's wake-up eventfd is
     // made first, so it never sits between the program's fds.)
+    if let Net::Remote(r) = &s.stack {
+        let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
+            r.accept(of.handle, wait, cloexec != 0)
+        })?;
+        s.fds.insert(
+            anchor,
+            Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
+        );
+        return Ok((anchor, peer));
+    }
     let _ = crate::wait::thread_evfd();
     let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
         return Err(unsafe { *libc::__errno_location() });
     }
-    let (h, peer) = match blocking(s, of, of.is_nonblock(), true, |s| s.stack.accept(of.handle)) {
+    let (h, peer) = match blocking(s, of, of.is_nonblock(), true, |s, _| {
+        s.stack
+            .local()
+            .map_or(Err(Errno::EIO), |st| st.accept(of.handle))
+    }) {
         Ok(v) => v,
         Err(err) => {
             // SAFETY: closing the anchor we just made.
@@ -209,8 +304,8 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
         // A blocking connect (or a second one while the first is still in
         // progress, as Linux) waits up to SO_SNDTIMEO for the outcome.
         Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
-            let done = blocking(s, of, false, false, |s| {
-                match s.stack.connect_status(of.handle) {
+            let done = blocking(s, of, false, false, |s, wait| {
+                match s.stack.connect_status(of.handle, wait) {
                     Ok(false) => Err(Errno::EAGAIN),
                     other => other,
                 }
@@ -243,16 +338,17 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
     };
     let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
     if of.ty == SockType::Dgram || data.is_empty() {
-        let r = blocking(s, of, nonblock, false, |s| {
-            s.stack.send(s.now(), of.handle, data, flags, to)
+        let r = blocking(s, of, nonblock, false, |s, wait| {
+            s.stack.send(s.now(), of.handle, data, flags, to, wait)
         });
         return sigpipe(of, flags, r);
     }
     // A blocking stream send sends everything unless interrupted.
     let mut sent = 0;
     while sent < data.len() {
-        let r = blocking(s, of, nonblock, false, |s| {
-            s.stack.send(s.now(), of.handle, &data[sent..], flags, None)
+        let r = blocking(s, of, nonblock, false, |s, wait| {
+            s.stack
+                .send(s.now(), of.handle, &data[sent..], flags, None, wait)
         });
         match r {
             Ok(n) => sent += n,
@@ -318,7 +414,7 @@ pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Optio
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
     let mut got = 0;
     loop {
-        let r = blocking(s, of, nonblock, true, |s| {
+        let r = blocking(s, of, nonblock, true, |s, wait| {
             // The stack never blocks; MSG_DONTWAIT tells it this call
             // would not either (UDP after SHUT_RD: EAGAIN, not 0).
             let fl = if nonblock {
@@ -326,7 +422,7 @@ pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Optio
             } else {
                 flags
             };
-            s.stack.recv(s.now(), of.handle, &mut buf[got..], fl)
+            s.stack.recv(s.now(), of.handle, &mut buf[got..], fl, wait)
         });
         match r {
             Ok(m) => {
@@ -495,6 +591,9 @@ pub fn readiness(s: &Shim, h: SocketHandle) -> i16 {
 /// poll(2) over any mix of stack sockets and kernel fds.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
     let s = shim()?;
+    if let Net::Remote(r) = &s.stack {
+        return poll_remote(s, r, fds, timeout_ms);
+    }
     let deadline = (timeout_ms >= 0)
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
     let evfd = thread_evfd();
@@ -577,5 +676,105 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
 fn unregister_all(s: &Shim, handles: &[Option<SocketHandle>], evfd: i32) {
     for h in handles.iter().flatten() {
         s.unregister(*h, evfd);
+    }
+}
+
+/// poll(2) with the service: the stack sockets' readiness from one `Poll`
+/// request (after reading their tokens back, so that the service re-arms
+/// them), the kernel fds' from the kernel; then a real poll over the
+/// kernel fds and the anchors, which the service's tokens wake.
+fn poll_remote(
+    s: &Shim,
+    r: &crate::net::Remote,
+    fds: &mut [libc::pollfd],
+    timeout_ms: i32,
+) -> R<i32> {
+    let deadline = (timeout_ms >= 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let files: Vec<Option<Arc<OpenFile>>> = fds.iter().map(|p| s.fds.get(p.fd)).collect();
+    let mut first = true;
+    loop {
+        let mut items = Vec::new();
+        for (p, f) in fds.iter().zip(&files) {
+            if let Some(f) = f {
+                if !first {
+                    crate::wait::drain_token(p.fd);
+                }
+                items.push((f.handle.as_u64(), p.events as u16 as u32));
+            }
+        }
+        let ready = if items.is_empty() {
+            Vec::new()
+        } else {
+            r.poll(items, !first).map_err(e)?
+        };
+        let mut kernel: Vec<libc::pollfd> = fds
+            .iter()
+            .zip(&files)
+            .filter(|(_, f)| f.is_none())
+            .map(|(p, _)| libc::pollfd {
+                fd: p.fd,
+                events: p.events,
+                revents: 0,
+            })
+            .collect();
+        if !kernel.is_empty() {
+            // SAFETY: `kernel` is a valid pollfd array of its length.
+            let n = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, 0) };
+            if n < 0 {
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+        }
+        let (mut ri, mut ki, mut count) = (ready.iter(), kernel.iter(), 0);
+        let always = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+        for (p, f) in fds.iter_mut().zip(&files) {
+            p.revents = if f.is_some() {
+                let v = ri.next().copied().unwrap_or(0) & 0xffff;
+                let v = if v & Readiness::NVAL.0 != 0 {
+                    libc::POLLNVAL
+                } else {
+                    v as u16 as i16
+                };
+                v & (p.events | always)
+            } else {
+                ki.next().map_or(0, |k| k.revents)
+            };
+            if p.revents != 0 {
+                count += 1;
+            }
+        }
+        let expired = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if count > 0 || expired {
+            return Ok(count);
+        }
+        if first {
+            // Read the tokens back and ask again with interest registered
+            // before sleeping: no wake-up is lost in between.
+            first = false;
+            continue;
+        }
+        for (p, f) in fds.iter().zip(&files) {
+            if f.is_some() {
+                kernel.push(libc::pollfd {
+                    fd: p.fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+        }
+        let ms = match deadline {
+            None => -1,
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .as_micros()
+                .div_ceil(1000) as i32,
+        };
+        // SAFETY: valid pollfd array.
+        let n = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            // SAFETY: reading this thread's errno.
+            return Err(unsafe { *libc::__errno_location() });
+        }
     }
 }

@@ -85,3 +85,60 @@ pub fn block(evfd: i32, deadline: Option<Instant>) -> Result<(), i32> {
 pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
     d.map(|d| Instant::now() + d)
 }
+
+/// Read back an anchor's readiness token(s) without blocking (before a
+/// call that re-arms it: see client.rs).
+pub fn drain_token(anchor: i32) {
+    let mut b = [0u8; 16];
+    // SAFETY: a non-blocking receive into a local buffer.
+    unsafe {
+        (real().recv)(
+            anchor,
+            b.as_mut_ptr() as *mut c_void,
+            b.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+}
+
+/// Block until the anchor is readable (the service wrote a token, or
+/// went away). Without a deadline: a blocking recv(MSG_PEEK), which the
+/// kernel restarts under SA_RESTART and interrupts with EINTR otherwise,
+/// as for its own sockets; with one: poll(2), EAGAIN when it passes.
+pub fn block_anchor(anchor: i32, deadline: Option<Instant>) -> Result<(), i32> {
+    match deadline {
+        None => {
+            let mut b = [0u8; 1];
+            // SAFETY: a blocking peek into a local buffer.
+            let n =
+                unsafe { (real().recv)(anchor, b.as_mut_ptr() as *mut c_void, 1, libc::MSG_PEEK) };
+            if n < 0 {
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+            Ok(())
+        }
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(libc::EAGAIN);
+            }
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let mut p = libc::pollfd {
+                fd: anchor,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { (real().poll)(&mut p, 1, ms) };
+            if r < 0 {
+                // SAFETY: reading this thread's errno.
+                return Err(unsafe { *libc::__errno_location() });
+            }
+            if r == 0 && Instant::now() >= d {
+                return Err(libc::EAGAIN);
+            }
+            Ok(())
+        }
+    }
+}

@@ -28,6 +28,13 @@ fn drive(c: &mut Core) {
     c.sync_changed();
 }
 
+fn trusted() -> Session {
+    Session {
+        trusted: true,
+        ..Session::default()
+    }
+}
+
 fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
     let (r, fd) = c.handle(
         s,
@@ -73,7 +80,7 @@ fn drain(fd: &OwnedFd) {
 #[allow(clippy::type_complexity)]
 fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
     let mut c = core();
-    let (mut srv, mut cli) = (Session::default(), Session::default());
+    let (mut srv, mut cli) = (trusted(), trusted());
     let l = socket(&mut c, &mut srv);
     let a = SocketAddrV4::new(ME, 8080);
     ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
@@ -216,8 +223,22 @@ fn a_client_names_only_sockets_it_holds_and_proves_it_with_the_anchor() {
     let fds = vec![l.1.try_clone().unwrap(), unrelated];
     let (r, _) = c.handle(&mut other, t(), Request::Attach { count: 2 }, fds);
     assert_eq!(r, Ok(Body::Ids(vec![l.0, proto::NOT_AN_ANCHOR])));
+    // ... but uses what it holds, as an nginx worker after setuid(nobody).
     let (r, _) = c.handle(&mut other, t(), Request::Getsockname { id: l.0 }, vec![]);
     assert_eq!(r, Ok(Body::Addr(SocketAddrV4::new(ME, 8080))));
+    let (r, fd) = c.handle(
+        &mut other,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: false,
+        },
+        vec![],
+    );
+    assert!(
+        matches!(r, Ok(Body::Accepted { .. })) && fd.is_some(),
+        "{r:?}"
+    );
     let (r, _) = c.handle(&mut other, t(), Request::Attach { count: 3 }, vec![]);
     assert_eq!(r, Err(Errno::EINVAL), "count must match the fds passed");
 }

@@ -26,7 +26,15 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     } else if foreign_process() {
         // A vfork child: its close is its own.
     } else if ours(fd).is_some() {
-        let _ = catch_unwind(AssertUnwindSafe(|| ops::release(fd)));
+        let h = catch_unwind(AssertUnwindSafe(|| ops::release(fd)))
+            .ok()
+            .flatten();
+        // SAFETY: closes the anchor.
+        let r = unsafe { (real().close)(fd) };
+        if let Some(h) = h {
+            let _ = catch_unwind(AssertUnwindSafe(|| ops::closed(h)));
+        }
+        return r;
     } else if let Some(s) = shim_if_ready() {
         s.epoll.close_epoll(fd);
     }

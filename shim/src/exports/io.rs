@@ -377,8 +377,52 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             };
             Ok(ret as ssize_t)
         }),
-        // SAFETY: pass-through.
-        None => unsafe { (real().recvmsg)(fd, msg, flags) },
+        None => {
+            // SAFETY: pass-through.
+            let n = unsafe { (real().recvmsg)(fd, msg, flags) };
+            if n >= 0 {
+                // SAFETY: the kernel just filled *msg.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                    adopt_rights(msg)
+                }));
+            }
+            n
+        }
+    }
+}
+
+/// Descriptors received by SCM_RIGHTS may be our sockets' anchors, sent
+/// by another shimmed process (service mode).
+///
+/// # Safety
+/// `msg` was just filled by a successful recvmsg.
+unsafe fn adopt_rights(msg: *mut libc::msghdr) {
+    // Only SCM_RIGHTS matters, and only with the service (which this
+    // process may not have needed yet: then it starts using it now).
+    // SAFETY: reading the header the kernel filled.
+    if unsafe { (*msg).msg_controllen } == 0
+        || std::env::var_os("SOCKSHIM_MODE").is_none_or(|m| m != "service")
+        || crate::driver::shim().is_err()
+    {
+        return;
+    }
+    let mut fds = Vec::new();
+    // SAFETY: walking the control messages the kernel wrote.
+    unsafe {
+        let mut cm = libc::CMSG_FIRSTHDR(msg);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::SOL_SOCKET && (*cm).cmsg_type == libc::SCM_RIGHTS {
+                let k = ((*cm).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
+                let p = libc::CMSG_DATA(cm) as *const c_int;
+                for i in 0..k {
+                    fds.push(std::ptr::read_unaligned(p.add(i)));
+                }
+            }
+            cm = libc::CMSG_NXTHDR(msg, cm);
+        }
+    }
+    if !fds.is_empty() {
+        ops::adopt_received(&fds);
     }
 }
 

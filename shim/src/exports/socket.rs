@@ -96,9 +96,12 @@ pub unsafe extern "C" fn accept4(
                 if let Err(e) = put_addr(Some(peer), addr, len) {
                     // Linux drops the new connection when the address
                     // cannot be stored.
-                    ops::release(nfd);
+                    let h = ops::release(nfd);
                     // SAFETY: closing the anchor we just created.
                     unsafe { (real().close)(nfd) };
+                    if let Some(h) = h {
+                        ops::closed(h);
+                    }
                     return Err(e);
                 }
             }
