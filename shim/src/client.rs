@@ -140,6 +140,17 @@ fn try_connect(name: &[u8]) -> Result<c_int, i32> {
     Ok(crate::driver::to_high_fd(fd))
 }
 
+/// Does a service for `tun` listen in this namespace? (Never starts one.)
+pub fn service_running(tun: &str) -> bool {
+    match try_connect(&proto::name::service_name(tun)) {
+        Ok(fd) => {
+            crate::driver::unprotect_and_close(fd);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// Connect to the service for `tun`, starting it if nobody listens.
 fn connect_service(tun: &str) -> Result<Conn, i32> {
     let name = proto::name::service_name(tun);

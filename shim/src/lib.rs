@@ -12,6 +12,7 @@ pub mod driver;
 pub mod epoll;
 pub mod exports;
 pub mod fdtable;
+pub mod inherit;
 pub mod log;
 pub mod net;
 pub mod ops;
