@@ -321,6 +321,13 @@ impl Core {
                 if let Some(e) = self.socks.get_mut(&id) {
                     if e.connected_seen && sess.attached.contains(&id) {
                         e.connected_seen = false;
+                        // The socket layer's side of a completed connect
+                        // (SS_ISCONNECTED), unless a reset came since: its
+                        // error is then the next call's, as on Linux.
+                        let h = SocketHandle::from_u64(id);
+                        if !self.stack.sopoll(h).intersects(Readiness::ERR) {
+                            let _ = self.stack.connect_status(h);
+                        }
                         return (Ok(Body::Bool(true)), None);
                     }
                 }
