@@ -46,6 +46,11 @@ struct Interest {
     /// With the service: its change count at the last report (EPOLLET
     /// reports again only after it moved).
     last_changes: Option<u16>,
+    /// With the service: ask about this entry at the next wait (new or
+    /// modified, its anchor fired, or it was ready when last asked). Any
+    /// other entry was not ready when asked, and the service then armed its
+    /// anchor for the events it waits for: it would have fired.
+    recheck: bool,
 }
 
 /// One epoll instance that has (or had) stack sockets in it.
@@ -140,6 +145,7 @@ impl EpollTable {
                         disarmed: false,
                         pending: true,
                         last_changes: None,
+                        recheck: true,
                     },
                 );
                 self.watchers.lock().entry(h).or_default().push(set.clone());
@@ -165,6 +171,7 @@ impl EpollTable {
                 i.disarmed = false;
                 i.pending = true;
                 i.last_changes = None;
+                i.recheck = true;
             }
             libc::EPOLL_CTL_DEL => {
                 list.remove(&fd).ok_or(libc::ENOENT)?;
@@ -256,6 +263,19 @@ impl EpollTable {
         // Copy kernel events (never more than `out` holds: an edge-triggered
         // event read from the kernel is consumed) skipping the notifier.
         let take = |kbuf: &[libc::epoll_event], out: &mut [libc::epoll_event], n: &mut usize| {
+            let fired: Vec<i32> = kbuf
+                .iter()
+                .filter(|k| k.u64 & 0xffff_ffff_0000_0000 == ANCHOR_MARK)
+                .map(|k| k.u64 as u32 as i32)
+                .collect();
+            if !fired.is_empty() {
+                let mut list = set.interests.lock();
+                for fd in fired {
+                    if let Some(i) = list.get_mut(&fd) {
+                        i.recheck = true;
+                    }
+                }
+            }
             for k in kbuf {
                 if !is_ours(k) && *n < out.len() {
                     out[*n] = *k;
@@ -344,7 +364,7 @@ impl EpollTable {
         let remote: Option<Vec<u32>> = s.stack.remote().map(|r| {
             let items: Vec<(u64, u32)> = list
                 .iter()
-                .filter(|(_, i)| !i.disarmed)
+                .filter(|(_, i)| !i.disarmed && i.recheck)
                 .map(|(fd, i)| {
                     crate::wait::drain_token(*fd);
                     (i.file.handle.as_u64(), i.events & 0xffff)
@@ -357,7 +377,7 @@ impl EpollTable {
         });
         let mut rv = remote.as_ref().map(|v| v.iter());
         for i in list.values_mut() {
-            if i.disarmed {
+            if i.disarmed || (remote.is_some() && !i.recheck) {
                 continue;
             }
             let always = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
@@ -374,6 +394,12 @@ impl EpollTable {
                 }
             };
             let ready = r & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
+            if remote.is_some() {
+                // Not ready: the service now watches it for us (the
+                // request registered interest), its anchor will fire.
+                // Ready: it may stop and start again unseen: look again.
+                i.recheck = ready != 0;
+            }
             if ready == 0 {
                 i.pending = false;
                 continue;
@@ -384,6 +410,7 @@ impl EpollTable {
             }
             if *n >= out.len() {
                 still = true;
+                i.recheck = true;
                 continue;
             }
             out[*n] = libc::epoll_event {
@@ -396,6 +423,7 @@ impl EpollTable {
                 i.disarmed = true;
             } else if !et {
                 still = true;
+                i.recheck = true;
             }
         }
         still
