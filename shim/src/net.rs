@@ -343,6 +343,13 @@ impl Net {
         }
     }
 
+    /// The time, before a call that takes none (the service keeps its own).
+    pub fn note_time(&self, now: Instant) {
+        if let Net::Local(s) = self {
+            s.note_time(now);
+        }
+    }
+
     // ---- the local stack's driver side (nothing to do for the remote) --
 
     pub fn local(&self) -> Option<&Stack> {
