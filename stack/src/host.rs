@@ -38,7 +38,7 @@ use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::udp::UDP_USRREQS;
-use crate::netinet::{ip, tcp_info, tcp_timer, tcp_usrreq};
+use crate::netinet::{ip, ip_input, tcp_info, tcp_timer, tcp_usrreq};
 use crate::rng::Rng;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::time::Instant;
@@ -173,7 +173,7 @@ impl Stack {
     }
 
     #[cfg(test)]
-    pub(crate) fn lookup(&self, h: SocketHandle) -> Result<crate::kern::sotable::SocketRef, Errno> {
+    pub(crate) fn lookup(&self, h: SocketHandle) -> Result<crate::kern::socket::SocketRef, Errno> {
         self.kern.lookup(h)
     }
 
@@ -260,7 +260,7 @@ impl Stack {
     pub fn handle_frame(&self, now: Instant, frame: &[u8]) {
         self.saw_now(now);
         Stats::bump(&self.stats.frames_in);
-        ip::ip_input(self, now, frame);
+        ip_input::ip_input(self, now, frame);
     }
 
     // ---- the socket API ---------------------------------------------

@@ -2,7 +2,8 @@
 //! every `crate::` path in a part's code must name a module that part may
 //! import. The socket layer (`kern`) never names the protocols (`netinet`)
 //! or the stack's face (`host`, `Stack`); the protocols never name the
-//! face; packet views (`wire`) name nothing else. Test modules (a
+//! face; packet views (`wire`) name nothing else. Within `kern` and within
+//! `netinet` the files import each other without a loop. Test modules (a
 //! `#[cfg(test)] mod` at the end of a file, `*_tests.rs` files) drive the
 //! whole stack through its face and are not checked.
 
@@ -154,6 +155,156 @@ fn each_part_imports_only_what_it_may() {
         bad.is_empty(),
         "imports against the layering (docs/architecture.md):\n{}",
         bad.join("\n")
+    );
+}
+
+/// The files of `part` (by module name) each file's code names, through
+/// `crate::part::m` or `super::m`.
+fn part_graph(src: &Path, part: &str) -> Vec<(String, Vec<String>)> {
+    let mut files = Vec::new();
+    rust_files(&src.join(part), &mut files);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n != "mod")
+        .collect();
+    let mut graph = Vec::new();
+    for f in &files {
+        let me = f.file_stem().unwrap().to_string_lossy().into_owned();
+        if me == "mod" {
+            continue;
+        }
+        let code = code_of(&fs::read_to_string(f).expect("read source"));
+        graph.push((me.clone(), names_used(&code, part, &names, &me)));
+    }
+    graph
+}
+
+/// The modules of `part` among `names` that `code` names, but `me`.
+fn names_used(code: &str, part: &str, names: &[String], me: &str) -> Vec<String> {
+    let mut used: Vec<String> = names
+        .iter()
+        .filter(|n| n.as_str() != me)
+        .filter(|n| {
+            [format!("crate::{part}::{n}"), format!("super::{n}")]
+                .iter()
+                .any(|p| {
+                    code.match_indices(p.as_str()).any(|(i, _)| {
+                        let after = code[i + p.len()..].chars().next();
+                        !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    })
+                })
+                || code.contains(&format!("crate::{part}::{{"))
+                    && group_names(code, part).contains(n)
+        })
+        .cloned()
+        .collect();
+    used.sort();
+    used
+}
+
+/// Module names inside `crate::part::{...}` groups.
+fn group_names(code: &str, part: &str) -> Vec<String> {
+    let open = format!("crate::{part}::{{");
+    code.match_indices(open.as_str())
+        .flat_map(|(i, _)| {
+            let rest = &code[i + open.len()..];
+            let body = &rest[..rest.find('}').unwrap_or(rest.len())];
+            body.split(',')
+                .map(|s| s.trim().split("::").next().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A loop in the graph, if any, as the list of files around it.
+fn find_loop(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &[(String, Vec<String>)],
+        state: &mut Vec<(String, u8)>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        let at = |state: &Vec<(String, u8)>| state.iter().position(|(m, _)| m == n);
+        match at(state).map(|i| state[i].1) {
+            Some(2) => return None,
+            Some(1) => {
+                let from = path.iter().position(|m| m == n).unwrap();
+                let mut cycle = path[from..].to_vec();
+                cycle.push(n.to_string());
+                return Some(cycle);
+            }
+            _ => {}
+        }
+        state.push((n.to_string(), 1));
+        path.push(n.to_string());
+        let deps = graph.iter().find(|(m, _)| m == n).map(|(_, d)| d.clone());
+        for d in deps.unwrap_or_default() {
+            if let Some(c) = visit(&d, graph, state, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        let i = at(state).unwrap();
+        state[i].1 = 2;
+        None
+    }
+    let mut state = Vec::new();
+    for (n, _) in graph {
+        if let Some(c) = visit(n, graph, &mut state, &mut Vec::new()) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+#[test]
+fn files_of_a_part_import_each_other_without_a_loop() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for part in ["kern", "netinet"] {
+        let graph = part_graph(&src, part);
+        assert!(graph.len() > 5, "{part}: only {} files", graph.len());
+        if let Some(cycle) = find_loop(&graph) {
+            panic!("{part}: import loop {}", cycle.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn the_loop_check_sees_loops() {
+    let g = |edges: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+        edges
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    };
+    assert_eq!(
+        find_loop(&g(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    assert_eq!(
+        find_loop(&g(&[("a", &["b", "c"]), ("b", &["c"]), ("c", &[])])),
+        None
+    );
+    let names = [
+        "ip".to_string(),
+        "tcp_input".to_string(),
+        "tcp_in".to_string(),
+    ];
+    let code = "use crate::netinet::tcp_input::tcp_input;\nuse super::ip;\n";
+    assert_eq!(
+        names_used(code, "netinet", &names, "udp"),
+        ["ip", "tcp_input"],
+        "a module's name is matched whole"
+    );
+    assert_eq!(
+        names_used(
+            "use crate::netinet::{ip::x, tcp_in};",
+            "netinet",
+            &names,
+            "udp"
+        ),
+        ["ip", "tcp_in"]
     );
 }
 

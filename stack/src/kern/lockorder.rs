@@ -20,8 +20,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[cfg(debug_assertions)]
 use crate::api::SocketHandle;
-use crate::kern::socket::Socket;
-use crate::kern::sotable::SocketRef;
+use crate::kern::socket::{Socket, SocketRef};
 
 /// A lock this thread holds.
 #[cfg(debug_assertions)]

@@ -161,6 +161,10 @@ pub enum SoLife {
     Freed,
 }
 
+/// A socket and its lock, shared by the socket table and whoever is
+/// working on it.
+pub type SocketRef = std::sync::Arc<parking_lot::Mutex<Socket>>;
+
 /// One socket. Every field is under the socket's lock (s).
 #[derive(Debug)]
 pub struct Socket {

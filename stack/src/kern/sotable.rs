@@ -17,11 +17,8 @@ use crate::config::{Config, Sysctl};
 use crate::errno::Errno;
 use crate::kern::lockorder::{so_lock, LeafMutex, LeafRwLock, SockGuard};
 use crate::kern::protosw::Protosw;
-use crate::kern::socket::{QState, Socket};
+use crate::kern::socket::{QState, Socket, SocketRef};
 use crate::stats::Stats;
-
-/// A socket and its lock, shared by the table and whoever is working on it.
-pub type SocketRef = Arc<parking_lot::Mutex<Socket>>;
 
 /// What the socket layer needs from the stack that carries it: the socket
 /// table, the configuration (SOL_SOCKET limits) and the counters. The

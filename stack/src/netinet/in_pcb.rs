@@ -11,9 +11,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::api::SocketHandle;
 use crate::errno::Errno;
-use crate::kern::socket::{SoPcb, Socket};
-use crate::netinet::inet::InetCx;
-use crate::netinet::tcp_var::TcpCb;
 
 /// The connection is dead (reset, timed out, aborted); the PCB stays until
 /// the socket is freed.
@@ -81,39 +78,6 @@ impl Inpcb {
     }
     pub fn dropped(&self) -> bool {
         self.inp_flags & INP_DROPPED != 0
-    }
-}
-
-/// The Internet protocols' view of the socket layer's opaque `so_pcb`: a
-/// TCP socket's holds a `TcpCb` (whose `inp` is its Inpcb), a UDP socket's
-/// an `Inpcb`. Present from `pru_attach` until the socket is freed.
-pub trait InPcb {
-    fn inp(&self) -> &Inpcb;
-    fn inp_mut(&mut self) -> &mut Inpcb;
-    fn tcp(&self) -> Option<&TcpCb>;
-    fn tcp_mut(&mut self) -> Option<&mut TcpCb>;
-}
-
-const NO_INPCB: &str = "an Internet socket's PCB is a TcpCb or an Inpcb";
-
-impl InPcb for SoPcb {
-    fn inp(&self) -> &Inpcb {
-        match self.get::<TcpCb>() {
-            Some(tp) => &tp.inp,
-            None => self.get::<Inpcb>().expect(NO_INPCB),
-        }
-    }
-    fn inp_mut(&mut self) -> &mut Inpcb {
-        if self.get::<TcpCb>().is_some() {
-            return &mut self.get_mut::<TcpCb>().expect(NO_INPCB).inp;
-        }
-        self.get_mut::<Inpcb>().expect(NO_INPCB)
-    }
-    fn tcp(&self) -> Option<&TcpCb> {
-        self.get()
-    }
-    fn tcp_mut(&mut self) -> Option<&mut TcpCb> {
-        self.get_mut()
     }
 }
 
@@ -278,74 +242,6 @@ impl PcbInfo {
     pub fn port_count(&self) -> usize {
         self.ports.values().map(|v| v.len()).sum()
     }
-}
-
-/// Bind `so` to `addr` in `proto`'s port space (port 0: ephemeral).
-/// `anon_err` is the errno when no ephemeral port is free (bind: EADDRINUSE,
-/// connect: EADDRNOTAVAIL).
-pub(crate) fn in_pcbbind(
-    cx: &impl InetCx,
-    so: &mut Socket,
-    proto: Proto,
-    addr: SocketAddrV4,
-    anon_err: Errno,
-) -> Result<(), Errno> {
-    if so.so_pcb.inp().lport != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let ip = *addr.ip();
-    let local_ok = ip.is_unspecified()
-        || super::ip::is_local(cx, ip)
-        || (proto == Proto::Udp && super::ip::is_broadcast(cx, ip));
-    if !local_ok {
-        return Err(Errno::EADDRNOTAVAIL);
-    }
-    let user = PortUser {
-        handle: so.handle,
-        addr: ip,
-        reuseaddr: so.so_options.reuseaddr,
-        reuseport: so.so_options.reuseport,
-        listening: false,
-        foreign: None,
-    };
-    let start = cx.inet().rng.lock().next_u32();
-    let range = cx.sysctl().port_range;
-    let port = cx
-        .inet()
-        .pcbinfo
-        .write()
-        .bind(proto, addr.port(), user, range, start)
-        .map_err(|e| if addr.port() == 0 { anon_err } else { e })?;
-    let inp = so.so_pcb.inp_mut();
-    inp.laddr = ip;
-    inp.lport = port;
-    if addr.port() == 0 {
-        inp.inp_flags |= INP_ANONPORT;
-    }
-    if !ip.is_unspecified() {
-        inp.inp_flags |= INP_BOUNDADDR;
-    }
-    Ok(())
-}
-
-/// Bind to an ephemeral port on the wildcard address if not bound yet
-/// (listen, connect, sendto on an unbound socket).
-pub(crate) fn in_pcbautobind(
-    cx: &impl InetCx,
-    so: &mut Socket,
-    proto: Proto,
-    anon_err: Errno,
-) -> Result<(), Errno> {
-    if so.so_pcb.inp().lport != 0 {
-        return Ok(());
-    }
-    in_pcbbind(
-        cx,
-        so,
-        proto,
-        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-        anon_err,
-    )
 }
 
 #[cfg(test)]

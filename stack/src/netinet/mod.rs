@@ -4,11 +4,16 @@
 //! reach the rest of the stack only through their context, `inet::InetCx`.
 
 pub mod icmp;
+pub mod icmp_error;
 pub mod in_pcb;
+pub mod in_pcbbind;
 pub mod inet;
 pub mod ip;
+pub mod ip_input;
+pub mod so_pcb;
 pub mod tcp_cc;
 pub mod tcp_ctloutput;
+pub mod tcp_demux;
 pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_output;

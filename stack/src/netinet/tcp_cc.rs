@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use crate::kern::socket::Socket;
-use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::tcp_ts;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
 use crate::linux::*;
-use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
-use crate::netinet::tcp_timer::tcp_timer_sync;
+use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_var::TCP_DEFAULT_MSS;
 use crate::time::Instant;
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
-use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DELACK, TCP_RTO_INITIAL};
 
 /// sizeof(struct tcp_info) on the kernel we mirror.

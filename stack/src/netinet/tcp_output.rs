@@ -4,8 +4,8 @@
 //! them. Called by the thread that did the work (send, input, timer).
 
 use crate::kern::socket::Socket;
-use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
 use crate::netinet::tcp_var::{TcpCb, TcpState};
 use crate::stats::Stats;

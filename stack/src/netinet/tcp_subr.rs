@@ -1,7 +1,8 @@
 //! TCP support routines (FreeBSD's tcp_subr.c): ISN generation (RFC 6528),
-//! segment emission, RSTs for segments with no connection, and the two ways
-//! a connection ends: `tcp_drop` (with RST and an error) and `tcp_close`
-//! (which releases PROTOREF and calls `sofree`).
+//! segment emission, RSTs for segments with no connection, the two ways a
+//! connection ends: `tcp_drop` (with RST and an error) and `tcp_close`
+//! (which releases PROTOREF and calls `sofree`), and `tcp_timer_sync`,
+//! which arms the stack's timer for a connection's earliest deadline.
 
 use std::net::SocketAddrV4;
 
@@ -9,9 +10,10 @@ use crate::errno::Errno;
 use crate::kern::socket::{SoState, Socket};
 use crate::kern::sotable::lock_live;
 use crate::kern::uipc::sofree;
-use crate::netinet::in_pcb::{InPcb, INP_DROPPED, INP_TIMEWAIT};
+use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{ip_output, IpHeader};
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_var::{TcpState, TcpTimers};
 use crate::rng::siphash;
@@ -293,6 +295,22 @@ pub(crate) fn tcp_ctlinput(
     if matches!(state, Some(TcpState::SynSent | TcpState::SynReceived)) {
         so.so_error = Some(err);
         tcp_close(cx, &mut so);
+    }
+}
+
+/// Make sure the stack's timer heap will wake this socket at its earliest
+/// deadline.
+pub(crate) fn tcp_timer_sync(cx: &impl InetCx, so: &mut Socket) {
+    let handle = so.handle;
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let Some(next) = tp.t_timers.earliest() else {
+        return;
+    };
+    if tp.scheduled.is_none_or(|s| next < s) {
+        tp.scheduled = Some(next);
+        cx.arm_timer(handle, next);
     }
 }
 

@@ -6,74 +6,27 @@
 //! from the entry (`syncache_socket`) and queues it for accept()
 //! (`soqinsque`). All under the listener's lock (no global ACCEPT lock).
 
-use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::kern::lockorder::so_lock;
 use crate::kern::socket::Socket;
 use crate::kern::uipc::{sonewconn, soqinsque};
-use crate::netinet::in_pcb::{InPcb, Inpcb, PortUser, Proto};
+use crate::netinet::in_pcb::{Inpcb, PortUser, Proto};
 use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg, tcp_sndbuf_expand};
 use crate::netinet::tcp_seq::Seq;
+use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{
     rcv_wscale_for, tcp_emit, tcp_mss_clamp, tcp_new_isn, tcp_reset_for, tcp_ts,
 };
-use crate::netinet::tcp_timer::tcp_timer_sync;
-use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL};
+use crate::netinet::tcp_var::{
+    SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL,
+};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
-
-/// What the peer's SYN offered, kept until the handshake completes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SynOptions {
-    pub mss: u16,
-    pub wscale: Option<u8>,
-    pub sack_ok: bool,
-    /// Peer's TSval, when timestamps were negotiated.
-    pub ts_recent: Option<u32>,
-}
-
-/// One half-open connection (SYN received, SYN-ACK sent).
-#[derive(Clone, Debug)]
-pub struct SynEntry {
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    pub iss: Seq,
-    pub irs: Seq,
-    pub peer: SynOptions,
-    /// Our window scale, if negotiated.
-    pub rcv_wscale: u8,
-    pub ts_offset: u32,
-    pub retransmits: u32,
-    pub first_sent: Instant,
-    pub rexmt_at: Instant,
-}
-
-/// A listener's half-open connections, on its TcpCb (under its lock).
-#[derive(Debug, Default)]
-pub struct SynCache {
-    pub entries: VecDeque<SynEntry>,
-    /// Twice the backlog given to the first listen(), within 32..8192.
-    pub limit: usize,
-}
-
-impl SynCache {
-    pub fn new(qlimit: u32) -> SynCache {
-        SynCache {
-            entries: VecDeque::new(),
-            limit: (qlimit as usize).clamp(16, 4096) * 2,
-        }
-    }
-
-    pub fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|e| e.local == local && e.remote == remote)
-    }
-}
 
 /// The listener's TcpCb.
 fn listener_tcpcb(l: &mut Socket) -> &mut TcpCb {

@@ -7,29 +7,13 @@ use std::ops::ControlFlow;
 
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
-use crate::netinet::in_pcb::InPcb;
 use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
-use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_sync};
 use crate::netinet::tcp_var::{TcpCb, TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
 use crate::time::Instant;
 use crate::wire::TcpFlags;
-
-/// Make sure the stack's timer heap will wake this socket at its earliest
-/// deadline.
-pub(crate) fn tcp_timer_sync(cx: &impl InetCx, so: &mut Socket) {
-    let handle = so.handle;
-    let Some(tp) = so.so_pcb.tcp_mut() else {
-        return;
-    };
-    let Some(next) = tp.t_timers.earliest() else {
-        return;
-    };
-    if tp.scheduled.is_none_or(|s| next < s) {
-        tp.scheduled = Some(next);
-        cx.arm_timer(handle, next);
-    }
-}
 
 /// Run whichever of this socket's timers are due (FreeBSD's tcp_timer_*
 /// callouts, one function each), then re-arm the earliest. A timer that

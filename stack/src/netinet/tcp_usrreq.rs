@@ -13,17 +13,18 @@ use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
 use crate::kern::uipc::{solisten_abort, solisten_proto, soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    in_pcbautobind, in_pcbbind, InPcb, Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED,
-    INP_TIMEWAIT,
+    Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
 };
+use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_ctloutput::{tcp_ctloutput_get, tcp_ctloutput_set, tcp_set_rcvlowat};
 use crate::netinet::tcp_info::tcp_info;
 use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
-use crate::netinet::tcp_syncache::SynCache;
-use crate::netinet::tcp_timer::tcp_timer_sync;
+use crate::netinet::tcp_var::SynCache;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
 

@@ -1,12 +1,14 @@
-//! The TCP control block (`TcpCb`, FreeBSD's `struct tcpcb`) and TCP states.
-//! All fields are under the owning socket's lock (s).
+//! The TCP control block (`TcpCb`, FreeBSD's `struct tcpcb`), TCP states,
+//! and a listener's SYN cache entries (`SynCache`, FreeBSD's
+//! tcp_syncache.h). All fields are under the owning socket's lock (s).
 
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::in_pcb::Inpcb;
 use super::tcp_reass::Reass;
 use super::tcp_seq::Seq;
-use super::tcp_syncache::SynCache;
 use crate::time::Instant;
 
 /// RFC 9293 connection states.
@@ -301,6 +303,55 @@ impl TcpCb {
     pub fn rto_backed_off(&self) -> Duration {
         let shift = self.rxtshift.min(16);
         (self.rto * (1u32 << shift)).min(TCP_RTO_MAX)
+    }
+}
+
+/// What the peer's SYN offered, kept until the handshake completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynOptions {
+    pub mss: u16,
+    pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    /// Peer's TSval, when timestamps were negotiated.
+    pub ts_recent: Option<u32>,
+}
+
+/// One half-open connection (SYN received, SYN-ACK sent).
+#[derive(Clone, Debug)]
+pub struct SynEntry {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub iss: Seq,
+    pub irs: Seq,
+    pub peer: SynOptions,
+    /// Our window scale, if negotiated.
+    pub rcv_wscale: u8,
+    pub ts_offset: u32,
+    pub retransmits: u32,
+    pub first_sent: Instant,
+    pub rexmt_at: Instant,
+}
+
+/// A listener's half-open connections, on its TcpCb (under its lock).
+#[derive(Debug, Default)]
+pub struct SynCache {
+    pub entries: VecDeque<SynEntry>,
+    /// Twice the backlog given to the first listen(), within 32..8192.
+    pub limit: usize,
+}
+
+impl SynCache {
+    pub fn new(qlimit: u32) -> SynCache {
+        SynCache {
+            entries: VecDeque::new(),
+            limit: (qlimit as usize).clamp(16, 4096) * 2,
+        }
+    }
+
+    pub fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.local == local && e.remote == remote)
     }
 }
 

@@ -11,11 +11,11 @@ use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
 use crate::kern::sotable::lock_live;
 use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
-use crate::netinet::in_pcb::{
-    in_pcbautobind, in_pcbbind, InPcb, Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR,
-};
+use crate::netinet::in_pcb::{Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR};
+use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{self, IpHeader};
+use crate::netinet::so_pcb::InPcb;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, UdpRepr};
@@ -338,7 +338,7 @@ pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &Ipv4Repr, payload:
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else {
         Stats::bump(&cx.stats().drop_no_socket);
-        crate::netinet::icmp::icmp_port_unreachable(cx, ip, payload);
+        crate::netinet::icmp_error::icmp_port_unreachable(cx, ip, payload);
         return;
     };
     let Ok(sref) = cx.sockets().lookup(h) else {

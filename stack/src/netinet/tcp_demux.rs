@@ -1,0 +1,95 @@
+//! TCP input's first half (FreeBSD's tcp_input before tcp_do_segment):
+//! parse and check a segment, then find what takes it: its connection
+//! (`tcp_input_conn`, the state machine), a listener (`syncache_input`),
+//! or nobody (RST). A SYN may end a TIME_WAIT connection and open a new one.
+
+use std::net::SocketAddrV4;
+
+use crate::kern::sotable::lock_live;
+use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_input::tcp_input_conn;
+use crate::netinet::tcp_seq::Seq;
+use crate::netinet::tcp_subr::{tcp_close, tcp_reset_for, tcp_timer_sync};
+use crate::netinet::tcp_syncache::syncache_input;
+use crate::netinet::tcp_var::{TcpCb, TcpState};
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire::{Ipv4Repr, TcpFlags, TcpRepr, WireError};
+
+pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+    let seg = match TcpRepr::parse(payload, ip.src_addr, ip.dst_addr) {
+        Ok(s) => s,
+        Err(WireError::BadChecksum) => {
+            Stats::bump(&cx.stats().drop_checksum);
+            return;
+        }
+        Err(_) => {
+            Stats::bump(&cx.stats().drop_malformed);
+            return;
+        }
+    };
+    Stats::bump(&cx.stats().tcp_segs_in);
+    if crate::netinet::ip::is_broadcast(cx, ip.dst_addr) || seg.src_port == 0 || seg.dst_port == 0 {
+        Stats::bump(&cx.stats().drop_malformed);
+        return;
+    }
+    let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
+    let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
+
+    let conn = cx
+        .inet()
+        .pcbinfo
+        .read()
+        .tcp_conns
+        .get(&(local, remote))
+        .copied();
+    if let Some(h) = conn {
+        if let Ok(sref) = cx.sockets().lookup(h) {
+            if let Some(mut so) = lock_live(&sref) {
+                let tp = so.so_pcb.tcp();
+                if tp.is_some_and(|tp| time_wait_reusable(tp, &seg)) {
+                    // A new incarnation of the connection: end TIME_WAIT and
+                    // let the listener take the SYN (as Linux's TCP_TW_SYN).
+                    tcp_close(cx, &mut so);
+                } else if tp.is_some_and(|tp| tp.t_state != TcpState::Closed) {
+                    tcp_input_conn(cx, now, &mut so, &seg);
+                    tcp_timer_sync(cx, &mut so);
+                    return;
+                }
+            }
+        }
+    }
+    let listener = cx.inet().pcbinfo.read().tcp_listener(local);
+    if let Some(h) = listener {
+        if let Ok(lref) = cx.sockets().lookup(h) {
+            if let Some(mut l) = lock_live(&lref) {
+                if l.is_listening() {
+                    syncache_input(cx, now, &mut l, local, remote, &seg);
+                    tcp_timer_sync(cx, &mut l);
+                    return;
+                }
+            }
+        }
+    }
+    Stats::bump(&cx.stats().drop_no_socket);
+    tcp_reset_for(cx, local, remote, &seg);
+}
+
+/// May a SYN reopen this TIME_WAIT 4-tuple? (RFC 6191 / Linux's
+/// tcp_timewait_state_process): a plain SYN whose sequence number lies
+/// beyond what the old connection used, or whose timestamp is newer.
+fn time_wait_reusable(tp: &TcpCb, seg: &TcpRepr) -> bool {
+    if tp.t_state != TcpState::TimeWait
+        || seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+        || !seg.flags.contains(TcpFlags::SYN)
+    {
+        return false;
+    }
+    let ts_newer = match (tp.ts_ok, seg.options.timestamp) {
+        (true, Some((tsval, _))) => (tsval.wrapping_sub(tp.ts_recent) as i32) > 0,
+        _ => false,
+    };
+    let ts_older = tp.ts_ok && seg.options.timestamp.is_some() && !ts_newer;
+    !ts_older && (Seq(seg.seq).gt(tp.rcv_nxt) || ts_newer)
+}
