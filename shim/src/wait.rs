@@ -57,29 +57,38 @@ pub fn block(evfd: i32, deadline: Option<Instant>) -> Result<(), i32> {
             Ok(())
         }
         Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(libc::EAGAIN);
-            }
-            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let mut p = libc::pollfd {
-                fd: evfd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { (real().poll)(&mut p, 1, ms) };
-            if r < 0 {
-                // SAFETY: reading this thread's errno.
-                return Err(unsafe { *libc::__errno_location() });
-            }
+            let ready = poll_in_until(evfd, d)?;
             drain(evfd);
-            if r == 0 && Instant::now() >= d {
+            if !ready && Instant::now() >= d {
                 return Err(libc::EAGAIN);
             }
             Ok(())
         }
     }
+}
+
+/// poll(2) for POLLIN on `fd` until `deadline` (rounded up to whole
+/// milliseconds): Ok(true) when it became readable, Ok(false) when the poll
+/// timed out, Err(EAGAIN) when the deadline had already passed, the errno
+/// (EINTR even under SA_RESTART, as Linux) when the poll failed.
+fn poll_in_until(fd: i32, deadline: Instant) -> Result<bool, i32> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(libc::EAGAIN);
+    }
+    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { (real().poll)(&mut p, 1, ms) };
+    if r < 0 {
+        // SAFETY: reading this thread's errno.
+        return Err(unsafe { *libc::__errno_location() });
+    }
+    Ok(r > 0)
 }
 
 pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
@@ -119,23 +128,8 @@ pub fn block_anchor(anchor: i32, deadline: Option<Instant>) -> Result<(), i32> {
             Ok(())
         }
         Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(libc::EAGAIN);
-            }
-            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let mut p = libc::pollfd {
-                fd: anchor,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { (real().poll)(&mut p, 1, ms) };
-            if r < 0 {
-                // SAFETY: reading this thread's errno.
-                return Err(unsafe { *libc::__errno_location() });
-            }
-            if r == 0 && Instant::now() >= d {
+            let ready = poll_in_until(anchor, d)?;
+            if !ready && Instant::now() >= d {
                 return Err(libc::EAGAIN);
             }
             Ok(())
