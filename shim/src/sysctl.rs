@@ -36,17 +36,7 @@ pub fn read_sysctl() -> Sysctl {
     if files.is_empty() {
         *files = SYSCTL_PATHS.iter().map(|p| open_high(p)).collect();
     }
-    let mut sysctl = Sysctl::default();
-    let mut buf = [0u8; 256];
-    for (path, file) in SYSCTL_PATHS.iter().zip(files.iter()) {
-        let Some(file) = file else { continue };
-        if let Ok(n) = file.read_at(&mut buf, 0) {
-            if let Ok(text) = std::str::from_utf8(&buf[..n]) {
-                sysctl.apply(path, text);
-            }
-        }
-    }
-    sysctl
+    Sysctl::read_each(|i, buf| files.get(i)?.as_ref()?.read_at(buf, 0).ok())
 }
 
 #[cfg(test)]

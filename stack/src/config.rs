@@ -90,6 +90,22 @@ fn numbers(text: &str) -> Vec<u64> {
 }
 
 impl Sysctl {
+    /// The sysctls as given by `read`, which fills a buffer with the
+    /// current text of the `i`-th [`SYSCTL_PATHS`] entry (`None`: missing or
+    /// unreadable, the default stays). The caller does the I/O, so the face
+    /// stays sans-IO; the shim and the service each keep their files open.
+    pub fn read_each(mut read: impl FnMut(usize, &mut [u8]) -> Option<usize>) -> Sysctl {
+        let mut sysctl = Sysctl::default();
+        let mut buf = [0u8; 256];
+        for (i, path) in SYSCTL_PATHS.iter().enumerate() {
+            let Some(n) = read(i, &mut buf) else { continue };
+            if let Ok(text) = std::str::from_utf8(&buf[..n.min(buf.len())]) {
+                sysctl.apply(path, text);
+            }
+        }
+        sysctl
+    }
+
     /// Apply the content of one /proc/sys file (`path` as in [`SYSCTL_PATHS`]).
     /// Returns false, changing nothing, if the path is unknown or the text
     /// does not parse; values are kept within sane bounds.
