@@ -556,7 +556,10 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4000))]
+        // 4000 cases in CI; scripts/fuzz sets PROPTEST_CASES for a long run.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(4000)
+        ))]
 
         /// The service's parser: any bytes decode or fail, never panic.
         #[test]

@@ -58,6 +58,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// PROPTEST_CASES if set (scripts/fuzz), else `default`.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn pick(v: &[SocketHandle], i: usize) -> Option<SocketHandle> {
     if v.is_empty() {
         None
@@ -67,7 +75,8 @@ fn pick(v: &[SocketHandle], i: usize) -> Option<SocketHandle> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases in CI; scripts/fuzz sets PROPTEST_CASES for a long run.
+    #![proptest_config(ProptestConfig::with_cases(cases_or(96)))]
 
     #[test]
     fn random_calls_and_frames_never_break_invariants(ops in proptest::collection::vec(op(), 1..60)) {
