@@ -5,12 +5,16 @@
 //! accessor afterwards stays in bounds. A `*Repr` is the parsed, owned-by-value
 //! meaning of a packet: `parse` turns bytes into a `Repr` (malformed input is
 //! an `Err`, never a panic) and `emit` writes a `Repr` back into a buffer the
-//! caller sized with `buffer_len`. Only IPv4, TCP, UDP and ICMPv4 live here;
-//! that is all the stack speaks.
+//! caller sized with `buffer_len`. IPv4, IPv6 (fixed header and the
+//! extension header walk), TCP, UDP, ICMPv4 and ICMPv6 live here; that is
+//! all the stack speaks.
 
 pub mod checksum;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6ext;
 pub mod tcp;
 pub mod udp;
 
@@ -58,9 +62,13 @@ pub const IP_PROTO_ICMP: u8 = 1;
 pub const IP_PROTO_TCP: u8 = 6;
 /// IANA protocol number of UDP.
 pub const IP_PROTO_UDP: u8 = 17;
+/// IANA protocol number of ICMPv6.
+pub const IP_PROTO_ICMPV6: u8 = 58;
 
 pub use icmpv4::Icmpv4Repr;
+pub use icmpv6::Icmpv6Repr;
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 pub use udp::{UdpPacket, UdpRepr};
 

@@ -3,6 +3,8 @@
 //! (MSS, window scale, SACK, timestamps) live in `tcp/options.rs`.
 
 use std::fmt;
+use std::net::IpAddr;
+#[cfg(test)]
 use std::net::Ipv4Addr;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
 
@@ -206,7 +208,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Whether the checksum over the whole buffer and the pseudo header is
     /// correct.
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    pub fn verify_checksum(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> bool {
         checksum::transport_checksum(src, dst, IP_PROTO_TCP, self.buffer.as_ref()) == 0
     }
 }
@@ -272,7 +274,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
 
     /// Computes the checksum over the whole buffer and the pseudo header
     /// and stores it.
-    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn fill_checksum(&mut self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         self.set_checksum(0);
         let sum = checksum::transport_checksum(src, dst, IP_PROTO_TCP, self.buffer.as_ref());
         self.set_checksum(sum);
@@ -297,7 +299,11 @@ impl<'a> TcpRepr<'a> {
     /// Parses a whole TCP segment (the IPv4 payload): the checks of
     /// `TcpPacket::new_checked`, then the checksum with the pseudo header
     /// (`BadChecksum`), then the options (see [`TcpOptions::parse`]).
-    pub fn parse(segment: &'a [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<TcpRepr<'a>> {
+    pub fn parse(
+        segment: &'a [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<TcpRepr<'a>> {
         let p = TcpPacket::new_checked(segment)?;
         if !p.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
@@ -329,7 +335,7 @@ impl<'a> TcpRepr<'a> {
     /// Writes exactly `buffer_len()` bytes into `buf` with the checksum
     /// filled. Options are laid out as [`TcpOptions::emit`] says. The caller
     /// guarantees `buf.len() >= buffer_len()`.
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn emit(&self, buf: &mut [u8], src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         let syn = self.flags.contains(TcpFlags::SYN);
         let hl = self.header_len();
         let total = hl + self.payload.len();

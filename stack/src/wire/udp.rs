@@ -4,6 +4,8 @@
 //! accepted; on output we always compute it, sending a computed zero as
 //! 0xffff as RFC 768 requires.
 
+use std::net::IpAddr;
+#[cfg(test)]
 use std::net::Ipv4Addr;
 
 use super::checksum;
@@ -82,10 +84,12 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     /// Whether the checksum is correct over `..length` and the pseudo
-    /// header; a zero checksum (not computed) counts as correct.
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+    /// header. A zero checksum (not computed) counts as correct over IPv4
+    /// and as wrong over IPv6, where it is mandatory (RFC 8200 §8.1).
+    pub fn verify_checksum(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> bool {
+        let (src, dst) = (src.into(), dst.into());
         if self.checksum() == 0 {
-            return true;
+            return src.is_ipv4() && dst.is_ipv4();
         }
         let b = self.buffer.as_ref();
         let end = self.len().min(b.len());
@@ -122,7 +126,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
 
     /// Computes the checksum over `..length` and the pseudo header and
     /// stores it (a computed 0 is stored as 0xffff).
-    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn fill_checksum(&mut self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         self.set_checksum(0);
         let b = self.buffer.as_ref();
         let end = self.len().min(b.len());
@@ -147,7 +151,11 @@ impl<'a> UdpRepr<'a> {
     /// `UdpPacket::new_checked`, then the checksum unless it is 0
     /// (`BadChecksum`). The payload is `8..length`; bytes past the length
     /// field are ignored.
-    pub fn parse(datagram: &'a [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<UdpRepr<'a>> {
+    pub fn parse(
+        datagram: &'a [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<UdpRepr<'a>> {
         let p = UdpPacket::new_checked(datagram)?;
         if !p.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
@@ -167,7 +175,7 @@ impl<'a> UdpRepr<'a> {
     /// Writes exactly `buffer_len()` bytes into `buf` with the checksum
     /// filled. The caller guarantees `buf.len() >= buffer_len()` and a
     /// payload of at most 65507 bytes.
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    pub fn emit(&self, buf: &mut [u8], src: impl Into<IpAddr>, dst: impl Into<IpAddr>) {
         let total = self.buffer_len();
         debug_assert!(
             buf.len() >= total,
@@ -235,6 +243,26 @@ mod tests {
         buf.extend_from_slice(b"junk");
         let r = UdpRepr::parse(&buf, SRC, DST).unwrap();
         assert_eq!(r.payload, b"ping");
+    }
+
+    #[test]
+    fn over_ipv6_the_checksum_is_mandatory() {
+        let (s6, d6): (std::net::Ipv6Addr, std::net::Ipv6Addr) =
+            ("fd00:7::2".parse().unwrap(), "fd00:7::1".parse().unwrap());
+        let r = UdpRepr {
+            src_port: 5353,
+            dst_port: 53,
+            payload: b"ping",
+        };
+        let mut buf = [0u8; 12];
+        r.emit(&mut buf, s6, d6);
+        assert_eq!(UdpRepr::parse(&buf, s6, d6), Ok(r));
+        // The IPv4 pseudo header does not verify it, nor another address.
+        assert_eq!(UdpRepr::parse(&buf, SRC, DST), Err(WireError::BadChecksum));
+        assert_eq!(UdpRepr::parse(&buf, d6, d6), Err(WireError::BadChecksum));
+        buf[6] = 0;
+        buf[7] = 0;
+        assert_eq!(UdpRepr::parse(&buf, s6, d6), Err(WireError::BadChecksum));
     }
 
     #[test]
