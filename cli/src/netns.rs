@@ -1,13 +1,17 @@
 //! `sockshim netns up|down`: the project's network namespace with its TUN
 //! device, made with iproute2's `ip` (the one implementation: scripts/netns-up
 //! and netns-down call it). Up: namespace NAME, `lo` up, a persistent TUN
-//! device (no packet-info header) whose kernel side has the given address.
+//! device (no packet-info header) whose kernel side has the given address
+//! and fd00:7::1/64 (without duplicate address detection, so it is usable
+//! at once).
 //! Down: kill what still runs in NAME and delete it. Both are idempotent.
 
 use std::process::{Command, Stdio};
 
 /// The kernel side of the device unless told otherwise.
 pub const KERNEL_ADDR: &str = "10.7.0.1/24";
+/// The kernel side's IPv6 address (the shim's default gateway6).
+pub const KERNEL_ADDR6: &str = "fd00:7::1/64";
 pub const DEFAULT_TUN: &str = "sockshim0";
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -52,6 +56,20 @@ pub fn up(name: &str, dev: &str, kernel_addr: &str) -> Result<bool, String> {
         ip(&["-n", name, "tuntap", "add", "dev", dev, "mode", "tun"])?;
     }
     ip(&["-n", name, "addr", "replace", kernel_addr, "dev", dev])?;
+    // IPv6 may be disabled in the namespace (disable_ipv6): IPv4 still works.
+    let v6 = [
+        "-n",
+        name,
+        "addr",
+        "replace",
+        KERNEL_ADDR6,
+        "dev",
+        dev,
+        "nodad",
+    ];
+    if let Err(e) = ip(&v6) {
+        eprintln!("sockshim netns up: {name}: no IPv6 on {dev}: {e}");
+    }
     ip(&["-n", name, "link", "set", dev, "up"])?;
     Ok(created)
 }

@@ -1,8 +1,9 @@
 //! The configuration from the environment (SOCKSHIM_*), with the defaults
-//! of the project's netns convention (10.7.0.2/24 via 10.7.0.1 on device
-//! sockshim0). The shim and the service `sockshimd` read the same variables.
+//! of the project's netns convention (10.7.0.2/24 via 10.7.0.1, and
+//! fd00:7::2/64 via fd00:7::1, on device sockshim0). The shim and the
+//! service `sockshimd` read the same variables.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShimConfig {
@@ -10,6 +11,10 @@ pub struct ShimConfig {
     pub addr: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 address (`SOCKSHIM_ADDR6=none`: IPv6 on loopback only).
+    pub addr6: Option<Ipv6Addr>,
+    pub prefix_len6: u8,
+    pub gateway6: Option<Ipv6Addr>,
     pub mtu: Option<usize>,
     pub log: LogLevel,
     pub mode: Mode,
@@ -57,6 +62,15 @@ pub fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
     Some((a.trim().parse().ok()?, l))
 }
 
+/// Parse "addr/len" of IPv6 (len defaults to 64).
+pub fn parse_cidr6(s: &str) -> Option<(Ipv6Addr, u8)> {
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (a, l.parse().ok().filter(|l| *l <= 128)?),
+        None => (s, 64),
+    };
+    Some((a.trim().parse().ok()?, l))
+}
+
 impl ShimConfig {
     /// Read the configuration through `get` (the environment in the shim).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ShimConfig, String> {
@@ -65,6 +79,9 @@ impl ShimConfig {
             addr: Ipv4Addr::new(10, 7, 0, 2),
             prefix_len: 24,
             gateway: Some(Ipv4Addr::new(10, 7, 0, 1)),
+            addr6: Some(Ipv6Addr::new(0xfd00, 7, 0, 0, 0, 0, 0, 2)),
+            prefix_len6: 64,
+            gateway6: Some(Ipv6Addr::new(0xfd00, 7, 0, 0, 0, 0, 0, 1)),
             mtu: None,
             log: LogLevel::Warn,
             mode: Mode::Process,
@@ -83,6 +100,25 @@ impl ShimConfig {
                 v.trim()
                     .parse()
                     .map_err(|_| format!("SOCKSHIM_GATEWAY={v}: expected a.b.c.d"))?,
+            );
+        }
+        if let Some(v) = get("SOCKSHIM_ADDR6") {
+            if v.trim() == "none" {
+                c.addr6 = None;
+                c.gateway6 = None;
+            } else {
+                let (a, l) = parse_cidr6(&v).ok_or_else(|| {
+                    format!("SOCKSHIM_ADDR6={v}: expected an IPv6 addr/len or none")
+                })?;
+                c.addr6 = Some(a);
+                c.prefix_len6 = l;
+            }
+        }
+        if let Some(v) = get("SOCKSHIM_GATEWAY6") {
+            c.gateway6 = Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| format!("SOCKSHIM_GATEWAY6={v}: expected an IPv6 address"))?,
             );
         }
         if let Some(v) = get("SOCKSHIM_MTU") {
@@ -130,6 +166,31 @@ mod tests {
         assert_eq!(c.addr, Ipv4Addr::new(10, 7, 0, 2));
         assert_eq!(c.gateway, Some(Ipv4Addr::new(10, 7, 0, 1)));
         assert_eq!(c.log, LogLevel::Warn);
+        assert_eq!(c.addr6, Some("fd00:7::2".parse().unwrap()));
+        assert_eq!(c.prefix_len6, 64);
+        assert_eq!(c.gateway6, Some("fd00:7::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_overrides() {
+        let c = cfg(&[
+            ("SOCKSHIM_ADDR6", "fd00:9::5/112"),
+            ("SOCKSHIM_GATEWAY6", "fd00:9::1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.addr6, c.prefix_len6, c.gateway6),
+            (
+                Some("fd00:9::5".parse().unwrap()),
+                112,
+                Some("fd00:9::1".parse().unwrap())
+            )
+        );
+        let none = cfg(&[("SOCKSHIM_ADDR6", "none")]).unwrap();
+        assert_eq!((none.addr6, none.gateway6), (None, None));
+        assert!(cfg(&[("SOCKSHIM_ADDR6", "10.0.0.1/24")]).is_err());
+        assert!(cfg(&[("SOCKSHIM_ADDR6", "fd00::1/129")]).is_err());
+        assert!(cfg(&[("SOCKSHIM_GATEWAY6", "x")]).is_err());
     }
 
     #[test]

@@ -12,9 +12,9 @@
 //! it with SCM_RIGHTS). Anchors travel with `Socket`, `Accept` (service →
 //! client) and `Attach` (client → service) as SCM_RIGHTS, not in the bytes.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
-use stack::{Errno, SockInfo, SockType};
+use stack::{Domain, Errno, SockInfo, SockType};
 
 use crate::wire::{Malformed, Reader, Writer};
 use crate::{MAX_ATTACH, MAX_DATA, MAX_OPT, MAX_POLL};
@@ -26,8 +26,9 @@ pub enum Request<'a> {
     Hello {
         version: u32,
     },
-    /// socket(AF_INET, ty, protocol): replies `Body::Socket`, anchor attached.
+    /// socket(domain, ty, protocol): replies `Body::Socket`, anchor attached.
     Socket {
+        domain: Domain,
         ty: SockType,
         protocol: i32,
     },
@@ -44,7 +45,7 @@ pub enum Request<'a> {
     },
     Bind {
         id: u64,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     Listen {
         id: u64,
@@ -57,7 +58,7 @@ pub enum Request<'a> {
     },
     Connect {
         id: u64,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     },
     /// Ok(Bool(true)) connected, Err(EAGAIN) still connecting.
     ConnectStatus {
@@ -67,7 +68,7 @@ pub enum Request<'a> {
     Send {
         id: u64,
         flags: i32,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
         wait: bool,
         data: &'a [u8],
     },
@@ -121,16 +122,16 @@ pub enum Body<'a> {
     },
     Accepted {
         id: u64,
-        peer: SocketAddrV4,
+        peer: SocketAddr,
     },
     Ids(Vec<u64>),
     Count(u64),
     Recv {
         full_len: u64,
-        from: Option<SocketAddrV4>,
+        from: Option<SocketAddr>,
         data: &'a [u8],
     },
-    Addr(SocketAddrV4),
+    Addr(SocketAddr),
     Bool(bool),
     Opt {
         len: u64,
@@ -142,6 +143,21 @@ pub enum Body<'a> {
 
 /// The service's answer to one request.
 pub type Reply<'a> = Result<Body<'a>, Errno>;
+
+fn domain_code(d: Domain) -> u8 {
+    match d {
+        Domain::Inet => 4,
+        Domain::Inet6 => 6,
+    }
+}
+
+fn domain_from(c: u8) -> Result<Domain, Malformed> {
+    match c {
+        4 => Ok(Domain::Inet),
+        6 => Ok(Domain::Inet6),
+        _ => Err(Malformed("bad socket domain")),
+    }
+}
 
 fn ty_code(t: SockType) -> u8 {
     match t {
@@ -163,7 +179,15 @@ impl<'a> Request<'a> {
         let mut w = Writer::default();
         match self {
             Request::Hello { version } => w.u16(1).u32(*version),
-            Request::Socket { ty, protocol } => w.u16(2).u8(ty_code(*ty)).i32(*protocol),
+            Request::Socket {
+                domain,
+                ty,
+                protocol,
+            } => w
+                .u16(2)
+                .u8(domain_code(*domain))
+                .u8(ty_code(*ty))
+                .i32(*protocol),
             Request::Attach { count } => w.u16(3).u16(*count),
             Request::Closed { id } => w.u16(4).u64(*id),
             Request::Bind { id, addr } => w.u16(5).u64(*id).addr(Some(*addr)),
@@ -223,6 +247,7 @@ impl<'a> Request<'a> {
         let req = match r.u16()? {
             1 => Request::Hello { version: r.u32()? },
             2 => Request::Socket {
+                domain: domain_from(r.u8()?)?,
                 ty: ty_from(r.u8()?)?,
                 protocol: r.i32()?,
             },
@@ -440,16 +465,23 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn samples() -> Vec<Request<'static>> {
-        let a = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 1), 80);
+        let a = SocketAddr::new(Ipv4Addr::new(10, 7, 0, 1).into(), 80);
+        let a6: SocketAddr = "[fd00:7::1%3]:443".parse().unwrap();
         vec![
             Request::Hello { version: 1 },
             Request::Socket {
+                domain: Domain::Inet6,
                 ty: SockType::Dgram,
                 protocol: 17,
             },
             Request::Attach { count: 3 },
             Request::Closed { id: 9 },
             Request::Bind { id: 1, addr: a },
+            Request::Bind { id: 1, addr: a6 },
+            Request::Connect {
+                id: 2,
+                addr: Some(a6),
+            },
             Request::Listen { id: 1, backlog: -1 },
             Request::Accept { id: 1, wait: true },
             Request::Connect { id: 2, addr: None },
@@ -506,7 +538,8 @@ mod tests {
 
     #[test]
     fn replies_round_trip() {
-        let a = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 1), 80);
+        let a = SocketAddr::new(Ipv4Addr::new(10, 7, 0, 1).into(), 80);
+        let a6: SocketAddr = "[fd00:7::1%3]:443".parse().unwrap();
         let info = SockInfo {
             rcv_cc: 5,
             snd_cc: 6,
@@ -520,6 +553,8 @@ mod tests {
             Ok(Body::None),
             Ok(Body::Socket { id: 7 }),
             Ok(Body::Accepted { id: 8, peer: a }),
+            Ok(Body::Accepted { id: 8, peer: a6 }),
+            Ok(Body::Addr(a6)),
             Ok(Body::Ids(vec![1, 0, 3])),
             Ok(Body::Count(12)),
             Ok(Body::Recv {

@@ -3,7 +3,7 @@
 //! bounds-checked (a short or overlong message is `Malformed`, never a
 //! panic). Integers are native-endian: both ends run on one host.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// A message that does not decode: the service answers EINVAL and drops
 /// the client; the client treats it as the service's death.
@@ -40,14 +40,20 @@ impl Writer {
     pub fn bool(&mut self, v: bool) -> &mut Self {
         self.u8(v as u8)
     }
-    /// An optional IPv4 socket address: a presence byte, then 4+2 bytes.
-    pub fn addr(&mut self, a: Option<SocketAddrV4>) -> &mut Self {
+    /// An optional socket address: a tag byte (0 none, 1 IPv4, 2 IPv6),
+    /// then IPv4's 4+2 bytes or IPv6's 16+2 and flow info and scope id.
+    pub fn addr(&mut self, a: Option<SocketAddr>) -> &mut Self {
         match a {
             None => self.u8(0),
-            Some(a) => {
+            Some(SocketAddr::V4(a)) => {
                 self.u8(1);
                 self.buf.extend_from_slice(&a.ip().octets());
                 self.u16(a.port())
+            }
+            Some(SocketAddr::V6(a)) => {
+                self.u8(2);
+                self.buf.extend_from_slice(&a.ip().octets());
+                self.u16(a.port()).u32(a.flowinfo()).u32(a.scope_id())
             }
         }
     }
@@ -106,13 +112,21 @@ impl<'a> Reader<'a> {
             _ => Err(Malformed("bad boolean")),
         }
     }
-    pub fn addr(&mut self) -> Result<Option<SocketAddrV4>, Malformed> {
+    pub fn addr(&mut self) -> Result<Option<SocketAddr>, Malformed> {
         match self.u8()? {
             0 => Ok(None),
             1 => {
                 let ip: [u8; 4] = self.arr()?;
                 let port = self.u16()?;
-                Ok(Some(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+                Ok(Some(SocketAddrV4::new(Ipv4Addr::from(ip), port).into()))
+            }
+            2 => {
+                let ip: [u8; 16] = self.arr()?;
+                let port = self.u16()?;
+                let (flow, scope) = (self.u32()?, self.u32()?);
+                Ok(Some(
+                    SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope).into(),
+                ))
             }
             _ => Err(Malformed("bad address tag")),
         }
@@ -142,7 +156,7 @@ mod tests {
     #[test]
     fn fields_round_trip_and_short_input_is_malformed() {
         let mut w = Writer::default();
-        let a = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 2), 8080);
+        let a: SocketAddr = SocketAddrV4::new(Ipv4Addr::new(10, 7, 0, 2), 8080).into();
         w.u8(7)
             .u16(300)
             .i32(-5)

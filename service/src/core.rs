@@ -229,7 +229,11 @@ impl Core {
             Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
             Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
             Request::Socket { .. } if !sess.trusted => return (Err(Errno::EACCES), None),
-            Request::Socket { ty, protocol } => {
+            Request::Socket {
+                domain,
+                ty,
+                protocol,
+            } => {
                 if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
                     return (Err(Errno::EMFILE), None);
                 }
@@ -238,7 +242,7 @@ impl Core {
                 if let Some(read) = self.read_sysctl {
                     self.stack.set_sysctl(read());
                 }
-                let h = match self.stack.socket(ty, protocol) {
+                let h = match self.stack.socket_in(domain, ty, protocol) {
                     Ok(h) => h,
                     Err(e) => return (Err(e), None),
                 };

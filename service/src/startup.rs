@@ -69,6 +69,9 @@ fn random_u64() -> u64 {
 pub fn stack_config(cfg: &proto::config::ShimConfig) -> Config {
     let mut sc = Config::new(cfg.addr, cfg.prefix_len);
     sc.gateway = cfg.gateway;
+    sc.addr6 = cfg.addr6;
+    sc.prefix_len6 = cfg.prefix_len6;
+    sc.gateway6 = cfg.gateway6;
     sc.mtu = cfg
         .mtu
         .or_else(|| crate::device::device_mtu(&cfg.tun))

@@ -4,7 +4,7 @@
 //! client's transfer goes on; the service exits once idle.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -149,14 +149,16 @@ fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
     let srv = Client::connect(&name);
     let cli = Client::connect(&name);
     let (l, la, _) = srv.call(&Request::Socket {
+        domain: stack::Domain::Inet,
         ty: stack::SockType::Stream,
         protocol: 0,
     });
     let (l, la) = (l.unwrap(), la.unwrap());
-    let addr = SocketAddrV4::new(ME, 9000);
+    let addr = SocketAddr::from(SocketAddrV4::new(ME, 9000));
     assert_eq!(srv.call(&Request::Bind { id: l, addr }).0, Ok(0));
     assert_eq!(srv.call(&Request::Listen { id: l, backlog: 4 }).0, Ok(0));
     let (k, _ka, _) = cli.call(&Request::Socket {
+        domain: stack::Domain::Inet,
         ty: stack::SockType::Stream,
         protocol: 0,
     });
@@ -233,6 +235,7 @@ fn the_service_exits_when_idle_and_not_before() {
     let (name, svc) = start("idle", Duration::from_millis(300));
     let c = Client::connect(&name);
     let (id, anchor, _) = c.call(&Request::Socket {
+        domain: stack::Domain::Inet,
         ty: stack::SockType::Dgram,
         protocol: 0,
     });

@@ -239,6 +239,9 @@ fn init() -> Result<Arc<Shim>, i32> {
         .unwrap_or(1500);
     let mut sc = Config::new(cfg.addr, cfg.prefix_len);
     sc.gateway = cfg.gateway;
+    sc.addr6 = cfg.addr6;
+    sc.prefix_len6 = cfg.prefix_len6;
+    sc.gateway6 = cfg.gateway6;
     sc.mtu = mtu;
     sc.sysctl = crate::sysctl::read_sysctl();
     sc.seed = random_seed();

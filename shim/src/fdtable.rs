@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use stack::{SockType, SocketHandle};
+use stack::{Domain, SockType, SocketHandle};
 
 /// One open file description of a stack socket.
 #[derive(Debug)]
 pub struct OpenFile {
     pub handle: SocketHandle,
+    /// AF_INET or AF_INET6: which sockaddr the socket takes and gives.
+    pub domain: Domain,
     pub ty: SockType,
     pub nonblock: AtomicBool,
     /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds; 0 = none.
@@ -27,9 +29,10 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub fn new(handle: SocketHandle, ty: SockType, nonblock: bool) -> OpenFile {
+    pub fn new(handle: SocketHandle, domain: Domain, ty: SockType, nonblock: bool) -> OpenFile {
         OpenFile {
             handle,
+            domain,
             ty,
             nonblock: AtomicBool::new(nonblock),
             rcvtimeo_us: AtomicU64::new(0),
@@ -159,7 +162,12 @@ mod tests {
     fn handle_free_file() -> Option<Arc<OpenFile>> {
         let st = stack::Stack::new(stack::Config::new(std::net::Ipv4Addr::new(10, 7, 0, 2), 24));
         let h = st.socket(SockType::Stream, 0).ok()?;
-        Some(Arc::new(OpenFile::new(h, SockType::Stream, false)))
+        Some(Arc::new(OpenFile::new(
+            h,
+            Domain::Inet,
+            SockType::Stream,
+            false,
+        )))
     }
 
     #[test]
@@ -209,7 +217,7 @@ mod tests {
         let h = stack::Stack::new(stack::Config::new([10, 0, 0, 1].into(), 24))
             .socket(SockType::Stream, 0)
             .unwrap();
-        let f = Arc::new(OpenFile::new(h, SockType::Stream, false));
+        let f = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
         t.insert(5, f.clone());
         t.insert(9, f);
         t.get(5).unwrap().nonblock.store(true, Ordering::Relaxed);

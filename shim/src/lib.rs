@@ -77,7 +77,7 @@ pub(crate) fn foreign_process() -> bool {
 /// address, as TCP's recvfrom reports) into the caller's (addr, addrlen)
 /// pair, truncated to *addrlen; *addrlen becomes the full length.
 pub(crate) fn put_addr(
-    a: Option<std::net::SocketAddrV4>,
+    a: Option<std::net::SocketAddr>,
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> R<()> {
@@ -87,7 +87,7 @@ pub(crate) fn put_addr(
         return Err(libc::EINVAL);
     }
     let b = a.map(ops::sockaddr_bytes);
-    let kaddr: &[u8] = b.as_ref().map_or(&[], |b| &b[..]);
+    let kaddr: &[u8] = b.as_ref().map_or(&[], |(b, n)| &b[..*n]);
     let klen = kaddr.len() as socklen_t;
     let n = (l as usize).min(kaddr.len());
     // SAFETY: socklen_t has no padding.

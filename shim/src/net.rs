@@ -10,10 +10,10 @@
 //! interest and re-arms the token (see client.rs). The local stack has
 //! its own waiter lists and ignores it.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use proto::{Body, Request};
-use stack::{Errno, Instant, Readiness, RecvMeta, SockInfo, SockType, SocketHandle, Stack};
+use stack::{Domain, Errno, Instant, Readiness, RecvMeta, SockInfo, SockType, SocketHandle, Stack};
 
 use crate::client::call;
 
@@ -55,13 +55,18 @@ impl Remote {
     /// socket(): the new socket's id and its anchor (the program's fd).
     pub fn socket(
         &self,
+        domain: Domain,
         ty: SockType,
         protocol: i32,
         cloexec: bool,
     ) -> Result<(SocketHandle, i32), Errno> {
         call(
             &self.tun,
-            &Request::Socket { ty, protocol },
+            &Request::Socket {
+                domain,
+                ty,
+                protocol,
+            },
             &[],
             cloexec,
             |rep, fd| match (rep, fd) {
@@ -80,7 +85,7 @@ impl Remote {
         h: SocketHandle,
         wait: bool,
         cloexec: bool,
-    ) -> Result<(SocketHandle, SocketAddrV4, i32), Errno> {
+    ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
         let r = Request::Accept { id: id(h), wait };
         call(&self.tun, &r, &[], cloexec, |rep, fd| match (rep, fd) {
             (Ok(Body::Accepted { id, peer }), Some(fd)) => {
@@ -141,7 +146,7 @@ impl Net {
         }
     }
 
-    pub fn bind(&self, h: SocketHandle, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub fn bind(&self, h: SocketHandle, addr: SocketAddr) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.bind(h, addr),
             Net::Remote(r) => r.unit(&Request::Bind { id: id(h), addr }),
@@ -159,7 +164,7 @@ impl Net {
         &self,
         now: Instant,
         h: SocketHandle,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     ) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.connect(now, h, addr),
@@ -186,7 +191,7 @@ impl Net {
         h: SocketHandle,
         data: &[u8],
         flags: i32,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
         wait: bool,
     ) -> Result<usize, Errno> {
         match self {
@@ -252,21 +257,21 @@ impl Net {
         }
     }
 
-    fn addr(r: &Remote, req: Request<'_>) -> Result<SocketAddrV4, Errno> {
+    fn addr(r: &Remote, req: Request<'_>) -> Result<SocketAddr, Errno> {
         r.req(&req, |b| match b {
             Body::Addr(a) => Ok(a),
             _ => Err(Errno::EIO),
         })
     }
 
-    pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+    pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddr, Errno> {
         match self {
             Net::Local(s) => s.getsockname(h),
             Net::Remote(r) => Self::addr(r, Request::Getsockname { id: id(h) }),
         }
     }
 
-    pub fn getpeername(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+    pub fn getpeername(&self, h: SocketHandle) -> Result<SocketAddr, Errno> {
         match self {
             Net::Local(s) => s.getpeername(h),
             Net::Remote(r) => Self::addr(r, Request::Getpeername { id: id(h) }),

@@ -3,12 +3,12 @@
 //! return value and sets errno once. Pointers arrive already converted to
 //! slices and addresses by lib.rs.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use stack::linux::*;
-use stack::{Errno, Readiness, SockType, SocketHandle};
+use stack::{Domain, Errno, Readiness, SockType, SocketHandle};
 
 use crate::driver::{shim, Shim};
 use crate::fdtable::OpenFile;
@@ -85,35 +85,74 @@ fn blocking_on_anchor<T>(
     }
 }
 
-pub fn parse_sockaddr(addr: &[u8]) -> R<Option<SocketAddrV4>> {
+/// Length of a sockaddr_in6 without its scope id (RFC 2133's): Linux
+/// takes it.
+const SIN6_LEN_RFC2133: usize = 24;
+
+/// The address a bind, connect or sendto names, for a socket of `domain`:
+/// a sockaddr_in for AF_INET, a sockaddr_in6 (24 bytes at least, the scope
+/// id read from 28) for AF_INET6; AF_UNSPEC is `None`; any other family,
+/// or the other family's address, EAFNOSUPPORT; too short, EINVAL.
+pub fn parse_sockaddr(addr: &[u8], domain: Domain) -> R<Option<SocketAddr>> {
     if addr.len() < 2 {
         return Err(libc::EINVAL);
     }
     let family = u16::from_ne_bytes([addr[0], addr[1]]) as i32;
+    let min = match domain {
+        Domain::Inet => 16,
+        Domain::Inet6 => SIN6_LEN_RFC2133,
+    };
     match family {
         AF_UNSPEC => Ok(None),
-        AF_INET => {
-            if addr.len() < 16 {
-                return Err(libc::EINVAL);
-            }
+        _ if addr.len() < min => Err(libc::EINVAL),
+        AF_INET if domain == Domain::Inet => {
             let port = u16::from_be_bytes([addr[2], addr[3]]);
             let ip = Ipv4Addr::new(addr[4], addr[5], addr[6], addr[7]);
-            Ok(Some(SocketAddrV4::new(ip, port)))
+            Ok(Some(SocketAddrV4::new(ip, port).into()))
+        }
+        libc::AF_INET6 if domain == Domain::Inet6 => {
+            let port = u16::from_be_bytes([addr[2], addr[3]]);
+            let flow = u32::from_be_bytes([addr[4], addr[5], addr[6], addr[7]]);
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&addr[8..24]);
+            let scope = match addr.get(24..28) {
+                Some(b) => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+                None => 0,
+            };
+            Ok(Some(
+                SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope).into(),
+            ))
         }
         _ => Err(libc::EAFNOSUPPORT),
     }
 }
 
-/// A sockaddr_in for `a`.
-pub fn sockaddr_bytes(a: SocketAddrV4) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
-    b[2..4].copy_from_slice(&a.port().to_be_bytes());
-    b[4..8].copy_from_slice(&a.ip().octets());
-    b
+/// Longest sockaddr the shim writes: a sockaddr_in6.
+pub const SOCKADDR_MAX: usize = 28;
+
+/// A sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes) for `a`, and its
+/// length.
+pub fn sockaddr_bytes(a: SocketAddr) -> ([u8; SOCKADDR_MAX], usize) {
+    let mut b = [0u8; SOCKADDR_MAX];
+    match a {
+        SocketAddr::V4(a) => {
+            b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&a.port().to_be_bytes());
+            b[4..8].copy_from_slice(&a.ip().octets());
+            (b, 16)
+        }
+        SocketAddr::V6(a) => {
+            b[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&a.port().to_be_bytes());
+            b[4..8].copy_from_slice(&a.flowinfo().to_be_bytes());
+            b[8..24].copy_from_slice(&a.ip().octets());
+            b[24..28].copy_from_slice(&a.scope_id().to_ne_bytes());
+            (b, 28)
+        }
+    }
 }
 
-pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
+pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     let s = shim()?;
     let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
         libc::SOCK_CLOEXEC
@@ -123,10 +162,15 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     let st = match &s.stack {
         Net::Local(st) => st,
         Net::Remote(r) => {
-            let (h, anchor) = r.socket(ty, protocol, cloexec != 0).map_err(e)?;
+            let (h, anchor) = r.socket(domain, ty, protocol, cloexec != 0).map_err(e)?;
             s.fds.insert(
                 anchor,
-                Arc::new(OpenFile::new(h, ty, flags & libc::SOCK_NONBLOCK != 0)),
+                Arc::new(OpenFile::new(
+                    h,
+                    domain,
+                    ty,
+                    flags & libc::SOCK_NONBLOCK != 0,
+                )),
             );
             return Ok(anchor);
         }
@@ -135,7 +179,7 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     // sizes) and when it connects (window scale): a change made after the
     // shim attached must count.
     st.set_sysctl(crate::sysctl::read_sysctl());
-    let h = st.socket(ty, protocol).map_err(e)?;
+    let h = st.socket_in(domain, ty, protocol).map_err(e)?;
     let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
         // SAFETY: reading this thread's errno.
@@ -145,7 +189,12 @@ pub fn socket(ty: SockType, flags: i32, protocol: i32) -> R<i32> {
     }
     s.fds.insert(
         anchor,
-        Arc::new(OpenFile::new(h, ty, flags & libc::SOCK_NONBLOCK != 0)),
+        Arc::new(OpenFile::new(
+            h,
+            domain,
+            ty,
+            flags & libc::SOCK_NONBLOCK != 0,
+        )),
     );
     Ok(anchor)
 }
@@ -190,7 +239,12 @@ pub fn adopt_received(fds: &[i32]) {
                 Ok(_) => SockType::Stream,
                 Err(_) => continue,
             };
-            s.fds.insert(*fd, Arc::new(OpenFile::new(h, ty, false)));
+            let domain = match s.stack.getsockopt(h, SOL_SOCKET, libc::SO_DOMAIN, &mut v) {
+                Ok(_) if i32::from_ne_bytes(v) == libc::AF_INET6 => Domain::Inet6,
+                _ => Domain::Inet,
+            };
+            s.fds
+                .insert(*fd, Arc::new(OpenFile::new(h, domain, ty, false)));
         }
     }
 }
@@ -206,13 +260,16 @@ pub fn closed(h: SocketHandle) {
 
 pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
-    let a = match parse_sockaddr(addr)? {
+    let a = match parse_sockaddr(addr, of.domain)? {
         Some(a) => a,
         // Linux accepts AF_UNSPEC as AF_INET for INADDR_ANY only.
-        None if addr.len() >= 16 && addr[4..8] == [0, 0, 0, 0] => SocketAddrV4::new(
-            Ipv4Addr::UNSPECIFIED,
-            u16::from_be_bytes([addr[2], addr[3]]),
-        ),
+        None if of.domain == Domain::Inet && addr.len() >= 16 && addr[4..8] == [0, 0, 0, 0] => {
+            SocketAddrV4::new(
+                Ipv4Addr::UNSPECIFIED,
+                u16::from_be_bytes([addr[2], addr[3]]),
+            )
+            .into()
+        }
         None => return Err(libc::EAFNOSUPPORT),
     };
     let r = s.stack.bind(of.handle, a).map(|_| 0).map_err(e);
@@ -227,7 +284,7 @@ pub fn listen(of: &OpenFile, backlog: i32) -> R<i32> {
     r
 }
 
-pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
+pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return Err(libc::EINVAL);
     }
@@ -247,7 +304,12 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
         })?;
         s.fds.insert(
             anchor,
-            Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
+            Arc::new(OpenFile::new(
+                h,
+                of.domain,
+                of.ty,
+                flags & libc::SOCK_NONBLOCK != 0,
+            )),
         );
         return Ok((anchor, peer));
     }
@@ -271,7 +333,12 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddrV4)> {
     };
     s.fds.insert(
         anchor,
-        Arc::new(OpenFile::new(h, of.ty, flags & libc::SOCK_NONBLOCK != 0)),
+        Arc::new(OpenFile::new(
+            h,
+            of.domain,
+            of.ty,
+            flags & libc::SOCK_NONBLOCK != 0,
+        )),
     );
     Ok((anchor, peer))
 }
@@ -295,7 +362,7 @@ fn connect_addr_error(of: &OpenFile, addr: &[u8], parse_err: i32) -> i32 {
 
 pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
-    let a = parse_sockaddr(addr).map_err(|x| connect_addr_error(of, addr, x))?;
+    let a = parse_sockaddr(addr, of.domain).map_err(|x| connect_addr_error(of, addr, x))?;
     let r = s.stack.connect(s.now(), of.handle, a);
     s.after_op();
     match r {
@@ -333,7 +400,7 @@ fn sigpipe(of: &OpenFile, flags: i32, r: R<usize>) -> R<usize> {
 pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
     let s = shim()?;
     let to = match to {
-        Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b)?,
+        Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b, of.domain)?,
         _ => None,
     };
     let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
@@ -376,7 +443,7 @@ pub fn send_fault(of: &OpenFile, flags: i32, to: Option<&[u8]>) -> i32 {
             if flags & MSG_OOB != 0 {
                 return libc::EOPNOTSUPP;
             }
-            match to.map(parse_sockaddr) {
+            match to.map(|b| parse_sockaddr(b, of.domain)) {
                 Some(Err(x)) => x,
                 Some(Ok(Some(_))) => libc::EFAULT,
                 Some(Ok(None)) | None if getpeername(of).is_err() => libc::EDESTADDRREQ,
@@ -390,7 +457,7 @@ pub fn send_fault(of: &OpenFile, flags: i32, to: Option<&[u8]>) -> i32 {
 /// it waits for data as usual, then fails the copy with EFAULT; TCP keeps
 /// the data queued, UDP drops the datagram (unless MSG_PEEK). An end of
 /// file or an empty datagram copies nothing and succeeds.
-pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
+pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAddr>)> {
     let mut one = [0u8; 1];
     match of.ty {
         SockType::Stream => match recv(of, &mut one, flags | MSG_PEEK) {
@@ -407,7 +474,7 @@ pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAd
 }
 
 /// Returns (bytes, datagram length, sender).
-pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddrV4>)> {
+pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddr>)> {
     let s = shim()?;
     // The error queue never blocks (and the stack keeps none: EAGAIN).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0;
@@ -458,11 +525,11 @@ pub fn shutdown(of: &OpenFile, how: i32) -> R<i32> {
     r
 }
 
-pub fn getsockname(of: &OpenFile) -> R<SocketAddrV4> {
+pub fn getsockname(of: &OpenFile) -> R<SocketAddr> {
     shim()?.stack.getsockname(of.handle).map_err(e)
 }
 
-pub fn getpeername(of: &OpenFile) -> R<SocketAddrV4> {
+pub fn getpeername(of: &OpenFile) -> R<SocketAddr> {
     shim()?.stack.getpeername(of.handle).map_err(e)
 }
 

@@ -1,7 +1,7 @@
 //! Plain data types of the stack's POSIX-shaped socket API: socket handles,
 //! readiness bits, receive metadata, statistics.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// A reference to one socket of a [`crate::Stack`]: a slot index and the
 /// slot's generation, so a stale handle never reaches a reused slot.
@@ -25,6 +25,16 @@ impl SocketHandle {
             generation: (v >> 32) as u32,
         }
     }
+}
+
+/// Address family of a socket (socket(2)'s domain): AF_INET or AF_INET6.
+/// An AF_INET6 socket may also carry IPv4 (dual stack, RFC 4291 §2.5.5.2
+/// v4-mapped addresses) unless IPV6_V6ONLY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Domain {
+    #[default]
+    Inet,
+    Inet6,
 }
 
 /// Socket type the stack implements.
@@ -84,7 +94,7 @@ pub struct RecvMeta {
     /// for streams, equal to `copied`.
     pub full_len: usize,
     /// Sender address (datagrams, and streams for recvfrom's sake).
-    pub from: Option<SocketAddrV4>,
+    pub from: Option<SocketAddr>,
 }
 
 impl RecvMeta {

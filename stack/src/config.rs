@@ -2,7 +2,7 @@
 //! and the kernel tunables (`Sysctl`) whose values it copies from the
 //! namespace's /proc/sys so programs see the same defaults as on Linux.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// The Linux sysctls the stack honours. `Default` gives Linux's defaults;
@@ -34,6 +34,10 @@ pub struct Sysctl {
     pub tcp_keepalive_time: Duration,
     pub tcp_keepalive_intvl: Duration,
     pub tcp_keepalive_probes: u32,
+    /// net.ipv6.bindv6only: IPV6_V6ONLY of a new AF_INET6 socket.
+    pub bindv6only: bool,
+    /// net.ipv6.conf.default.hop_limit: IPv6's default TTL.
+    pub ipv6_hop_limit: u8,
 }
 
 impl Default for Sysctl {
@@ -57,6 +61,8 @@ impl Default for Sysctl {
             tcp_keepalive_time: Duration::from_secs(7200),
             tcp_keepalive_intvl: Duration::from_secs(75),
             tcp_keepalive_probes: 9,
+            bindv6only: false,
+            ipv6_hop_limit: 64,
         }
     }
 }
@@ -81,6 +87,8 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/tcp_keepalive_time",
     "net/ipv4/tcp_keepalive_intvl",
     "net/ipv4/tcp_keepalive_probes",
+    "net/ipv6/bindv6only",
+    "net/ipv6/conf/default/hop_limit",
 ];
 
 fn numbers(text: &str) -> Vec<u64> {
@@ -165,18 +173,27 @@ impl Sysctl {
             "net/ipv4/tcp_keepalive_probes" => one(1, 127)
                 .map(|v| self.tcp_keepalive_probes = v as u32)
                 .is_some(),
+            "net/ipv6/bindv6only" => one(0, 1).map(|v| self.bindv6only = v == 1).is_some(),
+            "net/ipv6/conf/default/hop_limit" => {
+                one(1, 255).map(|v| self.ipv6_hop_limit = v as u8).is_some()
+            }
             _ => false,
         }
     }
 }
 
-/// One stack instance's interface: one IPv4 address on a point-to-point or
-/// /N link (the TUN device), with every non-local destination sent there.
+/// One stack instance's interface: one IPv4 address and at most one IPv6
+/// address on a point-to-point or /N link (the TUN device), with every
+/// non-local destination sent there.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 address (none: IPv6 only on loopback, `::1`).
+    pub addr6: Option<Ipv6Addr>,
+    pub prefix_len6: u8,
+    pub gateway6: Option<Ipv6Addr>,
     /// Largest IP packet the device carries (TUN MTU).
     pub mtu: usize,
     pub sysctl: Sysctl,
@@ -194,6 +211,9 @@ impl Config {
             addr,
             prefix_len,
             gateway: None,
+            addr6: None,
+            prefix_len6: 64,
+            gateway6: None,
             mtu: 1500,
             sysctl: Sysctl::default(),
             seed: 0x5eed,

@@ -22,11 +22,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
+use crate::api::{Domain, Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 use crate::config::{Config, Sysctl};
 use crate::errno::Errno;
 use crate::kern::lockorder::{so_lock, LeafMutex, LeafRwLock};
@@ -192,16 +192,13 @@ impl Stack {
 
     // ---- transmit queue ---------------------------------------------
 
-    /// Next IPv4 packet to write to the device, if any. Packets addressed
-    /// to this host itself (its address, 127.0.0.0/8) never reach the
+    /// Next IP packet to write to the device, if any. Packets addressed
+    /// to this host itself (its addresses, 127.0.0.0/8, ::1) never reach the
     /// device: they are fed back into input here, where no lock is held.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
         loop {
             let frame = self.txq.lock().frames.pop_front()?;
-            let dst = frame
-                .get(16..20)
-                .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]));
-            match dst {
+            match ip::frame_dst(&frame) {
                 Some(d) if ip::is_local(self, d) => {
                     self.handle_frame(self.last_now(), &frame);
                     self.recycle(frame);
@@ -256,7 +253,7 @@ impl Stack {
 
     // ---- input ------------------------------------------------------
 
-    /// Feed one IPv4 packet received from the device.
+    /// Feed one IP packet (either family) received from the device.
     pub fn handle_frame(&self, now: Instant, frame: &[u8]) {
         self.saw_now(now);
         Stats::bump(&self.stats.frames_in);
@@ -267,7 +264,17 @@ impl Stack {
 
     /// socket(AF_INET, ty, protocol): a new socket with so_count = 1.
     pub fn socket(&self, ty: SockType, protocol: i32) -> Result<SocketHandle, Errno> {
-        uipc::socreate(self, ty, protocol)
+        uipc::socreate(self, Domain::Inet, ty, protocol)
+    }
+
+    /// socket(domain, ty, protocol): AF_INET or AF_INET6.
+    pub fn socket_in(
+        &self,
+        domain: Domain,
+        ty: SockType,
+        protocol: i32,
+    ) -> Result<SocketHandle, Errno> {
+        uipc::socreate(self, domain, ty, protocol)
     }
 
     /// A new descriptor refers to `h` (dup): so_count += 1.
@@ -281,7 +288,10 @@ impl Stack {
         uipc::sorele(self, now, h)
     }
 
-    pub fn bind(&self, h: SocketHandle, addr: SocketAddrV4) -> Result<(), Errno> {
+    /// An AF_INET6 socket takes IPv6 addresses only (IPv4 v4-mapped), an
+    /// AF_INET one IPv4 only (EAFNOSUPPORT otherwise).
+    pub fn bind(&self, h: SocketHandle, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = addr.into();
         self.with_socket(h, |so| self.pr(so).pru_bind(self, so, addr))
     }
 
@@ -290,7 +300,7 @@ impl Stack {
     }
 
     /// Never blocks: EAGAIN when no connection is queued.
-    pub fn accept(&self, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4), Errno> {
+    pub fn accept(&self, h: SocketHandle) -> Result<(SocketHandle, SocketAddr), Errno> {
         uipc::soaccept(self, h)
     }
 
@@ -300,7 +310,7 @@ impl Stack {
         &self,
         now: Instant,
         h: SocketHandle,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     ) -> Result<(), Errno> {
         self.saw_now(now);
         self.with_socket(h, |so| self.pr(so).pru_connect(self, now, so, addr))
@@ -320,7 +330,7 @@ impl Stack {
         h: SocketHandle,
         data: &[u8],
         flags: i32,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
         self.saw_now(now);
         self.with_socket(h, |so| self.pr(so).pru_send(self, now, so, data, flags, to))
@@ -344,11 +354,11 @@ impl Stack {
         uipc::soshutdown(self, now, h, how)
     }
 
-    pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+    pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddr, Errno> {
         self.with_socket(h, |so| Ok(self.pr(so).pru_sockaddr(so)))
     }
 
-    pub fn getpeername(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+    pub fn getpeername(&self, h: SocketHandle) -> Result<SocketAddr, Errno> {
         self.with_socket(h, |so| self.pr(so).pru_peeraddr(so))
     }
 

@@ -18,7 +18,7 @@ pub mod stats;
 pub mod time;
 pub mod wire;
 
-pub use api::{Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
+pub use api::{Domain, Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 pub use config::{Config, Sysctl};
 pub use errno::Errno;
 pub use host::Stack;

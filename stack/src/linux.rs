@@ -13,6 +13,15 @@ pub const IPPROTO_IP: i32 = 0;
 pub const IPPROTO_ICMP: i32 = 1;
 pub const IPPROTO_TCP: i32 = 6;
 pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_IPV6: i32 = 41;
+pub const SOL_IPV6: i32 = IPPROTO_IPV6;
+// IPPROTO_IPV6 options (linux/in6.h).
+pub const IPV6_UNICAST_HOPS: i32 = 16;
+pub const IPV6_MULTICAST_HOPS: i32 = 18;
+pub const IPV6_MULTICAST_LOOP: i32 = 19;
+pub const IPV6_V6ONLY: i32 = 26;
+pub const IPV6_RECVPKTINFO: i32 = 49;
+pub const IPV6_TCLASS: i32 = 67;
 
 pub const SOL_SOCKET: i32 = 1;
 pub const SOL_IP: i32 = IPPROTO_IP;

@@ -25,11 +25,16 @@ stats! {
     frames_in,
     frames_out,
     drop_malformed,
-    drop_not_ipv4,
+    // Neither IPv4 nor IPv6.
+    drop_not_ip,
     drop_checksum,
     drop_fragment,
     drop_not_for_us,
     drop_unknown_proto,
+    // IPv6 extension headers refused (RFC 8200 §4: options, routing).
+    drop_ext_header,
+    // Neighbour discovery and MLD: nothing to do on a layer-3 device.
+    drop_ndisc,
     drop_no_socket,
     drop_rcvbuf_full,
     drop_out_of_window,

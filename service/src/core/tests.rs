@@ -40,6 +40,7 @@ fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
         s,
         t(),
         Request::Socket {
+            domain: stack::Domain::Inet,
             ty: SockType::Stream,
             protocol: 0,
         },
@@ -82,7 +83,7 @@ fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
     let mut c = core();
     let (mut srv, mut cli) = (trusted(), trusted());
     let l = socket(&mut c, &mut srv);
-    let a = SocketAddrV4::new(ME, 8080);
+    let a: std::net::SocketAddr = SocketAddrV4::new(ME, 8080).into();
     ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
     ok(
         &mut c,
@@ -225,7 +226,7 @@ fn a_client_names_only_sockets_it_holds_and_proves_it_with_the_anchor() {
     assert_eq!(r, Ok(Body::Ids(vec![l.0, proto::NOT_AN_ANCHOR])));
     // ... but uses what it holds, as an nginx worker after setuid(nobody).
     let (r, _) = c.handle(&mut other, t(), Request::Getsockname { id: l.0 }, vec![]);
-    assert_eq!(r, Ok(Body::Addr(SocketAddrV4::new(ME, 8080))));
+    assert_eq!(r, Ok(Body::Addr(SocketAddrV4::new(ME, 8080).into())));
     let (r, fd) = c.handle(
         &mut other,
         t(),

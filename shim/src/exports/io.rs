@@ -147,7 +147,7 @@ pub(crate) fn recv_iovecs(
     of: &OpenFile,
     iovs: &[libc::iovec],
     flags: c_int,
-) -> R<(usize, usize, Option<std::net::SocketAddrV4>, Vec<u8>)> {
+) -> R<(usize, usize, Option<std::net::SocketAddr>, Vec<u8>)> {
     let regions: Vec<(usize, usize)> = iovs
         .iter()
         .map(|v| (v.iov_base as usize, v.iov_len))
@@ -328,7 +328,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
                 off += k;
             }
             let name = from.map(ops::sockaddr_bytes);
-            let kaddr: &[u8] = name.as_ref().map_or(&[], |b| &b[..]);
+            let kaddr: &[u8] = name.as_ref().map_or(&[], |(b, n)| &b[..*n]);
             let klen = kaddr.len() as socklen_t;
             let mut mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
             // The only control message a stack socket produces: TCP_CM_INQ

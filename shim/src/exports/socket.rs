@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use libc::{c_int, c_void, sockaddr, socklen_t};
-use stack::SockType;
+use stack::{Domain, SockType};
 
 use crate::driver;
 use crate::ops;
@@ -27,13 +27,18 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         libc::SOCK_DGRAM if protocol == 0 || protocol == libc::IPPROTO_UDP => Some(SockType::Dgram),
         _ => None,
     };
-    match st {
-        Some(st) if domain == libc::AF_INET && !driver::FORKED.load(Ordering::Relaxed) => {
+    let dom = match domain {
+        libc::AF_INET => Some(Domain::Inet),
+        libc::AF_INET6 => Some(Domain::Inet6),
+        _ => None,
+    };
+    match (st, dom) {
+        (Some(st), Some(dom)) if !driver::FORKED.load(Ordering::Relaxed) => {
             if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
                 set_errno(libc::EINVAL);
                 return -1;
             }
-            guard(|| ops::socket(st, flags, protocol))
+            guard(|| ops::socket(dom, st, flags, protocol))
         }
         // SAFETY: pass-through with the caller's arguments.
         _ => unsafe { (real().socket)(domain, ty, protocol) },
@@ -49,7 +54,7 @@ pub unsafe extern "C" fn socketpair(
     protocol: c_int,
     sv: *mut c_int,
 ) -> c_int {
-    if domain == libc::AF_INET {
+    if domain == libc::AF_INET || domain == libc::AF_INET6 {
         set_errno(libc::EOPNOTSUPP);
         return -1;
     }

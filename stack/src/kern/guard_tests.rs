@@ -20,7 +20,8 @@ fn one_queued(seed: u64) -> (Pair, SocketHandle, SocketHandle) {
     p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
     p.b.listen(l, 4).unwrap();
     let c = p.a.socket(SockType::Stream, 0).unwrap();
-    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
     p.drive();
     let q = {
         let lref = p.b.lookup(l).unwrap();

@@ -54,7 +54,8 @@ fn unlisten_aborts_queued_connections_through_soabort() {
         p.b.listen(l, 16).unwrap();
         for _ in 0..3 {
             let c = p.a.socket(SockType::Stream, 0).unwrap();
-            let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+            let _ =
+                p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
         }
         p.drive();
         assert_eq!(p.b.socket_count(), 4, "listener + 3 queued");
@@ -84,7 +85,7 @@ fn closing_listener_aborts_each_queued_connection_once() {
         .map(|_| {
             let c = p.a.socket(SockType::Stream, 0).unwrap();
             assert_eq!(
-                p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80))),
+                p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into())),
                 Err(Errno::EINPROGRESS)
             );
             c
@@ -119,7 +120,8 @@ fn rst_for_queued_connection_is_still_accepted_like_linux() {
     p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
     p.b.listen(l, 16).unwrap();
     let c = p.a.socket(SockType::Stream, 0).unwrap();
-    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
     p.drive();
     assert!(p.b.sopoll(l).contains(crate::Readiness::IN));
     // Abort the client with SO_LINGER 0: it sends RST to the queued child.
@@ -254,7 +256,13 @@ fn udp_echo_between_stacks() {
     p.b.bind(srv, SocketAddrV4::new(B_ADDR, 53)).unwrap();
     let cli = p.a.socket(SockType::Dgram, 0).unwrap();
     assert_eq!(
-        p.a.send(p.now, cli, b"ping", 0, Some(SocketAddrV4::new(B_ADDR, 53))),
+        p.a.send(
+            p.now,
+            cli,
+            b"ping",
+            0,
+            Some(SocketAddrV4::new(B_ADDR, 53).into())
+        ),
         Ok(4)
     );
     p.drive();
@@ -266,7 +274,7 @@ fn udp_echo_between_stacks() {
         "MSG_TRUNC semantics: full length reported"
     );
     let from = m.from.unwrap();
-    assert_eq!(*from.ip(), A_ADDR);
+    assert_eq!(from.ip(), A_ADDR);
     let port = from.port();
     let range = p.a.config().sysctl.port_range;
     assert!(
@@ -287,7 +295,7 @@ fn udp_echo_between_stacks() {
 fn udp_to_closed_port_reports_econnrefused_on_connected_socket() {
     let mut p = Pair::new(9);
     let cli = p.a.socket(SockType::Dgram, 0).unwrap();
-    p.a.connect(p.now, cli, Some(SocketAddrV4::new(B_ADDR, 9999)))
+    p.a.connect(p.now, cli, Some(SocketAddrV4::new(B_ADDR, 9999).into()))
         .unwrap();
     p.a.send(p.now, cli, b"x", 0, None).unwrap();
     p.drive();
@@ -302,7 +310,8 @@ fn udp_to_closed_port_reports_econnrefused_on_connected_socket() {
 fn connect_to_closed_port_is_refused() {
     let mut p = Pair::new(10);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
-    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1)));
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1).into()));
     p.drive();
     assert_eq!(p.a.connect_status(c), Err(Errno::ECONNREFUSED));
     p.a.close(p.now, c).unwrap();
@@ -363,7 +372,7 @@ fn loopback_connection_inside_one_stack() {
         p.a.connect(
             p.now,
             c,
-            Some(SocketAddrV4::new([127, 0, 0, 1].into(), 9000))
+            Some(SocketAddrV4::new([127, 0, 0, 1].into(), 9000).into())
         ),
         Err(Errno::EINPROGRESS)
     );
@@ -371,7 +380,7 @@ fn loopback_connection_inside_one_stack() {
     assert_eq!(p.frames_a_to_b, 0, "loopback never reaches the link");
     assert_eq!(p.a.connect_status(c), Ok(true));
     let (s, peer) = p.a.accept(l).unwrap();
-    assert_eq!(*peer.ip(), std::net::Ipv4Addr::LOCALHOST);
+    assert_eq!(peer.ip(), std::net::Ipv4Addr::LOCALHOST);
     p.a.send(p.now, c, b"self", 0, None).unwrap();
     p.drive();
     let mut buf = [0u8; 8];
@@ -386,7 +395,8 @@ fn loopback_connection_inside_one_stack() {
 fn failed_connect_leaves_the_socket_reusable_like_linux() {
     let mut p = Pair::new(14);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
-    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1)));
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1).into()));
     p.drive();
     let before = p.a.getsockname(c).unwrap();
     assert_ne!(before.port(), 0, "autobound by connect");
@@ -396,10 +406,7 @@ fn failed_connect_leaves_the_socket_reusable_like_linux() {
     // port is released: another socket may bind it.
     assert_eq!(
         p.a.getsockname(c),
-        Ok(SocketAddrV4::new(
-            std::net::Ipv4Addr::UNSPECIFIED,
-            before.port()
-        )),
+        Ok(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, before.port()).into()),
         "getsockname keeps the released port"
     );
     let other = p.a.socket(SockType::Stream, 0).unwrap();
@@ -415,7 +422,7 @@ fn failed_connect_leaves_the_socket_reusable_like_linux() {
     p.b.bind(l, SocketAddrV4::new(B_ADDR, 1)).unwrap();
     p.b.listen(l, 4).unwrap();
     assert_eq!(
-        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1))),
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1).into())),
         Err(Errno::EINPROGRESS)
     );
     p.drive();
@@ -502,7 +509,8 @@ fn send_buffer_autotunes_unless_the_application_set_it() {
     let d = p.a.socket(SockType::Stream, 0).unwrap();
     p.a.setsockopt(p.now, d, SOL_SOCKET, SO_SNDBUF, &8192i32.to_ne_bytes())
         .unwrap();
-    let _ = p.a.connect(p.now, d, Some(SocketAddrV4::new(B_ADDR, 80)));
+    let _ =
+        p.a.connect(p.now, d, Some(SocketAddrV4::new(B_ADDR, 80).into()));
     p.drive();
     p.a.getsockopt(d, SOL_SOCKET, SO_SNDBUF, &mut v).unwrap();
     assert_eq!(
@@ -531,7 +539,7 @@ fn new_syn_reuses_a_time_wait_tuple_at_once() {
     p.a.bind(c2, SocketAddrV4::new(A_ADDR, port)).unwrap();
     let start = p.now;
     assert_eq!(
-        p.a.connect(p.now, c2, Some(SocketAddrV4::new(B_ADDR, 80))),
+        p.a.connect(p.now, c2, Some(SocketAddrV4::new(B_ADDR, 80).into())),
         Err(Errno::EINPROGRESS)
     );
     p.drive_for(Duration::from_millis(50));
@@ -567,7 +575,8 @@ fn queued_connection_is_unreachable_before_accept() {
     p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
     p.b.listen(l, 4).unwrap();
     let c = p.a.socket(SockType::Stream, 0).unwrap();
-    let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
     p.drive();
     assert_eq!(p.a.connect_status(c), Ok(true));
     p.a.send(p.now, c, b"early", 0, None).unwrap();

@@ -6,7 +6,7 @@
 //! that carries both (`SoCx`); the protocol receives it with every call.
 //! `pru_detach` and `pru_abort` cannot fail: they return nothing.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use crate::api::{Readiness, SockInfo, SockType};
 use crate::errno::Errno;
@@ -25,14 +25,14 @@ pub trait Protosw<C>: Sync {
     /// The socket is being freed: leave every table. Called exactly once,
     /// only after a successful `pru_attach`.
     fn pru_detach(&self, cx: &C, so: &mut Socket);
-    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno>;
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddr) -> Result<(), Errno>;
     fn pru_listen(&self, cx: &C, so: &mut Socket, backlog: i32) -> Result<(), Errno>;
     fn pru_connect(
         &self,
         cx: &C,
         now: Instant,
         so: &mut Socket,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     ) -> Result<(), Errno>;
     fn pru_connect_status(&self, cx: &C, so: &mut Socket) -> Result<bool, Errno>;
     fn pru_send(
@@ -42,7 +42,7 @@ pub trait Protosw<C>: Sync {
         so: &mut Socket,
         data: &[u8],
         flags: i32,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
     ) -> Result<usize, Errno>;
     /// The application consumed receive-buffer data (window update).
     fn pru_rcvd(&self, cx: &C, now: Instant, so: &mut Socket);
@@ -55,11 +55,11 @@ pub trait Protosw<C>: Sync {
     fn pru_abort(&self, cx: &C, now: Instant, so: &mut Socket);
     /// The peer's address of a connection being accepted (FreeBSD's
     /// pru_accept): reported even if it was reset while queued.
-    fn pru_accept(&self, so: &Socket) -> SocketAddrV4;
+    fn pru_accept(&self, so: &Socket) -> SocketAddr;
     /// getsockname(2).
-    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4;
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddr;
     /// getpeername(2).
-    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno>;
+    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddr, Errno>;
     /// A connection-oriented protocol with no connection (soreceive's
     /// ENOTCONN, FreeBSD's PR_CONNREQUIRED test).
     fn pru_rcv_notconn(&self, so: &Socket) -> bool;

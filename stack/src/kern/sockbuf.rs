@@ -4,12 +4,13 @@
 //! the ring has grown. With the high-water mark Linux reports as SO_RCVBUF /
 //! SO_SNDBUF and the low-water mark (SO_RCVLOWAT).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::ringbuf::RingBuf;
 
-/// Bytes of record header in front of each queued datagram.
-pub const DGRAM_HDR: usize = 8;
+/// Bytes of record header in front of each queued datagram: family,
+/// sender address (16 bytes), port, length.
+pub const DGRAM_HDR: usize = 21;
 
 /// Room for `hiwat` bytes of payload, one maximal datagram past it, and
 /// record headers.
@@ -97,7 +98,7 @@ impl SockBuf {
 
     /// Queue a datagram if it fits (Linux admits one datagram past the
     /// limit only when the queue is empty). Returns false when dropped.
-    pub fn append_dgram(&mut self, from: SocketAddrV4, payload: &[u8]) -> bool {
+    pub fn append_dgram(&mut self, from: SocketAddr, payload: &[u8]) -> bool {
         let Some(d) = self.dgrams.as_mut() else {
             return false;
         };
@@ -107,10 +108,16 @@ impl SockBuf {
         if payload.len() > u16::MAX as usize || self.ring.free() < DGRAM_HDR + payload.len() {
             return false;
         }
+        // Family byte, the address as 16 bytes (IPv4 v4-mapped), port, length.
         let mut hdr = [0u8; DGRAM_HDR];
-        hdr[..4].copy_from_slice(&from.ip().octets());
-        hdr[4..6].copy_from_slice(&from.port().to_be_bytes());
-        hdr[6..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        let (family, a16) = match from.ip() {
+            IpAddr::V4(a) => (4, a.to_ipv6_mapped()),
+            IpAddr::V6(a) => (6, a),
+        };
+        hdr[0] = family;
+        hdr[1..17].copy_from_slice(&a16.octets());
+        hdr[17..19].copy_from_slice(&from.port().to_be_bytes());
+        hdr[19..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
         self.ring.push(&hdr);
         self.ring.push(payload);
         d.count += 1;
@@ -119,22 +126,26 @@ impl SockBuf {
     }
 
     /// The next datagram's sender and length, leaving it queued.
-    pub fn front_dgram(&self) -> Option<(SocketAddrV4, usize)> {
+    pub fn front_dgram(&self) -> Option<(SocketAddr, usize)> {
         if self.dgrams?.count == 0 {
             return None;
         }
         let mut h = [0u8; DGRAM_HDR];
         self.ring.read_at(0, &mut h);
-        let from = SocketAddrV4::new(
-            Ipv4Addr::new(h[0], h[1], h[2], h[3]),
-            u16::from_be_bytes([h[4], h[5]]),
-        );
-        Some((from, u16::from_be_bytes([h[6], h[7]]) as usize))
+        let mut a16 = [0u8; 16];
+        a16.copy_from_slice(&h[1..17]);
+        let a6 = Ipv6Addr::from(a16);
+        let ip = match (h[0], a6.to_ipv4_mapped()) {
+            (4, Some(a4)) => IpAddr::V4(a4),
+            _ => IpAddr::V6(a6),
+        };
+        let from = SocketAddr::new(ip, u16::from_be_bytes([h[17], h[18]]));
+        Some((from, u16::from_be_bytes([h[19], h[20]]) as usize))
     }
 
     /// Copy the start of the next datagram into `buf`, leaving it queued:
     /// (sender, datagram length, bytes copied).
-    pub fn peek_dgram(&self, buf: &mut [u8]) -> Option<(SocketAddrV4, usize, usize)> {
+    pub fn peek_dgram(&self, buf: &mut [u8]) -> Option<(SocketAddr, usize, usize)> {
         let (from, len) = self.front_dgram()?;
         let n = len.min(buf.len());
         self.ring.read_at(DGRAM_HDR, &mut buf[..n]);
@@ -166,10 +177,11 @@ impl SockBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn dgram_queue_accounts_bytes_and_limits() {
-        let from = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9);
+        let from = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 9);
         let mut sb = SockBuf::dgram(100);
         assert!(
             sb.append_dgram(from, &[0; 150]),
@@ -190,6 +202,14 @@ mod tests {
         assert_eq!(sb.front_dgram(), Some((from, 2)));
         assert!(sb.pop_dgram());
         assert_eq!(sb.front_dgram(), Some((from, 0)));
+        assert!(sb.pop_dgram());
+        // IPv6 senders, and a v4-mapped one that stays IPv6.
+        let six: SocketAddr = "[fd00:7::1]:53".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:9".parse().unwrap();
+        assert!(sb.append_dgram(six, b"v6") && sb.append_dgram(mapped, b"m"));
+        assert_eq!(sb.front_dgram(), Some((six, 2)));
+        assert!(sb.pop_dgram());
+        assert_eq!(sb.front_dgram(), Some((mapped, 1)));
         sb.clear();
         assert_eq!((sb.cc(), sb.front_dgram()), (0, None));
     }
@@ -199,7 +219,7 @@ mod tests {
         let mut sb = SockBuf::stream(8);
         assert_eq!(sb.ring_mut().push(b"0123456789"), 8);
         assert_eq!(sb.cc(), 8);
-        assert!(!sb.append_dgram(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1), b"x"));
+        assert!(!sb.append_dgram(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), b"x"));
         sb.set_hiwat(16);
         assert_eq!(sb.ring().free(), 8);
     }

@@ -31,7 +31,7 @@
 use std::any::Any;
 use std::fmt;
 
-use crate::api::{SockType, SocketHandle};
+use crate::api::{Domain, SockType, SocketHandle};
 use crate::errno::Errno;
 use crate::kern::listen::ListenQueues;
 use crate::kern::sockbuf::SockBuf;
@@ -170,6 +170,9 @@ pub type SocketRef = std::sync::Arc<parking_lot::Mutex<Socket>>;
 pub struct Socket {
     pub handle: SocketHandle,
     pub so_type: SockType,
+    /// AF_INET or AF_INET6 (a connection made by `sonewconn` has its
+    /// listener's).
+    pub so_domain: Domain,
     /// Index of the socket's protocol in the protocol switch table.
     pub so_proto: u8,
     /// Consumer references: descriptors and listen-queue entries. Only the
@@ -197,7 +200,12 @@ pub struct Socket {
 impl Socket {
     /// A socket with no PCB and no buffer reservation yet: `pru_attach`
     /// (or `sonewconn` and then `pru_attach`) provides them.
-    pub(in crate::kern) fn new(handle: SocketHandle, so_type: SockType, so_proto: u8) -> Socket {
+    pub(in crate::kern) fn new(
+        handle: SocketHandle,
+        so_domain: Domain,
+        so_type: SockType,
+        so_proto: u8,
+    ) -> Socket {
         let (rcv, snd) = match so_type {
             SockType::Stream => (SockBuf::stream(0), SockBuf::stream(0)),
             SockType::Dgram => (SockBuf::dgram(0), SockBuf::dgram(0)),
@@ -205,6 +213,7 @@ impl Socket {
         Socket {
             handle,
             so_type,
+            so_domain,
             so_proto,
             so_count: 1,
             so_state: SoState::default(),

@@ -164,7 +164,10 @@ pub fn sogetopt<C: SoCx>(
             SockType::Dgram => SOCK_DGRAM,
         },
         SO_ERROR => so.take_error().map_or(0, |e| e.0),
-        SO_DOMAIN => AF_INET,
+        SO_DOMAIN => match so.so_domain {
+            crate::api::Domain::Inet => AF_INET,
+            crate::api::Domain::Inet6 => AF_INET6,
+        },
         SO_PROTOCOL => cx.pr(so).pr_protocol(),
         SO_ACCEPTCONN => o.acceptconn as i32,
         SO_REUSEADDR => o.reuseaddr as i32,
@@ -426,7 +429,8 @@ mod tests {
         p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
         p.b.listen(l, 5).unwrap();
         let c = p.a.socket(SockType::Stream, 0).unwrap();
-        let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+        let _ =
+            p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
         p.drive();
         let (s, _) = p.b.accept(l).unwrap();
         p.b.close(p.now, s).unwrap(); // B first: B's side goes to TIME_WAIT

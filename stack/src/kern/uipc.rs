@@ -5,9 +5,9 @@
 //! life-cycle rules they keep. Each takes the stack as its context `cx`
 //! (`SoCx`) and hands it on to the protocol.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
-use crate::api::{RecvMeta, SockType, SocketHandle};
+use crate::api::{Domain, RecvMeta, SockType, SocketHandle};
 use crate::errno::Errno;
 use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
@@ -19,11 +19,18 @@ use crate::time::Instant;
 
 /// socket(2): a new socket holding one descriptor reference; the protocol
 /// serving (ty, protocol) attaches its PCB.
-pub fn socreate<C: SoCx>(cx: &C, ty: SockType, protocol: i32) -> Result<SocketHandle, Errno> {
+pub fn socreate<C: SoCx>(
+    cx: &C,
+    domain: Domain,
+    ty: SockType,
+    protocol: i32,
+) -> Result<SocketHandle, Errno> {
     let Some(pr) = cx.sockets().pffindproto(ty, protocol) else {
         return Err(Errno::EPROTONOSUPPORT);
     };
-    let (h, sref) = cx.sockets().insert(cx.stats(), |h| Socket::new(h, ty, pr));
+    let (h, sref) = cx
+        .sockets()
+        .insert(cx.stats(), |h| Socket::new(h, domain, ty, pr));
     let mut so = so_lock(&sref);
     match cx.pr(&so).pru_attach(cx, &mut so) {
         Ok(()) => {
@@ -186,9 +193,9 @@ pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, Socket
     let mut snd = SockBuf::stream(head.so_snd.sb_hiwat);
     snd.user_locked = head.so_snd.user_locked;
     let opts = head.so_options;
-    let (ty, pr, listener) = (head.so_type, head.so_proto, head.handle);
+    let (dom, ty, pr, listener) = (head.so_domain, head.so_type, head.so_proto, head.handle);
     let (h, cref) = cx.sockets().insert(cx.stats(), |h| {
-        let mut c = Socket::new(h, ty, pr);
+        let mut c = Socket::new(h, dom, ty, pr);
         c.so_rcv = rcv;
         c.so_snd = snd;
         c.so_options = opts;
@@ -227,7 +234,7 @@ pub fn soqinsque<C: SoCx>(cx: &C, head: &mut Socket, child: SocketHandle) {
 }
 
 /// accept(2), never blocking.
-pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4), Errno> {
+pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, SocketAddr), Errno> {
     cx.sockets().with_socket(h, |l| {
         if l.so_type == SockType::Dgram {
             return Err(Errno::EOPNOTSUPP);

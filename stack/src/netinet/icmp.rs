@@ -1,17 +1,18 @@
 //! ICMPv4 input: echo requests are answered, and received destination
 //! unreachable errors go to the transport they concern (its ctlinput).
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
 use crate::netinet::icmp_error::send_icmp;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::is_broadcast;
+use crate::netinet::ip::IpIn;
 use crate::stats::Stats;
 use crate::time::Instant;
-use crate::wire::{self, icmpv4, Icmpv4Repr, Ipv4Repr};
+use crate::wire::{self, icmpv4, Icmpv4Repr};
 
-pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
+pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8]) {
     Stats::bump(&cx.stats().icmp_in);
     let Ok(msg) = Icmpv4Repr::parse(payload) else {
         Stats::bump(&cx.stats().drop_malformed);
@@ -23,7 +24,10 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload:
             seq_no,
             data,
         } => {
-            if is_broadcast(cx, ip.dst_addr) {
+            let (IpAddr::V4(src), IpAddr::V4(dst)) = (ip.src, ip.dst) else {
+                return;
+            };
+            if is_broadcast(cx, ip.dst) {
                 return;
             }
             let reply = Icmpv4Repr::EchoReply {
@@ -31,7 +35,7 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload:
                 seq_no,
                 data,
             };
-            send_icmp(cx, ip.dst_addr, ip.src_addr, &reply);
+            send_icmp(cx, dst, src, &reply);
         }
         Icmpv4Repr::DstUnreachable { code, original, .. } => {
             let Some((src, dst, proto, sport, dport)) = icmpv4::quoted_transport(original) else {
@@ -47,8 +51,8 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload:
                 icmpv4::dst_unreachable::FRAG_NEEDED => return,
                 _ => Errno::EHOSTUNREACH,
             };
-            let local = SocketAddrV4::new(src, sport);
-            let remote = SocketAddrV4::new(dst, dport);
+            let local = SocketAddr::new(src.into(), sport);
+            let remote = SocketAddr::new(dst.into(), dport);
             match proto {
                 wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
                 wire::IP_PROTO_TCP => {

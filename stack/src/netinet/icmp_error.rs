@@ -1,21 +1,23 @@
-//! ICMPv4 messages we send (FreeBSD's icmp_error and icmp_send): port
-//! unreachable for a datagram to a closed UDP port, and echo replies.
+//! ICMP messages we send (FreeBSD's icmp_error and icmp_send, icmp6_error):
+//! port unreachable for a datagram to a closed UDP port (ICMPv4 or
+//! ICMPv6 by the datagram's family), and echo replies.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip::{ip_output, is_broadcast, IpHeader};
+use crate::netinet::ip::{ip_output, is_broadcast, IpHeader, IpIn};
 use crate::stats::Stats;
-use crate::wire::{self, icmpv4, Icmpv4Repr, Ipv4Repr};
+use crate::wire::{self, icmpv4, icmpv6, Icmpv4Repr, Icmpv6Repr};
 
-pub(crate) fn send_icmp(
-    cx: &impl InetCx,
-    src: std::net::Ipv4Addr,
-    dst: std::net::Ipv4Addr,
-    msg: &Icmpv4Repr,
-) {
+/// Most of an offending IPv4 packet an ICMPv4 error quotes: the error fits
+/// in 576 bytes, as Linux's icmp_send.
+const ICMP_MAX_QUOTE: usize = 576 - 28;
+
+pub(crate) fn send_icmp(cx: &impl InetCx, src: Ipv4Addr, dst: Ipv4Addr, msg: &Icmpv4Repr) {
     Stats::bump(&cx.stats().icmp_out);
     let h = IpHeader {
-        src,
-        dst,
+        src: src.into(),
+        dst: dst.into(),
         protocol: wire::IP_PROTO_ICMP,
         ttl: cx.sysctl().ip_default_ttl,
         tos: 0,
@@ -24,25 +26,44 @@ pub(crate) fn send_icmp(
     ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b));
 }
 
-/// Port unreachable in answer to the packet `ip`/`payload` (never for
-/// broadcasts). Quotes the IP header and up to 548 bytes, as Linux does.
-pub(crate) fn icmp_port_unreachable(cx: &impl InetCx, ip: &Ipv4Repr, payload: &[u8]) {
-    if is_broadcast(cx, ip.dst_addr) {
+pub(crate) fn send_icmp6(cx: &impl InetCx, src: Ipv6Addr, dst: Ipv6Addr, msg: &Icmpv6Repr) {
+    Stats::bump(&cx.stats().icmp_out);
+    let h = IpHeader {
+        src: src.into(),
+        dst: dst.into(),
+        protocol: wire::IP_PROTO_ICMPV6,
+        ttl: cx.sysctl().ipv6_hop_limit,
+        tos: 0,
+        dont_frag: false,
+    };
+    ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b, src, dst));
+}
+
+/// Port unreachable in answer to the packet `ip` (never for broadcasts or
+/// multicasts). Quotes the packet from its IP header on, as much as fits:
+/// 548 bytes for ICMPv4 (Linux), the minimum MTU for ICMPv6 (RFC 4443).
+pub(crate) fn icmp_port_unreachable(cx: &impl InetCx, ip: &IpIn) {
+    if is_broadcast(cx, ip.dst) || ip.dst.is_multicast() {
         return;
     }
-    let mut quoted = [0u8; 576 - 28];
-    let hl = wire::ipv4::HEADER_LEN;
-    let plen = payload.len().min(quoted.len() - hl);
-    let orig = Ipv4Repr {
-        payload_len: payload.len(),
-        ..*ip
-    };
-    orig.emit(&mut quoted[..hl]);
-    quoted[hl..hl + plen].copy_from_slice(&payload[..plen]);
-    let msg = Icmpv4Repr::DstUnreachable {
-        code: icmpv4::dst_unreachable::PORT_UNREACH,
-        next_hop_mtu: 0,
-        original: &quoted[..hl + plen],
-    };
-    send_icmp(cx, ip.dst_addr, ip.src_addr, &msg);
+    match (ip.src, ip.dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let n = ip.packet.len().min(ICMP_MAX_QUOTE);
+            let msg = Icmpv4Repr::DstUnreachable {
+                code: icmpv4::dst_unreachable::PORT_UNREACH,
+                next_hop_mtu: 0,
+                original: &ip.packet[..n],
+            };
+            send_icmp(cx, dst, src, &msg);
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let n = ip.packet.len().min(icmpv6::MAX_QUOTE);
+            let msg = Icmpv6Repr::DstUnreachable {
+                code: icmpv6::dst_unreachable::PORT_UNREACH,
+                original: &ip.packet[..n],
+            };
+            send_icmp6(cx, dst, src, &msg);
+        }
+        _ => {}
+    }
 }

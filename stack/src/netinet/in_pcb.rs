@@ -2,14 +2,21 @@
 //! (`PcbInfo`, FreeBSD's pcbinfo): bound ports with their sharing flags,
 //! TCP connections by 4-tuple, TCP listeners and UDP sockets by port.
 //!
+//! One table for both families. Addresses are `IpAddr`s kept canonical:
+//! IPv4 traffic is `V4` whatever the socket's family, so an AF_INET6
+//! socket talking to an IPv4 peer (dual stack) is found by the same
+//! 4-tuple as an AF_INET one; the v4-mapped form (`::ffff:a.b.c.d`) is
+//! only what such a socket shows its user (`Inpcb::user_addr`). A
+//! wildcard `::` of a socket without IPV6_V6ONLY also covers IPv4.
+//!
 //! `PcbInfo` sits behind one `RwLock` in the stack, taken only to look up,
 //! insert or remove, never across protocol work (DESIGN invariant 7). It
 //! stores handles, never locks sockets.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::api::SocketHandle;
+use crate::api::{Domain, SocketHandle};
 use crate::errno::Errno;
 
 /// The connection is dead (reset, timed out, aborted); the PCB stays until
@@ -25,9 +32,14 @@ pub const INP_BOUNDADDR: u32 = 0x08;
 /// Addressing common to TCP and UDP. (s)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inpcb {
-    pub laddr: Ipv4Addr,
+    /// The socket's family (AF_INET6 sockets may carry IPv4 too).
+    pub family: Domain,
+    /// IPV6_V6ONLY: an AF_INET6 socket that carries IPv6 alone.
+    pub v6only: bool,
+    /// Local and foreign addresses, canonical (see the module comment).
+    pub laddr: IpAddr,
     pub lport: u16,
-    pub faddr: Ipv4Addr,
+    pub faddr: IpAddr,
     pub fport: u16,
     pub inp_flags: u32,
     /// The automatically chosen port a disconnect released (a refused or
@@ -47,14 +59,33 @@ pub struct Inpcb {
     pub mc_ttl: u8,
     /// IP_MULTICAST_LOOP (default on).
     pub mc_loop: bool,
+    /// IPV6_UNICAST_HOPS (-1: net.ipv6.conf.default.hop_limit).
+    pub hops6: i16,
+    /// IPV6_TCLASS.
+    pub tclass: u8,
+    /// IPV6_RECVPKTINFO (stored and reported; no control message yet).
+    pub recvpktinfo6: bool,
+    /// IPV6_MULTICAST_HOPS (-1: 1).
+    pub mc_hops6: i16,
+    /// IPV6_MULTICAST_LOOP (default on).
+    pub mc_loop6: bool,
 }
 
 impl Inpcb {
+    /// An AF_INET PCB.
     pub fn new(ttl: u8) -> Inpcb {
+        Inpcb::new_in(Domain::Inet, ttl, false)
+    }
+
+    /// A PCB of `family` (`v6only` counts for AF_INET6 only).
+    pub fn new_in(family: Domain, ttl: u8, v6only: bool) -> Inpcb {
+        let any = unspecified(family);
         Inpcb {
-            laddr: Ipv4Addr::UNSPECIFIED,
+            family,
+            v6only: v6only && family == Domain::Inet6,
+            laddr: any,
             lport: 0,
-            faddr: Ipv4Addr::UNSPECIFIED,
+            faddr: any,
             fport: 0,
             inp_flags: 0,
             lport_released: 0,
@@ -65,19 +96,80 @@ impl Inpcb {
             pmtudisc: 1,
             mc_ttl: 1,
             mc_loop: true,
+            hops6: -1,
+            tclass: 0,
+            recvpktinfo6: false,
+            mc_hops6: -1,
+            mc_loop6: true,
         }
     }
-    pub fn local(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.laddr, self.lport)
+
+    /// TTL and TOS (IPv4) or hop limit and traffic class (IPv6) of what
+    /// this socket sends to `dst`; `default_hops6` is
+    /// net.ipv6.conf.default.hop_limit.
+    pub fn ttl_tos_to(&self, dst: IpAddr, default_hops6: u8) -> (u8, u8) {
+        match dst {
+            IpAddr::V4(_) => (self.ttl, self.tos),
+            IpAddr::V6(_) => match self.hops6 {
+                h @ 0..=255 => (h as u8, self.tclass),
+                _ => (default_hops6, self.tclass),
+            },
+        }
     }
-    pub fn foreign(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.faddr, self.fport)
+    /// Local address and port, canonical.
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.laddr, self.lport)
+    }
+    /// Foreign address and port, canonical.
+    pub fn foreign(&self) -> SocketAddr {
+        SocketAddr::new(self.faddr, self.fport)
+    }
+    /// `ip`:`port` as this socket's user sees it: an AF_INET6 socket
+    /// shows IPv4 addresses v4-mapped (an unspecified IPv4 one as `::`).
+    pub fn user_addr(&self, ip: IpAddr, port: u16) -> SocketAddr {
+        match (self.family, ip) {
+            (Domain::Inet6, IpAddr::V4(a)) if a.is_unspecified() => {
+                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)
+            }
+            (Domain::Inet6, IpAddr::V4(a)) => SocketAddr::new(a.to_ipv6_mapped().into(), port),
+            _ => SocketAddr::new(ip, port),
+        }
+    }
+    /// The unspecified address of this socket's family.
+    pub fn any(&self) -> IpAddr {
+        unspecified(self.family)
     }
     pub fn is_connected(&self) -> bool {
         self.fport != 0
     }
     pub fn dropped(&self) -> bool {
         self.inp_flags & INP_DROPPED != 0
+    }
+}
+
+/// The unspecified address of `family`.
+pub fn unspecified(family: Domain) -> IpAddr {
+    match family {
+        Domain::Inet => Ipv4Addr::UNSPECIFIED.into(),
+        Domain::Inet6 => Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// An address as the PCB tables keep it: v4-mapped IPv6 taken as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Does a socket bound to `bound` (with `v6only`) take what is sent to
+/// `dst`? Its own address, or the wildcard of `dst`'s family; `::`
+/// without IPV6_V6ONLY takes IPv4 too.
+pub fn addr_takes(bound: IpAddr, v6only: bool, dst: IpAddr) -> bool {
+    if bound == dst {
+        return true;
+    }
+    match bound {
+        IpAddr::V4(a) => a.is_unspecified() && dst.is_ipv4(),
+        IpAddr::V6(a) => a.is_unspecified() && (dst.is_ipv6() || !v6only),
     }
 }
 
@@ -92,16 +184,18 @@ pub enum Proto {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortUser {
     pub handle: SocketHandle,
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
+    /// IPV6_V6ONLY of an AF_INET6 user bound to `::`.
+    pub v6only: bool,
     pub reuseaddr: bool,
     pub reuseport: bool,
     pub listening: bool,
     /// For UDP demultiplexing: the connected peer, if any.
-    pub foreign: Option<SocketAddrV4>,
+    pub foreign: Option<SocketAddr>,
 }
 
-/// (local, foreign) of a TCP connection.
-pub type FourTuple = (SocketAddrV4, SocketAddrV4);
+/// (local, foreign) of a TCP connection, canonical addresses.
+pub type FourTuple = (SocketAddr, SocketAddr);
 
 #[derive(Debug, Default)]
 pub struct PcbInfo {
@@ -109,8 +203,15 @@ pub struct PcbInfo {
     pub tcp_conns: HashMap<FourTuple, SocketHandle>,
 }
 
-fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
-    a.is_unspecified() || b.is_unspecified() || a == b
+/// Do two users' bound addresses overlap (Linux's inet_rcv_saddr_equal
+/// with wildcards): equal, or one is a wildcard taking the other's
+/// family (`::` without IPV6_V6ONLY takes IPv4's).
+fn overlaps(a: &PortUser, b: &PortUser) -> bool {
+    let covers = |w: &PortUser, x: IpAddr| {
+        w.addr.is_unspecified()
+            && (w.addr.is_ipv4() == x.is_ipv4() || (w.addr.is_ipv6() && !w.v6only))
+    };
+    a.addr == b.addr || covers(a, b.addr) || covers(b, a.addr)
 }
 
 impl PcbInfo {
@@ -125,7 +226,7 @@ impl PcbInfo {
         };
         users
             .iter()
-            .filter(|u| u.handle != user.handle && overlaps(u.addr, user.addr))
+            .filter(|u| u.handle != user.handle && overlaps(u, user))
             .any(|u| {
                 if u.reuseport && user.reuseport {
                     return false;
@@ -205,25 +306,27 @@ impl PcbInfo {
             .unwrap_or(&[])
     }
 
-    /// The best TCP listener for a SYN to `local`: exact address before wildcard.
-    pub fn tcp_listener(&self, local: SocketAddrV4) -> Option<SocketHandle> {
+    /// The best TCP listener for a SYN to `local`: exact address before
+    /// the wildcard of the packet's family, before a dual-stack `::`.
+    pub fn tcp_listener(&self, local: SocketAddr) -> Option<SocketHandle> {
         let users = self.users(Proto::Tcp, local.port());
+        let ip = local.ip();
         users
             .iter()
-            .find(|u| u.listening && u.addr == *local.ip())
-            .or_else(|| {
-                users
-                    .iter()
-                    .find(|u| u.listening && u.addr.is_unspecified())
+            .filter(|u| u.listening && addr_takes(u.addr, u.v6only, ip))
+            .min_by_key(|u| match u.addr {
+                a if a == ip => 0,
+                a if a.is_ipv4() == ip.is_ipv4() => 1,
+                _ => 2,
             })
             .map(|u| u.handle)
     }
 
     /// The best UDP socket for a datagram: connected exact match, then bound
     /// address, then wildcard.
-    pub fn udp_lookup(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<SocketHandle> {
+    pub fn udp_lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
         let users = self.users(Proto::Udp, local.port());
-        let addr_ok = |u: &PortUser| u.addr == *local.ip() || u.addr.is_unspecified();
+        let addr_ok = |u: &PortUser| addr_takes(u.addr, u.v6only, local.ip());
         users
             .iter()
             .filter(|u| addr_ok(u))
@@ -233,7 +336,7 @@ impl PcbInfo {
                     Some(_) => -10,
                     None => 0,
                 };
-                conn + i32::from(u.addr == *local.ip())
+                conn + i32::from(u.addr == local.ip())
             })
             .filter(|u| u.foreign.is_none_or(|f| f == remote))
             .map(|u| u.handle)
@@ -254,7 +357,8 @@ mod tests {
                 index: i,
                 generation: 0,
             },
-            addr: Ipv4Addr::UNSPECIFIED,
+            addr: Ipv4Addr::UNSPECIFIED.into(),
+            v6only: false,
             reuseaddr,
             reuseport: false,
             listening: false,
@@ -320,6 +424,91 @@ mod tests {
             t.conflicts(Proto::Tcp, 80, &user(3, false)),
             "without SO_REUSEADDR the port is in use"
         );
+    }
+
+    fn at(i: u32, addr: &str, v6only: bool) -> PortUser {
+        PortUser {
+            addr: addr.parse().unwrap(),
+            v6only,
+            ..user(i, false)
+        }
+    }
+
+    #[test]
+    fn cross_family_bind_conflicts_follow_linux() {
+        let range = (32768, 60999);
+        let conflict = |a: PortUser, b: PortUser| {
+            let mut t = PcbInfo::default();
+            t.bind(Proto::Tcp, 80, a, range, 0).unwrap();
+            t.conflicts(Proto::Tcp, 80, &b)
+        };
+        // `::` without V6ONLY takes IPv4 too; with it, only IPv6.
+        assert!(conflict(at(1, "::", false), at(2, "0.0.0.0", false)));
+        assert!(conflict(at(1, "0.0.0.0", false), at(2, "::", false)));
+        assert!(conflict(at(1, "::", false), at(2, "10.7.0.2", false)));
+        assert!(!conflict(at(1, "::", true), at(2, "0.0.0.0", false)));
+        assert!(!conflict(at(1, "0.0.0.0", false), at(2, "::", true)));
+        assert!(conflict(at(1, "::", true), at(2, "::", false)));
+        assert!(conflict(at(1, "::", true), at(2, "fd00:7::2", false)));
+        // A specific address of one family never meets the other's.
+        assert!(!conflict(
+            at(1, "fd00:7::2", false),
+            at(2, "0.0.0.0", false)
+        ));
+        assert!(!conflict(
+            at(1, "10.7.0.2", false),
+            at(2, "fd00:7::2", false)
+        ));
+        assert!(!conflict(
+            at(1, "10.7.0.2", false),
+            at(2, "10.7.0.3", false)
+        ));
+    }
+
+    #[test]
+    fn listeners_by_family_and_wildcard() {
+        let range = (32768, 60999);
+        let mut t = PcbInfo::default();
+        let mut dual = at(1, "::", false);
+        dual.listening = true;
+        t.bind(Proto::Tcp, 80, dual, range, 0).unwrap();
+        let v4: SocketAddr = "10.7.0.2:80".parse().unwrap();
+        let v6: SocketAddr = "[fd00:7::2]:80".parse().unwrap();
+        assert_eq!(t.tcp_listener(v4), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v6), Some(dual.handle));
+        // A more specific IPv4 listener wins for IPv4 (both SO_REUSEPORT).
+        let mut exact = at(2, "10.7.0.2", false);
+        exact.listening = true;
+        t.add_user(Proto::Tcp, 80, exact);
+        assert_eq!(t.tcp_listener(v4), Some(exact.handle));
+        assert_eq!(t.tcp_listener(v6), Some(dual.handle));
+        // A V6ONLY wildcard does not take IPv4.
+        let mut t = PcbInfo::default();
+        let mut only = at(3, "::", true);
+        only.listening = true;
+        t.bind(Proto::Tcp, 80, only, range, 0).unwrap();
+        assert_eq!(t.tcp_listener(v4), None);
+        assert_eq!(t.tcp_listener(v6), Some(only.handle));
+    }
+
+    #[test]
+    fn user_addresses_of_an_inet6_socket_are_v4_mapped() {
+        let inp = Inpcb::new_in(Domain::Inet6, 64, false);
+        assert_eq!(inp.laddr, "::".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            inp.user_addr("10.7.0.1".parse().unwrap(), 5),
+            "[::ffff:10.7.0.1]:5".parse().unwrap()
+        );
+        assert_eq!(
+            inp.user_addr("0.0.0.0".parse().unwrap(), 5),
+            "[::]:5".parse().unwrap()
+        );
+        let inp4 = Inpcb::new(64);
+        assert_eq!(
+            inp4.user_addr("10.7.0.1".parse().unwrap(), 5),
+            "10.7.0.1:5".parse().unwrap()
+        );
+        assert!(!Inpcb::new_in(Domain::Inet, 64, true).v6only);
     }
 
     #[test]

@@ -1,13 +1,53 @@
 //! Binding a socket's PCB to a local address and port (FreeBSD's
 //! in_pcbbind): an explicit bind, or an ephemeral port on first use.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::api::Domain;
 
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::{PortUser, Proto, INP_ANONPORT, INP_BOUNDADDR};
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+
+/// The canonical local address an address given to bind or connect names
+/// for a socket of `family` (see `in_pcb`): IPv6 on an AF_INET socket is
+/// EAFNOSUPPORT (and IPv4 on an AF_INET6 one: the face always gives it
+/// IPv6, v4-mapped); a v4-mapped address is IPv4, refused by an
+/// IPV6_V6ONLY socket with `mapped_err` (bind: EINVAL, connect:
+/// ENETUNREACH).
+pub(crate) fn in_canonical(
+    family: Domain,
+    v6only: bool,
+    ip: IpAddr,
+    mapped_err: Errno,
+) -> Result<IpAddr, Errno> {
+    match (family, ip) {
+        (Domain::Inet, IpAddr::V4(_)) => Ok(ip),
+        (Domain::Inet6, IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+            Some(_) if v6only => Err(mapped_err),
+            Some(v4) => Ok(v4.into()),
+            None => Ok(ip),
+        },
+        _ => Err(Errno::EAFNOSUPPORT),
+    }
+}
+
+/// The canonical destination of a connect or sendto to `addr` by `inp`'s
+/// socket: as `in_canonical` (a v4-mapped destination of an IPV6_V6ONLY
+/// socket is ENETUNREACH), and a socket bound to an address of one family
+/// cannot reach the other (ENETUNREACH, as Linux's ip6_datagram_connect).
+pub(crate) fn in_pcbdest(
+    inp: &crate::netinet::in_pcb::Inpcb,
+    addr: SocketAddr,
+) -> Result<SocketAddr, Errno> {
+    let ip = in_canonical(inp.family, inp.v6only, addr.ip(), Errno::ENETUNREACH)?;
+    if !inp.laddr.is_unspecified() && inp.laddr.is_ipv4() != ip.is_ipv4() {
+        return Err(Errno::ENETUNREACH);
+    }
+    Ok(SocketAddr::new(ip, addr.port()))
+}
 
 /// Bind `so` to `addr` in `proto`'s port space (port 0: ephemeral).
 /// `anon_err` is the errno when no ephemeral port is free (bind: EADDRINUSE,
@@ -16,13 +56,14 @@ pub(crate) fn in_pcbbind(
     cx: &impl InetCx,
     so: &mut Socket,
     proto: Proto,
-    addr: SocketAddrV4,
+    addr: SocketAddr,
     anon_err: Errno,
 ) -> Result<(), Errno> {
+    let (family, v6only) = (so.so_pcb.inp().family, so.so_pcb.inp().v6only);
+    let ip = in_canonical(family, v6only, addr.ip(), Errno::EINVAL)?;
     if so.so_pcb.inp().lport != 0 {
         return Err(Errno::EINVAL);
     }
-    let ip = *addr.ip();
     let local_ok = ip.is_unspecified()
         || super::ip::is_local(cx, ip)
         || (proto == Proto::Udp && super::ip::is_broadcast(cx, ip));
@@ -32,6 +73,7 @@ pub(crate) fn in_pcbbind(
     let user = PortUser {
         handle: so.handle,
         addr: ip,
+        v6only,
         reuseaddr: so.so_options.reuseaddr,
         reuseport: so.so_options.reuseport,
         listening: false,
@@ -68,11 +110,6 @@ pub(crate) fn in_pcbautobind(
     if so.so_pcb.inp().lport != 0 {
         return Ok(());
     }
-    in_pcbbind(
-        cx,
-        so,
-        proto,
-        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-        anon_err,
-    )
+    let any = so.so_pcb.inp().any();
+    in_pcbbind(cx, so, proto, SocketAddr::new(any, 0), anon_err)
 }

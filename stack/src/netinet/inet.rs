@@ -4,7 +4,7 @@
 //! socket layer's `SoCx` (look a socket up, wake it, free it). The stack's
 //! face implements `InetCx`; no protocol file names the face.
 
-use std::sync::atomic::AtomicU16;
+use std::sync::atomic::{AtomicU16, AtomicU32};
 
 use crate::api::SocketHandle;
 use crate::kern::lockorder::{LeafMutex, LeafRwLock};
@@ -24,16 +24,20 @@ pub struct Inet {
     pub isn_key: [u64; 2],
     /// IPv4 identification of the next datagram.
     pub ip_ident: AtomicU16,
+    /// IPv6 fragment identification of the next fragmented datagram.
+    pub ip6_ident: AtomicU32,
 }
 
 impl Inet {
     pub fn new(mut rng: Rng, isn_key: [u64; 2]) -> Inet {
         let ident = rng.next_u32() as u16;
+        let ident6 = rng.next_u32();
         Inet {
             pcbinfo: LeafRwLock::new("pcbinfo", PcbInfo::default()),
             rng: LeafMutex::new("inet rng", rng),
             isn_key,
             ip_ident: AtomicU16::new(ident),
+            ip6_ident: AtomicU32::new(ident6),
         }
     }
 }
@@ -45,7 +49,7 @@ pub trait InetCx: SoCx {
     fn inet(&self) -> &Inet;
     /// A cleared buffer to build an outgoing frame in.
     fn frame_buf(&self) -> Vec<u8>;
-    /// Queue a built IPv4 frame for the device.
+    /// Queue a built IP frame (either family) for the device.
     fn transmit(&self, frame: Vec<u8>);
     /// Call the protocol's timer for `h` at `at` (or soon after).
     fn arm_timer(&self, h: SocketHandle, at: Instant);

@@ -1,21 +1,31 @@
-//! IPv4 output (frame building into pooled buffers, fragmentation of large
-//! datagrams), address classification and routing checks, and IP-level
-//! socket options. Input is `ip_input`.
+//! IP output for both families (frame building into pooled buffers,
+//! fragmentation of large datagrams: IPv4's, and IPv6's fragment header),
+//! address classification and routing checks, and IP-level socket options.
+//! Input is `ip_input` and `ip6_input`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::Ordering;
 
 use crate::errno::Errno;
 use crate::linux::*;
 use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::inet::InetCx;
-use crate::wire::{self, Ipv4Repr};
+use crate::stats::Stats;
+use crate::wire::{self, ipv6ext, Ipv4Repr, Ipv6Repr};
 
-/// One of our addresses: the interface address, or loopback.
-pub(crate) fn is_local(cx: &impl InetCx, a: Ipv4Addr) -> bool {
-    a == cx.config().addr || a.is_loopback()
+/// One of our addresses: the interface addresses, or loopback.
+pub(crate) fn is_local(cx: &impl InetCx, a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => a == cx.config().addr || a.is_loopback(),
+        IpAddr::V6(a) => Some(a) == cx.config().addr6 || a.is_loopback(),
+    }
 }
 
-pub(crate) fn is_broadcast(cx: &impl InetCx, a: Ipv4Addr) -> bool {
+/// An IPv4 broadcast address (limited, or our subnet's). IPv6 has none.
+pub(crate) fn is_broadcast(cx: &impl InetCx, a: IpAddr) -> bool {
+    let IpAddr::V4(a) = a else {
+        return false;
+    };
     if a.is_broadcast() {
         return true;
     }
@@ -32,110 +42,227 @@ pub(crate) fn is_broadcast(cx: &impl InetCx, a: Ipv4Addr) -> bool {
     u32::from(a) == net | !mask
 }
 
-/// Can we reach `dst`? (on-link, local, or via the gateway)
-pub(crate) fn route_check(cx: &impl InetCx, dst: Ipv4Addr) -> Result<(), Errno> {
-    if is_local(cx, dst) || cx.config().gateway.is_some() || dst.is_broadcast() {
-        return Ok(());
-    }
-    let plen = cx.config().prefix_len.min(32) as u32;
+/// Is `dst` on the link of `addr`/`plen`?
+fn on_link6(addr: Ipv6Addr, plen: u8, dst: Ipv6Addr) -> bool {
+    let plen = u32::from(plen.min(128));
     let mask = if plen == 0 {
         0
     } else {
-        u32::MAX << (32 - plen)
+        u128::MAX << (128 - plen)
     };
-    if u32::from(dst) & mask == u32::from(cx.config().addr) & mask {
-        Ok(())
-    } else {
-        Err(Errno::ENETUNREACH)
+    u128::from(addr) & mask == u128::from(dst) & mask
+}
+
+/// Can we reach `dst`? (on-link, local, or via the gateway)
+pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr) -> Result<(), Errno> {
+    if is_local(cx, dst) {
+        return Ok(());
+    }
+    let c = cx.config();
+    match dst {
+        IpAddr::V4(d) => {
+            if c.gateway.is_some() || d.is_broadcast() {
+                return Ok(());
+            }
+            let plen = c.prefix_len.min(32) as u32;
+            let mask = if plen == 0 {
+                0
+            } else {
+                u32::MAX << (32 - plen)
+            };
+            if u32::from(d) & mask == u32::from(c.addr) & mask {
+                Ok(())
+            } else {
+                Err(Errno::ENETUNREACH)
+            }
+        }
+        IpAddr::V6(d) => match c.addr6 {
+            Some(a) if c.gateway6.is_some() || on_link6(a, c.prefix_len6, d) => Ok(()),
+            _ => Err(Errno::ENETUNREACH),
+        },
     }
 }
 
 /// Source address for packets to `dst` from a socket bound to `laddr`.
-pub(crate) fn source_for(cx: &impl InetCx, laddr: Ipv4Addr, dst: Ipv4Addr) -> Ipv4Addr {
+pub(crate) fn source_for(cx: &impl InetCx, laddr: IpAddr, dst: IpAddr) -> IpAddr {
     if !laddr.is_unspecified() {
-        laddr
-    } else if dst.is_loopback() {
-        dst
-    } else {
-        cx.config().addr
+        return laddr;
+    }
+    match dst {
+        IpAddr::V4(d) if d.is_loopback() => dst,
+        IpAddr::V4(_) => cx.config().addr.into(),
+        IpAddr::V6(d) if d.is_loopback() => dst,
+        IpAddr::V6(_) => cx.config().addr6.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
     }
 }
 
+/// The destination of a built frame (either family), if it has one.
+pub(crate) fn frame_dst(frame: &[u8]) -> Option<IpAddr> {
+    match frame.first()? >> 4 {
+        4 => {
+            let d: [u8; 4] = frame.get(16..20)?.try_into().ok()?;
+            Some(Ipv4Addr::from(d).into())
+        }
+        6 => {
+            let d: [u8; 16] = frame.get(24..40)?.try_into().ok()?;
+            Some(Ipv6Addr::from(d).into())
+        }
+        _ => None,
+    }
+}
+
+/// What the transports need of a received packet's IP header (either
+/// family), with the whole packet for the ICMP errors that quote it.
+pub(crate) struct IpIn<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The packet as received, from its IP header on.
+    pub packet: &'a [u8],
+}
+
+/// What ip_output needs of a packet's header; `src` and `dst` are of one
+/// family, which decides the header built. For IPv6 `ttl` is the hop limit
+/// and `tos` the traffic class.
 pub(crate) struct IpHeader {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub protocol: u8,
     pub ttl: u8,
     pub tos: u8,
     pub dont_frag: bool,
 }
 
-/// Build one IPv4 packet with a payload of `payload_len` bytes written by
-/// `fill`, and queue it for the device.
+impl IpHeader {
+    fn header_len(&self) -> usize {
+        match self.dst {
+            IpAddr::V4(_) => wire::ipv4::HEADER_LEN,
+            IpAddr::V6(_) => wire::ipv6::HEADER_LEN,
+        }
+    }
+
+    /// Writes the header for a payload of `payload_len` bytes into
+    /// `buf[..header_len]`; false (nothing written) for mixed families.
+    fn emit(&self, cx: &impl InetCx, buf: &mut [u8], payload_len: usize) -> bool {
+        match (self.src, self.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let ident = cx.inet().ip_ident.fetch_add(1, Ordering::Relaxed);
+                Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    protocol: self.protocol,
+                    payload_len,
+                    ttl: self.ttl,
+                    tos: self.tos,
+                    ident,
+                    dont_frag: self.dont_frag,
+                }
+                .emit(&mut buf[..wire::ipv4::HEADER_LEN]);
+                true
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: self.protocol,
+                    payload_len,
+                    hop_limit: self.ttl,
+                    traffic_class: self.tos,
+                    flow_label: 0,
+                }
+                .emit(&mut buf[..wire::ipv6::HEADER_LEN]);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Build one IP packet with a payload of `payload_len` bytes written by
+/// `fill`, and queue it for the device. A header mixing families (a bug)
+/// is dropped and counted, never sent.
 pub(crate) fn ip_output(
     cx: &impl InetCx,
     h: &IpHeader,
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
 ) {
+    let hl = h.header_len();
     let mut buf = cx.frame_buf();
-    buf.resize(wire::ipv4::HEADER_LEN + payload_len, 0);
-    let ident = cx
-        .inet()
-        .ip_ident
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let repr = Ipv4Repr {
-        src_addr: h.src,
-        dst_addr: h.dst,
-        protocol: h.protocol,
-        payload_len,
-        ttl: h.ttl,
-        tos: h.tos,
-        ident,
-        dont_frag: h.dont_frag,
-    };
-    repr.emit(&mut buf[..wire::ipv4::HEADER_LEN]);
-    fill(&mut buf[wire::ipv4::HEADER_LEN..]);
+    buf.resize(hl + payload_len, 0);
+    if !h.emit(cx, &mut buf, payload_len) {
+        debug_assert!(false, "ip_output: mixed families {} > {}", h.src, h.dst);
+        Stats::bump(&cx.stats().drop_malformed);
+        return;
+    }
+    fill(&mut buf[hl..]);
     cx.transmit(buf);
 }
 
-/// Send `payload` (a whole transport datagram), fragmenting it to the MTU.
+/// Send `payload` (a whole transport datagram), fragmenting it to the MTU:
+/// IPv4 fragments, or IPv6 fragments with a fragment header (RFC 8200
+/// §4.5) each carrying a multiple of 8 bytes but the last.
 pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8]) {
-    let hl = wire::ipv4::HEADER_LEN;
-    let mtu = cx.config().mtu.max(68);
+    let hl = h.header_len();
+    let v6 = h.dst.is_ipv6();
+    let mtu = cx
+        .config()
+        .mtu
+        .max(if v6 { wire::ipv6::MIN_MTU } else { 68 });
     if hl + payload.len() <= mtu {
         ip_output(cx, h, payload.len(), |b| b.copy_from_slice(payload));
         return;
     }
-    let chunk = (mtu - hl) & !7;
-    let ident = cx
-        .inet()
-        .ip_ident
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fh = if v6 { ipv6ext::FRAGMENT_HEADER_LEN } else { 0 };
+    let chunk = (mtu - hl - fh) & !7;
+    let ident = cx.inet().ip_ident.fetch_add(1, Ordering::Relaxed);
+    let ident6 = cx.inet().ip6_ident.fetch_add(1, Ordering::Relaxed);
     let mut off = 0;
     while off < payload.len() {
         let n = chunk.min(payload.len() - off);
         let more = off + n < payload.len();
         let mut buf = cx.frame_buf();
-        buf.resize(hl + n, 0);
-        let repr = Ipv4Repr {
-            src_addr: h.src,
-            dst_addr: h.dst,
-            protocol: h.protocol,
-            payload_len: n,
-            ttl: h.ttl,
-            tos: h.tos,
-            ident,
-            dont_frag: false,
-        };
-        repr.emit(&mut buf[..hl]);
-        {
-            let mut p = wire::Ipv4Packet::new_unchecked(&mut buf[..]);
-            p.set_more_frags(more);
-            p.set_frag_offset(off);
-            p.fill_checksum();
+        buf.resize(hl + fh + n, 0);
+        match (h.src, h.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let repr = Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    protocol: h.protocol,
+                    payload_len: n,
+                    ttl: h.ttl,
+                    tos: h.tos,
+                    ident,
+                    dont_frag: false,
+                };
+                repr.emit(&mut buf[..hl]);
+                let mut p = wire::Ipv4Packet::new_unchecked(&mut buf[..]);
+                p.set_more_frags(more);
+                p.set_frag_offset(off);
+                p.fill_checksum();
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let repr = Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: ipv6ext::FRAGMENT,
+                    payload_len: fh + n,
+                    hop_limit: h.ttl,
+                    traffic_class: h.tos,
+                    flow_label: 0,
+                };
+                repr.emit(&mut buf[..hl]);
+                let om = (off as u16 & 0xfff8) | u16::from(more);
+                buf[hl] = h.protocol;
+                buf[hl + 1] = 0;
+                buf[hl + 2..hl + 4].copy_from_slice(&om.to_be_bytes());
+                buf[hl + 4..hl + 8].copy_from_slice(&ident6.to_be_bytes());
+            }
+            _ => {
+                Stats::bump(&cx.stats().drop_malformed);
+                return;
+            }
         }
-        buf[hl..].copy_from_slice(&payload[off..off + n]);
+        buf[hl + fh..].copy_from_slice(&payload[off..off + n]);
         cx.transmit(buf);
         off += n;
     }

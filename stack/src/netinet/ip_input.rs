@@ -1,17 +1,23 @@
 //! IPv4 input (FreeBSD's ip_input): validate a packet, count what is
-//! dropped, and hand it to its transport (TCP, UDP, ICMP).
+//! dropped, and hand it to its transport (TCP, UDP, ICMP). IPv6 packets go
+//! to `ip6_input`.
+
+use std::net::IpAddr;
 
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip::{is_broadcast, is_local};
+use crate::netinet::ip::{is_broadcast, is_local, IpIn};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
 pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
-    if frame.first().is_some_and(|b| b >> 4 != 4) {
-        // IPv6 (router solicitations and the like reach a TUN device too).
-        Stats::bump(&cx.stats().drop_not_ipv4);
-        return;
+    match frame.first().map(|b| b >> 4) {
+        Some(4) => {}
+        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame),
+        _ => {
+            Stats::bump(&cx.stats().drop_not_ip);
+            return;
+        }
     }
     let (ip, payload) = match Ipv4Repr::parse(frame) {
         Ok(v) => v,
@@ -25,14 +31,24 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
             return;
         }
     };
-    if !is_local(cx, ip.dst_addr) && !is_broadcast(cx, ip.dst_addr) {
+    let dst = IpAddr::V4(ip.dst_addr);
+    if !is_local(cx, dst) && !is_broadcast(cx, dst) {
         Stats::bump(&cx.stats().drop_not_for_us);
         return;
     }
+    // Parsed: the total length is within the frame (link padding after).
+    let total = wire::Ipv4Packet::new_unchecked(frame)
+        .total_len()
+        .min(frame.len());
+    let ipin = IpIn {
+        src: ip.src_addr.into(),
+        dst,
+        packet: &frame[..total],
+    };
     match ip.protocol {
-        wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ip, payload),
-        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ip, payload),
-        wire::IP_PROTO_ICMP => crate::netinet::icmp::icmp_input(cx, now, &ip, payload),
+        wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, payload),
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, payload),
+        wire::IP_PROTO_ICMP => crate::netinet::icmp::icmp_input(cx, now, &ipin, payload),
         _ => Stats::bump(&cx.stats().drop_unknown_proto),
     }
 }

@@ -1,14 +1,18 @@
-//! The Internet protocols (FreeBSD's sys/netinet): IPv4 input/output, ICMP,
+//! The Internet protocols (FreeBSD's sys/netinet and netinet6): IPv4 and
+//! IPv6 input/output, ICMP and ICMPv6,
 //! UDP and TCP, over the PCB tables in `in_pcb`. They plug into the socket
 //! layer through `kern::protosw::Protosw` (`TCP_USRREQS`, `UDP_USRREQS`) and
 //! reach the rest of the stack only through their context, `inet::InetCx`.
 
 pub mod icmp;
+pub mod icmp6;
 pub mod icmp_error;
 pub mod in_pcb;
 pub mod in_pcbbind;
 pub mod inet;
 pub mod ip;
+pub mod ip6_ctloutput;
+pub mod ip6_input;
 pub mod ip_input;
 pub mod so_pcb;
 pub mod tcp_cc;

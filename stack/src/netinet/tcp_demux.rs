@@ -3,10 +3,11 @@
 //! (`tcp_input_conn`, the state machine), a listener (`syncache_input`),
 //! or nobody (RST). A SYN may end a TIME_WAIT connection and open a new one.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use crate::kern::sotable::lock_live;
 use crate::netinet::inet::InetCx;
+use crate::netinet::ip::IpIn;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_input::tcp_input_conn;
 use crate::netinet::tcp_seq::Seq;
@@ -15,10 +16,10 @@ use crate::netinet::tcp_syncache::syncache_input;
 use crate::netinet::tcp_var::{TcpCb, TcpState};
 use crate::stats::Stats;
 use crate::time::Instant;
-use crate::wire::{Ipv4Repr, TcpFlags, TcpRepr, WireError};
+use crate::wire::{TcpFlags, TcpRepr, WireError};
 
-pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
-    let seg = match TcpRepr::parse(payload, ip.src_addr, ip.dst_addr) {
+pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8]) {
+    let seg = match TcpRepr::parse(payload, ip.src, ip.dst) {
         Ok(s) => s,
         Err(WireError::BadChecksum) => {
             Stats::bump(&cx.stats().drop_checksum);
@@ -30,12 +31,12 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &Ipv4Repr, payload: 
         }
     };
     Stats::bump(&cx.stats().tcp_segs_in);
-    if crate::netinet::ip::is_broadcast(cx, ip.dst_addr) || seg.src_port == 0 || seg.dst_port == 0 {
+    if crate::netinet::ip::is_broadcast(cx, ip.dst) || seg.src_port == 0 || seg.dst_port == 0 {
         Stats::bump(&cx.stats().drop_malformed);
         return;
     }
-    let local = SocketAddrV4::new(ip.dst_addr, seg.dst_port);
-    let remote = SocketAddrV4::new(ip.src_addr, seg.src_port);
+    let local = SocketAddr::new(ip.dst, seg.dst_port);
+    let remote = SocketAddr::new(ip.src, seg.src_port);
 
     let conn = cx
         .inet()

@@ -269,7 +269,7 @@ pub(crate) fn tcp_info_of(cx: &impl InetCx, so: &Socket) -> Result<TcpInfo, Errn
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddrV4;
+    use std::net::SocketAddr;
 
     use super::*;
     use crate::linux::*;
@@ -314,10 +314,11 @@ mod tests {
     fn listener_reports_queue_and_backlog() {
         let mut p = Pair::new(2);
         let l = p.b.socket(SockType::Stream, 0).unwrap();
-        p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+        p.b.bind(l, SocketAddr::new(B_ADDR.into(), 80)).unwrap();
         p.b.listen(l, 5).unwrap();
         let c = p.a.socket(SockType::Stream, 0).unwrap();
-        let _ = p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80)));
+        let _ =
+            p.a.connect(p.now, c, Some(SocketAddr::new(B_ADDR.into(), 80)));
         p.drive();
         let ti = p.b.tcp_info(l).unwrap();
         assert_eq!(ti.tcpi_state, TcpState::Listen.linux_number());

@@ -54,7 +54,8 @@ pub(crate) fn tcp_apply_syn_options(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpR
 
 /// t_maxseg: the peer's MSS, our MTU, the user's TCP_MAXSEG, less options.
 pub(crate) fn tcp_set_maxseg(tp: &mut TcpCb, peer_mss: u16, mtu: usize) {
-    let mut mss = (peer_mss as usize).min(mtu.saturating_sub(40)).max(64);
+    let ip_hl = 40 + crate::netinet::tcp_subr::ip6_extra(tp.inp.faddr);
+    let mut mss = (peer_mss as usize).min(mtu.saturating_sub(ip_hl)).max(64);
     if tp.user_mss != 0 {
         mss = mss.min(tp.user_mss as usize);
     }

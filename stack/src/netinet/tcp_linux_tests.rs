@@ -2,7 +2,7 @@
 //! showed differing from Linux (docs/conformance.md): each pins what Linux
 //! sends in the same situation, so CI keeps it without packetdrill.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use crate::linux::{
     IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_INQ, TCP_MAXSEG,
@@ -20,12 +20,12 @@ fn t0() -> Instant {
     Instant::from_millis(10_000)
 }
 
-fn me(port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(ME, port)
+fn me(port: u16) -> SocketAddr {
+    SocketAddr::new(ME.into(), port)
 }
 
-fn peer(port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(PEER, port)
+fn peer(port: u16) -> SocketAddr {
+    SocketAddr::new(PEER.into(), port)
 }
 
 /// packetdrill's gtests/net/tcp/common/defaults.sh buffer sysctls, with

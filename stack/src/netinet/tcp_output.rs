@@ -263,13 +263,6 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         payload: &[],
     };
     let data = so.so_snd.ring().slices_at(off, len);
-    tcp_emit(
-        cx,
-        inp.local(),
-        inp.foreign(),
-        inp.ttl,
-        inp.tos,
-        &repr,
-        data,
-    );
+    let (ttl, tos) = inp.ttl_tos_to(inp.faddr, cx.sysctl().ipv6_hop_limit);
+    tcp_emit(cx, inp.local(), inp.foreign(), ttl, tos, &repr, data);
 }

@@ -4,7 +4,7 @@
 //! (which releases PROTOREF and calls `sofree`), and `tcp_timer_sync`,
 //! which arms the stack's timer for a connection's earliest deadline.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
 use crate::kern::socket::{SoState, Socket};
@@ -26,14 +26,14 @@ use crate::wire::{self, TcpFlags, TcpOptions, TcpRepr};
 pub(crate) fn tcp_new_isn(
     cx: &impl InetCx,
     now: Instant,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
 ) -> Seq {
-    let mut d = [0u8; 12];
-    d[..4].copy_from_slice(&local.ip().octets());
-    d[4..6].copy_from_slice(&local.port().to_be_bytes());
-    d[6..10].copy_from_slice(&remote.ip().octets());
-    d[10..].copy_from_slice(&remote.port().to_be_bytes());
+    let mut d = Vec::with_capacity(36);
+    put_addr(&mut d, local.ip());
+    d.extend_from_slice(&local.port().to_be_bytes());
+    put_addr(&mut d, remote.ip());
+    d.extend_from_slice(&remote.port().to_be_bytes());
     let f = siphash(cx.inet().isn_key, &d) as u32;
     Seq(f.wrapping_add((now.total_micros() / 4) as u32))
 }
@@ -42,16 +42,20 @@ pub(crate) fn tcp_new_isn(
 /// secure_tcp_ts_off): keyed by addresses only, so successive connections
 /// between the same hosts see increasing TSvals and a peer's PAWS check
 /// lets a new SYN reuse a TIME_WAIT 4-tuple.
-pub(crate) fn tcp_ts_offset(
-    cx: &impl InetCx,
-    local: std::net::Ipv4Addr,
-    remote: std::net::Ipv4Addr,
-) -> u32 {
-    let mut d = [0u8; 10];
-    d[..4].copy_from_slice(&local.octets());
-    d[4..8].copy_from_slice(&remote.octets());
-    d[8..].copy_from_slice(b"ts");
+pub(crate) fn tcp_ts_offset(cx: &impl InetCx, local: IpAddr, remote: IpAddr) -> u32 {
+    let mut d = Vec::with_capacity(34);
+    put_addr(&mut d, local);
+    put_addr(&mut d, remote);
+    d.extend_from_slice(b"ts");
     siphash(cx.inet().isn_key, &d) as u32
+}
+
+/// An address's bytes for the keyed hashes (4 for IPv4, 16 for IPv6).
+fn put_addr(d: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => d.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => d.extend_from_slice(&a.octets()),
+    }
 }
 
 /// Our timestamp clock: milliseconds plus a per-connection offset.
@@ -69,12 +73,29 @@ pub(crate) fn rcv_wscale_for(sys: &crate::config::Sysctl) -> u8 {
 }
 
 /// The MSS option of our SYN or SYN-ACK, as Linux's tcp_mss_clamp: the
-/// device's (MTU - 40), lowered by TCP_MAXSEG when the user set one.
+/// device's (MTU - 40; - 60 to an IPv6 peer), lowered by TCP_MAXSEG when
+/// the user set one.
 pub(crate) fn tcp_mss_clamp(tp: &crate::netinet::tcp_var::TcpCb) -> u16 {
+    tcp_mss_clamp_to(tp, tp.inp.faddr)
+}
+
+/// `tcp_mss_clamp` for a SYN-ACK to `peer` (a listener has no peer).
+pub(crate) fn tcp_mss_clamp_to(tp: &crate::netinet::tcp_var::TcpCb, peer: IpAddr) -> u16 {
+    let offer = tp.mss_offer.saturating_sub(ip6_extra(peer) as u16);
     if tp.user_mss != 0 {
-        tp.mss_offer.min(tp.user_mss)
+        offer.min(tp.user_mss)
     } else {
-        tp.mss_offer
+        offer
+    }
+}
+
+/// How much longer the IP header to `peer` is than IPv4's (20 bytes for
+/// IPv6): taken off the MSS.
+pub(crate) fn ip6_extra(peer: IpAddr) -> usize {
+    if peer.is_ipv6() {
+        wire::ipv6::HEADER_LEN - wire::ipv4::HEADER_LEN
+    } else {
+        0
     }
 }
 
@@ -82,8 +103,8 @@ pub(crate) fn tcp_mss_clamp(tp: &crate::netinet::tcp_var::TcpCb) -> u16 {
 /// the two data slices.
 pub(crate) fn tcp_emit(
     cx: &impl InetCx,
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     ttl: u8,
     tos: u8,
     repr: &TcpRepr,
@@ -97,22 +118,21 @@ pub(crate) fn tcp_emit(
     let hlen = hdr.header_len();
     let dlen = data.0.len() + data.1.len();
     let h = IpHeader {
-        src: *src.ip(),
-        dst: *dst.ip(),
+        src: src.ip(),
+        dst: dst.ip(),
         protocol: wire::IP_PROTO_TCP,
         ttl,
         tos,
         dont_frag: true,
     };
     ip_output(cx, &h, hlen + dlen, |seg| {
-        hdr.emit(&mut seg[..hlen], *src.ip(), *dst.ip());
+        hdr.emit(&mut seg[..hlen], src.ip(), dst.ip());
         seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
         seg[hlen + data.0.len()..].copy_from_slice(data.1);
         if dlen > 0 {
             seg[16] = 0;
             seg[17] = 0;
-            let c =
-                wire::checksum::transport_checksum(*src.ip(), *dst.ip(), wire::IP_PROTO_TCP, seg);
+            let c = wire::checksum::transport_checksum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, seg);
             seg[16..18].copy_from_slice(&c.to_be_bytes());
         }
     });
@@ -121,8 +141,8 @@ pub(crate) fn tcp_emit(
 /// Send a bare control segment (RST or ACK) with no connection state.
 pub(crate) fn tcp_respond(
     cx: &impl InetCx,
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     seq: Seq,
     ack: Option<Seq>,
     flags: TcpFlags,
@@ -133,8 +153,8 @@ pub(crate) fn tcp_respond(
 /// `tcp_respond` carrying TCP options (a live connection's timestamp).
 pub(crate) fn tcp_respond_opts(
     cx: &impl InetCx,
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
+    src: SocketAddr,
+    dst: SocketAddr,
     seq: Seq,
     ack: Option<Seq>,
     flags: TcpFlags,
@@ -158,22 +178,18 @@ pub(crate) fn tcp_respond_opts(
         options,
         payload: &[],
     };
-    tcp_emit(
-        cx,
-        src,
-        dst,
-        cx.sysctl().ip_default_ttl,
-        0,
-        &repr,
-        (&[], &[]),
-    );
+    let ttl = match dst.ip() {
+        IpAddr::V4(_) => cx.sysctl().ip_default_ttl,
+        IpAddr::V6(_) => cx.sysctl().ipv6_hop_limit,
+    };
+    tcp_emit(cx, src, dst, ttl, 0, &repr, (&[], &[]));
 }
 
 /// RFC 9293 reset generation for a segment that matches no connection.
 pub(crate) fn tcp_reset_for(
     cx: &impl InetCx,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     seg: &TcpRepr,
 ) {
     if seg.flags.contains(TcpFlags::RST) {
@@ -273,8 +289,8 @@ pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
 pub(crate) fn tcp_ctlinput(
     cx: &impl InetCx,
     _now: Instant,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     err: Errno,
 ) {
     let found = cx

@@ -6,7 +6,7 @@
 //! from the entry (`syncache_socket`) and queues it for accept()
 //! (`soqinsque`). All under the listener's lock (no global ACCEPT lock).
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::kern::lockorder::so_lock;
@@ -19,7 +19,7 @@ use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg, tcp_sndbuf_expan
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{
-    rcv_wscale_for, tcp_emit, tcp_mss_clamp, tcp_new_isn, tcp_reset_for, tcp_ts,
+    rcv_wscale_for, tcp_emit, tcp_mss_clamp_to, tcp_new_isn, tcp_reset_for, tcp_ts,
 };
 use crate::netinet::tcp_var::{
     SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL,
@@ -48,8 +48,8 @@ pub(crate) fn syncache_input(
     cx: &impl InetCx,
     now: Instant,
     l: &mut Socket,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     seg: &TcpRepr,
 ) {
     if l.so_listen().is_none() {
@@ -92,8 +92,8 @@ fn syncache_syn(
     cx: &impl InetCx,
     now: Instant,
     l: &mut Socket,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     seg: &TcpRepr,
     existing: Option<usize>,
 ) {
@@ -129,7 +129,7 @@ fn syncache_syn(
         } else {
             0
         },
-        ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(cx, *local.ip(), *remote.ip()),
+        ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(cx, local.ip(), remote.ip()),
         retransmits: 0,
         first_sent: now,
         rexmt_at: now + TCP_RTO_INITIAL,
@@ -147,8 +147,8 @@ fn syncache_ack(
     cx: &impl InetCx,
     now: Instant,
     l: &mut Socket,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     seg: &TcpRepr,
     existing: Option<usize>,
 ) {
@@ -187,9 +187,9 @@ fn syncache_tcpcb(
     let ltp = l.so_pcb.tcp();
     let mut inp = ltp.map_or_else(|| Inpcb::new(cx.sysctl().ip_default_ttl), |t| t.inp);
     inp.inp_flags = 0;
-    inp.laddr = *e.local.ip();
+    inp.laddr = e.local.ip();
     inp.lport = e.local.port();
-    inp.faddr = *e.remote.ip();
+    inp.faddr = e.remote.ip();
     inp.fport = e.remote.port();
     let mut tp = TcpCb::new(inp);
     if let Some(lt) = ltp {
@@ -255,7 +255,8 @@ fn syncache_socket(cx: &impl InetCx, now: Instant, l: &mut Socket, e: &SynEntry,
         t.tcp_conns.insert((e.local, e.remote), h);
         let user = PortUser {
             handle: h,
-            addr: *e.local.ip(),
+            addr: e.local.ip(),
+            v6only: false,
             reuseaddr: opts.reuseaddr,
             reuseport: opts.reuseport,
             listening: false,
@@ -278,7 +279,10 @@ fn syncache_socket(cx: &impl InetCx, now: Instant, l: &mut Socket, e: &SynEntry,
 }
 
 fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
-    let mss = l.so_pcb.tcp().map_or(1460, tcp_mss_clamp);
+    let mss = l
+        .so_pcb
+        .tcp()
+        .map_or(1460, |t| tcp_mss_clamp_to(t, e.remote.ip()));
     let options = TcpOptions {
         mss: Some(mss),
         window_scale: e.peer.wscale.map(|_| e.rcv_wscale),
@@ -297,7 +301,11 @@ fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
         options,
         payload: &[],
     };
-    let (ttl, tos) = l.so_pcb.tcp().map_or((64, 0), |t| (t.inp.ttl, t.inp.tos));
+    let hops6 = cx.sysctl().ipv6_hop_limit;
+    let (ttl, tos) = l
+        .so_pcb
+        .tcp()
+        .map_or((64, 0), |t| t.inp.ttl_tos_to(e.remote.ip(), hops6));
     tcp_emit(cx, e.local, e.remote, ttl, tos, &repr, (&[], &[]));
 }
 

@@ -1,7 +1,7 @@
 //! Packet-trace tests of the TCP state machine: exact segments in, exact
 //! replies out (RFC 9293 transitions, RST/ACK acceptance, RFC 5961).
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
@@ -27,11 +27,11 @@ fn stack() -> Stack {
     Stack::new(c)
 }
 
-fn me(port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(ME, port)
+fn me(port: u16) -> SocketAddr {
+    SocketAddr::new(ME.into(), port)
 }
-fn peer(port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(PEER, port)
+fn peer(port: u16) -> SocketAddr {
+    SocketAddr::new(PEER.into(), port)
 }
 
 fn mss(m: u16) -> TcpOptions {
@@ -745,10 +745,13 @@ fn timestamps_and_isns_grow_across_connections_to_one_host() {
 }
 
 #[test]
-fn non_ipv4_and_malformed_frames_are_dropped_and_counted() {
+fn non_ip_and_malformed_frames_are_dropped_and_counted() {
     let s = stack();
     let mut v6 = vec![0u8; 40];
     v6[0] = 0x60;
+    v6[6] = 59; // no next header
+    s.handle_frame(t0(), &v6); // to `::`: not for us
+    v6[0] = 0x50;
     s.handle_frame(t0(), &v6);
     s.handle_frame(t0(), &[0x45, 0, 0]);
     let mut bad = Seg::new(peer(1), me(2), 1, 0, SYN).to_frame();
@@ -756,8 +759,13 @@ fn non_ipv4_and_malformed_frames_are_dropped_and_counted() {
     s.handle_frame(t0(), &bad);
     let st = s.stats();
     assert_eq!(
-        (st.drop_not_ipv4, st.drop_malformed, st.drop_checksum),
-        (1, 1, 1)
+        (
+            st.drop_not_ip,
+            st.drop_not_for_us,
+            st.drop_malformed,
+            st.drop_checksum
+        ),
+        (1, 1, 1, 1)
     );
     assert!(recv_all(&s).is_empty(), "nothing answers a dropped frame");
 }

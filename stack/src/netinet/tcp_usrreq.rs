@@ -2,7 +2,7 @@
 //! as TCP answers them, with Linux's errno for every state, TCP socket
 //! options, and poll readiness as Linux's tcp_poll computes it.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::api::{Readiness, SockInfo, SockType};
@@ -79,10 +79,10 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     };
     let mut inp = old.inp;
     inp.inp_flags &= !(INP_DROPPED | INP_TIMEWAIT);
-    inp.faddr = Ipv4Addr::UNSPECIFIED;
+    inp.faddr = inp.any();
     inp.fport = 0;
     if inp.inp_flags & INP_BOUNDADDR == 0 {
-        inp.laddr = Ipv4Addr::UNSPECIFIED;
+        inp.laddr = inp.any();
     }
     if inp.inp_flags & INP_ANONPORT != 0 && inp.lport != 0 {
         cx.inet()
@@ -179,7 +179,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if !soreserved(so) {
             soreserve(so, sys.tcp_wmem[1], sys.tcp_rmem[1]);
         }
-        let mut tp = TcpCb::new(Inpcb::new(sys.ip_default_ttl));
+        let mut tp = TcpCb::new(Inpcb::new_in(
+            so.so_domain,
+            sys.ip_default_ttl,
+            sys.bindv6only,
+        ));
         tp.keepidle = sys.tcp_keepalive_time;
         tp.keepintvl = sys.tcp_keepalive_intvl;
         tp.keepcnt = sys.tcp_keepalive_probes;
@@ -202,7 +206,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
     }
 
-    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddr) -> Result<(), Errno> {
         if state(so) != TcpState::Closed {
             return Err(Errno::EINVAL);
         }
@@ -232,6 +236,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             let me = crate::netinet::in_pcb::PortUser {
                 handle,
                 addr: inp.laddr,
+                v6only: inp.v6only,
                 reuseaddr: so.so_options.reuseaddr,
                 reuseport: so.so_options.reuseport,
                 listening: true,
@@ -255,7 +260,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         cx: &C,
         now: Instant,
         so: &mut Socket,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     ) -> Result<(), Errno> {
         let Some(addr) = addr else {
             // AF_UNSPEC: Linux's tcp_disconnect.
@@ -282,7 +287,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if so.so_pcb.inp().dropped() {
             tcp_disconnect(cx, so);
         }
-        let dst = *addr.ip();
+        let addr = crate::netinet::in_pcbbind::in_pcbdest(so.so_pcb.inp(), addr)?;
+        let dst = addr.ip();
         if ip::is_broadcast(cx, dst) || dst.is_multicast() {
             return Err(Errno::ENETUNREACH);
         }
@@ -297,7 +303,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         };
         let inp = so.so_pcb.inp_mut();
         let laddr = ip::source_for(cx, inp.laddr, dst);
-        let local = SocketAddrV4::new(laddr, inp.lport);
+        let local = SocketAddr::new(laddr, inp.lport);
         {
             let mut t = cx.inet().pcbinfo.write();
             if t.tcp_conns.contains_key(&(local, addr)) {
@@ -350,7 +356,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         so: &mut Socket,
         data: &[u8],
         flags: i32,
-        _to: Option<SocketAddrV4>,
+        _to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
@@ -488,15 +494,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tcp_drop(cx, so, Some(Errno::ECONNABORTED));
     }
 
-    fn pru_accept(&self, so: &Socket) -> SocketAddrV4 {
-        so.so_pcb.inp().foreign()
+    fn pru_accept(&self, so: &Socket) -> SocketAddr {
+        let inp = so.so_pcb.inp();
+        inp.user_addr(inp.faddr, inp.fport)
     }
 
-    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4 {
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddr {
         let inp = so.so_pcb.inp();
         match inp.lport {
-            0 => SocketAddrV4::new(inp.laddr, inp.lport_released),
-            _ => inp.local(),
+            0 => inp.user_addr(inp.laddr, inp.lport_released),
+            _ => inp.user_addr(inp.laddr, inp.lport),
         }
     }
 
@@ -508,7 +515,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tcp_set_rcvlowat(cx, so, lowat);
     }
 
-    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
+    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddr, Errno> {
         let inp = so.so_pcb.inp();
         match state(so) {
             // TIME_WAIT: Linux has moved the connection to a time-wait
@@ -517,7 +524,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 Err(Errno::ENOTCONN)
             }
             _ if inp.fport == 0 => Err(Errno::ENOTCONN),
-            _ => Ok(inp.foreign()),
+            _ => Ok(inp.user_addr(inp.faddr, inp.fport)),
         }
     }
 
@@ -590,6 +597,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         val: &[u8],
     ) -> Result<(), Errno> {
         let v = match level {
+            IPPROTO_IPV6 => {
+                let inp = so.so_pcb.inp_mut();
+                return crate::netinet::ip6_ctloutput::ip6_ctloutput_set(inp, true, name, val);
+            }
             IPPROTO_IP => ip::ip_setsockopt_val(name, val)?,
             IPPROTO_TCP | SOL_SOCKET => sooptcopyin_int(val)?,
             _ => return Err(Errno::ENOPROTOOPT),
@@ -612,6 +623,12 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 out,
                 tcp_ctloutput_get(cx, so, level, name)?,
             )),
+            IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
+                so.so_pcb.inp(),
+                cx.sysctl().ipv6_hop_limit,
+                name,
+                out,
+            ),
             IPPROTO_TCP if name == TCP_INFO => Ok(sooptcopyout(out, &tcp_info(cx, so).to_bytes())),
             // Linux fills it from the congestion module's get_info; Reno
             // and CUBIC have none, so it succeeds with length 0.

@@ -3,7 +3,7 @@
 //! tcp_syncache.h). All fields are under the owning socket's lock (s).
 
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::in_pcb::Inpcb;
@@ -319,8 +319,8 @@ pub struct SynOptions {
 /// One half-open connection (SYN received, SYN-ACK sent).
 #[derive(Clone, Debug)]
 pub struct SynEntry {
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
     pub iss: Seq,
     pub irs: Seq,
     pub peer: SynOptions,
@@ -348,7 +348,7 @@ impl SynCache {
         }
     }
 
-    pub fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+    pub fn find(&self, local: SocketAddr, remote: SocketAddr) -> Option<usize> {
         self.entries
             .iter()
             .position(|e| e.local == local && e.remote == remote)

@@ -1,7 +1,7 @@
 //! UDP: the protocol switch entry for datagram sockets, input with
 //! port-unreachable for closed ports, and ICMP errors to connected sockets.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 
 use crate::api::{Readiness, SockInfo, SockType};
 use crate::errno::Errno;
@@ -12,16 +12,21 @@ use crate::kern::sotable::lock_live;
 use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR};
+use crate::netinet::in_pcbbind::in_pcbdest;
 use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
+use crate::netinet::ip::IpIn;
 use crate::netinet::ip::{self, IpHeader};
 use crate::netinet::so_pcb::InPcb;
 use crate::stats::Stats;
 use crate::time::Instant;
-use crate::wire::{self, Ipv4Repr, UdpRepr};
+use crate::wire::{self, UdpRepr};
 
 /// Largest UDP payload in one IPv4 datagram.
 pub const UDP_MAX_PAYLOAD: usize = 65535 - 20 - 8;
+/// Largest UDP payload in one IPv6 datagram (no jumbograms): the payload
+/// length field covers the UDP header only, not the IPv6 header.
+pub const UDP6_MAX_PAYLOAD: usize = 65535 - 8;
 
 pub(crate) struct UdpUsrreqs;
 pub(crate) static UDP_USRREQS: UdpUsrreqs = UdpUsrreqs;
@@ -45,7 +50,11 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if !soreserved(so) {
             soreserve(so, sys.wmem_default, sys.rmem_default);
         }
-        so.so_pcb.set(Inpcb::new(sys.ip_default_ttl));
+        so.so_pcb.set(Inpcb::new_in(
+            so.so_domain,
+            sys.ip_default_ttl,
+            sys.bindv6only,
+        ));
         Ok(())
     }
 
@@ -59,7 +68,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
     }
 
-    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddrV4) -> Result<(), Errno> {
+    fn pru_bind(&self, cx: &C, so: &mut Socket, addr: SocketAddr) -> Result<(), Errno> {
         in_pcbbind(cx, so, Proto::Udp, addr, Errno::EADDRINUSE)
     }
 
@@ -72,16 +81,16 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         cx: &C,
         _now: Instant,
         so: &mut Socket,
-        addr: Option<SocketAddrV4>,
+        addr: Option<SocketAddr>,
     ) -> Result<(), Errno> {
         let handle = so.handle;
         let Some(addr) = addr else {
             // AF_UNSPEC: dissolve the association (Linux __udp_disconnect).
             let inp = so.so_pcb.inp_mut();
-            inp.faddr = Ipv4Addr::UNSPECIFIED;
+            inp.faddr = inp.any();
             inp.fport = 0;
             if inp.inp_flags & INP_BOUNDADDR == 0 {
-                inp.laddr = Ipv4Addr::UNSPECIFIED;
+                inp.laddr = inp.any();
             }
             if inp.inp_flags & INP_ANONPORT != 0 && inp.lport != 0 {
                 let port = inp.lport;
@@ -98,16 +107,17 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             so.sock_state = SockState::Unconnected;
             return Ok(());
         };
-        ip::route_check(cx, *addr.ip())?;
-        if ip::is_broadcast(cx, *addr.ip()) && !so.so_options.broadcast {
+        let addr = in_pcbdest(so.so_pcb.inp(), addr)?;
+        ip::route_check(cx, addr.ip())?;
+        if ip::is_broadcast(cx, addr.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
         autobind(cx, so)?;
         let inp = so.so_pcb.inp_mut();
-        inp.faddr = *addr.ip();
+        inp.faddr = addr.ip();
         inp.fport = addr.port();
         if inp.laddr.is_unspecified() {
-            inp.laddr = ip::source_for(cx, inp.laddr, *addr.ip());
+            inp.laddr = ip::source_for(cx, inp.laddr, addr.ip());
         }
         let port = inp.lport;
         cx.inet()
@@ -129,7 +139,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         so: &mut Socket,
         data: &[u8],
         flags: i32,
-        to: Option<SocketAddrV4>,
+        to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
@@ -139,12 +149,17 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 if a.port() == 0 {
                     return Err(Errno::EINVAL);
                 }
-                a
+                in_pcbdest(so.so_pcb.inp(), a)?
             }
             None if so.so_pcb.inp().is_connected() => so.so_pcb.inp().foreign(),
             None => return Err(Errno::EDESTADDRREQ),
         };
-        if data.len() > UDP_MAX_PAYLOAD {
+        let max = if dst.is_ipv6() {
+            UDP6_MAX_PAYLOAD
+        } else {
+            UDP_MAX_PAYLOAD
+        };
+        if data.len() > max {
             return Err(Errno::EMSGSIZE);
         }
         if so.sb_state.cantsendmore {
@@ -154,32 +169,38 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if let Some(err) = so.take_error() {
             return Err(err);
         }
-        ip::route_check(cx, *dst.ip())?;
-        if ip::is_broadcast(cx, *dst.ip()) && !so.so_options.broadcast {
+        ip::route_check(cx, dst.ip())?;
+        if ip::is_broadcast(cx, dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
         autobind(cx, so)?;
         let inp = *so.so_pcb.inp();
-        let src = ip::source_for(cx, inp.laddr, *dst.ip());
+        let src = ip::source_for(cx, inp.laddr, dst.ip());
         let repr = UdpRepr {
             src_port: inp.lport,
             dst_port: dst.port(),
             payload: data,
         };
+        let (ttl, tos) = inp.ttl_tos_to(dst.ip(), cx.sysctl().ipv6_hop_limit);
         let h = IpHeader {
             src,
-            dst: *dst.ip(),
+            dst: dst.ip(),
             protocol: wire::IP_PROTO_UDP,
-            ttl: inp.ttl,
-            tos: inp.tos,
+            ttl,
+            tos,
             dont_frag: false,
         };
-        if wire::ipv4::HEADER_LEN + repr.buffer_len() <= cx.config().mtu {
+        let ip_hl = if dst.is_ipv6() {
+            wire::ipv6::HEADER_LEN
+        } else {
+            wire::ipv4::HEADER_LEN
+        };
+        if ip_hl + repr.buffer_len() <= cx.config().mtu {
             // The common case: built straight into the frame (no allocation).
-            ip::ip_output(cx, &h, repr.buffer_len(), |b| repr.emit(b, src, *dst.ip()));
+            ip::ip_output(cx, &h, repr.buffer_len(), |b| repr.emit(b, src, dst.ip()));
         } else {
             let mut dgram = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut dgram, src, *dst.ip());
+            repr.emit(&mut dgram, src, dst.ip());
             ip::ip_output_fragmented(cx, &h, &dgram);
         }
         Stats::bump(&cx.stats().udp_out);
@@ -206,12 +227,14 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
 
     fn pru_abort(&self, _cx: &C, _now: Instant, _so: &mut Socket) {}
 
-    fn pru_accept(&self, so: &Socket) -> SocketAddrV4 {
-        so.so_pcb.inp().foreign()
+    fn pru_accept(&self, so: &Socket) -> SocketAddr {
+        let inp = so.so_pcb.inp();
+        inp.user_addr(inp.faddr, inp.fport)
     }
 
-    fn pru_sockaddr(&self, so: &Socket) -> SocketAddrV4 {
-        so.so_pcb.inp().local()
+    fn pru_sockaddr(&self, so: &Socket) -> SocketAddr {
+        let inp = so.so_pcb.inp();
+        inp.user_addr(inp.laddr, inp.lport)
     }
 
     fn pru_rcv_notconn(&self, _so: &Socket) -> bool {
@@ -222,10 +245,10 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         so.so_rcv.sb_lowat = lowat.max(1);
     }
 
-    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddrV4, Errno> {
+    fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddr, Errno> {
         let inp = so.so_pcb.inp();
         if inp.is_connected() {
-            Ok(inp.foreign())
+            Ok(inp.user_addr(inp.faddr, inp.fport))
         } else {
             Err(Errno::ENOTCONN)
         }
@@ -283,6 +306,12 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                     v,
                 )
             }
+            IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_set(
+                so.so_pcb.inp_mut(),
+                false,
+                name,
+                val,
+            ),
             IPPROTO_UDP => {
                 sooptcopyin_int(val)?;
                 Err(Errno::ENOPROTOOPT)
@@ -306,6 +335,12 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 out,
                 ip::ip_ctloutput_get(so.so_pcb.inp(), cx.config().mtu, name)?,
             )),
+            IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
+                so.so_pcb.inp(),
+                cx.sysctl().ipv6_hop_limit,
+                name,
+                out,
+            ),
             IPPROTO_UDP if name == UDP_CORK => Ok(sooptcopyout(out, &0i32.to_ne_bytes())),
             IPPROTO_UDP => Err(Errno::ENOPROTOOPT),
             _ => Err(Errno::EOPNOTSUPP),
@@ -327,18 +362,18 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 }
 
-pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &Ipv4Repr, payload: &[u8]) {
-    let Ok(udp) = UdpRepr::parse(payload, ip.src_addr, ip.dst_addr) else {
+pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &IpIn, payload: &[u8]) {
+    let Ok(udp) = UdpRepr::parse(payload, ip.src, ip.dst) else {
         Stats::bump(&cx.stats().drop_malformed);
         return;
     };
     Stats::bump(&cx.stats().udp_in);
-    let local = SocketAddrV4::new(ip.dst_addr, udp.dst_port);
-    let remote = SocketAddrV4::new(ip.src_addr, udp.src_port);
+    let local = SocketAddr::new(ip.dst, udp.dst_port);
+    let remote = SocketAddr::new(ip.src, udp.src_port);
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else {
         Stats::bump(&cx.stats().drop_no_socket);
-        crate::netinet::icmp_error::icmp_port_unreachable(cx, ip, payload);
+        crate::netinet::icmp_error::icmp_port_unreachable(cx, ip);
         return;
     };
     let Ok(sref) = cx.sockets().lookup(h) else {
@@ -347,7 +382,8 @@ pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &Ipv4Repr, payload:
     let Some(mut so) = lock_live(&sref) else {
         return;
     };
-    if so.so_rcv.append_dgram(remote, udp.payload) {
+    let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
+    if so.so_rcv.append_dgram(from, udp.payload) {
         cx.sockets().sowakeup(h);
     } else {
         Stats::bump(&cx.stats().drop_rcvbuf_full);
@@ -356,12 +392,7 @@ pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &Ipv4Repr, payload:
 
 /// An ICMP error about a datagram we sent from `local` to `remote`: only a
 /// connected socket learns of it (Linux without IP_RECVERR).
-pub(crate) fn udp_ctlinput(
-    cx: &impl InetCx,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    err: Errno,
-) {
+pub(crate) fn udp_ctlinput(cx: &impl InetCx, local: SocketAddr, remote: SocketAddr, err: Errno) {
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else { return };
     let Ok(sref) = cx.sockets().lookup(h) else {

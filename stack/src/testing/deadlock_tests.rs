@@ -40,7 +40,7 @@ fn race_walk_against_close(what: &str, walk: fn(&Stack)) {
                 }
                 1 => {
                     let dst = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
-                    let _ = st.connect(now, h, Some(dst));
+                    let _ = st.connect(now, h, Some(dst.into()));
                 }
                 _ => {}
             }

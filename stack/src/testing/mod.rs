@@ -10,6 +10,9 @@ pub mod trace;
 mod deadlock_tests;
 
 #[cfg(test)]
+mod ipv6_tests;
+
+#[cfg(test)]
 mod loss_tests;
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
-//! `Pair`: stacks A (10.0.0.1) and B (10.0.0.2) on one virtual link.
+//! `Pair`: stacks A (10.0.0.1, fd00::1) and B (10.0.0.2, fd00::2) on one
+//! virtual link.
 //! `drive()` runs both until quiet, advancing virtual time to the next
 //! event, and calls `check_invariants()` on both after every step.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::faults::{FaultSpec, FaultyLink};
 use crate::time::Instant;
-use crate::{Errno, SockType, SocketHandle, Stack};
+use crate::{Domain, Errno, SockType, SocketHandle, Stack};
 
 pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub const A_ADDR6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+pub const B_ADDR6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 /// Link impairments of the pair's virtual link (both directions).
 pub type LinkParams = FaultSpec;
@@ -39,6 +42,8 @@ impl Pair {
         let mut cb = Config::new(B_ADDR, 24);
         cb.seed = seed.wrapping_mul(2).wrapping_add(2);
         cb.secret = cb.seed;
+        ca.addr6 = Some(A_ADDR6);
+        cb.addr6 = Some(B_ADDR6);
         tweak(&mut ca);
         tweak(&mut cb);
         Pair {
@@ -154,13 +159,39 @@ impl Pair {
         let c = self.a.socket(SockType::Stream, 0).unwrap();
         assert_eq!(
             self.a
-                .connect(self.now, c, Some(SocketAddrV4::new(B_ADDR, port))),
+                .connect(self.now, c, Some(SocketAddrV4::new(B_ADDR, port).into())),
             Err(Errno::EINPROGRESS)
         );
         self.drive();
         assert_eq!(self.a.connect_status(c), Ok(true), "connect completes");
         let (s, peer) = self.b.accept(l).expect("accept");
-        assert_eq!(*peer.ip(), A_ADDR);
+        assert_eq!(peer.ip(), A_ADDR);
+        (l, c, s)
+    }
+
+    /// `connected` over IPv6: an AF_INET6 listener on B's `[::]:port`
+    /// (dual stack), an AF_INET6 client on A connecting to `[fd00::2]`.
+    pub fn connected6(&mut self, port: u16) -> (SocketHandle, SocketHandle, SocketHandle) {
+        let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+        let l = self
+            .b
+            .socket_in(Domain::Inet6, SockType::Stream, 0)
+            .unwrap();
+        self.b.bind(l, any6).unwrap();
+        self.b.listen(l, 16).unwrap();
+        let c = self
+            .a
+            .socket_in(Domain::Inet6, SockType::Stream, 0)
+            .unwrap();
+        let to = SocketAddr::new(B_ADDR6.into(), port);
+        assert_eq!(
+            self.a.connect(self.now, c, Some(to)),
+            Err(Errno::EINPROGRESS)
+        );
+        self.drive();
+        assert_eq!(self.a.connect_status(c), Ok(true), "connect completes");
+        let (s, peer) = self.b.accept(l).expect("accept");
+        assert_eq!(peer.ip(), A_ADDR6);
         (l, c, s)
     }
 

@@ -102,7 +102,7 @@ proptest! {
                 },
                 Op::Connect(a, i, port) => if let Some(h) = pick(&handles[side(a)], i) {
                     let (s, ip) = if a { (&p.a, B_ADDR) } else { (&p.b, A_ADDR) };
-                    let _ = s.connect(now, h, Some(SocketAddrV4::new(ip, port)));
+                    let _ = s.connect(now, h, Some(SocketAddrV4::new(ip, port).into()));
                     let _ = s.connect_status(h);
                 },
                 Op::Accept(a, i) => if let Some(h) = pick(&handles[side(a)], i) {

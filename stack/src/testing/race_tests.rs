@@ -143,7 +143,8 @@ fn several_threads_accept_each_connection_exactly_once() {
     let clients: Vec<_> = (0..N)
         .map(|_| {
             let c = w.a.socket(SockType::Stream, 0).unwrap();
-            let _ = w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 80)));
+            let _ =
+                w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
             c
         })
         .collect();
@@ -182,7 +183,8 @@ fn closing_a_listener_while_connections_arrive_and_are_accepted() {
         let clients: Vec<_> = (0..32)
             .map(|_| {
                 let c = w.a.socket(SockType::Stream, 0).unwrap();
-                let _ = w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 81)));
+                let _ =
+                    w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 81).into()));
                 c
             })
             .collect();
@@ -227,7 +229,8 @@ fn concurrent_transfers_on_many_connections() {
     let clients: Vec<_> = (0..CONNS)
         .map(|_| {
             let c = w.a.socket(SockType::Stream, 0).unwrap();
-            let _ = w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 82)));
+            let _ =
+                w.a.connect(w.now(), c, Some(SocketAddrV4::new(B_ADDR, 82).into()));
             c
         })
         .collect();

@@ -1,17 +1,18 @@
 //! Packet-trace helpers: build exact TCP segments for a stack, and read the
 //! segments it sends back as owned values that tests compare field by field.
+//! Either family: a segment between IPv6 addresses travels in IPv6.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::time::Instant;
-use crate::wire::{self, Ipv4Repr, TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::{self, Ipv4Repr, Ipv6Repr, TcpFlags, TcpOptions, TcpRepr};
 use crate::Stack;
 
 /// An owned TCP segment as seen on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seg {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     pub seq: u32,
     pub ack: u32,
     pub flags: TcpFlags,
@@ -21,10 +22,16 @@ pub struct Seg {
 }
 
 impl Seg {
-    pub fn new(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: TcpFlags) -> Seg {
+    pub fn new(
+        src: impl Into<SocketAddr>,
+        dst: impl Into<SocketAddr>,
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+    ) -> Seg {
         Seg {
-            src,
-            dst,
+            src: src.into(),
+            dst: dst.into(),
             seq,
             ack,
             flags,
@@ -57,31 +64,65 @@ impl Seg {
             options: self.options,
             payload: &self.payload,
         };
-        let ip = Ipv4Repr {
-            src_addr: *self.src.ip(),
-            dst_addr: *self.dst.ip(),
-            protocol: wire::IP_PROTO_TCP,
-            payload_len: tcp.buffer_len(),
-            ttl: 64,
-            tos: 0,
-            ident: 0,
-            dont_frag: true,
-        };
-        let mut f = vec![0u8; ip.buffer_len()];
-        ip.emit(&mut f[..20]);
-        tcp.emit(&mut f[20..], *self.src.ip(), *self.dst.ip());
-        f
+        match (self.src.ip(), self.dst.ip()) {
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let ip = Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: wire::IP_PROTO_TCP,
+                    payload_len: tcp.buffer_len(),
+                    hop_limit: 64,
+                    traffic_class: 0,
+                    flow_label: 0,
+                };
+                let mut f = vec![0u8; ip.buffer_len()];
+                ip.emit(&mut f[..40]);
+                tcp.emit(&mut f[40..], src, dst);
+                f
+            }
+            (src, dst) => {
+                let v4 = |a: IpAddr| match a {
+                    IpAddr::V4(a) => a,
+                    IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                };
+                let ip = Ipv4Repr {
+                    src_addr: v4(src),
+                    dst_addr: v4(dst),
+                    protocol: wire::IP_PROTO_TCP,
+                    payload_len: tcp.buffer_len(),
+                    ttl: 64,
+                    tos: 0,
+                    ident: 0,
+                    dont_frag: true,
+                };
+                let mut f = vec![0u8; ip.buffer_len()];
+                ip.emit(&mut f[..20]);
+                tcp.emit(&mut f[20..], v4(src), v4(dst));
+                f
+            }
+        }
     }
 
+    /// A TCP segment in an IPv4 or IPv6 frame (extension headers walked).
     pub fn parse(frame: &[u8]) -> Option<Seg> {
-        let (ip, payload) = Ipv4Repr::parse(frame).ok()?;
-        if ip.protocol != wire::IP_PROTO_TCP {
-            return None;
-        }
-        let t = TcpRepr::parse(payload, ip.src_addr, ip.dst_addr).ok()?;
+        let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if frame.first()? >> 4 == 6 {
+            let (ip, payload) = Ipv6Repr::parse(frame).ok()?;
+            let w = wire::ipv6ext::walk(ip.next_header, payload).ok()?;
+            if w.protocol != wire::IP_PROTO_TCP || w.fragment.is_some() {
+                return None;
+            }
+            (ip.src_addr.into(), ip.dst_addr.into(), &payload[w.offset..])
+        } else {
+            let (ip, payload) = Ipv4Repr::parse(frame).ok()?;
+            if ip.protocol != wire::IP_PROTO_TCP {
+                return None;
+            }
+            (ip.src_addr.into(), ip.dst_addr.into(), payload)
+        };
+        let t = TcpRepr::parse(payload, src, dst).ok()?;
         Some(Seg {
-            src: SocketAddrV4::new(ip.src_addr, t.src_port),
-            dst: SocketAddrV4::new(ip.dst_addr, t.dst_port),
+            src: SocketAddr::new(src, t.src_port),
+            dst: SocketAddr::new(dst, t.dst_port),
             seq: t.seq,
             ack: t.ack,
             flags: t.flags,

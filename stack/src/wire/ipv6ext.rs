@@ -75,6 +75,9 @@ pub struct ExtWalk {
     pub offset: usize,
     /// The fragment header that stopped the walk, if any.
     pub fragment: Option<FragmentHeader>,
+    /// Offset in the packet (fixed header included) of the byte naming
+    /// `protocol`: where a Parameter Problem about it points.
+    pub nh_at: usize,
     /// A hop-by-hop Router Alert option was present (RFC 2711).
     pub router_alert: bool,
 }
@@ -160,6 +163,7 @@ pub fn walk(next_header: u8, payload: &[u8]) -> Result<ExtWalk, ExtError> {
                         protocol: frag.next_header,
                         offset: at,
                         fragment: Some(frag),
+                        nh_at,
                         router_alert,
                     });
                 }
@@ -169,6 +173,7 @@ pub fn walk(next_header: u8, payload: &[u8]) -> Result<ExtWalk, ExtError> {
                     protocol: nh,
                     offset: at,
                     fragment: None,
+                    nh_at,
                     router_alert,
                 })
             }
@@ -312,6 +317,7 @@ mod tests {
                 protocol: IP_PROTO_TCP,
                 offset: 0,
                 fragment: None,
+                nh_at: 6,
                 router_alert: false
             }
         );
@@ -327,6 +333,7 @@ mod tests {
         let w = walk(HOP_BY_HOP, &p).unwrap();
         assert_eq!(w.protocol, IP_PROTO_UDP);
         assert_eq!(w.offset, upper);
+        assert_eq!(w.nh_at, 40 + 16, "the destination options header names UDP");
         assert!(w.router_alert);
         assert_eq!(w.fragment, None);
         assert_eq!(skip_quoted(HOP_BY_HOP, &p), Some((IP_PROTO_UDP, upper)));

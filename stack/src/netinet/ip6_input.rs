@@ -1,0 +1,100 @@
+//! IPv6 input (FreeBSD's ip6_input): validate the fixed header, keep what
+//! is addressed to us, walk the extension headers (RFC 8200 §4, see
+//! `wire::ipv6ext`), and hand the packet to its upper layer (TCP, UDP,
+//! ICMPv6). What the walk refuses is counted and, where RFC 8200 says so,
+//! answered with an ICMPv6 Parameter Problem. Fragments are dropped and
+//! counted (no reassembly yet). Multicast reaches us only as neighbour
+//! discovery or MLD from the kernel side of the device: counted, dropped.
+
+use std::net::Ipv6Addr;
+
+use crate::netinet::icmp_error::send_icmp6;
+use crate::netinet::inet::InetCx;
+use crate::netinet::ip::{is_local, IpIn};
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire::ipv6ext::{self, param_problem, ExtError};
+use crate::wire::{self, icmpv6, Icmpv6Repr, Ipv6Repr, WireError};
+
+pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
+    let (ip, payload) = match Ipv6Repr::parse(frame) {
+        Ok(v) => v,
+        Err(WireError::Unsupported) => {
+            Stats::bump(&cx.stats().drop_ext_header);
+            return;
+        }
+        Err(_) => {
+            Stats::bump(&cx.stats().drop_malformed);
+            return;
+        }
+    };
+    let packet = &frame[..ip.buffer_len()];
+    let dst = ip.dst_addr;
+    if dst.is_multicast() {
+        // The kernel side's router/neighbour solicitations and MLD reports.
+        Stats::bump(&cx.stats().drop_ndisc);
+        return;
+    }
+    if !is_local(cx, dst.into()) {
+        Stats::bump(&cx.stats().drop_not_for_us);
+        return;
+    }
+    // RFC 4291 §2.5.2/§2.5.5.2: no packet comes from `::` (but DAD,
+    // which is multicast) or from a v4-mapped or multicast address.
+    let src = ip.src_addr;
+    if src.is_multicast() || src.to_ipv4_mapped().is_some() || src.is_unspecified() {
+        Stats::bump(&cx.stats().drop_malformed);
+        return;
+    }
+    let walk = match ipv6ext::walk(ip.next_header, payload) {
+        Ok(w) => w,
+        Err(e) => {
+            Stats::bump(&cx.stats().drop_ext_header);
+            if let ExtError::ParamProblem { code, pointer, .. } = e {
+                param_problem(cx, src, dst, code, pointer, packet);
+            }
+            return;
+        }
+    };
+    if walk.fragment.is_some() {
+        Stats::bump(&cx.stats().drop_fragment);
+        return;
+    }
+    let upper = &payload[walk.offset..];
+    let ipin = IpIn {
+        src: src.into(),
+        dst: dst.into(),
+        packet,
+    };
+    match walk.protocol {
+        wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, upper),
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, upper),
+        wire::IP_PROTO_ICMPV6 => crate::netinet::icmp6::icmp6_input(cx, now, &ipin, upper),
+        ipv6ext::NO_NEXT_HEADER => {}
+        _ => {
+            // Linux answers an unknown next header with a Parameter
+            // Problem pointing at the byte that named it.
+            Stats::bump(&cx.stats().drop_unknown_proto);
+            let code = param_problem::UNRECOGNIZED_NEXT_HEADER;
+            param_problem(cx, src, dst, code, walk.nh_at, packet);
+        }
+    }
+}
+
+/// An ICMPv6 Parameter Problem about `packet` (RFC 4443 §3.4).
+fn param_problem(
+    cx: &impl InetCx,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    code: u8,
+    pointer: usize,
+    packet: &[u8],
+) {
+    let n = packet.len().min(icmpv6::MAX_QUOTE);
+    let msg = Icmpv6Repr::ParamProblem {
+        code,
+        pointer: pointer as u32,
+        original: &packet[..n],
+    };
+    send_icmp6(cx, dst, src, &msg);
+}
