@@ -5,8 +5,9 @@
 # - python http.server --bind :: under the shim (one AF_INET6 socket, dual
 #   stack) serves kernel curl over IPv6 and over IPv4, and logs the IPv4
 #   client as ::ffff:10.7.0.1, as on Linux;
-# - a UDP exchange over IPv6 both ways, and ICMPv6 echo of the shim's
-#   address answered by its stack.
+# - a UDP exchange over IPv6 both ways; UDP datagrams bigger than the MTU
+#   each way, both families (fragmented, and reassembled by the stack);
+#   ICMPv6 echo of the shim's address answered by its stack.
 source "$(dirname "$0")/lib.sh"
 head -c 300000 /dev/urandom > "$WORK/f.bin"
 want=$(sha "$WORK/f.bin")
@@ -58,6 +59,35 @@ out=$(in_ns timeout 10 python3 "$WORK/udp.py" client fd00:7::2) || fail "kernel 
 [ "$out" = "HELLO SIX fd00:7::2" ] || fail "kernel UDP client got: $out"
 pass "UDP over IPv6 both ways"
 stop_last
+
+cat > "$WORK/big.py" <<'PY'
+import socket, sys
+role, addr, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(5)
+if role == "server":
+    s.bind((addr, 5354))
+    print("ready", flush=True)
+    data, peer = s.recvfrom(70000)
+    s.sendto(data[::-1], peer)
+else:
+    payload = bytes((i * 7 + i // 251) % 256 for i in range(n))
+    s.sendto(payload, (addr, 5354))
+    data, _ = s.recvfrom(70000)
+    print("ok" if data == payload[::-1] else "differs %d" % len(data))
+PY
+for srv in 10.7.0.1 fd00:7::1; do
+  for n in 4000 30000; do
+    rm -f "$WORK/big.log"
+    bg in_ns python3 "$WORK/big.py" server "$srv" "$n" > "$WORK/big.log"
+    wait_file "$WORK/big.log" || fail "kernel UDP server on $srv"
+    out=$(shimmed timeout 10 python3 "$WORK/big.py" client "$srv" "$n") || fail "UDP $n bytes to $srv: exit $?"
+    [ "$out" = ok ] || fail "UDP $n bytes to $srv and back: $out"
+    stop_last
+  done
+done
+pass "UDP datagrams of 4000 and 30000 bytes each way, IPv4 and IPv6 (fragmented and reassembled)"
 
 # The stack answers ICMPv6 echo for its address while a shimmed process
 # holds the device.

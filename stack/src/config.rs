@@ -38,6 +38,14 @@ pub struct Sysctl {
     pub bindv6only: bool,
     /// net.ipv6.conf.default.hop_limit: IPv6's default TTL.
     pub ipv6_hop_limit: u8,
+    /// net.ipv4.ipfrag_time / net.ipv6.ip6frag_time: how long an
+    /// incomplete datagram waits for its fragments.
+    pub ipfrag_time: Duration,
+    pub ip6frag_time: Duration,
+    /// net.ipv4.ipfrag_high_thresh / net.ipv6.ip6frag_high_thresh: memory
+    /// for fragments being reassembled.
+    pub ipfrag_high_thresh: usize,
+    pub ip6frag_high_thresh: usize,
 }
 
 impl Default for Sysctl {
@@ -63,6 +71,10 @@ impl Default for Sysctl {
             tcp_keepalive_probes: 9,
             bindv6only: false,
             ipv6_hop_limit: 64,
+            ipfrag_time: Duration::from_secs(30),
+            ip6frag_time: Duration::from_secs(60),
+            ipfrag_high_thresh: 4 << 20,
+            ip6frag_high_thresh: 4 << 20,
         }
     }
 }
@@ -89,6 +101,10 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/tcp_keepalive_probes",
     "net/ipv6/bindv6only",
     "net/ipv6/conf/default/hop_limit",
+    "net/ipv4/ipfrag_time",
+    "net/ipv6/ip6frag_time",
+    "net/ipv4/ipfrag_high_thresh",
+    "net/ipv6/ip6frag_high_thresh",
 ];
 
 fn numbers(text: &str) -> Vec<u64> {
@@ -177,6 +193,14 @@ impl Sysctl {
             "net/ipv6/conf/default/hop_limit" => {
                 one(1, 255).map(|v| self.ipv6_hop_limit = v as u8).is_some()
             }
+            "net/ipv4/ipfrag_time" => one(1, 3600).map(|v| self.ipfrag_time = secs(v)).is_some(),
+            "net/ipv6/ip6frag_time" => one(1, 3600).map(|v| self.ip6frag_time = secs(v)).is_some(),
+            "net/ipv4/ipfrag_high_thresh" => one(0, 1 << 31)
+                .map(|v| self.ipfrag_high_thresh = v as usize)
+                .is_some(),
+            "net/ipv6/ip6frag_high_thresh" => one(0, 1 << 31)
+                .map(|v| self.ip6frag_high_thresh = v as usize)
+                .is_some(),
             _ => false,
         }
     }
@@ -235,6 +259,13 @@ mod tests {
         assert_eq!(s.port_range, (10000, 20000));
         assert!(s.apply("net/ipv4/tcp_sack", "0\n"));
         assert!(!s.tcp_sack);
+        assert!(s.apply("net/ipv6/bindv6only", "1\n"));
+        assert!(s.bindv6only);
+        assert!(s.apply("net/ipv6/conf/default/hop_limit", "33\n"));
+        assert_eq!(s.ipv6_hop_limit, 33);
+        assert!(s.apply("net/ipv6/ip6frag_time", "5\n"));
+        assert_eq!(s.ip6frag_time, Duration::from_secs(5));
+        assert!(!s.apply("net/ipv6/conf/default/hop_limit", "0\n"));
     }
 
     #[test]

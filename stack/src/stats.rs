@@ -28,7 +28,13 @@ stats! {
     // Neither IPv4 nor IPv6.
     drop_not_ip,
     drop_checksum,
+    // Fragments dropped (overlap, duplicate, limits, bogus lengths).
     drop_fragment,
+    // Datagrams dropped unfinished after ipfrag_time / ip6frag_time.
+    drop_reass_timeout,
+    // Fragments queued for reassembly, and datagrams reassembled.
+    frags_queued,
+    reassembled,
     drop_not_for_us,
     drop_unknown_proto,
     // IPv6 extension headers refused (RFC 8200 §4: options, routing).

@@ -10,6 +10,7 @@ use crate::api::SocketHandle;
 use crate::kern::lockorder::{LeafMutex, LeafRwLock};
 use crate::kern::sotable::SoCx;
 use crate::netinet::in_pcb::PcbInfo;
+use crate::netinet::ipq::ReassTable;
 use crate::rng::Rng;
 use crate::time::Instant;
 
@@ -26,6 +27,9 @@ pub struct Inet {
     pub ip_ident: AtomicU16,
     /// IPv6 fragment identification of the next fragmented datagram.
     pub ip6_ident: AtomicU32,
+    /// Fragments being reassembled (both families); a leaf lock, taken
+    /// only to queue a fragment or take a complete datagram out.
+    pub reass: LeafMutex<ReassTable>,
 }
 
 impl Inet {
@@ -38,6 +42,7 @@ impl Inet {
             isn_key,
             ip_ident: AtomicU16::new(ident),
             ip6_ident: AtomicU32::new(ident6),
+            reass: LeafMutex::new("reassembly", ReassTable::default()),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! is addressed to us, walk the extension headers (RFC 8200 §4, see
 //! `wire::ipv6ext`), and hand the packet to its upper layer (TCP, UDP,
 //! ICMPv6). What the walk refuses is counted and, where RFC 8200 says so,
-//! answered with an ICMPv6 Parameter Problem. Fragments are dropped and
-//! counted (no reassembly yet). Multicast reaches us only as neighbour
+//! answered with an ICMPv6 Parameter Problem. Fragments go to `ip_reass`.
+//! Multicast reaches us only as neighbour
 //! discovery or MLD from the kernel side of the device: counted, dropped.
 
 use std::net::Ipv6Addr;
@@ -56,8 +56,11 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
             return;
         }
     };
-    if walk.fragment.is_some() {
-        Stats::bump(&cx.stats().drop_fragment);
+    if let Some(frag) = walk.fragment {
+        // The whole datagram once reassembled.
+        if let Some(whole) = crate::netinet::ip_reass::ip6_reass(cx, now, packet, frag) {
+            ip6_input(cx, now, &whole);
+        }
         return;
     }
     let upper = &payload[walk.offset..];

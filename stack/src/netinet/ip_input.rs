@@ -1,6 +1,6 @@
 //! IPv4 input (FreeBSD's ip_input): validate a packet, count what is
-//! dropped, and hand it to its transport (TCP, UDP, ICMP). IPv6 packets go
-//! to `ip6_input`.
+//! dropped, and hand it to its transport (TCP, UDP, ICMP); fragments go to
+//! `ip_reass`. IPv6 packets go to `ip6_input`.
 
 use std::net::IpAddr;
 
@@ -21,10 +21,16 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
     }
     let (ip, payload) = match Ipv4Repr::parse(frame) {
         Ok(v) => v,
+        Err(WireError::Unsupported) => {
+            // A fragment; the whole datagram once reassembled.
+            if let Some(whole) = crate::netinet::ip_reass::ip4_reass(cx, now, frame) {
+                ip_input(cx, now, &whole);
+            }
+            return;
+        }
         Err(e) => {
             let c = match e {
                 WireError::BadChecksum => &cx.stats().drop_checksum,
-                WireError::Unsupported => &cx.stats().drop_fragment,
                 _ => &cx.stats().drop_malformed,
             };
             Stats::bump(c);

@@ -14,6 +14,8 @@ pub mod ip;
 pub mod ip6_ctloutput;
 pub mod ip6_input;
 pub mod ip_input;
+pub mod ip_reass;
+pub mod ipq;
 pub mod so_pcb;
 pub mod tcp_cc;
 pub mod tcp_ctloutput;

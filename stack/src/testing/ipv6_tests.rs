@@ -213,14 +213,32 @@ fn udp_over_ipv6_and_v4_mapped_datagrams() {
         (&buf[..m.copied], m.from),
         (&b"r4"[..], Some(sa(B_ADDR, 53)))
     );
-    // A datagram too big for one packet goes out in fragments; the peer
-    // drops fragments (no reassembly yet) and counts them.
+    // A datagram too big for one packet goes out in three fragments and
+    // is reassembled, both families, both ways.
     let big = pattern(3000, 3);
-    let before = p.b.stats().drop_fragment;
+    let mut got = vec![0u8; 4000];
     p.a.send(p.now, c6, &big, 0, Some(sa(B_ADDR6, 53))).unwrap();
+    p.a.send(p.now, c4, &big, 0, Some(sa(B_ADDR, 53))).unwrap();
     p.drive();
-    assert_eq!(p.b.stats().drop_fragment, before + 3);
-    assert_eq!(p.b.recv(p.now, srv, &mut buf, 0), Err(Errno::EAGAIN));
+    assert_eq!(p.b.stats().reassembled, 2);
+    assert_eq!(
+        p.b.stats().frags_queued,
+        4,
+        "two of three wait per datagram"
+    );
+    for from in [from6, from4] {
+        let m = p.b.recv(p.now, srv, &mut got, 0).unwrap();
+        assert_eq!((m.copied, m.from), (3000, Some(from)));
+        assert!(got[..3000] == big[..]);
+        p.b.send(p.now, srv, &big, 0, Some(from)).unwrap();
+    }
+    p.drive();
+    for c in [c6, c4] {
+        let m = p.a.recv(p.now, c, &mut got, 0).unwrap();
+        assert_eq!(m.copied, 3000);
+        assert!(got[..3000] == big[..]);
+    }
+    assert_eq!(p.a.stats().reassembled, 2);
 }
 
 #[test]
@@ -379,9 +397,14 @@ fn extension_headers_are_walked_or_answered() {
         sent_icmpv6(&s),
         vec![(icmpv6::msg_type::PARAM_PROBLEM, 1, 6)]
     );
-    // A fragment: dropped and counted.
+    // A first fragment: queued for reassembly; one of 12 bytes with more
+    // to come (not a multiple of 8): dropped.
     let mut frag = vec![wire::IP_PROTO_UDP, 0, 0, 1, 0, 0, 0, 9];
     frag.extend_from_slice(&[0; 16]);
+    s.handle_frame(Instant::ZERO, &frame6(ipv6ext::FRAGMENT, &frag));
+    assert_eq!(s.stats().frags_queued, 1);
+    frag.truncate(20);
+    frag[7] = 10;
     s.handle_frame(Instant::ZERO, &frame6(ipv6ext::FRAGMENT, &frag));
     assert_eq!(s.stats().drop_fragment, 1);
     assert!(s.poll_transmit().is_none());

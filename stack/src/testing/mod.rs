@@ -20,3 +20,6 @@ mod prop_tests;
 
 #[cfg(test)]
 mod race_tests;
+
+#[cfg(test)]
+mod reass_tests;
