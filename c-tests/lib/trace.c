@@ -258,6 +258,15 @@ const char *t_addrstr(const struct sockaddr *sa, socklen_t len)
 		char ip[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
 		snprintf(b, 96, "%s:%s", ip, t_portstr(ntohs(in->sin_port)));
+	} else if (sa->sa_family == AF_INET6 && len >= 24) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		char ip[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+		int n = snprintf(b, 96, "[%s]:%s", ip, t_portstr(ntohs(in6->sin6_port)));
+		if (in6->sin6_flowinfo && n < 96)
+			n += snprintf(b + n, 96 - n, " flow %u", ntohl(in6->sin6_flowinfo));
+		if (len >= sizeof *in6 && in6->sin6_scope_id && n < 96)
+			snprintf(b + n, 96 - n, " scope %u", in6->sin6_scope_id);
 	} else {
 		snprintf(b, 96, "(family %d len %u)", sa->sa_family, (unsigned)len);
 	}
@@ -332,6 +341,17 @@ struct sockaddr_in ct_addr(const char *ip, unsigned port)
 	a.sin_family = AF_INET;
 	a.sin_port = htons(port);
 	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		ct_die("bad address %s", ip);
+	return a;
+}
+
+struct sockaddr_in6 ct_addr6(const char *ip, unsigned port)
+{
+	struct sockaddr_in6 a;
+	memset(&a, 0, sizeof a);
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons(port);
+	if (inet_pton(AF_INET6, ip, &a.sin6_addr) != 1)
 		ct_die("bad address %s", ip);
 	return a;
 }

@@ -46,6 +46,10 @@
 
 #define PEER_IP "10.7.0.1"
 #define SELF_IP "10.7.0.2"
+// IPv6 addresses of the two sides, for tests marked `// IPV6: yes` (the
+// runner then leaves IPv6 on and gives the links these addresses).
+#define PEER_IP6 "fd00:7::1"
+#define SELF_IP6 "fd00:7::2"
 
 // ---- tracing --------------------------------------------------------------
 
@@ -77,7 +81,9 @@ void t_check(const char *what, int ok);
 const char *t_pollstr(int revents);
 void t_revents(const char *what, int revents);
 
-// "10.7.0.2:EPHEMERAL" style text of an address (port normalised).
+// "10.7.0.2:EPHEMERAL" or "[fd00:7::2]:EPHEMERAL" style text of an
+// address (port normalised; an IPv6 scope id or flow label is printed
+// when not 0).
 const char *t_addrstr(const struct sockaddr *sa, socklen_t len);
 // getsockname/getpeername, printed as "what = 0 10.7.0.1:20420" or error.
 void t_sockname(const char *what, int fd);
@@ -98,6 +104,7 @@ const char *t_signame(int sig);
 void ct_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 struct sockaddr_in ct_addr(const char *ip, unsigned port);
+struct sockaddr_in6 ct_addr6(const char *ip, unsigned port);
 int ct_socket(int type);                 // AF_INET socket or die
 int ct_connect(unsigned port);           // TCP connected to PEER_IP:port
 int ct_listen(unsigned port, int backlog); // TCP listening on SELF_IP:port

@@ -25,6 +25,10 @@
 // UDP steps: echo  sink  recv  sendto:PORT:TEXT  sendton:PORT:N  sleep:MS
 //   wait:NAME  signal:NAME
 //
+// With CT_V6=1 (a test marked `// IPV6: yes`) the peer's sockets are
+// AF_INET6: it listens on [::] (both families) and connects and sends to
+// fd00:7::2.
+//
 // Every peer also serves a report on 10.7.0.1:PORT+1: a connection there
 // receives the log lines of what the peer observed ("conn1: recvall 5 bytes
 // ... end ECONNRESET"), once all its connections have finished their steps
@@ -37,6 +41,40 @@
 
 static const char *mode;
 static unsigned port;
+static int v6; // CT_V6=1: AF_INET6 sockets, [::] and fd00:7::2
+
+static int psocket(int type)
+{
+	int fd = socket(v6 ? AF_INET6 : AF_INET, type, 0);
+	if (fd < 0)
+		ct_die("peer socket");
+	return fd;
+}
+
+// Bind fd to the peer's address and port p: 10.7.0.1, or [::] with CT_V6.
+static int pbind(int fd, unsigned p)
+{
+	if (v6) {
+		struct sockaddr_in6 a = ct_addr6("::", p);
+		return bind(fd, (struct sockaddr *)&a, sizeof a);
+	}
+	struct sockaddr_in a = ct_addr(PEER_IP, p);
+	return bind(fd, (struct sockaddr *)&a, sizeof a);
+}
+
+// Program A's address and port p in *ss: 10.7.0.2, or fd00:7::2 with CT_V6.
+static socklen_t self_addr(unsigned p, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (v6) {
+		struct sockaddr_in6 a = ct_addr6(SELF_IP6, p);
+		memcpy(ss, &a, sizeof a);
+		return sizeof a;
+	}
+	struct sockaddr_in a = ct_addr(SELF_IP, p);
+	memcpy(ss, &a, sizeof a);
+	return sizeof a;
+}
 static char **steps;
 static int nsteps;
 
@@ -328,10 +366,9 @@ static int is_option(const char *s)
 
 static int listen_on(int type, unsigned p, int backlog)
 {
-	int fd = ct_socket(type);
+	int fd = psocket(type);
 	ct_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	struct sockaddr_in a = ct_addr(PEER_IP, p);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+	if (pbind(fd, p) < 0)
 		ct_die("peer bind %u", p);
 	if (type == SOCK_STREAM && listen(fd, backlog) < 0)
 		ct_die("peer listen");
@@ -361,6 +398,7 @@ int main(int argc, char **argv)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IONBF, 0);
+	v6 = getenv("CT_V6") && !strcmp(getenv("CT_V6"), "1");
 	mode = argv[1];
 	port = atoi(argv[2]);
 
@@ -398,14 +436,13 @@ int main(int argc, char **argv)
 	pthread_create(&rt, NULL, report_thread, (void *)(long)rfd);
 
 	if (!strcmp(mode, "tcp")) {
-		int lfd = ct_socket(SOCK_STREAM);
+		int lfd = psocket(SOCK_STREAM);
 		ct_setint(lfd, SOL_SOCKET, SO_REUSEADDR, 1);
 		if (rcvbuf)
 			ct_setint(lfd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
 		if (sndbuf)
 			ct_setint(lfd, SOL_SOCKET, SO_SNDBUF, sndbuf);
-		struct sockaddr_in a = ct_addr(PEER_IP, port);
-		if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0)
+		if (pbind(lfd, port) < 0)
 			ct_die("peer bind %u", port);
 		if (listen(lfd, backlog) < 0)
 			ct_die("peer listen");
@@ -433,7 +470,7 @@ int main(int argc, char **argv)
 		accepting = 1;
 		pthread_mutex_unlock(&mu);
 		for (int id = 1;; id++) {
-			struct sockaddr_in from;
+			struct sockaddr_storage from;
 			socklen_t fl = sizeof from;
 			int c = accept(lfd, (struct sockaddr *)&from, &fl);
 			if (c < 0) {
@@ -454,16 +491,17 @@ int main(int argc, char **argv)
 		ready();
 		if (after)
 			sync_wait(0, after);
-		struct sockaddr_in a = ct_addr(SELF_IP, port);
+		struct sockaddr_storage a;
+		socklen_t alen = self_addr(port, &a);
 		int fds[256];
 		if (count > 256)
 			count = 256;
 		for (int k = 0; k < count; k++) {
-			int fd = ct_socket(SOCK_STREAM);
+			int fd = psocket(SOCK_STREAM);
 			fds[k] = -1;
 			if (try_ms)
 				ct_set_nonblock(fd, 1);
-			int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+			int r = connect(fd, (struct sockaddr *)&a, alen);
 			if (r < 0 && errno == EINPROGRESS) {
 				struct pollfd p = { .fd = fd, .events = POLLOUT };
 				if (poll(&p, 1, try_ms) == 0) {
@@ -511,7 +549,7 @@ int main(int argc, char **argv)
 			const char *s = steps[k], *a;
 			if (!strcmp(s, "echo") || !strcmp(s, "sink") || !strcmp(s, "recv")) {
 				do {
-					struct sockaddr_in from;
+					struct sockaddr_storage from;
 					socklen_t fl = sizeof from;
 					ssize_t r = recvfrom(fd, buf, sizeof buf, 0,
 							     (struct sockaddr *)&from, &fl);
@@ -531,7 +569,8 @@ int main(int argc, char **argv)
 				unsigned to = atoi(a);
 				const char *text = strchr(a, ':');
 				text = text ? text + 1 : "";
-				struct sockaddr_in dst = ct_addr(SELF_IP, to);
+				struct sockaddr_storage dst;
+				socklen_t dlen = self_addr(to, &dst);
 				long n = strlen(text);
 				if (s[6] == 'n') {
 					n = atol(text);
@@ -539,7 +578,7 @@ int main(int argc, char **argv)
 				} else {
 					memcpy(buf, text, n);
 				}
-				if (sendto(fd, buf, n, 0, (struct sockaddr *)&dst, sizeof dst) < 0)
+				if (sendto(fd, buf, n, 0, (struct sockaddr *)&dst, dlen) < 0)
 					plog(0, "sendto = -1 %s", t_errname(errno));
 			} else if ((a = arg_of(s, "sleep"))) {
 				ct_sleep_ms(atoi(a));
