@@ -48,6 +48,8 @@ stats! {
     drop_listen_overflow,
     tcp_rst_sent,
     tcp_retransmits,
+    // TCP MSS lowered by an ICMP Packet Too Big / fragmentation needed.
+    tcp_pmtu_updates,
     tcp_segs_in,
     tcp_segs_out,
     udp_in,

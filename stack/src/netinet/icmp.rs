@@ -37,6 +37,21 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             };
             send_icmp(cx, dst, src, &reply);
         }
+        Icmpv4Repr::DstUnreachable {
+            code: icmpv4::dst_unreachable::FRAG_NEEDED,
+            next_hop_mtu,
+            original,
+        } => {
+            // Path MTU discovery (RFC 1191) for TCP.
+            if let Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) =
+                icmpv4::quoted_transport(original)
+            {
+                let local = SocketAddr::new(src.into(), sport);
+                let remote = SocketAddr::new(dst.into(), dport);
+                let mtu = usize::from(next_hop_mtu);
+                crate::netinet::tcp_mtu::tcp_mtudisc(cx, now, local, remote, mtu);
+            }
+        }
         Icmpv4Repr::DstUnreachable { code, original, .. } => {
             let Some((src, dst, proto, sport, dport)) = icmpv4::quoted_transport(original) else {
                 return;
@@ -48,7 +63,6 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
                 icmpv4::dst_unreachable::NET_UNREACH | icmpv4::dst_unreachable::NET_UNKNOWN => {
                     Errno::ENETUNREACH
                 }
-                icmpv4::dst_unreachable::FRAG_NEEDED => return,
                 _ => Errno::EHOSTUNREACH,
             };
             let local = SocketAddr::new(src.into(), sport);

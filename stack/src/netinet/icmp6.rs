@@ -3,8 +3,9 @@
 //! go to the transport they concern, with Linux's errno mapping
 //! (icmpv6_err_convert). Neighbour discovery and MLD are counted and
 //! dropped: a layer-3 TUN device has no link-layer addresses to resolve.
-//! Packet Too Big is parsed but path MTU discovery (RFC 8201) is not
-//! applied yet; time exceeded is ignored, as the IPv4 side does.
+//! Packet Too Big lowers a TCP connection's MSS (path MTU discovery, RFC
+//! 8201; no per-destination cache, so UDP is not told); time exceeded is
+//! ignored, as the IPv4 side does.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -58,6 +59,17 @@ pub(crate) fn icmp6_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[
             to_transport(cx, now, original, err);
         }
         Icmpv6Repr::ParamProblem { original, .. } => to_transport(cx, now, original, Errno::EPROTO),
+        Icmpv6Repr::PacketTooBig { mtu, original } => {
+            if let Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) =
+                icmpv6::quoted_transport(original)
+            {
+                let (local, remote) = (
+                    SocketAddr::new(src.into(), sport),
+                    SocketAddr::new(dst.into(), dport),
+                );
+                crate::netinet::tcp_mtu::tcp_mtudisc(cx, now, local, remote, mtu as usize);
+            }
+        }
         Icmpv6Repr::Other { msg_type, .. } if is_ndisc_or_mld(msg_type) => {
             Stats::bump(&cx.stats().drop_ndisc);
         }

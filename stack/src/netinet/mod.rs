@@ -22,6 +22,7 @@ pub mod tcp_ctloutput;
 pub mod tcp_demux;
 pub mod tcp_info;
 pub mod tcp_input;
+pub mod tcp_mtu;
 pub mod tcp_output;
 pub mod tcp_reass;
 pub mod tcp_seq;

@@ -420,6 +420,65 @@ fn extension_headers_are_walked_or_answered() {
 }
 
 #[test]
+fn packet_too_big_lowers_the_mss_and_resends_at_once() {
+    let s = one_stack();
+    let t = Instant::from_millis(100);
+    let l = s.socket_in(Domain::Inet6, SockType::Stream, 0).unwrap();
+    s.bind(l, sa(Ipv6Addr::UNSPECIFIED, 80)).unwrap();
+    s.listen(l, 4).unwrap();
+    let peer = sa("fd00::9".parse::<Ipv6Addr>().unwrap(), 5555);
+    let me = sa(A_ADDR6, 80);
+    let syn = Seg::new(peer, me, 100, 0, TcpFlags::SYN).with_options(wire::TcpOptions {
+        mss: Some(1440),
+        ..wire::TcpOptions::default()
+    });
+    s.handle_frame(t, &syn.to_frame());
+    let synack = Seg::parse(&s.poll_transmit().unwrap()).unwrap();
+    assert_eq!(synack.options.mss, Some(1440), "1500 - 60 over IPv6");
+    s.handle_frame(t, &Seg::new(peer, me, 101, synack.seq + 1, TcpFlags::ACK).to_frame());
+    let (c, _) = s.accept(l).unwrap();
+    s.setsockopt(t, c, IPPROTO_TCP, TCP_NODELAY, &1i32.to_ne_bytes()).unwrap();
+    s.send(t, c, &pattern(4000, 5), 0, None).unwrap();
+    let mut frames = Vec::new();
+    while let Some(f) = s.poll_transmit() {
+        frames.push(f);
+    }
+    let first = Seg::parse(&frames[0]).unwrap();
+    assert_eq!(first.payload.len(), 1440);
+    // A router on the way: the path takes 1280 bytes.
+    let router: Ipv6Addr = "fd00::fe".parse().unwrap();
+    let ptb = Icmpv6Repr::PacketTooBig {
+        mtu: 1280,
+        original: &frames[0][..icmpv6::MAX_QUOTE.min(frames[0].len())],
+    };
+    let mut m = vec![0u8; ptb.buffer_len()];
+    ptb.emit(&mut m, router, A_ADDR6);
+    let mut f = frame6(wire::IP_PROTO_ICMPV6, &m);
+    f[8..24].copy_from_slice(&router.octets());
+    s.handle_frame(t, &f);
+    let again: Vec<Seg> = std::iter::from_fn(|| s.poll_transmit())
+        .filter_map(|f| Seg::parse(&f))
+        .collect();
+    assert!(!again.is_empty(), "what was in flight is sent again at once");
+    assert_eq!(again[0].seq, first.seq);
+    assert!(again.iter().all(|g| g.payload.len() <= 1220), "1280 - 60");
+    let mut b = [0u8; 4];
+    s.getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &mut b).unwrap();
+    assert_eq!(i32::from_ne_bytes(b), 1220);
+    assert_eq!(s.stats().tcp_pmtu_updates, 1);
+    // A bigger MTU later changes nothing; one below 1280 counts as 1280.
+    let ptb = Icmpv6Repr::PacketTooBig {
+        mtu: 1000,
+        original: &frames[0][..icmpv6::MAX_QUOTE.min(frames[0].len())],
+    };
+    ptb.emit(&mut m, router, A_ADDR6);
+    let mut f = frame6(wire::IP_PROTO_ICMPV6, &m);
+    f[8..24].copy_from_slice(&router.octets());
+    s.handle_frame(t, &f);
+    assert_eq!(s.stats().tcp_pmtu_updates, 1);
+}
+
+#[test]
 fn udp_without_a_checksum_is_dropped_over_ipv6() {
     let s = one_stack();
     let u = s.socket_in(Domain::Inet6, SockType::Dgram, 0).unwrap();

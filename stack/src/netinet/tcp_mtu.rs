@@ -1,0 +1,68 @@
+//! TCP path MTU discovery (FreeBSD's tcp_mtudisc): an ICMP Packet Too Big
+//! (RFC 8201) or IPv4 fragmentation needed (RFC 1191) about a connection
+//! lowers its MSS. There is no per-destination path MTU cache: a new
+//! connection starts from the device's MTU again, and UDP is not told.
+
+use std::net::SocketAddr;
+
+use crate::kern::sotable::lock_live;
+use crate::netinet::inet::InetCx;
+use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_subr::tcp_timer_sync;
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire;
+
+/// Path MTU discovery (RFC 8201 for IPv6, RFC 1191 for IPv4's fragmentation
+/// needed): a router says packets of the connection `local`-`remote` must
+/// not exceed `mtu`. The MSS shrinks to fit (never grows; at least what
+/// IPv6's 1280 bytes or Linux's min_pmtu of 552 leave), and what is in
+/// flight is sent again at once in the smaller segments, as Linux's
+/// tcp_simple_retransmit.
+pub(crate) fn tcp_mtudisc(
+    cx: &impl InetCx,
+    now: Instant,
+    local: SocketAddr,
+    remote: SocketAddr,
+    mtu: usize,
+) {
+    let found = cx
+        .inet()
+        .pcbinfo
+        .read()
+        .tcp_conns
+        .get(&(local, remote))
+        .copied();
+    let Some(h) = found else { return };
+    let Ok(sref) = cx.sockets().lookup(h) else {
+        return;
+    };
+    let Some(mut so) = lock_live(&sref) else {
+        return;
+    };
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    if !tp.t_state.synchronized() {
+        return;
+    }
+    let (floor, ip_hl) = if remote.is_ipv6() {
+        (wire::ipv6::MIN_MTU, wire::ipv6::HEADER_LEN)
+    } else {
+        (552, wire::ipv4::HEADER_LEN)
+    };
+    let opts = if tp.ts_ok { 12 } else { 0 };
+    let mss = mtu.max(floor) - ip_hl - wire::tcp::HEADER_LEN - opts;
+    if mss >= tp.t_maxseg {
+        return;
+    }
+    Stats::bump(&cx.stats().tcp_pmtu_updates);
+    tp.t_maxseg = mss;
+    if tp.snd_nxt.gt(tp.snd_una) {
+        tp.snd_nxt = tp.snd_una;
+        tp.total_retrans += 1;
+        tcp_output(cx, now, &mut so);
+    }
+    tcp_timer_sync(cx, &mut so);
+}
