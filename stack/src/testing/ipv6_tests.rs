@@ -435,9 +435,13 @@ fn packet_too_big_lowers_the_mss_and_resends_at_once() {
     s.handle_frame(t, &syn.to_frame());
     let synack = Seg::parse(&s.poll_transmit().unwrap()).unwrap();
     assert_eq!(synack.options.mss, Some(1440), "1500 - 60 over IPv6");
-    s.handle_frame(t, &Seg::new(peer, me, 101, synack.seq + 1, TcpFlags::ACK).to_frame());
+    s.handle_frame(
+        t,
+        &Seg::new(peer, me, 101, synack.seq + 1, TcpFlags::ACK).to_frame(),
+    );
     let (c, _) = s.accept(l).unwrap();
-    s.setsockopt(t, c, IPPROTO_TCP, TCP_NODELAY, &1i32.to_ne_bytes()).unwrap();
+    s.setsockopt(t, c, IPPROTO_TCP, TCP_NODELAY, &1i32.to_ne_bytes())
+        .unwrap();
     s.send(t, c, &pattern(4000, 5), 0, None).unwrap();
     let mut frames = Vec::new();
     while let Some(f) = s.poll_transmit() {
@@ -459,7 +463,10 @@ fn packet_too_big_lowers_the_mss_and_resends_at_once() {
     let again: Vec<Seg> = std::iter::from_fn(|| s.poll_transmit())
         .filter_map(|f| Seg::parse(&f))
         .collect();
-    assert!(!again.is_empty(), "what was in flight is sent again at once");
+    assert!(
+        !again.is_empty(),
+        "what was in flight is sent again at once"
+    );
     assert_eq!(again[0].seq, first.seq);
     assert!(again.iter().all(|g| g.payload.len() <= 1220), "1280 - 60");
     let mut b = [0u8; 4];
