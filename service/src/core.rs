@@ -193,6 +193,14 @@ impl Core {
         }
     }
 
+    /// Linux reads net.ipv4.tcp_fastopen live when a Fast Open call is
+    /// made, not only at socket(): re-read the namespace's sysctls.
+    fn fastopen_sysctl(&self) {
+        if let Some(read) = self.read_sysctl {
+            self.stack.set_sysctl(read());
+        }
+    }
+
     fn check(&self, sess: &Session, id: u64) -> Result<SocketHandle, Errno> {
         if sess.attached.contains(&id) && self.socks.contains_key(&id) {
             Ok(SocketHandle::from_u64(id))
@@ -360,6 +368,9 @@ impl Core {
                 wait,
                 data,
             } => {
+                if flags & stack::linux::MSG_FASTOPEN != 0 {
+                    self.fastopen_sysctl();
+                }
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.send(now, h, data, flags, to))
@@ -407,6 +418,11 @@ impl Core {
                 val,
             } => self
                 .check(sess, id)
+                .inspect(|_| {
+                    if stack::linux::rereads_sysctl(level, name) {
+                        self.fastopen_sysctl();
+                    }
+                })
                 .and_then(|h| self.stack.setsockopt(now, h, level, name, val))
                 .map(|_| Body::None),
             Request::Getsockopt {

@@ -399,23 +399,44 @@ fn sigpipe(of: &OpenFile, flags: i32, r: R<usize>) -> R<usize> {
 
 pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
     let s = shim()?;
+    let fastopen = of.ty == SockType::Stream && flags & MSG_FASTOPEN != 0;
+    if fastopen {
+        fastopen_sysctl(s);
+    }
     let to = match to {
         Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b, of.domain)?,
+        // TCP Fast Open: sendto() connects; AF_UNSPEC is EOPNOTSUPP (Linux).
+        Some(b) if fastopen => match parse_sockaddr(b, of.domain)? {
+            None => return Err(libc::EOPNOTSUPP),
+            a => a,
+        },
         _ => None,
     };
     let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
+    // The stack never blocks; MSG_DONTWAIT tells it this call would not
+    // either (TCP: a Fast Open sendto() answers EINPROGRESS, not EAGAIN).
+    let flags = if nonblock {
+        flags | MSG_DONTWAIT
+    } else {
+        flags
+    };
     if of.ty == SockType::Dgram || data.is_empty() {
         let r = blocking(s, of, nonblock, false, |s, wait| {
             s.stack.send(s.now(), of.handle, data, flags, to, wait)
         });
         return sigpipe(of, flags, r);
     }
-    // A blocking stream send sends everything unless interrupted.
+    // A blocking stream send sends everything unless interrupted. Only the
+    // first part may open a Fast Open connection (the rest follows it).
     let mut sent = 0;
     while sent < data.len() {
+        let (fl, to) = match sent {
+            0 => (flags, to),
+            _ => (flags & !MSG_FASTOPEN, None),
+        };
         let r = blocking(s, of, nonblock, false, |s, wait| {
             s.stack
-                .send(s.now(), of.handle, &data[sent..], flags, None, wait)
+                .send(s.now(), of.handle, &data[sent..], fl, to, wait)
         });
         match r {
             Ok(n) => sent += n,
@@ -473,9 +494,33 @@ pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAd
     }
 }
 
+/// The next entry of the socket's error queue (MSG_ZEROCOPY completions):
+/// its sock_extended_err bytes. Never blocks: EAGAIN when empty.
+pub fn recv_errqueue(of: &OpenFile) -> R<[u8; 16]> {
+    let s = shim()?;
+    let mut ee = [0u8; 16];
+    let r = s.stack.recv(
+        s.now(),
+        of.handle,
+        &mut ee,
+        MSG_ERRQUEUE | MSG_DONTWAIT,
+        false,
+    );
+    s.after_op();
+    match r {
+        Ok(m) if m.copied == ee.len() => Ok(ee),
+        Ok(_) => Err(libc::EAGAIN),
+        Err(x) => Err(e(x)),
+    }
+}
+
 /// Returns (bytes, datagram length, sender).
 pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddr>)> {
     let s = shim()?;
+    if flags & MSG_ERRQUEUE != 0 {
+        // recv(2) without a control buffer: the entry goes, no data.
+        return recv_errqueue(of).map(|_| (0, 0, None));
+    }
     // The error queue never blocks (and the stack keeps none: EAGAIN).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0;
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
@@ -621,8 +666,19 @@ pub fn inherit_timeouts(listener_anchor: i32, listener: &OpenFile, child_anchor:
     }
 }
 
+/// Linux reads net.ipv4.tcp_fastopen live in the Fast Open calls: re-read
+/// the namespace's sysctls first (the service does its own).
+fn fastopen_sysctl(s: &Shim) {
+    if let Net::Local(st) = &s.stack {
+        st.set_sysctl(crate::sysctl::read_sysctl());
+    }
+}
+
 pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
     let s = shim()?;
+    if stack::linux::rereads_sysctl(level, name) {
+        fastopen_sysctl(s);
+    }
     let r = s
         .stack
         .setsockopt(s.now(), of.handle, level, name, val)

@@ -46,6 +46,15 @@ pub struct Sysctl {
     /// for fragments being reassembled.
     pub ipfrag_high_thresh: usize,
     pub ip6frag_high_thresh: usize,
+    /// net.ipv4.tcp_fastopen: the TFO_* bits (1 client, 2 server, 4 client
+    /// without cookie, 0x200 server without cookie, 0x400 every listener).
+    pub tcp_fastopen: u32,
+    /// net.ipv4.tcp_fastopen_key: the primary key as SipHash's two words
+    /// (None while unset or unreadable: the stack keys cookies itself).
+    pub tcp_fastopen_key: Option<[u64; 2]>,
+    /// net.ipv4.tcp_congestion_control: the default algorithm's name (the
+    /// stack runs CUBIC for a name it does not have, such as bbr).
+    pub tcp_congestion_control: String,
 }
 
 impl Default for Sysctl {
@@ -75,6 +84,9 @@ impl Default for Sysctl {
             ip6frag_time: Duration::from_secs(60),
             ipfrag_high_thresh: 4 << 20,
             ip6frag_high_thresh: 4 << 20,
+            tcp_fastopen: 1,
+            tcp_fastopen_key: None,
+            tcp_congestion_control: "cubic".to_string(),
         }
     }
 }
@@ -105,7 +117,27 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv6/ip6frag_time",
     "net/ipv4/ipfrag_high_thresh",
     "net/ipv6/ip6frag_high_thresh",
+    "net/ipv4/tcp_fastopen",
+    "net/ipv4/tcp_fastopen_key",
+    "net/ipv4/tcp_congestion_control",
 ];
+
+/// Linux's proc_tcp_fastopen_key text, `%08x-%08x-%08x-%08x` (a backup key
+/// may follow a comma), as tcp_fastopen_reset_cipher keys SipHash: the
+/// words little-endian in memory, read as two little-endian u64.
+fn fastopen_key(text: &str) -> Option<Option<[u64; 2]>> {
+    let primary = text.trim().split(',').next()?;
+    let w: Vec<u64> = primary
+        .split('-')
+        .map(|x| u32::from_str_radix(x, 16).map(u64::from))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    if w.len() != 4 {
+        return None;
+    }
+    let key = [w[0] | (w[1] << 32), w[2] | (w[3] << 32)];
+    Some((key != [0, 0]).then_some(key))
+}
 
 fn numbers(text: &str) -> Vec<u64> {
     text.split_whitespace()
@@ -201,6 +233,20 @@ impl Sysctl {
             "net/ipv6/ip6frag_high_thresh" => one(0, 1 << 31)
                 .map(|v| self.ip6frag_high_thresh = v as usize)
                 .is_some(),
+            "net/ipv4/tcp_fastopen" => one(0, u32::MAX as u64)
+                .map(|v| self.tcp_fastopen = v as u32)
+                .is_some(),
+            "net/ipv4/tcp_congestion_control" => {
+                let name = text.trim();
+                let ok = !name.is_empty() && name.len() < 16;
+                if ok {
+                    self.tcp_congestion_control = name.to_string();
+                }
+                ok
+            }
+            "net/ipv4/tcp_fastopen_key" => fastopen_key(text)
+                .map(|k| self.tcp_fastopen_key = k)
+                .is_some(),
             _ => false,
         }
     }
@@ -249,6 +295,27 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fastopen_sysctls_parse() {
+        let mut s = Sysctl::default();
+        assert!(s.apply("net/ipv4/tcp_fastopen", "459779\n"));
+        assert_eq!(s.tcp_fastopen, 0x70403);
+        assert!(s.apply(
+            "net/ipv4/tcp_fastopen_key",
+            "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4\n"
+        ));
+        assert_eq!(
+            s.tcp_fastopen_key,
+            Some([0xb2b2b2b2_a1a1a1a1, 0xd4d4d4d4_c3c3c3c3])
+        );
+        assert!(s.apply(
+            "net/ipv4/tcp_fastopen_key",
+            "00000000-00000000-00000000-00000000\n"
+        ));
+        assert_eq!(s.tcp_fastopen_key, None, "unset");
+        assert!(!s.apply("net/ipv4/tcp_fastopen_key", "zz"));
+    }
 
     #[test]
     fn apply_parses_proc_text() {

@@ -52,6 +52,10 @@ pub const SO_MARK: i32 = 36;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
 pub const SO_MEMINFO: i32 = 55;
+pub const SO_ZEROCOPY: i32 = 60;
+/// sock_extended_err's origin and code for MSG_ZEROCOPY completions.
+pub const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
+pub const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
 
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
@@ -66,8 +70,19 @@ pub const TCP_WINDOW_CLAMP: i32 = 10;
 pub const TCP_INFO: i32 = 11;
 pub const TCP_QUICKACK: i32 = 12;
 pub const TCP_USER_TIMEOUT: i32 = 18;
+pub const TCP_CONGESTION: i32 = 13;
 pub const TCP_FASTOPEN: i32 = 23;
 pub const TCP_NOTSENT_LOWAT: i32 = 25;
+pub const TCP_FASTOPEN_CONNECT: i32 = 30;
+pub const TCP_FASTOPEN_KEY: i32 = 33;
+pub const TCP_FASTOPEN_NO_COOKIE: i32 = 34;
+
+/// Socket options whose Linux code reads a sysctl live (net.ipv4.tcp_fastopen
+/// for the Fast Open ones): the shim and service re-read the namespace's
+/// sysctls before them, as they do at socket().
+pub fn rereads_sysctl(level: i32, name: i32) -> bool {
+    level == IPPROTO_TCP && matches!(name, TCP_FASTOPEN | TCP_FASTOPEN_CONNECT)
+}
 pub const TCP_CC_INFO: i32 = 26;
 pub const TCP_INQ: i32 = 36;
 /// The recvmsg control message TCP_INQ asks for (same number).
@@ -94,6 +109,8 @@ pub const MSG_WAITALL: i32 = 0x100;
 pub const MSG_ERRQUEUE: i32 = 0x2000;
 pub const MSG_NOSIGNAL: i32 = 0x4000;
 pub const MSG_MORE: i32 = 0x8000;
+pub const MSG_FASTOPEN: i32 = 0x2000_0000;
+pub const MSG_ZEROCOPY: i32 = 0x0400_0000;
 pub const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
 
 pub const SHUT_RD: i32 = 0;

@@ -95,6 +95,9 @@ pub struct SoOptions {
     /// SO_RCVBUF was set (Linux's SOCK_RCVBUF_LOCK): the buffer no longer
     /// grows on its own, and TCP caps SO_RCVLOWAT at half of it.
     pub rcvbuf_lock: bool,
+    /// SO_ZEROCOPY: a send with MSG_ZEROCOPY gets a completion on the
+    /// error queue once its data is acknowledged.
+    pub zerocopy: bool,
 }
 
 /// The socket's connect(2) state as Linux's `sock->state` tracks it (it
@@ -184,6 +187,10 @@ pub struct Socket {
     pub so_options: SoOptions,
     /// Pending asynchronous error (SO_ERROR), reported once.
     pub so_error: Option<Errno>,
+    /// MSG_ZEROCOPY: the next send's notification id (Linux's sk_zckey)
+    /// and the error queue of completed ranges [lo, hi] (MSG_ERRQUEUE).
+    pub so_zckey: u32,
+    pub so_errqueue: std::collections::VecDeque<(u32, u32)>,
     pub so_rcv: SockBuf,
     pub so_snd: SockBuf,
     /// The protocol control block: present for the socket's whole life.
@@ -221,6 +228,8 @@ impl Socket {
             sb_state: SbState::default(),
             so_options: SoOptions::default(),
             so_error: None,
+            so_zckey: 0,
+            so_errqueue: Default::default(),
             so_rcv: rcv,
             so_snd: snd,
             so_pcb: SoPcb::default(),
@@ -326,6 +335,16 @@ impl Socket {
         self.so_state.set(SoState::ISDISCONNECTED);
         self.sb_state.cantsendmore = true;
         self.sb_state.cantrcvmore = true;
+    }
+
+    /// A MSG_ZEROCOPY send `id` completed: queue it for MSG_ERRQUEUE,
+    /// extending the last queued range when it follows on (Linux's
+    /// skb_zerocopy_notify_extend).
+    pub fn so_zerocopy_done(&mut self, id: u32) {
+        match self.so_errqueue.back_mut() {
+            Some((_, hi)) if hi.wrapping_add(1) == id => *hi = id,
+            _ => self.so_errqueue.push_back((id, id)),
+        }
     }
 
     pub fn socantsendmore(&mut self) {

@@ -114,6 +114,12 @@ pub fn sosetopt<C: SoCx>(
             cx.pr(so).pru_rcvlowat(cx, so, v);
         }
         SO_NO_CHECK => {}
+        SO_ZEROCOPY => {
+            if !(0..=1).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            o.zerocopy = v == 1;
+        }
         _ => return Err(Errno::ENOPROTOOPT),
     }
     Ok(())
@@ -184,6 +190,7 @@ pub fn sogetopt<C: SoCx>(
         SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
         SO_SNDLOWAT => 1,
         SO_NO_CHECK => 0,
+        SO_ZEROCOPY => o.zerocopy as i32,
         _ => return Err(Errno::ENOPROTOOPT),
     };
     Ok(sooptcopyout(out, &v.to_ne_bytes()))

@@ -13,7 +13,10 @@ use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::socket::{QState, SoState, SockState, Socket, SocketRef};
 use crate::kern::sotable::{lock_live, SoCx};
-use crate::linux::{MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
+use crate::linux::{
+    MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR,
+    SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY,
+};
 use crate::stats::Stats;
 use crate::time::Instant;
 
@@ -273,9 +276,26 @@ pub fn soreceive<C: SoCx>(
 ) -> Result<RecvMeta, Errno> {
     let peek = flags & MSG_PEEK != 0;
     if flags & MSG_ERRQUEUE != 0 {
-        // No error queue is kept (IP_RECVERR is not supported): Linux
-        // answers EAGAIN for an empty one, before anything else.
-        return Err(Errno::EAGAIN);
+        // The error queue holds MSG_ZEROCOPY completions only; empty, it
+        // is EAGAIN before anything else (Linux). A completion comes back
+        // as the 16 bytes of its sock_extended_err (the caller makes the
+        // IP_RECVERR control message of them).
+        let Some((lo, hi)) = so.so_errqueue.pop_front() else {
+            return Err(Errno::EAGAIN);
+        };
+        let mut ee = [0u8; 16];
+        ee[4] = SO_EE_ORIGIN_ZEROCOPY;
+        ee[6] = SO_EE_CODE_ZEROCOPY_COPIED;
+        ee[8..12].copy_from_slice(&lo.to_ne_bytes());
+        ee[12..16].copy_from_slice(&hi.to_ne_bytes());
+        let n = buf.len().min(16);
+        buf[..n].copy_from_slice(&ee[..n]);
+        cx.sockets().sowakeup(so.handle);
+        return Ok(RecvMeta {
+            copied: n,
+            full_len: 16,
+            from: None,
+        });
     }
     match so.so_type {
         SockType::Stream => soreceive_stream(cx, now, so, buf, flags, peek),

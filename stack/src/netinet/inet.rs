@@ -11,6 +11,7 @@ use crate::kern::lockorder::{LeafMutex, LeafRwLock};
 use crate::kern::sotable::SoCx;
 use crate::netinet::in_pcb::PcbInfo;
 use crate::netinet::ipq::ReassTable;
+use crate::netinet::tcp_fastopen_cache::TfoCache;
 use crate::rng::Rng;
 use crate::time::Instant;
 
@@ -30,6 +31,8 @@ pub struct Inet {
     /// Fragments being reassembled (both families); a leaf lock, taken
     /// only to queue a fragment or take a complete datagram out.
     pub reass: LeafMutex<ReassTable>,
+    /// TCP Fast Open: what the client learnt of each server.
+    pub tfo_cache: TfoCache,
 }
 
 impl Inet {
@@ -43,6 +46,7 @@ impl Inet {
             ip_ident: AtomicU16::new(ident),
             ip6_ident: AtomicU32::new(ident6),
             reass: LeafMutex::new("reassembly", ReassTable::default()),
+            tfo_cache: TfoCache::default(),
         }
     }
 }

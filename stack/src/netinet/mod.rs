@@ -19,7 +19,10 @@ pub mod ipq;
 pub mod so_pcb;
 pub mod tcp_cc;
 pub mod tcp_ctloutput;
+pub mod tcp_cubic;
 pub mod tcp_demux;
+pub mod tcp_fastopen;
+pub mod tcp_fastopen_cache;
 pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_mtu;
@@ -34,6 +37,10 @@ pub mod tcp_var;
 pub mod udp;
 
 #[cfg(test)]
+mod tcp_fastopen_tests;
+#[cfg(test)]
 mod tcp_linux_tests;
+#[cfg(test)]
+mod tcp_nagle_tests;
 #[cfg(test)]
 mod tcp_tests;

@@ -1,7 +1,8 @@
 //! Congestion control and round-trip time on the ACK path: RTT samples
-//! (RFC 6298 with Karn's rule, RFC 7323 timestamps), NewReno (RFC 5681 slow
-//! start and congestion avoidance, RFC 6582 fast recovery with partial
-//! ACKs), and the one-segment retransmission fast retransmit and partial
+//! (RFC 6298 with Karn's rule, RFC 7323 timestamps), slow start as Linux,
+//! congestion avoidance and ssthresh by the socket's algorithm
+//! (`tcp_cubic`: CUBIC or Reno), RFC 6582 fast recovery with partial
+//! ACKs, and the one-segment retransmission fast retransmit and partial
 //! ACKs use. `tcp_input`'s ACK step calls these; they change only the
 //! TcpCb's congestion state and send through `tcp_output`.
 
@@ -48,7 +49,7 @@ pub(crate) fn tcp_rtt_sample(tp: &mut TcpCb, now: Instant, seg: &TcpRepr) -> Opt
 /// and congestion avoidance, NewReno recovery RFC 6582): a partial ACK
 /// during recovery deflates the window and asks for the next hole to be
 /// retransmitted (returns true); a full ACK ends recovery.
-pub(crate) fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
+pub(crate) fn tcp_cc_ack(tp: &mut TcpCb, now: Instant, ackno: Seq, acked: usize) -> bool {
     let mss = tp.t_maxseg;
     let mut partial_ack = false;
     match tp.recover {
@@ -71,8 +72,14 @@ pub(crate) fn tcp_cc_ack(tp: &mut TcpCb, ackno: Seq, acked: usize) -> bool {
                     let grown = tp.cwnd + acked.div_ceil(mss.max(1)) * mss;
                     tp.cwnd = grown.min(tp.ssthresh.max(tp.cwnd));
                 }
-            } else {
-                tp.cwnd += (mss * mss / tp.cwnd.max(1)).max(1);
+            } else if tp.max_flight + mss > tp.cwnd {
+                // Congestion avoidance by the socket's algorithm (Reno or
+                // CUBIC), in segments, while the flight fills the window
+                // (tcp_is_cwnd_limited).
+                let mut w = (tp.cwnd / mss.max(1)) as u32;
+                let segs = acked.div_ceil(mss.max(1)) as u32;
+                tp.cc.cong_avoid(now, &mut w, segs);
+                tp.cwnd = tp.cwnd.max(w as usize * mss);
             }
         }
     }
@@ -91,7 +98,8 @@ pub(crate) fn tcp_cc_dupack(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     tp.dupacks += 1;
     let mss = tp.t_maxseg;
     if tp.dupacks == 3 && tp.recover.is_none() {
-        tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+        let w = (tp.cwnd / mss.max(1)) as u32;
+        tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
         tp.recover = Some(tp.snd_max);
         tp.rtt_seq = None;
         tcp_retransmit_one(cx, now, so);

@@ -12,8 +12,10 @@ use crate::linux::*;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_fastopen::TFO_CLIENT_ENABLE;
+use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
-use crate::netinet::tcp_var::TCP_DEFAULT_MSS;
+use crate::netinet::tcp_var::{TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
 
 /// Linux's TCP_FIN_TIMEOUT_MAX in seconds: the largest TCP_LINGER2.
@@ -49,8 +51,22 @@ pub(crate) fn tcp_ctloutput_set(
                 None
             };
         }
-        (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay = v != 0,
-        (IPPROTO_TCP, TCP_CORK) => tp.cork = v != 0,
+        (IPPROTO_TCP, TCP_NODELAY) => {
+            tp.nodelay = v != 0;
+            if tp.nodelay {
+                // Linux's __tcp_sock_set_nodelay: push what is held.
+                tcp_push_held(cx, now, so);
+            }
+        }
+        (IPPROTO_TCP, TCP_CORK) => {
+            tp.cork = v != 0;
+            if !tp.cork {
+                // __tcp_sock_set_cork(false): push, forced with NODELAY.
+                let forced = tp.nodelay;
+                tp.nagle_push = forced;
+                tcp_push_held(cx, now, so);
+            }
+        }
         (IPPROTO_TCP, TCP_INQ) => {
             if !(0..=1).contains(&v) {
                 return Err(Errno::EINVAL);
@@ -103,11 +119,51 @@ pub(crate) fn tcp_ctloutput_set(
             tp.user_timeout = v as u32;
         }
         (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp = v.max(0) as u32,
-        (IPPROTO_TCP, TCP_QUICKACK) | (IPPROTO_TCP, TCP_FASTOPEN) => {}
+        (IPPROTO_TCP, TCP_QUICKACK) => {}
+        (IPPROTO_TCP, TCP_FASTOPEN) => {
+            if v < 0 || !matches!(tp.t_state, TcpState::Closed | TcpState::Listen) {
+                return Err(Errno::EINVAL);
+            }
+            tp.fastopen_qlen = (v as u32).min(cx.sysctl().somaxconn);
+        }
+        (IPPROTO_TCP, TCP_FASTOPEN_CONNECT) => {
+            if !(0..=1).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            if cx.sysctl().tcp_fastopen & TFO_CLIENT_ENABLE == 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if tp.t_state != TcpState::Closed {
+                return Err(Errno::EINVAL);
+            }
+            tp.fastopen_connect = v == 1;
+        }
+        (IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE) => {
+            if !(0..=1).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            tp.fastopen_no_cookie = v == 1;
+        }
         _ => return Err(Errno::ENOPROTOOPT),
     }
     tcp_timer_sync(cx, so);
     Ok(())
+}
+
+/// Send what Nagle or the cork held (`nagle_push` says whether a partial
+/// tail goes even if corked), then forget the one-shot push.
+fn tcp_push_held(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        tp.nagle_push |= tp.nodelay;
+        if !tp.t_state.synchronized() {
+            tp.nagle_push = false;
+            return;
+        }
+    }
+    tcp_output(cx, now, so);
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        tp.nagle_push = false;
+    }
 }
 
 /// TCP's int options, and IPPROTO_IP's through `ip_ctloutput_get`.
@@ -146,6 +202,9 @@ pub(crate) fn tcp_ctloutput_get(
         (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
         (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
         (IPPROTO_TCP, TCP_QUICKACK) => 1,
+        (IPPROTO_TCP, TCP_FASTOPEN) => tp.fastopen_qlen as i32,
+        (IPPROTO_TCP, TCP_FASTOPEN_CONNECT) => tp.fastopen_connect as i32,
+        (IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE) => tp.fastopen_no_cookie as i32,
         _ => return Err(Errno::ENOPROTOOPT),
     })
 }

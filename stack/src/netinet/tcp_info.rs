@@ -26,6 +26,7 @@ pub const TCP_INFO_LEN: usize = 280;
 pub const TCPI_OPT_TIMESTAMPS: u8 = 1;
 pub const TCPI_OPT_SACK: u8 = 2;
 pub const TCPI_OPT_WSCALE: u8 = 4;
+pub const TCPI_OPT_SYN_DATA: u8 = 32;
 
 /// tcpi_ca_state values (Linux's enum tcp_ca_state).
 pub const TCP_CA_OPEN: u8 = 0;
@@ -184,6 +185,9 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     if tp.sack_ok {
         ti.tcpi_options |= TCPI_OPT_SACK;
     }
+    if tp.syn_data_acked {
+        ti.tcpi_options |= TCPI_OPT_SYN_DATA;
+    }
     if tp.wscale_ok {
         ti.tcpi_options |= TCPI_OPT_WSCALE;
         ti.tcpi_snd_wscale = tp.snd_wscale;
@@ -213,7 +217,9 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     };
     if tp.inp.is_connected() {
         ti.tcpi_pmtu = cx.config().mtu as u32;
-        ti.tcpi_advmss = tp.mss_offer as u32 - if tp.ts_ok { TCPOLEN_TSTAMP_ALIGNED } else { 0 };
+        // Linux's advmss: the device's, clamped by TCP_MAXSEG.
+        let advmss = crate::netinet::tcp_subr::tcp_mss_clamp(tp) as u32;
+        ti.tcpi_advmss = advmss - if tp.ts_ok { TCPOLEN_TSTAMP_ALIGNED } else { 0 };
     }
     let snd_cc = so.so_snd.ring().len();
     let unsent_off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;

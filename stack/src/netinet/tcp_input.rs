@@ -97,6 +97,7 @@ fn tcp_established(cx: &impl InetCx, so: &mut Socket) {
     let now = cx.last_now();
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Established;
+        tp.fastopen_child = false;
         // TCP_INFO's last_data_* and last_ack_recv count from here.
         tp.lrcvtime = now;
         tp.lsndtime = now;
@@ -213,14 +214,80 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
                 tp.rtt_update(now - sent);
             }
         }
-        tp.ack_now = true;
+        // Data of a Fast Open SYN that the SYN-ACK acknowledges.
+        let data_acked = (ackno.diff(tp.snd_buf_seq).max(0) as usize).min(tp.syn_data);
+        tp.snd_buf_seq += data_acked;
+        let fastopen = tp.syn_fastopen.is_some() || tp.syn_data > 0;
+        if fastopen {
+            tcp_rcv_fastopen_synack(cx, tp, seg);
+        }
+        // A blocking writer waits for this handshake: its data will carry
+        // the ACK (Linux's sk_write_pending: the ACK is delayed).
+        if tp.snd_nxt.lt(tp.snd_una) {
+            tp.snd_nxt = tp.snd_una; // a retransmitted SYN, all data acked
+        }
+        let delay_ack = std::mem::take(&mut tp.write_pending);
+        if delay_ack {
+            tp.t_timers.delack = Some(now + crate::netinet::tcp_var::TCP_DELACK_MAX);
+            // Quick-ACK mode with the ACK timer started now: the data the
+            // writer sends at once makes the connection interactive
+            // (pingpong), so later ACKs wait for replies (Linux).
+            tp.ato_started = true;
+            tp.quickacks = 16;
+            tp.lrcvtime = now;
+        } else {
+            tp.ack_now = true;
+        }
+        so.so_snd.ring_mut().consume(data_acked);
+        tcp_zerocopy_acked(so, ackno);
+        let mut fin = false;
+        if fastopen {
+            // Data (and a FIN) on the SYN-ACK of a Fast Open
+            // (tcp_fastopen_add_skb).
+            let n = so.so_rcv.ring_mut().push(seg.payload);
+            sototcpcb(so).rcv_nxt += n;
+            fin = n == seg.payload.len() && flags.contains(TcpFlags::FIN);
+        }
         tcp_established(cx, so);
+        if fin {
+            tcp_process_fin(cx, now, so);
+        }
     } else {
         // Simultaneous open: SYN-RECEIVED, resend our SYN with an ACK.
         tp.t_state = TcpState::SynReceived;
         tp.snd_nxt = tp.iss;
     }
     tcp_output(cx, now, so);
+}
+
+/// A SYN-ACK for our Fast Open SYN (Linux's tcp_rcv_fastopen_synack):
+/// remember the server's MSS and cookie (a cookie we did not ask for is
+/// ignored; a request answered without one makes the next try the
+/// experimental form, or go back from it); SYN data the SYN-ACK did not
+/// acknowledge is sent again at once, and TCPI_OPT_SYN_DATA tells whether
+/// it was all taken.
+fn tcp_rcv_fastopen_synack(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpRepr) {
+    let mss = seg.options.mss.unwrap_or(TCP_DEFAULT_MSS);
+    let mut cookie = seg.options.fast_open;
+    let mut try_exp = 0;
+    match tp.syn_fastopen {
+        None => cookie = None,
+        Some(_) if tp.total_retrans > 0 => {}
+        Some(sent) if cookie.is_none() && tp.syn_data == 0 => {
+            try_exp = if sent.exp { 2 } else { 1 };
+        }
+        Some(_) => {}
+    }
+    cx.inet()
+        .tfo_cache
+        .set(tp.inp.foreign().ip(), mss, cookie, try_exp);
+    if tp.snd_una.lt(tp.snd_max) {
+        // Not all of the SYN's data was taken: resend it now.
+        tp.total_retrans += 1;
+        tp.snd_nxt = tp.snd_una;
+    } else {
+        tp.syn_data_acked = tp.syn_data > 0;
+    }
 }
 
 /// PAWS (RFC 7323 §5.3), run before RFC 9293's first check: a segment
@@ -304,6 +371,7 @@ fn tcp_check_rst(
         return ControlFlow::Break(());
     }
     let err = match tp.t_state {
+        TcpState::SynReceived if tp.fastopen_child => Some(Errno::ECONNRESET),
         TcpState::SynReceived => Some(Errno::ECONNREFUSED),
         TcpState::CloseWait => Some(Errno::EPIPE),
         TcpState::TimeWait | TcpState::Closed => None,
@@ -421,9 +489,15 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     let ourfinisacked = tp.fin_seq(snd_cc).is_some_and(|fin| ackno.gt(fin));
     if let Some(rtt) = tcp_rtt_sample(tp, now, seg) {
         tp.rtt_update(rtt);
+        let mss = tp.t_maxseg.max(1);
+        let in_ss = tp.cwnd < tp.ssthresh;
+        let w = (tp.cwnd / mss) as u32;
+        if let Some(ss) = tp.cc.acked(rtt, w, in_ss, ackno, tp.snd_nxt) {
+            tp.ssthresh = ss as usize * mss; // HyStart: slow start ends
+        }
     }
     tp.rxtshift = 0;
-    let partial_ack = tcp_cc_ack(tp, ackno, acked);
+    let partial_ack = tcp_cc_ack(tp, now, ackno, acked);
     tp.dupacks = 0;
     tp.snd_una = ackno;
     if tp.snd_nxt.lt(tp.snd_una) {
@@ -437,12 +511,25 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     };
     tp.persist_shift = 0;
     so.so_snd.ring_mut().consume(data_acked);
+    tcp_zerocopy_acked(so, ackno);
     tcp_sndbuf_expand(cx, so);
     cx.sockets().sowakeup(so.handle);
     if partial_ack {
         tcp_retransmit_one(cx, now, so);
     }
     ourfinisacked
+}
+
+/// MSG_ZEROCOPY sends whose data `ackno` covers complete: their ids go
+/// to the error queue.
+fn tcp_zerocopy_acked(so: &mut Socket, ackno: Seq) {
+    while let Some(&(end, id)) = sototcpcb(so).zc_pending.front() {
+        if end.gt(ackno) {
+            break;
+        }
+        sototcpcb(so).zc_pending.pop_front();
+        so.so_zerocopy_done(id);
+    }
 }
 
 /// RFC 9293 §3.10.7.4, fifth: SEG.ACK = SND.UNA. A duplicate ACK (no

@@ -147,6 +147,12 @@ fn tcp_maxseg_before_connect_lowers_the_syn_mss() {
     s.send(t0(), h, &[7u8; 1500], 0, None).unwrap();
     let segs = recv_all(&s);
     assert_eq!(segs[0].payload.len(), 1100);
+    // TCP_INFO: tcpi_snd_mss and tcpi_advmss (the clamped one) are 1100.
+    let mut ti = [0u8; 104];
+    s.getsockopt(h, IPPROTO_TCP, crate::linux::TCP_INFO, &mut ti)
+        .unwrap();
+    let at = |o: usize| u32::from_ne_bytes(ti[o..o + 4].try_into().unwrap());
+    assert_eq!((at(16), at(84)), (1100, 1100));
 }
 
 /// On a listener, TCP_MAXSEG lowers the SYN-ACK's MSS (packetdrill
@@ -442,4 +448,132 @@ fn slow_start_grows_by_segments_acked_while_cwnd_limited() {
         &Seg::new(peer(5000), me(8080), 1, iss + 11_000, ACK),
     );
     assert_eq!(cwnd(), 20, "not cwnd-limited: no growth");
+}
+
+/// TCP_CONGESTION: the default is net.ipv4.tcp_congestion_control when the
+/// stack has it, else CUBIC (this machine's default is bbr, which the
+/// stack does not have: getsockopt says what runs); reno and cubic can be
+/// chosen, other names are ENOENT; the name comes back NUL-padded to 16
+/// bytes, cut to the caller's length.
+#[test]
+fn tcp_congestion_names_what_runs() {
+    use crate::linux::TCP_CONGESTION;
+    let get = |s: &Stack, h, len: usize| {
+        let mut b = vec![0xffu8; len];
+        let n = s
+            .getsockopt(h, IPPROTO_TCP, TCP_CONGESTION, &mut b)
+            .unwrap();
+        b.truncate(n);
+        b
+    };
+    let mut c = Config::new(ME, 24);
+    c.sysctl.tcp_congestion_control = "bbr".into();
+    let s = Stack::new(c);
+    let h = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(get(&s, h, 16), b"cubic\0\0\0\0\0\0\0\0\0\0\0");
+    assert_eq!(get(&s, h, 3), b"cub");
+    s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"reno")
+        .unwrap();
+    assert_eq!(&get(&s, h, 16)[..5], b"reno\0");
+    assert_eq!(
+        s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"bbr"),
+        Err(Errno::ENOENT)
+    );
+    s.set_sysctl(Sysctl {
+        tcp_congestion_control: "reno".into(),
+        ..Sysctl::default()
+    });
+    let r = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(&get(&s, r, 16)[..5], b"reno\0");
+}
+
+/// PSH where a Linux receiver sees it (packetdrill slow_start/): on the
+/// last segment of each burst that cwnd ends, not only on the segment
+/// that empties the send buffer (GRO merges a burst up to its PSH, so
+/// Linux's TSO bursts and ours look alike).
+#[test]
+fn psh_ends_each_cwnd_limited_burst() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    assert_eq!(s.send(t0(), c, &[3; 30_000], 0, None), Ok(30_000));
+    let burst = recv_all(&s);
+    assert_eq!(burst.len(), 10, "the initial window");
+    let psh: Vec<bool> = burst
+        .iter()
+        .map(|g| g.flags.contains(TcpFlags::PSH))
+        .collect();
+    assert_eq!(psh.iter().filter(|&&p| p).count(), 1);
+    assert!(psh[9], "the burst's last segment");
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 1, iss + 1000, ACK),
+    );
+    let burst = recv_all(&s);
+    assert_eq!(burst.len(), 2, "slow start: one more segment");
+    assert!(!burst[0].flags.contains(TcpFlags::PSH));
+    assert!(burst[1].flags.contains(TcpFlags::PSH));
+}
+
+/// MSG_ZEROCOPY on a socket with SO_ZEROCOPY: each send gets an id; once
+/// its data is acknowledged, a completion waits on the error queue
+/// (POLLERR) as a sock_extended_err (origin ZEROCOPY, code COPIED, ids in
+/// ee_info..ee_data); completions that follow on share one entry; the
+/// queue empty is EAGAIN (packetdrill zerocopy/).
+#[test]
+fn zerocopy_completions_wait_on_the_error_queue() {
+    use crate::linux::{MSG_ERRQUEUE, MSG_ZEROCOPY, SO_ZEROCOPY};
+    use crate::Readiness;
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    s.setsockopt(t0(), c, SOL_SOCKET, SO_ZEROCOPY, &1i32.to_ne_bytes())
+        .unwrap();
+    let mut ee = [0u8; 16];
+    assert_eq!(
+        s.recv(t0(), c, &mut ee, MSG_ERRQUEUE).map(|m| m.copied),
+        Err(Errno::EAGAIN)
+    );
+    assert_eq!(s.send(t0(), c, &[1; 4000], MSG_ZEROCOPY, None), Ok(4000));
+    recv_all(&s);
+    assert_eq!(
+        s.recv(t0(), c, &mut ee, MSG_ERRQUEUE).map(|m| m.copied),
+        Err(Errno::EAGAIN),
+        "not before the ACK"
+    );
+    let ack = |n: u32| send(&s, t0(), &Seg::new(peer(5000), me(8080), 1, iss + n, ACK));
+    ack(4000);
+    assert!(s.sopoll(c).contains(Readiness::ERR));
+    assert_eq!(s.recv(t0(), c, &mut ee, MSG_ERRQUEUE).unwrap().copied, 16);
+    assert_eq!(&ee[4..8], &[5, 0, 1, 0], "origin ZEROCOPY, code COPIED");
+    assert_eq!((&ee[8..12], &ee[12..16]), (&[0u8; 4][..], &[0u8; 4][..]));
+    assert!(!s.sopoll(c).contains(Readiness::ERR));
+    // Two sends, one ACK: one entry for ids 1..2.
+    assert_eq!(s.send(t0(), c, &[1; 1000], MSG_ZEROCOPY, None), Ok(1000));
+    assert_eq!(s.send(t0(), c, &[1; 1000], MSG_ZEROCOPY, None), Ok(1000));
+    recv_all(&s);
+    ack(6000);
+    assert_eq!(s.recv(t0(), c, &mut ee, MSG_ERRQUEUE).unwrap().copied, 16);
+    assert_eq!(u32::from_ne_bytes(ee[8..12].try_into().unwrap()), 1);
+    assert_eq!(u32::from_ne_bytes(ee[12..16].try_into().unwrap()), 2);
+    assert_eq!(
+        s.recv(t0(), c, &mut ee, MSG_ERRQUEUE).map(|m| m.copied),
+        Err(Errno::EAGAIN)
+    );
+}
+
+/// A fast retransmission of the burst's first segment carries no PSH
+/// (Linux retransmits the head of its skb; packetdrill fast_retransmit/).
+#[test]
+fn fast_retransmit_has_no_psh() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    assert_eq!(s.send(t0(), c, &[3; 4000], 0, None), Ok(4000));
+    assert_eq!(recv_all(&s).len(), 4);
+    let dup = Seg::new(peer(5000), me(8080), 1, iss, ACK);
+    for _ in 0..3 {
+        send(&s, t0(), &dup);
+    }
+    let re = recv_one(&s);
+    assert_eq!((re.seq, re.payload.len()), (iss, 1000));
+    assert!(!re.flags.contains(TcpFlags::PSH));
 }

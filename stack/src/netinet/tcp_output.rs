@@ -67,7 +67,15 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
         let seg = match tp.t_state {
             TcpState::Closed | TcpState::Listen => return,
             TcpState::SynSent | TcpState::SynReceived if tp.snd_nxt == tp.iss => {
-                tcp_syn_segment(cx, now, tp)
+                tcp_syn_segment(cx, now, tp, snd_cc)
+            }
+            // A passive Fast Open child sends data before the handshake
+            // completes (Linux: data-less SYN with a valid cookie too).
+            TcpState::SynReceived if tp.fastopen_child => {
+                match tcp_data_segment(now, tp, snd_cc, force) {
+                    Some(seg) => seg,
+                    None => return,
+                }
             }
             TcpState::SynSent | TcpState::SynReceived => {
                 if !tp.ack_now {
@@ -97,8 +105,9 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
 
 /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED): the MSS we offer and the
 /// options the sysctls enable, on a SYN-ACK only those the peer's SYN
-/// offered too.
-fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &TcpCb) -> Segment {
+/// offered too. The first SYN of a Fast Open carries its option and data
+/// (Linux's tcp_send_syn_data); a retransmission neither.
+fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &mut TcpCb, snd_cc: usize) -> Segment {
     let passive = tp.t_state == TcpState::SynReceived;
     let mut flags = TcpFlags::SYN;
     if passive {
@@ -121,11 +130,18 @@ fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &TcpCb) -> Segment {
             if passive { tp.ts_recent } else { 0 },
         ));
     }
+    let mut len = 0;
+    if let (false, Some((fo, data))) = (passive, tp.fastopen_req.take()) {
+        options.fast_open = fo;
+        tp.syn_fastopen = fo;
+        len = data.min(snd_cc);
+        tp.syn_data = len;
+    }
     Segment {
         flags,
         options,
         off: 0,
-        len: 0,
+        len,
     }
 }
 
@@ -137,7 +153,7 @@ fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &TcpCb) -> Segment {
 /// persist timer is armed.
 fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) -> Option<Segment> {
     debug_assert!(
-        tp.t_state.synchronized(),
+        tp.t_state.synchronized() || tp.fastopen_child,
         "tcp_data_segment: {:?}",
         tp.t_state
     );
@@ -151,19 +167,37 @@ fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) ->
     if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
         len = 1;
     }
-    // Nagle is not applied yet (TCP_NODELAY is stored only): small
-    // segments go out at once.
+    let fin_queued = tp.fin_seq(snd_cc).is_some();
+    let mut held = false;
+    if len > 0 && len == avail && !force && !fin_queued && tcp_nagle_check(tp, len, inflight) {
+        // A partial tail held back (Nagle, TCP_CORK, MSG_MORE).
+        held = true;
+        len = 0;
+    }
     if let Some(fin) = tp.fin_seq(snd_cc) {
         if tp.snd_nxt + len == fin && off + len == snd_cc {
             flags |= TcpFlags::FIN;
         }
     }
-    if len > 0 && off + len == snd_cc {
+    // PSH where Linux's skbs put it, as a receiver sees it (GRO merges
+    // a burst up to its PSH): on the tail of the buffer, unless the last
+    // write had MSG_MORE, and on the last segment of a burst the window
+    // or cwnd ends.
+    let next = (avail - len)
+        .min(usable.saturating_sub(len))
+        .min(tp.t_maxseg);
+    // (A retransmission keeps the flags of what it repeats: no PSH
+    // from where a retransmission burst stops.)
+    let rexmt = tp.snd_nxt.lt(tp.snd_max);
+    let burst_end = !rexmt && (next == 0 || (next < tp.t_maxseg && next < avail - len));
+    let tail = off + len == snd_cc;
+    if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end)) {
         flags |= TcpFlags::PSH;
     }
     if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
+        let idle = held && inflight == 0;
         if avail > 0
-            && tp.snd_wnd == 0
+            && (tp.snd_wnd == 0 || idle)
             && tp.t_timers.rexmt.is_none()
             && tp.t_timers.persist.is_none()
         {
@@ -180,6 +214,23 @@ fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) ->
         off,
         len,
     })
+}
+
+/// Linux's tcp_nagle_check for a partial tail of `len` bytes: held while
+/// corked (TCP_CORK, or a send with MSG_MORE), or, without TCP_NODELAY,
+/// while an earlier partial segment is unacknowledged (Minshall's form of
+/// RFC 896). A TCP_NODELAY set or a cork removed pushes it once. Data
+/// held with nothing in flight leaves on the probe timer (RTO, at least
+/// 200 ms) as Linux's tcp_check_probe_timer.
+fn tcp_nagle_check(tp: &TcpCb, len: usize, inflight: usize) -> bool {
+    if len >= tp.t_maxseg || tp.nagle_push {
+        return false;
+    }
+    if tp.cork || tp.msg_more {
+        return true;
+    }
+    let minshall = tp.snd_sml.gt(tp.snd_una) && tp.snd_sml.le(tp.snd_nxt);
+    !tp.nodelay && inflight > 0 && minshall
 }
 
 /// Send one segment at SND.NXT: add the timestamp and SACK options,
@@ -225,6 +276,9 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     }
     if len > 0 {
         tp.lsndtime = now;
+        if len < tp.t_maxseg {
+            tp.snd_sml = seq + len; // Linux's tcp_minshall_update
+        }
     }
     // Linux's tcp_cwnd_validate: remember the largest flight of this window.
     let flight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;

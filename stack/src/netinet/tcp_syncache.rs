@@ -15,7 +15,9 @@ use crate::kern::uipc::{sonewconn, soqinsque};
 use crate::netinet::in_pcb::{Inpcb, PortUser, Proto};
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_fastopen::{tcp_try_fastopen, TfoVerdict};
 use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg, tcp_sndbuf_expand};
+use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{
@@ -26,7 +28,7 @@ use crate::netinet::tcp_var::{
 };
 use crate::stats::Stats;
 use crate::time::Instant;
-use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::{FastOpen, TcpFlags, TcpOptions, TcpRepr};
 
 /// The listener's TcpCb.
 fn listener_tcpcb(l: &mut Socket) -> &mut TcpCb {
@@ -99,7 +101,7 @@ fn syncache_syn(
 ) {
     if let Some(i) = existing {
         let e = listener_tcpcb(l).t_syncache.entries[i].clone();
-        send_synack(cx, now, l, &e);
+        send_synack(cx, now, l, &e, None);
         return;
     }
     let sc_full = {
@@ -134,9 +136,15 @@ fn syncache_syn(
         first_sent: now,
         rexmt_at: now + TCP_RTO_INITIAL,
     };
-    send_synack(cx, now, l, &e);
-    listener_tcpcb(l).t_syncache.entries.push_back(e);
-    arm_listener_timer(l);
+    match tcp_try_fastopen(cx, listener_tcpcb(l), local, remote, seg) {
+        TfoVerdict::Child => syncache_socket(cx, now, l, &e, seg, true),
+        TfoVerdict::Handshake(fo) => {
+            // Only the first SYN-ACK carries the cookie (Linux).
+            send_synack(cx, now, l, &e, fo);
+            listener_tcpcb(l).t_syncache.entries.push_back(e);
+            arm_listener_timer(l);
+        }
+    }
 }
 
 /// An ACK: it completes the handshake of its entry if it acknowledges our
@@ -169,7 +177,7 @@ fn syncache_ack(
         return;
     }
     listener_tcpcb(l).t_syncache.entries.remove(i);
-    syncache_socket(cx, now, l, &e, seg);
+    syncache_socket(cx, now, l, &e, seg, false);
 }
 
 /// The connection's TcpCb from its entry, the completing ACK and the
@@ -201,6 +209,7 @@ fn syncache_tcpcb(
         tp.recvmsg_inq = lt.recvmsg_inq;
         tp.linger2 = lt.linger2;
         tp.mss_offer = lt.mss_offer;
+        tp.cc.algo = lt.cc.algo;
     }
     tp.t_state = TcpState::Established;
     tp.lrcvtime = now;
@@ -241,11 +250,35 @@ fn syncache_tcpcb(
 /// `pru_attach`), its TcpCb is filled in from the entry, it enters the
 /// connection and port tables, and joins the listener's complete queue;
 /// then data or a FIN that came with the ACK is processed.
-fn syncache_socket(cx: &impl InetCx, now: Instant, l: &mut Socket, e: &SynEntry, seg: &TcpRepr) {
+///
+/// `fastopen`: the SYN itself makes the connection (Linux's
+/// tcp_fastopen_create_child, `seg` the SYN): SYN-RECEIVED, the SYN's data
+/// queued to be read and acknowledged by the SYN-ACK it sends now, and
+/// accept() returns it before the handshake completes.
+fn syncache_socket(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &mut Socket,
+    e: &SynEntry,
+    seg: &TcpRepr,
+    fastopen: bool,
+) {
     let Some((h, cref)) = sonewconn(cx, l) else {
         return;
     };
-    let tp = syncache_tcpcb(cx, now, l, e, seg);
+    let mut tp = syncache_tcpcb(cx, now, l, e, seg);
+    if fastopen {
+        tp.t_state = TcpState::SynReceived;
+        tp.fastopen_child = true;
+        tp.snd_una = e.iss;
+        tp.snd_nxt = e.iss;
+        tp.snd_max = e.iss;
+        tp.snd_wnd = seg.window as u32; // a SYN's window is not scaled
+        tp.max_sndwnd = tp.snd_wnd;
+        tp.srtt = None;
+        tp.rttvar = Duration::ZERO;
+        tp.rto = TCP_RTO_INITIAL;
+    }
     let opts = l.so_options;
     // Listener before child: the lock order allows taking the child now.
     let mut c = so_lock(&cref);
@@ -272,13 +305,22 @@ fn syncache_socket(cx: &impl InetCx, now: Instant, l: &mut Socket, e: &SynEntry,
             tp.t_timers.keep = Some(now + tp.keepidle);
         }
     }
-    if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+    if fastopen {
+        let n = c.so_rcv.ring_mut().push(seg.payload);
+        if let Some(tp) = c.so_pcb.tcp_mut() {
+            tp.rcv_nxt += n;
+            tp.rcv_adv = tp.rcv_nxt;
+            tp.syn_data_acked = n > 0;
+        }
+        tcp_output(cx, now, &mut c);
+        cx.sockets().sowakeup(h);
+    } else if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
         tcp_input_conn(cx, now, &mut c, seg);
     }
     tcp_timer_sync(cx, &mut c);
 }
 
-fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
+fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry, fo: Option<FastOpen>) {
     let mss = l
         .so_pcb
         .tcp()
@@ -288,6 +330,7 @@ fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry) {
         window_scale: e.peer.wscale.map(|_| e.rcv_wscale),
         sack_permitted: e.peer.sack_ok,
         timestamp: e.peer.ts_recent.map(|r| (tcp_ts(now, e.ts_offset), r)),
+        fast_open: fo,
         ..TcpOptions::default()
     };
     let repr = TcpRepr {
@@ -347,7 +390,7 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
         });
     }
     for e in &resend {
-        send_synack(cx, now, l, e);
+        send_synack(cx, now, l, e, None);
     }
     arm_listener_timer(l);
 }

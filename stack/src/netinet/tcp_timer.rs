@@ -97,7 +97,12 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     tp.total_retrans += 1;
     tp.rtt_seq = None;
     let mss = tp.t_maxseg;
-    tp.ssthresh = (tp.flight() / 2).max(2 * mss);
+    if tp.rxtshift == 1 {
+        // The first timeout of a loss episode (tcp_enter_loss).
+        let w = (tp.cwnd / mss.max(1)) as u32;
+        tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
+        tp.cc.on_loss_timeout();
+    }
     tp.cwnd = mss;
     tp.recover = None;
     tp.dupacks = 0;

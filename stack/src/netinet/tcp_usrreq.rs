@@ -20,6 +20,10 @@ use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_ctloutput::{tcp_ctloutput_get, tcp_ctloutput_set, tcp_set_rcvlowat};
+use crate::netinet::tcp_cubic::{CcAlgo, CongCtl};
+use crate::netinet::tcp_fastopen::{
+    tcp_fastopen_syn_plan, TFO_CLIENT_ENABLE, TFO_SERVER_ENABLE, TFO_SERVER_WO_SOCKOPT1,
+};
 use crate::netinet::tcp_info::tcp_info;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
@@ -112,6 +116,10 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     tp.user_mss = old.user_mss;
     tp.recvmsg_inq = old.recvmsg_inq;
     tp.mss_offer = old.mss_offer;
+    tp.fastopen_connect = old.fastopen_connect;
+    tp.fastopen_no_cookie = old.fastopen_no_cookie;
+    tp.fastopen_qlen = old.fastopen_qlen;
+    tp.cc.algo = old.cc.algo;
     *old = tp;
     so.sb_state = Default::default();
     so.so_state
@@ -189,6 +197,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tp.keepcnt = sys.tcp_keepalive_probes;
         tp.syn_retries = sys.tcp_syn_retries;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
+        tp.cc.algo = CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default();
         so.so_pcb.set(tp);
         Ok(())
     }
@@ -248,9 +257,15 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             t.update(Proto::Tcp, inp.lport, handle, |u| *u = me);
         }
         solisten_proto(so, qlimit);
+        let bits = cx.sysctl().tcp_fastopen;
+        let wo_sockopt = TFO_SERVER_WO_SOCKOPT1 | TFO_SERVER_ENABLE;
         if let Some(tp) = so.so_pcb.tcp_mut() {
             tp.t_state = TcpState::Listen;
             tp.t_syncache = SynCache::new(qlimit);
+            if bits & wo_sockopt == wo_sockopt && tp.fastopen_qlen == 0 {
+                // Fast Open on every listener, its queue the backlog.
+                tp.fastopen_qlen = qlimit;
+            }
         }
         Ok(())
     }
@@ -270,6 +285,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             tcp_disconnect(cx, so);
             return Ok(());
         };
+        if so.so_pcb.tcp().is_some_and(|tp| tp.defer_connect) {
+            // TCP_FASTOPEN_CONNECT left the SYN to the first write: to
+            // the application the socket is connected (Linux).
+            return Err(Errno::EISCONN);
+        }
         match so.sock_state {
             SockState::Connected => return Err(Errno::EISCONN),
             // A second connect while one is pending: its outcome, as Linux.
@@ -281,54 +301,20 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
             SockState::Unconnected | SockState::Disconnecting => {}
         }
-        if state(so) != TcpState::Closed {
-            return Err(Errno::EISCONN);
-        }
-        if so.so_pcb.inp().dropped() {
-            tcp_disconnect(cx, so);
-        }
-        let addr = crate::netinet::in_pcbbind::in_pcbdest(so.so_pcb.inp(), addr)?;
-        let dst = addr.ip();
-        if ip::is_broadcast(cx, dst) || dst.is_multicast() {
-            return Err(Errno::ENETUNREACH);
-        }
-        ip::route_check(cx, dst)?;
-        in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
-        let handle = so.handle;
-        let sys = cx.sysctl();
-        let rcv_wscale = if sys.tcp_window_scaling {
-            rcv_wscale_for(&sys)
-        } else {
-            0
-        };
-        let inp = so.so_pcb.inp_mut();
-        let laddr = ip::source_for(cx, inp.laddr, dst);
-        let local = SocketAddr::new(laddr, inp.lport);
-        {
-            let mut t = cx.inet().pcbinfo.write();
-            if t.tcp_conns.contains_key(&(local, addr)) {
-                return Err(Errno::EADDRNOTAVAIL);
-            }
-            t.tcp_conns.insert((local, addr), handle);
-            let port = inp.lport;
-            t.update(Proto::Tcp, port, handle, |u| u.foreign = Some(addr));
-        }
-        inp.laddr = laddr;
-        inp.faddr = dst;
-        inp.fport = addr.port();
-        let iss = tcp_new_isn(cx, now, local, addr);
+        tcp_connect_start(cx, now, so, addr)?;
+        let bits = cx.sysctl().tcp_fastopen;
         let tp = so.so_pcb.tcp_mut().expect("tcp");
-        tp.iss = iss;
-        tp.snd_una = iss;
-        tp.snd_nxt = iss;
-        tp.snd_max = iss;
-        tp.snd_buf_seq = iss + 1;
-        tp.rcv_wscale = rcv_wscale;
-        tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
-        tp.t_state = TcpState::SynSent;
-        tp.t_maxseg = TCP_DEFAULT_MSS as usize;
-        so.soisconnecting();
-        so.sock_state = SockState::Connecting;
+        if tp.fastopen_connect && bits & TFO_CLIENT_ENABLE != 0 {
+            // Linux's tcp_fastopen_defer_connect: with a cookie (or none
+            // needed) the SYN waits for the first write and its data;
+            // else this SYN asks for a cookie.
+            let (fo, _, data_ok) = tcp_fastopen_syn_plan(cx, tp, addr.ip(), 0);
+            if data_ok {
+                tp.defer_connect = true;
+                return Ok(());
+            }
+            tp.fastopen_req = Some((fo, 0));
+        }
         tcp_output(cx, now, so);
         tcp_timer_sync(cx, so);
         Err(Errno::EINPROGRESS)
@@ -356,10 +342,28 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         so: &mut Socket,
         data: &[u8],
         flags: i32,
-        _to: Option<SocketAddr>,
+        to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
+        }
+        let nonblock = flags & MSG_DONTWAIT != 0;
+        let fastopen = flags & MSG_FASTOPEN != 0;
+        let fresh = state(so) == TcpState::Closed && so.sock_state == SockState::Unconnected;
+        if fastopen && fresh {
+            // Linux's tcp_sendmsg_fastopen: connect and send in the SYN.
+            let bits = cx.sysctl().tcp_fastopen;
+            let Some(addr) = to.filter(|_| bits & TFO_CLIENT_ENABLE != 0) else {
+                return Err(Errno::EOPNOTSUPP);
+            };
+            tcp_connect_start(cx, now, so, addr)?;
+            return tcp_sendmsg_fastopen(cx, now, so, data, flags);
+        }
+        if so.so_pcb.tcp().is_some_and(|tp| tp.defer_connect) {
+            if let Some(tp) = so.so_pcb.tcp_mut() {
+                tp.defer_connect = false;
+            }
+            return tcp_sendmsg_fastopen(cx, now, so, data, flags);
         }
         if so.sb_state.cantsendmore {
             return Err(so.take_error().unwrap_or(Errno::EPIPE));
@@ -369,20 +373,62 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         match state(so) {
             TcpState::Established | TcpState::CloseWait => {}
-            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
+            TcpState::SynReceived if so.so_pcb.tcp().is_some_and(|tp| tp.fastopen_child) => {}
+            TcpState::SynSent | TcpState::SynReceived => {
+                if fastopen && nonblock {
+                    return Err(Errno::EALREADY);
+                }
+                if let (false, Some(tp)) = (nonblock, so.so_pcb.tcp_mut()) {
+                    tp.write_pending = data.len() > tp.fastopen_copied.unwrap_or(0);
+                }
+                return Err(Errno::EAGAIN);
+            }
             _ => return Err(Errno::EPIPE),
         }
+        // A blocking Fast Open's SYN took the first bytes already.
+        let copied = so
+            .so_pcb
+            .tcp_mut()
+            .and_then(|tp| tp.fastopen_copied.take())
+            .map_or(0, |c| c.min(data.len()));
+        let data = &data[copied..];
         if data.is_empty() {
-            return Ok(0);
+            return Ok(copied);
         }
         if !tcp_notsent_below_lowat(so, 0) {
-            return Err(Errno::EAGAIN);
+            return if copied > 0 {
+                Ok(copied)
+            } else {
+                Err(Errno::EAGAIN)
+            };
         }
         let n = so.so_snd.ring_mut().push(data);
         if n == 0 {
-            return Err(Errno::EAGAIN);
+            return if copied > 0 {
+                Ok(copied)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = n + copied;
+        if flags & MSG_ZEROCOPY != 0 && so.so_options.zerocopy {
+            let id = so.so_zckey;
+            so.so_zckey = id.wrapping_add(1);
+            let end = so.so_snd.ring().len();
+            if let Some(tp) = so.so_pcb.tcp_mut() {
+                tp.zc_pending.push_back((tp.snd_buf_seq + end, id));
+            }
+        }
+        let more = flags & MSG_MORE != 0;
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            tp.write_pending = false;
+            tp.msg_more = more;
+            tp.more_pending = more;
         }
         tcp_output(cx, now, so);
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            tp.msg_more = false;
+        }
         tcp_timer_sync(cx, so);
         Ok(n)
     }
@@ -547,7 +593,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if sb.cantrcvmore || sb.fin_received {
             r |= Readiness::IN | Readiness::RDNORM | Readiness::RDHUP;
         }
-        if !matches!(st, TcpState::SynSent | TcpState::SynReceived) {
+        let tfo = so
+            .so_pcb
+            .tcp()
+            .map_or((false, false), |tp| (tp.fastopen_child, tp.defer_connect));
+        if tfo.1 {
+            // A deferred Fast Open connect: writable, so the application
+            // writes and the SYN goes with its data (Linux's tcp_poll).
+            r |= Readiness::OUT | Readiness::WRNORM;
+        }
+        if !matches!(st, TcpState::SynSent | TcpState::SynReceived) || tfo.0 {
             let cc = so.so_rcv.ring().len();
             if cc >= so.so_rcv.sb_lowat.max(1) || (cc > 0 && sb.fin_received) {
                 r |= Readiness::IN | Readiness::RDNORM;
@@ -562,7 +617,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 r |= Readiness::OUT | Readiness::WRNORM;
             }
         }
-        if so.so_error.is_some() {
+        if so.so_error.is_some() || !so.so_errqueue.is_empty() {
             r |= Readiness::ERR;
         }
         r
@@ -596,6 +651,9 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         name: i32,
         val: &[u8],
     ) -> Result<(), Errno> {
+        if (level, name) == (IPPROTO_TCP, TCP_CONGESTION) {
+            return tcp_set_congestion(so, val);
+        }
         let v = match level {
             IPPROTO_IPV6 => {
                 let inp = so.so_pcb.inp_mut();
@@ -633,6 +691,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             // Linux fills it from the congestion module's get_info; Reno
             // and CUBIC have none, so it succeeds with length 0.
             IPPROTO_TCP if name == TCP_CC_INFO => Ok(0),
+            IPPROTO_TCP if name == TCP_CONGESTION => {
+                // The name, NUL-padded to TCP_CA_NAME_MAX and cut to the
+                // caller's length (Linux).
+                let mut b = [0u8; 16];
+                let algo = so.so_pcb.tcp().map(|tp| tp.cc.algo).unwrap_or_default();
+                b[..algo.name().len()].copy_from_slice(algo.name().as_bytes());
+                let n = out.len().min(16);
+                out[..n].copy_from_slice(&b[..n]);
+                Ok(n)
+            }
             IPPROTO_TCP => Ok(sooptcopyout(
                 out,
                 &tcp_ctloutput_get(cx, so, level, name)?.to_ne_bytes(),
@@ -692,6 +760,134 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             assert!(so.so_listen().is_some(), "{h:?}: LISTEN without queues");
         }
     }
+}
+
+/// The active open's first half, shared by connect() and a Fast Open
+/// sendto(): route, bind a port, enter the 4-tuple table, pick the ISN,
+/// SYN-SENT; the caller sends the SYN.
+fn tcp_connect_start(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    addr: SocketAddr,
+) -> Result<(), Errno> {
+    {
+        if state(so) != TcpState::Closed {
+            return Err(Errno::EISCONN);
+        }
+        if so.so_pcb.inp().dropped() {
+            tcp_disconnect(cx, so);
+        }
+        let addr = crate::netinet::in_pcbbind::in_pcbdest(so.so_pcb.inp(), addr)?;
+        let dst = addr.ip();
+        if ip::is_broadcast(cx, dst) || dst.is_multicast() {
+            return Err(Errno::ENETUNREACH);
+        }
+        ip::route_check(cx, dst)?;
+        in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
+        let handle = so.handle;
+        let sys = cx.sysctl();
+        let rcv_wscale = if sys.tcp_window_scaling {
+            rcv_wscale_for(&sys)
+        } else {
+            0
+        };
+        let inp = so.so_pcb.inp_mut();
+        let laddr = ip::source_for(cx, inp.laddr, dst);
+        let local = SocketAddr::new(laddr, inp.lport);
+        {
+            let mut t = cx.inet().pcbinfo.write();
+            if t.tcp_conns.contains_key(&(local, addr)) {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            t.tcp_conns.insert((local, addr), handle);
+            let port = inp.lport;
+            t.update(Proto::Tcp, port, handle, |u| u.foreign = Some(addr));
+        }
+        inp.laddr = laddr;
+        inp.faddr = dst;
+        inp.fport = addr.port();
+        let iss = tcp_new_isn(cx, now, local, addr);
+        let tp = so.so_pcb.tcp_mut().expect("tcp");
+        tp.iss = iss;
+        tp.snd_una = iss;
+        tp.snd_nxt = iss;
+        tp.snd_max = iss;
+        tp.snd_buf_seq = iss + 1;
+        tp.rcv_wscale = rcv_wscale;
+        tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
+        tp.t_state = TcpState::SynSent;
+        tp.t_maxseg = TCP_DEFAULT_MSS as usize;
+        so.soisconnecting();
+        so.sock_state = SockState::Connecting;
+        Ok(())
+    }
+}
+
+/// Send a Fast Open SYN with as much of `data` as it may carry (Linux's
+/// tcp_sendmsg_fastopen; the connection is in SYN-SENT, no SYN sent):
+/// the bytes it took, else EINPROGRESS (non-blocking) or EAGAIN (a
+/// blocking caller then waits for the handshake and sends the rest).
+fn tcp_sendmsg_fastopen(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    data: &[u8],
+    flags: i32,
+) -> Result<usize, Errno> {
+    let nonblock = flags & MSG_DONTWAIT != 0;
+    let tp = so.so_pcb.tcp().expect("tcp");
+    let dst = tp.inp.faddr;
+    let (fo, space, data_ok) = tcp_fastopen_syn_plan(cx, tp, dst, data.len());
+    let n = if data_ok {
+        so.so_snd.ring_mut().push(&data[..space])
+    } else {
+        0
+    };
+    if n > 0 && flags & MSG_ZEROCOPY != 0 && so.so_options.zerocopy {
+        let id = so.so_zckey;
+        so.so_zckey = id.wrapping_add(1);
+        let end = so.so_snd.ring().len();
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            tp.zc_pending.push_back((tp.snd_buf_seq + end, id));
+        }
+    }
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        tp.fastopen_req = Some((fo, n));
+        if !nonblock {
+            // Linux's blocking Fast Open waits for the handshake (and then
+            // sends the rest): the caller retries after EAGAIN.
+            tp.fastopen_copied = Some(n);
+            tp.write_pending = n < data.len();
+        }
+    }
+    tcp_output(cx, now, so);
+    tcp_timer_sync(cx, so);
+    match n {
+        _ if !nonblock => Err(Errno::EAGAIN),
+        0 => Err(Errno::EINPROGRESS),
+        n => Ok(n),
+    }
+}
+
+/// TCP_CONGESTION: an algorithm by name (up to a NUL, 15 bytes at most);
+/// one the stack does not have is ENOENT, as Linux answers for a name it
+/// does not know (bbr included: the stack has no BBR). The state starts
+/// afresh (Linux's tcp_reinit_congestion_control).
+fn tcp_set_congestion(so: &mut Socket, val: &[u8]) -> Result<(), Errno> {
+    if val.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let raw = &val[..val.len().min(15)];
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    let name = std::str::from_utf8(&raw[..end]).map_err(|_| Errno::ENOENT)?;
+    let algo = CcAlgo::from_name(name).ok_or(Errno::ENOENT)?;
+    let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
+    tp.cc = CongCtl {
+        algo,
+        ..CongCtl::default()
+    };
+    Ok(())
 }
 
 /// Has this TCP connection data or a FIN not yet acknowledged? (The

@@ -7,9 +7,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::in_pcb::Inpcb;
+use super::tcp_cubic::CongCtl;
 use super::tcp_reass::Reass;
 use super::tcp_seq::Seq;
 use crate::time::Instant;
+use crate::wire::FastOpen;
 
 /// RFC 9293 connection states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub const TCP_RTO_INITIAL: Duration = Duration::from_secs(1);
 /// TIME_WAIT length on Linux (TCP_TIMEWAIT_LEN).
 pub const TCP_TIMEWAIT_LEN: Duration = Duration::from_secs(60);
 pub const TCP_DELACK: Duration = Duration::from_millis(40);
+/// Linux's TCP_DELACK_MAX: the longest an ACK waits.
+pub const TCP_DELACK_MAX: Duration = Duration::from_millis(200);
 /// Data retransmissions before giving up (Linux's tcp_retries2 default).
 pub const TCP_RETRIES2: u32 = 15;
 pub const TCP_DEFAULT_MSS: u16 = 536;
@@ -175,6 +179,8 @@ pub struct TcpCb {
     pub max_flight_seq: Seq,
     pub dupacks: u32,
     pub recover: Option<Seq>,
+    /// The congestion avoidance algorithm (TCP_CONGESTION) and its state.
+    pub cc: CongCtl,
 
     // Flags.
     pub ack_now: bool,
@@ -198,6 +204,52 @@ pub struct TcpCb {
     pub rst_sent: bool,
     /// A listener's half-open connections (empty unless LISTEN).
     pub t_syncache: SynCache,
+
+    // TCP Fast Open (RFC 7413, tcp_fastopen.rs).
+    /// TCP_FASTOPEN_CONNECT: connect() may leave the SYN to the first write.
+    pub fastopen_connect: bool,
+    /// TCP_FASTOPEN_NO_COOKIE: data in our SYN without a cookie.
+    pub fastopen_no_cookie: bool,
+    /// connect() was deferred (Linux's DEFER_CONNECT): SYN-SENT, no SYN
+    /// sent yet; the first write sends it with data.
+    pub defer_connect: bool,
+    /// The Fast Open option and data bytes of our first SYN (taken when
+    /// it is sent; a retransmitted SYN carries neither, as Linux).
+    pub fastopen_req: Option<(Option<FastOpen>, usize)>,
+    /// Our SYN carried a Fast Open option (Linux's syn_fastopen), in the
+    /// experimental form (syn_fastopen_exp).
+    pub syn_fastopen: Option<FastOpen>,
+    /// Data bytes our SYN carried (Linux's syn_data).
+    pub syn_data: usize,
+    /// TCPI_OPT_SYN_DATA: the data of our SYN was acknowledged by the
+    /// SYN-ACK, or (passive) the peer's SYN data was accepted.
+    pub syn_data_acked: bool,
+    /// A passive Fast Open child not yet acknowledged (Linux's
+    /// fastopen_rsk): readable and writable in SYN-RECEIVED.
+    pub fastopen_child: bool,
+    /// A listener's Fast Open queue length (TCP_FASTOPEN; 0: off).
+    pub fastopen_qlen: u32,
+    /// A blocking writer waits for the handshake (Linux's
+    /// sk_write_pending): the ACK of the SYN-ACK waits for its data.
+    pub write_pending: bool,
+    /// Bytes a blocking Fast Open send put in the SYN while its caller
+    /// waits for the handshake: the call that completes it reports them
+    /// (with what it adds) and skips them in its data.
+    pub fastopen_copied: Option<usize>,
+
+    // Nagle (RFC 896 with Minshall's rule, as Linux's tcp_nagle_check).
+    /// End of the last segment sent shorter than an MSS (Linux's snd_sml).
+    pub snd_sml: Seq,
+    /// Send a held partial segment now, cork or not (Linux's
+    /// TCP_NAGLE_PUSH: TCP_NODELAY set, or TCP_CORK cleared with it).
+    pub nagle_push: bool,
+    /// The send in progress had MSG_MORE: hold a partial tail as TCP_CORK.
+    pub msg_more: bool,
+    /// The last write had MSG_MORE: its tail carries no PSH.
+    pub more_pending: bool,
+    /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
+    /// send's last byte, notification id).
+    pub zc_pending: VecDeque<(Seq, u32)>,
 }
 
 impl TcpCb {
@@ -254,6 +306,7 @@ impl TcpCb {
             ssthresh: usize::MAX,
             dupacks: 0,
             recover: None,
+            cc: CongCtl::default(),
             ack_now: false,
             delack_bytes: 0,
             quickacks: 0,
@@ -268,6 +321,22 @@ impl TcpCb {
             scheduled: None,
             rst_sent: false,
             t_syncache: SynCache::default(),
+            fastopen_connect: false,
+            fastopen_no_cookie: false,
+            defer_connect: false,
+            fastopen_req: None,
+            syn_fastopen: None,
+            syn_data: 0,
+            syn_data_acked: false,
+            fastopen_child: false,
+            fastopen_qlen: 0,
+            write_pending: false,
+            fastopen_copied: None,
+            snd_sml: Seq(0),
+            nagle_push: false,
+            msg_more: false,
+            more_pending: false,
+            zc_pending: VecDeque::new(),
         }
     }
 
@@ -281,7 +350,10 @@ impl TcpCb {
         self.snd_max.diff(self.snd_una).max(0) as usize
     }
 
-    /// RFC 6298 (2.2)/(2.3) with Linux's 200 ms floor.
+    /// RFC 6298 (2.2)/(2.3) as Linux's tcp_rtt_estimator and
+    /// __tcp_set_rto: the variance term is at least tcp_rto_min (200 ms),
+    /// so the RTO is SRTT + max(4 * RTTVAR, 200 ms), not max(SRTT + 4 *
+    /// RTTVAR, 200 ms).
     pub fn rtt_update(&mut self, rtt: Duration) {
         match self.srtt {
             None => {
@@ -295,8 +367,7 @@ impl TcpCb {
             }
         }
         let srtt = self.srtt.unwrap_or(rtt);
-        self.rto = (srtt + (self.rttvar * 4).max(Duration::from_millis(1)))
-            .clamp(TCP_RTO_MIN, TCP_RTO_MAX);
+        self.rto = (srtt + (self.rttvar * 4).max(TCP_RTO_MIN)).min(TCP_RTO_MAX);
     }
 
     /// The current RTO with exponential backoff.
@@ -363,7 +434,11 @@ mod tests {
     fn rto_follows_rfc6298_with_floor() {
         let mut tp = TcpCb::new(Inpcb::new(64));
         tp.rtt_update(Duration::from_millis(10));
-        assert_eq!(tp.rto, TCP_RTO_MIN, "floored at 200 ms like Linux");
+        assert_eq!(
+            tp.rto,
+            Duration::from_millis(210),
+            "SRTT + 200 ms like Linux"
+        );
         tp.rtt_update(Duration::from_millis(1000));
         assert!(tp.rto > Duration::from_millis(1000));
         tp.rxtshift = 3;

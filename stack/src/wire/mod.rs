@@ -69,7 +69,7 @@ pub use icmpv4::Icmpv4Repr;
 pub use icmpv6::Icmpv6Repr;
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
-pub use tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+pub use tcp::{FastOpen, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 pub use udp::{UdpPacket, UdpRepr};
 
 // Big-endian field access. Callers index in bounds (checked by the views'

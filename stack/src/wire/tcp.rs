@@ -31,7 +31,7 @@ mod field {
 }
 
 mod options;
-pub use options::{option_kind, TcpOptions};
+pub use options::{option_kind, FastOpen, TcpOptions};
 
 /// The flags byte of a TCP header (byte 13: CWR ECE URG ACK PSH RST SYN FIN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -440,6 +440,7 @@ mod tests {
                 sack_permitted: true,
                 sack_blocks: [None; 4],
                 timestamp: Some((0x0102_0304, 0)),
+                fast_open: None,
             },
             payload: &[],
         }

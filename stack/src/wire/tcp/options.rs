@@ -15,6 +15,65 @@ pub mod option_kind {
     pub const SACK_PERMITTED: u8 = 4;
     pub const SACK: u8 = 5;
     pub const TIMESTAMP: u8 = 8;
+    /// TCP Fast Open cookie (RFC 7413).
+    pub const FAST_OPEN: u8 = 34;
+    /// Experimental option (RFC 6994); Fast Open's before kind 34, with
+    /// the magic 0xF989.
+    pub const EXP: u8 = 254;
+}
+
+/// The experimental Fast Open option's magic (RFC 7413 §4.1.1).
+pub const FAST_OPEN_MAGIC: u16 = 0xF989;
+
+/// A Fast Open option (RFC 7413): a cookie of 4 to 16 bytes (an even
+/// number), or none (`len` 0: a cookie request); `exp` when carried in the
+/// experimental option 254 instead of kind 34.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FastOpen {
+    pub cookie: [u8; 16],
+    pub len: u8,
+    pub exp: bool,
+}
+
+impl FastOpen {
+    /// A cookie request (no cookie).
+    pub fn request(exp: bool) -> FastOpen {
+        FastOpen {
+            exp,
+            ..FastOpen::default()
+        }
+    }
+
+    /// A cookie of `bytes` (at most 16 are kept).
+    pub fn cookie(bytes: &[u8], exp: bool) -> FastOpen {
+        let len = bytes.len().min(16);
+        let mut cookie = [0u8; 16];
+        cookie[..len].copy_from_slice(&bytes[..len]);
+        FastOpen {
+            cookie,
+            len: len as u8,
+            exp,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.cookie[..self.len as usize]
+    }
+
+    /// Option bytes without padding (kind, length, [magic,] cookie).
+    fn option_len(&self) -> usize {
+        (if self.exp { 4 } else { 2 }) + self.len as usize
+    }
+
+    /// As Linux's tcp_parse_fastopen_option: an odd length, or one outside
+    /// 4..=16 other than 0, is no option at all.
+    fn parse(body: &[u8], exp: bool) -> Option<FastOpen> {
+        let n = body.len();
+        if n % 2 == 1 || (n != 0 && !(4..=16).contains(&n)) {
+            return None;
+        }
+        Some(FastOpen::cookie(body, exp))
+    }
 }
 
 /// The TCP options the stack understands. Fields that do not apply to a
@@ -28,6 +87,8 @@ pub struct TcpOptions {
     pub sack_blocks: [Option<(u32, u32)>; 4],
     /// (TSval, TSecr).
     pub timestamp: Option<(u32, u32)>,
+    /// Fast Open cookie or cookie request; sent on a SYN or SYN-ACK only.
+    pub fast_open: Option<FastOpen>,
 }
 
 impl TcpOptions {
@@ -69,6 +130,10 @@ impl TcpOptions {
                 (option_kind::TIMESTAMP, 10) => {
                     out.timestamp = Some((get_u32(body, 0), get_u32(body, 4)));
                 }
+                (option_kind::FAST_OPEN, _) => out.fast_open = FastOpen::parse(body, false),
+                (option_kind::EXP, _) if body.len() >= 2 && get_u16(body, 0) == FAST_OPEN_MAGIC => {
+                    out.fast_open = FastOpen::parse(&body[2..], true);
+                }
                 _ => {} // unknown kind, or a known kind with the wrong length
             }
             opts = &opts[len..];
@@ -103,6 +168,9 @@ impl TcpOptions {
             if self.window_scale.is_some() {
                 n += 4;
             }
+            if let Some(fo) = self.fast_open {
+                n += (fo.option_len() + 3) & !3;
+            }
         } else {
             if self.timestamp.is_some() {
                 n += 12;
@@ -119,7 +187,8 @@ impl TcpOptions {
     /// `emitted_len(syn)` bytes; returns that length).
     ///
     /// SYN: MSS; then SACK-permitted + timestamps, or NOP NOP timestamps, or
-    /// NOP NOP SACK-permitted; then NOP window scale. SACK blocks are not
+    /// NOP NOP SACK-permitted; then NOP window scale; then Fast Open (kind
+    /// 34 or 254, padded with NOP NOP to 4 bytes). SACK blocks are not
     /// sent on a SYN. Otherwise: NOP NOP timestamps, then NOP NOP SACK
     /// blocks; MSS, window scale and SACK-permitted are not sent.
     pub fn emit(&self, syn: bool, buf: &mut [u8]) -> usize {
@@ -160,6 +229,21 @@ impl TcpOptions {
             }
             if let Some(ws) = self.window_scale {
                 put(&[NOP, WINDOW_SCALE, 3, ws]);
+            }
+            if let Some(fo) = self.fast_open {
+                // Linux's tcp_options_write: NOP NOP after the cookie when
+                // the option's length is 2 mod 4.
+                let len = fo.option_len() as u8;
+                if fo.exp {
+                    let m = FAST_OPEN_MAGIC.to_be_bytes();
+                    put(&[EXP, len, m[0], m[1]]);
+                } else {
+                    put(&[FAST_OPEN, len]);
+                }
+                put(fo.bytes());
+                if len & 3 == 2 {
+                    put(&[NOP, NOP]);
+                }
             }
         } else {
             if let Some(ts) = self.timestamp {
@@ -204,6 +288,7 @@ pub(crate) fn arb_options(syn: bool) -> impl proptest::strategy::Strategy<Value 
                     sack_permitted,
                     sack_blocks,
                     timestamp,
+                    fast_open: None,
                 };
                 normalized(o, syn)
             },
@@ -219,6 +304,7 @@ pub(crate) fn normalized(mut o: TcpOptions, syn: bool) -> TcpOptions {
         o.mss = None;
         o.window_scale = None;
         o.sack_permitted = false;
+        o.fast_open = None;
     }
     o
 }
@@ -243,7 +329,55 @@ mod tests {
             sack_permitted: true,
             sack_blocks: [Some((1, 2)), Some((3, 4)), Some((5, 6)), Some((7, 8))],
             timestamp: Some((0x0102_0304, 0x0506_0708)),
+            fast_open: None,
         }
+    }
+
+    #[test]
+    fn fast_open_layouts_match_linux() {
+        // packetdrill's `mss 1460,nop,nop,sackOK,nop,wscale 8,FO,nop,nop`.
+        let mut o = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(8),
+            sack_permitted: true,
+            fast_open: Some(FastOpen::request(false)),
+            ..TcpOptions::default()
+        };
+        let b = emitted(&o, true);
+        assert_eq!(&b[12..], &[34, 2, 1, 1]);
+        assert_eq!(TcpOptions::parse(&b), Ok(o));
+        // An 8-byte cookie in kind 34: 10 bytes and NOP NOP.
+        o.fast_open = Some(FastOpen::cookie(
+            &[0xab, 0xcd, 0x12, 0x34, 1, 2, 3, 4],
+            false,
+        ));
+        let b = emitted(&o, true);
+        assert_eq!(
+            &b[12..],
+            &[34, 10, 0xab, 0xcd, 0x12, 0x34, 1, 2, 3, 4, 1, 1]
+        );
+        assert_eq!(TcpOptions::parse(&b), Ok(o));
+        // The experimental option: 254, length, magic, cookie, no padding.
+        o.fast_open = Some(FastOpen::cookie(&[1, 2, 3, 4, 5, 6, 7, 8], true));
+        let b = emitted(&o, true);
+        assert_eq!(&b[12..], &[254, 12, 0xf9, 0x89, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(TcpOptions::parse(&b), Ok(o));
+        o.fast_open = Some(FastOpen::request(true));
+        let b = emitted(&o, true);
+        assert_eq!(&b[12..], &[254, 4, 0xf9, 0x89]);
+        assert_eq!(TcpOptions::parse(&b), Ok(o));
+        // Not on other segments; an odd or too long cookie is no option.
+        assert!(emitted(&o, false).is_empty());
+        assert_eq!(
+            TcpOptions::parse(&[34, 5, 1, 2, 3]).unwrap().fast_open,
+            None
+        );
+        assert_eq!(TcpOptions::parse(&[34, 4, 1, 2]).unwrap().fast_open, None);
+        // An experimental option with another magic is not Fast Open.
+        assert_eq!(
+            TcpOptions::parse(&[254, 4, 0x12, 0x34]).unwrap().fast_open,
+            None
+        );
     }
 
     #[test]
@@ -314,6 +448,7 @@ mod tests {
                                     sack_permitted,
                                     sack_blocks,
                                     timestamp,
+                                    fast_open: None,
                                 };
                                 let o = normalized(o, syn);
                                 let b = emitted(&o, syn);
