@@ -189,6 +189,11 @@ fn client_caches_cookie_and_sends_syn_data() {
     );
     assert_eq!(re.payload.len(), 900);
     assert_eq!(tcpi_options(&s, b) & TCPI_OPT_SYN_DATA, 0);
+    // That resend is no small segment for Nagle (Linux counts new data
+    // only): a write's partial tail goes at once.
+    assert_eq!(s.send(t0(), b, &data, MSG_DONTWAIT, None), Ok(2000));
+    let sent: usize = recv_all(&s).iter().map(|g| g.payload.len()).sum();
+    assert_eq!(sent, 2000);
 
     // TCP_FASTOPEN_CONNECT with a cookie: connect() defers the SYN.
     let c = s.socket(SockType::Stream, 0).unwrap();

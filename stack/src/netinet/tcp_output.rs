@@ -276,8 +276,10 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     }
     if len > 0 {
         tp.lsndtime = now;
-        if len < tp.t_maxseg {
-            tp.snd_sml = seq + len; // Linux's tcp_minshall_update
+        if len < tp.t_maxseg && !is_rexmt && !syn {
+            // Linux's tcp_minshall_update, for new data only (not a
+            // retransmission, not a Fast Open SYN's data).
+            tp.snd_sml = seq + len;
         }
     }
     // Linux's tcp_cwnd_validate: remember the largest flight of this window.
