@@ -14,7 +14,7 @@ use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_seq::Seq;
-use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_ts};
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_TIMEWAIT_LEN};
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -189,6 +189,23 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
             rst_for_bad_ack(cx, tp, ackno);
         }
         return;
+    }
+    // Linux's check of the echoed timestamp: a SYN-ACK must echo one of
+    // our SYN's (sent from syn_stamp to now), else it is reset.
+    if let (true, true, Some((_, tsecr))) = (
+        flags.contains(TcpFlags::ACK),
+        cx.sysctl().tcp_timestamps,
+        seg.options.timestamp,
+    ) {
+        let lo = tcp_ts(tp.syn_stamp, tp.ts_offset);
+        let hi = tcp_ts(now, tp.ts_offset);
+        if tsecr != 0 && tsecr.wrapping_sub(lo) > hi.wrapping_sub(lo) {
+            Stats::bump(&cx.stats().drop_paws);
+            if !flags.contains(TcpFlags::RST) {
+                rst_for_bad_ack(cx, tp, ackno);
+            }
+            return;
+        }
     }
     if flags.contains(TcpFlags::RST) {
         if flags.contains(TcpFlags::ACK) {

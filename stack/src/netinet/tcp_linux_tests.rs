@@ -577,3 +577,29 @@ fn fast_retransmit_has_no_psh() {
     assert_eq!((re.seq, re.payload.len()), (iss, 1000));
     assert!(!re.flags.contains(TcpFlags::PSH));
 }
+
+/// A SYN-ACK echoing a timestamp our SYN never sent is reset (RST at its
+/// ACK) and the connection stays in SYN-SENT; a right one completes it
+/// (Linux's tcp_rcv_synsent_state_process; packetdrill
+/// fastopen/client/synack-data).
+#[test]
+fn synack_with_a_bad_tsecr_is_reset() {
+    let s = Stack::new(Config::new(ME, 24));
+    let h = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), h, Some(peer(80))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(&s);
+    let (tsval, _) = syn.options.timestamp.expect("timestamps on");
+    let synack = |ecr: u32| {
+        let opts = TcpOptions {
+            mss: Some(1460),
+            timestamp: Some((7, ecr)),
+            ..TcpOptions::default()
+        };
+        Seg::new(peer(80), syn.src, 5000, syn.seq + 1, SYN | ACK).with_options(opts)
+    };
+    send(&s, t0(), &synack(tsval.wrapping_add(1_000_000)));
+    let rst = recv_one(&s);
+    assert_eq!((rst.flags, rst.seq), (TcpFlags::RST, syn.seq + 1));
+    send(&s, t0(), &synack(tsval));
+    assert_eq!(recv_one(&s).flags, ACK);
+}

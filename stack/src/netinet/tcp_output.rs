@@ -263,6 +263,9 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     let inp = tp.inp;
     let seg_len = len + fin as usize + syn as usize;
     let is_rexmt = seq.lt(tp.snd_max);
+    if syn && !is_rexmt && !flags.contains(TcpFlags::ACK) {
+        tp.syn_stamp = now;
+    }
     tp.snd_nxt = seq + seg_len;
     if tp.snd_nxt.gt(tp.snd_max) {
         tp.snd_max = tp.snd_nxt;

@@ -250,6 +250,9 @@ pub struct TcpCb {
     /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
     /// send's last byte, notification id).
     pub zc_pending: VecDeque<(Seq, u32)>,
+    /// When our first SYN left (Linux's retrans_stamp for a SYN): a
+    /// SYN-ACK must echo a timestamp from then to now.
+    pub syn_stamp: Instant,
 }
 
 impl TcpCb {
@@ -337,6 +340,7 @@ impl TcpCb {
             msg_more: false,
             more_pending: false,
             zc_pending: VecDeque::new(),
+            syn_stamp: Instant::ZERO,
         }
     }
 
