@@ -70,7 +70,7 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             match proto {
                 wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
                 wire::IP_PROTO_TCP => {
-                    crate::netinet::tcp_subr::tcp_ctlinput(cx, now, local, remote, err)
+                    crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
                 }
                 _ => {}
             }

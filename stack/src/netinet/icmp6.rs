@@ -101,7 +101,9 @@ fn to_transport(cx: &impl InetCx, now: Instant, original: &[u8], err: Errno) {
     let remote = SocketAddr::new(dst.into(), dport);
     match proto {
         wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
-        wire::IP_PROTO_TCP => crate::netinet::tcp_subr::tcp_ctlinput(cx, now, local, remote, err),
+        wire::IP_PROTO_TCP => {
+            crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
+        }
         _ => {}
     }
 }

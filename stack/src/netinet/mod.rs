@@ -18,6 +18,7 @@ pub mod ip_reass;
 pub mod ipq;
 pub mod so_pcb;
 pub mod tcp_cc;
+pub mod tcp_ctlinput;
 pub mod tcp_ctloutput;
 pub mod tcp_cubic;
 pub mod tcp_demux;

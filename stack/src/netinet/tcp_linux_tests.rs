@@ -603,3 +603,41 @@ fn synack_with_a_bad_tsecr_is_reset() {
     send(&s, t0(), &synack(tsval));
     assert_eq!(recv_one(&s).flags, ACK);
 }
+
+/// A host unreachable for our SYN-ACK forgets the half-open connection
+/// (Linux's tcp_req_err): the ACK that follows finds none and is reset
+/// (packetdrill fastopen/server/icmp-baseline).
+#[test]
+fn icmp_unreachable_drops_a_half_open_connection() {
+    use crate::wire::{self, icmpv4, Icmpv4Repr, Ipv4Repr};
+    let s = Stack::new(Config::new(ME, 24));
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 1).unwrap();
+    send(&s, t0(), &Seg::new(peer(5000), me(8080), 0, 0, SYN));
+    let synack = s.poll_transmit().expect("the SYN-ACK");
+    let iss = Seg::parse(&synack).unwrap().seq;
+    let msg = Icmpv4Repr::DstUnreachable {
+        code: icmpv4::dst_unreachable::HOST_UNREACH,
+        next_hop_mtu: 0,
+        original: &synack[..28],
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER,
+        dst_addr: ME,
+        protocol: wire::IP_PROTO_ICMP,
+        payload_len: msg.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 0,
+        dont_frag: false,
+    };
+    let mut f = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut f[..20]);
+    msg.emit(&mut f[20..]);
+    s.handle_frame(t0(), &f);
+    send(&s, t0(), &Seg::new(peer(5000), me(8080), 1, iss + 1, ACK));
+    let rst = recv_one(&s);
+    assert_eq!((rst.flags, rst.seq), (TcpFlags::RST, iss + 1));
+    assert_eq!(s.accept(l).map(|_| ()), Err(Errno::EAGAIN));
+}

@@ -8,7 +8,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
 use crate::kern::socket::{SoState, Socket};
-use crate::kern::sotable::lock_live;
 use crate::kern::uipc::sofree;
 use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
 use crate::netinet::inet::InetCx;
@@ -281,36 +280,6 @@ pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
     if so.so_state.has(SoState::PROTOREF) {
         so.so_state.clear(SoState::PROTOREF);
         sofree(cx, so);
-    }
-}
-
-/// An ICMP error for a connection. Hard errors abort a connection still
-/// opening (as Linux's tcp_v4_err); established connections ignore them.
-pub(crate) fn tcp_ctlinput(
-    cx: &impl InetCx,
-    _now: Instant,
-    local: SocketAddr,
-    remote: SocketAddr,
-    err: Errno,
-) {
-    let found = cx
-        .inet()
-        .pcbinfo
-        .read()
-        .tcp_conns
-        .get(&(local, remote))
-        .copied();
-    let Some(h) = found else { return };
-    let Ok(sref) = cx.sockets().lookup(h) else {
-        return;
-    };
-    let Some(mut so) = lock_live(&sref) else {
-        return;
-    };
-    let state = so.so_pcb.tcp().map(|tp| tp.t_state);
-    if matches!(state, Some(TcpState::SynSent | TcpState::SynReceived)) {
-        so.so_error = Some(err);
-        tcp_close(cx, &mut so);
     }
 }
 

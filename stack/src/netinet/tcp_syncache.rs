@@ -352,6 +352,19 @@ fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry, fo: Opt
     tcp_emit(cx, e.local, e.remote, ttl, tos, &repr, (&[], &[]));
 }
 
+/// A hard ICMP error for a half-open connection: forget it (Linux's
+/// tcp_req_err); its ACK, if one comes, is then answered with a RST.
+pub(crate) fn syncache_unreach(l: &mut Socket, local: SocketAddr, remote: SocketAddr) {
+    if l.so_listen().is_none() {
+        return;
+    }
+    let tp = listener_tcpcb(l);
+    if let Some(i) = tp.t_syncache.find(local, remote) {
+        tp.t_syncache.entries.remove(i);
+    }
+    arm_listener_timer(l);
+}
+
 /// The listener's retransmission timer: the earliest SYN-ACK due.
 fn arm_listener_timer(l: &mut Socket) {
     let listening = l.so_listen().is_some();
