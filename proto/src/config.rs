@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ShimConfig {
     pub tun: String,
     pub addr: Ipv4Addr,
@@ -18,6 +18,9 @@ pub struct ShimConfig {
     pub mtu: Option<usize>,
     pub log: LogLevel,
     pub mode: Mode,
+    /// Impairments applied at the TUN I/O layer (SOCKSHIM_FAULTS; clean,
+    /// i.e. off, by default).
+    pub faults: stack::faults::FaultSpec,
 }
 
 /// Where the stack runs (`SOCKSHIM_MODE`).
@@ -85,6 +88,7 @@ impl ShimConfig {
             mtu: None,
             log: LogLevel::Warn,
             mode: Mode::Process,
+            faults: stack::faults::FaultSpec::default(),
         };
         if let Some(v) = get("SOCKSHIM_TUN") {
             c.tun = v;
@@ -141,6 +145,10 @@ impl ShimConfig {
                 "service" => Mode::Service,
                 _ => return Err(format!("SOCKSHIM_MODE={v}: process|service")),
             };
+        }
+        if let Some(v) = get("SOCKSHIM_FAULTS") {
+            c.faults = stack::faults::FaultSpec::parse(&v)
+                .map_err(|e| format!("SOCKSHIM_FAULTS={v}: {e}"))?;
         }
         Ok(c)
     }
@@ -214,5 +222,12 @@ mod tests {
             Mode::Service
         );
         assert!(cfg(&[("SOCKSHIM_MODE", "both")]).is_err());
+        assert!(cfg(&[]).unwrap().faults.is_clean());
+        let f = cfg(&[("SOCKSHIM_FAULTS", "loss=0.01,seed=7")])
+            .unwrap()
+            .faults;
+        assert_eq!((f.loss, f.seed), (0.01, 7));
+        let e = cfg(&[("SOCKSHIM_FAULTS", "loss=3")]).unwrap_err();
+        assert!(e.starts_with("SOCKSHIM_FAULTS=loss=3: loss"), "{e}");
     }
 }

@@ -60,7 +60,10 @@ fn main() {
     let mut core = Core::new(stack::Stack::new(sc));
     core.read_sysctl = Some(startup::read_sysctl);
     match Service::new(core, device, listener, idle) {
-        Ok(mut s) => s.run(),
+        Ok(mut s) => {
+            s.faults = stack::faults::DeviceFaults::from_spec(cfg.faults);
+            s.run()
+        }
         Err(e) => {
             eprintln!("sockshimd: cannot start the event loop: {e}");
             std::process::exit(EXIT_NO_DEVICE);

@@ -29,6 +29,9 @@ pub struct Shim {
     pub fds: FdTable,
     pub epoll: crate::epoll::EpollTable,
     pub tun_fd: i32,
+    /// SOCKSHIM_FAULTS impairments between the TUN fd and the stack (the
+    /// same `DeviceFaults` sockshimd uses); None: frames pass straight.
+    faults: Option<Mutex<stack::faults::DeviceFaults>>,
     driver_wake_fd: i32,
     /// The driver's current timer deadline (stack micros), to know when an
     /// application thread must wake it for an earlier timer.
@@ -197,6 +200,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             fds: FdTable::default(),
             epoll: crate::epoll::EpollTable::default(),
             tun_fd: -1,
+            faults: None,
             driver_wake_fd: -1,
             driver_deadline: AtomicU64::new(u64::MAX),
             waiters: Mutex::new(HashMap::new()),
@@ -251,6 +255,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         fds: FdTable::default(),
         epoll: crate::epoll::EpollTable::default(),
         tun_fd: tun,
+        faults: stack::faults::DeviceFaults::from_spec(cfg.faults).map(Mutex::new),
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
         waiters: Mutex::new(HashMap::new()),
@@ -344,6 +349,12 @@ extern "C" fn at_exit() {
                 "sockshim: stack counters at exit: {:?}",
                 st.stats()
             ));
+            if let Some(f) = &s.faults {
+                let (i, o) = f.lock().counters();
+                log::debug(&format!(
+                    "sockshim: faults at exit: inbound {i:?} outbound {o:?}"
+                ));
+            }
         }
     }));
 }
@@ -357,13 +368,39 @@ impl Shim {
         stack::Instant::from_micros(monotonic_us())
     }
 
-    /// Write every queued frame to the TUN device.
+    /// Write every queued frame to the TUN device (through the faults when
+    /// configured: what they hold back leaves on a later flush).
     pub fn flush(&self) {
         let Some(st) = self.stack.local() else { return };
+        if let Some(faults) = &self.faults {
+            let now = self.now();
+            let mut f = faults.lock();
+            while let Some(frame) = st.poll_transmit() {
+                f.push_outbound(now, frame);
+            }
+            while let Some(frame) = f.pop_outbound(now) {
+                self.write_tun(&frame);
+            }
+            return;
+        }
         while let Some(frame) = st.poll_transmit() {
-            // SAFETY: writing an initialised buffer to our TUN fd.
-            unsafe { (real().write)(self.tun_fd, frame.as_ptr() as *const c_void, frame.len()) };
+            self.write_tun(&frame);
             st.recycle(frame);
+        }
+    }
+
+    fn write_tun(&self, frame: &[u8]) {
+        // SAFETY: writing an initialised buffer to our TUN fd.
+        unsafe { (real().write)(self.tun_fd, frame.as_ptr() as *const c_void, frame.len()) };
+    }
+
+    /// The driver's next deadline: the stack's timer or a frame the faults
+    /// hold back, whichever is first.
+    fn next_deadline(&self, st: &Stack) -> Option<stack::Instant> {
+        let held = self.faults.as_ref().and_then(|f| f.lock().next_due());
+        match (st.poll_timeout(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -373,7 +410,7 @@ impl Shim {
         let Some(st) = self.stack.local() else { return };
         self.flush();
         self.wake_changed();
-        if let Some(t) = st.poll_timeout() {
+        if let Some(t) = self.next_deadline(st) {
             if t.total_micros() < self.driver_deadline.load(Ordering::Relaxed) {
                 self.wake_driver();
             }
@@ -430,7 +467,7 @@ fn driver_loop(s: &Shim) {
     let mut buf = vec![0u8; 65536];
     loop {
         let now = s.now();
-        let timeout_ms = match st.poll_timeout() {
+        let timeout_ms = match s.next_deadline(st) {
             Some(t) => {
                 s.driver_deadline.store(t.total_micros(), Ordering::Relaxed);
                 let d = t.total_micros().saturating_sub(now.total_micros());
@@ -468,7 +505,22 @@ fn driver_loop(s: &Shim) {
                 if n <= 0 {
                     break;
                 }
-                st.handle_frame(s.now(), &buf[..n as usize]);
+                match &s.faults {
+                    Some(f) => f.lock().push_inbound(s.now(), &buf[..n as usize]),
+                    None => st.handle_frame(s.now(), &buf[..n as usize]),
+                }
+            }
+        }
+        if let Some(f) = &s.faults {
+            // Frames now due, taken out before the stack runs (flush,
+            // from any thread, takes the same lock).
+            let now = s.now();
+            let due: Vec<Vec<u8>> = {
+                let mut f = f.lock();
+                std::iter::from_fn(|| f.pop_inbound(now)).collect()
+            };
+            for frame in due {
+                st.handle_frame(now, &frame);
             }
         }
         st.handle_timeout(s.now());

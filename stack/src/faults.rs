@@ -243,6 +243,72 @@ impl FaultyLink {
     }
 }
 
+/// The impairments of one device, both directions, as the TUN I/O layer
+/// of the shim (process mode) and of sockshimd applies them: frames read
+/// from the device go through `inbound` before the stack sees them, frames
+/// the stack sends go through `outbound` before they are written. The two
+/// directions draw from their own RNGs seeded from `spec.seed`, so a run
+/// with one seed makes the same decisions for the same frame sequence.
+#[derive(Debug)]
+pub struct DeviceFaults {
+    spec: FaultSpec,
+    inbound: FaultyLink,
+    outbound: FaultyLink,
+}
+
+impl DeviceFaults {
+    pub fn new(spec: FaultSpec) -> DeviceFaults {
+        let s = spec.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        DeviceFaults {
+            spec,
+            inbound: FaultyLink::new(s ^ 0x5151),
+            outbound: FaultyLink::new(s ^ 0xa3a3),
+        }
+    }
+
+    /// None for a clean spec: the I/O layer then costs nothing.
+    pub fn from_spec(spec: FaultSpec) -> Option<DeviceFaults> {
+        (!spec.is_clean()).then(|| DeviceFaults::new(spec))
+    }
+
+    pub fn spec(&self) -> &FaultSpec {
+        &self.spec
+    }
+
+    /// A frame read from the device at `now`.
+    pub fn push_inbound(&mut self, now: Instant, frame: &[u8]) {
+        self.inbound.push(&self.spec, now, frame.to_vec());
+    }
+
+    /// A frame the stack sends at `now`.
+    pub fn push_outbound(&mut self, now: Instant, frame: Vec<u8>) {
+        self.outbound.push(&self.spec, now, frame);
+    }
+
+    /// The next inbound frame due for the stack.
+    pub fn pop_inbound(&mut self, now: Instant) -> Option<Vec<u8>> {
+        self.inbound.pop_due(now)
+    }
+
+    /// The next outbound frame due for the device.
+    pub fn pop_outbound(&mut self, now: Instant) -> Option<Vec<u8>> {
+        self.outbound.pop_due(now)
+    }
+
+    /// When the next held frame (either direction) is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        match (self.inbound.next_due(), self.outbound.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What was done to the frames: (inbound, outbound).
+    pub fn counters(&self) -> (FaultCounters, FaultCounters) {
+        (self.inbound.counters(), self.outbound.counters())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +420,44 @@ mod tests {
             .map(|(a, b)| (a ^ b).count_ones())
             .sum();
         assert_eq!(flipped, 1);
+    }
+
+    #[test]
+    fn device_faults_are_off_when_clean_and_replayable_by_seed() {
+        assert!(DeviceFaults::from_spec(FaultSpec::default()).is_none());
+        let spec = FaultSpec::parse("loss=0.2,dup=0.1,reorder=0.1,corrupt=0.1,seed=7").unwrap();
+        let run = || {
+            let mut d = DeviceFaults::from_spec(spec).unwrap();
+            let mut got = (Vec::new(), Vec::new());
+            for i in 0..2_000u32 {
+                let now = Instant::from_micros(i as u64 * 100);
+                d.push_inbound(now, &i.to_be_bytes());
+                d.push_outbound(now, i.to_le_bytes().to_vec());
+                while let Some(f) = d.pop_inbound(now) {
+                    got.0.push(f);
+                }
+                while let Some(f) = d.pop_outbound(now) {
+                    got.1.push(f);
+                }
+            }
+            let end = d.next_due().unwrap_or(Instant::ZERO) + Duration::from_secs(1);
+            got.0.extend(std::iter::from_fn(|| d.pop_inbound(end)));
+            got.1.extend(std::iter::from_fn(|| d.pop_outbound(end)));
+            assert!(d.next_due().is_none());
+            (got, d.counters())
+        };
+        let (a, ca) = run();
+        let (b, cb) = run();
+        assert_eq!(a, b, "same seed, same fate");
+        assert_eq!(ca, cb);
+        for c in [ca.0, ca.1] {
+            assert_eq!(c.pushed, 2_000);
+            assert!(
+                c.lost > 300 && c.duplicated > 100 && c.corrupted > 100,
+                "{c:?}"
+            );
+        }
+        assert_eq!(a.0.len() as u64, ca.0.pushed - ca.0.lost + ca.0.duplicated);
+        assert_ne!(ca.0, ca.1, "each direction has its own draws");
     }
 }
