@@ -16,6 +16,8 @@ mod elf;
 mod netns;
 mod run;
 mod servable;
+mod service;
+mod stat;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +45,26 @@ enum Cmd {
         #[command(subcommand)]
         op: NetnsOp,
     },
+    /// Every socket of this namespace's stack and its counters (like ss -tinp
+    /// and nstat); needs the stack service (SOCKSHIM_MODE=service)
+    #[command(after_help = "Examples:\n  \
+        ip netns exec demo sockshim stat\n  \
+        ip netns exec demo sockshim stat --watch\n  \
+        ip netns exec demo sockshim stat --json | jq '.sockets[] | select(.state_name == \"LISTEN\")'")]
+    Stat {
+        /// The stack's TUN device (SOCKSHIM_TUN)
+        #[arg(long, env = "SOCKSHIM_TUN", default_value = netns::DEFAULT_TUN)]
+        tun: String,
+        /// Refresh every --interval until interrupted
+        #[arg(long)]
+        watch: bool,
+        /// One JSON object (per refresh with --watch)
+        #[arg(long)]
+        json: bool,
+        /// Seconds between refreshes with --watch
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
 }
 
 #[derive(Args)]
@@ -66,6 +88,10 @@ struct RunArgs {
     /// Shim log level (SOCKSHIM_LOG): off, error, warn, info, debug
     #[arg(long, value_name = "LEVEL")]
     log: Option<String>,
+    /// Impair the device's frames, both directions (SOCKSHIM_FAULTS), e.g.
+    /// loss=0.01,reorder=0.01,dup=0.005,delay=2ms,jitter=1ms,corrupt=0.001,seed=7
+    #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
+    faults: Option<String>,
     /// Run inside network namespace NAME, making it and the TUN device when
     /// missing (kernel side: the first host of --addr's network); a
     /// namespace made here is removed when CMD exits
@@ -107,6 +133,12 @@ enum NetnsOp {
     Down { name: String },
 }
 
+/// A --faults SPEC the shim will accept (checked here, with its reason,
+/// rather than by the program's first socket call).
+fn parse_faults(spec: &str) -> Result<String, String> {
+    stack::faults::FaultSpec::parse(spec).map(|_| spec.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
@@ -116,6 +148,7 @@ fn main() -> ExitCode {
             gateway: a.gateway,
             mtu: a.mtu,
             log: a.log,
+            faults: a.faults,
             netns: a.netns,
             keep_netns: a.keep_netns,
             lib: a.lib,
@@ -123,6 +156,17 @@ fn main() -> ExitCode {
             cmd: a.cmd,
         }),
         Cmd::Check { cmd } => check(&cmd),
+        Cmd::Stat {
+            tun,
+            watch,
+            json,
+            interval,
+        } => stat::stat(
+            &tun,
+            watch,
+            json,
+            std::time::Duration::from_secs_f64(interval.clamp(0.05, 3600.0)),
+        ),
         Cmd::Netns { op } => {
             let r = match &op {
                 NetnsOp::Up { name, tun, addr } => netns::up(name, tun, addr).map(|_| ()),

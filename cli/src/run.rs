@@ -27,6 +27,7 @@ pub struct RunOpts {
     pub gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
     pub log: Option<String>,
+    pub faults: Option<String>,
     pub netns: Option<String>,
     pub keep_netns: bool,
     pub lib: Option<PathBuf>,
@@ -176,6 +177,7 @@ pub fn run(o: RunOpts) -> i32 {
         ("SOCKSHIM_GATEWAY", gateway.map(|g| g.to_string())),
         ("SOCKSHIM_MTU", o.mtu.map(|m| m.to_string())),
         ("SOCKSHIM_LOG", o.log.clone()),
+        ("SOCKSHIM_FAULTS", o.faults.clone()),
     ];
     for (k, v) in sets {
         if let Some(v) = v {

@@ -111,6 +111,12 @@ pub enum Request<'a> {
         items: Vec<(u64, u32)>,
         wait: bool,
     },
+    /// `sockshim stat`: the stack's sockets from the `skip`th on, and its
+    /// counters; replies `Body::Text` (see service/src/stat.rs for the
+    /// lines). Trusted clients only (it shows every socket).
+    Stat {
+        skip: u32,
+    },
 }
 
 /// What a successful request returns.
@@ -139,6 +145,8 @@ pub enum Body<'a> {
     },
     Info(SockInfo),
     Ready(Vec<u32>),
+    /// Lines of text (`Stat`).
+    Text(&'a [u8]),
 }
 
 /// The service's answer to one request.
@@ -237,6 +245,7 @@ impl<'a> Request<'a> {
                 }
                 &mut w
             }
+            Request::Stat { skip } => w.u16(100).u32(*skip),
         };
         w.buf
     }
@@ -335,6 +344,7 @@ impl<'a> Request<'a> {
                 }
                 Request::Poll { items, wait }
             }
+            100 => Request::Stat { skip: r.u32()? },
             _ => return Err(Malformed("unknown request")),
         };
         r.end()?;
@@ -388,6 +398,7 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
             }
             &mut w
         }
+        Body::Text(t) => w.u8(100).bytes(t),
     };
     w.buf
 }
@@ -452,6 +463,7 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
             }
             Body::Ready(v)
         }
+        100 => Body::Text(r.bytes(MAX_DATA)?),
         _ => return Err(Malformed("unknown reply")),
     };
     r.end()?;
@@ -519,6 +531,7 @@ mod tests {
                 items: vec![(1, 1), (2, 4)],
                 wait: true,
             },
+            Request::Stat { skip: 300 },
         ]
     }
 
@@ -570,6 +583,7 @@ mod tests {
             }),
             Ok(Body::Info(info)),
             Ok(Body::Ready(vec![1, 4, 0x2011])),
+            Ok(Body::Text(b"sock id=1\n")),
         ] {
             let b = encode_reply(&rep);
             assert_eq!(decode_reply(&b), Ok(rep.clone()));

@@ -90,6 +90,12 @@ impl Core {
 
     /// Nothing alive: no anchored socket and nothing the stack still keeps
     /// (a TIME_WAIT, a FIN being delivered).
+    /// The inode of socket `id`'s program-side anchor (`sockshim stat`
+    /// finds the owning pids and fds by it in /proc).
+    pub fn anchor_inode(&self, id: u64) -> Option<u64> {
+        self.socks.get(&id).map(|e| e.b_ino)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.socks.is_empty() && self.stack.socket_count() == 0
     }
@@ -236,6 +242,8 @@ impl Core {
         let reply = match req {
             Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
             Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
+            // The event loop serves these (run.rs): they see the device.
+            Request::Stat { .. } => Err(Errno::EOPNOTSUPP),
             Request::Socket { .. } if !sess.trusted => return (Err(Errno::EACCES), None),
             Request::Socket {
                 domain,

@@ -10,3 +10,4 @@ pub mod idle;
 pub mod listener;
 pub mod run;
 pub mod startup;
+pub mod stat;

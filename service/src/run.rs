@@ -41,6 +41,9 @@ pub struct Service {
     idle: Idle,
     uid: u32,
     buf: Vec<u8>,
+    /// SOCKSHIM_FAULTS impairments between the device and the stack (None:
+    /// frames pass straight through).
+    pub faults: Option<stack::faults::DeviceFaults>,
 }
 
 /// CLOCK_MONOTONIC in stack time: one clock for every process.
@@ -72,6 +75,7 @@ impl Service {
             idle: Idle::new(idle),
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],
+            faults: None,
         })
     }
 
@@ -97,6 +101,7 @@ impl Service {
                 }
             }
             self.watch_new_anchors();
+            self.deliver_held();
             self.core.stack.handle_timeout(now());
             self.flush();
             self.core.sync_changed();
@@ -117,6 +122,9 @@ impl Service {
                 .min(60_000),
             None => 60_000,
         };
+        if let Some(t) = self.faults.as_ref().and_then(|f| f.next_due()) {
+            ms = ms.min(t.total_micros().saturating_sub(n).div_ceil(1000));
+        }
         if let Some(left) = self.idle.remaining(std::time::Instant::now()) {
             ms = ms.min(left.as_millis() as u64 + 1);
         }
@@ -126,20 +134,49 @@ impl Service {
     fn input(&mut self, frame: &mut [u8]) {
         for _ in 0..256 {
             match nix::unistd::read(self.device.as_raw_fd(), frame) {
-                Ok(n) if n > 0 => {
-                    self.core.stack.handle_frame(now(), &frame[..n]);
-                    self.core.after_frame();
-                }
+                Ok(n) if n > 0 => match self.faults.as_mut() {
+                    Some(faults) => faults.push_inbound(now(), &frame[..n]),
+                    None => {
+                        self.core.stack.handle_frame(now(), &frame[..n]);
+                        self.core.after_frame();
+                    }
+                },
                 _ => break,
             }
         }
+        self.deliver_held();
     }
 
-    /// Write every queued frame to the device.
+    /// With faults: hand the stack the inbound frames now due (the
+    /// outbound ones leave in `flush`).
+    fn deliver_held(&mut self) {
+        let Some(faults) = self.faults.as_mut() else {
+            return;
+        };
+        let t = now();
+        while let Some(f) = faults.pop_inbound(t) {
+            self.core.stack.handle_frame(t, &f);
+            self.core.after_frame();
+        }
+    }
+
+    /// Write every queued frame to the device (through the faults, when
+    /// configured: what they hold back leaves on a later turn).
     pub fn flush(&mut self) {
+        let t = now();
         while let Some(f) = self.core.stack.poll_transmit() {
-            let _ = nix::unistd::write(&self.device, &f);
-            self.core.stack.recycle(f);
+            match self.faults.as_mut() {
+                Some(faults) => faults.push_outbound(t, f),
+                None => {
+                    let _ = nix::unistd::write(&self.device, &f);
+                    self.core.stack.recycle(f);
+                }
+            }
+        }
+        if let Some(faults) = self.faults.as_mut() {
+            while let Some(f) = faults.pop_outbound(t) {
+                let _ = nix::unistd::write(&self.device, &f);
+            }
         }
     }
 
@@ -241,7 +278,15 @@ impl Service {
                 return Err(());
             }
         };
-        let (reply, pass) = self.core.handle(sess, now(), req, fds);
+        let text;
+        let (reply, pass) = match req {
+            Request::Stat { .. } if !sess.trusted => (Err(Errno::EACCES), None),
+            Request::Stat { skip } => {
+                text = crate::stat::stat_text(&self.core, self.faults.as_ref(), skip);
+                (Ok(proto::Body::Text(&text)), None)
+            }
+            req => self.core.handle(sess, now(), req, fds),
+        };
         let b = encode_reply(&reply);
         drop(reply);
         let r = send_reply(conn.as_fd(), &b, pass.as_ref());

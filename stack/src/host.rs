@@ -20,6 +20,9 @@
 //! - `sysctl`: the current tunables; `RwLock` over an `Arc`, leaf, held
 //!   only to clone or replace the `Arc`.
 
+mod sockstat;
+pub use sockstat::SocketRow;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;

@@ -21,6 +21,7 @@ pub mod wire;
 pub use api::{Domain, Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 pub use config::{Config, Sysctl};
 pub use errno::Errno;
+pub use host::SocketRow;
 pub use host::Stack;
 pub use stats::StatsSnapshot;
 pub use time::Instant;

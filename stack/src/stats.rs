@@ -18,6 +18,14 @@ macro_rules! stats {
                 StatsSnapshot { $($name: self.$name.load(Relaxed),)* }
             }
         }
+
+        impl StatsSnapshot {
+            /// Every counter with its name, in declaration order (what
+            /// `sockshim stat` prints, as nstat does).
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name),)*]
+            }
+        }
     };
 }
 
