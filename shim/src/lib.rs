@@ -20,6 +20,7 @@ pub mod real;
 pub mod stdio;
 pub mod sys;
 pub mod sysctl;
+pub mod trace;
 pub mod uaccess;
 pub mod wait;
 

@@ -15,7 +15,7 @@ use crate::{
 
 /// # Safety
 /// Standard sendto(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn sendto(
     fd: c_int,
     buf: *const c_void,
@@ -49,7 +49,7 @@ pub unsafe extern "C" fn sendto(
 
 /// # Safety
 /// Standard send(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
     match ours(fd) {
         // SAFETY: same contract.
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) ->
 
 /// # Safety
 /// Standard sendmsg(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
@@ -197,7 +197,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
 
 /// # Safety
 /// Standard recvfrom(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn recvfrom(
     fd: c_int,
     buf: *mut c_void,
@@ -234,7 +234,7 @@ pub unsafe extern "C" fn recvfrom(
 
 /// # Safety
 /// Standard recv(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
     match ours(fd) {
         // SAFETY: same contract.
@@ -366,7 +366,7 @@ fn recvmsg_errqueue(of: &OpenFile, msg: *mut libc::msghdr, m: &libc::msghdr) -> 
 
 /// # Safety
 /// Standard recvmsg(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
     match ours(fd) {
         Some(of) => guard(|| {
@@ -490,7 +490,7 @@ unsafe fn adopt_rights(msg: *mut libc::msghdr) {
 
 /// # Safety
 /// Standard __recv_chk contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn __recv_chk(
     fd: c_int,
     buf: *mut c_void,
@@ -508,7 +508,7 @@ pub unsafe extern "C" fn __recv_chk(
 
 /// # Safety
 /// Standard __recvfrom_chk contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn __recvfrom_chk(
     fd: c_int,
     buf: *mut c_void,
@@ -632,7 +632,7 @@ pub(crate) fn put_msg_len(m: *mut libc::mmsghdr, r: ssize_t) -> R<()> {
 
 /// # Safety
 /// Standard sendmmsg(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn sendmmsg(
     fd: c_int,
     msgs: *mut libc::mmsghdr,
@@ -662,7 +662,7 @@ pub unsafe extern "C" fn sendmmsg(
 /// # Safety
 /// Standard recvmmsg(2) contract (the timeout is checked between messages,
 /// as Linux does).
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn recvmmsg(
     fd: c_int,
     msgs: *mut libc::mmsghdr,

@@ -16,7 +16,7 @@ use crate::{addr_in, guard, ours, put_addr, set_errno, MAX_OPTLEN};
 
 /// # Safety
 /// Standard socket(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let base = ty & 0xf;
     let flags = ty & !0xf;
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 
 /// # Safety
 /// Standard socketpair(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn socketpair(
     domain: c_int,
     ty: c_int,
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn socketpair(
 
 /// # Safety
 /// Standard bind(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| ops::bind(&of, addr_in(addr, len)?.bytes())),
@@ -75,7 +75,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 
 /// # Safety
 /// Standard listen(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| ops::listen(&of, backlog)),
@@ -86,7 +86,7 @@ pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
 
 /// # Safety
 /// Standard accept4(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn accept4(
     fd: c_int,
     addr: *mut sockaddr,
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn accept4(
 
 /// # Safety
 /// Standard accept(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     match ours(fd) {
         // SAFETY: same contract as accept4.
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 
 /// # Safety
 /// Standard connect(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| ops::connect(&of, addr_in(addr, len)?.bytes())),
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 
 /// # Safety
 /// Standard shutdown(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| ops::shutdown(&of, how)),
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
 
 /// # Safety
 /// Standard setsockopt(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn setsockopt(
     fd: c_int,
     level: c_int,
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn setsockopt(
 
 /// # Safety
 /// Standard getsockopt(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn getsockopt(
     fd: c_int,
     level: c_int,
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn getsockopt(
 
 /// # Safety
 /// Standard getsockname(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| {
@@ -243,7 +243,7 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
 
 /// # Safety
 /// Standard getpeername(2) contract.
-#[no_mangle]
+// Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     match ours(fd) {
         Some(of) => guard(|| {
