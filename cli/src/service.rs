@@ -3,7 +3,8 @@
 //! one request and its reply at a time.
 
 use nix::sys::socket::{
-    connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+    connect, recv, send, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag,
+    SockType, UnixAddr,
 };
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -45,11 +46,27 @@ impl Service {
         Ok(s)
     }
 
+    /// Send `req` with `fd` attached (SCM_RIGHTS); Ok when the service
+    /// accepted it.
+    pub fn call_with_fd(&mut self, req: &Request<'_>, fd: &OwnedFd) -> Result<(), String> {
+        let raw = [fd.as_raw_fd()];
+        let cm = [ControlMessage::ScmRights(&raw)];
+        let b = req.encode();
+        let iov = [std::io::IoSlice::new(&b)];
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cm, MsgFlags::MSG_NOSIGNAL, None)
+            .map_err(|e| format!("service: {e}"))?;
+        self.reply().map(|_| ())
+    }
+
     /// Send `req`; the reply's body, re-encoded as owned bytes (the text
     /// of a `Body::Text`, nothing for others).
     pub fn call(&mut self, req: &Request<'_>) -> Result<Vec<u8>, String> {
         send(self.fd.as_raw_fd(), &req.encode(), MsgFlags::MSG_NOSIGNAL)
             .map_err(|e| format!("service: {e}"))?;
+        self.reply()
+    }
+
+    fn reply(&mut self) -> Result<Vec<u8>, String> {
         let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty())
             .map_err(|e| format!("service: {e}"))?;
         if n == 0 {

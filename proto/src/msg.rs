@@ -117,6 +117,10 @@ pub enum Request<'a> {
     Stat {
         skip: u32,
     },
+    /// `sockshim capture`: one SOCK_SEQPACKET socket rides along by
+    /// SCM_RIGHTS; the service copies every frame to it until it is closed
+    /// (service/src/capture.rs). Trusted clients only.
+    Capture,
 }
 
 /// What a successful request returns.
@@ -246,6 +250,7 @@ impl<'a> Request<'a> {
                 &mut w
             }
             Request::Stat { skip } => w.u16(100).u32(*skip),
+            Request::Capture => w.u16(101),
         };
         w.buf
     }
@@ -345,6 +350,7 @@ impl<'a> Request<'a> {
                 Request::Poll { items, wait }
             }
             100 => Request::Stat { skip: r.u32()? },
+            101 => Request::Capture,
             _ => return Err(Malformed("unknown request")),
         };
         r.end()?;
@@ -532,6 +538,7 @@ mod tests {
                 wait: true,
             },
             Request::Stat { skip: 300 },
+            Request::Capture,
         ]
     }
 

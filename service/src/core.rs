@@ -243,7 +243,7 @@ impl Core {
             Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
             Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
             // The event loop serves these (run.rs): they see the device.
-            Request::Stat { .. } => Err(Errno::EOPNOTSUPP),
+            Request::Stat { .. } | Request::Capture => Err(Errno::EOPNOTSUPP),
             Request::Socket { .. } if !sess.trusted => return (Err(Errno::EACCES), None),
             Request::Socket {
                 domain,

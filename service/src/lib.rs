@@ -4,6 +4,7 @@
 //! that tests drive them without a device.
 
 pub mod anchor;
+pub mod capture;
 pub mod core;
 pub mod device;
 pub mod idle;

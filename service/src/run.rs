@@ -20,6 +20,7 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use proto::{msg::encode_reply, Request};
 use stack::Errno;
 
+use crate::capture::Dir;
 use crate::core::{Core, Session};
 use crate::idle::Idle;
 use crate::listener;
@@ -44,6 +45,8 @@ pub struct Service {
     /// SOCKSHIM_FAULTS impairments between the device and the stack (None:
     /// frames pass straight through).
     pub faults: Option<stack::faults::DeviceFaults>,
+    /// `sockshim capture` clients' copies of every frame.
+    capture: crate::capture::Captures,
 }
 
 /// CLOCK_MONOTONIC in stack time: one clock for every process.
@@ -76,6 +79,7 @@ impl Service {
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],
             faults: None,
+            capture: Default::default(),
         })
     }
 
@@ -137,7 +141,9 @@ impl Service {
                 Ok(n) if n > 0 => match self.faults.as_mut() {
                     Some(faults) => faults.push_inbound(now(), &frame[..n]),
                     None => {
-                        self.core.stack.handle_frame(now(), &frame[..n]);
+                        let t = now();
+                        self.capture.frame(t, Dir::In, &frame[..n]);
+                        self.core.stack.handle_frame(t, &frame[..n]);
                         self.core.after_frame();
                     }
                 },
@@ -155,6 +161,7 @@ impl Service {
         };
         let t = now();
         while let Some(f) = faults.pop_inbound(t) {
+            self.capture.frame(t, Dir::In, &f);
             self.core.stack.handle_frame(t, &f);
             self.core.after_frame();
         }
@@ -165,6 +172,7 @@ impl Service {
     pub fn flush(&mut self) {
         let t = now();
         while let Some(f) = self.core.stack.poll_transmit() {
+            self.capture.frame(t, Dir::Out, &f);
             match self.faults.as_mut() {
                 Some(faults) => faults.push_outbound(t, f),
                 None => {
@@ -285,6 +293,14 @@ impl Service {
                 text = crate::stat::stat_text(&self.core, self.faults.as_ref(), skip);
                 (Ok(proto::Body::Text(&text)), None)
             }
+            Request::Capture if !sess.trusted => (Err(Errno::EACCES), None),
+            Request::Capture => match <[OwnedFd; 1]>::try_from(fds) {
+                Ok([fd]) => {
+                    self.capture.add(fd);
+                    (Ok(proto::Body::None), None)
+                }
+                Err(_) => (Err(Errno::EINVAL), None),
+            },
             req => self.core.handle(sess, now(), req, fds),
         };
         let b = encode_reply(&reply);
