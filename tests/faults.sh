@@ -4,14 +4,18 @@
 # duplicating, corrupting device; the bytes must arrive intact (sha256)
 # and the stack must have rejected and counted corrupted frames.
 # 1% faults: FAULT_MIB (default 256) MiB each way, in-process stack;
-# 5% loss: FAULT5_MIB (default 32) MiB each way, through the stack
-# service (both modes use one fault layer, stack/src/faults.rs).
+# 5% loss (tests/faults_loss5.sh, FAULT_PART=5): FAULT5_MIB (default 32)
+# MiB each way, through the stack service (both modes use one fault
+# layer, stack/src/faults.rs). Two scripts, each within the runner's limit:
+# the 5% run alone takes about 3 minutes (the stack's sender is slow to
+# recover from loss: README, Limits).
 source "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || fail "socat not installed"
 mib=${FAULT_MIB:-256}
 mib5=${FAULT5_MIB:-32}
+part=${FAULT_PART:-1}
+[ "$part" = 5 ] && mib=$mib5
 head -c "${mib}M" /dev/urandom > "$WORK/in" || fail "test data"
-head -c "${mib5}M" "$WORK/in" > "$WORK/in5"
 SPEC1="loss=0.01,reorder=0.01,dup=0.005,corrupt=0.001,seed=7"
 SPEC5="loss=0.05,seed=11"
 
@@ -45,6 +49,10 @@ xfer() {
   pass "$label kernel->shim: $(stat -c %s "$src") bytes, sha256 equal, $(rate "$t0" "$src")"
 }
 
+if [ "$part" = 5 ]; then
+  xfer "5% loss ($SPEC5, service)" "$SPEC5" service "$WORK/in"
+  exit 0
+fi
 xfer "1% faults ($SPEC1)" "$SPEC1" process "$WORK/in"
 # The in-process stack logs its counters at exit (SOCKSHIM_LOG=debug):
 # corrupted inbound frames were injected and rejected by checksum.
@@ -56,4 +64,3 @@ for log in tx rx; do
   [ "$rejected" -ge 1 ] || fail "$log: $injected corrupted inbound frames, none rejected by checksum"
   pass "$log: $injected inbound frames corrupted, $rejected rejected by checksum"
 done
-xfer "5% loss ($SPEC5, service)" "$SPEC5" service "$WORK/in5"

@@ -7,9 +7,9 @@
 # (process mode) it says so in one line and fails.
 source "$(dirname "$0")/lib.sh"
 command -v nginx >/dev/null || fail "nginx not installed"
-SOCKSHIM=$ROOT/target/release/sockshim
+SOCKSHIM=${SOCKSHIM_BIN_DIR:-$ROOT/target/release}/sockshim
 [ -x "$SOCKSHIM" ] || fail "missing $SOCKSHIM (cargo build --release -p cli)"
-[ -x "$ROOT/target/release/sockshimd" ] || fail "missing sockshimd (cargo build --release -p service)"
+[ -x "${SOCKSHIM_BIN_DIR:-$ROOT/target/release}/sockshimd" ] || fail "missing sockshimd (cargo build --release -p service)"
 
 out=$(in_ns "$SOCKSHIM" stat 2>&1) && fail "stat without a service succeeded: $out"
 [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "SOCKSHIM_MODE=service" ||

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod capture;
+mod compare;
 mod elf;
 mod netns;
 mod run;
@@ -44,6 +46,67 @@ enum Cmd {
     Netns {
         #[command(subcommand)]
         op: NetnsOp,
+    },
+    /// Run CMD as `run` does, printing one line per network call it makes
+    /// (socket, connect, sendto, ...) with arguments, result and errno, like
+    /// strace -e trace=network (SOCKSHIM_TRACE)
+    #[command(after_help = "Examples:\n  \
+        ip netns exec demo sockshim trace -- curl -s http://10.7.0.1:8000/\n  \
+        ip netns exec demo sockshim trace -o calls.txt -- nginx -g 'daemon off;'")]
+    Trace {
+        /// Append the lines to FILE instead of standard error
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Write a pcap file of every frame this namespace's stack receives and
+    /// sends (tcpdump -r, tshark -r read it); needs the stack service
+    /// (SOCKSHIM_MODE=service). Stops on Ctrl-C, SIGTERM, -c or --duration
+    #[command(after_help = "Examples:\n  \
+        ip netns exec demo sockshim capture -w /tmp/stack.pcap\n  \
+        ip netns exec demo sockshim capture -w /tmp/stack.pcap -c 100 && tcpdump -nr /tmp/stack.pcap")]
+    Capture {
+        /// The pcap file to write
+        #[arg(short = 'w', value_name = "FILE")]
+        file: PathBuf,
+        /// The stack's TUN device (SOCKSHIM_TUN)
+        #[arg(long, env = "SOCKSHIM_TUN", default_value = netns::DEFAULT_TUN)]
+        tun: String,
+        /// Stop after this many frames
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after this many seconds
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+    },
+    /// Run CMD on the kernel's sockets (strace, a veth with the same
+    /// addresses) and under the shim (SOCKSHIM_TRACE); print the first call
+    /// on an AF_INET socket where they differ, or "same" (exit 0 same, 1
+    /// different, 2 error). Run it where `sockshim run` would run CMD
+    #[command(after_help = "Example:\n  \
+        ip netns exec demo sockshim compare -- curl -s http://10.7.0.1:8000/")]
+    Compare {
+        /// The TUN device of the shim run (SOCKSHIM_TUN)
+        #[arg(long, env = "SOCKSHIM_TUN", default_value = netns::DEFAULT_TUN)]
+        tun: String,
+        /// The program's address in both runs (SOCKSHIM_ADDR) [default: 10.7.0.2/24]
+        #[arg(long, value_name = "A/N")]
+        addr: Option<String>,
+        /// Path of libsockshim.so (as for run)
+        #[arg(long, value_name = "PATH")]
+        lib: Option<PathBuf>,
+        /// Keep both traces in DIR (kernel.txt, shim.txt)
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// The program and its arguments (after `--`)
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        cmd: Vec<OsString>,
     },
     /// Every socket of this namespace's stack and its counters (like ss -tinp
     /// and nstat); needs the stack service (SOCKSHIM_MODE=service)
@@ -139,22 +202,31 @@ fn parse_faults(spec: &str) -> Result<String, String> {
     stack::faults::FaultSpec::parse(spec).map(|_| spec.to_string())
 }
 
+fn run_opts(a: RunArgs, env: Vec<(String, OsString)>) -> run::RunOpts {
+    run::RunOpts {
+        tun: a.tun,
+        addr: a.addr,
+        gateway: a.gateway,
+        mtu: a.mtu,
+        log: a.log,
+        faults: a.faults,
+        netns: a.netns,
+        keep_netns: a.keep_netns,
+        lib: a.lib,
+        force: a.force,
+        cmd: a.cmd,
+        env,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        Cmd::Run(a) => run::run(run::RunOpts {
-            tun: a.tun,
-            addr: a.addr,
-            gateway: a.gateway,
-            mtu: a.mtu,
-            log: a.log,
-            faults: a.faults,
-            netns: a.netns,
-            keep_netns: a.keep_netns,
-            lib: a.lib,
-            force: a.force,
-            cmd: a.cmd,
-        }),
+        Cmd::Run(a) => run::run(run_opts(a, Vec::new())),
+        Cmd::Trace { output, run } => {
+            let to = output.map_or_else(|| "stderr".into(), |p| p.into_os_string());
+            run::run(run_opts(run, vec![("SOCKSHIM_TRACE".into(), to)]))
+        }
         Cmd::Check { cmd } => check(&cmd),
         Cmd::Stat {
             tun,
@@ -167,6 +239,30 @@ fn main() -> ExitCode {
             json,
             std::time::Duration::from_secs_f64(interval.clamp(0.05, 3600.0)),
         ),
+        Cmd::Capture {
+            file,
+            tun,
+            count,
+            duration,
+        } => capture::capture(capture::CaptureOpts {
+            tun,
+            file,
+            count,
+            duration: duration.map(|d| std::time::Duration::from_secs_f64(d.clamp(0.0, 1e9))),
+        }),
+        Cmd::Compare {
+            tun,
+            addr,
+            lib,
+            keep,
+            cmd,
+        } => compare::compare(compare::CompareOpts {
+            tun,
+            addr,
+            lib,
+            keep,
+            cmd,
+        }),
         Cmd::Netns { op } => {
             let r = match &op {
                 NetnsOp::Up { name, tun, addr } => netns::up(name, tun, addr).map(|_| ()),

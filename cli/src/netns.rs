@@ -14,7 +14,7 @@ pub const KERNEL_ADDR: &str = "10.7.0.1/24";
 pub const KERNEL_ADDR6: &str = "fd00:7::1/64";
 pub const DEFAULT_TUN: &str = "sockshim0";
 
-fn ip(args: &[&str]) -> Result<(), String> {
+pub fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
         .stdin(Stdio::null())

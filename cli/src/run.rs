@@ -33,6 +33,8 @@ pub struct RunOpts {
     pub lib: Option<PathBuf>,
     pub force: bool,
     pub cmd: Vec<OsString>,
+    /// More variables for CMD (`trace` sets SOCKSHIM_TRACE).
+    pub env: Vec<(String, OsString)>,
 }
 
 /// Where the library may be, in order: --lib, $SOCKSHIM_SO, beside this
@@ -183,6 +185,9 @@ pub fn run(o: RunOpts) -> i32 {
         if let Some(v) = v {
             cmd.env(k, v);
         }
+    }
+    for (k, v) in &o.env {
+        cmd.env(k, v);
     }
 
     let Some(ns) = made_ns else {
