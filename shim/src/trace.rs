@@ -225,7 +225,12 @@ fn sock_type(t: c_int) -> String {
     }
 }
 
-fn proto_name(p: c_int) -> String {
+/// The protocol as strace names it: IPPROTO_* for the inet families, a
+/// number for the others.
+fn proto_name(domain: c_int, p: c_int) -> String {
+    if domain != libc::AF_INET && domain != libc::AF_INET6 {
+        return p.to_string();
+    }
     match p {
         libc::IPPROTO_IP => "IPPROTO_IP".into(),
         libc::IPPROTO_TCP => "IPPROTO_TCP".into(),
@@ -416,7 +421,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
             "socket({}, {}, {})",
             family(domain),
             sock_type(ty),
-            proto_name(protocol)
+            proto_name(domain, protocol)
         );
         emit(&call, r as i64, e);
     }
@@ -448,7 +453,7 @@ pub unsafe extern "C" fn socketpair(
             "socketpair({}, {}, {}, {pair})",
             family(domain),
             sock_type(ty),
-            proto_name(protocol)
+            proto_name(domain, protocol)
         );
         emit(&call, r as i64, e);
     }
