@@ -172,10 +172,15 @@ pub fn render_table(snap: &Snapshot, own: &HashMap<u64, Vec<Owner>>) -> String {
         let proto = s.get("proto");
         let remote = s.get("remote");
         let os = own.get(&s.num("ino")).map(|v| v.as_slice()).unwrap_or(&[]);
+        // netstat's names: tcp6/udp6 for an AF_INET6 socket.
+        let shown = match s.get("family") {
+            "inet6" => format!("{proto}6"),
+            _ => proto.to_string(),
+        };
         let _ = writeln!(
             out,
             "{:<5} {:<10} {:>7} {:>7} {:<21} {:<21} {}",
-            proto,
+            shown,
             state_name(proto, s.num("state"), remote),
             s.num("recvq"),
             s.num("sendq"),
@@ -322,7 +327,7 @@ mod tests {
 
     const TEXT: &str = "sock id=3 proto=tcp state=10 listening=1 local=10.7.0.2:80 remote=* ino=77 recvq=0 sendq=0 unsent=0 cwnd=10 ssthresh=2147483647 mss=1460 rtt_us=0 rttvar_us=0 rto_us=1000000 retrans=0 total_retrans=0 bytes_acked=0 bytes_received=0\n\
 sock id=5 proto=tcp state=1 listening=0 local=10.7.0.2:80 remote=10.7.0.1:4000 ino=78 recvq=0 sendq=0 unsent=0 cwnd=10 ssthresh=7 mss=1448 rtt_us=50 rttvar_us=25 rto_us=200000 retrans=0 total_retrans=2 bytes_acked=1 bytes_received=16\n\
-sock id=4 proto=udp state=0 listening=0 local=0.0.0.0:53 remote=* ino=0 recvq=5 sendq=0 unsent=0\n\
+sock id=4 family=inet6 proto=udp state=0 listening=0 local=[::]:53 remote=* ino=0 recvq=5 sendq=0 unsent=0\n\
 counter frames_in 12\ncounter drop_checksum 0\nfault inbound.lost 3\nfaults loss=0.01\n";
 
     #[test]
@@ -348,7 +353,10 @@ counter frames_in 12\ncounter drop_checksum 0\nfault inbound.lost 3\nfaults loss
             1,
             "no TCP_INFO line for a listener: {t}"
         );
-        assert!(t.contains("UNCONN") && t.contains("frames_in"), "{t}");
+        assert!(
+            t.contains("udp6  UNCONN") && t.contains("[::]:53") && t.contains("frames_in"),
+            "{t}"
+        );
         assert!(!t.contains("drop_checksum"), "zero counters hidden: {t}");
         assert!(t.contains("inbound.lost"), "{t}");
         let j = render_json(&snap, &own);

@@ -1,4 +1,4 @@
-//! `sockshim stat`'s answer: the stack's sockets and counters as lines of
+//! `sockshim stat`'s answer: the stack's sockets (IPv4 and IPv6) and counters as lines of
 //! `key=value` words, which the CLI turns into a table or JSON. One line
 //! per socket, `sock ...`, then `counter NAME VALUE` and, with
 //! SOCKSHIM_FAULTS, `fault DIRECTION.NAME VALUE`; a reply that could not
@@ -33,8 +33,9 @@ pub fn stat_text(core: &Core, faults: Option<&DeviceFaults>, skip: u32) -> Vec<u
         };
         let _ = write!(
             out,
-            "sock id={id} proto={proto} state={} listening={} local={} remote={} ino={} \
-             recvq={} sendq={} unsent={}",
+            "sock id={id} family={} proto={proto} state={} listening={} local={} remote={} \
+             ino={} recvq={} sendq={} unsent={}",
+            if r.local.is_ipv4() { "inet" } else { "inet6" },
             r.info.tcp_state,
             r.info.listening as u8,
             r.local,
@@ -102,13 +103,15 @@ mod tests {
             24,
         )));
         let h = core.stack.socket(SockType::Stream, 0).unwrap();
-        core.stack.bind(h, "10.7.0.2:80".parse().unwrap()).unwrap();
+        core.stack
+            .bind(h, "10.7.0.2:80".parse::<std::net::SocketAddr>().unwrap())
+            .unwrap();
         core.stack.listen(h, 8).unwrap();
         let t = String::from_utf8(stat_text(&core, None, 0)).unwrap();
         let first = t.lines().next().unwrap();
         assert!(
             first.starts_with(&format!(
-                "sock id={} proto=tcp state=10 listening=1 local=10.7.0.2:80 remote=*",
+                "sock id={} family=inet proto=tcp state=10 listening=1 local=10.7.0.2:80 remote=*",
                 h.as_u64()
             )),
             "{first}"

@@ -2,7 +2,7 @@
 //! view): every socket alive, queued children and TIME_WAIT included,
 //! with its addresses, queues and, for TCP, its TCP_INFO.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::Stack;
 use crate::api::{SockInfo, SockType, SocketHandle};
@@ -15,9 +15,9 @@ use crate::netinet::tcp_info::{self, TcpInfo};
 pub struct SocketRow {
     pub handle: SocketHandle,
     pub ty: SockType,
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// None while unconnected.
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
     pub info: SockInfo,
     /// TCP sockets only.
     pub tcp: Option<TcpInfo>,
