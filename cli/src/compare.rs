@@ -11,7 +11,8 @@
 //! kernel side, 10.7.0.1, stays the peer either way).
 //!
 //! What is compared: every traced call on a socket made by socket(AF_INET)
-//! or accepted from one, with descriptors numbered by order of appearance,
+//! or socket(AF_INET6) or accepted from one (the kernel run has only the
+//! IPv4 address), with descriptors numbered by order of appearance,
 //! ephemeral ports (>= 32768) blanked, the data of sends and receives left
 //! out, consecutive successful sends (or receives) on one socket summed
 //! (segmentation is timing), and EAGAIN results dropped (so is polling).
@@ -106,7 +107,8 @@ pub fn calls(text: &str) -> Vec<Call> {
             .trim()
             .to_string();
         if name == "socket" {
-            if args.starts_with("AF_INET,") && result.parse::<i64>().is_ok_and(|r| r >= 0) {
+            let is_inet = args.starts_with("AF_INET,") || args.starts_with("AF_INET6,");
+            if is_inet && result.parse::<i64>().is_ok_and(|r| r >= 0) {
                 let n = inet.len() + 1;
                 inet.insert(result.to_string(), n);
                 out.push(Call {
@@ -331,11 +333,14 @@ fn run(o: &CompareOpts) -> Result<bool, String> {
     let (k, s) = (calls(&read(&kfile)), calls(&read(&sfile)));
     let same = match first_divergence(&k, &s) {
         None => {
-            println!("same ({} calls on AF_INET sockets)", k.len());
+            println!("same ({} calls on AF_INET/AF_INET6 sockets)", k.len());
             true
         }
         Some(i) => {
-            println!("first divergence at call {} of AF_INET sockets:", i + 1);
+            println!(
+                "first divergence at call {} on AF_INET/AF_INET6 sockets:",
+                i + 1
+            );
             let show =
                 |c: Option<&Call>| c.map_or("(no more calls)".to_string(), |c| c.line.clone());
             println!("  kernel: {}", show(k.get(i)));

@@ -314,11 +314,14 @@ fn addr_str(a: *const sockaddr, len: usize) -> String {
             b[6],
             b[7]
         ),
-        libc::AF_INET6 if b.len() >= 24 => {
+        libc::AF_INET6 if b.len() >= 28 => {
             let ip = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[8..24]).unwrap_or([0; 16]));
             format!(
-                "{{sa_family=AF_INET6, sin6_port=htons({}), sin6_addr=\"{ip}\"}}",
-                u16::from_be_bytes([b[2], b[3]])
+                "{{sa_family=AF_INET6, sin6_port=htons({}), sin6_flowinfo=htonl({}), \
+                 inet_pton(AF_INET6, \"{ip}\", &sin6_addr), sin6_scope_id={}}}",
+                u16::from_be_bytes([b[2], b[3]]),
+                u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                u32::from_ne_bytes([b[24], b[25], b[26], b[27]])
             )
         }
         libc::AF_UNIX => {
@@ -912,6 +915,16 @@ mod tests {
             "{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"10.7.0.1\")}"
         );
         assert_eq!(addr_str(std::ptr::null(), 0), "NULL");
+        // SAFETY: sockaddr_in6 is plain data; all zeroes is a valid value.
+        let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        sin6.sin6_family = libc::AF_INET6 as u16;
+        sin6.sin6_port = 8000u16.to_be();
+        sin6.sin6_addr.s6_addr[15] = 1;
+        assert_eq!(
+            addr_str(&sin6 as *const _ as *const sockaddr, 28),
+            "{sa_family=AF_INET6, sin6_port=htons(8000), sin6_flowinfo=htonl(0), \
+             inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}"
+        );
         assert_eq!(
             sock_type(libc::SOCK_STREAM | libc::SOCK_NONBLOCK),
             "SOCK_STREAM|SOCK_NONBLOCK"
