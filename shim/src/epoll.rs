@@ -8,7 +8,7 @@
 //! readable, so the epoll fd itself polls readable (nested epoll, poll on
 //! an epoll fd).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use libc::c_void;
@@ -46,18 +46,67 @@ struct Interest {
     /// With the service: its change count at the last report (EPOLLET
     /// reports again only after it moved).
     last_changes: Option<u16>,
-    /// With the service: ask about this entry at the next wait (new or
-    /// modified, its anchor fired, or it was ready when last asked). Any
-    /// other entry was not ready when asked, and the service then armed its
-    /// anchor for the events it waits for: it would have fired.
-    recheck: bool,
+    /// On the set's ready list (Linux's `ep_is_linked`).
+    queued: bool,
+    /// Which registration this is: a ready-list entry left behind by a
+    /// deleted registration of the same fd names an older one.
+    id: u64,
+}
+
+/// A set's interests and its ready list (Linux's `rdllist`): entries that
+/// may be ready, in the order they became so. Only they are looked at by
+/// `epoll_wait`, so a wait costs O(ready), not O(registered).
+///
+/// An entry goes on the list when the stack reports its socket changed
+/// (in-process), when its anchor fired (service), and when it is added or
+/// modified. A wait takes entries off the front; a level-triggered entry
+/// that was reported goes back at the end, as `ep_send_events` does, and
+/// leaves only when a later wait finds it not ready. With the service a
+/// ready entry stays on the list whatever its mode (it may stop and start
+/// being ready between two anchor tokens), and its change count decides
+/// whether EPOLLET reports it again.
+#[derive(Debug, Default)]
+struct Inner {
+    interests: HashMap<i32, Interest>,
+    ready: VecDeque<(i32, u64)>,
+    next_id: u64,
+}
+
+impl Inner {
+    /// Put `fd`'s entry on the ready list. Returns whether the list was
+    /// empty before (the notifier must then be signalled).
+    fn enqueue(&mut self, fd: i32) -> bool {
+        let Some(i) = self.interests.get_mut(&fd) else {
+            return false;
+        };
+        if i.queued {
+            return false;
+        }
+        i.queued = true;
+        let was_empty = self.ready.is_empty();
+        self.ready.push_back((fd, i.id));
+        was_empty
+    }
+
+    /// Take the next live entry off the ready list.
+    fn dequeue(&mut self) -> Option<i32> {
+        while let Some((fd, id)) = self.ready.pop_front() {
+            if let Some(i) = self.interests.get_mut(&fd) {
+                if i.id == id && i.queued {
+                    i.queued = false;
+                    return Some(fd);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// One epoll instance that has (or had) stack sockets in it.
 #[derive(Debug)]
 pub struct EpollSet {
     pub notifier: i32,
-    interests: Mutex<HashMap<i32, Interest>>,
+    inner: Mutex<Inner>,
 }
 
 impl EpollSet {
@@ -76,8 +125,8 @@ impl EpollSet {
 #[derive(Default)]
 pub struct EpollTable {
     sets: Mutex<HashMap<i32, Arc<EpollSet>>>,
-    /// socket → sets watching it.
-    watchers: Mutex<HashMap<SocketHandle, Vec<Arc<EpollSet>>>>,
+    /// socket → (set, fd) of each registration watching it.
+    watchers: Mutex<HashMap<SocketHandle, Vec<(Arc<EpollSet>, i32)>>>,
 }
 
 impl EpollTable {
@@ -108,7 +157,7 @@ impl EpollTable {
         }
         let set = Arc::new(EpollSet {
             notifier,
-            interests: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
         });
         self.sets.lock().insert(epfd, set.clone());
         Ok(set)
@@ -129,14 +178,16 @@ impl EpollTable {
         }
         let set = self.get_or_create(epfd)?;
         let h = file.handle;
-        let mut list = set.interests.lock();
+        let mut inner = set.inner.lock();
         match op {
             libc::EPOLL_CTL_ADD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
-                if list.contains_key(&fd) {
+                if inner.interests.contains_key(&fd) {
                     return Err(libc::EEXIST);
                 }
-                list.insert(
+                inner.next_id += 1;
+                let id = inner.next_id;
+                inner.interests.insert(
                     fd,
                     Interest {
                         file,
@@ -145,10 +196,15 @@ impl EpollTable {
                         disarmed: false,
                         pending: true,
                         last_changes: None,
-                        recheck: true,
+                        queued: false,
+                        id,
                     },
                 );
-                self.watchers.lock().entry(h).or_default().push(set.clone());
+                self.watchers
+                    .lock()
+                    .entry(h)
+                    .or_default()
+                    .push((set.clone(), fd));
                 if s.stack.remote().is_some() {
                     let mut kev = libc::epoll_event {
                         events: libc::EPOLLIN as u32,
@@ -157,10 +213,11 @@ impl EpollTable {
                     // SAFETY: epoll_ctl with a valid event struct.
                     unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, fd, &mut kev) };
                 }
+                inner.enqueue(fd);
             }
             libc::EPOLL_CTL_MOD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
-                let i = list.get_mut(&fd).ok_or(libc::ENOENT)?;
+                let i = inner.interests.get_mut(&fd).ok_or(libc::ENOENT)?;
                 if ev.events & libc::EPOLLEXCLUSIVE as u32 != 0
                     || i.events & libc::EPOLLEXCLUSIVE as u32 != 0
                 {
@@ -171,10 +228,10 @@ impl EpollTable {
                 i.disarmed = false;
                 i.pending = true;
                 i.last_changes = None;
-                i.recheck = true;
+                inner.enqueue(fd);
             }
             libc::EPOLL_CTL_DEL => {
-                list.remove(&fd).ok_or(libc::ENOENT)?;
+                inner.interests.remove(&fd).ok_or(libc::ENOENT)?;
                 if s.stack.remote().is_some() {
                     // SAFETY: epoll_ctl DEL needs no event.
                     unsafe {
@@ -183,7 +240,10 @@ impl EpollTable {
                 }
                 let mut w = self.watchers.lock();
                 if let Some(v) = w.get_mut(&h) {
-                    if let Some(pos) = v.iter().position(|x| Arc::ptr_eq(x, &set)) {
+                    if let Some(pos) = v
+                        .iter()
+                        .position(|(x, xfd)| Arc::ptr_eq(x, &set) && *xfd == fd)
+                    {
                         v.swap_remove(pos);
                     }
                     if v.is_empty() {
@@ -193,40 +253,55 @@ impl EpollTable {
             }
             _ => return Err(libc::EINVAL),
         }
-        drop(list);
+        drop(inner);
         // Let a waiter re-evaluate at once.
         set.signal();
         s.wake_changed();
         Ok(())
     }
 
-    /// The stack socket `h` changed: mark its entries and wake the sets.
+    /// The stack socket `h` changed: put its entries on their sets' ready
+    /// lists (Linux's `ep_poll_callback`) and wake the sets.
     pub fn notify(&self, h: SocketHandle) {
-        let sets: Vec<Arc<EpollSet>> = match self.watchers.lock().get(&h) {
+        let regs: Vec<(Arc<EpollSet>, i32)> = match self.watchers.lock().get(&h) {
             Some(v) => v.clone(),
             None => return,
         };
-        for set in sets {
-            for i in set.interests.lock().values_mut() {
-                if i.file.handle == h {
+        for (set, fd) in regs {
+            let mut inner = set.inner.lock();
+            let first = match inner.interests.get_mut(&fd) {
+                Some(i) if i.file.handle == h => {
                     i.pending = true;
+                    inner.enqueue(fd)
                 }
+                _ => false,
+            };
+            drop(inner);
+            // The notifier is readable while the list is not empty (a
+            // wait leaves it signalled when entries remain): only the
+            // first entry needs the write.
+            if first {
+                set.signal();
             }
-            set.signal();
         }
     }
 
     /// The open file `file` is gone (its last fd closed): drop it from every set.
     pub fn forget_file(&self, file: &Arc<OpenFile>) {
-        let sets: Vec<Arc<EpollSet>> = self
+        let regs = self
             .watchers
             .lock()
             .remove(&file.handle)
             .unwrap_or_default();
-        for set in sets {
-            set.interests
-                .lock()
-                .retain(|_, i| !Arc::ptr_eq(&i.file, file));
+        for (set, fd) in regs {
+            let mut inner = set.inner.lock();
+            if inner
+                .interests
+                .get(&fd)
+                .is_some_and(|i| Arc::ptr_eq(&i.file, file))
+            {
+                inner.interests.remove(&fd);
+            }
         }
     }
 
@@ -235,11 +310,22 @@ impl EpollTable {
         let Some(set) = self.sets.lock().remove(&epfd) else {
             return;
         };
+        let handles: Vec<SocketHandle> = set
+            .inner
+            .lock()
+            .interests
+            .values()
+            .map(|i| i.file.handle)
+            .collect();
         let mut w = self.watchers.lock();
-        for v in w.values_mut() {
-            v.retain(|x| !Arc::ptr_eq(x, &set));
+        for h in handles {
+            if let Some(v) = w.get_mut(&h) {
+                v.retain(|(x, _)| !Arc::ptr_eq(x, &set));
+                if v.is_empty() {
+                    w.remove(&h);
+                }
+            }
         }
-        w.retain(|_, v| !v.is_empty());
         drop(w);
         crate::driver::unprotect_and_close(set.notifier);
     }
@@ -269,11 +355,9 @@ impl EpollTable {
                 .map(|k| k.u64 as u32 as i32)
                 .collect();
             if !fired.is_empty() {
-                let mut list = set.interests.lock();
+                let mut inner = set.inner.lock();
                 for fd in fired {
-                    if let Some(i) = list.get_mut(&fd) {
-                        i.recheck = true;
-                    }
+                    inner.enqueue(fd);
                 }
             }
             for k in kbuf {
@@ -346,8 +430,9 @@ impl EpollTable {
         }
     }
 
-    /// Append ready stack entries to `out`. Returns whether some
-    /// level-triggered entry remains ready after this report.
+    /// Append ready stack entries to `out`, looking only at the ready
+    /// list (as Linux's `ep_send_events`). Returns whether entries remain
+    /// on it after this report (the notifier must stay readable).
     fn collect(
         &self,
         s: &Shim,
@@ -355,77 +440,101 @@ impl EpollTable {
         out: &mut [libc::epoll_event],
         n: &mut usize,
     ) -> bool {
-        let mut still = false;
-        let mut list = set.interests.lock();
-        // With the service: every armed entry's readiness in one request,
-        // after reading the anchors' tokens back (the request re-arms them
-        // and registers interest, so the kernel wait below cannot miss a
-        // change).
-        let remote: Option<Vec<u32>> = s.stack.remote().map(|r| {
-            let items: Vec<(u64, u32)> = list
-                .iter()
-                .filter(|(_, i)| !i.disarmed && i.recheck)
-                .map(|(fd, i)| {
-                    crate::wait::drain_token(*fd);
-                    (i.file.handle.as_u64(), i.events & 0xffff)
-                })
-                .collect();
-            if items.is_empty() {
-                return Vec::new();
+        let mut inner = set.inner.lock();
+        // Each entry at most once per call: those re-queued during it
+        // wait for the next.
+        let mut budget = inner.ready.len();
+        let always = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+        match s.stack.remote() {
+            None => {
+                while budget > 0 && *n < out.len() {
+                    budget -= 1;
+                    let Some(fd) = inner.dequeue() else { break };
+                    let i = inner.interests.get_mut(&fd).expect("dequeued entry");
+                    if i.disarmed {
+                        continue;
+                    }
+                    let r = crate::ops::readiness(s, i.file.handle) as u16 as u32;
+                    let ready = r & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
+                    if ready == 0 {
+                        i.pending = false;
+                        continue;
+                    }
+                    let et = i.events & EPOLLET != 0;
+                    if et && !i.pending {
+                        continue;
+                    }
+                    out[*n] = libc::epoll_event {
+                        events: ready,
+                        u64: i.data,
+                    };
+                    *n += 1;
+                    i.pending = false;
+                    if i.events & EPOLLONESHOT != 0 {
+                        i.disarmed = true;
+                    } else if !et {
+                        inner.enqueue(fd);
+                    }
+                }
             }
-            r.poll(items, true).unwrap_or_default()
-        });
-        let mut rv = remote.as_ref().map(|v| v.iter());
-        for i in list.values_mut() {
-            if i.disarmed || (remote.is_some() && !i.recheck) {
-                continue;
-            }
-            let always = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-            let r = match rv.as_mut() {
-                None => crate::ops::readiness(s, i.file.handle) as u16 as u32,
-                Some(it) => {
-                    let v = it.next().copied().unwrap_or(libc::POLLNVAL as u32);
+            Some(r) => {
+                // Every listed entry's readiness in one request, after
+                // reading the anchors' tokens back (the request re-arms
+                // them and registers interest, so the kernel wait cannot
+                // miss a change).
+                let mut fds = Vec::with_capacity(budget);
+                let mut items = Vec::with_capacity(budget);
+                while budget > 0 {
+                    budget -= 1;
+                    let Some(fd) = inner.dequeue() else { break };
+                    let i = &inner.interests[&fd];
+                    if i.disarmed {
+                        continue;
+                    }
+                    crate::wait::drain_token(fd);
+                    fds.push(fd);
+                    items.push((i.file.handle.as_u64(), i.events & 0xffff));
+                }
+                let answers = if items.is_empty() {
+                    Vec::new()
+                } else {
+                    r.poll(items, true).unwrap_or_default()
+                };
+                for (k, fd) in fds.into_iter().enumerate() {
+                    let v = answers.get(k).copied().unwrap_or(libc::POLLNVAL as u32);
+                    let i = inner.interests.get_mut(&fd).expect("listed entry");
                     let changes = (v >> 16) as u16;
                     if i.last_changes != Some(changes) {
                         i.pending = true;
                     }
                     i.last_changes = Some(changes);
-                    v & 0xffff
+                    let ready = v & 0xffff & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
+                    if ready == 0 {
+                        // Not ready: the service now watches it for us
+                        // (the request registered interest), its anchor
+                        // will fire.
+                        i.pending = false;
+                        continue;
+                    }
+                    let et = i.events & EPOLLET != 0;
+                    let report = (!et || i.pending) && *n < out.len();
+                    if report {
+                        out[*n] = libc::epoll_event {
+                            events: ready,
+                            u64: i.data,
+                        };
+                        *n += 1;
+                        i.pending = false;
+                        if i.events & EPOLLONESHOT != 0 {
+                            i.disarmed = true;
+                            continue;
+                        }
+                    }
+                    // Ready: it may stop and start again unseen: look again.
+                    inner.enqueue(fd);
                 }
-            };
-            let ready = r & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
-            if remote.is_some() {
-                // Not ready: the service now watches it for us (the
-                // request registered interest), its anchor will fire.
-                // Ready: it may stop and start again unseen: look again.
-                i.recheck = ready != 0;
-            }
-            if ready == 0 {
-                i.pending = false;
-                continue;
-            }
-            let et = i.events & EPOLLET != 0;
-            if et && !i.pending {
-                continue;
-            }
-            if *n >= out.len() {
-                still = true;
-                i.recheck = true;
-                continue;
-            }
-            out[*n] = libc::epoll_event {
-                events: ready,
-                u64: i.data,
-            };
-            *n += 1;
-            i.pending = false;
-            if i.events & EPOLLONESHOT != 0 {
-                i.disarmed = true;
-            } else if !et {
-                still = true;
-                i.recheck = true;
             }
         }
-        still
+        !inner.ready.is_empty()
     }
 }
