@@ -121,12 +121,15 @@ impl EpollSet {
     }
 }
 
+/// One registration of a socket: the set and the fd it was added as.
+type Registration = (Arc<EpollSet>, i32);
+
 /// epfd → set.
 #[derive(Default)]
 pub struct EpollTable {
     sets: Mutex<HashMap<i32, Arc<EpollSet>>>,
     /// socket → (set, fd) of each registration watching it.
-    watchers: Mutex<HashMap<SocketHandle, Vec<(Arc<EpollSet>, i32)>>>,
+    watchers: Mutex<HashMap<SocketHandle, Vec<Registration>>>,
 }
 
 impl EpollTable {
@@ -263,7 +266,7 @@ impl EpollTable {
     /// The stack socket `h` changed: put its entries on their sets' ready
     /// lists (Linux's `ep_poll_callback`) and wake the sets.
     pub fn notify(&self, h: SocketHandle) {
-        let regs: Vec<(Arc<EpollSet>, i32)> = match self.watchers.lock().get(&h) {
+        let regs: Vec<Registration> = match self.watchers.lock().get(&h) {
             Some(v) => v.clone(),
             None => return,
         };

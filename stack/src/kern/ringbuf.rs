@@ -1,24 +1,36 @@
-//! A byte ring buffer with a hard capacity that grows its storage lazily
-//! (doubling) up to that capacity, so idle sockets cost little and the data
-//! path allocates only while a buffer is first filling.
+//! A byte ring buffer with a hard capacity whose storage is allocated
+//! when data arrives and released when it empties (as Linux frees an skb
+//! once it is read), so an idle socket holds no buffer memory and the data
+//! path allocates only while a buffer fills. Storage grows by doubling up
+//! to the capacity; it is never zero-filled: only the bytes written so far
+//! are initialised (the storage `Vec`'s length), the rest is spare capacity.
 
 #[derive(Debug, Default)]
 pub struct RingBuf {
+    /// The ring: `size` bytes of which the first `storage.len()` have been
+    /// written at least once.
     storage: Vec<u8>,
+    /// Bytes in the ring (0 while no storage is held).
+    size: usize,
     head: usize,
     len: usize,
     capacity: usize,
+    /// How far past the head bytes were written (out-of-order bytes past
+    /// `len` included): the storage is released only when this is 0.
+    ahead: usize,
+    /// The size of the last storage released: a buffer that empties and
+    /// fills again at a high rate starts there, not at the minimum.
+    hint: usize,
 }
 
-const MIN_STORAGE: usize = 4096;
+/// The smallest storage allocated.
+const MIN_STORAGE: usize = 256;
 
 impl RingBuf {
     pub fn new(capacity: usize) -> RingBuf {
         RingBuf {
-            storage: Vec::new(),
-            head: 0,
-            len: 0,
             capacity,
+            ..RingBuf::default()
         }
     }
 
@@ -36,7 +48,7 @@ impl RingBuf {
     }
     /// Bytes of memory held by the storage.
     pub fn allocated(&self) -> usize {
-        self.storage.len()
+        self.size
     }
 
     /// Change the hard capacity (never below the current length).
@@ -44,24 +56,72 @@ impl RingBuf {
         self.capacity = capacity.max(self.len);
     }
 
-    /// Make storage hold at least `need` bytes (need <= capacity), linearising.
+    /// Make the ring hold at least `need` bytes (need <= capacity),
+    /// linearising.
     fn grow_to(&mut self, need: usize) {
-        if need <= self.storage.len() {
+        if need <= self.size {
             return;
         }
-        let mut size = self.storage.len().max(MIN_STORAGE);
+        let start = if self.size == 0 {
+            self.hint.min(self.capacity)
+        } else {
+            self.size
+        };
+        let mut size = start.max(MIN_STORAGE);
         while size < need {
             size *= 2;
         }
         let size = size.min(self.capacity.max(need));
-        let mut new = vec![0u8; size];
-        // Keep every stored byte at its offset from the head, including
+        let mut new = Vec::with_capacity(size);
+        // Keep every written byte at its offset from the head, including
         // bytes written past `len` by `write_at` (out-of-order data).
-        let old = self.storage.len();
-        new[..old - self.head].copy_from_slice(&self.storage[self.head..]);
-        new[old - self.head..old].copy_from_slice(&self.storage[..self.head]);
+        if self.size > 0 {
+            let held = self.ahead.min(self.size);
+            let first = held.min(self.size - self.head);
+            self.copy_out_phys(&mut new, self.head, first);
+            self.copy_out_phys(&mut new, 0, held - first);
+        }
         self.storage = new;
+        self.size = size;
         self.head = 0;
+    }
+
+    /// Append `n` bytes of the ring from physical position `from` to
+    /// `out` (bytes never written read as zero: a gap between
+    /// out-of-order bytes).
+    fn copy_out_phys(&self, out: &mut Vec<u8>, from: usize, n: usize) {
+        let init = self.storage.len();
+        let k = n.min(init.saturating_sub(from));
+        if k > 0 {
+            out.extend_from_slice(&self.storage[from..from + k]);
+        }
+        out.resize(out.len() + n - k, 0);
+    }
+
+    /// Release the storage once nothing is held in it.
+    fn release_if_empty(&mut self) {
+        if self.len == 0 && self.ahead == 0 && self.size > 0 {
+            self.hint = self.size;
+            self.storage = Vec::new();
+            self.size = 0;
+            self.head = 0;
+        }
+    }
+
+    /// Write `data` at physical position `at` (at + data.len() <= size),
+    /// initialising whatever lies before it.
+    fn put(&mut self, at: usize, data: &[u8]) {
+        let init = self.storage.len();
+        if at + data.len() <= init {
+            self.storage[at..at + data.len()].copy_from_slice(data);
+        } else if at >= init {
+            self.storage.resize(at, 0);
+            self.storage.extend_from_slice(data);
+        } else {
+            let k = init - at;
+            self.storage[at..].copy_from_slice(&data[..k]);
+            self.storage.extend_from_slice(&data[k..]);
+        }
     }
 
     /// The stored bytes as at most two slices, oldest first.
@@ -69,7 +129,7 @@ impl RingBuf {
         if self.len == 0 {
             return (&[], &[]);
         }
-        let cap = self.storage.len();
+        let cap = self.size;
         let end = self.head + self.len;
         if end <= cap {
             (&self.storage[self.head..end], &[])
@@ -115,18 +175,21 @@ impl RingBuf {
             return 0;
         }
         self.grow_to(offset + n);
-        let cap = self.storage.len();
+        let cap = self.size;
         let start = (self.head + offset) % cap;
         let first = n.min(cap - start);
-        self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        self.put(start, &data[..first]);
+        if first < n {
+            self.put(0, &data[first..n]);
+        }
+        self.ahead = self.ahead.max(offset + n);
         n
     }
 
     /// Extend the length by `n` bytes already written with `write_at`.
     pub fn commit(&mut self, n: usize) {
-        debug_assert!(self.len + n <= self.capacity && self.len + n <= self.storage.len());
-        self.len = (self.len + n).min(self.storage.len());
+        debug_assert!(self.len + n <= self.capacity && self.len + n <= self.ahead);
+        self.len = (self.len + n).min(self.ahead);
     }
 
     /// Copy bytes starting `offset` past the head into `out`; returns count.
@@ -135,7 +198,7 @@ impl RingBuf {
             return 0;
         }
         let n = out.len().min(self.len - offset);
-        let cap = self.storage.len();
+        let cap = self.size;
         let start = (self.head + offset) % cap;
         let first = n.min(cap - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
@@ -146,11 +209,14 @@ impl RingBuf {
     /// Drop `n` bytes from the head.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
-        self.len -= n;
-        // The head moves even when empty: bytes past `len` keep their offsets.
-        if n > 0 {
-            self.head = (self.head + n) % self.storage.len();
+        if n == 0 {
+            return;
         }
+        self.len -= n;
+        self.ahead = self.ahead.saturating_sub(n).max(self.len);
+        // The head moves even when empty: bytes past `len` keep their offsets.
+        self.head = (self.head + n) % self.size;
+        self.release_if_empty();
     }
 
     /// Copy out and consume up to `out.len()` bytes.
@@ -235,6 +301,47 @@ mod tests {
         let mut out = [0u8; 10];
         r.read_at(before, &mut out);
         assert_eq!(&out, b"much later");
+    }
+
+    #[test]
+    fn storage_is_released_when_empty_and_regrows() {
+        let mut r = RingBuf::new(1 << 20);
+        r.push(b"x");
+        assert_eq!(r.allocated(), MIN_STORAGE);
+        let mut one = [0u8; 1];
+        assert_eq!(r.pop(&mut one), 1);
+        assert_eq!(r.allocated(), 0, "an empty buffer holds no storage");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        r.push(&data);
+        let mut out = vec![0u8; 100_000];
+        assert_eq!(r.pop(&mut out), 100_000);
+        assert_eq!(out, data);
+        assert_eq!(r.allocated(), 0);
+        // Filling again starts at the size last released.
+        r.push(b"y");
+        assert!(r.allocated() >= 100_000);
+    }
+
+    #[test]
+    fn out_of_order_bytes_keep_the_storage_and_survive_growth() {
+        let mut r = RingBuf::new(1 << 20);
+        r.push(&[7; 200]);
+        r.write_at(250, b"ooo"); // a hole at 200..250
+        let mut sink = [0u8; 200];
+        r.pop(&mut sink);
+        assert!(r.allocated() > 0, "bytes past len keep the storage");
+        // A wrapped write while part of the ring was never written.
+        r.push(&[1; 50]);
+        r.commit(3);
+        let mut out = [0u8; 53];
+        assert_eq!(r.read_at(0, &mut out), 53);
+        assert_eq!(&out[50..], b"ooo");
+        r.write_at(5100, b"far");
+        r.push(&vec![2; 5000]); // growth copies the held bytes
+        let mut all = vec![0u8; 5053];
+        assert_eq!(r.pop(&mut all), 5053);
+        assert_eq!(&all[50..53], b"ooo");
+        assert!(r.allocated() > 0, "\"far\" is still ahead");
     }
 
     #[test]
