@@ -182,6 +182,9 @@ impl EpollTable {
         let set = self.get_or_create(epfd)?;
         let h = file.handle;
         let mut inner = set.inner.lock();
+        // Whether the ready list went from empty to not: only then does the
+        // notifier need a write (see `notify`).
+        let mut first = false;
         match op {
             libc::EPOLL_CTL_ADD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
@@ -216,7 +219,7 @@ impl EpollTable {
                     // SAFETY: epoll_ctl with a valid event struct.
                     unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, fd, &mut kev) };
                 }
-                inner.enqueue(fd);
+                first = inner.enqueue(fd);
             }
             libc::EPOLL_CTL_MOD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
@@ -231,7 +234,7 @@ impl EpollTable {
                 i.disarmed = false;
                 i.pending = true;
                 i.last_changes = None;
-                inner.enqueue(fd);
+                first = inner.enqueue(fd);
             }
             libc::EPOLL_CTL_DEL => {
                 inner.interests.remove(&fd).ok_or(libc::ENOENT)?;
@@ -257,9 +260,14 @@ impl EpollTable {
             _ => return Err(libc::EINVAL),
         }
         drop(inner);
-        // Let a waiter re-evaluate at once.
-        set.signal();
-        s.wake_changed();
+        // Let a waiter look at the new entry at once (a deleted one needs
+        // nothing: a wait skips what is no longer registered).
+        if first {
+            set.signal();
+        }
+        if op != libc::EPOLL_CTL_DEL {
+            s.wake_changed();
+        }
         Ok(())
     }
 
@@ -445,11 +453,16 @@ impl EpollTable {
     ) -> bool {
         let mut inner = set.inner.lock();
         // Each entry at most once per call: those re-queued during it
-        // wait for the next.
+        // wait for the next (the list may also hold stale entries of
+        // deleted registrations, which `dequeue` skips).
         let mut budget = inner.ready.len();
         let always = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
         match s.stack.remote() {
             None => {
+                // Level-triggered entries reported now go back on the list
+                // after the walk: taken again within it, they would be
+                // reported twice in one batch.
+                let mut again = Vec::new();
                 while budget > 0 && *n < out.len() {
                     budget -= 1;
                     let Some(fd) = inner.dequeue() else { break };
@@ -476,8 +489,11 @@ impl EpollTable {
                     if i.events & EPOLLONESHOT != 0 {
                         i.disarmed = true;
                     } else if !et {
-                        inner.enqueue(fd);
+                        again.push(fd);
                     }
+                }
+                for fd in again {
+                    inner.enqueue(fd);
                 }
             }
             Some(r) => {
