@@ -197,9 +197,31 @@ pub struct PortUser {
 /// (local, foreign) of a TCP connection, canonical addresses.
 pub type FourTuple = (SocketAddr, SocketAddr);
 
+/// The users of one port: those that bound it themselves (binds,
+/// listeners, connected sockets, in bind order, which decides among equal
+/// candidates), and the connections accepted on a listener there, found
+/// by handle: a server holding many connections on one port adds and
+/// removes each in O(1), and a SYN's listener lookup never walks them
+/// (Linux keeps children in the listener's bind bucket too, for bind
+/// conflicts only).
+#[derive(Debug, Default)]
+struct PortUsers {
+    bound: Vec<PortUser>,
+    children: HashMap<SocketHandle, PortUser>,
+}
+
+impl PortUsers {
+    fn is_empty(&self) -> bool {
+        self.bound.is_empty() && self.children.is_empty()
+    }
+    fn iter(&self) -> impl Iterator<Item = &PortUser> {
+        self.bound.iter().chain(self.children.values())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct PcbInfo {
-    ports: HashMap<(Proto, u16), Vec<PortUser>>,
+    ports: HashMap<(Proto, u16), PortUsers>,
     pub tcp_conns: HashMap<FourTuple, SocketHandle>,
 }
 
@@ -255,7 +277,7 @@ impl PcbInfo {
             let span = (hi - lo) as u32 + 1;
             (0..span)
                 .map(|i| lo + ((start.wrapping_add(i)) % span) as u16)
-                .find(|p| self.ports.get(&(proto, *p)).is_none_or(|v| v.is_empty()))
+                .find(|p| self.ports.get(&(proto, *p)).is_none_or(PortUsers::is_empty))
                 .ok_or(Errno::EADDRINUSE)?
         } else {
             if self.conflicts(proto, port, &user) {
@@ -263,14 +285,23 @@ impl PcbInfo {
             }
             port
         };
-        self.ports.entry((proto, port)).or_default().push(user);
+        self.ports
+            .entry((proto, port))
+            .or_default()
+            .bound
+            .push(user);
         Ok(port)
     }
 
     /// Record `user` on `port` without a conflict check (a connection
     /// accepted on a listener shares the listener's port).
     pub fn add_user(&mut self, proto: Proto, port: u16, user: PortUser) {
-        self.ports.entry((proto, port)).or_default().push(user);
+        let v = self.ports.entry((proto, port)).or_default();
+        if user.listening {
+            v.bound.push(user);
+        } else {
+            v.children.insert(user.handle, user);
+        }
     }
 
     /// Update the flags of `handle` on `port`.
@@ -281,29 +312,48 @@ impl PcbInfo {
         handle: SocketHandle,
         f: impl FnOnce(&mut PortUser),
     ) {
-        if let Some(u) = self
-            .ports
-            .get_mut(&(proto, port))
-            .and_then(|v| v.iter_mut().find(|u| u.handle == handle))
-        {
+        let Some(v) = self.ports.get_mut(&(proto, port)) else {
+            return;
+        };
+        if let Some(u) = v.children.get_mut(&handle) {
+            f(u);
+            // A connection that listens now (after AF_UNSPEC dissolved
+            // it) is looked up as a listener.
+            if u.listening {
+                let u = *u;
+                v.children.remove(&handle);
+                v.bound.push(u);
+            }
+        } else if let Some(u) = v.bound.iter_mut().find(|u| u.handle == handle) {
             f(u);
         }
     }
 
     pub fn unbind(&mut self, proto: Proto, port: u16, handle: SocketHandle) {
         if let Some(v) = self.ports.get_mut(&(proto, port)) {
-            v.retain(|u| u.handle != handle);
+            if v.children.remove(&handle).is_none() {
+                v.bound.retain(|u| u.handle != handle);
+            }
             if v.is_empty() {
                 self.ports.remove(&(proto, port));
             }
         }
     }
 
+    /// The sockets that bound `port` themselves (accepted connections
+    /// are not among them), in bind order.
     pub fn users(&self, proto: Proto, port: u16) -> &[PortUser] {
         self.ports
             .get(&(proto, port))
-            .map(|v| v.as_slice())
+            .map(|v| v.bound.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// Is `handle` recorded on `port` (bound there or accepted there)?
+    pub fn has_user(&self, proto: Proto, port: u16, handle: SocketHandle) -> bool {
+        self.ports.get(&(proto, port)).is_some_and(|v| {
+            v.children.contains_key(&handle) || v.bound.iter().any(|u| u.handle == handle)
+        })
     }
 
     /// The best TCP listener for a SYN to `local`: exact address before
@@ -343,7 +393,10 @@ impl PcbInfo {
     }
 
     pub fn port_count(&self) -> usize {
-        self.ports.values().map(|v| v.len()).sum()
+        self.ports
+            .values()
+            .map(|v| v.bound.len() + v.children.len())
+            .sum()
     }
 }
 
@@ -509,6 +562,34 @@ mod tests {
             "10.7.0.1:5".parse().unwrap()
         );
         assert!(!Inpcb::new_in(Domain::Inet, 64, true).v6only);
+    }
+
+    #[test]
+    fn accepted_connections_block_binds_but_not_the_listener_lookup() {
+        let mut t = PcbInfo::default();
+        let mut l = user(1, true);
+        l.addr = Ipv4Addr::new(10, 0, 0, 1).into();
+        t.bind(Proto::Tcp, 80, l, (32768, 60999), 0).unwrap();
+        t.update(Proto::Tcp, 80, l.handle, |u| u.listening = true);
+        for i in 2..1000 {
+            let mut c = user(i, true);
+            c.addr = l.addr;
+            t.add_user(Proto::Tcp, 80, c);
+        }
+        let local = SocketAddr::new(l.addr, 80);
+        assert_eq!(t.tcp_listener(local), Some(l.handle));
+        assert!(t.has_user(Proto::Tcp, 80, user(500, true).handle));
+        assert_eq!(t.users(Proto::Tcp, 80).len(), 1, "children are not binders");
+        t.unbind(Proto::Tcp, 80, l.handle);
+        assert!(
+            t.conflicts(Proto::Tcp, 80, &user(5000, false)),
+            "an accepted connection holds the port against a bind without SO_REUSEADDR"
+        );
+        for i in 2..1000 {
+            t.unbind(Proto::Tcp, 80, user(i, true).handle);
+        }
+        assert_eq!(t.port_count(), 0);
+        assert!(!t.conflicts(Proto::Tcp, 80, &user(5000, false)));
     }
 
     #[test]

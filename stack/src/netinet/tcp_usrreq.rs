@@ -750,9 +750,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         if tp.inp.lport != 0 {
             assert!(
-                t.users(Proto::Tcp, tp.inp.lport)
-                    .iter()
-                    .any(|u| u.handle == h),
+                t.has_user(Proto::Tcp, tp.inp.lport, h),
                 "{h:?}: bound socket missing from the port table"
             );
         }

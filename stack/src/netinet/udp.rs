@@ -352,9 +352,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if inp.lport != 0 {
             let t = cx.inet().pcbinfo.read();
             assert!(
-                t.users(Proto::Udp, inp.lport)
-                    .iter()
-                    .any(|u| u.handle == so.handle),
+                t.has_user(Proto::Udp, inp.lport, so.handle),
                 "{:?}: bound UDP socket missing from the port table",
                 so.handle
             );
