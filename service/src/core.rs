@@ -55,10 +55,17 @@ pub struct Core {
     changed: Vec<SocketHandle>,
     /// Reads the namespace's sysctls (None in tests: the configured ones).
     pub read_sysctl: Option<fn() -> stack::Sysctl>,
+    /// When `read_sysctl` last ran: a `Socket` request reads the files
+    /// again only `SYSCTL_REREAD_US` later (eighteen file reads per socket
+    /// otherwise; the shim does the same in process mode).
+    sysctl_read_at: Option<Instant>,
     /// Sockets with a blocking connect waiting (see `connected_seen`).
     connecting: HashSet<u64>,
     scratch: Vec<u8>,
 }
+
+/// How long one read of the namespace's sysctls stands for `Socket`.
+const SYSCTL_REREAD_US: u64 = 10_000;
 
 /// Events always mirrored into the token: readable, error, hang-up.
 const ALWAYS: u32 =
@@ -78,6 +85,7 @@ impl Core {
             new_anchors: Vec::new(),
             changed: Vec::new(),
             read_sysctl: None,
+            sysctl_read_at: None,
             connecting: HashSet::new(),
             scratch: vec![0; proto::MAX_DATA],
         }
@@ -256,7 +264,13 @@ impl Core {
                 // As Linux, the namespace's sysctls count from the next
                 // socket on (see Stack::set_sysctl).
                 if let Some(read) = self.read_sysctl {
-                    self.stack.set_sysctl(read());
+                    let stale = self.sysctl_read_at.is_none_or(|t| {
+                        now.total_micros().saturating_sub(t.total_micros()) >= SYSCTL_REREAD_US
+                    });
+                    if stale {
+                        self.sysctl_read_at = Some(now);
+                        self.stack.set_sysctl(read());
+                    }
                 }
                 let h = match self.stack.socket_in(domain, ty, protocol) {
                     Ok(h) => h,

@@ -177,8 +177,10 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
     };
     // Linux reads the namespace's sysctls when a socket is created (buffer
     // sizes) and when it connects (window scale): a change made after the
-    // shim attached must count.
-    st.set_sysctl(crate::sysctl::read_sysctl());
+    // shim attached must count (read again at most every 10 ms).
+    if let Some(sysctl) = crate::sysctl::refresh() {
+        st.set_sysctl(sysctl);
+    }
     let h = st.socket_in(domain, ty, protocol).map_err(e)?;
     let anchor = crate::driver::new_anchor(cloexec != 0);
     if anchor < 0 {
