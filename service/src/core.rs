@@ -7,10 +7,10 @@
 //! ids it created, accepted or proved by passing their anchor (`Attach`);
 //! any other id is EBADF, whatever its value.
 
-use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use proto::{Body, Reply, Request};
+use stack::hash::{FastMap, FastSet};
 use stack::{Errno, Instant, Readiness, SocketHandle, Stack};
 
 use crate::anchor;
@@ -37,7 +37,7 @@ pub struct SockEntry {
 /// One client connection's rights.
 #[derive(Default)]
 pub struct Session {
-    pub attached: HashSet<u64>,
+    pub attached: FastSet<u64>,
     /// Runs as the service's uid or root: may create sockets. Any other
     /// client only uses sockets it holds (attached by their anchors), and
     /// the connections accepted on them.
@@ -46,9 +46,9 @@ pub struct Session {
 
 pub struct Core {
     pub stack: Stack,
-    socks: HashMap<u64, SockEntry>,
-    by_ino: HashMap<u64, u64>,
-    by_anchor: HashMap<RawFd, u64>,
+    socks: FastMap<u64, SockEntry>,
+    by_ino: FastMap<u64, u64>,
+    by_anchor: FastMap<RawFd, u64>,
     /// Anchors made since the loop last looked (to watch for hang-ups).
     pub new_anchors: Vec<RawFd>,
     /// Sockets whose readiness changed and whose tokens are not synced yet.
@@ -60,7 +60,7 @@ pub struct Core {
     /// otherwise; the shim does the same in process mode).
     sysctl_read_at: Option<Instant>,
     /// Sockets with a blocking connect waiting (see `connected_seen`).
-    connecting: HashSet<u64>,
+    connecting: FastSet<u64>,
     scratch: Vec<u8>,
 }
 
@@ -79,14 +79,14 @@ impl Core {
     pub fn new(stack: Stack) -> Core {
         Core {
             stack,
-            socks: HashMap::new(),
-            by_ino: HashMap::new(),
-            by_anchor: HashMap::new(),
+            socks: FastMap::default(),
+            by_ino: FastMap::default(),
+            by_anchor: FastMap::default(),
             new_anchors: Vec::new(),
             changed: Vec::new(),
             read_sysctl: None,
             sysctl_read_at: None,
-            connecting: HashSet::new(),
+            connecting: FastSet::default(),
             scratch: vec![0; proto::MAX_DATA],
         }
     }

@@ -10,7 +10,6 @@
 //! read its replies, is answered EINVAL (if possible) and cut off; other
 //! clients never notice.
 
-use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -38,7 +37,7 @@ pub struct Service {
     device: OwnedFd,
     listener: OwnedFd,
     epoll: Epoll,
-    clients: HashMap<RawFd, (OwnedFd, Session)>,
+    clients: stack::hash::FastMap<RawFd, (OwnedFd, Session)>,
     idle: Idle,
     uid: u32,
     buf: Vec<u8>,
@@ -74,7 +73,7 @@ impl Service {
             device,
             listener,
             epoll,
-            clients: HashMap::new(),
+            clients: stack::hash::FastMap::default(),
             idle: Idle::new(idle),
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],

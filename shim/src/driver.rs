@@ -4,13 +4,13 @@
 //! input and timers, and wakes waiters. Output needs no hand-off: whoever
 //! worked on the stack calls `flush()`, writing frames to the TUN fd.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use libc::c_void;
 use parking_lot::Mutex;
+use stack::hash::FastMap;
 use stack::{Config, SocketHandle, Stack};
 
 use crate::net::{Net, Remote};
@@ -37,7 +37,7 @@ pub struct Shim {
     /// application thread must wake it for an earlier timer.
     driver_deadline: AtomicU64,
     /// Sockets → eventfds of threads blocked on them.
-    waiters: Mutex<HashMap<SocketHandle, Vec<i32>>>,
+    waiters: Mutex<FastMap<SocketHandle, Vec<i32>>>,
     /// The process that owns this state (a fork child in service mode
     /// takes it over; a vfork child never does).
     pub pid: AtomicI32,
@@ -203,7 +203,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             faults: None,
             driver_wake_fd: -1,
             driver_deadline: AtomicU64::new(u64::MAX),
-            waiters: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(FastMap::default()),
             // SAFETY: getpid has no preconditions.
             pid: AtomicI32::new(unsafe { libc::getpid() }),
         });
@@ -258,7 +258,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         faults: stack::faults::DeviceFaults::from_spec(cfg.faults).map(Mutex::new),
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
-        waiters: Mutex::new(HashMap::new()),
+        waiters: Mutex::new(FastMap::default()),
         // SAFETY: getpid has no preconditions.
         pid: AtomicI32::new(unsafe { libc::getpid() }),
     });

@@ -8,11 +8,12 @@
 //! readable, so the epoll fd itself polls readable (nested epoll, poll on
 //! an epoll fd).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use libc::c_void;
 use parking_lot::Mutex;
+use stack::hash::FastMap;
 use stack::SocketHandle;
 
 use crate::driver::{new_eventfd, Shim};
@@ -67,7 +68,7 @@ struct Interest {
 /// whether EPOLLET reports it again.
 #[derive(Debug, Default)]
 struct Inner {
-    interests: HashMap<i32, Interest>,
+    interests: FastMap<i32, Interest>,
     ready: VecDeque<(i32, u64)>,
     next_id: u64,
 }
@@ -127,9 +128,9 @@ type Registration = (Arc<EpollSet>, i32);
 /// epfd → set.
 #[derive(Default)]
 pub struct EpollTable {
-    sets: Mutex<HashMap<i32, Arc<EpollSet>>>,
+    sets: Mutex<FastMap<i32, Arc<EpollSet>>>,
     /// socket → (set, fd) of each registration watching it.
-    watchers: Mutex<HashMap<SocketHandle, Vec<Registration>>>,
+    watchers: Mutex<FastMap<SocketHandle, Vec<Registration>>>,
 }
 
 impl EpollTable {

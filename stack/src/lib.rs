@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod errno;
 pub mod faults;
+pub mod hash;
 mod host;
 pub mod kern;
 pub mod linux;

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 /// Leaf modules every part may use: plain types and helpers that import no
 /// part themselves.
-const BASE: &[&str] = &["api", "config", "errno", "linux", "stats", "time", "rng"];
+const BASE: &[&str] = &[
+    "api", "config", "errno", "linux", "stats", "time", "rng", "hash",
+];
 
 /// (part, the crate modules its code may name besides `BASE`).
 const RULES: &[(&str, &[&str])] = &[

@@ -13,8 +13,9 @@
 //! insert or remove, never across protocol work (DESIGN invariant 7). It
 //! stores handles, never locks sockets.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::hash::FastMap;
 
 use crate::api::{Domain, SocketHandle};
 use crate::errno::Errno;
@@ -207,7 +208,7 @@ pub type FourTuple = (SocketAddr, SocketAddr);
 #[derive(Debug, Default)]
 struct PortUsers {
     bound: Vec<PortUser>,
-    children: HashMap<SocketHandle, PortUser>,
+    children: FastMap<SocketHandle, PortUser>,
 }
 
 impl PortUsers {
@@ -221,8 +222,8 @@ impl PortUsers {
 
 #[derive(Debug, Default)]
 pub struct PcbInfo {
-    ports: HashMap<(Proto, u16), PortUsers>,
-    pub tcp_conns: HashMap<FourTuple, SocketHandle>,
+    ports: FastMap<(Proto, u16), PortUsers>,
+    pub tcp_conns: FastMap<FourTuple, SocketHandle>,
 }
 
 /// Do two users' bound addresses overlap (Linux's inet_rcv_saddr_equal
