@@ -4,6 +4,7 @@
 use libc::c_int;
 
 use crate::driver::shim_if_ready;
+use crate::epoll::{with_event_buf, OUT_BUF};
 use crate::exports::poll::{sigmask_in, with_sigmask};
 use crate::real::real;
 use crate::uaccess;
@@ -72,17 +73,17 @@ pub unsafe extern "C" fn epoll_pwait(
         set_errno(libc::EFAULT);
         return -1;
     }
-    let zero = libc::epoll_event { events: 0, u64: 0 };
-    let mut out = vec![zero; (max as usize).min(1024)];
     let Some(mask) = sigmask_in(sigmask) else {
         set_errno(libc::EFAULT);
         return -1;
     };
     with_sigmask(mask.as_ref(), || {
         guard(|| {
-            let n = s.epoll.wait(s, epfd, &set, &mut out, timeout)?;
-            uaccess::copy_out(&[(events as usize, &epoll_events_bytes(&out[..n]))])?;
-            Ok(n as c_int)
+            with_event_buf(&OUT_BUF, (max as usize).min(1024), |out| {
+                let n = s.epoll.wait(s, epfd, &set, out, timeout)?;
+                uaccess::copy_out(&[(events as usize, &epoll_events_bytes(&out[..n]))])?;
+                Ok(n as c_int)
+            })
         })
     })
 }
