@@ -3,7 +3,7 @@
 //! address classification and routing checks, and IP-level socket options.
 //! Input is `ip_input` and `ip6_input`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 
 use crate::errno::Errno;
@@ -80,6 +80,21 @@ pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr) -> Result<(), Errno> {
             Some(a) if c.gateway6.is_some() || on_link6(a, c.prefix_len6, d) => Ok(()),
             _ => Err(Errno::ENETUNREACH),
         },
+    }
+}
+
+/// The destination a send or connect to `dst` really goes to: 0.0.0.0
+/// (INADDR_ANY) means this host, as Linux routes it: the socket's bound
+/// address, or 127.0.0.1 for an unbound socket (ip_route_output_key_hash_rcu).
+pub(crate) fn dst_this_host(laddr: IpAddr, dst: SocketAddr) -> SocketAddr {
+    match (dst.ip(), laddr) {
+        (IpAddr::V4(d), IpAddr::V4(l)) if d.is_unspecified() && !l.is_unspecified() => {
+            SocketAddr::new(laddr, dst.port())
+        }
+        (IpAddr::V4(d), _) if d.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), dst.port())
+        }
+        _ => dst,
     }
 }
 

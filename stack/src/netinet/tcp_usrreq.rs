@@ -777,6 +777,7 @@ fn tcp_connect_start(
             tcp_disconnect(cx, so);
         }
         let addr = crate::netinet::in_pcbbind::in_pcbdest(so.so_pcb.inp(), addr)?;
+        let addr = ip::dst_this_host(so.so_pcb.inp().laddr, addr);
         let dst = addr.ip();
         if ip::is_broadcast(cx, dst) || dst.is_multicast() {
             return Err(Errno::ENETUNREACH);

@@ -108,6 +108,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             return Ok(());
         };
         let addr = in_pcbdest(so.so_pcb.inp(), addr)?;
+        let addr = ip::dst_this_host(so.so_pcb.inp().laddr, addr);
         ip::route_check(cx, addr.ip())?;
         if ip::is_broadcast(cx, addr.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
@@ -149,7 +150,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 if a.port() == 0 {
                     return Err(Errno::EINVAL);
                 }
-                in_pcbdest(so.so_pcb.inp(), a)?
+                ip::dst_this_host(so.so_pcb.inp().laddr, in_pcbdest(so.so_pcb.inp(), a)?)
             }
             None if so.so_pcb.inp().is_connected() => so.so_pcb.inp().foreign(),
             None => return Err(Errno::EDESTADDRREQ),
