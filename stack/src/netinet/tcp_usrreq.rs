@@ -485,11 +485,14 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 }
                 Ok(())
             }
+            // inet_shutdown disconnects a SYN_SENT socket (tcp_disconnect,
+            // no RST) and leaves ECONNRESET for SO_ERROR and poll.
             TcpState::SynSent => {
                 tcp_close(cx, so);
                 so.sb_state = Default::default();
                 so.so_state.clear(SoState::ISDISCONNECTED);
                 so.sock_state = SockState::Unconnected;
+                so.so_error = Some(Errno::ECONNRESET);
                 Ok(())
             }
             _ => {
