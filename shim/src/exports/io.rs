@@ -674,7 +674,29 @@ pub unsafe extern "C" fn recvmmsg(
         // SAFETY: pass-through.
         return unsafe { (real().recvmmsg)(fd, msgs, n, flags, timeout) };
     }
+    // The timeout (do_recvmmsg): checked after each datagram, never while
+    // a receive blocks (Linux's own known limit); what is left is written
+    // back when at least one datagram came.
+    let end = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: timespec accepts any bit pattern; read_val checks access.
+        let ts = match unsafe { uaccess::read_val(timeout) } {
+            Ok(t) => t,
+            Err(e) => {
+                set_errno(e);
+                return -1;
+            }
+        };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+        let d = std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        Some(std::time::Instant::now() + d)
+    };
     let mut done = 0;
+    let mut left = std::time::Duration::ZERO;
     let mut fl = flags & !libc::MSG_WAITFORONE;
     while done < n.min(UIO_MAXIOV as libc::c_uint) {
         let m = mmsg_at(msgs, done);
@@ -684,11 +706,31 @@ pub unsafe extern "C" fn recvmmsg(
             if r >= 0 {
                 set_errno(libc::EFAULT);
             }
-            return if done > 0 { done as c_int } else { -1 };
+            if done == 0 {
+                return -1;
+            }
+            break;
         }
         done += 1;
         if flags & libc::MSG_WAITFORONE != 0 {
             fl |= libc::MSG_DONTWAIT;
+        }
+        if let Some(end) = end {
+            left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+        }
+    }
+    if end.is_some() && done > 0 {
+        let ts = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: timespec is plain integers with no padding.
+        if uaccess::copy_out(&[(timeout as usize, unsafe { uaccess::bytes_of(&ts) })]).is_err() {
+            set_errno(libc::EFAULT);
+            return -1;
         }
     }
     done as c_int
