@@ -382,7 +382,9 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             // message, msg_flags and msg_controllen.
             let mut parts: Vec<(usize, &[u8])> = Vec::new();
             let mut off = 0;
-            for v in &iovs {
+            // TCP's MSG_TRUNC counts the bytes without copying them.
+            let copy = !(of.ty == SockType::Stream && flags & libc::MSG_TRUNC != 0);
+            for v in iovs.iter().filter(|_| copy) {
                 let k = v.iov_len.min(data.len() - off);
                 if k > 0 {
                     parts.push((v.iov_base as usize, &data[off..off + k]));

@@ -322,8 +322,12 @@ fn soreceive_stream<C: SoCx>(
     if avail > 0 {
         let n = avail.min(buf.len());
         let ring = so.so_rcv.ring_mut();
-        if flags & MSG_TRUNC != 0 && !peek {
-            ring.consume(n);
+        // MSG_TRUNC: the bytes are counted, never copied (tcp_recvmsg),
+        // and with MSG_PEEK left queued.
+        if flags & MSG_TRUNC != 0 {
+            if !peek {
+                ring.consume(n);
+            }
         } else if peek {
             ring.read_at(0, &mut buf[..n]);
         } else {

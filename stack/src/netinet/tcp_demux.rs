@@ -31,7 +31,13 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         }
     };
     Stats::bump(&cx.stats().tcp_segs_in);
-    if crate::netinet::ip::is_broadcast(cx, ip.dst) || seg.src_port == 0 || seg.dst_port == 0 {
+    // A segment to port 0 finds no socket and is answered with a RST, as
+    // Linux does (connect to port 0 is ECONNREFUSED there), and that RST,
+    // from port 0, is taken; other segments from port 0 are dropped.
+    if crate::netinet::ip::is_broadcast(cx, ip.dst)
+        || ip.dst.is_multicast()
+        || (seg.src_port == 0 && !seg.flags.contains(TcpFlags::RST))
+    {
         Stats::bump(&cx.stats().drop_malformed);
         return;
     }

@@ -196,7 +196,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         } else {
             wire::ipv4::HEADER_LEN
         };
-        if ip_hl + repr.buffer_len() <= cx.config().mtu {
+        // Loopback (our own addresses) carries any size whole, as Linux's
+        // lo with its 64 KiB MTU: nothing is cut, nothing to reassemble.
+        if ip_hl + repr.buffer_len() <= cx.config().mtu || ip::is_local(cx, dst.ip()) {
             // The common case: built straight into the frame (no allocation).
             ip::ip_output(cx, &h, repr.buffer_len(), |b| repr.emit(b, src, dst.ip()));
         } else {
