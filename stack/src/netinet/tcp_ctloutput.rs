@@ -111,7 +111,7 @@ pub(crate) fn tcp_ctloutput_set(
             tp.notsent_lowat = v as u32;
             cx.sockets().sowakeup(so.handle);
         }
-        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = v.max(0) as u32,
+        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept = secs_to_retrans(v),
         (IPPROTO_TCP, TCP_USER_TIMEOUT) => {
             if v < 0 {
                 return Err(Errno::EINVAL);
@@ -198,7 +198,7 @@ pub(crate) fn tcp_ctloutput_get(
             None => cx.sysctl().tcp_fin_timeout.as_secs() as i32,
         },
         (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => tp.notsent_lowat as i32,
-        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => tp.defer_accept as i32,
+        (IPPROTO_TCP, TCP_DEFER_ACCEPT) => retrans_to_secs(tp.defer_accept),
         (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
         (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
         (IPPROTO_TCP, TCP_QUICKACK) => 1,
@@ -207,6 +207,36 @@ pub(crate) fn tcp_ctloutput_get(
         (IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE) => tp.fastopen_no_cookie as i32,
         _ => return Err(Errno::ENOPROTOOPT),
     })
+}
+
+/// TCP_DEFER_ACCEPT seconds as SYN-ACK rounds (Linux's secs_to_retrans
+/// with a 1 s initial timeout doubling up to 120 s): the fewest rounds
+/// whose total reaches `secs`, at most 255.
+fn secs_to_retrans(secs: i32) -> u32 {
+    if secs <= 0 {
+        return 0;
+    }
+    let (mut res, mut timeout, mut period) = (1u32, 1i32, 1i32);
+    while secs > period && res < 255 {
+        res += 1;
+        timeout = (timeout * 2).min(120);
+        period += timeout;
+    }
+    res
+}
+
+/// The seconds `retrans` SYN-ACK rounds last (retrans_to_secs): what
+/// getsockopt(TCP_DEFER_ACCEPT) reports.
+fn retrans_to_secs(retrans: u32) -> i32 {
+    if retrans == 0 {
+        return 0;
+    }
+    let (mut timeout, mut period) = (1i32, 1i32);
+    for _ in 1..retrans {
+        timeout = (timeout * 2).min(120);
+        period += timeout;
+    }
+    period
 }
 
 /// Linux's tcp_set_rcvlowat: capped at half the receive buffer if the
@@ -234,4 +264,28 @@ pub(crate) fn tcp_set_rcvlowat(cx: &impl InetCx, so: &mut Socket, v: usize) {
     }
     // Readiness depends on the mark (tcp_data_ready).
     cx.sockets().sowakeup(so.handle);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defer_accept_reads_back_whole_rounds_as_linux() {
+        // getsockopt after setsockopt, as this kernel reports them.
+        for (set, get) in [
+            (0, 0),
+            (1, 1),
+            (2, 3),
+            (3, 3),
+            (4, 7),
+            (5, 7),
+            (8, 15),
+            (100, 127),
+            (-1, 0),
+        ] {
+            assert_eq!(retrans_to_secs(secs_to_retrans(set)), get, "set {set}");
+        }
+        assert_eq!(secs_to_retrans(3), 2, "3 s: two rounds (1 s + 2 s)");
+    }
 }

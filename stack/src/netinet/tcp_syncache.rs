@@ -133,6 +133,7 @@ fn syncache_syn(
         },
         ts_offset: crate::netinet::tcp_subr::tcp_ts_offset(cx, local.ip(), remote.ip()),
         retransmits: 0,
+        acked: false,
         first_sent: now,
         rexmt_at: now + TCP_RTO_INITIAL,
     };
@@ -170,6 +171,14 @@ fn syncache_ack(
         return;
     }
     if Seq(seg.seq) != e.irs + 1 {
+        return;
+    }
+    // TCP_DEFER_ACCEPT (tcp_check_req): a bare ACK within the deferring
+    // period creates nothing; data (or the ACK to the SYN-ACK sent at its
+    // end) will.
+    let defer = listener_tcpcb(l).defer_accept;
+    if e.retransmits < defer && seg.payload.is_empty() && !seg.flags.contains(TcpFlags::FIN) {
+        listener_tcpcb(l).t_syncache.entries[i].acked = true;
         return;
     }
     if comp_full(l) {
@@ -389,16 +398,23 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
     let mut resend = Vec::new();
     let listening = l.so_listen().is_some();
     if let (true, Some(tp)) = (listening, l.so_pcb.tcp_mut()) {
+        let defer = tp.defer_accept;
         tp.t_syncache.entries.retain_mut(|e| {
             if e.rexmt_at > now {
                 return true;
             }
-            if e.retransmits >= retries {
+            // syn_ack_recalc: an entry whose ACK came lives through the
+            // deferring period, silent until its last round, when one
+            // SYN-ACK gives the peer a last chance to complete it.
+            if e.retransmits >= retries && (!e.acked || e.retransmits >= defer) {
                 return false;
             }
+            let send = !e.acked || e.retransmits + 1 >= defer;
             e.retransmits += 1;
             e.rexmt_at = now + Duration::from_secs(1u64 << e.retransmits.min(6));
-            resend.push(e.clone());
+            if send {
+                resend.push(e.clone());
+            }
             true
         });
     }

@@ -153,6 +153,7 @@ pub struct TcpCb {
     /// TCP_LINGER2: None = net.ipv4.tcp_fin_timeout; Some(ZERO) = Linux's
     /// -1, no FIN_WAIT_2 wait at all once the socket is closed.
     pub linger2: Option<Duration>,
+    /// TCP_DEFER_ACCEPT as SYN-ACK rounds (Linux's rskq_defer_accept).
     pub defer_accept: u32,
     pub user_timeout: u32,
     pub window_clamp: u32,
@@ -403,6 +404,9 @@ pub struct SynEntry {
     pub rcv_wscale: u8,
     pub ts_offset: u32,
     pub retransmits: u32,
+    /// The peer's bare ACK came while TCP_DEFER_ACCEPT holds the
+    /// connection back for data (Linux's inet_rsk(req)->acked).
+    pub acked: bool,
     pub first_sent: Instant,
     pub rexmt_at: Instant,
 }
