@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
+use crate::kern::sockopt::SOCK_MIN_RCVBUF;
 use crate::linux::*;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip;
@@ -118,7 +119,18 @@ pub(crate) fn tcp_ctloutput_set(
             }
             tp.user_timeout = v as u32;
         }
-        (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp = v.max(0) as u32,
+        // tcp_set_window_clamp: 0 only on a closed socket; else at least
+        // half of SOCK_MIN_RCVBUF.
+        (IPPROTO_TCP, TCP_WINDOW_CLAMP) => {
+            if v == 0 {
+                if tp.t_state != TcpState::Closed {
+                    return Err(Errno::EINVAL);
+                }
+                tp.window_clamp = 0;
+            } else {
+                tp.window_clamp = v.max(SOCK_MIN_RCVBUF as i32 / 2) as u32;
+            }
+        }
         (IPPROTO_TCP, TCP_QUICKACK) => {}
         (IPPROTO_TCP, TCP_FASTOPEN) => {
             if v < 0 || !matches!(tp.t_state, TcpState::Closed | TcpState::Listen) {
