@@ -237,6 +237,31 @@ fn overlaps(a: &PortUser, b: &PortUser) -> bool {
     a.addr == b.addr || covers(a, b.addr) || covers(b, a.addr)
 }
 
+/// A well-mixed hash of a flow's addresses (splitmix64's finaliser), to
+/// spread flows over a SO_REUSEPORT group.
+fn flow_hash(local: SocketAddr, remote: SocketAddr) -> u32 {
+    let fold = |a: IpAddr| match a {
+        IpAddr::V4(v) => u64::from(u32::from(v)),
+        IpAddr::V6(v) => {
+            let b = u128::from(v);
+            (b as u64) ^ ((b >> 64) as u64).rotate_left(17)
+        }
+    };
+    let mut x = (fold(remote.ip()) << 32 ^ fold(local.ip()))
+        ^ (u64::from(remote.port()) << 16 | u64::from(local.port())).rotate_left(40);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x >> 32) as u32
+}
+
+/// Linux's reciprocal_scale: `hash` mapped onto 0..n.
+fn reciprocal_scale(hash: u32, n: usize) -> usize {
+    ((u64::from(hash) * n as u64) >> 32) as usize
+}
+
 impl PcbInfo {
     /// Would `user` conflict with the current users of `port` (Linux's
     /// inet_bind_conflict / udp_lib_lport_inuse, same-uid case)? For TCP
@@ -374,11 +399,14 @@ impl PcbInfo {
     }
 
     /// The best UDP socket for a datagram: connected exact match, then bound
-    /// address, then wildcard.
+    /// address, then wildcard (the last bound of equals, as Linux's
+    /// SO_REUSEADDR sharers); an unconnected SO_REUSEPORT socket stands for
+    /// its group (same address, SO_REUSEPORT, unconnected), of which the
+    /// flow's hash picks one (Linux's reuseport_select_sock).
     pub fn udp_lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
         let users = self.users(Proto::Udp, local.port());
         let addr_ok = |u: &PortUser| addr_takes(u.addr, u.v6only, local.ip());
-        users
+        let best = users
             .iter()
             .filter(|u| addr_ok(u))
             .max_by_key(|u| {
@@ -389,8 +417,16 @@ impl PcbInfo {
                 };
                 conn + i32::from(u.addr == local.ip())
             })
-            .filter(|u| u.foreign.is_none_or(|f| f == remote))
-            .map(|u| u.handle)
+            .filter(|u| u.foreign.is_none_or(|f| f == remote))?;
+        if !best.reuseport || best.foreign.is_some() {
+            return Some(best.handle);
+        }
+        let group: Vec<&PortUser> = users
+            .iter()
+            .filter(|u| u.reuseport && u.foreign.is_none() && u.addr == best.addr)
+            .collect();
+        let i = reciprocal_scale(flow_hash(local, remote), group.len());
+        Some(group[i].handle)
     }
 
     pub fn port_count(&self) -> usize {
@@ -591,6 +627,28 @@ mod tests {
         }
         assert_eq!(t.port_count(), 0);
         assert!(!t.conflicts(Proto::Tcp, 80, &user(5000, false)));
+    }
+
+    #[test]
+    fn reuseport_group_spreads_flows_evenly() {
+        let mut t = PcbInfo::default();
+        for i in 0..4 {
+            let mut u = user(i, false);
+            u.reuseport = true;
+            t.bind(Proto::Udp, 53, u, (32768, 60999), 0).unwrap();
+        }
+        let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 53);
+        let mut counts = [0u32; 4];
+        for port in 32768..(32768 + 4000) {
+            let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+            let h = t.udp_lookup(local, remote).unwrap();
+            assert_eq!(t.udp_lookup(local, remote), Some(h), "one flow, one socket");
+            counts[h.index as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (900..=1100).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
