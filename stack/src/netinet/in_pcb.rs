@@ -289,7 +289,9 @@ impl PcbInfo {
     }
 
     /// Record `user` on `port` (0 picks an ephemeral port from `range`
-    /// starting at `start`). Returns the port.
+    /// starting at `start`: a free one, else, once none is free, one whose
+    /// users it may share, as Linux's SO_REUSEADDR UDP sockets do). Returns
+    /// the port.
     pub fn bind(
         &mut self,
         proto: Proto,
@@ -301,9 +303,10 @@ impl PcbInfo {
         let port = if port == 0 {
             let (lo, hi) = range;
             let span = (hi - lo) as u32 + 1;
-            (0..span)
-                .map(|i| lo + ((start.wrapping_add(i)) % span) as u16)
+            let candidates = || (0..span).map(|i| lo + ((start.wrapping_add(i)) % span) as u16);
+            candidates()
                 .find(|p| self.ports.get(&(proto, *p)).is_none_or(PortUsers::is_empty))
+                .or_else(|| candidates().find(|p| !self.conflicts(proto, *p, &user)))
                 .ok_or(Errno::EADDRINUSE)?
         } else {
             if self.conflicts(proto, port, &user) {
@@ -664,6 +667,18 @@ mod tests {
         assert!((40000..=40001).contains(&a));
         assert_eq!(
             t.bind(Proto::Udp, 0, user(3, false), (40000, 40001), 7),
+            Err(Errno::EADDRINUSE)
+        );
+        // Sharers of a full range share a port.
+        let mut t = PcbInfo::default();
+        let a = t.bind(Proto::Udp, 0, user(1, true), (40000, 40000), 7);
+        assert_eq!(a, Ok(40000));
+        assert_eq!(
+            t.bind(Proto::Udp, 0, user(2, true), (40000, 40000), 7),
+            Ok(40000)
+        );
+        assert_eq!(
+            t.bind(Proto::Udp, 0, user(3, false), (40000, 40000), 7),
             Err(Errno::EADDRINUSE)
         );
     }
