@@ -98,6 +98,20 @@ pub struct SoOptions {
     /// SO_ZEROCOPY: a send with MSG_ZEROCOPY gets a completion on the
     /// error queue once its data is acknowledged.
     pub zerocopy: bool,
+    /// SO_NO_CHECK (Linux's sk_no_check_tx: stored; our UDP always sums).
+    pub no_check: bool,
+    /// SO_TIMESTAMP / SO_TIMESTAMPNS (Linux's SOCK_RCVTSTAMP and
+    /// SOCK_RCVTSTAMPNS flags: NS implies the first).
+    pub rcvtstamp: bool,
+    pub rcvtstampns: bool,
+    /// Flags Linux keeps and reads back that change nothing here: SO_RXQ_OVFL,
+    /// SO_WIFI_STATUS, SO_NOFCS, SO_SELECT_ERR_QUEUE.
+    pub rxq_ovfl: bool,
+    pub wifi_status: bool,
+    pub nofcs: bool,
+    pub select_err_queue: bool,
+    /// SO_BUSY_POLL microseconds (stored; no busy polling here).
+    pub busy_poll: u32,
 }
 
 /// The socket's connect(2) state as Linux's `sock->state` tracks it (it

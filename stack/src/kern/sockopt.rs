@@ -113,13 +113,31 @@ pub fn sosetopt<C: SoCx>(
             let v = if v < 0 { i32::MAX } else { v } as usize;
             cx.pr(so).pru_rcvlowat(cx, so, v);
         }
-        SO_NO_CHECK => {}
         SO_ZEROCOPY => {
             if !(0..=1).contains(&v) {
                 return Err(Errno::EINVAL);
             }
             o.zerocopy = v == 1;
         }
+        SO_NO_CHECK => o.no_check = v != 0,
+        // sock_set_timestamp: TIMESTAMPNS sets both flags, TIMESTAMP
+        // clears NS; 0 clears both.
+        SO_TIMESTAMP | SO_TIMESTAMPNS => {
+            o.rcvtstamp = v != 0;
+            o.rcvtstampns = v != 0 && name == SO_TIMESTAMPNS;
+        }
+        SO_RXQ_OVFL => o.rxq_ovfl = v != 0,
+        SO_WIFI_STATUS => o.wifi_status = v != 0,
+        SO_NOFCS => o.nofcs = v != 0,
+        SO_SELECT_ERR_QUEUE => o.select_err_queue = v != 0,
+        SO_BUSY_POLL => {
+            if v < 0 {
+                return Err(Errno::EINVAL);
+            }
+            o.busy_poll = v as u32;
+        }
+        // Only AF_UNIX and netlink sockets pass credentials or contexts.
+        SO_PASSCRED | SO_PASSSEC => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::ENOPROTOOPT),
     }
     Ok(())
@@ -189,8 +207,16 @@ pub fn sogetopt<C: SoCx>(
         SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
         SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
         SO_SNDLOWAT => 1,
-        SO_NO_CHECK => 0,
         SO_ZEROCOPY => o.zerocopy as i32,
+        SO_NO_CHECK => o.no_check as i32,
+        SO_TIMESTAMP => (o.rcvtstamp && !o.rcvtstampns) as i32,
+        SO_TIMESTAMPNS => o.rcvtstampns as i32,
+        SO_RXQ_OVFL => o.rxq_ovfl as i32,
+        SO_WIFI_STATUS => o.wifi_status as i32,
+        SO_NOFCS => o.nofcs as i32,
+        SO_SELECT_ERR_QUEUE => o.select_err_queue as i32,
+        SO_BUSY_POLL => o.busy_poll as i32,
+        SO_PASSCRED | SO_PASSSEC => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::ENOPROTOOPT),
     };
     Ok(sooptcopyout(out, &v.to_ne_bytes()))

@@ -54,6 +54,9 @@ pub struct Inpcb {
     pub recverr: bool,
     /// IP_PKTINFO (stored and reported; no control message is delivered).
     pub pktinfo: bool,
+    /// The other boolean IPPROTO_IP options (IP_RECVTTL, IP_RECVTOS,
+    /// IP_FREEBIND, ...): bit `1 << name`, as `ip::ip_flag_bit` says.
+    pub ip_flags: u32,
     /// IP_MTU_DISCOVER (IP_PMTUDISC_*; Linux's default is WANT, 1).
     pub pmtudisc: u8,
     /// IP_MULTICAST_TTL (default 1).
@@ -94,6 +97,7 @@ impl Inpcb {
             tos: 0,
             recverr: false,
             pktinfo: false,
+            ip_flags: 0,
             pmtudisc: 1,
             mc_ttl: 1,
             mc_loop: true,

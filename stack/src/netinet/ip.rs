@@ -294,6 +294,7 @@ pub(crate) fn ip_setsockopt_val(name: i32, val: &[u8]) -> Result<i32, Errno> {
     match name {
         IP_TOS | IP_TTL | IP_RECVERR | IP_MTU_DISCOVER | IP_PKTINFO | IP_MULTICAST_TTL
         | IP_MULTICAST_LOOP => {}
+        _ if ip_flag_bit(name).is_some() => {}
         _ => return Err(Errno::ENOPROTOOPT),
     }
     match val {
@@ -301,6 +302,30 @@ pub(crate) fn ip_setsockopt_val(name: i32, val: &[u8]) -> Result<i32, Errno> {
         [b, ..] => Ok(*b as i32),
         [] if matches!(name, IP_TTL | IP_MULTICAST_TTL | IP_MULTICAST_LOOP) => Err(Errno::EINVAL),
         [] => Ok(0),
+    }
+}
+
+/// The boolean IPPROTO_IP options kept as bits of `Inpcb::ip_flags`: read
+/// back 0 or 1, as Linux's do_ip_setsockopt keeps them (in cmsg_flags or
+/// the inet flags). IP_FREEBIND, IP_TRANSPARENT and IP_BIND_ADDRESS_NO_PORT
+/// are kept but change nothing here; IP_RECVTTL, IP_RECVTOS, IP_RECVOPTS,
+/// IP_RETOPTS, IP_RECVORIGDSTADDR, IP_PASSSEC, IP_CHECKSUM and
+/// IP_RECVFRAGSIZE would each ask for a control message that recvmsg does
+/// not deliver yet.
+pub(crate) fn ip_flag_bit(name: i32) -> Option<u32> {
+    match name {
+        IP_RECVOPTS
+        | IP_RETOPTS
+        | IP_RECVTTL
+        | IP_RECVTOS
+        | IP_FREEBIND
+        | IP_PASSSEC
+        | IP_TRANSPARENT
+        | IP_RECVORIGDSTADDR
+        | IP_CHECKSUM
+        | IP_BIND_ADDRESS_NO_PORT
+        | IP_RECVFRAGSIZE => Some(1 << name),
+        _ => None,
     }
 }
 
@@ -363,7 +388,16 @@ pub(crate) fn ip_ctloutput_set(
             }
         }
         IP_MULTICAST_LOOP => inp.mc_loop = v != 0,
-        _ => return Err(Errno::ENOPROTOOPT),
+        // ip_recv_error's fragment sizes: datagram sockets only.
+        IP_RECVFRAGSIZE if stream => return Err(Errno::EINVAL),
+        _ => {
+            let bit = ip_flag_bit(name).ok_or(Errno::ENOPROTOOPT)?;
+            if v != 0 {
+                inp.ip_flags |= bit;
+            } else {
+                inp.ip_flags &= !bit;
+            }
+        }
     }
     Ok(())
 }
@@ -380,6 +414,8 @@ pub(crate) fn ip_ctloutput_get(inp: &Inpcb, mtu: usize, name: i32) -> Result<i32
         IP_MTU_DISCOVER => Ok(inp.pmtudisc as i32),
         IP_MULTICAST_TTL => Ok(inp.mc_ttl as i32),
         IP_MULTICAST_LOOP => Ok(inp.mc_loop as i32),
+        // Raw sockets' options: they read 0 on TCP and UDP (set: ENOPROTOOPT).
+        IP_NODEFRAG | IP_HDRINCL => Ok(0),
         IP_MTU => {
             if inp.is_connected() {
                 Ok(mtu as i32)
@@ -387,7 +423,10 @@ pub(crate) fn ip_ctloutput_get(inp: &Inpcb, mtu: usize, name: i32) -> Result<i32
                 Err(Errno::ENOTCONN)
             }
         }
-        _ => Err(Errno::ENOPROTOOPT),
+        _ => match ip_flag_bit(name) {
+            Some(bit) => Ok((inp.ip_flags & bit != 0) as i32),
+            None => Err(Errno::ENOPROTOOPT),
+        },
     }
 }
 

@@ -131,7 +131,8 @@ pub(crate) fn tcp_ctloutput_set(
                 tp.window_clamp = v.max(SOCK_MIN_RCVBUF as i32 / 2) as u32;
             }
         }
-        (IPPROTO_TCP, TCP_QUICKACK) => {}
+        // 0 enters pingpong (delayed-ACK) mode, anything else leaves it.
+        (IPPROTO_TCP, TCP_QUICKACK) => tp.pingpong = v == 0,
         (IPPROTO_TCP, TCP_FASTOPEN) => {
             if v < 0 || !matches!(tp.t_state, TcpState::Closed | TcpState::Listen) {
                 return Err(Errno::EINVAL);
@@ -213,7 +214,7 @@ pub(crate) fn tcp_ctloutput_get(
         (IPPROTO_TCP, TCP_DEFER_ACCEPT) => retrans_to_secs(tp.defer_accept),
         (IPPROTO_TCP, TCP_USER_TIMEOUT) => tp.user_timeout as i32,
         (IPPROTO_TCP, TCP_WINDOW_CLAMP) => tp.window_clamp as i32,
-        (IPPROTO_TCP, TCP_QUICKACK) => 1,
+        (IPPROTO_TCP, TCP_QUICKACK) => !tp.pingpong as i32,
         (IPPROTO_TCP, TCP_FASTOPEN) => tp.fastopen_qlen as i32,
         (IPPROTO_TCP, TCP_FASTOPEN_CONNECT) => tp.fastopen_connect as i32,
         (IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE) => tp.fastopen_no_cookie as i32,

@@ -219,6 +219,12 @@ fn syncache_tcpcb(
         tp.linger2 = lt.linger2;
         tp.mss_offer = lt.mss_offer;
         tp.cc.algo = lt.cc.algo;
+        tp.user_timeout = lt.user_timeout;
+        tp.syn_retries = lt.syn_retries;
+        tp.defer_accept = lt.defer_accept;
+        tp.window_clamp = lt.window_clamp;
+        // TCP_QUICKACK 0 on the listener (pingpong) carries over.
+        tp.pingpong = lt.pingpong;
     }
     tp.t_state = TcpState::Established;
     tp.lrcvtime = now;

@@ -287,8 +287,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
 
     /// Levels as Linux's udp_setsockopt routes them: IPPROTO_IP to
     /// ip_setsockopt (its one-byte optlen rule); IPPROTO_UDP options are
-    /// not supported (an int is still required first); anything else,
-    /// SOL_SOCKET's SO_KEEPALIVE included, ENOPROTOOPT.
+    /// not supported (an int is still required first); SOL_SOCKET's
+    /// SO_KEEPALIVE has nothing to do here (Linux: no keepalive hook, 0);
+    /// anything else ENOPROTOOPT.
     fn pru_ctloutput_set(
         &self,
         cx: &C,
@@ -319,6 +320,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 sooptcopyin_int(val)?;
                 Err(Errno::ENOPROTOOPT)
             }
+            SOL_SOCKET if name == SO_KEEPALIVE => Ok(()),
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
