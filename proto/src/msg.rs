@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 
-use stack::{Domain, Errno, SockInfo, SockType};
+use stack::{DgramInfo, Domain, Errno, SockInfo, SockType};
 
 use crate::wire::{Malformed, Reader, Writer};
 use crate::{MAX_ATTACH, MAX_DATA, MAX_OPT, MAX_POLL};
@@ -140,6 +140,8 @@ pub enum Body<'a> {
         full_len: u64,
         from: Option<SocketAddr>,
         data: &'a [u8],
+        /// A datagram's arrival, for its control messages.
+        info: Option<DgramInfo>,
     },
     Addr(SocketAddr),
     Bool(bool),
@@ -359,6 +361,39 @@ impl<'a> Request<'a> {
 }
 
 /// Encode a reply.
+/// A datagram's arrival (`DgramInfo`): a presence byte, then its fields
+/// (spec_dst as an address with port 0).
+fn put_info<'w>(w: &'w mut Writer, info: &Option<DgramInfo>) -> &'w mut Writer {
+    match info {
+        None => w.bool(false),
+        Some(i) => w
+            .bool(true)
+            .addr(Some(i.dst))
+            .u32(i.ifindex)
+            .addr(Some(SocketAddr::new(i.spec_dst, 0)))
+            .u8(i.tos)
+            .u8(i.ttl)
+            .u64(i.stamp.total_micros())
+            .u16(i.want),
+    }
+}
+
+fn get_info(r: &mut Reader<'_>) -> Result<Option<DgramInfo>, Malformed> {
+    if !r.bool()? {
+        return Ok(None);
+    }
+    let missing = || Malformed("missing address");
+    Ok(Some(DgramInfo {
+        dst: r.addr()?.ok_or_else(missing)?,
+        ifindex: r.u32()?,
+        spec_dst: r.addr()?.ok_or_else(missing)?.ip(),
+        tos: r.u8()?,
+        ttl: r.u8()?,
+        stamp: stack::Instant::from_micros(r.u64()?),
+        want: r.u16()?,
+    }))
+}
+
 pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
     let mut w = Writer::default();
     let body = match rep {
@@ -385,7 +420,8 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
             full_len,
             from,
             data,
-        } => w.u8(5).u64(*full_len).addr(*from).bytes(data),
+            info,
+        } => put_info(w.u8(5).u64(*full_len).addr(*from).bytes(data), info),
         Body::Addr(a) => w.u8(6).addr(Some(*a)),
         Body::Bool(v) => w.u8(7).bool(*v),
         Body::Opt { len, data } => w.u8(8).u64(*len).bytes(data),
@@ -441,6 +477,7 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
             full_len: r.u64()?,
             from: r.addr()?,
             data: r.bytes(MAX_DATA)?,
+            info: get_info(&mut r)?,
         },
         6 => Body::Addr(r.addr()?.ok_or(Malformed("missing address"))?),
         7 => Body::Bool(r.bool()?),
@@ -581,6 +618,21 @@ mod tests {
                 full_len: 9,
                 from: Some(a),
                 data: b"abc",
+                info: None,
+            }),
+            Ok(Body::Recv {
+                full_len: 1,
+                from: Some(a),
+                data: b"d",
+                info: Some(stack::DgramInfo {
+                    dst: a,
+                    ifindex: 3,
+                    spec_dst: a.ip(),
+                    tos: 4,
+                    ttl: 63,
+                    stamp: stack::Instant::from_micros(12345),
+                    want: 5,
+                }),
             }),
             Ok(Body::Addr(a)),
             Ok(Body::Bool(true)),

@@ -410,15 +410,16 @@ impl Core {
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.recv(now, h, &mut self.scratch[..len], flags));
-                let r = r.map(|m| (m.copied, m.full_len, m.from));
+                let r = r.map(|m| (m.copied, m.full_len, m.from, m.info));
                 self.waited(id, wait, Readiness::IN, &r);
                 if r.is_ok() {
                     self.sync_token(id);
                 }
-                r.map(|(copied, full_len, from)| Body::Recv {
+                r.map(|(copied, full_len, from, info)| Body::Recv {
                     full_len: full_len as u64,
                     from,
                     data: &self.scratch[..copied],
+                    info,
                 })
             }
             Request::Shutdown { id, how } => self

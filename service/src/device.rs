@@ -70,6 +70,14 @@ fn ifreq_ioctl(name: &str, req_code: libc::c_ulong) -> Option<IfReq> {
 }
 
 /// The MTU of interface `name`.
+/// The device's interface index (if_nametoindex), if it exists.
+pub fn device_ifindex(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: if_nametoindex reads a NUL-terminated name.
+    let i = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
 pub fn device_mtu(name: &str) -> Option<usize> {
     let r = ifreq_ioctl(name, libc::SIOCGIFMTU)?;
     let mtu = i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]);

@@ -72,6 +72,9 @@ pub fn stack_config(cfg: &proto::config::ShimConfig) -> Config {
     sc.addr6 = cfg.addr6;
     sc.prefix_len6 = cfg.prefix_len6;
     sc.gateway6 = cfg.gateway6;
+    if let Some(i) = crate::device::device_ifindex(&cfg.tun) {
+        sc.ifindex = i;
+    }
     sc.mtu = cfg
         .mtu
         .or_else(|| crate::device::device_mtu(&cfg.tun))

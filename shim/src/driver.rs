@@ -247,6 +247,9 @@ fn init() -> Result<Arc<Shim>, i32> {
     sc.prefix_len6 = cfg.prefix_len6;
     sc.gateway6 = cfg.gateway6;
     sc.mtu = mtu;
+    if let Some(i) = crate::sys::tun::device_ifindex(&cfg.tun) {
+        sc.ifindex = i;
+    }
     sc.sysctl = crate::sysctl::read_sysctl();
     sc.seed = random_seed();
     sc.secret = boot_secret();

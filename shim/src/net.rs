@@ -236,12 +236,14 @@ impl Net {
                         full_len,
                         from,
                         data,
+                        info,
                     } if data.len() <= buf.len() => {
                         buf[..data.len()].copy_from_slice(data);
                         Ok(RecvMeta {
                             copied: data.len(),
                             full_len: full_len as usize,
                             from,
+                            info,
                         })
                     }
                     _ => Err(Errno::EIO),

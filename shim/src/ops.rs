@@ -518,10 +518,19 @@ pub fn recv_errqueue(of: &OpenFile) -> R<[u8; 16]> {
 
 /// Returns (bytes, datagram length, sender).
 pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Option<SocketAddr>)> {
+    recv_info(of, buf, flags).map(|(n, full, from, _)| (n, full, from))
+}
+
+/// `recv`, with a datagram's arrival (for recvmsg's control messages).
+pub fn recv_info(
+    of: &OpenFile,
+    buf: &mut [u8],
+    flags: i32,
+) -> R<(usize, usize, Option<SocketAddr>, Option<stack::DgramInfo>)> {
     let s = shim()?;
     if flags & MSG_ERRQUEUE != 0 {
         // recv(2) without a control buffer: the entry goes, no data.
-        return recv_errqueue(of).map(|_| (0, 0, None));
+        return recv_errqueue(of).map(|_| (0, 0, None, None));
     }
     // The error queue never blocks (and the stack keeps none: EAGAIN).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0;
@@ -545,16 +554,17 @@ pub fn recv(of: &OpenFile, buf: &mut [u8], flags: i32) -> R<(usize, usize, Optio
                         got + m.copied,
                         if got == 0 { m.full_len } else { got + m.copied },
                         m.from,
+                        m.info,
                     ));
                 }
                 got += m.copied;
                 if got >= buf.len() {
-                    return Ok((got, got, None));
+                    return Ok((got, got, None, None));
                 }
             }
             Err(x) if got > 0 => {
                 let _ = x;
-                return Ok((got, got, None));
+                return Ok((got, got, None, None));
             }
             Err(x) => return Err(x),
         }
@@ -696,6 +706,48 @@ pub fn getsockopt(of: &OpenFile, level: i32, name: i32, out: &mut [u8]) -> R<usi
     let r = s.stack.getsockopt(of.handle, level, name, out).map_err(e);
     s.after_op();
     r
+}
+
+/// A time on the stack's clock (CLOCK_MONOTONIC, in the shim and the
+/// service alike) as CLOCK_REALTIME: (seconds, nanoseconds).
+pub fn realtime_of(t: stack::Instant) -> (i64, u32) {
+    let mut mono = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut real = mono;
+    // SAFETY: clock_gettime writes into the timespecs.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut mono);
+        libc::clock_gettime(libc::CLOCK_REALTIME, &mut real);
+    }
+    let ns = |t: &libc::timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+    let age = (ns(&mono) - t.total_micros() as i128 * 1000).max(0);
+    let at = ns(&real) - age;
+    (
+        at.div_euclid(1_000_000_000) as i64,
+        at.rem_euclid(1_000_000_000) as u32,
+    )
+}
+
+/// SIOCGSTAMP / SIOCGSTAMPNS: the socket's kept receive time as
+/// CLOCK_REALTIME (the stack's private getsockopt level, so both modes
+/// serve it without a message of their own).
+pub fn siocgstamp(of: &OpenFile) -> R<(i64, u32)> {
+    let s = shim()?;
+    s.stack.note_time(s.now());
+    let mut b = [0u8; 8];
+    s.stack
+        .getsockopt(
+            of.handle,
+            stack::linux::SOL_SOCKSHIM,
+            stack::linux::SOCKSHIM_SIOCGSTAMP,
+            &mut b,
+        )
+        .map_err(e)?;
+    Ok(realtime_of(stack::Instant::from_micros(
+        u64::from_ne_bytes(b),
+    )))
 }
 
 /// FIONREAD / SIOCOUTQ values.

@@ -95,6 +95,51 @@ pub struct RecvMeta {
     pub full_len: usize,
     /// Sender address (datagrams, and streams for recvfrom's sake).
     pub from: Option<SocketAddr>,
+    /// For a datagram: how it arrived and which control messages the
+    /// socket asked for (`netinet::ip_cmsg` builds them).
+    pub info: Option<DgramInfo>,
+}
+
+/// `DgramInfo::want` bits: SO_TIMESTAMP, SO_TIMESTAMPNS, IP_PKTINFO,
+/// IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR.
+pub const CMSG_WANT_TIMESTAMP: u16 = 1;
+pub const CMSG_WANT_TIMESTAMPNS: u16 = 2;
+pub const CMSG_WANT_PKTINFO: u16 = 4;
+pub const CMSG_WANT_TTL: u16 = 8;
+pub const CMSG_WANT_TOS: u16 = 16;
+pub const CMSG_WANT_ORIGDSTADDR: u16 = 32;
+
+/// How a datagram arrived, kept with it in the receive buffer, and the
+/// control messages its receiver asked for (`want`: `CMSG_WANT_*` bits,
+/// taken from the socket's options when it is read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DgramInfo {
+    /// The destination address and port in its headers.
+    pub dst: SocketAddr,
+    /// The interface it arrived on (1: loopback).
+    pub ifindex: u32,
+    /// The address IP_PKTINFO reports as ipi_spec_dst.
+    pub spec_dst: std::net::IpAddr,
+    /// TOS (IPv4) or traffic class, TTL or hop limit.
+    pub tos: u8,
+    pub ttl: u8,
+    /// When it arrived (the stack's clock).
+    pub stamp: crate::time::Instant,
+    pub want: u16,
+}
+
+impl Default for DgramInfo {
+    fn default() -> DgramInfo {
+        DgramInfo {
+            dst: SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0),
+            ifindex: 0,
+            spec_dst: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            tos: 0,
+            ttl: 0,
+            stamp: crate::time::Instant::ZERO,
+            want: 0,
+        }
+    }
 }
 
 impl RecvMeta {
@@ -103,6 +148,7 @@ impl RecvMeta {
         copied: 0,
         full_len: 0,
         from: None,
+        info: None,
     };
 }
 

@@ -264,6 +264,9 @@ pub struct Config {
     pub addr6: Option<Ipv6Addr>,
     pub prefix_len6: u8,
     pub gateway6: Option<Ipv6Addr>,
+    /// The TUN device's interface index (IP_PKTINFO reports it; loopback
+    /// is 1).
+    pub ifindex: u32,
     /// Largest IP packet the device carries (TUN MTU).
     pub mtu: usize,
     pub sysctl: Sysctl,
@@ -284,6 +287,7 @@ impl Config {
             addr6: None,
             prefix_len6: 64,
             gateway6: None,
+            ifindex: 2,
             mtu: 1500,
             sysctl: Sysctl::default(),
             seed: 0x5eed,

@@ -37,6 +37,7 @@ use crate::kern::protosw::Protosw;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
+use crate::linux::{SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
@@ -387,6 +388,15 @@ impl Stack {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
+        if level == SOL_SOCKSHIM {
+            if name != SOCKSHIM_SIOCGSTAMP || out.len() < 8 {
+                return Err(Errno::EINVAL);
+            }
+            let now = self.last_now();
+            let t = self.with_socket(h, |so| uipc::siocgstamp(so, now))?;
+            out[..8].copy_from_slice(&t.total_micros().to_ne_bytes());
+            return Ok(8);
+        }
         self.with_socket(h, |so| sockopt::sogetopt(self, so, level, name, out))
     }
 

@@ -19,7 +19,7 @@ pub mod stats;
 pub mod time;
 pub mod wire;
 
-pub use api::{Domain, Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
+pub use api::{DgramInfo, Domain, Readiness, RecvMeta, SockInfo, SockType, SocketHandle};
 pub use config::{Config, Sysctl};
 pub use errno::Errno;
 pub use host::SocketRow;

@@ -38,6 +38,13 @@ pub const SO_RCVBUF: i32 = 8;
 pub const SO_KEEPALIVE: i32 = 9;
 pub const SO_OOBINLINE: i32 = 10;
 pub const SO_NO_CHECK: i32 = 11;
+/// A level no Linux socket has: the shim's private getsockopt for SIOCGSTAMP
+/// (name `SOCKSHIM_SIOCGSTAMP`: 8 bytes, the time on the stack's clock in
+/// microseconds), so the ioctl needs no message of its own in service mode.
+pub const SOL_SOCKSHIM: i32 = -0x5353;
+pub const SOCKSHIM_SIOCGSTAMP: i32 = 1;
+/// The loopback device's interface index (always 1 on Linux).
+pub const LOOPBACK_IFINDEX: u32 = 1;
 pub const SO_PASSCRED: i32 = 16;
 pub const SO_PASSSEC: i32 = 34;
 pub const SO_TIMESTAMP: i32 = 29;

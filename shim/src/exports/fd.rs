@@ -109,6 +109,9 @@ pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 }
 
 pub(crate) const TIOCOUTQ: c_ulong = 0x5411;
+/// SIOCGSTAMP / SIOCGSTAMPNS (the 64-bit timeval / timespec forms).
+const SIOCGSTAMP: c_ulong = 0x8906;
+const SIOCGSTAMPNS: c_ulong = 0x8907;
 
 /// ioctl with the variadic argument read as one machine word.
 ///
@@ -143,6 +146,18 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
                 } else {
                     i.snd_cc
                 })?;
+            }
+            SIOCGSTAMP | SIOCGSTAMPNS => {
+                let (sec, nsec) = ops::siocgstamp(&of)?;
+                let frac = if req == SIOCGSTAMP {
+                    i64::from(nsec / 1000)
+                } else {
+                    i64::from(nsec)
+                };
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&sec.to_ne_bytes());
+                b[8..].copy_from_slice(&frac.to_ne_bytes());
+                uaccess::copy_out(&[(arg as usize, &b[..])])?;
             }
             _ => return Err(libc::ENOTTY),
         }

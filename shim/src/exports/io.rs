@@ -3,6 +3,7 @@
 //! sendfile, the FORTIFY __*_chk entry points).
 
 use libc::{c_int, c_void, size_t, sockaddr, socklen_t, ssize_t};
+use stack::netinet::ip_cmsg;
 use stack::SockType;
 
 use crate::fdtable::OpenFile;
@@ -143,23 +144,29 @@ pub(crate) fn send_iovecs(
 /// Receive into user iovecs: probed first (a fault must not consume
 /// data), then received into a shim buffer. Returns (bytes, full length,
 /// sender, the data): the caller scatters it with its other outputs.
-pub(crate) fn recv_iovecs(
-    of: &OpenFile,
-    iovs: &[libc::iovec],
-    flags: c_int,
-) -> R<(usize, usize, Option<std::net::SocketAddr>, Vec<u8>)> {
+/// What `recv_iovecs` returns: bytes received, the datagram's full length,
+/// its sender, the bytes, its arrival (for control messages).
+type RecvOut = (
+    usize,
+    usize,
+    Option<std::net::SocketAddr>,
+    Vec<u8>,
+    Option<stack::DgramInfo>,
+);
+
+pub(crate) fn recv_iovecs(of: &OpenFile, iovs: &[libc::iovec], flags: c_int) -> R<RecvOut> {
     let regions: Vec<(usize, usize)> = iovs
         .iter()
         .map(|v| (v.iov_base as usize, v.iov_len))
         .collect();
     if uaccess::readable(&regions).is_err() {
         let (n, full, from) = ops::recv_fault(of, flags)?;
-        return Ok((n, full, from, Vec::new()));
+        return Ok((n, full, from, Vec::new(), None));
     }
     let mut tmp = vec![0u8; iov_total(iovs)];
-    let (got, full, from) = ops::recv(of, &mut tmp, flags)?;
+    let (got, full, from, info) = ops::recv_info(of, &mut tmp, flags)?;
     tmp.truncate(got);
-    Ok((got, full, from, tmp))
+    Ok((got, full, from, tmp, info))
 }
 
 /// # Safety
@@ -277,7 +284,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> 
             if iov_total(&iovs) == 0 {
                 return Ok(0); // vfs_readv: nothing to read, no protocol call
             }
-            let (got, _, _, data) = recv_iovecs(&of, &iovs, 0)?;
+            let (got, _, _, data, _) = recv_iovecs(&of, &iovs, 0)?;
             uaccess::scatter(&iovs, &data)?;
             Ok(got as ssize_t)
         }),
@@ -290,19 +297,21 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> 
 /// TCP_INQ on, after the read.
 fn inq_cmsg(of: &OpenFile) -> Option<Vec<u8>> {
     let inq = ops::sockinfo(of).ok()?.inq_hint?;
-    // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
-    let (space, len) = unsafe { (libc::CMSG_SPACE(4) as usize, libc::CMSG_LEN(4) as usize) };
-    let hdr = libc::cmsghdr {
-        cmsg_len: len as _,
-        cmsg_level: libc::SOL_TCP,
-        cmsg_type: stack::linux::TCP_CM_INQ,
-    };
-    let mut b = vec![0u8; space];
-    let h = std::mem::size_of::<libc::cmsghdr>();
-    // SAFETY: cmsghdr is plain integers with no padding on Linux.
-    b[..h].copy_from_slice(unsafe { uaccess::bytes_of(&hdr) });
-    b[h..h + 4].copy_from_slice(&(inq.min(i32::MAX as usize) as i32).to_ne_bytes());
-    Some(b)
+    Some(ip_cmsg::cmsg(
+        libc::SOL_TCP,
+        stack::linux::TCP_CM_INQ,
+        &(inq.min(i32::MAX as usize) as i32).to_ne_bytes(),
+    ))
+}
+
+/// The control messages a datagram's receiver asked for (timestamps,
+/// IP_PKTINFO, ...): its arrival on the stack's monotonic clock is moved
+/// to CLOCK_REALTIME here, which the stack does not know.
+fn dgram_cmsgs(info: &stack::DgramInfo) -> Vec<Vec<u8>> {
+    if info.want == 0 {
+        return Vec::new();
+    }
+    ip_cmsg::ip_cmsg_recv(info, ops::realtime_of(info.stamp))
 }
 
 /// recvmsg(MSG_ERRQUEUE), Linux's ip_recv_error: one entry as an
@@ -376,7 +385,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             if flags & libc::MSG_ERRQUEUE != 0 {
                 return recvmsg_errqueue(&of, msg, &m);
             }
-            let (got, full, from, data) = recv_iovecs(&of, &iovs, flags)?;
+            let (got, full, from, data, info) = recv_iovecs(&of, &iovs, flags)?;
             // Outputs in Linux's order, in one copy: the data, the sender
             // (move_addr_to_user, only with a msg_name), the control
             // message, msg_flags and msg_controllen.
@@ -395,31 +404,27 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             let kaddr: &[u8] = name.as_ref().map_or(&[], |(b, n)| &b[..*n]);
             let klen = kaddr.len() as socklen_t;
             let mut mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
-            // The only control message a stack socket produces: TCP_CM_INQ
-            // when TCP_INQ is on (put_cmsg: truncated to the room given,
-            // MSG_CTRUNC when it does not fit whole).
-            let cmsg = inq_cmsg(&of);
-            let mut controllen: size_t = 0;
-            if let Some(c) = &cmsg {
-                if !m.msg_control.is_null() {
-                    let room = m.msg_controllen;
-                    let hdr = std::mem::size_of::<libc::cmsghdr>();
-                    if room < hdr {
-                        mflags |= libc::MSG_CTRUNC;
-                    } else {
-                        // SAFETY: CMSG_LEN is arithmetic.
-                        let need = unsafe { libc::CMSG_LEN(4) } as usize;
-                        if room < need {
-                            mflags |= libc::MSG_CTRUNC;
-                        }
-                        controllen = room.min(c.len());
-                    }
+            // Control messages: a datagram's (timestamps, IP_PKTINFO, ...)
+            // and TCP_CM_INQ when TCP_INQ is on, copied as put_cmsg does
+            // (truncated to the room given, MSG_CTRUNC when one does not
+            // fit whole).
+            let mut records = info.map(|i| dgram_cmsgs(&i)).unwrap_or_default();
+            records.extend(inq_cmsg(&of));
+            let control = if records.is_empty() {
+                Vec::new()
+            } else if m.msg_control.is_null() {
+                mflags |= libc::MSG_CTRUNC;
+                Vec::new()
+            } else {
+                let (c, ctrunc) = ip_cmsg::put_cmsgs(m.msg_controllen, &records);
+                if ctrunc {
+                    mflags |= libc::MSG_CTRUNC;
                 }
-            }
+                c
+            };
+            let controllen: size_t = control.len();
             if controllen > 0 {
-                if let Some(c) = &cmsg {
-                    parts.push((m.msg_control as usize, &c[..controllen]));
-                }
+                parts.push((m.msg_control as usize, &control[..]));
             }
             let at = |off: usize| msg as usize + off;
             if !m.msg_name.is_null() {

@@ -66,6 +66,14 @@ pub fn open_tun(name: &str) -> io::Result<i32> {
 }
 
 /// The MTU of interface `name` (SIOCGIFMTU).
+/// The device's interface index (if_nametoindex), if it exists.
+pub fn device_ifindex(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: if_nametoindex reads a NUL-terminated name.
+    let i = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
 pub fn device_mtu(name: &str) -> Option<usize> {
     let mut req = ifreq(name).ok()?;
     // SAFETY: a datagram socket used only for the ioctl, closed below.

@@ -89,6 +89,11 @@ pub trait Protosw<C>: Sync {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno>;
+    /// The control messages (`api::CMSG_WANT_*`) the protocol's options
+    /// ask recvmsg for, besides SOL_SOCKET's timestamps.
+    fn pru_cmsg_want(&self, _so: &Socket) -> u16 {
+        0
+    }
     /// Protocol KASSERTs for `check_invariants`.
     fn pru_check(&self, cx: &C, so: &Socket);
 }

@@ -7,10 +7,34 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::ringbuf::RingBuf;
+use crate::api::DgramInfo;
+use crate::time::Instant;
 
 /// Bytes of record header in front of each queued datagram: family,
 /// sender address (16 bytes), port, length.
-pub const DGRAM_HDR: usize = 21;
+/// (21 bytes: family, address, port, length; then the arrival, 50 bytes:
+/// destination 19, interface 4, spec_dst 17, tos 1, ttl 1, stamp 8.)
+pub const DGRAM_HDR: usize = 71;
+
+/// An address as 17 bytes: family (4 or 6), then 16 (IPv4 v4-mapped).
+fn put_ip(b: &mut [u8], ip: IpAddr) {
+    let (family, a16) = match ip {
+        IpAddr::V4(a) => (4, a.to_ipv6_mapped()),
+        IpAddr::V6(a) => (6, a),
+    };
+    b[0] = family;
+    b[1..17].copy_from_slice(&a16.octets());
+}
+
+fn get_ip(b: &[u8]) -> IpAddr {
+    let mut a16 = [0u8; 16];
+    a16.copy_from_slice(&b[1..17]);
+    let a6 = Ipv6Addr::from(a16);
+    match (b[0], a6.to_ipv4_mapped()) {
+        (4, Some(a4)) => IpAddr::V4(a4),
+        _ => IpAddr::V6(a6),
+    }
+}
 
 /// Room for `hiwat` bytes of payload, one maximal datagram past it, and
 /// record headers.
@@ -99,6 +123,16 @@ impl SockBuf {
     /// Queue a datagram if it fits (Linux admits one datagram past the
     /// limit only when the queue is empty). Returns false when dropped.
     pub fn append_dgram(&mut self, from: SocketAddr, payload: &[u8]) -> bool {
+        self.append_dgram_info(from, &DgramInfo::default(), payload)
+    }
+
+    /// `append_dgram` with how the datagram arrived (`want` is not kept).
+    pub fn append_dgram_info(
+        &mut self,
+        from: SocketAddr,
+        info: &DgramInfo,
+        payload: &[u8],
+    ) -> bool {
         let Some(d) = self.dgrams.as_mut() else {
             return false;
         };
@@ -117,7 +151,14 @@ impl SockBuf {
         hdr[0] = family;
         hdr[1..17].copy_from_slice(&a16.octets());
         hdr[17..19].copy_from_slice(&from.port().to_be_bytes());
-        hdr[19..].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        hdr[19..21].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        put_ip(&mut hdr[21..38], info.dst.ip());
+        hdr[38..40].copy_from_slice(&info.dst.port().to_be_bytes());
+        hdr[40..44].copy_from_slice(&info.ifindex.to_be_bytes());
+        put_ip(&mut hdr[44..61], info.spec_dst);
+        hdr[61] = info.tos;
+        hdr[62] = info.ttl;
+        hdr[63..71].copy_from_slice(&info.stamp.total_micros().to_be_bytes());
         self.ring.push(&hdr);
         self.ring.push(payload);
         d.count += 1;
@@ -141,6 +182,26 @@ impl SockBuf {
         };
         let from = SocketAddr::new(ip, u16::from_be_bytes([h[17], h[18]]));
         Some((from, u16::from_be_bytes([h[19], h[20]]) as usize))
+    }
+
+    /// How the next datagram arrived (`want` left 0).
+    pub fn front_info(&self) -> Option<DgramInfo> {
+        if self.dgrams?.count == 0 {
+            return None;
+        }
+        let mut h = [0u8; DGRAM_HDR];
+        self.ring.read_at(0, &mut h);
+        let mut stamp = [0u8; 8];
+        stamp.copy_from_slice(&h[63..71]);
+        Some(DgramInfo {
+            dst: SocketAddr::new(get_ip(&h[21..38]), u16::from_be_bytes([h[38], h[39]])),
+            ifindex: u32::from_be_bytes([h[40], h[41], h[42], h[43]]),
+            spec_dst: get_ip(&h[44..61]),
+            tos: h[61],
+            ttl: h[62],
+            stamp: Instant::from_micros(u64::from_be_bytes(stamp)),
+            want: 0,
+        })
     }
 
     /// Copy the start of the next datagram into `buf`, leaving it queued:

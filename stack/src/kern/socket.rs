@@ -35,6 +35,7 @@ use crate::api::{Domain, SockType, SocketHandle};
 use crate::errno::Errno;
 use crate::kern::listen::ListenQueues;
 use crate::kern::sockbuf::SockBuf;
+use crate::time::Instant;
 
 /// `so_state` bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +113,20 @@ pub struct SoOptions {
     pub select_err_queue: bool,
     /// SO_BUSY_POLL microseconds (stored; no busy polling here).
     pub busy_poll: u32,
+    /// SIOCGSTAMP was asked (Linux's SOCK_TIMESTAMP): arrivals are kept.
+    pub stamp_ioctl: bool,
+}
+
+/// Linux's sk_stamp, what SIOCGSTAMP reports: nothing received yet
+/// (ENOENT); a datagram was read while no timestamps were on (the ioctl
+/// then reports its own time and keeps it); or an arrival time, kept once
+/// SIOCGSTAMP turned timestamping on (SOCK_TIMESTAMP) and no SO_TIMESTAMP
+/// message took it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoStamp {
+    Unset,
+    Zero,
+    At(Instant),
 }
 
 /// The socket's connect(2) state as Linux's `sock->state` tracks it (it
@@ -199,6 +214,8 @@ pub struct Socket {
     pub sock_state: SockState,
     pub sb_state: SbState,
     pub so_options: SoOptions,
+    /// What SIOCGSTAMP reports (Linux's sk_stamp).
+    pub so_stamp: SoStamp,
     /// Pending asynchronous error (SO_ERROR), reported once.
     pub so_error: Option<Errno>,
     /// MSG_ZEROCOPY: the next send's notification id (Linux's sk_zckey)
@@ -241,6 +258,7 @@ impl Socket {
             sock_state: SockState::Unconnected,
             sb_state: SbState::default(),
             so_options: SoOptions::default(),
+            so_stamp: SoStamp::Unset,
             so_error: None,
             so_zckey: 0,
             so_errqueue: Default::default(),

@@ -7,11 +7,13 @@
 
 use std::net::SocketAddr;
 
-use crate::api::{Domain, RecvMeta, SockType, SocketHandle};
+use crate::api::{
+    DgramInfo, Domain, RecvMeta, SockType, SocketHandle, CMSG_WANT_TIMESTAMP, CMSG_WANT_TIMESTAMPNS,
+};
 use crate::errno::Errno;
 use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
-use crate::kern::socket::{QState, SoState, SockState, Socket, SocketRef};
+use crate::kern::socket::{QState, SoStamp, SoState, SockState, Socket, SocketRef};
 use crate::kern::sotable::{lock_live, SoCx};
 use crate::linux::{
     MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR,
@@ -295,11 +297,15 @@ pub fn soreceive<C: SoCx>(
             copied: n,
             full_len: 16,
             from: None,
+            info: None,
         });
     }
     match so.so_type {
         SockType::Stream => soreceive_stream(cx, now, so, buf, flags, peek),
-        SockType::Dgram => soreceive_dgram(so, buf, flags, peek),
+        SockType::Dgram => {
+            let want = so_cmsg_want(so) | cx.pr(so).pru_cmsg_want(so);
+            soreceive_dgram(so, buf, flags, peek, want)
+        }
     }
 }
 
@@ -340,6 +346,7 @@ fn soreceive_stream<C: SoCx>(
             copied: n,
             full_len: n,
             from: None,
+            info: None,
         });
     }
     if so.sb_state.fin_received {
@@ -357,13 +364,50 @@ fn soreceive_stream<C: SoCx>(
     Err(Errno::EAGAIN)
 }
 
+/// SIOCGSTAMP: the kept time (`SoStamp`), `now` if a datagram was read
+/// untimed (kept from then on); ENOENT before any. Turns on keeping
+/// arrivals (Linux's sock_get_timestamp with SOCK_TIMESTAMP).
+pub fn siocgstamp(so: &mut Socket, now: Instant) -> Result<Instant, Errno> {
+    let t = match so.so_stamp {
+        SoStamp::Unset => return Err(Errno::ENOENT),
+        SoStamp::Zero => now,
+        SoStamp::At(t) => t,
+    };
+    so.so_stamp = SoStamp::At(t);
+    so.so_options.stamp_ioctl = true;
+    Ok(t)
+}
+
+/// The SOL_SOCKET control messages a socket asks for (timestamps).
+fn so_cmsg_want(so: &Socket) -> u16 {
+    let o = &so.so_options;
+    if o.rcvtstampns {
+        CMSG_WANT_TIMESTAMPNS
+    } else if o.rcvtstamp {
+        CMSG_WANT_TIMESTAMP
+    } else {
+        0
+    }
+}
+
 fn soreceive_dgram(
     so: &mut Socket,
     buf: &mut [u8],
     flags: i32,
     peek: bool,
+    want: u16,
 ) -> Result<RecvMeta, Errno> {
+    let info = so.so_rcv.front_info().map(|i| DgramInfo { want, ..i });
     if let Some((from, full_len, copied)) = so.so_rcv.peek_dgram(buf) {
+        // sock_recv_timestamp: a timestamp message takes the arrival;
+        // else SIOCGSTAMP's flag keeps it; else the first read marks 0.
+        if want & (CMSG_WANT_TIMESTAMP | CMSG_WANT_TIMESTAMPNS) == 0 {
+            if so.so_options.stamp_ioctl {
+                so.so_stamp = SoStamp::At(info.map_or(Instant::ZERO, |i| i.stamp));
+            } else if so.so_stamp == SoStamp::Unset {
+                so.so_stamp = SoStamp::Zero;
+            }
+        }
         if !peek {
             so.so_rcv.pop_dgram();
         }
@@ -371,6 +415,7 @@ fn soreceive_dgram(
             copied,
             full_len,
             from: Some(from),
+            info,
         });
     }
     if let Some(e) = so.take_error() {

@@ -13,6 +13,7 @@ pub mod inet;
 pub mod ip;
 pub mod ip6_ctloutput;
 pub mod ip6_input;
+pub mod ip_cmsg;
 pub mod ip_input;
 pub mod ip_reass;
 pub mod ipq;

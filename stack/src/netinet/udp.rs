@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use crate::api::{Readiness, SockInfo, SockType};
+use crate::api::{
+    DgramInfo, Readiness, SockInfo, SockType, CMSG_WANT_ORIGDSTADDR, CMSG_WANT_PKTINFO,
+    CMSG_WANT_TOS, CMSG_WANT_TTL,
+};
 use crate::errno::Errno;
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SockState, Socket};
@@ -352,6 +355,26 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
     }
 
+    /// IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR.
+    fn pru_cmsg_want(&self, so: &Socket) -> u16 {
+        let inp = so.so_pcb.inp();
+        let flag = |name: i32| ip::ip_flag_bit(name).is_some_and(|b| inp.ip_flags & b != 0);
+        let mut want = 0;
+        if inp.pktinfo {
+            want |= CMSG_WANT_PKTINFO;
+        }
+        if flag(IP_RECVTTL) {
+            want |= CMSG_WANT_TTL;
+        }
+        if flag(IP_RECVTOS) {
+            want |= CMSG_WANT_TOS;
+        }
+        if flag(IP_RECVORIGDSTADDR) {
+            want |= CMSG_WANT_ORIGDSTADDR;
+        }
+        want
+    }
+
     fn pru_check(&self, cx: &C, so: &Socket) {
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
@@ -365,7 +388,40 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 }
 
-pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &IpIn, payload: &[u8]) {
+/// How a datagram arrived, as `DgramInfo` keeps it: from one of our own
+/// addresses by loopback (interface 1), else by the device; ipi_spec_dst is
+/// the destination (Linux's fib_compute_spec_dst for a local one); TOS and
+/// TTL (traffic class and hop limit for IPv6) from its header.
+fn arrival(cx: &impl InetCx, now: Instant, ip: &IpIn, local: SocketAddr) -> DgramInfo {
+    let p = ip.packet;
+    let (tos, ttl) = if ip.dst.is_ipv4() {
+        (
+            p.get(1).copied().unwrap_or(0),
+            p.get(8).copied().unwrap_or(0),
+        )
+    } else {
+        let tc = p
+            .first()
+            .zip(p.get(1))
+            .map_or(0, |(a, b)| (a << 4) | (b >> 4));
+        (tc, p.get(7).copied().unwrap_or(0))
+    };
+    DgramInfo {
+        dst: local,
+        ifindex: if ip::is_local(cx, ip.src) {
+            LOOPBACK_IFINDEX
+        } else {
+            cx.config().ifindex
+        },
+        spec_dst: ip.dst,
+        tos,
+        ttl,
+        stamp: now,
+        want: 0,
+    }
+}
+
+pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8]) {
     let Ok(udp) = UdpRepr::parse(payload, ip.src, ip.dst) else {
         Stats::bump(&cx.stats().drop_malformed);
         return;
@@ -386,7 +442,8 @@ pub(crate) fn udp_input(cx: &impl InetCx, _now: Instant, ip: &IpIn, payload: &[u
         return;
     };
     let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
-    if so.so_rcv.append_dgram(from, udp.payload) {
+    let info = arrival(cx, now, ip, local);
+    if so.so_rcv.append_dgram_info(from, &info, udp.payload) {
         cx.sockets().sowakeup(h);
     } else {
         Stats::bump(&cx.stats().drop_rcvbuf_full);
