@@ -16,8 +16,10 @@
 //       ct_signal), then make N (default 1) connections to 10.7.0.2:PORT one
 //       after the other (try:MS = non-blocking connect that gives up after
 //       MS), then run the steps on each in its own thread.
-//   peer udp PORT [steps]
-//       bind 10.7.0.1:PORT (UDP) and run the steps once, in order.
+//   peer udp PORT [any] [join:GROUP] [steps]
+//       bind 10.7.0.1:PORT (UDP; any: 0.0.0.0:PORT, to receive broadcasts
+//       and multicasts) and run the steps once, in order. join:GROUP joins
+//       the multicast GROUP on the interface holding 10.7.0.1.
 //
 // Connection steps: echo  recvall  recv:N  send:TEXT  sendn:N
 //   trickle:N:CHUNK:MS  shutwr  shutrd  close  rst  sleep:MS  wait:NAME
@@ -361,6 +363,7 @@ static int is_option(const char *s)
 	return !strcmp(s, "noaccept") || !strcmp(s, "nowait") || arg_of(s, "backlog") ||
 	       arg_of(s, "accepton") || arg_of(s, "fill") || arg_of(s, "count") ||
 	       arg_of(s, "try") || arg_of(s, "after") ||
+	       (!strcmp(mode, "udp") && (!strcmp(s, "any") || arg_of(s, "join"))) ||
 	       (!strcmp(mode, "tcp") && (arg_of(s, "rcvbuf") || arg_of(s, "sndbuf")));
 }
 
@@ -403,7 +406,8 @@ int main(int argc, char **argv)
 	port = atoi(argv[2]);
 
 	int backlog = 128, noaccept = 0, fill = 0, count = 1, try_ms = 0, rcvbuf = 0, sndbuf = 0;
-	const char *accepton = NULL, *after = "listening";
+	const char *accepton = NULL, *after = "listening", *join = NULL;
+	int udp_any = 0;
 	int i = 3;
 	for (; i < argc && is_option(argv[i]); i++) {
 		const char *s = argv[i], *a;
@@ -423,6 +427,10 @@ int main(int argc, char **argv)
 			try_ms = atoi(a);
 		else if ((a = arg_of(s, "after")))
 			after = a;
+		else if (!strcmp(s, "any"))
+			udp_any = 1;
+		else if ((a = arg_of(s, "join")))
+			join = a;
 		else if ((a = arg_of(s, "rcvbuf")))
 			rcvbuf = atoi(a);
 		else if ((a = arg_of(s, "sndbuf")))
@@ -539,7 +547,23 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	} else if (!strcmp(mode, "udp")) {
-		int fd = listen_on(SOCK_DGRAM, port, 0);
+		int fd;
+		if (udp_any) {
+			fd = ct_socket(SOCK_DGRAM);
+			ct_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+			struct sockaddr_in a = ct_addr("0.0.0.0", port);
+			if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+				ct_die("peer bind any %u", port);
+		} else {
+			fd = listen_on(SOCK_DGRAM, port, 0);
+		}
+		if (join) {
+			struct ip_mreq m = { 0 };
+			m.imr_multiaddr.s_addr = inet_addr(join);
+			m.imr_interface.s_addr = inet_addr(PEER_IP);
+			if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) < 0)
+				ct_die("peer join %s", join);
+		}
 		ready();
 		pthread_mutex_lock(&mu);
 		main_busy = 0;

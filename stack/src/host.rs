@@ -37,7 +37,7 @@ use crate::kern::protosw::Protosw;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
-use crate::linux::{SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
+use crate::linux::{LOOPBACK_IFINDEX, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
@@ -57,6 +57,8 @@ fn inetsw() -> Vec<&'static dyn Protosw<Stack>> {
 #[derive(Default)]
 struct TxQueue {
     frames: VecDeque<Vec<u8>>,
+    /// Packets for local input, with the interface they arrive on.
+    looped: VecDeque<(Vec<u8>, u32)>,
     pool: Vec<Vec<u8>>,
 }
 
@@ -107,6 +109,10 @@ impl InetCx for Stack {
     fn transmit(&self, frame: Vec<u8>) {
         Stats::bump(&self.stats.frames_out);
         self.txq.lock().frames.push_back(frame);
+    }
+
+    fn loop_back(&self, frame: Vec<u8>, ifindex: u32) {
+        self.txq.lock().looped.push_back((frame, ifindex));
     }
 
     fn arm_timer(&self, h: SocketHandle, at: Instant) {
@@ -199,12 +205,22 @@ impl Stack {
     /// Next IP packet to write to the device, if any. Packets addressed
     /// to this host itself (its addresses, 127.0.0.0/8, ::1) never reach the
     /// device: they are fed back into input here, where no lock is held.
+    /// Multicast and broadcast copies looped back go to input first, each
+    /// on the interface it was sent by.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
         loop {
+            let looped = self.txq.lock().looped.pop_front();
+            if let Some((frame, ifindex)) = looped {
+                Stats::bump(&self.stats.frames_in);
+                ip_input::ip_input(self, self.last_now(), &frame, ifindex);
+                continue;
+            }
             let frame = self.txq.lock().frames.pop_front()?;
             match ip::frame_dst(&frame) {
                 Some(d) if ip::is_local(self, d) => {
-                    self.handle_frame(self.last_now(), &frame);
+                    self.saw_now(self.last_now());
+                    Stats::bump(&self.stats.frames_in);
+                    ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX);
                     self.recycle(frame);
                 }
                 _ => return Some(frame),
@@ -261,7 +277,7 @@ impl Stack {
     pub fn handle_frame(&self, now: Instant, frame: &[u8]) {
         self.saw_now(now);
         Stats::bump(&self.stats.frames_in);
-        ip_input::ip_input(self, now, frame);
+        ip_input::ip_input(self, now, frame, self.config.ifindex);
     }
 
     // ---- the socket API ---------------------------------------------

@@ -127,6 +127,12 @@ pub const IP_MTU: i32 = 14;
 pub const IP_PKTINFO: i32 = 8;
 pub const IP_MULTICAST_TTL: i32 = 33;
 pub const IP_MULTICAST_LOOP: i32 = 34;
+pub const IP_MULTICAST_IF: i32 = 32;
+pub const IP_ADD_MEMBERSHIP: i32 = 35;
+pub const IP_DROP_MEMBERSHIP: i32 = 36;
+pub const IP_MULTICAST_ALL: i32 = 49;
+pub const MCAST_JOIN_GROUP: i32 = 42;
+pub const MCAST_LEAVE_GROUP: i32 = 45;
 
 pub const MSG_OOB: i32 = 0x1;
 pub const MSG_PEEK: i32 = 0x2;

@@ -73,6 +73,11 @@ pub struct Inpcb {
     pub mc_hops6: i16,
     /// IPV6_MULTICAST_LOOP (default on).
     pub mc_loop6: bool,
+    /// IP_MULTICAST_IF: interface index (0: none) and address.
+    pub mc_ifindex: u32,
+    pub mc_addr: Ipv4Addr,
+    /// IP_MULTICAST_ALL (default on): receive groups other sockets joined.
+    pub mc_all: bool,
 }
 
 impl Inpcb {
@@ -106,6 +111,9 @@ impl Inpcb {
             recvpktinfo6: false,
             mc_hops6: -1,
             mc_loop6: true,
+            mc_ifindex: 0,
+            mc_addr: Ipv4Addr::UNSPECIFIED,
+            mc_all: true,
         }
     }
 
@@ -228,6 +236,8 @@ impl PortUsers {
 pub struct PcbInfo {
     ports: FastMap<(Proto, u16), PortUsers>,
     pub tcp_conns: FastMap<FourTuple, SocketHandle>,
+    /// Multicast group memberships of every socket.
+    pub mc: crate::netinet::mc_table::McTable,
 }
 
 /// Do two users' bound addresses overlap (Linux's inet_rcv_saddr_equal

@@ -66,7 +66,7 @@ pub(crate) fn in_pcbbind(
     }
     let local_ok = ip.is_unspecified()
         || super::ip::is_local(cx, ip)
-        || (proto == Proto::Udp && super::ip::is_broadcast(cx, ip));
+        || (proto == Proto::Udp && (super::ip::is_broadcast(cx, ip) || ip.is_multicast()));
     if !local_ok {
         return Err(Errno::EADDRNOTAVAIL);
     }

@@ -60,6 +60,9 @@ pub trait InetCx: SoCx {
     fn frame_buf(&self) -> Vec<u8>;
     /// Queue a built IP frame (either family) for the device.
     fn transmit(&self, frame: Vec<u8>);
+    /// Queue a whole IPv4 packet for local input as if received on
+    /// interface `ifindex` (a multicast or broadcast copy looped back).
+    fn loop_back(&self, frame: Vec<u8>, ifindex: u32);
     /// Call the protocol's timer for `h` at `at` (or soon after).
     fn arm_timer(&self, h: SocketHandle, at: Instant);
     /// The latest `now` the stack was given (for work called without one).

@@ -99,8 +99,10 @@ pub(crate) fn dst_this_host(laddr: IpAddr, dst: SocketAddr) -> SocketAddr {
 }
 
 /// Source address for packets to `dst` from a socket bound to `laddr`.
+/// A socket bound to a multicast or broadcast address sends from the
+/// interface's address (Linux's inet_bind leaves inet_saddr 0 for them).
 pub(crate) fn source_for(cx: &impl InetCx, laddr: IpAddr, dst: IpAddr) -> IpAddr {
-    if !laddr.is_unspecified() {
+    if !laddr.is_unspecified() && !laddr.is_multicast() && !is_broadcast(cx, laddr) {
         return laddr;
     }
     match dst {

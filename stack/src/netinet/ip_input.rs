@@ -10,7 +10,8 @@ use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
-pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
+/// `ifindex`: the interface it arrived on (the device, or loopback).
+pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32) {
     match frame.first().map(|b| b >> 4) {
         Some(4) => {}
         Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame),
@@ -24,7 +25,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
         Err(WireError::Unsupported) => {
             // A fragment; the whole datagram once reassembled.
             if let Some(whole) = crate::netinet::ip_reass::ip4_reass(cx, now, frame) {
-                ip_input(cx, now, &whole);
+                ip_input(cx, now, &whole, ifindex);
             }
             return;
         }
@@ -38,7 +39,20 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
         }
     };
     let dst = IpAddr::V4(ip.dst_addr);
-    if !is_local(cx, dst) && !is_broadcast(cx, dst) {
+    if ip.dst_addr.is_multicast() {
+        // Only a group some socket joined on this interface is accepted.
+        if ip.protocol != wire::IP_PROTO_UDP
+            || !cx
+                .inet()
+                .pcbinfo
+                .read()
+                .mc
+                .interface_joined(ip.dst_addr, ifindex)
+        {
+            Stats::bump(&cx.stats().drop_not_for_us);
+            return;
+        }
+    } else if !is_local(cx, dst) && !is_broadcast(cx, dst) {
         Stats::bump(&cx.stats().drop_not_for_us);
         return;
     }
@@ -53,7 +67,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
     };
     match ip.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, payload),
-        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, payload),
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, payload, ifindex),
         wire::IP_PROTO_ICMP => crate::netinet::icmp::icmp_input(cx, now, &ipin, payload),
         _ => Stats::bump(&cx.stats().drop_unknown_proto),
     }

@@ -203,6 +203,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     }
 
     fn pru_detach(&self, cx: &C, so: &mut Socket) {
+        cx.inet().pcbinfo.write().mc.leave_all(so.handle);
         let handle = so.handle;
         let inp = *so.so_pcb.inp();
         let mut t = cx.inet().pcbinfo.write();
@@ -657,6 +658,19 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if (level, name) == (IPPROTO_TCP, TCP_CONGESTION) {
             return tcp_set_congestion(so, val);
         }
+        if level == IPPROTO_IP {
+            let handle = so.handle;
+            if let Some(r) = crate::netinet::ip_mcast::ip_mcast_setsockopt(
+                cx,
+                handle,
+                so.so_pcb.inp_mut(),
+                true,
+                name,
+                val,
+            ) {
+                return r;
+            }
+        }
         let v = match level {
             IPPROTO_IPV6 => {
                 let inp = so.so_pcb.inp_mut();
@@ -680,10 +694,17 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         out: &mut [u8],
     ) -> Result<usize, Errno> {
         match level {
-            IPPROTO_IP => Ok(ip::ip_getsockopt_put(
-                out,
-                tcp_ctloutput_get(cx, so, level, name)?,
-            )),
+            IPPROTO_IP => {
+                if let Some(r) =
+                    crate::netinet::ip_mcast::ip_mcast_getsockopt(so.so_pcb.inp(), name)
+                {
+                    return r.map(|b| sooptcopyout(out, &b));
+                }
+                Ok(ip::ip_getsockopt_put(
+                    out,
+                    tcp_ctloutput_get(cx, so, level, name)?,
+                ))
+            }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
                 so.so_pcb.inp(),
                 cx.sysctl().ipv6_hop_limit,

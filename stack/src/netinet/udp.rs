@@ -1,7 +1,7 @@
 //! UDP: the protocol switch entry for datagram sockets, input with
 //! port-unreachable for closed ports, and ICMP errors to connected sockets.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::api::{
     DgramInfo, Readiness, SockInfo, SockType, CMSG_WANT_ORIGDSTADDR, CMSG_WANT_PKTINFO,
@@ -20,6 +20,7 @@ use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
 use crate::netinet::ip::{self, IpHeader};
+use crate::netinet::ip_mcast;
 use crate::netinet::so_pcb::InPcb;
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -62,6 +63,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 
     fn pru_detach(&self, cx: &C, so: &mut Socket) {
+        cx.inet().pcbinfo.write().mc.leave_all(so.handle);
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
             cx.inet()
@@ -177,8 +179,20 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if ip::is_broadcast(cx, dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
+        // IPv4 multicast and broadcast leave by their own route.
+        let mc_route = match dst.ip() {
+            IpAddr::V4(d) if d.is_multicast() || ip::is_broadcast(cx, dst.ip()) => {
+                Some(ip_mcast::mc_route(cx, so.so_pcb.inp(), d)?)
+            }
+            _ => None,
+        };
         autobind(cx, so)?;
         let inp = *so.so_pcb.inp();
+        if let Some((ifindex, src)) = mc_route {
+            udp_output_mcast(cx, &inp, src, dst, data, ifindex);
+            Stats::bump(&cx.stats().udp_out);
+            return Ok(data.len());
+        }
         let src = ip::source_for(cx, inp.laddr, dst.ip());
         let repr = UdpRepr {
             src_port: inp.lport,
@@ -304,6 +318,12 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     ) -> Result<(), Errno> {
         match level {
             IPPROTO_IP => {
+                let handle = so.handle;
+                if let Some(r) =
+                    ip_mcast::ip_mcast_setsockopt(cx, handle, so.so_pcb.inp_mut(), false, name, val)
+                {
+                    return r;
+                }
                 let v = ip::ip_setsockopt_val(name, val)?;
                 ip::ip_ctloutput_set(
                     so.so_pcb.inp_mut(),
@@ -339,10 +359,15 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         out: &mut [u8],
     ) -> Result<usize, Errno> {
         match level {
-            IPPROTO_IP => Ok(ip::ip_getsockopt_put(
-                out,
-                ip::ip_ctloutput_get(so.so_pcb.inp(), cx.config().mtu, name)?,
-            )),
+            IPPROTO_IP => {
+                if let Some(r) = ip_mcast::ip_mcast_getsockopt(so.so_pcb.inp(), name) {
+                    return r.map(|b| sooptcopyout(out, &b));
+                }
+                Ok(ip::ip_getsockopt_put(
+                    out,
+                    ip::ip_ctloutput_get(so.so_pcb.inp(), cx.config().mtu, name)?,
+                ))
+            }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
                 so.so_pcb.inp(),
                 cx.sysctl().ipv6_hop_limit,
@@ -388,11 +413,91 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 }
 
+/// Send a multicast or broadcast datagram by interface `ifindex`: on
+/// loopback it is only input again; on the device it goes out, and a copy
+/// is looped back (a broadcast always, a multicast with IP_MULTICAST_LOOP
+/// when the device is in the group), as Linux's ip_mc_output.
+fn udp_output_mcast(
+    cx: &impl InetCx,
+    inp: &Inpcb,
+    src: Ipv4Addr,
+    dst: SocketAddr,
+    data: &[u8],
+    ifindex: u32,
+) {
+    let SocketAddr::V4(dst) = dst else {
+        return;
+    };
+    let repr = UdpRepr {
+        src_port: inp.lport,
+        dst_port: dst.port(),
+        payload: data,
+    };
+    let h = IpHeader {
+        src: src.into(),
+        dst: (*dst.ip()).into(),
+        protocol: wire::IP_PROTO_UDP,
+        ttl: if dst.ip().is_multicast() {
+            inp.mc_ttl
+        } else {
+            inp.ttl
+        },
+        tos: inp.tos,
+        dont_frag: false,
+    };
+    let mut dgram = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut dgram, IpAddr::V4(src), IpAddr::V4(*dst.ip()));
+    let whole = || {
+        let mut f = Vec::with_capacity(wire::ipv4::HEADER_LEN + dgram.len());
+        f.resize(wire::ipv4::HEADER_LEN, 0);
+        wire::Ipv4Repr {
+            src_addr: src,
+            dst_addr: *dst.ip(),
+            protocol: h.protocol,
+            payload_len: dgram.len(),
+            ttl: h.ttl,
+            tos: h.tos,
+            ident: 0,
+            dont_frag: false,
+        }
+        .emit(&mut f);
+        f.extend_from_slice(&dgram);
+        f
+    };
+    if ifindex == LOOPBACK_IFINDEX {
+        cx.loop_back(whole(), ifindex);
+        return;
+    }
+    let looped = if dst.ip().is_multicast() {
+        inp.mc_loop
+            && cx
+                .inet()
+                .pcbinfo
+                .read()
+                .mc
+                .interface_joined(*dst.ip(), ifindex)
+    } else {
+        true
+    };
+    if looped {
+        cx.loop_back(whole(), ifindex);
+    }
+    if h.ttl > 0 || !dst.ip().is_multicast() {
+        ip::ip_output_fragmented(cx, &h, &dgram);
+    }
+}
+
 /// How a datagram arrived, as `DgramInfo` keeps it: from one of our own
 /// addresses by loopback (interface 1), else by the device; ipi_spec_dst is
 /// the destination (Linux's fib_compute_spec_dst for a local one); TOS and
 /// TTL (traffic class and hop limit for IPv6) from its header.
-fn arrival(cx: &impl InetCx, now: Instant, ip: &IpIn, local: SocketAddr) -> DgramInfo {
+fn arrival(
+    cx: &impl InetCx,
+    now: Instant,
+    ip: &IpIn,
+    local: SocketAddr,
+    ifindex: u32,
+) -> DgramInfo {
     let p = ip.packet;
     let (tos, ttl) = if ip.dst.is_ipv4() {
         (
@@ -408,12 +513,16 @@ fn arrival(cx: &impl InetCx, now: Instant, ip: &IpIn, local: SocketAddr) -> Dgra
     };
     DgramInfo {
         dst: local,
-        ifindex: if ip::is_local(cx, ip.src) {
-            LOOPBACK_IFINDEX
+        ifindex,
+        spec_dst: if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
+            if ifindex == LOOPBACK_IFINDEX {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                IpAddr::V4(cx.config().addr)
+            }
         } else {
-            cx.config().ifindex
+            ip.dst
         },
-        spec_dst: ip.dst,
         tos,
         ttl,
         stamp: now,
@@ -421,7 +530,7 @@ fn arrival(cx: &impl InetCx, now: Instant, ip: &IpIn, local: SocketAddr) -> Dgra
     }
 }
 
-pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8]) {
+pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8], ifindex: u32) {
     let Ok(udp) = UdpRepr::parse(payload, ip.src, ip.dst) else {
         Stats::bump(&cx.stats().drop_malformed);
         return;
@@ -429,6 +538,11 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     Stats::bump(&cx.stats().udp_in);
     let local = SocketAddr::new(ip.dst, udp.dst_port);
     let remote = SocketAddr::new(ip.src, udp.src_port);
+    if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
+        let info = arrival(cx, now, ip, local, ifindex);
+        udp_mcast_input(cx, local, remote, udp.payload, &info);
+        return;
+    }
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else {
         Stats::bump(&cx.stats().drop_no_socket);
@@ -442,11 +556,46 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         return;
     };
     let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
-    let info = arrival(cx, now, ip, local);
+    let info = arrival(cx, now, ip, local, ifindex);
     if so.so_rcv.append_dgram_info(from, &info, udp.payload) {
         cx.sockets().sowakeup(h);
     } else {
         Stats::bump(&cx.stats().drop_rcvbuf_full);
+    }
+}
+
+/// A multicast or broadcast datagram reaches every matching socket
+/// (Linux's __udp4_lib_mcast_deliver); none is no ICMP error.
+fn udp_mcast_input(
+    cx: &impl InetCx,
+    local: SocketAddr,
+    remote: SocketAddr,
+    payload: &[u8],
+    info: &DgramInfo,
+) {
+    let found = {
+        let t = cx.inet().pcbinfo.read();
+        ip_mcast::udp_mcast_candidates(&t, local, remote, info.ifindex)
+    };
+    if found.is_empty() {
+        Stats::bump(&cx.stats().drop_no_socket);
+    }
+    for (h, joined) in found {
+        let Ok(sref) = cx.sockets().lookup(h) else {
+            continue;
+        };
+        let Some(mut so) = lock_live(&sref) else {
+            continue;
+        };
+        if !joined && !so.so_pcb.inp().mc_all {
+            continue;
+        }
+        let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
+        if so.so_rcv.append_dgram_info(from, info, payload) {
+            cx.sockets().sowakeup(h);
+        } else {
+            Stats::bump(&cx.stats().drop_rcvbuf_full);
+        }
     }
 }
 

@@ -1,0 +1,97 @@
+//! The multicast membership table (Linux's per-socket ip_mc_socklist and
+//! per-interface group lists in one): which socket joined which group on
+//! which interface. It lives in pcbinfo, under its lock; the options that
+//! change it are in `ip_mcast`.
+
+use std::net::Ipv4Addr;
+
+use crate::api::SocketHandle;
+
+/// Linux's net.ipv4.igmp_max_memberships default: groups per socket.
+pub const IGMP_MAX_MEMBERSHIPS: usize = 20;
+
+/// The all-hosts group every interface is in (224.0.0.1).
+const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
+
+/// One socket's membership of one group on one interface (ip_mc_socklist).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct McMembership {
+    pub group: Ipv4Addr,
+    pub ifindex: u32,
+    /// imr_address as the caller gave it (ip_mc_leave_group matches on it).
+    pub addr: Ipv4Addr,
+    pub handle: SocketHandle,
+}
+
+/// Every socket's memberships.
+#[derive(Debug, Default)]
+pub struct McTable {
+    pub(crate) members: Vec<McMembership>,
+}
+
+impl McTable {
+    /// Has any socket joined `group` on `ifindex` (the interface accepts it)?
+    pub fn interface_joined(&self, group: Ipv4Addr, ifindex: u32) -> bool {
+        group == ALL_HOSTS
+            || self
+                .members
+                .iter()
+                .any(|m| m.group == group && m.ifindex == ifindex)
+    }
+
+    /// Has `handle` joined `group` on `ifindex`?
+    pub fn socket_joined(&self, handle: SocketHandle, group: Ipv4Addr, ifindex: u32) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.handle == handle && m.group == group && m.ifindex == ifindex)
+    }
+
+    pub(crate) fn count(&self, handle: SocketHandle) -> usize {
+        self.members.iter().filter(|m| m.handle == handle).count()
+    }
+
+    /// Forget every membership of a socket being detached.
+    pub fn leave_all(&mut self, handle: SocketHandle) {
+        self.members.retain(|m| m.handle != handle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(i: u32) -> SocketHandle {
+        SocketHandle {
+            index: i,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn interface_accepts_a_group_while_any_socket_is_in_it() {
+        let g = Ipv4Addr::new(224, 0, 2, 1);
+        let mut t = McTable::default();
+        assert!(!t.interface_joined(g, 1));
+        assert!(
+            t.interface_joined(ALL_HOSTS, 1),
+            "all-hosts is always joined"
+        );
+        for i in [1, 2] {
+            t.members.push(McMembership {
+                group: g,
+                ifindex: 1,
+                addr: Ipv4Addr::LOCALHOST,
+                handle: h(i),
+            });
+        }
+        assert!(t.interface_joined(g, 1));
+        assert!(!t.interface_joined(g, 2), "another interface");
+        assert!(t.socket_joined(h(2), g, 1));
+        t.leave_all(h(1));
+        assert!(t.interface_joined(g, 1), "the second member keeps it");
+        assert!(!t.socket_joined(h(1), g, 1));
+        assert_eq!(t.count(h(2)), 1);
+        t.leave_all(h(2));
+        assert!(!t.interface_joined(g, 1));
+    }
+}
