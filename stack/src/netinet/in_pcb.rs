@@ -303,8 +303,9 @@ impl PcbInfo {
     }
 
     /// Record `user` on `port` (0 picks an ephemeral port from `range`
-    /// starting at `start`: a free one, else, once none is free, one whose
-    /// users it may share, as Linux's SO_REUSEADDR UDP sockets do). Returns
+    /// starting at `start`: a free one, else, for UDP once none is free, one
+    /// whose users it may share, as Linux's SO_REUSEADDR UDP sockets do;
+    /// TCP never shares here, as inet_csk_find_open_port). Returns
     /// the port.
     pub fn bind(
         &mut self,
@@ -320,7 +321,12 @@ impl PcbInfo {
             let candidates = || (0..span).map(|i| lo + ((start.wrapping_add(i)) % span) as u16);
             candidates()
                 .find(|p| self.ports.get(&(proto, *p)).is_none_or(PortUsers::is_empty))
-                .or_else(|| candidates().find(|p| !self.conflicts(proto, *p, &user)))
+                .or_else(|| {
+                    // Only UDP shares; TCP's bind(0) keeps to free ports.
+                    (proto == Proto::Udp)
+                        .then(|| candidates().find(|p| !self.conflicts(proto, *p, &user)))
+                        .flatten()
+                })
                 .ok_or(Errno::EADDRINUSE)?
         } else {
             if self.conflicts(proto, port, &user) {
@@ -694,6 +700,14 @@ mod tests {
         assert_eq!(
             t.bind(Proto::Udp, 0, user(3, false), (40000, 40000), 7),
             Err(Errno::EADDRINUSE)
+        );
+        let mut t = PcbInfo::default();
+        t.bind(Proto::Tcp, 0, user(1, true), (40000, 40000), 7)
+            .unwrap();
+        assert_eq!(
+            t.bind(Proto::Tcp, 0, user(2, true), (40000, 40000), 7),
+            Err(Errno::EADDRINUSE),
+            "TCP does not share an ephemeral port"
         );
     }
 }
