@@ -279,6 +279,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             tcp_state: 0,
             listening: false,
             inq_hint: None,
+            snd_space: 0,
         }
     }
 
