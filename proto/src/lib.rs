@@ -12,6 +12,7 @@
 pub mod config;
 pub mod msg;
 pub mod name;
+pub mod region;
 pub mod wire;
 
 pub use msg::{Body, Reply, Request};

@@ -72,6 +72,20 @@ pub enum Request<'a> {
         wait: bool,
         data: &'a [u8],
     },
+    /// A stream send the client has already reported done (it saw room
+    /// for all of it in its status region, `crate::region`): no reply.
+    /// The service takes the data, then counts it in the region's header.
+    Post {
+        id: u64,
+        flags: i32,
+        data: &'a [u8],
+    },
+    /// The client took bytes from the socket's receive ring while its
+    /// slot said the service holds more (`region::F_RX_WAITING`): push
+    /// more. No reply.
+    RxMore {
+        id: u64,
+    },
     Recv {
         id: u64,
         flags: i32,
@@ -189,6 +203,34 @@ fn ty_from(c: u8) -> Result<SockType, Malformed> {
 }
 
 impl<'a> Request<'a> {
+    /// The socket a request names, if it names one.
+    pub fn socket_id(&self) -> Option<u64> {
+        match self {
+            Request::Hello { .. }
+            | Request::Socket { .. }
+            | Request::Attach { .. }
+            | Request::Stat { .. }
+            | Request::Capture
+            | Request::Poll { .. } => None,
+            Request::Closed { id }
+            | Request::Bind { id, .. }
+            | Request::Listen { id, .. }
+            | Request::Accept { id, .. }
+            | Request::Connect { id, .. }
+            | Request::ConnectStatus { id, .. }
+            | Request::Send { id, .. }
+            | Request::Post { id, .. }
+            | Request::RxMore { id }
+            | Request::Recv { id, .. }
+            | Request::Shutdown { id, .. }
+            | Request::Getsockname { id }
+            | Request::Getpeername { id }
+            | Request::Setsockopt { id, .. }
+            | Request::Getsockopt { id, .. }
+            | Request::Sockinfo { id } => Some(*id),
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         match self {
@@ -222,6 +264,8 @@ impl<'a> Request<'a> {
                 .addr(*to)
                 .bool(*wait)
                 .bytes(data),
+            Request::Post { id, flags, data } => w.u16(40).u64(*id).i32(*flags).bytes(data),
+            Request::RxMore { id } => w.u16(41).u64(*id),
             Request::Recv {
                 id,
                 flags,
@@ -300,6 +344,12 @@ impl<'a> Request<'a> {
                 flags: r.i32()?,
                 to: r.addr()?,
                 wait: r.bool()?,
+                data: r.bytes(MAX_DATA)?,
+            },
+            41 => Request::RxMore { id: r.u64()? },
+            40 => Request::Post {
+                id: r.u64()?,
+                flags: r.i32()?,
                 data: r.bytes(MAX_DATA)?,
             },
             11 => {
@@ -432,7 +482,8 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
             .u64(i.snd_unsent as u64)
             .u8(i.tcp_state)
             .bool(i.listening)
-            .u64(i.inq_hint.map_or(u64::MAX, |v| v as u64)),
+            .u64(i.inq_hint.map_or(u64::MAX, |v| v as u64))
+            .u64(i.snd_space as u64),
         Body::Ready(v) => {
             w.u8(10).u32(v.len() as u32);
             for r in v {
@@ -494,6 +545,7 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
             inq_hint: Some(r.u64()?)
                 .filter(|v| *v != u64::MAX)
                 .map(|v| v as usize),
+            snd_space: r.u64()? as usize,
         }),
         10 => {
             let n = r.u32()? as usize;
@@ -541,6 +593,12 @@ mod tests {
             Request::Accept { id: 1, wait: true },
             Request::Connect { id: 2, addr: None },
             Request::ConnectStatus { id: 2, wait: false },
+            Request::Post {
+                id: 3,
+                flags: 0x4000,
+                data: b"posted",
+            },
+            Request::RxMore { id: 3 },
             Request::Send {
                 id: 3,
                 flags: 0x4000,
@@ -604,6 +662,7 @@ mod tests {
             tcp_state: 1,
             listening: false,
             inq_hint: Some(3),
+            snd_space: 4096,
         };
         for rep in [
             Err(Errno::EAGAIN),

@@ -8,12 +8,14 @@
 //! any other id is EBADF, whatever its value.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
-use proto::{Body, Reply, Request};
+use proto::{region, Body, Reply, Request};
 use stack::hash::{FastMap, FastSet};
 use stack::{Errno, Instant, Readiness, SocketHandle, Stack};
 
 use crate::anchor;
+use crate::region::Region;
 
 /// Most sockets one client may hold (Linux's answer past its limit).
 pub const MAX_SOCKETS_PER_CLIENT: usize = 65_536;
@@ -32,6 +34,19 @@ pub struct SockEntry {
     /// Counts readiness changes (edge-triggered epoll in the clients
     /// reports an entry again only after a change).
     changes: u16,
+    /// The status regions of the clients holding the socket, where its
+    /// slot is published (`publish`). One alive: that client holds it
+    /// alone and may use the fast paths.
+    views: Vec<Rc<Region>>,
+    /// Connected to a peer beyond the device (`region::F_REMOTE_PEER`),
+    /// found once the connection is open.
+    remote_peer: Option<bool>,
+    /// The receive ring lent to the socket (`rx`), and bytes taken back
+    /// from a ring, served before the stack's queue.
+    rx: Option<rx::Rx>,
+    pending: Vec<u8>,
+    /// SO_RCVLOWAT as last set (rings only while it is 1).
+    lowat: usize,
 }
 
 /// One client connection's rights.
@@ -42,6 +57,10 @@ pub struct Session {
     /// client only uses sockets it holds (attached by their anchors), and
     /// the connections accepted on them.
     pub trusted: bool,
+    /// This client's status region (made at `Hello`), if it could be made.
+    pub region: Option<Rc<Region>>,
+    /// The loop's key for this client's connection (its fd).
+    pub key: RawFd,
 }
 
 pub struct Core {
@@ -62,6 +81,14 @@ pub struct Core {
     /// Sockets with a blocking connect waiting (see `connected_seen`).
     connecting: FastSet<u64>,
     scratch: Vec<u8>,
+    /// `Post`s refused because the socket had no room for all of the
+    /// data (an error or reset came first, or a client that posts without
+    /// looking at its region): the data is dropped, as a reset drops what
+    /// the send buffer held.
+    pub posts_refused: u64,
+    /// The time of the request or loop turn being served (for the stack
+    /// calls the receive rings make).
+    pub clock: Instant,
 }
 
 /// How long one read of the namespace's sysctls stands for `Socket`.
@@ -88,6 +115,8 @@ impl Core {
             sysctl_read_at: None,
             connecting: FastSet::default(),
             scratch: vec![0; proto::MAX_DATA],
+            posts_refused: 0,
+            clock: Instant::from_micros(0),
         }
     }
 
@@ -127,9 +156,15 @@ impl Core {
                 interest: 0,
                 connected_seen: false,
                 changes: 0,
+                views: sess.region.iter().cloned().collect(),
+                remote_peer: None,
+                rx: None,
+                pending: Vec::new(),
+                lowat: 1,
             },
         );
         sess.attached.insert(id);
+        self.publish(id);
         Ok(b)
     }
 
@@ -137,11 +172,31 @@ impl Core {
     /// reference, held by the service, goes too (`soclose`).
     pub fn close_socket(&mut self, now: Instant, id: u64) {
         self.connecting.remove(&id);
+        let _ = self.rx_close(id);
         if let Some(e) = self.socks.remove(&id) {
+            for v in &e.views {
+                v.write_slot(id, None);
+            }
             self.by_ino.remove(&e.b_ino);
             self.by_anchor.remove(&e.anchor.as_raw_fd());
             let _ = self.stack.close(now, SocketHandle::from_u64(id));
         }
+    }
+
+    /// The connections of the clients holding the socket of anchor `fd`:
+    /// their queued requests (a `Post` sent before the program's close)
+    /// are served before the hang-up closes the socket.
+    pub fn holders_of_anchor(&self, fd: RawFd) -> Vec<RawFd> {
+        self.socket_of_anchor(fd)
+            .and_then(|id| self.socks.get(&id))
+            .map(|e| {
+                e.views
+                    .iter()
+                    .filter(|v| v.alive())
+                    .map(|v| v.owner())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The anchor's poll said hang-up: close if every B is really gone.
@@ -157,15 +212,116 @@ impl Core {
         }
     }
 
-    /// Make the token of `id` match its readiness and waiters' intereself.stack.
+    /// Make the token of `id` match its readiness and waiters' interest.
     pub fn sync_token(&mut self, id: u64) {
+        // The slot before the token: a client woken by it, or one that
+        // reads the token back and then looks at its slot, sees it fresh.
+        self.publish(id);
+        if !self.socks.contains_key(&id) {
+            return;
+        }
+        let mut r = self.stack.sopoll(SocketHandle::from_u64(id)).0;
+        if self.rx_readable(id) {
+            r |= Readiness::IN.0;
+        }
         let Some(e) = self.socks.get_mut(&id) else {
             return;
         };
-        let r = self.stack.sopoll(SocketHandle::from_u64(id)).0;
         if r & (ALWAYS | e.interest) != 0 {
             anchor::put_token(e.anchor.as_fd());
             e.interest = 0;
+        }
+    }
+
+    /// Write the state of `id` into the slot of every client holding it
+    /// (dropping the regions of clients gone).
+    pub fn publish(&mut self, id: u64) {
+        let Some(e) = self.socks.get_mut(&id) else {
+            return;
+        };
+        e.views.retain(|v| v.alive());
+        if e.views.is_empty() {
+            return;
+        }
+        let h = SocketHandle::from_u64(id);
+        let mut r = self.stack.sopoll(h).0 as u64 & 0xffff;
+        if !e.pending.is_empty() && e.lowat <= 1 {
+            r |= Readiness::IN.0 as u64;
+        }
+        let info = self.stack.sockinfo(h).ok();
+        let mut ready = r | (e.changes as u64) << 16;
+        let (ring, rx_head) = e.rx.as_ref().map_or((0, 0), |rx| rx.slot_words());
+        if e.rx.as_ref().is_some_and(|rx| rx.waiting()) {
+            ready |= region::F_RX_WAITING;
+        }
+        if e.views.len() == 1 {
+            ready |= region::F_EXCLUSIVE;
+        }
+        // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2: an empty queue is EAGAIN.
+        if info.is_some_and(|i| matches!(i.tcp_state, 1 | 4 | 5)) {
+            ready |= region::F_STREAM_OPEN;
+            let remote = *e.remote_peer.get_or_insert_with(|| {
+                let cfg = self.stack.config();
+                self.stack.getpeername(h).is_ok_and(|p| {
+                    // An IPv4-mapped peer is its IPv4 address.
+                    let ip = p.ip().to_canonical();
+                    let ours = match ip {
+                        std::net::IpAddr::V4(a) => a == cfg.addr,
+                        std::net::IpAddr::V6(a) => Some(a) == cfg.addr6,
+                    };
+                    !ours && !ip.is_loopback() && !ip.is_unspecified()
+                })
+            });
+            if remote {
+                ready |= region::F_REMOTE_PEER;
+            }
+        }
+        if info.is_some_and(|i| i.listening) {
+            ready |= region::F_LISTENING;
+        }
+        let slot = region::Slot {
+            id,
+            ready,
+            rcv_cc: info.map_or(0, |i| i.rcv_cc as u64) + e.pending.len() as u64,
+            snd_space: info.map_or(0, |i| i.snd_space as u64),
+            ring,
+            rx_head,
+            snd_used: info.map_or(0, |i| i.snd_cc as u64),
+        };
+        for v in &e.views {
+            v.write_slot(id, Some(&slot));
+        }
+    }
+
+    /// `sess` now holds `id` too (attached): its region joins the views.
+    fn add_view(&mut self, sess: &Session, id: u64) {
+        let Some(reg) = &sess.region else { return };
+        let Some(e) = self.socks.get_mut(&id) else {
+            return;
+        };
+        if !e.views.iter().any(|v| Rc::ptr_eq(v, reg)) {
+            e.views.push(reg.clone());
+        }
+        if e.views.len() > 1 {
+            // Held by several clients: no ring, every read by message.
+            self.rx_revoke(id);
+        }
+        self.publish(id);
+    }
+
+    /// The client's connection closed: its region is no longer written,
+    /// and a socket it shared may now be another client's alone.
+    pub fn session_gone(&mut self, sess: &Session) {
+        if let Some(r) = &sess.region {
+            r.kill();
+            for &id in &sess.attached {
+                // What it left unread in its ring stays readable by the
+                // other holders.
+                if self.socks.get(&id).is_some_and(|e| e.rx.is_some()) {
+                    self.rx_revoke(id);
+                }
+                self.publish(id);
+            }
         }
     }
 
@@ -203,6 +359,9 @@ impl Core {
             if let Some(e) = self.socks.get_mut(&h.as_u64()) {
                 e.changes = e.changes.wrapping_add(1);
             }
+            // Received data moves to the socket's ring (if it has one)
+            // before its slot is written and its token set.
+            self.rx_push(h.as_u64());
             self.sync_token(h.as_u64());
         }
     }
@@ -237,7 +396,31 @@ impl Core {
         self.sync_token(id);
     }
 
-    /// Carry out one requeself.stack. `fds` are the descriptors that came with it
+    /// Carry out one request as the loop does: the reply encoded (None for
+    /// a `Post`, which has none) with the descriptor to pass, and the
+    /// request's socket published, so that the client's next call sees
+    /// what this one did. (The loop then writes frames out and publishes
+    /// every other socket that changed before it sends the reply.)
+    pub fn serve(
+        &mut self,
+        sess: &mut Session,
+        now: Instant,
+        req: Request<'_>,
+        fds: Vec<OwnedFd>,
+    ) -> (Option<Vec<u8>>, Option<OwnedFd>) {
+        let posted = matches!(req, Request::Post { .. } | Request::RxMore { .. });
+        let id = req.socket_id();
+        self.clock = now;
+        let (reply, pass) = self.handle(sess, now, req, fds);
+        let b = (!posted).then(|| proto::msg::encode_reply(&reply));
+        drop(reply);
+        if let Some(id) = id {
+            self.publish(id);
+        }
+        (b, pass)
+    }
+
+    /// Carry out one request. `fds` are the descriptors that came with it
     /// (only `Attach` uses them; they are closed on return, so the
     /// service never keeps a client's B open).
     pub fn handle(
@@ -248,7 +431,17 @@ impl Core {
         fds: Vec<OwnedFd>,
     ) -> (Reply<'_>, Option<OwnedFd>) {
         let reply = match req {
-            Request::Hello { version } if version == proto::VERSION => Ok(Body::None),
+            Request::Hello { version } if version == proto::VERSION => {
+                // The status region rides with the reply; a client without
+                // one (memfd refused) takes the message path for all.
+                return match Region::new(sess.key) {
+                    Ok((r, fd)) => {
+                        sess.region = Some(Rc::new(r));
+                        (Ok(Body::None), Some(fd))
+                    }
+                    Err(_) => (Ok(Body::None), None),
+                };
+            }
             Request::Hello { .. } => Err(Errno::EPROTONOSUPPORT),
             // The event loop serves these (run.rs): they see the device.
             Request::Stat { .. } | Request::Capture => Err(Errno::EOPNOTSUPP),
@@ -300,7 +493,12 @@ impl Core {
                         }
                         id
                     })
-                    .collect();
+                    .collect::<Vec<u64>>();
+                for &id in &ids {
+                    if id != proto::NOT_AN_ANCHOR {
+                        self.add_view(sess, id);
+                    }
+                }
                 Ok(Body::Ids(ids))
             }
             Request::Closed { id } => {
@@ -400,6 +598,32 @@ impl Core {
                 self.waited(id, wait, Readiness::OUT, &r);
                 r
             }
+            Request::RxMore { id } => {
+                if self.check(sess, id).is_ok() {
+                    self.rx_push(id);
+                    self.sync_token(id);
+                }
+                Ok(Body::None)
+            }
+            Request::Post { id, flags, data } => {
+                // The client has told its program the send is done: take
+                // all of it or none (never a part: the stream would skip).
+                const PLAIN: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_MORE;
+                let taken = self.check(sess, id).ok().is_some_and(|h| {
+                    let room = self.stack.sockinfo(h).map_or(0, |i| i.snd_space);
+                    flags & !PLAIN == 0
+                        && room >= data.len()
+                        && self.stack.send(now, h, data, flags, None) == Ok(data.len())
+                });
+                if !taken {
+                    self.posts_refused += 1;
+                }
+                self.publish(id);
+                if let Some(r) = &sess.region {
+                    r.add_posted(data.len() as u64);
+                }
+                Ok(Body::None)
+            }
             Request::Recv {
                 id,
                 flags,
@@ -407,6 +631,27 @@ impl Core {
                 wait,
             } => {
                 let len = (len as usize).min(self.scratch.len());
+                if self.check(sess, id).is_ok() {
+                    // Asked by message: the ring (if any) comes back, and
+                    // what it held is served first.
+                    self.rx_revoke(id);
+                    let got = self.recv_pending(id, len, flags);
+                    if let Some(Err(e)) = got {
+                        self.waited(id, wait, Readiness::IN, &Err::<(), _>(e));
+                        return (Err(e), None);
+                    }
+                    if let Some(Ok(n)) = got {
+                        self.sync_token(id);
+                        return (
+                            Ok(Body::Recv {
+                                full_len: n as u64,
+                                from: None,
+                                data: &self.scratch[..n],
+                            }),
+                            None,
+                        );
+                    }
+                }
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.recv(now, h, &mut self.scratch[..len], flags));
@@ -439,15 +684,22 @@ impl Core {
                 level,
                 name,
                 val,
-            } => self
-                .check(sess, id)
-                .inspect(|_| {
-                    if stack::linux::rereads_sysctl(level, name) {
-                        self.fastopen_sysctl();
-                    }
-                })
-                .and_then(|h| self.stack.setsockopt(now, h, level, name, val))
-                .map(|_| Body::None),
+            } => {
+                let lowat = (level, name) == (libc::SOL_SOCKET, libc::SO_RCVLOWAT);
+                let r = self
+                    .check(sess, id)
+                    .inspect(|_| {
+                        if stack::linux::rereads_sysctl(level, name) {
+                            self.fastopen_sysctl();
+                        }
+                    })
+                    .and_then(|h| self.stack.setsockopt(now, h, level, name, val))
+                    .map(|_| Body::None);
+                if lowat && r.is_ok() {
+                    self.rx_lowat(id);
+                }
+                r
+            }
             Request::Getsockopt {
                 id,
                 level,
@@ -468,14 +720,22 @@ impl Core {
                         data: &self.scratch[..n.min(len)],
                     })
             }
-            Request::Sockinfo { id } => self
-                .check(sess, id)
-                .and_then(|h| self.stack.sockinfo(h))
-                .map(Body::Info),
+            Request::Sockinfo { id } => {
+                let r = self.check(sess, id).and_then(|h| self.stack.sockinfo(h));
+                let extra = self.rx_unread(id);
+                r.map(|mut i| {
+                    i.rcv_cc += extra;
+                    i.inq_hint = i.inq_hint.map(|v| v + extra);
+                    Body::Info(i)
+                })
+            }
             Request::Poll { items, wait } => {
                 let mut ready = Vec::with_capacity(items.len());
                 for &(id, ev) in &items {
                     let r = match self.check(sess, id) {
+                        Ok(h) if self.rx_readable(id) => {
+                            (self.stack.sopoll(h).0 & 0xffff) | Readiness::IN.0
+                        }
                         Ok(h) => self.stack.sopoll(h).0 & 0xffff,
                         Err(_) => Readiness::NVAL.0,
                     };
@@ -503,3 +763,7 @@ impl Core {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod region_tests;
+mod rx;

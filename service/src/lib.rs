@@ -9,6 +9,7 @@ pub mod core;
 pub mod device;
 pub mod idle;
 pub mod listener;
+pub mod region;
 pub mod run;
 pub mod startup;
 pub mod stat;

@@ -91,23 +91,53 @@ impl Service {
     pub fn run(&mut self) {
         let mut events = vec![EpollEvent::empty(); 256];
         let mut frame = vec![0u8; 65_536];
+        // Adaptive spinning: after a turn with work, look again without
+        // sleeping for up to `spin` (the client's next request, or the
+        // peer's answer, often comes within it), then sleep.
+        let spin = std::env::var("SOCKSHIM_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::ZERO, Duration::from_micros);
+        let mut spin_until: Option<std::time::Instant> = None;
         loop {
-            let t = self.timeout();
+            let spinning = spin_until.is_some_and(|u| std::time::Instant::now() < u);
+            let t = if spinning {
+                EpollTimeout::ZERO
+            } else {
+                self.timeout()
+            };
             let n = self.epoll.wait(&mut events, t).unwrap_or(0);
+            if n > 0 && !spin.is_zero() {
+                spin_until = Some(std::time::Instant::now() + spin);
+            } else if !spinning {
+                spin_until = None;
+            }
             for ev in &events[..n] {
                 let data = ev.data();
                 match data & K_MASK {
                     K_DEVICE => self.input(&mut frame),
                     K_LISTENER => self.accept_clients(),
                     K_CLIENT => self.serve_client((data & !K_MASK) as RawFd),
-                    _ => self.core.anchor_event(now(), data as RawFd),
+                    _ => {
+                        // A `Post` the program sent before its last close
+                        // is taken before the close: serve the holders'
+                        // queued requests first.
+                        for key in self.core.holders_of_anchor(data as RawFd) {
+                            self.serve_client(key);
+                        }
+                        self.core.anchor_event(now(), data as RawFd)
+                    }
                 }
             }
             self.watch_new_anchors();
             self.deliver_held();
-            self.core.stack.handle_timeout(now());
+            let t = now();
+            self.core.clock = t;
+            self.core.stack.handle_timeout(t);
             self.flush();
             self.core.sync_changed();
+            // Moving data into receive rings can open windows: send those.
+            self.flush();
             let idle = self.clients.is_empty() && self.core.is_empty();
             if self.idle.update(std::time::Instant::now(), idle) {
                 return;
@@ -208,6 +238,7 @@ impl Service {
             if self.epoll.add(&fd, ev).is_ok() {
                 let sess = Session {
                     trusted,
+                    key,
                     ..Session::default()
                 };
                 self.clients.insert(key, (fd, sess));
@@ -216,8 +247,9 @@ impl Service {
     }
 
     fn drop_client(&mut self, key: RawFd) {
-        if let Some((fd, _)) = self.clients.remove(&key) {
+        if let Some((fd, sess)) = self.clients.remove(&key) {
             let _ = self.epoll.delete(&fd);
+            self.core.session_gone(&sess);
         }
     }
 
@@ -287,25 +319,35 @@ impl Service {
         };
         let text;
         let (reply, pass) = match req {
-            Request::Stat { .. } if !sess.trusted => (Err(Errno::EACCES), None),
+            Request::Stat { .. } if !sess.trusted => {
+                (Some(encode_reply(&Err(Errno::EACCES))), None)
+            }
             Request::Stat { skip } => {
                 text = crate::stat::stat_text(&self.core, self.faults.as_ref(), skip);
-                (Ok(proto::Body::Text(&text)), None)
+                (Some(encode_reply(&Ok(proto::Body::Text(&text)))), None)
             }
-            Request::Capture if !sess.trusted => (Err(Errno::EACCES), None),
+            Request::Capture if !sess.trusted => (Some(encode_reply(&Err(Errno::EACCES))), None),
             Request::Capture => match <[OwnedFd; 1]>::try_from(fds) {
                 Ok([fd]) => {
                     self.capture.add(fd);
-                    (Ok(proto::Body::None), None)
+                    (Some(encode_reply(&Ok(proto::Body::None))), None)
                 }
-                Err(_) => (Err(Errno::EINVAL), None),
+                Err(_) => (Some(encode_reply(&Err(Errno::EINVAL))), None),
             },
-            req => self.core.handle(sess, now(), req, fds),
+            req => self.core.serve(sess, now(), req, fds),
         };
-        let b = encode_reply(&reply);
-        drop(reply);
-        let r = send_reply(conn.as_fd(), &b, pass.as_ref());
         self.flush();
+        // Every slot the request changed is written before its reply, so
+        // the client's next call sees what this one did.
+        self.core.sync_changed();
+        self.flush();
+        let Some(b) = reply else {
+            return Ok(true); // a Post has no reply
+        };
+        let Some((conn, _)) = self.clients.get(&key) else {
+            return Ok(false);
+        };
+        let r = send_reply(conn.as_fd(), &b, pass.as_ref());
         r.map(|_| true).map_err(|_| ())
     }
 }

@@ -6,8 +6,17 @@
 //! every inherited socket by passing its anchor; a connection lost to the
 //! service's death is ECONNRESET for that call, one line on stderr, and a
 //! new service is started by the next call.
+//!
+//! The data path's client side lives here too (docs/architecture.md,
+//! "Data path"): the status region the service passes with its reply to
+//! `Hello`, mapped read-only but for the receive rings' consumer words
+//! (`slot` reads a socket's published state under its sequence lock;
+//! `ring_recv` takes received bytes from the socket's ring), and `post`,
+//! a stream send written to the connection without waiting for a reply
+//! when the region shows room.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use libc::{c_int, c_void};
 use parking_lot::Mutex;
@@ -25,6 +34,286 @@ struct Conn {
 }
 
 static CONN: Mutex<Option<Conn>> = Mutex::new(None);
+
+/// This process's status region (null: none, or not ours after a fork).
+/// Never unmapped: a thread may be reading it while another replaces it
+/// (a reconnection leaves one stale mapping behind).
+static REGION: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+/// `Post` bytes written on the current connection (the region's header
+/// counts those the service took).
+static POSTED: AtomicU64 = AtomicU64::new(0);
+
+/// Map the region passed with the reply to `Hello` (read-only) and close
+/// its descriptor; null when it is not one.
+fn map_region(fd: c_int) -> *mut u8 {
+    // SAFETY: mapping a file we were passed, read-only and shared; the
+    // service sealed its size, so the mapping stays valid.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            proto::region::REGION_LEN,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        // SAFETY: our fd, received just now.
+        unsafe { (real().close)(fd) };
+        return std::ptr::null_mut();
+    }
+    // The consumer words, the one part we write, mapped writable in place.
+    // SAFETY: replacing pages of the mapping just made, at a page-aligned
+    // offset inside it, with the same file's pages at that offset.
+    let c = unsafe {
+        libc::mmap(
+            (p as *mut u8).add(proto::region::CONSUMERS_OFF) as *mut c_void,
+            proto::region::CONSUMERS_LEN,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            proto::region::CONSUMERS_OFF as libc::off_t,
+        )
+    };
+    // SAFETY: our fd, received just now (the mappings keep the memory).
+    unsafe { (real().close)(fd) };
+    if c == libc::MAP_FAILED {
+        // SAFETY: unmapping what we just mapped; nobody else saw it.
+        unsafe { libc::munmap(p, proto::region::REGION_LEN) };
+        return std::ptr::null_mut();
+    }
+    let base = p as *mut u8;
+    if word(base, proto::region::H_MAGIC).load(Ordering::Acquire) != proto::region::MAGIC {
+        // SAFETY: unmapping what we just mapped; nobody else saw it.
+        unsafe { libc::munmap(p, proto::region::REGION_LEN) };
+        return std::ptr::null_mut();
+    }
+    base
+}
+
+fn word<'a>(base: *mut u8, off: usize) -> &'a AtomicU64 {
+    debug_assert!(off.is_multiple_of(8) && off + 8 <= proto::region::REGION_LEN);
+    // SAFETY: `base` is a live read-only mapping of REGION_LEN bytes that
+    // is never unmapped; `off` is in bounds and 8-byte aligned (callers
+    // use the layout's offsets); only atomic loads read it.
+    unsafe { &*(base.add(off) as *const AtomicU64) }
+}
+
+/// After fork: the region is the parent's (its slots describe the
+/// parent's view); the child uses none until it has its own connection.
+pub fn forget_region() {
+    REGION.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// The published state of socket `id` in this process's region, if it
+/// has one there (the service wrote it and it names this very socket).
+pub fn slot(id: u64) -> Option<proto::region::Slot> {
+    use proto::region as r;
+    let base = REGION.load(Ordering::Acquire);
+    if base.is_null() {
+        return None;
+    }
+    let off = r::slot_offset(r::index_of(id))?;
+    let seq = word(base, off + r::S_SEQ);
+    for _ in 0..64 {
+        let s1 = seq.load(Ordering::Acquire);
+        if s1 & 1 != 0 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let s = r::Slot {
+            id: word(base, off + r::S_ID).load(Ordering::Relaxed),
+            ready: word(base, off + r::S_READY).load(Ordering::Relaxed),
+            rcv_cc: word(base, off + r::S_RCV_CC).load(Ordering::Relaxed),
+            snd_space: word(base, off + r::S_SND_SPACE).load(Ordering::Relaxed),
+            ring: word(base, off + r::S_RING).load(Ordering::Relaxed),
+            rx_head: word(base, off + r::S_RX_HEAD).load(Ordering::Relaxed),
+            snd_used: word(base, off + r::S_SND_USED).load(Ordering::Relaxed),
+        };
+        std::sync::atomic::fence(Ordering::Acquire);
+        if seq.load(Ordering::Relaxed) == s1 {
+            return (s.id == id.wrapping_add(1)).then_some(r::Slot { id, ..s });
+        }
+    }
+    None
+}
+
+/// The consumer word of the ring the slot `s` names, if the ring is still
+/// lent to it (same generation, not taken back), with the word's value.
+fn ring_word(s: &proto::region::Slot) -> Option<(&'static AtomicU64, u64, usize)> {
+    use proto::region as r;
+    let base = REGION.load(Ordering::Acquire);
+    let (ring, gen) = s.ring()?;
+    if base.is_null() || !s.flag(r::F_EXCLUSIVE) {
+        return None;
+    }
+    let cw = word(base, r::consumer_offset(ring)?);
+    let w = cw.load(Ordering::Acquire);
+    (w & r::C_REVOKED == 0 && r::consumer_gen(w) == gen).then_some((cw, w, ring))
+}
+
+/// Bytes waiting in the receive ring of the socket whose slot is `s`.
+pub fn ring_avail(s: &proto::region::Slot) -> u64 {
+    ring_word(s).map_or(0, |(_, w, _)| {
+        s.rx_head
+            .saturating_sub(w & proto::region::C_COUNT)
+            .min(proto::region::RING_SIZE as u64)
+    })
+}
+
+/// Take (or with `peek`, copy) up to `buf.len()` received bytes of socket
+/// `id` from its ring: Some(n > 0), or None when the ring is empty, taken
+/// back or absent (then the service answers). Bytes go to exactly one
+/// taker: a copy counts only if the swap of the consumer word from the
+/// value read before the copy succeeds (a revocation or another thread's
+/// take makes it fail, and the copy is thrown away).
+pub fn ring_recv(id: u64, buf: &mut [u8], peek: bool) -> Option<usize> {
+    use proto::region as r;
+    for _ in 0..16 {
+        let s = slot(id)?;
+        let (cw, w, ring) = ring_word(&s)?;
+        let consumed = w & r::C_COUNT;
+        let avail = s.rx_head.saturating_sub(consumed).min(r::RING_SIZE as u64);
+        let n = (avail as usize).min(buf.len());
+        if n == 0 {
+            return None;
+        }
+        let base = REGION.load(Ordering::Acquire);
+        let ring_at = r::ring_offset(ring)?;
+        let at = (consumed % r::RING_SIZE as u64) as usize;
+        let first = n.min(r::RING_SIZE - at);
+        // SAFETY: both ranges lie inside ring `ring` of the live mapping
+        // (at + first <= RING_SIZE, n - first <= at); the service does not
+        // write bytes we have not consumed, and if they were consumed by
+        // another taker meanwhile the swap below fails and we retry.
+        unsafe {
+            std::ptr::copy_nonoverlapping(base.add(ring_at + at), buf.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(base.add(ring_at), buf[first..].as_mut_ptr(), n - first);
+        }
+        if peek {
+            std::sync::atomic::fence(Ordering::Acquire);
+            if cw.load(Ordering::Relaxed) == w {
+                return Some(n);
+            }
+            continue;
+        }
+        if cw
+            .compare_exchange(w, w + n as u64, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            if s.flag(r::F_RX_WAITING) {
+                // The service holds more than the ring had room for.
+                let _ = send_async(&Request::RxMore { id }.encode());
+            }
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Write a request that has no reply (under the connection's lock, so it
+/// stays in order with every other request of this process).
+fn send_async(msg: &[u8]) -> Result<bool, Errno> {
+    let mut g = CONN.lock();
+    let Some(c) = g.as_mut().filter(|c| c.pid == getpid()) else {
+        return Ok(false);
+    };
+    loop {
+        // SAFETY: sending our buffer on our connection.
+        let w = unsafe {
+            (real().send)(
+                c.fd,
+                msg.as_ptr() as *const c_void,
+                msg.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if w >= 0 {
+            return Ok(true);
+        }
+        if errno() != libc::EINTR {
+            if let Some(c) = g.take() {
+                crate::driver::unprotect_and_close(c.fd);
+            }
+            forget_region();
+            log::warn_once("sockshim: lost the connection to the stack service sockshimd");
+            return Err(Errno::ECONNRESET);
+        }
+    }
+}
+
+/// `Post` bytes written that the service has not taken yet (an upper
+/// bound: read the service's count first).
+pub fn posts_pending() -> u64 {
+    let base = REGION.load(Ordering::Acquire);
+    if base.is_null() {
+        return u64::MAX;
+    }
+    let taken = word(base, proto::region::H_POSTED).load(Ordering::Acquire);
+    POSTED.load(Ordering::Acquire).saturating_sub(taken)
+}
+
+/// Smallest part of a larger send that is posted on its own.
+const MIN_PARTIAL_POST: usize = 16 * 1024;
+
+/// A stream send without a round trip: when the region shows socket `id`
+/// held by this process alone, with no error and room for `data` beyond
+/// what is still in flight, write a `Post` and return how many bytes it
+/// carries (the program's send returns that). None: take the message
+/// path. Err: the connection broke.
+pub fn post(id: u64, flags: i32, data: &[u8]) -> Result<Option<usize>, Errno> {
+    use proto::region as r;
+    let bad = (stack::Readiness::ERR.0 | stack::Readiness::HUP.0) as u64;
+    let mut g = CONN.lock();
+    let Some(c) = g.as_mut().filter(|c| c.pid == getpid()) else {
+        return Ok(None);
+    };
+    // The count of bytes taken first, then the slot: a slot is written
+    // before the count grows, so `room` is never overstated.
+    let pending = posts_pending();
+    let Some(s) = slot(id) else { return Ok(None) };
+    if !s.flag(r::F_EXCLUSIVE) || s.ready & bad != 0 {
+        return Ok(None);
+    }
+    let room = s.snd_space.saturating_sub(pending);
+    let n = (data.len() as u64).min(room).min(proto::MAX_DATA as u64) as usize;
+    // A sliver of a large send is not worth a message of its own: the
+    // message path takes what fits and tells the exact room.
+    if n == 0 || (n < data.len() && n < MIN_PARTIAL_POST) {
+        return Ok(None);
+    }
+    let msg = Request::Post {
+        id,
+        flags,
+        data: &data[..n],
+    }
+    .encode();
+    loop {
+        // SAFETY: sending our buffer on our connection.
+        let w = unsafe {
+            (real().send)(
+                c.fd,
+                msg.as_ptr() as *const c_void,
+                msg.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if w >= 0 {
+            break;
+        }
+        if errno() != libc::EINTR {
+            if let Some(c) = g.take() {
+                crate::driver::unprotect_and_close(c.fd);
+            }
+            forget_region();
+            log::warn_once("sockshim: lost the connection to the stack service sockshimd");
+            return Err(Errno::ECONNRESET);
+        }
+    }
+    POSTED.fetch_add(n as u64, Ordering::Release);
+    Ok(Some(n))
+}
 
 fn errno() -> i32 {
     // SAFETY: reading this thread's errno.
@@ -167,7 +456,22 @@ fn connect_service(tun: &str) -> Result<Conn, i32> {
                     version: proto::VERSION,
                 };
                 match roundtrip(&mut c, &hello.encode(), &[], false) {
-                    Ok((Ok(_), _)) => return Ok(c),
+                    Ok((Ok(_), region)) => {
+                        // A new region starts counting posts from zero.
+                        let base = region.map_or(std::ptr::null_mut(), map_region);
+                        // SOCKSHIM_DATAPATH=messages: every call a message
+                        // (to measure what the region saves).
+                        let base = if std::env::var_os("SOCKSHIM_DATAPATH")
+                            .is_some_and(|v| v == "messages")
+                        {
+                            std::ptr::null_mut()
+                        } else {
+                            base
+                        };
+                        POSTED.store(0, Ordering::Release);
+                        REGION.store(base, Ordering::Release);
+                        return Ok(c);
+                    }
                     _ => {
                         crate::driver::unprotect_and_close(c.fd);
                         return Err(libc::ENETDOWN);
@@ -342,6 +646,7 @@ pub fn call<T>(
         if let Some(c) = g.take() {
             crate::driver::unprotect_and_close(c.fd);
         }
+        forget_region();
         let mut c = connect_service(tun).map_err(Errno)?;
         if let Err(e) = attach_all(&mut c) {
             crate::driver::unprotect_and_close(c.fd);
@@ -372,6 +677,7 @@ pub fn call<T>(
             if let Some(c) = g.take() {
                 crate::driver::unprotect_and_close(c.fd);
             }
+            forget_region();
             log::warn_once("sockshim: lost the connection to the stack service sockshimd");
             Err(Errno(e))
         }

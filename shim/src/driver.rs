@@ -314,6 +314,7 @@ extern "C" fn atfork_child() {
             // SAFETY: getpid has no preconditions.
             s.pid.store(unsafe { libc::getpid() }, Ordering::Relaxed);
             crate::uaccess::forget_pid();
+            crate::client::forget_region();
             return;
         }
     }

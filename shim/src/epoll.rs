@@ -546,7 +546,7 @@ impl EpollTable {
                 // them and registers interest, so the kernel wait cannot
                 // miss a change).
                 let mut fds = Vec::with_capacity(budget);
-                let mut items = Vec::with_capacity(budget);
+                let mut items: Vec<(i32, u64, u32)> = Vec::with_capacity(budget);
                 while budget > 0 {
                     budget -= 1;
                     let Some(fd) = inner.dequeue() else { break };
@@ -554,14 +554,16 @@ impl EpollTable {
                     if i.disarmed {
                         continue;
                     }
-                    crate::wait::drain_token(fd);
                     fds.push(fd);
-                    items.push((i.file.handle.as_u64(), i.events & 0xffff));
+                    items.push((fd, i.file.handle.as_u64(), i.events & 0xffff));
                 }
                 let answers = if items.is_empty() {
                     Vec::new()
                 } else {
-                    r.poll(items, true).unwrap_or_default()
+                    // Remote::poll_armed reads the tokens back, but answers
+                    // from the status region what it can (a readable
+                    // socket keeps its token).
+                    r.poll_armed(&items).unwrap_or_default()
                 };
                 for (k, fd) in fds.into_iter().enumerate() {
                     let v = answers.get(k).copied().unwrap_or(libc::POLLNVAL as u32);

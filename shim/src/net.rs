@@ -9,13 +9,19 @@
 //! socket's anchor (it has read the token back), so the service registers
 //! interest and re-arms the token (see client.rs). The local stack has
 //! its own waiter lists and ignores it.
+//!
+//! The remote calls answer from the status region without a message when
+//! they can (docs/architecture.md, "Data path"): a receive takes what the
+//! service put in the socket's receive ring, a receive or accept that
+//! finds nothing is EAGAIN, a stream send with room is a `Post` (no
+//! reply), a poll without `wait` reads the slots.
 
 use std::net::SocketAddr;
 
 use proto::{Body, Request};
 use stack::{Domain, Errno, Instant, Readiness, RecvMeta, SockInfo, SockType, SocketHandle, Stack};
 
-use crate::client::call;
+use crate::client::{self, call};
 
 // One per process, inside the Shim's Arc: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -86,6 +92,9 @@ impl Remote {
         wait: bool,
         cloexec: bool,
     ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
+        if nothing_to_read(h, true) {
+            return Err(Errno::EAGAIN);
+        }
         let r = Request::Accept { id: id(h), wait };
         call(&self.tun, &r, &[], cloexec, |rep, fd| match (rep, fd) {
             (Ok(Body::Accepted { id, peer }), Some(fd)) => {
@@ -122,10 +131,136 @@ impl Remote {
     /// Readiness of many sockets at once; with `wait`, interest in
     /// `events` is registered for those not ready.
     pub fn poll(&self, items: Vec<(u64, u32)>, wait: bool) -> Result<Vec<u32>, Errno> {
+        if let Some(v) = local_poll(&items, wait) {
+            return Ok(v);
+        }
         self.req(&Request::Poll { items, wait }, |b| match b {
             Body::Ready(v) => Ok(v),
             _ => Err(Errno::EIO),
         })
+    }
+}
+
+/// Events after which a receive (or accept) does not say EAGAIN.
+const READABLE: u32 = Readiness::IN.0
+    | Readiness::ERR.0
+    | Readiness::HUP.0
+    | Readiness::RDHUP.0
+    | Readiness::PRI.0
+    | Readiness::NVAL.0;
+
+/// Would a receive (`listen` false) or an accept (true) on `h` find
+/// nothing, by the region? Only for a socket this process holds alone,
+/// with every `Post` taken unless its peer is beyond the device (a send
+/// to ourselves over our own address could still be on its way). A wait that follows needs no interest
+/// registered: readability is always mirrored into the anchor's token,
+/// and the slot is written before the token.
+fn nothing_to_read(h: SocketHandle, listen: bool) -> bool {
+    use proto::region as r;
+    let Some(s) = client::slot(id(h)) else {
+        return false;
+    };
+    let kind = if listen {
+        r::F_LISTENING
+    } else {
+        r::F_STREAM_OPEN
+    };
+    s.flag(r::F_EXCLUSIVE)
+        && s.flag(kind)
+        && s.rcv_cc == 0
+        && client::ring_avail(&s) == 0
+        && s.poll_value() & READABLE == 0
+        && (s.flag(r::F_REMOTE_PEER) || client::posts_pending() == 0)
+}
+
+/// Events the service always mirrors into the token (its `ALWAYS`).
+const MIRRORED: u32 =
+    Readiness::IN.0 | Readiness::ERR.0 | Readiness::HUP.0 | Readiness::RDHUP.0 | Readiness::PRI.0;
+
+/// The readiness of `id` by its slot, as the service would answer once
+/// the `pending` bytes this client posted are taken: None when they could
+/// change it in ways the slot cannot tell (a peer over our own address).
+/// Writability is recomputed by the stack's rule (free * 2 >= used)
+/// with those bytes moved from free to used.
+fn local_value(id: u64, pending: u64) -> Option<u32> {
+    use proto::region as r;
+    let s = client::slot(id)?;
+    if pending > 0 && !s.flag(r::F_REMOTE_PEER) {
+        return None;
+    }
+    let mut v = s.poll_value();
+    if client::ring_avail(&s) > 0 {
+        v |= Readiness::IN.0;
+    }
+    let out = Readiness::OUT.0 | Readiness::WRNORM.0;
+    if pending > 0 && v & out != 0 {
+        let free = s.snd_space.saturating_sub(pending);
+        if free == 0 || free * 2 < s.snd_used + pending {
+            v &= !out;
+        }
+    }
+    Some(v)
+}
+
+/// A `Poll` answered from the slots (None: some socket has no slot, or a
+/// `Post` is still in flight, or only the service can answer). With
+/// `wait`, only when the service would do nothing but answer: no item
+/// with a mirrored event (no token to write back), and each either ready
+/// for what it asks or asking only for mirrored events (whose interest is
+/// implied: their tokens are always written), e.g. a connection that has
+/// nothing to read, waited for readability.
+fn local_poll(items: &[(u64, u32)], wait: bool) -> Option<Vec<u32>> {
+    let pending = client::posts_pending();
+    items
+        .iter()
+        .map(|&(id, ev)| {
+            let v = local_value(id, pending)?;
+            let r = v & 0xffff;
+            let needs_interest = r & ev == 0 && ev & !MIRRORED & 0xffff != 0;
+            if wait && (r & MIRRORED != 0 || needs_interest) {
+                return None;
+            }
+            Some(v)
+        })
+        .collect()
+}
+
+impl Remote {
+    /// Readiness of sockets about to be waited for through their anchors
+    /// (`(anchor, id, events)`): what `Poll` with `wait` answers after
+    /// reading each token back, without touching what the region settles.
+    /// A socket whose slot shows a mirrored event keeps its token (it
+    /// stands for that event) and is answered from the slot; the others'
+    /// tokens are read back, and they are answered from the slots when
+    /// `local_poll` may, else by one `Poll` to the service.
+    pub fn poll_armed(&self, items: &[(i32, u64, u32)]) -> Result<Vec<u32>, Errno> {
+        let mut out: Vec<Option<u32>> = Vec::with_capacity(items.len());
+        let pending = client::posts_pending();
+        for &(fd, id, _) in items {
+            match local_value(id, pending) {
+                Some(v) if v & MIRRORED != 0 => out.push(Some(v)),
+                _ => {
+                    crate::wait::drain_token(fd);
+                    out.push(None);
+                }
+            }
+        }
+        let ask: Vec<(u64, u32)> = items
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(&(_, id, ev), _)| (id, ev))
+            .collect();
+        let mut answers = if ask.is_empty() {
+            Vec::new()
+        } else {
+            self.poll(ask, true)?
+        }
+        .into_iter();
+        Ok(out
+            .into_iter()
+            .map(|o| o.or_else(|| answers.next()).unwrap_or(Readiness::NVAL.0))
+            .collect())
     }
 }
 
@@ -197,6 +332,12 @@ impl Net {
         match self {
             Net::Local(s) => s.send(now, h, data, flags, to),
             Net::Remote(r) => {
+                const PLAIN: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_MORE;
+                if !wait && to.is_none() && !data.is_empty() && flags & !PLAIN == 0 {
+                    if let Some(n) = client::post(id(h), flags, data)? {
+                        return Ok(n);
+                    }
+                }
                 let data = &data[..data.len().min(proto::MAX_DATA)];
                 let req = Request::Send {
                     id: id(h),
@@ -224,6 +365,24 @@ impl Net {
         match self {
             Net::Local(s) => s.recv(now, h, buf, flags),
             Net::Remote(r) => {
+                const PLAIN: i32 = libc::MSG_DONTWAIT
+                    | libc::MSG_PEEK
+                    | libc::MSG_WAITALL
+                    | libc::MSG_NOSIGNAL
+                    | libc::MSG_CMSG_CLOEXEC;
+                if flags & !PLAIN == 0 && !buf.is_empty() {
+                    let peek = flags & libc::MSG_PEEK != 0;
+                    if let Some(n) = client::ring_recv(id(h), buf, peek) {
+                        return Ok(RecvMeta {
+                            copied: n,
+                            full_len: n,
+                            from: None,
+                        });
+                    }
+                    if nothing_to_read(h, false) {
+                        return Err(Errno::EAGAIN);
+                    }
+                }
                 let len = buf.len().min(proto::MAX_DATA) as u32;
                 let req = Request::Recv {
                     id: id(h),

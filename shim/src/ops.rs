@@ -871,19 +871,23 @@ fn poll_remote(
     let files: Vec<Option<Arc<OpenFile>>> = fds.iter().map(|p| s.fds.get(p.fd)).collect();
     let mut first = true;
     loop {
-        let mut items = Vec::new();
-        for (p, f) in fds.iter().zip(&files) {
-            if let Some(f) = f {
-                if !first {
-                    crate::wait::drain_token(p.fd);
-                }
-                items.push((f.handle.as_u64(), p.events as u16 as u32));
-            }
-        }
+        let items: Vec<(i32, u64, u32)> = fds
+            .iter()
+            .zip(&files)
+            .filter_map(|(p, f)| {
+                f.as_ref()
+                    .map(|f| (p.fd, f.handle.as_u64(), p.events as u16 as u32))
+            })
+            .collect();
         let ready = if items.is_empty() {
             Vec::new()
+        } else if first {
+            let v = items.iter().map(|&(_, id, ev)| (id, ev)).collect();
+            r.poll(v, false).map_err(e)?
         } else {
-            r.poll(items, !first).map_err(e)?
+            // Tokens read back (but where the region shows the event they
+            // stand for) and interest registered: see Remote::poll_armed.
+            r.poll_armed(&items).map_err(e)?
         };
         let mut kernel: Vec<libc::pollfd> = fds
             .iter()

@@ -167,4 +167,9 @@ pub struct SockInfo {
     /// With TCP_INQ on, the TCP_CM_INQ value recvmsg reports: unread
     /// bytes, plus one once the peer's FIN arrived (Linux's tcp_inq_hint).
     pub inq_hint: Option<usize>,
+    /// Bytes a plain stream send would take now, all of them: 0 with an
+    /// error pending, after SHUT_WR, outside ESTABLISHED/CLOSE_WAIT or
+    /// above TCP_NOTSENT_LOWAT (the service's clients send without a
+    /// round trip while it says so). Always 0 for datagram sockets.
+    pub snd_space: usize,
 }

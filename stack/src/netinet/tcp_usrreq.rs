@@ -168,6 +168,17 @@ fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
     (tcp_notsent(so) << wake) < lowat as usize
 }
 
+/// What `pru_send` of a plain send would take now without failing: the
+/// checks it makes before its copy, then the free space.
+fn tcp_send_space(so: &Socket) -> usize {
+    let open = matches!(state(so), TcpState::Established | TcpState::CloseWait);
+    if !open || so.sb_state.cantsendmore || so.so_error.is_some() || !tcp_notsent_below_lowat(so, 0)
+    {
+        return 0;
+    }
+    so.so_snd.ring().free()
+}
+
 impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     fn pr_type(&self) -> SockType {
         SockType::Stream
@@ -640,6 +651,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 .tcp()
                 .filter(|tp| tp.recvmsg_inq)
                 .map(|_| so.so_rcv.ring().len() + so.sb_state.fin_received as usize),
+            snd_space: tcp_send_space(so),
         }
     }
 

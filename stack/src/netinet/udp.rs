@@ -299,6 +299,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             tcp_state: 0,
             listening: false,
             inq_hint: None,
+            snd_space: 0,
         }
     }
 
