@@ -647,6 +647,8 @@ impl Core {
                                 full_len: n as u64,
                                 from: None,
                                 data: &self.scratch[..n],
+                                // Rings serve streams only: no datagram details.
+                                info: None,
                             }),
                             None,
                         );

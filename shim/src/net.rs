@@ -373,10 +373,12 @@ impl Net {
                 if flags & !PLAIN == 0 && !buf.is_empty() {
                     let peek = flags & libc::MSG_PEEK != 0;
                     if let Some(n) = client::ring_recv(id(h), buf, peek) {
+                        // Rings serve streams only: no datagram details.
                         return Ok(RecvMeta {
                             copied: n,
                             full_len: n,
                             from: None,
+                            info: None,
                         });
                     }
                     if nothing_to_read(h, false) {

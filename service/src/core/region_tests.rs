@@ -63,6 +63,7 @@ fn call(c: &mut Core, s: &mut Session, req: Request<'_>) -> Result<Option<Body<'
                     full_len: d.len() as u64,
                     from: None,
                     data: d,
+                    info: None,
                 }))
             }
             Ok(Body::None) => Ok(Some(Body::None)),
