@@ -349,6 +349,69 @@ impl EpollTable {
         }
     }
 
+    /// Every (epoll fd, program fd) entry of the open file `file` (a
+    /// listener that starts listening adds its shadow: loopback.rs).
+    pub fn entries_of(&self, file: &OpenFile) -> Vec<(i32, i32)> {
+        let sets: Vec<(i32, Arc<EpollSet>)> = self
+            .sets
+            .lock()
+            .iter()
+            .map(|(e, s)| (*e, s.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (epfd, set) in sets {
+            for (fd, i) in set.inner.lock().interests.iter() {
+                if std::ptr::eq(Arc::as_ptr(&i.file), file) {
+                    out.push((epfd, *fd));
+                }
+            }
+        }
+        out
+    }
+
+    /// `fd` (of `file`) stops being a stack socket: it became a kernel
+    /// socket (loopback.rs). Its entries leave the user-space lists and
+    /// come back as (epoll fd, events, data) for the kernel's sets; a
+    /// disarmed EPOLLONESHOT entry comes back without events.
+    pub fn take_fd(&self, fd: i32, file: &Arc<OpenFile>) -> Vec<(i32, u32, u64)> {
+        let sets: Vec<(i32, Arc<EpollSet>)> = self
+            .sets
+            .lock()
+            .iter()
+            .map(|(e, s)| (*e, s.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (epfd, set) in sets {
+            let mut inner = set.inner.lock();
+            if !inner
+                .interests
+                .get(&fd)
+                .is_some_and(|i| Arc::ptr_eq(&i.file, file))
+            {
+                continue;
+            }
+            let Some(i) = inner.interests.remove(&fd) else {
+                continue;
+            };
+            let ev = if i.disarmed {
+                i.events & (EPOLLET | EPOLLONESHOT)
+            } else {
+                i.events
+            };
+            out.push((epfd, ev, i.data));
+            {
+                let mut w = self.watchers.lock();
+                if let Some(v) = w.get_mut(&file.handle) {
+                    v.retain(|(x, xfd)| !(Arc::ptr_eq(x, &set) && *xfd == fd));
+                    if v.is_empty() {
+                        w.remove(&file.handle);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The epoll fd itself is being closed.
     pub fn close_epoll(&self, epfd: i32) {
         let Some(set) = self.sets.lock().remove(&epfd) else {

@@ -208,9 +208,16 @@ fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
         // SAFETY: fcntl/dup3 on descriptors of this process.
         let cloexec = unsafe { (real.fcntl)(f, libc::F_GETFD, 0) } & libc::FD_CLOEXEC != 0;
         let fl = if cloexec { libc::O_CLOEXEC } else { 0 };
+        // The program's epoll sets keep `f`: as the kernel socket now.
+        let entries = s.epoll.take_fd(f, of);
         // SAFETY: as above.
         if unsafe { (real.dup3)(k, f, fl) } < 0 {
             return Err(errno());
+        }
+        for (epfd, events, data) in entries {
+            let mut ev = libc::epoll_event { events, u64: data };
+            // SAFETY: epoll_ctl with a valid event struct.
+            unsafe { (real.epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, f, &mut ev) };
         }
         // The anchor under `f` is gone: the stack socket loses that
         // reference (the service learns of it through the anchor).
@@ -414,10 +421,17 @@ pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
             if unsafe { (real().listen)(r.fd, backlog) } < 0 {
                 return Err(errno());
             }
-            r.listening = true;
+            if !r.listening {
+                r.listening = true;
+                // Epoll sets that hold this socket already: the shadow
+                // joins them (ADD made before listen).
+                drop(g);
+                for (epfd, fd) in s.epoll.entries_of(of) {
+                    epoll_add(epfd, fd, of);
+                }
+            }
         }
     }
-    drop(g);
     s.stack
         .listen(of.handle, backlog)
         .map(|_| 0)
