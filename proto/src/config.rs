@@ -21,6 +21,21 @@ pub struct ShimConfig {
     /// Impairments applied at the TUN I/O layer (SOCKSHIM_FAULTS; clean,
     /// i.e. off, by default).
     pub faults: stack::faults::FaultSpec,
+    pub loopback: Loopback,
+}
+
+/// Where loopback (127.0.0.0/8) traffic goes (`SOCKSHIM_LOOPBACK`), beside
+/// the kernel's own stack on the same host (issue 19).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loopback {
+    /// Our stack where it has a socket for the destination, the kernel
+    /// otherwise; binds covering loopback reserve the port in the kernel.
+    Auto,
+    /// Every loopback connect/sendto becomes a kernel socket.
+    Kernel,
+    /// All loopback inside our stack, no reservations (tests of the stack
+    /// alone; the behaviour before issue 19).
+    Stack,
 }
 
 /// Where the stack runs (`SOCKSHIM_MODE`).
@@ -89,6 +104,7 @@ impl ShimConfig {
             log: LogLevel::Warn,
             mode: Mode::Process,
             faults: stack::faults::FaultSpec::default(),
+            loopback: Loopback::Auto,
         };
         if let Some(v) = get("SOCKSHIM_TUN") {
             c.tun = v;
@@ -149,6 +165,14 @@ impl ShimConfig {
         if let Some(v) = get("SOCKSHIM_FAULTS") {
             c.faults = stack::faults::FaultSpec::parse(&v)
                 .map_err(|e| format!("SOCKSHIM_FAULTS={v}: {e}"))?;
+        }
+        if let Some(v) = get("SOCKSHIM_LOOPBACK") {
+            c.loopback = match v.trim() {
+                "auto" => Loopback::Auto,
+                "kernel" => Loopback::Kernel,
+                "stack" => Loopback::Stack,
+                _ => return Err(format!("SOCKSHIM_LOOPBACK={v}: auto|kernel|stack")),
+            };
         }
         Ok(c)
     }
@@ -229,5 +253,15 @@ mod tests {
         assert_eq!((f.loss, f.seed), (0.01, 7));
         let e = cfg(&[("SOCKSHIM_FAULTS", "loss=3")]).unwrap_err();
         assert!(e.starts_with("SOCKSHIM_FAULTS=loss=3: loss"), "{e}");
+        assert_eq!(cfg(&[]).unwrap().loopback, Loopback::Auto);
+        assert_eq!(
+            cfg(&[("SOCKSHIM_LOOPBACK", "kernel")]).unwrap().loopback,
+            Loopback::Kernel
+        );
+        assert_eq!(
+            cfg(&[("SOCKSHIM_LOOPBACK", "stack")]).unwrap().loopback,
+            Loopback::Stack
+        );
+        assert!(cfg(&[("SOCKSHIM_LOOPBACK", "both")]).is_err());
     }
 }

@@ -135,6 +135,19 @@ pub enum Request<'a> {
     /// SCM_RIGHTS; the service copies every frame to it until it is closed
     /// (service/src/capture.rs). Trusted clients only.
     Capture,
+    /// Has the stack a socket of type `ty` for `addr` (a TCP listener, a
+    /// bound UDP socket)? Replies `Body::Bool`. Asked before a loopback
+    /// connect (issue 19): if not, the client takes a kernel socket.
+    Serves {
+        ty: SockType,
+        addr: SocketAddr,
+    },
+    /// `Stack::accept_head_rcvtime` of listener `id`: `Body::Count` (stack
+    /// micros), EAGAIN when nothing is queued. A shadow listener orders its
+    /// kernel-side connections against it (issue 19).
+    AcceptHead {
+        id: u64,
+    },
 }
 
 /// What a successful request returns.
@@ -211,6 +224,7 @@ impl<'a> Request<'a> {
             | Request::Attach { .. }
             | Request::Stat { .. }
             | Request::Capture
+            | Request::Serves { .. }
             | Request::Poll { .. } => None,
             Request::Closed { id }
             | Request::Bind { id, .. }
@@ -227,6 +241,7 @@ impl<'a> Request<'a> {
             | Request::Getpeername { id }
             | Request::Setsockopt { id, .. }
             | Request::Getsockopt { id, .. }
+            | Request::AcceptHead { id }
             | Request::Sockinfo { id } => Some(*id),
         }
     }
@@ -297,6 +312,8 @@ impl<'a> Request<'a> {
             }
             Request::Stat { skip } => w.u16(100).u32(*skip),
             Request::Capture => w.u16(101),
+            Request::Serves { ty, addr } => w.u16(42).u8(ty_code(*ty)).addr(Some(*addr)),
+            Request::AcceptHead { id } => w.u16(43).u64(*id),
         };
         w.buf
     }
@@ -403,6 +420,11 @@ impl<'a> Request<'a> {
             }
             100 => Request::Stat { skip: r.u32()? },
             101 => Request::Capture,
+            42 => Request::Serves {
+                ty: ty_from(r.u8()?)?,
+                addr: r.addr()?.ok_or(Malformed("serves without address"))?,
+            },
+            43 => Request::AcceptHead { id: r.u64()? },
             _ => return Err(Malformed("unknown request")),
         };
         r.end()?;
@@ -634,6 +656,11 @@ mod tests {
             },
             Request::Stat { skip: 300 },
             Request::Capture,
+            Request::Serves {
+                ty: SockType::Dgram,
+                addr: SocketAddr::from(([127, 0, 0, 1], 53)),
+            },
+            Request::AcceptHead { id: 3 },
         ]
     }
 

@@ -758,6 +758,13 @@ impl Core {
                 }
                 Ok(Body::Ready(ready))
             }
+            Request::Serves { ty, addr } => Ok(Body::Bool(self.stack.serves(ty, addr))),
+            Request::AcceptHead { id } => self.check(sess, id).and_then(|h| {
+                self.stack
+                    .accept_head_rcvtime(h)
+                    .map(|t| Body::Count(t.total_micros()))
+                    .ok_or(Errno::EAGAIN)
+            }),
         };
         (reply, None)
     }

@@ -62,6 +62,8 @@ fn main() {
     match Service::new(core, device, listener, idle) {
         Ok(mut s) => {
             s.faults = stack::faults::DeviceFaults::from_spec(cfg.faults);
+
+            s.log_counters = cfg.log >= proto::config::LogLevel::Debug;
             s.run()
         }
         Err(e) => {

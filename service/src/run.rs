@@ -46,6 +46,9 @@ pub struct Service {
     pub faults: Option<stack::faults::DeviceFaults>,
     /// `sockshim capture` clients' copies of every frame.
     capture: crate::capture::Captures,
+    /// SOCKSHIM_LOG=debug: the stack's counters on stderr as each client
+    /// goes (tests read them from SOCKSHIM_SERVICE_LOG).
+    pub log_counters: bool,
 }
 
 /// CLOCK_MONOTONIC in stack time: one clock for every process.
@@ -79,6 +82,7 @@ impl Service {
             buf: vec![0; proto::MAX_MSG + 1],
             faults: None,
             capture: Default::default(),
+            log_counters: false,
         })
     }
 
@@ -250,6 +254,9 @@ impl Service {
         if let Some((fd, sess)) = self.clients.remove(&key) {
             let _ = self.epoll.delete(&fd);
             self.core.session_gone(&sess);
+            if self.log_counters {
+                eprintln!("sockshimd: stack counters: {:?}", self.core.stack.stats());
+            }
         }
     }
 

@@ -97,6 +97,18 @@ pub fn new_eventfd() -> i32 {
     to_high_fd(fd)
 }
 
+/// A kernel fd made by `make` (a loopback reservation, a shadow
+/// listener's connection: loopback.rs), moved to a protected high number
+/// under the allocation lock; negative: `make` failed.
+pub fn new_high_fd(make: impl FnOnce() -> i32) -> i32 {
+    let _alloc = FD_ALLOC.lock();
+    let fd = make();
+    if fd < 0 {
+        return fd;
+    }
+    to_high_fd(fd)
+}
+
 /// A new anchor: an unbound AF_UNIX datagram socket at the lowest free fd.
 pub fn new_anchor(cloexec: bool) -> i32 {
     let _alloc = FD_ALLOC.lock();
@@ -190,6 +202,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         }
     };
     log::set_level(cfg.log);
+    crate::loopback::set_mode(cfg.loopback);
     if cfg.mode == Mode::Service {
         // The service owns the device and the stack; this process only
         // talks to it (connecting lazily, on the first call).

@@ -26,7 +26,7 @@ const NOTIFIER_TOKEN: u64 = 0x736f_636b_7368_696d; // "sockshim"
 /// With the service, each stack socket's anchor sits in the kernel epoll
 /// set too (readable = the service's token: something changed); its
 /// events carry this mark and the fd in the low 32 bits.
-const ANCHOR_MARK: u64 = 0x736f_636b_0000_0000;
+pub const ANCHOR_MARK: u64 = 0x736f_636b_0000_0000;
 
 fn is_ours(k: &libc::epoll_event) -> bool {
     k.u64 == NOTIFIER_TOKEN || k.u64 & 0xffff_ffff_0000_0000 == ANCHOR_MARK
@@ -242,6 +242,7 @@ impl EpollTable {
                     .entry(h)
                     .or_default()
                     .push((set.clone(), fd));
+                crate::loopback::epoll_add(epfd, fd, &inner.interests[&fd].file);
                 if s.stack.remote().is_some() {
                     let mut kev = libc::epoll_event {
                         events: libc::EPOLLIN as u32,
@@ -268,7 +269,8 @@ impl EpollTable {
                 first = inner.enqueue(fd);
             }
             libc::EPOLL_CTL_DEL => {
-                inner.interests.remove(&fd).ok_or(libc::ENOENT)?;
+                let gone = inner.interests.remove(&fd).ok_or(libc::ENOENT)?;
+                crate::loopback::epoll_del(epfd, &gone.file);
                 if s.stack.remote().is_some() {
                     // SAFETY: epoll_ctl DEL needs no event.
                     unsafe {
@@ -347,6 +349,69 @@ impl EpollTable {
         }
     }
 
+    /// Every (epoll fd, program fd) entry of the open file `file` (a
+    /// listener that starts listening adds its shadow: loopback.rs).
+    pub fn entries_of(&self, file: &OpenFile) -> Vec<(i32, i32)> {
+        let sets: Vec<(i32, Arc<EpollSet>)> = self
+            .sets
+            .lock()
+            .iter()
+            .map(|(e, s)| (*e, s.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (epfd, set) in sets {
+            for (fd, i) in set.inner.lock().interests.iter() {
+                if std::ptr::eq(Arc::as_ptr(&i.file), file) {
+                    out.push((epfd, *fd));
+                }
+            }
+        }
+        out
+    }
+
+    /// `fd` (of `file`) stops being a stack socket: it became a kernel
+    /// socket (loopback.rs). Its entries leave the user-space lists and
+    /// come back as (epoll fd, events, data) for the kernel's sets; a
+    /// disarmed EPOLLONESHOT entry comes back without events.
+    pub fn take_fd(&self, fd: i32, file: &Arc<OpenFile>) -> Vec<(i32, u32, u64)> {
+        let sets: Vec<(i32, Arc<EpollSet>)> = self
+            .sets
+            .lock()
+            .iter()
+            .map(|(e, s)| (*e, s.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (epfd, set) in sets {
+            let mut inner = set.inner.lock();
+            if !inner
+                .interests
+                .get(&fd)
+                .is_some_and(|i| Arc::ptr_eq(&i.file, file))
+            {
+                continue;
+            }
+            let Some(i) = inner.interests.remove(&fd) else {
+                continue;
+            };
+            let ev = if i.disarmed {
+                i.events & (EPOLLET | EPOLLONESHOT)
+            } else {
+                i.events
+            };
+            out.push((epfd, ev, i.data));
+            {
+                let mut w = self.watchers.lock();
+                if let Some(v) = w.get_mut(&file.handle) {
+                    v.retain(|(x, xfd)| !(Arc::ptr_eq(x, &set) && *xfd == fd));
+                    if v.is_empty() {
+                        w.remove(&file.handle);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The epoll fd itself is being closed.
     pub fn close_epoll(&self, epfd: i32) {
         let Some(set) = self.sets.lock().remove(&epfd) else {
@@ -413,6 +478,13 @@ impl EpollTable {
                 let mut inner = set.inner.lock();
                 for fd in fired {
                     inner.enqueue(fd);
+                    // A shadow listener's kernel side fires this mark too:
+                    // a new connection there is an edge (loopback.rs).
+                    if let Some(i) = inner.interests.get_mut(&fd) {
+                        if crate::loopback::shadow_fd(&i.file).is_some() {
+                            i.pending = true;
+                        }
+                    }
                 }
             }
             for k in kbuf {
@@ -514,7 +586,10 @@ impl EpollTable {
                     if i.disarmed {
                         continue;
                     }
-                    let r = crate::ops::readiness(s, i.file.handle) as u16 as u32;
+                    let mut r = crate::ops::readiness(s, i.file.handle) as u16 as u32;
+                    if crate::loopback::shadow_ready(&i.file) {
+                        r |= libc::EPOLLIN as u32;
+                    }
                     let ready = r & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
                     if ready == 0 {
                         i.pending = false;
@@ -573,6 +648,11 @@ impl EpollTable {
                         i.pending = true;
                     }
                     i.last_changes = Some(changes);
+                    let v = if crate::loopback::shadow_ready(&i.file) {
+                        v | libc::EPOLLIN as u32
+                    } else {
+                        v
+                    };
                     let ready = v & 0xffff & (i.events | always) & !(EPOLLET | EPOLLONESHOT);
                     if ready == 0 {
                         // Not ready: the service now watches it for us

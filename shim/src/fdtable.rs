@@ -26,6 +26,12 @@ pub struct OpenFile {
     pub fd_count: std::sync::atomic::AtomicU32,
     /// One of those descriptors (its anchor), for waits on the anchor.
     pub anchor: AtomicI32,
+    /// Options set so far (level, name, value), replayed on the kernel
+    /// socket that replaces this one for a loopback connect (loopback.rs).
+    pub opts: parking_lot::Mutex<Vec<(i32, i32, Vec<u8>)>>,
+    /// The kernel socket reserving this socket's loopback port, and the
+    /// shadow listener's connections taken from it (loopback.rs).
+    pub kside: parking_lot::Mutex<Option<crate::loopback::Reservation>>,
 }
 
 impl OpenFile {
@@ -39,6 +45,8 @@ impl OpenFile {
             sndtimeo_us: AtomicU64::new(0),
             fd_count: std::sync::atomic::AtomicU32::new(0),
             anchor: AtomicI32::new(-1),
+            opts: parking_lot::Mutex::new(Vec::new()),
+            kside: parking_lot::Mutex::new(None),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod fdtable;
 pub mod inherit;
 pub mod log;
+pub mod loopback;
 pub mod net;
 pub mod ops;
 pub mod real;

@@ -511,6 +511,31 @@ impl Net {
         }
     }
 
+    /// Has the stack a socket for `dst` (see `Stack::serves`)?
+    pub fn serves(&self, ty: SockType, dst: SocketAddr) -> Result<bool, Errno> {
+        match self {
+            Net::Local(s) => Ok(s.serves(ty, dst)),
+            Net::Remote(r) => r.req(&Request::Serves { ty, addr: dst }, |b| match b {
+                Body::Bool(v) => Ok(v),
+                _ => Err(Errno::EIO),
+            }),
+        }
+    }
+
+    /// When the next connection `accept` returns last received a segment
+    /// (see `Stack::accept_head_rcvtime`), in stack micros.
+    pub fn accept_head_rcvtime(&self, h: SocketHandle) -> Option<u64> {
+        match self {
+            Net::Local(s) => s.accept_head_rcvtime(h).map(|t| t.total_micros()),
+            Net::Remote(r) => r
+                .req(&Request::AcceptHead { id: id(h) }, |b| match b {
+                    Body::Count(t) => Ok(t),
+                    _ => Err(Errno::EIO),
+                })
+                .ok(),
+        }
+    }
+
     /// The time, before a call that takes none (the service keeps its own).
     pub fn note_time(&self, now: Instant) {
         if let Net::Local(s) = self {

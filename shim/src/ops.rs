@@ -210,6 +210,7 @@ pub fn release(fd: i32) -> Option<SocketHandle> {
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
         // The open file is gone: epoll registrations go with it.
         s.epoll.forget_file(&of);
+        crate::loopback::forget(&of);
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
@@ -274,14 +275,14 @@ pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
         }
         None => return Err(libc::EAFNOSUPPORT),
     };
-    let r = s.stack.bind(of.handle, a).map(|_| 0).map_err(e);
+    let r = crate::loopback::bind(s, of, a);
     s.after_op();
     r
 }
 
 pub fn listen(of: &OpenFile, backlog: i32) -> R<i32> {
     let s = shim()?;
-    let r = s.stack.listen(of.handle, backlog).map(|_| 0).map_err(e);
+    let r = crate::loopback::listen(s, of, backlog);
     s.after_op();
     r
 }
@@ -296,6 +297,10 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     } else {
         0
     };
+    // A shadow listener takes connections from the kernel's stack too.
+    if let Some(r) = crate::loopback::accept(s, of, flags) {
+        return r;
+    }
     // Linux reserves the descriptor before taking a connection off the
     // queue: with no fd free, accept fails (EMFILE) and the connection
     // stays queued for a later accept. (This thread's wake-up eventfd is
@@ -697,6 +702,10 @@ pub fn setsockopt(of: &OpenFile, level: i32, name: i32, val: &[u8]) -> R<i32> {
         .map(|_| 0)
         .map_err(e);
     s.after_op();
+    if r.is_ok() {
+        crate::loopback::note_option(of, level, name, val);
+        crate::loopback::option_set(of, level, name, val);
+    }
     r
 }
 
@@ -774,9 +783,16 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
     let deadline = (timeout_ms >= 0)
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
     let evfd = thread_evfd();
-    let handles: Vec<Option<SocketHandle>> = fds
+    let files: Vec<Option<Arc<OpenFile>>> = fds.iter().map(|p| s.fds.get(p.fd)).collect();
+    let handles: Vec<Option<SocketHandle>> = files
         .iter()
-        .map(|p| s.fds.get(p.fd).map(|of| of.handle))
+        .map(|f| f.as_ref().map(|of| of.handle))
+        .collect();
+    // Shadow listeners (loopback.rs): the kernel side wakes the wait too.
+    let shadows: Vec<i32> = files
+        .iter()
+        .flatten()
+        .filter_map(|of| crate::loopback::shadow_fd(of))
         .collect();
     let mut kernel: Vec<libc::pollfd> = Vec::with_capacity(fds.len() + 1);
     loop {
@@ -786,11 +802,17 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
         // Compute readiness now (after registering: no lost wake-up).
         let mut count = 0;
         kernel.clear();
-        for (p, h) in fds.iter_mut().zip(&handles) {
+        for ((p, h), f) in fds.iter_mut().zip(&handles).zip(&files) {
             match h {
                 Some(h) => {
                     let always = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
-                    p.revents = readiness(s, *h) & (p.events | always);
+                    let mut r = readiness(s, *h);
+                    if !shadows.is_empty()
+                        && f.as_ref().is_some_and(|f| crate::loopback::shadow_ready(f))
+                    {
+                        r |= libc::POLLIN;
+                    }
+                    p.revents = r & (p.events | always);
                     if p.revents != 0 {
                         count += 1;
                     }
@@ -831,6 +853,13 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
             events: libc::POLLIN,
             revents: 0,
         });
+        for &fd in &shadows {
+            kernel.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         let ms = match deadline {
             None => -1,
             Some(d) => d
@@ -912,11 +941,14 @@ fn poll_remote(
         for (p, f) in fds.iter_mut().zip(&files) {
             p.revents = if f.is_some() {
                 let v = ri.next().copied().unwrap_or(0) & 0xffff;
-                let v = if v & Readiness::NVAL.0 != 0 {
+                let mut v = if v & Readiness::NVAL.0 != 0 {
                     libc::POLLNVAL
                 } else {
                     v as u16 as i16
                 };
+                if f.as_ref().is_some_and(|f| crate::loopback::shadow_ready(f)) {
+                    v |= libc::POLLIN;
+                }
                 v & (p.events | always)
             } else {
                 ki.next().map_or(0, |k| k.revents)
@@ -936,12 +968,20 @@ fn poll_remote(
             continue;
         }
         for (p, f) in fds.iter().zip(&files) {
-            if f.is_some() {
+            if let Some(f) = f {
                 kernel.push(libc::pollfd {
                     fd: p.fd,
                     events: libc::POLLIN,
                     revents: 0,
                 });
+                // A shadow listener's kernel side wakes the wait too.
+                if let Some(fd) = crate::loopback::shadow_fd(f) {
+                    kernel.push(libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                }
             }
         }
         let ms = match deadline {

@@ -220,6 +220,7 @@ impl Stack {
                 Some(d) if ip::is_local(self, d) => {
                     self.saw_now(self.last_now());
                     Stats::bump(&self.stats.frames_in);
+                    Stats::bump(&self.stats.frames_looped);
                     ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX);
                     self.recycle(frame);
                 }
@@ -324,6 +325,29 @@ impl Stack {
         uipc::soaccept(self, h)
     }
 
+    /// When the connection that `accept` would return next last received a
+    /// segment (None: nothing queued). The shim orders a shadow listener's
+    /// kernel-side connections against it (issue 19).
+    pub fn accept_head_rcvtime(&self, h: SocketHandle) -> Option<Instant> {
+        // Listener before child: the lock order of soaccept.
+        self.with_socket(h, |l| {
+            let q = l.so_listen().ok_or(Errno::EINVAL)?;
+            for &child in &q.sol_comp {
+                let Ok(cref) = self.kern.lookup(child) else {
+                    continue;
+                };
+                let Some(c) = lock_live(&cref) else {
+                    continue;
+                };
+                use crate::netinet::so_pcb::InPcb;
+                return Ok(c.so_pcb.tcp().map(|tp| tp.lrcvtime));
+            }
+            Ok(None)
+        })
+        .ok()
+        .flatten()
+    }
+
     /// Never blocks: TCP returns EINPROGRESS; follow with `connect_status`.
     /// `None` is AF_UNSPEC (dissolve the association).
     pub fn connect(
@@ -414,6 +438,22 @@ impl Stack {
             return Ok(8);
         }
         self.with_socket(h, |so| sockopt::sogetopt(self, so, level, name, out))
+    }
+
+    /// Has this stack a socket that would take a connection (TCP: a
+    /// listener) or a datagram (UDP: a bound socket) addressed to `dst`?
+    /// The shim asks before a loopback connect: if not, the kernel's stack
+    /// may serve it (issue 19).
+    pub fn serves(&self, ty: SockType, dst: impl Into<SocketAddr>) -> bool {
+        let dst = dst.into();
+        let pcb = self.inet().pcbinfo.read();
+        match ty {
+            SockType::Stream => pcb.tcp_listener(dst).is_some(),
+            SockType::Dgram => pcb
+                .users(crate::netinet::in_pcb::Proto::Udp, dst.port())
+                .iter()
+                .any(|u| crate::netinet::in_pcb::addr_takes(u.addr, u.v6only, dst.ip())),
+        }
     }
 
     /// Current readiness (POLL* bits). A stale handle reports NVAL.

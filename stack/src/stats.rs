@@ -32,6 +32,9 @@ macro_rules! stats {
 stats! {
     frames_in,
     frames_out,
+    // Frames to one of our own addresses (127.0.0.0/8, our address), fed
+    // back into input without reaching the device.
+    frames_looped,
     drop_malformed,
     // Neither IPv4 nor IPv6.
     drop_not_ip,

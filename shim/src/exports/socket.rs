@@ -134,7 +134,13 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 // Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     match ours(fd) {
-        Some(of) => guard(|| ops::connect(&of, addr_in(addr, len)?.bytes())),
+        Some(of) => guard(|| {
+            let a = addr_in(addr, len)?;
+            match crate::loopback::divert_connect(fd, &of, a.bytes()) {
+                Some(r) => r,
+                None => ops::connect(&of, a.bytes()),
+            }
+        }),
         // SAFETY: pass-through.
         None => unsafe { (real().connect)(fd, addr, len) },
     }

@@ -1,0 +1,736 @@
+//! Living beside the kernel's stack on loopback (issue 19), the shim's
+//! side: a loopback connect (or UDP sendto) to an address that our stack
+//! does not serve turns the socket into a kernel socket under the same fd
+//! number, so a shimmed program reaches the unshimmed services of its host
+//! (a database on 127.0.0.1, a local DNS or HTTP proxy).
+//!
+//! `SOCKSHIM_LOOPBACK`: `auto` (our stack where it has a listener or bound
+//! UDP socket for the destination, the kernel otherwise), `kernel` (every
+//! loopback destination goes to the kernel), `stack` (all loopback in our
+//! stack, as before).
+//!
+//! The hand-over: a fresh kernel socket of the same type, with the
+//! options set so far replayed (those the stack accepted, SO_RCVTIMEO and
+//! SO_SNDTIMEO from the anchor, O_NONBLOCK, FD_CLOEXEC) and the same local
+//! port if one was bound, is `dup3`ed over every descriptor of the open
+//! file; the shim's fd table entries are dropped and the stack socket is
+//! closed (in service mode the anchor's last close tells the service).
+//! From then on every call on the fd goes to the kernel untouched. Where
+//! neither stack listens, the kernel answers the connect: ECONNREFUSED,
+//! exactly as Linux.
+
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use stack::{Domain, SockType};
+
+use crate::config::Loopback;
+use crate::driver::Shim;
+use crate::fdtable::OpenFile;
+use crate::ops::{self, R};
+use crate::real::real;
+
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Most options remembered per socket for the replay.
+const MAX_SAVED_OPTS: usize = 64;
+
+/// Set once at initialisation from `SOCKSHIM_LOOPBACK`.
+pub fn set_mode(m: Loopback) {
+    let v = match m {
+        Loopback::Auto => 0,
+        Loopback::Kernel => 1,
+        Loopback::Stack => 2,
+    };
+    MODE.store(v, Ordering::Relaxed);
+}
+
+pub fn mode() -> Loopback {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Loopback::Kernel,
+        2 => Loopback::Stack,
+        _ => Loopback::Auto,
+    }
+}
+
+/// Remember an option the stack accepted, for a later replay on a kernel
+/// socket (a second setting of one option replaces the first).
+pub fn note_option(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
+    let mut v = of.opts.lock();
+    if let Some(o) = v.iter_mut().find(|o| o.0 == level && o.1 == name) {
+        o.2 = val.to_vec();
+    } else if v.len() < MAX_SAVED_OPTS {
+        v.push((level, name, val.to_vec()));
+    }
+}
+
+/// Is `dst` to be reached through the kernel rather than our stack?
+fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddrV4) -> bool {
+    if !dst.ip().is_loopback() {
+        return false;
+    }
+    match mode() {
+        Loopback::Stack => false,
+        Loopback::Kernel => true,
+        // A failed question keeps the socket ours (the behaviour before).
+        Loopback::Auto => s.stack.serves(ty, SocketAddr::V4(dst)) == Ok(false),
+    }
+}
+
+/// Can this socket still change stacks? A TCP socket that has not yet
+/// connected or listened; a UDP socket that is not connected.
+fn movable(of: &OpenFile) -> bool {
+    const TCP_CLOSE: u8 = 7;
+    match of.ty {
+        SockType::Stream => ops::sockinfo(of).is_ok_and(|i| i.tcp_state == TCP_CLOSE),
+        SockType::Dgram => ops::getpeername(of).is_err(),
+    }
+}
+
+/// connect(fd, addr): `Some(result)` when the connect went to the kernel
+/// (the fd is a kernel socket from now on), `None` when it stays ours.
+pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>> {
+    // IPv4 only for now (::1 follows these rules later).
+    let Some(SocketAddr::V4(dst)) = ops::parse_sockaddr(addr, of.domain).ok()? else {
+        return None;
+    };
+    if of.domain != Domain::Inet {
+        return None;
+    }
+    let s = crate::driver::shim_if_ready()?;
+    if !goes_to_kernel(s, of.ty, dst) || !movable(of) {
+        return None;
+    }
+    if let Err(x) = become_kernel(s, fd, of) {
+        return Some(Err(x));
+    }
+    // SAFETY: `addr` is the caller's copied-in address, of its length.
+    let r = unsafe { (real().connect)(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    Some(if r == 0 { Ok(0) } else { Err(errno()) })
+}
+
+/// sendto/sendmsg on an unconnected UDP socket to `to`: true when the
+/// socket became a kernel socket (the caller then makes the real call).
+pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> bool {
+    if of.ty != SockType::Dgram || of.domain != Domain::Inet {
+        return false;
+    }
+    let Some(Ok(Some(SocketAddr::V4(dst)))) = to.map(|b| ops::parse_sockaddr(b, of.domain)) else {
+        return false;
+    };
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return false;
+    };
+    goes_to_kernel(s, of.ty, dst) && movable(of) && become_kernel(s, fd, of).is_ok()
+}
+
+pub fn errno() -> i32 {
+    // SAFETY: reading this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// A kernel socket set up as `of` is, put under every descriptor of `of`.
+/// A socket bound on loopback already has one: its reservation.
+fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>) -> R<()> {
+    let real = real();
+    let reserved = of.kside.lock().take().map(|r| r.fd);
+    let k = match reserved {
+        Some(k) => k,
+        None => high_socket(of.ty)?,
+    };
+    if !of.is_nonblock() {
+        // SAFETY: fcntl on our own fd.
+        unsafe {
+            let fl = (real.fcntl)(k, libc::F_GETFL, 0);
+            (real.fcntl)(k, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as libc::c_ulong);
+        }
+    }
+    let r = setup_like(s, fd, of, k, reserved.is_none()).and_then(|()| swap_in(s, of, k));
+    if crate::log::enabled(crate::config::LogLevel::Debug) {
+        crate::log::debug(&format!(
+            "sockshim: fd {fd} became a kernel socket (loopback): {r:?}"
+        ));
+    }
+    // Our high copy goes; the dup3 copies remain.
+    crate::driver::unprotect_and_close(k);
+    r
+}
+
+/// Replay on `k` what the program set on `of` (options, timeouts, bound
+/// port). Options the kernel refuses are left out: the stack took them.
+fn setup_like(s: &Shim, fd: i32, of: &OpenFile, k: i32, bind: bool) -> R<()> {
+    let real = real();
+    for (level, name, val) in of.opts.lock().iter() {
+        // SAFETY: `val` is a live buffer of its length.
+        unsafe {
+            (real.setsockopt)(
+                k,
+                *level,
+                *name,
+                val.as_ptr().cast(),
+                val.len() as libc::socklen_t,
+            )
+        };
+    }
+    for name in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        let mut tv = [0i64; 2];
+        let mut len = 16 as libc::socklen_t;
+        // SAFETY: a 16-byte struct timeval buffer; the anchor holds the
+        // timeouts (ops::note_timeout).
+        unsafe {
+            if (real.getsockopt)(fd, libc::SOL_SOCKET, name, tv.as_mut_ptr().cast(), &mut len) == 0
+                && tv != [0, 0]
+            {
+                (real.setsockopt)(k, libc::SOL_SOCKET, name, tv.as_ptr().cast(), len);
+            }
+        }
+    }
+    if let Some(SocketAddr::V4(local)) = s.stack.getsockname(of.handle).ok().filter(|_| bind) {
+        if local.port() != 0 && (local.ip().is_unspecified() || local.ip().is_loopback()) {
+            kernel_bind(k, local)?;
+        }
+    }
+    Ok(())
+}
+
+/// Put `k` under every descriptor of `of` (keeping each one's
+/// FD_CLOEXEC) and forget them as stack sockets.
+fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
+    let real = real();
+    let fds: Vec<i32> = s
+        .fds
+        .all_fds()
+        .into_iter()
+        .filter(|&f| s.fds.get(f).is_some_and(|o| Arc::ptr_eq(&o, of)))
+        .collect();
+    for f in fds {
+        // SAFETY: fcntl/dup3 on descriptors of this process.
+        let cloexec = unsafe { (real.fcntl)(f, libc::F_GETFD, 0) } & libc::FD_CLOEXEC != 0;
+        let fl = if cloexec { libc::O_CLOEXEC } else { 0 };
+        // The program's epoll sets keep `f`: as the kernel socket now.
+        let entries = s.epoll.take_fd(f, of);
+        // SAFETY: as above.
+        if unsafe { (real.dup3)(k, f, fl) } < 0 {
+            return Err(errno());
+        }
+        for (epfd, events, data) in entries {
+            let mut ev = libc::epoll_event { events, u64: data };
+            // SAFETY: epoll_ctl with a valid event struct.
+            unsafe { (real.epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, f, &mut ev) };
+        }
+        // The anchor under `f` is gone: the stack socket loses that
+        // reference (the service learns of it through the anchor).
+        if let Some(h) = ops::release(f) {
+            ops::closed(h);
+        }
+    }
+    Ok(())
+}
+
+// ---- one port space: reservations (and shadow listeners) -------------
+
+/// A connection the kernel side of a shadow listener accepted, waiting
+/// for the program's accept (held at a high fd).
+#[derive(Debug)]
+struct Pending {
+    fd: i32,
+    peer: SocketAddrV4,
+    /// When it last received a segment (monotonic micros), as the stack's
+    /// `accept_head_rcvtime`: the order of the two queues.
+    rcvtime: u64,
+}
+
+/// The kernel socket that holds one of our loopback-covering binds' port
+/// in the kernel's port space, as long as our socket lives; for a
+/// listener it listens too (the shadow listener).
+#[derive(Debug)]
+pub struct Reservation {
+    fd: i32,
+    listening: bool,
+    pending: std::collections::VecDeque<Pending>,
+}
+
+impl Reservation {
+    fn close(self) {
+        for p in self.pending {
+            // A connection queued on a listener that closes is reset, as
+            // Linux does: SO_LINGER {1, 0} makes the close send RST.
+            let lg = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt with a local struct of its size.
+            unsafe {
+                (real().setsockopt)(
+                    p.fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&lg as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            crate::driver::unprotect_and_close(p.fd);
+        }
+        crate::driver::unprotect_and_close(self.fd);
+    }
+}
+
+fn kernel_type(ty: SockType) -> i32 {
+    match ty {
+        SockType::Stream => libc::SOCK_STREAM,
+        SockType::Dgram => libc::SOCK_DGRAM,
+    }
+}
+
+/// A non-blocking, close-on-exec kernel socket at a protected high fd.
+fn high_socket(ty: SockType) -> R<i32> {
+    let k = crate::driver::new_high_fd(|| {
+        // SAFETY: plain socket(2).
+        unsafe {
+            (real().socket)(
+                libc::AF_INET,
+                kernel_type(ty) | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        }
+    });
+    if k < 0 {
+        Err(errno())
+    } else {
+        Ok(k)
+    }
+}
+
+fn is_reuse_option(level: i32, name: i32) -> bool {
+    level == libc::SOL_SOCKET && (name == libc::SO_REUSEADDR || name == libc::SO_REUSEPORT)
+}
+
+fn kernel_bind(k: i32, a: SocketAddrV4) -> R<()> {
+    let (b, len) = ops::sockaddr_bytes(SocketAddr::V4(a));
+    // SAFETY: a sockaddr_in of its length.
+    if unsafe { (real().bind)(k, b.as_ptr().cast(), len as libc::socklen_t) } < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+fn kernel_port(k: i32) -> u16 {
+    let mut b = [0u8; 16];
+    let mut len = 16 as libc::socklen_t;
+    // SAFETY: a 16-byte sockaddr_in buffer, its length in `len`.
+    unsafe { (real().getsockname)(k, b.as_mut_ptr().cast(), &mut len) };
+    u16::from_be_bytes([b[2], b[3]])
+}
+
+/// bind(2) of one of our sockets. A bind that covers loopback (0.0.0.0 or
+/// 127.0.0.0/8) first binds a kernel socket to the same port on that
+/// loopback address (127.0.0.1 for the wildcard), with the socket's
+/// SO_REUSEADDR/SO_REUSEPORT: the kernel answers conflicts with its own
+/// sockets exactly as Linux (EADDRINUSE...), then our stack answers
+/// conflicts with ours. Port 0: the kernel picks the port, ours takes the
+/// same one (another is tried if ours has it in use).
+pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
+    let stack_bind = |a: SocketAddr| s.stack.bind(of.handle, a).map(|_| 0).map_err(|x| x.0);
+    // IPv4 only for now (::1 and [::] follow these rules later).
+    let a = match a {
+        SocketAddr::V4(v4) if of.domain == Domain::Inet => v4,
+        _ => return stack_bind(a),
+    };
+    let covers = a.ip().is_unspecified() || a.ip().is_loopback();
+    if mode() == Loopback::Stack || !covers || of.kside.lock().is_some() {
+        return stack_bind(SocketAddr::V4(a));
+    }
+    let kaddr = if a.ip().is_unspecified() {
+        std::net::Ipv4Addr::LOCALHOST
+    } else {
+        *a.ip()
+    };
+    for _ in 0..16 {
+        let k = high_socket(of.ty)?;
+        for (level, name, val) in of.opts.lock().iter() {
+            if is_reuse_option(*level, *name) {
+                // SAFETY: `val` is a live buffer of its length.
+                unsafe {
+                    (real().setsockopt)(
+                        k,
+                        *level,
+                        *name,
+                        val.as_ptr().cast(),
+                        val.len() as libc::socklen_t,
+                    )
+                };
+            }
+        }
+        if let Err(x) = kernel_bind(k, SocketAddrV4::new(kaddr, a.port())) {
+            crate::driver::unprotect_and_close(k);
+            return Err(x);
+        }
+        let port = kernel_port(k);
+        match stack_bind(SocketAddr::V4(SocketAddrV4::new(*a.ip(), port))) {
+            Ok(_) => {
+                *of.kside.lock() = Some(Reservation {
+                    fd: k,
+                    listening: false,
+                    pending: Default::default(),
+                });
+                return Ok(0);
+            }
+            Err(libc::EADDRINUSE) if a.port() == 0 => crate::driver::unprotect_and_close(k),
+            Err(x) => {
+                crate::driver::unprotect_and_close(k);
+                return Err(x);
+            }
+        }
+    }
+    Err(libc::EADDRINUSE)
+}
+
+/// SO_REUSEADDR/SO_REUSEPORT set after the bind count for the kernel's
+/// listen-time check too: the reservation follows.
+pub fn option_set(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
+    if !is_reuse_option(level, name) {
+        return;
+    }
+    if let Some(r) = of.kside.lock().as_ref() {
+        // SAFETY: `val` is a live buffer of its length.
+        unsafe {
+            (real().setsockopt)(
+                r.fd,
+                level,
+                name,
+                val.as_ptr().cast(),
+                val.len() as libc::socklen_t,
+            )
+        };
+    }
+}
+
+/// listen(2): a socket with a reservation listens in the kernel too (the
+/// shadow listener), first, so the kernel's EADDRINUSE comes before our
+/// stack starts listening.
+pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
+    const TCP_CLOSE: u8 = 7;
+    const TCP_LISTEN: u8 = 10;
+    let mut g = of.kside.lock();
+    if let Some(r) = g.as_mut().filter(|_| of.ty == SockType::Stream) {
+        let st = s.stack.sockinfo(of.handle).map(|i| i.tcp_state);
+        if matches!(st, Ok(TCP_CLOSE | TCP_LISTEN)) {
+            // SAFETY: listen(2) on our reservation.
+            if unsafe { (real().listen)(r.fd, backlog) } < 0 {
+                return Err(errno());
+            }
+            if !r.listening {
+                r.listening = true;
+                // Epoll sets that hold this socket already: the shadow
+                // joins them (ADD made before listen).
+                drop(g);
+                for (epfd, fd) in s.epoll.entries_of(of) {
+                    epoll_add(epfd, fd, of);
+                }
+            }
+        }
+    }
+    s.stack
+        .listen(of.handle, backlog)
+        .map(|_| 0)
+        .map_err(|x| x.0)
+}
+
+/// The last descriptor of `of` is gone: so is its reservation (a shadow
+/// listener's queued kernel connections are reset, as Linux's are).
+pub fn forget(of: &OpenFile) {
+    if let Some(r) = of.kside.lock().take() {
+        r.close();
+    }
+}
+
+/// The shadow listener's fd, if `of` is a listener with one.
+pub fn shadow_fd(of: &OpenFile) -> Option<i32> {
+    of.kside
+        .lock()
+        .as_ref()
+        .filter(|r| r.listening)
+        .map(|r| r.fd)
+}
+
+/// Has the kernel side of `of`'s shadow listener a connection for accept?
+pub fn shadow_ready(of: &OpenFile) -> bool {
+    let g = of.kside.lock();
+    let Some(r) = g.as_ref().filter(|r| r.listening) else {
+        return false;
+    };
+    if !r.pending.is_empty() {
+        return true;
+    }
+    let mut p = libc::pollfd {
+        fd: r.fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { (real().poll)(&mut p, 1, 0) > 0 }
+}
+
+fn monotonic_us() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime into a local struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+}
+
+/// Take every connection the kernel has queued on the shadow listener
+/// (so its arrival can be ordered against our stack's queue).
+fn take_kernel_side(r: &mut Reservation) {
+    while r.pending.len() < 4096 {
+        let mut b = [0u8; 16];
+        let mut len = 16 as libc::socklen_t;
+        let fd = crate::driver::new_high_fd(|| {
+            // SAFETY: accept4 on our listener into a local sockaddr buffer.
+            unsafe {
+                (real().accept4)(
+                    r.fd,
+                    b.as_mut_ptr().cast(),
+                    &mut len,
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            }
+        });
+        if fd < 0 {
+            return;
+        }
+        let peer = SocketAddrV4::new(
+            std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7]),
+            u16::from_be_bytes([b[2], b[3]]),
+        );
+        // TCP_INFO's tcpi_last_data_recv (offset 52): milliseconds since
+        // it last received data, or since the handshake completed.
+        let mut ti = [0u8; 104];
+        let mut tl = ti.len() as libc::socklen_t;
+        // SAFETY: a buffer of its length for TCP_INFO.
+        unsafe {
+            (real().getsockopt)(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                ti.as_mut_ptr().cast(),
+                &mut tl,
+            )
+        };
+        let ms = u32::from_ne_bytes([ti[52], ti[53], ti[54], ti[55]]) as u64;
+        let rcvtime = monotonic_us().saturating_sub(ms * 1000);
+        r.pending.push_back(Pending { fd, peer, rcvtime });
+    }
+}
+
+/// accept(2) on a shadow listener: the next connection from either stack,
+/// the older first. One from the kernel is handed over as that kernel
+/// socket (at the lowest free fd, with the caller's flags); ours as usual.
+/// `None`: `of` has no shadow listener (the caller accepts as before).
+pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)>> {
+    let res = shadow_fd(of)?;
+    let cloexec = flags & libc::SOCK_CLOEXEC != 0;
+    let nonblock = of.is_nonblock();
+    let deadline = crate::wait::deadline_after(of.timeout(true));
+    let local = s.stack.local().is_some();
+    let evfd = if local {
+        crate::wait::thread_evfd()
+    } else {
+        -1
+    };
+    loop {
+        for wait in [false, true] {
+            if wait {
+                if nonblock {
+                    return Some(Err(libc::EAGAIN));
+                }
+                if local {
+                    s.register(of.handle, evfd);
+                } else {
+                    crate::wait::drain_token(of.anchor());
+                }
+            }
+            if let Some(r) = accept_one(s, of, flags, cloexec, wait) {
+                if wait && local {
+                    s.unregister(of.handle, evfd);
+                }
+                return Some(r);
+            }
+        }
+        // Sleep on both stacks: our side's wake-up (the eventfd, or the
+        // service's token on the anchor) and the kernel listener.
+        let first = if local { evfd } else { of.anchor() };
+        let w = wait_two(first, res, deadline);
+        if local {
+            s.unregister(of.handle, evfd);
+            crate::wait::drain(evfd);
+        }
+        if let Err(x) = w {
+            return Some(Err(x));
+        }
+    }
+}
+
+/// One try: Some(result) when a connection was taken or an error other
+/// than EAGAIN came; None when neither stack has one.
+fn accept_one(
+    s: &Shim,
+    of: &OpenFile,
+    flags: i32,
+    cloexec: bool,
+    wait: bool,
+) -> Option<R<(i32, SocketAddr)>> {
+    let kernel_first = {
+        let mut g = of.kside.lock();
+        let r = g.as_mut()?;
+        take_kernel_side(r);
+        let k = r.pending.front().map(|p| p.rcvtime);
+        match k {
+            None => false,
+            Some(kt) => s
+                .stack
+                .accept_head_rcvtime(of.handle)
+                .is_none_or(|st| kt <= st),
+        }
+    };
+    if kernel_first {
+        let p = of.kside.lock().as_mut()?.pending.pop_front()?;
+        return Some(hand_over(p, flags, cloexec));
+    }
+    match s.stack.remote() {
+        Some(r) => match r.accept(of.handle, wait, cloexec) {
+            Ok((h, peer, anchor)) => {
+                s.fds.insert(
+                    anchor,
+                    Arc::new(OpenFile::new(
+                        h,
+                        of.domain,
+                        of.ty,
+                        flags & libc::SOCK_NONBLOCK != 0,
+                    )),
+                );
+                Some(Ok((anchor, peer)))
+            }
+            Err(stack::Errno::EAGAIN) => None,
+            Err(x) => Some(Err(x.0)),
+        },
+        None => {
+            let st = s.stack.local()?;
+            let anchor = crate::driver::new_anchor(cloexec);
+            if anchor < 0 {
+                return Some(Err(errno()));
+            }
+            let r = st.accept(of.handle);
+            s.after_op();
+            match r {
+                Ok((h, peer)) => {
+                    s.fds.insert(
+                        anchor,
+                        Arc::new(OpenFile::new(
+                            h,
+                            of.domain,
+                            of.ty,
+                            flags & libc::SOCK_NONBLOCK != 0,
+                        )),
+                    );
+                    Some(Ok((anchor, peer)))
+                }
+                Err(x) => {
+                    // SAFETY: closing the anchor we just made.
+                    unsafe { (real().close)(anchor) };
+                    (x != stack::Errno::EAGAIN).then_some(Err(x.0))
+                }
+            }
+        }
+    }
+}
+
+/// A kernel-side connection becomes the program's: the lowest free fd,
+/// O_NONBLOCK and FD_CLOEXEC as accept4's flags say.
+fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
+    let real = real();
+    let cmd = if cloexec {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    let fd = {
+        let _alloc = crate::driver::FD_ALLOC.lock();
+        // SAFETY: fcntl on our own fd.
+        unsafe { (real.fcntl)(p.fd, cmd, 0) }
+    };
+    let err = errno();
+    crate::driver::unprotect_and_close(p.fd);
+    if fd < 0 {
+        return Err(err);
+    }
+    if flags & libc::SOCK_NONBLOCK == 0 {
+        // SAFETY: fcntl on the new fd.
+        unsafe {
+            let fl = (real.fcntl)(fd, libc::F_GETFL, 0);
+            (real.fcntl)(fd, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as libc::c_ulong);
+        }
+    }
+    Ok((fd, SocketAddr::V4(p.peer)))
+}
+
+/// Wait until `a` or `b` is readable or `deadline` passes (EAGAIN). A
+/// signal gives EINTR (poll(2) is never restarted).
+fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
+    let ms = match deadline {
+        None => -1,
+        Some(d) => {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(libc::EAGAIN);
+            }
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+        }
+    };
+    let mut p = [
+        libc::pollfd {
+            fd: a,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: two valid pollfds.
+    let r = unsafe { (real().poll)(p.as_mut_ptr(), 2, ms) };
+    if r < 0 {
+        return Err(errno());
+    }
+    if r == 0 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        return Err(libc::EAGAIN);
+    }
+    Ok(())
+}
+
+/// EPOLL_CTL_ADD of a shadow listener `fd`: its kernel side joins the
+/// kernel epoll set, marked as our own entry for `fd` (epoll.rs), so a
+/// kernel-side connection wakes the wait.
+pub fn epoll_add(epfd: i32, fd: i32, of: &OpenFile) {
+    let Some(k) = shadow_fd(of) else { return };
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: crate::epoll::ANCHOR_MARK | fd as u32 as u64,
+    };
+    // SAFETY: epoll_ctl with a valid event struct.
+    unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, k, &mut ev) };
+}
+
+/// EPOLL_CTL_DEL: the kernel side leaves the set too.
+pub fn epoll_del(epfd: i32, of: &OpenFile) {
+    if let Some(k) = shadow_fd(of) {
+        // SAFETY: epoll_ctl DEL needs no event.
+        unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_DEL, k, std::ptr::null_mut()) };
+    }
+}
