@@ -67,7 +67,8 @@ fn strip_pid(line: &str) -> &str {
         return rest.split_once("] ").map_or(rest, |(_, r)| r);
     }
     match l.split_once(' ') {
-        Some((p, rest)) if p.bytes().all(|b| b.is_ascii_digit()) => rest,
+        // strace -f pads the pid with spaces: "302   socket(...)".
+        Some((p, rest)) if p.bytes().all(|b| b.is_ascii_digit()) => rest.trim_start(),
         _ => l,
     }
 }
@@ -409,5 +410,20 @@ mod tests {
         assert!(s[i].line.contains("[111]"));
         let short = calls("[pid 1] socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3\n");
         assert_eq!(first_divergence(&k, &short), Some(1));
+    }
+
+    #[test]
+    fn strace_pid_prefixes_padded_with_spaces_are_read() {
+        // strace -f -o FILE writes "PID   call" once the tracee has threads.
+        let padded = calls(
+            "302   socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 5\n\
+             302   connect(5, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"10.7.0.1\")}, 16) = 0\n",
+        );
+        let bracketed = calls(
+            "[pid 9] socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 5\n\
+             [pid 9] connect(5, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"10.7.0.1\")}, 16) = 0\n",
+        );
+        assert_eq!(padded.len(), 2);
+        assert_eq!(first_divergence(&padded, &bracketed), None);
     }
 }
