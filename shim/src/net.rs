@@ -399,7 +399,12 @@ impl Net {
                         data,
                         info,
                     } if data.len() <= buf.len() => {
-                        buf[..data.len()].copy_from_slice(data);
+                        // TCP's MSG_TRUNC counts bytes without copying them
+                        // (a stream's reply has no sender; a datagram's has).
+                        let discard = flags & libc::MSG_TRUNC != 0 && from.is_none();
+                        if !discard {
+                            buf[..data.len()].copy_from_slice(data);
+                        }
                         Ok(RecvMeta {
                             copied: data.len(),
                             full_len: full_len as usize,

@@ -211,13 +211,17 @@ impl Core {
     }
 
     fn take_pending(&mut self, id: u64, len: usize, flags: i32) -> Option<usize> {
+        // MSG_TRUNC on a stream counts the bytes without copying them
+        // (tcp_recvmsg): the shim drops what comes back, so serving it
+        // from `pending` like a read (or a peek) is that count.
         const PLAIN: i32 = libc::MSG_PEEK
             | libc::MSG_DONTWAIT
             | libc::MSG_WAITALL
             | libc::MSG_NOSIGNAL
-            | libc::MSG_CMSG_CLOEXEC;
+            | libc::MSG_CMSG_CLOEXEC
+            | libc::MSG_TRUNC;
         let e = self.socks.get_mut(&id)?;
-        // MSG_OOB, MSG_ERRQUEUE, MSG_TRUNC: the stack's answer.
+        // MSG_OOB, MSG_ERRQUEUE: the stack's answer.
         if e.pending.is_empty() || flags & !PLAIN != 0 {
             return None;
         }
