@@ -526,7 +526,7 @@ impl EpollTable {
                     if left.is_zero() {
                         return Ok(0);
                     }
-                    left.as_micros().div_ceil(1000) as i32
+                    crate::wait::poll_ms(left)
                 }
             };
             // Block in the kernel: the notifier wakes us for stack events.

@@ -688,7 +688,7 @@ fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
             if left.is_zero() {
                 return Err(libc::EAGAIN);
             }
-            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            crate::wait::poll_ms(left)
         }
     };
     let mut p = [

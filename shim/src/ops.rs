@@ -860,13 +860,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
                 revents: 0,
             });
         }
-        let ms = match deadline {
-            None => -1,
-            Some(d) => d
-                .saturating_duration_since(std::time::Instant::now())
-                .as_micros()
-                .div_ceil(1000) as i32,
-        };
+        let ms = crate::wait::poll_timeout(deadline);
         // SAFETY: valid pollfd array.
         let r = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
         // SAFETY: reading this thread's errno.
@@ -984,13 +978,7 @@ fn poll_remote(
                 }
             }
         }
-        let ms = match deadline {
-            None => -1,
-            Some(d) => d
-                .saturating_duration_since(std::time::Instant::now())
-                .as_micros()
-                .div_ceil(1000) as i32,
-        };
+        let ms = crate::wait::poll_timeout(deadline);
         // SAFETY: valid pollfd array.
         let n = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
         if n < 0 {

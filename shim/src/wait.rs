@@ -76,7 +76,7 @@ fn poll_in_until(fd: i32, deadline: Instant) -> Result<bool, i32> {
     if left.is_zero() {
         return Err(libc::EAGAIN);
     }
-    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let ms = poll_ms(left);
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -89,6 +89,17 @@ fn poll_in_until(fd: i32, deadline: Instant) -> Result<bool, i32> {
         return Err(unsafe { *libc::__errno_location() });
     }
     Ok(r > 0)
+}
+
+/// poll(2)'s timeout for `left`: whole milliseconds rounded up (a wait
+/// never ends early), at most i32::MAX.
+pub fn poll_ms(left: Duration) -> i32 {
+    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+}
+
+/// poll(2)'s timeout until `deadline` (-1: none), rounded up as `poll_ms`.
+pub fn poll_timeout(deadline: Option<Instant>) -> i32 {
+    deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(Instant::now())))
 }
 
 pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
