@@ -127,6 +127,22 @@ pub fn parse_sockaddr(addr: &[u8], domain: Domain) -> R<Option<SocketAddr>> {
     }
 }
 
+/// The destination of a connect or sendto on `of`: as `parse_sockaddr`,
+/// except that an AF_INET6 UDP socket also takes a sockaddr_in (16 bytes
+/// are enough), as the IPv4 address v4-mapped, as Linux's
+/// ip6_datagram_connect and udpv6_sendmsg do (TCP does not: EINVAL or
+/// EAFNOSUPPORT).
+pub fn parse_dest(of: &OpenFile, addr: &[u8]) -> R<Option<SocketAddr>> {
+    let inet = addr.len() >= 2 && u16::from_ne_bytes([addr[0], addr[1]]) as i32 == AF_INET;
+    if of.domain == Domain::Inet6 && of.ty == SockType::Dgram && inet {
+        return Ok(parse_sockaddr(addr, Domain::Inet)?.map(|a| match a {
+            SocketAddr::V4(a) => SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0).into(),
+            v6 => v6,
+        }));
+    }
+    parse_sockaddr(addr, of.domain)
+}
+
 /// Longest sockaddr the shim writes: a sockaddr_in6.
 pub const SOCKADDR_MAX: usize = 28;
 
@@ -369,7 +385,7 @@ fn connect_addr_error(of: &OpenFile, addr: &[u8], parse_err: i32) -> i32 {
 
 pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
-    let a = parse_sockaddr(addr, of.domain).map_err(|x| connect_addr_error(of, addr, x))?;
+    let a = parse_dest(of, addr).map_err(|x| connect_addr_error(of, addr, x))?;
     let r = s.stack.connect(s.now(), of.handle, a);
     s.after_op();
     match r {
@@ -411,7 +427,7 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
         fastopen_sysctl(s);
     }
     let to = match to {
-        Some(b) if of.ty == SockType::Dgram => parse_sockaddr(b, of.domain)?,
+        Some(b) if of.ty == SockType::Dgram => parse_dest(of, b)?,
         // TCP Fast Open: sendto() connects; AF_UNSPEC is EOPNOTSUPP (Linux).
         Some(b) if fastopen => match parse_sockaddr(b, of.domain)? {
             None => return Err(libc::EOPNOTSUPP),
@@ -471,7 +487,7 @@ pub fn send_fault(of: &OpenFile, flags: i32, to: Option<&[u8]>) -> i32 {
             if flags & MSG_OOB != 0 {
                 return libc::EOPNOTSUPP;
             }
-            match to.map(|b| parse_sockaddr(b, of.domain)) {
+            match to.map(|b| parse_dest(of, b)) {
                 Some(Err(x)) => x,
                 Some(Ok(Some(_))) => libc::EFAULT,
                 Some(Ok(None)) | None if getpeername(of).is_err() => libc::EDESTADDRREQ,
