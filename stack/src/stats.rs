@@ -59,6 +59,8 @@ stats! {
     drop_listen_overflow,
     tcp_rst_sent,
     tcp_retransmits,
+    // Tail loss probes sent (RACK-TLP, tcp_recovery).
+    tcp_loss_probes,
     // TCP MSS lowered by an ICMP Packet Too Big / fragmentation needed.
     tcp_pmtu_updates,
     tcp_segs_in,

@@ -31,7 +31,13 @@ pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_mtu;
 pub mod tcp_output;
+pub mod tcp_prr;
+pub mod tcp_rack;
 pub mod tcp_reass;
+pub mod tcp_recovery;
+pub mod tcp_recovery_var;
+pub mod tcp_sack;
+pub mod tcp_sack_send;
 pub mod tcp_seq;
 pub mod tcp_subr;
 pub mod tcp_syncache;
@@ -46,5 +52,7 @@ mod tcp_fastopen_tests;
 mod tcp_linux_tests;
 #[cfg(test)]
 mod tcp_nagle_tests;
+#[cfg(test)]
+mod tcp_recovery_tests;
 #[cfg(test)]
 mod tcp_tests;

@@ -6,9 +6,10 @@
 //! Exact: state, options, window scales, rto, snd_mss, snd_cwnd and
 //! snd_ssthresh (in segments, as Linux counts them), rtt/rttvar, unacked,
 //! total_retrans, byte counters, notsent_bytes, snd_wnd/rcv_wnd, and the
-//! fresh-socket and listener values. Estimated where we keep no such state:
+//! fresh-socket and listener values; sacked, lost and retrans from the
+//! SACK scoreboard (tcp_recovery) in segments. Estimated where we keep no such state:
 //! ato, rcv_mss, rcv_ssthresh, rcv_space, min_rtt (the smoothed RTT).
-//! Zero: counters we do not keep (segs_in/out, delivered, sacked, lost,
+//! Zero: counters we do not keep (segs_in/out, delivered,
 //! times since last send/receive, pacing, ECN).
 
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub struct TcpInfo {
     pub tcpi_rcv_mss: u32,
     pub tcpi_unacked: u32,
     pub tcpi_sacked: u32,
+    pub tcpi_lost: u32,
+    pub tcpi_retrans: u32,
     /// Milliseconds since data was last sent / received, an ACK received.
     pub tcpi_last_data_sent: u32,
     pub tcpi_last_data_recv: u32,
@@ -110,6 +113,8 @@ impl TcpInfo {
         u32_at(20, self.tcpi_rcv_mss);
         u32_at(24, self.tcpi_unacked);
         u32_at(28, self.tcpi_sacked);
+        u32_at(32, self.tcpi_lost);
+        u32_at(36, self.tcpi_retrans);
         u32_at(44, self.tcpi_last_data_sent);
         u32_at(52, self.tcpi_last_data_recv);
         u32_at(56, self.tcpi_last_ack_recv);
@@ -167,9 +172,10 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         }
         return ti;
     }
-    ti.tcpi_ca_state = if tp.rxtshift > 0 {
+    use crate::netinet::tcp_recovery::CaState;
+    ti.tcpi_ca_state = if tp.rxtshift > 0 || (tp.sack_ok && tp.rec.state == CaState::Loss) {
         TCP_CA_LOSS
-    } else if tp.recover.is_some() {
+    } else if tp.recover.is_some() || (tp.sack_ok && tp.rec.state == CaState::Recovery) {
         TCP_CA_RECOVERY
     } else if tp.dupacks > 0 {
         TCP_CA_DISORDER
@@ -198,6 +204,10 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     ti.tcpi_snd_mss = tp.t_maxseg as u32;
     ti.tcpi_unacked = tp.flight().div_ceil(mss) as u32;
     ti.tcpi_total_retrans = tp.total_retrans;
+    // The SACK scoreboard, in segments (tcp_recovery).
+    ti.tcpi_sacked = tp.rec.sb.sacked_out.div_ceil(mss) as u32;
+    ti.tcpi_lost = tp.rec.sb.lost_out.div_ceil(mss) as u32;
+    ti.tcpi_retrans = tp.rec.sb.retrans_out.div_ceil(mss) as u32;
     match tp.srtt {
         Some(srtt) => {
             ti.tcpi_rtt = usecs(srtt);
@@ -377,7 +387,8 @@ mod tests {
         p.drive_for(std::time::Duration::from_secs(4));
         let a = p.a.tcp_info(c).unwrap();
         assert!(a.tcpi_total_retrans >= 2, "{a:?}");
-        assert_eq!(a.tcpi_retransmits as u32, a.tcpi_total_retrans);
+        // Every RTO, and the one tail loss probe before the first.
+        assert_eq!(a.tcpi_retransmits as u32 + 1, a.tcpi_total_retrans);
         assert_eq!(a.tcpi_ca_state, TCP_CA_LOSS);
         assert_eq!(a.tcpi_unacked, 1);
         assert!(a.tcpi_rto > 1_000_000, "backed off");

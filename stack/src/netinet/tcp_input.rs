@@ -13,6 +13,8 @@ use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
 use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_recovery::tcp_recovery_ack;
+use crate::netinet::tcp_sack_send::{sack_active, tcp_in_cwnd_reduction};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_ts};
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_TIMEWAIT_LEN};
@@ -458,13 +460,16 @@ fn tcp_check_ack(
     if tp.snd_una.le(ackno) {
         tp.rcv_tstamp = now;
     }
+    let prior_una = tp.snd_una;
     let ourfinisacked = if tp.snd_una.lt(ackno) {
         tcp_ack_new(cx, now, so, seg)
     } else {
         tcp_ack_dup(cx, now, so, seg);
         false
     };
-    tcp_update_window(sototcpcb(so), seg);
+    let tp = sototcpcb(so);
+    tcp_recovery_ack(now, tp, seg, prior_una);
+    tcp_update_window(tp, seg);
     tcp_ack_closing(cx, now, so, seg, ourfinisacked)
 }
 
@@ -514,7 +519,8 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
         }
     }
     tp.rxtshift = 0;
-    let partial_ack = tcp_cc_ack(tp, now, ackno, acked);
+    // In SACK fast recovery PRR sets the window (tcp_recovery).
+    let partial_ack = !tcp_in_cwnd_reduction(tp) && tcp_cc_ack(tp, now, ackno, acked);
     tp.dupacks = 0;
     tp.snd_una = ackno;
     if tp.snd_nxt.lt(tp.snd_una) {
@@ -559,7 +565,9 @@ fn tcp_ack_dup(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
         && !seg.flags.contains(TcpFlags::FIN)
         && seg_window(tp, seg) == tp.snd_wnd
         && tp.snd_max.gt(tp.snd_una);
-    if is_dup {
+    if is_dup && sack_active(tp) {
+        tp.dupacks += 1; // the scoreboard decides (tcp_recovery)
+    } else if is_dup {
         tcp_cc_dupack(cx, now, so);
     }
 }

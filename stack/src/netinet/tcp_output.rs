@@ -6,6 +6,8 @@
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_sack_send::{sack_active, tcp_pipe, tcp_recovery_sent};
+use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
 use crate::netinet::tcp_var::{TcpCb, TcpState};
 use crate::stats::Stats;
@@ -59,6 +61,9 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
             tp.snd_max
         );
     }
+    // SACK recovery: what the scoreboard marks lost goes before new data
+    // (RFC 6675 NextSeg rules 1 and 2).
+    tcp_xmit_retransmit_queue(cx, now, so);
     loop {
         let snd_cc = so.so_snd.ring().len();
         let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -160,9 +165,21 @@ fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) ->
     let mut flags = TcpFlags::ACK;
     let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
     let avail = snd_cc.saturating_sub(off);
-    let wnd = (tp.snd_wnd as usize).min(tp.cwnd.max(tp.t_maxseg));
     let inflight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
-    let usable = wnd.saturating_sub(inflight);
+    // What the congestion window counts: RFC 6675's pipe with SACK (so
+    // SACKed segments make room: limited transmit, RFC 3042); without,
+    // the flight less one segment per duplicate ACK before recovery (RFC
+    // 3042 as Linux's tcp_add_reno_sack).
+    let in_cwnd = if sack_active(tp) {
+        tcp_pipe(tp)
+    } else if tp.recover.is_none() {
+        inflight.saturating_sub(tp.dupacks.min(2) as usize * tp.t_maxseg)
+    } else {
+        inflight
+    };
+    let usable = (tp.snd_wnd as usize)
+        .saturating_sub(inflight)
+        .min(tp.cwnd.max(tp.t_maxseg).saturating_sub(in_cwnd));
     let mut len = avail.min(usable).min(tp.t_maxseg);
     if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
         len = 1;
@@ -285,9 +302,14 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
             tp.snd_sml = seq + len;
         }
     }
-    // Linux's tcp_cwnd_validate: remember the largest flight of this window.
+    if !syn {
+        tcp_recovery_sent(tp, seq, seg_len, now, is_rexmt);
+    }
+    // Linux's tcp_cwnd_validate: remember the largest flight of this window
+    // (new data only, as tcp_write_xmit).
     let flight = tp.snd_nxt.diff(tp.snd_una).max(0) as usize;
-    if seg_len > 0 && (!tp.snd_una.lt(tp.max_flight_seq) || flight > tp.max_flight) {
+    let sack_rexmt = is_rexmt && tp.sack_ok;
+    if seg_len > 0 && !sack_rexmt && (!tp.snd_una.lt(tp.max_flight_seq) || flight > tp.max_flight) {
         tp.max_flight = flight;
         tp.max_flight_seq = tp.snd_nxt;
     }
@@ -324,4 +346,83 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     let data = so.so_snd.ring().slices_at(off, len);
     let (ttl, tos) = inp.ttl_tos_to(inp.faddr, cx.sysctl().ipv6_hop_limit);
     tcp_emit(cx, inp.local(), inp.foreign(), ttl, tos, &repr, data);
+}
+
+/// Retransmit `[seq, seq + seg_len)` of the flight (SACK recovery, a tail
+/// loss probe): its data from the send buffer, with FIN if our FIN is
+/// within it, PSH if it reaches the buffer's end; SND.NXT is left where
+/// it was.
+pub(crate) fn tcp_output_rexmit(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seq: Seq,
+    seg_len: usize,
+) {
+    let snd_cc = so.so_snd.ring().len();
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let end = seq + seg_len;
+    let fin = tp.fin_seq(snd_cc).filter(|f| seq.le(*f) && f.lt(end));
+    let data_end = fin.unwrap_or(end);
+    let off = seq.diff(tp.snd_buf_seq).max(0) as usize;
+    let len = (data_end.diff(seq).max(0) as usize).min(snd_cc.saturating_sub(off));
+    let mut flags = TcpFlags::ACK;
+    if fin.is_some() {
+        flags |= TcpFlags::FIN;
+    }
+    if len > 0 && off + len == snd_cc {
+        flags |= TcpFlags::PSH;
+    }
+    if len == 0 && fin.is_none() {
+        return;
+    }
+    let saved = tp.snd_nxt;
+    tp.snd_nxt = seq;
+    let seg = Segment {
+        flags,
+        options: TcpOptions::default(),
+        off,
+        len,
+    };
+    tcp_send_segment(cx, now, so, seg);
+    if let Some(tp) = so.so_pcb.tcp_mut() {
+        tp.snd_nxt = saved;
+    }
+}
+
+/// Retransmit what the scoreboard marks lost, in sequence order, while
+/// the pipe is below the congestion window (RFC 6675 NextSeg rule 1,
+/// Linux's tcp_xmit_retransmit_queue); each at most one MSS.
+pub(crate) fn tcp_xmit_retransmit_queue(cx: &impl InetCx, now: Instant, so: &mut Socket) {
+    loop {
+        let Some(tp) = so.so_pcb.tcp_mut() else {
+            return;
+        };
+        if !tp.t_state.synchronized() || !sack_active(tp) || tp.rec.sb.lost_out == 0 {
+            return;
+        }
+        if tcp_pipe(tp) >= tp.cwnd.max(tp.t_maxseg) {
+            return;
+        }
+        let Some(s) = tp.rec.sb.next_lost() else {
+            return;
+        };
+        let mss = tp.t_maxseg.max(1);
+        if s.len() > mss {
+            tp.rec.sb.clamp_record(s.start, mss);
+        }
+        let len = s.len().min(mss);
+        tp.total_retrans += 1;
+        tcp_output_rexmit(cx, now, so, s.start, len);
+        let still = so
+            .so_pcb
+            .tcp()
+            .and_then(|tp| tp.rec.sb.next_lost())
+            .is_some_and(|n| n.start == s.start);
+        if still {
+            return; // nothing left the stack: do not spin
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
+use crate::netinet::tcp_recovery::{tcp_enter_loss, tcp_timer_rack, CaState};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_sync};
 use crate::netinet::tcp_var::{TcpCb, TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
 use crate::time::Instant;
@@ -43,6 +44,9 @@ pub(crate) fn tcp_timers(cx: &impl InetCx, now: Instant, so: &mut Socket) {
 /// A connection's timers in FreeBSD's order; Break once one has ended it.
 fn tcp_timers_due(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlow<()> {
     tcp_timer_2msl(cx, so, now)?;
+    // The loss probe first: one due with the RTO goes and re-arms it, as
+    // Linux's probe timer takes the RTO's place.
+    tcp_timer_rack(cx, so, now);
     tcp_timer_rexmt(cx, so, now)?;
     tcp_timer_persist(cx, so, now)?;
     tcp_timer_delack(cx, so, now)?;
@@ -97,7 +101,9 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     tp.total_retrans += 1;
     tp.rtt_seq = None;
     let mss = tp.t_maxseg;
-    if tp.rxtshift == 1 {
+    // Linux's tcp_enter_loss: a new ssthresh unless fast recovery already
+    // set one.
+    if tp.rxtshift == 1 && !(tp.sack_ok && tp.rec.state == CaState::Recovery) {
         // The first timeout of a loss episode (tcp_enter_loss).
         let w = (tp.cwnd / mss.max(1)) as u32;
         tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
@@ -106,6 +112,13 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     tp.cwnd = mss;
     tp.recover = None;
     tp.dupacks = 0;
+    if tp.t_state.synchronized() && tcp_enter_loss(tp) {
+        // SACK: resend what is marked lost, not what the peer holds (the
+        // retransmit queue counts what it sends).
+        tp.total_retrans -= 1;
+        tcp_output(cx, now, so);
+        return ControlFlow::Continue(());
+    }
     tp.snd_nxt = if tp.t_state == TcpState::SynSent {
         tp.iss
     } else {

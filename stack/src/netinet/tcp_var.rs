@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::in_pcb::Inpcb;
 use super::tcp_cubic::CongCtl;
 use super::tcp_reass::Reass;
+use super::tcp_recovery_var::Recovery;
 use super::tcp_seq::Seq;
 use crate::time::Instant;
 use crate::wire::FastOpen;
@@ -85,6 +86,10 @@ pub struct TcpTimers {
     pub keep: Option<Instant>,
     pub twomsl: Option<Instant>,
     pub delack: Option<Instant>,
+    /// RACK-TLP (tcp_recovery): the tail loss probe, and RACK's reorder
+    /// timeout.
+    pub tlp: Option<Instant>,
+    pub reo: Option<Instant>,
 }
 
 impl TcpTimers {
@@ -95,6 +100,8 @@ impl TcpTimers {
             self.keep,
             self.twomsl,
             self.delack,
+            self.tlp,
+            self.reo,
         ]
         .into_iter()
         .flatten()
@@ -182,6 +189,8 @@ pub struct TcpCb {
     pub recover: Option<Seq>,
     /// The congestion avoidance algorithm (TCP_CONGESTION) and its state.
     pub cc: CongCtl,
+    /// SACK loss recovery: scoreboard, RACK-TLP, PRR (tcp_recovery).
+    pub rec: Recovery,
 
     // Flags.
     pub ack_now: bool,
@@ -311,6 +320,7 @@ impl TcpCb {
             dupacks: 0,
             recover: None,
             cc: CongCtl::default(),
+            rec: Recovery::default(),
             ack_now: false,
             delack_bytes: 0,
             quickacks: 0,

@@ -1,0 +1,123 @@
+//! RACK-TLP's state and timing (RFC 8985, Linux's tcp_recovery.c and
+//! tcp_schedule_loss_probe): the most recently sent segment the peer has
+//! delivered (RACK.xmit_ts, RACK.end_seq, RACK.rtt), the minimum RTT and
+//! the reordering window, and the tail loss probe's timeout. What is lost
+//! is decided on the scoreboard (`Scoreboard::rack_detect`); when and what
+//! to send is `tcp_recovery`'s.
+
+use std::time::Duration;
+
+use super::tcp_sack::Delivered;
+use crate::time::Instant;
+
+/// Linux's TCP_RTO_MIN, added to the probe timeout when one segment is
+/// in flight (the peer may delay its ACK).
+const TLP_ONE_SEGMENT_EXTRA: Duration = Duration::from_millis(200);
+/// Linux's TCP_TIMEOUT_MIN (2 jiffies at HZ=1000).
+const TLP_MIN_EXTRA: Duration = Duration::from_millis(2);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rack {
+    /// The most recently sent of the delivered segments: when it was
+    /// sent, its place in the order of transmissions, and the RTT it
+    /// measured.
+    pub xmit: Option<Instant>,
+    pub order: u64,
+    pub rtt: Duration,
+    /// The smallest RTT seen (Linux's tcp_min_rtt, here over the
+    /// connection's life).
+    pub min_rtt: Option<Duration>,
+    /// The path was seen to reorder (Linux's reord_seen): the reordering
+    /// window stays min_rtt / 4 even in recovery.
+    pub reord: bool,
+}
+
+impl Rack {
+    /// RFC 8985 §6.2 step 2 (Linux's tcp_rack_advance): `d` was delivered
+    /// at `now`. A retransmitted segment whose RTT is below the minimum
+    /// was delivered by its original transmission: ambiguous, ignored.
+    pub fn advance(&mut self, d: Delivered, now: Instant) {
+        let rtt = now - d.xmit;
+        if d.ever_retrans && self.min_rtt.is_none_or(|m| rtt < m) {
+            return;
+        }
+        if !d.ever_retrans && self.min_rtt.is_none_or(|m| rtt < m) {
+            self.min_rtt = Some(rtt);
+        }
+        if self.xmit.is_none() || d.order > self.order {
+            self.xmit = Some(d.xmit);
+            self.order = d.order;
+            self.rtt = rtt;
+        }
+    }
+
+    /// RACK's reordering window (Linux's tcp_rack_reo_wnd): none in
+    /// recovery, or once DupThresh segments are SACKed, while no
+    /// reordering was seen; else min_rtt / 4, at most SRTT.
+    pub fn reo_wnd(&self, in_recovery: bool, dupthresh_sacked: bool, srtt: Duration) -> Duration {
+        if !self.reord && (in_recovery || dupthresh_sacked) {
+            return Duration::ZERO;
+        }
+        (self.min_rtt.unwrap_or(Duration::ZERO) / 4).min(srtt)
+    }
+}
+
+/// The tail loss probe's timeout (RFC 8985 §7.2, Linux's
+/// tcp_schedule_loss_probe): 2 * SRTT, plus the delayed-ACK allowance
+/// when a single segment is in flight, never later than the RTO.
+pub fn tlp_timeout(srtt: Duration, one_segment: bool, rto_left: Duration) -> Duration {
+    let extra = if one_segment {
+        TLP_ONE_SEGMENT_EXTRA
+    } else {
+        TLP_MIN_EXTRA
+    };
+    (srtt * 2 + extra).min(rto_left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(ms: u64, order: u64, rexmt: bool) -> Delivered {
+        Delivered {
+            xmit: Instant::from_millis(ms),
+            order,
+            ever_retrans: rexmt,
+        }
+    }
+
+    #[test]
+    fn advance_keeps_the_latest_sent_and_skips_ambiguous_retransmissions() {
+        let mut r = Rack::default();
+        r.advance(d(10, 2, false), Instant::from_millis(30));
+        let ms = Duration::from_millis;
+        assert_eq!((r.order, r.rtt, r.min_rtt), (2, ms(20), Some(ms(20))));
+        r.advance(d(5, 1, false), Instant::from_millis(31));
+        assert_eq!(r.order, 2, "sent earlier: not the latest");
+        // A retransmission SACKed 5 ms after it left: the original did it.
+        r.advance(d(40, 3, true), Instant::from_millis(45));
+        assert_eq!(r.order, 2);
+        r.advance(d(40, 3, true), Instant::from_millis(70));
+        assert_eq!((r.order, r.rtt), (3, ms(30)));
+    }
+
+    #[test]
+    fn reordering_window_and_probe_timeout() {
+        let mut r = Rack {
+            min_rtt: Some(Duration::from_millis(40)),
+            ..Rack::default()
+        };
+        let srtt = Duration::from_millis(50);
+        assert_eq!(r.reo_wnd(false, false, srtt), Duration::from_millis(10));
+        assert_eq!(r.reo_wnd(true, false, srtt), Duration::ZERO);
+        r.reord = true;
+        assert_eq!(r.reo_wnd(true, true, srtt), Duration::from_millis(10));
+        let big = Duration::from_secs(1);
+        assert_eq!(tlp_timeout(srtt, false, big), Duration::from_millis(102));
+        assert_eq!(tlp_timeout(srtt, true, big), Duration::from_millis(300));
+        assert_eq!(
+            tlp_timeout(srtt, true, Duration::from_millis(250)),
+            Duration::from_millis(250)
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The sender's SACK scoreboard (RFC 6675 §3, Linux's retransmit queue
+//! with its TCPCB_SACKED_ACKED / TCPCB_LOST / TCPCB_SACKED_RETRANS marks):
+//! one record per segment sent and not yet cumulatively acknowledged, in
+//! sequence order, with when it was last sent. The counters give Linux's
+//! `tcp_packets_in_flight` in bytes (RFC 6675's pipe): what was sent, less
+//! what the peer SACKed, less what is marked lost, plus what was
+//! retransmitted. Pure data: `tcp_recovery` decides what is lost.
+
+use std::collections::VecDeque;
+
+use super::tcp_seq::Seq;
+use crate::time::Instant;
+
+/// One sent segment `[start, end)` (a FIN counts as its last byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxSeg {
+    pub start: Seq,
+    pub end: Seq,
+    /// When it was last (re)transmitted, and that transmission's place
+    /// in the order of all (segments sent at the same instant still have
+    /// an order).
+    pub xmit: Instant,
+    pub order: u64,
+    /// The peer holds it (SACKed).
+    pub sacked: bool,
+    /// Marked lost and not (yet) retransmitted since.
+    pub lost: bool,
+    /// Retransmitted since it was last marked lost, and in flight.
+    pub retrans: bool,
+    /// Ever retransmitted (Linux's TCPCB_EVER_RETRANS).
+    pub ever_retrans: bool,
+}
+
+impl TxSeg {
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Never true for a record on the board (kept for clippy's pairing).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// A segment the peer has newly acknowledged or SACKed: what RACK needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub xmit: Instant,
+    pub order: u64,
+    pub ever_retrans: bool,
+}
+
+/// What one ACK changed on the scoreboard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckSummary {
+    /// Bytes newly SACKed.
+    pub newly_sacked: usize,
+    /// The most recently sent of the segments newly acknowledged or
+    /// SACKed (RACK's candidate).
+    pub latest: Option<Delivered>,
+    /// A never-retransmitted segment below one already SACKed was
+    /// delivered: the path reorders (Linux's reord_seen).
+    pub reordered: bool,
+}
+
+impl AckSummary {
+    fn delivered(&mut self, s: &TxSeg) {
+        let d = Delivered {
+            xmit: s.xmit,
+            order: s.order,
+            ever_retrans: s.ever_retrans,
+        };
+        match self.latest {
+            Some(l) if l.order > d.order => {}
+            _ => self.latest = Some(d),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Scoreboard {
+    segs: VecDeque<TxSeg>,
+    /// Bytes SACKed, marked lost, and retransmitted in flight.
+    pub sacked_out: usize,
+    pub lost_out: usize,
+    pub retrans_out: usize,
+    /// Highest sequence the peer SACKed (RFC 6675's HighSACK end; Linux's
+    /// fackets point), for the reordering check.
+    pub high_sacked: Option<Seq>,
+    /// Transmissions so far: the next one's order. RACK's "sent after"
+    /// (RFC 8985 §6.2) compares these, where Linux compares microsecond
+    /// timestamps and then sequence numbers: a retransmission sent after
+    /// new data at the same instant is still later.
+    pub sent: u64,
+}
+
+impl Scoreboard {
+    pub fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.segs.len()
+    }
+
+    pub fn first_seq(&self) -> Option<Seq> {
+        self.segs.front().map(|s| s.start)
+    }
+
+    pub fn last(&self) -> Option<&TxSeg> {
+        self.segs.back()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &TxSeg> + '_ {
+        self.segs.iter()
+    }
+
+    /// Forget everything (the connection left the synchronized states).
+    pub fn clear(&mut self) {
+        *self = Scoreboard::default();
+    }
+
+    /// RFC 6675's pipe for the flight `[snd_una, snd_max)`, in bytes.
+    pub fn pipe(&self, flight: usize) -> usize {
+        (flight + self.retrans_out).saturating_sub(self.sacked_out + self.lost_out)
+    }
+
+    /// Index of the first record that ends after `seq`.
+    fn find(&self, seq: Seq) -> usize {
+        self.segs.partition_point(|s| s.end.le(seq))
+    }
+
+    /// Make `seq` a record boundary (split the record that holds it).
+    fn split_at(&mut self, seq: Seq) {
+        let i = self.find(seq);
+        let Some(s) = self.segs.get(i).copied() else {
+            return;
+        };
+        if !s.start.lt(seq) {
+            return;
+        }
+        let mut tail = s;
+        tail.start = seq;
+        self.segs[i].end = seq;
+        self.segs.insert(i + 1, tail);
+    }
+
+    /// A segment `[seq, seq + len)` left at `now`. New data (at or past
+    /// the last record's end) adds a record; a retransmission marks the
+    /// records it covers retransmitted (no longer lost, sent now).
+    pub fn on_send(&mut self, seq: Seq, len: usize, now: Instant) {
+        if len == 0 {
+            return;
+        }
+        let end = seq + len;
+        self.sent += 1;
+        let order = self.sent;
+        let new_from = match self.segs.back() {
+            Some(b) if b.end.gt(seq) => b.end,
+            _ => seq,
+        };
+        if seq.lt(new_from) {
+            self.split_at(seq);
+            self.split_at(end.min(new_from));
+            let i = self.find(seq);
+            for s in self.segs.range_mut(i..) {
+                if !s.start.lt(end) {
+                    break;
+                }
+                s.xmit = now;
+                s.order = order;
+                s.ever_retrans = true;
+                if s.sacked {
+                    continue; // a go-back-N resend of data the peer holds
+                }
+                if s.lost {
+                    s.lost = false;
+                    self.lost_out -= s.len();
+                }
+                if !s.retrans {
+                    s.retrans = true;
+                    self.retrans_out += s.len();
+                }
+            }
+        }
+        if new_from.lt(end) {
+            self.segs.push_back(TxSeg {
+                start: new_from,
+                end,
+                xmit: now,
+                order,
+                sacked: false,
+                lost: false,
+                retrans: false,
+                ever_retrans: false,
+            });
+        }
+    }
+
+    /// The cumulative ACK moved to `una`: drop (or trim) what it covers.
+    pub fn ack(&mut self, una: Seq, sum: &mut AckSummary) {
+        while let Some(s) = self.segs.front().copied() {
+            if s.end.le(una) {
+                self.segs.pop_front();
+                self.uncount(&s, s.len());
+                if !s.sacked {
+                    self.note_delivered(&s, sum);
+                }
+            } else {
+                if s.start.lt(una) {
+                    let cut = una - s.start;
+                    self.uncount(&s, cut);
+                    self.segs[0].start = una;
+                    if !s.sacked {
+                        self.note_delivered(&s, sum);
+                    }
+                }
+                break;
+            }
+        }
+        if self.high_sacked.is_some_and(|h| h.le(una)) {
+            self.high_sacked = None;
+        }
+    }
+
+    fn uncount(&mut self, s: &TxSeg, n: usize) {
+        if s.sacked {
+            self.sacked_out -= n;
+        }
+        if s.lost {
+            self.lost_out -= n;
+        }
+        if s.retrans {
+            self.retrans_out -= n;
+        }
+    }
+
+    fn note_delivered(&self, s: &TxSeg, sum: &mut AckSummary) {
+        sum.delivered(s);
+        if !s.ever_retrans && self.high_sacked.is_some_and(|h| s.end.lt(h)) {
+            sum.reordered = true;
+        }
+    }
+
+    /// A SACK block `[l, r)`: mark the records it covers (split at its
+    /// edges) as held by the peer. The caller has checked the block lies
+    /// within `(snd_una, snd_max]`.
+    pub fn sack(&mut self, l: Seq, r: Seq, sum: &mut AckSummary) {
+        let Some(first) = self.first_seq() else {
+            return;
+        };
+        let l = l.max(first);
+        if !l.lt(r) {
+            return;
+        }
+        self.split_at(l);
+        self.split_at(r);
+        let i = self.find(l);
+        let mut j = i;
+        while let Some(s) = self.segs.get(j).copied() {
+            if !s.start.lt(r) {
+                break;
+            }
+            if !s.sacked {
+                self.note_delivered(&s, sum);
+                let n = s.len();
+                self.uncount(&s, n);
+                let m = &mut self.segs[j];
+                m.sacked = true;
+                m.lost = false;
+                m.retrans = false;
+                self.sacked_out += n;
+                sum.newly_sacked += n;
+            }
+            j += 1;
+        }
+        if j > i {
+            let end = self.segs[j - 1].end;
+            if self.high_sacked.is_none_or(|h| h.lt(end)) {
+                self.high_sacked = Some(end);
+            }
+        }
+    }
+
+    /// Mark the record at `i` lost (not SACKed): a retransmission of it
+    /// that was in flight is counted lost too (RACK's lost retransmit).
+    fn mark_lost(&mut self, i: usize) -> usize {
+        let s = self.segs[i];
+        if s.sacked || s.lost {
+            return 0;
+        }
+        if s.retrans {
+            self.retrans_out -= s.len();
+        }
+        self.lost_out += s.len();
+        let m = &mut self.segs[i];
+        m.retrans = false;
+        m.lost = true;
+        s.len()
+    }
+
+    /// RTO (Linux's tcp_enter_loss): everything not SACKed is lost and no
+    /// retransmission is in flight any more.
+    pub fn mark_all_lost(&mut self) {
+        for i in 0..self.segs.len() {
+            self.mark_lost(i);
+        }
+    }
+
+    /// RACK's loss detection (RFC 8985 §6.2 step 5, Linux's
+    /// tcp_rack_detect_loss): every record not SACKed and sent before the
+    /// most recently delivered one (`order`) is lost once `window`
+    /// (RACK's RTT + reordering window) has passed since it was sent. An
+    /// already lost record not yet retransmitted is skipped. Returns the
+    /// bytes newly marked lost and, for records still within their window,
+    /// how long until the first of them expires (the reorder timer).
+    pub fn rack_detect(
+        &mut self,
+        order: u64,
+        window: std::time::Duration,
+        now: Instant,
+    ) -> (usize, Option<std::time::Duration>) {
+        let mut lost = 0;
+        let mut wait: Option<std::time::Duration> = None;
+        for i in 0..self.segs.len() {
+            let s = self.segs[i];
+            if s.sacked || s.lost {
+                continue;
+            }
+            if s.order >= order {
+                continue;
+            }
+            let deadline = s.xmit + window;
+            if deadline <= now {
+                lost += self.mark_lost(i);
+            } else {
+                let left = deadline - now;
+                wait = Some(wait.map_or(left, |w| w.min(left)));
+            }
+        }
+        (lost, wait)
+    }
+
+    /// The first record marked lost and not retransmitted since (RFC 6675
+    /// NextSeg rule 1, Linux's tcp_xmit_retransmit_queue order).
+    pub fn next_lost(&self) -> Option<TxSeg> {
+        if self.lost_out == 0 {
+            return None;
+        }
+        self.segs.iter().find(|s| s.lost).copied()
+    }
+
+    /// Make a record start at `seq` end no later than `seq + max` (a
+    /// retransmission of at most one MSS).
+    pub fn clamp_record(&mut self, seq: Seq, max: usize) {
+        self.split_at(seq);
+        self.split_at(seq + max);
+    }
+
+    /// Counters recomputed from the records (tests, debug checks).
+    pub fn check(&self) {
+        let (mut sk, mut lo, mut rt) = (0, 0, 0);
+        let mut prev: Option<Seq> = None;
+        for s in &self.segs {
+            assert!(s.start.lt(s.end), "empty record {s:?}");
+            if let Some(p) = prev {
+                assert!(p == s.start, "records not contiguous at {s:?}");
+            }
+            prev = Some(s.end);
+            assert!(!(s.sacked && (s.lost || s.retrans)), "{s:?}");
+            assert!(!(s.lost && s.retrans), "{s:?}");
+            sk += s.sacked as usize * s.len();
+            lo += s.lost as usize * s.len();
+            rt += s.retrans as usize * s.len();
+        }
+        assert_eq!(
+            (sk, lo, rt),
+            (self.sacked_out, self.lost_out, self.retrans_out),
+            "scoreboard counters"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    /// Ten 100-byte segments from 1000, sent 1 ms apart.
+    fn board() -> Scoreboard {
+        let mut b = Scoreboard::default();
+        for i in 0..10u32 {
+            b.on_send(Seq(1000 + i * 100), 100, t(i as u64));
+        }
+        b.check();
+        b
+    }
+
+    #[test]
+    fn sack_marks_and_pipe_excludes_sacked() {
+        let mut b = board();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1300), Seq(1600), &mut sum);
+        b.check();
+        assert_eq!(sum.newly_sacked, 300);
+        assert_eq!(sum.latest.unwrap().order, 6, "the sixth sent");
+        assert_eq!(b.sacked_out, 300);
+        assert_eq!(b.pipe(1000), 700);
+        // The same block again is nothing new.
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1300), Seq(1600), &mut sum);
+        assert_eq!(sum.newly_sacked, 0);
+        // A block that cuts a record in two.
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1650), Seq(1700), &mut sum);
+        b.check();
+        assert_eq!((sum.newly_sacked, b.len()), (50, 11));
+    }
+
+    #[test]
+    fn rack_marks_older_unsacked_segments_lost_after_the_window() {
+        let mut b = board();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1300), Seq(1400), &mut sum);
+        let d = sum.latest.unwrap();
+        // Records 0..3 were sent at 0, 1, 2 ms; the SACKed one at 3 ms.
+        let (lost, wait) = b.rack_detect(d.order, Duration::from_millis(10), t(11));
+        b.check();
+        assert_eq!(lost, 200, "sent at 0 and 1 ms: 11 ms passed");
+        assert_eq!(wait, Some(Duration::from_millis(1)), "the one sent at 2 ms");
+        assert_eq!(b.next_lost().unwrap().start, Seq(1000));
+        // Retransmit the first: no longer lost, counted in flight again.
+        b.on_send(Seq(1000), 100, t(12));
+        b.check();
+        assert_eq!((b.lost_out, b.retrans_out), (100, 100));
+        assert_eq!(b.next_lost().unwrap().start, Seq(1100));
+        assert_eq!(b.pipe(1000), 1000 - 100 - 100 + 100);
+    }
+
+    #[test]
+    fn cumulative_ack_trims_and_reports_reordering() {
+        let mut b = board();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1500), Seq(1600), &mut sum);
+        let mut sum = AckSummary::default();
+        // Segment 1000..1100 arrives late (never retransmitted) below a
+        // SACKed one: reordering.
+        b.ack(Seq(1150), &mut sum);
+        b.check();
+        assert!(sum.reordered);
+        assert_eq!(b.first_seq(), Some(Seq(1150)));
+        let mut sum = AckSummary::default();
+        b.ack(Seq(2000), &mut sum);
+        b.check();
+        assert!(b.is_empty());
+        assert_eq!(b.sacked_out, 0);
+        assert_eq!(b.high_sacked, None);
+    }
+
+    #[test]
+    fn rto_marks_all_unsacked_lost_and_keeps_sacked() {
+        let mut b = board();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1200), Seq(1400), &mut sum);
+        b.on_send(Seq(1000), 100, t(20)); // a retransmission in flight
+        b.mark_all_lost();
+        b.check();
+        assert_eq!((b.sacked_out, b.lost_out, b.retrans_out), (200, 800, 0));
+        assert_eq!(b.pipe(1000), 0);
+        let lost: Vec<_> = std::iter::from_fn({
+            let mut b2 = b.iter().copied().collect::<Vec<_>>().into_iter();
+            move || b2.next()
+        })
+        .filter(|s| s.lost)
+        .map(|s| s.start.0)
+        .collect();
+        assert_eq!(lost, vec![1000, 1100, 1400, 1500, 1600, 1700, 1800, 1900]);
+    }
+
+    #[test]
+    fn retransmission_longer_than_a_record_splits_nothing_and_marks_all() {
+        let mut b = board();
+        b.mark_all_lost();
+        b.clamp_record(Seq(1000), 50);
+        b.check();
+        assert_eq!(b.next_lost().unwrap().len(), 50);
+        b.on_send(Seq(1000), 250, t(30));
+        b.check();
+        assert_eq!((b.retrans_out, b.lost_out), (250, 750));
+        // New data beyond the end appends.
+        b.on_send(Seq(2000), 100, t(31));
+        b.on_send(Seq(2050), 100, t(32)); // half resend, half new
+        b.check();
+        assert_eq!(b.last().unwrap().end, Seq(2150));
+    }
+}
