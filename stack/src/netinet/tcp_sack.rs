@@ -4,7 +4,8 @@
 //! sequence order, with when it was last sent. The counters give Linux's
 //! `tcp_packets_in_flight` in bytes (RFC 6675's pipe): what was sent, less
 //! what the peer SACKed, less what is marked lost, plus what was
-//! retransmitted. Pure data: `tcp_recovery` decides what is lost.
+//! retransmitted (a lost segment resent counts once, as in flight). Pure
+//! data: `tcp_recovery` decides what is lost.
 
 use std::collections::VecDeque;
 
@@ -23,9 +24,12 @@ pub struct TxSeg {
     pub order: u64,
     /// The peer holds it (SACKed).
     pub sacked: bool,
-    /// Marked lost and not (yet) retransmitted since.
+    /// Marked lost (Linux's TCPCB_LOST): it stays so until SACKed or
+    /// acknowledged.
     pub lost: bool,
-    /// Retransmitted since it was last marked lost, and in flight.
+    /// Retransmitted and that retransmission in flight (Linux's
+    /// TCPCB_SACKED_RETRANS). Lost and not retransmitted is what recovery
+    /// sends next.
     pub retrans: bool,
     /// Ever retransmitted (Linux's TCPCB_EVER_RETRANS).
     pub ever_retrans: bool,
@@ -147,7 +151,7 @@ impl Scoreboard {
 
     /// A segment `[seq, seq + len)` left at `now`. New data (at or past
     /// the last record's end) adds a record; a retransmission marks the
-    /// records it covers retransmitted (no longer lost, sent now).
+    /// records it covers retransmitted (in flight again, sent now).
     pub fn on_send(&mut self, seq: Seq, len: usize, now: Instant) {
         if len == 0 {
             return;
@@ -172,10 +176,6 @@ impl Scoreboard {
                 s.ever_retrans = true;
                 if s.sacked {
                     continue; // a go-back-N resend of data the peer holds
-                }
-                if s.lost {
-                    s.lost = false;
-                    self.lost_out -= s.len();
                 }
                 if !s.retrans {
                     s.retrans = true;
@@ -282,17 +282,21 @@ impl Scoreboard {
         }
     }
 
-    /// Mark the record at `i` lost (not SACKed): a retransmission of it
-    /// that was in flight is counted lost too (RACK's lost retransmit).
+    /// Mark the record at `i` lost (Linux's tcp_mark_skb_lost): a
+    /// retransmission of it that was in flight is lost too (RACK's lost
+    /// retransmission), so it is due again. Returns the bytes that became
+    /// due.
     fn mark_lost(&mut self, i: usize) -> usize {
         let s = self.segs[i];
-        if s.sacked || s.lost {
+        if s.sacked || (s.lost && !s.retrans) {
             return 0;
         }
         if s.retrans {
             self.retrans_out -= s.len();
         }
-        self.lost_out += s.len();
+        if !s.lost {
+            self.lost_out += s.len();
+        }
         let m = &mut self.segs[i];
         m.retrans = false;
         m.lost = true;
@@ -310,8 +314,8 @@ impl Scoreboard {
     /// RACK's loss detection (RFC 8985 §6.2 step 5, Linux's
     /// tcp_rack_detect_loss): every record not SACKed and sent before the
     /// most recently delivered one (`order`) is lost once `window`
-    /// (RACK's RTT + reordering window) has passed since it was sent. An
-    /// already lost record not yet retransmitted is skipped. Returns the
+    /// (RACK's RTT + reordering window) has passed since it was sent. A
+    /// lost record not yet retransmitted is skipped. Returns the
     /// bytes newly marked lost and, for records still within their window,
     /// how long until the first of them expires (the reorder timer).
     pub fn rack_detect(
@@ -324,7 +328,7 @@ impl Scoreboard {
         let mut wait: Option<std::time::Duration> = None;
         for i in 0..self.segs.len() {
             let s = self.segs[i];
-            if s.sacked || s.lost {
+            if s.sacked || (s.lost && !s.retrans) {
                 continue;
             }
             if s.order >= order {
@@ -347,7 +351,7 @@ impl Scoreboard {
         if self.lost_out == 0 {
             return None;
         }
-        self.segs.iter().find(|s| s.lost).copied()
+        self.segs.iter().find(|s| s.lost && !s.retrans).copied()
     }
 
     /// Make a record start at `seq` end no later than `seq + max` (a
@@ -368,7 +372,6 @@ impl Scoreboard {
             }
             prev = Some(s.end);
             assert!(!(s.sacked && (s.lost || s.retrans)), "{s:?}");
-            assert!(!(s.lost && s.retrans), "{s:?}");
             sk += s.sacked as usize * s.len();
             lo += s.lost as usize * s.len();
             rt += s.retrans as usize * s.len();
@@ -433,12 +436,27 @@ mod tests {
         assert_eq!(lost, 200, "sent at 0 and 1 ms: 11 ms passed");
         assert_eq!(wait, Some(Duration::from_millis(1)), "the one sent at 2 ms");
         assert_eq!(b.next_lost().unwrap().start, Seq(1000));
-        // Retransmit the first: no longer lost, counted in flight again.
+        // Retransmit the first: still lost, but in flight (once) again.
         b.on_send(Seq(1000), 100, t(12));
         b.check();
-        assert_eq!((b.lost_out, b.retrans_out), (100, 100));
+        assert_eq!((b.lost_out, b.retrans_out), (200, 100));
         assert_eq!(b.next_lost().unwrap().start, Seq(1100));
-        assert_eq!(b.pipe(1000), 1000 - 100 - 100 + 100);
+        assert_eq!(b.pipe(1000), 1000 - 100 - 200 + 100);
+        // Something sent after the retransmission arrives 11 ms later: the
+        // retransmission is lost too, and due again.
+        b.on_send(Seq(2000), 100, t(13));
+        let mut sum = AckSummary::default();
+        b.sack(Seq(2000), Seq(2100), &mut sum);
+        let d = sum.latest.unwrap();
+        let (lost, _) = b.rack_detect(d.order, Duration::from_millis(10), t(24));
+        b.check();
+        assert_eq!(
+            lost,
+            100 + 700,
+            "the retransmission, and all but 1300 sent by 9 ms"
+        );
+        assert_eq!((b.lost_out, b.retrans_out), (900, 0));
+        assert_eq!(b.next_lost().unwrap().start, Seq(1000));
     }
 
     #[test]
@@ -490,7 +508,8 @@ mod tests {
         assert_eq!(b.next_lost().unwrap().len(), 50);
         b.on_send(Seq(1000), 250, t(30));
         b.check();
-        assert_eq!((b.retrans_out, b.lost_out), (250, 750));
+        assert_eq!((b.retrans_out, b.lost_out), (250, 1000));
+        assert_eq!(b.next_lost().unwrap().start, Seq(1250));
         // New data beyond the end appends.
         b.on_send(Seq(2000), 100, t(31));
         b.on_send(Seq(2050), 100, t(32)); // half resend, half new
