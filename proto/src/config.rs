@@ -22,6 +22,18 @@ pub struct ShimConfig {
     /// i.e. off, by default).
     pub faults: stack::faults::FaultSpec,
     pub loopback: Loopback,
+    /// TUN offloads (`SOCKSHIM_OFFLOAD`, on by default): a virtio_net_hdr
+    /// on every frame, TCP super-segments both ways, partial checksums.
+    /// Off for A/B runs, and whenever `faults` impair the device.
+    pub offload: bool,
+}
+
+impl ShimConfig {
+    /// Whether the device is opened with offloads: asked for, and no
+    /// impairments (they act on MTU-sized frames, as a wire's loss does).
+    pub fn use_offloads(&self) -> bool {
+        self.offload && self.faults.is_clean()
+    }
 }
 
 /// Where loopback (127.0.0.0/8) traffic goes (`SOCKSHIM_LOOPBACK`), beside
@@ -105,6 +117,7 @@ impl ShimConfig {
             mode: Mode::Process,
             faults: stack::faults::FaultSpec::default(),
             loopback: Loopback::Auto,
+            offload: true,
         };
         if let Some(v) = get("SOCKSHIM_TUN") {
             c.tun = v;
@@ -165,6 +178,13 @@ impl ShimConfig {
         if let Some(v) = get("SOCKSHIM_FAULTS") {
             c.faults = stack::faults::FaultSpec::parse(&v)
                 .map_err(|e| format!("SOCKSHIM_FAULTS={v}: {e}"))?;
+        }
+        if let Some(v) = get("SOCKSHIM_OFFLOAD") {
+            c.offload = match v.trim() {
+                "1" | "on" => true,
+                "0" | "off" => false,
+                _ => return Err(format!("SOCKSHIM_OFFLOAD={v}: 1|0 (on|off)")),
+            };
         }
         if let Some(v) = get("SOCKSHIM_LOOPBACK") {
             c.loopback = match v.trim() {
@@ -263,5 +283,17 @@ mod tests {
             Loopback::Stack
         );
         assert!(cfg(&[("SOCKSHIM_LOOPBACK", "both")]).is_err());
+    }
+
+    #[test]
+    fn offloads_on_unless_turned_off_or_faults_impair_the_device() {
+        assert!(cfg(&[]).unwrap().use_offloads());
+        assert!(cfg(&[("SOCKSHIM_OFFLOAD", "1")]).unwrap().use_offloads());
+        assert!(!cfg(&[("SOCKSHIM_OFFLOAD", "0")]).unwrap().use_offloads());
+        assert!(!cfg(&[("SOCKSHIM_OFFLOAD", "off")]).unwrap().use_offloads());
+        assert!(!cfg(&[("SOCKSHIM_FAULTS", "loss=0.01")])
+            .unwrap()
+            .use_offloads());
+        assert!(cfg(&[("SOCKSHIM_OFFLOAD", "maybe")]).is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! The TUN device the service owns: attach (never create) with
-//! IFF_TUN | IFF_NO_PI, read its MTU, wait until the kernel runs it.
+//! IFF_TUN | IFF_NO_PI, and IFF_VNET_HDR with the offloads the kernel
+//! takes unless turned off (the header codec and the choice of offloads
+//! are the stack's, `stack::wire::virtio_net`, shared with the shim's
+//! sys/tun.rs), read its MTU, wait until the kernel runs it.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -25,16 +28,29 @@ fn ifreq(name: &str) -> io::Result<IfReq> {
     Ok(r)
 }
 
-/// Attach to the existing TUN device `name`: a non-blocking fd.
-pub fn open_tun(name: &str) -> io::Result<OwnedFd> {
-    let mut req = ifreq(name)?;
+/// An attached device: its fd and how frames cross it.
+pub struct Tun {
+    /// Non-blocking.
+    pub fd: OwnedFd,
+    /// Every frame read and written starts with a `virtio_net_hdr`.
+    pub vnet: bool,
+    /// The `TUNSETOFFLOAD` flags the kernel took (0: none).
+    pub offload_flags: u32,
+    /// Why offloads were asked for and not had (one log line).
+    pub fallback: Option<String>,
+}
+
+/// Attach to the existing TUN device `name`. With `offload`, ask for a
+/// `virtio_net_hdr` and the offloads of `OFFLOAD_ATTEMPTS`, keeping what the
+/// kernel gives; without, clear the offloads an earlier process may have
+/// left on the device (they outlive the fd that set them).
+pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
+    use stack::wire::virtio_net::{self as vn, IFF_VNET_HDR};
     let cname = std::ffi::CString::new(name)?;
     // SAFETY: if_nametoindex reads a NUL-terminated name.
     if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
         return Err(io::Error::from_raw_os_error(libc::ENODEV));
     }
-    let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16;
-    req.data[..2].copy_from_slice(&flags.to_ne_bytes());
     // SAFETY: open(2) with a NUL-terminated path.
     let fd = unsafe {
         libc::open(
@@ -47,12 +63,57 @@ pub fn open_tun(name: &str) -> io::Result<OwnedFd> {
     }
     // SAFETY: open returned a fresh fd that we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, as `req` is laid out.
-    let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), TUNSETIFF, &mut req) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let attach = |extra: i16| -> io::Result<()> {
+        let mut req = ifreq(name)?;
+        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
+        req.data[..2].copy_from_slice(&flags.to_ne_bytes());
+        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, as `req` is laid out.
+        if unsafe { libc::ioctl(raw, TUNSETIFF, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
+    let setoffload = |flags: u32| unsafe {
+        libc::ioctl(
+            raw,
+            vn::TUNSETOFFLOAD as libc::c_ulong,
+            flags as libc::c_ulong,
+        ) == 0
+    };
+    let mut fallback = None;
+    let vnet = offload
+        && match attach(IFF_VNET_HDR) {
+            Ok(()) => true,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
+                false
+            }
+            Err(e) => return Err(e),
+        };
+    if !vnet {
+        attach(0)?;
     }
-    Ok(fd)
+    let mut offload_flags = 0;
+    if vnet {
+        let size = vn::HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer. The
+        // kernel's default is the same 10 bytes, so a failure is harmless.
+        unsafe { libc::ioctl(raw, vn::TUNSETVNETHDRSZ as libc::c_ulong, &size) };
+        offload_flags = vn::negotiate(setoffload);
+        if offload_flags == 0 {
+            fallback = Some("TUNSETOFFLOAD refused every offload".into());
+        }
+    } else {
+        setoffload(0);
+    }
+    Ok(Tun {
+        fd,
+        vnet,
+        offload_flags,
+        fallback,
+    })
 }
 
 fn ifreq_ioctl(name: &str, req_code: libc::c_ulong) -> Option<IfReq> {

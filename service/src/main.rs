@@ -37,7 +37,7 @@ fn main() {
             std::process::exit(EXIT_NO_DEVICE);
         }
     };
-    let device = match service::device::open_tun(&cfg.tun) {
+    let device = match service::device::open_tun(&cfg.tun, cfg.use_offloads()) {
         Ok(d) => d,
         Err(e) => {
             let hint = if e.raw_os_error() == Some(libc::EBUSY) {
@@ -52,7 +52,16 @@ fn main() {
             std::process::exit(EXIT_NO_DEVICE);
         }
     };
-    let sc = startup::stack_config(&cfg);
+    if let Some(why) = &device.fallback {
+        eprintln!(
+            "sockshimd: TUN offloads not available on {}: {why}; one frame per MTU",
+            cfg.tun
+        );
+    }
+    let mut sc = startup::stack_config(&cfg);
+    sc.offloads = stack::Offloads::from_tun_flags(device.offload_flags);
+    let vnet = device.vnet;
+    let device = device.fd;
     service::device::wait_running(&cfg.tun, Duration::from_secs(2));
     if !foreground {
         startup::detach(std::env::var("SOCKSHIM_SERVICE_LOG").ok().as_deref());
@@ -62,6 +71,7 @@ fn main() {
     match Service::new(core, device, listener, idle) {
         Ok(mut s) => {
             s.faults = stack::faults::DeviceFaults::from_spec(cfg.faults);
+            s.vnet = vnet;
 
             s.log_counters = cfg.log >= proto::config::LogLevel::Debug;
             s.run()

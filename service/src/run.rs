@@ -44,6 +44,9 @@ pub struct Service {
     /// SOCKSHIM_FAULTS impairments between the device and the stack (None:
     /// frames pass straight through).
     pub faults: Option<stack::faults::DeviceFaults>,
+    /// The device was opened with IFF_VNET_HDR: a `virtio_net_hdr` before
+    /// every frame both ways (offloads; never with `faults`).
+    pub vnet: bool,
     /// `sockshim capture` clients' copies of every frame.
     capture: crate::capture::Captures,
     /// SOCKSHIM_LOG=debug: the stack's counters on stderr as each client
@@ -81,6 +84,7 @@ impl Service {
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],
             faults: None,
+            vnet: false,
             capture: Default::default(),
             log_counters: false,
         })
@@ -94,7 +98,8 @@ impl Service {
     /// Serve until idle.
     pub fn run(&mut self) {
         let mut events = vec![EpollEvent::empty(); 256];
-        let mut frame = vec![0u8; 65_536];
+        // The largest frame plus its virtio_net_hdr: never cut.
+        let mut frame = vec![0u8; 65_536 + stack::wire::virtio_net::HDR_LEN];
         // Adaptive spinning: after a turn with work, look again without
         // sleeping for up to `spin` (the client's next request, or the
         // peer's answer, often comes within it), then sleep.
@@ -171,6 +176,13 @@ impl Service {
     fn input(&mut self, frame: &mut [u8]) {
         for _ in 0..256 {
             match nix::unistd::read(self.device.as_raw_fd(), frame) {
+                Ok(n) if n > 0 && self.vnet => {
+                    let t = now();
+                    let hl = stack::wire::virtio_net::HDR_LEN.min(n);
+                    self.capture.frame(t, Dir::In, &frame[hl..n]);
+                    self.core.stack.handle_vnet_frame(t, &frame[..n]);
+                    self.core.after_frame();
+                }
                 Ok(n) if n > 0 => match self.faults.as_mut() {
                     Some(faults) => faults.push_inbound(now(), &frame[..n]),
                     None => {
@@ -204,6 +216,16 @@ impl Service {
     /// configured: what they hold back leaves on a later turn).
     pub fn flush(&mut self) {
         let t = now();
+        if self.vnet {
+            let mut hdr = [0u8; stack::wire::virtio_net::HDR_LEN];
+            while let Some(f) = self.core.stack.poll_transmit_vnet(&mut hdr) {
+                self.capture.frame(t, Dir::Out, &f);
+                let iov = [IoSlice::new(&hdr), IoSlice::new(&f)];
+                let _ = nix::sys::uio::writev(&self.device, &iov);
+                self.core.stack.recycle(f);
+            }
+            return;
+        }
         while let Some(f) = self.core.stack.poll_transmit() {
             self.capture.frame(t, Dir::Out, &f);
             match self.faults.as_mut() {

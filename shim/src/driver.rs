@@ -29,6 +29,9 @@ pub struct Shim {
     pub fds: FdTable,
     pub epoll: crate::epoll::EpollTable,
     pub tun_fd: i32,
+    /// The device was opened with IFF_VNET_HDR: every frame crosses it
+    /// behind a `virtio_net_hdr` (offloads, SOCKSHIM_OFFLOAD).
+    tun_vnet: bool,
     /// SOCKSHIM_FAULTS impairments between the TUN fd and the stack (the
     /// same `DeviceFaults` sockshimd uses); None: frames pass straight.
     faults: Option<Mutex<stack::faults::DeviceFaults>>,
@@ -213,6 +216,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             fds: FdTable::default(),
             epoll: crate::epoll::EpollTable::default(),
             tun_fd: -1,
+            tun_vnet: false,
             faults: None,
             driver_wake_fd: -1,
             driver_deadline: AtomicU64::new(u64::MAX),
@@ -230,8 +234,8 @@ fn init() -> Result<Arc<Shim>, i32> {
         }
         return Ok(shim);
     }
-    let tun = match crate::sys::tun::open_tun(&cfg.tun) {
-        Ok(fd) => to_high_fd(fd),
+    let tun = match crate::sys::tun::open_tun(&cfg.tun, cfg.use_offloads()) {
+        Ok(t) => t,
         Err(e) => {
             let errno = e.raw_os_error().unwrap_or(libc::ENETDOWN);
             let hint = if errno == libc::EBUSY {
@@ -250,6 +254,15 @@ fn init() -> Result<Arc<Shim>, i32> {
             });
         }
     };
+    if let Some(why) = &tun.fallback {
+        log::info(&format!(
+            "sockshim: TUN offloads not available on {}: {why}; one frame per MTU",
+            cfg.tun
+        ));
+    }
+    let tun_vnet = tun.vnet;
+    let offloads = stack::Offloads::from_tun_flags(tun.offload_flags);
+    let tun = to_high_fd(tun.fd);
     let mtu = cfg
         .mtu
         .or_else(|| crate::sys::tun::device_mtu(&cfg.tun))
@@ -260,6 +273,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     sc.prefix_len6 = cfg.prefix_len6;
     sc.gateway6 = cfg.gateway6;
     sc.mtu = mtu;
+    sc.offloads = offloads;
     if let Some(i) = crate::sys::tun::device_ifindex(&cfg.tun) {
         sc.ifindex = i;
     }
@@ -271,6 +285,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         fds: FdTable::default(),
         epoll: crate::epoll::EpollTable::default(),
         tun_fd: tun,
+        tun_vnet,
         faults: stack::faults::DeviceFaults::from_spec(cfg.faults).map(Mutex::new),
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
@@ -400,6 +415,26 @@ impl Shim {
             }
             return;
         }
+        if self.tun_vnet {
+            let mut hdr = [0u8; stack::wire::virtio_net::HDR_LEN];
+            while let Some(frame) = st.poll_transmit_vnet(&mut hdr) {
+                let iov = [
+                    libc::iovec {
+                        iov_base: hdr.as_mut_ptr() as *mut c_void,
+                        iov_len: hdr.len(),
+                    },
+                    libc::iovec {
+                        iov_base: frame.as_ptr() as *mut c_void,
+                        iov_len: frame.len(),
+                    },
+                ];
+                // SAFETY: two initialised buffers that outlive the call,
+                // written (not modified) to our TUN fd.
+                unsafe { (real().writev)(self.tun_fd, iov.as_ptr(), 2) };
+                st.recycle(frame);
+            }
+            return;
+        }
         while let Some(frame) = st.poll_transmit() {
             self.write_tun(&frame);
             st.recycle(frame);
@@ -481,7 +516,8 @@ impl Shim {
 
 fn driver_loop(s: &Shim) {
     let Some(st) = s.stack.local() else { return };
-    let mut buf = vec![0u8; 65536];
+    // The largest frame plus its virtio_net_hdr: never cut.
+    let mut buf = vec![0u8; 65536 + stack::wire::virtio_net::HDR_LEN];
     loop {
         let now = s.now();
         let timeout_ms = match s.next_deadline(st) {
@@ -524,6 +560,7 @@ fn driver_loop(s: &Shim) {
                 }
                 match &s.faults {
                     Some(f) => f.lock().push_inbound(s.now(), &buf[..n as usize]),
+                    None if s.tun_vnet => st.handle_vnet_frame(s.now(), &buf[..n as usize]),
                     None => st.handle_frame(s.now(), &buf[..n as usize]),
                 }
             }

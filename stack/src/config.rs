@@ -269,6 +269,8 @@ pub struct Config {
     pub ifindex: u32,
     /// Largest IP packet the device carries (TUN MTU).
     pub mtu: usize,
+    /// What the device does for us on output (TSO); none by default.
+    pub offloads: crate::offload::Offloads,
     pub sysctl: Sysctl,
     /// Seed for the stack's randomness (ephemeral ports).
     pub seed: u64,
@@ -289,6 +291,10 @@ impl Config {
             gateway6: None,
             ifindex: 2,
             mtu: 1500,
+            offloads: crate::offload::Offloads {
+                tso4: false,
+                tso6: false,
+            },
             sysctl: Sysctl::default(),
             seed: 0x5eed,
             secret: 0x5ec2e7,

@@ -43,6 +43,7 @@ use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::udp::UDP_USRREQS;
 use crate::netinet::{ip, ip_input, tcp_info, tcp_timer, tcp_usrreq};
+use crate::offload::{RxMeta, TxMeta};
 use crate::rng::Rng;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::time::Instant;
@@ -56,13 +57,18 @@ fn inetsw() -> Vec<&'static dyn Protosw<Stack>> {
 /// Frames waiting for the device, and a pool of spent buffers.
 #[derive(Default)]
 struct TxQueue {
-    frames: VecDeque<Vec<u8>>,
+    frames: VecDeque<(Vec<u8>, TxMeta)>,
     /// Packets for local input, with the interface they arrive on.
     looped: VecDeque<(Vec<u8>, u32)>,
     pool: Vec<Vec<u8>>,
+    /// How many buffers in `pool` are over `TX_POOL_BIG` bytes (TSO
+    /// super-segments' buffers): at most `TX_POOL_BIG_MAX` are kept.
+    big: usize,
 }
 
 const TX_POOL_MAX: usize = 256;
+const TX_POOL_BIG: usize = 4096;
+const TX_POOL_BIG_MAX: usize = 16;
 
 /// One stack instance. All methods take `&self`.
 pub struct Stack {
@@ -101,14 +107,19 @@ impl InetCx for Stack {
     }
 
     fn frame_buf(&self) -> Vec<u8> {
-        let mut b = self.txq.lock().pool.pop().unwrap_or_default();
+        let mut q = self.txq.lock();
+        let mut b = q.pool.pop().unwrap_or_default();
+        if b.capacity() > TX_POOL_BIG {
+            q.big -= 1;
+        }
+        drop(q);
         b.clear();
         b
     }
 
-    fn transmit(&self, frame: Vec<u8>) {
+    fn transmit_meta(&self, frame: Vec<u8>, meta: TxMeta) {
         Stats::bump(&self.stats.frames_out);
-        self.txq.lock().frames.push_back(frame);
+        self.txq.lock().frames.push_back((frame, meta));
     }
 
     fn loop_back(&self, frame: Vec<u8>, ifindex: u32) {
@@ -208,33 +219,61 @@ impl Stack {
     /// Multicast and broadcast copies looped back go to input first, each
     /// on the interface it was sent by.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
+        self.poll_transmit_meta().map(|(f, _)| f)
+    }
+
+    /// The next frame for the device and what the device must do with it
+    /// (`TxMeta::NONE` unless `Config::offloads` allows TSO: a driver that
+    /// enables offloads must take frames from here, not `poll_transmit`).
+    pub fn poll_transmit_meta(&self) -> Option<(Vec<u8>, TxMeta)> {
         loop {
             let looped = self.txq.lock().looped.pop_front();
             if let Some((frame, ifindex)) = looped {
                 Stats::bump(&self.stats.frames_in);
-                ip_input::ip_input(self, self.last_now(), &frame, ifindex);
+                ip_input::ip_input(self, self.last_now(), &frame, ifindex, false);
                 continue;
             }
-            let frame = self.txq.lock().frames.pop_front()?;
+            let (frame, meta) = self.txq.lock().frames.pop_front()?;
             match ip::frame_dst(&frame) {
                 Some(d) if ip::is_local(self, d) => {
                     self.saw_now(self.last_now());
                     Stats::bump(&self.stats.frames_in);
                     Stats::bump(&self.stats.frames_looped);
-                    ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX);
+                    // A super-segment's checksum is partial: trusted, as
+                    // Linux's loopback trusts CHECKSUM_PARTIAL.
+                    let trusted = meta.gso_size != 0;
+                    ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX, trusted);
                     self.recycle(frame);
                 }
-                _ => return Some(frame),
+                _ => return Some((frame, meta)),
             }
         }
+    }
+
+    /// The next frame for a device opened with `IFF_VNET_HDR`: the frame,
+    /// and its `virtio_net_hdr` written into `hdr`.
+    pub fn poll_transmit_vnet(
+        &self,
+        hdr: &mut [u8; crate::wire::virtio_net::HDR_LEN],
+    ) -> Option<Vec<u8>> {
+        let (frame, meta) = self.poll_transmit_meta()?;
+        *hdr = crate::wire::virtio_net::VirtioNetHdr::for_tx(&meta).emit();
+        Some(frame)
     }
 
     /// Give a transmitted frame's buffer back for reuse.
     pub fn recycle(&self, frame: Vec<u8>) {
         let mut q = self.txq.lock();
-        if q.pool.len() < TX_POOL_MAX && frame.capacity() <= 70_000 {
-            q.pool.push(frame);
+        if q.pool.len() >= TX_POOL_MAX || frame.capacity() > 70_000 {
+            return;
         }
+        if frame.capacity() > TX_POOL_BIG {
+            if q.big >= TX_POOL_BIG_MAX {
+                return;
+            }
+            q.big += 1;
+        }
+        q.pool.push(frame);
     }
 
     // ---- timers -----------------------------------------------------
@@ -276,9 +315,35 @@ impl Stack {
 
     /// Feed one IP packet (either family) received from the device.
     pub fn handle_frame(&self, now: Instant, frame: &[u8]) {
+        self.handle_frame_meta(now, frame, RxMeta::default());
+    }
+
+    /// A frame from the device with what the device said of it (a
+    /// super-frame is taken whole, whatever the MTU).
+    pub fn handle_frame_meta(&self, now: Instant, frame: &[u8], rx: RxMeta) {
         self.saw_now(now);
         Stats::bump(&self.stats.frames_in);
-        ip_input::ip_input(self, now, frame, self.config.ifindex);
+        if rx.gso {
+            Stats::bump(&self.stats.gso_frames_in);
+        }
+        if rx.csum_ok {
+            Stats::bump(&self.stats.csum_trusted_in);
+        }
+        ip_input::ip_input(self, now, frame, self.config.ifindex, rx.csum_ok);
+    }
+
+    /// A frame read from a device opened with `IFF_VNET_HDR`: its
+    /// `virtio_net_hdr`, then the IP packet. A header we cannot take
+    /// drops the frame (counted in `drop_vnet_hdr`).
+    pub fn handle_vnet_frame(&self, now: Instant, buf: &[u8]) {
+        use crate::wire::virtio_net::{VirtioNetHdr, HDR_LEN};
+        match VirtioNetHdr::parse(buf).and_then(|h| h.rx_meta()) {
+            Ok(rx) => self.handle_frame_meta(now, &buf[HDR_LEN..], rx),
+            Err(_) => {
+                self.saw_now(now);
+                Stats::bump(&self.stats.drop_vnet_hdr);
+            }
+        }
     }
 
     // ---- the socket API ---------------------------------------------

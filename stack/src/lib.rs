@@ -14,6 +14,7 @@ mod host;
 pub mod kern;
 pub mod linux;
 pub mod netinet;
+pub mod offload;
 mod rng;
 pub mod stats;
 pub mod time;
@@ -24,6 +25,7 @@ pub use config::{Config, Sysctl};
 pub use errno::Errno;
 pub use host::SocketRow;
 pub use host::Stack;
+pub use offload::{Offloads, RxMeta, TxMeta};
 pub use stats::StatsSnapshot;
 pub use time::Instant;
 

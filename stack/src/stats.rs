@@ -76,6 +76,17 @@ stats! {
     // A reference released from a socket whose so_count was already 0
     // (a bug: caught, counted and refused instead of wrapping).
     so_count_underflows,
+    // TCP super-segments left for the device to cut (TSO), and the
+    // payload bytes they carried.
+    tcp_tso_out,
+    tcp_tso_bytes_out,
+    // Super-frames the kernel handed us whole (its GSO/GRO), and frames
+    // whose transport checksum it had checked or left partial.
+    gso_frames_in,
+    csum_trusted_in,
+    // Frames from the device with a virtio_net_hdr we do not take (UDP
+    // GSO, truncated header).
+    drop_vnet_hdr,
 }
 
 impl Stats {

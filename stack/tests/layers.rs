@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Leaf modules every part may use: plain types and helpers that import no
 /// part themselves.
 const BASE: &[&str] = &[
-    "api", "config", "errno", "linux", "stats", "time", "rng", "hash",
+    "api", "config", "errno", "linux", "stats", "time", "rng", "hash", "offload",
 ];
 
 /// (part, the crate modules its code may name besides `BASE`).

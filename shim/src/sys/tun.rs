@@ -1,4 +1,7 @@
-//! Open and attach a TUN device (IFF_TUN | IFF_NO_PI), and read its MTU.
+//! Open and attach a TUN device (IFF_TUN | IFF_NO_PI, with IFF_VNET_HDR and
+//! the offloads the kernel takes unless turned off), and read its MTU. The
+//! header codec and the offload choice are the stack's
+//! (`stack::wire::virtio_net`), shared with sockshimd's device.rs.
 
 use std::io;
 
@@ -28,19 +31,31 @@ fn ifreq(name: &str) -> io::Result<IfReq> {
     Ok(r)
 }
 
+/// An attached device: its fd and how frames cross it.
+pub struct Tun {
+    /// Non-blocking, close-on-exec.
+    pub fd: i32,
+    /// Every frame read and written starts with a `virtio_net_hdr`.
+    pub vnet: bool,
+    /// The `TUNSETOFFLOAD` flags the kernel took (0: none).
+    pub offload_flags: u32,
+    /// Why offloads were asked for and not had (one log line).
+    pub fallback: Option<String>,
+}
+
 /// Attach to the existing TUN device `name` (never create one: TUNSETIFF
 /// would silently make a new, unconfigured device) and wait until it is
-/// running; returns a non-blocking, close-on-exec fd.
-pub fn open_tun(name: &str) -> io::Result<i32> {
-    let mut req = ifreq(name)?;
+/// running. With `offload`, ask for a `virtio_net_hdr` and the offloads of
+/// `OFFLOAD_ATTEMPTS`, keeping what the kernel gives; without, clear the
+/// offloads an earlier process may have left on the device.
+pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
+    use stack::wire::virtio_net::{self as vn, IFF_VNET_HDR};
     let cname =
         std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: if_nametoindex reads a NUL-terminated name.
     if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
         return Err(io::Error::from_raw_os_error(libc::ENODEV));
     }
-    let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16;
-    req.data[..2].copy_from_slice(&flags.to_ne_bytes());
     // SAFETY: open(2) with a NUL-terminated path.
     let fd = unsafe {
         libc::open(
@@ -51,18 +66,78 @@ pub fn open_tun(name: &str) -> io::Result<i32> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, which `req` is laid out as.
-    let rc = unsafe { (real().ioctl)(fd, TUNSETIFF, &mut req as *mut IfReq as libc::c_ulong) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        // SAFETY: fd is ours and open.
-        unsafe { (real().close)(fd) };
-        return Err(e);
+    let attach = |extra: i16| -> io::Result<()> {
+        let mut req = ifreq(name)?;
+        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
+        req.data[..2].copy_from_slice(&flags.to_ne_bytes());
+        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, which `req` is laid out as.
+        let rc = unsafe { (real().ioctl)(fd, TUNSETIFF, &mut req as *mut IfReq as libc::c_ulong) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    let setoffload = |flags: u32| -> bool {
+        // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
+        unsafe {
+            (real().ioctl)(
+                fd,
+                vn::TUNSETOFFLOAD as libc::c_ulong,
+                flags as libc::c_ulong,
+            ) == 0
+        }
+    };
+    let mut fallback = None;
+    let vnet = offload
+        && match attach(IFF_VNET_HDR) {
+            Ok(()) => true,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
+                false
+            }
+            Err(e) => {
+                // SAFETY: fd is ours and open.
+                unsafe { (real().close)(fd) };
+                return Err(e);
+            }
+        };
+    if !vnet {
+        if let Err(e) = attach(0) {
+            // SAFETY: fd is ours and open.
+            unsafe { (real().close)(fd) };
+            return Err(e);
+        }
+    }
+    let mut offload_flags = 0;
+    if vnet {
+        let size = vn::HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer. The
+        // kernel's default is the same 10 bytes, so a failure is harmless.
+        unsafe {
+            (real().ioctl)(
+                fd,
+                vn::TUNSETVNETHDRSZ as libc::c_ulong,
+                &size as *const libc::c_int as libc::c_ulong,
+            )
+        };
+        offload_flags = vn::negotiate(setoffload);
+        if offload_flags == 0 {
+            fallback = Some("TUNSETOFFLOAD refused every offload".into());
+        }
+    } else {
+        // A device keeps its offloads after the process that set them
+        // closed it: without a header we must not be sent super-frames.
+        setoffload(0);
     }
     // Attaching turns the carrier on; until linkwatch has run, the kernel
     // drops what it routes to the device (a first UDP reply, an ICMP error).
     wait_running(name, std::time::Duration::from_secs(1));
-    Ok(fd)
+    Ok(Tun {
+        fd,
+        vnet,
+        offload_flags,
+        fallback,
+    })
 }
 
 /// The MTU of interface `name` (SIOCGIFMTU).

@@ -59,7 +59,11 @@ pub trait InetCx: SoCx {
     /// A cleared buffer to build an outgoing frame in.
     fn frame_buf(&self) -> Vec<u8>;
     /// Queue a built IP frame (either family) for the device.
-    fn transmit(&self, frame: Vec<u8>);
+    fn transmit(&self, frame: Vec<u8>) {
+        self.transmit_meta(frame, crate::offload::TxMeta::NONE)
+    }
+    /// Queue a frame with what the device must do with it (TSO).
+    fn transmit_meta(&self, frame: Vec<u8>, meta: crate::offload::TxMeta);
     /// Queue a whole IPv4 packet for local input as if received on
     /// interface `ifindex` (a multicast or broadcast copy looped back).
     fn loop_back(&self, frame: Vec<u8>, ifindex: u32);

@@ -135,6 +135,9 @@ pub(crate) struct IpIn<'a> {
     pub dst: IpAddr,
     /// The packet as received, from its IP header on.
     pub packet: &'a [u8],
+    /// The transport checksum was checked by the device or left partial
+    /// by the local kernel: not verified again.
+    pub csum_ok: bool,
 }
 
 /// What ip_output needs of a packet's header; `src` and `dst` are of one
@@ -203,6 +206,19 @@ pub(crate) fn ip_output(
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
 ) {
+    ip_output_gso(cx, h, payload_len, fill, None)
+}
+
+/// `ip_output` for a TCP super-segment when `gso` is `Some((piece, l4))`:
+/// the device cuts its payload into `piece`-byte segments, each with the
+/// `l4` bytes of TCP header (see tcp_tso.rs).
+pub(crate) fn ip_output_gso(
+    cx: &impl InetCx,
+    h: &IpHeader,
+    payload_len: usize,
+    fill: impl FnOnce(&mut [u8]),
+    gso: Option<(u16, usize)>,
+) {
     let hl = h.header_len();
     let mut buf = cx.frame_buf();
     buf.resize(hl + payload_len, 0);
@@ -212,7 +228,16 @@ pub(crate) fn ip_output(
         return;
     }
     fill(&mut buf[hl..]);
-    cx.transmit(buf);
+    let meta = match gso {
+        Some((piece, l4)) => crate::offload::TxMeta {
+            gso_size: piece,
+            v6: h.dst.is_ipv6(),
+            csum_start: hl as u16,
+            hdr_len: (hl + l4) as u16,
+        },
+        None => crate::offload::TxMeta::NONE,
+    };
+    cx.transmit_meta(buf, meta);
 }
 
 /// Send `payload` (a whole transport datagram), fragmenting it to the MTU:

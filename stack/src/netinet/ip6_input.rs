@@ -16,7 +16,7 @@ use crate::time::Instant;
 use crate::wire::ipv6ext::{self, param_problem, ExtError};
 use crate::wire::{self, icmpv6, Icmpv6Repr, Ipv6Repr, WireError};
 
-pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
+pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], csum_ok: bool) {
     let (ip, payload) = match Ipv6Repr::parse(frame) {
         Ok(v) => v,
         Err(WireError::Unsupported) => {
@@ -59,7 +59,7 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
     if let Some(frag) = walk.fragment {
         // The whole datagram once reassembled.
         if let Some(whole) = crate::netinet::ip_reass::ip6_reass(cx, now, packet, frag) {
-            ip6_input(cx, now, &whole);
+            ip6_input(cx, now, &whole, false);
         }
         return;
     }
@@ -68,6 +68,7 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8]) {
         src: src.into(),
         dst: dst.into(),
         packet,
+        csum_ok,
     };
     match walk.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, upper),

@@ -11,10 +11,12 @@ use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
 /// `ifindex`: the interface it arrived on (the device, or loopback).
-pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32) {
+/// `csum_ok`: the device checked (or the local kernel left partial) the
+/// transport checksum; it is not verified again.
+pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32, csum_ok: bool) {
     match frame.first().map(|b| b >> 4) {
         Some(4) => {}
-        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame),
+        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame, csum_ok),
         _ => {
             Stats::bump(&cx.stats().drop_not_ip);
             return;
@@ -25,7 +27,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         Err(WireError::Unsupported) => {
             // A fragment; the whole datagram once reassembled.
             if let Some(whole) = crate::netinet::ip_reass::ip4_reass(cx, now, frame) {
-                ip_input(cx, now, &whole, ifindex);
+                ip_input(cx, now, &whole, ifindex, false);
             }
             return;
         }
@@ -64,6 +66,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         src: ip.src_addr.into(),
         dst,
         packet: &frame[..total],
+        csum_ok,
     };
     match ip.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, payload),

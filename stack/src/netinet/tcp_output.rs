@@ -9,6 +9,7 @@ use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_pipe, tcp_recovery_sent};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
+use crate::netinet::tcp_tso;
 use crate::netinet::tcp_var::{TcpCb, TcpState};
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -77,7 +78,8 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
             // A passive Fast Open child sends data before the handshake
             // completes (Linux: data-less SYN with a valid cookie too).
             TcpState::SynReceived if tp.fastopen_child => {
-                match tcp_data_segment(now, tp, snd_cc, force) {
+                let max = tp.t_maxseg;
+                match tcp_data_segment(now, tp, snd_cc, force, max) {
                     Some(seg) => seg,
                     None => return,
                 }
@@ -93,7 +95,7 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
                     len: 0,
                 }
             }
-            _ => match tcp_data_segment(now, tp, snd_cc, force) {
+            _ => match tcp_data_segment(now, tp, snd_cc, force, tcp_tso::tcp_send_max(cx, tp)) {
                 Some(seg) => seg,
                 None => return,
             },
@@ -151,12 +153,18 @@ fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &mut TcpCb, snd_cc: usize
 }
 
 /// A synchronized connection's next segment: as much unsent data as
-/// min(send window, cwnd) and one MSS allow (one byte into a zero window
+/// min(send window, cwnd) and one MSS (`send_max`, more with TSO) allow (one byte into a zero window
 /// when `force`, the persist probe), with FIN after the last byte once it
 /// is queued, PSH on the buffer's end. None when there is nothing to send
 /// and no ACK is due; then, if data waits behind a zero window, the
 /// persist timer is armed.
-fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) -> Option<Segment> {
+fn tcp_data_segment(
+    now: Instant,
+    tp: &mut TcpCb,
+    snd_cc: usize,
+    force: bool,
+    send_max: usize,
+) -> Option<Segment> {
     debug_assert!(
         tp.t_state.synchronized() || tp.fastopen_child,
         "tcp_data_segment: {:?}",
@@ -180,7 +188,8 @@ fn tcp_data_segment(now: Instant, tp: &mut TcpCb, snd_cc: usize, force: bool) ->
     let usable = (tp.snd_wnd as usize)
         .saturating_sub(inflight)
         .min(tp.cwnd.max(tp.t_maxseg).saturating_sub(in_cwnd));
-    let mut len = avail.min(usable).min(tp.t_maxseg);
+    let mut len = avail.min(usable).min(send_max);
+    len = tcp_tso::tcp_tso_trim(len, tp.t_maxseg, len == avail);
     if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
         len = 1;
     }
@@ -278,6 +287,10 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     let syn = flags.contains(TcpFlags::SYN);
     let ack = tp.rcv_nxt;
     let inp = tp.inp;
+    // A data segment longer than the MSS (never a SYN: a Fast Open SYN's
+    // data is sized before the peer's MSS is known) leaves by TSO.
+    let tso = !syn && len > tp.t_maxseg && tcp_tso::tcp_tso_ok(cx, tp);
+    let tp_maxseg = tp.t_maxseg;
     let seg_len = len + fin as usize + syn as usize;
     let is_rexmt = seq.lt(tp.snd_max);
     if syn && !is_rexmt && !flags.contains(TcpFlags::ACK) {
@@ -345,6 +358,11 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     };
     let data = so.so_snd.ring().slices_at(off, len);
     let (ttl, tos) = inp.ttl_tos_to(inp.faddr, cx.sysctl().ipv6_hop_limit);
+    if tso {
+        let (src, dst) = (inp.local(), inp.foreign());
+        tcp_tso::tcp_emit_tso(cx, src, dst, ttl, tos, &repr, data, tp_maxseg);
+        return;
+    }
     tcp_emit(cx, inp.local(), inp.foreign(), ttl, tos, &repr, data);
 }
 

@@ -532,7 +532,12 @@ fn arrival(
 }
 
 pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8], ifindex: u32) {
-    let Ok(udp) = UdpRepr::parse(payload, ip.src, ip.dst) else {
+    let parsed = if ip.csum_ok {
+        UdpRepr::parse_unverified(payload)
+    } else {
+        UdpRepr::parse(payload, ip.src, ip.dst)
+    };
+    let Ok(udp) = parsed else {
         Stats::bump(&cx.stats().drop_malformed);
         return;
     };

@@ -3,11 +3,15 @@
 //! under a virtual clock (quinn-proto's model), and packet-trace helpers
 //! that feed exact segments to one stack and read its exact replies.
 
+pub mod gso;
 pub mod pair;
 pub mod trace;
 
 #[cfg(test)]
 mod deadlock_tests;
+
+#[cfg(test)]
+mod gso_tests;
 
 #[cfg(test)]
 mod ipv6_tests;

@@ -28,6 +28,24 @@ pub struct Pair {
     b_to_a: FaultyLink,
     pub frames_a_to_b: u64,
     pub frames_b_to_a: u64,
+    /// What A's device does with A's frames (each stack's `Config::offloads`
+    /// says what it may send).
+    pub a_device: Device,
+    /// The longest frame A's device put on the link.
+    pub max_frame_a_to_b: usize,
+}
+
+/// A's device in a `Pair`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// Frames pass as they are.
+    Plain,
+    /// Frames go through a `virtio_net_hdr` and are cut and checksummed
+    /// as the kernel does (`gso::kernel_segment`): B sees MTU frames.
+    KernelSegments,
+    /// Frames go through a `virtio_net_hdr` and reach B whole with it, as
+    /// the kernel hands its own super-frames to a TUN reader.
+    Whole,
 }
 
 impl Pair {
@@ -58,6 +76,8 @@ impl Pair {
             b_to_a: FaultyLink::new(seed ^ 0xfedcba),
             frames_a_to_b: 0,
             frames_b_to_a: 0,
+            a_device: Device::Plain,
+            max_frame_a_to_b: 0,
         }
     }
 
@@ -67,21 +87,37 @@ impl Pair {
         for to_b in [true, false] {
             loop {
                 let from = if to_b { &self.a } else { &self.b };
-                let Some(frame) = from.poll_transmit() else {
+                let mut hdr = [0u8; crate::wire::virtio_net::HDR_LEN];
+                let frames = match (to_b, self.a_device) {
+                    (true, Device::KernelSegments) => from.poll_transmit_vnet(&mut hdr).map(|f| {
+                        let h = crate::wire::virtio_net::VirtioNetHdr::parse(&hdr).unwrap();
+                        super::gso::kernel_segment(&h, &f)
+                    }),
+                    (true, Device::Whole) => from.poll_transmit_vnet(&mut hdr).map(|f| {
+                        let mut v = hdr.to_vec();
+                        v.extend_from_slice(&f);
+                        vec![v]
+                    }),
+                    _ => from.poll_transmit().map(|f| vec![f]),
+                };
+                let Some(frames) = frames else {
                     break;
                 };
                 moved = true;
-                if to_b {
-                    self.frames_a_to_b += 1;
-                } else {
-                    self.frames_b_to_a += 1;
+                for frame in frames {
+                    if to_b {
+                        self.frames_a_to_b += 1;
+                        self.max_frame_a_to_b = self.max_frame_a_to_b.max(frame.len());
+                    } else {
+                        self.frames_b_to_a += 1;
+                    }
+                    let link = if to_b {
+                        &mut self.a_to_b
+                    } else {
+                        &mut self.b_to_a
+                    };
+                    link.push(&self.params, self.now, frame);
                 }
-                let link = if to_b {
-                    &mut self.a_to_b
-                } else {
-                    &mut self.b_to_a
-                };
-                link.push(&self.params, self.now, frame);
             }
         }
         // Deliver due frames in time order, A->B before B->A at one instant.
@@ -97,7 +133,11 @@ impl Pair {
                 };
                 moved = true;
                 let to = if to_b { &self.b } else { &self.a };
-                to.handle_frame(self.now, &frame);
+                if to_b && self.a_device == Device::Whole {
+                    to.handle_vnet_frame(self.now, &frame);
+                } else {
+                    to.handle_frame(self.now, &frame);
+                }
                 self.check();
             }
         }

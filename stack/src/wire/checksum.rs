@@ -101,6 +101,23 @@ pub fn transport_checksum(
     fold(ones_sum(segment, pseudo))
 }
 
+/// The ones-complement sum of the pseudo header alone for a transport
+/// segment of `length` bytes (families as in `transport_checksum`): what a
+/// partial checksum (the kernel's CHECKSUM_PARTIAL) holds, folded and not
+/// complemented, until the device sums the segment into it.
+pub fn pseudo_sum(src: IpAddr, dst: IpAddr, protocol: u8, length: usize) -> u32 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => pseudo_header_sum(s, d, protocol, length as u16),
+        (s, d) => {
+            let v6 = |a: IpAddr| match a {
+                IpAddr::V4(a) => a.to_ipv6_mapped(),
+                IpAddr::V6(a) => a,
+            };
+            pseudo_header_sum6(v6(s), v6(d), protocol, length as u32)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

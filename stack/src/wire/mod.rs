@@ -17,6 +17,7 @@ pub mod ipv6;
 pub mod ipv6ext;
 pub mod tcp;
 pub mod udp;
+pub mod virtio_net;
 
 use std::fmt;
 

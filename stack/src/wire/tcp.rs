@@ -308,6 +308,13 @@ impl<'a> TcpRepr<'a> {
         if !p.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
         }
+        Self::parse_unverified(segment)
+    }
+
+    /// `parse` without the checksum: for a segment whose checksum the
+    /// device checked, or the local kernel left partial (virtio_net_hdr).
+    pub fn parse_unverified(segment: &'a [u8]) -> Result<TcpRepr<'a>> {
+        let p = TcpPacket::new_checked(segment)?;
         let options = TcpOptions::parse(p.options())?;
         Ok(TcpRepr {
             src_port: p.src_port(),

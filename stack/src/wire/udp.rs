@@ -160,6 +160,13 @@ impl<'a> UdpRepr<'a> {
         if !p.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
         }
+        Self::parse_unverified(datagram)
+    }
+
+    /// `parse` without the checksum: for a datagram whose checksum the
+    /// device checked, or the local kernel left partial (virtio_net_hdr).
+    pub fn parse_unverified(datagram: &'a [u8]) -> Result<UdpRepr<'a>> {
+        let p = UdpPacket::new_checked(datagram)?;
         Ok(UdpRepr {
             src_port: p.src_port(),
             dst_port: p.dst_port(),

@@ -1,0 +1,77 @@
+//! A test device that does what Linux does with a frame we write to a TUN
+//! device with a `virtio_net_hdr` (tun_get_user, then tcp_gso_segment and
+//! the checksum completion of skb_checksum_help): cut a TCP super-segment
+//! into `gso_size` pieces, each with the headers repeated, IPv4 length,
+//! ident and header checksum redone, sequence numbers advanced, FIN and
+//! PSH kept for the last piece only, and the partial TCP checksum moved to
+//! each piece's length and finished. A wrong partial checksum gives pieces
+//! the receiving stack drops, so a transfer through it checks ours.
+
+use crate::wire::checksum::{fold, ones_sum};
+use crate::wire::virtio_net::{VirtioNetHdr, F_NEEDS_CSUM, GSO_NONE};
+
+/// The frames the kernel would make of `frame` written with `hdr`.
+pub fn kernel_segment(hdr: &VirtioNetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
+    let start = hdr.csum_start as usize;
+    if hdr.gso_type == GSO_NONE {
+        let mut f = frame.to_vec();
+        if hdr.flags & F_NEEDS_CSUM != 0 {
+            finish_checksum(&mut f, start, hdr.csum_offset as usize);
+        }
+        return vec![f];
+    }
+    assert_eq!(
+        hdr.flags & F_NEEDS_CSUM,
+        F_NEEDS_CSUM,
+        "GSO without NEEDS_CSUM"
+    );
+    assert_eq!(hdr.csum_offset, 16, "a TCP checksum");
+    let hl = hdr.hdr_len as usize;
+    let v4 = frame[0] >> 4 == 4;
+    let super_l4 = frame.len() - start;
+    let partial = u16::from_be_bytes([frame[start + 16], frame[start + 17]]);
+    let seq0 = u32::from_be_bytes(frame[start + 4..start + 8].try_into().unwrap());
+    let ident0 = u16::from_be_bytes([frame[4], frame[5]]);
+    let payload = &frame[hl..];
+    let pieces: Vec<&[u8]> = payload.chunks(hdr.gso_size as usize).collect();
+    let last = pieces.len() - 1;
+    let mut out = Vec::new();
+    for (i, p) in pieces.into_iter().enumerate() {
+        let mut f = frame[..hl].to_vec();
+        f.extend_from_slice(p);
+        let len = f.len();
+        if v4 {
+            f[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            f[4..6].copy_from_slice(&ident0.wrapping_add(i as u16).to_be_bytes());
+            f[10] = 0;
+            f[11] = 0;
+            let c = fold(ones_sum(&f[..start], 0));
+            f[10..12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            f[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+        }
+        let seq = seq0.wrapping_add((i * hdr.gso_size as usize) as u32);
+        f[start + 4..start + 8].copy_from_slice(&seq.to_be_bytes());
+        if i != last {
+            f[start + 13] &= !(0x01 | 0x08); // FIN, PSH
+        }
+        // The pseudo-header sum for this piece's length (tcp_gso_segment's
+        // delta), then the rest summed in.
+        let l4 = len - start;
+        let moved = ones_sum(
+            &[],
+            u32::from(partial) + u32::from(!(super_l4 as u16)) + l4 as u32,
+        );
+        f[start + 16..start + 18].copy_from_slice(&(!fold(moved)).to_be_bytes());
+        finish_checksum(&mut f, start, 16);
+        out.push(f);
+    }
+    out
+}
+
+/// What the device does with NEEDS_CSUM: the sum from `start` to the end,
+/// the field holding the pseudo-header sum, stored complemented.
+fn finish_checksum(f: &mut [u8], start: usize, offset: usize) {
+    let c = fold(ones_sum(&f[start..], 0));
+    f[start + offset..start + offset + 2].copy_from_slice(&c.to_be_bytes());
+}
