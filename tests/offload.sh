@@ -7,7 +7,8 @@
 # or segmentation offload: the kernel cuts our super-segments and finishes
 # their partial checksums in software, and the far end, with receive
 # checksum offload off, verifies every one (its TcpInCsumErrors must not
-# move). Last, SOCKSHIM_OFFLOAD=0: no super-segment either way.
+# move). IPv6 (TSO6) both ways in process mode. Last, SOCKSHIM_OFFLOAD=0:
+# no super-segment either way.
 source "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || fail "socat not installed"
 command -v ethtool >/dev/null || fail "ethtool not installed"
@@ -37,6 +38,10 @@ listening() { ip netns exec "$1" ss -Htln "sport = :$2" | grep -q .; }
 ctr() { grep -o "$1: [0-9]*" "$2" 2>/dev/null | tail -1 | grep -o '[0-9]*$'; }
 csum_errors() { ip netns exec "$1" nstat -az TcpInCsumErrors 2>/dev/null | awk '/TcpInCsumErrors/ { print $2 }'; }
 
+# socat's TCP address for ADDR: TCP6 and [brackets] for IPv6.
+tcp_of() { case $1 in *:*) echo "TCP6:[$1]" ;; *) echo "TCP:$1" ;; esac; }
+listen_of() { case $1 in *:*) echo "TCP6-LISTEN:$2,bind=[$1]" ;; *) echo "TCP-LISTEN:$2,bind=$1" ;; esac; }
+
 # to_kernel LABEL NETNS ADDR LOG ENV...: the shim sends the file to a
 # kernel receiver at ADDR in NETNS; its counters go to LOG.
 to_kernel() {
@@ -44,24 +49,24 @@ to_kernel() {
   shift 4
   port=$((7100 + RANDOM % 800))
   rm -f "$WORK/out"
-  ip netns exec "$ns" socat -u TCP-LISTEN:$port,bind="$addr",reuseaddr OPEN:"$WORK/out",creat,trunc & PIDS+=($!)
+  ip netns exec "$ns" socat -u "$(listen_of "$addr" $port)",reuseaddr OPEN:"$WORK/out",creat,trunc & PIDS+=($!)
   retry 50 listening "$ns" $port || fail "$label: kernel receiver"
-  shimmed env SOCKSHIM_LOG=debug "$@" timeout 120 socat -u OPEN:"$WORK/in" TCP:"$addr":$port 2> "$log" ||
+  shimmed env SOCKSHIM_LOG=debug "$@" timeout 120 socat -u OPEN:"$WORK/in" "$(tcp_of "$addr")":$port 2> "$log" ||
     fail "$label: shim sender: $(tail -3 "$log")"
   wait "${PIDS[-1]}" || fail "$label: kernel receiver failed"
   [ "$(sha "$WORK/out")" = "$want" ] || fail "$label: sha256 differs ($(stat -c %s "$WORK/out") bytes)"
 }
 
-# from_kernel LABEL LOG ENV...: the kernel in the namespace sends the file
-# to a shim receiver.
+# from_kernel LABEL LOG [ADDR] [ENV...]: the kernel in the namespace sends
+# the file to a shim receiver at ADDR (default 10.7.0.2).
 from_kernel() {
-  local label=$1 log=$2 port
-  shift 2
+  local label=$1 log=$2 addr=${3:-10.7.0.2} port
+  shift 2; [ $# -gt 0 ] && shift
   port=$((7100 + RANDOM % 800))
   rm -f "$WORK/out"
-  bg shimmed env SOCKSHIM_LOG=debug "$@" timeout 120 socat -u TCP-LISTEN:$port,bind=10.7.0.2,reuseaddr OPEN:"$WORK/out",creat,trunc 2> "$log"
+  bg shimmed env SOCKSHIM_LOG=debug "$@" timeout 120 socat -u "$(listen_of "$addr" $port)",reuseaddr OPEN:"$WORK/out",creat,trunc 2> "$log"
   sleep 0.3
-  retry 50 in_ns timeout 120 socat -u OPEN:"$WORK/in" TCP:10.7.0.2:$port 2>/dev/null || fail "$label: kernel sender"
+  retry 50 in_ns timeout 120 socat -u OPEN:"$WORK/in" "$(tcp_of "$addr")":$port 2>/dev/null || fail "$label: kernel sender"
   wait "${PIDS[-1]}" || fail "$label: shim receiver failed: $(tail -3 "$log")"
   [ "$(sha "$WORK/out")" = "$want" ] || fail "$label: sha256 differs ($(stat -c %s "$WORK/out") bytes)"
 }
@@ -103,8 +108,16 @@ for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
 for _ in $(seq 50); do ip netns pids "$NS" 2>/dev/null | grep -q . || break; sleep 0.1; done
 
 export SOCKSHIM_MODE=process
+to_kernel "IPv6 shim->kernel" "$NS" fd00:7::1 "$WORK/tx6.log"
+tso=$(ctr tcp_tso_out "$WORK/tx6.log")
+[ "${tso:-0}" -gt 0 ] || fail "IPv6 shim->kernel: no super-segment sent (tcp_tso_out=${tso:-none})"
+from_kernel "IPv6 kernel->shim" "$WORK/rx6.log" fd00:7::2
+gso=$(ctr gso_frames_in "$WORK/rx6.log")
+[ "${gso:-0}" -gt 0 ] || fail "IPv6 kernel->shim: no super-frame received (gso_frames_in=${gso:-none})"
+pass "IPv6: sha256 equal both ways, $tso super-segments sent, $gso super-frames received"
+
 to_kernel "SOCKSHIM_OFFLOAD=0 shim->kernel" "$NS" 10.7.0.1 "$WORK/off.log" SOCKSHIM_OFFLOAD=0
-from_kernel "SOCKSHIM_OFFLOAD=0 kernel->shim" "$WORK/off_rx.log" SOCKSHIM_OFFLOAD=0
+from_kernel "SOCKSHIM_OFFLOAD=0 kernel->shim" "$WORK/off_rx.log" 10.7.0.2 SOCKSHIM_OFFLOAD=0
 tso=$(ctr tcp_tso_out "$WORK/off.log")
 gso=$(ctr gso_frames_in "$WORK/off_rx.log")
 [ "${tso:-x}" = 0 ] && [ "${gso:-x}" = 0 ] || fail "SOCKSHIM_OFFLOAD=0: tcp_tso_out=${tso:-none} gso_frames_in=${gso:-none}, want 0 and 0"

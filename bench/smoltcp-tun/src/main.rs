@@ -35,6 +35,11 @@ fn main() {
         exit(1)
     });
     let fd = dev.as_raw_fd();
+    // A TUN device keeps the offloads a previous user (the shim, with
+    // SOCKSHIM_OFFLOAD on) set: without a virtio_net_hdr we must not be
+    // handed super-frames. TUNSETOFFLOAD 0 clears them.
+    // SAFETY: TUNSETOFFLOAD takes its flags by value; fd is the open device.
+    unsafe { libc::ioctl(fd, 0x4004_54d0, 0 as libc::c_ulong) };
     let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, Instant::now());
     iface.update_ip_addrs(|a| {
         a.push(IpCidr::new(IpAddress::v4(10, 7, 0, 2), 24)).unwrap();

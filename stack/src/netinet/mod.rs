@@ -33,6 +33,7 @@ pub mod tcp_mtu;
 pub mod tcp_output;
 pub mod tcp_prr;
 pub mod tcp_rack;
+pub mod tcp_rcvbuf;
 pub mod tcp_reass;
 pub mod tcp_recovery;
 pub mod tcp_recovery_var;

@@ -195,10 +195,14 @@ fn tcp_data_segment(
     }
     let fin_queued = tp.fin_seq(snd_cc).is_some();
     let mut held = false;
-    if len > 0 && len == avail && !force && !fin_queued && tcp_nagle_check(tp, len, inflight) {
-        // A partial tail held back (Nagle, TCP_CORK, MSG_MORE).
-        held = true;
-        len = 0;
+    if len > 0 && len == avail && !force && !fin_queued {
+        // A partial tail held back (Nagle, TCP_CORK, MSG_MORE); with TSO,
+        // the tail of a super-segment as Linux's tcp_mss_split_point.
+        let partial = tcp_tso::tcp_tso_tail(len, tp.t_maxseg);
+        if partial > 0 && tcp_nagle_check(tp, partial, inflight) {
+            held = len == partial;
+            len -= partial;
+        }
     }
     if let Some(fin) = tp.fin_seq(snd_cc) {
         if tp.snd_nxt + len == fin && off + len == snd_cc {

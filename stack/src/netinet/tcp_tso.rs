@@ -52,6 +52,17 @@ pub(crate) fn tcp_tso_trim(len: usize, mss: usize, tail: bool) -> usize {
     }
 }
 
+/// The part of a last segment of `len` bytes that Nagle's rules (and
+/// TCP_CORK) may hold back: all of it when it is one segment, the piece
+/// past the last whole MSS of a super-segment.
+pub(crate) fn tcp_tso_tail(len: usize, mss: usize) -> usize {
+    if len > mss && mss > 0 {
+        len % mss
+    } else {
+        len
+    }
+}
+
 /// Send a super-segment: as `tcp_emit`, with the TCP checksum field
 /// holding the pseudo-header sum only (the device sums the rest, the
 /// kernel's CHECKSUM_PARTIAL) and `mss` as the size of the device's pieces.

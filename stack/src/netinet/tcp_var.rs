@@ -263,6 +263,8 @@ pub struct TcpCb {
     /// When our first SYN left (Linux's retrans_stamp for a SYN): a
     /// SYN-ACK must echo a timestamp from then to now.
     pub syn_stamp: Instant,
+    /// Receive-buffer autotuning's measurement (tcp_rcvbuf.rs).
+    pub rcvq: RcvSpace,
 }
 
 impl TcpCb {
@@ -352,6 +354,7 @@ impl TcpCb {
             more_pending: false,
             zc_pending: VecDeque::new(),
             syn_stamp: Instant::ZERO,
+            rcvq: Default::default(),
         }
     }
 
@@ -442,6 +445,17 @@ impl SynCache {
             .iter()
             .position(|e| e.local == local && e.remote == remote)
     }
+}
+
+/// Receive-buffer autotuning's measurement in progress (Linux's
+/// `tp->rcvq_space`; tcp_rcvbuf.rs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RcvSpace {
+    /// Bytes read in the last measured round trip (0: not started).
+    pub space: usize,
+    /// Where the application had read up to when this one started.
+    pub seq: Option<Seq>,
+    pub time: Instant,
 }
 
 #[cfg(test)]

@@ -132,3 +132,25 @@ fn device_headers_we_do_not_take_are_dropped_and_counted() {
     assert_eq!(b.drop_vnet_hdr, 2);
     assert_eq!(b.frames_in, 0);
 }
+
+#[test]
+fn a_corked_super_segment_keeps_its_partial_tail() {
+    use crate::linux::{IPPROTO_TCP, TCP_CORK};
+    let mut p = tso_pair(Device::KernelSegments);
+    let (_l, c, s) = p.connected(80);
+    p.a.setsockopt(p.now, c, IPPROTO_TCP, TCP_CORK, &1i32.to_ne_bytes())
+        .unwrap();
+    let mss = 1448;
+    let d = data(5 * mss + 100);
+    assert_eq!(p.a.send(p.now, c, &d, 0, None), Ok(d.len()));
+    p.drive_for(Duration::from_millis(50));
+    let mut buf = vec![0u8; d.len()];
+    let got = p.b.recv(p.now, s, &mut buf, 0).unwrap().copied;
+    assert_eq!(got, 5 * mss, "whole segments leave, the corked tail waits");
+    assert!(p.a.stats().tcp_tso_out >= 1);
+    p.a.setsockopt(p.now, c, IPPROTO_TCP, TCP_CORK, &0i32.to_ne_bytes())
+        .unwrap();
+    p.drive_for(Duration::from_millis(50));
+    let rest = p.b.recv(p.now, s, &mut buf, 0).unwrap().copied;
+    assert_eq!(rest, 100, "uncorked: the tail leaves");
+}
