@@ -4,6 +4,9 @@
  *                                  what arrives until EOF, then close (with
  *                                  "once": exit after the first connection)
  *   rr sink ADDR PORT [once]       the same, but discard what arrives
+ *   rr forkserver ADDR PORT        accept, fork: the child echoes until EOF,
+ *                                  the parent closes its copy at once (the
+ *                                  inetd / postmaster shape)
  *   rr rr ADDR PORT SECS|-nCOUNT   TCP_RR: one connection, 1-byte request,
  *                                  1-byte response, as many as fit in SECS
  *                                  (or exactly COUNT)
@@ -20,6 +23,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +67,25 @@ static int xfer1(int fd) {
   return n == 1 ? 0 : -1;
 }
 
-static int serve(int echo, int once) {
+static void echo_until_eof(int c, int echo) {
+  static char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (echo) {
+      ssize_t off = 0;
+      while (off < n) {
+        ssize_t w = write(c, buf + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += w;
+      }
+    }
+  }
+}
+
+static int serve(int echo, int once, int forks) {
   int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 1024) < 0) {
@@ -72,7 +94,7 @@ static int serve(int echo, int once) {
   }
   printf("listening\n");
   fflush(stdout);
-  static char buf[1 << 16];
+  if (forks) signal(SIGCHLD, SIG_IGN); /* no zombies */
   for (;;) {
     int c = accept(l, NULL, NULL);
     if (c < 0) {
@@ -81,20 +103,19 @@ static int serve(int echo, int once) {
       return 1;
     }
     nodelay(c);
-    for (;;) {
-      ssize_t n = read(c, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      if (echo) {
-        ssize_t off = 0;
-        while (off < n) {
-          ssize_t w = write(c, buf + off, n - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) break;
-          off += w;
-        }
+    if (forks) {
+      pid_t p = fork();
+      if (p == 0) {
+        close(l);
+        echo_until_eof(c, echo);
+        close(c);
+        _exit(0);
       }
+      if (p < 0) perror("fork");
+      close(c);
+      continue;
     }
+    echo_until_eof(c, echo);
     close(c);
     if (once) return 0;
   }
@@ -102,7 +123,7 @@ static int serve(int echo, int once) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: rr server|sink|rr|crr|send ADDR PORT [SECS|-nCOUNT|MIB]\n");
+    fprintf(stderr, "usage: rr server|forkserver|sink|rr|crr|send ADDR PORT [SECS|-nCOUNT|MIB]\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -113,8 +134,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   int once = argc > 4 && !strcmp(argv[4], "once");
-  if (!strcmp(mode, "server")) return serve(1, once);
-  if (!strcmp(mode, "sink")) return serve(0, once);
+  if (!strcmp(mode, "server")) return serve(1, once, 0);
+  if (!strcmp(mode, "forkserver")) return serve(1, 0, 1);
+  if (!strcmp(mode, "sink")) return serve(0, once, 0);
   if (argc < 5) return 2;
   double secs = 1e9;
   long count = -1;

@@ -13,13 +13,14 @@ pub mod config;
 pub mod msg;
 pub mod name;
 pub mod region;
+pub mod spin;
 pub mod wire;
 
 pub use msg::{Body, Reply, Request};
 pub use wire::Malformed;
 
 /// Protocol version; the first message of a connection is `Hello` with it.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Most bytes of data one `Send` or `Recv` message carries (a larger send
 /// is several messages; a datagram is at most 65,507 bytes).

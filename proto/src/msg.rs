@@ -39,9 +39,14 @@ pub enum Request<'a> {
     },
     /// The client closed a descriptor of `id`: if that was the last
     /// reference anywhere, close the socket now (not later, when the
-    /// service's poll reports the anchor's hang-up).
+    /// service's poll reports the anchor's hang-up). `last`: it was the
+    /// client's last descriptor of `id` (its descriptor count, kept by
+    /// the shim's fd table, fell to zero): the client no longer holds the
+    /// socket, which another process may now hold alone (back on the
+    /// region's fast paths).
     Closed {
         id: u64,
+        last: bool,
     },
     Bind {
         id: u64,
@@ -226,7 +231,7 @@ impl<'a> Request<'a> {
             | Request::Capture
             | Request::Serves { .. }
             | Request::Poll { .. } => None,
-            Request::Closed { id }
+            Request::Closed { id, .. }
             | Request::Bind { id, .. }
             | Request::Listen { id, .. }
             | Request::Accept { id, .. }
@@ -260,7 +265,7 @@ impl<'a> Request<'a> {
                 .u8(ty_code(*ty))
                 .i32(*protocol),
             Request::Attach { count } => w.u16(3).u16(*count),
-            Request::Closed { id } => w.u16(4).u64(*id),
+            Request::Closed { id, last } => w.u16(4).u64(*id).bool(*last),
             Request::Bind { id, addr } => w.u16(5).u64(*id).addr(Some(*addr)),
             Request::Listen { id, backlog } => w.u16(6).u64(*id).i32(*backlog),
             Request::Accept { id, wait } => w.u16(7).u64(*id).bool(*wait),
@@ -335,7 +340,10 @@ impl<'a> Request<'a> {
                 }
                 Request::Attach { count }
             }
-            4 => Request::Closed { id: r.u64()? },
+            4 => Request::Closed {
+                id: r.u64()?,
+                last: r.bool()?,
+            },
             5 => Request::Bind {
                 id: r.u64()?,
                 addr: r.addr()?.ok_or(Malformed("bind without address"))?,
@@ -604,7 +612,8 @@ mod tests {
                 protocol: 17,
             },
             Request::Attach { count: 3 },
-            Request::Closed { id: 9 },
+            Request::Closed { id: 9, last: true },
+            Request::Closed { id: 9, last: false },
             Request::Bind { id: 1, addr: a },
             Request::Bind { id: 1, addr: a6 },
             Request::Connect {

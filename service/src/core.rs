@@ -309,6 +309,31 @@ impl Core {
         self.publish(id);
     }
 
+    /// `sess` closed its last descriptor of `id` (`Closed` with `last`):
+    /// it no longer holds the socket (its later requests naming it are
+    /// EBADF, as a closed descriptor's are), its slot is cleared, and a
+    /// socket it shared with one other client is that client's alone
+    /// again: back on the region's fast paths (accept, fork, the child
+    /// serves, the parent closes its copy).
+    fn release_view(&mut self, sess: &mut Session, id: u64) {
+        sess.attached.remove(&id);
+        let Some(reg) = &sess.region else { return };
+        let Some(e) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let before = e.views.len();
+        e.views.retain(|v| !Rc::ptr_eq(v, reg));
+        if e.views.len() < before {
+            reg.write_slot(id, None);
+            // Its ring, if it had one (held alone until now), comes
+            // back: what it left unread stays readable by the others.
+            if e.rx.is_some() {
+                self.rx_revoke(id);
+            }
+        }
+        self.publish(id);
+    }
+
     /// The client's connection closed: its region is no longer written,
     /// and a socket it shared may now be another client's alone.
     pub fn session_gone(&mut self, sess: &Session) {
@@ -501,12 +526,16 @@ impl Core {
                 }
                 Ok(Body::Ids(ids))
             }
-            Request::Closed { id } => {
+            Request::Closed { id, last } => {
                 if sess.attached.contains(&id) {
-                    if let Some(e) = self.socks.get(&id) {
-                        if anchor::hung_up(e.anchor.as_fd()) {
-                            self.close_socket(now, id);
-                        }
+                    let gone = self
+                        .socks
+                        .get(&id)
+                        .is_some_and(|e| anchor::hung_up(e.anchor.as_fd()));
+                    if gone {
+                        self.close_socket(now, id);
+                    } else if last {
+                        self.release_view(sess, id);
                     }
                 }
                 Ok(Body::None)

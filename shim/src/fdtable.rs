@@ -3,6 +3,9 @@
 //! socket and numbers never collide with files). dup'd fds share one
 //! `OpenFile` (O_NONBLOCK and timeouts belong to the open file
 //! description) and each holds one `so_count` reference in the stack.
+//! The table also counts this process's descriptors per socket (whatever
+//! open file they belong to): in service mode, a socket with none left
+//! here is no longer this process's (`Closed` with `last`).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,6 +77,9 @@ impl OpenFile {
 #[derive(Default)]
 pub struct FdTable {
     slots: RwLock<Vec<Option<Arc<OpenFile>>>>,
+    /// Descriptors in `slots` per socket. Changed only under `slots`'
+    /// write lock (lock order: slots, then this).
+    per_socket: parking_lot::Mutex<stack::hash::FastMap<SocketHandle, u32>>,
 }
 
 impl FdTable {
@@ -94,7 +100,28 @@ impl FdTable {
         if s.len() <= i {
             s.resize(i + 1, None);
         }
-        s[i].replace(f)
+        let h = f.handle;
+        let old = s[i].replace(f);
+        let mut n = self.per_socket.lock();
+        *n.entry(h).or_insert(0) += 1;
+        if let Some(o) = &old {
+            Self::uncount(&mut n, o.handle);
+        }
+        old
+    }
+
+    fn uncount(n: &mut stack::hash::FastMap<SocketHandle, u32>, h: SocketHandle) {
+        if let Some(c) = n.get_mut(&h) {
+            *c -= 1;
+            if *c == 0 {
+                n.remove(&h);
+            }
+        }
+    }
+
+    /// Descriptors of socket `h` in this process (any open file).
+    pub fn count_of(&self, h: SocketHandle) -> u32 {
+        self.per_socket.lock().get(&h).copied().unwrap_or(0)
     }
 
     pub fn remove(&self, fd: i32) -> Option<Arc<OpenFile>> {
@@ -103,6 +130,7 @@ impl FdTable {
         }
         let mut slots = self.slots.write();
         let of = slots.get_mut(fd as usize).and_then(|s| s.take())?;
+        Self::uncount(&mut self.per_socket.lock(), of.handle);
         if of.anchor() == fd {
             // Waits use another descriptor of the same open file, if any.
             let other = slots
@@ -141,8 +169,9 @@ impl FdTable {
     /// Removes every entry, returning the fds that were stack sockets (at
     /// exit, when the kernel would close them all).
     pub fn take_all(&self) -> Vec<(i32, Arc<OpenFile>)> {
-        self.slots
-            .write()
+        let mut slots = self.slots.write();
+        self.per_socket.lock().clear();
+        slots
             .iter_mut()
             .enumerate()
             .filter_map(|(fd, s)| s.take().map(|f| (fd as i32, f)))
@@ -236,5 +265,37 @@ mod tests {
         assert!(t.remove(5).is_some());
         assert!(!t.contains(5) && t.contains(9));
         assert!(t.get(-1).is_none());
+    }
+
+    #[test]
+    fn descriptors_are_counted_per_socket_across_open_files() {
+        let st = stack::Stack::new(stack::Config::new([10, 7, 0, 2].into(), 24));
+        let (Ok(h), Ok(h2)) = (
+            st.socket(SockType::Stream, 0),
+            st.socket(SockType::Stream, 0),
+        ) else {
+            return;
+        };
+        let f = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
+        let other = Arc::new(OpenFile::new(h2, Domain::Inet, SockType::Stream, false));
+        let t = FdTable::default();
+        // Two open files of one socket (as after an SCM_RIGHTS hand-off to
+        // ourselves, or a fork child's attach), one of them dup'ed.
+        let g = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
+        t.insert(4, f.clone());
+        t.insert(5, f.clone());
+        t.insert(8, g);
+        assert_eq!(t.count_of(h), 3);
+        t.remove(4);
+        t.remove(8);
+        assert_eq!(t.count_of(h), 1, "fd 5 still holds it");
+        t.remove(5);
+        assert_eq!(t.count_of(h), 0, "the last descriptor here is gone");
+        // An fd reused for another socket (dup2 over it) uncounts the old.
+        t.insert(6, f.clone());
+        t.insert(6, other.clone());
+        assert_eq!((t.count_of(h), t.count_of(other.handle)), (0, 1));
+        t.take_all();
+        assert_eq!(t.count_of(other.handle), 0);
     }
 }

@@ -122,10 +122,11 @@ impl Remote {
             .collect()
     }
 
-    /// A descriptor of `h` was closed here: the service closes the socket
-    /// now if that was the last one anywhere.
-    pub fn closed(&self, h: SocketHandle) {
-        let _ = self.unit(&Request::Closed { id: id(h) });
+    /// A descriptor of `h` was closed here (`last`: this process's last
+    /// one): the service closes the socket now if that was the last one
+    /// anywhere.
+    pub fn closed(&self, h: SocketHandle, last: bool) {
+        let _ = self.unit(&Request::Closed { id: id(h), last });
     }
 
     /// Readiness of many sockets at once; with `wait`, interest in

@@ -270,10 +270,15 @@ pub fn adopt_received(fds: &[i32]) {
 
 /// After the kernel closed a descriptor of `h` (service mode): if it was
 /// the last one anywhere, the service closes the socket before close()
-/// returns, as Linux does.
+/// returns, as Linux does; if it was this process's last, the service
+/// stops counting this process as a holder.
 pub fn closed(h: SocketHandle) {
-    if let Some(r) = crate::driver::shim_if_ready().and_then(|s| s.stack.remote()) {
-        r.closed(h);
+    if let Some(s) = crate::driver::shim_if_ready() {
+        if let Some(r) = s.stack.remote() {
+            // No descriptor of it left here: this process no longer holds
+            // it (another may now hold it alone).
+            r.closed(h, s.fds.count_of(h) == 0);
+        }
     }
 }
 

@@ -210,6 +210,52 @@ fn a_socket_attached_by_a_second_client_is_no_ones_alone_until_it_goes() {
 }
 
 #[test]
+fn a_shared_socket_is_the_other_clients_alone_once_one_closes_its_last_descriptor() {
+    // Accept, fork, the child serves, the parent closes its copy.
+    let (mut c, mut srv, (sid, a), mut cli, k) = pair();
+    let mut child = client(&mut c);
+    let (rep, _) = c.handle(
+        &mut child,
+        t(),
+        Request::Attach { count: 1 },
+        vec![a.try_clone().unwrap()],
+    );
+    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    assert!(!slot(&child, sid).flag(r::F_EXCLUSIVE), "shared");
+    // A descriptor that was not the parent's last changes nothing.
+    let not_last = Request::Closed {
+        id: sid,
+        last: false,
+    };
+    assert_eq!(call(&mut c, &mut srv, not_last), Ok(Some(Body::None)));
+    assert!(!slot(&child, sid).flag(r::F_EXCLUSIVE));
+    // The parent's last descriptor (the child's anchor keeps the socket).
+    let last = Request::Closed {
+        id: sid,
+        last: true,
+    };
+    assert_eq!(call(&mut c, &mut srv, last), Ok(Some(Body::None)));
+    assert_eq!(c.open_sockets(), 3, "the socket stays open");
+    assert!(slot(&child, sid).flag(r::F_EXCLUSIVE), "the child's alone");
+    assert_eq!(slot(&srv, sid).id, 0, "the parent's slot is cleared");
+    let (rep, _) = c.handle(&mut srv, t(), Request::Getsockname { id: sid }, vec![]);
+    assert_eq!(rep, Err(Errno::EBADF), "the parent no longer holds it");
+    // Data for it goes to a ring of the child's region again.
+    let send = Request::Send {
+        id: k,
+        flags: 0,
+        to: None,
+        wait: false,
+        data: b"again",
+    };
+    assert!(call(&mut c, &mut cli, send).is_ok());
+    drive(&mut c);
+    let s = slot(&child, sid);
+    assert_eq!((s.rx_head, s.ring().is_some()), (5, true), "{s:?}");
+    drop(a);
+}
+
+#[test]
 fn a_post_is_taken_whole_and_counted_or_refused_whole_and_counted() {
     let (mut c, mut srv, (sid, _a), mut cli, k) = pair();
     let post = |c: &mut Core, cli: &mut Session, data: &[u8]| {

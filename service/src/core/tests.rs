@@ -250,10 +250,18 @@ fn the_last_close_anywhere_closes_the_socket() {
     let dup = l.1.try_clone().unwrap();
     let n = c.open_sockets();
     drop(l.1);
-    ok(&mut c, &mut srv, Request::Closed { id: l.0 });
+    let closed = Request::Closed {
+        id: l.0,
+        last: false,
+    };
+    ok(&mut c, &mut srv, closed);
     assert_eq!(c.open_sockets(), n, "a dup still holds the listener");
     drop(dup);
-    ok(&mut c, &mut srv, Request::Closed { id: l.0 });
+    let closed = Request::Closed {
+        id: l.0,
+        last: true,
+    };
+    ok(&mut c, &mut srv, closed);
     assert_eq!(c.open_sockets(), n - 1, "the last close closed it");
     let (r, _) = c.handle(&mut srv, t(), Request::Getsockname { id: l.0 }, vec![]);
     assert_eq!(r, Err(Errno::EBADF));
