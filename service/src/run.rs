@@ -23,6 +23,7 @@ use crate::capture::Dir;
 use crate::core::{Core, Session};
 use crate::idle::Idle;
 use crate::listener;
+use proto::spin::Spin;
 
 const K_DEVICE: u64 = 1 << 62;
 const K_LISTENER: u64 = 2 << 62;
@@ -31,6 +32,10 @@ const K_MASK: u64 = 3 << 62;
 
 /// Requests served from one client before looking at the others.
 const BATCH: usize = 32;
+
+/// The longest the loop spins before sleeping, by default (microseconds;
+/// SOCKSHIM_SPIN_US overrides).
+const SPIN_LIMIT_US: u32 = 50;
 
 pub struct Service {
     pub core: Core,
@@ -100,27 +105,44 @@ impl Service {
         let mut events = vec![EpollEvent::empty(); 256];
         // The largest frame plus its virtio_net_hdr: never cut.
         let mut frame = vec![0u8; 65_536 + stack::wire::virtio_net::HDR_LEN];
-        // Adaptive spinning: after a turn with work, look again without
-        // sleeping for up to `spin` (the client's next request, or the
-        // peer's answer, often comes within it), then sleep.
-        let spin = std::env::var("SOCKSHIM_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(Duration::ZERO, Duration::from_micros);
-        let mut spin_until: Option<std::time::Instant> = None;
+        // Adaptive spinning (proto::spin): after a turn with work, look
+        // again without sleeping for the learnt budget (the client's next
+        // request, or the peer's answer, often comes within it), then
+        // sleep. SOCKSHIM_SPIN_US is the limit (0: never spin).
+        let limit = std::env::var("SOCKSHIM_SPIN_US").ok();
+        let mut spin = Spin::new(Spin::limit_from(limit.as_deref(), SPIN_LIMIT_US));
+        let mut worked = false;
         loop {
-            let spinning = spin_until.is_some_and(|u| std::time::Instant::now() < u);
-            let t = if spinning {
-                EpollTimeout::ZERO
-            } else {
-                self.timeout()
-            };
-            let n = self.epoll.wait(&mut events, t).unwrap_or(0);
-            if n > 0 && !spin.is_zero() {
-                spin_until = Some(std::time::Instant::now() + spin);
-            } else if !spinning {
-                spin_until = None;
+            let mut n = 0;
+            // The gap a sleep measures counts from the end of the work.
+            let idle_from = std::time::Instant::now();
+            if worked && spin.budget() > 0 {
+                let start = idle_from;
+                let budget = Duration::from_micros(spin.budget() as u64);
+                loop {
+                    n = self
+                        .epoll
+                        .wait(&mut events, EpollTimeout::ZERO)
+                        .unwrap_or(0);
+                    let waited = start.elapsed();
+                    if n > 0 {
+                        spin.hit(waited.as_micros() as u32);
+                        break;
+                    }
+                    if waited >= budget {
+                        spin.miss();
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
             }
+            if n == 0 {
+                n = self.epoll.wait(&mut events, self.timeout()).unwrap_or(0);
+                if n > 0 && worked {
+                    spin.slept(idle_from.elapsed().as_micros() as u64);
+                }
+            }
+            worked = n > 0;
             for ev in &events[..n] {
                 let data = ev.data();
                 match data & K_MASK {

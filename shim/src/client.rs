@@ -139,6 +139,58 @@ pub fn slot(id: u64) -> Option<proto::region::Slot> {
     None
 }
 
+/// The client's adaptive spin (proto::spin): a blocking call spins on its
+/// socket's slot for the learnt budget before sleeping on the anchor.
+/// SOCKSHIM_CLIENT_SPIN_US is the limit (read at connection; 0: never).
+/// Only ever `try_lock`ed: a thread never waits for it, and a child forked
+/// while another thread held it just does not spin.
+static SPIN: Mutex<proto::spin::Spin> = Mutex::new(proto::spin::Spin::new(0));
+
+/// The default limit of the client's spin (microseconds).
+const CLIENT_SPIN_LIMIT_US: u32 = 50;
+
+/// Before sleeping on the anchor of socket `id`: spin while its slot says
+/// nothing new (readiness, change count, received bytes), for at most the
+/// learnt budget. True when it changed (the caller tries again without
+/// sleeping). `idle_from`: when the caller started waiting.
+pub fn spin_for_change(id: u64, idle_from: std::time::Instant) -> bool {
+    let budget = SPIN.try_lock().map_or(0, |s| s.budget());
+    if budget == 0 {
+        return false;
+    }
+    let Some(first) = slot(id) else {
+        return false;
+    };
+    let limit = std::time::Duration::from_micros(budget as u64);
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        let now = slot(id);
+        let waited = idle_from.elapsed();
+        if now.is_none_or(|s| s.ready != first.ready || s.rx_head != first.rx_head) {
+            if let Some(mut s) = SPIN.try_lock() {
+                s.hit(waited.as_micros() as u32);
+            }
+            return true;
+        }
+        if waited >= limit {
+            if let Some(mut s) = SPIN.try_lock() {
+                s.miss();
+            }
+            return false;
+        }
+    }
+}
+
+/// A blocking call woke on its anchor `slept` after it started waiting:
+/// what the spin learns from the gap.
+pub fn slept_on_anchor(slept: std::time::Duration) {
+    if let Some(mut s) = SPIN.try_lock() {
+        s.slept(slept.as_micros() as u64);
+    }
+}
+
 /// The consumer word of the ring the slot `s` names, if the ring is still
 /// lent to it (same generation, not taken back), with the word's value.
 fn ring_word(s: &proto::region::Slot) -> Option<(&'static AtomicU64, u64, usize)> {
@@ -470,6 +522,12 @@ fn connect_service(tun: &str) -> Result<Conn, i32> {
                         };
                         POSTED.store(0, Ordering::Release);
                         REGION.store(base, Ordering::Release);
+                        let limit = std::env::var("SOCKSHIM_CLIENT_SPIN_US").ok();
+                        let limit =
+                            proto::spin::Spin::limit_from(limit.as_deref(), CLIENT_SPIN_LIMIT_US);
+                        if let Some(mut s) = SPIN.try_lock() {
+                            *s = proto::spin::Spin::new(limit);
+                        }
                         return Ok(c);
                     }
                     _ => {

@@ -81,7 +81,13 @@ fn blocking_on_anchor<T>(
             Err(Errno::EAGAIN) => {}
             r => return r.map_err(e),
         }
+        // Spin on the slot a little before sleeping (proto::spin).
+        let idle_from = std::time::Instant::now();
+        if crate::client::spin_for_change(of.handle.as_u64(), idle_from) {
+            continue;
+        }
         crate::wait::block_anchor(anchor, deadline)?;
+        crate::client::slept_on_anchor(idle_from.elapsed());
     }
 }
 
