@@ -89,8 +89,9 @@ pub fn stack_config(cfg: &proto::config::ShimConfig) -> Config {
 }
 
 /// Detach: the parent (the process the client spawned) exits with
-/// `EXIT_STARTED` once the child exists; the child gets its own session
-/// and stdio (/dev/null, or the file SOCKSHIM_SERVICE_LOG names).
+/// `EXIT_STARTED` once the child exists; the child gets its own process
+/// group (not its own session) and stdio (/dev/null, or the file
+/// SOCKSHIM_SERVICE_LOG names).
 /// Returns in the child only.
 pub fn detach(log: Option<&str>) {
     // SAFETY: single-threaded here (no thread started yet), so the child
@@ -100,7 +101,16 @@ pub fn detach(log: Option<&str>) {
         Ok(nix::unistd::ForkResult::Child) => {}
         Err(_) => return, // serve from this process then
     }
-    let _ = nix::unistd::setsid();
+    // Its own process group (a ^C or a job-control signal meant for the
+    // program does not reach it) and SIGHUP ignored, but not its own
+    // session: a new session is a new scheduler autogroup, and a service
+    // competing as a group of its own with its clients' group waited for
+    // a CPU much longer at every wake-up (docs/architecture.md, "Doorbells
+    // and spinning": TCP_RR with both cores busy 1.6-4.4k -> 6.7-12.6k
+    // transactions/s).
+    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
+    // SAFETY: setting a signal's disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let null: Option<OwnedFd> = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
