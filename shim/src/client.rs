@@ -146,8 +146,9 @@ pub fn slot(id: u64) -> Option<proto::region::Slot> {
 /// while another thread held it just does not spin.
 static SPIN: Mutex<proto::spin::Spin> = Mutex::new(proto::spin::Spin::new(0));
 
-/// The default limit of the client's spin (microseconds).
-const CLIENT_SPIN_LIMIT_US: u32 = 50;
+/// The default limit of the client's spin (microseconds): off, as the
+/// service's (see SPIN_LIMIT_US in service/src/run.rs).
+const CLIENT_SPIN_LIMIT_US: u32 = 0;
 
 /// Before sleeping on the anchor of socket `id`: spin while its slot says
 /// nothing new (readiness, change count, received bytes), for at most the
