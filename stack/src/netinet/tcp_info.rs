@@ -35,10 +35,9 @@ pub const TCP_CA_DISORDER: u8 = 1;
 pub const TCP_CA_RECOVERY: u8 = 3;
 pub const TCP_CA_LOSS: u8 = 4;
 
-/// Linux's TCP_INIT_CWND, TCP_INFINITE_SSTHRESH, net.ipv4.tcp_reordering.
+/// Linux's TCP_INIT_CWND and TCP_INFINITE_SSTHRESH.
 const TCP_INIT_CWND: u32 = 10;
 const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
-const TCP_REORDERING: u32 = 3;
 /// TCP_MIN_MSS and TCP_MSS_DEFAULT (Linux's bounds on the receive MSS guess).
 const TCP_MIN_MSS: u32 = 88;
 const TCP_MSS_DEFAULT: u32 = 536;
@@ -157,7 +156,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     // Reported in every state, listeners included. We do not pace.
     ti.tcpi_pacing_rate = u64::MAX;
     ti.tcpi_max_pacing_rate = u64::MAX;
-    ti.tcpi_reordering = TCP_REORDERING;
+    ti.tcpi_reordering = tp.rec.rack.reordering();
     let mss = tp.t_maxseg.max(1);
     ti.tcpi_snd_cwnd = if tp.cwnd == 0 {
         TCP_INIT_CWND

@@ -28,13 +28,28 @@ impl Prr {
         }
     }
 
-    /// An ACK delivered `newly` bytes: the new congestion window
-    /// (pipe + what may be sent now), given the pipe after the ACK,
-    /// ssthresh and the MSS. `sndcnt` is rounded up to whole segments, as
-    /// Linux counts packets; the first call of a recovery always allows
-    /// one segment (the fast retransmit).
-    pub fn cwnd_on_ack(&mut self, newly: usize, pipe: usize, ssthresh: usize, mss: usize) -> usize {
+    /// An ACK delivered `newly` bytes (cumulatively or by SACK): the
+    /// new congestion window, pipe + what may be sent now, given the pipe
+    /// after the ACK, ssthresh and the MSS (Linux 6.x's
+    /// tcp_cwnd_reduction). Above ssthresh the proportional part; at or
+    /// below, as much as was delivered and not yet answered, one MSS more
+    /// when SND.UNA advanced and nothing was newly marked lost (PRR-SSRB,
+    /// else PRR-CRB), never beyond ssthresh. `sndcnt` is rounded up to
+    /// whole segments, as Linux counts packets; the first call of a
+    /// recovery always allows one segment (the fast retransmit). None
+    /// (the window unchanged) when nothing was delivered.
+    pub fn cwnd_on_ack(
+        &mut self,
+        newly: usize,
+        pipe: usize,
+        ssthresh: usize,
+        mss: usize,
+        ssrb: bool,
+    ) -> Option<usize> {
         let mss = mss.max(1);
+        if newly == 0 {
+            return None;
+        }
         self.delivered += newly;
         let sndcnt = if pipe > ssthresh {
             // Proportional part: ceil(delivered * ssthresh / RecoverFS) - out.
@@ -42,16 +57,17 @@ impl Prr {
                 (self.delivered as u128 * ssthresh as u128).div_ceil(self.prior_cwnd as u128);
             (want as usize).saturating_sub(self.out)
         } else {
-            // Slow start reduction bound: at most one MSS more than was
-            // delivered, never above ssthresh.
-            let limit = self.delivered.saturating_sub(self.out).max(newly) + mss;
-            (ssthresh - pipe).min(limit)
+            let mut n = self.delivered.saturating_sub(self.out).max(newly);
+            if ssrb {
+                n += mss;
+            }
+            (ssthresh - pipe).min(n)
         };
         let mut sndcnt = sndcnt.div_ceil(mss) * mss;
         if self.out == 0 {
             sndcnt = sndcnt.max(mss);
         }
-        pipe + sndcnt
+        Some(pipe + sndcnt)
     }
 
     /// `n` bytes left during recovery.
@@ -75,7 +91,7 @@ mod tests {
         let mut sent_per_ack = Vec::new();
         for _ in 0..19 {
             pipe -= 1; // one more delivered (SACKed)
-            let cwnd = p.cwnd_on_ack(1, pipe, 10, mss);
+            let cwnd = p.cwnd_on_ack(1, pipe, 10, mss, false).unwrap();
             let n = cwnd.saturating_sub(pipe);
             p.sent(n);
             pipe += n;
@@ -94,16 +110,24 @@ mod tests {
     }
 
     /// Below ssthresh (heavy loss) PRR-SSRB grows the pipe back by at most
-    /// one MSS more than was delivered per ACK.
+    /// one MSS more than was delivered per ACK that advances SND.UNA;
+    /// PRR-CRB (no advance, or a new loss) by what was delivered.
     #[test]
     fn ssrb_grows_by_delivered_plus_one() {
         let mut p = Prr::start(20_000);
         p.sent(1000);
-        let cwnd = p.cwnd_on_ack(1000, 2000, 10_000, 1000);
+        let cwnd = p.cwnd_on_ack(1000, 2000, 10_000, 1000, true);
         // max(delivered - out = 0, newly = 1000) + 1 MSS = 2000 may be sent.
-        assert_eq!(cwnd, 2000 + 2000);
+        assert_eq!(cwnd, Some(2000 + 2000));
+        let cwnd = p.cwnd_on_ack(1000, 2000, 10_000, 1000, false);
+        assert_eq!(cwnd, Some(2000 + 1000), "CRB: what was delivered");
         // Close to ssthresh the room left caps it.
-        let cwnd = p.cwnd_on_ack(1000, 9500, 10_000, 1000);
-        assert_eq!(cwnd, 9500 + 1000, "500 bytes of room round up to one MSS");
+        let cwnd = p.cwnd_on_ack(1000, 9500, 10_000, 1000, true);
+        assert_eq!(
+            cwnd,
+            Some(9500 + 1000),
+            "500 bytes of room round up to one MSS"
+        );
+        assert_eq!(p.cwnd_on_ack(0, 9500, 10_000, 1000, true), None);
     }
 }

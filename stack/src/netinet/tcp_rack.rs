@@ -30,7 +30,14 @@ pub struct Rack {
     /// The path was seen to reorder (Linux's reord_seen): the reordering
     /// window stays min_rtt / 4 even in recovery.
     pub reord: bool,
+    /// The largest reordering seen, in segments (Linux's tp->reordering;
+    /// 0 until then: `reordering()` gives the default).
+    pub reordering_seen: u32,
 }
+
+/// Linux's sysctl_tcp_reordering and sysctl_tcp_max_reordering defaults.
+const TCP_REORDERING: u32 = 3;
+const TCP_MAX_REORDERING: u32 = 300;
 
 impl Rack {
     /// RFC 8985 §6.2 step 2 (Linux's tcp_rack_advance): `d` was delivered
@@ -49,6 +56,20 @@ impl Rack {
             self.order = d.order;
             self.rtt = rtt;
         }
+    }
+
+    /// Reordering by `dist` bytes was seen (Linux's
+    /// tcp_check_sack_reordering): the metric grows to cover it.
+    pub fn note_reordering(&mut self, dist: usize, mss: usize) {
+        let segs = dist.div_ceil(mss.max(1)).min(TCP_MAX_REORDERING as usize) as u32;
+        if segs > self.reordering() {
+            self.reordering_seen = segs;
+        }
+    }
+
+    /// The reordering degree in segments (TCP_INFO's tcpi_reordering).
+    pub fn reordering(&self) -> u32 {
+        self.reordering_seen.max(TCP_REORDERING)
     }
 
     /// RACK's reordering window (Linux's tcp_rack_reo_wnd): none in

@@ -71,6 +71,7 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
     let delivered = (acked + tp.rec.sb.sacked_out).saturating_sub(prior_sacked);
     if sum.reordered {
         tp.rec.rack.reord = true;
+        tp.rec.rack.note_reordering(sum.reorder_dist, tp.t_maxseg);
     }
     if let Some(d) = sum.latest {
         tp.rec.rack.advance(d, now);
@@ -82,18 +83,25 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
         }
         tp.rec.state = CaState::Open;
     }
-    if sum.latest.is_some() {
-        tcp_rack_mark_lost(tp, now);
-    }
+    let newly_lost = if sum.latest.is_some() {
+        tcp_rack_mark_lost(tp, now)
+    } else {
+        0
+    };
     if tp.rec.state == CaState::Open && tp.rec.sb.lost_out > 0 {
         tcp_enter_recovery(tp);
     }
     if tp.rec.state == CaState::Recovery {
         let pipe = tcp_pipe(tp);
-        tp.cwnd = tp
+        let ssrb = acked > 0 && newly_lost == 0;
+        let mss = tp.t_maxseg;
+        if let Some(cwnd) = tp
             .rec
             .prr
-            .cwnd_on_ack(delivered, pipe, tp.ssthresh, tp.t_maxseg);
+            .cwnd_on_ack(delivered, pipe, tp.ssthresh, mss, ssrb)
+        {
+            tp.cwnd = cwnd;
+        }
     }
     if tp.snd_una == tp.snd_max {
         tp.t_timers.tlp = None;
@@ -208,7 +216,9 @@ pub(crate) fn tcp_timer_rack(cx: &impl InetCx, so: &mut Socket, now: Instant) {
             if tp.rec.state == CaState::Recovery {
                 let pipe = tcp_pipe(tp);
                 let mss = tp.t_maxseg;
-                tp.cwnd = tp.rec.prr.cwnd_on_ack(mss, pipe, tp.ssthresh, mss);
+                if let Some(cwnd) = tp.rec.prr.cwnd_on_ack(mss, pipe, tp.ssthresh, mss, false) {
+                    tp.cwnd = cwnd;
+                }
             }
             tcp_output(cx, now, so);
         }

@@ -327,3 +327,96 @@ fn lossy_bulk_transfer_resends_only_losses() {
     assert!(dups <= 3, "{dups} needless retransmissions");
     assert!(spent < Duration::from_secs(7), "4 MiB took {spent:?}");
 }
+
+/// packetdrill's sack/sack-shift-sacked-2-6-8-3-9-nofack: SACKs for
+/// segments 3, 7 and 9 of 10 make RACK mark the six holes below lost at
+/// once (only the first is resent: PRR allows what was delivered); a
+/// later SACK of segment 4, never retransmitted and below SACKed data,
+/// is reordering by 6 segments (TCP_INFO's tcpi_reordering) and unmarks
+/// it; the cumulative ACKs then count the lost segments down to none.
+#[test]
+fn sacks_mark_holes_lost_and_late_sack_is_reordering() {
+    let (s, c, iss) = accepted();
+    let t1 = t0() + Duration::from_millis(20);
+    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
+    assert_eq!(recv_all(&s).len(), 10);
+    let r = |a: u32, b: u32| (iss + a - 1, iss + b - 1);
+    let ms = Duration::from_millis;
+    let info = |s: &Stack| s.tcp_info(c).unwrap();
+    let mut t = t1 + ms(100);
+    sack(&s, t, iss, &[r(2001, 3001)]);
+    t = t + ms(1);
+    sack(&s, t, iss, &[r(2001, 3001), r(6001, 7001)]);
+    assert!(recv_all(&s).is_empty());
+    t = t + ms(1);
+    sack(&s, t, iss, &[r(2001, 3001), r(6001, 7001), r(8001, 9001)]);
+    assert_eq!(seqs(&recv_all(&s)), vec![iss], "3 SACKed: fast recovery");
+    assert_eq!(info(&s).tcpi_ca_state, TCP_CA_RECOVERY);
+    assert_eq!(info(&s).tcpi_lost, 6);
+    t = t + ms(7);
+    sack(&s, t, iss, &[r(2001, 4001), r(6001, 7001), r(8001, 9001)]);
+    assert_eq!(seqs(&recv_all(&s)), vec![iss + 1000]);
+    assert_eq!((info(&s).tcpi_lost, info(&s).tcpi_reordering), (5, 6));
+    t = t + ms(10);
+    sack(&s, t, iss, &[r(2001, 4001), r(6001, 7001), r(8001, 10001)]);
+    assert_eq!(info(&s).tcpi_lost, 5);
+    for (ack, lost) in [(1001, 4), (4001, 3)] {
+        t = t + ms(10);
+        sack(&s, t, iss + ack - 1, &[r(6001, 7001), r(8001, 10001)]);
+        assert_eq!(info(&s).tcpi_lost, lost, "at ack {ack}");
+    }
+    t = t + ms(100);
+    recv_all(&s);
+    sack(&s, t, iss + 10_000, &[]);
+    let ti = info(&s);
+    let counts = (
+        ti.tcpi_unacked,
+        ti.tcpi_sacked,
+        ti.tcpi_lost,
+        ti.tcpi_retrans,
+    );
+    assert_eq!((ti.tcpi_ca_state, counts), (TCP_CA_OPEN, (0, 0, 0, 0)));
+}
+
+/// packetdrill's fast_recovery/prr-ss-10pkt-lost-1: one loss in ten, the
+/// pipe stays at ssthresh (7) through recovery, so each SACK of one
+/// segment lets exactly one new segment go; the ACK of everything ends
+/// recovery with cwnd = ssthresh.
+#[test]
+fn prr_sends_one_segment_per_segment_delivered_at_ssthresh() {
+    let (s, c, iss) = accepted();
+    let t1 = t0() + Duration::from_millis(20);
+    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
+    assert_eq!(recv_all(&s).len(), 10);
+    let ms = Duration::from_millis;
+    let mut t = t1 + ms(110);
+    for n in 2..=4u32 {
+        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
+        t = t + ms(10);
+    }
+    assert_eq!(seqs(&recv_all(&s)), vec![iss]);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(
+        (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
+        (TCP_CA_RECOVERY, 7, 7)
+    );
+    assert_eq!(s.send(t, c, &[7; 7000], 0, None), Ok(7000));
+    assert!(recv_all(&s).is_empty(), "the pipe is at cwnd");
+    for n in 5..=10u32 {
+        t = t + ms(10);
+        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
+        assert_eq!(
+            seqs(&recv_all(&s)),
+            vec![iss + (n + 5) * 1000],
+            "after SACK to {n}"
+        );
+    }
+    t = t + ms(20);
+    sack(&s, t, iss + 10_000, &[]);
+    assert_eq!(seqs(&recv_all(&s)), vec![iss + 16_000]);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(
+        (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
+        (TCP_CA_OPEN, 7, 7)
+    );
+}

@@ -63,8 +63,10 @@ pub struct AckSummary {
     /// SACKed (RACK's candidate).
     pub latest: Option<Delivered>,
     /// A never-retransmitted segment below one already SACKed was
-    /// delivered: the path reorders (Linux's reord_seen).
+    /// delivered: the path reorders (Linux's reord_seen), by this many
+    /// bytes at most (the highest SACKed sequence less its start).
     pub reordered: bool,
+    pub reorder_dist: usize,
 }
 
 impl AckSummary {
@@ -237,8 +239,9 @@ impl Scoreboard {
 
     fn note_delivered(&self, s: &TxSeg, sum: &mut AckSummary) {
         sum.delivered(s);
-        if !s.ever_retrans && self.high_sacked.is_some_and(|h| s.end.lt(h)) {
+        if let Some(h) = self.high_sacked.filter(|h| !s.ever_retrans && s.end.lt(*h)) {
             sum.reordered = true;
+            sum.reorder_dist = sum.reorder_dist.max(h - s.start);
         }
     }
 
