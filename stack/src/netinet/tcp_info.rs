@@ -176,7 +176,10 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         TCP_CA_LOSS
     } else if tp.recover.is_some() || (tp.sack_ok && tp.rec.state == CaState::Recovery) {
         TCP_CA_RECOVERY
-    } else if tp.dupacks > 0 {
+    } else if tp.dupacks > 0
+        || (tp.sack_ok && (tp.rec.sb.sacked_out > 0 || tp.rec.sb.retrans_out > 0))
+    {
+        // Linux's Disorder: SACKed or retransmitted data outstanding.
         TCP_CA_DISORDER
     } else {
         TCP_CA_OPEN

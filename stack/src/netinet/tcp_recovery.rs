@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::tcp_prr::Prr;
-pub use super::tcp_recovery_var::{CaState, Recovery};
+pub use super::tcp_recovery_var::{CaState, Recovery, Undo};
 use super::tcp_sack::AckSummary;
 use super::tcp_sack_send::{sack_active, tcp_pipe, tcp_schedule_loss_probe};
 use crate::kern::socket::Socket;
@@ -57,6 +57,7 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
             let inside_second = blocks[1].is_some_and(|(l2, r2)| Seq(l2).le(l) && r.le(Seq(r2)));
             if r.le(Seq(seg.ack)) || inside_second {
                 dsack = true;
+                tcp_dsack_undo_count(tp, l, r);
                 continue;
             }
         }
@@ -77,11 +78,15 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
         tp.rec.rack.advance(d, now);
     }
     tcp_process_tlp_ack(tp, seg, dsack, acked > 0 || sum.newly_sacked > 0);
+    if dsack && tp.rec.state == CaState::Recovery {
+        tcp_try_undo_dsack(tp);
+    }
     if tp.rec.state != CaState::Open && !snd_una.lt(tp.rec.high_seq) {
         if tp.rec.state == CaState::Recovery {
             tp.cwnd = tp.ssthresh.max(tp.t_maxseg); // tcp_end_cwnd_reduction
         }
         tp.rec.state = CaState::Open;
+        tp.rec.undo = None;
     }
     let newly_lost = if sum.latest.is_some() {
         tcp_rack_mark_lost(tp, now)
@@ -145,6 +150,13 @@ fn tcp_rack_mark_lost(tp: &mut TcpCb, now: Instant) -> usize {
 fn tcp_enter_recovery(tp: &mut TcpCb) {
     let mss = tp.t_maxseg.max(1);
     let w = (tp.cwnd / mss) as u32;
+    // Linux's tcp_current_ssthresh in Open: at least 3/4 of the window.
+    tp.rec.undo = Some(Undo {
+        marker: tp.snd_una,
+        retrans: 0,
+        prior_cwnd: tp.cwnd,
+        prior_ssthresh: tp.ssthresh.max(tp.cwnd / 2 + tp.cwnd / 4),
+    });
     tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
     tp.rec.prr = Prr::start(tp.cwnd);
     tp.rec.high_seq = tp.snd_max;
@@ -152,6 +164,34 @@ fn tcp_enter_recovery(tp: &mut TcpCb) {
     tp.rec.recoveries += 1;
     tp.rtt_seq = None;
     tp.t_timers.tlp = None;
+}
+
+/// A D-SACK for `[l, r)`: retransmissions of the current episode the
+/// peer already had (Linux's tcp_check_dsack) no longer stand in the way
+/// of an undo.
+fn tcp_dsack_undo_count(tp: &mut TcpCb, l: Seq, r: Seq) {
+    let mss = tp.t_maxseg.max(1);
+    if let Some(u) = tp.rec.undo.as_mut() {
+        if u.marker.le(l) && l.lt(r) {
+            let segs = (r - l).div_ceil(mss) as u32;
+            u.retrans = u.retrans.saturating_sub(segs);
+        }
+    }
+}
+
+/// Every retransmission of this fast recovery was needless (Linux's
+/// tcp_try_undo_dsack): restore the window and ssthresh from before it,
+/// back to Open; the path reorders, so RACK keeps its reordering window.
+fn tcp_try_undo_dsack(tp: &mut TcpCb) {
+    let Some(u) = tp.rec.undo else { return };
+    if u.retrans > 0 {
+        return;
+    }
+    tp.cwnd = tp.cwnd.max(u.prior_cwnd);
+    tp.ssthresh = tp.ssthresh.max(u.prior_ssthresh);
+    tp.rec.undo = None;
+    tp.rec.state = CaState::Open;
+    tp.rec.rack.reord = true;
 }
 
 /// Settle the tail loss probe on an ACK (Linux's tcp_process_tlp_ack). A
@@ -193,6 +233,7 @@ pub(crate) fn tcp_enter_loss(tp: &mut TcpCb) -> bool {
     }
     tp.rec.sb.mark_all_lost();
     tp.rec.state = CaState::Loss;
+    tp.rec.undo = None; // no undo after an RTO (no F-RTO, no Eifel)
     tp.rec.high_seq = tp.snd_max;
     tp.rec.tlp_high_seq = None;
     tp.t_timers.tlp = None;

@@ -420,3 +420,59 @@ fn prr_sends_one_segment_per_segment_delivered_at_ssthresh() {
         (TCP_CA_OPEN, 7, 7)
     );
 }
+
+/// A fast recovery the peer shows was needless: the "lost" segment was
+/// only late, and the ACK of everything reports the retransmission as a
+/// duplicate (D-SACK). The window and ssthresh go back to what they were
+/// (Linux's tcp_try_undo_dsack), and RACK now allows for reordering.
+#[test]
+fn dsack_of_every_retransmission_undoes_the_recovery() {
+    let (s, c, iss) = accepted();
+    let t1 = t0() + Duration::from_millis(20);
+    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
+    assert_eq!(recv_all(&s).len(), 10);
+    let mut t = t1 + Duration::from_millis(10);
+    for n in 2..=4u32 {
+        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
+        t = t + Duration::from_micros(100);
+    }
+    assert_eq!(seqs(&recv_all(&s)), vec![iss]);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(
+        (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
+        (TCP_CA_RECOVERY, 7, 7)
+    );
+    // The original arrives, then the retransmission: D-SACK of 1:1001.
+    t = t + Duration::from_millis(10);
+    sack(&s, t, iss + 10_000, &[(iss, iss + 1000)]);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(ti.tcpi_ca_state, TCP_CA_OPEN);
+    assert_eq!(ti.tcpi_snd_cwnd, 10, "the window from before the recovery");
+    assert!(
+        ti.tcpi_snd_ssthresh > 10,
+        "ssthresh back to {}",
+        ti.tcpi_snd_ssthresh
+    );
+}
+
+/// Without the D-SACK the same recovery stands: cwnd ends at ssthresh.
+#[test]
+fn recovery_without_dsack_is_not_undone() {
+    let (s, c, iss) = accepted();
+    let t1 = t0() + Duration::from_millis(20);
+    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
+    recv_all(&s);
+    let mut t = t1 + Duration::from_millis(10);
+    for n in 2..=4u32 {
+        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
+        t = t + Duration::from_micros(100);
+    }
+    recv_all(&s);
+    t = t + Duration::from_millis(10);
+    sack(&s, t, iss + 10_000, &[]);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!(
+        (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
+        (TCP_CA_OPEN, 7, 7)
+    );
+}

@@ -30,6 +30,22 @@ pub struct Recovery {
     /// tlp_high_seq), and whether it was a retransmission.
     pub tlp_high_seq: Option<Seq>,
     pub tlp_retrans: bool,
-    /// Fast recoveries and loss probes over the connection's life.
+    /// Fast recoveries over the connection's life.
     pub recoveries: u32,
+    /// What undoing the current fast recovery restores.
+    pub undo: Option<Undo>,
+}
+
+/// Undo of a needless fast recovery (Linux's undo_marker, undo_retrans,
+/// prior_cwnd, prior_ssthresh): when the peer reports every
+/// retransmission of the episode as a duplicate (D-SACK, RFC 2883), the
+/// losses were reordering and the window goes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Undo {
+    /// SND.UNA when the episode began: D-SACKs at or above it count.
+    pub marker: Seq,
+    /// Retransmissions of the episode not yet reported duplicate.
+    pub retrans: u32,
+    pub prior_cwnd: usize,
+    pub prior_ssthresh: usize,
 }

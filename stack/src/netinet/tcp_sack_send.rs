@@ -43,6 +43,11 @@ pub(crate) fn tcp_recovery_sent(
         return; // data before this (a Fast Open SYN's) is not on the board
     }
     tp.rec.sb.on_send(seq, seg_len, now);
+    if is_rexmt {
+        if let Some(u) = tp.rec.undo.as_mut() {
+            u.retrans += 1;
+        }
+    }
     if tp.rec.state == CaState::Recovery {
         tp.rec.prr.sent(seg_len);
     }
