@@ -331,10 +331,13 @@ impl Scoreboard {
         let mut wait: Option<std::time::Duration> = None;
         for i in 0..self.segs.len() {
             let s = self.segs[i];
-            if s.sacked || (s.lost && !s.retrans) {
-                continue;
+            if s.order >= order && !s.ever_retrans {
+                // Sent (first and only) after the delivered one: so was
+                // every later record, whose first transmission came later
+                // still. The scan stops here, so a clean ACK costs O(1).
+                break;
             }
-            if s.order >= order {
+            if s.sacked || (s.lost && !s.retrans) || s.order >= order {
                 continue;
             }
             let deadline = s.xmit + window;
