@@ -6,6 +6,7 @@
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_recovery_var::CaState;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_pipe, tcp_recovery_sent};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_emit, tcp_mss_clamp, tcp_ts};
@@ -219,7 +220,15 @@ fn tcp_data_segment(
     // (A retransmission keeps the flags of what it repeats: no PSH
     // from where a retransmission burst stops.)
     let rexmt = tp.snd_nxt.lt(tp.snd_max);
-    let burst_end = !rexmt && (next == 0 || (next < tp.t_maxseg && next < avail - len));
+    // Nor where loss recovery or limited transmit doles segments out one
+    // ACK at a time (Linux sends those as pieces of a larger skb).
+    let disorder = if tp.sack_ok {
+        tp.rec.state != CaState::Open || tp.rec.sb.sacked_out > 0
+    } else {
+        tp.dupacks > 0 || tp.recover.is_some()
+    };
+    let burst_end =
+        !rexmt && !disorder && (next == 0 || (next < tp.t_maxseg && next < avail - len));
     let tail = off + len == snd_cc;
     if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end)) {
         flags |= TcpFlags::PSH;

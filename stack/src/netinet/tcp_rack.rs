@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::tcp_sack::Delivered;
+use super::tcp_sack::AckSummary;
 use crate::time::Instant;
 
 /// Linux's TCP_RTO_MIN, added to the probe timeout when one segment is
@@ -40,21 +40,25 @@ const TCP_REORDERING: u32 = 3;
 const TCP_MAX_REORDERING: u32 = 300;
 
 impl Rack {
-    /// RFC 8985 §6.2 step 2 (Linux's tcp_rack_advance): `d` was delivered
-    /// at `now`. A retransmitted segment whose RTT is below the minimum
-    /// was delivered by its original transmission: ambiguous, ignored.
-    pub fn advance(&mut self, d: Delivered, now: Instant) {
-        let rtt = now - d.xmit;
-        if d.ever_retrans && self.min_rtt.is_none_or(|m| rtt < m) {
-            return;
+    /// RFC 8985 §6.2 step 2 (Linux's tcp_rack_advance) for one ACK's
+    /// deliveries, as the scoreboard summed them: the most recently sent
+    /// becomes RACK's segment; RACK.rtt is the RTT of the last one taken,
+    /// in Linux's order (not necessarily the latest sent); the minimum
+    /// RTT follows never-retransmitted segments.
+    pub fn apply(&mut self, sum: &AckSummary) {
+        if let Some(d) = sum.latest {
+            if self.xmit.is_none() || d.order > self.order {
+                self.xmit = Some(d.xmit);
+                self.order = d.order;
+            }
         }
-        if !d.ever_retrans && self.min_rtt.is_none_or(|m| rtt < m) {
-            self.min_rtt = Some(rtt);
-        }
-        if self.xmit.is_none() || d.order > self.order {
-            self.xmit = Some(d.xmit);
-            self.order = d.order;
+        if let Some(rtt) = sum.rtt {
             self.rtt = rtt;
+        }
+        if let Some(m) = sum.min_sample {
+            if self.min_rtt.is_none_or(|x| m < x) {
+                self.min_rtt = Some(m);
+            }
         }
     }
 
@@ -99,27 +103,29 @@ pub fn tlp_timeout(srtt: Duration, one_segment: bool, rto_left: Duration) -> Dur
 mod tests {
     use super::*;
 
-    fn d(ms: u64, order: u64, rexmt: bool) -> Delivered {
-        Delivered {
-            xmit: Instant::from_millis(ms),
-            order,
-            ever_retrans: rexmt,
-        }
-    }
-
     #[test]
-    fn advance_keeps_the_latest_sent_and_skips_ambiguous_retransmissions() {
-        let mut r = Rack::default();
-        r.advance(d(10, 2, false), Instant::from_millis(30));
+    fn apply_keeps_the_latest_sent_and_the_last_rtt() {
         let ms = Duration::from_millis;
+        let mut r = Rack::default();
+        let mut sum = AckSummary::new(Instant::from_millis(30), None, None);
+        sum.latest = Some(crate::netinet::tcp_sack::Delivered {
+            xmit: Instant::from_millis(10),
+            order: 2,
+            ever_retrans: false,
+        });
+        sum.rtt = Some(ms(20));
+        sum.min_sample = Some(ms(20));
+        r.apply(&sum);
         assert_eq!((r.order, r.rtt, r.min_rtt), (2, ms(20), Some(ms(20))));
-        r.advance(d(5, 1, false), Instant::from_millis(31));
-        assert_eq!(r.order, 2, "sent earlier: not the latest");
-        // A retransmission SACKed 5 ms after it left: the original did it.
-        r.advance(d(40, 3, true), Instant::from_millis(45));
-        assert_eq!(r.order, 2);
-        r.advance(d(40, 3, true), Instant::from_millis(70));
-        assert_eq!((r.order, r.rtt), (3, ms(30)));
+        sum.latest.as_mut().unwrap().order = 1;
+        sum.rtt = Some(ms(25));
+        sum.min_sample = Some(ms(25));
+        r.apply(&sum);
+        assert_eq!(
+            (r.order, r.rtt, r.min_rtt),
+            (2, ms(25), Some(ms(20))),
+            "sent earlier: not the latest"
+        );
     }
 
     #[test]

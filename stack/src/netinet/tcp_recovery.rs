@@ -41,8 +41,7 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
     let snd_una = tp.snd_una;
     let acked = snd_una.diff(prior_una).max(0) as usize;
     let prior_sacked = tp.rec.sb.sacked_out;
-    let mut sum = AckSummary::default();
-    tp.rec.sb.ack(snd_una, &mut sum);
+    let mut sum = AckSummary::new(now, tp.rec.rack.min_rtt, tp.rec.sb.high_sacked);
     let blocks = seg.options.sack_blocks;
     let mut dsack = false;
     // In sequence order, as Linux sorts them: blocks of one ACK are no
@@ -69,14 +68,14 @@ pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prio
     for (l, r) in valid.into_iter().flatten() {
         tp.rec.sb.sack(l, r, &mut sum);
     }
+    // The cumulative ACK after the SACK blocks, as Linux's tcp_ack.
+    tp.rec.sb.ack(snd_una, &mut sum);
     let delivered = (acked + tp.rec.sb.sacked_out).saturating_sub(prior_sacked);
     if sum.reordered {
         tp.rec.rack.reord = true;
         tp.rec.rack.note_reordering(sum.reorder_dist, tp.t_maxseg);
     }
-    if let Some(d) = sum.latest {
-        tp.rec.rack.advance(d, now);
-    }
+    tp.rec.rack.apply(&sum);
     tcp_process_tlp_ack(tp, seg, dsack, acked > 0 || sum.newly_sacked > 0);
     if dsack && tp.rec.state == CaState::Recovery {
         tcp_try_undo_dsack(tp);

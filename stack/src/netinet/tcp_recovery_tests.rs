@@ -405,15 +405,18 @@ fn prr_sends_one_segment_per_segment_delivered_at_ssthresh() {
     for n in 5..=10u32 {
         t = t + ms(10);
         sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
-        assert_eq!(
-            seqs(&recv_all(&s)),
-            vec![iss + (n + 5) * 1000],
-            "after SACK to {n}"
-        );
+        let out = recv_all(&s);
+        assert_eq!(seqs(&out), vec![iss + (n + 5) * 1000], "after SACK to {n}");
+        assert!(!out[0].flags.contains(TcpFlags::PSH), "no PSH in recovery");
     }
     t = t + ms(20);
     sack(&s, t, iss + 10_000, &[]);
-    assert_eq!(seqs(&recv_all(&s)), vec![iss + 16_000]);
+    let out = recv_all(&s);
+    assert_eq!(seqs(&out), vec![iss + 16_000]);
+    assert!(
+        out[0].flags.contains(TcpFlags::PSH),
+        "PSH on the write's tail"
+    );
     let ti = s.tcp_info(c).unwrap();
     assert_eq!(
         (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
@@ -475,4 +478,33 @@ fn recovery_without_dsack_is_not_undone() {
         (ti.tcpi_ca_state, ti.tcpi_snd_cwnd, ti.tcpi_snd_ssthresh),
         (TCP_CA_OPEN, 7, 7)
     );
+}
+
+/// packetdrill's fast_recovery/prr-ss-ack-below-snd_una-cubic: three
+/// holes in ten; the ACK that fills the first two lets PRR send three
+/// retransmissions (slow-start reduction bound: SND.UNA advanced, nothing
+/// newly lost; RACK.rtt is the RTT of the last segment acknowledged, so
+/// the tail is not yet overdue); a late ACK below SND.UNA still counts for
+/// its SACK block, and two more segments go.
+#[test]
+fn prr_uses_the_sack_of_an_ack_below_snd_una() {
+    let (s, c, iss) = accepted();
+    let t1 = t0() + Duration::from_millis(20);
+    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
+    assert_eq!(recv_all(&s).len(), 10);
+    let r = |a: u32, b: u32| (iss + a - 1, iss + b - 1);
+    let ms = Duration::from_millis;
+    let t = t1 + ms(10);
+    sack(&s, t, iss, &[r(1001, 2001)]);
+    sack(&s, t, iss, &[r(1001, 3001)]);
+    sack(&s, t, iss, &[r(1001, 3001), r(8001, 9001)]);
+    assert_eq!(seqs(&recv_all(&s)), vec![iss]);
+    let t = t + ms(12);
+    sack(&s, t, iss + 4000, &[r(8001, 9001)]);
+    let out = recv_all(&s);
+    assert_eq!(seqs(&out), vec![iss + 4000, iss + 5000, iss + 6000]);
+    assert_eq!(s.send(t, c, &[7; 10_000], 0, None), Ok(10_000));
+    assert!(recv_all(&s).is_empty());
+    sack(&s, t + ms(2), iss + 3000, &[r(5001, 7001)]);
+    assert_eq!(seqs(&recv_all(&s)), vec![iss + 7000, iss + 10_000]);
 }

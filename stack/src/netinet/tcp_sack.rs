@@ -54,14 +54,27 @@ pub struct Delivered {
     pub ever_retrans: bool,
 }
 
-/// What one ACK changed on the scoreboard.
+/// What one ACK changed on the scoreboard, and what RACK learns from it
+/// (Linux's tcp_rack_advance, called for each segment newly SACKed, in
+/// sequence order, then for each newly acknowledged one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AckSummary {
+    /// When the ACK arrived, and the minimum RTT so far (inputs): a
+    /// retransmitted segment delivered sooner than that was delivered by
+    /// an earlier transmission, and RACK ignores it.
+    pub now: Instant,
+    pub min_rtt: Option<std::time::Duration>,
+    /// The highest SACKed sequence before this ACK (Linux's prior_fack).
+    pub prior_fack: Option<Seq>,
     /// Bytes newly SACKed.
     pub newly_sacked: usize,
     /// The most recently sent of the segments newly acknowledged or
     /// SACKed (RACK's candidate).
     pub latest: Option<Delivered>,
+    /// The RTT of the last segment RACK took, in Linux's order (RACK.rtt),
+    /// and the smallest RTT of a never-retransmitted one.
+    pub rtt: Option<std::time::Duration>,
+    pub min_sample: Option<std::time::Duration>,
     /// A never-retransmitted segment below one already SACKed was
     /// delivered: the path reorders (Linux's reord_seen), by this many
     /// bytes at most (the highest SACKed sequence less its start).
@@ -70,7 +83,28 @@ pub struct AckSummary {
 }
 
 impl AckSummary {
+    pub fn new(
+        now: Instant,
+        min_rtt: Option<std::time::Duration>,
+        prior_fack: Option<Seq>,
+    ) -> Self {
+        AckSummary {
+            now,
+            min_rtt,
+            prior_fack,
+            ..AckSummary::default()
+        }
+    }
+
     fn delivered(&mut self, s: &TxSeg) {
+        let rtt = self.now - s.xmit;
+        if s.ever_retrans && self.min_rtt.is_none_or(|m| rtt < m) {
+            return; // ambiguous: the original may have been delivered
+        }
+        self.rtt = Some(rtt);
+        if !s.ever_retrans && self.min_sample.is_none_or(|m| rtt < m) {
+            self.min_sample = Some(rtt);
+        }
         let d = Delivered {
             xmit: s.xmit,
             order: s.order,
@@ -206,7 +240,7 @@ impl Scoreboard {
                 self.segs.pop_front();
                 self.uncount(&s, s.len());
                 if !s.sacked {
-                    self.note_delivered(&s, sum);
+                    Self::note_delivered(&s, sum, sum.prior_fack);
                 }
             } else {
                 if s.start.lt(una) {
@@ -214,7 +248,7 @@ impl Scoreboard {
                     self.uncount(&s, cut);
                     self.segs[0].start = una;
                     if !s.sacked {
-                        self.note_delivered(&s, sum);
+                        Self::note_delivered(&s, sum, sum.prior_fack);
                     }
                 }
                 break;
@@ -237,9 +271,9 @@ impl Scoreboard {
         }
     }
 
-    fn note_delivered(&self, s: &TxSeg, sum: &mut AckSummary) {
+    fn note_delivered(s: &TxSeg, sum: &mut AckSummary, fack: Option<Seq>) {
         sum.delivered(s);
-        if let Some(h) = self.high_sacked.filter(|h| !s.ever_retrans && s.end.lt(*h)) {
+        if let Some(h) = fack.filter(|h| !s.ever_retrans && s.end.lt(*h)) {
             sum.reordered = true;
             sum.reorder_dist = sum.reorder_dist.max(h - s.start);
         }
@@ -265,7 +299,7 @@ impl Scoreboard {
                 break;
             }
             if !s.sacked {
-                self.note_delivered(&s, sum);
+                Self::note_delivered(&s, sum, self.high_sacked);
                 let n = s.len();
                 self.uncount(&s, n);
                 let m = &mut self.segs[j];
@@ -470,12 +504,14 @@ mod tests {
         let mut b = board();
         let mut sum = AckSummary::default();
         b.sack(Seq(1500), Seq(1600), &mut sum);
-        let mut sum = AckSummary::default();
+        let mut sum = AckSummary::new(t(20), None, b.high_sacked);
         // Segment 1000..1100 arrives late (never retransmitted) below a
-        // SACKed one: reordering.
+        // SACKed one: reordering, by 1600 - 1000 bytes.
         b.ack(Seq(1150), &mut sum);
         b.check();
         assert!(sum.reordered);
+        assert_eq!(sum.reorder_dist, 600);
+        assert_eq!(sum.rtt, Some(Duration::from_millis(19)), "sent at 1 ms");
         assert_eq!(b.first_seq(), Some(Seq(1150)));
         let mut sum = AckSummary::default();
         b.ack(Seq(2000), &mut sum);
