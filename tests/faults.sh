@@ -7,8 +7,8 @@
 # 5% loss (tests/faults_loss5.sh, FAULT_PART=5): FAULT5_MIB (default 32)
 # MiB each way, through the stack service (both modes use one fault
 # layer, stack/src/faults.rs). Two scripts, each within the runner's limit:
-# the 5% run alone takes about 3 minutes (the stack's sender is slow to
-# recover from loss: README, Limits).
+# the 5% run takes about a minute (the stack's sender still recovers from
+# loss more slowly than Linux's: README, Limits).
 source "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || fail "socat not installed"
 mib=${FAULT_MIB:-256}
