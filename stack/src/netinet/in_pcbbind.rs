@@ -43,7 +43,9 @@ pub(crate) fn in_pcbdest(
     addr: SocketAddr,
 ) -> Result<SocketAddr, Errno> {
     let ip = in_canonical(inp.family, inp.v6only, addr.ip(), Errno::ENETUNREACH)?;
-    if !inp.laddr.is_unspecified() && inp.laddr.is_ipv4() != ip.is_ipv4() {
+    // `::` is loopback in the bound address's family (ip::dst_this_host).
+    let any6 = matches!(ip, std::net::IpAddr::V6(a) if a.is_unspecified());
+    if !inp.laddr.is_unspecified() && inp.laddr.is_ipv4() != ip.is_ipv4() && !any6 {
         return Err(Errno::ENETUNREACH);
     }
     Ok(SocketAddr::new(ip, addr.port()))

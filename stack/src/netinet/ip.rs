@@ -86,6 +86,9 @@ pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr) -> Result<(), Errno> {
 /// The destination a send or connect to `dst` really goes to: 0.0.0.0
 /// (INADDR_ANY) means this host, as Linux routes it: the socket's bound
 /// address, or 127.0.0.1 for an unbound socket (ip_route_output_key_hash_rcu).
+/// `::` means loopback whatever the bound address (tcp_v6_connect,
+/// ip6_datagram_connect, udpv6_sendmsg's "BSD'ism"): ::1, or 127.0.0.1
+/// (::ffff:127.0.0.1) for a socket bound to a v4-mapped address.
 pub(crate) fn dst_this_host(laddr: IpAddr, dst: SocketAddr) -> SocketAddr {
     match (dst.ip(), laddr) {
         (IpAddr::V4(d), IpAddr::V4(l)) if d.is_unspecified() && !l.is_unspecified() => {
@@ -93,6 +96,12 @@ pub(crate) fn dst_this_host(laddr: IpAddr, dst: SocketAddr) -> SocketAddr {
         }
         (IpAddr::V4(d), _) if d.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), dst.port())
+        }
+        (IpAddr::V6(d), IpAddr::V4(l)) if d.is_unspecified() && !l.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), dst.port())
+        }
+        (IpAddr::V6(d), _) if d.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), dst.port())
         }
         _ => dst,
     }
@@ -505,5 +514,32 @@ mod tests {
         ip_ctloutput_set(&mut inp, 64, false, IP_TTL, 1).unwrap();
         ip_ctloutput_set(&mut inp, 64, false, IP_TTL, -1).unwrap();
         assert_eq!(inp.ttl, 64, "-1 restores the default");
+    }
+
+    #[test]
+    fn unspecified_destination_is_this_host_per_family() {
+        let sa = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 7);
+        let any4: IpAddr = Ipv4Addr::UNSPECIFIED.into();
+        let any6: IpAddr = Ipv6Addr::UNSPECIFIED.into();
+        let self4: IpAddr = "10.7.0.2".parse().unwrap();
+        let self6: IpAddr = "fd00:7::2".parse().unwrap();
+        assert_eq!(dst_this_host(any4, sa("0.0.0.0")), sa("127.0.0.1"));
+        assert_eq!(
+            dst_this_host(self4, sa("0.0.0.0")),
+            sa("10.7.0.2"),
+            "v4: the bound address"
+        );
+        assert_eq!(dst_this_host(any6, sa("::")), sa("::1"));
+        assert_eq!(
+            dst_this_host(self6, sa("::")),
+            sa("::1"),
+            "v6: loopback even when bound"
+        );
+        assert_eq!(
+            dst_this_host(self4, sa("::")),
+            sa("127.0.0.1"),
+            "bound v4-mapped"
+        );
+        assert_eq!(dst_this_host(any6, sa("fd00:7::1")), sa("fd00:7::1"));
     }
 }
