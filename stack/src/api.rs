@@ -108,6 +108,12 @@ pub const CMSG_WANT_PKTINFO: u16 = 4;
 pub const CMSG_WANT_TTL: u16 = 8;
 pub const CMSG_WANT_TOS: u16 = 16;
 pub const CMSG_WANT_ORIGDSTADDR: u16 = 32;
+/// IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_ORIGDSTADDR (AF_INET6
+/// sockets; IPV6_PKTINFO also for IPv4 datagrams, v4-mapped).
+pub const CMSG_WANT_PKTINFO6: u16 = 64;
+pub const CMSG_WANT_HOPLIMIT6: u16 = 128;
+pub const CMSG_WANT_TCLASS6: u16 = 256;
+pub const CMSG_WANT_ORIGDSTADDR6: u16 = 512;
 
 /// How a datagram arrived, kept with it in the receive buffer, and the
 /// control messages its receiver asked for (`want`: `CMSG_WANT_*` bits,

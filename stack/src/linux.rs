@@ -20,7 +20,14 @@ pub const IPV6_UNICAST_HOPS: i32 = 16;
 pub const IPV6_MULTICAST_HOPS: i32 = 18;
 pub const IPV6_MULTICAST_LOOP: i32 = 19;
 pub const IPV6_V6ONLY: i32 = 26;
+pub const IPV6_RECVERR: i32 = 25;
 pub const IPV6_RECVPKTINFO: i32 = 49;
+pub const IPV6_PKTINFO: i32 = 50;
+pub const IPV6_RECVHOPLIMIT: i32 = 51;
+pub const IPV6_HOPLIMIT: i32 = 52;
+pub const IPV6_RECVTCLASS: i32 = 66;
+pub const IPV6_RECVORIGDSTADDR: i32 = 74;
+pub const IPV6_ORIGDSTADDR: i32 = 74;
 pub const IPV6_TCLASS: i32 = 67;
 
 pub const SOL_SOCKET: i32 = 1;

@@ -27,6 +27,14 @@ pub const INP_DROPPED: u32 = 0x01;
 pub const INP_TIMEWAIT: u32 = 0x02;
 /// The local port was chosen automatically (autobind / bind to port 0 on connect).
 pub const INP_ANONPORT: u32 = 0x04;
+/// `Inpcb::rxopt6` bits: IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT,
+/// IPV6_RECVTCLASS, IPV6_RECVORIGDSTADDR, IPV6_RECVERR.
+pub const RX6_PKTINFO: u8 = 1;
+pub const RX6_HOPLIMIT: u8 = 2;
+pub const RX6_TCLASS: u8 = 4;
+pub const RX6_ORIGDSTADDR: u8 = 8;
+pub const RX6_RECVERR: u8 = 16;
+
 /// The application bound a specific local address.
 pub const INP_BOUNDADDR: u32 = 0x08;
 
@@ -67,8 +75,10 @@ pub struct Inpcb {
     pub hops6: i16,
     /// IPV6_TCLASS.
     pub tclass: u8,
-    /// IPV6_RECVPKTINFO (stored and reported; no control message yet).
-    pub recvpktinfo6: bool,
+    /// The IPPROTO_IPV6 receive options (Linux's `np->rxopt` bits):
+    /// `RX6_*` bits, each asking for a control message (ip_cmsg.rs), and
+    /// IPV6_RECVERR (stored and reported).
+    pub rxopt6: u8,
     /// IPV6_MULTICAST_HOPS (-1: 1).
     pub mc_hops6: i16,
     /// IPV6_MULTICAST_LOOP (default on).
@@ -108,7 +118,7 @@ impl Inpcb {
             mc_loop: true,
             hops6: -1,
             tclass: 0,
-            recvpktinfo6: false,
+            rxopt6: 0,
             mc_hops6: -1,
             mc_loop6: true,
             mc_ifindex: 0,

@@ -1,7 +1,9 @@
 //! IPPROTO_IPV6 socket options of an AF_INET6 socket, as Linux's
 //! do_ipv6_setsockopt/do_ipv6_getsockopt: IPV6_V6ONLY (before bind
-//! only), IPV6_UNICAST_HOPS, IPV6_TCLASS (TCP keeps the ECN bits),
-//! IPV6_RECVPKTINFO (stored; no control message yet), IPV6_MULTICAST_HOPS
+//! only), IPV6_UNICAST_HOPS, IPV6_TCLASS (TCP keeps the ECN bits), the
+//! receive options IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS,
+//! IPV6_RECVORIGDSTADDR (their control messages: ip_cmsg.rs) and
+//! IPV6_RECVERR (stored), IPV6_MULTICAST_HOPS
 //! (not on stream sockets) and IPV6_MULTICAST_LOOP. Every one takes an
 //! int (a shorter optlen is EINVAL); a getsockopt copies at most an int.
 //! An AF_INET socket has no IPPROTO_IPV6 level: ENOPROTOOPT to set,
@@ -10,7 +12,21 @@
 use crate::api::Domain;
 use crate::errno::Errno;
 use crate::linux::*;
-use crate::netinet::in_pcb::Inpcb;
+use crate::netinet::in_pcb::{
+    Inpcb, RX6_HOPLIMIT, RX6_ORIGDSTADDR, RX6_PKTINFO, RX6_RECVERR, RX6_TCLASS,
+};
+
+/// The `Inpcb::rxopt6` bit of a boolean receive option.
+fn rx6_bit(name: i32) -> Option<u8> {
+    Some(match name {
+        IPV6_RECVPKTINFO => RX6_PKTINFO,
+        IPV6_RECVHOPLIMIT => RX6_HOPLIMIT,
+        IPV6_RECVTCLASS => RX6_TCLASS,
+        IPV6_RECVORIGDSTADDR => RX6_ORIGDSTADDR,
+        IPV6_RECVERR => RX6_RECVERR,
+        _ => return None,
+    })
+}
 
 /// The two ECN bits of the traffic class.
 const INET_ECN_MASK: i32 = 3;
@@ -31,6 +47,13 @@ pub(crate) fn ip6_ctloutput_set(
 ) -> Result<(), Errno> {
     if inp.family != Domain::Inet6 {
         return Err(Errno::ENOPROTOOPT);
+    }
+    if let Some(bit) = rx6_bit(name) {
+        match int_of(val)? {
+            0 => inp.rxopt6 &= !bit,
+            _ => inp.rxopt6 |= bit,
+        }
+        return Ok(());
     }
     match name {
         IPV6_V6ONLY => {
@@ -59,7 +82,6 @@ pub(crate) fn ip6_ctloutput_set(
                 v as u8
             };
         }
-        IPV6_RECVPKTINFO => inp.recvpktinfo6 = int_of(val)? != 0,
         IPV6_MULTICAST_HOPS if !stream => {
             let v = int_of(val)?;
             if !(-1..=255).contains(&v) {
@@ -91,11 +113,12 @@ pub(crate) fn ip6_ctloutput_get(
         return Err(Errno::EOPNOTSUPP);
     }
     let v: i32 = match name {
+        _ if rx6_bit(name).is_some_and(|b| inp.rxopt6 & b != 0) => 1,
+        _ if rx6_bit(name).is_some() => 0,
         IPV6_V6ONLY => inp.v6only as i32,
         IPV6_UNICAST_HOPS if inp.hops6 < 0 => i32::from(default_hops),
         IPV6_UNICAST_HOPS => i32::from(inp.hops6),
         IPV6_TCLASS => i32::from(inp.tclass),
-        IPV6_RECVPKTINFO => inp.recvpktinfo6 as i32,
         IPV6_MULTICAST_HOPS if inp.mc_hops6 < 0 => 1,
         IPV6_MULTICAST_HOPS => i32::from(inp.mc_hops6),
         IPV6_MULTICAST_LOOP => inp.mc_loop6 as i32,
@@ -166,5 +189,31 @@ mod tests {
         assert_eq!(get(&v4, IPV6_V6ONLY), Err(Errno::EOPNOTSUPP));
         let mut b = [0u8; 2];
         assert_eq!(ip6_ctloutput_get(&inp, 64, IPV6_V6ONLY, &mut b), Ok(2));
+    }
+
+    #[test]
+    fn receive_options_are_separate_bits() {
+        let mut inp = Inpcb::new_in(Domain::Inet6, 64, false);
+        let all = [
+            IPV6_RECVPKTINFO,
+            IPV6_RECVHOPLIMIT,
+            IPV6_RECVTCLASS,
+            IPV6_RECVORIGDSTADDR,
+            IPV6_RECVERR,
+        ];
+        for name in all {
+            assert_eq!(get(&inp, name), Ok(0), "{name}: off by default");
+        }
+        set(&mut inp, false, IPV6_RECVTCLASS, 5).unwrap();
+        assert_eq!(get(&inp, IPV6_RECVTCLASS), Ok(1));
+        assert_eq!(get(&inp, IPV6_RECVHOPLIMIT), Ok(0), "only its own bit");
+        set(&mut inp, true, IPV6_RECVHOPLIMIT, 1).unwrap();
+        set(&mut inp, false, IPV6_RECVTCLASS, 0).unwrap();
+        assert_eq!(inp.rxopt6, RX6_HOPLIMIT);
+        assert_eq!(
+            ip6_ctloutput_set(&mut inp, false, IPV6_RECVERR, &[1]),
+            Err(Errno::EINVAL),
+            "an int is required"
+        );
     }
 }

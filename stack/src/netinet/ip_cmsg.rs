@@ -1,6 +1,8 @@
 //! The control messages recvmsg gives a datagram (Linux's sock_recv_cmsgs
 //! then ip_cmsg_recv_offset, in that order): SO_TIMESTAMP / SO_TIMESTAMPNS,
-//! IP_PKTINFO, IP_TTL, IP_TOS and IP_ORIGDSTADDR, each a whole cmsghdr
+//! IP_PKTINFO, IP_TTL, IP_TOS and IP_ORIGDSTADDR; on an AF_INET6 socket
+//! IPV6_PKTINFO, then IPV6_HOPLIMIT, IPV6_TCLASS and IPV6_ORIGDSTADDR for
+//! an IPv6 datagram (udpv6_recvmsg's order), each a whole cmsghdr
 //! record in the x86_64 Linux layout (16-byte header, data padded to 8),
 //! built from the `DgramInfo` kept with the datagram. The caller (the
 //! shim) supplies the arrival time on the real-time clock, which the
@@ -49,6 +51,43 @@ pub fn ip_cmsg_recv(info: &DgramInfo, realtime: (i64, u32)) -> Vec<Vec<u8>> {
         d[..8].copy_from_slice(&secs.to_ne_bytes());
         d[8..].copy_from_slice(&i64::from(nanos / 1000).to_ne_bytes());
         out.push(cmsg(SOL_SOCKET, SO_TIMESTAMP, &d));
+    }
+    // ip6_datagram_recv_common_ctl: IPV6_PKTINFO, for IPv4 datagrams too
+    // (their destination v4-mapped).
+    if info.want & CMSG_WANT_PKTINFO6 != 0 {
+        let addr = match info.dst.ip() {
+            IpAddr::V4(a) => a.to_ipv6_mapped(),
+            IpAddr::V6(a) => a,
+        };
+        let mut d = [0u8; 20];
+        d[..16].copy_from_slice(&addr.octets());
+        d[16..].copy_from_slice(&(info.ifindex as i32).to_ne_bytes());
+        out.push(cmsg(SOL_IPV6, IPV6_PKTINFO, &d));
+    }
+    // ip6_datagram_recv_specific_ctl, for IPv6 datagrams.
+    if let SocketAddr::V6(dst) = info.dst {
+        if info.want & CMSG_WANT_HOPLIMIT6 != 0 {
+            out.push(cmsg(
+                SOL_IPV6,
+                IPV6_HOPLIMIT,
+                &i32::from(info.ttl).to_ne_bytes(),
+            ));
+        }
+        if info.want & CMSG_WANT_TCLASS6 != 0 {
+            out.push(cmsg(
+                SOL_IPV6,
+                IPV6_TCLASS,
+                &i32::from(info.tos).to_ne_bytes(),
+            ));
+        }
+        if info.want & CMSG_WANT_ORIGDSTADDR6 != 0 {
+            let mut d = [0u8; 28];
+            d[..2].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+            d[2..4].copy_from_slice(&dst.port().to_be_bytes());
+            d[8..24].copy_from_slice(&dst.ip().octets());
+            out.push(cmsg(SOL_IPV6, IPV6_ORIGDSTADDR, &d));
+        }
+        return out;
     }
     // The IPPROTO_IP records are for IPv4 datagrams.
     let (SocketAddr::V4(dst), IpAddr::V4(spec_dst)) = (info.dst, info.spec_dst) else {

@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::api::{
-    DgramInfo, Readiness, SockInfo, SockType, CMSG_WANT_ORIGDSTADDR, CMSG_WANT_PKTINFO,
+    DgramInfo, Readiness, SockInfo, SockType, CMSG_WANT_HOPLIMIT6, CMSG_WANT_ORIGDSTADDR,
+    CMSG_WANT_ORIGDSTADDR6, CMSG_WANT_PKTINFO, CMSG_WANT_PKTINFO6, CMSG_WANT_TCLASS6,
     CMSG_WANT_TOS, CMSG_WANT_TTL,
 };
 use crate::errno::Errno;
@@ -14,7 +15,10 @@ use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
 use crate::kern::sotable::lock_live;
 use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
-use crate::netinet::in_pcb::{Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR};
+use crate::netinet::in_pcb::{
+    Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, RX6_HOPLIMIT, RX6_ORIGDSTADDR, RX6_PKTINFO,
+    RX6_TCLASS,
+};
 use crate::netinet::in_pcbbind::in_pcbdest;
 use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
@@ -381,7 +385,8 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
     }
 
-    /// IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR.
+    /// IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR, and the
+    /// IPv6 receive options of an AF_INET6 socket.
     fn pru_cmsg_want(&self, so: &Socket) -> u16 {
         let inp = so.so_pcb.inp();
         let flag = |name: i32| ip::ip_flag_bit(name).is_some_and(|b| inp.ip_flags & b != 0);
@@ -397,6 +402,16 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
         if flag(IP_RECVORIGDSTADDR) {
             want |= CMSG_WANT_ORIGDSTADDR;
+        }
+        for (bit, w) in [
+            (RX6_PKTINFO, CMSG_WANT_PKTINFO6),
+            (RX6_HOPLIMIT, CMSG_WANT_HOPLIMIT6),
+            (RX6_TCLASS, CMSG_WANT_TCLASS6),
+            (RX6_ORIGDSTADDR, CMSG_WANT_ORIGDSTADDR6),
+        ] {
+            if inp.rxopt6 & bit != 0 {
+                want |= w;
+            }
         }
         want
     }
