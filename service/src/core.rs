@@ -742,10 +742,20 @@ impl Core {
                     Ok(h) => h,
                     Err(e) => return (Err(e), None),
                 };
+                // SIOCATMARK: bytes in the ring or `pending` come before
+                // the mark, so the reader is not at it yet.
+                let before_mark = level == stack::linux::SOL_SOCKSHIM
+                    && name == stack::linux::SOCKSHIM_SIOCATMARK
+                    && self.rx_unread(id) > 0;
                 let out = &mut self.scratch[..len];
                 self.stack.note_time(now);
                 self.stack
                     .getsockopt(h, level, name, out)
+                    .inspect(|&n| {
+                        if before_mark {
+                            out[..n.min(4)].fill(0);
+                        }
+                    })
                     .map(|n| Body::Opt {
                         len: n as u64,
                         data: &self.scratch[..n.min(len)],

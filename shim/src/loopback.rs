@@ -252,10 +252,15 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    fn close(self) {
-        for p in self.pending {
-            // A connection queued on a listener that closes is reset, as
-            // Linux does: SO_LINGER {1, 0} makes the close send RST.
+    fn close(mut self) {
+        self.reset_pending();
+        crate::driver::unprotect_and_close(self.fd);
+    }
+
+    /// A connection queued on a listener that stops is reset, as Linux
+    /// does: SO_LINGER {1, 0} makes the close send RST.
+    fn reset_pending(&mut self) {
+        for p in self.pending.drain(..) {
             let lg = libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
@@ -272,7 +277,6 @@ impl Reservation {
             };
             crate::driver::unprotect_and_close(p.fd);
         }
-        crate::driver::unprotect_and_close(self.fd);
     }
 }
 
@@ -436,6 +440,28 @@ pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
         .listen(of.handle, backlog)
         .map(|_| 0)
         .map_err(|x| x.0)
+}
+
+/// shutdown(2) with SHUT_RD or SHUT_RDWR stops a listener on Linux
+/// (inet_shutdown disconnects it; the port stays bound and it may listen
+/// again): the shadow listener stops as well, its queued connections are
+/// reset, and it leaves the program's epoll sets. Called before our
+/// stack's shutdown.
+pub fn shutdown(s: &Shim, of: &OpenFile, how: i32) {
+    if (how != libc::SHUT_RD && how != libc::SHUT_RDWR) || shadow_fd(of).is_none() {
+        return;
+    }
+    for (epfd, _) in s.epoll.entries_of(of) {
+        epoll_del(epfd, of);
+    }
+    let mut g = of.kside.lock();
+    let Some(r) = g.as_mut().filter(|r| r.listening) else {
+        return;
+    };
+    // SAFETY: shutdown(2) on our reservation.
+    unsafe { (real().shutdown)(r.fd, how) };
+    r.listening = false;
+    r.reset_pending();
 }
 
 /// The last descriptor of `of` is gone: so is its reservation (a shadow

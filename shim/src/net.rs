@@ -334,8 +334,11 @@ impl Net {
             Net::Local(s) => s.send(now, h, data, flags, to),
             Net::Remote(r) => {
                 const PLAIN: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_MORE;
-                if !wait && to.is_none() && !data.is_empty() && flags & !PLAIN == 0 {
-                    if let Some(n) = client::post(id(h), flags, data)? {
+                // The post path never reports an error (it declines a
+                // socket with one), so a continuing send may take it.
+                let plain = flags & !stack::linux::MSG_SOCKSHIM_COPIED;
+                if !wait && to.is_none() && !data.is_empty() && plain & !PLAIN == 0 {
+                    if let Some(n) = client::post(id(h), plain, data)? {
                         return Ok(n);
                     }
                 }

@@ -433,6 +433,7 @@ fn sigpipe(of: &OpenFile, flags: i32, r: R<usize>) -> R<usize> {
 
 pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
     let s = shim()?;
+    let flags = flags & !MSG_SOCKSHIM_COPIED;
     let fastopen = of.ty == SockType::Stream && flags & MSG_FASTOPEN != 0;
     if fastopen {
         fastopen_sysctl(s);
@@ -466,7 +467,7 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
     while sent < data.len() {
         let (fl, to) = match sent {
             0 => (flags, to),
-            _ => (flags & !MSG_FASTOPEN, None),
+            _ => (flags & !MSG_FASTOPEN | MSG_SOCKSHIM_COPIED, None),
         };
         let r = blocking(s, of, nonblock, false, |s, wait| {
             s.stack
@@ -474,7 +475,9 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
         });
         match r {
             Ok(n) => sent += n,
-            Err(x) if sent > 0 && (x == libc::EINTR || x == libc::EAGAIN) => return Ok(sent),
+            // Linux returns what it copied whatever stopped it (a signal,
+            // SO_SNDTIMEO, a reset); an error stays pending for the next call.
+            Err(_) if sent > 0 => return Ok(sent),
             Err(x) => return sigpipe(of, flags, Err(x)),
         }
         if nonblock {
@@ -564,8 +567,8 @@ pub fn recv_info(
         // recv(2) without a control buffer: the entry goes, no data.
         return recv_errqueue(of).map(|_| (0, 0, None, None));
     }
-    // The error queue never blocks (and the stack keeps none: EAGAIN).
-    let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0;
+    // The error queue never blocks, nor does MSG_OOB (tcp_recv_urg).
+    let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB) != 0;
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
     let mut got = 0;
     loop {
@@ -605,6 +608,7 @@ pub fn recv_info(
 
 pub fn shutdown(of: &OpenFile, how: i32) -> R<i32> {
     let s = shim()?;
+    crate::loopback::shutdown(s, of, how);
     let r = s
         .stack
         .shutdown(s.now(), of.handle, how)
@@ -784,6 +788,21 @@ pub fn siocgstamp(of: &OpenFile) -> R<(i64, u32)> {
     Ok(realtime_of(stack::Instant::from_micros(
         u64::from_ne_bytes(b),
     )))
+}
+
+/// SIOCATMARK: is the reader at the urgent mark?
+pub fn siocatmark(of: &OpenFile) -> R<bool> {
+    let mut b = [0u8; 4];
+    shim()?
+        .stack
+        .getsockopt(
+            of.handle,
+            stack::linux::SOL_SOCKSHIM,
+            stack::linux::SOCKSHIM_SIOCATMARK,
+            &mut b,
+        )
+        .map_err(e)?;
+    Ok(i32::from_ne_bytes(b) != 0)
 }
 
 /// FIONREAD / SIOCOUTQ values.

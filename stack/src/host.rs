@@ -37,7 +37,7 @@ use crate::kern::protosw::Protosw;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
-use crate::linux::{LOOPBACK_IFINDEX, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
+use crate::linux::{LOOPBACK_IFINDEX, SOCKSHIM_SIOCATMARK, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
@@ -493,6 +493,11 @@ impl Stack {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
+        if level == SOL_SOCKSHIM && name == SOCKSHIM_SIOCATMARK && out.len() >= 4 {
+            let at = self.with_socket(h, |so| uipc::siocatmark(so))?;
+            out[..4].copy_from_slice(&i32::from(at).to_ne_bytes());
+            return Ok(4);
+        }
         if level == SOL_SOCKSHIM {
             if name != SOCKSHIM_SIOCGSTAMP || out.len() < 8 {
                 return Err(Errno::EINVAL);
@@ -519,6 +524,14 @@ impl Stack {
                 .iter()
                 .any(|u| crate::netinet::in_pcb::addr_takes(u.addr, u.v6only, dst.ip())),
         }
+    }
+
+    /// Has the socket an urgent mark ahead of its reader (TCP urgent
+    /// data, tcp_urg.rs)? The service then leaves its data in the
+    /// stack's queue, where reads stop at the mark.
+    pub fn urgent_mark(&self, h: SocketHandle) -> bool {
+        self.with_socket(h, |so| Ok(so.so_urg != crate::kern::socket::SoUrg::None))
+            .unwrap_or(false)
     }
 
     /// Current readiness (POLL* bits). A stale handle reports NVAL.

@@ -50,6 +50,8 @@ pub const SO_NO_CHECK: i32 = 11;
 /// microseconds), so the ioctl needs no message of its own in service mode.
 pub const SOL_SOCKSHIM: i32 = -0x5353;
 pub const SOCKSHIM_SIOCGSTAMP: i32 = 1;
+/// SIOCATMARK through the same level: an int, 1 at the urgent mark.
+pub const SOCKSHIM_SIOCATMARK: i32 = 2;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
 pub const SO_PASSCRED: i32 = 16;
@@ -154,6 +156,11 @@ pub const MSG_MORE: i32 = 0x8000;
 pub const MSG_FASTOPEN: i32 = 0x2000_0000;
 pub const MSG_ZEROCOPY: i32 = 0x0400_0000;
 pub const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
+/// Private to sockshim (a bit Linux's send path leaves unused; the shim
+/// clears it from a program's flags): this stream send continues a call
+/// that already copied bytes, so an error is reported but stays pending,
+/// as Linux's tcp_sendmsg returns what it copied and leaves `sk_err` set.
+pub const MSG_SOCKSHIM_COPIED: i32 = 0x1000_0000;
 
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;

@@ -83,8 +83,10 @@ impl Core {
             return;
         }
         // SO_RCVLOWAT above 1: reads wait for that many bytes, which the
-        // client's ring reader does not do.
-        if e.lowat > 1 {
+        // client's ring reader does not do. Urgent data: reads stop at the
+        // mark and skip its byte, which the stack's queue does (what the
+        // ring holds already all came before the mark).
+        if e.lowat > 1 || self.stack.urgent_mark(h) {
             return;
         }
         if e.rx.is_none() {

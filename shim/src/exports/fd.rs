@@ -112,6 +112,8 @@ pub(crate) const TIOCOUTQ: c_ulong = 0x5411;
 /// SIOCGSTAMP / SIOCGSTAMPNS (the 64-bit timeval / timespec forms).
 const SIOCGSTAMP: c_ulong = 0x8906;
 const SIOCGSTAMPNS: c_ulong = 0x8907;
+/// SIOCATMARK: 1 when the reader is at the urgent mark.
+const SIOCATMARK: c_ulong = 0x8905;
 
 /// ioctl with the variadic argument read as one machine word.
 ///
@@ -147,6 +149,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
                     i.snd_cc
                 })?;
             }
+            SIOCATMARK => put(ops::siocatmark(&of)? as usize)?,
             SIOCGSTAMP | SIOCGSTAMPNS => {
                 let (sec, nsec) = ops::siocgstamp(&of)?;
                 let frac = if req == SIOCGSTAMP {

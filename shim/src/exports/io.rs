@@ -422,6 +422,9 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             let kaddr: &[u8] = name.as_ref().map_or(&[], |(b, n)| &b[..*n]);
             let klen = kaddr.len() as socklen_t;
             let mut mflags: c_int = if full > got { libc::MSG_TRUNC } else { 0 };
+            if flags & libc::MSG_OOB != 0 && full > 0 {
+                mflags |= libc::MSG_OOB; // tcp_recv_urg: the urgent byte
+            }
             // Control messages: a datagram's (timestamps, IP_PKTINFO, ...)
             // and TCP_CM_INQ when TCP_INQ is on, copied as put_cmsg does
             // (truncated to the room given, MSG_CTRUNC when one does not

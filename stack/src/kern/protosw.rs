@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use crate::api::{Readiness, SockInfo, SockType};
+use crate::api::{Readiness, RecvMeta, SockInfo, SockType};
 use crate::errno::Errno;
 use crate::kern::socket::Socket;
 use crate::time::Instant;
@@ -89,6 +89,16 @@ pub trait Protosw<C>: Sync {
         name: i32,
         out: &mut [u8],
     ) -> Result<usize, Errno>;
+    /// recv(MSG_OOB): the urgent byte (FreeBSD's pru_rcvoob). Never
+    /// blocks. Protocols without urgent data: EINVAL.
+    fn pru_rcvoob(
+        &self,
+        _so: &mut Socket,
+        _buf: &mut [u8],
+        _flags: i32,
+    ) -> Result<RecvMeta, Errno> {
+        Err(Errno::EINVAL)
+    }
     /// The control messages (`api::CMSG_WANT_*`) the protocol's options
     /// ask recvmsg for, besides SOL_SOCKET's timestamps.
     fn pru_cmsg_want(&self, _so: &Socket) -> u16 {

@@ -197,6 +197,19 @@ pub enum SoLife {
 /// working on it.
 pub type SocketRef = std::sync::Arc<parking_lot::Mutex<Socket>>;
 
+/// Urgent data as Linux's `tp->urg_data` keeps it: a mark announced by an
+/// urgent pointer whose byte has not arrived, the byte itself (for
+/// recv(MSG_OOB)), or the byte already read by MSG_OOB (the mark stays
+/// until the reader passes it). The urgent byte stays in the receive
+/// buffer; without SO_OOBINLINE the reader skips it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoUrg {
+    None,
+    NotYet,
+    Valid(u8),
+    Read,
+}
+
 /// One socket. Every field is under the socket's lock (s).
 #[derive(Debug)]
 pub struct Socket {
@@ -222,6 +235,13 @@ pub struct Socket {
     /// and the error queue of completed ranges [lo, hi] (MSG_ERRQUEUE).
     pub so_zckey: u32,
     pub so_errqueue: std::collections::VecDeque<(u32, u32)>,
+    /// Urgent data (TCP): where the mark is and what of its byte we hold
+    /// (Linux's urg_data; FreeBSD's so_oobmark counts the same way).
+    pub so_urg: SoUrg,
+    /// Bytes the reader must still consume before the mark: the urgent
+    /// byte is then first in `so_rcv` (when it has arrived). Meaningful
+    /// while `so_urg` is not `None`.
+    pub so_oobmark: usize,
     pub so_rcv: SockBuf,
     pub so_snd: SockBuf,
     /// The protocol control block: present for the socket's whole life.
@@ -262,6 +282,8 @@ impl Socket {
             so_error: None,
             so_zckey: 0,
             so_errqueue: Default::default(),
+            so_urg: SoUrg::None,
+            so_oobmark: 0,
             so_rcv: rcv,
             so_snd: snd,
             so_pcb: SoPcb::default(),

@@ -13,7 +13,7 @@ use crate::api::{
 use crate::errno::Errno;
 use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
-use crate::kern::socket::{QState, SoStamp, SoState, SockState, Socket, SocketRef};
+use crate::kern::socket::{QState, SoStamp, SoState, SoUrg, SockState, Socket, SocketRef};
 use crate::kern::sotable::{lock_live, SoCx};
 use crate::linux::{
     MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR,
@@ -321,25 +321,44 @@ fn soreceive_stream<C: SoCx>(
         return Err(Errno::ENOTCONN);
     }
     if flags & MSG_OOB != 0 {
-        // No urgent data is ever held for MSG_OOB (tcp_recv_urg).
-        return Err(Errno::EINVAL);
+        return cx.pr(so).pru_rcvoob(so, buf, flags);
     }
+    // Urgent data (tcp_recvmsg): a read stops at the mark; one that
+    // starts there skips the urgent byte unless SO_OOBINLINE, and goes on.
+    let urgent = so.so_urg != SoUrg::None;
+    let at_mark = urgent && so.so_oobmark == 0;
     let avail = so.so_rcv.ring().len();
-    if avail > 0 {
-        let n = avail.min(buf.len());
+    let skip = usize::from(at_mark && !so.so_options.oobinline && avail > 0);
+    let mut n = (avail - skip).min(buf.len());
+    if urgent && !at_mark {
+        n = n.min(so.so_oobmark);
+    }
+    if !peek && skip == 1 && avail == 1 && !buf.is_empty() {
+        // Only the urgent byte: it is passed over all the same.
+        so.so_rcv.ring_mut().consume(1);
+        so.so_urg = SoUrg::None;
+        cx.pr(so).pru_rcvd(cx, now, so);
+    }
+    if avail > skip {
         let ring = so.so_rcv.ring_mut();
         // MSG_TRUNC: the bytes are counted, never copied (tcp_recvmsg),
         // and with MSG_PEEK left queued.
         if flags & MSG_TRUNC != 0 {
             if !peek {
-                ring.consume(n);
+                ring.consume(skip + n);
             }
         } else if peek {
-            ring.read_at(0, &mut buf[..n]);
+            ring.read_at(skip, &mut buf[..n]);
         } else {
+            ring.consume(skip);
             ring.pop(&mut buf[..n]);
         }
         if !peek && n > 0 {
+            if at_mark {
+                so.so_urg = SoUrg::None; // read past the mark
+            } else if urgent {
+                so.so_oobmark -= n;
+            }
             cx.pr(so).pru_rcvd(cx, now, so);
         }
         return Ok(RecvMeta {
@@ -362,6 +381,15 @@ fn soreceive_stream<C: SoCx>(
         return Err(Errno::ENOTCONN);
     }
     Err(Errno::EAGAIN)
+}
+
+/// SIOCATMARK (tcp_ioctl): is the reader at the urgent mark? (0 on a
+/// listener); a datagram socket has no such ioctl (ENOIOCTLCMD: ENOTTY).
+pub fn siocatmark(so: &Socket) -> Result<bool, Errno> {
+    match so.so_type {
+        SockType::Dgram => Err(Errno::ENOTTY),
+        SockType::Stream => Ok(so.so_urg != SoUrg::None && so.so_oobmark == 0),
+    }
 }
 
 /// SIOCGSTAMP: the kept time (`SoStamp`), `now` if a datagram was read

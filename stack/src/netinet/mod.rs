@@ -44,6 +44,7 @@ pub mod tcp_subr;
 pub mod tcp_syncache;
 pub mod tcp_timer;
 pub mod tcp_tso;
+pub mod tcp_urg;
 pub mod tcp_usrreq;
 pub mod tcp_var;
 pub mod udp;

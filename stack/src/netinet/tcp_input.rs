@@ -17,6 +17,7 @@ use crate::netinet::tcp_recovery::tcp_recovery_ack;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_in_cwnd_reduction};
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_ts};
+use crate::netinet::tcp_urg;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_TIMEWAIT_LEN};
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -132,8 +133,8 @@ fn sototcpcb(so: &mut Socket) -> &mut TcpCb {
 /// locked: SYN-SENT has its own step (§3.10.7.3); every later state runs
 /// the checks of §3.10.7.4 in the RFC's order, each a function below, and
 /// stops at the first that drops the segment. The third check (security)
-/// has no counterpart; the sixth (URG) is not kept: the urgent pointer is
-/// ignored and urgent bytes are ordinary data.
+/// has no counterpart; the sixth (URG) is tcp_urg.rs's, run with the text
+/// (in Linux's order: the pointer first, then the data).
 pub(crate) fn tcp_input_conn(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
     let keepalive = so.so_options.keepalive;
     let tp = sototcpcb(so);
@@ -643,6 +644,9 @@ fn tcp_process_text(
 ) -> ControlFlow<()> {
     let handle = so.handle;
     let nofdref = so.so_state.has(SoState::NOFDREF);
+    if sototcpcb(so).t_state.can_receive() && !nofdref {
+        tcp_urg::tcp_check_urg(so, seg);
+    }
     let tp = sototcpcb(so);
     let mut seq = Seq(seg.seq);
     let mut data = seg.payload;
@@ -679,6 +683,7 @@ fn tcp_process_text(
         }
         tp.ack_now = true;
     }
+    tcp_urg::tcp_urg_arrived(so);
     ControlFlow::Continue(())
 }
 

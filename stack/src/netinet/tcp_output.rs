@@ -258,11 +258,13 @@ fn tcp_data_segment(
 /// Linux's tcp_nagle_check for a partial tail of `len` bytes: held while
 /// corked (TCP_CORK, or a send with MSG_MORE), or, without TCP_NODELAY,
 /// while an earlier partial segment is unacknowledged (Minshall's form of
-/// RFC 896). A TCP_NODELAY set or a cork removed pushes it once. Data
+/// RFC 896). A TCP_NODELAY set or a cork removed pushes it once, and so
+/// does urgent data. Data
 /// held with nothing in flight leaves on the probe timer (RTO, at least
 /// 200 ms) as Linux's tcp_check_probe_timer.
-fn tcp_nagle_check(tp: &TcpCb, len: usize, inflight: usize) -> bool {
-    if len >= tp.t_maxseg || tp.nagle_push {
+fn tcp_nagle_check(tp: &mut TcpCb, len: usize, inflight: usize) -> bool {
+    // Urgent data goes at once, corked or not (tcp_nagle_test).
+    if len >= tp.t_maxseg || tp.nagle_push || crate::netinet::tcp_urg::tcp_urg_mode(tp) {
         return false;
     }
     if tp.cork || tp.msg_more {
@@ -353,6 +355,11 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     tp.ack_now = false;
     tp.delack_bytes = 0;
     tp.t_timers.delack = None;
+    let urgent = crate::netinet::tcp_urg::tcp_urg_field(tp, seq);
+    let flags = match urgent {
+        Some(_) => flags | TcpFlags::URG,
+        None => flags,
+    };
     let window = rcv_window(so, syn);
     let repr = TcpRepr {
         src_port: inp.lport,
@@ -365,7 +372,7 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         },
         flags,
         window,
-        urgent: 0,
+        urgent: urgent.unwrap_or(0),
         options,
         payload: &[],
     };

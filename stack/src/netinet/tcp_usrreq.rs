@@ -5,10 +5,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::api::{Readiness, SockInfo, SockType};
+use crate::api::{Readiness, RecvMeta, SockInfo, SockType};
 use crate::errno::Errno;
 use crate::kern::protosw::Protosw;
-use crate::kern::socket::{SoState, SockState, Socket};
+use crate::kern::socket::{SoState, SoUrg, SockState, Socket};
 use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
 use crate::kern::uipc::{solisten_abort, solisten_proto, soreserve, soreserved};
 use crate::linux::*;
@@ -28,6 +28,7 @@ use crate::netinet::tcp_info::tcp_info;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
+use crate::netinet::tcp_urg;
 use crate::netinet::tcp_var::SynCache;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS};
 use crate::time::Instant;
@@ -356,9 +357,6 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         flags: i32,
         to: Option<SocketAddr>,
     ) -> Result<usize, Errno> {
-        if flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
         let nonblock = flags & MSG_DONTWAIT != 0;
         let fastopen = flags & MSG_FASTOPEN != 0;
         let fresh = state(so) == TcpState::Closed && so.sock_state == SockState::Unconnected;
@@ -377,10 +375,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
             return tcp_sendmsg_fastopen(cx, now, so, data, flags);
         }
+        // A call that copied bytes already leaves the error pending for
+        // the next one (Linux: `if (copied) goto out` before sk_stream_error).
+        let error = |so: &mut Socket| match flags & MSG_SOCKSHIM_COPIED {
+            0 => so.take_error(),
+            _ => so.so_error,
+        };
         if so.sb_state.cantsendmore {
-            return Err(so.take_error().unwrap_or(Errno::EPIPE));
+            return Err(error(so).unwrap_or(Errno::EPIPE));
         }
-        if let Some(e) = so.take_error() {
+        if let Some(e) = error(so) {
             return Err(e);
         }
         match state(so) {
@@ -432,10 +436,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
         }
         let more = flags & MSG_MORE != 0;
+        let end = so.so_snd.ring().len();
         if let Some(tp) = so.so_pcb.tcp_mut() {
             tp.write_pending = false;
             tp.msg_more = more;
             tp.more_pending = more;
+            if flags & MSG_OOB != 0 {
+                // The last byte of this send is the urgent one.
+                let up = tp.snd_buf_seq + end;
+                tcp_urg::tcp_mark_urg(tp, up);
+            }
         }
         tcp_output(cx, now, so);
         if let Some(tp) = so.so_pcb.tcp_mut() {
@@ -443,6 +453,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         tcp_timer_sync(cx, so);
         Ok(n)
+    }
+
+    fn pru_rcvoob(&self, so: &mut Socket, buf: &mut [u8], flags: i32) -> Result<RecvMeta, Errno> {
+        tcp_urg::tcp_recv_urg(so, buf, flags)
     }
 
     fn pru_rcvd(&self, cx: &C, now: Instant, so: &mut Socket) {
@@ -620,8 +634,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         if !matches!(st, TcpState::SynSent | TcpState::SynReceived) || tfo.0 {
             let cc = so.so_rcv.ring().len();
-            if cc >= so.so_rcv.sb_lowat.max(1) || (cc > 0 && sb.fin_received) {
+            // An urgent byte at the read point that the reader will skip
+            // does not make the socket readable (tcp_poll's target++).
+            let at_mark = so.so_urg != SoUrg::None && so.so_oobmark == 0;
+            let target =
+                so.so_rcv.sb_lowat.max(1) + usize::from(at_mark && !so.so_options.oobinline);
+            if cc >= target || (cc > 0 && sb.fin_received) {
                 r |= Readiness::IN | Readiness::RDNORM;
+            }
+            if matches!(so.so_urg, SoUrg::Valid(_)) {
+                r |= Readiness::PRI;
             }
             if !sb.cantsendmore {
                 let used = so.so_snd.ring().len();

@@ -250,6 +250,12 @@ pub struct TcpCb {
     // Nagle (RFC 896 with Minshall's rule, as Linux's tcp_nagle_check).
     /// End of the last segment sent shorter than an MSS (Linux's snd_sml).
     pub snd_sml: Seq,
+    /// Urgent mode (send(MSG_OOB)): the sequence number after the last
+    /// urgent byte, until SND.UNA passes it (Linux's snd_up).
+    pub snd_up: Option<Seq>,
+    /// The urgent byte's sequence number (Linux's urg_seq) while the
+    /// socket's `so_urg` is not `None`.
+    pub rcv_up: Seq,
     /// Send a held partial segment now, cork or not (Linux's
     /// TCP_NAGLE_PUSH: TCP_NODELAY set, or TCP_CORK cleared with it).
     pub nagle_push: bool,
@@ -349,6 +355,8 @@ impl TcpCb {
             write_pending: false,
             fastopen_copied: None,
             snd_sml: Seq(0),
+            snd_up: None,
+            rcv_up: Seq(0),
             nagle_push: false,
             msg_more: false,
             more_pending: false,
