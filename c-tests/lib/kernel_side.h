@@ -8,7 +8,8 @@
 // ADDR PORT REUSE" (bind only, report, hold until killed; "ubind": UDP),
 // "connect ADDR PORT" (connect, report 0 or the errno, send "kernel",
 // report how many bytes the reply had, exit), "dconnect ADDR PORT MS"
-// (report 0 at once, then connect after MS ms, as "connect").
+// (report 0 at once, then connect after MS ms, as "connect"). ADDR is
+// IPv6 (an AF_INET6 socket) when it has a colon.
 #ifndef CT_KERNEL_SIDE_H
 #define CT_KERNEL_SIDE_H
 #include "trace.h"
@@ -22,17 +23,31 @@ static inline void ks_report(int v)
 		_exit(1);
 }
 
-static inline int ks_sock(const char *addr, int port, int reuse, struct sockaddr_in *sa, int ty)
+// An address with a ':' is IPv6 (an AF_INET6 socket), else IPv4.
+static inline int ks_sock(const char *addr, int port, int reuse, struct sockaddr_in6 *sa, int ty)
 {
-	int s = socket(AF_INET, ty, 0);
+	int v6 = strchr(addr, ':') != NULL;
+	int s = socket(v6 ? AF_INET6 : AF_INET, ty, 0);
 	int one = 1;
 	if (reuse)
 		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	memset(sa, 0, sizeof *sa);
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons(port);
-	inet_pton(AF_INET, addr, &sa->sin_addr);
+	if (v6) {
+		sa->sin6_family = AF_INET6;
+		sa->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &sa->sin6_addr);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)sa;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &a->sin_addr);
+	}
 	return s;
+}
+
+static inline socklen_t ks_len(const struct sockaddr_in6 *sa)
+{
+	return sa->sin6_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 // Call first in main(): runs the job if this process is a kernel side.
@@ -41,7 +56,7 @@ static inline void ks_main(int argc, char **argv)
 	if (argc < 5 || strcmp(argv[1], "ks"))
 		return;
 	ks_report_fd = 3;
-	struct sockaddr_in sa;
+	struct sockaddr_in6 sa;
 	int reuse = argc > 5 ? atoi(argv[5]) : 0;
 	int udp = !strcmp(argv[2], "ubind");
 	int s = ks_sock(argv[3], atoi(argv[4]), reuse && strcmp(argv[2], "dconnect"), &sa,
@@ -52,7 +67,7 @@ static inline void ks_main(int argc, char **argv)
 		argv[2] = "connect";
 	}
 	if (!strcmp(argv[2], "connect")) {
-		int r = connect(s, (struct sockaddr *)&sa, sizeof sa);
+		int r = connect(s, (struct sockaddr *)&sa, ks_len(&sa));
 		ks_report(r == 0 ? 0 : errno);
 		if (r == 0) {
 			char b[64];
@@ -63,7 +78,7 @@ static inline void ks_main(int argc, char **argv)
 		}
 		_exit(0);
 	}
-	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (bind(s, (struct sockaddr *)&sa, ks_len(&sa)) < 0) {
 		ks_report(errno);
 		_exit(0);
 	}

@@ -4,6 +4,9 @@
 //! number, so a shimmed program reaches the unshimmed services of its host
 //! (a database on 127.0.0.1, a local DNS or HTTP proxy).
 //!
+//! The same for AF_INET6 sockets and ::1 (or 127/8 v4-mapped); a bind of
+//! ours on `[::]` reserves ::1 in the kernel (not 127.0.0.1 as well).
+//!
 //! `SOCKSHIM_LOOPBACK`: `auto` (our stack where it has a listener or bound
 //! UDP socket for the destination, the kernel otherwise), `kernel` (every
 //! loopback destination goes to the kernel), `stack` (all loopback in our
@@ -19,7 +22,7 @@
 //! neither stack listens, the kernel answers the connect: ECONNREFUSED,
 //! exactly as Linux.
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -65,16 +68,54 @@ pub fn note_option(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
     }
 }
 
+/// A loopback address: 127.0.0.0/8, ::1, or 127/8 v4-mapped.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
+    }
+}
+
+/// The wildcard: 0.0.0.0, ::, or 0.0.0.0 v4-mapped.
+fn is_any(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_unspecified(),
+        IpAddr::V6(a) => {
+            a.is_unspecified() || a.to_ipv4_mapped().is_some_and(|m| m.is_unspecified())
+        }
+    }
+}
+
+/// A v4-mapped address as the IPv4 one (how the stack keys its tables).
+fn canonical(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
 /// Is `dst` to be reached through the kernel rather than our stack?
-fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddrV4) -> bool {
-    if !dst.ip().is_loopback() {
+fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddr) -> bool {
+    if !is_loopback(dst.ip()) {
         return false;
     }
     match mode() {
         Loopback::Stack => false,
         Loopback::Kernel => true,
         // A failed question keeps the socket ours (the behaviour before).
-        Loopback::Auto => s.stack.serves(ty, SocketAddr::V4(dst)) == Ok(false),
+        Loopback::Auto => s.stack.serves(ty, canonical(dst)) == Ok(false),
+    }
+}
+
+/// Is `dst` an address of the socket's own family (an AF_INET6 socket
+/// takes v4-mapped ones; an AF_INET one only IPv4)?
+fn family_fits(of: &OpenFile, dst: SocketAddr) -> bool {
+    match of.domain {
+        Domain::Inet => dst.is_ipv4(),
+        Domain::Inet6 => dst.is_ipv6(),
     }
 }
 
@@ -91,11 +132,8 @@ fn movable(of: &OpenFile) -> bool {
 /// connect(fd, addr): `Some(result)` when the connect went to the kernel
 /// (the fd is a kernel socket from now on), `None` when it stays ours.
 pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>> {
-    // IPv4 only for now (::1 follows these rules later).
-    let Some(SocketAddr::V4(dst)) = ops::parse_sockaddr(addr, of.domain).ok()? else {
-        return None;
-    };
-    if of.domain != Domain::Inet {
+    let dst = ops::parse_sockaddr(addr, of.domain).ok()??;
+    if !family_fits(of, dst) {
         return None;
     }
     let s = crate::driver::shim_if_ready()?;
@@ -113,12 +151,15 @@ pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>
 /// sendto/sendmsg on an unconnected UDP socket to `to`: true when the
 /// socket became a kernel socket (the caller then makes the real call).
 pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> bool {
-    if of.ty != SockType::Dgram || of.domain != Domain::Inet {
+    if of.ty != SockType::Dgram {
         return false;
     }
-    let Some(Ok(Some(SocketAddr::V4(dst)))) = to.map(|b| ops::parse_sockaddr(b, of.domain)) else {
+    let Some(Ok(Some(dst))) = to.map(|b| ops::parse_sockaddr(b, of.domain)) else {
         return false;
     };
+    if !family_fits(of, dst) {
+        return false;
+    }
     let Some(s) = crate::driver::shim_if_ready() else {
         return false;
     };
@@ -137,7 +178,7 @@ fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>) -> R<()> {
     let reserved = of.kside.lock().take().map(|r| r.fd);
     let k = match reserved {
         Some(k) => k,
-        None => high_socket(of.ty)?,
+        None => high_socket(of.domain, of.ty)?,
     };
     if !of.is_nonblock() {
         // SAFETY: fcntl on our own fd.
@@ -186,8 +227,8 @@ fn setup_like(s: &Shim, fd: i32, of: &OpenFile, k: i32, bind: bool) -> R<()> {
             }
         }
     }
-    if let Some(SocketAddr::V4(local)) = s.stack.getsockname(of.handle).ok().filter(|_| bind) {
-        if local.port() != 0 && (local.ip().is_unspecified() || local.ip().is_loopback()) {
+    if let Some(local) = s.stack.getsockname(of.handle).ok().filter(|_| bind) {
+        if local.port() != 0 && (is_any(local.ip()) || is_loopback(local.ip())) {
             kernel_bind(k, local)?;
         }
     }
@@ -235,7 +276,7 @@ fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
 #[derive(Debug)]
 struct Pending {
     fd: i32,
-    peer: SocketAddrV4,
+    peer: SocketAddr,
     /// When it last received a segment (monotonic micros), as the stack's
     /// `accept_head_rcvtime`: the order of the two queues.
     rcvtime: u64,
@@ -288,12 +329,16 @@ fn kernel_type(ty: SockType) -> i32 {
 }
 
 /// A non-blocking, close-on-exec kernel socket at a protected high fd.
-fn high_socket(ty: SockType) -> R<i32> {
+fn high_socket(domain: Domain, ty: SockType) -> R<i32> {
+    let family = match domain {
+        Domain::Inet => libc::AF_INET,
+        Domain::Inet6 => libc::AF_INET6,
+    };
     let k = crate::driver::new_high_fd(|| {
         // SAFETY: plain socket(2).
         unsafe {
             (real().socket)(
-                libc::AF_INET,
+                family,
                 kernel_type(ty) | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
             )
@@ -310,9 +355,9 @@ fn is_reuse_option(level: i32, name: i32) -> bool {
     level == libc::SOL_SOCKET && (name == libc::SO_REUSEADDR || name == libc::SO_REUSEPORT)
 }
 
-fn kernel_bind(k: i32, a: SocketAddrV4) -> R<()> {
-    let (b, len) = ops::sockaddr_bytes(SocketAddr::V4(a));
-    // SAFETY: a sockaddr_in of its length.
+fn kernel_bind(k: i32, a: SocketAddr) -> R<()> {
+    let (b, len) = ops::sockaddr_bytes(a);
+    // SAFETY: a sockaddr_in or sockaddr_in6 of its length.
     if unsafe { (real().bind)(k, b.as_ptr().cast(), len as libc::socklen_t) } < 0 {
         Err(errno())
     } else {
@@ -321,9 +366,10 @@ fn kernel_bind(k: i32, a: SocketAddrV4) -> R<()> {
 }
 
 fn kernel_port(k: i32) -> u16 {
-    let mut b = [0u8; 16];
-    let mut len = 16 as libc::socklen_t;
-    // SAFETY: a 16-byte sockaddr_in buffer, its length in `len`.
+    let mut b = [0u8; 28];
+    let mut len = 28 as libc::socklen_t;
+    // SAFETY: a sockaddr_in6-sized buffer, its length in `len` (the port
+    // is at the same place in both families).
     unsafe { (real().getsockname)(k, b.as_mut_ptr().cast(), &mut len) };
     u16::from_be_bytes([b[2], b[3]])
 }
@@ -337,22 +383,20 @@ fn kernel_port(k: i32) -> u16 {
 /// same one (another is tried if ours has it in use).
 pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
     let stack_bind = |a: SocketAddr| s.stack.bind(of.handle, a).map(|_| 0).map_err(|x| x.0);
-    // IPv4 only for now (::1 and [::] follow these rules later).
-    let a = match a {
-        SocketAddr::V4(v4) if of.domain == Domain::Inet => v4,
-        _ => return stack_bind(a),
-    };
-    let covers = a.ip().is_unspecified() || a.ip().is_loopback();
-    if mode() == Loopback::Stack || !covers || of.kside.lock().is_some() {
-        return stack_bind(SocketAddr::V4(a));
+    let covers = is_any(a.ip()) || is_loopback(a.ip());
+    if mode() == Loopback::Stack || !covers || !family_fits(of, a) || of.kside.lock().is_some() {
+        return stack_bind(a);
     }
-    let kaddr = if a.ip().is_unspecified() {
-        std::net::Ipv4Addr::LOCALHOST
-    } else {
-        *a.ip()
+    // The kernel side of a wildcard is loopback: 127.0.0.1, or ::1 for
+    // `[::]` (v6-only there: a dual-stack [::] does not reserve 127.0.0.1).
+    let kip: IpAddr = match a.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+        IpAddr::V6(_) if is_any(a.ip()) => Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(),
+        ip => ip,
     };
     for _ in 0..16 {
-        let k = high_socket(of.ty)?;
+        let k = high_socket(of.domain, of.ty)?;
         for (level, name, val) in of.opts.lock().iter() {
             if is_reuse_option(*level, *name) {
                 // SAFETY: `val` is a live buffer of its length.
@@ -367,12 +411,12 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
                 };
             }
         }
-        if let Err(x) = kernel_bind(k, SocketAddrV4::new(kaddr, a.port())) {
+        if let Err(x) = kernel_bind(k, SocketAddr::new(kip, a.port())) {
             crate::driver::unprotect_and_close(k);
             return Err(x);
         }
         let port = kernel_port(k);
-        match stack_bind(SocketAddr::V4(SocketAddrV4::new(*a.ip(), port))) {
+        match stack_bind(SocketAddr::new(a.ip(), port)) {
             Ok(_) => {
                 *of.kside.lock() = Some(Reservation {
                     fd: k,
@@ -513,8 +557,8 @@ fn monotonic_us() -> u64 {
 /// (so its arrival can be ordered against our stack's queue).
 fn take_kernel_side(r: &mut Reservation) {
     while r.pending.len() < 4096 {
-        let mut b = [0u8; 16];
-        let mut len = 16 as libc::socklen_t;
+        let mut b = [0u8; 28];
+        let mut len = 28 as libc::socklen_t;
         let fd = crate::driver::new_high_fd(|| {
             // SAFETY: accept4 on our listener into a local sockaddr buffer.
             unsafe {
@@ -529,10 +573,15 @@ fn take_kernel_side(r: &mut Reservation) {
         if fd < 0 {
             return;
         }
-        let peer = SocketAddrV4::new(
-            std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7]),
-            u16::from_be_bytes([b[2], b[3]]),
-        );
+        let port = u16::from_be_bytes([b[2], b[3]]);
+        let peer = if u16::from_ne_bytes([b[0], b[1]]) as i32 == libc::AF_INET6 {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&b[8..24]);
+            let scope = u32::from_ne_bytes([b[24], b[25], b[26], b[27]]);
+            SocketAddr::V6(SocketAddrV6::new(ip.into(), port, 0, scope))
+        } else {
+            SocketAddr::new(Ipv4Addr::new(b[4], b[5], b[6], b[7]).into(), port)
+        };
         // TCP_INFO's tcpi_last_data_recv (offset 52): milliseconds since
         // it last received data, or since the handshake completed.
         let mut ti = [0u8; 104];
@@ -595,8 +644,12 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
             s.unregister(of.handle, evfd);
             crate::wait::drain(evfd);
         }
-        if let Err(x) = w {
-            return Some(Err(x));
+        match w {
+            // The kernel restarts a blocking accept under SA_RESTART
+            // (one without SO_RCVTIMEO); poll is not restarted, so ask.
+            Err(libc::EINTR) if deadline.is_none() && crate::wait::handlers_restart() => {}
+            Err(x) => return Some(Err(x)),
+            Ok(()) => {}
         }
     }
 }
@@ -701,11 +754,11 @@ fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
             (real.fcntl)(fd, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as libc::c_ulong);
         }
     }
-    Ok((fd, SocketAddr::V4(p.peer)))
+    Ok((fd, p.peer))
 }
 
 /// Wait until `a` or `b` is readable or `deadline` passes (EAGAIN). A
-/// signal gives EINTR (poll(2) is never restarted).
+/// signal gives EINTR (poll(2) is never restarted: the caller decides).
 fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
     let ms = match deadline {
         None => -1,

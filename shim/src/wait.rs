@@ -147,3 +147,27 @@ pub fn block_anchor(anchor: i32, deadline: Option<Instant>) -> Result<(), i32> {
         }
     }
 }
+
+/// After a wait in poll(2) (which the kernel never restarts) returned
+/// EINTR without a timeout: would the kernel have restarted a blocking
+/// socket call for the handler that ran? poll only returns EINTR when a
+/// handler ran, and which signal it was is not known here, so: yes when
+/// every signal with a handler installed has SA_RESTART. A program that
+/// mixes handlers with and without SA_RESTART gets EINTR, as from the
+/// ones without.
+pub fn handlers_restart() -> bool {
+    (1..=libc::SIGRTMAX()).all(|sig| {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            return true;
+        }
+        // SAFETY: an all-zero sigaction is a valid value to be overwritten.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: reading the disposition of `sig` into a local struct.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut sa) } != 0 {
+            return true;
+        }
+        sa.sa_sigaction == libc::SIG_DFL
+            || sa.sa_sigaction == libc::SIG_IGN
+            || sa.sa_flags & libc::SA_RESTART != 0
+    })
+}

@@ -83,10 +83,16 @@ impl Core {
             return;
         }
         // SO_RCVLOWAT above 1: reads wait for that many bytes, which the
-        // client's ring reader does not do. Urgent data: reads stop at the
-        // mark and skip its byte, which the stack's queue does (what the
-        // ring holds already all came before the mark).
-        if e.lowat > 1 || self.stack.urgent_mark(h) {
+        // client's ring reader does not do.
+        if e.lowat > 1 {
+            return;
+        }
+        // Urgent data: a read goes on up to the mark and skips its byte,
+        // which the stack's queue does. What the ring holds came before
+        // the mark: taken back, it is served first by the same read
+        // (`recv_pending`).
+        if self.stack.urgent_mark(h) {
+            self.rx_revoke(id);
             return;
         }
         if e.rx.is_none() {
