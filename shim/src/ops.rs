@@ -790,6 +790,21 @@ pub fn siocgstamp(of: &OpenFile) -> R<(i64, u32)> {
     )))
 }
 
+/// sendmsg's per-datagram IP options (SOCKSHIM_SEND_ONCE's bytes), for
+/// the send that follows.
+pub fn send_once(of: &OpenFile, once: [u8; 8]) -> R<()> {
+    let s = shim()?;
+    s.stack
+        .setsockopt(
+            s.now(),
+            of.handle,
+            stack::linux::SOL_SOCKSHIM,
+            stack::linux::SOCKSHIM_SEND_ONCE,
+            &once,
+        )
+        .map_err(e)
+}
+
 /// SIOCATMARK: is the reader at the urgent mark?
 pub fn siocatmark(of: &OpenFile) -> R<bool> {
     let mut b = [0u8; 4];

@@ -37,7 +37,9 @@ use crate::kern::protosw::Protosw;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
-use crate::linux::{LOOPBACK_IFINDEX, SOCKSHIM_SIOCATMARK, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM};
+use crate::linux::{
+    LOOPBACK_IFINDEX, SOCKSHIM_SEND_ONCE, SOCKSHIM_SIOCATMARK, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM,
+};
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
@@ -481,6 +483,16 @@ impl Stack {
         val: &[u8],
     ) -> Result<(), Errno> {
         self.saw_now(now);
+        if level == SOL_SOCKSHIM && name == SOCKSHIM_SEND_ONCE {
+            use crate::netinet::so_pcb::InPcb;
+            let once = crate::netinet::in_pcb::SendOnce::from_bytes(val).ok_or(Errno::EINVAL)?;
+            return self.with_socket(h, |so| {
+                if so.so_type == crate::SockType::Dgram {
+                    so.so_pcb.inp_mut().send_once = once;
+                }
+                Ok(())
+            });
+        }
         self.with_socket(h, |so| sockopt::sosetopt(self, now, so, level, name, val))
     }
 

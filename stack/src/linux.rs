@@ -52,6 +52,11 @@ pub const SOL_SOCKSHIM: i32 = -0x5353;
 pub const SOCKSHIM_SIOCGSTAMP: i32 = 1;
 /// SIOCATMARK through the same level: an int, 1 at the urgent mark.
 pub const SOCKSHIM_SIOCATMARK: i32 = 2;
+/// setsockopt at the same level: the next datagram's IP_TOS / IP_TTL /
+/// IPV6_TCLASS / IPV6_HOPLIMIT, from sendmsg's control messages (8 bytes:
+/// a mask of which follow, 1 tos, 2 ttl, 4 tclass, 8 hop limit, then the
+/// four values). The stack's next send on the socket takes them.
+pub const SOCKSHIM_SEND_ONCE: i32 = 3;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
 pub const SO_PASSCRED: i32 = 16;

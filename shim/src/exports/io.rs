@@ -128,6 +128,69 @@ pub(crate) fn msghdr_in(m: &libc::msghdr, send: bool) -> R<(Option<UserAddr>, Ve
     Ok((name, iovecs_in(m.msg_iov, m.msg_iovlen)?))
 }
 
+/// A datagram's IP_TOS, IP_TTL, IPV6_TCLASS and IPV6_HOPLIMIT control
+/// messages on sendmsg, checked as Linux's ip_cmsg_send and
+/// ip6_datagram_send_ctl check them (EINVAL), as SOCKSHIM_SEND_ONCE's
+/// bytes; None when there are none. Other control messages are ignored.
+fn send_cmsgs(m: &libc::msghdr) -> R<Option<[u8; 8]>> {
+    const HDR: usize = 16;
+    const OPTMEM_MAX: usize = 1 << 16;
+    let len = m.msg_controllen;
+    if m.msg_control.is_null() || len < HDR {
+        return Ok(None);
+    }
+    if len > OPTMEM_MAX {
+        return Err(libc::ENOBUFS);
+    }
+    // SAFETY: u8 accepts any bit pattern; the range is checked by the copy.
+    let c = unsafe { uaccess::read_array(m.msg_control as *const u8, len) }?;
+    let mut once = stack::netinet::in_pcb::SendOnce::default();
+    let mut any = false;
+    let mut off = 0;
+    while off + HDR <= c.len() {
+        let clen = u64::from_ne_bytes(c[off..off + 8].try_into().unwrap_or_default()) as usize;
+        if clen < HDR || clen > c.len() - off {
+            return Err(libc::EINVAL);
+        }
+        let level = i32::from_ne_bytes(c[off + 8..off + 12].try_into().unwrap_or_default());
+        let ty = i32::from_ne_bytes(c[off + 12..off + 16].try_into().unwrap_or_default());
+        let data = &c[off + HDR..off + clen];
+        let int = || match *data {
+            [a, b, c, d] => Ok(i32::from_ne_bytes([a, b, c, d])),
+            _ => Err(libc::EINVAL),
+        };
+        let byte = |v: i32, lo: i32| {
+            if (lo..=255).contains(&v) {
+                Ok((v >= 0).then_some(v as u8))
+            } else {
+                Err(libc::EINVAL)
+            }
+        };
+        match (level, ty) {
+            (libc::SOL_IP, libc::IP_TOS) => {
+                let v = match *data {
+                    [b] => i32::from(b),
+                    _ => int()?,
+                };
+                once.tos = byte(v, 0)?;
+            }
+            (libc::SOL_IP, libc::IP_TTL) => once.ttl = byte(int()?, 1)?,
+            // -1 is kept as it is (an int the header takes as 0xff).
+            (libc::SOL_IPV6, libc::IPV6_TCLASS) => {
+                once.tclass = byte(int()?, -1)?.or(Some(0xff));
+            }
+            (libc::SOL_IPV6, libc::IPV6_HOPLIMIT) => once.hops = byte(int()?, -1)?,
+            _ => {
+                off += clen.div_ceil(8) * 8;
+                continue;
+            }
+        }
+        any = true;
+        off += clen.div_ceil(8) * 8;
+    }
+    Ok(any.then(|| once.to_bytes()))
+}
+
 /// readv/writev's count check (Linux: EINVAL beyond UIO_MAXIOV).
 pub(crate) fn iovcnt(n: c_int) -> R<usize> {
     if (0..=UIO_MAXIOV as c_int).contains(&n) {
@@ -212,6 +275,11 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
                 } else {
                     Ok(n)
                 };
+            }
+            if of.ty == SockType::Dgram {
+                if let Some(once) = send_cmsgs(&m)? {
+                    ops::send_once(&of, once)?;
+                }
             }
             send_iovecs(&of, &iovs, flags, name.as_ref().map(UserAddr::bytes))
         }),

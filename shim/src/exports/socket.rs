@@ -54,10 +54,9 @@ pub unsafe extern "C" fn socketpair(
     protocol: c_int,
     sv: *mut c_int,
 ) -> c_int {
-    if domain == libc::AF_INET || domain == libc::AF_INET6 {
-        set_errno(libc::EOPNOTSUPP);
-        return -1;
-    }
+    // The kernel answers for AF_INET and AF_INET6 too: it never makes a
+    // pair of them (EOPNOTSUPP), but checks the type and protocol first
+    // (ESOCKTNOSUPPORT, EPROTONOSUPPORT...), as our socket() would.
     // SAFETY: pass-through.
     unsafe { (real().socketpair)(domain, ty, protocol, sv) }
 }

@@ -38,6 +38,73 @@ pub const RX6_RECVERR: u8 = 16;
 /// The application bound a specific local address.
 pub const INP_BOUNDADDR: u32 = 0x08;
 
+/// A datagram's own IP_TOS/IP_TTL (IPv4) or IPV6_TCLASS/IPV6_HOPLIMIT
+/// (IPv6), from sendmsg's control messages: the next send takes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendOnce {
+    pub tos: Option<u8>,
+    pub ttl: Option<u8>,
+    pub tclass: Option<u8>,
+    pub hops: Option<u8>,
+}
+
+impl SendOnce {
+    /// From SOCKSHIM_SEND_ONCE's bytes (linux.rs).
+    pub fn from_bytes(b: &[u8]) -> Option<SendOnce> {
+        let [mask, tos, ttl, tclass, hops, ..] = *b else {
+            return None;
+        };
+        let bit = |n: u8, v: u8| (mask & n != 0).then_some(v);
+        Some(SendOnce {
+            tos: bit(1, tos),
+            ttl: bit(2, ttl),
+            tclass: bit(4, tclass),
+            hops: bit(8, hops),
+        })
+    }
+
+    pub fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        for (i, (n, v)) in [
+            (1, self.tos),
+            (2, self.ttl),
+            (4, self.tclass),
+            (8, self.hops),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = v {
+                b[0] |= n;
+                b[1 + i] = v;
+            }
+        }
+        b
+    }
+
+    /// This datagram's header fields on `inp` (a copy): what was given
+    /// replaces the socket's options, for the destination's family.
+    pub fn apply(self, inp: &mut Inpcb, v6: bool) {
+        if v6 {
+            if let Some(t) = self.tclass {
+                inp.tclass = t;
+            }
+            if let Some(h) = self.hops {
+                inp.hops6 = i16::from(h);
+                inp.mc_hops6 = i16::from(h);
+            }
+        } else {
+            if let Some(t) = self.tos {
+                inp.tos = t;
+            }
+            if let Some(t) = self.ttl {
+                inp.ttl = t;
+                inp.mc_ttl = t;
+            }
+        }
+    }
+}
+
 /// Addressing common to TCP and UDP. (s)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inpcb {
@@ -88,6 +155,8 @@ pub struct Inpcb {
     pub mc_addr: Ipv4Addr,
     /// IP_MULTICAST_ALL (default on): receive groups other sockets joined.
     pub mc_all: bool,
+    /// The next datagram's own TOS/TTL (sendmsg's control messages).
+    pub send_once: SendOnce,
 }
 
 impl Inpcb {
@@ -124,6 +193,7 @@ impl Inpcb {
             mc_ifindex: 0,
             mc_addr: Ipv4Addr::UNSPECIFIED,
             mc_all: true,
+            send_once: SendOnce::default(),
         }
     }
 
@@ -718,6 +788,32 @@ mod tests {
             t.bind(Proto::Tcp, 0, user(2, true), (40000, 40000), 7),
             Err(Errno::EADDRINUSE),
             "TCP does not share an ephemeral port"
+        );
+    }
+
+    #[test]
+    fn send_once_round_trips_and_applies_per_family() {
+        let once = SendOnce {
+            tos: Some(0x20),
+            ttl: None,
+            tclass: Some(0xb8),
+            hops: Some(9),
+        };
+        assert_eq!(SendOnce::from_bytes(&once.to_bytes()), Some(once));
+        assert_eq!(SendOnce::from_bytes(&[1, 2, 3]), None, "too short");
+        let mut inp = Inpcb::new(64);
+        once.apply(&mut inp, false);
+        assert_eq!(
+            (inp.tos, inp.ttl, inp.tclass),
+            (0x20, 64, 0),
+            "IPv4: tos only"
+        );
+        let mut inp = Inpcb::new(64);
+        once.apply(&mut inp, true);
+        assert_eq!(
+            (inp.tos, inp.tclass, inp.hops6),
+            (0, 0xb8, 9),
+            "IPv6: tclass, hops"
         );
     }
 }

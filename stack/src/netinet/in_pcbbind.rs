@@ -44,9 +44,17 @@ pub(crate) fn in_pcbdest(
 ) -> Result<SocketAddr, Errno> {
     let ip = in_canonical(inp.family, inp.v6only, addr.ip(), Errno::ENETUNREACH)?;
     // `::` is loopback in the bound address's family (ip::dst_this_host).
+    // Otherwise the families must agree: an IPv6 destination from a
+    // socket on a v4-mapped address is EAFNOSUPPORT (udpv6_sendmsg,
+    // tcp_v6_connect), an IPv4 one from a socket on an IPv6 address
+    // ENETUNREACH.
     let any6 = matches!(ip, std::net::IpAddr::V6(a) if a.is_unspecified());
     if !inp.laddr.is_unspecified() && inp.laddr.is_ipv4() != ip.is_ipv4() && !any6 {
-        return Err(Errno::ENETUNREACH);
+        return Err(if inp.laddr.is_ipv4() {
+            Errno::EAFNOSUPPORT
+        } else {
+            Errno::ENETUNREACH
+        });
     }
     Ok(SocketAddr::new(ip, addr.port()))
 }

@@ -154,6 +154,8 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
+        // sendmsg's IP_TOS/IP_TTL/IPV6_TCLASS/IPV6_HOPLIMIT: this call's.
+        let once = std::mem::take(&mut so.so_pcb.inp_mut().send_once);
         let dst = match to {
             Some(a) => {
                 if a.port() == 0 {
@@ -191,7 +193,8 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             _ => None,
         };
         autobind(cx, so)?;
-        let inp = *so.so_pcb.inp();
+        let mut inp = *so.so_pcb.inp();
+        once.apply(&mut inp, dst.is_ipv6());
         if let Some((ifindex, src)) = mc_route {
             udp_output_mcast(cx, &inp, src, dst, data, ifindex);
             Stats::bump(&cx.stats().udp_out);
