@@ -671,13 +671,19 @@ impl Core {
                     }
                     if let Some(Ok(n)) = got {
                         self.sync_token(id);
+                        // Rings serve streams only: no datagram details,
+                        // a receive timestamp if asked for.
+                        let info = self
+                            .check(sess, id)
+                            .ok()
+                            .and_then(|h| self.stack.stream_rcv_info(h))
+                            .filter(|_| n > 0);
                         return (
                             Ok(Body::Recv {
                                 full_len: n as u64,
                                 from: None,
                                 data: &self.scratch[..n],
-                                // Rings serve streams only: no datagram details.
-                                info: None,
+                                info,
                             }),
                             None,
                         );

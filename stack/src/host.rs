@@ -538,12 +538,25 @@ impl Stack {
         }
     }
 
-    /// Has the socket an urgent mark ahead of its reader (TCP urgent
-    /// data, tcp_urg.rs)? The service then leaves its data in the
-    /// stack's queue, where reads stop at the mark.
-    pub fn urgent_mark(&self, h: SocketHandle) -> bool {
-        self.with_socket(h, |so| Ok(so.so_urg != crate::kern::socket::SoUrg::None))
-            .unwrap_or(false)
+    /// Must the socket's reads come from the stack's queue: an urgent mark
+    /// ahead of the reader (reads stop there, tcp_urg.rs), or receive
+    /// timestamps asked for (each read reports one)? The service then
+    /// lends no receive ring.
+    pub fn reads_by_message(&self, h: SocketHandle) -> bool {
+        self.with_socket(h, |so| {
+            let o = &so.so_options;
+            Ok(so.so_urg != crate::kern::socket::SoUrg::None || o.rcvtstamp || o.rcvtstampns)
+        })
+        .unwrap_or(false)
+    }
+
+    /// The receive timestamp a stream read reports (SO_TIMESTAMP(NS)):
+    /// what `recv` gives with its data, for bytes the service served
+    /// from outside the stack's queue.
+    pub fn stream_rcv_info(&self, h: SocketHandle) -> Option<crate::DgramInfo> {
+        self.with_socket(h, |so| Ok(uipc::stream_rcv_info(so)))
+            .ok()
+            .flatten()
     }
 
     /// Current readiness (POLL* bits). A stale handle reports NVAL.

@@ -88,10 +88,10 @@ impl Core {
             return;
         }
         // Urgent data: a read goes on up to the mark and skips its byte,
-        // which the stack's queue does. What the ring holds came before
-        // the mark: taken back, it is served first by the same read
-        // (`recv_pending`).
-        if self.stack.urgent_mark(h) {
+        // which the stack's queue does; receive timestamps come with each
+        // read from the queue. What the ring holds came before: taken
+        // back, it is served first by the same read (`recv_pending`).
+        if self.stack.reads_by_message(h) {
             self.rx_revoke(id);
             return;
         }

@@ -62,6 +62,9 @@ pub struct SockBuf {
     /// The application set the size (SO_SNDBUF/SO_RCVBUF): no autotuning
     /// (Linux's SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK).
     pub user_locked: bool,
+    /// A stream's last data arrival (the SO_TIMESTAMP a TCP recvmsg
+    /// reports, as Linux's tcp_recv_timestamp of the last skb read).
+    pub sb_stamp: crate::time::Instant,
 }
 
 impl SockBuf {
@@ -72,6 +75,7 @@ impl SockBuf {
             sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
+            sb_stamp: crate::time::Instant::ZERO,
         }
     }
 
@@ -82,6 +86,7 @@ impl SockBuf {
             sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
+            sb_stamp: crate::time::Instant::ZERO,
         }
     }
 

@@ -361,11 +361,12 @@ fn soreceive_stream<C: SoCx>(
             }
             cx.pr(so).pru_rcvd(cx, now, so);
         }
+        let info = stream_rcv_info(so).filter(|_| n > 0);
         return Ok(RecvMeta {
             copied: n,
             full_len: n,
             from: None,
-            info: None,
+            info,
         });
     }
     if so.sb_state.fin_received {
@@ -404,6 +405,17 @@ pub fn siocgstamp(so: &mut Socket, now: Instant) -> Result<Instant, Errno> {
     so.so_stamp = SoStamp::At(t);
     so.so_options.stamp_ioctl = true;
     Ok(t)
+}
+
+/// SO_TIMESTAMP(NS) on a stream: the last arrival (tcp_recvmsg's
+/// tcp_recv_timestamp; the shim puts it before TCP_CM_INQ).
+pub fn stream_rcv_info(so: &Socket) -> Option<DgramInfo> {
+    let want = so_cmsg_want(so);
+    (want != 0).then(|| DgramInfo {
+        stamp: so.so_rcv.sb_stamp,
+        want,
+        ..DgramInfo::default()
+    })
 }
 
 /// The SOL_SOCKET control messages a socket asks for (timestamps).

@@ -674,6 +674,7 @@ fn tcp_process_text(
         tp.ack_now = true;
     } else if rel == 0 {
         tcp_rcv_in_order(now, tp, ring, data);
+        so.so_rcv.sb_stamp = now;
         cx.sockets().sowakeup(handle);
     } else {
         let off = ring.len() + rel;

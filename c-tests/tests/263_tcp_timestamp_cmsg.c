@@ -1,0 +1,58 @@
+// CHECKS: recvmsg on a TCP socket with SO_TIMESTAMP (then SO_TIMESTAMPNS)
+// and TCP_INQ gives the timestamp control message first (the data's
+// arrival, tcp_recv_timestamp), then TCP_CM_INQ; without SO_TIMESTAMP
+// only TCP_CM_INQ.
+// PEER: tcp 22630 send:hello wait:a send:world wait:b send:again wait:done
+// NORMALISED: timestamps print only as "within 5 s of now".
+#include "trace.h"
+
+#define P 22630
+
+static void show(const char *what, int fd)
+{
+	char buf[64], cbuf[256];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	long n = T_CALL(what, recvmsg(fd, &m, 0));
+	t_data("  data", buf, n);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		unsigned char *d = CMSG_DATA(c);
+		if (c->cmsg_level == SOL_SOCKET && (c->cmsg_type == SO_TIMESTAMP || c->cmsg_type == SO_TIMESTAMPNS)) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			long long sec = *(long long *)d;
+			t_log("  cmsg %s len %zu: within 5 s of now: %s",
+			      c->cmsg_type == SO_TIMESTAMP ? "SO_TIMESTAMP" : "SO_TIMESTAMPNS", (size_t)c->cmsg_len,
+			      (sec <= now.tv_sec && sec >= now.tv_sec - 5) ? "yes" : "no");
+		} else if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
+			t_log("  cmsg TCP_CM_INQ len %zu: %d", (size_t)c->cmsg_len, *(int *)d);
+		} else {
+			t_log("  cmsg %d/%d len %zu", c->cmsg_level, c->cmsg_type, (size_t)c->cmsg_len);
+		}
+	}
+}
+
+int main(void)
+{
+	// Timestamps on before any data arrives (Linux stamps a segment only
+	// if some socket asked for timestamps when it came in).
+	int fd = ct_socket(SOCK_STREAM);
+	ct_setint(fd, SOL_TCP, TCP_INQ, 1);
+	ct_setint(fd, SOL_SOCKET, SO_TIMESTAMP, 1);
+	struct sockaddr_in a = ct_addr(PEER_IP, P);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+		ct_die("connect");
+	ct_wait_bytes(fd, 5, 3000);
+	show("recvmsg, SO_TIMESTAMP + TCP_INQ", fd);
+	ct_signal("a");
+	ct_setint(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+	ct_wait_bytes(fd, 5, 3000);
+	show("recvmsg, SO_TIMESTAMPNS + TCP_INQ", fd);
+	ct_setint(fd, SOL_SOCKET, SO_TIMESTAMPNS, 0);
+	ct_setint(fd, SOL_SOCKET, SO_TIMESTAMP, 0);
+	ct_signal("b");
+	ct_wait_bytes(fd, 5, 3000);
+	show("recvmsg, TCP_INQ only", fd);
+	ct_signal("done");
+	return 0;
+}
