@@ -85,6 +85,17 @@ pub fn to_high_fd(fd: i32) -> i32 {
     hi
 }
 
+/// A protected duplicate of `fd` among the shim's high numbers (one
+/// fcntl: nothing is taken from the low numbers); negative on failure.
+pub fn dup_high(fd: i32) -> i32 {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor of this process.
+    let hi = unsafe { (real().fcntl)(fd, libc::F_DUPFD_CLOEXEC, SHIM_FD_BASE as libc::c_ulong) };
+    if hi >= 0 {
+        PROTECTED.lock().push(hi);
+    }
+    hi
+}
+
 /// Serialises the shim's own fd allocations: an eventfd briefly holds a
 /// low number before it moves up, and must not make a concurrent anchor
 /// (the program's fd) land on a higher number than the kernel would give.

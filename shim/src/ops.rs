@@ -36,12 +36,19 @@ pub fn blocking<T>(
     if s.stack.remote().is_some() {
         return blocking_on_anchor(s, of, nonblock, deadline, op);
     }
+    let mut _hold = None;
     loop {
         let r = op(s, false);
         s.after_op();
         match r {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
+        }
+        // A blocked call holds the socket (so_count) as Linux's holds the
+        // file: a close() meanwhile does not end it (the call times out or
+        // completes), and the connection closes when it returns.
+        if _hold.is_none() {
+            _hold = CallRef::take(s, of.handle);
         }
         let evfd = thread_evfd();
         s.register(of.handle, evfd);
@@ -60,6 +67,45 @@ pub fn blocking<T>(
     }
 }
 
+/// A blocking call's reference on its socket (in-process stack), dropped
+/// when the call returns.
+struct CallRef<'a> {
+    s: &'a Shim,
+    h: SocketHandle,
+}
+
+impl<'a> CallRef<'a> {
+    fn take(s: &'a Shim, h: SocketHandle) -> Option<CallRef<'a>> {
+        s.stack.local()?.sodup(h).ok()?;
+        Some(CallRef { s, h })
+    }
+}
+
+impl Drop for CallRef<'_> {
+    fn drop(&mut self) {
+        if let Some(st) = self.s.stack.local() {
+            let _ = st.close(self.s.now(), self.h);
+            self.s.after_op();
+        }
+    }
+}
+
+/// A duplicate of an anchor held by a blocking call (service mode).
+struct AnchorRef(i32);
+
+impl AnchorRef {
+    fn dup(anchor: i32) -> Option<AnchorRef> {
+        let fd = crate::driver::dup_high(anchor);
+        (fd >= 0).then_some(AnchorRef(fd))
+    }
+}
+
+impl Drop for AnchorRef {
+    fn drop(&mut self) {
+        crate::driver::unprotect_and_close(self.0);
+    }
+}
+
 /// The service's way: try; read the anchor's token back and try again
 /// with `wait` (the service re-arms the token if the socket is ready or
 /// when it becomes so); then sleep in the kernel on the anchor.
@@ -70,12 +116,19 @@ fn blocking_on_anchor<T>(
     deadline: Option<std::time::Instant>,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
+    let mut held: Option<AnchorRef> = None;
     loop {
         match op(s, false) {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
         }
-        let anchor = of.anchor();
+        // The wait holds the anchor's open file (a private duplicate), as
+        // Linux's call holds the socket's: a close() meanwhile neither
+        // ends the call nor tells the service the socket is gone.
+        if held.is_none() {
+            held = AnchorRef::dup(of.anchor());
+        }
+        let anchor = held.as_ref().map_or(of.anchor(), |h| h.0);
         crate::wait::drain_token(anchor);
         match op(s, true) {
             Err(Errno::EAGAIN) => {}
