@@ -395,8 +395,14 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
         IpAddr::V6(_) if is_any(a.ip()) => Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(),
         ip => ip,
     };
+    // A kernel without IPv6 (disabled, or no ::1 on lo) holds nothing
+    // for an AF_INET6 socket's wildcard: our stack alone answers.
+    let v6 = of.domain == Domain::Inet6;
     for _ in 0..16 {
-        let k = high_socket(of.domain, of.ty)?;
+        let k = match high_socket(of.domain, of.ty) {
+            Err(_) if v6 => return stack_bind(a),
+            r => r?,
+        };
         for (level, name, val) in of.opts.lock().iter() {
             if is_reuse_option(*level, *name) {
                 // SAFETY: `val` is a live buffer of its length.
@@ -413,6 +419,11 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
         }
         if let Err(x) = kernel_bind(k, SocketAddr::new(kip, a.port())) {
             crate::driver::unprotect_and_close(k);
+            // No ::1 in the kernel: a wildcard is ours alone; ::1 itself
+            // is not there, as Linux says (EADDRNOTAVAIL).
+            if v6 && x == libc::EADDRNOTAVAIL && is_any(a.ip()) {
+                return stack_bind(a);
+            }
             return Err(x);
         }
         let port = kernel_port(k);
