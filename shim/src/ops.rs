@@ -122,12 +122,6 @@ fn blocking_on_anchor<T>(
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
         }
-        // The wait holds the anchor's open file (a private duplicate), as
-        // Linux's call holds the socket's: a close() meanwhile neither
-        // ends the call nor tells the service the socket is gone.
-        if held.is_none() {
-            held = AnchorRef::dup(of.anchor());
-        }
         let anchor = held.as_ref().map_or(of.anchor(), |h| h.0);
         crate::wait::drain_token(anchor);
         match op(s, true) {
@@ -139,6 +133,14 @@ fn blocking_on_anchor<T>(
         if crate::client::spin_for_change(of.handle.as_u64(), idle_from) {
             continue;
         }
+        // The sleep holds the anchor's open file (a private duplicate,
+        // taken once per call), as Linux's call holds the socket's: a
+        // close() meanwhile neither ends the call nor tells the service
+        // the socket is gone.
+        if held.is_none() {
+            held = AnchorRef::dup(anchor);
+        }
+        let anchor = held.as_ref().map_or(anchor, |h| h.0);
         crate::wait::block_anchor(anchor, deadline)?;
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
