@@ -18,8 +18,8 @@ rc=$?
 [ $rc = 0 ] && grep -q "^same (" "$WORK/same.out" ||
   fail "compare -- curl: exit $rc, want same: $(cat "$WORK/same.out" "$WORK/same.err"); kernel: $(cat "$WORK/same/kernel.txt"); shim: $(cat "$WORK/same/shim.txt")"
 grep -q "connect(" "$WORK/same/kernel.txt" && grep -q "connect(" "$WORK/same/shim.txt" || fail "compare: a side traced no connect"
-ip netns exec "$NS" ip -o link show | grep -q sscmp && fail "compare left its veth behind"
-ip netns list | grep -q "^sscmp-" && fail "compare left its namespace behind"
+out_has sscmp ip netns exec "$NS" ip -o link show && fail "compare left its veth behind"
+out_has "^sscmp-" ip netns list && fail "compare left its namespace behind"
 pass "compare -- curl: $(cat "$WORK/same.out")"
 
 prog='if [ -n "${LD_PRELOAD:-}" ]; then port=8001; else port=8000; fi; curl -s -o /dev/null http://10.7.0.1:$port/index.html; exit 0'
