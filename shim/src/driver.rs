@@ -61,6 +61,11 @@ pub fn unprotect_and_close(fd: i32) {
     unsafe { (real().close)(fd) };
 }
 
+/// Protect one of the shim's own fds (at SHIM_FD_BASE or above).
+pub fn protect(fd: i32) {
+    PROTECTED.lock().push(fd);
+}
+
 /// The protected fds, ascending.
 pub fn protected_fds() -> Vec<i32> {
     let mut v = PROTECTED.lock().clone();
@@ -343,6 +348,7 @@ extern "C" fn atfork_child() {
             s.pid.store(unsafe { libc::getpid() }, Ordering::Relaxed);
             crate::uaccess::forget_pid();
             crate::client::forget_region();
+            crate::callref::forget_in_child();
             return;
         }
     }

@@ -542,16 +542,24 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
     } else {
         -1
     };
+    // The call's reference while it waits (see callref.rs).
+    let mut held: Option<crate::callref::CallRef> = None;
     loop {
         for wait in [false, true] {
             if wait {
                 if nonblock {
                     return Some(Err(libc::EAGAIN));
                 }
+                if held.is_none() {
+                    match crate::callref::CallRef::take(s, of) {
+                        Ok(h) => held = Some(h),
+                        Err(x) => return Some(Err(x)),
+                    }
+                }
                 if local {
                     s.register(of.handle, evfd);
                 } else {
-                    crate::wait::drain_token(of.anchor());
+                    crate::wait::drain_token(held.as_ref().map_or(-1, |h| h.anchor()));
                 }
             }
             if let Some(r) = accept_one(s, of, flags, cloexec, wait) {
@@ -563,7 +571,11 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
         }
         // Sleep on both stacks: our side's wake-up (the eventfd, or the
         // service's token on the anchor) and the kernel listener.
-        let first = if local { evfd } else { of.anchor() };
+        let first = if local {
+            evfd
+        } else {
+            held.as_ref().map_or(-1, |h| h.anchor())
+        };
         let w = wait_two(first, res, deadline);
         if local {
             s.unregister(of.handle, evfd);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use stack::linux::*;
 use stack::{Domain, Errno, Readiness, SockType, SocketHandle};
 
+use crate::callref::CallRef;
 use crate::driver::{shim, Shim};
 use crate::fdtable::OpenFile;
 use crate::net::Net;
@@ -36,12 +37,17 @@ pub fn blocking<T>(
     if s.stack.remote().is_some() {
         return blocking_on_anchor(s, of, nonblock, deadline, op);
     }
+    // Taken before the first wait, held until the call returns.
+    let mut held = None;
     loop {
         let r = op(s, false);
         s.after_op();
         match r {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
+        }
+        if held.is_none() {
+            held = Some(CallRef::take(s, of)?);
         }
         let evfd = thread_evfd();
         s.register(of.handle, evfd);
@@ -62,7 +68,9 @@ pub fn blocking<T>(
 
 /// The service's way: try; read the anchor's token back and try again
 /// with `wait` (the service re-arms the token if the socket is ready or
-/// when it becomes so); then sleep in the kernel on the anchor.
+/// when it becomes so); then sleep in the kernel on the anchor (the call's
+/// own duplicate of it, which keeps the socket open if another thread
+/// closes the descriptor meanwhile).
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
@@ -70,12 +78,16 @@ fn blocking_on_anchor<T>(
     deadline: Option<std::time::Instant>,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
+    let mut held = None;
     loop {
         match op(s, false) {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
         }
-        let anchor = of.anchor();
+        let anchor = match &held {
+            Some(h) => CallRef::anchor(h),
+            None => held.insert(CallRef::take(s, of)?).anchor(),
+        };
         crate::wait::drain_token(anchor);
         match op(s, true) {
             Err(Errno::EAGAIN) => {}
