@@ -65,17 +65,28 @@ pub fn note_option(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
     }
 }
 
-/// Is `dst` to be reached through the kernel rather than our stack?
-fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddrV4) -> bool {
+/// Is `dst` to be reached through the kernel rather than our stack? Why
+/// (for the decision log), or None.
+fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddrV4) -> Option<&'static str> {
     if !dst.ip().is_loopback() {
-        return false;
+        return None;
     }
     match mode() {
-        Loopback::Stack => false,
-        Loopback::Kernel => true,
+        Loopback::Stack => None,
+        Loopback::Kernel => Some("SOCKSHIM_LOOPBACK=kernel"),
         // A failed question keeps the socket ours (the behaviour before).
-        Loopback::Auto => s.stack.serves(ty, SocketAddr::V4(dst)) == Ok(false),
+        Loopback::Auto => (s.stack.serves(ty, SocketAddr::V4(dst)) == Ok(false))
+            .then_some("our stack has no socket there (SOCKSHIM_LOOPBACK=auto)"),
     }
+}
+
+/// The decision log's line for a socket that became a kernel socket.
+fn explain_move(ty: SockType, dst: SocketAddrV4, why: &str) {
+    let what = match ty {
+        SockType::Stream => "TCP connect",
+        SockType::Dgram => "UDP send",
+    };
+    crate::decision::explain(|| format!("a {what} to {dst} went to the kernel's stack: {why}"));
 }
 
 /// Can this socket still change stacks? A TCP socket that has not yet
@@ -99,12 +110,14 @@ pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>
         return None;
     }
     let s = crate::driver::shim_if_ready()?;
-    if !goes_to_kernel(s, of.ty, dst) || !movable(of) {
+    let why = goes_to_kernel(s, of.ty, dst)?;
+    if !movable(of) {
         return None;
     }
     if let Err(x) = become_kernel(s, fd, of) {
         return Some(Err(x));
     }
+    explain_move(of.ty, dst, why);
     // SAFETY: `addr` is the caller's copied-in address, of its length.
     let r = unsafe { (real().connect)(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
     Some(if r == 0 { Ok(0) } else { Err(errno()) })
@@ -122,7 +135,14 @@ pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> bool {
     let Some(s) = crate::driver::shim_if_ready() else {
         return false;
     };
-    goes_to_kernel(s, of.ty, dst) && movable(of) && become_kernel(s, fd, of).is_ok()
+    let Some(why) = goes_to_kernel(s, of.ty, dst) else {
+        return false;
+    };
+    let moved = movable(of) && become_kernel(s, fd, of).is_ok();
+    if moved {
+        explain_move(of.ty, dst, why);
+    }
+    moved
 }
 
 pub fn errno() -> i32 {
