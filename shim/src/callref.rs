@@ -85,6 +85,6 @@ pub fn forget_in_child() {
         return;
     };
     for d in held.drain(..) {
-        crate::driver::unprotect_and_close(d);
+        crate::driver::unprotect_and_close_in_child(d);
     }
 }

@@ -61,6 +61,16 @@ pub fn unprotect_and_close(fd: i32) {
     unsafe { (real().close)(fd) };
 }
 
+/// `unprotect_and_close` in a fork child, where another thread of the
+/// parent may have held the lock at fork(): the fd is closed anyway.
+pub fn unprotect_and_close_in_child(fd: i32) {
+    if let Some(mut p) = PROTECTED.try_lock() {
+        p.retain(|&x| x != fd);
+    }
+    // SAFETY: closing our own fd.
+    unsafe { (real().close)(fd) };
+}
+
 /// Protect one of the shim's own fds (at SHIM_FD_BASE or above).
 pub fn protect(fd: i32) {
     PROTECTED.lock().push(fd);
