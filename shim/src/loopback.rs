@@ -636,7 +636,8 @@ fn accept_one(
     match s.stack.remote() {
         Some(r) => match r.accept(of.handle, wait, cloexec) {
             Ok((h, peer, anchor)) => {
-                s.fds.insert(
+                ops::install(
+                    s,
                     anchor,
                     Arc::new(OpenFile::new(
                         h,
@@ -660,7 +661,8 @@ fn accept_one(
             s.after_op();
             match r {
                 Ok((h, peer)) => {
-                    s.fds.insert(
+                    ops::install(
+                        s,
                         anchor,
                         Arc::new(OpenFile::new(
                             h,

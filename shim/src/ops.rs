@@ -197,7 +197,8 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
         Net::Local(st) => st,
         Net::Remote(r) => {
             let (h, anchor) = r.socket(domain, ty, protocol, cloexec != 0).map_err(e)?;
-            s.fds.insert(
+            install(
+                s,
                 anchor,
                 Arc::new(OpenFile::new(
                     h,
@@ -223,7 +224,8 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
         let _ = st.close(s.now(), h);
         return Err(err);
     }
-    s.fds.insert(
+    install(
+        s,
         anchor,
         Arc::new(OpenFile::new(
             h,
@@ -241,14 +243,32 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
 pub fn release(fd: i32) -> Option<SocketHandle> {
     let s = crate::driver::shim_if_ready()?;
     let of = s.fds.remove(fd)?;
+    release_entry(s, &of);
+    s.stack.remote().map(|_| of.handle)
+}
+
+/// One descriptor of `of` is gone: its reference goes.
+fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
         // The open file is gone: epoll registrations go with it.
-        s.epoll.forget_file(&of);
-        crate::loopback::forget(&of);
+        s.epoll.forget_file(of);
+        crate::loopback::forget(of);
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
-    s.stack.remote().map(|_| of.handle)
+}
+
+/// Put `of` in the fd table at `fd` (a new descriptor the kernel just
+/// gave). An entry still at `fd` lost its descriptor behind the shim's
+/// back (a raw close syscall): its reference is released now, as the
+/// close would have (else its socket would never close).
+pub fn install(s: &Shim, fd: i32, of: Arc<OpenFile>) {
+    if let Some(old) = s.fds.insert(fd, of) {
+        release_entry(s, &old);
+        if let Some(r) = s.stack.remote() {
+            r.closed(old.handle);
+        }
+    }
 }
 
 /// Descriptors that arrived by SCM_RIGHTS (service mode): those that are
@@ -280,8 +300,7 @@ pub fn adopt_received(fds: &[i32]) {
                 Ok(_) if i32::from_ne_bytes(v) == libc::AF_INET6 => Domain::Inet6,
                 _ => Domain::Inet,
             };
-            s.fds
-                .insert(*fd, Arc::new(OpenFile::new(h, domain, ty, false)));
+            install(s, *fd, Arc::new(OpenFile::new(h, domain, ty, false)));
         }
     }
 }
@@ -348,7 +367,8 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
             r.accept(of.handle, wait, cloexec != 0)
         })?;
-        s.fds.insert(
+        install(
+            s,
             anchor,
             Arc::new(OpenFile::new(
                 h,
@@ -377,7 +397,8 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
             return Err(err);
         }
     };
-    s.fds.insert(
+    install(
+        s,
         anchor,
         Arc::new(OpenFile::new(
             h,
