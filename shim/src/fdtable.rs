@@ -35,6 +35,8 @@ pub struct OpenFile {
     /// The kernel socket reserving this socket's loopback port, and the
     /// shadow listener's connections taken from it (loopback.rs).
     pub kside: parking_lot::Mutex<Option<crate::loopback::Reservation>>,
+    /// Threads blocked on this open file in service mode (anchorwait.rs).
+    pub anchor_wait: crate::anchorwait::AnchorWait,
 }
 
 impl OpenFile {
@@ -50,6 +52,7 @@ impl OpenFile {
             anchor: AtomicI32::new(-1),
             opts: parking_lot::Mutex::new(Vec::new()),
             kside: parking_lot::Mutex::new(None),
+            anchor_wait: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! libc function untouched. No panic crosses `extern "C"`: each body runs
 //! under `catch_unwind` (`guard`) and a panic becomes -1/EIO.
 
+pub mod anchorwait;
 pub mod callref;
 pub mod client;
 pub mod config;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use stack::linux::*;
 use stack::{Domain, Errno, Readiness, SockType, SocketHandle};
 
+use crate::anchorwait::Role;
 use crate::callref::CallRef;
 use crate::driver::{shim, Shim};
 use crate::fdtable::OpenFile;
@@ -70,7 +71,9 @@ pub fn blocking<T>(
 /// with `wait` (the service re-arms the token if the socket is ready or
 /// when it becomes so); then sleep in the kernel on the anchor (the call's
 /// own duplicate of it, which keeps the socket open if another thread
-/// closes the descriptor meanwhile).
+/// closes the descriptor meanwhile). With other threads of the process
+/// already waiting on the socket, on this thread's eventfd instead, woken
+/// by the one on the anchor (anchorwait.rs).
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
@@ -88,7 +91,9 @@ fn blocking_on_anchor<T>(
             Some(h) => CallRef::anchor(h),
             None => held.insert(CallRef::take(s, of)?).anchor(),
         };
-        crate::wait::drain_token(anchor);
+        // One thread owns the anchor's token; others of this process
+        // waiting on the socket sleep on their eventfds (anchorwait.rs).
+        let role = of.anchor_wait.enter(anchor);
         match op(s, true) {
             Err(Errno::EAGAIN) => {}
             r => return r.map_err(e),
@@ -98,7 +103,10 @@ fn blocking_on_anchor<T>(
         if crate::client::spin_for_change(of.handle.as_u64(), idle_from) {
             continue;
         }
-        crate::wait::block_anchor(anchor, deadline)?;
+        match role {
+            Role::Owner(_) => crate::wait::block_anchor(anchor, deadline)?,
+            Role::Sleeper(_, evfd) => block(evfd, deadline)?,
+        }
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
 }
