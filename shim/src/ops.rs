@@ -274,7 +274,7 @@ pub fn install(s: &Shim, fd: i32, of: Arc<OpenFile>) {
     if let Some(old) = s.fds.insert(fd, of) {
         release_entry(s, &old);
         if let Some(r) = s.stack.remote() {
-            r.closed(old.handle);
+            r.closed(old.handle, s.fds.count_of(old.handle) == 0);
         }
     }
 }
