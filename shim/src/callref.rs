@@ -21,7 +21,13 @@ use crate::real::real;
 
 /// The anchor duplicates held by calls now waiting (closed in a fork
 /// child, whose copies of them no call holds).
-static HELD: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static HELD: Mutex<Vec<(i32, stack::SocketHandle)>> = Mutex::new(Vec::new());
+
+/// Does a call of this process wait on `h` (service mode)? Then the
+/// process still holds the socket though no descriptor is left.
+pub fn holds(h: stack::SocketHandle) -> bool {
+    HELD.lock().iter().any(|&(_, x)| x == h)
+}
 
 /// One waiting call's reference; released on drop.
 pub struct CallRef<'a> {
@@ -51,7 +57,7 @@ impl<'a> CallRef<'a> {
             return Err(unsafe { *libc::__errno_location() });
         }
         crate::driver::protect(d);
-        HELD.lock().push(d);
+        HELD.lock().push((d, of.handle));
         Ok(CallRef { s, of, anchor: d })
     }
 
@@ -68,7 +74,7 @@ impl Drop for CallRef<'_> {
             self.s.after_op();
             return;
         }
-        HELD.lock().retain(|&d| d != self.anchor);
+        HELD.lock().retain(|&(d, _)| d != self.anchor);
         crate::driver::unprotect_and_close(self.anchor);
         // Was this the last reference here? Then the service checks for
         // the anchor's hang-up (the last one anywhere) and closes it.
@@ -84,7 +90,7 @@ pub fn forget_in_child() {
     let Some(mut held) = HELD.try_lock() else {
         return;
     };
-    for d in held.drain(..) {
+    for (d, _) in held.drain(..) {
         crate::driver::unprotect_and_close_in_child(d);
     }
 }

@@ -274,7 +274,8 @@ pub fn install(s: &Shim, fd: i32, of: Arc<OpenFile>) {
     if let Some(old) = s.fds.insert(fd, of) {
         release_entry(s, &old);
         if let Some(r) = s.stack.remote() {
-            r.closed(old.handle, s.fds.count_of(old.handle) == 0);
+            let h = old.handle;
+            r.closed(h, s.fds.count_of(h) == 0 && !crate::callref::holds(h));
         }
     }
 }
@@ -322,7 +323,8 @@ pub fn closed(h: SocketHandle) {
         if let Some(r) = s.stack.remote() {
             // No descriptor of it left here: this process no longer holds
             // it (another may now hold it alone).
-            r.closed(h, s.fds.count_of(h) == 0);
+            // A call still waiting on it holds it too (callref.rs).
+            r.closed(h, s.fds.count_of(h) == 0 && !crate::callref::holds(h));
         }
     }
 }
