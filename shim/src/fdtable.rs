@@ -316,9 +316,9 @@ mod tests {
         // Two open files of one socket (as after an SCM_RIGHTS hand-off to
         // ourselves, or a fork child's attach), one of them dup'ed.
         let g = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
-        t.insert(4, f.clone());
-        t.insert(5, f.clone());
-        t.insert(8, g);
+        let _ = t.insert(4, f.clone());
+        let _ = t.insert(5, f.clone());
+        let _ = t.insert(8, g);
         assert_eq!(t.count_of(h), 3);
         t.remove(4);
         t.remove(8);
@@ -326,8 +326,8 @@ mod tests {
         t.remove(5);
         assert_eq!(t.count_of(h), 0, "the last descriptor here is gone");
         // An fd reused for another socket (dup2 over it) uncounts the old.
-        t.insert(6, f.clone());
-        t.insert(6, other.clone());
+        let _ = t.insert(6, f.clone());
+        let _ = t.insert(6, other.clone());
         assert_eq!((t.count_of(h), t.count_of(other.handle)), (0, 1));
         t.take_all();
         assert_eq!(t.count_of(other.handle), 0);
