@@ -19,7 +19,7 @@ head -c "${mib}M" /dev/urandom > "$WORK/in" || fail "test data"
 SPEC1="loss=0.01,reorder=0.01,dup=0.005,corrupt=0.001,seed=7"
 SPEC5="loss=0.05,seed=11"
 
-listening() { in_ns ss -Htln "sport = :$1" | grep -q .; }
+listening() { out_has . in_ns ss -Htln "sport = :$1"; }
 rate() { awk -v a="$1" -v b="$(date +%s.%N)" -v s="$(stat -c %s "$2")" 'BEGIN{printf "%.1f s, %.0f Mbit/s", b-a, s*8/(b-a)/1e6}'; }
 
 # xfer LABEL SPEC MODE FILE: FILE shim -> kernel, then kernel -> shim.

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 head -c 300000 /dev/urandom > "$WORK/f.bin"
 want=$(sha "$WORK/f.bin")
 
-in_ns ip -6 addr show dev sockshim0 | grep -q "fd00:7::1/64" || fail "netns-up gave the device no fd00:7::1/64"
+out_has "fd00:7::1/64" in_ns ip -6 addr show dev sockshim0 || fail "netns-up gave the device no fd00:7::1/64"
 
 bg in_ns python3 -m http.server --bind fd00:7::1 8080 --directory "$WORK" 2> "$WORK/k.log"
 retry 50 in_ns curl -s -o /dev/null "http://[fd00:7::1]:8080/" || fail "kernel server did not start"

@@ -18,7 +18,7 @@ kill_tree() {
 stop_last() {
   local p=${PIDS[-1]}
   kill_tree "$p"; wait "$p" 2>/dev/null
-  for _ in $(seq 50); do ip netns pids "$NS" 2>/dev/null | grep -q . || break; sleep 0.05; done
+  for _ in $(seq 50); do out_has . ip netns pids "$NS" 2>/dev/null || break; sleep 0.05; done
 }
 
 cleanup() {
@@ -32,6 +32,15 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+# out_has PATTERN CMD...: CMD succeeds and a line of its output matches
+# PATTERN (grep's basic regex). The output is read to its end first: with
+# pipefail, `CMD | grep -q PATTERN` fails when grep exits at the first
+# match while CMD is still writing (CMD dies of SIGPIPE, status 141). `ip
+# -o addr show` writes each address with its own write(2), so under load
+# that made "no tun7 10.11.0.1/24" out of a device that had the address
+# (tests/pipefail.sh).
+out_has() { local pat=$1 out; shift; out=$("$@") || return 1; grep -q -- "$pat" <<<"$out"; }
 pass() { echo "PASS: $*"; }
 
 [ -f "$SHIM" ] || fail "missing $SHIM (cargo build --release -p shim)"
@@ -69,7 +78,7 @@ veth_pair() {
   ip -n "$1" link set lo up; ip -n "$2" link set lo up
   ip -n "$1" link set "vA$$" up; ip -n "$2" link set "vB$$" up
   for _ in $(seq 100); do
-    ip -n "$1" -o link show "vA$$" | grep -q LOWER_UP && ip -n "$2" -o link show "vB$$" | grep -q LOWER_UP && return 0
+    out_has LOWER_UP ip -n "$1" -o link show "vA$$" && out_has LOWER_UP ip -n "$2" -o link show "vB$$" && return 0
     sleep 0.05
   done
   return 1

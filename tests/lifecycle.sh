@@ -47,7 +47,7 @@ pass "subprocess (vfork) and fork children leave the parent's connection working
 bg in_ns timeout 10 socat -u TCP-LISTEN:7002,bind=10.7.0.1,reuseaddr OPEN:"$WORK/got",creat,trunc
 reader=${PIDS[-1]}
 # (no wait_tcp here: its probe connection would be the one it serves)
-for _ in $(seq 50); do in_ns ss -ltn | grep -q ':7002 ' && break; sleep 0.05; done
+for _ in $(seq 50); do out_has ':7002 ' in_ns ss -ltn && break; sleep 0.05; done
 head -c 300000 /dev/urandom > "$WORK/sent"
 start=$(date +%s%N)
 shimmed timeout 10 python3 -c "

@@ -7,7 +7,7 @@ command -v redis-server >/dev/null || fail "redis not installed"
 bg shimmed redis-server --bind 10.7.0.2 --port 6379 --save '' --appendonly no --protected-mode no --dir "$WORK" --logfile "$WORK/redis.log"
 wait_tcp 10.7.0.2 6379 || fail "redis under the shim did not start"
 in_ns timeout 300 redis-benchmark -h 10.7.0.2 -n 100000 -c 50 -q > "$WORK/bench.txt" 2>&1 || fail "redis-benchmark exit $?"
-tr '\r' '\n' < "$WORK/bench.txt" | grep -v "rps=" | grep -qi "error" && fail "redis-benchmark errors"
+[ "$(tr '\r' '\n' < "$WORK/bench.txt" | grep -v "rps=" | grep -ci "error")" != 0 ] && fail "redis-benchmark errors"
 set_rps=$(tr '\r' '\n' < "$WORK/bench.txt" | awk '/^SET: [0-9]/ {print $2}')
 get_rps=$(tr '\r' '\n' < "$WORK/bench.txt" | awk '/^GET: [0-9]/ {print $2}')
 [ -n "$set_rps" ] && [ -n "$get_rps" ] || fail "no benchmark results: $(tail -5 "$WORK/bench.txt")"

@@ -41,16 +41,16 @@ try:
 except ConnectionRefusedError:
     print("refused", me)
 ' 2>&1) || fail "run --netns exit $?: $out"
-ip netns list | grep -q "^$NS2" && fail "run --netns left $NS2 behind"
+out_has "^$NS2" ip netns list && fail "run --netns left $NS2 behind"
 [ "$out" = "refused 10.9.0.5" ] || fail "run --netns: $out"
 pass "sockshim run --netns: made $NS2 with the device (kernel side 10.9.0.1), ran on the stack, removed it"
 
 # 3. netns up/down: the same commands the scripts use.
 "$SS" netns up "$NS3" --tun tun7 --addr 10.11.0.1/24 || fail "netns up"
-ip -n "$NS3" -o addr show dev tun7 | grep -q 'inet 10.11.0.1/24' || fail "no tun7 10.11.0.1/24"
+out_has 'inet 10.11.0.1/24' ip -n "$NS3" -o addr show dev tun7 || fail "no tun7 10.11.0.1/24"
 "$SS" netns up "$NS3" --tun tun7 --addr 10.11.0.1/24 || fail "netns up is not idempotent"
 "$SS" netns down "$NS3" || fail "netns down"
-ip netns list | grep -q "^$NS3" && fail "netns down left $NS3"
+out_has "^$NS3" ip netns list && fail "netns down left $NS3"
 "$SS" netns down "$NS3" || fail "netns down is not idempotent"
 pass "sockshim netns up/down (idempotent)"
 

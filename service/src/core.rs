@@ -245,10 +245,16 @@ impl Core {
         }
         let h = SocketHandle::from_u64(id);
         let mut r = self.stack.sopoll(h).0 as u64 & 0xffff;
-        if !e.pending.is_empty() && e.lowat <= 1 {
+        let info = self.stack.sockinfo(h).ok();
+        // Readable as rx_readable says: bytes taken back (pending), and
+        // with the stack's queue at least SO_RCVLOWAT of them. The slot
+        // said not readable once SO_RCVLOWAT was above 1, whatever was
+        // queued: a client that read the token back then believed the slot
+        // and slept on with the data there (c-test 121 in flakeproof).
+        let queued = info.map_or(0, |i| i.rcv_cc);
+        if !e.pending.is_empty() && (e.lowat <= 1 || e.pending.len() + queued >= e.lowat) {
             r |= Readiness::IN.0 as u64;
         }
-        let info = self.stack.sockinfo(h).ok();
         let mut ready = r | (e.changes as u64) << 16;
         let (ring, rx_head) = e.rx.as_ref().map_or((0, 0), |rx| rx.slot_words());
         if e.rx.as_ref().is_some_and(|rx| rx.waiting()) {

@@ -61,6 +61,21 @@ pub fn unprotect_and_close(fd: i32) {
     unsafe { (real().close)(fd) };
 }
 
+/// `unprotect_and_close` in a fork child, where another thread of the
+/// parent may have held the lock at fork(): the fd is closed anyway.
+pub fn unprotect_and_close_in_child(fd: i32) {
+    if let Some(mut p) = PROTECTED.try_lock() {
+        p.retain(|&x| x != fd);
+    }
+    // SAFETY: closing our own fd.
+    unsafe { (real().close)(fd) };
+}
+
+/// Protect one of the shim's own fds (at SHIM_FD_BASE or above).
+pub fn protect(fd: i32) {
+    PROTECTED.lock().push(fd);
+}
+
 /// The protected fds, ascending.
 pub fn protected_fds() -> Vec<i32> {
     let mut v = PROTECTED.lock().clone();
@@ -354,6 +369,7 @@ extern "C" fn atfork_child() {
             s.pid.store(unsafe { libc::getpid() }, Ordering::Relaxed);
             crate::uaccess::forget_pid();
             crate::client::forget_region();
+            crate::callref::forget_in_child();
             return;
         }
     }

@@ -35,6 +35,8 @@ pub struct OpenFile {
     /// The kernel socket reserving this socket's loopback port, and the
     /// shadow listener's connections taken from it (loopback.rs).
     pub kside: parking_lot::Mutex<Option<crate::loopback::Reservation>>,
+    /// Threads blocked on this open file in service mode (anchorwait.rs).
+    pub anchor_wait: crate::anchorwait::AnchorWait,
 }
 
 impl OpenFile {
@@ -50,6 +52,7 @@ impl OpenFile {
             anchor: AtomicI32::new(-1),
             opts: parking_lot::Mutex::new(Vec::new()),
             kside: parking_lot::Mutex::new(None),
+            anchor_wait: Default::default(),
         }
     }
 
@@ -90,6 +93,10 @@ impl FdTable {
         self.slots.read().get(fd as usize).and_then(|s| s.clone())
     }
 
+    /// Put `f` at `fd`. Returns the entry that was still there (its
+    /// descriptor was closed behind the shim's back and the kernel reused
+    /// the number): the caller releases its reference (`ops::install`).
+    #[must_use = "a replaced entry still holds a socket reference"]
     pub fn insert(&self, fd: i32, f: Arc<OpenFile>) -> Option<Arc<OpenFile>> {
         f.fd_count.fetch_add(1, Ordering::Relaxed);
         let _ = f
@@ -106,6 +113,13 @@ impl FdTable {
         *n.entry(h).or_insert(0) += 1;
         if let Some(o) = &old {
             Self::uncount(&mut n, o.handle);
+            if o.anchor() == fd {
+                let other = s
+                    .iter()
+                    .position(|x| x.as_ref().is_some_and(|x| Arc::ptr_eq(x, o)))
+                    .map_or(-1, |i| i as i32);
+                o.anchor.store(other, Ordering::Relaxed);
+            }
         }
         old
     }
@@ -211,8 +225,8 @@ mod tests {
     fn take_all_empties_the_table_lowest_fd_first() {
         let Some(f) = handle_free_file() else { return };
         let t = FdTable::default();
-        t.insert(7, f.clone());
-        t.insert(3, f.clone());
+        let _ = t.insert(7, f.clone());
+        let _ = t.insert(3, f.clone());
         let fds: Vec<i32> = t.take_all().into_iter().map(|(fd, _)| fd).collect();
         assert_eq!(fds, vec![3, 7]);
         assert!(t.is_empty());
@@ -224,7 +238,7 @@ mod tests {
         let t = FdTable::default();
         t.lock_for_fork();
         t.unlock_after_fork();
-        t.insert(4, f);
+        let _ = t.insert(4, f);
         assert!(t.contains(4));
     }
 
@@ -232,9 +246,9 @@ mod tests {
     fn waits_move_to_another_descriptor_when_the_anchor_fd_closes() {
         let Some(f) = handle_free_file() else { return };
         let t = FdTable::default();
-        t.insert(4, f.clone());
-        t.insert(9, f.clone());
-        t.insert(6, f.clone());
+        let _ = t.insert(4, f.clone());
+        let _ = t.insert(9, f.clone());
+        let _ = t.insert(6, f.clone());
         assert_eq!(f.anchor(), 4, "the first descriptor is the one waits use");
         t.remove(9);
         assert_eq!(f.anchor(), 4, "closing another one changes nothing");
@@ -243,8 +257,28 @@ mod tests {
         t.remove(6);
         assert_eq!(f.anchor(), -1);
         assert_eq!(t.all_fds(), Vec::<i32>::new());
-        t.insert(3, f.clone());
+        let _ = t.insert(3, f.clone());
         assert_eq!((f.anchor(), t.all_fds()), (3, vec![3]));
+    }
+
+    #[test]
+    fn an_entry_replaced_behind_the_shims_back_is_returned_with_its_waits_moved() {
+        let Some(old) = handle_free_file() else {
+            return;
+        };
+        let Some(new) = handle_free_file() else {
+            return;
+        };
+        let t = FdTable::default();
+        let _ = t.insert(4, old.clone());
+        let _ = t.insert(8, old.clone());
+        // fd 4 was closed by a raw syscall and the kernel gave the number
+        // to a new socket.
+        let replaced = t.insert(4, new.clone()).expect("the old entry comes back");
+        assert!(Arc::ptr_eq(&replaced, &old));
+        assert_eq!(old.anchor(), 8, "waits move to the old file's other fd");
+        assert_eq!(new.anchor(), 4);
+        assert!(t.insert(5, new.clone()).is_none());
     }
 
     #[test]
@@ -255,8 +289,8 @@ mod tests {
             .socket(SockType::Stream, 0)
             .unwrap();
         let f = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
-        t.insert(5, f.clone());
-        t.insert(9, f);
+        let _ = t.insert(5, f.clone());
+        let _ = t.insert(9, f);
         t.get(5).unwrap().nonblock.store(true, Ordering::Relaxed);
         assert!(
             t.get(9).unwrap().is_nonblock(),
@@ -282,9 +316,9 @@ mod tests {
         // Two open files of one socket (as after an SCM_RIGHTS hand-off to
         // ourselves, or a fork child's attach), one of them dup'ed.
         let g = Arc::new(OpenFile::new(h, Domain::Inet, SockType::Stream, false));
-        t.insert(4, f.clone());
-        t.insert(5, f.clone());
-        t.insert(8, g);
+        let _ = t.insert(4, f.clone());
+        let _ = t.insert(5, f.clone());
+        let _ = t.insert(8, g);
         assert_eq!(t.count_of(h), 3);
         t.remove(4);
         t.remove(8);
@@ -292,8 +326,8 @@ mod tests {
         t.remove(5);
         assert_eq!(t.count_of(h), 0, "the last descriptor here is gone");
         // An fd reused for another socket (dup2 over it) uncounts the old.
-        t.insert(6, f.clone());
-        t.insert(6, other.clone());
+        let _ = t.insert(6, f.clone());
+        let _ = t.insert(6, other.clone());
         assert_eq!((t.count_of(h), t.count_of(other.handle)), (0, 1));
         t.take_all();
         assert_eq!(t.count_of(other.handle), 0);

@@ -6,8 +6,11 @@
 //! libc function untouched. No panic crosses `extern "C"`: each body runs
 //! under `catch_unwind` (`guard`) and a panic becomes -1/EIO.
 
+pub mod anchorwait;
+pub mod callref;
 pub mod client;
 pub mod config;
+pub mod decision;
 pub mod driver;
 pub mod epoll;
 pub mod exports;

@@ -2,7 +2,7 @@
 //! writes with the real write(2) so it never re-enters the shim.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use parking_lot::Mutex;
 
@@ -11,9 +11,28 @@ use crate::real::real;
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Warn as u8);
 static ONCE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+/// The level was set (by the shim's initialisation or `enabled_early`).
+static LEVEL_SET: AtomicBool = AtomicBool::new(false);
 
 pub fn set_level(l: LogLevel) {
     LEVEL.store(l as u8, Ordering::Relaxed);
+    LEVEL_SET.store(true, Ordering::Relaxed);
+}
+
+/// `enabled`, also before the shim is initialised (a program's AF_UNIX
+/// sockets come before its first AF_INET one): SOCKSHIM_LOG is read from
+/// the environment the first time.
+pub fn enabled_early(l: LogLevel) -> bool {
+    if !LEVEL_SET.load(Ordering::Relaxed) {
+        if let Some(v) = std::env::var("SOCKSHIM_LOG")
+            .ok()
+            .and_then(|v| LogLevel::parse(&v))
+        {
+            LEVEL.store(v as u8, Ordering::Relaxed);
+        }
+        LEVEL_SET.store(true, Ordering::Relaxed);
+    }
+    enabled(l)
 }
 
 pub fn enabled(l: LogLevel) -> bool {

@@ -97,16 +97,18 @@ fn canonical(a: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Is `dst` to be reached through the kernel rather than our stack?
-fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddr) -> bool {
+/// Is `dst` to be reached through the kernel rather than our stack? Why
+/// (for the decision log), or None.
+fn goes_to_kernel(s: &Shim, ty: SockType, dst: SocketAddr) -> Option<&'static str> {
     if !is_loopback(dst.ip()) {
-        return false;
+        return None;
     }
     match mode() {
-        Loopback::Stack => false,
-        Loopback::Kernel => true,
+        Loopback::Stack => None,
+        Loopback::Kernel => Some("SOCKSHIM_LOOPBACK=kernel"),
         // A failed question keeps the socket ours (the behaviour before).
-        Loopback::Auto => s.stack.serves(ty, canonical(dst)) == Ok(false),
+        Loopback::Auto => (s.stack.serves(ty, canonical(dst)) == Ok(false))
+            .then_some("our stack has no socket there (SOCKSHIM_LOOPBACK=auto)"),
     }
 }
 
@@ -117,6 +119,15 @@ fn family_fits(of: &OpenFile, dst: SocketAddr) -> bool {
         Domain::Inet => dst.is_ipv4(),
         Domain::Inet6 => dst.is_ipv6(),
     }
+}
+
+/// The decision log's line for a socket that became a kernel socket.
+fn explain_move(ty: SockType, dst: SocketAddr, why: &str) {
+    let what = match ty {
+        SockType::Stream => "TCP connect",
+        SockType::Dgram => "UDP send",
+    };
+    crate::decision::explain(|| format!("a {what} to {dst} went to the kernel's stack: {why}"));
 }
 
 /// Can this socket still change stacks? A TCP socket that has not yet
@@ -137,12 +148,14 @@ pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>
         return None;
     }
     let s = crate::driver::shim_if_ready()?;
-    if !goes_to_kernel(s, of.ty, dst) || !movable(of) {
+    let why = goes_to_kernel(s, of.ty, dst)?;
+    if !movable(of) {
         return None;
     }
     if let Err(x) = become_kernel(s, fd, of) {
         return Some(Err(x));
     }
+    explain_move(of.ty, dst, why);
     // SAFETY: `addr` is the caller's copied-in address, of its length.
     let r = unsafe { (real().connect)(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
     Some(if r == 0 { Ok(0) } else { Err(errno()) })
@@ -163,7 +176,14 @@ pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> bool {
     let Some(s) = crate::driver::shim_if_ready() else {
         return false;
     };
-    goes_to_kernel(s, of.ty, dst) && movable(of) && become_kernel(s, fd, of).is_ok()
+    let Some(why) = goes_to_kernel(s, of.ty, dst) else {
+        return false;
+    };
+    let moved = movable(of) && become_kernel(s, fd, of).is_ok();
+    if moved {
+        explain_move(of.ty, dst, why);
+    }
+    moved
 }
 
 pub fn errno() -> i32 {
@@ -628,16 +648,24 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
     } else {
         -1
     };
+    // The call's reference while it waits (see callref.rs).
+    let mut held: Option<crate::callref::CallRef> = None;
     loop {
         for wait in [false, true] {
             if wait {
                 if nonblock {
                     return Some(Err(libc::EAGAIN));
                 }
+                if held.is_none() {
+                    match crate::callref::CallRef::take(s, of) {
+                        Ok(h) => held = Some(h),
+                        Err(x) => return Some(Err(x)),
+                    }
+                }
                 if local {
                     s.register(of.handle, evfd);
                 } else {
-                    crate::wait::drain_token(of.anchor());
+                    crate::wait::drain_token(held.as_ref().map_or(-1, |h| h.anchor()));
                 }
             }
             if let Some(r) = accept_one(s, of, flags, cloexec, wait) {
@@ -649,7 +677,11 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
         }
         // Sleep on both stacks: our side's wake-up (the eventfd, or the
         // service's token on the anchor) and the kernel listener.
-        let first = if local { evfd } else { of.anchor() };
+        let first = if local {
+            evfd
+        } else {
+            held.as_ref().map_or(-1, |h| h.anchor())
+        };
         let w = wait_two(first, res, deadline);
         if local {
             s.unregister(of.handle, evfd);
@@ -694,7 +726,8 @@ fn accept_one(
     match s.stack.remote() {
         Some(r) => match r.accept(of.handle, wait, cloexec) {
             Ok((h, peer, anchor)) => {
-                s.fds.insert(
+                ops::install(
+                    s,
                     anchor,
                     Arc::new(OpenFile::new(
                         h,
@@ -718,7 +751,8 @@ fn accept_one(
             s.after_op();
             match r {
                 Ok((h, peer)) => {
-                    s.fds.insert(
+                    ops::install(
+                        s,
                         anchor,
                         Arc::new(OpenFile::new(
                             h,

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use stack::linux::*;
 use stack::{Domain, Errno, Readiness, SockType, SocketHandle};
 
+use crate::anchorwait::Role;
+use crate::callref::CallRef;
 use crate::driver::{shim, Shim};
 use crate::fdtable::OpenFile;
 use crate::net::Net;
@@ -36,7 +38,8 @@ pub fn blocking<T>(
     if s.stack.remote().is_some() {
         return blocking_on_anchor(s, of, nonblock, deadline, op);
     }
-    let mut _hold = None;
+    // Taken before the first wait, held until the call returns.
+    let mut held = None;
     loop {
         let r = op(s, false);
         s.after_op();
@@ -44,11 +47,8 @@ pub fn blocking<T>(
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
         }
-        // A blocked call holds the socket (so_count) as Linux's holds the
-        // file: a close() meanwhile does not end it (the call times out or
-        // completes), and the connection closes when it returns.
-        if _hold.is_none() {
-            _hold = CallRef::take(s, of.handle);
+        if held.is_none() {
+            held = Some(CallRef::take(s, of)?);
         }
         let evfd = thread_evfd();
         s.register(of.handle, evfd);
@@ -67,48 +67,13 @@ pub fn blocking<T>(
     }
 }
 
-/// A blocking call's reference on its socket (in-process stack), dropped
-/// when the call returns.
-struct CallRef<'a> {
-    s: &'a Shim,
-    h: SocketHandle,
-}
-
-impl<'a> CallRef<'a> {
-    fn take(s: &'a Shim, h: SocketHandle) -> Option<CallRef<'a>> {
-        s.stack.local()?.sodup(h).ok()?;
-        Some(CallRef { s, h })
-    }
-}
-
-impl Drop for CallRef<'_> {
-    fn drop(&mut self) {
-        if let Some(st) = self.s.stack.local() {
-            let _ = st.close(self.s.now(), self.h);
-            self.s.after_op();
-        }
-    }
-}
-
-/// A duplicate of an anchor held by a blocking call (service mode).
-struct AnchorRef(i32);
-
-impl AnchorRef {
-    fn dup(anchor: i32) -> Option<AnchorRef> {
-        let fd = crate::driver::dup_high(anchor);
-        (fd >= 0).then_some(AnchorRef(fd))
-    }
-}
-
-impl Drop for AnchorRef {
-    fn drop(&mut self) {
-        crate::driver::unprotect_and_close(self.0);
-    }
-}
-
 /// The service's way: try; read the anchor's token back and try again
 /// with `wait` (the service re-arms the token if the socket is ready or
-/// when it becomes so); then sleep in the kernel on the anchor.
+/// when it becomes so); then sleep in the kernel on the anchor (the call's
+/// own duplicate of it, which keeps the socket open if another thread
+/// closes the descriptor meanwhile). With other threads of the process
+/// already waiting on the socket, on this thread's eventfd instead, woken
+/// by the one on the anchor (anchorwait.rs).
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
@@ -116,14 +81,19 @@ fn blocking_on_anchor<T>(
     deadline: Option<std::time::Instant>,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
-    let mut held: Option<AnchorRef> = None;
+    let mut held = None;
     loop {
         match op(s, false) {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
         }
-        let anchor = held.as_ref().map_or(of.anchor(), |h| h.0);
-        crate::wait::drain_token(anchor);
+        let anchor = match &held {
+            Some(h) => CallRef::anchor(h),
+            None => held.insert(CallRef::take(s, of)?).anchor(),
+        };
+        // One thread owns the anchor's token; others of this process
+        // waiting on the socket sleep on their eventfds (anchorwait.rs).
+        let role = of.anchor_wait.enter(anchor);
         match op(s, true) {
             Err(Errno::EAGAIN) => {}
             r => return r.map_err(e),
@@ -133,15 +103,10 @@ fn blocking_on_anchor<T>(
         if crate::client::spin_for_change(of.handle.as_u64(), idle_from) {
             continue;
         }
-        // The sleep holds the anchor's open file (a private duplicate,
-        // taken once per call), as Linux's call holds the socket's: a
-        // close() meanwhile neither ends the call nor tells the service
-        // the socket is gone.
-        if held.is_none() {
-            held = AnchorRef::dup(anchor);
+        match role {
+            Role::Owner(_) => crate::wait::block_anchor(anchor, deadline)?,
+            Role::Sleeper(_, evfd) => block(evfd, deadline)?,
         }
-        let anchor = held.as_ref().map_or(anchor, |h| h.0);
-        crate::wait::block_anchor(anchor, deadline)?;
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
 }
@@ -240,7 +205,8 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
         Net::Local(st) => st,
         Net::Remote(r) => {
             let (h, anchor) = r.socket(domain, ty, protocol, cloexec != 0).map_err(e)?;
-            s.fds.insert(
+            install(
+                s,
                 anchor,
                 Arc::new(OpenFile::new(
                     h,
@@ -266,7 +232,8 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
         let _ = st.close(s.now(), h);
         return Err(err);
     }
-    s.fds.insert(
+    install(
+        s,
         anchor,
         Arc::new(OpenFile::new(
             h,
@@ -284,14 +251,33 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
 pub fn release(fd: i32) -> Option<SocketHandle> {
     let s = crate::driver::shim_if_ready()?;
     let of = s.fds.remove(fd)?;
+    release_entry(s, &of);
+    s.stack.remote().map(|_| of.handle)
+}
+
+/// One descriptor of `of` is gone: its reference goes.
+fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
         // The open file is gone: epoll registrations go with it.
-        s.epoll.forget_file(&of);
-        crate::loopback::forget(&of);
+        s.epoll.forget_file(of);
+        crate::loopback::forget(of);
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
-    s.stack.remote().map(|_| of.handle)
+}
+
+/// Put `of` in the fd table at `fd` (a new descriptor the kernel just
+/// gave). An entry still at `fd` lost its descriptor behind the shim's
+/// back (a raw close syscall): its reference is released now, as the
+/// close would have (else its socket would never close).
+pub fn install(s: &Shim, fd: i32, of: Arc<OpenFile>) {
+    if let Some(old) = s.fds.insert(fd, of) {
+        release_entry(s, &old);
+        if let Some(r) = s.stack.remote() {
+            let h = old.handle;
+            r.closed(h, s.fds.count_of(h) == 0 && !crate::callref::holds(h));
+        }
+    }
 }
 
 /// Descriptors that arrived by SCM_RIGHTS (service mode): those that are
@@ -323,8 +309,7 @@ pub fn adopt_received(fds: &[i32]) {
                 Ok(_) if i32::from_ne_bytes(v) == libc::AF_INET6 => Domain::Inet6,
                 _ => Domain::Inet,
             };
-            s.fds
-                .insert(*fd, Arc::new(OpenFile::new(h, domain, ty, false)));
+            install(s, *fd, Arc::new(OpenFile::new(h, domain, ty, false)));
         }
     }
 }
@@ -338,7 +323,8 @@ pub fn closed(h: SocketHandle) {
         if let Some(r) = s.stack.remote() {
             // No descriptor of it left here: this process no longer holds
             // it (another may now hold it alone).
-            r.closed(h, s.fds.count_of(h) == 0);
+            // A call still waiting on it holds it too (callref.rs).
+            r.closed(h, s.fds.count_of(h) == 0 && !crate::callref::holds(h));
         }
     }
 }
@@ -391,7 +377,8 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
             r.accept(of.handle, wait, cloexec != 0)
         })?;
-        s.fds.insert(
+        install(
+            s,
             anchor,
             Arc::new(OpenFile::new(
                 h,
@@ -420,7 +407,8 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
             return Err(err);
         }
     };
-    s.fds.insert(
+    install(
+        s,
         anchor,
         Arc::new(OpenFile::new(
             h,

@@ -153,7 +153,7 @@ pub fn errno_name(e: i32) -> String {
     n.to_string()
 }
 
-fn family(d: c_int) -> String {
+pub(crate) fn family(d: c_int) -> String {
     match d {
         libc::AF_UNIX => "AF_UNIX".into(),
         libc::AF_INET => "AF_INET".into(),
@@ -202,7 +202,7 @@ const MSG_FLAGS: &[(c_int, &str)] = &[
     (libc::MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"),
 ];
 
-fn sock_type(t: c_int) -> String {
+pub(crate) fn sock_type(t: c_int) -> String {
     let base = match t & 0xf {
         libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
         libc::SOCK_DGRAM => "SOCK_DGRAM".to_string(),

@@ -23,6 +23,9 @@ pub struct Sysctl {
     pub port_range: (u16, u16),
     pub tcp_syn_retries: u32,
     pub tcp_synack_retries: u32,
+    /// net.ipv4.tcp_syncookies: 0 off, 1 when a listener's SYN queue is
+    /// full, 2 always (tcp_syncookie.rs).
+    pub tcp_syncookies: u8,
     pub tcp_sack: bool,
     pub tcp_timestamps: bool,
     pub tcp_window_scaling: bool,
@@ -69,6 +72,7 @@ impl Default for Sysctl {
             port_range: (32768, 60999),
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
+            tcp_syncookies: 1,
             tcp_sack: true,
             tcp_timestamps: true,
             tcp_window_scaling: true,
@@ -102,6 +106,7 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/ip_local_port_range",
     "net/ipv4/tcp_syn_retries",
     "net/ipv4/tcp_synack_retries",
+    "net/ipv4/tcp_syncookies",
     "net/ipv4/tcp_sack",
     "net/ipv4/tcp_timestamps",
     "net/ipv4/tcp_window_scaling",
@@ -200,6 +205,7 @@ impl Sysctl {
             "net/ipv4/tcp_synack_retries" => one(0, 255)
                 .map(|v| self.tcp_synack_retries = v as u32)
                 .is_some(),
+            "net/ipv4/tcp_syncookies" => one(0, 2).map(|v| self.tcp_syncookies = v as u8).is_some(),
             "net/ipv4/tcp_sack" => one(0, 1).map(|v| self.tcp_sack = v == 1).is_some(),
             "net/ipv4/tcp_timestamps" => one(0, 2).map(|v| self.tcp_timestamps = v != 0).is_some(),
             "net/ipv4/tcp_window_scaling" => one(0, 1)

@@ -57,6 +57,12 @@ stats! {
     drop_out_of_window,
     drop_paws,
     drop_listen_overflow,
+    // SYN cookies (Linux's SyncookiesSent/Recv/Failed): SYN-ACKs sent with
+    // a cookie, connections made from a cookie ACK, ACKs whose cookie was
+    // not ours or too old (answered with RST).
+    syncookies_sent,
+    syncookies_recv,
+    syncookies_failed,
     tcp_rst_sent,
     tcp_retransmits,
     // Tail loss probes sent (RACK-TLP, tcp_recovery).

@@ -42,13 +42,22 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     unsafe { (real().close)(fd) }
 }
 
-/// After the kernel duplicated a stack socket's anchor `old` onto `new`.
-pub(crate) fn adopt_dup(of: &Arc<OpenFile>, new: c_int) {
-    if let Some(s) = shim_if_ready() {
-        if s.stack.sodup(of.handle).is_ok() {
-            s.fds.insert(new, of.clone());
-        }
+/// After the kernel duplicated a stack socket's anchor onto `new`: `new`
+/// takes a reference too. If the socket is gone meanwhile (another thread
+/// closed its last descriptor between the kernel's dup and ours), the dup
+/// fails as if the close had come first: `new` is closed, false (EBADF).
+#[must_use]
+pub(crate) fn adopt_dup(of: &Arc<OpenFile>, new: c_int) -> bool {
+    let Some(s) = shim_if_ready() else {
+        return true;
+    };
+    if s.stack.sodup(of.handle).is_err() {
+        // SAFETY: closing the bare anchor the kernel's dup just made.
+        unsafe { (real().close)(new) };
+        return false;
     }
+    ops::install(s, new, of.clone());
+    true
 }
 
 /// fcntl with the variadic argument read as one machine word (how the
@@ -90,8 +99,9 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             // SAFETY: duplicating the anchor.
             let nfd = unsafe { (real().fcntl)(fd, cmd, arg) };
-            if nfd >= 0 {
-                adopt_dup(&of, nfd);
+            if nfd >= 0 && !adopt_dup(&of, nfd) {
+                set_errno(libc::EBADF);
+                return -1;
             }
             nfd
         }
@@ -176,7 +186,10 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     let nfd = unsafe { (real().dup)(fd) };
     if nfd >= 0 {
         if let Some(of) = ours(fd) {
-            adopt_dup(&of, nfd);
+            if !adopt_dup(&of, nfd) {
+                set_errno(libc::EBADF);
+                return -1;
+            }
         }
     }
     nfd
@@ -205,7 +218,10 @@ fn dup_onto(old: c_int, new: c_int, dup_real: impl FnOnce() -> c_int) -> c_int {
             let _ = catch_unwind(AssertUnwindSafe(|| ops::release(new)));
         }
         if let Some(of) = src {
-            adopt_dup(&of, new);
+            if !adopt_dup(&of, new) {
+                set_errno(libc::EBADF);
+                return -1;
+            }
         }
     }
     r

@@ -40,8 +40,18 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
             }
             guard(|| ops::socket(dom, st, flags, protocol))
         }
-        // SAFETY: pass-through with the caller's arguments.
-        _ => unsafe { (real().socket)(domain, ty, protocol) },
+        _ => {
+            crate::decision::explain(|| {
+                crate::decision::kernel_socket(
+                    domain,
+                    ty,
+                    protocol,
+                    driver::FORKED.load(Ordering::Relaxed),
+                )
+            });
+            // SAFETY: pass-through with the caller's arguments.
+            unsafe { (real().socket)(domain, ty, protocol) }
+        }
     }
 }
 
@@ -189,7 +199,13 @@ pub unsafe extern "C" fn setsockopt(
                 }
                 let mut v = vec![0u8; (len as usize).min(MAX_OPTLEN)];
                 uaccess::copy_in(val as usize, &mut v)?;
-                ops::setsockopt(&of, level, name, &v)
+                let r = ops::setsockopt(&of, level, name, &v);
+                if r == Err(libc::ENOPROTOOPT) {
+                    crate::decision::explain(|| {
+                        crate::decision::option_refused("set", level, name)
+                    });
+                }
+                r
             }),
         },
         // SAFETY: pass-through.
@@ -220,7 +236,13 @@ pub unsafe extern "C" fn getsockopt(
                 return Err(libc::EINVAL);
             }
             let mut out = vec![0u8; (l as usize).min(MAX_OPTLEN)];
-            let n = ops::getsockopt(&of, level, name, &mut out)?;
+            let n = ops::getsockopt(&of, level, name, &mut out).inspect_err(|&e| {
+                if e == libc::ENOPROTOOPT {
+                    crate::decision::explain(|| {
+                        crate::decision::option_refused("get", level, name)
+                    });
+                }
+            })?;
             let n_len = n as socklen_t;
             // SAFETY: socklen_t has no padding.
             let lb = unsafe { uaccess::bytes_of(&n_len) };

@@ -16,7 +16,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::kern::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[cfg(debug_assertions)]
 use crate::api::SocketHandle;
@@ -30,9 +30,15 @@ enum Held {
     Leaf(&'static str),
 }
 
-#[cfg(debug_assertions)]
+#[cfg(all(debug_assertions, not(loom)))]
 thread_local! {
     static HELD: std::cell::RefCell<Vec<Held>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+// loom runs its threads on one OS thread: its own thread-locals.
+#[cfg(all(debug_assertions, loom))]
+loom::thread_local! {
+    static HELD: std::cell::RefCell<Vec<Held>> = std::cell::RefCell::new(Vec::new());
 }
 
 /// Panic if this thread holds a leaf lock (rule 2): nothing may be taken
@@ -166,7 +172,7 @@ pub struct LeafMutex<T> {
 }
 
 impl<T> LeafMutex<T> {
-    pub const fn new(name: &'static str, value: T) -> LeafMutex<T> {
+    pub fn new(name: &'static str, value: T) -> LeafMutex<T> {
         LeafMutex {
             name,
             lock: Mutex::new(value),
@@ -187,7 +193,7 @@ pub struct LeafRwLock<T> {
 }
 
 impl<T> LeafRwLock<T> {
-    pub const fn new(name: &'static str, value: T) -> LeafRwLock<T> {
+    pub fn new(name: &'static str, value: T) -> LeafRwLock<T> {
         LeafRwLock {
             name,
             lock: RwLock::new(value),

@@ -12,7 +12,11 @@ pub mod sockbuf;
 pub mod socket;
 pub mod sockopt;
 pub mod sotable;
+pub mod sync;
 pub mod uipc;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 #[cfg(test)]
 mod guard_tests;

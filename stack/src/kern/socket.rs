@@ -195,7 +195,7 @@ pub enum SoLife {
 
 /// A socket and its lock, shared by the socket table and whoever is
 /// working on it.
-pub type SocketRef = std::sync::Arc<parking_lot::Mutex<Socket>>;
+pub type SocketRef = std::sync::Arc<crate::kern::sync::Mutex<Socket>>;
 
 /// Urgent data as Linux's `tp->urg_data` keeps it: a mark announced by an
 /// urgent pointer whose byte has not arrived, the byte itself (for

@@ -9,7 +9,7 @@
 //! way round, and no socket is locked while either is held. The protocol
 //! table is fixed at construction and needs no lock.
 
-use parking_lot::Mutex;
+use crate::kern::sync::Mutex;
 use std::sync::Arc;
 
 use crate::api::{SockType, SocketHandle};

@@ -42,6 +42,9 @@ pub mod tcp_sack_send;
 pub mod tcp_seq;
 pub mod tcp_subr;
 pub mod tcp_syncache;
+pub(crate) mod tcp_syncookie;
+#[cfg(test)]
+mod tcp_syncookie_tests;
 pub mod tcp_timer;
 pub mod tcp_tso;
 pub mod tcp_urg;

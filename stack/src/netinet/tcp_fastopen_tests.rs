@@ -93,6 +93,14 @@ fn server_answers_cookies_and_accepts_syn_data() {
     assert_eq!((sa.flags, sa.ack), (SYN | ACK, 101));
     assert_eq!(sa.options.fast_open, Some(cookie));
     assert_eq!(s.accept(l), Err(Errno::EAGAIN), "a request makes no child");
+    // The peer gives that handshake up: with its entry the SYN queue
+    // (backlog 1) would be full, and the next SYN would get a SYN cookie
+    // and no Fast Open, as on Linux.
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(8080), 101, 0, TcpFlags::RST),
+    );
 
     send(&s, t0(), &fo_syn(5001, 200, Some(cookie), b"0123456789"));
     let sa = recv_one(&s);

@@ -5,6 +5,8 @@
 //! socket (`sonewconn`, which runs TCP's `pru_attach`), fills its TcpCb in
 //! from the entry (`syncache_socket`) and queues it for accept()
 //! (`soqinsque`). All under the listener's lock (no global ACCEPT lock).
+//! When the SYN queue is full, SYN cookies (tcp_syncookie.rs) stand in
+//! for entries.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,6 +24,9 @@ use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{
     rcv_wscale_for, tcp_emit, tcp_mss_clamp_to, tcp_new_isn, tcp_reset_for, tcp_ts,
+};
+use crate::netinet::tcp_syncookie::{
+    cookie_check, cookie_make, cookie_ts, cookie_ts_decode, SYNCOOKIE_VALID_US,
 };
 use crate::netinet::tcp_var::{
     SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL,
@@ -88,8 +93,19 @@ pub(crate) fn syncache_input(
     syncache_ack(cx, now, l, local, remote, seg, existing);
 }
 
-/// A SYN: answer a retransmitted one again; else, unless the queues are
-/// full (counted, the peer retries), make an entry and send its SYN-ACK.
+/// Is the listener's SYN queue full (Linux's
+/// inet_csk_reqsk_queue_is_full: as many half-open entries as the
+/// backlog)?
+fn synq_full(l: &mut Socket) -> bool {
+    let qlimit = l.so_listen().map_or(0, |q| q.sol_qlimit) as usize;
+    let sc = &listener_tcpcb(l).t_syncache;
+    sc.entries.len() >= qlimit.min(sc.limit)
+}
+
+/// A SYN: answer a retransmitted one again; else, when the SYN queue is
+/// full, a SYN cookie (tcp_syncookies 1; always with 2; a drop, counted,
+/// with 0: the peer retries); unless the accept queue is full (counted),
+/// make an entry and send its SYN-ACK.
 fn syncache_syn(
     cx: &impl InetCx,
     now: Instant,
@@ -101,21 +117,28 @@ fn syncache_syn(
 ) {
     if let Some(i) = existing {
         let e = listener_tcpcb(l).t_syncache.entries[i].clone();
-        send_synack(cx, now, l, &e, None);
-        return;
-    }
-    let sc_full = {
-        let sc = &listener_tcpcb(l).t_syncache;
-        sc.entries.len() >= sc.limit
-    };
-    if comp_full(l) || sc_full {
-        Stats::bump(&cx.stats().drop_listen_overflow);
+        send_synack(cx, now, l, &e, None, None);
         return;
     }
     let sys = cx.sysctl();
-    let wscale = seg.options.window_scale.filter(|_| sys.tcp_window_scaling);
+    let want_cookie = match sys.tcp_syncookies {
+        0 => false,
+        1 => synq_full(l),
+        _ => true,
+    };
+    if (!want_cookie && synq_full(l)) || comp_full(l) {
+        Stats::bump(&cx.stats().drop_listen_overflow);
+        return;
+    }
     let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
-    let e = SynEntry {
+    // A cookie keeps the window scale and SACK in the timestamp: without
+    // one the connection has neither (Linux's tcp_clear_options).
+    let keep = !want_cookie || ts.is_some();
+    let wscale = seg
+        .options
+        .window_scale
+        .filter(|_| sys.tcp_window_scaling && keep);
+    let mut e = SynEntry {
         local,
         remote,
         iss: tcp_new_isn(cx, now, local, remote),
@@ -123,7 +146,7 @@ fn syncache_syn(
         peer: SynOptions {
             mss: seg.options.mss.unwrap_or(TCP_DEFAULT_MSS),
             wscale,
-            sack_ok: sys.tcp_sack && seg.options.sack_permitted,
+            sack_ok: sys.tcp_sack && seg.options.sack_permitted && keep,
             ts_recent: ts.map(|(v, _)| v),
         },
         rcv_wscale: if wscale.is_some() {
@@ -137,11 +160,22 @@ fn syncache_syn(
         first_sent: now,
         rexmt_at: now + TCP_RTO_INITIAL,
     };
+    if want_cookie {
+        // Nothing is kept: the SYN-ACK's sequence number (and timestamp)
+        // carries the handshake.
+        let (iss, _) = cookie_make(cx, now, local, remote, e.irs, e.peer.mss);
+        e.iss = iss;
+        let tsval = cookie_ts(tcp_ts(now, 0), e.peer.wscale, e.peer.sack_ok);
+        listener_tcpcb(l).t_syncache.last_overflow = Some(now);
+        Stats::bump(&cx.stats().syncookies_sent);
+        send_synack(cx, now, l, &e, None, Some(tsval.wrapping_add(e.ts_offset)));
+        return;
+    }
     match tcp_try_fastopen(cx, listener_tcpcb(l), local, remote, seg) {
         TfoVerdict::Child => syncache_socket(cx, now, l, &e, seg, true),
         TfoVerdict::Handshake(fo) => {
             // Only the first SYN-ACK carries the cookie (Linux).
-            send_synack(cx, now, l, &e, fo);
+            send_synack(cx, now, l, &e, fo, None);
             listener_tcpcb(l).t_syncache.entries.push_back(e);
             arm_listener_timer(l);
         }
@@ -162,7 +196,19 @@ fn syncache_ack(
     existing: Option<usize>,
 ) {
     let Some(i) = existing else {
-        tcp_reset_for(cx, local, remote, seg);
+        match syncookie_entry(cx, now, l, local, remote, seg) {
+            Some(e) if comp_full(l) => {
+                // As for an entry: ignored, the peer retries (its ACK
+                // keeps carrying the cookie).
+                let _ = e;
+                Stats::bump(&cx.stats().drop_listen_overflow);
+            }
+            Some(e) => {
+                Stats::bump(&cx.stats().syncookies_recv);
+                syncache_socket(cx, now, l, &e, seg, false);
+            }
+            None => tcp_reset_for(cx, local, remote, seg),
+        }
         return;
     };
     let e = listener_tcpcb(l).t_syncache.entries[i].clone();
@@ -187,6 +233,68 @@ fn syncache_ack(
     }
     listener_tcpcb(l).t_syncache.entries.remove(i);
     syncache_socket(cx, now, l, &e, seg, false);
+}
+
+/// The entry a cookie ACK (no entry matched) stands for, if it carries a
+/// cookie we made (checked only while the listener overflowed in the last
+/// two minutes, or always with tcp_syncookies 2; a bad one is counted).
+fn syncookie_entry(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &mut Socket,
+    local: SocketAddr,
+    remote: SocketAddr,
+    seg: &TcpRepr,
+) -> Option<SynEntry> {
+    let sys = cx.sysctl();
+    let recent = listener_tcpcb(l)
+        .t_syncache
+        .last_overflow
+        .is_some_and(|t| now.saturating_duration_since(t).as_micros() < SYNCOOKIE_VALID_US as u128);
+    if sys.tcp_syncookies == 0 || (sys.tcp_syncookies == 1 && !recent) {
+        return None;
+    }
+    let irs = Seq(seg.seq.wrapping_sub(1));
+    let iss = Seq(seg.ack.wrapping_sub(1));
+    let ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, local.ip(), remote.ip());
+    let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
+    let decoded = match ts {
+        None => Some((None, false)),
+        Some((_, ecr)) => cookie_ts_decode(
+            ecr.wrapping_sub(ts_offset),
+            sys.tcp_window_scaling,
+            sys.tcp_sack,
+        ),
+    };
+    let (Some(mss), Some((wscale, sack_ok))) =
+        (cookie_check(cx, now, local, remote, irs, iss), decoded)
+    else {
+        Stats::bump(&cx.stats().syncookies_failed);
+        return None;
+    };
+    Some(SynEntry {
+        local,
+        remote,
+        iss,
+        irs,
+        peer: SynOptions {
+            mss,
+            wscale,
+            sack_ok,
+            ts_recent: ts.map(|(v, _)| v),
+        },
+        rcv_wscale: if wscale.is_some() {
+            rcv_wscale_for(&sys)
+        } else {
+            0
+        },
+        ts_offset,
+        // No RTT sample: when the SYN-ACK left is not known.
+        retransmits: 1,
+        acked: true,
+        first_sent: now,
+        rexmt_at: now,
+    })
 }
 
 /// The connection's TcpCb from its entry, the completing ACK and the
@@ -335,7 +443,16 @@ fn syncache_socket(
     tcp_timer_sync(cx, &mut c);
 }
 
-fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry, fo: Option<FastOpen>) {
+/// A SYN-ACK for entry `e`; `tsval` replaces our timestamp clock's value
+/// (a cookie's).
+fn send_synack(
+    cx: &impl InetCx,
+    now: Instant,
+    l: &Socket,
+    e: &SynEntry,
+    fo: Option<FastOpen>,
+    tsval: Option<u32>,
+) {
     let mss = l
         .so_pcb
         .tcp()
@@ -344,7 +461,10 @@ fn send_synack(cx: &impl InetCx, now: Instant, l: &Socket, e: &SynEntry, fo: Opt
         mss: Some(mss),
         window_scale: e.peer.wscale.map(|_| e.rcv_wscale),
         sack_permitted: e.peer.sack_ok,
-        timestamp: e.peer.ts_recent.map(|r| (tcp_ts(now, e.ts_offset), r)),
+        timestamp: e
+            .peer
+            .ts_recent
+            .map(|r| (tsval.unwrap_or_else(|| tcp_ts(now, e.ts_offset)), r)),
         fast_open: fo,
         ..TcpOptions::default()
     };
@@ -425,7 +545,7 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
         });
     }
     for e in &resend {
-        send_synack(cx, now, l, e, None);
+        send_synack(cx, now, l, e, None, None);
     }
     arm_listener_timer(l);
 }

@@ -436,8 +436,13 @@ pub struct SynEntry {
 #[derive(Debug, Default)]
 pub struct SynCache {
     pub entries: VecDeque<SynEntry>,
-    /// Twice the backlog given to the first listen(), within 32..8192.
+    /// Twice the backlog given to the first listen(), within 32..8192:
+    /// the most entries ever kept (the queue is full earlier, at the
+    /// backlog, as Linux's inet_csk_reqsk_queue_is_full).
     pub limit: usize,
+    /// When the queue last overflowed into SYN cookies (Linux's
+    /// tcp_synq_overflow): cookie ACKs are checked for two minutes after.
+    pub last_overflow: Option<Instant>,
 }
 
 impl SynCache {
@@ -445,6 +450,7 @@ impl SynCache {
         SynCache {
             entries: VecDeque::new(),
             limit: (qlimit as usize).clamp(16, 4096) * 2,
+            last_overflow: None,
         }
     }
 

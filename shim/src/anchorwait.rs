@@ -1,0 +1,123 @@
+//! Several threads of a process blocked on one stack socket in service
+//! mode (one sends while another receives, c-test 162): they share one
+//! wake-up channel, the anchor, whose token the service writes once for
+//! the interest a waiter registered, and which a waiter reads back before
+//! it registers its own. Read back by the wrong thread, a token was lost
+//! with the interest it answered, and its thread slept on: 162 hung.
+//!
+//! So one waiter at a time owns the anchor (reads its token back, registers
+//! its interest, sleeps on it); the others register their interest and
+//! sleep on their own thread's eventfd. Whenever the owner wakes (a
+//! token, a timeout, a signal) or takes the anchor over (reading back a
+//! token that may be another's), it wakes every sleeper, which looks at
+//! its socket again. Each still blocks in a restartable read, so
+//! SA_RESTART and EINTR behave as for one waiter.
+
+use parking_lot::Mutex;
+
+use crate::real::real;
+
+/// The waiters of one open file (in `OpenFile`).
+#[derive(Debug, Default)]
+pub struct AnchorWait {
+    st: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// A thread owns the anchor.
+    owned: bool,
+    /// The eventfds of the other waiters.
+    sleepers: Vec<i32>,
+}
+
+/// This thread's part in one round of waiting; released on drop.
+pub enum Role<'a> {
+    /// Sleeps on the anchor.
+    Owner(&'a AnchorWait),
+    /// Sleeps on this eventfd.
+    Sleeper(&'a AnchorWait, i32),
+}
+
+fn wake(evfd: i32) {
+    let one: u64 = 1;
+    // SAFETY: writing 8 bytes to a thread's eventfd.
+    unsafe { (real().write)(evfd, &one as *const u64 as *const libc::c_void, 8) };
+}
+
+impl AnchorWait {
+    /// Take a role before registering interest: the first waiter owns the
+    /// anchor and reads its token back (waking the sleepers: the token
+    /// may have been one of theirs); the others become sleepers.
+    pub fn enter(&self, anchor: i32) -> Role<'_> {
+        let mut st = self.st.lock();
+        if !st.owned {
+            st.owned = true;
+            crate::wait::drain_token(anchor);
+            for e in st.sleepers.drain(..) {
+                wake(e);
+            }
+            return Role::Owner(self);
+        }
+        let e = crate::wait::thread_evfd();
+        crate::wait::drain(e);
+        st.sleepers.push(e);
+        Role::Sleeper(self, e)
+    }
+
+    /// Sleepers now (tests).
+    #[cfg(test)]
+    fn sleepers(&self) -> usize {
+        self.st.lock().sleepers.len()
+    }
+}
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        match self {
+            Role::Owner(w) => {
+                let mut st = w.st.lock();
+                st.owned = false;
+                for e in st.sleepers.drain(..) {
+                    wake(e);
+                }
+            }
+            Role::Sleeper(w, e) => w.st.lock().sleepers.retain(|x| x != e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(fd: i32) -> bool {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn the_owner_leaving_wakes_every_sleeper() {
+        let w = AnchorWait::default();
+        let owner = w.enter(-1);
+        assert!(matches!(owner, Role::Owner(_)));
+        // A second waiter (this thread's eventfd stands for its own).
+        let sleeper = w.enter(-1);
+        let Role::Sleeper(_, e) = sleeper else {
+            panic!("the second waiter sleeps on its eventfd")
+        };
+        assert!(!readable(e));
+        assert_eq!(w.sleepers(), 1);
+        drop(owner);
+        assert!(readable(e), "woken when the owner wakes or leaves");
+        assert_eq!(w.sleepers(), 0);
+        drop(sleeper);
+        // The next waiter owns the anchor again.
+        assert!(matches!(w.enter(-1), Role::Owner(_)));
+    }
+}
