@@ -4,6 +4,10 @@
 //! path allocates only while a buffer fills. Storage grows by doubling up
 //! to the capacity; it is never zero-filled: only the bytes written so far
 //! are initialised (the storage `Vec`'s length), the rest is spare capacity.
+//! A ring set to keep large storage (`set_keep`, a TCP receive buffer)
+//! keeps it across empties, so a busy connection does not map and fault in
+//! fresh pages on every refill; its owner releases it once the connection
+//! has gone idle (`release_if_empty`, from the TCP timer).
 
 #[derive(Debug, Default)]
 pub struct RingBuf {
@@ -20,11 +24,17 @@ pub struct RingBuf {
     ahead: usize,
     /// The size of the last storage released: a buffer that empties and
     /// fills again at a high rate starts there, not at the minimum.
-    hint: usize,
+    /// (u32, saturating: with `keep` the struct stays 72 bytes.)
+    hint: u32,
+    /// Storage of `KEEP_STORAGE` or more is kept when the ring empties.
+    keep: bool,
 }
 
 /// The smallest storage allocated.
 const MIN_STORAGE: usize = 256;
+/// A ring set to keep storage (`set_keep`) keeps storage of this size or
+/// more when it empties (smaller storage is cheap to map again).
+pub const KEEP_STORAGE: usize = 64 << 10;
 
 impl RingBuf {
     pub fn new(capacity: usize) -> RingBuf {
@@ -63,7 +73,7 @@ impl RingBuf {
             return;
         }
         let start = if self.size == 0 {
-            self.hint.min(self.capacity)
+            (self.hint as usize).min(self.capacity)
         } else {
             self.size
         };
@@ -98,14 +108,27 @@ impl RingBuf {
         out.resize(out.len() + n - k, 0);
     }
 
-    /// Release the storage once nothing is held in it.
-    fn release_if_empty(&mut self) {
-        if self.len == 0 && self.ahead == 0 && self.size > 0 {
-            self.hint = self.size;
-            self.storage = Vec::new();
-            self.size = 0;
-            self.head = 0;
+    /// Keep storage of `KEEP_STORAGE` or more when the ring empties; the
+    /// owner releases it with `release_if_empty`.
+    pub fn set_keep(&mut self) {
+        self.keep = true;
+    }
+
+    /// Storage is held with nothing in it (kept across an empty).
+    pub fn holds_idle_storage(&self) -> bool {
+        self.len == 0 && self.ahead == 0 && self.size > 0
+    }
+
+    /// Release the storage once nothing is held in it; true if released.
+    pub fn release_if_empty(&mut self) -> bool {
+        if !self.holds_idle_storage() {
+            return false;
         }
+        self.hint = u32::try_from(self.size).unwrap_or(u32::MAX);
+        self.storage = Vec::new();
+        self.size = 0;
+        self.head = 0;
+        true
     }
 
     /// Write `data` at physical position `at` (at + data.len() <= size),
@@ -216,7 +239,14 @@ impl RingBuf {
         self.ahead = self.ahead.saturating_sub(n).max(self.len);
         // The head moves even when empty: bytes past `len` keep their offsets.
         self.head = (self.head + n) % self.size;
-        self.release_if_empty();
+        if self.len == 0 && self.ahead == 0 {
+            // Nothing held: kept storage refills from its start, as fresh
+            // storage would (the same hot pages, no wrap).
+            self.head = 0;
+        }
+        if !self.keep || self.size < KEEP_STORAGE {
+            self.release_if_empty();
+        }
     }
 
     /// Copy out and consume up to `out.len()` bytes.
@@ -342,6 +372,42 @@ mod tests {
         assert_eq!(r.pop(&mut all), 5053);
         assert_eq!(&all[50..53], b"ooo");
         assert!(r.allocated() > 0, "\"far\" is still ahead");
+    }
+
+    #[test]
+    fn kept_storage_survives_empties_until_released() {
+        let mut r = RingBuf::new(1 << 20);
+        r.set_keep();
+        // Below the keep size an empty ring still releases.
+        r.push(&[1; 1000]);
+        let mut out = vec![0u8; 1 << 17];
+        r.pop(&mut out);
+        assert_eq!(r.allocated(), 0);
+        let data: Vec<u8> = (0..(1u32 << 17)).map(|i| (i % 249) as u8).collect();
+        r.push(&data);
+        let held = r.allocated();
+        assert!(held >= 1 << 17);
+        assert_eq!(r.pop(&mut out), 1 << 17);
+        assert_eq!(out, data);
+        assert!(r.holds_idle_storage());
+        assert_eq!(r.allocated(), held, "kept across the empty");
+        // Emptied with the head mid-ring, then refilled in place from the
+        // start: one slice, no wrap.
+        r.push(&data[..100_000]);
+        assert_eq!(r.pop(&mut out[..100_000]), 100_000);
+        r.push(&data[..40_000]);
+        assert_eq!(r.allocated(), held);
+        assert_eq!(r.as_slices().0.len(), 40_000, "refilled from the start");
+        assert_eq!(r.pop(&mut out[..40_000]), 40_000);
+        assert_eq!(&out[..40_000], &data[..40_000]);
+        r.push(&data[..5000]);
+        assert!(!r.release_if_empty(), "not while bytes are held");
+        let mut five = vec![0u8; 5000];
+        assert_eq!(r.pop(&mut five), 5000);
+        assert_eq!(&five[..], &data[..5000]);
+        assert!(r.release_if_empty());
+        assert_eq!(r.allocated(), 0);
+        assert!(!r.holds_idle_storage());
     }
 
     #[test]

@@ -79,6 +79,14 @@ impl SockBuf {
         }
     }
 
+    /// A stream receive buffer: storage of `ringbuf::KEEP_STORAGE` or more
+    /// is kept while the reader empties it (TCP releases it once idle).
+    pub fn stream_rcv(hiwat: usize) -> SockBuf {
+        let mut sb = SockBuf::stream(hiwat);
+        sb.ring.set_keep();
+        sb
+    }
+
     pub fn dgram(hiwat: usize) -> SockBuf {
         SockBuf {
             ring: RingBuf::new(dgram_ring_capacity(hiwat)),

@@ -265,7 +265,7 @@ impl Socket {
         so_proto: u8,
     ) -> Socket {
         let (rcv, snd) = match so_type {
-            SockType::Stream => (SockBuf::stream(0), SockBuf::stream(0)),
+            SockType::Stream => (SockBuf::stream_rcv(0), SockBuf::stream(0)),
             SockType::Dgram => (SockBuf::dgram(0), SockBuf::dgram(0)),
         };
         Socket {

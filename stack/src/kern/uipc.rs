@@ -192,7 +192,7 @@ pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, Socket
         "sonewconn: {:?} is not listening",
         head.handle
     );
-    let mut rcv = SockBuf::stream(head.so_rcv.sb_hiwat);
+    let mut rcv = SockBuf::stream_rcv(head.so_rcv.sb_hiwat);
     rcv.sb_lowat = head.so_rcv.sb_lowat;
     rcv.user_locked = head.so_rcv.user_locked;
     let mut snd = SockBuf::stream(head.so_snd.sb_hiwat);

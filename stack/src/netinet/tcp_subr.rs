@@ -266,6 +266,7 @@ pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
     tp.inp.inp_flags |= INP_DROPPED;
     tp.inp.inp_flags &= !INP_TIMEWAIT;
     tp.t_timers = TcpTimers::default();
+    tp.rbuf_armed = false;
     tp.reass.clear();
     let tuple = (tp.inp.local(), tp.inp.foreign());
     if !was_listening {
@@ -276,6 +277,8 @@ pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
     }
     so.soisdisconnected();
     so.so_snd.clear();
+    // The rbuf timer is stopped with the rest: free kept storage now.
+    so.so_rcv.ring_mut().release_if_empty();
     cx.sockets().sowakeup(handle);
     if so.so_state.has(SoState::PROTOREF) {
         so.so_state.clear(SoState::PROTOREF);
@@ -290,7 +293,7 @@ pub(crate) fn tcp_timer_sync(cx: &impl InetCx, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
-    let Some(next) = tp.t_timers.earliest() else {
+    let Some(next) = tp.next_timer() else {
         return;
     };
     if tp.scheduled.is_none_or(|s| next < s) {

@@ -25,9 +25,10 @@ pub(crate) fn tcp_timers(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     };
     tp.scheduled = None;
     debug_assert!(
-        tp.t_state != TcpState::Closed || tp.t_timers == TcpTimers::default(),
-        "tcp_timers: a CLOSED connection runs no timer ({:?})",
-        tp.t_timers
+        tp.t_state != TcpState::Closed || (tp.t_timers == TcpTimers::default() && !tp.rbuf_armed),
+        "tcp_timers: a CLOSED connection runs no timer ({:?}, rbuf {})",
+        tp.t_timers,
+        tp.rbuf_armed
     );
     if tp.t_state == TcpState::Listen {
         if due(tp.t_timers.rexmt, now) {
@@ -50,7 +51,9 @@ fn tcp_timers_due(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlo
     tcp_timer_rexmt(cx, so, now)?;
     tcp_timer_persist(cx, so, now)?;
     tcp_timer_delack(cx, so, now)?;
-    tcp_timer_keep(cx, so, now)
+    tcp_timer_keep(cx, so, now)?;
+    crate::netinet::tcp_rcvbuf::tcp_timer_rbuf(now, so);
+    ControlFlow::Continue(())
 }
 
 fn due(t: Option<Instant>, now: Instant) -> bool {

@@ -461,6 +461,9 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
 
     fn pru_rcvd(&self, cx: &C, now: Instant, so: &mut Socket) {
         crate::netinet::tcp_rcvbuf::tcp_rcv_space_adjust(cx, now, so);
+        if crate::netinet::tcp_rcvbuf::tcp_rbuf_arm(so) {
+            tcp_timer_sync(cx, so);
+        }
         let free = so.so_rcv.ring().free();
         let hiwat = so.so_rcv.sb_hiwat;
         let Some(tp) = so.so_pcb.tcp_mut() else {

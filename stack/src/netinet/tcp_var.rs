@@ -74,6 +74,9 @@ pub const TCP_TIMEWAIT_LEN: Duration = Duration::from_secs(60);
 pub const TCP_DELACK: Duration = Duration::from_millis(40);
 /// Linux's TCP_DELACK_MAX: the longest an ACK waits.
 pub const TCP_DELACK_MAX: Duration = Duration::from_millis(200);
+/// No data for this long and a receive buffer's kept storage is freed
+/// (the rbuf timer, tcp_rcvbuf).
+pub const TCP_RBUF_IDLE: Duration = Duration::from_secs(1);
 /// Data retransmissions before giving up (Linux's tcp_retries2 default).
 pub const TCP_RETRIES2: u32 = 15;
 pub const TCP_DEFAULT_MSS: u16 = 536;
@@ -208,6 +211,10 @@ pub struct TcpCb {
     pub keep_probes: u32,
     pub persist_shift: u32,
     pub t_timers: TcpTimers,
+    /// The receive buffer's storage-release timer is armed; it is due at
+    /// `lrcvtime + TCP_RBUF_IDLE` (tcp_rcvbuf), so later data moves it.
+    /// A flag, not a deadline in `t_timers`: no memory per connection.
+    pub rbuf_armed: bool,
     /// The deadline last pushed to the stack's timer heap.
     pub scheduled: Option<Instant>,
     /// RST already sent by close/abort.
@@ -274,6 +281,15 @@ pub struct TcpCb {
 }
 
 impl TcpCb {
+    /// The earliest deadline of every timer, the rbuf timer's included.
+    pub fn next_timer(&self) -> Option<Instant> {
+        let rbuf = self.rbuf_armed.then(|| self.lrcvtime + TCP_RBUF_IDLE);
+        match (self.t_timers.earliest(), rbuf) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub fn new(inp: Inpcb) -> TcpCb {
         TcpCb {
             inp,
@@ -340,6 +356,7 @@ impl TcpCb {
             keep_probes: 0,
             persist_shift: 0,
             t_timers: TcpTimers::default(),
+            rbuf_armed: false,
             scheduled: None,
             rst_sent: false,
             t_syncache: SynCache::default(),
