@@ -257,6 +257,18 @@ impl Scoreboard {
         if self.high_sacked.is_some_and(|h| h.le(una)) {
             self.high_sacked = None;
         }
+        // Everything acknowledged: the records' storage goes, as the
+        // socket buffers' does when they empty, so an idle connection
+        // holds none (issue 18's memory per held connection).
+        if self.segs.is_empty() && self.segs.capacity() > 0 {
+            self.segs = VecDeque::new();
+        }
+    }
+
+    /// Heap bytes the records hold (for the idle-memory test).
+    #[cfg(test)]
+    fn storage(&self) -> usize {
+        self.segs.capacity() * std::mem::size_of::<TxSeg>()
     }
 
     fn uncount(&mut self, s: &TxSeg, n: usize) {
@@ -441,6 +453,23 @@ mod tests {
         }
         b.check();
         b
+    }
+
+    #[test]
+    fn a_fully_acknowledged_board_holds_no_storage() {
+        let mut b = board();
+        assert!(b.storage() > 0);
+        let mut sum = AckSummary::default();
+        b.ack(Seq(1500), &mut sum);
+        assert!(b.storage() > 0, "records left: storage kept");
+        b.ack(Seq(2000), &mut sum);
+        b.check();
+        assert!(b.is_empty());
+        assert_eq!(
+            b.storage(),
+            0,
+            "an idle connection keeps no records' storage"
+        );
     }
 
     #[test]
