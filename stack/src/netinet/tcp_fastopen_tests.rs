@@ -4,34 +4,18 @@
 //! client's cookie request, cached cookie and MSS, SYN data and its
 //! retransmission, TCP_FASTOPEN_CONNECT.
 
-use std::net::SocketAddr;
-
 use crate::linux::{
     IPPROTO_TCP, MSG_DONTWAIT, MSG_FASTOPEN, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_INFO,
 };
 use crate::netinet::tcp_fastopen::tcp_fastopen_cookie_gen;
 use crate::netinet::tcp_info::TCPI_OPT_SYN_DATA;
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
-use crate::time::Instant;
+use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME, PEER};
 use crate::wire::{FastOpen, TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, SocketHandle, Stack, Sysctl};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const SYN: TcpFlags = TcpFlags::SYN;
 const ACK: TcpFlags = TcpFlags::ACK;
 const KEY: [u64; 2] = [0xb2b2b2b2_a1a1a1a1, 0xd4d4d4d4_c3c3c3c3];
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
-
-fn me(port: u16) -> SocketAddr {
-    SocketAddr::new(ME.into(), port)
-}
-
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::new(PEER.into(), port)
-}
 
 /// packetdrill's defaults.sh for Fast Open (0x70403 less its bits that
 /// Linux ignores), without timestamps.

@@ -2,31 +2,15 @@
 //! showed differing from Linux (docs/conformance.md): each pins what Linux
 //! sends in the same situation, so CI keeps it without packetdrill.
 
-use std::net::SocketAddr;
-
 use crate::linux::{
     IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_INQ, TCP_MAXSEG,
 };
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
-use crate::time::Instant;
+use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME, PEER};
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, Stack, Sysctl};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const SYN: TcpFlags = TcpFlags::SYN;
 const ACK: TcpFlags = TcpFlags::ACK;
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
-
-fn me(port: u16) -> SocketAddr {
-    SocketAddr::new(ME.into(), port)
-}
-
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::new(PEER.into(), port)
-}
 
 /// packetdrill's gtests/net/tcp/common/defaults.sh buffer sysctls, with
 /// this machine's net.core.rmem_max (4 MiB).

@@ -3,30 +3,15 @@
 //! Minshall's rule, TCP_NODELAY, TCP_CORK, MSG_MORE, and the probe timer
 //! that sends held data when nothing is in flight.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::linux::{IPPROTO_TCP, MSG_MORE, TCP_CORK, TCP_NODELAY};
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
-use crate::time::Instant;
+use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME};
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, SockType, SocketHandle, Stack};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const ACK: TcpFlags = TcpFlags::ACK;
 const PSH: TcpFlags = TcpFlags::PSH;
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
-
-fn me(port: u16) -> SocketAddr {
-    SocketAddr::new(ME.into(), port)
-}
-
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::new(PEER.into(), port)
-}
 
 /// A connection accepted from peer:5000 (MSS 1000, no other options, RTT
 /// 10 ms): (socket, our ISN + 1).

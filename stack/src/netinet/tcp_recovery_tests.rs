@@ -11,18 +11,13 @@ use std::time::Duration;
 
 use crate::netinet::tcp_info::{TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY};
 use crate::testing::pair::{LinkParams, Pair};
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
+use crate::testing::trace::{recv_all, recv_one, send, t0, Seg, ME, PEER};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, SockType, SocketHandle, Stack};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const ACK: TcpFlags = TcpFlags::ACK;
 const MSS: u32 = 1000;
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
 
 fn me() -> SocketAddr {
     SocketAddr::new(ME.into(), 8080)

@@ -7,27 +7,14 @@ use std::time::Duration;
 
 use crate::netinet::tcp_info::{TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE};
 use crate::testing::pair::{Pair, A_ADDR, B_ADDR};
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
+use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, SocketHandle, Stack};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const SYN: TcpFlags = TcpFlags::SYN;
 const ACK: TcpFlags = TcpFlags::ACK;
 const RST: TcpFlags = TcpFlags::RST;
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
-
-fn me(port: u16) -> SocketAddr {
-    SocketAddr::new(ME.into(), port)
-}
-
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::new(PEER.into(), port)
-}
 
 fn stack_with(cookies: u8) -> Stack {
     let mut c = Config::new(ME, 24);

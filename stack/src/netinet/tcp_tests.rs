@@ -1,23 +1,16 @@
 //! Packet-trace tests of the TCP state machine: exact segments in, exact
 //! replies out (RFC 9293 transitions, RST/ACK acceptance, RFC 5961).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::testing::trace::{recv_all, recv_one, send, Seg, PEER};
-use crate::time::Instant;
+use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME};
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, SocketHandle, Stack};
 
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
 const SYN: TcpFlags = TcpFlags::SYN;
 const ACK: TcpFlags = TcpFlags::ACK;
 const RST: TcpFlags = TcpFlags::RST;
 const FIN: TcpFlags = TcpFlags::FIN;
-
-fn t0() -> Instant {
-    Instant::from_millis(10_000)
-}
 
 fn stack() -> Stack {
     let mut c = Config::new(ME, 24);
@@ -25,13 +18,6 @@ fn stack() -> Stack {
     c.sysctl.tcp_sack = false;
     c.sysctl.tcp_window_scaling = false;
     Stack::new(c)
-}
-
-fn me(port: u16) -> SocketAddr {
-    SocketAddr::new(ME.into(), port)
-}
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::new(PEER.into(), port)
 }
 
 fn mss(m: u16) -> TcpOptions {

@@ -158,3 +158,21 @@ pub fn recv_one(stack: &Stack) -> Seg {
 }
 
 pub const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+
+/// The stack's own address in the packet-trace tests.
+pub const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+/// The virtual clock's start in the packet-trace tests.
+pub fn t0() -> Instant {
+    Instant::from_millis(10_000)
+}
+
+/// Our address at `port`.
+pub fn me(port: u16) -> SocketAddr {
+    SocketAddr::new(ME.into(), port)
+}
+
+/// The peer's address at `port`.
+pub fn peer(port: u16) -> SocketAddr {
+    SocketAddr::new(PEER.into(), port)
+}
