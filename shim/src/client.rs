@@ -269,8 +269,17 @@ pub fn ring_recv(id: u64, buf: &mut [u8], peek: bool) -> Option<usize> {
 /// stays in order with every other request of this process).
 fn send_async(msg: &[u8]) -> Result<bool, Errno> {
     let mut g = CONN.lock();
-    let Some(c) = g.as_mut().filter(|c| c.pid == getpid()) else {
+    if g.as_ref().is_none_or(|c| c.pid != getpid()) {
         return Ok(false);
+    }
+    write_no_reply(&mut g, msg).map(|()| true)
+}
+
+/// Write `msg` on this process's connection (held in `g`), retrying on
+/// EINTR; any other failure drops the connection: ECONNRESET.
+fn write_no_reply(g: &mut Option<Conn>, msg: &[u8]) -> Result<(), Errno> {
+    let Some(c) = g.as_ref() else {
+        return Err(Errno::ECONNRESET);
     };
     loop {
         // SAFETY: sending our buffer on our connection.
@@ -283,7 +292,7 @@ fn send_async(msg: &[u8]) -> Result<bool, Errno> {
             )
         };
         if w >= 0 {
-            return Ok(true);
+            return Ok(());
         }
         if errno() != libc::EINTR {
             if let Some(c) = g.take() {
@@ -319,9 +328,9 @@ pub fn post(id: u64, flags: i32, data: &[u8]) -> Result<Option<usize>, Errno> {
     use proto::region as r;
     let bad = (stack::Readiness::ERR.0 | stack::Readiness::HUP.0) as u64;
     let mut g = CONN.lock();
-    let Some(c) = g.as_mut().filter(|c| c.pid == getpid()) else {
+    if g.as_ref().is_none_or(|c| c.pid != getpid()) {
         return Ok(None);
-    };
+    }
     // The count of bytes taken first, then the slot: a slot is written
     // before the count grows, so `room` is never overstated.
     let pending = posts_pending();
@@ -342,28 +351,7 @@ pub fn post(id: u64, flags: i32, data: &[u8]) -> Result<Option<usize>, Errno> {
         data: &data[..n],
     }
     .encode();
-    loop {
-        // SAFETY: sending our buffer on our connection.
-        let w = unsafe {
-            (real().send)(
-                c.fd,
-                msg.as_ptr() as *const c_void,
-                msg.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if w >= 0 {
-            break;
-        }
-        if errno() != libc::EINTR {
-            if let Some(c) = g.take() {
-                crate::driver::unprotect_and_close(c.fd);
-            }
-            forget_region();
-            log::warn_once("sockshim: lost the connection to the stack service sockshimd");
-            return Err(Errno::ECONNRESET);
-        }
-    }
+    write_no_reply(&mut g, &msg)?;
     POSTED.fetch_add(n as u64, Ordering::Release);
     Ok(Some(n))
 }
