@@ -7,25 +7,13 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use stack::wire::ifreq::IfReq;
+
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
-#[repr(C)]
-struct IfReq {
-    name: [u8; libc::IFNAMSIZ],
-    data: [u8; 24],
-}
-
+/// A request for `name`, or EINVAL before any system call.
 fn ifreq(name: &str) -> io::Result<IfReq> {
-    let b = name.as_bytes();
-    if b.is_empty() || b.len() >= libc::IFNAMSIZ || b.contains(&0) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    let mut r = IfReq {
-        name: [0; libc::IFNAMSIZ],
-        data: [0; 24],
-    };
-    r.name[..b.len()].copy_from_slice(b);
-    Ok(r)
+    IfReq::new(name).map_err(|e| io::Error::from_raw_os_error(e.0))
 }
 
 /// An attached device: its fd and how frames cross it.
@@ -40,12 +28,49 @@ pub struct Tun {
     pub fallback: Option<String>,
 }
 
+/// The attach ioctls on our fd, in the order `virtio_net::attach` makes them.
+struct Ioctls<'a> {
+    fd: std::os::fd::RawFd,
+    name: &'a str,
+}
+
+impl stack::wire::virtio_net::TunIoctls for Ioctls<'_> {
+    fn set_iff(&mut self, extra: i16) -> io::Result<()> {
+        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
+        let mut req = ifreq(self.name)?.with_flags(flags);
+        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, as `req` is laid out.
+        if unsafe { libc::ioctl(self.fd, TUNSETIFF, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn set_vnet_hdr_len(&mut self) {
+        use stack::wire::virtio_net as vn;
+        let size = vn::HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer.
+        unsafe { libc::ioctl(self.fd, vn::TUNSETVNETHDRSZ as libc::c_ulong, &size) };
+    }
+
+    fn set_offload(&mut self, flags: u32) -> bool {
+        use stack::wire::virtio_net as vn;
+        // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
+        unsafe {
+            libc::ioctl(
+                self.fd,
+                vn::TUNSETOFFLOAD as libc::c_ulong,
+                flags as libc::c_ulong,
+            ) == 0
+        }
+    }
+}
+
 /// Attach to the existing TUN device `name`. With `offload`, ask for a
 /// `virtio_net_hdr` and the offloads of `OFFLOAD_ATTEMPTS`, keeping what the
 /// kernel gives; without, clear the offloads an earlier process may have
 /// left on the device (they outlive the fd that set them).
 pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
-    use stack::wire::virtio_net::{self as vn, IFF_VNET_HDR};
+    use stack::wire::virtio_net as vn;
     let cname = std::ffi::CString::new(name)?;
     // SAFETY: if_nametoindex reads a NUL-terminated name.
     if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
@@ -64,50 +89,11 @@ pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
     // SAFETY: open returned a fresh fd that we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-    let attach = |extra: i16| -> io::Result<()> {
-        let mut req = ifreq(name)?;
-        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
-        req.data[..2].copy_from_slice(&flags.to_ne_bytes());
-        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, as `req` is laid out.
-        if unsafe { libc::ioctl(raw, TUNSETIFF, &mut req) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
-    let setoffload = |flags: u32| unsafe {
-        libc::ioctl(
-            raw,
-            vn::TUNSETOFFLOAD as libc::c_ulong,
-            flags as libc::c_ulong,
-        ) == 0
-    };
-    let mut fallback = None;
-    let vnet = offload
-        && match attach(IFF_VNET_HDR) {
-            Ok(()) => true,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
-                false
-            }
-            Err(e) => return Err(e),
-        };
-    if !vnet {
-        attach(0)?;
-    }
-    let mut offload_flags = 0;
-    if vnet {
-        let size = vn::HDR_LEN as libc::c_int;
-        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer. The
-        // kernel's default is the same 10 bytes, so a failure is harmless.
-        unsafe { libc::ioctl(raw, vn::TUNSETVNETHDRSZ as libc::c_ulong, &size) };
-        offload_flags = vn::negotiate(setoffload);
-        if offload_flags == 0 {
-            fallback = Some("TUNSETOFFLOAD refused every offload".into());
-        }
-    } else {
-        setoffload(0);
-    }
+    let vn::Attached {
+        vnet,
+        offload_flags,
+        fallback,
+    } = vn::attach(&mut Ioctls { fd: raw, name }, offload)?;
     Ok(Tun {
         fd,
         vnet,
@@ -130,7 +116,6 @@ fn ifreq_ioctl(name: &str, req_code: libc::c_ulong) -> Option<IfReq> {
     (rc == 0).then_some(req)
 }
 
-/// The MTU of interface `name`.
 /// The device's interface index (if_nametoindex), if it exists.
 pub fn device_ifindex(name: &str) -> Option<u32> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -139,9 +124,10 @@ pub fn device_ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// The MTU of interface `name` (SIOCGIFMTU).
 pub fn device_mtu(name: &str) -> Option<usize> {
     let r = ifreq_ioctl(name, libc::SIOCGIFMTU)?;
-    let mtu = i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]);
+    let mtu = r.int();
     (mtu > 0).then_some(mtu as usize)
 }
 
@@ -151,7 +137,7 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
     let start = std::time::Instant::now();
     loop {
         if let Some(r) = ifreq_ioctl(name, libc::SIOCGIFFLAGS) {
-            let flags = i16::from_ne_bytes([r.data[0], r.data[1]]) as i32;
+            let flags = r.flags() as i32;
             if flags & libc::IFF_RUNNING != 0 {
                 // linkwatch activates the qdisc just after: a moment more.
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -162,18 +148,5 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
             return false;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_names_are_refused_before_any_syscall() {
-        assert!(ifreq("").is_err());
-        assert!(ifreq("a-name-far-too-long-for-linux").is_err());
-        assert!(ifreq("nul\0inside").is_err());
-        assert!(ifreq("sockshim0").is_ok());
     }
 }

@@ -7,28 +7,13 @@ use std::io;
 
 use crate::real::real;
 
+use stack::wire::ifreq::IfReq;
+
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
-#[repr(C)]
-struct IfReq {
-    name: [u8; libc::IFNAMSIZ],
-    data: [u8; 24],
-}
-
+/// A request for `name`, or EINVAL before any system call.
 fn ifreq(name: &str) -> io::Result<IfReq> {
-    let b = name.as_bytes();
-    if b.is_empty() || b.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "bad interface name",
-        ));
-    }
-    let mut r = IfReq {
-        name: [0; libc::IFNAMSIZ],
-        data: [0; 24],
-    };
-    r.name[..b.len()].copy_from_slice(b);
-    Ok(r)
+    IfReq::new(name).map_err(|e| io::Error::from_raw_os_error(e.0))
 }
 
 /// An attached device: its fd and how frames cross it.
@@ -43,13 +28,59 @@ pub struct Tun {
     pub fallback: Option<String>,
 }
 
+/// The attach ioctls on our fd, in the order `virtio_net::attach` makes
+/// them, through the real libc (never our own exports).
+struct Ioctls<'a> {
+    fd: i32,
+    name: &'a str,
+}
+
+impl stack::wire::virtio_net::TunIoctls for Ioctls<'_> {
+    fn set_iff(&mut self, extra: i16) -> io::Result<()> {
+        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
+        let mut req = ifreq(self.name)?.with_flags(flags);
+        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, which `req` is laid out as.
+        let rc =
+            unsafe { (real().ioctl)(self.fd, TUNSETIFF, &mut req as *mut IfReq as libc::c_ulong) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn set_vnet_hdr_len(&mut self) {
+        use stack::wire::virtio_net as vn;
+        let size = vn::HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer.
+        unsafe {
+            (real().ioctl)(
+                self.fd,
+                vn::TUNSETVNETHDRSZ as libc::c_ulong,
+                &size as *const libc::c_int as libc::c_ulong,
+            )
+        };
+    }
+
+    fn set_offload(&mut self, flags: u32) -> bool {
+        use stack::wire::virtio_net as vn;
+        // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
+        unsafe {
+            (real().ioctl)(
+                self.fd,
+                vn::TUNSETOFFLOAD as libc::c_ulong,
+                flags as libc::c_ulong,
+            ) == 0
+        }
+    }
+}
+
 /// Attach to the existing TUN device `name` (never create one: TUNSETIFF
 /// would silently make a new, unconfigured device) and wait until it is
 /// running. With `offload`, ask for a `virtio_net_hdr` and the offloads of
 /// `OFFLOAD_ATTEMPTS`, keeping what the kernel gives; without, clear the
 /// offloads an earlier process may have left on the device.
 pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
-    use stack::wire::virtio_net::{self as vn, IFF_VNET_HDR};
+    use stack::wire::virtio_net as vn;
     let cname =
         std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: if_nametoindex reads a NUL-terminated name.
@@ -66,69 +97,19 @@ pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    let attach = |extra: i16| -> io::Result<()> {
-        let mut req = ifreq(name)?;
-        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as i16 | extra;
-        req.data[..2].copy_from_slice(&flags.to_ne_bytes());
-        // SAFETY: TUNSETIFF takes a pointer to a struct ifreq, which `req` is laid out as.
-        let rc = unsafe { (real().ioctl)(fd, TUNSETIFF, &mut req as *mut IfReq as libc::c_ulong) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    let setoffload = |flags: u32| -> bool {
-        // SAFETY: TUNSETOFFLOAD takes the flags as its argument, no pointer.
-        unsafe {
-            (real().ioctl)(
-                fd,
-                vn::TUNSETOFFLOAD as libc::c_ulong,
-                flags as libc::c_ulong,
-            ) == 0
-        }
-    };
-    let mut fallback = None;
-    let vnet = offload
-        && match attach(IFF_VNET_HDR) {
-            Ok(()) => true,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
-                false
-            }
-            Err(e) => {
-                // SAFETY: fd is ours and open.
-                unsafe { (real().close)(fd) };
-                return Err(e);
-            }
-        };
-    if !vnet {
-        if let Err(e) = attach(0) {
+    let attached = vn::attach(&mut Ioctls { fd, name }, offload);
+    let vn::Attached {
+        vnet,
+        offload_flags,
+        fallback,
+    } = match attached {
+        Ok(a) => a,
+        Err(e) => {
             // SAFETY: fd is ours and open.
             unsafe { (real().close)(fd) };
             return Err(e);
         }
-    }
-    let mut offload_flags = 0;
-    if vnet {
-        let size = vn::HDR_LEN as libc::c_int;
-        // SAFETY: TUNSETVNETHDRSZ reads an int through the pointer. The
-        // kernel's default is the same 10 bytes, so a failure is harmless.
-        unsafe {
-            (real().ioctl)(
-                fd,
-                vn::TUNSETVNETHDRSZ as libc::c_ulong,
-                &size as *const libc::c_int as libc::c_ulong,
-            )
-        };
-        offload_flags = vn::negotiate(setoffload);
-        if offload_flags == 0 {
-            fallback = Some("TUNSETOFFLOAD refused every offload".into());
-        }
-    } else {
-        // A device keeps its offloads after the process that set them
-        // closed it: without a header we must not be sent super-frames.
-        setoffload(0);
-    }
+    };
     // Attaching turns the carrier on; until linkwatch has run, the kernel
     // drops what it routes to the device (a first UDP reply, an ICMP error).
     wait_running(name, std::time::Duration::from_secs(1));
@@ -140,7 +121,6 @@ pub fn open_tun(name: &str, offload: bool) -> io::Result<Tun> {
     })
 }
 
-/// The MTU of interface `name` (SIOCGIFMTU).
 /// The device's interface index (if_nametoindex), if it exists.
 pub fn device_ifindex(name: &str) -> Option<u32> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -149,6 +129,7 @@ pub fn device_ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// The MTU of interface `name` (SIOCGIFMTU).
 pub fn device_mtu(name: &str) -> Option<usize> {
     let mut req = ifreq(name).ok()?;
     // SAFETY: a datagram socket used only for the ioctl, closed below.
@@ -164,7 +145,7 @@ pub fn device_mtu(name: &str) -> Option<usize> {
     if rc < 0 {
         return None;
     }
-    let mtu = i32::from_ne_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
+    let mtu = req.int();
     (mtu > 0).then_some(mtu as usize)
 }
 
@@ -191,7 +172,7 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
                 &mut req as *mut IfReq as libc::c_ulong,
             )
         };
-        let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) as i32;
+        let flags = req.flags() as i32;
         if rc == 0 && flags & libc::IFF_RUNNING != 0 {
             // linkwatch marks the device running just before it activates
             // the queueing discipline: give that step a moment to finish.

@@ -76,6 +76,68 @@ pub fn negotiate(mut try_set: impl FnMut(u32) -> bool) -> u32 {
         .unwrap_or(0)
 }
 
+/// The ioctls that attach a TUN device, made by a driver (the shim's
+/// in-process device, sockshimd's); `attach` decides their order and what
+/// a refusal means, so the two drivers do it one way.
+pub trait TunIoctls {
+    /// `TUNSETIFF` with `IFF_TUN | IFF_NO_PI | extra`.
+    fn set_iff(&mut self, extra: i16) -> std::io::Result<()>;
+    /// `TUNSETVNETHDRSZ` to `HDR_LEN`. A failure is harmless: the kernel's
+    /// default is the same 10 bytes.
+    fn set_vnet_hdr_len(&mut self);
+    /// `TUNSETOFFLOAD` with `flags`: whether the kernel took them.
+    fn set_offload(&mut self, flags: u32) -> bool;
+}
+
+/// How an attached device carries frames.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attached {
+    /// Every frame read and written starts with a `virtio_net_hdr`.
+    pub vnet: bool,
+    /// The `TUNSETOFFLOAD` flags the kernel took (0: none).
+    pub offload_flags: u32,
+    /// Why offloads were asked for and not had (one log line).
+    pub fallback: Option<String>,
+}
+
+/// Attach a TUN device through `dev`. With `offload`, ask for a
+/// `virtio_net_hdr` (a kernel that refuses it with EINVAL gets plain
+/// frames) and the offloads of `OFFLOAD_ATTEMPTS`, keeping what the kernel
+/// gives. Without, clear the offloads an earlier process may have left on
+/// the device: they outlive the fd that set them, and without a header we
+/// must not be sent super-frames.
+pub fn attach(dev: &mut impl TunIoctls, offload: bool) -> std::io::Result<Attached> {
+    let mut fallback = None;
+    let vnet = offload
+        && match dev.set_iff(IFF_VNET_HDR) {
+            Ok(()) => true,
+            Err(e) if e.raw_os_error() == Some(crate::Errno::EINVAL.0) => {
+                fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
+                false
+            }
+            Err(e) => return Err(e),
+        };
+    if !vnet {
+        dev.set_iff(0)?;
+        dev.set_offload(0);
+        return Ok(Attached {
+            vnet,
+            offload_flags: 0,
+            fallback,
+        });
+    }
+    dev.set_vnet_hdr_len();
+    let offload_flags = negotiate(|f| dev.set_offload(f));
+    if offload_flags == 0 {
+        fallback = Some("TUNSETOFFLOAD refused every offload".into());
+    }
+    Ok(Attached {
+        vnet,
+        offload_flags,
+        fallback,
+    })
+}
+
 impl Offloads {
     /// From the `TUNSETOFFLOAD` flags the kernel took. The flags say what
     /// the kernel may send us; a TUN device segments what we write
@@ -258,5 +320,78 @@ mod tests {
         for f in OFFLOAD_ATTEMPTS {
             assert_eq!(f & (TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6 | TUN_F_TSO_ECN), 0);
         }
+    }
+
+    /// A device that records the ioctls made and refuses what it is told to.
+    struct FakeTun {
+        calls: Vec<String>,
+        refuse_vnet: Option<i32>,
+        takes: u32,
+    }
+
+    impl TunIoctls for FakeTun {
+        fn set_iff(&mut self, extra: i16) -> std::io::Result<()> {
+            self.calls.push(format!("iff {extra:#x}"));
+            match self.refuse_vnet {
+                Some(e) if extra == IFF_VNET_HDR => Err(std::io::Error::from_raw_os_error(e)),
+                _ => Ok(()),
+            }
+        }
+        fn set_vnet_hdr_len(&mut self) {
+            self.calls.push("hdrsz".into());
+        }
+        fn set_offload(&mut self, flags: u32) -> bool {
+            self.calls.push(format!("offload {flags:#x}"));
+            flags == 0 || flags & !self.takes == 0
+        }
+    }
+
+    fn fake(refuse_vnet: Option<i32>, takes: u32) -> FakeTun {
+        FakeTun {
+            calls: Vec::new(),
+            refuse_vnet,
+            takes,
+        }
+    }
+
+    #[test]
+    fn attach_keeps_the_best_offloads_the_kernel_takes() {
+        let mut dev = fake(None, TUN_F_CSUM | TUN_F_TSO4);
+        let a = attach(&mut dev, true).unwrap();
+        assert!(a.vnet);
+        assert_eq!(a.offload_flags, TUN_F_CSUM | TUN_F_TSO4);
+        assert_eq!(a.fallback, None);
+        assert_eq!(
+            dev.calls,
+            ["iff 0x4000", "hdrsz", "offload 0x7", "offload 0x3"]
+        );
+    }
+
+    #[test]
+    fn attach_falls_back_to_plain_frames_on_einval_only() {
+        let mut dev = fake(Some(22), TUN_F_CSUM);
+        let a = attach(&mut dev, true).unwrap();
+        assert!(!a.vnet);
+        assert!(a.fallback.unwrap().contains("IFF_VNET_HDR refused"));
+        assert_eq!(dev.calls, ["iff 0x4000", "iff 0x0", "offload 0x0"]);
+        let mut dev = fake(Some(1), TUN_F_CSUM);
+        assert_eq!(attach(&mut dev, true).unwrap_err().raw_os_error(), Some(1));
+    }
+
+    #[test]
+    fn attach_without_offload_clears_what_an_earlier_process_left() {
+        let mut dev = fake(None, 0);
+        let a = attach(&mut dev, false).unwrap();
+        assert_eq!((a.vnet, a.offload_flags, a.fallback), (false, 0, None));
+        assert_eq!(dev.calls, ["iff 0x0", "offload 0x0"]);
+    }
+
+    #[test]
+    fn attach_says_why_when_every_offload_is_refused() {
+        let mut dev = fake(None, 0);
+        let a = attach(&mut dev, true).unwrap();
+        assert!(a.vnet);
+        assert_eq!(a.offload_flags, 0);
+        assert!(a.fallback.unwrap().contains("refused every offload"));
     }
 }
