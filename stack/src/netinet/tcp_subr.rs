@@ -98,6 +98,53 @@ pub(crate) fn ip6_extra(peer: IpAddr) -> usize {
     }
 }
 
+/// One TCP segment about to be written: its header (the repr without
+/// payload), the IP header around it and the lengths; what `tcp_emit` and
+/// the super-segment path (`tcp_emit_tso`) share.
+pub(crate) struct TcpFrame<'a> {
+    pub hdr: TcpRepr<'a>,
+    pub hlen: usize,
+    pub dlen: usize,
+    pub ip: IpHeader,
+}
+
+impl<'a> TcpFrame<'a> {
+    pub fn new(
+        src: SocketAddr,
+        dst: SocketAddr,
+        ttl: u8,
+        tos: u8,
+        repr: &TcpRepr<'a>,
+        data: (&[u8], &[u8]),
+    ) -> TcpFrame<'a> {
+        let hdr = TcpRepr {
+            payload: &[],
+            ..*repr
+        };
+        TcpFrame {
+            hlen: hdr.header_len(),
+            hdr,
+            dlen: data.0.len() + data.1.len(),
+            ip: IpHeader {
+                src: src.ip(),
+                dst: dst.ip(),
+                protocol: wire::IP_PROTO_TCP,
+                ttl,
+                tos,
+                dont_frag: true,
+            },
+        }
+    }
+
+    /// The TCP header and the data into `seg` (its checksum still to do).
+    pub fn fill(&self, seg: &mut [u8], data: (&[u8], &[u8])) {
+        let hlen = self.hlen;
+        self.hdr.emit(&mut seg[..hlen], self.ip.src, self.ip.dst);
+        seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
+        seg[hlen + data.0.len()..].copy_from_slice(data.1);
+    }
+}
+
 /// Emit one segment: header from `repr` (its payload ignored) followed by
 /// the two data slices.
 pub(crate) fn tcp_emit(
@@ -110,25 +157,10 @@ pub(crate) fn tcp_emit(
     data: (&[u8], &[u8]),
 ) {
     Stats::bump(&cx.stats().tcp_segs_out);
-    let hdr = TcpRepr {
-        payload: &[],
-        ..*repr
-    };
-    let hlen = hdr.header_len();
-    let dlen = data.0.len() + data.1.len();
-    let h = IpHeader {
-        src: src.ip(),
-        dst: dst.ip(),
-        protocol: wire::IP_PROTO_TCP,
-        ttl,
-        tos,
-        dont_frag: true,
-    };
-    ip_output(cx, &h, hlen + dlen, |seg| {
-        hdr.emit(&mut seg[..hlen], src.ip(), dst.ip());
-        seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
-        seg[hlen + data.0.len()..].copy_from_slice(data.1);
-        if dlen > 0 {
+    let f = TcpFrame::new(src, dst, ttl, tos, repr, data);
+    ip_output(cx, &f.ip, f.hlen + f.dlen, |seg| {
+        f.fill(seg, data);
+        if f.dlen > 0 {
             seg[16] = 0;
             seg[17] = 0;
             let c = wire::checksum::transport_checksum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, seg);

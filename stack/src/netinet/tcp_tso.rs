@@ -13,7 +13,8 @@
 use std::net::SocketAddr;
 
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip::{self, ip_output_gso, IpHeader};
+use crate::netinet::ip::{self, ip_output_gso};
+use crate::netinet::tcp_subr::TcpFrame;
 use crate::netinet::tcp_var::TcpCb;
 use crate::offload::TSO_MAX_PAYLOAD;
 use crate::stats::Stats;
@@ -79,35 +80,20 @@ pub(crate) fn tcp_emit_tso(
 ) {
     Stats::bump(&cx.stats().tcp_segs_out);
     Stats::bump(&cx.stats().tcp_tso_out);
-    let hdr = TcpRepr {
-        payload: &[],
-        ..*repr
-    };
-    let hlen = hdr.header_len();
-    let dlen = data.0.len() + data.1.len();
+    let f = TcpFrame::new(src, dst, ttl, tos, repr, data);
     cx.stats()
         .tcp_tso_bytes_out
-        .fetch_add(dlen as u64, std::sync::atomic::Ordering::Relaxed);
-    let h = IpHeader {
-        src: src.ip(),
-        dst: dst.ip(),
-        protocol: wire::IP_PROTO_TCP,
-        ttl,
-        tos,
-        dont_frag: true,
-    };
-    let pseudo = checksum::pseudo_sum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, hlen + dlen);
+        .fetch_add(f.dlen as u64, std::sync::atomic::Ordering::Relaxed);
+    let pseudo = checksum::pseudo_sum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, f.hlen + f.dlen);
     ip_output_gso(
         cx,
-        &h,
-        hlen + dlen,
+        &f.ip,
+        f.hlen + f.dlen,
         |seg| {
-            hdr.emit(&mut seg[..hlen], src.ip(), dst.ip());
-            seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
-            seg[hlen + data.0.len()..].copy_from_slice(data.1);
+            f.fill(seg, data);
             // The folded pseudo-header sum, not complemented.
             seg[16..18].copy_from_slice(&(!checksum::fold(pseudo)).to_be_bytes());
         },
-        Some((mss as u16, hlen)),
+        Some((mss as u16, f.hlen)),
     );
 }
