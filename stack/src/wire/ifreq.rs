@@ -4,7 +4,7 @@
 //! reading it is pure; the ioctls stay with the drivers (the shim's
 //! in-process device and sockshimd's).
 
-use crate::Errno;
+use crate::errno::Errno;
 
 /// `IFNAMSIZ`: the name's bytes with its NUL.
 pub const IFNAMSIZ: usize = 16;

@@ -111,7 +111,7 @@ pub fn attach(dev: &mut impl TunIoctls, offload: bool) -> std::io::Result<Attach
     let vnet = offload
         && match dev.set_iff(IFF_VNET_HDR) {
             Ok(()) => true,
-            Err(e) if e.raw_os_error() == Some(crate::Errno::EINVAL.0) => {
+            Err(e) if e.raw_os_error() == Some(crate::errno::Errno::EINVAL.0) => {
                 fallback = Some(format!("IFF_VNET_HDR refused ({e})"));
                 false
             }
