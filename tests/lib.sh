@@ -69,12 +69,13 @@ sha() { sha256sum "$1" | cut -c1-64; }
 retry() { local n=$1; shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 
 # veth_pair NAME_A NAME_B: two namespaces joined by a veth pair, A=10.8.0.1,
-# B=10.8.0.2 (the kernel baseline for throughput comparisons).
+# B=10.8.0.2 and fd00:8::1/fd00:8::2 (the kernel baseline for comparisons).
 veth_pair() {
   ip netns add "$1"; ip netns add "$2"
   ip link add "vA$$" type veth peer name "vB$$"
   ip link set "vA$$" netns "$1"; ip link set "vB$$" netns "$2"
   ip -n "$1" addr add 10.8.0.1/24 dev "vA$$"; ip -n "$2" addr add 10.8.0.2/24 dev "vB$$"
+  ip -n "$1" -6 addr add fd00:8::1/64 dev "vA$$" nodad 2>/dev/null; ip -n "$2" -6 addr add fd00:8::2/64 dev "vB$$" nodad 2>/dev/null
   ip -n "$1" link set lo up; ip -n "$2" link set lo up
   ip -n "$1" link set "vA$$" up; ip -n "$2" link set "vB$$" up
   for _ in $(seq 100); do

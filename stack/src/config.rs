@@ -58,6 +58,19 @@ pub struct Sysctl {
     /// net.ipv4.tcp_congestion_control: the default algorithm's name (the
     /// stack runs CUBIC for a name it does not have, such as bbr).
     pub tcp_congestion_control: String,
+    /// net.ipv4.icmp_ratelimit / net.ipv6.icmp.ratelimit: what one ICMP
+    /// error costs a peer's bucket (icmp_ratelimit.rs; 0 turns it off).
+    pub icmp_ratelimit: Duration,
+    pub icmpv6_ratelimit: Duration,
+    /// net.ipv4.icmp_ratemask: the ICMP types limited, one bit per type.
+    pub icmp_ratemask: u32,
+    /// net.ipv6.icmp.ratemask: the ICMPv6 types limited (a list of ranges
+    /// in /proc, "0-1,3-127"), one bit per type.
+    pub icmpv6_ratemask: [u64; 4],
+    /// net.ipv4.icmp_msgs_per_sec / icmp_msgs_burst: the stack-wide bucket
+    /// of ICMP errors (both families).
+    pub icmp_msgs_per_sec: u32,
+    pub icmp_msgs_burst: u32,
 }
 
 impl Default for Sysctl {
@@ -91,6 +104,12 @@ impl Default for Sysctl {
             tcp_fastopen: 1,
             tcp_fastopen_key: None,
             tcp_congestion_control: "cubic".to_string(),
+            icmp_ratelimit: Duration::from_millis(1000),
+            icmpv6_ratelimit: Duration::from_millis(100),
+            icmp_ratemask: 0x1818,
+            icmpv6_ratemask: [!(1 << 2), u64::MAX, 0, 0],
+            icmp_msgs_per_sec: 1000,
+            icmp_msgs_burst: 50,
         }
     }
 }
@@ -125,6 +144,12 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/tcp_fastopen",
     "net/ipv4/tcp_fastopen_key",
     "net/ipv4/tcp_congestion_control",
+    "net/ipv4/icmp_ratelimit",
+    "net/ipv6/icmp/ratelimit",
+    "net/ipv4/icmp_ratemask",
+    "net/ipv6/icmp/ratemask",
+    "net/ipv4/icmp_msgs_per_sec",
+    "net/ipv4/icmp_msgs_burst",
 ];
 
 /// Linux's proc_tcp_fastopen_key text, `%08x-%08x-%08x-%08x` (a backup key
@@ -142,6 +167,27 @@ fn fastopen_key(text: &str) -> Option<Option<[u64; 2]>> {
     }
     let key = [w[0] | (w[1] << 32), w[2] | (w[3] << 32)];
     Some((key != [0, 0]).then_some(key))
+}
+
+/// A bitmap in /proc's list form ("0-1,3-127"; "" is empty), 256 bits.
+fn bitmap_list(text: &str) -> Option<[u64; 4]> {
+    let mut bits = [0u64; 4];
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u8>().ok()?, b.parse::<u8>().ok()?),
+            None => {
+                let v = part.parse::<u8>().ok()?;
+                (v, v)
+            }
+        };
+        if lo > hi {
+            return None;
+        }
+        for b in lo..=hi {
+            bits[usize::from(b / 64)] |= 1 << (b % 64);
+        }
+    }
+    Some(bits)
 }
 
 fn numbers(text: &str) -> Vec<u64> {
@@ -250,6 +296,24 @@ impl Sysctl {
                 }
                 ok
             }
+            "net/ipv4/icmp_ratelimit" => one(0, 1 << 31)
+                .map(|v| self.icmp_ratelimit = Duration::from_millis(v))
+                .is_some(),
+            "net/ipv6/icmp/ratelimit" => one(0, 1 << 31)
+                .map(|v| self.icmpv6_ratelimit = Duration::from_millis(v))
+                .is_some(),
+            "net/ipv4/icmp_ratemask" => one(0, u32::MAX as u64)
+                .map(|v| self.icmp_ratemask = v as u32)
+                .is_some(),
+            "net/ipv6/icmp/ratemask" => bitmap_list(text)
+                .map(|v| self.icmpv6_ratemask = v)
+                .is_some(),
+            "net/ipv4/icmp_msgs_per_sec" => one(0, i32::MAX as u64)
+                .map(|v| self.icmp_msgs_per_sec = v as u32)
+                .is_some(),
+            "net/ipv4/icmp_msgs_burst" => one(0, i32::MAX as u64)
+                .map(|v| self.icmp_msgs_burst = v as u32)
+                .is_some(),
             "net/ipv4/tcp_fastopen_key" => fastopen_key(text)
                 .map(|k| self.tcp_fastopen_key = k)
                 .is_some(),
@@ -349,6 +413,26 @@ mod tests {
         assert!(s.apply("net/ipv6/ip6frag_time", "5\n"));
         assert_eq!(s.ip6frag_time, Duration::from_secs(5));
         assert!(!s.apply("net/ipv6/conf/default/hop_limit", "0\n"));
+    }
+
+    #[test]
+    fn icmp_rate_sysctls_parse_as_proc_shows_them() {
+        let mut s = Sysctl::default();
+        let d = Sysctl::default();
+        assert!(s.apply("net/ipv6/icmp/ratemask", "0-1,3-127\n"));
+        assert_eq!(s.icmpv6_ratemask, d.icmpv6_ratemask, "the default");
+        assert!(s.apply("net/ipv6/icmp/ratemask", "2,200-201\n"));
+        assert_eq!(s.icmpv6_ratemask, [4, 0, 0, 3 << 8]);
+        assert!(s.apply("net/ipv6/icmp/ratemask", "\n"));
+        assert_eq!(s.icmpv6_ratemask, [0; 4]);
+        assert!(!s.apply("net/ipv6/icmp/ratemask", "5-3"));
+        assert!(!s.apply("net/ipv6/icmp/ratemask", "0-256"));
+        assert!(s.apply("net/ipv4/icmp_ratelimit", "250\n"));
+        assert_eq!(s.icmp_ratelimit, Duration::from_millis(250));
+        assert!(s.apply("net/ipv4/icmp_ratemask", "6168\n"));
+        assert_eq!(s.icmp_ratemask, d.icmp_ratemask);
+        assert!(s.apply("net/ipv4/icmp_msgs_burst", "7\n"));
+        assert_eq!(s.icmp_msgs_burst, 7);
     }
 
     #[test]

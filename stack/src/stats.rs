@@ -75,6 +75,9 @@ stats! {
     udp_out,
     icmp_in,
     icmp_out,
+    // ICMP errors not sent: the peer's or the stack's rate limit
+    // (Linux's IcmpOutRateLimitHost / IcmpOutRateLimitGlobal together).
+    icmp_out_ratelimited,
     sockets_created,
     sockets_freed,
     pru_detach_calls,

@@ -39,11 +39,41 @@ pub(crate) fn send_icmp6(cx: &impl InetCx, src: Ipv6Addr, dst: Ipv6Addr, msg: &I
     ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b, src, dst));
 }
 
+/// May an ICMP error of type `ty` go to `peer` now (icmp_ratelimit.rs)?
+/// Errors to ourselves, over loopback, are never limited; one refused is
+/// counted.
+pub(crate) fn icmp_error_allowed(cx: &impl InetCx, peer: IpAddr, ty: u8) -> bool {
+    let sys = cx.sysctl();
+    if crate::netinet::ip::is_local(cx, peer)
+        || !crate::netinet::icmp_ratelimit::type_limited(&sys, peer.is_ipv6(), ty)
+    {
+        return true;
+    }
+    let now = cx.last_now();
+    let credits = cx.inet().rng.lock().next_u32() % 3;
+    let allowed = cx
+        .inet()
+        .icmp_ratelimit
+        .lock()
+        .allow(now, &sys, peer, credits);
+    if !allowed {
+        Stats::bump(&cx.stats().icmp_out_ratelimited);
+    }
+    allowed
+}
+
 /// Port unreachable in answer to the packet `ip` (never for broadcasts or
 /// multicasts). Quotes the packet from its IP header on, as much as fits:
 /// 548 bytes for ICMPv4 (Linux), the minimum MTU for ICMPv6 (RFC 4443).
 pub(crate) fn icmp_port_unreachable(cx: &impl InetCx, ip: &IpIn) {
     if is_broadcast(cx, ip.dst) || ip.dst.is_multicast() {
+        return;
+    }
+    let ty = match ip.src {
+        IpAddr::V4(_) => icmpv4::msg_type::DST_UNREACHABLE,
+        IpAddr::V6(_) => icmpv6::msg_type::DST_UNREACHABLE,
+    };
+    if !icmp_error_allowed(cx, ip.src, ty) {
         return;
     }
     match (ip.src, ip.dst) {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU16, AtomicU32};
 use crate::api::SocketHandle;
 use crate::kern::lockorder::{LeafMutex, LeafRwLock};
 use crate::kern::sotable::SoCx;
+use crate::netinet::icmp_ratelimit::IcmpRateLimit;
 use crate::netinet::in_pcb::PcbInfo;
 use crate::netinet::ipq::ReassTable;
 use crate::netinet::tcp_fastopen_cache::TfoCache;
@@ -33,6 +34,8 @@ pub struct Inet {
     pub reass: LeafMutex<ReassTable>,
     /// TCP Fast Open: what the client learnt of each server.
     pub tfo_cache: TfoCache,
+    /// How many ICMP errors may go, and to whom; a leaf lock.
+    pub(crate) icmp_ratelimit: LeafMutex<IcmpRateLimit>,
 }
 
 impl Inet {
@@ -47,6 +50,7 @@ impl Inet {
             ip6_ident: AtomicU32::new(ident6),
             reass: LeafMutex::new("reassembly", ReassTable::default()),
             tfo_cache: TfoCache::default(),
+            icmp_ratelimit: LeafMutex::new("icmp ratelimit", IcmpRateLimit::default()),
         }
     }
 }

@@ -102,6 +102,13 @@ fn param_problem(
     pointer: usize,
     packet: &[u8],
 ) {
+    if !crate::netinet::icmp_error::icmp_error_allowed(
+        cx,
+        src.into(),
+        icmpv6::msg_type::PARAM_PROBLEM,
+    ) {
+        return;
+    }
     let n = packet.len().min(icmpv6::MAX_QUOTE);
     let msg = Icmpv6Repr::ParamProblem {
         code,
