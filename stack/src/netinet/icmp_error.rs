@@ -11,7 +11,7 @@ use crate::wire::{self, icmpv4, icmpv6, Icmpv4Repr, Icmpv6Repr};
 
 /// Most of an offending IPv4 packet an ICMPv4 error quotes: the error fits
 /// in 576 bytes, as Linux's icmp_send.
-const ICMP_MAX_QUOTE: usize = 576 - 28;
+pub(crate) const ICMP_MAX_QUOTE: usize = 576 - 28;
 
 pub(crate) fn send_icmp(cx: &impl InetCx, src: Ipv4Addr, dst: Ipv4Addr, msg: &Icmpv4Repr) {
     Stats::bump(&cx.stats().icmp_out);

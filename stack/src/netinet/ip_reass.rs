@@ -5,19 +5,21 @@
 //! multiple of 8 bytes. Memory is bounded by net.ipv4.ipfrag_high_thresh /
 //! net.ipv6.ip6frag_high_thresh (4 MiB), and a datagram not complete after
 //! net.ipv4.ipfrag_time (30 s) / net.ipv6.ip6frag_time (60 s) is dropped.
-//!
-//! Not as Linux: expiry is checked when fragments arrive (the stack has no
-//! timer of its own outside sockets), so no ICMP time exceeded
-//! (reassembly) is sent.
+//! The timeout is a timer of the stack's (`reass_next_timeout`,
+//! `reass_timeout`, run by the face beside the sockets' timers); as Linux's
+//! ip_expire and ip6_expire_frag_queue, a datagram whose first fragment had
+//! arrived is answered with an ICMP time exceeded (fragment reassembly),
+//! within the ICMP rate limits.
 
 use std::net::IpAddr;
 
+use crate::netinet::icmp_error::{icmp_error_allowed, send_icmp, send_icmp6, ICMP_MAX_QUOTE};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ipq::{Outcome, ReassKey, MAX_DATAGRAM};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::ipv6ext::{self, FragmentHeader};
-use crate::wire::{self, Ipv4Packet};
+use crate::wire::{self, icmpv4, icmpv6, Icmpv4Repr, Icmpv6Repr, Ipv4Packet};
 
 /// An IPv4 fragment (`frame`, whose header parsed but is a fragment).
 /// Returns the whole packet when it completes a datagram, for ip_input.
@@ -47,13 +49,10 @@ pub(crate) fn ip4_reass(cx: &impl InetCx, now: Instant, frame: &[u8]) -> Option<
         ident: u32::from(p.ident()),
         proto: p.protocol(),
     };
+    reass_timeout(cx, now);
     let sys = cx.sysctl();
     let outcome = {
         let mut t = cx.inet().reass.lock();
-        let expired = t.expire(now, sys.ipfrag_time, false);
-        cx.stats()
-            .drop_reass_timeout
-            .fetch_add(expired as u64, std::sync::atomic::Ordering::Relaxed);
         t.add(
             now,
             key,
@@ -117,13 +116,10 @@ pub(crate) fn ip6_reass(
         ident: frag.ident,
         proto: frag.next_header,
     };
+    reass_timeout(cx, now);
     let sys = cx.sysctl();
     let outcome = {
         let mut t = cx.inet().reass.lock();
-        let expired = t.expire(now, sys.ip6frag_time, true);
-        cx.stats()
-            .drop_reass_timeout
-            .fetch_add(expired as u64, std::sync::atomic::Ordering::Relaxed);
         t.add(
             now,
             key,
@@ -159,6 +155,91 @@ pub(crate) fn ip6_reass(
             Some(whole)
         }
     }
+}
+
+/// When the oldest datagram being reassembled times out, if any.
+pub(crate) fn reass_next_timeout(cx: &impl InetCx) -> Option<Instant> {
+    let sys = cx.sysctl();
+    let mut t = cx.inet().reass.lock();
+    if t.is_empty() {
+        return None;
+    }
+    t.next_expiry(sys.ipfrag_time, sys.ip6frag_time)
+}
+
+/// Drop the datagrams that timed out by `now`, counted, and answer each
+/// whose first fragment arrived with an ICMP time exceeded (reassembly)
+/// quoting that fragment.
+pub(crate) fn reass_timeout(cx: &impl InetCx, now: Instant) {
+    let sys = cx.sysctl();
+    let expired = {
+        let mut t = cx.inet().reass.lock();
+        if t.is_empty() {
+            return;
+        }
+        t.expire(now, sys.ipfrag_time, sys.ip6frag_time)
+    };
+    for e in expired {
+        Stats::bump(&cx.stats().drop_reass_timeout);
+        let Some((head, data)) = e.first else {
+            continue;
+        };
+        let k = e.key;
+        if k.src.is_multicast() || crate::netinet::ip::is_broadcast(cx, k.src) {
+            continue;
+        }
+        if k.src.is_ipv6() {
+            time_exceeded6(cx, k, &head, &data);
+        } else {
+            time_exceeded4(cx, k, &head, &data);
+        }
+    }
+}
+
+/// ICMPv4 time exceeded (fragment reassembly) quoting the first fragment
+/// as it came: its header (its length and MF flag) and data.
+fn time_exceeded4(cx: &impl InetCx, k: ReassKey, head: &[u8], data: &[u8]) {
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (k.src, k.dst) else {
+        return;
+    };
+    if !icmp_error_allowed(cx, k.src, icmpv4::msg_type::TIME_EXCEEDED) {
+        return;
+    }
+    let mut quote = head.to_vec();
+    quote.extend_from_slice(data);
+    quote.truncate(ICMP_MAX_QUOTE);
+    let msg = Icmpv4Repr::TimeExceeded {
+        code: icmpv4::time_exceeded::REASSEMBLY,
+        original: &quote,
+    };
+    send_icmp(cx, dst, src, &msg);
+}
+
+/// ICMPv6 time exceeded (fragment reassembly) quoting the first fragment:
+/// its unfragmentable headers, a fragment header as it carried (offset 0,
+/// more fragments) and its data.
+fn time_exceeded6(cx: &impl InetCx, k: ReassKey, head: &[u8], data: &[u8]) {
+    let (IpAddr::V6(src), IpAddr::V6(dst)) = (k.src, k.dst) else {
+        return;
+    };
+    if !icmp_error_allowed(cx, k.src, icmpv6::msg_type::TIME_EXCEEDED) {
+        return;
+    }
+    let fixed = wire::ipv6::HEADER_LEN;
+    let mut quote = head.to_vec();
+    quote.extend_from_slice(&[k.proto, 0, 0, 1]);
+    quote.extend_from_slice(&k.ident.to_be_bytes());
+    quote.extend_from_slice(data);
+    if quote.len() >= fixed {
+        let plen = (quote.len() - fixed) as u16;
+        quote[4..6].copy_from_slice(&plen.to_be_bytes());
+    }
+    quote.truncate(icmpv6::MAX_QUOTE);
+    let msg = Icmpv6Repr::TimeExceeded {
+        code: icmpv6::time_exceeded::REASSEMBLY,
+        original: &quote,
+    };
+    send_icmp6(cx, dst, src, &msg);
 }
 
 /// Offset in the packet of the byte that names the header at `frag_at`

@@ -9,7 +9,7 @@
 //! by a high threshold, each fragment counted with an overhead as Linux
 //! counts a buffer's truesize; datagrams older than the timeout go.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -50,7 +50,23 @@ struct Reass {
 pub struct ReassTable {
     queues: HashMap<ReassKey, Reass>,
     mem: usize,
+    /// The queues in the order they were made, per family (IPv4, IPv6):
+    /// the oldest is at the front. Entries of queues gone since are
+    /// skipped when met.
+    order: [VecDeque<(Instant, ReassKey)>; 2],
 }
+
+/// A datagram dropped unfinished at its timeout.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Expired {
+    pub key: ReassKey,
+    /// The first fragment's headers and (up to `QUOTE_MAX` bytes of) its
+    /// data, when it had arrived: what the ICMP time exceeded quotes.
+    pub first: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Most of a first fragment's data kept for the ICMP error's quote.
+const QUOTE_MAX: usize = 1280;
 
 /// What a fragment did.
 #[derive(Debug, PartialEq, Eq)]
@@ -85,18 +101,49 @@ impl ReassTable {
         }
     }
 
-    /// Drop the datagrams older than `timeout` (of the family of `v6`).
-    pub fn expire(&mut self, now: Instant, timeout: Duration, v6: bool) -> usize {
-        let old: Vec<ReassKey> = self
-            .queues
-            .iter()
-            .filter(|(k, q)| k.src.is_ipv6() == v6 && now - q.created >= timeout)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in &old {
-            self.kill(k);
+    /// The oldest live queue of a family, dropping the entries of queues
+    /// gone since.
+    fn oldest(&mut self, family: usize) -> Option<(Instant, ReassKey)> {
+        while let Some(&(at, key)) = self.order[family].front() {
+            if self.queues.get(&key).is_some_and(|q| q.created == at) {
+                return Some((at, key));
+            }
+            self.order[family].pop_front();
         }
-        old.len()
+        None
+    }
+
+    /// When the oldest datagram of either family times out (IPv4's after
+    /// `t4`, IPv6's after `t6`).
+    pub fn next_expiry(&mut self, t4: Duration, t6: Duration) -> Option<Instant> {
+        let a = self.oldest(0).map(|(at, _)| at + t4);
+        let b = self.oldest(1).map(|(at, _)| at + t6);
+        a.into_iter().chain(b).min()
+    }
+
+    /// Drop the datagrams that have waited their family's timeout, oldest
+    /// first: O(expired).
+    pub fn expire(&mut self, now: Instant, t4: Duration, t6: Duration) -> Vec<Expired> {
+        let mut out = Vec::new();
+        for (family, timeout) in [(0, t4), (1, t6)] {
+            while let Some((at, key)) = self.oldest(family) {
+                if now.saturating_duration_since(at) < timeout {
+                    break;
+                }
+                self.order[family].pop_front();
+                let Some(q) = self.queues.remove(&key) else {
+                    continue;
+                };
+                self.mem -= q.mem;
+                let first = q.head.map(|h| {
+                    let mut d = q.frags.get(&0).cloned().unwrap_or_default();
+                    d.truncate(QUOTE_MAX);
+                    (h, d)
+                });
+                out.push(Expired { key, first });
+            }
+        }
+        out
     }
 
     /// Queue `data` at `offset` (`more`: not the last fragment); `head` is
@@ -121,12 +168,16 @@ impl ReassTable {
         if !self.queues.contains_key(&key) && self.mem + cost > high_thresh {
             return Outcome::Dropped;
         }
-        let q = self.queues.entry(key).or_insert_with(|| Reass {
-            created: now,
-            head: None,
-            frags: BTreeMap::new(),
-            total: None,
-            mem: 0,
+        let order = &mut self.order[usize::from(key.src.is_ipv6())];
+        let q = self.queues.entry(key).or_insert_with(|| {
+            order.push_back((now, key));
+            Reass {
+                created: now,
+                head: None,
+                frags: BTreeMap::new(),
+                total: None,
+                mem: 0,
+            }
         });
         // An exact duplicate is dropped; any other overlap kills the datagram.
         if q.frags.get(&offset).is_some_and(|d| d.len() == data.len()) {
@@ -268,15 +319,40 @@ mod tests {
             Outcome::Dropped,
             "over ipfrag_high_thresh"
         );
+        let (t4, t6) = (Duration::from_secs(30), Duration::from_secs(60));
+        assert_eq!(t.next_expiry(t4, t6), Some(T + t4));
         let later = T + Duration::from_secs(29);
-        assert_eq!(t.expire(later, Duration::from_secs(30), false), 0);
-        assert_eq!(
-            t.expire(later, Duration::from_secs(30), true),
-            0,
-            "IPv6 only"
-        );
-        let later = T + Duration::from_secs(30);
-        assert_eq!(t.expire(later, Duration::from_secs(30), false), 10);
+        assert!(t.expire(later, t4, t6).is_empty());
+        let later = T + t4;
+        let gone = t.expire(later, t4, t6);
+        assert_eq!(gone.len(), 10);
+        assert_eq!(gone[0].key, key(0), "oldest first");
+        assert_eq!(gone[0].first, Some((Vec::new(), frag[..1000].to_vec())));
+        assert_eq!(t.next_expiry(t4, t6), None);
         assert_eq!((t.len(), t.mem()), (0, 0));
+    }
+
+    #[test]
+    fn expiry_follows_each_family_and_skips_finished_datagrams() {
+        let mut t = ReassTable::default();
+        let (t4, t6) = (Duration::from_secs(30), Duration::from_secs(60));
+        let mut k6 = key(7);
+        k6.src = "fd00::9".parse().unwrap();
+        let head = || vec![0x45];
+        // IPv6 first, then two IPv4 datagrams; one of those completes.
+        t.add(T, k6, 8, true, &[1; 8], head, 1 << 20);
+        let t1 = T + Duration::from_secs(1);
+        t.add(t1, key(1), 0, true, &[1; 8], head, 1 << 20);
+        t.add(t1, key(2), 8, true, &[1; 8], head, 1 << 20);
+        let done = t.add(t1, key(1), 8, false, &[2; 8], head, 1 << 20);
+        assert!(matches!(done, Outcome::Complete(..)));
+        assert_eq!(t.next_expiry(t4, t6), Some(t1 + t4));
+        let gone = t.expire(t1 + t4, t4, t6);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].key, key(2));
+        assert_eq!(gone[0].first, None, "its first fragment never came");
+        assert_eq!(t.next_expiry(t4, t6), Some(T + t6));
+        assert_eq!(t.expire(T + t6, t4, t6).len(), 1);
+        assert!(t.is_empty());
     }
 }

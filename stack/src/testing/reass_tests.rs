@@ -166,3 +166,64 @@ fn fragments_older_than_ipfrag_time_are_dropped() {
     assert_eq!(recv_len(&s, u6), Ok(3000));
     assert_eq!(s.stats().drop_reass_timeout, 1);
 }
+
+/// Every frame the stack sent since the last call.
+fn sent(s: &Stack) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| s.poll_transmit()).collect()
+}
+
+#[test]
+fn a_timed_out_datagram_is_answered_with_time_exceeded_if_its_first_fragment_came() {
+    let (s, _, _) = stack();
+    let d = datagram(3000, false);
+    let d6 = datagram(3000, true);
+    let t0 = Instant::from_millis(1);
+    // With its first fragment (ident 3), without (ident 4), and IPv6's.
+    let first = frag4(&d, 0, 1480, 3);
+    s.handle_frame(t0, &first);
+    s.handle_frame(t0, &frag4(&d, 1480, 1480, 4));
+    let first6 = frag6(&d6, 0, 1232, 5);
+    s.handle_frame(t0, &first6);
+    assert!(sent(&s).is_empty());
+    // The stack's own timer, with no socket timer armed: IPv4's 30 s.
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    s.handle_timeout(t0 + Duration::from_secs(30));
+    let out = sent(&s);
+    assert_eq!(
+        out.len(),
+        1,
+        "one time exceeded, for the datagram whose first fragment came"
+    );
+    let ip = Ipv4Packet::new_checked(&out[0][..]).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (ME, PEER));
+    let msg = wire::Icmpv4Repr::parse(ip.payload()).unwrap();
+    let wire::Icmpv4Repr::TimeExceeded { code, original } = msg else {
+        panic!("{msg:?}");
+    };
+    assert_eq!(code, wire::icmpv4::time_exceeded::REASSEMBLY);
+    assert_eq!(
+        original,
+        &first[..548],
+        "the first fragment as it came, 548 bytes of it"
+    );
+    assert_eq!(s.stats().drop_reass_timeout, 2);
+    // IPv6's 60 s.
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    s.handle_timeout(t0 + Duration::from_secs(60));
+    let out = sent(&s);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0][6], wire::IP_PROTO_ICMPV6);
+    let msg = wire::Icmpv6Repr::parse(&out[0][40..], ME6, PEER6).unwrap();
+    let wire::Icmpv6Repr::TimeExceeded { code, original } = msg else {
+        panic!("{msg:?}");
+    };
+    assert_eq!(code, wire::icmpv6::time_exceeded::REASSEMBLY);
+    assert_eq!(
+        original,
+        &first6[..original.len()],
+        "the first fragment as it came"
+    );
+    assert_eq!(original.len(), 1280 - 48);
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.stats().drop_reass_timeout, 3);
+}

@@ -21,6 +21,12 @@ pub mod msg_type {
     pub const TIME_EXCEEDED: u8 = 11;
 }
 
+/// Codes of a time-exceeded message.
+pub mod time_exceeded {
+    pub const TTL: u8 = 0;
+    pub const REASSEMBLY: u8 = 1;
+}
+
 /// Codes of a destination-unreachable message.
 pub mod dst_unreachable {
     pub const NET_UNREACH: u8 = 0;
