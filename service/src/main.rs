@@ -1,7 +1,9 @@
-//! `sockshimd [--foreground]`: the stack service for the TUN device named
-//! by SOCKSHIM_TUN (default sockshim0) in this network namespace. The shim
-//! starts it on demand; it exits by itself when idle (SOCKSHIM_IDLE_MS,
-//! default 10 s). See `startup` for its exit codes.
+//! `sockshimd [--foreground] [--user NAME]`: the stack service for the TUN
+//! device named by SOCKSHIM_TUN (default sockshim0) in this network
+//! namespace. The shim starts it on demand; it exits by itself when idle
+//! (SOCKSHIM_IDLE_MS, default 10 s). Root may start it for a server that
+//! runs as another user (`--user`: it attaches the device as root, then
+//! runs as NAME). See `startup` for its exit codes.
 
 use std::time::Duration;
 
@@ -11,7 +13,8 @@ use service::startup::{self, EXIT_CONFIG, EXIT_NO_DEVICE, EXIT_RUNNING};
 
 fn main() {
     startup::own_fds_and_limits();
-    let foreground = std::env::args().any(|a| a == "--foreground");
+    let args: Vec<String> = std::env::args().collect();
+    let foreground = args.iter().any(|a| a == "--foreground");
     let cfg = match proto::config::ShimConfig::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(msg) => {
@@ -63,6 +66,12 @@ fn main() {
     let vnet = device.vnet;
     let device = device.fd;
     service::device::wait_running(&cfg.tun, Duration::from_secs(2));
+    if let Some(user) = startup::user_arg(&args) {
+        if let Err(e) = startup::drop_to_user(user) {
+            eprintln!("sockshimd: --user {user}: {e}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    }
     if !foreground {
         startup::detach(std::env::var("SOCKSHIM_SERVICE_LOG").ok().as_deref());
     }

@@ -88,6 +88,37 @@ pub fn stack_config(cfg: &proto::config::ShimConfig) -> Config {
     sc
 }
 
+/// `--user NAME`: give up root for NAME's uid and gid (no supplementary
+/// groups) once the name is bound and the device attached, so that a
+/// server running as NAME (PostgreSQL refuses to run as root) may create
+/// sockets: the service trusts clients of its own uid or root. Opening
+/// the device needs root where `/dev/net/tun` is 0600 (no udev rule), so a
+/// service started by such a user could never attach it.
+pub fn drop_to_user(name: &str) -> Result<(), String> {
+    use nix::unistd::{setgid, setgroups, setuid, User};
+    let user = match User::from_name(name) {
+        Ok(Some(u)) => u,
+        Ok(None) => return Err(format!("no user '{name}'")),
+        Err(e) => return Err(format!("cannot look up user '{name}': {e}")),
+    };
+    // The group first: once the uid is not root it could not be changed.
+    setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    setgid(user.gid).map_err(|e| format!("setgid {}: {e}", user.gid))?;
+    setuid(user.uid).map_err(|e| format!("setuid {}: {e}", user.uid))?;
+    Ok(())
+}
+
+/// The value of `--user NAME` (or `--user=NAME`) in `args`, if any.
+pub fn user_arg(args: &[String]) -> Option<&str> {
+    args.iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--user") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => None,
+        })
+}
+
 /// Detach: the parent (the process the client spawned) exits with
 /// `EXIT_STARTED` once the child exists; the child gets its own process
 /// group (not its own session) and stdio (/dev/null, or the file
@@ -137,6 +168,22 @@ pub fn detach(log: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_arg_takes_both_spellings() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            user_arg(&args(&["sockshimd", "--user", "postgres"])),
+            Some("postgres")
+        );
+        assert_eq!(
+            user_arg(&args(&["sockshimd", "--user=nobody", "--foreground"])),
+            Some("nobody")
+        );
+        assert_eq!(user_arg(&args(&["sockshimd", "--foreground"])), None);
+        assert_eq!(user_arg(&args(&["sockshimd", "--user"])), None);
+        assert_eq!(user_arg(&args(&["sockshimd", "--username"])), None);
+    }
 
     #[test]
     fn cached_sysctl_reads_give_what_a_fresh_read_gives() {
