@@ -172,12 +172,12 @@ int main(int argc, char **argv) {
   int crr = !strcmp(mode, "crr");
   if (!crr && strcmp(mode, "rr")) return 2;
   long n = 0, errors = 0;
-  double worst = 0, t0 = now(), t = t0;
   int fd = -1;
-  if (!crr) {
+  if (!crr) { /* TCP_RR times transactions on an open connection, not its setup */
     fd = dial();
     if (fd < 0) { perror("connect"); return 1; }
   }
+  double worst = 0, t0 = now(), t = t0;
   while (count < 0 ? t - t0 < secs : n < count) {
     double a = t;
     if (crr) {
