@@ -68,6 +68,7 @@ real_fns! {
     select: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *mut libc::timeval) -> c_int;
     sendfile: fn(c_int, c_int, *mut libc::off_t, size_t) -> ssize_t;
     sendfile64: fn(c_int, c_int, *mut libc::off64_t, size_t) -> ssize_t;
+    splice: fn(c_int, *mut libc::loff_t, c_int, *mut libc::loff_t, size_t, libc::c_uint) -> ssize_t;
     sendmmsg: fn(c_int, *mut libc::mmsghdr, libc::c_uint, c_int) -> c_int;
     recvmmsg: fn(c_int, *mut libc::mmsghdr, libc::c_uint, c_int, *mut libc::timespec) -> c_int;
     close_range: fn(libc::c_uint, libc::c_uint, c_int) -> c_int;

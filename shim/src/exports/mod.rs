@@ -6,3 +6,4 @@ pub mod io;
 pub mod mem;
 pub mod poll;
 pub mod socket;
+pub mod splice;
