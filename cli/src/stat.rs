@@ -33,6 +33,9 @@ pub struct Snapshot {
     pub counters: Vec<(String, u64)>,
     pub faults: Vec<(String, u64)>,
     pub fault_spec: Option<String>,
+    /// The `service` line: what the service holds (`held`, `sockets`,
+    /// `clients`) and `refs_mismatch` (service/src/stat.rs).
+    pub service: Vec<(String, u64)>,
 }
 
 /// Parse the service's lines (unknown lines are skipped: a newer service).
@@ -59,6 +62,13 @@ pub fn parse(text: &str, snap: &mut Snapshot) -> Option<u32> {
                 }
             }
             "faults" => snap.fault_spec = Some(rest.to_string()),
+            "service" => {
+                snap.service = rest
+                    .split_whitespace()
+                    .filter_map(|w| w.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0)))
+                    .collect()
+            }
             "more" => more = rest.trim().parse().ok(),
             _ => {}
         }
@@ -149,6 +159,7 @@ fn fetch(svc: &mut Service) -> Result<Snapshot, String> {
         // A page stops before the counters: take only the last page's.
         snap.counters.clear();
         snap.faults.clear();
+        snap.service.clear();
     }
 }
 
@@ -210,6 +221,33 @@ pub fn render_table(snap: &Snapshot, own: &HashMap<u64, Vec<Owner>>) -> String {
                 s.num("unsent"),
             );
         }
+        if !s.get("refs").is_empty() {
+            // ss -m's skmem and ss -o's timer, and the references.
+            let timers = s.get("timers");
+            let _ = writeln!(
+                out,
+                "\t skmem:(r{},rb{},t{},tb{}) refs:{}{} timer:({})",
+                s.num("rmem"),
+                s.num("rcvbuf"),
+                s.num("wmem"),
+                s.num("sndbuf"),
+                s.num("refs"),
+                if s.num("queued") == 1 { " queued" } else { "" },
+                if timers.is_empty() || timers == "-" {
+                    "off".to_string()
+                } else {
+                    timers.replace(':', " ").replace(',', "ms,") + "ms"
+                },
+            );
+        }
+    }
+    if !snap.service.is_empty() {
+        let w: Vec<String> = snap
+            .service
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "\nService: {}", w.join(" "));
     }
     let _ = writeln!(out, "\nCounters (nonzero):");
     for (n, v) in snap.counters.iter().filter(|(_, v)| *v != 0) {
@@ -240,7 +278,8 @@ fn jstr(s: &str) -> String {
     o
 }
 
-/// One JSON object: {"sockets": [...], "counters": {...}, "faults": {...}}.
+/// One JSON object: {"sockets": [...], "service": {...}, "counters": {...},
+/// "faults": {...}}.
 pub fn render_json(snap: &Snapshot, own: &HashMap<u64, Vec<Owner>>) -> String {
     let socks: Vec<String> = snap
         .socks
@@ -280,8 +319,9 @@ pub fn render_json(snap: &Snapshot, own: &HashMap<u64, Vec<Owner>>) -> String {
             .join(",")
     };
     format!(
-        "{{\"sockets\":[{}],\"counters\":{{{}}},\"faults\":{{{}}}}}",
+        "{{\"sockets\":[{}],\"service\":{{{}}},\"counters\":{{{}}},\"faults\":{{{}}}}}",
         socks.join(","),
+        kv(&snap.service),
         kv(&snap.counters),
         kv(&snap.faults)
     )
@@ -328,6 +368,8 @@ mod tests {
     const TEXT: &str = "sock id=3 proto=tcp state=10 listening=1 local=10.7.0.2:80 remote=* ino=77 recvq=0 sendq=0 unsent=0 cwnd=10 ssthresh=2147483647 mss=1460 rtt_us=0 rttvar_us=0 rto_us=1000000 retrans=0 total_retrans=0 bytes_acked=0 bytes_received=0\n\
 sock id=5 proto=tcp state=1 listening=0 local=10.7.0.2:80 remote=10.7.0.1:4000 ino=78 recvq=0 sendq=0 unsent=0 cwnd=10 ssthresh=7 mss=1448 rtt_us=50 rttvar_us=25 rto_us=200000 retrans=0 total_retrans=2 bytes_acked=1 bytes_received=16\n\
 sock id=4 family=inet6 proto=udp state=0 listening=0 local=[::]:53 remote=* ino=0 recvq=5 sendq=0 unsent=0\n\
+sock id=6 proto=tcp state=1 listening=0 local=10.7.0.2:80 remote=10.7.0.1:4001 ino=0 recvq=0 sendq=0 unsent=0 refs=1 held=0 queued=1 rmem=256 rcvbuf=131072 wmem=0 sndbuf=16384 timers=rexmt:200,keep:7199000\n\
+service held=2 sockets=4 clients=1 refs_mismatch=0\n\
 counter frames_in 12\ncounter drop_checksum 0\nfault inbound.lost 3\nfaults loss=0.01\n";
 
     #[test]
@@ -359,6 +401,16 @@ counter frames_in 12\ncounter drop_checksum 0\nfault inbound.lost 3\nfaults loss
         );
         assert!(!t.contains("drop_checksum"), "zero counters hidden: {t}");
         assert!(t.contains("inbound.lost"), "{t}");
+        assert!(
+            t.contains(
+                "skmem:(r256,rb131072,t0,tb16384) refs:1 queued timer:(rexmt 200ms,keep 7199000ms)"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("Service: held=2 sockets=4 clients=1 refs_mismatch=0"),
+            "{t}"
+        );
         let j = render_json(&snap, &own);
         assert!(
             j.starts_with("{\"sockets\":[{\"id\":3,\"proto\":\"tcp\""),
@@ -372,6 +424,11 @@ counter frames_in 12\ncounter drop_checksum 0\nfault inbound.lost 3\nfaults loss
             j.contains("\"drop_checksum\":0") && j.contains("\"inbound.lost\":3"),
             "{j}"
         );
+        assert!(
+            j.contains("\"service\":{\"held\":2,\"sockets\":4,\"clients\":1,\"refs_mismatch\":0}"),
+            "{j}"
+        );
+        assert!(j.contains("\"timers\":\"rexmt:200,keep:7199000\""), "{j}");
         assert_eq!(jstr("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
     }
 

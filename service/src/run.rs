@@ -376,7 +376,12 @@ impl Service {
                 (Some(encode_reply(&Err(Errno::EACCES))), None)
             }
             Request::Stat { skip } => {
-                text = crate::stat::stat_text(&self.core, self.faults.as_ref(), skip);
+                text = crate::stat::stat_text(
+                    &self.core,
+                    self.clients.len(),
+                    self.faults.as_ref(),
+                    skip,
+                );
                 (Some(encode_reply(&Ok(proto::Body::Text(&text)))), None)
             }
             Request::Capture if !sess.trusted => (Some(encode_reply(&Err(Errno::EACCES))), None),

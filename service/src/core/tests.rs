@@ -303,3 +303,57 @@ fn the_hang_up_event_closes_with_a_fin_to_the_peer() {
     );
     assert!(readable(&k.1), "EOF is readable");
 }
+
+/// `sockshim stat`'s reference check (service/src/stat.rs): one reference
+/// per anchored socket and one per queue entry, through queueing,
+/// accepting and closing.
+#[test]
+fn stat_finds_one_reference_per_anchor_and_per_queue_entry() {
+    let (mut c, mut srv, l, _cli, k) = connected();
+    let stat = |c: &Core| String::from_utf8(crate::stat::stat_text(c, 2, None, 0)).unwrap();
+    let line = |t: &str, id: u64| -> String {
+        t.lines()
+            .find(|l| l.starts_with(&format!("sock id={id} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let st = stat(&c);
+    assert!(
+        st.contains("\nservice held=2 sockets=3 clients=2 refs_mismatch=0\n"),
+        "{st}"
+    );
+    assert!(line(&st, l.0).contains(" refs=1 held=1 queued=0 "), "{st}");
+    assert!(line(&st, k.0).contains(" refs=1 held=1 queued=0 "), "{st}");
+    let queued: Vec<&str> = st.lines().filter(|l| l.contains(" queued=1 ")).collect();
+    assert_eq!(queued.len(), 1, "{st}");
+    assert!(queued[0].contains(" refs=1 held=0 "), "{st}");
+    let (r, _fd) = c.handle(
+        &mut srv,
+        t(),
+        Request::Accept {
+            id: l.0,
+            wait: false,
+        },
+        vec![],
+    );
+    let Ok(Body::Accepted { id: sid, .. }) = r else {
+        panic!("{r:?}")
+    };
+    let st = stat(&c);
+    assert!(line(&st, sid).contains(" refs=1 held=1 queued=0 "), "{st}");
+    assert!(
+        st.contains(" held=3 sockets=3 clients=2 refs_mismatch=0\n"),
+        "{st}"
+    );
+    c.close_socket(t(), sid);
+    drive(&mut c);
+    let st = stat(&c);
+    assert!(
+        line(&st, sid).is_empty() || line(&st, sid).contains(" refs=0 held=0 "),
+        "{st}"
+    );
+    assert!(
+        st.contains(" held=2 ") && st.contains(" refs_mismatch=0\n"),
+        "{st}"
+    );
+}

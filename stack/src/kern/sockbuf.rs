@@ -116,6 +116,11 @@ impl SockBuf {
         self.ring.set_capacity(cap);
     }
 
+    /// Bytes of memory the buffer's storage holds (either kind).
+    pub fn allocated(&self) -> usize {
+        self.ring.allocated()
+    }
+
     /// The stream bytes (for a stream buffer).
     pub fn ring(&self) -> &RingBuf {
         debug_assert!(

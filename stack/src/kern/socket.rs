@@ -303,6 +303,18 @@ impl Socket {
         self.so_life
     }
 
+    /// Consumer references (descriptors, in-progress calls, a queue entry):
+    /// read-only outside the socket layer (`sockshim stat`'s `refs`).
+    pub fn so_count(&self) -> u32 {
+        self.so_count
+    }
+
+    /// On a listener's complete queue, not yet accepted (the queue entry
+    /// holds one of `so_count`).
+    pub fn is_queued(&self) -> bool {
+        self.so_qstate == QState::Comp
+    }
+
     /// Released: any handle still reaching the socket is stale.
     pub fn is_freed(&self) -> bool {
         matches!(self.so_life, SoLife::Freed | SoLife::Unattached)
