@@ -67,7 +67,7 @@ enum Cmd {
         ip netns exec demo sockshim capture -w /tmp/stack.pcap\n  \
         ip netns exec demo sockshim capture -w /tmp/stack.pcap -c 100 && tcpdump -nr /tmp/stack.pcap")]
     Capture {
-        /// The pcap file to write
+        /// The pcapng file to write (pcap with --pcap)
         #[arg(short = 'w', value_name = "FILE")]
         file: PathBuf,
         /// The stack's TUN device (SOCKSHIM_TUN)
@@ -79,6 +79,10 @@ enum Cmd {
         /// Stop after this many seconds
         #[arg(long, value_name = "SECS")]
         duration: Option<f64>,
+        /// Write classic pcap instead of pcapng (no direction or drop
+        /// annotations)
+        #[arg(long)]
+        pcap: bool,
     },
     /// Run CMD on the kernel's sockets (strace, a veth with the same
     /// addresses) and under the shim (SOCKSHIM_TRACE); print the first call
@@ -244,9 +248,11 @@ fn main() -> ExitCode {
             tun,
             count,
             duration,
+            pcap,
         } => capture::capture(capture::CaptureOpts {
             tun,
             file,
+            pcap,
             count,
             duration: duration.map(|d| std::time::Duration::from_secs_f64(d.clamp(0.0, 1e9))),
         }),

@@ -203,16 +203,19 @@ impl Service {
                 Ok(n) if n > 0 && self.vnet => {
                     let t = now();
                     let hl = stack::wire::virtio_net::HDR_LEN.min(n);
-                    self.capture.frame(t, Dir::In, &frame[hl..n]);
-                    self.core.stack.handle_vnet_frame(t, &frame[..n]);
+                    let st = &self.core.stack;
+                    self.capture.handle_in(st, t, &frame[hl..n], || {
+                        st.handle_vnet_frame(t, &frame[..n])
+                    });
                     self.core.after_frame();
                 }
                 Ok(n) if n > 0 => match self.faults.as_mut() {
                     Some(faults) => faults.push_inbound(now(), &frame[..n]),
                     None => {
                         let t = now();
-                        self.capture.frame(t, Dir::In, &frame[..n]);
-                        self.core.stack.handle_frame(t, &frame[..n]);
+                        let st = &self.core.stack;
+                        self.capture
+                            .handle_in(st, t, &frame[..n], || st.handle_frame(t, &frame[..n]));
                         self.core.after_frame();
                     }
                 },
@@ -230,8 +233,8 @@ impl Service {
         };
         let t = now();
         while let Some(f) = faults.pop_inbound(t) {
-            self.capture.frame(t, Dir::In, &f);
-            self.core.stack.handle_frame(t, &f);
+            let st = &self.core.stack;
+            self.capture.handle_in(st, t, &f, || st.handle_frame(t, &f));
             self.core.after_frame();
         }
     }

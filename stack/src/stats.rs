@@ -25,6 +25,18 @@ macro_rules! stats {
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($name), self.$name),)*]
             }
+
+            /// The first `drop_*` counter that grew from `before` to
+            /// this snapshot: why the stack dropped the frame it was
+            /// handed in between (`sockshim capture` marks it so).
+            pub fn drop_since(&self, before: &StatsSnapshot) -> Option<&'static str> {
+                $(
+                    if stringify!($name).starts_with("drop_") && self.$name > before.$name {
+                        return Some(stringify!($name));
+                    }
+                )*
+                None
+            }
         }
     };
 }
