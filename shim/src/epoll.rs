@@ -237,10 +237,12 @@ impl EpollTable {
                         id,
                     },
                 );
+                // Most sockets are watched by one set: room for one, not
+                // Vec's first growth of four (memory per held connection).
                 self.watchers
                     .lock()
                     .entry(h)
-                    .or_default()
+                    .or_insert_with(|| Vec::with_capacity(1))
                     .push((set.clone(), fd));
                 crate::loopback::epoll_add(epfd, fd, &inner.interests[&fd].file);
                 if s.stack.remote().is_some() {

@@ -33,8 +33,9 @@ pub struct OpenFile {
     /// socket that replaces this one for a loopback connect (loopback.rs).
     pub opts: parking_lot::Mutex<Vec<(i32, i32, Vec<u8>)>>,
     /// The kernel socket reserving this socket's loopback port, and the
-    /// shadow listener's connections taken from it (loopback.rs).
-    pub kside: parking_lot::Mutex<Option<crate::loopback::Reservation>>,
+    /// shadow listener's connections taken from it (loopback.rs). Boxed:
+    /// most sockets never have one (memory per held connection).
+    pub kside: parking_lot::Mutex<Option<Box<crate::loopback::Reservation>>>,
     /// Threads blocked on this open file in service mode (anchorwait.rs).
     pub anchor_wait: crate::anchorwait::AnchorWait,
 }

@@ -449,11 +449,11 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
         let port = kernel_port(k);
         match stack_bind(SocketAddr::new(a.ip(), port)) {
             Ok(_) => {
-                *of.kside.lock() = Some(Reservation {
+                *of.kside.lock() = Some(Box::new(Reservation {
                     fd: k,
                     listening: false,
                     pending: Default::default(),
-                });
+                }));
                 return Ok(0);
             }
             Err(libc::EADDRINUSE) if a.port() == 0 => crate::driver::unprotect_and_close(k),

@@ -200,7 +200,7 @@ impl Stack {
         self.kern.lookup(h)
     }
 
-    fn with_socket<R>(
+    pub(crate) fn with_socket<R>(
         &self,
         h: SocketHandle,
         f: impl FnOnce(&mut Socket) -> Result<R, Errno>,

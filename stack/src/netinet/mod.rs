@@ -58,6 +58,8 @@ mod tcp_fastopen_tests;
 #[cfg(test)]
 mod tcp_linux_tests;
 #[cfg(test)]
+mod tcp_memory_tests;
+#[cfg(test)]
 mod tcp_nagle_tests;
 #[cfg(test)]
 mod tcp_recovery_tests;

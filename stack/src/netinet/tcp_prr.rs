@@ -19,6 +19,12 @@ pub struct Prr {
 }
 
 impl Prr {
+    pub const ZERO: Prr = Prr {
+        delivered: 0,
+        out: 0,
+        prior_cwnd: 0,
+    };
+
     /// Recovery begins with congestion window `cwnd` (tcp_init_cwnd_reduction).
     pub fn start(cwnd: usize) -> Prr {
         Prr {

@@ -1,7 +1,9 @@
 //! Out-of-order segment bookkeeping for TCP reassembly. The bytes themselves
 //! are written straight into the receive ring beyond its in-order tail; this
-//! records which sequence ranges past `rcv_nxt` are filled, in a bounded,
-//! preallocated list (no allocation per segment).
+//! records which sequence ranges past `rcv_nxt` are filled, in a bounded
+//! list allocated whole when the first hole opens and released when the
+//! last one fills (no allocation per segment; none on a connection that
+//! never sees reordering or loss).
 
 use super::tcp_seq::Seq;
 
@@ -19,9 +21,14 @@ pub struct Reass {
 impl Reass {
     pub fn new() -> Reass {
         Reass {
-            ranges: Vec::with_capacity(MAX_RANGES),
+            ranges: Vec::new(),
             last: None,
         }
+    }
+
+    /// The storage held, in bytes (tests of memory per connection).
+    pub fn storage(&self) -> usize {
+        self.ranges.capacity() * std::mem::size_of::<(Seq, Seq)>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,6 +58,9 @@ impl Reass {
         if self.ranges.len() >= MAX_RANGES {
             return false;
         }
+        if self.ranges.capacity() == 0 {
+            self.ranges.reserve_exact(MAX_RANGES);
+        }
         let pos = self
             .ranges
             .iter()
@@ -69,6 +79,9 @@ impl Reass {
             self.ranges.remove(0);
             if self.last.is_some_and(|(_, le)| le.le(e)) {
                 self.last = None;
+            }
+            if self.ranges.is_empty() {
+                self.ranges = Vec::new();
             }
             Some(e.max(rcv_nxt))
         } else {
@@ -96,7 +109,7 @@ impl Reass {
     }
 
     pub fn clear(&mut self) {
-        self.ranges.clear();
+        self.ranges = Vec::new();
         self.last = None;
     }
 }
@@ -118,6 +131,20 @@ mod tests {
         assert_eq!(r.take_contiguous(Seq(10)), None);
         assert_eq!(r.take_contiguous(Seq(25)), Some(Seq(50)));
         assert!(r.is_empty());
+        assert_eq!(r.storage(), 0, "no holes: no storage");
+    }
+
+    #[test]
+    fn storage_only_while_a_hole_is_open() {
+        let mut r = Reass::new();
+        assert_eq!(r.storage(), 0, "a new connection holds none");
+        r.insert(Seq(20), Seq(30));
+        assert!(r.storage() > 0);
+        r.insert(Seq(40), Seq(50));
+        assert_eq!(r.take_contiguous(Seq(20)), Some(Seq(30)));
+        assert!(r.storage() > 0, "one hole left");
+        r.clear();
+        assert_eq!(r.storage(), 0);
     }
 
     #[test]

@@ -33,8 +33,14 @@ const DUPTHRESH: usize = 3;
 /// moved SND.UNA from `prior_una`: update the scoreboard from the ACK and
 /// its SACK blocks, advance RACK, settle the tail loss probe, end
 /// recovery at its high sequence, mark losses, enter recovery on the
-/// first, and set the window by PRR while in it.
+/// first, and set the window by PRR while in it. Once nothing is in
+/// flight the live recovery state goes back to the heap.
 pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prior_una: Seq) {
+    recovery_ack(now, tp, seg, prior_una);
+    tp.rec.park_if_idle();
+}
+
+fn recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prior_una: Seq) {
     if !tp.sack_ok || (tp.rec.sb.is_empty() && tp.rec.state == CaState::Open) {
         return;
     }
@@ -137,7 +143,8 @@ fn tcp_rack_mark_lost(tp: &mut TcpCb, now: Instant) -> usize {
         .rack
         .reo_wnd(tp.rec.state != CaState::Open, dupthresh, srtt);
     let window = tp.rec.rack.rtt + reo;
-    let (lost, wait) = tp.rec.sb.rack_detect(tp.rec.rack.order, window, now);
+    let order = tp.rec.rack.order;
+    let (lost, wait) = tp.rec.sb.rack_detect(order, window, now);
     // Linux adds TCP_TIMEOUT_MIN to the reorder timeout.
     tp.t_timers.reo = wait.map(|w| now + w + Duration::from_millis(2));
     lost

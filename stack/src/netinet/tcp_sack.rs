@@ -135,6 +135,18 @@ pub struct Scoreboard {
 }
 
 impl Scoreboard {
+    /// An empty board whose next transmission is number `sent + 1`.
+    pub const fn resumed(sent: u64) -> Scoreboard {
+        Scoreboard {
+            segs: VecDeque::new(),
+            sacked_out: 0,
+            lost_out: 0,
+            retrans_out: 0,
+            high_sacked: None,
+            sent,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.segs.is_empty()
     }

@@ -1,0 +1,64 @@
+//! Memory per connection (issue 18: at most 1.5 KiB of process memory per
+//! idle established connection): the sizes of what every connection
+//! carries, so that they do not grow back silently, and what an idle
+//! connection keeps on the heap. A field added to these structures must
+//! either fit or lower the bound elsewhere; `scripts/bench --only scale`
+//! measures the whole (server and client RSS per held connection).
+
+use std::mem::size_of;
+
+use crate::kern::socket::Socket;
+use crate::netinet::in_pcb::Inpcb;
+use crate::netinet::tcp_var::TcpCb;
+
+/// Each connection's TcpCb is one allocation of this size.
+const TCPCB_MAX: usize = 904;
+/// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`).
+const SOCKET_MAX: usize = 464;
+
+#[test]
+fn the_structures_every_connection_carries_do_not_grow() {
+    assert!(
+        size_of::<TcpCb>() <= TCPCB_MAX,
+        "TcpCb is {} bytes (at most {TCPCB_MAX})",
+        size_of::<TcpCb>()
+    );
+    assert!(
+        size_of::<Socket>() <= SOCKET_MAX,
+        "Socket is {} bytes (at most {SOCKET_MAX})",
+        size_of::<Socket>()
+    );
+}
+
+#[test]
+fn a_new_connection_holds_no_reassembly_or_recovery_storage() {
+    let tp = TcpCb::new(Inpcb::new(64));
+    assert_eq!(tp.reass.storage(), 0, "reassembly list: only with a hole");
+    assert!(
+        !tp.rec.is_live(),
+        "recovery state: only with data in flight"
+    );
+}
+
+#[test]
+fn an_idle_connection_gives_its_recovery_state_back() {
+    use crate::netinet::so_pcb::InPcb;
+    use crate::testing::pair::Pair;
+    let mut p = Pair::new(18);
+    let (_l, c, s) = p.connected(8018);
+    let data = vec![7u8; 100_000];
+    assert_eq!(p.transfer(true, c, s, &data).len(), data.len());
+    assert_eq!(p.transfer(false, s, c, b"x").len(), 1);
+    p.drive();
+    for (stack, h) in [(&p.a, c), (&p.b, s)] {
+        let (sack, live, reass) = stack
+            .with_socket(h, |so| {
+                let tp = so.so_pcb.tcp().expect("a TCP socket");
+                Ok((tp.sack_ok, tp.rec.is_live(), tp.reass.storage()))
+            })
+            .unwrap();
+        assert!(sack, "SACK was agreed: the scoreboard was in use");
+        assert!(!live, "everything acknowledged: no recovery state held");
+        assert_eq!(reass, 0);
+    }
+}
