@@ -27,8 +27,16 @@ pub struct AnchorWait {
 struct State {
     /// A thread owns the anchor.
     owned: bool,
-    /// The eventfds of the other waiters.
-    sleepers: Vec<i32>,
+    /// The eventfds of the other waiters (boxed: 8 bytes while there are
+    /// none, as on almost every open file: memory per connection).
+    #[allow(clippy::box_collection)] // 8 bytes, not Vec's 24, while empty
+    sleepers: Option<Box<Vec<i32>>>,
+}
+
+impl State {
+    fn take_sleepers(&mut self) -> Vec<i32> {
+        self.sleepers.take().map(|b| *b).unwrap_or_default()
+    }
 }
 
 /// This thread's part in one round of waiting; released on drop.
@@ -54,21 +62,21 @@ impl AnchorWait {
         if !st.owned {
             st.owned = true;
             crate::wait::drain_token(anchor);
-            for e in st.sleepers.drain(..) {
+            for e in st.take_sleepers() {
                 wake(e);
             }
             return Role::Owner(self);
         }
         let e = crate::wait::thread_evfd();
         crate::wait::drain(e);
-        st.sleepers.push(e);
+        st.sleepers.get_or_insert_with(Default::default).push(e);
         Role::Sleeper(self, e)
     }
 
     /// Sleepers now (tests).
     #[cfg(test)]
     fn sleepers(&self) -> usize {
-        self.st.lock().sleepers.len()
+        self.st.lock().sleepers.as_ref().map_or(0, |v| v.len())
     }
 }
 
@@ -78,11 +86,19 @@ impl Drop for Role<'_> {
             Role::Owner(w) => {
                 let mut st = w.st.lock();
                 st.owned = false;
-                for e in st.sleepers.drain(..) {
+                for e in st.take_sleepers() {
                     wake(e);
                 }
             }
-            Role::Sleeper(w, e) => w.st.lock().sleepers.retain(|x| x != e),
+            Role::Sleeper(w, e) => {
+                let mut st = w.st.lock();
+                if let Some(v) = st.sleepers.as_mut() {
+                    v.retain(|x| x != e);
+                    if v.is_empty() {
+                        st.sleepers = None;
+                    }
+                }
+            }
         }
     }
 }

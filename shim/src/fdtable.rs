@@ -14,6 +14,9 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use stack::{Domain, SockType, SocketHandle};
 
+/// Socket options noted for a loopback replay: (level, name, value).
+pub type SavedOpts = Vec<(i32, i32, Vec<u8>)>;
+
 /// One open file description of a stack socket.
 #[derive(Debug)]
 pub struct OpenFile {
@@ -31,7 +34,8 @@ pub struct OpenFile {
     pub anchor: AtomicI32,
     /// Options set so far (level, name, value), replayed on the kernel
     /// socket that replaces this one for a loopback connect (loopback.rs).
-    pub opts: parking_lot::Mutex<Vec<(i32, i32, Vec<u8>)>>,
+    /// Boxed once the first is noted (memory per held connection).
+    pub opts: parking_lot::Mutex<Option<Box<SavedOpts>>>,
     /// The kernel socket reserving this socket's loopback port, and the
     /// shadow listener's connections taken from it (loopback.rs). Boxed:
     /// most sockets never have one (memory per held connection).
@@ -51,7 +55,7 @@ impl OpenFile {
             sndtimeo_us: AtomicU64::new(0),
             fd_count: std::sync::atomic::AtomicU32::new(0),
             anchor: AtomicI32::new(-1),
-            opts: parking_lot::Mutex::new(Vec::new()),
+            opts: parking_lot::Mutex::new(None),
             kside: parking_lot::Mutex::new(None),
             anchor_wait: Default::default(),
         }
@@ -210,6 +214,14 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_file_stays_small() {
+        // One per held connection (issue 18: memory per connection); the
+        // loopback options, reservation and sleepers are boxed when used.
+        let n = std::mem::size_of::<OpenFile>();
+        assert!(n <= 96, "OpenFile is {n} bytes (at most 96)");
+    }
 
     fn handle_free_file() -> Option<Arc<OpenFile>> {
         let st = stack::Stack::new(stack::Config::new(std::net::Ipv4Addr::new(10, 7, 0, 2), 24));

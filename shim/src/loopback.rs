@@ -60,7 +60,8 @@ pub fn mode() -> Loopback {
 /// Remember an option the stack accepted, for a later replay on a kernel
 /// socket (a second setting of one option replaces the first).
 pub fn note_option(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
-    let mut v = of.opts.lock();
+    let mut g = of.opts.lock();
+    let v = g.get_or_insert_with(Default::default);
     if let Some(o) = v.iter_mut().find(|o| o.0 == level && o.1 == name) {
         o.2 = val.to_vec();
     } else if v.len() < MAX_SAVED_OPTS {
@@ -222,7 +223,7 @@ fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>) -> R<()> {
 /// port). Options the kernel refuses are left out: the stack took them.
 fn setup_like(s: &Shim, fd: i32, of: &OpenFile, k: i32, bind: bool) -> R<()> {
     let real = real();
-    for (level, name, val) in of.opts.lock().iter() {
+    for (level, name, val) in of.opts.lock().iter().flat_map(|v| v.iter()) {
         // SAFETY: `val` is a live buffer of its length.
         unsafe {
             (real.setsockopt)(
@@ -423,7 +424,7 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
             Err(_) if v6 => return stack_bind(a),
             r => r?,
         };
-        for (level, name, val) in of.opts.lock().iter() {
+        for (level, name, val) in of.opts.lock().iter().flat_map(|v| v.iter()) {
             if is_reuse_option(*level, *name) {
                 // SAFETY: `val` is a live buffer of its length.
                 unsafe {

@@ -54,8 +54,9 @@ struct Dgrams {
 #[derive(Debug)]
 pub struct SockBuf {
     ring: RingBuf,
-    /// Some for a datagram buffer.
-    dgrams: Option<Dgrams>,
+    /// Some for a datagram buffer (boxed: a stream's buffers, two per
+    /// connection, carry only the pointer).
+    dgrams: Option<Box<Dgrams>>,
     /// The value getsockopt(SO_*BUF) reports (Linux doubles what is set).
     pub sb_hiwat: usize,
     pub sb_lowat: usize,
@@ -90,7 +91,7 @@ impl SockBuf {
     pub fn dgram(hiwat: usize) -> SockBuf {
         SockBuf {
             ring: RingBuf::new(dgram_ring_capacity(hiwat)),
-            dgrams: Some(Dgrams::default()),
+            dgrams: Some(Box::default()),
             sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
@@ -100,7 +101,7 @@ impl SockBuf {
 
     /// Bytes held (sb_cc): stream bytes, or datagram payload bytes.
     pub fn cc(&self) -> usize {
-        match self.dgrams {
+        match &self.dgrams {
             Some(d) => d.bytes,
             None => self.ring.len(),
         }
@@ -186,7 +187,7 @@ impl SockBuf {
 
     /// The next datagram's sender and length, leaving it queued.
     pub fn front_dgram(&self) -> Option<(SocketAddr, usize)> {
-        if self.dgrams?.count == 0 {
+        if self.dgrams.as_ref()?.count == 0 {
             return None;
         }
         let mut h = [0u8; DGRAM_HDR];
@@ -204,7 +205,7 @@ impl SockBuf {
 
     /// How the next datagram arrived (`want` left 0).
     pub fn front_info(&self) -> Option<DgramInfo> {
-        if self.dgrams?.count == 0 {
+        if self.dgrams.as_ref()?.count == 0 {
             return None;
         }
         let mut h = [0u8; DGRAM_HDR];
@@ -248,7 +249,7 @@ impl SockBuf {
         let n = self.ring.len();
         self.ring.consume(n);
         if let Some(d) = self.dgrams.as_mut() {
-            *d = Dgrams::default();
+            **d = Dgrams::default();
         }
     }
 }

@@ -234,7 +234,8 @@ pub struct Socket {
     /// MSG_ZEROCOPY: the next send's notification id (Linux's sk_zckey)
     /// and the error queue of completed ranges [lo, hi] (MSG_ERRQUEUE).
     pub so_zckey: u32,
-    pub so_errqueue: std::collections::VecDeque<(u32, u32)>,
+    /// Boxed when used: most sockets never queue one.
+    pub so_errqueue: Option<Box<std::collections::VecDeque<(u32, u32)>>>,
     /// Urgent data (TCP): where the mark is and what of its byte we hold
     /// (Linux's urg_data; FreeBSD's so_oobmark counts the same way).
     pub so_urg: SoUrg,
@@ -247,7 +248,8 @@ pub struct Socket {
     /// The protocol control block: present for the socket's whole life.
     pub so_pcb: SoPcb,
     /// Accept queues when listening (`solisten_proto`, `solisten_abort`).
-    pub(in crate::kern) so_listen: Option<ListenQueues>,
+    /// Boxed: only listeners have one.
+    pub(in crate::kern) so_listen: Option<Box<ListenQueues>>,
     /// The listener whose complete queue holds this socket.
     pub(in crate::kern) so_head: Option<SocketHandle>,
     pub(in crate::kern) so_qstate: QState,
@@ -281,7 +283,7 @@ impl Socket {
             so_stamp: SoStamp::Unset,
             so_error: None,
             so_zckey: 0,
-            so_errqueue: Default::default(),
+            so_errqueue: None,
             so_urg: SoUrg::None,
             so_oobmark: 0,
             so_rcv: rcv,
@@ -296,7 +298,7 @@ impl Socket {
 
     /// A listener's complete queue and backlog.
     pub fn so_listen(&self) -> Option<&ListenQueues> {
-        self.so_listen.as_ref()
+        self.so_listen.as_deref()
     }
 
     pub fn life(&self) -> SoLife {
@@ -407,9 +409,10 @@ impl Socket {
     /// extending the last queued range when it follows on (Linux's
     /// skb_zerocopy_notify_extend).
     pub fn so_zerocopy_done(&mut self, id: u32) {
-        match self.so_errqueue.back_mut() {
+        let q = self.so_errqueue.get_or_insert_with(Default::default);
+        match q.back_mut() {
             Some((_, hi)) if hi.wrapping_add(1) == id => *hi = id,
-            _ => self.so_errqueue.push_back((id, id)),
+            _ => q.push_back((id, id)),
         }
     }
 

@@ -123,7 +123,7 @@ pub fn solisten_proto(so: &mut Socket, qlimit: u32) {
     match so.so_listen.as_mut() {
         Some(q) => q.sol_qlimit = qlimit,
         None => {
-            so.so_listen = Some(crate::kern::listen::ListenQueues::new(qlimit));
+            so.so_listen = Some(Box::new(crate::kern::listen::ListenQueues::new(qlimit)));
             so.so_options.acceptconn = true;
         }
     }
@@ -282,9 +282,12 @@ pub fn soreceive<C: SoCx>(
         // is EAGAIN before anything else (Linux). A completion comes back
         // as the 16 bytes of its sock_extended_err (the caller makes the
         // IP_RECVERR control message of them).
-        let Some((lo, hi)) = so.so_errqueue.pop_front() else {
+        let Some((lo, hi)) = so.so_errqueue.as_mut().and_then(|q| q.pop_front()) else {
             return Err(Errno::EAGAIN);
         };
+        if so.so_errqueue.as_ref().is_some_and(|q| q.is_empty()) {
+            so.so_errqueue = None;
+        }
         let mut ee = [0u8; 16];
         ee[4] = SO_EE_ORIGIN_ZEROCOPY;
         ee[6] = SO_EE_CODE_ZEROCOPY_COPIED;

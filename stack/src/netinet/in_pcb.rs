@@ -300,22 +300,68 @@ pub type FourTuple = (SocketAddr, SocketAddr);
 #[derive(Debug, Default)]
 struct PortUsers {
     bound: Vec<PortUser>,
-    children: FastMap<SocketHandle, PortUser>,
+    children: FastMap<SocketHandle, Child>,
+}
+
+/// An accepted connection's entry: what a bind conflict looks at (20
+/// bytes, not a `PortUser`'s 64: one entry per held connection). A child
+/// does not listen, and no TCP lookup reads its peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Child {
+    addr: IpAddr,
+    v6only: bool,
+    reuseaddr: bool,
+    reuseport: bool,
+}
+
+impl Child {
+    fn of(u: &PortUser) -> Child {
+        Child {
+            addr: u.addr,
+            v6only: u.v6only,
+            reuseaddr: u.reuseaddr,
+            reuseport: u.reuseport,
+        }
+    }
+
+    fn user(&self, handle: SocketHandle) -> PortUser {
+        PortUser {
+            handle,
+            addr: self.addr,
+            v6only: self.v6only,
+            reuseaddr: self.reuseaddr,
+            reuseport: self.reuseport,
+            listening: false,
+            foreign: None,
+        }
+    }
 }
 
 impl PortUsers {
+    /// Most ports have one binder (every connect's ephemeral port): room
+    /// for one, not Vec's first growth of four (64 bytes each).
+    fn push_bound(&mut self, user: PortUser) {
+        if self.bound.capacity() == 0 {
+            self.bound.reserve_exact(1);
+        }
+        self.bound.push(user);
+    }
+
     fn is_empty(&self) -> bool {
         self.bound.is_empty() && self.children.is_empty()
     }
-    fn iter(&self) -> impl Iterator<Item = &PortUser> {
-        self.bound.iter().chain(self.children.values())
+    fn iter(&self) -> impl Iterator<Item = PortUser> + '_ {
+        self.bound
+            .iter()
+            .copied()
+            .chain(self.children.iter().map(|(h, c)| c.user(*h)))
     }
 }
 
 #[derive(Debug, Default)]
 pub struct PcbInfo {
     ports: FastMap<(Proto, u16), PortUsers>,
-    pub tcp_conns: FastMap<FourTuple, SocketHandle>,
+    pub tcp_conns: crate::netinet::in_pcb_conns::ConnTable,
     /// Multicast group memberships of every socket.
     pub mc: crate::netinet::mc_table::McTable,
 }
@@ -417,8 +463,7 @@ impl PcbInfo {
         self.ports
             .entry((proto, port))
             .or_default()
-            .bound
-            .push(user);
+            .push_bound(user);
         Ok(port)
     }
 
@@ -427,9 +472,9 @@ impl PcbInfo {
     pub fn add_user(&mut self, proto: Proto, port: u16, user: PortUser) {
         let v = self.ports.entry((proto, port)).or_default();
         if user.listening {
-            v.bound.push(user);
+            v.push_bound(user);
         } else {
-            v.children.insert(user.handle, user);
+            v.children.insert(user.handle, Child::of(&user));
         }
     }
 
@@ -444,14 +489,16 @@ impl PcbInfo {
         let Some(v) = self.ports.get_mut(&(proto, port)) else {
             return;
         };
-        if let Some(u) = v.children.get_mut(&handle) {
-            f(u);
+        if let Some(c) = v.children.get_mut(&handle) {
+            let mut u = c.user(handle);
+            f(&mut u);
             // A connection that listens now (after AF_UNSPEC dissolved
             // it) is looked up as a listener.
             if u.listening {
-                let u = *u;
                 v.children.remove(&handle);
-                v.bound.push(u);
+                v.push_bound(u);
+            } else {
+                *c = Child::of(&u);
             }
         } else if let Some(u) = v.bound.iter_mut().find(|u| u.handle == handle) {
             f(u);

@@ -9,6 +9,7 @@ pub mod icmp6;
 pub mod icmp_error;
 pub mod icmp_ratelimit;
 pub mod in_pcb;
+pub mod in_pcb_conns;
 pub mod in_pcbbind;
 pub mod inet;
 pub mod ip;

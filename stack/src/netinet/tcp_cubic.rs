@@ -58,14 +58,17 @@ pub struct Cubic {
     last_time: Option<Instant>,
     origin_point: u32,
     k: u64,
-    delay_min: Option<Duration>,
+    /// The smallest RTT seen, in microseconds (0: none yet; samples are
+    /// at least 1 us). u32 microseconds, as Linux's: memory per connection.
+    delay_min: u32,
     epoch_start: Option<Instant>,
     ack_cnt: u32,
     tcp_cwnd: u32,
     // HyStart.
     found: bool,
     end_seq: Option<Seq>,
-    curr_rtt: Option<Duration>,
+    /// HyStart's smallest RTT of this round, microseconds (0: none).
+    curr_rtt: u32,
     sample_cnt: u32,
 }
 
@@ -141,9 +144,9 @@ impl CongCtl {
             return None;
         }
         let c = &mut self.cubic;
-        let rtt = rtt.max(Duration::from_micros(1));
-        if c.delay_min.is_none_or(|d| d > rtt) {
-            c.delay_min = Some(rtt);
+        let rtt_us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+        if c.delay_min == 0 || c.delay_min > rtt_us {
+            c.delay_min = rtt_us;
         }
         if c.found || !in_ss || cwnd < HYSTART_LOW_WINDOW {
             return None;
@@ -151,19 +154,19 @@ impl CongCtl {
         // hystart_update, delay detector: a new round at each window.
         if c.end_seq.is_none_or(|e| snd_una.gt(e)) {
             c.end_seq = Some(snd_nxt);
-            c.curr_rtt = None;
+            c.curr_rtt = 0;
             c.sample_cnt = 0;
         }
-        if c.curr_rtt.is_none_or(|r| r > rtt) {
-            c.curr_rtt = Some(rtt);
+        if c.curr_rtt == 0 || c.curr_rtt > rtt_us {
+            c.curr_rtt = rtt_us;
         }
         if c.sample_cnt < HYSTART_MIN_SAMPLES {
             c.sample_cnt += 1;
             return None;
         }
-        let min = c.delay_min.unwrap_or(rtt);
+        let min = Duration::from_micros(c.delay_min.into());
         let thresh = (min / 8).clamp(Duration::from_millis(4), Duration::from_millis(16));
-        if c.curr_rtt.is_some_and(|r| r > min + thresh) {
+        if Duration::from_micros(c.curr_rtt.into()) > min + thresh {
             c.found = true;
             return Some(cwnd);
         }
@@ -225,7 +228,8 @@ impl Cubic {
             }
             // Time since the epoch plus the minimum RTT, in 1/1024 s.
             let since = now.saturating_duration_since(self.epoch_start.unwrap_or(now));
-            let t = ((since + self.delay_min.unwrap_or_default()).as_micros() as u64 * 1024)
+            let t = ((since + Duration::from_micros(self.delay_min.into())).as_micros() as u64
+                * 1024)
                 / 1_000_000;
             let offs = t.abs_diff(self.k);
             let delta = (CUBE_RTT_SCALE * offs * offs * offs) >> 40;

@@ -235,9 +235,9 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
             }
         }
         // Data of a Fast Open SYN that the SYN-ACK acknowledges.
-        let data_acked = (ackno.diff(tp.snd_buf_seq).max(0) as usize).min(tp.syn_data);
+        let data_acked = (ackno.diff(tp.snd_buf_seq).max(0) as usize).min(tp.syn_data());
         tp.snd_buf_seq += data_acked;
-        let fastopen = tp.syn_fastopen.is_some() || tp.syn_data > 0;
+        let fastopen = tp.syn_fastopen().is_some() || tp.syn_data() > 0;
         if fastopen {
             tcp_rcv_fastopen_synack(cx, tp, seg);
         }
@@ -290,10 +290,10 @@ fn tcp_rcv_fastopen_synack(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpRepr) {
     let mss = seg.options.mss.unwrap_or(TCP_DEFAULT_MSS);
     let mut cookie = seg.options.fast_open;
     let mut try_exp = 0;
-    match tp.syn_fastopen {
+    match tp.syn_fastopen() {
         None => cookie = None,
         Some(_) if tp.total_retrans > 0 => {}
-        Some(sent) if cookie.is_none() && tp.syn_data == 0 => {
+        Some(sent) if cookie.is_none() && tp.syn_data() == 0 => {
             try_exp = if sent.exp { 2 } else { 1 };
         }
         Some(_) => {}
@@ -306,7 +306,7 @@ fn tcp_rcv_fastopen_synack(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpRepr) {
         tp.total_retrans += 1;
         tp.snd_nxt = tp.snd_una;
     } else {
-        tp.syn_data_acked = tp.syn_data > 0;
+        tp.syn_data_acked = tp.syn_data() > 0;
     }
 }
 
@@ -547,11 +547,17 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
 /// MSG_ZEROCOPY sends whose data `ackno` covers complete: their ids go
 /// to the error queue.
 fn tcp_zerocopy_acked(so: &mut Socket, ackno: Seq) {
-    while let Some(&(end, id)) = sototcpcb(so).zc_pending.front() {
+    while let Some(&(end, id)) = sototcpcb(so).zc_pending.as_ref().and_then(|q| q.front()) {
         if end.gt(ackno) {
             break;
         }
-        sototcpcb(so).zc_pending.pop_front();
+        let tp = sototcpcb(so);
+        if let Some(q) = tp.zc_pending.as_mut() {
+            q.pop_front();
+            if q.is_empty() {
+                tp.zc_pending = None;
+            }
+        }
         so.so_zerocopy_done(id);
     }
 }

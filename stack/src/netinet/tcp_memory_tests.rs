@@ -12,9 +12,9 @@ use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::tcp_var::TcpCb;
 
 /// Each connection's TcpCb is one allocation of this size.
-const TCPCB_MAX: usize = 904;
+const TCPCB_MAX: usize = 720;
 /// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`).
-const SOCKET_MAX: usize = 464;
+const SOCKET_MAX: usize = 376;
 
 #[test]
 fn the_structures_every_connection_carries_do_not_grow() {

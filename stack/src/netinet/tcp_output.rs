@@ -139,11 +139,13 @@ fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &mut TcpCb, snd_cc: usize
         ));
     }
     let mut len = 0;
-    if let (false, Some((fo, data))) = (passive, tp.fastopen_req.take()) {
-        options.fast_open = fo;
-        tp.syn_fastopen = fo;
-        len = data.min(snd_cc);
-        tp.syn_data = len;
+    if let (false, Some(tfo)) = (passive, tp.tfo.as_mut()) {
+        if let Some((fo, data)) = tfo.req.take() {
+            options.fast_open = fo;
+            tfo.syn_fastopen = fo;
+            len = data.min(snd_cc);
+            tfo.syn_data = len;
+        }
     }
     Segment {
         flags,

@@ -2,8 +2,8 @@
 //! are written straight into the receive ring beyond its in-order tail; this
 //! records which sequence ranges past `rcv_nxt` are filled, in a bounded
 //! list allocated whole when the first hole opens and released when the
-//! last one fills (no allocation per segment; none on a connection that
-//! never sees reordering or loss).
+//! last one fills (no allocation per segment; none, and 8 bytes in the
+//! TcpCb, on a connection that never sees reordering or loss).
 
 use super::tcp_seq::Seq;
 
@@ -12,6 +12,12 @@ pub const MAX_RANGES: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct Reass {
+    /// None while no hole is open (boxed: 8 bytes on every connection).
+    holes: Option<Box<Holes>>,
+}
+
+#[derive(Debug)]
+struct Holes {
     /// Sorted, disjoint, non-adjacent [start, end) ranges, all beyond rcv_nxt.
     ranges: Vec<(Seq, Seq)>,
     /// The range touched last (reported first in SACK, RFC 2018).
@@ -20,19 +26,18 @@ pub struct Reass {
 
 impl Reass {
     pub fn new() -> Reass {
-        Reass {
-            ranges: Vec::new(),
-            last: None,
-        }
+        Reass { holes: None }
     }
 
     /// The storage held, in bytes (tests of memory per connection).
     pub fn storage(&self) -> usize {
-        self.ranges.capacity() * std::mem::size_of::<(Seq, Seq)>()
+        self.holes.as_ref().map_or(0, |h| {
+            std::mem::size_of::<Holes>() + h.ranges.capacity() * std::mem::size_of::<(Seq, Seq)>()
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.holes.is_none()
     }
 
     /// Record [start, end). Returns false (recording nothing) if it would
@@ -41,76 +46,72 @@ impl Reass {
         if !start.lt(end) {
             return true;
         }
+        let h = self.holes.get_or_insert_with(|| {
+            Box::new(Holes {
+                ranges: Vec::with_capacity(MAX_RANGES),
+                last: None,
+            })
+        });
         let mut s = start;
         let mut e = end;
         // Merge with every overlapping or adjacent range.
         let mut i = 0;
-        while i < self.ranges.len() {
-            let (rs, re) = self.ranges[i];
+        while i < h.ranges.len() {
+            let (rs, re) = h.ranges[i];
             if re.lt(s) || e.lt(rs) {
                 i += 1;
                 continue;
             }
             s = s.min(rs);
             e = e.max(re);
-            self.ranges.remove(i);
+            h.ranges.remove(i);
         }
-        if self.ranges.len() >= MAX_RANGES {
+        if h.ranges.len() >= MAX_RANGES {
             return false;
         }
-        if self.ranges.capacity() == 0 {
-            self.ranges.reserve_exact(MAX_RANGES);
-        }
-        let pos = self
+        let pos = h
             .ranges
             .iter()
             .position(|&(rs, _)| s.lt(rs))
-            .unwrap_or(self.ranges.len());
-        self.ranges.insert(pos, (s, e));
-        self.last = Some((s, e));
+            .unwrap_or(h.ranges.len());
+        h.ranges.insert(pos, (s, e));
+        h.last = Some((s, e));
         true
     }
 
     /// If the first range starts at or before `rcv_nxt`, remove it and return
     /// its end (the new rcv_nxt).
     pub fn take_contiguous(&mut self, rcv_nxt: Seq) -> Option<Seq> {
-        let &(s, e) = self.ranges.first()?;
-        if s.le(rcv_nxt) {
-            self.ranges.remove(0);
-            if self.last.is_some_and(|(_, le)| le.le(e)) {
-                self.last = None;
-            }
-            if self.ranges.is_empty() {
-                self.ranges = Vec::new();
-            }
-            Some(e.max(rcv_nxt))
-        } else {
-            None
+        let h = self.holes.as_mut()?;
+        let &(s, e) = h.ranges.first()?;
+        if !s.le(rcv_nxt) {
+            return None;
         }
+        h.ranges.remove(0);
+        if h.last.is_some_and(|(_, le)| le.le(e)) {
+            h.last = None;
+        }
+        if h.ranges.is_empty() {
+            self.holes = None;
+        }
+        Some(e.max(rcv_nxt))
     }
 
     /// Up to `n` SACK blocks, the most recently changed first.
     pub fn sack_blocks(&self, n: usize) -> impl Iterator<Item = (Seq, Seq)> + '_ {
-        let first = self.last.and_then(|l| {
-            self.ranges
-                .iter()
-                .copied()
-                .find(|r| r.0.le(l.0) && l.1.le(r.1))
-        });
+        let (ranges, last): (&[(Seq, Seq)], _) = match &self.holes {
+            Some(h) => (&h.ranges, h.last),
+            None => (&[], None),
+        };
+        let first = last.and_then(|l| ranges.iter().copied().find(|r| r.0.le(l.0) && l.1.le(r.1)));
         first
             .into_iter()
-            .chain(
-                self.ranges
-                    .iter()
-                    .copied()
-                    .filter(move |r| Some(*r) != first),
-            )
+            .chain(ranges.iter().copied().filter(move |r| Some(*r) != first))
             .take(n)
     }
 
     pub fn clear(&mut self) {
-        self.ranges = Vec::new();
-        self.last = None;
+        self.holes = None;
     }
 }
 

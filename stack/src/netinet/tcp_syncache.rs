@@ -69,7 +69,7 @@ pub(crate) fn syncache_input(
         TcpState::Listen,
         "syncache_input: a socket with a listen queue is in LISTEN"
     );
-    let sc = &mut tp.t_syncache;
+    let sc = &mut tp.syncache();
     debug_assert!(
         sc.limit > 0,
         "syncache_input: a listener's SYN cache has a limit"
@@ -98,7 +98,7 @@ pub(crate) fn syncache_input(
 /// backlog)?
 fn synq_full(l: &mut Socket) -> bool {
     let qlimit = l.so_listen().map_or(0, |q| q.sol_qlimit) as usize;
-    let sc = &listener_tcpcb(l).t_syncache;
+    let sc = &listener_tcpcb(l).syncache();
     sc.entries.len() >= qlimit.min(sc.limit)
 }
 
@@ -116,7 +116,7 @@ fn syncache_syn(
     existing: Option<usize>,
 ) {
     if let Some(i) = existing {
-        let e = listener_tcpcb(l).t_syncache.entries[i].clone();
+        let e = listener_tcpcb(l).syncache().entries[i].clone();
         send_synack(cx, now, l, &e, None, None);
         return;
     }
@@ -166,7 +166,7 @@ fn syncache_syn(
         let (iss, _) = cookie_make(cx, now, local, remote, e.irs, e.peer.mss);
         e.iss = iss;
         let tsval = cookie_ts(tcp_ts(now, 0), e.peer.wscale, e.peer.sack_ok);
-        listener_tcpcb(l).t_syncache.last_overflow = Some(now);
+        listener_tcpcb(l).syncache().last_overflow = Some(now);
         Stats::bump(&cx.stats().syncookies_sent);
         send_synack(cx, now, l, &e, None, Some(tsval.wrapping_add(e.ts_offset)));
         return;
@@ -176,7 +176,7 @@ fn syncache_syn(
         TfoVerdict::Handshake(fo) => {
             // Only the first SYN-ACK carries the cookie (Linux).
             send_synack(cx, now, l, &e, fo, None);
-            listener_tcpcb(l).t_syncache.entries.push_back(e);
+            listener_tcpcb(l).syncache().entries.push_back(e);
             arm_listener_timer(l);
         }
     }
@@ -211,7 +211,7 @@ fn syncache_ack(
         }
         return;
     };
-    let e = listener_tcpcb(l).t_syncache.entries[i].clone();
+    let e = listener_tcpcb(l).syncache().entries[i].clone();
     if Seq(seg.ack) != e.iss + 1 {
         tcp_reset_for(cx, local, remote, seg);
         return;
@@ -224,14 +224,14 @@ fn syncache_ack(
     // end) will.
     let defer = listener_tcpcb(l).defer_accept;
     if e.retransmits < defer && seg.payload.is_empty() && !seg.flags.contains(TcpFlags::FIN) {
-        listener_tcpcb(l).t_syncache.entries[i].acked = true;
+        listener_tcpcb(l).syncache().entries[i].acked = true;
         return;
     }
     if comp_full(l) {
         Stats::bump(&cx.stats().drop_listen_overflow);
         return;
     }
-    listener_tcpcb(l).t_syncache.entries.remove(i);
+    listener_tcpcb(l).syncache().entries.remove(i);
     syncache_socket(cx, now, l, &e, seg, false);
 }
 
@@ -248,7 +248,7 @@ fn syncookie_entry(
 ) -> Option<SynEntry> {
     let sys = cx.sysctl();
     let recent = listener_tcpcb(l)
-        .t_syncache
+        .syncache()
         .last_overflow
         .is_some_and(|t| now.saturating_duration_since(t).as_micros() < SYNCOOKIE_VALID_US as u128);
     if sys.tcp_syncookies == 0 || (sys.tcp_syncookies == 1 && !recent) {
@@ -494,8 +494,8 @@ pub(crate) fn syncache_unreach(l: &mut Socket, local: SocketAddr, remote: Socket
         return;
     }
     let tp = listener_tcpcb(l);
-    if let Some(i) = tp.t_syncache.find(local, remote) {
-        tp.t_syncache.entries.remove(i);
+    if let Some(i) = tp.syncache().find(local, remote) {
+        tp.syncache().entries.remove(i);
     }
     arm_listener_timer(l);
 }
@@ -505,7 +505,7 @@ fn arm_listener_timer(l: &mut Socket) {
     let listening = l.so_listen().is_some();
     if let Some(tp) = l.so_pcb.tcp_mut() {
         tp.t_timers.rexmt = if listening {
-            tp.t_syncache.entries.iter().map(|e| e.rexmt_at).min()
+            tp.syncache().entries.iter().map(|e| e.rexmt_at).min()
         } else {
             None
         };
@@ -525,7 +525,7 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
     let listening = l.so_listen().is_some();
     if let (true, Some(tp)) = (listening, l.so_pcb.tcp_mut()) {
         let defer = tp.defer_accept;
-        tp.t_syncache.entries.retain_mut(|e| {
+        tp.syncache().entries.retain_mut(|e| {
             if e.rexmt_at > now {
                 return true;
             }

@@ -140,7 +140,7 @@ fn tcp_unlisten(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Closed;
         tp.t_timers = Default::default();
-        tp.t_syncache = SynCache::default();
+        tp.t_syncache = None;
         let port = tp.inp.lport;
         cx.inet()
             .pcbinfo
@@ -274,7 +274,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let wo_sockopt = TFO_SERVER_WO_SOCKOPT1 | TFO_SERVER_ENABLE;
         if let Some(tp) = so.so_pcb.tcp_mut() {
             tp.t_state = TcpState::Listen;
-            tp.t_syncache = SynCache::new(qlimit);
+            tp.t_syncache = Some(Box::new(SynCache::new(qlimit)));
             if bits & wo_sockopt == wo_sockopt && tp.fastopen_qlen == 0 {
                 // Fast Open on every listener, its queue the backlog.
                 tp.fastopen_qlen = qlimit;
@@ -326,7 +326,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 tp.defer_connect = true;
                 return Ok(());
             }
-            tp.fastopen_req = Some((fo, 0));
+            tp.tfo_mut().req = Some((fo, 0));
         }
         tcp_output(cx, now, so);
         tcp_timer_sync(cx, so);
@@ -395,7 +395,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                     return Err(Errno::EALREADY);
                 }
                 if let (false, Some(tp)) = (nonblock, so.so_pcb.tcp_mut()) {
-                    tp.write_pending = data.len() > tp.fastopen_copied.unwrap_or(0);
+                    tp.write_pending =
+                        data.len() > tp.tfo.as_ref().and_then(|t| t.copied).unwrap_or(0);
                 }
                 return Err(Errno::EAGAIN);
             }
@@ -405,7 +406,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let copied = so
             .so_pcb
             .tcp_mut()
-            .and_then(|tp| tp.fastopen_copied.take())
+            .and_then(|tp| tp.tfo.as_mut()?.copied.take())
             .map_or(0, |c| c.min(data.len()));
         let data = &data[copied..];
         if data.is_empty() {
@@ -432,7 +433,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             so.so_zckey = id.wrapping_add(1);
             let end = so.so_snd.ring().len();
             if let Some(tp) = so.so_pcb.tcp_mut() {
-                tp.zc_pending.push_back((tp.snd_buf_seq + end, id));
+                let seq = tp.snd_buf_seq + end;
+                tp.zc_pending
+                    .get_or_insert_with(Default::default)
+                    .push_back((seq, id));
             }
         }
         let more = flags & MSG_MORE != 0;
@@ -658,7 +662,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 r |= Readiness::OUT | Readiness::WRNORM;
             }
         }
-        if so.so_error.is_some() || !so.so_errqueue.is_empty() {
+        if so.so_error.is_some() || so.so_errqueue.is_some() {
             r |= Readiness::ERR;
         }
         r
@@ -910,15 +914,18 @@ fn tcp_sendmsg_fastopen(
         so.so_zckey = id.wrapping_add(1);
         let end = so.so_snd.ring().len();
         if let Some(tp) = so.so_pcb.tcp_mut() {
-            tp.zc_pending.push_back((tp.snd_buf_seq + end, id));
+            let seq = tp.snd_buf_seq + end;
+            tp.zc_pending
+                .get_or_insert_with(Default::default)
+                .push_back((seq, id));
         }
     }
     if let Some(tp) = so.so_pcb.tcp_mut() {
-        tp.fastopen_req = Some((fo, n));
+        tp.tfo_mut().req = Some((fo, n));
         if !nonblock {
             // Linux's blocking Fast Open waits for the handshake (and then
             // sends the rest): the caller retries after EAGAIN.
-            tp.fastopen_copied = Some(n);
+            tp.tfo_mut().copied = Some(n);
             tp.write_pending = n < data.len();
         }
     }

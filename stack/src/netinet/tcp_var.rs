@@ -219,8 +219,9 @@ pub struct TcpCb {
     pub scheduled: Option<Instant>,
     /// RST already sent by close/abort.
     pub rst_sent: bool,
-    /// A listener's half-open connections (empty unless LISTEN).
-    pub t_syncache: SynCache,
+    /// A listener's half-open connections (None unless LISTEN: boxed,
+    /// so that a connection does not carry a listener's queue).
+    pub t_syncache: Option<Box<SynCache>>,
 
     // TCP Fast Open (RFC 7413, tcp_fastopen.rs).
     /// TCP_FASTOPEN_CONNECT: connect() may leave the SYN to the first write.
@@ -230,14 +231,9 @@ pub struct TcpCb {
     /// connect() was deferred (Linux's DEFER_CONNECT): SYN-SENT, no SYN
     /// sent yet; the first write sends it with data.
     pub defer_connect: bool,
-    /// The Fast Open option and data bytes of our first SYN (taken when
-    /// it is sent; a retransmitted SYN carries neither, as Linux).
-    pub fastopen_req: Option<(Option<FastOpen>, usize)>,
-    /// Our SYN carried a Fast Open option (Linux's syn_fastopen), in the
-    /// experimental form (syn_fastopen_exp).
-    pub syn_fastopen: Option<FastOpen>,
-    /// Data bytes our SYN carried (Linux's syn_data).
-    pub syn_data: usize,
+    /// What an active Fast Open keeps about its SYN (boxed: only a
+    /// Fast Open client has it).
+    pub tfo: Option<Box<TfoSyn>>,
     /// TCPI_OPT_SYN_DATA: the data of our SYN was acknowledged by the
     /// SYN-ACK, or (passive) the peer's SYN data was accepted.
     pub syn_data_acked: bool,
@@ -249,10 +245,6 @@ pub struct TcpCb {
     /// A blocking writer waits for the handshake (Linux's
     /// sk_write_pending): the ACK of the SYN-ACK waits for its data.
     pub write_pending: bool,
-    /// Bytes a blocking Fast Open send put in the SYN while its caller
-    /// waits for the handshake: the call that completes it reports them
-    /// (with what it adds) and skips them in its data.
-    pub fastopen_copied: Option<usize>,
 
     // Nagle (RFC 896 with Minshall's rule, as Linux's tcp_nagle_check).
     /// End of the last segment sent shorter than an MSS (Linux's snd_sml).
@@ -271,8 +263,8 @@ pub struct TcpCb {
     /// The last write had MSG_MORE: its tail carries no PSH.
     pub more_pending: bool,
     /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
-    /// send's last byte, notification id).
-    pub zc_pending: VecDeque<(Seq, u32)>,
+    /// send's last byte, notification id). Boxed while there are any.
+    pub zc_pending: Option<Box<VecDeque<(Seq, u32)>>>,
     /// When our first SYN left (Linux's retrans_stamp for a SYN): a
     /// SYN-ACK must echo a timestamp from then to now.
     pub syn_stamp: Instant,
@@ -280,7 +272,45 @@ pub struct TcpCb {
     pub rcvq: RcvSpace,
 }
 
+/// An active Fast Open's SYN (RFC 7413, tcp_fastopen.rs).
+#[derive(Debug, Default)]
+pub struct TfoSyn {
+    /// The Fast Open option and data bytes of our first SYN (taken when
+    /// it is sent; a retransmitted SYN carries neither, as Linux).
+    pub req: Option<(Option<FastOpen>, usize)>,
+    /// Our SYN carried a Fast Open option (Linux's syn_fastopen), in the
+    /// experimental form (syn_fastopen_exp).
+    pub syn_fastopen: Option<FastOpen>,
+    /// Data bytes our SYN carried (Linux's syn_data).
+    pub syn_data: usize,
+    /// Bytes a blocking Fast Open send put in the SYN while its caller
+    /// waits for the handshake: the call that completes it reports them
+    /// (with what it adds) and skips them in its data.
+    pub copied: Option<usize>,
+}
+
 impl TcpCb {
+    /// The Fast Open SYN state, made on first use.
+    pub fn tfo_mut(&mut self) -> &mut TfoSyn {
+        self.tfo.get_or_insert_with(Default::default)
+    }
+
+    /// Data bytes our SYN carried (Linux's syn_data).
+    pub fn syn_data(&self) -> usize {
+        self.tfo.as_ref().map_or(0, |t| t.syn_data)
+    }
+
+    /// The Fast Open option our SYN carried (Linux's syn_fastopen).
+    pub fn syn_fastopen(&self) -> Option<FastOpen> {
+        self.tfo.as_ref().and_then(|t| t.syn_fastopen)
+    }
+
+    /// The listener's SYN cache (made on first use: `listen` makes it
+    /// with its limit).
+    pub fn syncache(&mut self) -> &mut SynCache {
+        self.t_syncache.get_or_insert_with(Default::default)
+    }
+
     /// The earliest deadline of every timer, the rbuf timer's included.
     pub fn next_timer(&self) -> Option<Instant> {
         let rbuf = self.rbuf_armed.then(|| self.lrcvtime + TCP_RBUF_IDLE);
@@ -359,25 +389,22 @@ impl TcpCb {
             rbuf_armed: false,
             scheduled: None,
             rst_sent: false,
-            t_syncache: SynCache::default(),
+            t_syncache: None,
             fastopen_connect: false,
             fastopen_no_cookie: false,
             defer_connect: false,
-            fastopen_req: None,
-            syn_fastopen: None,
-            syn_data: 0,
+            tfo: None,
             syn_data_acked: false,
             fastopen_child: false,
             fastopen_qlen: 0,
             write_pending: false,
-            fastopen_copied: None,
             snd_sml: Seq(0),
             snd_up: None,
             rcv_up: Seq(0),
             nagle_push: false,
             msg_more: false,
             more_pending: false,
-            zc_pending: VecDeque::new(),
+            zc_pending: None,
             syn_stamp: Instant::ZERO,
             rcvq: Default::default(),
         }
