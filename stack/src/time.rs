@@ -66,6 +66,40 @@ impl Add<Duration> for Instant {
     }
 }
 
+/// Whole seconds in 4 bytes (a `Duration` takes 16): the per-connection
+/// times that Linux's options and sysctls give in seconds (TCP_KEEPIDLE,
+/// TCP_KEEPINTVL, TCP_LINGER2), so that every connection carries less.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Secs(u32);
+
+impl Secs {
+    pub const ZERO: Secs = Secs(0);
+
+    pub const fn as_secs(self) -> u64 {
+        self.0 as u64
+    }
+}
+
+impl From<Duration> for Secs {
+    /// Whole seconds (a fraction is dropped), at most `u32::MAX`.
+    fn from(d: Duration) -> Secs {
+        Secs(u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<Secs> for Duration {
+    fn from(s: Secs) -> Duration {
+        Duration::from_secs(s.as_secs())
+    }
+}
+
+impl Add<Secs> for Instant {
+    type Output = Instant;
+    fn add(self, s: Secs) -> Instant {
+        self + Duration::from(s)
+    }
+}
+
 impl Sub<Instant> for Instant {
     type Output = Duration;
     fn sub(self, earlier: Instant) -> Duration {
@@ -86,6 +120,17 @@ mod tests {
         let far = t + Duration::MAX;
         assert!(far > t && far.total_micros() == u64::MAX - 1, "saturates");
         assert_eq!(Instant::default(), Instant::ZERO);
+    }
+
+    #[test]
+    fn seconds_convert_both_ways() {
+        let s = Secs::from(Duration::from_secs(7200));
+        assert_eq!(
+            (s.as_secs(), Duration::from(s)),
+            (7200, Duration::from_secs(7200))
+        );
+        assert_eq!(Instant::from_millis(5) + s, Instant::from_millis(7_200_005));
+        assert_eq!(std::mem::size_of::<Option<Secs>>(), 8);
     }
 
     #[test]

@@ -81,12 +81,12 @@ pub(crate) fn tcp_ctloutput_set(
             tp.user_mss = v as u16;
         }
         (IPPROTO_TCP, TCP_KEEPIDLE) => {
-            tp.keepidle = secs(v, 32767)?;
+            tp.keepidle = secs(v, 32767)?.into();
             if keepalive && tp.t_state.synchronized() {
                 tp.t_timers.keep = Some(now + tp.keepidle);
             }
         }
-        (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl = secs(v, 32767)?,
+        (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl = secs(v, 32767)?.into(),
         (IPPROTO_TCP, TCP_KEEPCNT) => {
             if !(1..=127).contains(&v) {
                 return Err(Errno::EINVAL);
@@ -103,9 +103,9 @@ pub(crate) fn tcp_ctloutput_set(
             // Linux: < 0 means no FIN_WAIT_2 at all (kept as ZERO),
             // 0 the sysctl, larger values capped at 120 s.
             tp.linger2 = match v {
-                v if v < 0 => Some(Duration::ZERO),
+                v if v < 0 => Some(crate::time::Secs::ZERO),
                 0 => None,
-                v => Some(Duration::from_secs(v.min(TCP_FIN_TIMEOUT_MAX) as u64)),
+                v => Some(Duration::from_secs(v.min(TCP_FIN_TIMEOUT_MAX) as u64).into()),
             }
         }
         (IPPROTO_TCP, TCP_NOTSENT_LOWAT) => {
@@ -206,7 +206,7 @@ pub(crate) fn tcp_ctloutput_get(
         (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
         (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
         (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
-            Some(Duration::ZERO) => -1,
+            Some(crate::time::Secs::ZERO) => -1,
             Some(d) => d.as_secs() as i32,
             None => cx.sysctl().tcp_fin_timeout.as_secs() as i32,
         },

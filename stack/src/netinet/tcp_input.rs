@@ -615,7 +615,9 @@ fn tcp_ack_closing(
             tp.t_state = TcpState::FinWait2;
             tp.t_timers.rexmt = None;
             if nofdref {
-                let t = tp.linger2.unwrap_or(cx.sysctl().tcp_fin_timeout);
+                let t = tp
+                    .linger2
+                    .map_or(cx.sysctl().tcp_fin_timeout, std::time::Duration::from);
                 tp.t_timers.twomsl = Some(now + t);
             }
         }

@@ -12,7 +12,7 @@ use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::tcp_var::TcpCb;
 
 /// Each connection's TcpCb is one allocation of this size.
-const TCPCB_MAX: usize = 720;
+const TCPCB_MAX: usize = 688;
 /// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`).
 const SOCKET_MAX: usize = 376;
 

@@ -204,8 +204,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             sys.ip_default_ttl,
             sys.bindv6only,
         ));
-        tp.keepidle = sys.tcp_keepalive_time;
-        tp.keepintvl = sys.tcp_keepalive_intvl;
+        tp.keepidle = sys.tcp_keepalive_time.into();
+        tp.keepintvl = sys.tcp_keepalive_intvl.into();
         tp.keepcnt = sys.tcp_keepalive_probes;
         tp.syn_retries = sys.tcp_syn_retries;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
@@ -554,12 +554,14 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 tcp_usrclosed(cx, now, so);
                 if let Some(tp) = so.so_pcb.tcp_mut() {
                     if tp.t_state == TcpState::FinWait2 {
-                        if tp.linger2 == Some(Duration::ZERO) {
+                        if tp.linger2 == Some(crate::time::Secs::ZERO) {
                             // TCP_LINGER2 < 0: no FIN_WAIT_2 after close,
                             // Linux resets (tcp_close, TCPAbortOnLinger).
                             tcp_drop(cx, so, None);
                         } else {
-                            let t = tp.linger2.unwrap_or(cx.sysctl().tcp_fin_timeout);
+                            let t = tp
+                                .linger2
+                                .map_or(cx.sysctl().tcp_fin_timeout, Duration::from);
                             tp.t_timers.twomsl = Some(now + t);
                         }
                     }

@@ -11,7 +11,7 @@ use super::tcp_cubic::CongCtl;
 use super::tcp_reass::Reass;
 use super::tcp_recovery_var::Recovery;
 use super::tcp_seq::Seq;
-use crate::time::Instant;
+use crate::time::{Instant, Secs};
 use crate::wire::FastOpen;
 
 /// RFC 9293 connection states.
@@ -156,13 +156,14 @@ pub struct TcpCb {
     pub sack_ok: bool,
     pub nodelay: bool,
     pub cork: bool,
-    pub keepidle: Duration,
-    pub keepintvl: Duration,
+    /// TCP_KEEPIDLE / TCP_KEEPINTVL (whole seconds, as Linux takes them).
+    pub keepidle: Secs,
+    pub keepintvl: Secs,
     pub keepcnt: u32,
     pub syn_retries: u32,
     /// TCP_LINGER2: None = net.ipv4.tcp_fin_timeout; Some(ZERO) = Linux's
     /// -1, no FIN_WAIT_2 wait at all once the socket is closed.
-    pub linger2: Option<Duration>,
+    pub linger2: Option<Secs>,
     /// TCP_DEFER_ACCEPT as SYN-ACK rounds (Linux's rskq_defer_accept).
     pub defer_accept: u32,
     pub user_timeout: u32,
@@ -352,8 +353,8 @@ impl TcpCb {
             sack_ok: false,
             nodelay: false,
             cork: false,
-            keepidle: Duration::from_secs(7200),
-            keepintvl: Duration::from_secs(75),
+            keepidle: Secs::from(Duration::from_secs(7200)),
+            keepintvl: Secs::from(Duration::from_secs(75)),
             keepcnt: 9,
             syn_retries: 6,
             linger2: None,
