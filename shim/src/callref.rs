@@ -20,8 +20,14 @@ use crate::fdtable::OpenFile;
 use crate::real::real;
 
 /// The anchor duplicates held by calls now waiting (closed in a fork
-/// child, whose copies of them no call holds).
+/// child, whose copies of them no call holds); -1 for a call's `sodup`
+/// in-process (counted for `refcheck`).
 static HELD: Mutex<Vec<(i32, stack::SocketHandle)>> = Mutex::new(Vec::new());
+
+/// Calls of this process waiting on `h` (each holds one reference).
+pub fn calls_on(h: stack::SocketHandle) -> u32 {
+    HELD.lock().iter().filter(|&&(_, x)| x == h).count() as u32
+}
 
 /// Does a call of this process wait on `h` (service mode)? Then the
 /// process still holds the socket though no descriptor is left.
@@ -43,6 +49,7 @@ impl<'a> CallRef<'a> {
     pub fn take(s: &'a Shim, of: &'a OpenFile) -> Result<CallRef<'a>, i32> {
         if let Some(st) = s.stack.local() {
             st.sodup(of.handle).map_err(|e| e.0)?;
+            HELD.lock().push((-1, of.handle));
             return Ok(CallRef { s, of, anchor: -1 });
         }
         let a = of.anchor();
@@ -70,6 +77,13 @@ impl<'a> CallRef<'a> {
 impl Drop for CallRef<'_> {
     fn drop(&mut self) {
         if let Some(st) = self.s.stack.local() {
+            {
+                let mut held = HELD.lock();
+                let h = self.of.handle;
+                if let Some(i) = held.iter().position(|&(d, x)| d < 0 && x == h) {
+                    held.swap_remove(i);
+                }
+            }
             let _ = st.close(self.s.now(), self.of.handle);
             self.s.after_op();
             return;
@@ -91,6 +105,8 @@ pub fn forget_in_child() {
         return;
     };
     for (d, _) in held.drain(..) {
-        crate::driver::unprotect_and_close_in_child(d);
+        if d >= 0 {
+            crate::driver::unprotect_and_close_in_child(d);
+        }
     }
 }

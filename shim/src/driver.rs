@@ -394,6 +394,11 @@ extern "C" fn at_exit() {
     // service sends what is left: nothing to do here.
     let Some(st) = s.stack.local() else { return };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if std::env::var_os("SOCKSHIM_CHECK_REFS").is_some_and(|v| v == "1") {
+            for m in crate::refcheck::mismatches(s, st) {
+                log::error(&m);
+            }
+        }
         for (_, of) in s.fds.take_all() {
             let _ = st.close(s.now(), of.handle);
         }

@@ -21,6 +21,7 @@ pub mod loopback;
 pub mod net;
 pub mod ops;
 pub mod real;
+pub mod refcheck;
 pub mod stdio;
 pub mod sys;
 pub mod sysctl;
