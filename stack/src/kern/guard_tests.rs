@@ -165,3 +165,40 @@ fn check_invariants_sees_a_connection_queued_twice() {
         .push_back(q);
     p.b.check_invariants();
 }
+
+// Socket::check_invariants' own KASSERTs, each broken on purpose (the
+// mutant that empties the function survived every other test).
+
+#[test]
+#[should_panic(expected = "unreferenced socket not freed")]
+fn check_invariants_sees_an_unreferenced_socket_left_alive() {
+    let p = Pair::new(67);
+    let h = p.a.socket(SockType::Stream, 0).unwrap();
+    let sref = p.a.lookup(h).unwrap();
+    let mut so = so_lock(&sref);
+    so.check_invariants();
+    so.so_count = 0;
+    so.check_invariants();
+}
+
+#[test]
+#[should_panic(expected = "a queued socket holds exactly the queue's reference")]
+fn check_invariants_sees_a_queued_socket_with_a_descriptor() {
+    let (p, _, q) = one_queued(68);
+    let qref = p.b.lookup(q).unwrap();
+    let mut so = so_lock(&qref);
+    so.check_invariants();
+    so.so_count = 2;
+    so.check_invariants();
+}
+
+#[test]
+#[should_panic(expected = "SO_ACCEPTCONN vs queues")]
+fn check_invariants_sees_acceptconn_without_queues() {
+    let p = Pair::new(69);
+    let h = p.a.socket(SockType::Stream, 0).unwrap();
+    let sref = p.a.lookup(h).unwrap();
+    let mut so = so_lock(&sref);
+    so.so_options.acceptconn = true;
+    so.check_invariants();
+}
