@@ -202,3 +202,22 @@ fn check_invariants_sees_acceptconn_without_queues() {
     so.so_options.acceptconn = true;
     so.check_invariants();
 }
+
+/// A handle whose socket was freed never reaches the socket that reuses
+/// its slot (the slot's generation: cargo mutants' "generation guard
+/// always true" survived every other test).
+#[test]
+fn a_stale_handle_does_not_reach_the_socket_that_reuses_its_slot() {
+    let p = Pair::new(70);
+    let old = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.close(p.now, old).unwrap();
+    let new = p.a.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(new.index, old.index, "the slot is reused");
+    assert_ne!(new, old);
+    assert!(p.a.lookup(old).is_err());
+    let to = SocketAddrV4::new(A_ADDR, 1234);
+    assert_eq!(p.a.bind(old, to), Err(Errno::EBADF));
+    assert_eq!(p.a.close(p.now, old), Err(Errno::EBADF));
+    p.a.bind(new, to).unwrap();
+    assert_eq!(p.a.socket_count(), 1);
+}
