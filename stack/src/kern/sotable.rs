@@ -260,3 +260,32 @@ pub fn lock_live(sref: &SocketRef) -> Option<SockGuard<'_>> {
     let so = so_lock(sref);
     (!so.is_freed()).then_some(so)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Slots;
+    use crate::kern::socket::Socket;
+    use crate::{Domain, SockType};
+
+    /// Removing a stale handle (a second sofree of one socket, were a
+    /// guard to fail) changes nothing: not the socket that reuses the slot,
+    /// and the index is not freed twice, so two new sockets never share it
+    /// (cargo mutants: `&&` -> `||` in `remove` survived every other test).
+    #[test]
+    fn a_stale_remove_leaves_the_slot_to_its_new_socket() {
+        let mut s = Slots::default();
+        let mk = |h| Socket::new(h, Domain::Inet, SockType::Stream, 0);
+        let (h, _) = s.insert(mk);
+        s.remove(h);
+        s.remove(h);
+        assert_eq!((s.live, s.free.len()), (0, 1));
+        let (a, _) = s.insert(mk);
+        assert_eq!(a.index, h.index);
+        s.remove(h);
+        assert!(s.get(a).is_some(), "the stale remove took the new socket");
+        let (b, _) = s.insert(mk);
+        assert_ne!(a.index, b.index);
+        assert_eq!(s.live, 2);
+        assert!(s.get(h).is_none() && s.get(b).is_some());
+    }
+}
