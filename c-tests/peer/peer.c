@@ -91,6 +91,13 @@ static int nlog;
 static int active;       // connections still running their steps
 static int main_busy = 1; // main thread still making/accepting connections it owes
 static int listen_fd = -1, accepting;
+// The UDP socket while the main thread is in a receiving step (sink, echo,
+// recv): a datagram queued there and not yet read is work still owed to
+// the report, as a queued connection is (and main_busy while one is being
+// handled). Without it a report asked for right after the program's last
+// datagram could be written before the main thread got to read it (seen
+// under load: 055_efault's "peer: dgram" line missing).
+static int udp_reading = -1;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void plog(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -114,11 +121,17 @@ static int quiet(void)
 	pthread_mutex_lock(&mu);
 	int q = active == 0 && !main_busy;
 	int lfd = accepting ? listen_fd : -1;
+	int ufd = udp_reading;
 	pthread_mutex_unlock(&mu);
 	if (q && lfd >= 0) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		if (poll(&p, 1, 0) > 0)
 			q = 0; // a connection is queued but not yet accepted
+	}
+	if (q && ufd >= 0) {
+		struct pollfd p = { .fd = ufd, .events = POLLIN };
+		if (poll(&p, 1, 0) > 0)
+			q = 0; // a datagram is queued but not yet read
 	}
 	return q;
 }
@@ -572,11 +585,24 @@ int main(int argc, char **argv)
 		for (int k = 0; k < nsteps; k++) {
 			const char *s = steps[k], *a;
 			if (!strcmp(s, "echo") || !strcmp(s, "sink") || !strcmp(s, "recv")) {
+				pthread_mutex_lock(&mu);
+				udp_reading = fd;
+				pthread_mutex_unlock(&mu);
 				do {
 					struct sockaddr_storage from;
 					socklen_t fl = sizeof from;
-					ssize_t r = recvfrom(fd, buf, sizeof buf, 0,
+					// Wait with a peek: the datagram stays queued (the
+					// report sees it) until main_busy says it is being
+					// handled.
+					char one;
+					ssize_t r = recv(fd, &one, 1, MSG_PEEK);
+					if (r >= 0) {
+						pthread_mutex_lock(&mu);
+						main_busy = 1;
+						pthread_mutex_unlock(&mu);
+						r = recvfrom(fd, buf, sizeof buf, 0,
 							     (struct sockaddr *)&from, &fl);
+					}
 					if (r < 0) {
 						plog(0, "recvfrom = -1 %s", t_errname(errno));
 						continue;
@@ -588,7 +614,13 @@ int main(int argc, char **argv)
 					if (s[0] == 'e' &&
 					    sendto(fd, buf, r, 0, (struct sockaddr *)&from, fl) < 0)
 						plog(0, "sendto = -1 %s", t_errname(errno));
+					pthread_mutex_lock(&mu);
+					main_busy = 0;
+					pthread_mutex_unlock(&mu);
 				} while (s[0] != 'r');
+				pthread_mutex_lock(&mu);
+				udp_reading = -1;
+				pthread_mutex_unlock(&mu);
 			} else if ((a = arg_of(s, "sendto")) || (a = arg_of(s, "sendton"))) {
 				unsigned to = atoi(a);
 				const char *text = strchr(a, ':');
