@@ -57,6 +57,16 @@ fn ok(c: &mut Core, s: &mut Session, req: Request<'_>) {
     assert!(r.is_ok(), "{req:?} -> {r:?}");
 }
 
+/// A non-blocking accept on listener `l` that must succeed: the new
+/// socket's id and its anchor.
+fn accept(c: &mut Core, s: &mut Session, l: u64) -> (u64, Option<OwnedFd>) {
+    let (r, fd) = c.handle(s, t(), Request::Accept { id: l, wait: false }, vec![]);
+    let Ok(Body::Accepted { id, .. }) = r else {
+        panic!("{r:?}")
+    };
+    (id, fd)
+}
+
 fn readable(fd: &OwnedFd) -> bool {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
@@ -143,18 +153,7 @@ fn a_connection_is_made_through_requests_and_the_listener_token_shows_it() {
 #[test]
 fn data_flows_and_the_reader_wakes_by_token() {
     let (mut c, mut srv, l, mut cli, k) = connected();
-    let (r, a) = c.handle(
-        &mut srv,
-        t(),
-        Request::Accept {
-            id: l.0,
-            wait: false,
-        },
-        vec![],
-    );
-    let Ok(Body::Accepted { id: sid, .. }) = r else {
-        panic!("{r:?}")
-    };
+    let (sid, a) = accept(&mut c, &mut srv, l.0);
     let a = a.unwrap();
     drain(&a);
     let (r, _) = c.handle(
@@ -270,18 +269,7 @@ fn the_last_close_anywhere_closes_the_socket() {
 #[test]
 fn the_hang_up_event_closes_with_a_fin_to_the_peer() {
     let (mut c, mut srv, l, mut cli, k) = connected();
-    let (r, a) = c.handle(
-        &mut srv,
-        t(),
-        Request::Accept {
-            id: l.0,
-            wait: false,
-        },
-        vec![],
-    );
-    let Ok(Body::Accepted { id: sid, .. }) = r else {
-        panic!("{r:?}")
-    };
+    let (sid, a) = accept(&mut c, &mut srv, l.0);
     let a_fd = c.socks[&sid].anchor.as_fd().as_raw_fd();
     drop(a);
     c.anchor_event(t(), a_fd);
@@ -327,18 +315,7 @@ fn stat_finds_one_reference_per_anchor_and_per_queue_entry() {
     let queued: Vec<&str> = st.lines().filter(|l| l.contains(" queued=1 ")).collect();
     assert_eq!(queued.len(), 1, "{st}");
     assert!(queued[0].contains(" refs=1 held=0 "), "{st}");
-    let (r, _fd) = c.handle(
-        &mut srv,
-        t(),
-        Request::Accept {
-            id: l.0,
-            wait: false,
-        },
-        vec![],
-    );
-    let Ok(Body::Accepted { id: sid, .. }) = r else {
-        panic!("{r:?}")
-    };
+    let (sid, _fd) = accept(&mut c, &mut srv, l.0);
     let st = stat(&c);
     assert!(line(&st, sid).contains(" refs=1 held=1 queued=0 "), "{st}");
     assert!(
