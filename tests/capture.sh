@@ -47,7 +47,7 @@ for _ in $(seq 100); do grep -q "writing" "$WORK/cap2.err" && break; sleep 0.05;
 in_ns timeout 5 bash -c 'exec 3<>/dev/tcp/10.7.0.2/9' 2>/dev/null && fail "a connect to a closed port succeeded"
 sleep 0.3
 stop_last
-grep -q "1 of them dropped by the stack" "$WORK/cap2.err" || fail "capture: $(cat "$WORK/cap2.err")"
+grep -Eq "[0-9]+ of them dropped by the stack" "$WORK/cap2.err" || fail "capture: $(cat "$WORK/cap2.err")"
 tcpdump -nr "$WORK/d.pcapng" > "$WORK/dump2.txt" 2>&1 || fail "tcpdump -r (pcapng): $(cat "$WORK/dump2.txt")"
 python3 - "$WORK/d.pcapng" <<'PY' || fail "pcapng annotations"
 import struct, sys
@@ -77,9 +77,11 @@ d, o = syn[0]
 assert flags(o) == 1, "the SYN is marked inbound"
 assert o.get(1) == b"dropped by the stack: drop_no_socket", o
 assert flags(rst[0][1]) == 2 and 1 not in rst[0][1], "the RST is outbound, not dropped"
-marked = [o[1] for d, o in epbs if 1 in o]
-assert len(marked) == 1, marked
-print(f"{len(epbs)} packets: SYN to port 9 inbound with '{o[1].decode()}', RST outbound")
+# Other frames the kernel side sends meanwhile (IPv6 neighbour discovery
+# on the device) may be dropped too, each with its own reason.
+others = [o[1].decode() for d, o in epbs if 1 in o and dport(d) != 9]
+assert all(r.startswith("dropped by the stack: drop_") for r in others), others
+print(f"{len(epbs)} packets: SYN to port 9 inbound with '{o[1].decode()}', RST outbound; other drops: {others}")
 PY
 pass "capture pcapng: direction on every packet, the dropped SYN marked with its reason ($(tail -1 "$WORK/cap2.err"))"
 head -3 "$WORK/dump.txt"; grep -E "F\.?\]|FP" "$WORK/dump.txt" | head -2
