@@ -40,5 +40,6 @@ pub const NOT_AN_ANCHOR: u64 = u64::MAX;
 /// Most sockets one `Poll` message asks about.
 pub const MAX_POLL: usize = 4096;
 
-/// Longest socket option value carried.
-pub const MAX_OPT: usize = 1024;
+/// Longest socket option value carried: a socket filter of BPF_MAXINSNS
+/// instructions after its 4-byte status (stack::kern::sk_filter).
+pub const MAX_OPT: usize = 4 + 4096 * 8;

@@ -22,6 +22,7 @@ pub mod net;
 pub mod ops;
 pub mod real;
 pub mod refcheck;
+pub mod sockfilter;
 pub mod stdio;
 pub mod sys;
 pub mod sysctl;

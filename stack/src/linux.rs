@@ -68,6 +68,11 @@ pub const SO_WIFI_STATUS: i32 = 41;
 pub const SO_NOFCS: i32 = 43;
 pub const SO_SELECT_ERR_QUEUE: i32 = 45;
 pub const SO_BUSY_POLL: i32 = 46;
+/// Socket filters; getsockopt(SO_GET_FILTER) shares SO_ATTACH_FILTER's number.
+pub const SO_ATTACH_FILTER: i32 = 26;
+pub const SO_DETACH_FILTER: i32 = 27;
+pub const SO_GET_FILTER: i32 = SO_ATTACH_FILTER;
+pub const SO_LOCK_FILTER: i32 = 44;
 pub const SO_PRIORITY: i32 = 12;
 pub const SO_LINGER: i32 = 13;
 pub const SO_REUSEPORT: i32 = 15;

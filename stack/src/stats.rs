@@ -66,6 +66,9 @@ stats! {
     drop_ndisc,
     drop_no_socket,
     drop_rcvbuf_full,
+    // A socket filter (SO_ATTACH_FILTER) said 0 (Linux's TCPFilter and
+    // UDP's InErrors count these).
+    drop_sk_filter,
     drop_out_of_window,
     drop_paws,
     drop_listen_overflow,

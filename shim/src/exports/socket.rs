@@ -197,8 +197,13 @@ pub unsafe extern "C" fn setsockopt(
                 if (len as i32) < 0 {
                     return Err(libc::EINVAL);
                 }
-                let mut v = vec![0u8; (len as usize).min(MAX_OPTLEN)];
-                uaccess::copy_in(val as usize, &mut v)?;
+                let v = if (level, name) == (libc::SOL_SOCKET, libc::SO_ATTACH_FILTER) {
+                    crate::sockfilter::attach_value(val, len)?
+                } else {
+                    let mut v = vec![0u8; (len as usize).min(MAX_OPTLEN)];
+                    uaccess::copy_in(val as usize, &mut v)?;
+                    v
+                };
                 let r = ops::setsockopt(&of, level, name, &v);
                 if r == Err(libc::ENOPROTOOPT) {
                     crate::decision::explain(|| {
@@ -228,6 +233,13 @@ pub unsafe extern "C" fn getsockopt(
         Some(_) if ops::timeout_option(level, name).is_some() => {
             // SAFETY: pass-through to the anchor.
             unsafe { (real().getsockopt)(fd, level, name, val, len) }
+        }
+        Some(of) if (level, name) == (libc::SOL_SOCKET, libc::SO_GET_FILTER) => {
+            guard(|| {
+                // SAFETY: socklen_t accepts any bit pattern.
+                let l = unsafe { uaccess::read_val(len) }? as i32;
+                crate::sockfilter::get_filter(&of, val as usize, len as usize, l)
+            })
         }
         Some(of) => guard(|| {
             // SAFETY: socklen_t accepts any bit pattern.

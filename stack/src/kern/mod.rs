@@ -8,6 +8,7 @@ pub mod listen;
 pub mod lockorder;
 pub mod protosw;
 pub mod ringbuf;
+pub mod sk_filter;
 pub mod sockbuf;
 pub mod socket;
 pub mod sockopt;

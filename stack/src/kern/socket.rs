@@ -115,6 +115,9 @@ pub struct SoOptions {
     pub busy_poll: u32,
     /// SIOCGSTAMP was asked (Linux's SOCK_TIMESTAMP): arrivals are kept.
     pub stamp_ioctl: bool,
+    /// SO_LOCK_FILTER (Linux's SOCK_FILTER_LOCKED): the filter can no
+    /// longer be attached, detached or unlocked.
+    pub lock_filter: bool,
 }
 
 /// Linux's sk_stamp, what SIOCGSTAMP reports: nothing received yet
@@ -236,6 +239,10 @@ pub struct Socket {
     pub so_zckey: u32,
     /// Boxed when used: most sockets never queue one.
     pub so_errqueue: Option<Box<std::collections::VecDeque<(u32, u32)>>>,
+    /// SO_ATTACH_FILTER's program (Linux's sk_filter), run on every
+    /// datagram or segment the socket takes; a connection made by
+    /// `sonewconn` shares its listener's.
+    pub so_filter: Option<std::sync::Arc<crate::kern::sk_filter::SkFilter>>,
     /// Urgent data (TCP): where the mark is and what of its byte we hold
     /// (Linux's urg_data; FreeBSD's so_oobmark counts the same way).
     pub so_urg: SoUrg,
@@ -284,6 +291,7 @@ impl Socket {
             so_error: None,
             so_zckey: 0,
             so_errqueue: None,
+            so_filter: None,
             so_urg: SoUrg::None,
             so_oobmark: 0,
             so_rcv: rcv,

@@ -5,6 +5,7 @@
 
 use crate::api::SockType;
 use crate::errno::Errno;
+use crate::kern::sk_filter::SkFilter;
 use crate::kern::socket::Socket;
 use crate::kern::sotable::SoCx;
 use crate::linux::*;
@@ -67,6 +68,39 @@ pub fn sosetopt<C: SoCx>(
         return Ok(());
     }
     let v = sooptcopyin_int(val)?;
+    match name {
+        SO_ATTACH_FILTER => {
+            // Linux's sk_attach_filter: a locked filter stays; then what
+            // copying the program in found; then bpf_check_classic.
+            if so.so_options.lock_filter {
+                return Err(Errno::EPERM);
+            }
+            match v {
+                0 => {}
+                x => return Err(Errno(x)),
+            }
+            let f = SkFilter::new(&val[4..])?;
+            so.so_filter = Some(std::sync::Arc::new(f));
+            return Ok(());
+        }
+        SO_DETACH_FILTER => {
+            if so.so_options.lock_filter {
+                return Err(Errno::EPERM);
+            }
+            return match so.so_filter.take() {
+                Some(_) => Ok(()),
+                None => Err(Errno::ENOENT),
+            };
+        }
+        SO_LOCK_FILTER => {
+            if so.so_options.lock_filter && v == 0 {
+                return Err(Errno::EPERM);
+            }
+            so.so_options.lock_filter = v != 0;
+            return Ok(());
+        }
+        _ => {}
+    }
     let sys = cx.sysctl();
     let o = &mut so.so_options;
     match name {
@@ -181,6 +215,17 @@ pub fn sogetopt<C: SoCx>(
         b[4..].copy_from_slice(&o.lingertime.to_ne_bytes());
         return Ok(sooptcopyout(out, &b));
     }
+    if name == SO_GET_FILTER {
+        // The program as attached (none: nothing); the caller's length
+        // counts instructions (Linux's sk_get_filter): the shim applies
+        // that rule.
+        let b = so
+            .so_filter
+            .as_ref()
+            .map(|f| f.to_bytes())
+            .unwrap_or_default();
+        return Ok(sooptcopyout(out, &b));
+    }
     let o = so.so_options;
     let v: i32 = match name {
         SO_TYPE => match so.so_type {
@@ -216,6 +261,7 @@ pub fn sogetopt<C: SoCx>(
         SO_NOFCS => o.nofcs as i32,
         SO_SELECT_ERR_QUEUE => o.select_err_queue as i32,
         SO_BUSY_POLL => o.busy_poll as i32,
+        SO_LOCK_FILTER => o.lock_filter as i32,
         SO_PASSCRED | SO_PASSSEC => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::ENOPROTOOPT),
     };

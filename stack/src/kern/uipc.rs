@@ -198,12 +198,14 @@ pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, Socket
     let mut snd = SockBuf::stream(head.so_snd.sb_hiwat);
     snd.user_locked = head.so_snd.user_locked;
     let opts = head.so_options;
+    let filter = head.so_filter.clone();
     let (dom, ty, pr, listener) = (head.so_domain, head.so_type, head.so_proto, head.handle);
     let (h, cref) = cx.sockets().insert(cx.stats(), |h| {
         let mut c = Socket::new(h, dom, ty, pr);
         c.so_rcv = rcv;
         c.so_snd = snd;
         c.so_options = opts;
+        c.so_filter = filter.clone();
         c.so_options.acceptconn = false;
         c.so_qstate = QState::Comp;
         c.so_head = Some(listener);

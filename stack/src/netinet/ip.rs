@@ -7,6 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 
 use crate::errno::Errno;
+use crate::kern::sk_filter::FilterCx;
+use crate::kern::socket::Socket;
 use crate::linux::*;
 use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::inet::InetCx;
@@ -147,6 +149,50 @@ pub(crate) struct IpIn<'a> {
     /// The transport checksum was checked by the device or left partial
     /// by the local kernel: not verified again.
     pub csum_ok: bool,
+    /// The interface it came in on: the device, or loopback.
+    pub ifindex: u32,
+}
+
+/// Run the socket's filter (SO_ATTACH_FILTER) over a transport segment
+/// `seg` of `ip` whose header is `hdr` bytes (Linux's
+/// `sk_filter_trim_cap` with that cap): None drops it (counted), else
+/// how many bytes of `seg` to keep.
+pub(crate) fn sk_filter_run(
+    cx: &impl InetCx,
+    so: &Socket,
+    ip: &IpIn,
+    seg: &[u8],
+    hdr: usize,
+) -> Option<usize> {
+    let Some(f) = so.so_filter.as_deref() else {
+        return Some(seg.len());
+    };
+    // Where `seg` sits in the packet (it is a part of it).
+    let at = (seg.as_ptr() as usize).wrapping_sub(ip.packet.as_ptr() as usize);
+    let (net, transport) = match ip.packet.get(at..at.wrapping_add(seg.len())) {
+        Some(_) => (&ip.packet[..at + seg.len()], at),
+        None => (seg, 0),
+    };
+    let fcx = FilterCx {
+        net,
+        transport,
+        payload: transport + hdr,
+        protocol: if ip.dst.is_ipv4() { 0x0800 } else { 0x86dd },
+        pkttype: if ip.dst.is_multicast() {
+            2
+        } else if is_broadcast(cx, ip.dst) {
+            1
+        } else {
+            0
+        },
+        ifindex: ip.ifindex,
+        loopback: ip.ifindex == LOOPBACK_IFINDEX,
+    };
+    let r = f.verdict(&fcx, seg.len(), hdr);
+    if r.is_none() {
+        Stats::bump(&cx.stats().drop_sk_filter);
+    }
+    r
 }
 
 /// What ip_output needs of a packet's header; `src` and `dst` are of one

@@ -64,23 +64,22 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], csum_ok: b
         return;
     }
     let upper = &payload[walk.offset..];
+    // From one of our own addresses by loopback, else by the device.
+    let ifindex = if crate::netinet::ip::is_local(cx, src.into()) {
+        crate::linux::LOOPBACK_IFINDEX
+    } else {
+        cx.config().ifindex
+    };
     let ipin = IpIn {
         src: src.into(),
         dst: dst.into(),
         packet,
         csum_ok,
+        ifindex,
     };
     match walk.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, upper),
-        wire::IP_PROTO_UDP => {
-            // From one of our own addresses by loopback, else by the device.
-            let ifindex = if crate::netinet::ip::is_local(cx, ipin.src) {
-                crate::linux::LOOPBACK_IFINDEX
-            } else {
-                cx.config().ifindex
-            };
-            crate::netinet::udp::udp_input(cx, now, &ipin, upper, ifindex)
-        }
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, upper, ifindex),
         wire::IP_PROTO_ICMPV6 => crate::netinet::icmp6::icmp6_input(cx, now, &ipin, upper),
         ipv6ext::NO_NEXT_HEADER => {}
         _ => {

@@ -67,6 +67,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         dst,
         packet: &frame[..total],
         csum_ok,
+        ifindex,
     };
     match ip.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, payload),

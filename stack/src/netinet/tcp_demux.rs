@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use crate::kern::socket::Socket;
 use crate::kern::sotable::lock_live;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
@@ -65,6 +66,9 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     // let the listener take the SYN (as Linux's TCP_TW_SYN).
                     tcp_close(cx, &mut so);
                 } else if tp.is_some_and(|tp| tp.t_state != TcpState::Closed) {
+                    let Some(seg) = tcp_filter(cx, &so, ip, payload, &seg) else {
+                        return;
+                    };
                     tcp_input_conn(cx, now, &mut so, &seg);
                     tcp_timer_sync(cx, &mut so);
                     return;
@@ -77,6 +81,9 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         if let Ok(lref) = cx.sockets().lookup(h) {
             if let Some(mut l) = lock_live(&lref) {
                 if l.is_listening() {
+                    let Some(seg) = tcp_filter(cx, &l, ip, payload, &seg) else {
+                        return;
+                    };
                     syncache_input(cx, now, &mut l, local, remote, &seg);
                     tcp_timer_sync(cx, &mut l);
                     return;
@@ -86,6 +93,27 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     }
     Stats::bump(&cx.stats().drop_no_socket);
     tcp_reset_for(cx, local, remote, &seg);
+}
+
+/// Linux's `tcp_filter`: the socket's filter over the segment, never
+/// cutting into the header (`sk_filter_trim_cap` with the header length);
+/// a trimmed segment carries only the bytes kept.
+fn tcp_filter<'a>(
+    cx: &impl InetCx,
+    so: &Socket,
+    ip: &IpIn,
+    segment: &[u8],
+    seg: &TcpRepr<'a>,
+) -> Option<TcpRepr<'a>> {
+    if so.so_filter.is_none() {
+        return Some(*seg);
+    }
+    let hdr = segment.len() - seg.payload.len();
+    let keep = crate::netinet::ip::sk_filter_run(cx, so, ip, segment, hdr)?;
+    Some(TcpRepr {
+        payload: &seg.payload[..keep - hdr],
+        ..*seg
+    })
 }
 
 /// May a SYN reopen this TIME_WAIT 4-tuple? (RFC 6191 / Linux's

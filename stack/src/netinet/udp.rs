@@ -564,7 +564,7 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     let remote = SocketAddr::new(ip.src, udp.src_port);
     if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
         let info = arrival(cx, now, ip, local, ifindex);
-        udp_mcast_input(cx, local, remote, udp.payload, &info);
+        udp_mcast_input(cx, ip, payload, local, remote, udp.payload, &info);
         return;
     }
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
@@ -579,9 +579,13 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     let Some(mut so) = lock_live(&sref) else {
         return;
     };
+    let Some(keep) = ip::sk_filter_run(cx, &so, ip, payload, wire::udp::HEADER_LEN) else {
+        return;
+    };
+    let data = &udp.payload[..udp.payload.len().min(keep - wire::udp::HEADER_LEN)];
     let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
     let info = arrival(cx, now, ip, local, ifindex);
-    if so.so_rcv.append_dgram_info(from, &info, udp.payload) {
+    if so.so_rcv.append_dgram_info(from, &info, data) {
         cx.sockets().sowakeup(h);
     } else {
         Stats::bump(&cx.stats().drop_rcvbuf_full);
@@ -592,6 +596,8 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
 /// (Linux's __udp4_lib_mcast_deliver); none is no ICMP error.
 fn udp_mcast_input(
     cx: &impl InetCx,
+    ip: &IpIn,
+    segment: &[u8],
     local: SocketAddr,
     remote: SocketAddr,
     payload: &[u8],
@@ -614,8 +620,12 @@ fn udp_mcast_input(
         if !joined && !so.so_pcb.inp().mc_all {
             continue;
         }
+        let Some(keep) = ip::sk_filter_run(cx, &so, ip, segment, wire::udp::HEADER_LEN) else {
+            continue;
+        };
+        let data = &payload[..payload.len().min(keep - wire::udp::HEADER_LEN)];
         let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
-        if so.so_rcv.append_dgram_info(from, info, payload) {
+        if so.so_rcv.append_dgram_info(from, info, data) {
             cx.sockets().sowakeup(h);
         } else {
             Stats::bump(&cx.stats().drop_rcvbuf_full);
