@@ -574,24 +574,45 @@ pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAd
     }
 }
 
-/// The next entry of the socket's error queue (MSG_ZEROCOPY completions):
-/// its sock_extended_err bytes. Never blocks: EAGAIN when empty.
-pub fn recv_errqueue(of: &OpenFile) -> R<[u8; 16]> {
+/// The next entry of the socket's error queue (stack::kern::errqueue):
+/// its `sock_extended_err` and offender bytes, what it quoted of the
+/// payload (at most `room` bytes), the payload's full length and the
+/// original destination. Never blocks: EAGAIN when empty.
+pub fn recv_errqueue(of: &OpenFile, room: usize) -> R<ErrEntry> {
     let s = shim()?;
-    let mut ee = [0u8; 16];
+    let head = stack::kern::errqueue::EE_LEN + stack::kern::errqueue::OFFENDER_LEN;
+    let mut buf = vec![0u8; head + room.min(proto::MAX_DATA - head)];
     let r = s.stack.recv(
         s.now(),
         of.handle,
-        &mut ee,
+        &mut buf,
         MSG_ERRQUEUE | MSG_DONTWAIT,
         false,
     );
     s.after_op();
     match r {
-        Ok(m) if m.copied == ee.len() => Ok(ee),
+        Ok(m) if m.copied >= head => {
+            let payload = buf[head..m.copied].to_vec();
+            buf.truncate(head);
+            Ok(ErrEntry {
+                head: buf,
+                payload,
+                full_len: m.full_len,
+                dest: m.from,
+            })
+        }
         Ok(_) => Err(libc::EAGAIN),
         Err(x) => Err(e(x)),
     }
+}
+
+/// One error queue entry as `recv_errqueue` reads it.
+pub struct ErrEntry {
+    /// `sock_extended_err`, then the offender's sockaddr (28 bytes).
+    pub head: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub full_len: usize,
+    pub dest: Option<SocketAddr>,
 }
 
 /// Returns (bytes, datagram length, sender).
@@ -607,8 +628,11 @@ pub fn recv_info(
 ) -> R<(usize, usize, Option<SocketAddr>, Option<stack::DgramInfo>)> {
     let s = shim()?;
     if flags & MSG_ERRQUEUE != 0 {
-        // recv(2) without a control buffer: the entry goes, no data.
-        return recv_errqueue(of).map(|_| (0, 0, None, None));
+        // recv(2) without a control buffer: the entry goes, its quoted
+        // payload is the data.
+        let e = recv_errqueue(of, buf.len())?;
+        buf[..e.payload.len()].copy_from_slice(&e.payload);
+        return Ok((e.payload.len(), e.full_len, e.dest, None));
     }
     // The error queue never blocks, nor does MSG_OOB (tcp_recv_urg).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB) != 0;

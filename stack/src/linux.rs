@@ -59,6 +59,8 @@ pub const SOCKSHIM_SIOCATMARK: i32 = 2;
 pub const SOCKSHIM_SEND_ONCE: i32 = 3;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
+/// Linux's lo MTU (what a route over loopback reports).
+pub const LOOPBACK_MTU: usize = 65536;
 pub const SO_PASSCRED: i32 = 16;
 pub const SO_PASSSEC: i32 = 34;
 pub const SO_TIMESTAMP: i32 = 29;

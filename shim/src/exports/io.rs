@@ -400,65 +400,6 @@ fn dgram_cmsgs(info: &stack::DgramInfo) -> Vec<Vec<u8>> {
     ip_cmsg::ip_cmsg_recv(info, ops::realtime_of(info.stamp))
 }
 
-/// recvmsg(MSG_ERRQUEUE), Linux's ip_recv_error: one entry as an
-/// IP_RECVERR control message (its sock_extended_err and a zeroed
-/// offender address: a MSG_ZEROCOPY completion has none), no data, no
-/// name, msg_flags MSG_ERRQUEUE (and MSG_CTRUNC when the control buffer
-/// is short).
-fn recvmsg_errqueue(of: &OpenFile, msg: *mut libc::msghdr, m: &libc::msghdr) -> R<ssize_t> {
-    let ee = ops::recv_errqueue(of)?;
-    let data_len = ee.len() + std::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
-    let (space, len) = unsafe {
-        (
-            libc::CMSG_SPACE(data_len as u32) as usize,
-            libc::CMSG_LEN(data_len as u32) as usize,
-        )
-    };
-    let hdr = libc::cmsghdr {
-        cmsg_len: len as _,
-        cmsg_level: libc::SOL_IP,
-        cmsg_type: libc::IP_RECVERR,
-    };
-    let mut c = vec![0u8; space];
-    let h = std::mem::size_of::<libc::cmsghdr>();
-    // SAFETY: cmsghdr is plain integers with no padding on Linux.
-    c[..h].copy_from_slice(unsafe { uaccess::bytes_of(&hdr) });
-    c[h..h + ee.len()].copy_from_slice(&ee);
-    let mut mflags: c_int = libc::MSG_ERRQUEUE;
-    let mut controllen: size_t = 0;
-    if !m.msg_control.is_null() {
-        let room = m.msg_controllen;
-        if room < len {
-            mflags |= libc::MSG_CTRUNC;
-        }
-        if room >= h {
-            controllen = room.min(space);
-        }
-    }
-    let mut parts: Vec<(usize, &[u8])> = Vec::new();
-    if controllen > 0 {
-        parts.push((m.msg_control as usize, &c[..controllen]));
-    }
-    let at = |off: usize| msg as usize + off;
-    let namelen: socklen_t = 0;
-    // SAFETY: c_int, size_t and socklen_t have no padding.
-    let (fb, cb, nb) = unsafe {
-        (
-            uaccess::bytes_of(&mflags),
-            uaccess::bytes_of(&controllen),
-            uaccess::bytes_of(&namelen),
-        )
-    };
-    if !m.msg_name.is_null() {
-        parts.push((at(std::mem::offset_of!(libc::msghdr, msg_namelen)), nb));
-    }
-    parts.push((at(std::mem::offset_of!(libc::msghdr, msg_flags)), fb));
-    parts.push((at(std::mem::offset_of!(libc::msghdr, msg_controllen)), cb));
-    uaccess::copy_out(&parts)?;
-    Ok(0)
-}
-
 /// # Safety
 /// Standard recvmsg(2) contract.
 // Exported by trace.rs (SOCKSHIM_TRACE), which calls this.
@@ -469,7 +410,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
             let m = unsafe { uaccess::read_val(msg) }?;
             let (_, iovs) = msghdr_in(&m, false)?;
             if flags & libc::MSG_ERRQUEUE != 0 {
-                return recvmsg_errqueue(&of, msg, &m);
+                return super::errqueue::recvmsg_errqueue(&of, msg, &m, &iovs);
             }
             let (got, full, from, data, info) = recv_iovecs(&of, &iovs, flags)?;
             // Outputs in Linux's order, in one copy: the data, the sender

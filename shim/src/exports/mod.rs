@@ -1,6 +1,7 @@
 //! The exported libc symbols, one file per family of calls.
 
 pub mod epoll;
+pub mod errqueue;
 pub mod fd;
 pub mod io;
 pub mod mem;

@@ -4,6 +4,7 @@
 //! protocol. It never names a protocol or the stack's face: the face hands
 //! it a protocol table (`SoTable::new`) and itself as the context (`SoCx`).
 
+pub mod errqueue;
 pub mod listen;
 pub mod lockorder;
 pub mod protosw;

@@ -238,7 +238,7 @@ pub struct Socket {
     /// and the error queue of completed ranges [lo, hi] (MSG_ERRQUEUE).
     pub so_zckey: u32,
     /// Boxed when used: most sockets never queue one.
-    pub so_errqueue: Option<Box<std::collections::VecDeque<(u32, u32)>>>,
+    pub so_errqueue: Option<Box<std::collections::VecDeque<crate::kern::errqueue::SoErr>>>,
     /// SO_ATTACH_FILTER's program (Linux's sk_filter), run on every
     /// datagram or segment the socket takes; a connection made by
     /// `sonewconn` shares its listener's.
@@ -417,10 +417,11 @@ impl Socket {
     /// extending the last queued range when it follows on (Linux's
     /// skb_zerocopy_notify_extend).
     pub fn so_zerocopy_done(&mut self, id: u32) {
+        use crate::kern::errqueue::SoErr;
         let q = self.so_errqueue.get_or_insert_with(Default::default);
         match q.back_mut() {
-            Some((_, hi)) if hi.wrapping_add(1) == id => *hi = id,
-            _ => q.push_back((id, id)),
+            Some(SoErr::Zerocopy(_, hi)) if hi.wrapping_add(1) == id => *hi = id,
+            _ => q.push_back(SoErr::Zerocopy(id, id)),
         }
     }
 

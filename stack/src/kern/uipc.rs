@@ -15,10 +15,7 @@ use crate::kern::lockorder::so_lock;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::socket::{QState, SoStamp, SoState, SoUrg, SockState, Socket, SocketRef};
 use crate::kern::sotable::{lock_live, SoCx};
-use crate::linux::{
-    MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR,
-    SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY,
-};
+use crate::linux::{MSG_DONTWAIT, MSG_ERRQUEUE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SHUT_RDWR};
 use crate::stats::Stats;
 use crate::time::Instant;
 
@@ -280,28 +277,27 @@ pub fn soreceive<C: SoCx>(
 ) -> Result<RecvMeta, Errno> {
     let peek = flags & MSG_PEEK != 0;
     if flags & MSG_ERRQUEUE != 0 {
-        // The error queue holds MSG_ZEROCOPY completions only; empty, it
-        // is EAGAIN before anything else (Linux). A completion comes back
-        // as the 16 bytes of its sock_extended_err (the caller makes the
-        // IP_RECVERR control message of them).
-        let Some((lo, hi)) = so.so_errqueue.as_mut().and_then(|q| q.pop_front()) else {
+        // Empty, it is EAGAIN before anything else (Linux). An entry comes
+        // back as errqueue::encode writes it (the caller makes the
+        // IP_RECVERR / IPV6_RECVERR control message of it). An emptied
+        // queue gives its storage back.
+        let err = &mut so.so_error;
+        let Some(e) = so
+            .so_errqueue
+            .as_mut()
+            .and_then(|q| crate::kern::errqueue::sock_dequeue_err(q, err))
+        else {
             return Err(Errno::EAGAIN);
         };
         if so.so_errqueue.as_ref().is_some_and(|q| q.is_empty()) {
             so.so_errqueue = None;
         }
-        let mut ee = [0u8; 16];
-        ee[4] = SO_EE_ORIGIN_ZEROCOPY;
-        ee[6] = SO_EE_CODE_ZEROCOPY_COPIED;
-        ee[8..12].copy_from_slice(&lo.to_ne_bytes());
-        ee[12..16].copy_from_slice(&hi.to_ne_bytes());
-        let n = buf.len().min(16);
-        buf[..n].copy_from_slice(&ee[..n]);
+        let (copied, full_len, from) = crate::kern::errqueue::encode(&e, buf);
         cx.sockets().sowakeup(so.handle);
         return Ok(RecvMeta {
-            copied: n,
-            full_len: 16,
-            from: None,
+            copied,
+            full_len,
+            from,
             info: None,
         });
     }

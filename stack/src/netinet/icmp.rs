@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
+use crate::kern::errqueue::{IcmpErr, SO_EE_ORIGIN_ICMP};
 use crate::netinet::icmp_error::send_icmp;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::is_broadcast;
@@ -42,14 +43,36 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             next_hop_mtu,
             original,
         } => {
-            // Path MTU discovery (RFC 1191) for TCP.
-            if let Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) =
+            // Path MTU discovery (RFC 1191) for TCP; UDP learns EMSGSIZE.
+            match icmpv4::quoted_transport(original) {
+                Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) => {
+                    let local = SocketAddr::new(src.into(), sport);
+                    let remote = SocketAddr::new(dst.into(), dport);
+                    let mtu = usize::from(next_hop_mtu);
+                    crate::netinet::tcp_mtu::tcp_mtudisc(cx, now, local, remote, mtu);
+                }
+                Some((src, dst, wire::IP_PROTO_UDP, sport, dport)) => {
+                    let local = SocketAddr::new(src.into(), sport);
+                    let remote = SocketAddr::new(dst.into(), dport);
+                    let e = icmp_err(ip, 3, icmpv4::dst_unreachable::FRAG_NEEDED, original);
+                    let e = IcmpErr {
+                        info: u32::from(next_hop_mtu),
+                        ..e
+                    };
+                    crate::netinet::udp::udp_ctlinput(cx, local, remote, Errno::EMSGSIZE, &e);
+                }
+                _ => {}
+            }
+        }
+        Icmpv4Repr::TimeExceeded { code, original } => {
+            // Not a hard error: only IP_RECVERR sockets hear of it.
+            if let Some((src, dst, wire::IP_PROTO_UDP, sport, dport)) =
                 icmpv4::quoted_transport(original)
             {
                 let local = SocketAddr::new(src.into(), sport);
                 let remote = SocketAddr::new(dst.into(), dport);
-                let mtu = usize::from(next_hop_mtu);
-                crate::netinet::tcp_mtu::tcp_mtudisc(cx, now, local, remote, mtu);
+                let e = icmp_err(ip, 11, code, original);
+                crate::netinet::udp::udp_ctlinput_soft(cx, local, remote, Errno::EHOSTUNREACH, &e);
             }
         }
         Icmpv4Repr::DstUnreachable { code, original, .. } => {
@@ -68,7 +91,10 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             let local = SocketAddr::new(src.into(), sport);
             let remote = SocketAddr::new(dst.into(), dport);
             match proto {
-                wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
+                wire::IP_PROTO_UDP => {
+                    let e = icmp_err(ip, 3, code, original);
+                    crate::netinet::udp::udp_ctlinput(cx, local, remote, err, &e)
+                }
                 wire::IP_PROTO_TCP => {
                     crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
                 }
@@ -76,5 +102,19 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             }
         }
         _ => {}
+    }
+}
+
+/// What an ICMPv4 error about one of our datagrams says (its quote is the
+/// IPv4 header and the UDP header, then the payload).
+fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, original: &'a [u8]) -> IcmpErr<'a> {
+    let ihl = usize::from(original.first().map_or(0, |b| b & 0xf)) * 4;
+    IcmpErr {
+        origin: SO_EE_ORIGIN_ICMP,
+        ee_type,
+        code,
+        info: 0,
+        offender: ip.src,
+        payload: original.get(ihl + wire::udp::HEADER_LEN..).unwrap_or(&[]),
     }
 }

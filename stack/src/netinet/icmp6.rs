@@ -10,6 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
+use crate::kern::errqueue::{IcmpErr, SO_EE_ORIGIN_ICMP6};
 use crate::netinet::icmp_error::send_icmp6;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
@@ -56,20 +57,41 @@ pub(crate) fn icmp6_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[
                 | dst_unreachable::REJECT_ROUTE => Errno::EACCES,
                 _ => Errno::EHOSTUNREACH,
             };
-            to_transport(cx, now, original, err);
+            to_transport(
+                cx,
+                now,
+                original,
+                err,
+                &icmp_err(ip, 1, code, 0, original),
+                true,
+            );
         }
-        Icmpv6Repr::ParamProblem { original, .. } => to_transport(cx, now, original, Errno::EPROTO),
-        Icmpv6Repr::PacketTooBig { mtu, original } => {
-            if let Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) =
-                icmpv6::quoted_transport(original)
-            {
+        Icmpv6Repr::ParamProblem {
+            code,
+            pointer,
+            original,
+        } => {
+            let e = icmp_err(ip, 4, code, pointer, original);
+            to_transport(cx, now, original, Errno::EPROTO, &e, true)
+        }
+        Icmpv6Repr::TimeExceeded { code, original } => {
+            let e = icmp_err(ip, 3, code, 0, original);
+            to_transport(cx, now, original, Errno::EHOSTUNREACH, &e, false)
+        }
+        Icmpv6Repr::PacketTooBig { mtu, original } => match icmpv6::quoted_transport(original) {
+            Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) => {
                 let (local, remote) = (
                     SocketAddr::new(src.into(), sport),
                     SocketAddr::new(dst.into(), dport),
                 );
                 crate::netinet::tcp_mtu::tcp_mtudisc(cx, now, local, remote, mtu as usize);
             }
-        }
+            Some((_, _, wire::IP_PROTO_UDP, _, _)) => {
+                let e = icmp_err(ip, 2, 0, mtu, original);
+                to_transport(cx, now, original, Errno::EMSGSIZE, &e, true)
+            }
+            _ => {}
+        },
         Icmpv6Repr::Other { msg_type, .. } if is_ndisc_or_mld(msg_type) => {
             Stats::bump(&cx.stats().drop_ndisc);
         }
@@ -92,18 +114,43 @@ fn is_ndisc_or_mld(t: u8) -> bool {
     )
 }
 
-/// Hand an error about the quoted packet to its transport's ctlinput.
-fn to_transport(cx: &impl InetCx, now: Instant, original: &[u8], err: Errno) {
+/// Hand an error about the quoted packet to its transport's ctlinput;
+/// a soft error (not `hard`) reaches only IP_RECVERR sockets (UDP) and
+/// not TCP here.
+fn to_transport(
+    cx: &impl InetCx,
+    now: Instant,
+    original: &[u8],
+    err: Errno,
+    e: &IcmpErr,
+    hard: bool,
+) {
     let Some((src, dst, proto, sport, dport)) = icmpv6::quoted_transport(original) else {
         return;
     };
     let local = SocketAddr::new(src.into(), sport);
     let remote = SocketAddr::new(dst.into(), dport);
     match proto {
-        wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput(cx, local, remote, err),
-        wire::IP_PROTO_TCP => {
+        wire::IP_PROTO_UDP if hard => crate::netinet::udp::udp_ctlinput(cx, local, remote, err, e),
+        wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput_soft(cx, local, remote, err, e),
+        wire::IP_PROTO_TCP if hard => {
             crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
         }
         _ => {}
+    }
+}
+
+/// What an ICMPv6 error about one of our datagrams says (its quote is the
+/// IPv6 header and the UDP header, then the payload).
+fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, info: u32, original: &'a [u8]) -> IcmpErr<'a> {
+    IcmpErr {
+        origin: SO_EE_ORIGIN_ICMP6,
+        ee_type,
+        code,
+        info,
+        offender: ip.src,
+        payload: original
+            .get(wire::ipv6::HEADER_LEN + wire::udp::HEADER_LEN..)
+            .unwrap_or(&[]),
     }
 }

@@ -9,6 +9,9 @@ use crate::api::{
     CMSG_WANT_TOS, CMSG_WANT_TTL,
 };
 use crate::errno::Errno;
+use crate::kern::errqueue::{
+    sock_queue_err, ExtErr, IcmpErr, SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_LOCAL,
+};
 use crate::kern::protosw::Protosw;
 use crate::kern::socket::{SockState, Socket};
 use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
@@ -17,7 +20,7 @@ use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
     Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, RX6_HOPLIMIT, RX6_ORIGDSTADDR, RX6_PKTINFO,
-    RX6_TCLASS,
+    RX6_RECVERR, RX6_TCLASS,
 };
 use crate::netinet::in_pcbbind::in_pcbdest;
 use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
@@ -172,6 +175,29 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             UDP_MAX_PAYLOAD
         };
         if data.len() > max {
+            // Linux's ipv6_local_error (from __ip6_append_data): under
+            // IPV6_RECVERR the error queue learns of it too, with the
+            // route's MTU; IPv4 queues nothing for this.
+            let inp = so.so_pcb.inp();
+            if dst.is_ipv6() && inp.rxopt6 & RX6_RECVERR != 0 {
+                let mtu = if dst.ip().is_loopback() || ip::is_local(cx, dst.ip()) {
+                    LOOPBACK_MTU
+                } else {
+                    cx.config().mtu
+                };
+                let e = ExtErr {
+                    errno: Errno::EMSGSIZE,
+                    origin: SO_EE_ORIGIN_LOCAL,
+                    ee_type: 0,
+                    code: 0,
+                    info: mtu as u32,
+                    offender: None,
+                    dest: inp.user_addr(dst.ip(), dst.port()),
+                    payload: Vec::new(),
+                };
+                sock_queue_err(so, e);
+                cx.sockets().sowakeup(so.handle);
+            }
             return Err(Errno::EMSGSIZE);
         }
         if so.sb_state.cantsendmore {
@@ -283,8 +309,13 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
 
     fn pru_sopoll(&self, so: &Socket) -> Readiness {
         let mut r = Readiness::EMPTY;
-        if so.so_error.is_some() {
+        // Linux's datagram_poll: a pending error or a non-empty error
+        // queue (with SO_SELECT_ERR_QUEUE also POLLPRI).
+        if so.so_error.is_some() || so.so_errqueue.is_some() {
             r |= Readiness::ERR;
+            if so.so_options.select_err_queue {
+                r |= Readiness::PRI;
+            }
         }
         if so.sb_state.cantrcvmore {
             r |= Readiness::RDHUP | Readiness::IN | Readiness::RDNORM;
@@ -633,9 +664,29 @@ fn udp_mcast_input(
     }
 }
 
-/// An ICMP error about a datagram we sent from `local` to `remote`: only a
-/// connected socket learns of it (Linux without IP_RECVERR).
-pub(crate) fn udp_ctlinput(cx: &impl InetCx, local: SocketAddr, remote: SocketAddr, err: Errno) {
+/// An ICMP error about a datagram we sent from `local` to `remote`
+/// (Linux's __udp4_lib_err / __udp6_lib_err): without IP_RECVERR
+/// (IPV6_RECVERR for ICMPv6) only a connected socket learns of it, as its
+/// pending error; with it, any socket that sent it does, and the error
+/// also joins the error queue with what the ICMP message said.
+pub(crate) fn udp_ctlinput(
+    cx: &impl InetCx,
+    local: SocketAddr,
+    remote: SocketAddr,
+    err: Errno,
+    icmp: &IcmpErr,
+) {
+    udp_err(cx, local, remote, err, icmp, true)
+}
+
+fn udp_err(
+    cx: &impl InetCx,
+    local: SocketAddr,
+    remote: SocketAddr,
+    err: Errno,
+    icmp: &IcmpErr,
+    hard: bool,
+) {
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
     let Some(h) = found else { return };
     let Ok(sref) = cx.sockets().lookup(h) else {
@@ -644,8 +695,40 @@ pub(crate) fn udp_ctlinput(cx: &impl InetCx, local: SocketAddr, remote: SocketAd
     let Some(mut so) = lock_live(&sref) else {
         return;
     };
-    if so.so_pcb.inp().is_connected() && so.so_pcb.inp().foreign() == remote {
+    let inp = so.so_pcb.inp();
+    let recverr = if icmp.origin == SO_EE_ORIGIN_ICMP6 {
+        inp.rxopt6 & RX6_RECVERR != 0
+    } else {
+        inp.recverr
+    };
+    if recverr {
+        let offender = inp.user_addr(icmp.offender, 0).ip();
+        let e = ExtErr {
+            errno: err,
+            origin: icmp.origin,
+            ee_type: icmp.ee_type,
+            code: icmp.code,
+            info: icmp.info,
+            offender: Some(offender),
+            dest: inp.user_addr(remote.ip(), remote.port()),
+            payload: icmp.payload.to_vec(),
+        };
+        sock_queue_err(&mut so, e);
+        so.so_error = Some(err);
+        cx.sockets().sowakeup(h);
+    } else if hard && inp.is_connected() && inp.foreign() == remote {
         so.so_error = Some(err);
         cx.sockets().sowakeup(h);
     }
+}
+
+/// A soft ICMP error (time exceeded): only IP_RECVERR sockets hear of it.
+pub(crate) fn udp_ctlinput_soft(
+    cx: &impl InetCx,
+    local: SocketAddr,
+    remote: SocketAddr,
+    err: Errno,
+    icmp: &IcmpErr,
+) {
+    udp_err(cx, local, remote, err, icmp, false)
 }
