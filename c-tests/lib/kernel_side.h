@@ -8,7 +8,9 @@
 // ADDR PORT REUSE" (bind only, report, hold until killed; "ubind": UDP),
 // "connect ADDR PORT" (connect, report 0 or the errno, send "kernel",
 // report how many bytes the reply had, exit), "dconnect ADDR PORT MS"
-// (report 0 at once, then connect after MS ms, as "connect"). ADDR is
+// (report 0 at once, then connect after MS ms, as "connect"), "uconnect
+// ADDR PORT" (as "connect" with a UDP socket: the reply waits 3 s at
+// most, -1 without one). ADDR is
 // IPv6 (an AF_INET6 socket) when it has a colon.
 #ifndef CT_KERNEL_SIDE_H
 #define CT_KERNEL_SIDE_H
@@ -58,7 +60,22 @@ static inline void ks_main(int argc, char **argv)
 	ks_report_fd = 3;
 	struct sockaddr_in6 sa;
 	int reuse = argc > 5 ? atoi(argv[5]) : 0;
-	int udp = !strcmp(argv[2], "ubind");
+	int udp = !strcmp(argv[2], "ubind") || !strcmp(argv[2], "uconnect");
+	if (!strcmp(argv[2], "uconnect")) {
+		struct timeval tv = { .tv_sec = 3 };
+		argv[2] = "connect";
+		int s = ks_sock(argv[3], atoi(argv[4]), 0, &sa, SOCK_DGRAM);
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		int r = connect(s, (struct sockaddr *)&sa, ks_len(&sa));
+		ks_report(r == 0 ? 0 : errno);
+		if (r == 0) {
+			char b[64];
+			if (send(s, "kernel", 6, 0) != 6)
+				_exit(1);
+			ks_report((int)recv(s, b, sizeof b, 0));
+		}
+		_exit(0);
+	}
 	int s = ks_sock(argv[3], atoi(argv[4]), reuse && strcmp(argv[2], "dconnect"), &sa,
 			udp ? SOCK_DGRAM : SOCK_STREAM);
 	if (!strcmp(argv[2], "dconnect")) {

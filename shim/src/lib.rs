@@ -28,6 +28,7 @@ pub mod sys;
 pub mod sysctl;
 pub mod trace;
 pub mod uaccess;
+pub mod udp_shadow;
 pub mod wait;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -162,29 +162,31 @@ pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>
     Some(if r == 0 { Ok(0) } else { Err(errno()) })
 }
 
-/// sendto/sendmsg on an unconnected UDP socket to `to`: true when the
-/// socket became a kernel socket (the caller then makes the real call).
-pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> bool {
+/// sendto/sendmsg on a UDP socket to `to`: the kernel socket the caller
+/// makes the real call on, when the destination is the kernel's: the
+/// socket's reservation when it has one (udp_shadow.rs: a reply to a
+/// kernel client), else `fd` once an unconnected socket became a kernel
+/// socket.
+pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> Option<i32> {
     if of.ty != SockType::Dgram {
-        return false;
+        return None;
     }
     let Some(Ok(Some(dst))) = to.map(|b| ops::parse_sockaddr(b, of.domain)) else {
-        return false;
+        return None;
     };
     if !family_fits(of, dst) {
-        return false;
+        return None;
     }
-    let Some(s) = crate::driver::shim_if_ready() else {
-        return false;
-    };
-    let Some(why) = goes_to_kernel(s, of.ty, dst) else {
-        return false;
-    };
+    let s = crate::driver::shim_if_ready()?;
+    let why = goes_to_kernel(s, of.ty, dst)?;
+    if let Some(k) = reservation_fd(of) {
+        return Some(k);
+    }
     let moved = movable(of) && become_kernel(s, fd, of).is_ok();
     if moved {
         explain_move(of.ty, dst, why);
     }
-    moved
+    moved.then_some(fd)
 }
 
 pub fn errno() -> i32 {
@@ -455,6 +457,13 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
                     listening: false,
                     pending: Default::default(),
                 }));
+                // A UDP socket's reservation takes datagrams at once: it
+                // joins the epoll sets that hold the socket already.
+                if of.ty == SockType::Dgram {
+                    for (epfd, fd) in s.epoll.entries_of(of) {
+                        epoll_add(epfd, fd, of);
+                    }
+                }
                 return Ok(0);
             }
             Err(libc::EADDRINUSE) if a.port() == 0 => crate::driver::unprotect_and_close(k),
@@ -524,7 +533,10 @@ pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
 /// reset, and it leaves the program's epoll sets. Called before our
 /// stack's shutdown.
 pub fn shutdown(s: &Shim, of: &OpenFile, how: i32) {
-    if (how != libc::SHUT_RD && how != libc::SHUT_RDWR) || shadow_fd(of).is_none() {
+    if (how != libc::SHUT_RD && how != libc::SHUT_RDWR)
+        || of.ty != SockType::Stream
+        || shadow_fd(of).is_none()
+    {
         return;
     }
     for (epfd, _) in s.epoll.entries_of(of) {
@@ -548,19 +560,29 @@ pub fn forget(of: &OpenFile) {
     }
 }
 
-/// The shadow listener's fd, if `of` is a listener with one.
+/// The kernel side that wakes a wait on `of`: a shadow listener's, or a
+/// bound UDP socket's reservation (udp_shadow.rs).
 pub fn shadow_fd(of: &OpenFile) -> Option<i32> {
     of.kside
         .lock()
         .as_ref()
-        .filter(|r| r.listening)
+        .filter(|r| r.listening || of.ty == SockType::Dgram)
         .map(|r| r.fd)
 }
 
-/// Has the kernel side of `of`'s shadow listener a connection for accept?
+/// The reservation's fd, whatever `of` does with it.
+pub fn reservation_fd(of: &OpenFile) -> Option<i32> {
+    of.kside.lock().as_ref().map(|r| r.fd)
+}
+
+/// Has the kernel side of `of`'s shadow listener a connection for accept
+/// (of a UDP socket's reservation, a datagram)?
 pub fn shadow_ready(of: &OpenFile) -> bool {
     let g = of.kside.lock();
-    let Some(r) = g.as_ref().filter(|r| r.listening) else {
+    let Some(r) = g
+        .as_ref()
+        .filter(|r| r.listening || of.ty == SockType::Dgram)
+    else {
         return false;
     };
     if !r.pending.is_empty() {
@@ -639,6 +661,9 @@ fn take_kernel_side(r: &mut Reservation) {
 /// socket (at the lowest free fd, with the caller's flags); ours as usual.
 /// `None`: `of` has no shadow listener (the caller accepts as before).
 pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)>> {
+    if of.ty != SockType::Stream {
+        return None;
+    }
     let res = shadow_fd(of)?;
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
     let nonblock = of.is_nonblock();
@@ -805,7 +830,7 @@ fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
 
 /// Wait until `a` or `b` is readable or `deadline` passes (EAGAIN). A
 /// signal gives EINTR (poll(2) is never restarted: the caller decides).
-fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
+pub(crate) fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
     let ms = match deadline {
         None => -1,
         Some(d) => {

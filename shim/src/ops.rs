@@ -634,6 +634,10 @@ pub fn recv_info(
         buf[..e.payload.len()].copy_from_slice(&e.payload);
         return Ok((e.payload.len(), e.full_len, e.dest, None));
     }
+    // A bound UDP socket with a kernel reservation takes from both.
+    if let Some(k) = crate::udp_shadow::reservation(of) {
+        return crate::udp_shadow::recv(s, of, k, buf, flags);
+    }
     // The error queue never blocks, nor does MSG_OOB (tcp_recv_urg).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB) != 0;
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;

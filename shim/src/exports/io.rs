@@ -37,9 +37,9 @@ pub unsafe extern "C" fn sendto(
                 Some(addr_in(addr, alen)?)
             };
             let to = to.as_ref().map(UserAddr::bytes);
-            if crate::loopback::divert_send(fd, &of, to) {
-                // SAFETY: the caller's arguments, to what is now a kernel socket.
-                let n = unsafe { (real().sendto)(fd, buf, len, flags, addr, alen) };
+            if let Some(k) = crate::loopback::divert_send(fd, &of, to) {
+                // SAFETY: the caller's arguments, to a kernel socket.
+                let n = unsafe { (real().sendto)(k, buf, len, flags, addr, alen) };
                 return if n < 0 {
                     Err(crate::loopback::errno())
                 } else {
@@ -267,9 +267,11 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
             // SAFETY: msghdr accepts any bit pattern.
             let m = unsafe { uaccess::read_val(msg) }?;
             let (name, iovs) = msghdr_in(&m, true)?;
-            if crate::loopback::divert_send(fd, &of, name.as_ref().map(UserAddr::bytes)) {
-                // SAFETY: the caller's arguments, to what is now a kernel socket.
-                let n = unsafe { (real().sendmsg)(fd, msg, flags) };
+            if let Some(k) =
+                crate::loopback::divert_send(fd, &of, name.as_ref().map(UserAddr::bytes))
+            {
+                // SAFETY: the caller's arguments, to a kernel socket.
+                let n = unsafe { (real().sendmsg)(k, msg, flags) };
                 return if n < 0 {
                     Err(crate::loopback::errno())
                 } else {
