@@ -61,23 +61,15 @@ static inline void ks_main(int argc, char **argv)
 	struct sockaddr_in6 sa;
 	int reuse = argc > 5 ? atoi(argv[5]) : 0;
 	int udp = !strcmp(argv[2], "ubind") || !strcmp(argv[2], "uconnect");
-	if (!strcmp(argv[2], "uconnect")) {
-		struct timeval tv = { .tv_sec = 3 };
+	if (!strcmp(argv[2], "uconnect"))
 		argv[2] = "connect";
-		int s = ks_sock(argv[3], atoi(argv[4]), 0, &sa, SOCK_DGRAM);
-		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		int r = connect(s, (struct sockaddr *)&sa, ks_len(&sa));
-		ks_report(r == 0 ? 0 : errno);
-		if (r == 0) {
-			char b[64];
-			if (send(s, "kernel", 6, 0) != 6)
-				_exit(1);
-			ks_report((int)recv(s, b, sizeof b, 0));
-		}
-		_exit(0);
-	}
 	int s = ks_sock(argv[3], atoi(argv[4]), reuse && strcmp(argv[2], "dconnect"), &sa,
 			udp ? SOCK_DGRAM : SOCK_STREAM);
+	if (udp) {
+		// A UDP reply may never come: 3 s at most.
+		struct timeval tv = { .tv_sec = 3 };
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	}
 	if (!strcmp(argv[2], "dconnect")) {
 		ks_report(0);
 		usleep(reuse * 1000);

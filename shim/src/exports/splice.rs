@@ -51,25 +51,11 @@ pub unsafe extern "C" fn splice(
         let len = len.min(uaccess::MAX_RW_COUNT);
         match (sin, sout) {
             (Some(sock), None) => {
-                let pipe = other_end(fd_out, false)?;
-                let Some(pipe_fl) = pipe else {
-                    return Err(libc::EINVAL);
-                };
-                if !off_out.is_null() {
-                    return Err(libc::ESPIPE);
-                }
-                offset_in(off_in)?;
+                let pipe_fl = check_ends(fd_out, false, off_out, off_in)?;
                 socket_to_pipe(&sock, fd_out, pipe_fl, len, flags)
             }
             (None, Some(sock)) => {
-                let pipe = other_end(fd_in, true)?;
-                let Some(pipe_fl) = pipe else {
-                    return Err(libc::EINVAL);
-                };
-                if !off_in.is_null() {
-                    return Err(libc::ESPIPE);
-                }
-                offset_in(off_out)?;
+                let pipe_fl = check_ends(fd_in, true, off_in, off_out)?;
                 pipe_to_socket(fd_in, pipe_fl, &sock, len, flags)
             }
             // Two sockets: neither is a pipe.
@@ -77,6 +63,20 @@ pub unsafe extern "C" fn splice(
         }
         .map(|n| n as ssize_t)
     })
+}
+
+/// `do_splice`'s checks of the two ends, in its order: the pipe end
+/// (EBADF, EINVAL when it is no pipe), the pipe's offset (ESPIPE), the
+/// socket's (`offset_in`). The pipe's file status flags.
+fn check_ends(pipe: c_int, read: bool, pipe_off: *mut loff_t, sock_off: *mut loff_t) -> R<c_int> {
+    let Some(fl) = other_end(pipe, read)? else {
+        return Err(libc::EINVAL);
+    };
+    if !pipe_off.is_null() {
+        return Err(libc::ESPIPE);
+    }
+    offset_in(sock_off)?;
+    Ok(fl)
 }
 
 /// The kernel end of a splice: Some(file status flags) for a pipe or
