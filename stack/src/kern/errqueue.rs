@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::errno::Errno;
-use crate::kern::socket::Socket;
 use crate::linux::*;
 
 /// One entry.
@@ -70,11 +69,11 @@ fn cost(e: &ExtErr) -> usize {
     e.payload.len() + 256
 }
 
-/// Linux's `sock_queue_err_skb`: queue `e` unless the error queue would
-/// take more than the receive buffer (then it is lost, as Linux's ENOMEM).
-pub fn sock_queue_err(so: &mut Socket, e: ExtErr) {
-    let used: usize = so
-        .so_errqueue
+/// Linux's `sock_queue_err_skb`: queue `e` on `q` unless the error queue
+/// would take more than the receive buffer, `rcvbuf` bytes (then it is
+/// lost, as Linux's ENOMEM).
+pub fn sock_queue_err(q: &mut Option<Box<VecDeque<SoErr>>>, rcvbuf: usize, e: ExtErr) {
+    let used: usize = q
         .iter()
         .flat_map(|q| q.iter())
         .map(|x| match x {
@@ -82,11 +81,10 @@ pub fn sock_queue_err(so: &mut Socket, e: ExtErr) {
             SoErr::Zerocopy(..) => 0,
         })
         .sum();
-    if used + cost(&e) >= so.so_rcv.sb_hiwat {
+    if used + cost(&e) >= rcvbuf {
         return;
     }
-    so.so_errqueue
-        .get_or_insert_with(Default::default)
+    q.get_or_insert_with(Default::default)
         .push_back(SoErr::Ext(Box::new(e)));
 }
 

@@ -195,7 +195,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                     dest: inp.user_addr(dst.ip(), dst.port()),
                     payload: Vec::new(),
                 };
-                sock_queue_err(so, e);
+                sock_queue_err(&mut so.so_errqueue, so.so_rcv.sb_hiwat, e);
                 cx.sockets().sowakeup(so.handle);
             }
             return Err(Errno::EMSGSIZE);
@@ -713,7 +713,8 @@ fn udp_err(
             dest: inp.user_addr(remote.ip(), remote.port()),
             payload: icmp.payload.to_vec(),
         };
-        sock_queue_err(&mut so, e);
+        let hiwat = so.so_rcv.sb_hiwat;
+        sock_queue_err(&mut so.so_errqueue, hiwat, e);
         so.so_error = Some(err);
         cx.sockets().sowakeup(h);
     } else if hard && inp.is_connected() && inp.foreign() == remote {
