@@ -710,6 +710,16 @@ pub fn timeout_option(level: i32, name: i32) -> Option<bool> {
     }
 }
 
+/// SO_BINDTODEVICE and SO_BINDTOIFINDEX live on the anchor, a kernel
+/// socket of this namespace, which has our devices' names (lo, the TUN):
+/// the kernel checks them as for its own sockets (CAP_NET_RAW: EPERM;
+/// ENODEV; EINVAL) and reads them back. Our stack does not restrict a
+/// bound socket's traffic to the device (README, limits).
+pub fn anchor_option(level: i32, name: i32) -> bool {
+    const SO_BINDTOIFINDEX: i32 = 62;
+    level == SOL_SOCKET && (name == libc::SO_BINDTODEVICE || name == SO_BINDTOIFINDEX)
+}
+
 /// The socket timeouts live on the anchor, a kernel socket: lib.rs passes
 /// setsockopt/getsockopt of them straight to it, so the kernel validates
 /// (EINVAL, EDOM, EFAULT) and rounds to its jiffies exactly as for its own

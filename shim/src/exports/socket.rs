@@ -177,6 +177,10 @@ pub unsafe extern "C" fn setsockopt(
     len: socklen_t,
 ) -> c_int {
     match ours(fd) {
+        // SAFETY: pass-through to the anchor (see ops::anchor_option).
+        Some(_) if ops::anchor_option(level, name) => unsafe {
+            (real().setsockopt)(fd, level, name, val, len)
+        },
         Some(of) => match ops::timeout_option(level, name) {
             Some(recv) => {
                 // SAFETY: pass-through to the anchor (see ops::note_timeout).
@@ -229,8 +233,11 @@ pub unsafe extern "C" fn getsockopt(
     len: *mut socklen_t,
 ) -> c_int {
     match ours(fd) {
-        // The anchor holds the socket timeouts (see ops::note_timeout).
-        Some(_) if ops::timeout_option(level, name).is_some() => {
+        // The anchor holds the socket timeouts (see ops::note_timeout) and
+        // the device binding (ops::anchor_option).
+        Some(_)
+            if ops::timeout_option(level, name).is_some() || ops::anchor_option(level, name) =>
+        {
             // SAFETY: pass-through to the anchor.
             unsafe { (real().getsockopt)(fd, level, name, val, len) }
         }
