@@ -98,10 +98,14 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
         inp.lport = 0;
         inp.inp_flags &= !INP_ANONPORT;
     } else if inp.lport != 0 {
+        let laddr = inp.laddr;
         cx.inet()
             .pcbinfo
             .write()
-            .update(Proto::Tcp, inp.lport, handle, |u| u.foreign = None);
+            .update(Proto::Tcp, inp.lport, handle, |u| {
+                u.foreign = None;
+                u.addr = laddr;
+            });
     }
     let mut tp = TcpCb::new(inp);
     tp.nodelay = old.nodelay;
@@ -868,8 +872,14 @@ fn tcp_connect_start(
                 return Err(Errno::EADDRNOTAVAIL);
             }
             t.tcp_conns.insert((local, addr), handle);
+            // The bind bucket now holds the source address (Linux's
+            // inet_rcv_saddr set at connect, inet_bhash2_update_saddr):
+            // a wildcard bind no longer conflicts as a wildcard.
             let port = inp.lport;
-            t.update(Proto::Tcp, port, handle, |u| u.foreign = Some(addr));
+            t.update(Proto::Tcp, port, handle, |u| {
+                u.foreign = Some(addr);
+                u.addr = laddr;
+            });
         }
         inp.laddr = laddr;
         inp.faddr = dst;

@@ -110,11 +110,14 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 inp.inp_flags &= !INP_ANONPORT;
                 cx.inet().pcbinfo.write().unbind(Proto::Udp, port, handle);
             } else if inp.lport != 0 {
-                let port = inp.lport;
+                let (port, laddr) = (inp.lport, inp.laddr);
                 cx.inet()
                     .pcbinfo
                     .write()
-                    .update(Proto::Udp, port, handle, |u| u.foreign = None);
+                    .update(Proto::Udp, port, handle, |u| {
+                        u.foreign = None;
+                        u.addr = laddr;
+                    });
             }
             so.sock_state = SockState::Unconnected;
             return Ok(());
@@ -132,11 +135,17 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if inp.laddr.is_unspecified() {
             inp.laddr = ip::source_for(cx, inp.laddr, addr.ip());
         }
-        let port = inp.lport;
+        // The port table holds the source address now (Linux's
+        // inet_rcv_saddr set by ip4_datagram_connect), for lookups and
+        // bind conflicts alike.
+        let (port, laddr) = (inp.lport, inp.laddr);
         cx.inet()
             .pcbinfo
             .write()
-            .update(Proto::Udp, port, handle, |u| u.foreign = Some(addr));
+            .update(Proto::Udp, port, handle, |u| {
+                u.foreign = Some(addr);
+                u.addr = laddr;
+            });
         so.sock_state = SockState::Connected;
         Ok(())
     }
