@@ -25,9 +25,9 @@ for _ in range(2):
 s = socket.socket()
 for _ in range(2):
     try:
-        s.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HL", 0, 0))  # SO_ATTACH_FILTER
+        s.setsockopt(socket.SOL_SOCKET, 50, struct.pack("i", -1))  # SO_ATTACH_BPF
     except OSError as e:
-        print("SO_ATTACH_FILTER:", e.strerror)
+        print("SO_ATTACH_BPF:", e.strerror)
 PY
 shimmed env SOCKSHIM_LOG=info python3 "$WORK/prog.py" > "$WORK/out" 2> "$WORK/err" || fail "program: $(cat "$WORK/err")"
 count() { grep -c -- "$1" "$WORK/err"; }
@@ -35,8 +35,8 @@ count() { grep -c -- "$1" "$WORK/err"; }
 [ "$(count 'socket(AF_NETLINK, ...) goes to the kernel')" = 1 ] || fail "AF_NETLINK: $(cat "$WORK/err")"
 [ "$(count 'socket(AF_INET, SOCK_RAW, 1) goes to the kernel: the stack serves TCP')" = 1 ] || fail "SOCK_RAW: $(cat "$WORK/err")"
 [ "$(count 'a TCP connect to 127.0.0.1:7070 went to the kernel')" = 1 ] || fail "loopback: $(cat "$WORK/err")"
-grep -q "SO_ATTACH_FILTER: Protocol not available" "$WORK/out" || fail "SO_ATTACH_FILTER: $(cat "$WORK/out")"
-[ "$(count 'setsockopt(SOL_SOCKET, 26) refused with ENOPROTOOPT')" = 1 ] || fail "option: $(cat "$WORK/err")"
+grep -q "SO_ATTACH_BPF: Protocol not available" "$WORK/out" || fail "SO_ATTACH_BPF: $(cat "$WORK/out")"
+[ "$(count 'setsockopt(SOL_SOCKET, 50) refused with ENOPROTOOPT')" = 1 ] || fail "option: $(cat "$WORK/err")"
 pass "SOCKSHIM_LOG=info: one line per reason: $(grep -c 'sockshim: ' "$WORK/err") lines"
 sed 's/^/  /' "$WORK/err"
 shimmed python3 "$WORK/prog.py" > "$WORK/out" 2> "$WORK/err" || fail "program: $(cat "$WORK/err")"
