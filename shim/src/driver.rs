@@ -356,6 +356,9 @@ extern "C" fn atfork_prepare() {
 extern "C" fn atfork_parent() {
     if let Some(s) = shim_any() {
         s.fds.unlock_after_fork();
+        if s.stack.remote().is_some() {
+            crate::nonblock::may_be_shared(&s.fds.files());
+        }
     }
 }
 
@@ -370,6 +373,7 @@ extern "C" fn atfork_child() {
             crate::uaccess::forget_pid();
             crate::client::forget_region();
             crate::callref::forget_in_child();
+            crate::nonblock::may_be_shared(&s.fds.files());
             return;
         }
     }

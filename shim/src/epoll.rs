@@ -34,6 +34,27 @@ fn is_ours(k: &libc::epoll_event) -> bool {
 
 const EPOLLET: u32 = 1 << 31;
 const EPOLLONESHOT: u32 = 1 << 30;
+const EPOLLEXCLUSIVE: u32 = 1 << 28;
+/// What an EPOLLEXCLUSIVE entry may ask for besides it (Linux's
+/// `EPOLLEXCLUSIVE_OK_BITS`): no ONESHOT, RDHUP, PRI or RDNORM.
+const EXCLUSIVE_OK: u32 = libc::EPOLLIN as u32
+    | libc::EPOLLOUT as u32
+    | libc::EPOLLERR as u32
+    | libc::EPOLLHUP as u32
+    | libc::EPOLLWAKEUP as u32
+    | EPOLLET
+    | EPOLLEXCLUSIVE;
+
+/// Linux's checks of EPOLLEXCLUSIVE, made before the entry is looked up:
+/// never in a MOD, and in an ADD only with `EXCLUSIVE_OK` events.
+fn exclusive_allowed(op: i32, ev: Option<&libc::epoll_event>) -> bool {
+    match ev {
+        Some(e) if e.events & EPOLLEXCLUSIVE != 0 => {
+            op == libc::EPOLL_CTL_ADD && e.events & !EXCLUSIVE_OK == 0
+        }
+        _ => true,
+    }
+}
 
 #[derive(Debug)]
 struct Interest {
@@ -207,7 +228,10 @@ impl EpollTable {
         file: Arc<OpenFile>,
         ev: Option<libc::epoll_event>,
     ) -> Result<(), i32> {
-        if epfd == fd {
+        if matches!(op, libc::EPOLL_CTL_ADD | libc::EPOLL_CTL_MOD) && ev.is_none() {
+            return Err(libc::EFAULT);
+        }
+        if epfd == fd || !exclusive_allowed(op, ev.as_ref()) {
             return Err(libc::EINVAL);
         }
         let set = self.get_or_create(epfd)?;
@@ -246,8 +270,14 @@ impl EpollTable {
                     .push((set.clone(), fd));
                 crate::loopback::epoll_add(epfd, fd, &inner.interests[&fd].file);
                 if s.stack.remote().is_some() {
+                    // The anchor's token wakes the waiters; with
+                    // EPOLLEXCLUSIVE the kernel wakes one sleeping set
+                    // per token, as it does for the socket itself
+                    // (nginx's workers, each with its own set on the
+                    // inherited listener). In-process, a socket is only
+                    // shared by this process's threads: every set wakes.
                     let mut kev = libc::epoll_event {
-                        events: libc::EPOLLIN as u32,
+                        events: libc::EPOLLIN as u32 | (ev.events & EPOLLEXCLUSIVE),
                         u64: ANCHOR_MARK | fd as u32 as u64,
                     };
                     // SAFETY: epoll_ctl with a valid event struct.
@@ -258,9 +288,7 @@ impl EpollTable {
             libc::EPOLL_CTL_MOD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
                 let i = inner.interests.get_mut(&fd).ok_or(libc::ENOENT)?;
-                if ev.events & libc::EPOLLEXCLUSIVE as u32 != 0
-                    || i.events & libc::EPOLLEXCLUSIVE as u32 != 0
-                {
+                if i.events & EPOLLEXCLUSIVE != 0 {
                     return Err(libc::EINVAL);
                 }
                 i.events = ev.events;

@@ -24,7 +24,12 @@ pub struct OpenFile {
     /// AF_INET or AF_INET6: which sockaddr the socket takes and gives.
     pub domain: Domain,
     pub ty: SockType,
+    /// O_NONBLOCK: this process's copy (nonblock.rs decides when the
+    /// anchor's is read instead).
     pub nonblock: AtomicBool,
+    /// Another process may hold this open file, or may have: O_NONBLOCK
+    /// is read from the anchor (nonblock.rs).
+    pub nb_shared: AtomicBool,
     /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds; 0 = none.
     pub rcvtimeo_us: AtomicU64,
     pub sndtimeo_us: AtomicU64,
@@ -51,6 +56,7 @@ impl OpenFile {
             domain,
             ty,
             nonblock: AtomicBool::new(nonblock),
+            nb_shared: AtomicBool::new(false),
             rcvtimeo_us: AtomicU64::new(0),
             sndtimeo_us: AtomicU64::new(0),
             fd_count: std::sync::atomic::AtomicU32::new(0),
@@ -67,7 +73,11 @@ impl OpenFile {
     }
 
     pub fn is_nonblock(&self) -> bool {
-        self.nonblock.load(Ordering::Relaxed)
+        crate::nonblock::get(self)
+    }
+
+    pub fn set_nonblock(&self, on: bool) {
+        crate::nonblock::set(self, on)
     }
 
     pub fn timeout(&self, recv: bool) -> Option<Duration> {
@@ -169,6 +179,26 @@ impl FdTable {
             .enumerate()
             .filter_map(|(fd, s)| s.as_ref().map(|_| fd as i32))
             .collect()
+    }
+
+    /// Every open file in the table, each once.
+    pub fn files(&self) -> Vec<Arc<OpenFile>> {
+        let mut v: Vec<Arc<OpenFile>> = self.slots.read().iter().flatten().cloned().collect();
+        v.sort_by_key(|f| Arc::as_ptr(f) as usize);
+        v.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        v
+    }
+
+    /// An open file of socket `h` in this process, if any (a socket has
+    /// one open file description: a descriptor of it received by
+    /// SCM_RIGHTS joins that one, as in the kernel).
+    pub fn file_of(&self, h: SocketHandle) -> Option<Arc<OpenFile>> {
+        self.slots
+            .read()
+            .iter()
+            .flatten()
+            .find(|f| f.handle == h)
+            .cloned()
     }
 
     /// Fast check without cloning.

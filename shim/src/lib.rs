@@ -19,6 +19,7 @@ pub mod inherit;
 pub mod log;
 pub mod loopback;
 pub mod net;
+pub mod nonblock;
 pub mod ops;
 pub mod real;
 pub mod refcheck;

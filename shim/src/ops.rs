@@ -205,16 +205,11 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
         Net::Local(st) => st,
         Net::Remote(r) => {
             let (h, anchor) = r.socket(domain, ty, protocol, cloexec != 0).map_err(e)?;
-            install(
-                s,
-                anchor,
-                Arc::new(OpenFile::new(
-                    h,
-                    domain,
-                    ty,
-                    flags & libc::SOCK_NONBLOCK != 0,
-                )),
-            );
+            let of = Arc::new(OpenFile::new(h, domain, ty, false));
+            install(s, anchor, of.clone());
+            if flags & libc::SOCK_NONBLOCK != 0 {
+                of.set_nonblock(true); // on the anchor too (nonblock.rs)
+            }
             return Ok(anchor);
         }
     };
@@ -299,6 +294,11 @@ pub fn adopt_received(fds: &[i32]) {
     for chunk in socks.chunks(proto::MAX_ATTACH) {
         for (fd, h) in chunk.iter().zip(r.attach(chunk)) {
             let Some(h) = h else { continue };
+            // A socket this process already holds: the same open file.
+            if let Some(of) = s.fds.file_of(h) {
+                install(s, *fd, of);
+                continue;
+            }
             let mut v = [0u8; 4];
             let ty = match s.stack.getsockopt(h, SOL_SOCKET, SO_TYPE, &mut v) {
                 Ok(_) if i32::from_ne_bytes(v) == libc::SOCK_DGRAM => SockType::Dgram,
@@ -309,7 +309,9 @@ pub fn adopt_received(fds: &[i32]) {
                 Ok(_) if i32::from_ne_bytes(v) == libc::AF_INET6 => Domain::Inet6,
                 _ => Domain::Inet,
             };
-            install(s, *fd, Arc::new(OpenFile::new(h, domain, ty, false)));
+            let of = Arc::new(OpenFile::new(h, domain, ty, false));
+            install(s, *fd, of.clone());
+            crate::nonblock::adopted(&of);
         }
     }
 }
@@ -377,16 +379,11 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
             r.accept(of.handle, wait, cloexec != 0)
         })?;
-        install(
-            s,
-            anchor,
-            Arc::new(OpenFile::new(
-                h,
-                of.domain,
-                of.ty,
-                flags & libc::SOCK_NONBLOCK != 0,
-            )),
-        );
+        let new = Arc::new(OpenFile::new(h, of.domain, of.ty, false));
+        install(s, anchor, new.clone());
+        if flags & libc::SOCK_NONBLOCK != 0 {
+            new.set_nonblock(true); // on the anchor too (nonblock.rs)
+        }
         return Ok((anchor, peer));
     }
     let _ = crate::wait::thread_evfd();

@@ -91,8 +91,7 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
             // SAFETY: fcntl on the anchor.
             let r = unsafe { (real().fcntl)(fd, cmd, arg & !(libc::O_NONBLOCK as c_ulong)) };
             if r == 0 {
-                of.nonblock
-                    .store(arg as c_int & libc::O_NONBLOCK != 0, Ordering::Relaxed);
+                of.set_nonblock(arg as c_int & libc::O_NONBLOCK != 0);
             }
             r
         }
@@ -146,7 +145,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
             libc::FIONBIO => {
                 // SAFETY: c_int accepts any bit pattern.
                 let v = unsafe { uaccess::read_val(p) }?;
-                of.nonblock.store(v != 0, Ordering::Relaxed);
+                of.set_nonblock(v != 0);
             }
             libc::FIONREAD | TIOCOUTQ => {
                 let i = ops::sockinfo(&of)?;

@@ -285,9 +285,69 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
             }
             send_iovecs(&of, &iovs, flags, name.as_ref().map(UserAddr::bytes))
         }),
-        // SAFETY: pass-through.
-        None => unsafe { (real().sendmsg)(fd, msg, flags) },
+        None => {
+            // SAFETY: the caller's message, read through uaccess.
+            unsafe { mark_sent_rights(msg) };
+            // SAFETY: pass-through.
+            unsafe { (real().sendmsg)(fd, msg, flags) }
+        }
     }
+}
+
+/// Our sockets sent by SCM_RIGHTS (service mode) may be held by the
+/// receiver from now on: their O_NONBLOCK is the anchor's (nonblock.rs).
+/// A message the kernel would refuse (EFAULT) is left to it.
+///
+/// # Safety
+/// `msg` is the caller's sendmsg argument (read only through uaccess).
+unsafe fn mark_sent_rights(msg: *const libc::msghdr) {
+    let Some(s) = crate::driver::shim_if_ready() else {
+        return;
+    };
+    if msg.is_null() || s.stack.remote().is_none() {
+        return;
+    }
+    // SAFETY: msghdr accepts any bit pattern; read_val checks the address.
+    let Ok(m) = (unsafe { uaccess::read_val(msg) }) else {
+        return;
+    };
+    if m.msg_control.is_null() || m.msg_controllen == 0 || m.msg_controllen > 1 << 16 {
+        return;
+    }
+    let mut ctl = vec![0u8; m.msg_controllen];
+    if uaccess::copy_in(m.msg_control as usize, &mut ctl).is_err() {
+        return;
+    }
+    let mut local = m;
+    local.msg_control = ctl.as_mut_ptr().cast();
+    // SAFETY: the control messages now live in `ctl`, of the same length.
+    let fds = unsafe { rights_in(&local) };
+    let files: Vec<_> = fds.into_iter().filter_map(ours).collect();
+    crate::nonblock::may_be_shared(&files);
+}
+
+/// The descriptors carried by the SCM_RIGHTS messages of `msg`.
+///
+/// # Safety
+/// `msg`'s control buffer is readable for `msg_controllen` bytes.
+unsafe fn rights_in(msg: *const libc::msghdr) -> Vec<c_int> {
+    let mut fds = Vec::new();
+    // SAFETY: walking control messages within the buffer (CMSG_NXTHDR
+    // stops at its end).
+    unsafe {
+        let mut cm = libc::CMSG_FIRSTHDR(msg);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::SOL_SOCKET && (*cm).cmsg_type == libc::SCM_RIGHTS {
+                let k = ((*cm).cmsg_len.saturating_sub(libc::CMSG_LEN(0) as usize)) / 4;
+                let p = libc::CMSG_DATA(cm) as *const c_int;
+                for i in 0..k {
+                    fds.push(std::ptr::read_unaligned(p.add(i)));
+                }
+            }
+            cm = libc::CMSG_NXTHDR(msg, cm);
+        }
+    }
+    fds
 }
 
 /// # Safety
@@ -507,21 +567,8 @@ unsafe fn adopt_rights(msg: *mut libc::msghdr) {
     {
         return;
     }
-    let mut fds = Vec::new();
-    // SAFETY: walking the control messages the kernel wrote.
-    unsafe {
-        let mut cm = libc::CMSG_FIRSTHDR(msg);
-        while !cm.is_null() {
-            if (*cm).cmsg_level == libc::SOL_SOCKET && (*cm).cmsg_type == libc::SCM_RIGHTS {
-                let k = ((*cm).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
-                let p = libc::CMSG_DATA(cm) as *const c_int;
-                for i in 0..k {
-                    fds.push(std::ptr::read_unaligned(p.add(i)));
-                }
-            }
-            cm = libc::CMSG_NXTHDR(msg, cm);
-        }
-    }
+    // SAFETY: the control messages the kernel wrote.
+    let fds = unsafe { rights_in(msg) };
     if !fds.is_empty() {
         ops::adopt_received(&fds);
     }
