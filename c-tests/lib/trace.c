@@ -670,3 +670,35 @@ void ct_peer_report(unsigned port)
 		printf("peer: %.*s\n", (int)(nl - line), line);
 	}
 }
+
+void ct_send_fd(int via, int fd)
+{
+	char c = 'F';
+	struct iovec iov = { &c, 1 };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	if (sendmsg(via, &m, 0) != 1)
+		ct_die("sendmsg");
+}
+
+int ct_recv_fd(int via)
+{
+	char c;
+	struct iovec iov = { &c, 1 };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	if (recvmsg(via, &m, 0) != 1)
+		ct_die("recvmsg");
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		ct_die("no SCM_RIGHTS");
+	int fd;
+	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	return fd;
+}

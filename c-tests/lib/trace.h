@@ -155,6 +155,13 @@ void ct_sigaction(int sig, void (*fn)(int), int flags);
 // Arm ITIMER_REAL for ms (one shot).
 void ct_alarm_ms(int ms);
 
+// ---- passing descriptors --------------------------------------------------
+
+// Send fd over the unix socket `via` with SCM_RIGHTS (one data byte), or die.
+void ct_send_fd(int via, int fd);
+// Receive one descriptor sent by ct_send_fd on `via`, or die.
+int ct_recv_fd(int via);
+
 // ---- synchronisation with the peer (files in $CT_SYNC) --------------------
 
 // Create $CT_SYNC/name. The peer's `wait:name` step waits for it.

@@ -8,38 +8,6 @@
 
 #define P 21720
 
-static void send_fd(int via, int fd)
-{
-	char c = 'F';
-	struct iovec iov = { &c, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof cbuf);
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	if (sendmsg(via, &m, 0) != 1)
-		ct_die("sendmsg");
-}
-
-static int recv_fd(int via)
-{
-	char c;
-	struct iovec iov = { &c, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(via, &m, 0) != 1)
-		ct_die("recvmsg");
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		ct_die("no SCM_RIGHTS");
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-	return fd;
-}
-
 int main(void)
 {
 	int sv[2], go[2];
@@ -49,7 +17,7 @@ int main(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		int fd = recv_fd(sv[1]);
+		int fd = ct_recv_fd(sv[1]);
 		char b;
 		if (read(go[0], &b, 1) != 1) // the parent closed its copy
 			_exit(1);
@@ -66,7 +34,7 @@ int main(void)
 	}
 	close(sv[1]);
 	int fd = ct_connect(P);
-	send_fd(sv[0], fd);
+	ct_send_fd(sv[0], fd);
 	T_CALL("parent: close its copy", close(fd));
 	fflush(stdout);
 	if (write(go[1], "g", 1) != 1)

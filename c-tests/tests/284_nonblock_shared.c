@@ -13,38 +13,6 @@
 
 #define P 22840
 
-static void send_fd(int via, int fd)
-{
-	char c = 'F';
-	struct iovec iov = { &c, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof cbuf);
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	if (sendmsg(via, &m, 0) != 1)
-		ct_die("sendmsg");
-}
-
-static int recv_fd(int via)
-{
-	char c;
-	struct iovec iov = { &c, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(via, &m, 0) != 1)
-		ct_die("recvmsg");
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		ct_die("no SCM_RIGHTS");
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-	return fd;
-}
-
 static void show(const char *who, int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -106,8 +74,8 @@ int main(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		ct_die("socketpair");
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	send_fd(sv[0], s);
-	int r = recv_fd(sv[1]);
+	ct_send_fd(sv[0], s);
+	int r = ct_recv_fd(sv[1]);
 	show("received SOCK_NONBLOCK socket", r);
 	T_CALL("F_SETFL 0 on the first descriptor", fcntl(s, F_SETFL, O_RDWR));
 	show("received descriptor after it", r);

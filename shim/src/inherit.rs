@@ -5,24 +5,8 @@
 //! asks it which are anchors (`Attach`): those become stack sockets here.
 //! Nothing happens in the default mode, and nothing starts a service.
 
-use crate::real::real;
-
 fn is_unix_stream(fd: i32) -> bool {
-    let get = |opt: i32| {
-        let mut v: i32 = 0;
-        let mut l = std::mem::size_of::<i32>() as libc::socklen_t;
-        // SAFETY: an int-sized out-buffer with its length.
-        let r = unsafe {
-            (real().getsockopt)(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&mut v as *mut i32).cast(),
-                &mut l,
-            )
-        };
-        (r == 0).then_some(v)
-    };
+    let get = |opt| crate::real::getsockopt_int(fd, libc::SOL_SOCKET, opt);
     get(libc::SO_DOMAIN) == Some(libc::AF_UNIX) && get(libc::SO_TYPE) == Some(libc::SOCK_STREAM)
 }
 

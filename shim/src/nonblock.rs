@@ -35,19 +35,8 @@ pub fn anchor_get(anchor: i32) -> Option<bool> {
     if anchor < 0 {
         return None;
     }
-    let mut v: i32 = 0;
-    let mut l = std::mem::size_of::<i32>() as libc::socklen_t;
-    // SAFETY: an int-sized out-buffer with its length.
-    let r = unsafe {
-        (real().getsockopt)(
-            anchor,
-            libc::SOL_SOCKET,
-            libc::SO_PRIORITY,
-            (&mut v as *mut i32).cast(),
-            &mut l,
-        )
-    };
-    (r == 0).then_some(v == ANCHOR_NONBLOCK)
+    crate::real::getsockopt_int(anchor, libc::SOL_SOCKET, libc::SO_PRIORITY)
+        .map(|v| v == ANCHOR_NONBLOCK)
 }
 
 fn anchor_set(anchor: i32, on: bool) {

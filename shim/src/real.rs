@@ -88,3 +88,13 @@ static REAL: OnceLock<Real> = OnceLock::new();
 pub fn real() -> &'static Real {
     REAL.get_or_init(resolve)
 }
+
+/// An int-valued socket option of a kernel fd, through the real
+/// getsockopt (None: the call failed).
+pub fn getsockopt_int(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
+    let mut v: c_int = 0;
+    let mut l = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: an int-sized out-buffer with its length.
+    let r = unsafe { (real().getsockopt)(fd, level, name, (&mut v as *mut c_int).cast(), &mut l) };
+    (r == 0).then_some(v)
+}
