@@ -92,9 +92,33 @@ impl Spin {
     }
 }
 
+/// Is a CPU idle now, by /proc/loadavg's fourth field (`running/total`,
+/// the asker counting as one running)? Fewer runnable tasks than CPUs:
+/// a spin then takes no CPU another task is waiting for, and the other
+/// end, when it wakes, finds one free. None: not that file's format.
+pub fn idle_cpu(loadavg: &str, cpus: u32) -> Option<bool> {
+    let running: u32 = loadavg
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()?;
+    Some(running < cpus)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_cpu_is_fewer_runnable_tasks_than_cpus() {
+        assert_eq!(idle_cpu("0.52 0.40 0.31 1/241 15018\n", 2), Some(true));
+        assert_eq!(idle_cpu("17.60 18.51 15.65 15/241 15018\n", 2), Some(false));
+        assert_eq!(idle_cpu("1.00 1.00 1.00 2/241 15018", 2), Some(false));
+        assert_eq!(idle_cpu("1.00 1.00 1.00 2/241 15018", 4), Some(true));
+        assert_eq!(idle_cpu("garbage", 2), None);
+    }
 
     #[test]
     fn short_gaps_turn_spinning_on_and_hits_keep_it() {

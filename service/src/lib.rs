@@ -6,6 +6,7 @@
 pub mod anchor;
 pub mod capture;
 pub mod core;
+pub mod cpus;
 pub mod device;
 pub mod idle;
 pub mod listener;

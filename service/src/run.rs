@@ -33,11 +33,12 @@ const K_MASK: u64 = 3 << 62;
 /// Requests served from one client before looking at the others.
 const BATCH: usize = 32;
 
-/// The longest the loop spins before sleeping, by default (microseconds;
-/// SOCKSHIM_SPIN_US overrides). Off: on this shared two-CPU machine the
-/// spin did not pay reliably (docs/architecture.md, "Doorbells and
-/// spinning").
-const SPIN_LIMIT_US: u32 = 0;
+/// The longest the loop spins before sleeping, by default (microseconds),
+/// and then only while a CPU is idle (cpus.rs): with every CPU busy, on
+/// this shared two-CPU machine, the spin did not pay (docs/architecture.md,
+/// "Doorbells and spinning"). SOCKSHIM_SPIN_US sets the limit and spins
+/// whatever the load (0: never).
+const SPIN_LIMIT_US: u32 = 50;
 
 pub struct Service {
     pub core: Core,
@@ -113,12 +114,14 @@ impl Service {
         // sleep. SOCKSHIM_SPIN_US is the limit (0: never spin).
         let limit = std::env::var("SOCKSHIM_SPIN_US").ok();
         let mut spin = Spin::new(Spin::limit_from(limit.as_deref(), SPIN_LIMIT_US));
+        // Unset: spin only while a CPU is idle.
+        let mut idle_cpu = limit.is_none().then(crate::cpus::IdleCpu::new);
         let mut worked = false;
         loop {
             let mut n = 0;
             // The gap a sleep measures counts from the end of the work.
             let idle_from = std::time::Instant::now();
-            if worked && spin.budget() > 0 {
+            if worked && spin.budget() > 0 && idle_cpu.as_mut().is_none_or(|c| c.now(idle_from)) {
                 let start = idle_from;
                 let budget = Duration::from_micros(spin.budget() as u64);
                 loop {
