@@ -398,7 +398,8 @@ impl Core {
     }
 
     /// Linux reads net.ipv4.tcp_fastopen live when a Fast Open call is
-    /// made, not only at socket(): re-read the namespace's sysctls.
+    /// made (and tcp_ecn when a SYN comes), not only at socket(): re-read
+    /// the namespace's sysctls in those calls and in listen().
     fn fastopen_sysctl(&self) {
         if let Some(read) = self.read_sysctl {
             self.stack.set_sysctl(read());
@@ -550,10 +551,13 @@ impl Core {
                 .check(sess, id)
                 .and_then(|h| self.stack.bind(h, addr))
                 .map(|_| Body::None),
-            Request::Listen { id, backlog } => self
-                .check(sess, id)
-                .and_then(|h| self.stack.listen(h, backlog))
-                .map(|_| Body::None),
+            Request::Listen { id, backlog } => {
+                // As the shim: a listener takes the sysctls now in force.
+                self.fastopen_sysctl();
+                self.check(sess, id)
+                    .and_then(|h| self.stack.listen(h, backlog))
+                    .map(|_| Body::None)
+            }
             Request::Accept { id, wait } => {
                 let r = self.check(sess, id).and_then(|h| self.stack.accept(h));
                 self.waited(id, wait, Readiness::IN, &r);

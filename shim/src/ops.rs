@@ -352,6 +352,9 @@ pub fn bind(of: &OpenFile, addr: &[u8]) -> R<i32> {
 
 pub fn listen(of: &OpenFile, backlog: i32) -> R<i32> {
     let s = shim()?;
+    // A listener answers SYNs under the sysctls in force now (Linux reads
+    // tcp_ecn and tcp_fastopen live): re-read them, not throttled.
+    fastopen_sysctl(s);
     let r = crate::loopback::listen(s, of, backlog);
     s.after_op();
     r
@@ -792,8 +795,9 @@ pub fn inherit_timeouts(listener_anchor: i32, listener: &OpenFile, child_anchor:
     }
 }
 
-/// Linux reads net.ipv4.tcp_fastopen live in the Fast Open calls: re-read
-/// the namespace's sysctls first (the service does its own).
+/// Linux reads net.ipv4.tcp_fastopen live in the Fast Open calls (and
+/// tcp_ecn when a SYN comes): re-read the namespace's sysctls first in
+/// those calls and in listen() (the service does its own).
 fn fastopen_sysctl(s: &Shim) {
     if let Net::Local(st) = &s.stack {
         st.set_sysctl(crate::sysctl::read_sysctl());

@@ -71,6 +71,9 @@ pub struct Sysctl {
     /// of ICMP errors (both families).
     pub icmp_msgs_per_sec: u32,
     pub icmp_msgs_burst: u32,
+    /// net.ipv4.tcp_ecn: 0 no ECN, 1 ask for it and answer, 2 (Linux's
+    /// default) answer a peer that asks (tcp_ecn.rs; AccECN's 3-5 as 2).
+    pub tcp_ecn: u8,
 }
 
 impl Default for Sysctl {
@@ -110,6 +113,7 @@ impl Default for Sysctl {
             icmpv6_ratemask: [!(1 << 2), u64::MAX, 0, 0],
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
+            tcp_ecn: 2,
         }
     }
 }
@@ -150,6 +154,7 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv6/icmp/ratemask",
     "net/ipv4/icmp_msgs_per_sec",
     "net/ipv4/icmp_msgs_burst",
+    "net/ipv4/tcp_ecn",
 ];
 
 /// Linux's proc_tcp_fastopen_key text, `%08x-%08x-%08x-%08x` (a backup key
@@ -314,6 +319,7 @@ impl Sysctl {
             "net/ipv4/icmp_msgs_burst" => one(0, i32::MAX as u64)
                 .map(|v| self.icmp_msgs_burst = v as u32)
                 .is_some(),
+            "net/ipv4/tcp_ecn" => one(0, 5).map(|v| self.tcp_ecn = v as u8).is_some(),
             "net/ipv4/tcp_fastopen_key" => fastopen_key(text)
                 .map(|k| self.tcp_fastopen_key = k)
                 .is_some(),

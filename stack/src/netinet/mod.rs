@@ -27,6 +27,7 @@ pub mod tcp_ctlinput;
 pub mod tcp_ctloutput;
 pub mod tcp_cubic;
 pub mod tcp_demux;
+pub mod tcp_ecn;
 pub mod tcp_fastopen;
 pub mod tcp_fastopen_cache;
 pub mod tcp_info;
@@ -54,6 +55,10 @@ pub mod tcp_usrreq;
 pub mod tcp_var;
 pub mod udp;
 
+#[cfg(test)]
+mod tcp_ecn_tests;
+#[cfg(test)]
+mod tcp_eor_tests;
 #[cfg(test)]
 mod tcp_fastopen_tests;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::kern::sotable::lock_live;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_ecn::{ecn_rcv, ip_ecn};
 use crate::netinet::tcp_input::tcp_input_conn;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_close, tcp_reset_for, tcp_timer_sync};
@@ -69,6 +70,9 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     let Some(seg) = tcp_filter(cx, &so, ip, payload, &seg) else {
                         return;
                     };
+                    if let Some(tp) = so.so_pcb.tcp_mut().filter(|tp| tp.t_state.synchronized()) {
+                        ecn_rcv(tp, &seg, ip_ecn(ip.packet));
+                    }
                     tcp_input_conn(cx, now, &mut so, &seg);
                     tcp_timer_sync(cx, &mut so);
                     return;
@@ -84,7 +88,7 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     let Some(seg) = tcp_filter(cx, &l, ip, payload, &seg) else {
                         return;
                     };
-                    syncache_input(cx, now, &mut l, local, remote, &seg);
+                    syncache_input(cx, now, &mut l, local, remote, &seg, ip_ecn(ip.packet));
                     tcp_timer_sync(cx, &mut l);
                     return;
                 }

@@ -27,11 +27,13 @@ pub const TCP_INFO_LEN: usize = 280;
 pub const TCPI_OPT_TIMESTAMPS: u8 = 1;
 pub const TCPI_OPT_SACK: u8 = 2;
 pub const TCPI_OPT_WSCALE: u8 = 4;
+pub const TCPI_OPT_ECN: u8 = 8;
 pub const TCPI_OPT_SYN_DATA: u8 = 32;
 
 /// tcpi_ca_state values (Linux's enum tcp_ca_state).
 pub const TCP_CA_OPEN: u8 = 0;
 pub const TCP_CA_DISORDER: u8 = 1;
+pub const TCP_CA_CWR: u8 = 2;
 pub const TCP_CA_RECOVERY: u8 = 3;
 pub const TCP_CA_LOSS: u8 = 4;
 
@@ -176,6 +178,8 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         TCP_CA_LOSS
     } else if tp.recover.is_some() || (tp.sack_ok && tp.rec.state == CaState::Recovery) {
         TCP_CA_RECOVERY
+    } else if crate::netinet::tcp_ecn::ecn_in_cwr(tp) {
+        TCP_CA_CWR
     } else if tp.dupacks > 0
         || (tp.sack_ok && (tp.rec.sb.sacked_out > 0 || tp.rec.sb.retrans_out > 0))
     {
@@ -192,6 +196,9 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     }
     if tp.sack_ok {
         ti.tcpi_options |= TCPI_OPT_SACK;
+    }
+    if tp.ecn.ok {
+        ti.tcpi_options |= TCPI_OPT_ECN;
     }
     if tp.syn_data_acked {
         ti.tcpi_options |= TCPI_OPT_SYN_DATA;

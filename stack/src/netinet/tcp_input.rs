@@ -12,6 +12,7 @@ use crate::netinet::in_pcb::INP_TIMEWAIT;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
+use crate::netinet::tcp_ecn;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_recovery::tcp_recovery_ack;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_in_cwnd_reduction};
@@ -219,6 +220,7 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
     if !flags.contains(TcpFlags::SYN) {
         return;
     }
+    tcp_ecn::ecn_rcv_syn(tp, flags);
     tp.irs = seq;
     tp.rcv_nxt = seq + 1;
     tp.rcv_adv = tp.rcv_nxt;
@@ -470,6 +472,7 @@ fn tcp_check_ack(
     };
     let tp = sototcpcb(so);
     tcp_recovery_ack(now, tp, seg, prior_una);
+    tcp_ecn::ecn_ack(tp, seg);
     tcp_update_window(tp, seg);
     tcp_ack_closing(cx, now, so, seg, ourfinisacked)
 }
@@ -521,7 +524,12 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     }
     tp.rxtshift = 0;
     // In SACK fast recovery PRR sets the window (tcp_recovery).
+    // Nor does the window grow while an ECE reduces it (tcp_ecn).
+    let cwnd = tp.cwnd;
     let partial_ack = !tcp_in_cwnd_reduction(tp) && tcp_cc_ack(tp, now, ackno, acked);
+    if tcp_ecn::ecn_in_cwr(tp) {
+        tp.cwnd = tp.cwnd.min(cwnd);
+    }
     tp.dupacks = 0;
     tp.snd_una = ackno;
     if tp.snd_nxt.lt(tp.snd_una) {
@@ -536,6 +544,10 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     tp.persist_shift = 0;
     so.so_snd.ring_mut().consume(data_acked);
     tcp_zerocopy_acked(so, ackno);
+    let tp = sototcpcb(so);
+    while tp.eor_marks.front().is_some_and(|m| m.le(ackno)) {
+        tp.eor_marks.pop_front();
+    }
     tcp_sndbuf_expand(cx, so);
     cx.sockets().sowakeup(so.handle);
     if partial_ack {

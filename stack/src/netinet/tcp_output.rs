@@ -6,6 +6,7 @@
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_ecn;
 use crate::netinet::tcp_recovery_var::CaState;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_pipe, tcp_recovery_sent};
 use crate::netinet::tcp_seq::Seq;
@@ -117,15 +118,18 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
 /// (Linux's tcp_send_syn_data); a retransmission neither.
 fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &mut TcpCb, snd_cc: usize) -> Segment {
     let passive = tp.t_state == TcpState::SynReceived;
+    let sys = cx.sysctl();
     let mut flags = TcpFlags::SYN;
     if passive {
-        flags |= TcpFlags::ACK;
+        flags |= TcpFlags::ACK | tcp_ecn::ecn_synack_flags(tp.ecn.ok);
+    } else {
+        let retransmit = tp.snd_max.gt(tp.iss);
+        flags |= tcp_ecn::ecn_syn_flags(tp, &sys, retransmit);
     }
     let mut options = TcpOptions {
         mss: Some(tcp_mss_clamp(tp)),
         ..TcpOptions::default()
     };
-    let sys = cx.sysctl();
     if sys.tcp_window_scaling && (!passive || tp.wscale_ok) {
         options.window_scale = Some(tp.rcv_wscale);
     }
@@ -193,6 +197,10 @@ fn tcp_data_segment(
         .min(tp.cwnd.max(tp.t_maxseg).saturating_sub(in_cwnd));
     let mut len = avail.min(usable).min(send_max);
     len = tcp_tso::tcp_tso_trim(len, tp.t_maxseg, len == avail);
+    // No segment crosses the end of a MSG_EOR record.
+    if let Some(eor) = tp.eor_after(tp.snd_nxt) {
+        len = len.min(eor.diff(tp.snd_nxt) as usize);
+    }
     if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
         len = 1;
     }
@@ -232,7 +240,8 @@ fn tcp_data_segment(
     let burst_end =
         !rexmt && !disorder && (next == 0 || (next < tp.t_maxseg && next < avail - len));
     let tail = off + len == snd_cc;
-    if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end)) {
+    let eor = len > 0 && tp.eor_at(tp.snd_nxt + len);
+    if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end) || eor) {
         flags |= TcpFlags::PSH;
     }
     if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
@@ -285,12 +294,19 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         return;
     };
     let Segment {
-        flags,
+        mut flags,
         mut options,
         off,
         len,
     } = seg;
     let seq = tp.snd_nxt;
+    let mut ecn_field = tcp_ecn::ECN_NOT_ECT;
+    if !flags.contains(TcpFlags::SYN) {
+        let new_data = len > 0 && !seq.lt(tp.snd_max);
+        let (f, field) = tcp_ecn::ecn_send(tp, new_data);
+        flags |= f;
+        ecn_field = field;
+    }
     if tp.ts_ok && !flags.contains(TcpFlags::SYN) {
         options.timestamp = Some((tcp_ts(now, tp.ts_offset), tp.ts_recent));
     }
@@ -380,6 +396,7 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     };
     let data = so.so_snd.ring().slices_at(off, len);
     let (ttl, tos) = inp.ttl_tos_to(inp.faddr, cx.sysctl().ipv6_hop_limit);
+    let tos = tcp_ecn::with_ecn(tos, ecn_field);
     if tso {
         let (src, dst) = (inp.local(), inp.foreign());
         tcp_tso::tcp_emit_tso(cx, src, dst, ttl, tos, &repr, data, tp_maxseg);
@@ -412,7 +429,7 @@ pub(crate) fn tcp_output_rexmit(
     if fin.is_some() {
         flags |= TcpFlags::FIN;
     }
-    if len > 0 && off + len == snd_cc {
+    if len > 0 && (off + len == snd_cc || tp.eor_at(seq + len)) {
         flags |= TcpFlags::PSH;
     }
     if len == 0 && fin.is_none() {

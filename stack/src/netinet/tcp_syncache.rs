@@ -17,6 +17,7 @@ use crate::kern::uipc::{sonewconn, soqinsque};
 use crate::netinet::in_pcb::{Inpcb, PortUser, Proto};
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_ecn::{ecn_syn_ok, ecn_synack_flags};
 use crate::netinet::tcp_fastopen::{tcp_try_fastopen, TfoVerdict};
 use crate::netinet::tcp_input::{tcp_input_conn, tcp_set_maxseg, tcp_sndbuf_expand};
 use crate::netinet::tcp_output::tcp_output;
@@ -58,6 +59,7 @@ pub(crate) fn syncache_input(
     local: SocketAddr,
     remote: SocketAddr,
     seg: &TcpRepr,
+    ip_ecn: u8,
 ) {
     if l.so_listen().is_none() {
         return;
@@ -84,7 +86,7 @@ pub(crate) fn syncache_input(
         return;
     }
     if flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK) {
-        syncache_syn(cx, now, l, local, remote, seg, existing);
+        syncache_syn(cx, now, l, local, remote, seg, existing, ip_ecn);
         return;
     }
     if !flags.contains(TcpFlags::ACK) || flags.contains(TcpFlags::SYN) {
@@ -106,6 +108,7 @@ fn synq_full(l: &mut Socket) -> bool {
 /// full, a SYN cookie (tcp_syncookies 1; always with 2; a drop, counted,
 /// with 0: the peer retries); unless the accept queue is full (counted),
 /// make an entry and send its SYN-ACK.
+#[allow(clippy::too_many_arguments)]
 fn syncache_syn(
     cx: &impl InetCx,
     now: Instant,
@@ -114,6 +117,7 @@ fn syncache_syn(
     remote: SocketAddr,
     seg: &TcpRepr,
     existing: Option<usize>,
+    ip_ecn: u8,
 ) {
     if let Some(i) = existing {
         let e = listener_tcpcb(l).syncache().entries[i].clone();
@@ -148,6 +152,8 @@ fn syncache_syn(
             wscale,
             sack_ok: sys.tcp_sack && seg.options.sack_permitted && keep,
             ts_recent: ts.map(|(v, _)| v),
+            // A cookie does not keep ECN (Linux keeps it in the timestamp).
+            ecn_ok: !want_cookie && ecn_syn_ok(&sys, seg, ip_ecn),
         },
         rcv_wscale: if wscale.is_some() {
             rcv_wscale_for(&sys)
@@ -282,6 +288,7 @@ fn syncookie_entry(
             wscale,
             sack_ok,
             ts_recent: ts.map(|(v, _)| v),
+            ecn_ok: false,
         },
         rcv_wscale: if wscale.is_some() {
             rcv_wscale_for(&sys)
@@ -357,6 +364,7 @@ fn syncache_tcpcb(
         .timestamp
         .map_or(e.peer.ts_recent.unwrap_or(0), |(v, _)| v);
     tp.ts_offset = e.ts_offset;
+    tp.ecn.ok = e.peer.ecn_ok;
     tcp_set_maxseg(&mut tp, e.peer.mss, cx.config().mtu);
     tp.snd_wnd = (seg.window as u32) << tp.snd_wscale;
     tp.max_sndwnd = tp.snd_wnd;
@@ -473,7 +481,7 @@ fn send_synack(
         dst_port: e.remote.port(),
         seq: e.iss.0,
         ack: (e.irs + 1).0,
-        flags: TcpFlags::SYN | TcpFlags::ACK,
+        flags: TcpFlags::SYN | TcpFlags::ACK | ecn_synack_flags(e.peer.ecn_ok),
         window: l.so_rcv.sb_hiwat.min(65535) as u16,
         urgent: 0,
         options,

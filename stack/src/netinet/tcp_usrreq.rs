@@ -446,6 +446,14 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let more = flags & MSG_MORE != 0;
         let end = so.so_snd.ring().len();
         if let Some(tp) = so.so_pcb.tcp_mut() {
+            // A record ends only when the whole send was taken (Linux
+            // marks the skb EOR once the message is all copied).
+            if flags & MSG_EOR != 0 && n == data.len() + copied {
+                let mark = tp.snd_buf_seq + end;
+                if tp.eor_marks.back() != Some(&mark) {
+                    tp.eor_marks.push_back(mark);
+                }
+            }
             tp.write_pending = false;
             tp.msg_more = more;
             tp.more_pending = more;

@@ -266,11 +266,17 @@ pub struct TcpCb {
     /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
     /// send's last byte, notification id). Boxed while there are any.
     pub zc_pending: Option<Box<VecDeque<(Seq, u32)>>>,
+    /// Record ends of send(MSG_EOR) not yet acknowledged: the sequence
+    /// after each record's last byte. No segment crosses one, and one
+    /// ending there carries PSH (Linux's TCP_SKB_CB(skb)->eor).
+    pub eor_marks: VecDeque<Seq>,
     /// When our first SYN left (Linux's retrans_stamp for a SYN): a
     /// SYN-ACK must echo a timestamp from then to now.
     pub syn_stamp: Instant,
     /// Receive-buffer autotuning's measurement (tcp_rcvbuf.rs).
     pub rcvq: RcvSpace,
+    /// Explicit Congestion Notification (tcp_ecn.rs).
+    pub ecn: Ecn,
 }
 
 /// An active Fast Open's SYN (RFC 7413, tcp_fastopen.rs).
@@ -406,9 +412,22 @@ impl TcpCb {
             msg_more: false,
             more_pending: false,
             zc_pending: None,
+            eor_marks: VecDeque::new(),
             syn_stamp: Instant::ZERO,
             rcvq: Default::default(),
+            ecn: Ecn::default(),
         }
+    }
+
+    /// The first MSG_EOR record end after `seq`, if any (a segment from
+    /// `seq` must stop there).
+    pub fn eor_after(&self, seq: Seq) -> Option<Seq> {
+        self.eor_marks.iter().copied().find(|m| m.gt(seq))
+    }
+
+    /// Is `end` the end of a MSG_EOR record?
+    pub fn eor_at(&self, end: Seq) -> bool {
+        self.eor_marks.iter().any(|m| *m == end)
     }
 
     /// Sequence number of our FIN, if one is queued.
@@ -456,6 +475,24 @@ pub struct SynOptions {
     pub sack_ok: bool,
     /// Peer's TSval, when timestamps were negotiated.
     pub ts_recent: Option<u32>,
+    /// The SYN asked for ECN and we agreed (tcp_ecn.rs).
+    pub ecn_ok: bool,
+}
+
+/// A connection's ECN state (tcp_ecn.rs) (Linux's tp->ecn_flags and the CWR episode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ecn {
+    /// Both ends agreed to ECN (TCP_ECN_OK).
+    pub ok: bool,
+    /// A CE mark was received: every segment carries ECE until the
+    /// peer's CWR (TCP_ECN_DEMAND_CWR).
+    pub demand_cwr: bool,
+    /// The window was reduced: the next new data carries CWR
+    /// (TCP_ECN_QUEUE_CWR).
+    pub queue_cwr: bool,
+    /// The window reduction in progress (Linux's CWR state) lasts until
+    /// SND.UNA reaches this (its high_seq).
+    pub cwr_high: Option<Seq>,
 }
 
 /// One half-open connection (SYN received, SYN-ACK sent).

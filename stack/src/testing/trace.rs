@@ -19,6 +19,8 @@ pub struct Seg {
     pub window: u16,
     pub options: TcpOptions,
     pub payload: Vec<u8>,
+    /// The IP header's ECN field (RFC 3168: 0 Not-ECT, 2 ECT(0), 3 CE).
+    pub ecn: u8,
 }
 
 impl Seg {
@@ -38,7 +40,14 @@ impl Seg {
             window: 65535,
             options: TcpOptions::default(),
             payload: Vec::new(),
+            ecn: 0,
         }
+    }
+
+    /// The segment in an IP packet whose ECN field is `ecn`.
+    pub fn with_ecn(mut self, ecn: u8) -> Seg {
+        self.ecn = ecn;
+        self
     }
 
     pub fn with_payload(mut self, p: &[u8]) -> Seg {
@@ -72,7 +81,7 @@ impl Seg {
                     next_header: wire::IP_PROTO_TCP,
                     payload_len: tcp.buffer_len(),
                     hop_limit: 64,
-                    traffic_class: 0,
+                    traffic_class: self.ecn & 3,
                     flow_label: 0,
                 };
                 let mut f = vec![0u8; ip.buffer_len()];
@@ -91,7 +100,7 @@ impl Seg {
                     protocol: wire::IP_PROTO_TCP,
                     payload_len: tcp.buffer_len(),
                     ttl: 64,
-                    tos: 0,
+                    tos: self.ecn & 3,
                     ident: 0,
                     dont_frag: true,
                 };
@@ -105,6 +114,7 @@ impl Seg {
 
     /// A TCP segment in an IPv4 or IPv6 frame (extension headers walked).
     pub fn parse(frame: &[u8]) -> Option<Seg> {
+        let ecn = crate::netinet::tcp_ecn::ip_ecn(frame);
         let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if frame.first()? >> 4 == 6 {
             let (ip, payload) = Ipv6Repr::parse(frame).ok()?;
             let w = wire::ipv6ext::walk(ip.next_header, payload).ok()?;
@@ -129,6 +139,7 @@ impl Seg {
             window: t.window,
             options: t.options,
             payload: t.payload.to_vec(),
+            ecn,
         })
     }
 }
