@@ -545,8 +545,13 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     so.so_snd.ring_mut().consume(data_acked);
     tcp_zerocopy_acked(so, ackno);
     let tp = sototcpcb(so);
-    while tp.eor_marks.front().is_some_and(|m| m.le(ackno)) {
-        tp.eor_marks.pop_front();
+    if let Some(q) = tp.eor_marks.as_mut() {
+        while q.front().is_some_and(|m| m.le(ackno)) {
+            q.pop_front();
+        }
+        if q.is_empty() {
+            tp.eor_marks = None;
+        }
     }
     tcp_sndbuf_expand(cx, so);
     cx.sockets().sowakeup(so.handle);

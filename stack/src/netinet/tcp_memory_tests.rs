@@ -11,8 +11,10 @@ use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::tcp_var::TcpCb;
 
-/// Each connection's TcpCb is one allocation of this size.
-const TCPCB_MAX: usize = 688;
+/// Each connection's TcpCb is one allocation of this size: 688 bytes,
+/// and 16 more since ECN (its state, 12 bytes, read on every segment,
+/// and the pointer to MSG_EOR's record ends, boxed while there are any).
+const TCPCB_MAX: usize = 704;
 /// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`).
 /// 376 + 8: SO_ATTACH_FILTER's `so_filter` pointer (2026-12-07; to win
 /// back by boxing the rarely used socket state together).

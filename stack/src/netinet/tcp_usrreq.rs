@@ -450,8 +450,9 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             // marks the skb EOR once the message is all copied).
             if flags & MSG_EOR != 0 && n == data.len() + copied {
                 let mark = tp.snd_buf_seq + end;
-                if tp.eor_marks.back() != Some(&mark) {
-                    tp.eor_marks.push_back(mark);
+                let q = tp.eor_marks.get_or_insert_with(Default::default);
+                if q.back() != Some(&mark) {
+                    q.push_back(mark);
                 }
             }
             tp.write_pending = false;

@@ -268,8 +268,9 @@ pub struct TcpCb {
     pub zc_pending: Option<Box<VecDeque<(Seq, u32)>>>,
     /// Record ends of send(MSG_EOR) not yet acknowledged: the sequence
     /// after each record's last byte. No segment crosses one, and one
-    /// ending there carries PSH (Linux's TCP_SKB_CB(skb)->eor).
-    pub eor_marks: VecDeque<Seq>,
+    /// ending there carries PSH (Linux's TCP_SKB_CB(skb)->eor). Boxed
+    /// while there are any (issue 18: few connections send records).
+    pub eor_marks: Option<Box<VecDeque<Seq>>>,
     /// When our first SYN left (Linux's retrans_stamp for a SYN): a
     /// SYN-ACK must echo a timestamp from then to now.
     pub syn_stamp: Instant,
@@ -412,7 +413,7 @@ impl TcpCb {
             msg_more: false,
             more_pending: false,
             zc_pending: None,
-            eor_marks: VecDeque::new(),
+            eor_marks: None,
             syn_stamp: Instant::ZERO,
             rcvq: Default::default(),
             ecn: Ecn::default(),
@@ -422,12 +423,14 @@ impl TcpCb {
     /// The first MSG_EOR record end after `seq`, if any (a segment from
     /// `seq` must stop there).
     pub fn eor_after(&self, seq: Seq) -> Option<Seq> {
-        self.eor_marks.iter().copied().find(|m| m.gt(seq))
+        self.eor_marks.as_ref()?.iter().copied().find(|m| m.gt(seq))
     }
 
     /// Is `end` the end of a MSG_EOR record?
     pub fn eor_at(&self, end: Seq) -> bool {
-        self.eor_marks.iter().any(|m| *m == end)
+        self.eor_marks
+            .as_ref()
+            .is_some_and(|q| q.iter().any(|m| *m == end))
     }
 
     /// Sequence number of our FIN, if one is queued.
