@@ -6,22 +6,9 @@
 # the oracle (6 on Linux 6.18: a peer's bucket holds six).
 source "$(dirname "$0")/lib.sh"
 BURST="python3 $(dirname "$0")/tools/icmp_burst.py"
-# A program under the shim holds the stack (and its address) while we probe.
-# It echoes on port 7400, which says when it is up.
-bg shimmed python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::", 7400))
-while True:
-    d, a = s.recvfrom(64)
-    s.sendto(d, a)'
-echo_once() {
-  in_ns python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.2); s.sendto(b"up",("10.7.0.2",7400)); s.recv(8)' 2>/dev/null
-}
-retry 50 echo_once || fail "the shimmed echo program does not answer"
-VA="$NS-va"; VB="$NS-vb"
-trap 'ip netns del "$VA" 2>/dev/null; ip netns del "$VB" 2>/dev/null; cleanup' EXIT
-veth_pair "$VA" "$VB" || fail "veth pair"
+# A program under the shim holds the stack (and its addresses) meanwhile.
+shimmed_udp_echo 7400 || fail "the shimmed echo program does not answer"
+with_veth_pair || fail "veth pair"
 # Two bursts 2.5 s apart: the pause refills two and a half messages' worth
 # of a peer's bucket (IPv4: one a second; IPv6: one per 100 ms, and six at most).
 kernel=$(ip netns exec "$VA" $BURST 10.8.0.2 7401 100 2.5) || fail "kernel burst"

@@ -7,21 +7,9 @@
 source "$(dirname "$0")/lib.sh"
 FRAG="python3 $(dirname "$0")/tools/first_fragment.py"
 in_ns sysctl -qw net.ipv4.ipfrag_time=1
-# A program under the shim holds the stack: a UDP echo on 7410.
-bg shimmed python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 7410))
-while True:
-    d, a = s.recvfrom(64)
-    s.sendto(d, a)'
-echo_once() {
-  in_ns python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.2); s.sendto(b"up",("10.7.0.2",7410)); s.recv(8)' 2>/dev/null
-}
-retry 50 echo_once || fail "the shimmed echo program does not answer"
-VA="$NS-va"; VB="$NS-vb"
-trap 'ip netns del "$VA" 2>/dev/null; ip netns del "$VB" 2>/dev/null; cleanup' EXIT
-veth_pair "$VA" "$VB" || fail "veth pair"
+# A program under the shim holds the stack (and its addresses) meanwhile.
+shimmed_udp_echo 7410 || fail "the shimmed echo program does not answer"
+with_veth_pair || fail "veth pair"
 ip netns exec "$VB" sysctl -qw net.ipv4.ipfrag_time=1
 kernel=$(ip netns exec "$VA" $FRAG 10.8.0.2) || fail "kernel probe"
 shim=$(in_ns $FRAG 10.7.0.2) || fail "shim probe"

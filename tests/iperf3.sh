@@ -12,9 +12,7 @@ retry 30 in_ns timeout $((secs + 20)) iperf3 -c 10.7.0.2 -t "$secs" > "$WORK/a.t
 bg in_ns iperf3 -s -B 10.7.0.1 -1
 sleep 0.5
 retry 30 shimmed timeout $((secs + 20)) iperf3 -c 10.7.0.1 -t "$secs" > "$WORK/b.txt" 2>&1 || fail "shim client -> kernel server: $(tail -3 "$WORK/b.txt")"
-VA="$NS-va"; VB="$NS-vb"
-trap 'ip netns del "$VA" 2>/dev/null; ip netns del "$VB" 2>/dev/null; cleanup' EXIT
-veth_pair "$VA" "$VB" || fail "veth pair"
+with_veth_pair || fail "veth pair"
 ip netns exec "$VB" iperf3 -s -B 10.8.0.2 -1 >/dev/null 2>&1 & PIDS+=($!)
 sleep 0.5
 retry 30 ip netns exec "$VA" timeout $((secs + 20)) iperf3 -c 10.8.0.2 -t "$secs" > "$WORK/k.txt" 2>&1 || fail "kernel baseline"

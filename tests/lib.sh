@@ -84,3 +84,30 @@ veth_pair() {
   done
   return 1
 }
+
+# shimmed_udp_echo PORT: a program under the shim that holds the stack (and
+# its addresses, both families) and echoes UDP on PORT; returns once it
+# answers a kernel client on 10.7.0.2.
+shimmed_udp_echo() {
+  bg shimmed python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[1])))
+while True:
+    d, a = s.recvfrom(64)
+    s.sendto(d, a)' "$1"
+  retry 50 in_ns python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+s.sendto(b"up", ("10.7.0.2", int(sys.argv[1])))
+s.recv(8)' "$1" 2>/dev/null
+}
+
+# with_veth_pair: the kernel baseline's namespaces $VA and $VB (veth_pair),
+# removed at exit with the rest.
+with_veth_pair() {
+  VA="$NS-va"; VB="$NS-vb"
+  trap 'ip netns del "$VA" 2>/dev/null; ip netns del "$VB" 2>/dev/null; cleanup' EXIT
+  veth_pair "$VA" "$VB"
+}
