@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::linux::{IPPROTO_TCP, MSG_EOR, TCP_NODELAY};
-use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME};
+use crate::testing::trace::{accepted_with, me, peer, recv_all, send, t0, Seg, ME};
 use crate::wire::{TcpFlags, TcpOptions};
-use crate::{Config, SockType, SocketHandle, Stack};
+use crate::{Config, SocketHandle, Stack};
 
 const ACK: TcpFlags = TcpFlags::ACK;
 const PSH: TcpFlags = TcpFlags::PSH;
@@ -16,27 +16,12 @@ const PSH: TcpFlags = TcpFlags::PSH;
 /// A connection accepted from peer:5000 (MSS 1000, SACK, no timestamps):
 /// (socket, our ISN + 1).
 fn accepted(s: &Stack) -> (SocketHandle, u32) {
-    let l = s.socket(SockType::Stream, 0).unwrap();
-    s.bind(l, me(8080)).unwrap();
-    s.listen(l, 1).unwrap();
     let opts = TcpOptions {
         mss: Some(1000),
         sack_permitted: true,
         ..TcpOptions::default()
     };
-    send(
-        s,
-        t0(),
-        &Seg::new(peer(5000), me(8080), 0, 0, TcpFlags::SYN).with_options(opts),
-    );
-    let synack = recv_one(s);
-    let t = t0() + Duration::from_millis(10);
-    send(
-        s,
-        t,
-        &Seg::new(peer(5000), me(8080), 1, synack.seq + 1, ACK),
-    );
-    (s.accept(l).unwrap().0, synack.seq + 1)
+    accepted_with(s, opts)
 }
 
 fn ack(s: &Stack, at: Duration, n: u32, sack: Option<(u32, u32)>) {

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::linux::{IPPROTO_TCP, MSG_MORE, TCP_CORK, TCP_NODELAY};
-use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME};
+use crate::testing::trace::{accepted_with, me, peer, recv_all, recv_one, send, t0, Seg, ME};
 use crate::wire::{TcpFlags, TcpOptions};
-use crate::{Config, SockType, SocketHandle, Stack};
+use crate::{Config, SocketHandle, Stack};
 
 const ACK: TcpFlags = TcpFlags::ACK;
 const PSH: TcpFlags = TcpFlags::PSH;
@@ -16,24 +16,11 @@ const PSH: TcpFlags = TcpFlags::PSH;
 /// A connection accepted from peer:5000 (MSS 1000, no other options, RTT
 /// 10 ms): (socket, our ISN + 1).
 fn accepted(s: &Stack) -> (SocketHandle, u32) {
-    let l = s.socket(SockType::Stream, 0).unwrap();
-    s.bind(l, me(8080)).unwrap();
-    s.listen(l, 1).unwrap();
     let opts = TcpOptions {
         mss: Some(1000),
         ..TcpOptions::default()
     };
-    let syn = Seg::new(peer(5000), me(8080), 0, 0, TcpFlags::SYN).with_options(opts);
-    send(s, t0(), &syn);
-    let synack = recv_one(s);
-    let t = t0() + Duration::from_millis(10);
-    send(
-        s,
-        t,
-        &Seg::new(peer(5000), me(8080), 1, synack.seq + 1, ACK),
-    );
-    assert!(recv_all(s).is_empty());
-    (s.accept(l).unwrap().0, synack.seq + 1)
+    accepted_with(s, opts)
 }
 
 fn setopt(s: &Stack, h: SocketHandle, name: i32, v: i32) {

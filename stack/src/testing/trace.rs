@@ -187,3 +187,20 @@ pub fn me(port: u16) -> SocketAddr {
 pub fn peer(port: u16) -> SocketAddr {
     SocketAddr::new(PEER.into(), port)
 }
+
+/// A connection accepted on me:8080 from peer:5000, whose SYN carries
+/// `opts` and whose handshake takes 10 ms; nothing else is sent. Returns
+/// the socket and our ISN + 1.
+pub fn accepted_with(s: &Stack, opts: TcpOptions) -> (crate::SocketHandle, u32) {
+    let l = s.socket(crate::SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 1).unwrap();
+    let syn = Seg::new(peer(5000), me(8080), 0, 0, TcpFlags::SYN).with_options(opts);
+    send(s, t0(), &syn);
+    let synack = recv_one(s);
+    let t = t0() + std::time::Duration::from_millis(10);
+    let ack = Seg::new(peer(5000), me(8080), 1, synack.seq + 1, TcpFlags::ACK);
+    send(s, t, &ack);
+    assert!(recv_all(s).is_empty());
+    (s.accept(l).unwrap().0, synack.seq + 1)
+}
