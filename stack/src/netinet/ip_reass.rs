@@ -158,12 +158,14 @@ pub(crate) fn ip6_reass(
 }
 
 /// When the oldest datagram being reassembled times out, if any.
+/// Called on every turn of the driver: with nothing being reassembled (the
+/// usual case) it costs one leaf lock, and the sysctls are not read.
 pub(crate) fn reass_next_timeout(cx: &impl InetCx) -> Option<Instant> {
-    let sys = cx.sysctl();
-    let mut t = cx.inet().reass.lock();
-    if t.is_empty() {
+    if cx.inet().reass.lock().is_empty() {
         return None;
     }
+    let sys = cx.sysctl();
+    let mut t = cx.inet().reass.lock();
     t.next_expiry(sys.ipfrag_time, sys.ip6frag_time)
 }
 
@@ -171,14 +173,15 @@ pub(crate) fn reass_next_timeout(cx: &impl InetCx) -> Option<Instant> {
 /// whose first fragment arrived with an ICMP time exceeded (reassembly)
 /// quoting that fragment.
 pub(crate) fn reass_timeout(cx: &impl InetCx, now: Instant) {
+    if cx.inet().reass.lock().is_empty() {
+        return;
+    }
     let sys = cx.sysctl();
-    let expired = {
-        let mut t = cx.inet().reass.lock();
-        if t.is_empty() {
-            return;
-        }
-        t.expire(now, sys.ipfrag_time, sys.ip6frag_time)
-    };
+    let expired = cx
+        .inet()
+        .reass
+        .lock()
+        .expire(now, sys.ipfrag_time, sys.ip6frag_time);
     for e in expired {
         Stats::bump(&cx.stats().drop_reass_timeout);
         let Some((head, data)) = e.first else {

@@ -113,6 +113,20 @@ impl ReassTable {
         None
     }
 
+    /// Drop the entries of finished datagrams from `order[family]` once
+    /// they outnumber the live ones: behind one datagram that waits out its
+    /// timeout, datagrams completed meanwhile would otherwise leave an
+    /// entry each, growing with the rate for up to ipfrag_time. Halving
+    /// keeps it amortized O(1) per datagram.
+    fn compact_order(&mut self, family: usize) {
+        let order = &mut self.order[family];
+        if order.len() <= 2 * self.queues.len() + 16 {
+            return;
+        }
+        let queues = &self.queues;
+        order.retain(|(at, key)| queues.get(key).is_some_and(|q| q.created == *at));
+    }
+
     /// When the oldest datagram of either family times out (IPv4's after
     /// `t4`, IPv6's after `t6`).
     pub fn next_expiry(&mut self, t4: Duration, t6: Duration) -> Option<Instant> {
@@ -165,20 +179,23 @@ impl ReassTable {
             return Outcome::Dropped;
         }
         let cost = data.len() + FRAG_OVERHEAD;
-        if !self.queues.contains_key(&key) && self.mem + cost > high_thresh {
-            return Outcome::Dropped;
-        }
-        let order = &mut self.order[usize::from(key.src.is_ipv6())];
-        let q = self.queues.entry(key).or_insert_with(|| {
-            order.push_back((now, key));
-            Reass {
+        if !self.queues.contains_key(&key) {
+            if self.mem + cost > high_thresh {
+                return Outcome::Dropped;
+            }
+            let q = Reass {
                 created: now,
                 head: None,
                 frags: BTreeMap::new(),
                 total: None,
                 mem: 0,
-            }
-        });
+            };
+            self.queues.insert(key, q);
+            let family = usize::from(key.src.is_ipv6());
+            self.order[family].push_back((now, key));
+            self.compact_order(family);
+        }
+        let q = self.queues.get_mut(&key).expect("queue present");
         // An exact duplicate is dropped; any other overlap kills the datagram.
         if q.frags.get(&offset).is_some_and(|d| d.len() == data.len()) {
             return Outcome::Dropped;
@@ -354,5 +371,23 @@ mod tests {
         assert_eq!(t.next_expiry(t4, t6), Some(T + t6));
         assert_eq!(t.expire(T + t6, t4, t6).len(), 1);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn finished_datagrams_behind_a_waiting_one_do_not_pile_up() {
+        let mut t = ReassTable::default();
+        let (t4, t6) = (Duration::from_secs(30), Duration::from_secs(60));
+        let head = || vec![0x45];
+        // One datagram waits for its timeout; 10,000 complete behind it.
+        t.add(T, key(0), 8, true, &[1; 8], head, 1 << 20);
+        for i in 1..=10_000 {
+            t.add(T, key(i), 0, true, &[1; 8], head, 1 << 20);
+            let done = t.add(T, key(i), 8, false, &[1; 8], head, 1 << 20);
+            assert!(matches!(done, Outcome::Complete(..)));
+        }
+        assert_eq!(t.len(), 1);
+        assert!(t.order[0].len() <= 2 + 16, "{} entries", t.order[0].len());
+        assert_eq!(t.next_expiry(t4, t6), Some(T + t4), "the waiting one kept");
+        assert_eq!(t.expire(T + t4, t4, t6).len(), 1);
     }
 }
