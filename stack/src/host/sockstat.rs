@@ -95,9 +95,9 @@ impl Stack {
                     refs: so.so_count(),
                     queued: so.is_queued(),
                     rmem_alloc: so.so_rcv.allocated(),
-                    rcvbuf: so.so_rcv.sb_hiwat,
+                    rcvbuf: so.so_rcv.sb_hiwat(),
                     wmem_alloc: so.so_snd.allocated(),
-                    sndbuf: so.so_snd.sb_hiwat,
+                    sndbuf: so.so_snd.sb_hiwat(),
                     timers: timers_of(&so, now),
                 }
             })

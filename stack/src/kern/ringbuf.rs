@@ -11,23 +11,30 @@
 
 #[derive(Debug, Default)]
 pub struct RingBuf {
-    /// The ring: `size` bytes of which the first `storage.len()` have been
-    /// written at least once.
+    /// The ring: `storage.capacity()` bytes (its size) of which the first
+    /// `storage.len()` have been written at least once; no storage (size
+    /// 0) while nothing is held.
     storage: Vec<u8>,
-    /// Bytes in the ring (0 while no storage is held).
-    size: usize,
-    head: usize,
-    len: usize,
-    capacity: usize,
+    /// Offsets and counts as u32 (a socket buffer is at most `i32::MAX`
+    /// bytes, as Linux's sk_rcvbuf): two rings per connection, 48 bytes
+    /// each (issue 18).
+    head: u32,
+    len: u32,
+    capacity: u32,
     /// How far past the head bytes were written (out-of-order bytes past
     /// `len` included): the storage is released only when this is 0.
-    ahead: usize,
-    /// The size of the last storage released: a buffer that empties and
-    /// fills again at a high rate starts there, not at the minimum.
-    /// (u32, saturating: with `keep` the struct stays 72 bytes.)
+    ahead: u32,
+    /// The size of the last storage released (saturating): a buffer that
+    /// empties and fills again at a high rate starts there, not at the
+    /// minimum.
     hint: u32,
     /// Storage of `KEEP_STORAGE` or more is kept when the ring empties.
     keep: bool,
+}
+
+/// A count as stored (every count is at most the capacity, a u32).
+fn n32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The smallest storage allocated.
@@ -39,60 +46,69 @@ pub const KEEP_STORAGE: usize = 64 << 10;
 impl RingBuf {
     pub fn new(capacity: usize) -> RingBuf {
         RingBuf {
-            capacity,
+            capacity: n32(capacity),
             ..RingBuf::default()
         }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
     pub fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.len)
+        self.capacity.saturating_sub(self.len) as usize
     }
-    /// Bytes of memory held by the storage.
+    /// Bytes of memory held by the storage (the ring's size).
     pub fn allocated(&self) -> usize {
-        self.size
+        self.storage.capacity()
     }
 
-    /// Change the hard capacity (never below the current length).
+    fn head(&self) -> usize {
+        self.head as usize
+    }
+    fn ahead(&self) -> usize {
+        self.ahead as usize
+    }
+
+    /// Change the hard capacity. Set below the current length, the ring
+    /// keeps what it holds and takes nothing more until it has drained
+    /// below it (as Linux's sk_rcvbuf set below sk_rmem_alloc).
     pub fn set_capacity(&mut self, capacity: usize) {
-        self.capacity = capacity.max(self.len);
+        self.capacity = n32(capacity);
     }
 
     /// Make the ring hold at least `need` bytes (need <= capacity),
     /// linearising.
     fn grow_to(&mut self, need: usize) {
-        if need <= self.size {
+        let old = self.allocated();
+        if need <= old {
             return;
         }
-        let start = if self.size == 0 {
-            (self.hint as usize).min(self.capacity)
+        let start = if old == 0 {
+            (self.hint as usize).min(self.capacity())
         } else {
-            self.size
+            old
         };
         let mut size = start.max(MIN_STORAGE);
         while size < need {
             size *= 2;
         }
-        let size = size.min(self.capacity.max(need));
+        let size = size.min(self.capacity().max(need));
         let mut new = Vec::with_capacity(size);
         // Keep every written byte at its offset from the head, including
         // bytes written past `len` by `write_at` (out-of-order data).
-        if self.size > 0 {
-            let held = self.ahead.min(self.size);
-            let first = held.min(self.size - self.head);
-            self.copy_out_phys(&mut new, self.head, first);
+        if old > 0 {
+            let held = self.ahead().min(old);
+            let first = held.min(old - self.head());
+            self.copy_out_phys(&mut new, self.head(), first);
             self.copy_out_phys(&mut new, 0, held - first);
         }
         self.storage = new;
-        self.size = size;
         self.head = 0;
     }
 
@@ -116,7 +132,7 @@ impl RingBuf {
 
     /// Storage is held with nothing in it (kept across an empty).
     pub fn holds_idle_storage(&self) -> bool {
-        self.len == 0 && self.ahead == 0 && self.size > 0
+        self.len == 0 && self.ahead == 0 && self.allocated() > 0
     }
 
     /// Release the storage once nothing is held in it; true if released.
@@ -124,15 +140,15 @@ impl RingBuf {
         if !self.holds_idle_storage() {
             return false;
         }
-        self.hint = u32::try_from(self.size).unwrap_or(u32::MAX);
+        self.hint = n32(self.allocated());
         self.storage = Vec::new();
-        self.size = 0;
         self.head = 0;
         true
     }
 
     /// Write `data` at physical position `at` (at + data.len() <= size),
-    /// initialising whatever lies before it.
+    /// initialising whatever lies before it (within the storage's
+    /// capacity: it never reallocates).
     fn put(&mut self, at: usize, data: &[u8]) {
         let init = self.storage.len();
         if at + data.len() <= init {
@@ -152,19 +168,19 @@ impl RingBuf {
         if self.len == 0 {
             return (&[], &[]);
         }
-        let cap = self.size;
-        let end = self.head + self.len;
+        let cap = self.allocated();
+        let end = self.head() + self.len();
         if end <= cap {
-            (&self.storage[self.head..end], &[])
+            (&self.storage[self.head()..end], &[])
         } else {
-            (&self.storage[self.head..], &self.storage[..end - cap])
+            (&self.storage[self.head()..], &self.storage[..end - cap])
         }
     }
 
     /// `len` bytes starting `offset` past the head, as at most two slices.
     pub fn slices_at(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
         let (a, b) = self.as_slices();
-        let end = (offset + len).min(self.len);
+        let end = (offset + len).min(self.len());
         let offset = offset.min(end);
         if offset >= a.len() {
             (&b[offset - a.len()..end - a.len()], &[])
@@ -181,8 +197,8 @@ impl RingBuf {
         if n == 0 {
             return 0;
         }
-        self.write_at(self.len, &data[..n]);
-        self.len += n;
+        self.write_at(self.len(), &data[..n]);
+        self.len += n32(n);
         n
     }
 
@@ -190,39 +206,39 @@ impl RingBuf {
     /// (out-of-order reassembly); bytes beyond capacity are not written.
     /// Returns the count written.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        if offset >= self.capacity {
+        if offset >= self.capacity() {
             return 0;
         }
-        let n = data.len().min(self.capacity - offset);
+        let n = data.len().min(self.capacity() - offset);
         if n == 0 {
             return 0;
         }
         self.grow_to(offset + n);
-        let cap = self.size;
-        let start = (self.head + offset) % cap;
+        let cap = self.allocated();
+        let start = (self.head() + offset) % cap;
         let first = n.min(cap - start);
         self.put(start, &data[..first]);
         if first < n {
             self.put(0, &data[first..n]);
         }
-        self.ahead = self.ahead.max(offset + n);
+        self.ahead = self.ahead.max(n32(offset + n));
         n
     }
 
     /// Extend the length by `n` bytes already written with `write_at`.
     pub fn commit(&mut self, n: usize) {
-        debug_assert!(self.len + n <= self.capacity && self.len + n <= self.ahead);
-        self.len = (self.len + n).min(self.ahead);
+        debug_assert!(self.len() + n <= self.ahead());
+        self.len = n32(self.len() + n).min(self.ahead);
     }
 
     /// Copy bytes starting `offset` past the head into `out`; returns count.
     pub fn read_at(&self, offset: usize, out: &mut [u8]) -> usize {
-        if offset >= self.len {
+        if offset >= self.len() {
             return 0;
         }
-        let n = out.len().min(self.len - offset);
-        let cap = self.size;
-        let start = (self.head + offset) % cap;
+        let n = out.len().min(self.len() - offset);
+        let cap = self.allocated();
+        let start = (self.head() + offset) % cap;
         let first = n.min(cap - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..n].copy_from_slice(&self.storage[..n - first]);
@@ -231,20 +247,21 @@ impl RingBuf {
 
     /// Drop `n` bytes from the head.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
+        let n = n.min(self.len());
         if n == 0 {
             return;
         }
-        self.len -= n;
-        self.ahead = self.ahead.saturating_sub(n).max(self.len);
+        let k = n32(n);
+        self.len -= k;
+        self.ahead = self.ahead.saturating_sub(k).max(self.len);
         // The head moves even when empty: bytes past `len` keep their offsets.
-        self.head = (self.head + n) % self.size;
+        self.head = n32((self.head() + n) % self.allocated());
         if self.len == 0 && self.ahead == 0 {
             // Nothing held: kept storage refills from its start, as fresh
             // storage would (the same hot pages, no wrap).
             self.head = 0;
         }
-        if !self.keep || self.size < KEEP_STORAGE {
+        if !self.keep || self.allocated() < KEEP_STORAGE {
             self.release_if_empty();
         }
     }

@@ -48,6 +48,8 @@ struct Dgrams {
     count: usize,
     /// Payload bytes queued (what the limit and FIONREAD-like sums count).
     bytes: usize,
+    /// The high-water mark (a stream buffer's is its ring's capacity).
+    hiwat: usize,
 }
 
 /// Locked by the owning socket's lock.
@@ -57,9 +59,8 @@ pub struct SockBuf {
     /// Some for a datagram buffer (boxed: a stream's buffers, two per
     /// connection, carry only the pointer).
     dgrams: Option<Box<Dgrams>>,
-    /// The value getsockopt(SO_*BUF) reports (Linux doubles what is set).
-    pub sb_hiwat: usize,
-    pub sb_lowat: usize,
+    /// SO_RCVLOWAT (at most `i32::MAX`, as Linux's sk_rcvlowat).
+    pub sb_lowat: u32,
     /// The application set the size (SO_SNDBUF/SO_RCVBUF): no autotuning
     /// (Linux's SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK).
     pub user_locked: bool,
@@ -73,7 +74,6 @@ impl SockBuf {
         SockBuf {
             ring: RingBuf::new(hiwat),
             dgrams: None,
-            sb_hiwat: hiwat,
             sb_lowat: 1,
             user_locked: false,
             sb_stamp: crate::time::Instant::ZERO,
@@ -91,8 +91,10 @@ impl SockBuf {
     pub fn dgram(hiwat: usize) -> SockBuf {
         SockBuf {
             ring: RingBuf::new(dgram_ring_capacity(hiwat)),
-            dgrams: Some(Box::default()),
-            sb_hiwat: hiwat,
+            dgrams: Some(Box::new(Dgrams {
+                hiwat,
+                ..Dgrams::default()
+            })),
             sb_lowat: 1,
             user_locked: false,
             sb_stamp: crate::time::Instant::ZERO,
@@ -107,12 +109,24 @@ impl SockBuf {
         }
     }
 
+    /// The high-water mark: what getsockopt(SO_*BUF) reports (Linux
+    /// doubles what is set). A stream buffer's is its ring's capacity
+    /// (no field of its own: two buffers per connection, issue 18).
+    pub fn sb_hiwat(&self) -> usize {
+        match &self.dgrams {
+            Some(d) => d.hiwat,
+            None => self.ring.capacity(),
+        }
+    }
+
+    /// Set the high-water mark; bytes already held above it stay.
     pub fn set_hiwat(&mut self, hiwat: usize) {
-        self.sb_hiwat = hiwat;
-        let cap = if self.dgrams.is_some() {
-            dgram_ring_capacity(hiwat)
-        } else {
-            hiwat
+        let cap = match self.dgrams.as_mut() {
+            Some(d) => {
+                d.hiwat = hiwat;
+                dgram_ring_capacity(hiwat)
+            }
+            None => hiwat,
         };
         self.ring.set_capacity(cap);
     }
@@ -155,7 +169,7 @@ impl SockBuf {
         let Some(d) = self.dgrams.as_mut() else {
             return false;
         };
-        if d.bytes > 0 && d.bytes + payload.len() > self.sb_hiwat {
+        if d.bytes > 0 && d.bytes + payload.len() > d.hiwat {
             return false;
         }
         if payload.len() > u16::MAX as usize || self.ring.free() < DGRAM_HDR + payload.len() {
@@ -249,7 +263,10 @@ impl SockBuf {
         let n = self.ring.len();
         self.ring.consume(n);
         if let Some(d) = self.dgrams.as_mut() {
-            **d = Dgrams::default();
+            **d = Dgrams {
+                hiwat: d.hiwat,
+                ..Dgrams::default()
+            };
         }
     }
 }
@@ -302,5 +319,16 @@ mod tests {
         assert!(!sb.append_dgram(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 1), b"x"));
         sb.set_hiwat(16);
         assert_eq!(sb.ring().free(), 8);
+        // Shrunk below what it holds: it keeps the bytes, takes no more,
+        // and reports what was set (as Linux's sk_rcvbuf).
+        sb.set_hiwat(4);
+        assert_eq!((sb.sb_hiwat(), sb.cc(), sb.ring().free()), (4, 8, 0));
+        assert_eq!(sb.ring_mut().push(b"x"), 0);
+        let mut out = [0u8; 8];
+        assert_eq!(sb.ring_mut().pop(&mut out), 8);
+        assert_eq!(&out, b"01234567");
+        assert_eq!(sb.ring_mut().push(b"0123456789"), 4);
+        let dg = SockBuf::dgram(100);
+        assert_eq!(dg.sb_hiwat(), 100);
     }
 }

@@ -192,9 +192,9 @@ pub fn sogetopt<C: SoCx>(
         // of data (Linux counts skb truesize, so its figures are larger).
         let mem: [u32; 9] = [
             so.so_rcv.ring().len() as u32, // RMEM_ALLOC
-            so.so_rcv.sb_hiwat as u32,     // RCVBUF
+            so.so_rcv.sb_hiwat() as u32,   // RCVBUF
             0,                             // WMEM_ALLOC (nothing in a qdisc)
-            so.so_snd.sb_hiwat as u32,     // SNDBUF
+            so.so_snd.sb_hiwat() as u32,   // SNDBUF
             0,                             // FWD_ALLOC
             so.so_snd.ring().len() as u32, // WMEM_QUEUED
             0,                             // OPTMEM
@@ -248,8 +248,8 @@ pub fn sogetopt<C: SoCx>(
         SO_DEBUG => o.debug as i32,
         SO_PRIORITY => o.priority as i32,
         SO_MARK => o.mark as i32,
-        SO_SNDBUF => so.so_snd.sb_hiwat as i32,
-        SO_RCVBUF => so.so_rcv.sb_hiwat as i32,
+        SO_SNDBUF => so.so_snd.sb_hiwat() as i32,
+        SO_RCVBUF => so.so_rcv.sb_hiwat() as i32,
         SO_RCVLOWAT => so.so_rcv.sb_lowat as i32,
         SO_SNDLOWAT => 1,
         SO_ZEROCOPY => o.zerocopy as i32,

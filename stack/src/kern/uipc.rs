@@ -60,7 +60,7 @@ pub fn soreserve(so: &mut Socket, sndcc: usize, rcvcc: usize) {
 /// Does `so` still need its buffer reservation? (Not for a socket made by
 /// `sonewconn`, which inherits its listener's.)
 pub fn soreserved(so: &Socket) -> bool {
-    so.so_snd.sb_hiwat != 0 && so.so_rcv.sb_hiwat != 0
+    so.so_snd.sb_hiwat() != 0 && so.so_rcv.sb_hiwat() != 0
 }
 
 /// A descriptor was duplicated: so_count += 1 (EMFILE rather than a
@@ -189,10 +189,10 @@ pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, Socket
         "sonewconn: {:?} is not listening",
         head.handle
     );
-    let mut rcv = SockBuf::stream_rcv(head.so_rcv.sb_hiwat);
+    let mut rcv = SockBuf::stream_rcv(head.so_rcv.sb_hiwat());
     rcv.sb_lowat = head.so_rcv.sb_lowat;
     rcv.user_locked = head.so_rcv.user_locked;
-    let mut snd = SockBuf::stream(head.so_snd.sb_hiwat);
+    let mut snd = SockBuf::stream(head.so_snd.sb_hiwat());
     snd.user_locked = head.so_snd.user_locked;
     let opts = head.so_options;
     let filter = head.so_filter.clone();

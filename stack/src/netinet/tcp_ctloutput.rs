@@ -91,13 +91,13 @@ pub(crate) fn tcp_ctloutput_set(
             if !(1..=127).contains(&v) {
                 return Err(Errno::EINVAL);
             }
-            tp.keepcnt = v as u32;
+            tp.keepcnt = v as u8;
         }
         (IPPROTO_TCP, TCP_SYNCNT) => {
             if !(1..=127).contains(&v) {
                 return Err(Errno::EINVAL);
             }
-            tp.syn_retries = v as u32;
+            tp.syn_retries = v as u8;
         }
         (IPPROTO_TCP, TCP_LINGER2) => {
             // Linux: < 0 means no FIN_WAIT_2 at all (kept as ZERO),
@@ -260,15 +260,15 @@ fn retrans_to_secs(retrans: u32) -> i32 {
 pub(crate) fn tcp_set_rcvlowat(cx: &impl InetCx, so: &mut Socket, v: usize) {
     let locked = so.so_options.rcvbuf_lock;
     let cap = if locked {
-        so.so_rcv.sb_hiwat / 2
+        so.so_rcv.sb_hiwat() / 2
     } else {
         cx.sysctl().tcp_rmem[2] / 2
     };
     let v = v.min(cap);
-    so.so_rcv.sb_lowat = v.max(1);
+    so.so_rcv.sb_lowat = v.clamp(1, i32::MAX as usize) as u32;
     if !locked {
         let space = v.saturating_mul(2);
-        if space > so.so_rcv.sb_hiwat {
+        if space > so.so_rcv.sb_hiwat() {
             so.so_rcv.set_hiwat(space);
             if let Some(tp) = so.so_pcb.tcp_mut() {
                 tp.window_clamp = v as u32;

@@ -217,10 +217,10 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     ti.tcpi_sacked = tp.rec.sb.sacked_out.div_ceil(mss) as u32;
     ti.tcpi_lost = tp.rec.sb.lost_out.div_ceil(mss) as u32;
     ti.tcpi_retrans = tp.rec.sb.retrans_out.div_ceil(mss) as u32;
-    match tp.srtt {
+    match tp.srtt() {
         Some(srtt) => {
             ti.tcpi_rtt = usecs(srtt);
-            ti.tcpi_rttvar = usecs(tp.rttvar);
+            ti.tcpi_rttvar = usecs(tp.rttvar());
             ti.tcpi_min_rtt = usecs(srtt);
         }
         None => {

@@ -90,7 +90,7 @@ pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
     let Some(tp) = so.so_pcb.tcp() else { return };
     let wmem = cx.sysctl().tcp_wmem;
     let want = (tp.cwnd.max(10 * tp.t_maxseg) * 4).clamp(wmem[1], wmem[2].max(wmem[1]));
-    if want > so.so_snd.sb_hiwat {
+    if want > so.so_snd.sb_hiwat() {
         so.so_snd.set_hiwat(want);
     }
 }
@@ -539,7 +539,7 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     tp.t_timers.rexmt = if tp.snd_una == tp.snd_max {
         None
     } else {
-        Some(now + tp.rto)
+        Some(now + tp.rto())
     };
     tp.persist_shift = 0;
     so.so_snd.ring_mut().consume(data_acked);

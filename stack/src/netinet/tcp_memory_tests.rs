@@ -11,14 +11,18 @@ use crate::kern::socket::Socket;
 use crate::netinet::in_pcb::Inpcb;
 use crate::netinet::tcp_var::TcpCb;
 
-/// Each connection's TcpCb is one allocation of this size: 688 bytes,
-/// and 16 more since ECN (its state, 12 bytes, read on every segment,
-/// and the pointer to MSG_EOR's record ends, boxed while there are any).
-const TCPCB_MAX: usize = 704;
-/// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`).
-/// 376 + 8: SO_ATTACH_FILTER's `so_filter` pointer (2026-12-07; to win
-/// back by boxing the rarely used socket state together).
-const SOCKET_MAX: usize = 384;
+/// Each connection's TcpCb is one allocation of this size: 688 bytes, 16
+/// more since ECN (its state, 12 bytes, read on every segment, and the
+/// pointer to MSG_EOR's record ends, boxed while there are any), then
+/// 664: srtt/rttvar/rto as u32 microseconds, TCP_KEEPCNT and TCP_SYNCNT
+/// as u8 (a 672-byte malloc chunk, not 720).
+const TCPCB_MAX: usize = 664;
+/// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`,
+/// 24 bytes more): 376, + 8 for SO_ATTACH_FILTER's `so_filter` pointer,
+/// then 304 with the buffers' rings' offsets as u32 and a stream
+/// buffer's high-water mark its ring's capacity (SockBuf 112 -> 72; a
+/// 336-byte malloc chunk, not 416).
+const SOCKET_MAX: usize = 304;
 
 #[test]
 fn the_structures_every_connection_carries_do_not_grow() {

@@ -64,7 +64,7 @@ pub(crate) fn tcp_rcv_space_adjust(cx: &impl InetCx, now: Instant, so: &mut Sock
         return;
     }
     let queued = so.so_rcv.ring().len();
-    let hiwat = so.so_rcv.sb_hiwat;
+    let hiwat = so.so_rcv.sb_hiwat();
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
@@ -83,7 +83,7 @@ pub(crate) fn tcp_rcv_space_adjust(cx: &impl InetCx, now: Instant, so: &mut Sock
         return;
     };
     let rtt = tp
-        .srtt
+        .srtt()
         .unwrap_or(RTT_UNKNOWN)
         .max(Duration::from_micros(50));
     if now.saturating_duration_since(tp.rcvq.time) < rtt {

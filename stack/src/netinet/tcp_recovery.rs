@@ -136,7 +136,7 @@ fn tcp_rack_mark_lost(tp: &mut TcpCb, now: Instant) -> usize {
     if tp.rec.rack.xmit.is_none() {
         return 0;
     }
-    let srtt = tp.srtt.unwrap_or(tp.rec.rack.rtt);
+    let srtt = tp.srtt().unwrap_or(tp.rec.rack.rtt);
     let dupthresh = tp.rec.sb.sacked_out >= DUPTHRESH * tp.t_maxseg.max(1);
     let reo = tp
         .rec

@@ -60,7 +60,7 @@ pub(crate) fn tcp_recovery_sent(
 /// Open state, with SACK, an RTT and data in flight.
 pub(crate) fn tcp_schedule_loss_probe(tp: &mut TcpCb, now: Instant) {
     tp.t_timers.tlp = None;
-    let Some(srtt) = tp.srtt else { return };
+    let Some(srtt) = tp.srtt() else { return };
     if tp.rec.state != CaState::Open || tp.snd_max == tp.snd_una {
         return;
     }

@@ -353,7 +353,7 @@ fn syncache_tcpcb(
     tp.snd_buf_seq = e.iss + 1;
     tp.rcv_nxt = e.irs + 1;
     // The SYN-ACK advertised min(buffer, 65535), unscaled.
-    tp.rcv_adv = tp.rcv_nxt + l.so_rcv.sb_hiwat.min(65535);
+    tp.rcv_adv = tp.rcv_nxt + l.so_rcv.sb_hiwat().min(65535);
     tp.wscale_ok = e.peer.wscale.is_some();
     tp.snd_wscale = e.peer.wscale.unwrap_or(0).min(14);
     tp.rcv_wscale = e.rcv_wscale;
@@ -406,9 +406,7 @@ fn syncache_socket(
         tp.snd_max = e.iss;
         tp.snd_wnd = seg.window as u32; // a SYN's window is not scaled
         tp.max_sndwnd = tp.snd_wnd;
-        tp.srtt = None;
-        tp.rttvar = Duration::ZERO;
-        tp.rto = TCP_RTO_INITIAL;
+        tp.rtt_reset();
     }
     let opts = l.so_options;
     // Listener before child: the lock order allows taking the child now.
@@ -482,7 +480,7 @@ fn send_synack(
         seq: e.iss.0,
         ack: (e.irs + 1).0,
         flags: TcpFlags::SYN | TcpFlags::ACK | ecn_synack_flags(e.peer.ecn_ok),
-        window: l.so_rcv.sb_hiwat.min(65535) as u16,
+        window: l.so_rcv.sb_hiwat().min(65535) as u16,
         urgent: 0,
         options,
         payload: &[],

@@ -92,7 +92,7 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     }
     tp.t_timers.rexmt = None;
     let limit = match tp.t_state {
-        TcpState::SynSent => tp.syn_retries,
+        TcpState::SynSent => tp.syn_retries.into(),
         TcpState::SynReceived => cx.sysctl().tcp_synack_retries,
         _ => TCP_RETRIES2,
     };
@@ -146,7 +146,7 @@ fn tcp_timer_persist(cx: &impl InetCx, so: &mut Socket, now: Instant) -> Control
     tcp_output_force(cx, now, so);
     if let Some(tp) = so.so_pcb.tcp_mut() {
         if tp.snd_wnd == 0 && tp.t_timers.persist.is_none() && tp.t_timers.rexmt.is_none() {
-            let d = (tp.rto * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
+            let d = (tp.rto() * (1u32 << tp.persist_shift.min(6))).min(TCP_RTO_MAX);
             tp.t_timers.persist = Some(now + d);
         }
     }
@@ -177,7 +177,7 @@ fn tcp_timer_keep(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlo
     }
     tp.t_timers.keep = None;
     if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
-        if tp.keep_probes >= tp.keepcnt {
+        if tp.keep_probes >= u32::from(tp.keepcnt) {
             tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
             return ControlFlow::Break(());
         }

@@ -210,8 +210,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         ));
         tp.keepidle = sys.tcp_keepalive_time.into();
         tp.keepintvl = sys.tcp_keepalive_intvl.into();
-        tp.keepcnt = sys.tcp_keepalive_probes;
-        tp.syn_retries = sys.tcp_syn_retries;
+        tp.keepcnt = sys.tcp_keepalive_probes.min(u8::MAX.into()) as u8;
+        tp.syn_retries = sys.tcp_syn_retries.min(u8::MAX.into()) as u8;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
         tp.cc.algo = CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default();
         so.so_pcb.set(tp);
@@ -482,7 +482,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             tcp_timer_sync(cx, so);
         }
         let free = so.so_rcv.ring().free();
-        let hiwat = so.so_rcv.sb_hiwat;
+        let hiwat = so.so_rcv.sb_hiwat();
         let Some(tp) = so.so_pcb.tcp_mut() else {
             return;
         };
@@ -659,8 +659,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             // An urgent byte at the read point that the reader will skip
             // does not make the socket readable (tcp_poll's target++).
             let at_mark = so.so_urg != SoUrg::None && so.so_oobmark == 0;
-            let target =
-                so.so_rcv.sb_lowat.max(1) + usize::from(at_mark && !so.so_options.oobinline);
+            let target = so.so_rcv.sb_lowat.max(1) as usize
+                + usize::from(at_mark && !so.so_options.oobinline);
             if cc >= target || (cc > 0 && sb.fin_received) {
                 r |= Readiness::IN | Readiness::RDNORM;
             }

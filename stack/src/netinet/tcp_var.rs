@@ -159,8 +159,9 @@ pub struct TcpCb {
     /// TCP_KEEPIDLE / TCP_KEEPINTVL (whole seconds, as Linux takes them).
     pub keepidle: Secs,
     pub keepintvl: Secs,
-    pub keepcnt: u32,
-    pub syn_retries: u32,
+    /// TCP_KEEPCNT and TCP_SYNCNT (1..=127; u8 as Linux's).
+    pub keepcnt: u8,
+    pub syn_retries: u8,
     /// TCP_LINGER2: None = net.ipv4.tcp_fin_timeout; Some(ZERO) = Linux's
     /// -1, no FIN_WAIT_2 wait at all once the socket is closed.
     pub linger2: Option<Secs>,
@@ -171,10 +172,14 @@ pub struct TcpCb {
     /// TCP_NOTSENT_LOWAT (0: the sysctl, unlimited by default).
     pub notsent_lowat: u32,
 
-    // Round trip and retransmission (RFC 6298).
-    pub srtt: Option<Duration>,
-    pub rttvar: Duration,
-    pub rto: Duration,
+    // Round trip and retransmission (RFC 6298), in microseconds as
+    // Linux's srtt_us/mdev_us (u32: 12 bytes, not 48; issue 18). Read
+    // through `srtt()`, `rttvar()`, `rto()`.
+    /// Smoothed RTT; 0 until the first sample (a sample counts at least
+    /// 1 us, as Linux's `max(1U, srtt)`).
+    srtt_us: u32,
+    rttvar_us: u32,
+    rto_us: u32,
     pub rxtshift: u32,
     /// Segments retransmitted over the connection's life (TCP_INFO).
     pub total_retrans: u32,
@@ -369,9 +374,9 @@ impl TcpCb {
             user_timeout: 0,
             window_clamp: 0,
             notsent_lowat: 0,
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: TCP_RTO_INITIAL,
+            srtt_us: 0,
+            rttvar_us: 0,
+            rto_us: usecs(TCP_RTO_INITIAL) as u32,
             rxtshift: 0,
             total_retrans: 0,
             rtt_seq: None,
@@ -448,26 +453,56 @@ impl TcpCb {
     /// so the RTO is SRTT + max(4 * RTTVAR, 200 ms), not max(SRTT + 4 *
     /// RTTVAR, 200 ms).
     pub fn rtt_update(&mut self, rtt: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
+        let rtt = usecs(rtt);
+        let (srtt, rttvar) = match self.srtt_us {
+            0 => (rtt, rtt / 2),
+            srtt => {
+                let srtt = u64::from(srtt);
                 let delta = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
+                (
+                    (srtt * 7 + rtt) / 8,
+                    (u64::from(self.rttvar_us) * 3 + delta) / 4,
+                )
             }
-        }
-        let srtt = self.srtt.unwrap_or(rtt);
-        self.rto = (srtt + (self.rttvar * 4).max(TCP_RTO_MIN)).min(TCP_RTO_MAX);
+        };
+        self.srtt_us = srtt.clamp(1, u32::MAX as u64) as u32;
+        self.rttvar_us = rttvar.min(u32::MAX as u64) as u32;
+        let rto = u64::from(self.srtt_us) + (rttvar * 4).max(usecs(TCP_RTO_MIN));
+        self.rto_us = rto.min(usecs(TCP_RTO_MAX)) as u32;
+    }
+
+    /// The smoothed RTT, once there is a sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        (self.srtt_us != 0).then(|| Duration::from_micros(self.srtt_us.into()))
+    }
+
+    /// The RTT variation (0 before the first sample).
+    pub fn rttvar(&self) -> Duration {
+        Duration::from_micros(self.rttvar_us.into())
+    }
+
+    /// The current RTO, without backoff.
+    pub fn rto(&self) -> Duration {
+        Duration::from_micros(self.rto_us.into())
+    }
+
+    /// Forget the RTT estimate: the initial RTO again (RFC 6298 (5.7)).
+    pub fn rtt_reset(&mut self) {
+        self.srtt_us = 0;
+        self.rttvar_us = 0;
+        self.rto_us = usecs(TCP_RTO_INITIAL) as u32;
     }
 
     /// The current RTO with exponential backoff.
     pub fn rto_backed_off(&self) -> Duration {
         let shift = self.rxtshift.min(16);
-        (self.rto * (1u32 << shift)).min(TCP_RTO_MAX)
+        (self.rto() * (1u32 << shift)).min(TCP_RTO_MAX)
     }
+}
+
+/// A duration in whole microseconds (saturating).
+fn usecs(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// What the peer's SYN offered, kept until the handshake completes.
@@ -566,16 +601,25 @@ mod tests {
         let mut tp = TcpCb::new(Inpcb::new(64));
         tp.rtt_update(Duration::from_millis(10));
         assert_eq!(
-            tp.rto,
+            tp.rto(),
             Duration::from_millis(210),
             "SRTT + 200 ms like Linux"
         );
         tp.rtt_update(Duration::from_millis(1000));
-        assert!(tp.rto > Duration::from_millis(1000));
+        // SRTT 10 + 990 / 8, RTTVAR (5 * 3 + 990) / 4 ms.
+        assert_eq!(tp.srtt(), Some(Duration::from_micros(133_750)));
+        assert_eq!(tp.rttvar(), Duration::from_micros(251_250));
+        assert_eq!(tp.rto(), Duration::from_micros(133_750 + 4 * 251_250));
         tp.rxtshift = 3;
-        assert_eq!(tp.rto_backed_off(), (tp.rto * 8).min(TCP_RTO_MAX));
+        assert_eq!(tp.rto_backed_off(), (tp.rto() * 8).min(TCP_RTO_MAX));
         tp.rxtshift = 40;
         assert_eq!(tp.rto_backed_off(), TCP_RTO_MAX);
+        // A zero sample still counts as a measurement (Linux's 1 us floor).
+        tp.rtt_reset();
+        assert_eq!((tp.srtt(), tp.rto()), (None, TCP_RTO_INITIAL));
+        tp.rtt_update(Duration::ZERO);
+        assert_eq!(tp.srtt(), Some(Duration::from_micros(1)));
+        assert_eq!(tp.rto(), TCP_RTO_MIN + Duration::from_micros(1));
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                     dest: inp.user_addr(dst.ip(), dst.port()),
                     payload: Vec::new(),
                 };
-                sock_queue_err(&mut so.so_errqueue, so.so_rcv.sb_hiwat, e);
+                sock_queue_err(&mut so.so_errqueue, so.so_rcv.sb_hiwat(), e);
                 cx.sockets().sowakeup(so.handle);
             }
             return Err(Errno::EMSGSIZE);
@@ -304,7 +304,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 
     fn pru_rcvlowat(&self, _cx: &C, so: &mut Socket, lowat: usize) {
-        so.so_rcv.sb_lowat = lowat.max(1);
+        so.so_rcv.sb_lowat = lowat.clamp(1, i32::MAX as usize) as u32;
     }
 
     fn pru_peeraddr(&self, so: &Socket) -> Result<SocketAddr, Errno> {
@@ -722,7 +722,7 @@ fn udp_err(
             dest: inp.user_addr(remote.ip(), remote.port()),
             payload: icmp.payload.to_vec(),
         };
-        let hiwat = so.so_rcv.sb_hiwat;
+        let hiwat = so.so_rcv.sb_hiwat();
         sock_queue_err(&mut so.so_errqueue, hiwat, e);
         so.so_error = Some(err);
         cx.sockets().sowakeup(h);
