@@ -71,8 +71,10 @@ struct Interest {
     /// On the set's ready list (Linux's `ep_is_linked`).
     queued: bool,
     /// Which registration this is: a ready-list entry left behind by a
-    /// deleted registration of the same fd names an older one.
-    id: u64,
+    /// deleted registration of the same fd names an older one. (u32,
+    /// wrapping: a stale entry would have to outlive 2^32 registrations
+    /// in its set to be taken for a new one; 8 bytes less per interest.)
+    id: u32,
 }
 
 /// A set's interests and its ready list (Linux's `rdllist`): entries that
@@ -90,8 +92,8 @@ struct Interest {
 #[derive(Debug, Default)]
 struct Inner {
     interests: FastMap<i32, Interest>,
-    ready: VecDeque<(i32, u64)>,
-    next_id: u64,
+    ready: VecDeque<(i32, u32)>,
+    next_id: u32,
 }
 
 impl Inner {
@@ -176,12 +178,78 @@ thread_local! {
 /// One registration of a socket: the set and the fd it was added as.
 type Registration = (Arc<EpollSet>, i32);
 
+/// The registrations watching one socket. Nearly every watched socket is
+/// in one set, so one is kept inline: no allocation per watched socket
+/// (memory per held connection, issue 18), and `notify` copies it without
+/// allocating.
+#[derive(Clone, Default)]
+enum Watchers {
+    #[default]
+    None,
+    One(Registration),
+    Many(Vec<Registration>),
+}
+
+impl Watchers {
+    fn push(&mut self, r: Registration) {
+        *self = match std::mem::take(self) {
+            Watchers::None => Watchers::One(r),
+            Watchers::One(a) => Watchers::Many(vec![a, r]),
+            Watchers::Many(mut v) => {
+                v.push(r);
+                Watchers::Many(v)
+            }
+        };
+    }
+
+    /// Drop the registrations `gone` matches; true when none is left.
+    fn remove(&mut self, gone: impl Fn(&Registration) -> bool) -> bool {
+        match self {
+            Watchers::None => {}
+            Watchers::One(a) => {
+                if gone(a) {
+                    *self = Watchers::None;
+                }
+            }
+            Watchers::Many(v) => {
+                v.retain(|r| !gone(r));
+                if v.len() == 1 {
+                    *self = Watchers::One(v.swap_remove(0));
+                } else if v.is_empty() {
+                    *self = Watchers::None;
+                }
+            }
+        }
+        matches!(self, Watchers::None)
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Registration> {
+        match self {
+            Watchers::None => [].iter(),
+            Watchers::One(a) => std::slice::from_ref(a).iter(),
+            Watchers::Many(v) => v.iter(),
+        }
+    }
+}
+
+/// Drop `h`'s registrations that `gone` matches, and its entry once none
+/// is left.
+fn unwatch(
+    w: &mut FastMap<SocketHandle, Watchers>,
+    h: SocketHandle,
+    gone: impl Fn(&Registration) -> bool,
+) {
+    if w.get_mut(&h).is_some_and(|v| v.remove(gone)) {
+        w.remove(&h);
+    }
+}
+
 /// epfd → set.
 #[derive(Default)]
 pub struct EpollTable {
     sets: Mutex<FastMap<i32, Arc<EpollSet>>>,
     /// socket → (set, fd) of each registration watching it.
-    watchers: Mutex<FastMap<SocketHandle, Vec<Registration>>>,
+    watchers: Mutex<FastMap<SocketHandle, Watchers>>,
 }
 
 impl EpollTable {
@@ -246,7 +314,7 @@ impl EpollTable {
                 if inner.interests.contains_key(&fd) {
                     return Err(libc::EEXIST);
                 }
-                inner.next_id += 1;
+                inner.next_id = inner.next_id.wrapping_add(1);
                 let id = inner.next_id;
                 inner.interests.insert(
                     fd,
@@ -261,12 +329,10 @@ impl EpollTable {
                         id,
                     },
                 );
-                // Most sockets are watched by one set: room for one, not
-                // Vec's first growth of four (memory per held connection).
                 self.watchers
                     .lock()
                     .entry(h)
-                    .or_insert_with(|| Vec::with_capacity(1))
+                    .or_default()
                     .push((set.clone(), fd));
                 crate::loopback::epoll_add(epfd, fd, &inner.interests[&fd].file);
                 if s.stack.remote().is_some() {
@@ -307,18 +373,9 @@ impl EpollTable {
                         (real().epoll_ctl)(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
                     };
                 }
-                let mut w = self.watchers.lock();
-                if let Some(v) = w.get_mut(&h) {
-                    if let Some(pos) = v
-                        .iter()
-                        .position(|(x, xfd)| Arc::ptr_eq(x, &set) && *xfd == fd)
-                    {
-                        v.swap_remove(pos);
-                    }
-                    if v.is_empty() {
-                        w.remove(&h);
-                    }
-                }
+                unwatch(&mut self.watchers.lock(), h, |(x, xfd)| {
+                    Arc::ptr_eq(x, &set) && *xfd == fd
+                });
             }
             _ => return Err(libc::EINVAL),
         }
@@ -337,11 +394,12 @@ impl EpollTable {
     /// The stack socket `h` changed: put its entries on their sets' ready
     /// lists (Linux's `ep_poll_callback`) and wake the sets.
     pub fn notify(&self, h: SocketHandle) {
-        let regs: Vec<Registration> = match self.watchers.lock().get(&h) {
+        let regs = match self.watchers.lock().get(&h) {
             Some(v) => v.clone(),
             None => return,
         };
-        for (set, fd) in regs {
+        for (set, fd) in regs.iter() {
+            let fd = *fd;
             let mut inner = set.inner.lock();
             let first = match inner.interests.get_mut(&fd) {
                 Some(i) if i.file.handle == h => {
@@ -367,14 +425,14 @@ impl EpollTable {
             .lock()
             .remove(&file.handle)
             .unwrap_or_default();
-        for (set, fd) in regs {
+        for (set, fd) in regs.iter() {
             let mut inner = set.inner.lock();
             if inner
                 .interests
-                .get(&fd)
+                .get(fd)
                 .is_some_and(|i| Arc::ptr_eq(&i.file, file))
             {
-                inner.interests.remove(&fd);
+                inner.interests.remove(fd);
             }
         }
     }
@@ -429,15 +487,9 @@ impl EpollTable {
                 i.events
             };
             out.push((epfd, ev, i.data));
-            {
-                let mut w = self.watchers.lock();
-                if let Some(v) = w.get_mut(&file.handle) {
-                    v.retain(|(x, xfd)| !(Arc::ptr_eq(x, &set) && *xfd == fd));
-                    if v.is_empty() {
-                        w.remove(&file.handle);
-                    }
-                }
-            }
+            unwatch(&mut self.watchers.lock(), file.handle, |(x, xfd)| {
+                Arc::ptr_eq(x, &set) && *xfd == fd
+            });
         }
         out
     }
@@ -456,12 +508,7 @@ impl EpollTable {
             .collect();
         let mut w = self.watchers.lock();
         for h in handles {
-            if let Some(v) = w.get_mut(&h) {
-                v.retain(|(x, _)| !Arc::ptr_eq(x, &set));
-                if v.is_empty() {
-                    w.remove(&h);
-                }
-            }
+            unwatch(&mut w, h, |(x, _)| Arc::ptr_eq(x, &set));
         }
         drop(w);
         crate::driver::unprotect_and_close(set.notifier);
@@ -711,5 +758,74 @@ impl EpollTable {
             }
         }
         !inner.ready.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> Arc<EpollSet> {
+        Arc::new(EpollSet {
+            notifier: -1,
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    #[test]
+    fn what_every_watched_socket_carries_stays_small() {
+        // One interest and one watcher entry per connection in an epoll
+        // set (issue 18: memory per held connection).
+        assert!(std::mem::size_of::<Interest>() <= 32);
+        assert!(std::mem::size_of::<Watchers>() <= 24);
+    }
+
+    #[test]
+    fn one_watcher_inline_then_many_then_back() {
+        let (a, b) = (set(), set());
+        let mut w = Watchers::default();
+        w.push((a.clone(), 5));
+        assert!(matches!(w, Watchers::One(_)));
+        w.push((b.clone(), 5));
+        w.push((a.clone(), 6));
+        assert_eq!(w.iter().count(), 3);
+        let of = |s: &Arc<EpollSet>| {
+            let s = s.clone();
+            move |(x, _): &Registration| Arc::ptr_eq(x, &s)
+        };
+        assert!(!w.remove(of(&a)), "b's registration is left");
+        assert!(matches!(&w, Watchers::One((x, 5)) if Arc::ptr_eq(x, &b)));
+        assert!(!w.remove(of(&a)), "nothing of a's: unchanged");
+        assert!(w.remove(of(&b)));
+        assert_eq!(w.iter().count(), 0);
+    }
+
+    #[test]
+    fn a_stale_ready_entry_is_skipped_after_re_registration() {
+        let mut inner = Inner::default();
+        let file = |id| Interest {
+            file: Arc::new(OpenFile::new(
+                SocketHandle::from_u64(1),
+                stack::Domain::Inet,
+                stack::SockType::Stream,
+                false,
+            )),
+            events: 0,
+            data: 0,
+            disarmed: false,
+            pending: false,
+            last_changes: None,
+            queued: false,
+            id,
+        };
+        inner.interests.insert(3, file(u32::MAX));
+        assert!(inner.enqueue(3));
+        // Deleted and added again (the id wraps): the old entry stays
+        // on the list and names the old registration.
+        inner.interests.insert(3, file(0));
+        assert!(!inner.enqueue(3), "queued behind the stale entry");
+        assert_eq!(inner.ready.len(), 2);
+        assert_eq!(inner.dequeue(), Some(3));
+        assert_eq!(inner.dequeue(), None, "the stale entry is dropped");
     }
 }
