@@ -454,6 +454,7 @@ fn put_info<'w>(w: &'w mut Writer, info: &Option<DgramInfo>) -> &'w mut Writer {
             .u8(i.tos)
             .u8(i.ttl)
             .u64(i.stamp.total_micros())
+            .u16(i.gso_size)
             .u16(i.want),
     }
 }
@@ -470,6 +471,7 @@ fn get_info(r: &mut Reader<'_>) -> Result<Option<DgramInfo>, Malformed> {
         tos: r.u8()?,
         ttl: r.u8()?,
         stamp: stack::Instant::from_micros(r.u64()?),
+        gso_size: r.u16()?,
         want: r.u16()?,
     }))
 }
@@ -726,6 +728,7 @@ mod tests {
                     tos: 4,
                     ttl: 63,
                     stamp: stack::Instant::from_micros(12345),
+                    gso_size: 1200,
                     want: 5,
                 }),
             }),

@@ -114,6 +114,8 @@ pub const CMSG_WANT_PKTINFO6: u16 = 64;
 pub const CMSG_WANT_HOPLIMIT6: u16 = 128;
 pub const CMSG_WANT_TCLASS6: u16 = 256;
 pub const CMSG_WANT_ORIGDSTADDR6: u16 = 512;
+/// UDP_GRO: a super-datagram's piece size (SOL_UDP, UDP_GRO, an int).
+pub const CMSG_WANT_UDP_GRO: u16 = 1024;
 
 /// How a datagram arrived, kept with it in the receive buffer, and the
 /// control messages its receiver asked for (`want`: `CMSG_WANT_*` bits,
@@ -131,6 +133,9 @@ pub struct DgramInfo {
     pub ttl: u8,
     /// When it arrived (the stack's clock).
     pub stamp: crate::time::Instant,
+    /// A super-datagram taken whole by a UDP_GRO socket: its piece size
+    /// (the UDP_GRO control message); 0 for an ordinary datagram.
+    pub gso_size: u16,
     pub want: u16,
 }
 
@@ -143,6 +148,7 @@ impl Default for DgramInfo {
             tos: 0,
             ttl: 0,
             stamp: crate::time::Instant::ZERO,
+            gso_size: 0,
             want: 0,
         }
     }

@@ -367,10 +367,7 @@ impl Config {
             gateway6: None,
             ifindex: 2,
             mtu: 1500,
-            offloads: crate::offload::Offloads {
-                tso4: false,
-                tso6: false,
-            },
+            offloads: crate::offload::Offloads::default(),
             sysctl: Sysctl::default(),
             seed: 0x5eed,
             secret: 0x5ec2e7,

@@ -232,7 +232,7 @@ impl Stack {
             let looped = self.txq.lock().looped.pop_front();
             if let Some((frame, ifindex)) = looped {
                 Stats::bump(&self.stats.frames_in);
-                ip_input::ip_input(self, self.last_now(), &frame, ifindex, false);
+                ip_input::ip_input(self, self.last_now(), &frame, ifindex, RxMeta::default());
                 continue;
             }
             let (frame, meta) = self.txq.lock().frames.pop_front()?;
@@ -242,9 +242,14 @@ impl Stack {
                     Stats::bump(&self.stats.frames_in);
                     Stats::bump(&self.stats.frames_looped);
                     // A super-segment's checksum is partial: trusted, as
-                    // Linux's loopback trusts CHECKSUM_PARTIAL.
-                    let trusted = meta.gso_size != 0;
-                    ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX, trusted);
+                    // Linux's loopback trusts CHECKSUM_PARTIAL; a UDP
+                    // super-datagram arrives whole, as on Linux's lo.
+                    let rx = RxMeta {
+                        csum_ok: meta.gso_size != 0,
+                        gso: meta.gso_size != 0,
+                        udp_gso_size: if meta.udp { meta.gso_size } else { 0 },
+                    };
+                    ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX, rx);
                     self.recycle(frame);
                 }
                 _ => return Some((frame, meta)),
@@ -334,7 +339,7 @@ impl Stack {
         if rx.csum_ok {
             Stats::bump(&self.stats.csum_trusted_in);
         }
-        ip_input::ip_input(self, now, frame, self.config.ifindex, rx.csum_ok);
+        ip_input::ip_input(self, now, frame, self.config.ifindex, rx);
     }
 
     /// A frame read from a device opened with `IFF_VNET_HDR`: its
@@ -491,7 +496,7 @@ impl Stack {
             let once = crate::netinet::in_pcb::SendOnce::from_bytes(val).ok_or(Errno::EINVAL)?;
             return self.with_socket(h, |so| {
                 if so.so_type == crate::SockType::Dgram {
-                    so.so_pcb.inp_mut().send_once = once;
+                    so.so_pcb.inp_mut().send_once = once.to_bytes();
                 }
                 Ok(())
             });

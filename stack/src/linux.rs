@@ -53,9 +53,10 @@ pub const SOCKSHIM_SIOCGSTAMP: i32 = 1;
 /// SIOCATMARK through the same level: an int, 1 at the urgent mark.
 pub const SOCKSHIM_SIOCATMARK: i32 = 2;
 /// setsockopt at the same level: the next datagram's IP_TOS / IP_TTL /
-/// IPV6_TCLASS / IPV6_HOPLIMIT, from sendmsg's control messages (8 bytes:
-/// a mask of which follow, 1 tos, 2 ttl, 4 tclass, 8 hop limit, then the
-/// four values). The stack's next send on the socket takes them.
+/// IPV6_TCLASS / IPV6_HOPLIMIT / UDP_SEGMENT, from sendmsg's control
+/// messages (8 bytes: a mask of which follow, 1 tos, 2 ttl, 4 tclass, 8 hop
+/// limit, 16 segment size, then the four byte values and the u16). The
+/// stack's next send on the socket takes them.
 pub const SOCKSHIM_SEND_ONCE: i32 = 3;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
@@ -126,6 +127,12 @@ pub const TCP_INQ: i32 = 36;
 pub const TCP_CM_INQ: i32 = TCP_INQ;
 
 pub const UDP_CORK: i32 = 1;
+/// setsockopt(SOL_UDP): the payload bytes of each datagram a send is cut
+/// into (0: off); also a sendmsg control message of a u16.
+pub const UDP_SEGMENT: i32 = 103;
+/// setsockopt(SOL_UDP): take super-datagrams whole, their segment size
+/// reported by a control message of the same name (an int).
+pub const UDP_GRO: i32 = 104;
 
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;

@@ -12,6 +12,9 @@ pub struct Offloads {
     pub tso4: bool,
     /// TCP over IPv6 may leave as super-segments (TSO6).
     pub tso6: bool,
+    /// UDP super-datagrams (UDP_SEGMENT) may leave whole, both families
+    /// (USO4 and USO6, which the kernel takes only together).
+    pub uso: bool,
 }
 
 /// The largest TCP payload one super-segment carries: the IP packet must
@@ -22,13 +25,16 @@ pub const TSO_MAX_PAYLOAD: usize = 65_535 - 40 - 60;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TxMeta {
     /// 0: an ordinary frame, checksums complete. Otherwise a TCP
-    /// super-segment to cut into pieces of this many payload bytes; its
-    /// TCP checksum field holds only the pseudo-header sum (partial).
+    /// super-segment (or with `udp` a UDP super-datagram) to cut into
+    /// pieces of this many payload bytes; its transport checksum field
+    /// holds only the pseudo-header sum (partial).
     pub gso_size: u16,
     pub v6: bool,
-    /// Where the TCP header starts (the IP header's length).
+    /// A UDP super-datagram (UDP_SEGMENT): each piece is a datagram.
+    pub udp: bool,
+    /// Where the transport header starts (the IP header's length).
     pub csum_start: u16,
-    /// IP and TCP headers' length: what each piece repeats.
+    /// IP and transport headers' length: what each piece repeats.
     pub hdr_len: u16,
 }
 
@@ -36,6 +42,7 @@ impl TxMeta {
     pub const NONE: TxMeta = TxMeta {
         gso_size: 0,
         v6: false,
+        udp: false,
         csum_start: 0,
         hdr_len: 0,
     };
@@ -47,6 +54,11 @@ pub struct RxMeta {
     /// The transport checksum was checked by the kernel, or left partial
     /// by it (a frame that never left the machine): not verified again.
     pub csum_ok: bool,
-    /// A TCP super-frame (GRO/GSO), longer than the MTU: one segment.
+    /// A TCP super-frame (GRO/GSO), longer than the MTU: one segment; or
+    /// a UDP super-datagram (`udp_gso_size` set).
     pub gso: bool,
+    /// A UDP super-datagram's piece size: it stands for datagrams of this
+    /// many payload bytes (the last shorter), split for a socket without
+    /// UDP_GRO (udp_gso.rs). 0 for anything else.
+    pub udp_gso_size: u16,
 }

@@ -104,12 +104,15 @@ stats! {
     // payload bytes they carried.
     tcp_tso_out,
     tcp_tso_bytes_out,
+    // UDP super-datagrams (UDP_SEGMENT) left whole for the device to cut
+    // (USO) or for loopback.
+    udp_gso_out,
     // Super-frames the kernel handed us whole (its GSO/GRO), and frames
     // whose transport checksum it had checked or left partial.
     gso_frames_in,
     csum_trusted_in,
-    // Frames from the device with a virtio_net_hdr we do not take (UDP
-    // GSO, truncated header).
+    // Frames from the device with a virtio_net_hdr we do not take (old
+    // UFO, an unknown GSO type, truncated header).
     drop_vnet_hdr,
 }
 

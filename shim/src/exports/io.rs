@@ -128,10 +128,11 @@ pub(crate) fn msghdr_in(m: &libc::msghdr, send: bool) -> R<(Option<UserAddr>, Ve
     Ok((name, iovecs_in(m.msg_iov, m.msg_iovlen)?))
 }
 
-/// A datagram's IP_TOS, IP_TTL, IPV6_TCLASS and IPV6_HOPLIMIT control
-/// messages on sendmsg, checked as Linux's ip_cmsg_send and
-/// ip6_datagram_send_ctl check them (EINVAL), as SOCKSHIM_SEND_ONCE's
-/// bytes; None when there are none. Other control messages are ignored.
+/// A datagram's IP_TOS, IP_TTL, IPV6_TCLASS, IPV6_HOPLIMIT and UDP_SEGMENT
+/// control messages on sendmsg, checked as Linux's ip_cmsg_send,
+/// ip6_datagram_send_ctl and udp_cmsg_send check them (EINVAL), as
+/// SOCKSHIM_SEND_ONCE's bytes; None when there are none. Other control
+/// messages are ignored.
 fn send_cmsgs(m: &libc::msghdr) -> R<Option<[u8; 8]>> {
     const HDR: usize = 16;
     const OPTMEM_MAX: usize = 1 << 16;
@@ -180,6 +181,13 @@ fn send_cmsgs(m: &libc::msghdr) -> R<Option<[u8; 8]>> {
                 once.tclass = byte(int()?, -1)?.or(Some(0xff));
             }
             (libc::SOL_IPV6, libc::IPV6_HOPLIMIT) => once.hops = byte(int()?, -1)?,
+            // udp_cmsg_send: UDP_SEGMENT's u16 exactly; any other SOL_UDP
+            // message is EINVAL.
+            (libc::SOL_UDP, stack::linux::UDP_SEGMENT) => match *data {
+                [a, b] => once.gso_size = Some(u16::from_ne_bytes([a, b])),
+                _ => return Err(libc::EINVAL),
+            },
+            (libc::SOL_UDP, _) => return Err(libc::EINVAL),
             _ => {
                 off += clen.div_ceil(8) * 8;
                 continue;

@@ -12,9 +12,10 @@ use crate::time::Instant;
 
 /// Bytes of record header in front of each queued datagram: family,
 /// sender address (16 bytes), port, length.
-/// (21 bytes: family, address, port, length; then the arrival, 50 bytes:
-/// destination 19, interface 4, spec_dst 17, tos 1, ttl 1, stamp 8.)
-pub const DGRAM_HDR: usize = 71;
+/// (21 bytes: family, address, port, length; then the arrival, 52 bytes:
+/// destination 19, interface 4, spec_dst 17, tos 1, ttl 1, stamp 8, the
+/// piece size of a super-datagram 2.)
+pub const DGRAM_HDR: usize = 73;
 
 /// An address as 17 bytes: family (4 or 6), then 16 (IPv4 v4-mapped).
 fn put_ip(b: &mut [u8], ip: IpAddr) {
@@ -192,6 +193,7 @@ impl SockBuf {
         hdr[61] = info.tos;
         hdr[62] = info.ttl;
         hdr[63..71].copy_from_slice(&info.stamp.total_micros().to_be_bytes());
+        hdr[71..73].copy_from_slice(&info.gso_size.to_be_bytes());
         self.ring.push(&hdr);
         self.ring.push(payload);
         d.count += 1;
@@ -233,6 +235,7 @@ impl SockBuf {
             tos: h[61],
             ttl: h[62],
             stamp: Instant::from_micros(u64::from_be_bytes(stamp)),
+            gso_size: u16::from_be_bytes([h[71], h[72]]),
             want: 0,
         })
     }

@@ -39,19 +39,23 @@ pub const RX6_RECVERR: u8 = 16;
 pub const INP_BOUNDADDR: u32 = 0x08;
 
 /// A datagram's own IP_TOS/IP_TTL (IPv4) or IPV6_TCLASS/IPV6_HOPLIMIT
-/// (IPv6), from sendmsg's control messages: the next send takes them.
+/// (IPv6), and its UDP_SEGMENT size, from sendmsg's control messages: the
+/// next send takes them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SendOnce {
     pub tos: Option<u8>,
     pub ttl: Option<u8>,
     pub tclass: Option<u8>,
     pub hops: Option<u8>,
+    /// UDP_SEGMENT for this send (0 included: no segmentation), in place
+    /// of the socket's.
+    pub gso_size: Option<u16>,
 }
 
 impl SendOnce {
     /// From SOCKSHIM_SEND_ONCE's bytes (linux.rs).
     pub fn from_bytes(b: &[u8]) -> Option<SendOnce> {
-        let [mask, tos, ttl, tclass, hops, ..] = *b else {
+        let [mask, tos, ttl, tclass, hops, g0, g1, ..] = *b else {
             return None;
         };
         let bit = |n: u8, v: u8| (mask & n != 0).then_some(v);
@@ -60,6 +64,7 @@ impl SendOnce {
             ttl: bit(2, ttl),
             tclass: bit(4, tclass),
             hops: bit(8, hops),
+            gso_size: (mask & 16 != 0).then_some(u16::from_ne_bytes([g0, g1])),
         })
     }
 
@@ -78,6 +83,10 @@ impl SendOnce {
                 b[0] |= n;
                 b[1 + i] = v;
             }
+        }
+        if let Some(g) = self.gso_size {
+            b[0] |= 16;
+            b[5..7].copy_from_slice(&g.to_ne_bytes());
         }
         b
     }
@@ -155,8 +164,14 @@ pub struct Inpcb {
     pub mc_addr: Ipv4Addr,
     /// IP_MULTICAST_ALL (default on): receive groups other sockets joined.
     pub mc_all: bool,
-    /// The next datagram's own TOS/TTL (sendmsg's control messages).
-    pub send_once: SendOnce,
+    /// UDP_SEGMENT: cut each send into datagrams of this many bytes (0: off).
+    pub udp_gso_size: u16,
+    /// UDP_GRO: take super-datagrams whole (udp_gso.rs).
+    pub udp_gro: bool,
+    /// The next datagram's own TOS/TTL/segment size (sendmsg's control
+    /// messages), kept as `SendOnce::to_bytes` (8 bytes where the parsed
+    /// form takes 12: every TCP connection carries this PCB).
+    pub send_once: [u8; 8],
 }
 
 impl Inpcb {
@@ -193,7 +208,9 @@ impl Inpcb {
             mc_ifindex: 0,
             mc_addr: Ipv4Addr::UNSPECIFIED,
             mc_all: true,
-            send_once: SendOnce::default(),
+            udp_gso_size: 0,
+            udp_gro: false,
+            send_once: [0; 8],
         }
     }
 
@@ -845,8 +862,14 @@ mod tests {
             ttl: None,
             tclass: Some(0xb8),
             hops: Some(9),
+            gso_size: Some(1400),
         };
         assert_eq!(SendOnce::from_bytes(&once.to_bytes()), Some(once));
+        let zero = SendOnce {
+            gso_size: Some(0),
+            ..SendOnce::default()
+        };
+        assert_eq!(SendOnce::from_bytes(&zero.to_bytes()), Some(zero));
         assert_eq!(SendOnce::from_bytes(&[1, 2, 3]), None, "too short");
         let mut inp = Inpcb::new(64);
         once.apply(&mut inp, false);

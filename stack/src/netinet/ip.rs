@@ -149,6 +149,8 @@ pub(crate) struct IpIn<'a> {
     /// The transport checksum was checked by the device or left partial
     /// by the local kernel: not verified again.
     pub csum_ok: bool,
+    /// A UDP super-datagram's piece size (udp_gso.rs), else 0.
+    pub udp_gso_size: u16,
     /// The interface it came in on: the device, or loopback.
     pub ifindex: u32,
 }
@@ -264,15 +266,24 @@ pub(crate) fn ip_output(
     ip_output_gso(cx, h, payload_len, fill, None)
 }
 
-/// `ip_output` for a TCP super-segment when `gso` is `Some((piece, l4))`:
-/// the device cuts its payload into `piece`-byte segments, each with the
-/// `l4` bytes of TCP header (see tcp_tso.rs).
+/// How the device cuts a super-frame: payload pieces of `piece` bytes,
+/// each behind the `l4_hdr` bytes of transport header (TCP's, see
+/// tcp_tso.rs, or with `udp` UDP's 8, see udp_gso.rs).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gso {
+    pub piece: u16,
+    pub l4_hdr: usize,
+    pub udp: bool,
+}
+
+/// `ip_output` for a super-frame when `gso` is given: the device cuts it
+/// (or, to our own address, loopback takes it whole).
 pub(crate) fn ip_output_gso(
     cx: &impl InetCx,
     h: &IpHeader,
     payload_len: usize,
     fill: impl FnOnce(&mut [u8]),
-    gso: Option<(u16, usize)>,
+    gso: Option<Gso>,
 ) {
     let hl = h.header_len();
     let mut buf = cx.frame_buf();
@@ -284,11 +295,12 @@ pub(crate) fn ip_output_gso(
     }
     fill(&mut buf[hl..]);
     let meta = match gso {
-        Some((piece, l4)) => crate::offload::TxMeta {
-            gso_size: piece,
+        Some(g) => crate::offload::TxMeta {
+            gso_size: g.piece,
             v6: h.dst.is_ipv6(),
+            udp: g.udp,
             csum_start: hl as u16,
-            hdr_len: (hl + l4) as u16,
+            hdr_len: (hl + g.l4_hdr) as u16,
         },
         None => crate::offload::TxMeta::NONE,
     };
@@ -367,6 +379,31 @@ pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8
 
 /// Linux's IP_PMTUDISC_OMIT, the largest IP_MTU_DISCOVER value.
 const IP_PMTUDISC_OMIT: i32 = 5;
+const IP_PMTUDISC_WANT: u8 = 1;
+const IP_PMTUDISC_DO: u8 = 2;
+const IP_PMTUDISC_PROBE: u8 = 3;
+const IP_PMTUDISC_INTERFACE: u8 = 4;
+
+/// Whether a datagram under IP_MTU_DISCOVER `pmtudisc` is never cut to the
+/// MTU (EMSGSIZE instead): DO, PROBE and INTERFACE (Linux's
+/// `!ip_sk_ignore_df`).
+pub(crate) fn ip_never_fragments(pmtudisc: u8) -> bool {
+    matches!(
+        pmtudisc,
+        IP_PMTUDISC_DO | IP_PMTUDISC_PROBE | IP_PMTUDISC_INTERFACE
+    )
+}
+
+/// Whether a datagram under `pmtudisc` carries DF (Linux's __ip_make_skb):
+/// always with DO and PROBE, with WANT (the default) when it `fits` the
+/// MTU whole; never with DONT, INTERFACE or OMIT.
+pub(crate) fn ip_sets_df(pmtudisc: u8, fits: bool) -> bool {
+    match pmtudisc {
+        IP_PMTUDISC_DO | IP_PMTUDISC_PROBE => true,
+        IP_PMTUDISC_WANT => fits,
+        _ => false,
+    }
+}
 
 /// The value of an IPPROTO_IP int option as Linux's do_ip_setsockopt reads
 /// it: 4 bytes, or with a shorter optlen one unsigned byte; no bytes at all

@@ -11,12 +11,13 @@ use std::net::Ipv6Addr;
 use crate::netinet::icmp_error::send_icmp6;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{is_local, IpIn};
+use crate::offload::RxMeta;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::ipv6ext::{self, param_problem, ExtError};
 use crate::wire::{self, icmpv6, Icmpv6Repr, Ipv6Repr, WireError};
 
-pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], csum_ok: bool) {
+pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta) {
     let (ip, payload) = match Ipv6Repr::parse(frame) {
         Ok(v) => v,
         Err(WireError::Unsupported) => {
@@ -59,7 +60,7 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], csum_ok: b
     if let Some(frag) = walk.fragment {
         // The whole datagram once reassembled.
         if let Some(whole) = crate::netinet::ip_reass::ip6_reass(cx, now, packet, frag) {
-            ip6_input(cx, now, &whole, false);
+            ip6_input(cx, now, &whole, RxMeta::default());
         }
         return;
     }
@@ -74,7 +75,8 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], csum_ok: b
         src: src.into(),
         dst: dst.into(),
         packet,
-        csum_ok,
+        csum_ok: rx.csum_ok,
+        udp_gso_size: rx.udp_gso_size,
         ifindex,
     };
     match walk.protocol {

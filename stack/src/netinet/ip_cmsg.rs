@@ -1,5 +1,6 @@
 //! The control messages recvmsg gives a datagram (Linux's sock_recv_cmsgs
 //! then ip_cmsg_recv_offset, in that order): SO_TIMESTAMP / SO_TIMESTAMPNS,
+//! UDP_GRO's piece size (udp_recvmsg's udp_cmsg_recv), then
 //! IP_PKTINFO, IP_TTL, IP_TOS and IP_ORIGDSTADDR; on an AF_INET6 socket
 //! IPV6_PKTINFO, then IPV6_HOPLIMIT, IPV6_TCLASS and IPV6_ORIGDSTADDR for
 //! an IPv6 datagram (udpv6_recvmsg's order), each a whole cmsghdr
@@ -51,6 +52,11 @@ pub fn ip_cmsg_recv(info: &DgramInfo, realtime: (i64, u32)) -> Vec<Vec<u8>> {
         d[..8].copy_from_slice(&secs.to_ne_bytes());
         d[8..].copy_from_slice(&i64::from(nanos / 1000).to_ne_bytes());
         out.push(cmsg(SOL_SOCKET, SO_TIMESTAMP, &d));
+    }
+    // udp_cmsg_recv: a super-datagram taken whole under UDP_GRO.
+    if info.want & CMSG_WANT_UDP_GRO != 0 && info.gso_size != 0 {
+        let size = i32::from(info.gso_size);
+        out.push(cmsg(IPPROTO_UDP, UDP_GRO, &size.to_ne_bytes()));
     }
     // ip6_datagram_recv_common_ctl: IPV6_PKTINFO, for IPv4 datagrams too
     // (their destination v4-mapped).
@@ -152,6 +158,7 @@ mod tests {
             tos: 0x10,
             ttl: 64,
             stamp: crate::time::Instant::ZERO,
+            gso_size: 0,
             want,
         }
     }

@@ -6,17 +6,18 @@ use std::net::IpAddr;
 
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{is_broadcast, is_local, IpIn};
+use crate::offload::RxMeta;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, Ipv4Repr, WireError};
 
 /// `ifindex`: the interface it arrived on (the device, or loopback).
-/// `csum_ok`: the device checked (or the local kernel left partial) the
-/// transport checksum; it is not verified again.
-pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32, csum_ok: bool) {
+/// `rx`: what the device said of it (the transport checksum checked, or
+/// left partial by the local kernel: not verified again; a super-frame).
+pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32, rx: RxMeta) {
     match frame.first().map(|b| b >> 4) {
         Some(4) => {}
-        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame, csum_ok),
+        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame, rx),
         _ => {
             Stats::bump(&cx.stats().drop_not_ip);
             return;
@@ -27,7 +28,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         Err(WireError::Unsupported) => {
             // A fragment; the whole datagram once reassembled.
             if let Some(whole) = crate::netinet::ip_reass::ip4_reass(cx, now, frame) {
-                ip_input(cx, now, &whole, ifindex, false);
+                ip_input(cx, now, &whole, ifindex, RxMeta::default());
             }
             return;
         }
@@ -66,7 +67,8 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         src: ip.src_addr.into(),
         dst,
         packet: &frame[..total],
-        csum_ok,
+        csum_ok: rx.csum_ok,
+        udp_gso_size: rx.udp_gso_size,
         ifindex,
     };
     match ip.protocol {

@@ -54,6 +54,7 @@ pub mod tcp_urg;
 pub mod tcp_usrreq;
 pub mod tcp_var;
 pub mod udp;
+pub(crate) mod udp_gso;
 
 #[cfg(test)]
 mod tcp_ecn_tests;

@@ -94,6 +94,10 @@ pub(crate) fn tcp_emit_tso(
             // The folded pseudo-header sum, not complemented.
             seg[16..18].copy_from_slice(&(!checksum::fold(pseudo)).to_be_bytes());
         },
-        Some((mss as u16, f.hlen)),
+        Some(ip::Gso {
+            piece: mss as u16,
+            l4_hdr: f.hlen,
+            udp: false,
+        }),
     );
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::api::{
     DgramInfo, Readiness, SockInfo, SockType, CMSG_WANT_HOPLIMIT6, CMSG_WANT_ORIGDSTADDR,
     CMSG_WANT_ORIGDSTADDR6, CMSG_WANT_PKTINFO, CMSG_WANT_PKTINFO6, CMSG_WANT_TCLASS6,
-    CMSG_WANT_TOS, CMSG_WANT_TTL,
+    CMSG_WANT_TOS, CMSG_WANT_TTL, CMSG_WANT_UDP_GRO,
 };
 use crate::errno::Errno;
 use crate::kern::errqueue::{
@@ -19,8 +19,8 @@ use crate::kern::sotable::lock_live;
 use crate::kern::uipc::{soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, RX6_HOPLIMIT, RX6_ORIGDSTADDR, RX6_PKTINFO,
-    RX6_RECVERR, RX6_TCLASS,
+    Inpcb, Proto, SendOnce, INP_ANONPORT, INP_BOUNDADDR, RX6_HOPLIMIT, RX6_ORIGDSTADDR,
+    RX6_PKTINFO, RX6_RECVERR, RX6_TCLASS,
 };
 use crate::netinet::in_pcbbind::in_pcbdest;
 use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
@@ -29,6 +29,7 @@ use crate::netinet::ip::IpIn;
 use crate::netinet::ip::{self, IpHeader};
 use crate::netinet::ip_mcast;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::udp_gso;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, UdpRepr};
@@ -168,6 +169,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
         // sendmsg's IP_TOS/IP_TTL/IPV6_TCLASS/IPV6_HOPLIMIT: this call's.
         let once = std::mem::take(&mut so.so_pcb.inp_mut().send_once);
+        let once = SendOnce::from_bytes(&once).unwrap_or_default();
         let dst = match to {
             Some(a) => {
                 if a.port() == 0 {
@@ -187,25 +189,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             // Linux's ipv6_local_error (from __ip6_append_data): under
             // IPV6_RECVERR the error queue learns of it too, with the
             // route's MTU; IPv4 queues nothing for this.
-            let inp = so.so_pcb.inp();
-            if dst.is_ipv6() && inp.rxopt6 & RX6_RECVERR != 0 {
-                let mtu = if dst.ip().is_loopback() || ip::is_local(cx, dst.ip()) {
-                    LOOPBACK_MTU
-                } else {
-                    cx.config().mtu
-                };
-                let e = ExtErr {
-                    errno: Errno::EMSGSIZE,
-                    origin: SO_EE_ORIGIN_LOCAL,
-                    ee_type: 0,
-                    code: 0,
-                    info: mtu as u32,
-                    offender: None,
-                    dest: inp.user_addr(dst.ip(), dst.port()),
-                    payload: Vec::new(),
-                };
-                sock_queue_err(&mut so.so_errqueue, so.so_rcv.sb_hiwat(), e);
-                cx.sockets().sowakeup(so.handle);
+            if dst.is_ipv6() && so.so_pcb.inp().rxopt6 & RX6_RECVERR != 0 {
+                let mtu = route_mtu(cx, dst);
+                udp_local_emsgsize(cx, so, dst, mtu);
             }
             return Err(Errno::EMSGSIZE);
         }
@@ -229,18 +215,42 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         };
         autobind(cx, so)?;
         let mut inp = *so.so_pcb.inp();
+        let gso = once.gso_size.unwrap_or(inp.udp_gso_size);
         once.apply(&mut inp, dst.is_ipv6());
+        let ip_hl = if dst.is_ipv6() {
+            wire::ipv6::HEADER_LEN
+        } else {
+            wire::ipv4::HEADER_LEN
+        };
+        let hlen = ip_hl + wire::udp::HEADER_LEN;
+        let fragsize = match mc_route {
+            Some((ifindex, _)) if ifindex == LOOPBACK_IFINDEX => LOOPBACK_MTU,
+            Some(_) => cx.config().mtu,
+            None => route_mtu(cx, dst),
+        };
+        let piece = udp_gso::gso_plan(hlen, data.len(), gso, fragsize)?;
+        // IP_MTU_DISCOVER (IPv4): DO, PROBE and INTERFACE never fragment
+        // (EMSGSIZE, also on the error queue under IP_RECVERR, as Linux's
+        // ip_local_error); DO and PROBE always set DF, WANT (the default)
+        // on what fits.
+        let fits = piece.is_some() || hlen + data.len() <= fragsize;
+        if dst.is_ipv4() && !fits && ip::ip_never_fragments(inp.pmtudisc) {
+            if inp.recverr {
+                udp_local_emsgsize(cx, so, dst, fragsize);
+            }
+            return Err(Errno::EMSGSIZE);
+        }
+        let dont_frag = dst.is_ipv4() && ip::ip_sets_df(inp.pmtudisc, fits && piece.is_none());
         if let Some((ifindex, src)) = mc_route {
-            udp_output_mcast(cx, &inp, src, dst, data, ifindex);
+            let out = |d: &[u8]| udp_output_mcast(cx, &inp, src, dst, d, ifindex, dont_frag);
+            match piece {
+                Some(p) => data.chunks(usize::from(p)).for_each(out),
+                None => out(data),
+            }
             Stats::bump(&cx.stats().udp_out);
             return Ok(data.len());
         }
         let src = ip::source_for(cx, inp.laddr, dst.ip());
-        let repr = UdpRepr {
-            src_port: inp.lport,
-            dst_port: dst.port(),
-            payload: data,
-        };
         let (ttl, tos) = inp.ttl_tos_to(dst.ip(), cx.sysctl().ipv6_hop_limit);
         let h = IpHeader {
             src,
@@ -248,17 +258,22 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             protocol: wire::IP_PROTO_UDP,
             ttl,
             tos,
-            dont_frag: false,
+            dont_frag,
         };
-        let ip_hl = if dst.is_ipv6() {
-            wire::ipv6::HEADER_LEN
-        } else {
-            wire::ipv4::HEADER_LEN
+        if let Some(piece) = piece {
+            udp_gso::udp_output_gso(cx, &h, inp.lport, dst, data, piece);
+            Stats::bump(&cx.stats().udp_out);
+            return Ok(data.len());
+        }
+        let repr = UdpRepr {
+            src_port: inp.lport,
+            dst_port: dst.port(),
+            payload: data,
         };
-        // Loopback (our own addresses) carries any size whole, as Linux's
-        // lo with its 64 KiB MTU: nothing is cut, nothing to reassemble.
-        if ip_hl + repr.buffer_len() <= cx.config().mtu || ip::is_local(cx, dst.ip()) {
+        if fits {
             // The common case: built straight into the frame (no allocation).
+            // Loopback (our own addresses) carries any size whole, as
+            // Linux's lo with its 64 KiB MTU: nothing is cut.
             ip::ip_output(cx, &h, repr.buffer_len(), |b| repr.emit(b, src, dst.ip()));
         } else {
             let mut dgram = vec![0u8; repr.buffer_len()];
@@ -388,6 +403,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 val,
             ),
             IPPROTO_UDP => {
+                if let Some(r) = udp_gso::udp_gso_setsockopt(so.so_pcb.inp_mut(), name, val) {
+                    return r;
+                }
                 sooptcopyin_int(val)?;
                 Err(Errno::ENOPROTOOPT)
             }
@@ -423,7 +441,10 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 out,
             ),
             IPPROTO_UDP if name == UDP_CORK => Ok(sooptcopyout(out, &0i32.to_ne_bytes())),
-            IPPROTO_UDP => Err(Errno::ENOPROTOOPT),
+            IPPROTO_UDP => match udp_gso::udp_gso_getsockopt(so.so_pcb.inp(), name) {
+                Some(v) => Ok(sooptcopyout(out, &v.to_ne_bytes())),
+                None => Err(Errno::ENOPROTOOPT),
+            },
             _ => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -445,6 +466,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         }
         if flag(IP_RECVORIGDSTADDR) {
             want |= CMSG_WANT_ORIGDSTADDR;
+        }
+        if inp.udp_gro {
+            want |= CMSG_WANT_UDP_GRO;
         }
         for (bit, w) in [
             (RX6_PKTINFO, CMSG_WANT_PKTINFO6),
@@ -472,6 +496,39 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 }
 
+/// The MTU of the route to `dst`: our own addresses go by loopback.
+fn route_mtu(cx: &impl InetCx, dst: SocketAddr) -> usize {
+    if dst.ip().is_loopback() || ip::is_local(cx, dst.ip()) {
+        LOOPBACK_MTU
+    } else {
+        cx.config().mtu
+    }
+}
+
+/// A send refused with EMSGSIZE for the route's `mtu`, told to the error
+/// queue as Linux's ip_local_error / ipv6_local_error do (origin LOCAL,
+/// the MTU in ee_info, the destination as the address: IPv4 gives the
+/// connected port, 0 when unconnected, IPv6 the datagram's).
+fn udp_local_emsgsize(cx: &impl InetCx, so: &mut Socket, dst: SocketAddr, mtu: usize) {
+    let port = if dst.is_ipv4() {
+        so.so_pcb.inp().fport
+    } else {
+        dst.port()
+    };
+    let e = ExtErr {
+        errno: Errno::EMSGSIZE,
+        origin: SO_EE_ORIGIN_LOCAL,
+        ee_type: 0,
+        code: 0,
+        info: mtu as u32,
+        offender: None,
+        dest: so.so_pcb.inp().user_addr(dst.ip(), port),
+        payload: Vec::new(),
+    };
+    sock_queue_err(&mut so.so_errqueue, so.so_rcv.sb_hiwat(), e);
+    cx.sockets().sowakeup(so.handle);
+}
+
 /// Send a multicast or broadcast datagram by interface `ifindex`: on
 /// loopback it is only input again; on the device it goes out, and a copy
 /// is looped back (a broadcast always, a multicast with IP_MULTICAST_LOOP
@@ -483,6 +540,7 @@ fn udp_output_mcast(
     dst: SocketAddr,
     data: &[u8],
     ifindex: u32,
+    dont_frag: bool,
 ) {
     let SocketAddr::V4(dst) = dst else {
         return;
@@ -502,7 +560,7 @@ fn udp_output_mcast(
             inp.ttl
         },
         tos: inp.tos,
-        dont_frag: false,
+        dont_frag,
     };
     let mut dgram = vec![0u8; repr.buffer_len()];
     repr.emit(&mut dgram, IpAddr::V4(src), IpAddr::V4(*dst.ip()));
@@ -517,7 +575,7 @@ fn udp_output_mcast(
             ttl: h.ttl,
             tos: h.tos,
             ident: 0,
-            dont_frag: false,
+            dont_frag,
         }
         .emit(&mut f);
         f.extend_from_slice(&dgram);
@@ -585,6 +643,7 @@ fn arrival(
         tos,
         ttl,
         stamp: now,
+        gso_size: 0,
         want: 0,
     }
 }
@@ -604,7 +663,14 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     let remote = SocketAddr::new(ip.src, udp.src_port);
     if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
         let info = arrival(cx, now, ip, local, ifindex);
-        udp_mcast_input(cx, ip, payload, local, remote, udp.payload, &info);
+        // A super-datagram reaches every member as its datagrams.
+        if udp_gso::is_super(udp.payload, ip.udp_gso_size) {
+            for d in udp.payload.chunks(usize::from(ip.udp_gso_size)) {
+                udp_mcast_input(cx, ip, payload, local, remote, d, &info);
+            }
+        } else {
+            udp_mcast_input(cx, ip, payload, local, remote, udp.payload, &info);
+        }
         return;
     }
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
@@ -624,11 +690,29 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     };
     let data = &udp.payload[..udp.payload.len().min(keep - wire::udp::HEADER_LEN)];
     let from = so.so_pcb.inp().user_addr(remote.ip(), remote.port());
-    let info = arrival(cx, now, ip, local, ifindex);
-    if so.so_rcv.append_dgram_info(from, &info, data) {
-        cx.sockets().sowakeup(h);
+    let mut info = arrival(cx, now, ip, local, ifindex);
+    let piece = ip.udp_gso_size;
+    // A super-datagram: whole to a UDP_GRO socket, else its datagrams
+    // (Linux's udp_unexpected_gso then udp_rcv_segment).
+    let split = udp_gso::is_super(data, piece) && !so.so_pcb.inp().udp_gro;
+    if udp_gso::is_super(data, piece) && !split {
+        info.gso_size = piece;
+    }
+    let mut queue = |d: &[u8]| {
+        let ok = so.so_rcv.append_dgram_info(from, &info, d);
+        if !ok {
+            Stats::bump(&cx.stats().drop_rcvbuf_full);
+        }
+        ok
+    };
+    let queued = if split {
+        data.chunks(usize::from(piece))
+            .fold(false, |any, d| queue(d) | any)
     } else {
-        Stats::bump(&cx.stats().drop_rcvbuf_full);
+        queue(data)
+    };
+    if queued {
+        cx.sockets().sowakeup(h);
     }
 }
 

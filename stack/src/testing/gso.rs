@@ -5,10 +5,11 @@
 //! ident and header checksum redone, sequence numbers advanced, FIN and
 //! PSH kept for the last piece only, and the partial TCP checksum moved to
 //! each piece's length and finished. A wrong partial checksum gives pieces
-//! the receiving stack drops, so a transfer through it checks ours.
+//! the receiving stack drops, so a transfer through it checks ours. A UDP
+//! super-datagram (USO) is cut the same way into datagrams.
 
 use crate::wire::checksum::{fold, ones_sum};
-use crate::wire::virtio_net::{VirtioNetHdr, F_NEEDS_CSUM, GSO_NONE};
+use crate::wire::virtio_net::{VirtioNetHdr, F_NEEDS_CSUM, GSO_NONE, GSO_UDP_L4};
 
 /// The frames the kernel would make of `frame` written with `hdr`.
 pub fn kernel_segment(hdr: &VirtioNetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
@@ -25,6 +26,9 @@ pub fn kernel_segment(hdr: &VirtioNetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
         F_NEEDS_CSUM,
         "GSO without NEEDS_CSUM"
     );
+    if hdr.gso_type == GSO_UDP_L4 {
+        return udp_segment(hdr, frame);
+    }
     assert_eq!(hdr.csum_offset, 16, "a TCP checksum");
     let hl = hdr.hdr_len as usize;
     let v4 = frame[0] >> 4 == 4;
@@ -64,6 +68,53 @@ pub fn kernel_segment(hdr: &VirtioNetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
         );
         f[start + 16..start + 18].copy_from_slice(&(!fold(moved)).to_be_bytes());
         finish_checksum(&mut f, start, 16);
+        out.push(f);
+    }
+    out
+}
+
+/// A UDP super-datagram cut as __udp_gso_segment does: each piece a
+/// datagram with the headers repeated, its UDP length, IP length, ident
+/// and header checksum redone, and the partial checksum moved to its length
+/// and finished.
+fn udp_segment(hdr: &VirtioNetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
+    let start = hdr.csum_start as usize;
+    assert_eq!(hdr.csum_offset, 6, "a UDP checksum");
+    let hl = hdr.hdr_len as usize;
+    assert_eq!(hl, start + 8, "IP and UDP headers");
+    let v4 = frame[0] >> 4 == 4;
+    let super_l4 = frame.len() - start;
+    assert_eq!(
+        usize::from(u16::from_be_bytes([frame[start + 4], frame[start + 5]])),
+        super_l4,
+        "the super-datagram's UDP length"
+    );
+    let partial = u16::from_be_bytes([frame[start + 6], frame[start + 7]]);
+    let ident0 = u16::from_be_bytes([frame[4], frame[5]]);
+    let mut out = Vec::new();
+    for (i, p) in frame[hl..].chunks(hdr.gso_size as usize).enumerate() {
+        let mut f = frame[..hl].to_vec();
+        f.extend_from_slice(p);
+        let len = f.len();
+        if v4 {
+            f[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            f[4..6].copy_from_slice(&ident0.wrapping_add(i as u16).to_be_bytes());
+            f[10] = 0;
+            f[11] = 0;
+            let c = fold(ones_sum(&f[..start], 0));
+            f[10..12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            f[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+        }
+        let l4 = len - start;
+        f[start + 4..start + 6].copy_from_slice(&(l4 as u16).to_be_bytes());
+        // The pseudo-header length appears once in the partial sum.
+        let moved = ones_sum(
+            &[],
+            u32::from(partial) + u32::from(!(super_l4 as u16)) + l4 as u32,
+        );
+        f[start + 6..start + 8].copy_from_slice(&(!fold(moved)).to_be_bytes());
+        finish_checksum(&mut f, start, 6);
         out.push(f);
     }
     out

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use super::pair::{Device, Pair};
 use crate::offload::Offloads;
-use crate::wire::virtio_net::{VirtioNetHdr, GSO_UDP_L4, HDR_LEN};
+use crate::wire::virtio_net::{VirtioNetHdr, GSO_UDP, HDR_LEN};
 
 const TSO: Offloads = Offloads {
     tso4: true,
     tso6: true,
+    uso: false,
 };
 
 fn data(n: usize) -> Vec<u8> {
@@ -120,7 +121,7 @@ fn without_offloads_no_super_segment_is_built() {
 fn device_headers_we_do_not_take_are_dropped_and_counted() {
     let p = Pair::new(1);
     let h = VirtioNetHdr {
-        gso_type: GSO_UDP_L4,
+        gso_type: GSO_UDP,
         gso_size: 1000,
         ..Default::default()
     };

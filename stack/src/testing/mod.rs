@@ -27,3 +27,6 @@ mod race_tests;
 
 #[cfg(test)]
 mod reass_tests;
+
+#[cfg(test)]
+mod udp_gso_tests;

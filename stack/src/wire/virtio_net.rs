@@ -17,6 +17,8 @@ use crate::offload::{Offloads, RxMeta, TxMeta};
 
 /// Where TCP's checksum field is in its header.
 const TCP_CHECKSUM_OFFSET: u16 = 16;
+/// Where UDP's checksum lies in its header.
+const UDP_CHECKSUM_OFFSET: u16 = 6;
 
 /// The header's length (no `num_buffers`: `TUNSETVNETHDRSZ` 10).
 pub const HDR_LEN: usize = 10;
@@ -55,12 +57,13 @@ pub const TUN_F_USO6: u32 = 0x40;
 
 /// What a driver offers with `TUNSETOFFLOAD`, best first: it tries each
 /// until the kernel takes one (an older kernel refuses flags it does not
-/// know with EINVAL; TSO needs CSUM). USO is not offered: the kernel would
-/// then hand us UDP super-datagrams to split, which the stack does not do
-/// (see the README's limits).
-/// TSO_ECN is not offered either: the kernel then segments a super-segment
+/// know with EINVAL; TSO needs CSUM; USO4 and USO6 go together). With USO
+/// the kernel may hand us UDP super-datagrams, which udp_gso.rs splits for
+/// a socket without UDP_GRO.
+/// TSO_ECN is not offered: the kernel then segments a super-segment
 /// with CWR itself, so each segment we see carries its own flags.
-pub const OFFLOAD_ATTEMPTS: [u32; 3] = [
+pub const OFFLOAD_ATTEMPTS: [u32; 4] = [
+    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
     TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
     TUN_F_CSUM | TUN_F_TSO4,
     TUN_F_CSUM,
@@ -148,6 +151,7 @@ impl Offloads {
         Offloads {
             tso4: csum && flags & TUN_F_TSO4 != 0,
             tso6: csum && flags & TUN_F_TSO6 != 0,
+            uso: csum && flags & TUN_F_USO4 != 0 && flags & TUN_F_USO6 != 0,
         }
     }
 }
@@ -200,28 +204,36 @@ impl VirtioNetHdr {
         if meta.gso_size == 0 {
             return VirtioNetHdr::default();
         }
+        let (gso_type, csum_offset) = match (meta.udp, meta.v6) {
+            (true, _) => (GSO_UDP_L4, UDP_CHECKSUM_OFFSET),
+            (false, true) => (GSO_TCPV6, TCP_CHECKSUM_OFFSET),
+            (false, false) => (GSO_TCPV4, TCP_CHECKSUM_OFFSET),
+        };
         VirtioNetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: if meta.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+            gso_type,
             hdr_len: meta.hdr_len,
             gso_size: meta.gso_size,
             csum_start: meta.csum_start,
-            csum_offset: TCP_CHECKSUM_OFFSET,
+            csum_offset,
         }
     }
 
-    /// What the stack needs to know of a received frame. UDP
-    /// super-datagrams (never offered, see `OFFLOAD_ATTEMPTS`) and unknown
-    /// GSO types are `Unsupported`: the frame is dropped and counted.
+    /// What the stack needs to know of a received frame. Old UFO
+    /// (`GSO_UDP`, never offered), a UDP super-datagram without a piece
+    /// size and unknown GSO types are `Unsupported`: the frame is dropped
+    /// and counted.
     pub fn rx_meta(&self) -> Result<RxMeta> {
-        let gso = match self.gso_type & !GSO_ECN {
-            GSO_NONE => false,
-            GSO_TCPV4 | GSO_TCPV6 => true,
+        let (gso, udp_gso_size) = match self.gso_type & !GSO_ECN {
+            GSO_NONE => (false, 0),
+            GSO_TCPV4 | GSO_TCPV6 => (true, 0),
+            GSO_UDP_L4 if self.gso_size != 0 => (true, self.gso_size),
             _ => return Err(WireError::Unsupported),
         };
         Ok(RxMeta {
             csum_ok: self.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0,
             gso,
+            udp_gso_size,
         })
     }
 }
@@ -252,6 +264,7 @@ mod tests {
         let m = TxMeta {
             gso_size: 1428,
             v6: true,
+            udp: false,
             csum_start: 40,
             hdr_len: 72,
         };
@@ -260,18 +273,21 @@ mod tests {
         assert_eq!(h.flags, F_NEEDS_CSUM);
         assert_eq!((h.hdr_len, h.gso_size), (72, 1428));
         assert_eq!((h.csum_start, h.csum_offset), (40, 16));
+        let u = VirtioNetHdr::for_tx(&TxMeta {
+            gso_size: 1200,
+            v6: false,
+            udp: true,
+            csum_start: 20,
+            hdr_len: 28,
+        });
+        assert_eq!(u.gso_type, GSO_UDP_L4, "both families");
+        assert_eq!((u.hdr_len, u.csum_start, u.csum_offset), (28, 20, 6));
     }
 
     #[test]
-    fn rx_meta_trusts_partial_or_checked_and_refuses_udp_gso() {
+    fn rx_meta_trusts_partial_or_checked_and_refuses_ufo() {
         let mut h = VirtioNetHdr::default();
-        assert_eq!(
-            h.rx_meta(),
-            Ok(RxMeta {
-                csum_ok: false,
-                gso: false
-            })
-        );
+        assert_eq!(h.rx_meta(), Ok(RxMeta::default()));
         h.flags = F_DATA_VALID;
         assert!(h.rx_meta().unwrap().csum_ok);
         h.flags = F_NEEDS_CSUM;
@@ -280,11 +296,23 @@ mod tests {
             h.rx_meta(),
             Ok(RxMeta {
                 csum_ok: true,
-                gso: true
+                gso: true,
+                udp_gso_size: 0,
             })
         );
-        for t in [GSO_UDP, GSO_UDP_L4, 9] {
+        h.gso_type = GSO_UDP_L4;
+        h.gso_size = 1200;
+        assert_eq!(
+            h.rx_meta(),
+            Ok(RxMeta {
+                csum_ok: true,
+                gso: true,
+                udp_gso_size: 1200,
+            })
+        );
+        for (t, size) in [(GSO_UDP, 1200), (GSO_UDP_L4, 0), (9, 1200)] {
             h.gso_type = t;
+            h.gso_size = size;
             assert_eq!(h.rx_meta(), Err(WireError::Unsupported));
         }
     }
@@ -297,15 +325,21 @@ mod tests {
             Offloads::from_tun_flags(TUN_F_CSUM | TUN_F_TSO4),
             Offloads {
                 tso4: true,
-                tso6: false
+                tso6: false,
+                uso: false,
             }
         );
         assert_eq!(
             Offloads::from_tun_flags(OFFLOAD_ATTEMPTS[0]),
             Offloads {
                 tso4: true,
-                tso6: true
+                tso6: true,
+                uso: true,
             }
+        );
+        assert!(
+            !Offloads::from_tun_flags(TUN_F_CSUM | TUN_F_USO4).uso,
+            "USO4 alone is not USO"
         );
     }
 
@@ -316,9 +350,15 @@ mod tests {
         assert_eq!(negotiate(|f| f & TUN_F_TSO6 == 0), TUN_F_CSUM | TUN_F_TSO4);
         assert_eq!(negotiate(|f| f == TUN_F_CSUM), TUN_F_CSUM);
         assert_eq!(negotiate(|_| false), 0);
-        // USO and UFO are never offered.
+        // A kernel without USO keeps TSO.
+        assert_eq!(
+            negotiate(|f| f & TUN_F_USO4 == 0),
+            TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6
+        );
+        // UFO and TSO_ECN are never offered; USO4 and USO6 only together.
         for f in OFFLOAD_ATTEMPTS {
-            assert_eq!(f & (TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6 | TUN_F_TSO_ECN), 0);
+            assert_eq!(f & (TUN_F_UFO | TUN_F_TSO_ECN), 0);
+            assert_eq!(f & TUN_F_USO4 == 0, f & TUN_F_USO6 == 0);
         }
     }
 
@@ -363,7 +403,13 @@ mod tests {
         assert_eq!(a.fallback, None);
         assert_eq!(
             dev.calls,
-            ["iff 0x4000", "hdrsz", "offload 0x7", "offload 0x3"]
+            [
+                "iff 0x4000",
+                "hdrsz",
+                "offload 0x67",
+                "offload 0x7",
+                "offload 0x3"
+            ]
         );
     }
 
