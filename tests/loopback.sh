@@ -52,8 +52,10 @@ pass "shimmed client and server on 127.0.0.1 stay on our stack ($looped frames l
 # The other way: kernel clients reach shimmed servers through 127.0.0.1
 # (the shadow listener in the kernel beside ours).
 echo hello-from-shim > "$WORK/s.txt"
-for bindaddr in 127.0.0.1 0.0.0.0; do
-  port=$([ $bindaddr = 0.0.0.0 ] && echo 8022 || echo 8021)
+# `::` is a dual-stack [::] (http.server clears IPV6_V6ONLY): it covers
+# 127.0.0.1 too, as Linux's.
+for bindaddr in 127.0.0.1 0.0.0.0 ::; do
+  case $bindaddr in 0.0.0.0) port=8022 ;; ::) port=8023 ;; *) port=8021 ;; esac
   bg shimmed python3 -m http.server --bind $bindaddr $port --directory "$WORK" 2> "$WORK/sserver.log"
   wait_tcp 127.0.0.1 $port || fail "shimmed server on $bindaddr: no kernel-side listener on 127.0.0.1:$port"
   for i in 1 2 3; do

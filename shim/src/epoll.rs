@@ -558,7 +558,7 @@ impl EpollTable {
                     // A shadow listener's kernel side fires this mark too:
                     // a new connection there is an edge (loopback.rs).
                     if let Some(i) = inner.interests.get_mut(&fd) {
-                        if crate::loopback::shadow_fd(&i.file).is_some() {
+                        if crate::loopback::shadow_fds(&i.file).is_some() {
                             i.pending = true;
                         }
                     }

@@ -5,7 +5,9 @@
 //! (a database on 127.0.0.1, a local DNS or HTTP proxy).
 //!
 //! The same for AF_INET6 sockets and ::1 (or 127/8 v4-mapped); a bind of
-//! ours on `[::]` reserves ::1 in the kernel (not 127.0.0.1 as well).
+//! ours on a dual-stack `[::]` (IPV6_V6ONLY off) reserves ::1 and
+//! 127.0.0.1 (as `::ffff:127.0.0.1`) in the kernel, as Linux's dual-stack
+//! `[::]` socket covers both.
 //!
 //! `SOCKSHIM_LOOPBACK`: `auto` (our stack where it has a listener or bound
 //! UDP socket for the destination, the kernel otherwise), `kernel` (every
@@ -179,8 +181,10 @@ pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> Option<i32
     }
     let s = crate::driver::shim_if_ready()?;
     let why = goes_to_kernel(s, of.ty, dst)?;
-    if let Some(k) = reservation_fd(of) {
-        return Some(k);
+    if let Some([k, k4]) = reservation_fds(of) {
+        // A dual-stack `[::]`'s reply to 127.0.0.1 leaves by its v4 half.
+        let v4 = matches!(dst, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
+        return Some(if v4 && k4 >= 0 { k4 } else { k });
     }
     let moved = movable(of) && become_kernel(s, fd, of).is_ok();
     if moved {
@@ -299,6 +303,8 @@ fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
 #[derive(Debug)]
 struct Pending {
     fd: i32,
+    /// The kernel socket it came from (one half of a dual-stack `[::]`).
+    from: i32,
     peer: SocketAddr,
     /// When it last received a segment (monotonic micros), as the stack's
     /// `accept_head_rcvtime`: the order of the two queues.
@@ -311,6 +317,10 @@ struct Pending {
 #[derive(Debug)]
 pub struct Reservation {
     fd: i32,
+    /// The 127.0.0.1 half of a dual-stack `[::]` bind's reservation (an
+    /// AF_INET6 socket bound to `::ffff:127.0.0.1`, so what it accepts or
+    /// receives is seen v4-mapped, as on the program's socket); -1 if none.
+    fd4: i32,
     listening: bool,
     pending: std::collections::VecDeque<Pending>,
 }
@@ -318,7 +328,14 @@ pub struct Reservation {
 impl Reservation {
     fn close(mut self) {
         self.reset_pending();
-        crate::driver::unprotect_and_close(self.fd);
+        for k in self.kernel_fds() {
+            crate::driver::unprotect_and_close(k);
+        }
+    }
+
+    /// Its kernel sockets: one, or both halves of a dual-stack `[::]`.
+    fn kernel_fds(&self) -> impl Iterator<Item = i32> {
+        [self.fd, self.fd4].into_iter().filter(|&k| k >= 0)
     }
 
     /// A connection queued on a listener that stops is reset, as Linux
@@ -410,50 +427,51 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
     if mode() == Loopback::Stack || !covers || !family_fits(of, a) || of.kside.lock().is_some() {
         return stack_bind(a);
     }
-    // The kernel side of a wildcard is loopback: 127.0.0.1, or ::1 for
-    // `[::]` (v6-only there: a dual-stack [::] does not reserve 127.0.0.1).
-    let kip: IpAddr = match a.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
-        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
-        IpAddr::V6(_) if is_any(a.ip()) => Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(),
-        ip => ip,
-    };
+    let (kip, dual) = kernel_side_of(of, a.ip());
     // A kernel without IPv6 (disabled, or no ::1 on lo) holds nothing
     // for an AF_INET6 socket's wildcard: our stack alone answers.
     let v6 = of.domain == Domain::Inet6;
     for _ in 0..16 {
-        let k = match high_socket(of.domain, of.ty) {
-            Err(_) if v6 => return stack_bind(a),
-            r => r?,
+        let k = match reserve_one(of, kip, a.port()) {
+            Ok(k) => k,
+            Err((_, false)) if v6 => return stack_bind(a),
+            // No ::1 in the kernel: a dual-stack `[::]` holds 127.0.0.1
+            // alone, another wildcard is ours alone; ::1 itself is not
+            // there, as Linux says (EADDRNOTAVAIL).
+            Err((libc::EADDRNOTAVAIL, true)) if dual => -1,
+            Err((libc::EADDRNOTAVAIL, true)) if v6 && is_any(a.ip()) => return stack_bind(a),
+            Err((x, _)) => return Err(x),
         };
-        for (level, name, val) in of.opts.lock().iter().flat_map(|v| v.iter()) {
-            if is_reuse_option(*level, *name) {
-                // SAFETY: `val` is a live buffer of its length.
-                unsafe {
-                    (real().setsockopt)(
-                        k,
-                        *level,
-                        *name,
-                        val.as_ptr().cast(),
-                        val.len() as libc::socklen_t,
-                    )
-                };
+        let close = |ks: &[i32]| {
+            for &k in ks.iter().filter(|&&k| k >= 0) {
+                crate::driver::unprotect_and_close(k);
             }
-        }
-        if let Err(x) = kernel_bind(k, SocketAddr::new(kip, a.port())) {
-            crate::driver::unprotect_and_close(k);
-            // No ::1 in the kernel: a wildcard is ours alone; ::1 itself
-            // is not there, as Linux says (EADDRNOTAVAIL).
-            if v6 && x == libc::EADDRNOTAVAIL && is_any(a.ip()) {
-                return stack_bind(a);
+        };
+        // The 127.0.0.1 half of a dual-stack `[::]`: on the same port.
+        let k4 = if dual {
+            let v4 = Ipv4Addr::LOCALHOST.to_ipv6_mapped().into();
+            let port = if k >= 0 { kernel_port(k) } else { a.port() };
+            match reserve_one(of, v4, port) {
+                Ok(k4) => k4,
+                Err((libc::EADDRINUSE, _)) if a.port() == 0 => {
+                    close(&[k]);
+                    continue;
+                }
+                Err((x, _)) => {
+                    close(&[k]);
+                    return Err(x);
+                }
             }
-            return Err(x);
-        }
+        } else {
+            -1
+        };
+        let (k, k4) = if k >= 0 { (k, k4) } else { (k4, -1) };
         let port = kernel_port(k);
         match stack_bind(SocketAddr::new(a.ip(), port)) {
             Ok(_) => {
                 *of.kside.lock() = Some(Box::new(Reservation {
                     fd: k,
+                    fd4: k4,
                     listening: false,
                     pending: Default::default(),
                 }));
@@ -466,14 +484,60 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
                 }
                 return Ok(0);
             }
-            Err(libc::EADDRINUSE) if a.port() == 0 => crate::driver::unprotect_and_close(k),
+            Err(libc::EADDRINUSE) if a.port() == 0 => close(&[k, k4]),
             Err(x) => {
-                crate::driver::unprotect_and_close(k);
+                close(&[k, k4]);
                 return Err(x);
             }
         }
     }
     Err(libc::EADDRINUSE)
+}
+
+/// Where in the kernel a bind of ours to `ip` is reserved: 127.0.0.1 for
+/// the IPv4 wildcard, ::1 for `[::]` (and true: with IPV6_V6ONLY off it
+/// covers 127.0.0.1 too, as Linux's dual-stack socket does), the
+/// v4-mapped 127.0.0.1 for `::ffff:0.0.0.0`, else the address itself.
+fn kernel_side_of(of: &OpenFile, ip: IpAddr) -> (IpAddr, bool) {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => (Ipv4Addr::LOCALHOST.into(), false),
+        IpAddr::V6(v6) if v6.is_unspecified() => {
+            let mut only = [0u8; 4];
+            let v6only = ops::getsockopt(of, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &mut only)
+                .is_ok_and(|_| i32::from_ne_bytes(only) != 0);
+            (Ipv6Addr::LOCALHOST.into(), !v6only)
+        }
+        IpAddr::V6(_) if is_any(ip) => (Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(), false),
+        ip => (ip, false),
+    }
+}
+
+/// One kernel socket of a reservation: made like `of` (its
+/// SO_REUSEADDR/SO_REUSEPORT replayed) and bound to `ip`:`port`. The
+/// error says whether the socket could be made at all.
+fn reserve_one(of: &OpenFile, ip: IpAddr, port: u16) -> Result<i32, (i32, bool)> {
+    let k = high_socket(of.domain, of.ty).map_err(|x| (x, false))?;
+    for (level, name, val) in of.opts.lock().iter().flat_map(|v| v.iter()) {
+        if is_reuse_option(*level, *name) {
+            // SAFETY: `val` is a live buffer of its length.
+            unsafe {
+                (real().setsockopt)(
+                    k,
+                    *level,
+                    *name,
+                    val.as_ptr().cast(),
+                    val.len() as libc::socklen_t,
+                )
+            };
+        }
+    }
+    match kernel_bind(k, SocketAddr::new(ip, port)) {
+        Ok(()) => Ok(k),
+        Err(x) => {
+            crate::driver::unprotect_and_close(k);
+            Err((x, true))
+        }
+    }
 }
 
 /// SO_REUSEADDR/SO_REUSEPORT set after the bind count for the kernel's
@@ -482,11 +546,11 @@ pub fn option_set(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
     if !is_reuse_option(level, name) {
         return;
     }
-    if let Some(r) = of.kside.lock().as_ref() {
+    for k in of.kside.lock().iter().flat_map(|r| r.kernel_fds()) {
         // SAFETY: `val` is a live buffer of its length.
         unsafe {
             (real().setsockopt)(
-                r.fd,
+                k,
                 level,
                 name,
                 val.as_ptr().cast(),
@@ -506,9 +570,11 @@ pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
     if let Some(r) = g.as_mut().filter(|_| of.ty == SockType::Stream) {
         let st = s.stack.sockinfo(of.handle).map(|i| i.tcp_state);
         if matches!(st, Ok(TCP_CLOSE | TCP_LISTEN)) {
-            // SAFETY: listen(2) on our reservation.
-            if unsafe { (real().listen)(r.fd, backlog) } < 0 {
-                return Err(errno());
+            for k in r.kernel_fds() {
+                // SAFETY: listen(2) on our reservation.
+                if unsafe { (real().listen)(k, backlog) } < 0 {
+                    return Err(errno());
+                }
             }
             if !r.listening {
                 r.listening = true;
@@ -535,7 +601,7 @@ pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
 pub fn shutdown(s: &Shim, of: &OpenFile, how: i32) {
     if (how != libc::SHUT_RD && how != libc::SHUT_RDWR)
         || of.ty != SockType::Stream
-        || shadow_fd(of).is_none()
+        || shadow_fds(of).is_none()
     {
         return;
     }
@@ -546,8 +612,10 @@ pub fn shutdown(s: &Shim, of: &OpenFile, how: i32) {
     let Some(r) = g.as_mut().filter(|r| r.listening) else {
         return;
     };
-    // SAFETY: shutdown(2) on our reservation.
-    unsafe { (real().shutdown)(r.fd, how) };
+    for k in r.kernel_fds() {
+        // SAFETY: shutdown(2) on our reservation.
+        unsafe { (real().shutdown)(k, how) };
+    }
     r.listening = false;
     r.reset_pending();
 }
@@ -560,19 +628,21 @@ pub fn forget(of: &OpenFile) {
     }
 }
 
-/// The kernel side that wakes a wait on `of`: a shadow listener's, or a
-/// bound UDP socket's reservation (udp_shadow.rs).
-pub fn shadow_fd(of: &OpenFile) -> Option<i32> {
+/// The kernel sockets that wake a wait on `of`: a shadow listener's, or
+/// a bound UDP socket's reservation (udp_shadow.rs). The second is -1
+/// but for a dual-stack `[::]` (poll(2) skips a negative fd).
+pub fn shadow_fds(of: &OpenFile) -> Option<[i32; 2]> {
     of.kside
         .lock()
         .as_ref()
         .filter(|r| r.listening || of.ty == SockType::Dgram)
-        .map(|r| r.fd)
+        .map(|r| [r.fd, r.fd4])
 }
 
-/// The reservation's fd, whatever `of` does with it.
-pub fn reservation_fd(of: &OpenFile) -> Option<i32> {
-    of.kside.lock().as_ref().map(|r| r.fd)
+/// The reservation's kernel sockets, whatever `of` does with them (the
+/// second -1 but for a dual-stack `[::]`).
+pub fn reservation_fds(of: &OpenFile) -> Option<[i32; 2]> {
+    of.kside.lock().as_ref().map(|r| [r.fd, r.fd4])
 }
 
 /// Has the kernel side of `of`'s shadow listener a connection for accept
@@ -588,13 +658,13 @@ pub fn shadow_ready(of: &OpenFile) -> bool {
     if !r.pending.is_empty() {
         return true;
     }
-    let mut p = libc::pollfd {
-        fd: r.fd,
+    let mut p = [r.fd, r.fd4].map(|fd| libc::pollfd {
+        fd,
         events: libc::POLLIN,
         revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    unsafe { (real().poll)(&mut p, 1, 0) > 0 }
+    });
+    // SAFETY: two valid pollfds (a negative fd is skipped), zero timeout.
+    unsafe { (real().poll)(p.as_mut_ptr(), 2, 0) > 0 }
 }
 
 fn monotonic_us() -> u64 {
@@ -607,17 +677,23 @@ fn monotonic_us() -> u64 {
     t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
 }
 
-/// Take every connection the kernel has queued on the shadow listener
-/// (so its arrival can be ordered against our stack's queue).
+/// Take the head of the kernel's queue on each of the shadow listener's
+/// kernel sockets, unless one from there is waiting already (so its
+/// arrival can be ordered against our stack's queue). One at a time: the
+/// rest stay in the kernel's queue, where another process sharing the
+/// listener (fork) can take them.
 fn take_kernel_side(r: &mut Reservation) {
-    while r.pending.len() < 4096 {
+    for from in [r.fd, r.fd4] {
+        if from < 0 || r.pending.iter().any(|p| p.from == from) {
+            continue;
+        }
         let mut b = [0u8; 28];
         let mut len = 28 as libc::socklen_t;
         let fd = crate::driver::new_high_fd(|| {
             // SAFETY: accept4 on our listener into a local sockaddr buffer.
             unsafe {
                 (real().accept4)(
-                    r.fd,
+                    from,
                     b.as_mut_ptr().cast(),
                     &mut len,
                     libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
@@ -625,7 +701,7 @@ fn take_kernel_side(r: &mut Reservation) {
             }
         });
         if fd < 0 {
-            return;
+            continue;
         }
         let port = u16::from_be_bytes([b[2], b[3]]);
         let peer = if u16::from_ne_bytes([b[0], b[1]]) as i32 == libc::AF_INET6 {
@@ -652,7 +728,16 @@ fn take_kernel_side(r: &mut Reservation) {
         };
         let ms = u32::from_ne_bytes([ti[52], ti[53], ti[54], ti[55]]) as u64;
         let rcvtime = monotonic_us().saturating_sub(ms * 1000);
-        r.pending.push_back(Pending { fd, peer, rcvtime });
+        let at = r.pending.partition_point(|p| p.rcvtime <= rcvtime);
+        r.pending.insert(
+            at,
+            Pending {
+                fd,
+                from,
+                peer,
+                rcvtime,
+            },
+        );
     }
 }
 
@@ -664,7 +749,7 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
     if of.ty != SockType::Stream {
         return None;
     }
-    let res = shadow_fd(of)?;
+    let [res, res4] = shadow_fds(of)?;
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
     let nonblock = of.is_nonblock();
     let deadline = crate::wait::deadline_after(of.timeout(true));
@@ -708,7 +793,7 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
         } else {
             held.as_ref().map_or(-1, |h| h.anchor())
         };
-        let w = wait_two(first, res, deadline);
+        let w = wait_any(&[first, res, res4], deadline);
         if local {
             s.unregister(of.handle, evfd);
             crate::wait::drain(evfd);
@@ -828,9 +913,10 @@ fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
     Ok((fd, p.peer))
 }
 
-/// Wait until `a` or `b` is readable or `deadline` passes (EAGAIN). A
-/// signal gives EINTR (poll(2) is never restarted: the caller decides).
-pub(crate) fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> R<()> {
+/// Wait until one of `fds` is readable (a negative one is skipped) or
+/// `deadline` passes (EAGAIN). A signal gives EINTR (poll(2) is never
+/// restarted: the caller decides).
+pub(crate) fn wait_any(fds: &[i32; 3], deadline: Option<std::time::Instant>) -> R<()> {
     let ms = match deadline {
         None => -1,
         Some(d) => {
@@ -841,20 +927,13 @@ pub(crate) fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> 
             crate::wait::poll_ms(left)
         }
     };
-    let mut p = [
-        libc::pollfd {
-            fd: a,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: b,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: two valid pollfds.
-    let r = unsafe { (real().poll)(p.as_mut_ptr(), 2, ms) };
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: three valid pollfds.
+    let r = unsafe { (real().poll)(p.as_mut_ptr(), 3, ms) };
     if r < 0 {
         return Err(errno());
     }
@@ -868,18 +947,19 @@ pub(crate) fn wait_two(a: i32, b: i32, deadline: Option<std::time::Instant>) -> 
 /// kernel epoll set, marked as our own entry for `fd` (epoll.rs), so a
 /// kernel-side connection wakes the wait.
 pub fn epoll_add(epfd: i32, fd: i32, of: &OpenFile) {
-    let Some(k) = shadow_fd(of) else { return };
-    let mut ev = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: crate::epoll::ANCHOR_MARK | fd as u32 as u64,
-    };
-    // SAFETY: epoll_ctl with a valid event struct.
-    unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, k, &mut ev) };
+    for k in shadow_fds(of).into_iter().flatten().filter(|&k| k >= 0) {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: crate::epoll::ANCHOR_MARK | fd as u32 as u64,
+        };
+        // SAFETY: epoll_ctl with a valid event struct.
+        unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, k, &mut ev) };
+    }
 }
 
 /// EPOLL_CTL_DEL: the kernel side leaves the set too.
 pub fn epoll_del(epfd: i32, of: &OpenFile) {
-    if let Some(k) = shadow_fd(of) {
+    for k in shadow_fds(of).into_iter().flatten().filter(|&k| k >= 0) {
         // SAFETY: epoll_ctl DEL needs no event.
         unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_DEL, k, std::ptr::null_mut()) };
     }

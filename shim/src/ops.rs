@@ -935,7 +935,8 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
     let shadows: Vec<i32> = files
         .iter()
         .flatten()
-        .filter_map(|of| crate::loopback::shadow_fd(of))
+        .filter_map(|of| crate::loopback::shadow_fds(of))
+        .flatten()
         .collect();
     let mut kernel: Vec<libc::pollfd> = Vec::with_capacity(fds.len() + 1);
     loop {
@@ -1112,7 +1113,7 @@ fn poll_remote(
                     revents: 0,
                 });
                 // A shadow listener's kernel side wakes the wait too.
-                if let Some(fd) = crate::loopback::shadow_fd(f) {
+                for fd in crate::loopback::shadow_fds(f).into_iter().flatten() {
                     kernel.push(libc::pollfd {
                         fd,
                         events: libc::POLLIN,

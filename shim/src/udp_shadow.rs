@@ -17,12 +17,13 @@ use crate::fdtable::OpenFile;
 use crate::ops::R;
 use crate::real::real;
 
-/// The kernel socket behind a bound UDP socket of ours, if it has one.
-pub fn reservation(of: &OpenFile) -> Option<i32> {
+/// The kernel sockets behind a bound UDP socket of ours, if it has them
+/// (the second -1 but for a dual-stack `[::]`: its 127.0.0.1 half).
+pub fn reservation(of: &OpenFile) -> Option<[i32; 2]> {
     if of.ty != SockType::Dgram {
         return None;
     }
-    crate::loopback::reservation_fd(of)
+    crate::loopback::reservation_fds(of)
 }
 
 /// A datagram from the kernel side, without waiting: None when there is
@@ -64,7 +65,7 @@ pub type RecvInfo = (usize, usize, Option<SocketAddr>, Option<stack::DgramInfo>)
 /// recv on a UDP socket with a reservation: the next datagram of either
 /// stack, waiting for both unless non-blocking (SO_RCVTIMEO: EAGAIN when
 /// it passes; a signal: EINTR unless SA_RESTART would restart it).
-pub fn recv(s: &Shim, of: &OpenFile, k: i32, buf: &mut [u8], flags: i32) -> R<RecvInfo> {
+pub fn recv(s: &Shim, of: &OpenFile, ks: [i32; 2], buf: &mut [u8], flags: i32) -> R<RecvInfo> {
     let nonblock = of.is_nonblock() || flags & MSG_DONTWAIT != 0;
     let deadline = crate::wait::deadline_after(of.timeout(true));
     let local = s.stack.local().is_some();
@@ -98,7 +99,10 @@ pub fn recv(s: &Shim, of: &OpenFile, k: i32, buf: &mut [u8], flags: i32) -> R<Re
             s.after_op();
             let out = match r {
                 Ok(m) => Some(Ok((m.copied, m.full_len, m.from, m.info))),
-                Err(stack::Errno::EAGAIN) => kernel_recv(k, buf, flags)
+                Err(stack::Errno::EAGAIN) => ks
+                    .iter()
+                    .filter(|&&k| k >= 0)
+                    .find_map(|&k| kernel_recv(k, buf, flags))
                     .map(|r| r.map(|(n, full, from)| (n, full, Some(from), None))),
                 Err(x) => Some(Err(x.0)),
             };
@@ -114,7 +118,7 @@ pub fn recv(s: &Shim, of: &OpenFile, k: i32, buf: &mut [u8], flags: i32) -> R<Re
         } else {
             held.as_ref().map_or(-1, |h| h.anchor())
         };
-        let w = crate::loopback::wait_two(first, k, deadline);
+        let w = crate::loopback::wait_any(&[first, ks[0], ks[1]], deadline);
         if local {
             s.unregister(of.handle, evfd);
             crate::wait::drain(evfd);
