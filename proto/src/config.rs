@@ -26,6 +26,10 @@ pub struct ShimConfig {
     /// on every frame, TCP super-segments both ways, partial checksums.
     /// Off for A/B runs, and whenever `faults` impair the device.
     pub offload: bool,
+    /// SOCKSHIM_BUSY_POLL_US: how long a blocking call polls the device
+    /// itself before it sleeps (as Linux's net.core.busy_read for
+    /// SO_BUSY_POLL), in microseconds; 0 (the default) never.
+    pub busy_poll_us: u32,
 }
 
 impl ShimConfig {
@@ -118,6 +122,7 @@ impl ShimConfig {
             faults: stack::faults::FaultSpec::default(),
             loopback: Loopback::Auto,
             offload: true,
+            busy_poll_us: 0,
         };
         if let Some(v) = get("SOCKSHIM_TUN") {
             c.tun = v;
@@ -185,6 +190,14 @@ impl ShimConfig {
                 "0" | "off" => false,
                 _ => return Err(format!("SOCKSHIM_OFFLOAD={v}: 1|0 (on|off)")),
             };
+        }
+        if let Some(v) = get("SOCKSHIM_BUSY_POLL_US") {
+            c.busy_poll_us = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&us: &u32| us <= 1_000_000)
+                .ok_or_else(|| format!("SOCKSHIM_BUSY_POLL_US={v}: microseconds, 0..1000000"))?;
         }
         if let Some(v) = get("SOCKSHIM_LOOPBACK") {
             c.loopback = match v.trim() {
@@ -295,5 +308,16 @@ mod tests {
             .unwrap()
             .use_offloads());
         assert!(cfg(&[("SOCKSHIM_OFFLOAD", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn busy_poll_is_off_unless_asked_for() {
+        assert_eq!(cfg(&[]).unwrap().busy_poll_us, 0);
+        let c = cfg(&[("SOCKSHIM_BUSY_POLL_US", "50")]).unwrap();
+        assert_eq!(c.busy_poll_us, 50);
+        for bad in ["-1", "fast", "1000001"] {
+            let e = cfg(&[("SOCKSHIM_BUSY_POLL_US", bad)]).unwrap_err();
+            assert!(e.starts_with("SOCKSHIM_BUSY_POLL_US="), "{e}");
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! input and timers, and wakes waiters. Output needs no hand-off: whoever
 //! worked on the stack calls `flush()`, writing frames to the TUN fd.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libc::c_void;
 use parking_lot::Mutex;
@@ -44,9 +45,28 @@ pub struct Shim {
     /// The process that owns this state (a fork child in service mode
     /// takes it over; a vfork child never does).
     pub pid: AtomicI32,
+    /// SOCKSHIM_BUSY_POLL_US: the default busy-poll time of a blocking
+    /// call (a socket's SO_BUSY_POLL, when set, decides instead).
+    pub busy_poll_us: u32,
+    /// Blocking calls whose answer busy polling took from the device
+    /// itself (they never slept, nor waited for the driver thread).
+    busy_poll_hits: AtomicU64,
+    /// Threads busy polling the device now: the driver thread leaves the
+    /// device to them (it would race them for each frame and win, woken
+    /// by the kernel), as a NAPI instance has one poller at a time.
+    busy_pollers: AtomicU32,
+    /// The driver thread sleeps without watching the device (busy pollers
+    /// have it): the last poller to leave wakes it.
+    driver_off_device: AtomicBool,
 }
 
 static SHIM: OnceLock<Result<Arc<Shim>, i32>> = OnceLock::new();
+
+thread_local! {
+    /// A busy-polling thread's frame buffer (the largest frame and its
+    /// virtio_net_hdr), kept between calls.
+    static BUSY_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 /// Set in a forked child: the stack belongs to the parent.
 pub static FORKED: AtomicBool = AtomicBool::new(false);
 
@@ -249,6 +269,10 @@ fn init() -> Result<Arc<Shim>, i32> {
             waiters: Mutex::new(FastMap::default()),
             // SAFETY: getpid has no preconditions.
             pid: AtomicI32::new(unsafe { libc::getpid() }),
+            busy_poll_us: 0,
+            busy_poll_hits: AtomicU64::new(0),
+            busy_pollers: AtomicU32::new(0),
+            driver_off_device: AtomicBool::new(false),
         });
         // SAFETY: registering plain extern "C" functions without captures.
         unsafe {
@@ -318,6 +342,10 @@ fn init() -> Result<Arc<Shim>, i32> {
         waiters: Mutex::new(FastMap::default()),
         // SAFETY: getpid has no preconditions.
         pid: AtomicI32::new(unsafe { libc::getpid() }),
+        busy_poll_us: cfg.busy_poll_us,
+        busy_poll_hits: AtomicU64::new(0),
+        busy_pollers: AtomicU32::new(0),
+        driver_off_device: AtomicBool::new(false),
     });
     if log::enabled(LogLevel::Info) {
         log::info(&format!(
@@ -417,6 +445,12 @@ extern "C" fn at_exit() {
                 "sockshim: stack counters at exit: {:?}",
                 st.stats()
             ));
+            let hits = s.busy_poll_hits.load(Ordering::Relaxed);
+            if s.busy_poll_us != 0 || hits != 0 {
+                log::debug(&format!(
+                    "sockshim: busy poll answered {hits} blocking calls"
+                ));
+            }
             if let Some(f) = &s.faults {
                 let (i, o) = f.lock().counters();
                 log::debug(&format!(
@@ -475,6 +509,94 @@ impl Shim {
             self.write_tun(&frame);
             st.recycle(frame);
         }
+    }
+
+    /// A frame read from the device: through the faults when configured,
+    /// else to the stack (behind its virtio_net_hdr with offloads).
+    fn input(&self, st: &Stack, frame: &[u8]) {
+        match &self.faults {
+            Some(f) => f.lock().push_inbound(self.now(), frame),
+            None if self.tun_vnet => st.handle_vnet_frame(self.now(), frame),
+            None => st.handle_frame(self.now(), frame),
+        }
+    }
+
+    /// Busy polling (SOCKSHIM_BUSY_POLL_US, SO_BUSY_POLL): instead of
+    /// sleeping at once, a thread about to block reads the device itself
+    /// for up to `budget` (never past `deadline`), as Linux's sk_busy_loop
+    /// polls the NIC's queue, so an answer is taken without waking the
+    /// driver and then this thread. True when the socket changed (its
+    /// waiter eventfd `evfd` was signalled, and is drained): try again.
+    /// Not under SOCKSHIM_FAULTS (their delays run on the driver's clock).
+    pub fn busy_poll(&self, evfd: i32, budget: Duration, deadline: Option<Instant>) -> bool {
+        let Some(st) = self.stack.local() else {
+            return false;
+        };
+        if self.faults.is_some() {
+            return false;
+        }
+        let mut end = Instant::now() + budget;
+        if let Some(d) = deadline {
+            end = end.min(d);
+        }
+        self.busy_pollers.fetch_add(1, Ordering::SeqCst);
+        let changed = self.busy_poll_device(st, evfd, end);
+        // The last poller out hands the device back to the driver thread
+        // (see `device_left_to_pollers` for the other half).
+        if self.busy_pollers.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.driver_off_device.load(Ordering::SeqCst)
+        {
+            self.wake_driver();
+        }
+        changed
+    }
+
+    fn busy_poll_device(&self, st: &Stack, evfd: i32, end: Instant) -> bool {
+        BUSY_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.resize(65536 + stack::wire::virtio_net::HDR_LEN, 0);
+            loop {
+                // SAFETY: reading into our buffer from the (non-blocking)
+                // TUN fd.
+                let n = unsafe {
+                    (real().read)(self.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len())
+                };
+                if n > 0 {
+                    self.input(st, &buf[..n as usize]);
+                    st.handle_timeout(self.now());
+                    self.after_op();
+                    if crate::wait::take_signal(evfd) {
+                        self.busy_poll_hits.fetch_add(1, Ordering::Relaxed);
+                        return true;
+                    }
+                } else if crate::wait::take_signal(evfd) {
+                    // The driver thread read the answer first and woke us.
+                    return true;
+                }
+                if Instant::now() >= end {
+                    return false;
+                }
+                std::hint::spin_loop();
+            }
+        })
+    }
+
+    /// Whether the driver thread leaves the device to busy pollers this
+    /// turn. With `busy_poll`'s exit this is Dekker's handshake: the
+    /// driver announces it is off the device, then looks for pollers; a
+    /// poller leaves, then looks for the announcement. One of them sees
+    /// the other, so the device is never left unwatched.
+    fn device_left_to_pollers(&self) -> bool {
+        if self.busy_pollers.load(Ordering::SeqCst) == 0 {
+            self.driver_off_device.store(false, Ordering::SeqCst);
+            return false;
+        }
+        self.driver_off_device.store(true, Ordering::SeqCst);
+        if self.busy_pollers.load(Ordering::SeqCst) == 0 {
+            self.driver_off_device.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     fn write_tun(&self, frame: &[u8]) {
@@ -567,9 +689,11 @@ fn driver_loop(s: &Shim) {
                 60_000
             }
         };
+        // poll(2) skips a negative fd: the device is the pollers' now.
+        let off_device = s.device_left_to_pollers();
         let mut pfd = [
             libc::pollfd {
-                fd: s.tun_fd,
+                fd: if off_device { -1 } else { s.tun_fd },
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -586,7 +710,8 @@ fn driver_loop(s: &Shim) {
             // SAFETY: reading 8 bytes from our eventfd into v.
             unsafe { (real().read)(s.driver_wake_fd, &mut v as *mut u64 as *mut c_void, 8) };
         }
-        if pfd[0].revents & libc::POLLIN != 0 {
+        // A poller that started meanwhile takes the frame itself.
+        if pfd[0].revents & libc::POLLIN != 0 && s.busy_pollers.load(Ordering::SeqCst) == 0 {
             for _ in 0..256 {
                 // SAFETY: reading into our 64 KiB buffer from the TUN fd.
                 let n =
@@ -594,11 +719,7 @@ fn driver_loop(s: &Shim) {
                 if n <= 0 {
                     break;
                 }
-                match &s.faults {
-                    Some(f) => f.lock().push_inbound(s.now(), &buf[..n as usize]),
-                    None if s.tun_vnet => st.handle_vnet_frame(s.now(), &buf[..n as usize]),
-                    None => st.handle_frame(s.now(), &buf[..n as usize]),
-                }
+                s.input(st, &buf[..n as usize]);
             }
         }
         if let Some(f) = &s.faults {

@@ -61,10 +61,30 @@ pub fn blocking<T>(
                 return r.map_err(e);
             }
         }
+        if let Some(budget) = busy_poll_budget(s, of) {
+            if s.busy_poll(evfd, budget, deadline) {
+                s.unregister(of.handle, evfd);
+                continue;
+            }
+        }
         let b = block(evfd, deadline);
         s.unregister(of.handle, evfd);
         b?;
     }
+}
+
+/// How long a blocking call on `of` polls the device before it sleeps:
+/// the socket's SO_BUSY_POLL when set, else SOCKSHIM_BUSY_POLL_US (Linux's
+/// sk_ll_usec, which net.core.busy_read gives its default); None for 0.
+fn busy_poll_budget(s: &Shim, of: &OpenFile) -> Option<std::time::Duration> {
+    let st = s.stack.local()?;
+    let mut v = [0u8; 4];
+    let own = match st.getsockopt(of.handle, SOL_SOCKET, SO_BUSY_POLL, &mut v) {
+        Ok(4) => u32::from_ne_bytes(v),
+        _ => 0,
+    };
+    let us = if own != 0 { own } else { s.busy_poll_us };
+    (us != 0).then(|| std::time::Duration::from_micros(u64::from(us)))
 }
 
 /// The service's way: try; read the anchor's token back and try again

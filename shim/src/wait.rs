@@ -28,6 +28,11 @@ pub fn thread_evfd() -> i32 {
 
 /// Consume any pending wake-ups without blocking.
 pub fn drain(evfd: i32) {
+    take_signal(evfd);
+}
+
+/// Whether the eventfd was signalled; its wake-ups are consumed.
+pub fn take_signal(evfd: i32) -> bool {
     let mut p = libc::pollfd {
         fd: evfd,
         events: libc::POLLIN,
@@ -38,7 +43,9 @@ pub fn drain(evfd: i32) {
         let mut v = 0u64;
         // SAFETY: reading 8 bytes into v from our eventfd (readable: no block).
         unsafe { (real().read)(evfd, &mut v as *mut u64 as *mut c_void, 8) };
+        return true;
     }
+    false
 }
 
 /// Block until the eventfd is signalled. Err(EAGAIN) when `deadline`
