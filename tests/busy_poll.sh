@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Busy polling (issue 13, process mode): with SOCKSHIM_BUSY_POLL_US, or a
-# socket's SO_BUSY_POLL, a blocking recv polls the device itself before it
+# socket's SO_BUSY_POLL, a blocking recv (and with the former an epoll_wait)
+# polls the device itself before it
 # sleeps (50 ms here: a kernel server under load answers within it), and
 # takes the kernel server's answers that way (the shim's count
 # at exit, SOCKSHIM_LOG=debug); without either, none is taken so. Every
@@ -24,6 +25,21 @@ if mode == "client-sockopt":
     c.setsockopt(socket.SOL_SOCKET, 46, 50000)  # SO_BUSY_POLL, microseconds
     assert c.getsockopt(socket.SOL_SOCKET, 46) == 50000
 bad = 0
+if mode == "client-epoll":
+    import selectors
+    sel = selectors.DefaultSelector()  # epoll
+    c.setblocking(False)
+    sel.register(c, selectors.EVENT_READ)
+    for i in range(n):
+        msg = b"request %d" % i
+        c.send(msg)
+        got = b""
+        while len(got) < len(msg):
+            sel.select()
+            got += c.recv(64)
+        bad += got != msg.upper()
+    print("answers", n, "bad", bad)
+    sys.exit(0)
 for i in range(n):
     msg = b"request %d" % i
     c.sendall(msg)
@@ -59,6 +75,11 @@ out=$(run client-sockopt)
 [[ $out =~ ^"answers 200 bad 0 hits "([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
   fail "SO_BUSY_POLL 50000: $out"
 pass "SO_BUSY_POLL=50000 on the socket: 200 answers, ${BASH_REMATCH[1]} taken by polling the device"
+
+out=$(run client-epoll SOCKSHIM_BUSY_POLL_US=50000)
+[[ $out =~ ^"answers 200 bad 0 hits "([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
+  fail "epoll_wait, SOCKSHIM_BUSY_POLL_US=50000: $out"
+pass "epoll_wait with SOCKSHIM_BUSY_POLL_US=50000: 200 answers, ${BASH_REMATCH[1]} taken by polling the device"
 
 shimmed env SOCKSHIM_BUSY_POLL_US=fast python3 -c 'import socket; socket.socket()' 2> "$WORK/log"
 grep -q "bad configuration: SOCKSHIM_BUSY_POLL_US=fast: microseconds" "$WORK/log" ||

@@ -606,6 +606,16 @@ impl EpollTable {
                     crate::wait::poll_ms(left)
                 }
             };
+            // Busy polling (SOCKSHIM_BUSY_POLL_US, as Linux's
+            // net.core.busy_poll for epoll): read the device before
+            // sleeping; a stack event signals the notifier. Kernel fds'
+            // events wait for the next turn (at most the budget).
+            if ms != 0 && s.busy_poll_us != 0 {
+                let budget = std::time::Duration::from_micros(u64::from(s.busy_poll_us));
+                if s.busy_poll(set.notifier, budget, deadline) {
+                    continue;
+                }
+            }
             // Block in the kernel: the notifier wakes us for stack events.
             // SAFETY: kbuf is a valid buffer of its length.
             let r = unsafe {
