@@ -496,7 +496,7 @@ fn sigpipe(of: &OpenFile, flags: i32, r: R<usize>) -> R<usize> {
 
 pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usize> {
     let s = shim()?;
-    let flags = flags & !MSG_SOCKSHIM_COPIED;
+    let flags = flags & !(MSG_SOCKSHIM_COPIED | MSG_SOCKSHIM_WAITED);
     let fastopen = of.ty == SockType::Stream && flags & MSG_FASTOPEN != 0;
     if fastopen {
         fastopen_sysctl(s);
@@ -526,15 +526,22 @@ pub fn send(of: &OpenFile, data: &[u8], flags: i32, to: Option<&[u8]>) -> R<usiz
     }
     // A blocking stream send sends everything unless interrupted. Only the
     // first part may open a Fast Open connection (the rest follows it).
+    // Once the call has slept for space, each try says so: the stack then
+    // copies only when the socket is writeable, as Linux wakes a writer.
     let mut sent = 0;
+    let mut slept = false;
     while sent < data.len() {
         let (fl, to) = match sent {
             0 => (flags, to),
             _ => (flags & !MSG_FASTOPEN | MSG_SOCKSHIM_COPIED, None),
         };
         let r = blocking(s, of, nonblock, false, |s, wait| {
-            s.stack
-                .send(s.now(), of.handle, &data[sent..], fl, to, wait)
+            let fl = if slept { fl | MSG_SOCKSHIM_WAITED } else { fl };
+            let r = s
+                .stack
+                .send(s.now(), of.handle, &data[sent..], fl, to, wait);
+            slept |= wait && r == Err(Errno::EAGAIN);
+            r
         });
         match r {
             Ok(n) => sent += n,

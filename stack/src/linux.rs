@@ -180,6 +180,12 @@ pub const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
 /// that already copied bytes, so an error is reported but stays pending,
 /// as Linux's tcp_sendmsg returns what it copied and leaves `sk_err` set.
 pub const MSG_SOCKSHIM_COPIED: i32 = 0x1000_0000;
+/// Private to sockshim, cleared from a program's flags like the one above:
+/// this stream send retries after its call slept for send space, so it
+/// copies only once the socket is writeable (Linux wakes such a writer
+/// from sk_stream_write_space, when sk_stream_is_writeable: a third of
+/// the send queue free), not as soon as one byte fits.
+pub const MSG_SOCKSHIM_WAITED: i32 = 0x0100_0000;
 
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;

@@ -72,3 +72,5 @@ mod tcp_nagle_tests;
 mod tcp_recovery_tests;
 #[cfg(test)]
 mod tcp_tests;
+#[cfg(test)]
+mod tcp_wspace_tests;

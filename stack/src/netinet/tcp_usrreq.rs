@@ -173,6 +173,16 @@ fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
     (tcp_notsent(so) << wake) < lowat as usize
 }
 
+/// Linux's sk_stream_is_writeable: free send space at least half of what
+/// is queued (a third of the queue free) and unsent bytes below
+/// TCP_NOTSENT_LOWAT as poll counts them. POLLOUT, and the wakeup of a
+/// writer that slept for space, wait for it.
+fn sk_stream_is_writeable(so: &Socket) -> bool {
+    let used = so.so_snd.ring().len();
+    let free = so.so_snd.ring().free();
+    free > 0 && free * 2 >= used && tcp_notsent_below_lowat(so, 1)
+}
+
 /// What `pru_send` of a plain send would take now without failing: the
 /// checks it makes before its copy, then the free space.
 fn tcp_send_space(so: &Socket) -> usize {
@@ -416,7 +426,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if data.is_empty() {
             return Ok(copied);
         }
-        if !tcp_notsent_below_lowat(so, 0) {
+        // A writer that slept for space goes on only once the socket is
+        // writeable (Linux's sk_stream_write_space wakes it no sooner).
+        let waited = flags & MSG_SOCKSHIM_WAITED != 0;
+        if !tcp_notsent_below_lowat(so, 0) || (waited && !sk_stream_is_writeable(so)) {
             return if copied > 0 {
                 Ok(copied)
             } else {
@@ -668,9 +681,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 r |= Readiness::PRI;
             }
             if !sb.cantsendmore {
-                let used = so.so_snd.ring().len();
-                let free = so.so_snd.ring().free();
-                if free > 0 && free * 2 >= used && tcp_notsent_below_lowat(so, 1) {
+                if sk_stream_is_writeable(so) {
                     r |= Readiness::OUT | Readiness::WRNORM;
                 }
             } else {
