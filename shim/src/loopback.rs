@@ -28,6 +28,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use stack::linux::{SOCKSHIM_ANON_PORT, SOL_SOCKSHIM};
 use stack::{Domain, SockType};
 
 use crate::config::Loopback;
@@ -469,6 +470,17 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
         let port = kernel_port(k);
         match stack_bind(SocketAddr::new(a.ip(), port)) {
             Ok(_) => {
+                // Port 0 asked: the port is the socket's by choice of the
+                // kernel, so a UDP disconnect releases it (as Linux's).
+                if a.port() == 0 && of.ty == SockType::Dgram {
+                    let _ = s.stack.setsockopt(
+                        s.now(),
+                        of.handle,
+                        SOL_SOCKSHIM,
+                        SOCKSHIM_ANON_PORT,
+                        &[],
+                    );
+                }
                 *of.kside.lock() = Some(Box::new(Reservation {
                     fd: k,
                     fd4: k4,

@@ -463,6 +463,13 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let r = s.stack.connect(s.now(), of.handle, a);
     s.after_op();
     match r {
+        Ok(()) if a.is_none() && of.ty == SockType::Dgram => {
+            // A disconnect that released the port: so does the kernel side.
+            if s.stack.getsockname(of.handle).is_ok_and(|n| n.port() == 0) {
+                crate::loopback::forget(of);
+            }
+            Ok(0)
+        }
         Ok(()) => Ok(0),
         Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) if of.is_nonblock() => Err(e(x)),
         // A blocking connect (or a second one while the first is still in

@@ -38,7 +38,8 @@ use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
 use crate::linux::{
-    LOOPBACK_IFINDEX, SOCKSHIM_SEND_ONCE, SOCKSHIM_SIOCATMARK, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM,
+    LOOPBACK_IFINDEX, SOCKSHIM_ANON_PORT, SOCKSHIM_SEND_ONCE, SOCKSHIM_SIOCATMARK,
+    SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM,
 };
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
@@ -497,6 +498,16 @@ impl Stack {
             return self.with_socket(h, |so| {
                 if so.so_type == crate::SockType::Dgram {
                     so.so_pcb.inp_mut().send_once = once.to_bytes();
+                }
+                Ok(())
+            });
+        }
+        if level == SOL_SOCKSHIM && name == SOCKSHIM_ANON_PORT {
+            use crate::netinet::so_pcb::InPcb;
+            return self.with_socket(h, |so| {
+                let inp = so.so_pcb.inp_mut();
+                if inp.lport != 0 {
+                    inp.inp_flags |= crate::netinet::in_pcb::INP_ANONPORT;
                 }
                 Ok(())
             });

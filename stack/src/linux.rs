@@ -58,6 +58,11 @@ pub const SOCKSHIM_SIOCATMARK: i32 = 2;
 /// limit, 16 segment size, then the four byte values and the u16). The
 /// stack's next send on the socket takes them.
 pub const SOCKSHIM_SEND_ONCE: i32 = 3;
+/// setsockopt at the same level: the port this socket is bound to was
+/// chosen for it (the shim binds a wildcard or loopback port 0 on the
+/// port the kernel picked for its reservation), so a disconnect releases
+/// it as Linux releases a port bound without SOCK_BINDPORT_LOCK.
+pub const SOCKSHIM_ANON_PORT: i32 = 4;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
 /// Linux's lo MTU (what a route over loopback reports).
