@@ -549,7 +549,7 @@ impl Stack {
         let dst = dst.into();
         let pcb = self.inet().pcbinfo.read();
         match ty {
-            SockType::Stream => pcb.tcp_listener(dst).is_some(),
+            SockType::Stream => pcb.tcp_listener(dst, dst).is_some(),
             SockType::Dgram => pcb
                 .users(crate::netinet::in_pcb::Proto::Udp, dst.port())
                 .iter()

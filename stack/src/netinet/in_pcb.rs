@@ -549,20 +549,34 @@ impl PcbInfo {
         })
     }
 
-    /// The best TCP listener for a SYN to `local`: exact address before
-    /// the wildcard of the packet's family, before a dual-stack `::`.
-    pub fn tcp_listener(&self, local: SocketAddr) -> Option<SocketHandle> {
+    /// The best TCP listener for a SYN to `local` from `remote`: exact
+    /// address before the wildcard of the packet's family, before a
+    /// dual-stack `::`. A SO_REUSEPORT listener stands for its group (the
+    /// listening SO_REUSEPORT sockets on the same address), of which the
+    /// flow's hash picks one (Linux's reuseport_select_sock): every
+    /// segment of one handshake finds the same listener.
+    pub fn tcp_listener(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
         let users = self.users(Proto::Tcp, local.port());
         let ip = local.ip();
-        users
+        let best = users
             .iter()
             .filter(|u| u.listening && addr_takes(u.addr, u.v6only, ip))
             .min_by_key(|u| match u.addr {
                 a if a == ip => 0,
                 a if a.is_ipv4() == ip.is_ipv4() => 1,
                 _ => 2,
+            })?;
+        if !best.reuseport {
+            return Some(best.handle);
+        }
+        let group: Vec<&PortUser> = users
+            .iter()
+            .filter(|u| {
+                u.listening && u.reuseport && u.addr == best.addr && u.v6only == best.v6only
             })
-            .map(|u| u.handle)
+            .collect();
+        let i = reciprocal_scale(flow_hash(local, remote), group.len());
+        Some(group[i].handle)
     }
 
     /// The best UDP socket for a datagram: connected exact match, then bound
@@ -731,21 +745,23 @@ mod tests {
         t.bind(Proto::Tcp, 80, dual, range, 0).unwrap();
         let v4: SocketAddr = "10.7.0.2:80".parse().unwrap();
         let v6: SocketAddr = "[fd00:7::2]:80".parse().unwrap();
-        assert_eq!(t.tcp_listener(v4), Some(dual.handle));
-        assert_eq!(t.tcp_listener(v6), Some(dual.handle));
+        let peer: SocketAddr = "10.7.0.1:5000".parse().unwrap();
+        let peer6: SocketAddr = "[fd00:7::1]:5000".parse().unwrap();
+        assert_eq!(t.tcp_listener(v4, peer), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v6, peer6), Some(dual.handle));
         // A more specific IPv4 listener wins for IPv4 (both SO_REUSEPORT).
         let mut exact = at(2, "10.7.0.2", false);
         exact.listening = true;
         t.add_user(Proto::Tcp, 80, exact);
-        assert_eq!(t.tcp_listener(v4), Some(exact.handle));
-        assert_eq!(t.tcp_listener(v6), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v4, peer), Some(exact.handle));
+        assert_eq!(t.tcp_listener(v6, peer6), Some(dual.handle));
         // A V6ONLY wildcard does not take IPv4.
         let mut t = PcbInfo::default();
         let mut only = at(3, "::", true);
         only.listening = true;
         t.bind(Proto::Tcp, 80, only, range, 0).unwrap();
-        assert_eq!(t.tcp_listener(v4), None);
-        assert_eq!(t.tcp_listener(v6), Some(only.handle));
+        assert_eq!(t.tcp_listener(v4, peer), None);
+        assert_eq!(t.tcp_listener(v6, peer6), Some(only.handle));
     }
 
     #[test]
@@ -781,7 +797,8 @@ mod tests {
             t.add_user(Proto::Tcp, 80, c);
         }
         let local = SocketAddr::new(l.addr, 80);
-        assert_eq!(t.tcp_listener(local), Some(l.handle));
+        let peer = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 9).into(), 5000);
+        assert_eq!(t.tcp_listener(local, peer), Some(l.handle));
         assert!(t.has_user(Proto::Tcp, 80, user(500, true).handle));
         assert_eq!(t.users(Proto::Tcp, 80).len(), 1, "children are not binders");
         t.unbind(Proto::Tcp, 80, l.handle);
@@ -810,6 +827,33 @@ mod tests {
             let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
             let h = t.udp_lookup(local, remote).unwrap();
             assert_eq!(t.udp_lookup(local, remote), Some(h), "one flow, one socket");
+            counts[h.index as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (900..=1100).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn reuseport_listeners_share_connections() {
+        let mut t = PcbInfo::default();
+        for i in 0..3 {
+            let mut u = user(i, false);
+            u.reuseport = true;
+            t.bind(Proto::Tcp, 80, u, (32768, 60999), 0).unwrap();
+            t.update(Proto::Tcp, 80, u.handle, |u| u.listening = true);
+        }
+        let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 80);
+        let mut counts = [0u32; 3];
+        for port in 32768..(32768 + 3000) {
+            let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+            let h = t.tcp_listener(local, remote).unwrap();
+            assert_eq!(
+                t.tcp_listener(local, remote),
+                Some(h),
+                "one flow, one listener"
+            );
             counts[h.index as usize] += 1;
         }
         assert!(

@@ -33,7 +33,7 @@ pub(crate) fn tcp_ctlinput(
     let Some(h) = found else {
         // A half-open connection in a listener's SYN cache: Linux's
         // tcp_req_err drops the request on a hard error.
-        let listener = cx.inet().pcbinfo.read().tcp_listener(local);
+        let listener = cx.inet().pcbinfo.read().tcp_listener(local, remote);
         if let Some(l) = listener.and_then(|h| cx.sockets().lookup(h).ok()) {
             if let Some(mut l) = lock_live(&l) {
                 syncache_unreach(&mut l, local, remote);

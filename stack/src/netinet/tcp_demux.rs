@@ -80,7 +80,7 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
             }
         }
     }
-    let listener = cx.inet().pcbinfo.read().tcp_listener(local);
+    let listener = cx.inet().pcbinfo.read().tcp_listener(local, remote);
     if let Some(h) = listener {
         if let Ok(lref) = cx.sockets().lookup(h) {
             if let Some(mut l) = lock_live(&lref) {
