@@ -10,6 +10,17 @@
 //! counts the anchor's references, so the call holds a duplicate of the
 //! anchor at a high, protected number and waits on it; dropping it tells
 //! the service (`Closed`) when no descriptor of the open file is left here.
+//!
+//! The service's duplicate outlives the call, one per thread (`Dup` with
+//! `in_use` false): a thread that blocks on the same socket again (a
+//! server waiting for each request) reuses it, where a dup and a close
+//! per wait were two of the program's six system calls per TCP_RR
+//! transaction. It is closed when the thread waits on another socket,
+//! when the open file's last descriptor here goes (`file_gone`, before
+//! the service is told, so a last close still hangs the anchor up) and
+//! in a fork child. A kept duplicate is no reference of a call: it is
+//! not counted by `calls_on`/`holds`, and it never outlives the
+//! descriptors it was taken beside.
 
 use std::sync::atomic::Ordering;
 
@@ -19,20 +30,35 @@ use crate::driver::{Shim, SHIM_FD_BASE};
 use crate::fdtable::OpenFile;
 use crate::real::real;
 
-/// The anchor duplicates held by calls now waiting (closed in a fork
-/// child, whose copies of them no call holds); -1 for a call's `sodup`
-/// in-process (counted for `refcheck`).
-static HELD: Mutex<Vec<(i32, stack::SocketHandle)>> = Mutex::new(Vec::new());
+/// One reference a call took: a duplicate of the anchor (service), or
+/// a `sodup` in-process (`fd` -1, counted for `refcheck`).
+struct Dup {
+    fd: i32,
+    h: stack::SocketHandle,
+    /// The open file it was taken from (identity only).
+    file: usize,
+    thread: std::thread::ThreadId,
+    /// A call waits on it now (a kept duplicate has false).
+    in_use: bool,
+}
+
+/// The references of this process's calls, waiting or kept (a handful:
+/// one per thread that blocked on a socket).
+static DUPS: Mutex<Vec<Dup>> = Mutex::new(Vec::new());
+
+fn file_id(of: &OpenFile) -> usize {
+    of as *const OpenFile as usize
+}
 
 /// Calls of this process waiting on `h` (each holds one reference).
 pub fn calls_on(h: stack::SocketHandle) -> u32 {
-    HELD.lock().iter().filter(|&&(_, x)| x == h).count() as u32
+    DUPS.lock().iter().filter(|d| d.in_use && d.h == h).count() as u32
 }
 
 /// Does a call of this process wait on `h` (service mode)? Then the
 /// process still holds the socket though no descriptor is left.
 pub fn holds(h: stack::SocketHandle) -> bool {
-    HELD.lock().iter().any(|&(_, x)| x == h)
+    DUPS.lock().iter().any(|d| d.in_use && d.h == h)
 }
 
 /// One waiting call's reference; released on drop.
@@ -47,14 +73,42 @@ impl<'a> CallRef<'a> {
     /// Take the reference, or the errno when the socket is already gone
     /// (every descriptor closed before the call got here: EBADF).
     pub fn take(s: &'a Shim, of: &'a OpenFile) -> Result<CallRef<'a>, i32> {
+        let me = std::thread::current().id();
         if let Some(st) = s.stack.local() {
             st.sodup(of.handle).map_err(|e| e.0)?;
-            HELD.lock().push((-1, of.handle));
+            DUPS.lock().push(Dup {
+                fd: -1,
+                h: of.handle,
+                file: file_id(of),
+                thread: me,
+                in_use: true,
+            });
             return Ok(CallRef { s, of, anchor: -1 });
         }
         let a = of.anchor();
         if a < 0 {
             return Err(libc::EBADF);
+        }
+        let mut dups = DUPS.lock();
+        // This thread's kept duplicate: of this open file, reused; of
+        // another one, closed (a wait in a signal handler can nest, so
+        // only duplicates no call of ours waits on).
+        let mut i = 0;
+        while i < dups.len() {
+            let d = &mut dups[i];
+            if d.thread == me && !d.in_use {
+                if d.file == file_id(of) && d.h == of.handle {
+                    d.in_use = true;
+                    return Ok(CallRef {
+                        s,
+                        of,
+                        anchor: d.fd,
+                    });
+                }
+                crate::driver::unprotect_and_close(dups.swap_remove(i).fd);
+                continue;
+            }
+            i += 1;
         }
         // SAFETY: fcntl(F_DUPFD_CLOEXEC) of the anchor to a number at
         // SHIM_FD_BASE or above, so the program's lowest free fd is kept.
@@ -64,7 +118,13 @@ impl<'a> CallRef<'a> {
             return Err(unsafe { *libc::__errno_location() });
         }
         crate::driver::protect(d);
-        HELD.lock().push((d, of.handle));
+        dups.push(Dup {
+            fd: d,
+            h: of.handle,
+            file: file_id(of),
+            thread: me,
+            in_use: true,
+        });
         Ok(CallRef { s, of, anchor: d })
     }
 
@@ -78,35 +138,73 @@ impl Drop for CallRef<'_> {
     fn drop(&mut self) {
         if let Some(st) = self.s.stack.local() {
             {
-                let mut held = HELD.lock();
+                let mut dups = DUPS.lock();
                 let h = self.of.handle;
-                if let Some(i) = held.iter().position(|&(d, x)| d < 0 && x == h) {
-                    held.swap_remove(i);
+                if let Some(i) = dups.iter().position(|d| d.fd < 0 && d.h == h) {
+                    dups.swap_remove(i);
                 }
             }
             let _ = st.close(self.s.now(), self.of.handle);
             self.s.after_op();
             return;
         }
-        HELD.lock().retain(|&(d, _)| d != self.anchor);
-        crate::driver::unprotect_and_close(self.anchor);
+        let gone = self.of.fd_count.load(Ordering::Relaxed) == 0;
+        {
+            let mut dups = DUPS.lock();
+            if let Some(i) = dups.iter().position(|d| d.fd == self.anchor && d.in_use) {
+                if gone {
+                    // No descriptor left: the duplicate must not keep
+                    // the socket open.
+                    crate::driver::unprotect_and_close(dups.swap_remove(i).fd);
+                } else {
+                    dups[i].in_use = false;
+                }
+            }
+        }
         // Was this the last reference here? Then the service checks for
         // the anchor's hang-up (the last one anywhere) and closes it.
-        if self.of.fd_count.load(Ordering::Relaxed) == 0 {
+        if gone {
             crate::ops::closed(self.of.handle);
         }
     }
 }
 
-/// In a fork child: close the duplicates the parent's waiting calls hold
-/// (no call of the child holds them).
+/// The last descriptor of `of` in this process is being closed: close the
+/// duplicates no call waits on (before the service is told, so that it
+/// sees the hang-up if this was the last reference anywhere).
+pub fn file_gone(of: &OpenFile) {
+    let mut dups = DUPS.lock();
+    let mut i = 0;
+    while i < dups.len() {
+        let d = &dups[i];
+        if d.fd >= 0 && d.file == file_id(of) && d.h == of.handle && !d.in_use {
+            crate::driver::unprotect_and_close(dups.swap_remove(i).fd);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Held across fork() (pthread_atfork prepare), so that the child finds
+/// the list whole and unlocked.
+pub fn lock_for_fork() {
+    std::mem::forget(DUPS.lock());
+}
+
+/// After fork(), in the parent and in the child.
+pub fn unlock_after_fork() {
+    // SAFETY: paired with `lock_for_fork` in this process image, which
+    // leaked a guard of this lock.
+    unsafe { DUPS.force_unlock() }
+}
+
+/// In a fork child: close every duplicate (no call of the child waits on
+/// one, and a kept one would hold the socket open after the child closed
+/// its descriptors). The list was unlocked first (`unlock_after_fork`).
 pub fn forget_in_child() {
-    let Some(mut held) = HELD.try_lock() else {
-        return;
-    };
-    for (d, _) in held.drain(..) {
-        if d >= 0 {
-            crate::driver::unprotect_and_close_in_child(d);
+    for d in DUPS.lock().drain(..) {
+        if d.fd >= 0 {
+            crate::driver::unprotect_and_close_in_child(d.fd);
         }
     }
 }

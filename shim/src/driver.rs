@@ -378,11 +378,13 @@ fn init() -> Result<Arc<Shim>, i32> {
 extern "C" fn atfork_prepare() {
     if let Some(s) = shim_any() {
         s.fds.lock_for_fork();
+        crate::callref::lock_for_fork();
     }
 }
 
 extern "C" fn atfork_parent() {
     if let Some(s) = shim_any() {
+        crate::callref::unlock_after_fork();
         s.fds.unlock_after_fork();
         if s.stack.remote().is_some() {
             crate::nonblock::may_be_shared(&s.fds.files());
@@ -393,6 +395,7 @@ extern "C" fn atfork_parent() {
 extern "C" fn atfork_child() {
     if let Some(s) = shim_any() {
         s.fds.unlock_after_fork();
+        crate::callref::unlock_after_fork();
         if s.stack.remote().is_some() {
             // The service serves the child too: it takes the state over
             // (and connects anew on its first call, see client.rs).

@@ -273,9 +273,11 @@ pub fn release(fd: i32) -> Option<SocketHandle> {
 /// One descriptor of `of` is gone: its reference goes.
 fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
-        // The open file is gone: epoll registrations go with it.
+        // The open file is gone: epoll registrations go with it, and the
+        // duplicates its waits kept (callref.rs).
         s.epoll.forget_file(of);
         crate::loopback::forget(of);
+        crate::callref::file_gone(of);
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
