@@ -47,6 +47,8 @@ pub struct SockEntry {
     pending: Vec<u8>,
     /// SO_RCVLOWAT as last set (rings only while it is 1).
     lowat: usize,
+    /// Tokens written into the anchor that may be unread (anchor.rs).
+    tokens: u8,
 }
 
 /// One client connection's rights.
@@ -161,6 +163,7 @@ impl Core {
                 rx: None,
                 pending: Vec::new(),
                 lowat: 1,
+                tokens: 0,
             },
         );
         sess.attached.insert(id);
@@ -228,7 +231,7 @@ impl Core {
             return;
         };
         if r & (ALWAYS | e.interest) != 0 {
-            anchor::put_token(e.anchor.as_fd());
+            anchor::put_token(e.anchor.as_fd(), &mut e.tokens);
             e.interest = 0;
         }
     }

@@ -10,6 +10,7 @@ pub mod cpus;
 pub mod device;
 pub mod idle;
 pub mod listener;
+pub mod pace;
 pub mod region;
 pub mod run;
 pub mod startup;

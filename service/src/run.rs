@@ -23,6 +23,7 @@ use crate::capture::Dir;
 use crate::core::{Core, Session};
 use crate::idle::Idle;
 use crate::listener;
+use crate::pace::Pace;
 use proto::spin::Spin;
 
 const K_DEVICE: u64 = 1 << 62;
@@ -45,7 +46,10 @@ pub struct Service {
     device: OwnedFd,
     listener: OwnedFd,
     epoll: Epoll,
-    clients: stack::hash::FastMap<RawFd, (OwnedFd, Session)>,
+    clients: stack::hash::FastMap<RawFd, (OwnedFd, Session, Pace)>,
+    /// Turns of the loop so far, and the device's pace (pace.rs).
+    turn: u64,
+    dev_pace: Pace,
     idle: Idle,
     uid: u32,
     buf: Vec<u8>,
@@ -88,6 +92,8 @@ impl Service {
             listener,
             epoll,
             clients: stack::hash::FastMap::default(),
+            turn: 0,
+            dev_pace: Pace::default(),
             idle: Idle::new(idle),
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],
@@ -148,18 +154,19 @@ impl Service {
                 }
             }
             worked = n > 0;
+            self.turn += 1;
             for ev in &events[..n] {
                 let data = ev.data();
                 match data & K_MASK {
                     K_DEVICE => self.input(&mut frame),
                     K_LISTENER => self.accept_clients(),
-                    K_CLIENT => self.serve_client((data & !K_MASK) as RawFd),
+                    K_CLIENT => self.serve_client((data & !K_MASK) as RawFd, false),
                     _ => {
                         // A `Post` the program sent before its last close
                         // is taken before the close: serve the holders'
-                        // queued requests first.
+                        // queued requests first (all of them).
                         for key in self.core.holders_of_anchor(data as RawFd) {
-                            self.serve_client(key);
+                            self.serve_client(key, true);
                         }
                         self.core.anchor_event(now(), data as RawFd)
                     }
@@ -201,7 +208,8 @@ impl Service {
     }
 
     fn input(&mut self, frame: &mut [u8]) {
-        for _ in 0..256 {
+        let mut got = 0;
+        for _ in 0..self.dev_pace.budget(256) {
             match nix::unistd::read(self.device.as_raw_fd(), frame) {
                 Ok(n) if n > 0 && self.vnet => {
                     let t = now();
@@ -224,7 +232,9 @@ impl Service {
                 },
                 _ => break,
             }
+            got += 1;
         }
+        self.dev_pace.note(self.turn, got);
         self.deliver_held();
     }
 
@@ -297,13 +307,13 @@ impl Service {
                     key,
                     ..Session::default()
                 };
-                self.clients.insert(key, (fd, sess));
+                self.clients.insert(key, (fd, sess, Pace::default()));
             }
         }
     }
 
     fn drop_client(&mut self, key: RawFd) {
-        if let Some((fd, sess)) = self.clients.remove(&key) {
+        if let Some((fd, sess, _)) = self.clients.remove(&key) {
             let _ = self.epoll.delete(&fd);
             self.core.session_gone(&sess);
             if self.log_counters {
@@ -312,22 +322,32 @@ impl Service {
         }
     }
 
-    fn serve_client(&mut self, key: RawFd) {
-        for _ in 0..BATCH {
+    /// Serve `key`'s requests: at its pace (pace.rs), or with `all` every
+    /// one queued.
+    fn serve_client(&mut self, key: RawFd, all: bool) {
+        let Some(&(_, _, pace)) = self.clients.get(&key) else {
+            return;
+        };
+        let budget = if all { BATCH } else { pace.budget(BATCH) };
+        let mut got = 0;
+        for _ in 0..budget {
             match self.one_request(key) {
-                Ok(true) => {}
-                Ok(false) => return,
+                Ok(true) => got += 1,
+                Ok(false) => break,
                 Err(()) => {
                     self.drop_client(key);
                     return;
                 }
             }
         }
+        if let Some((_, _, pace)) = self.clients.get_mut(&key) {
+            pace.note(self.turn, got);
+        }
     }
 
     /// Ok(true): served one; Ok(false): nothing waiting; Err: cut the client.
     fn one_request(&mut self, key: RawFd) -> Result<bool, ()> {
-        let Some((conn, sess)) = self.clients.get_mut(&key) else {
+        let Some((conn, sess, _)) = self.clients.get_mut(&key) else {
             return Ok(false);
         };
         let mut cmsg = nix::cmsg_space!([RawFd; proto::MAX_ATTACH]);
@@ -408,7 +428,7 @@ impl Service {
         let Some(b) = reply else {
             return Ok(true); // a Post has no reply
         };
-        let Some((conn, _)) = self.clients.get(&key) else {
+        let Some((conn, _, _)) = self.clients.get(&key) else {
             return Ok(false);
         };
         let r = send_reply(conn.as_fd(), &b, pass.as_ref());
