@@ -56,12 +56,16 @@ fn wake(evfd: i32) {
 impl AnchorWait {
     /// Take a role before registering interest: the first waiter owns the
     /// anchor and reads its token back (waking the sleepers: the token
-    /// may have been one of theirs); the others become sleepers.
-    pub fn enter(&self, anchor: i32) -> Role<'_> {
+    /// may have been one of theirs); the others become sleepers. With
+    /// `read_back` false the owner reads the token back in its sleep
+    /// instead (`wait::take_token_blocking`).
+    pub fn enter(&self, anchor: i32, read_back: bool) -> Role<'_> {
         let mut st = self.st.lock();
         if !st.owned {
             st.owned = true;
-            crate::wait::drain_token(anchor);
+            if read_back {
+                crate::wait::drain_token(anchor);
+            }
             for e in st.take_sleepers() {
                 wake(e);
             }
@@ -120,10 +124,10 @@ mod tests {
     #[test]
     fn the_owner_leaving_wakes_every_sleeper() {
         let w = AnchorWait::default();
-        let owner = w.enter(-1);
+        let owner = w.enter(-1, true);
         assert!(matches!(owner, Role::Owner(_)));
         // A second waiter (this thread's eventfd stands for its own).
-        let sleeper = w.enter(-1);
+        let sleeper = w.enter(-1, true);
         let Role::Sleeper(_, e) = sleeper else {
             panic!("the second waiter sleeps on its eventfd")
         };
@@ -134,6 +138,6 @@ mod tests {
         assert_eq!(w.sleepers(), 0);
         drop(sleeper);
         // The next waiter owns the anchor again.
-        assert!(matches!(w.enter(-1), Role::Owner(_)));
+        assert!(matches!(w.enter(-1, true), Role::Owner(_)));
     }
 }

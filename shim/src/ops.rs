@@ -94,6 +94,13 @@ fn busy_poll_budget(s: &Shim, of: &OpenFile) -> Option<std::time::Duration> {
 /// closes the descriptor meanwhile). With other threads of the process
 /// already waiting on the socket, on this thread's eventfd instead, woken
 /// by the one on the anchor (anchorwait.rs).
+///
+/// A socket this process alone holds (never shared, the slot says
+/// exclusive) waited on without a deadline reads its token back in the
+/// sleep itself, one system call where a read back and a peek were two
+/// (per TCP_RR transaction). That never loses a wake-up: a token is read
+/// back only by a sleep, and every sleep is followed by a new try; a
+/// token unread at the try (stale or new) ends the next sleep at once.
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
@@ -113,7 +120,8 @@ fn blocking_on_anchor<T>(
         };
         // One thread owns the anchor's token; others of this process
         // waiting on the socket sleep on their eventfds (anchorwait.rs).
-        let role = of.anchor_wait.enter(anchor);
+        let take_in_sleep = deadline.is_none() && alone(of);
+        let role = of.anchor_wait.enter(anchor, !take_in_sleep);
         match op(s, true) {
             Err(Errno::EAGAIN) => {}
             r => return r.map_err(e),
@@ -124,11 +132,20 @@ fn blocking_on_anchor<T>(
             continue;
         }
         match role {
+            Role::Owner(_) if take_in_sleep => crate::wait::take_token_blocking(anchor)?,
             Role::Owner(_) => crate::wait::block_anchor(anchor, deadline)?,
             Role::Sleeper(_, evfd) => block(evfd, deadline)?,
         }
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
+}
+
+/// Does this process alone hold the socket, and has it always (no fork,
+/// SCM_RIGHTS or exec since it was made)?
+fn alone(of: &OpenFile) -> bool {
+    !of.nb_shared.load(Ordering::Relaxed)
+        && crate::client::slot(of.handle.as_u64())
+            .is_some_and(|s| s.flag(proto::region::F_EXCLUSIVE))
 }
 
 /// Length of a sockaddr_in6 without its scope id (RFC 2133's): Linux

@@ -128,6 +128,24 @@ pub fn drain_token(anchor: i32) {
     };
 }
 
+/// Block until the anchor has a token and read it back (with every other
+/// one unread: at most 8, see the service's anchor.rs), or the service
+/// went away. Only for a socket no other process holds (a peeking waiter
+/// elsewhere could miss the token) and without a deadline: a blocking
+/// recv, restarted under SA_RESTART and EINTR otherwise. A token left
+/// from an event already handled wakes it once for nothing (the caller
+/// looks again), as the read back before the wait did.
+pub fn take_token_blocking(anchor: i32) -> Result<(), i32> {
+    let mut b = [0u8; 16];
+    // SAFETY: a blocking receive into a local buffer.
+    let n = unsafe { (real().recv)(anchor, b.as_mut_ptr() as *mut c_void, b.len(), 0) };
+    if n < 0 {
+        // SAFETY: reading this thread's errno.
+        return Err(unsafe { *libc::__errno_location() });
+    }
+    Ok(())
+}
+
 /// Block until the anchor is readable (the service wrote a token, or
 /// went away). Without a deadline: a blocking recv(MSG_PEEK), which the
 /// kernel restarts under SA_RESTART and interrupts with EINTR otherwise,
