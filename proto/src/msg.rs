@@ -153,6 +153,14 @@ pub enum Request<'a> {
     AcceptHead {
         id: u64,
     },
+    /// O_NONBLOCK of the socket's open file, as a process holding it set
+    /// it (fcntl, FIONBIO): published in the slot of every client holding
+    /// the socket (`region::F_NONBLOCK`) before the reply, so that another
+    /// process sharing it reads it there, without a system call.
+    SetNonblock {
+        id: u64,
+        on: bool,
+    },
 }
 
 /// What a successful request returns.
@@ -247,6 +255,7 @@ impl<'a> Request<'a> {
             | Request::Setsockopt { id, .. }
             | Request::Getsockopt { id, .. }
             | Request::AcceptHead { id }
+            | Request::SetNonblock { id, .. }
             | Request::Sockinfo { id } => Some(*id),
         }
     }
@@ -319,6 +328,7 @@ impl<'a> Request<'a> {
             Request::Capture => w.u16(101),
             Request::Serves { ty, addr } => w.u16(42).u8(ty_code(*ty)).addr(Some(*addr)),
             Request::AcceptHead { id } => w.u16(43).u64(*id),
+            Request::SetNonblock { id, on } => w.u16(50).u64(*id).bool(*on),
         };
         w.buf
     }
@@ -433,6 +443,10 @@ impl<'a> Request<'a> {
                 addr: r.addr()?.ok_or(Malformed("serves without address"))?,
             },
             43 => Request::AcceptHead { id: r.u64()? },
+            50 => Request::SetNonblock {
+                id: r.u64()?,
+                on: r.bool()?,
+            },
             _ => return Err(Malformed("unknown request")),
         };
         r.end()?;
@@ -672,6 +686,7 @@ mod tests {
                 addr: SocketAddr::from(([127, 0, 0, 1], 53)),
             },
             Request::AcceptHead { id: 3 },
+            Request::SetNonblock { id: 3, on: true },
         ]
     }
 

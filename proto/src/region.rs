@@ -124,6 +124,10 @@ pub const F_REMOTE_PEER: u64 = 1 << 35;
 /// The service holds more received data than the ring had room for: a
 /// client that takes bytes from the ring sends `RxMore` (no reply).
 pub const F_RX_WAITING: u64 = 1 << 36;
+/// The socket's open file is non-blocking (O_NONBLOCK, which Linux keeps
+/// on the open file: set by any process holding it, `SetNonblock`), so a
+/// process that shares the socket reads it here without a system call.
+pub const F_NONBLOCK: u64 = 1 << 40;
 
 /// Byte offset of the slot for a socket handle index, if it has one.
 pub fn slot_offset(index: u32) -> Option<usize> {

@@ -49,6 +49,9 @@ pub struct SockEntry {
     lowat: usize,
     /// Tokens written into the anchor that may be unread (anchor.rs).
     tokens: u8,
+    /// O_NONBLOCK of the open file as a holder last set it (`SetNonblock`),
+    /// published to every holder (`region::F_NONBLOCK`).
+    nonblock: bool,
 }
 
 /// One client connection's rights.
@@ -164,6 +167,7 @@ impl Core {
                 pending: Vec::new(),
                 lowat: 1,
                 tokens: 0,
+                nonblock: false,
             },
         );
         sess.attached.insert(id);
@@ -287,6 +291,9 @@ impl Core {
         }
         if info.is_some_and(|i| i.listening) {
             ready |= region::F_LISTENING;
+        }
+        if e.nonblock {
+            ready |= region::F_NONBLOCK;
         }
         let slot = region::Slot {
             id,
@@ -817,6 +824,13 @@ impl Core {
                 Ok(Body::Ready(ready))
             }
             Request::Serves { ty, addr } => Ok(Body::Bool(self.stack.serves(ty, addr))),
+            // `serve` publishes the slots before the reply.
+            Request::SetNonblock { id, on } => self.check(sess, id).map(|_| {
+                if let Some(e) = self.socks.get_mut(&id) {
+                    e.nonblock = on;
+                }
+                Body::None
+            }),
             Request::AcceptHead { id } => self.check(sess, id).and_then(|h| {
                 self.stack
                     .accept_head_rcvtime(h)

@@ -377,6 +377,11 @@ fn init() -> Result<Arc<Shim>, i32> {
 
 extern "C" fn atfork_prepare() {
     if let Some(s) = shim_any() {
+        if s.stack.remote().is_some() {
+            // The child will hold every socket: the service learns the
+            // O_NONBLOCK flags set meanwhile first (nonblock.rs).
+            crate::nonblock::may_be_shared(&s.fds.files());
+        }
         s.fds.lock_for_fork();
         crate::callref::lock_for_fork();
     }

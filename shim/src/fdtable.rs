@@ -28,8 +28,11 @@ pub struct OpenFile {
     /// anchor's is read instead).
     pub nonblock: AtomicBool,
     /// Another process may hold this open file, or may have: O_NONBLOCK
-    /// is read from the anchor (nonblock.rs).
+    /// is read from the slot (nonblock.rs).
     pub nb_shared: AtomicBool,
+    /// The service's copy of O_NONBLOCK may differ from `nonblock` (set
+    /// while the open file was this process's alone; nonblock.rs).
+    pub nb_dirty: AtomicBool,
     /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds; 0 = none.
     pub rcvtimeo_us: AtomicU64,
     pub sndtimeo_us: AtomicU64,
@@ -57,6 +60,7 @@ impl OpenFile {
             ty,
             nonblock: AtomicBool::new(nonblock),
             nb_shared: AtomicBool::new(false),
+            nb_dirty: AtomicBool::new(nonblock),
             rcvtimeo_us: AtomicU64::new(0),
             sndtimeo_us: AtomicU64::new(0),
             fd_count: std::sync::atomic::AtomicU32::new(0),

@@ -58,6 +58,12 @@ impl Remote {
         self.req(r, |_| Ok(()))
     }
 
+    /// O_NONBLOCK of `h`'s open file, published to every holder's slot
+    /// (nonblock.rs).
+    pub fn set_nonblock(&self, h: SocketHandle, on: bool) -> Result<(), Errno> {
+        self.unit(&Request::SetNonblock { id: id(h), on })
+    }
+
     /// socket(): the new socket's id and its anchor (the program's fd).
     pub fn socket(
         &self,

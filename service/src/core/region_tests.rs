@@ -210,6 +210,37 @@ fn a_socket_attached_by_a_second_client_is_no_ones_alone_until_it_goes() {
 }
 
 #[test]
+fn o_nonblock_set_by_one_holder_is_in_every_holders_slot() {
+    // fork() after socket(): both processes hold the open file.
+    let (mut c, mut srv, (sid, a), _cli, _k) = pair();
+    let mut child = client(&mut c);
+    let (rep, _) = c.handle(
+        &mut child,
+        t(),
+        Request::Attach { count: 1 },
+        vec![a.try_clone().unwrap()],
+    );
+    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    assert!(!slot(&srv, sid).flag(r::F_NONBLOCK) && !slot(&child, sid).flag(r::F_NONBLOCK));
+    let on = Request::SetNonblock { id: sid, on: true };
+    assert_eq!(call(&mut c, &mut child, on), Ok(Some(Body::None)));
+    assert!(
+        slot(&srv, sid).flag(r::F_NONBLOCK),
+        "the parent sees the child's fcntl"
+    );
+    assert!(slot(&child, sid).flag(r::F_NONBLOCK));
+    let off = Request::SetNonblock { id: sid, on: false };
+    assert_eq!(call(&mut c, &mut srv, off), Ok(Some(Body::None)));
+    assert!(!slot(&srv, sid).flag(r::F_NONBLOCK) && !slot(&child, sid).flag(r::F_NONBLOCK));
+    // A third client names the socket without holding it: EBADF.
+    let mut stranger = client(&mut c);
+    let on = Request::SetNonblock { id: sid, on: true };
+    assert_eq!(call(&mut c, &mut stranger, on), Err(Errno::EBADF));
+    assert!(!slot(&srv, sid).flag(r::F_NONBLOCK));
+    drop(a);
+}
+
+#[test]
 fn a_shared_socket_is_the_other_clients_alone_once_one_closes_its_last_descriptor() {
     // Accept, fork, the child serves, the parent closes its copy.
     let (mut c, mut srv, (sid, a), mut cli, k) = pair();
