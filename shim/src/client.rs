@@ -269,7 +269,7 @@ pub fn ring_recv(id: u64, buf: &mut [u8], peek: bool) -> Option<usize> {
 /// stays in order with every other request of this process).
 fn send_async(msg: &[u8]) -> Result<bool, Errno> {
     let mut g = CONN.lock();
-    if g.as_ref().is_none_or(|c| c.pid != getpid()) {
+    if g.as_ref().is_none_or(|c| !crate::forkmark::ours(c.pid)) {
         return Ok(false);
     }
     write_no_reply(&mut g, msg).map(|()| true)
@@ -328,7 +328,7 @@ pub fn post(id: u64, flags: i32, data: &[u8]) -> Result<Option<usize>, Errno> {
     use proto::region as r;
     let bad = (stack::Readiness::ERR.0 | stack::Readiness::HUP.0) as u64;
     let mut g = CONN.lock();
-    if g.as_ref().is_none_or(|c| c.pid != getpid()) {
+    if g.as_ref().is_none_or(|c| !crate::forkmark::ours(c.pid)) {
         return Ok(None);
     }
     // The count of bytes taken first, then the slot: a slot is written
@@ -359,11 +359,6 @@ pub fn post(id: u64, flags: i32, data: &[u8]) -> Result<Option<usize>, Errno> {
 fn errno() -> i32 {
     // SAFETY: reading this thread's errno.
     unsafe { *libc::__errno_location() }
-}
-
-fn getpid() -> c_int {
-    // SAFETY: no preconditions.
-    unsafe { libc::getpid() }
 }
 
 /// The `sockshimd` beside this library (or SOCKSHIM_SERVICE_BIN).
@@ -490,7 +485,7 @@ fn connect_service(tun: &str) -> Result<Conn, i32> {
             Ok(fd) => {
                 let mut c = Conn {
                     fd,
-                    pid: getpid(),
+                    pid: crate::forkmark::claim(),
                     buf: vec![0; proto::MAX_MSG + 1],
                 };
                 let hello = Request::Hello {
@@ -688,7 +683,7 @@ pub fn call<T>(
     f: impl FnOnce(Reply<'_>, Option<c_int>) -> T,
 ) -> Result<T, Errno> {
     let mut g = CONN.lock();
-    if g.as_ref().is_some_and(|c| c.pid != getpid()) {
+    if g.as_ref().is_some_and(|c| !crate::forkmark::ours(c.pid)) {
         // Forked: the inherited connection is the parent's; ours is new.
         if let Some(c) = g.take() {
             crate::driver::unprotect_and_close(c.fd);

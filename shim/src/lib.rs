@@ -15,6 +15,7 @@ pub mod driver;
 pub mod epoll;
 pub mod exports;
 pub mod fdtable;
+pub mod forkmark;
 pub mod inherit;
 pub mod log;
 pub mod loopback;
