@@ -73,6 +73,20 @@ fn call(c: &mut Core, s: &mut Session, req: Request<'_>) -> Result<Option<Body<'
     }
 }
 
+/// A second client that holds socket `sid` (a forked child, a receiver
+/// by SCM_RIGHTS): attached by passing its anchor `a`.
+fn holder(c: &mut Core, a: &OwnedFd, sid: u64) -> Session {
+    let mut s = client(c);
+    let (rep, _) = c.handle(
+        &mut s,
+        t(),
+        Request::Attach { count: 1 },
+        vec![a.try_clone().unwrap()],
+    );
+    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    s
+}
+
 fn slot(s: &Session, id: u64) -> r::Slot {
     let reg: &Rc<Region> = s.region.as_ref().unwrap();
     let off = r::slot_offset(r::index_of(id)).unwrap();
@@ -187,14 +201,7 @@ fn a_slot_shows_what_is_readable_and_is_cleared_by_the_read() {
 #[test]
 fn a_socket_attached_by_a_second_client_is_no_ones_alone_until_it_goes() {
     let (mut c, srv, (sid, a), _cli, _k) = pair();
-    let mut other = client(&mut c);
-    let (rep, _) = c.handle(
-        &mut other,
-        t(),
-        Request::Attach { count: 1 },
-        vec![a.try_clone().unwrap()],
-    );
-    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    let other = holder(&mut c, &a, sid);
     assert!(
         !slot(&srv, sid).flag(r::F_EXCLUSIVE),
         "shared: messages only"
@@ -213,14 +220,7 @@ fn a_socket_attached_by_a_second_client_is_no_ones_alone_until_it_goes() {
 fn o_nonblock_set_by_one_holder_is_in_every_holders_slot() {
     // fork() after socket(): both processes hold the open file.
     let (mut c, mut srv, (sid, a), _cli, _k) = pair();
-    let mut child = client(&mut c);
-    let (rep, _) = c.handle(
-        &mut child,
-        t(),
-        Request::Attach { count: 1 },
-        vec![a.try_clone().unwrap()],
-    );
-    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    let mut child = holder(&mut c, &a, sid);
     assert!(!slot(&srv, sid).flag(r::F_NONBLOCK) && !slot(&child, sid).flag(r::F_NONBLOCK));
     let on = Request::SetNonblock { id: sid, on: true };
     assert_eq!(call(&mut c, &mut child, on), Ok(Some(Body::None)));
@@ -244,14 +244,7 @@ fn o_nonblock_set_by_one_holder_is_in_every_holders_slot() {
 fn a_shared_socket_is_the_other_clients_alone_once_one_closes_its_last_descriptor() {
     // Accept, fork, the child serves, the parent closes its copy.
     let (mut c, mut srv, (sid, a), mut cli, k) = pair();
-    let mut child = client(&mut c);
-    let (rep, _) = c.handle(
-        &mut child,
-        t(),
-        Request::Attach { count: 1 },
-        vec![a.try_clone().unwrap()],
-    );
-    assert_eq!(rep, Ok(Body::Ids(vec![sid])));
+    let child = holder(&mut c, &a, sid);
     assert!(!slot(&child, sid).flag(r::F_EXCLUSIVE), "shared");
     // A descriptor that was not the parent's last changes nothing.
     let not_last = Request::Closed {
