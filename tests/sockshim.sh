@@ -48,6 +48,8 @@ pass "sockshim run --netns: made $NS2 with the device (kernel side 10.9.0.1), ra
 # 3. netns up/down: the same commands the scripts use.
 "$SS" netns up "$NS3" --tun tun7 --addr 10.11.0.1/24 || fail "netns up"
 out_has 'inet 10.11.0.1/24' ip -n "$NS3" -o addr show dev tun7 || fail "no tun7 10.11.0.1/24"
+# Room for a burst towards the stack (the TUN default of 500 dropped FINs).
+out_has 'qlen 10000' ip -n "$NS3" link show dev tun7 || fail "tun7's txqueuelen is not 10000"
 "$SS" netns up "$NS3" --tun tun7 --addr 10.11.0.1/24 || fail "netns up is not idempotent"
 "$SS" netns down "$NS3" || fail "netns down"
 out_has "^$NS3" ip netns list && fail "netns down left $NS3"
