@@ -133,14 +133,25 @@ impl FdTable {
         if let Some(o) = &old {
             Self::uncount(&mut n, o.handle);
             if o.anchor() == fd {
-                let other = s
-                    .iter()
-                    .position(|x| x.as_ref().is_some_and(|x| Arc::ptr_eq(x, o)))
-                    .map_or(-1, |i| i as i32);
-                o.anchor.store(other, Ordering::Relaxed);
+                o.anchor.store(Self::other_fd(&s, o), Ordering::Relaxed);
             }
         }
         old
+    }
+
+    /// Another descriptor of `of` than the one just taken out of `slots`
+    /// (its `fd_count` still counts that one), or -1. The table is
+    /// searched only when there is one: closing a descriptor that is its
+    /// open file's only one, the rule, costs O(1), not a walk of every
+    /// descriptor (issue 18: 10 % of a 10,000-connection teardown).
+    fn other_fd(slots: &[Option<Arc<OpenFile>>], of: &Arc<OpenFile>) -> i32 {
+        if of.fd_count.load(Ordering::Relaxed) <= 1 {
+            return -1;
+        }
+        slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|x| Arc::ptr_eq(x, of)))
+            .map_or(-1, |i| i as i32)
     }
 
     fn uncount(n: &mut stack::hash::FastMap<SocketHandle, u32>, h: SocketHandle) {
@@ -166,11 +177,8 @@ impl FdTable {
         Self::uncount(&mut self.per_socket.lock(), of.handle);
         if of.anchor() == fd {
             // Waits use another descriptor of the same open file, if any.
-            let other = slots
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|x| Arc::ptr_eq(x, &of)))
-                .map_or(-1, |i| i as i32);
-            of.anchor.store(other, Ordering::Relaxed);
+            of.anchor
+                .store(Self::other_fd(&slots, &of), Ordering::Relaxed);
         }
         Some(of)
     }
@@ -297,11 +305,17 @@ mod tests {
         let _ = t.insert(9, f.clone());
         let _ = t.insert(6, f.clone());
         assert_eq!(f.anchor(), 4, "the first descriptor is the one waits use");
-        t.remove(9);
+        // As ops::release does: remove, then count the descriptor out.
+        let close = |fd| {
+            t.remove(fd);
+            f.fd_count.fetch_sub(1, Ordering::Relaxed);
+        };
+        close(9);
         assert_eq!(f.anchor(), 4, "closing another one changes nothing");
-        t.remove(4);
+        close(4);
         assert_eq!(f.anchor(), 6, "then a remaining descriptor takes over");
-        t.remove(6);
+        // The last one: no other to look for.
+        close(6);
         assert_eq!(f.anchor(), -1);
         assert_eq!(t.all_fds(), Vec::<i32>::new());
         let _ = t.insert(3, f.clone());
