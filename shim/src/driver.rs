@@ -643,16 +643,23 @@ impl Shim {
 
     pub fn wake_changed(&self) {
         let Some(st) = self.stack.local() else { return };
-        let mut changed = Vec::new();
+        thread_local! {
+            /// The changed sockets (no allocation per call).
+            static CHANGED: std::cell::Cell<Vec<SocketHandle>> =
+                const { std::cell::Cell::new(Vec::new()) };
+        }
+        // At exit (after the thread-local destructors) a fresh one.
+        let mut changed = CHANGED.try_with(|c| c.take()).unwrap_or_default();
         st.drain_changed(&mut changed);
         if changed.is_empty() {
+            let _ = CHANGED.try_with(|c| c.set(changed));
             return;
         }
         for &h in &changed {
             self.epoll.notify(h);
         }
         let w = self.waiters.lock();
-        for h in changed {
+        for h in changed.drain(..) {
             if let Some(fds) = w.get(&h) {
                 for &fd in fds {
                     let one: u64 = 1;
@@ -661,6 +668,8 @@ impl Shim {
                 }
             }
         }
+        drop(w);
+        let _ = CHANGED.try_with(|c| c.set(changed));
     }
 
     pub fn register(&self, h: SocketHandle, fd: i32) {
@@ -680,10 +689,17 @@ impl Shim {
     }
 }
 
+/// A driver poll that returns within this many microseconds did not sleep
+/// (or hardly): the frames it reports were queued while the driver
+/// worked, and more may follow them.
+const BURST_US: u64 = 20;
+
 fn driver_loop(s: &Shim) {
     let Some(st) = s.stack.local() else { return };
     // The largest frame plus its virtio_net_hdr: never cut.
     let mut buf = vec![0u8; 65536 + stack::wire::virtio_net::HDR_LEN];
+    // The last wakeup found more than one frame queued.
+    let mut burst = true;
     loop {
         let now = s.now();
         let timeout_ms = match s.next_deadline(st) {
@@ -713,6 +729,7 @@ fn driver_loop(s: &Shim) {
         ];
         // SAFETY: pfd is a valid array of 2 pollfds.
         unsafe { (real().poll)(pfd.as_mut_ptr(), 2, timeout_ms) };
+        let slept_us = s.now().total_micros().saturating_sub(now.total_micros());
         if pfd[1].revents & libc::POLLIN != 0 {
             let mut v = 0u64;
             // SAFETY: reading 8 bytes from our eventfd into v.
@@ -720,15 +737,26 @@ fn driver_loop(s: &Shim) {
         }
         // A poller that started meanwhile takes the frame itself.
         if pfd[0].revents & libc::POLLIN != 0 && s.busy_pollers.load(Ordering::SeqCst) == 0 {
-            for _ in 0..256 {
+            // Read until the device is empty when frames come in bursts:
+            // the last wakeup found several, or this poll did not sleep
+            // (they queued while we worked). Otherwise one frame per
+            // wakeup is the rule (a request, its response, an ACK): read
+            // it and let the next poll say whether another came, instead
+            // of a read that returns EAGAIN (a system call per wakeup; the
+            // poll is level-triggered, so nothing is left behind).
+            let budget = if burst || slept_us < BURST_US { 256 } else { 1 };
+            let mut got = 0;
+            for _ in 0..budget {
                 // SAFETY: reading into our 64 KiB buffer from the TUN fd.
                 let n =
                     unsafe { (real().read)(s.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
                 if n <= 0 {
                     break;
                 }
+                got += 1;
                 s.input(st, &buf[..n as usize]);
             }
+            burst = got > 1;
         }
         if let Some(f) = &s.faults {
             // Frames now due, taken out before the stack runs (flush,

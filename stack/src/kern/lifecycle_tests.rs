@@ -608,9 +608,18 @@ fn queued_connection_is_unreachable_before_accept() {
 
     let (s, _) = p.b.accept(l).unwrap();
     assert_eq!(s, q);
-    changed.clear();
+    // What the caller already holds stays; each socket comes once.
+    changed = vec![l];
     p.b.drain_changed(&mut changed);
+    assert_eq!(changed[0], l, "the caller's entries are kept");
     assert!(changed.contains(&s), "reported once accepted");
+    let mut tail = changed[1..].to_vec();
+    tail.dedup();
+    assert_eq!(
+        tail.len(),
+        changed.len() - 1,
+        "no socket twice: {changed:?}"
+    );
     let m = p.b.recv(p.now, s, &mut buf, 0).unwrap();
     assert_eq!(&buf[..m.copied], b"early", "nothing was taken while queued");
     p.b.sodup(s).unwrap();

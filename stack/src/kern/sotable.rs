@@ -189,11 +189,19 @@ impl<C: SoCx> SoTable<C> {
         let start = out.len();
         out.append(&mut self.changed.lock());
         out[start..].sort_unstable();
-        let mut tail = out.split_off(start);
-        tail.dedup();
-        // The changed list is released: the sockets may be locked now.
-        tail.retain(|&h| !self.is_queued(h));
-        out.append(&mut tail);
+        // Dedup and filter in place (no allocation: this runs after every
+        // stack call). The changed list is released: the sockets may be
+        // locked now.
+        let mut kept = start;
+        for i in start..out.len() {
+            let h = out[i];
+            if (kept > start && out[kept - 1] == h) || self.is_queued(h) {
+                continue;
+            }
+            out[kept] = h;
+            kept += 1;
+        }
+        out.truncate(kept);
     }
 
     /// Is `h` a connection on a listener's queue, not yet accepted?
