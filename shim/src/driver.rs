@@ -42,6 +42,11 @@ pub struct Shim {
     driver_deadline: AtomicU64,
     /// Sockets → eventfds of threads blocked on them.
     waiters: Mutex<FastMap<SocketHandle, Vec<i32>>>,
+    /// The buffer frames are read from the device into. Whoever holds it
+    /// is the one reader of the device: frames reach the stack in the
+    /// order the device gave them (the driver, or an application thread
+    /// that takes it for `rx_inline`).
+    rx: Mutex<Vec<u8>>,
     /// The process that owns this state (a fork child in service mode
     /// takes it over; a vfork child never does).
     pub pid: AtomicI32,
@@ -267,6 +272,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             driver_wake_fd: -1,
             driver_deadline: AtomicU64::new(u64::MAX),
             waiters: Mutex::new(FastMap::default()),
+            rx: Mutex::new(Vec::new()),
             // SAFETY: getpid has no preconditions.
             pid: AtomicI32::new(unsafe { libc::getpid() }),
             busy_poll_us: 0,
@@ -340,6 +346,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         driver_wake_fd: new_eventfd(),
         driver_deadline: AtomicU64::new(u64::MAX),
         waiters: Mutex::new(FastMap::default()),
+        rx: Mutex::new(Vec::new()),
         // SAFETY: getpid has no preconditions.
         pid: AtomicI32::new(unsafe { libc::getpid() }),
         busy_poll_us: cfg.busy_poll_us,
@@ -479,19 +486,24 @@ impl Shim {
     }
 
     /// Write every queued frame to the TUN device (through the faults when
-    /// configured: what they hold back leaves on a later flush).
-    pub fn flush(&self) {
-        let Some(st) = self.stack.local() else { return };
+    /// configured: what they hold back leaves on a later flush). Returns
+    /// the count of frames the stack gave.
+    pub fn flush(&self) -> usize {
+        let Some(st) = self.stack.local() else {
+            return 0;
+        };
+        let mut sent = 0;
         if let Some(faults) = &self.faults {
             let now = self.now();
             let mut f = faults.lock();
             while let Some(frame) = st.poll_transmit() {
                 f.push_outbound(now, frame);
+                sent += 1;
             }
             while let Some(frame) = f.pop_outbound(now) {
                 self.write_tun(&frame);
             }
-            return;
+            return sent;
         }
         if self.tun_vnet {
             let mut hdr = [0u8; stack::wire::virtio_net::HDR_LEN];
@@ -510,12 +522,57 @@ impl Shim {
                 // written (not modified) to our TUN fd.
                 unsafe { (real().writev)(self.tun_fd, iov.as_ptr(), 2) };
                 st.recycle(frame);
+                sent += 1;
             }
-            return;
+            return sent;
         }
         while let Some(frame) = st.poll_transmit() {
             self.write_tun(&frame);
             st.recycle(frame);
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Read up to `budget` frames from the device into `buf` and give them
+    /// to the stack (or the faults); the count read. The caller holds `rx`.
+    fn rx_frames(&self, st: &Stack, buf: &mut Vec<u8>, budget: usize) -> usize {
+        // The largest frame plus its virtio_net_hdr: never cut.
+        buf.resize(65536 + stack::wire::virtio_net::HDR_LEN, 0);
+        let mut got = 0;
+        while got < budget {
+            // SAFETY: reading into our 64 KiB buffer from the TUN fd.
+            let n =
+                unsafe { (real().read)(self.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            got += 1;
+            self.input(st, &buf[..n as usize]);
+        }
+        got
+    }
+
+    /// On an application thread, after it wrote frames: read what the
+    /// kernel already answered. A TUN write runs the kernel's side of the
+    /// exchange before it returns (a SYN-ACK to our SYN, the ACK of our
+    /// data or FIN), so the answer is often queued on the device now;
+    /// taking it here saves the wait for the driver to read it and wake
+    /// this thread (a blocking connect() returns without sleeping). Only
+    /// when no other thread reads the device (the driver, on its own
+    /// schedule, takes whatever is left) and without faults (their
+    /// inbound queue is the driver's).
+    fn rx_inline(&self, st: &Stack) {
+        if self.faults.is_some() {
+            return;
+        }
+        let Some(mut buf) = self.rx.try_lock() else {
+            return;
+        };
+        let got = self.rx_frames(st, &mut buf, RX_INLINE_BUDGET);
+        drop(buf);
+        if got > 0 {
+            self.flush();
         }
     }
 
@@ -622,10 +679,20 @@ impl Shim {
         }
     }
 
-    /// After any stack call: send frames, wake waiters whose sockets
-    /// changed, and wake the driver if a timer moved earlier.
+    /// After any stack call: send frames (and take the answers already
+    /// queued, `rx_inline`), wake waiters whose sockets changed, and wake
+    /// the driver if a timer moved earlier.
     pub fn after_op(&self) {
         let Some(st) = self.stack.local() else { return };
+        if self.flush() > 0 {
+            self.rx_inline(st);
+        }
+        self.after_input(st);
+    }
+
+    /// After input (the driver): wake waiters, and the driver if a timer
+    /// moved earlier.
+    fn after_input(&self, st: &Stack) {
         self.flush();
         self.wake_changed();
         if let Some(t) = self.next_deadline(st) {
@@ -689,6 +756,10 @@ impl Shim {
     }
 }
 
+/// Frames an application thread reads at most after its write (see
+/// `rx_inline`): the answers to what it sent, not the driver's backlog.
+const RX_INLINE_BUDGET: usize = 8;
+
 /// A driver poll that returns within this many microseconds did not sleep
 /// (or hardly): the frames it reports were queued while the driver
 /// worked, and more may follow them.
@@ -696,8 +767,6 @@ const BURST_US: u64 = 20;
 
 fn driver_loop(s: &Shim) {
     let Some(st) = s.stack.local() else { return };
-    // The largest frame plus its virtio_net_hdr: never cut.
-    let mut buf = vec![0u8; 65536 + stack::wire::virtio_net::HDR_LEN];
     // The last wakeup found more than one frame queued.
     let mut burst = true;
     loop {
@@ -744,18 +813,9 @@ fn driver_loop(s: &Shim) {
             // it and let the next poll say whether another came, instead
             // of a read that returns EAGAIN (a system call per wakeup; the
             // poll is level-triggered, so nothing is left behind).
+            // An application thread may have taken them (`rx_inline`).
             let budget = if burst || slept_us < BURST_US { 256 } else { 1 };
-            let mut got = 0;
-            for _ in 0..budget {
-                // SAFETY: reading into our 64 KiB buffer from the TUN fd.
-                let n =
-                    unsafe { (real().read)(s.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
-                if n <= 0 {
-                    break;
-                }
-                got += 1;
-                s.input(st, &buf[..n as usize]);
-            }
+            let got = s.rx_frames(st, &mut s.rx.lock(), budget);
             burst = got > 1;
         }
         if let Some(f) = &s.faults {
@@ -771,6 +831,6 @@ fn driver_loop(s: &Shim) {
             }
         }
         st.handle_timeout(s.now());
-        s.after_op();
+        s.after_input(st);
     }
 }
