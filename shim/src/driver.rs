@@ -4,7 +4,6 @@
 //! input and timers, and wakes waiters. Output needs no hand-off: whoever
 //! worked on the stack calls `flush()`, writing frames to the TUN fd.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -44,8 +43,8 @@ pub struct Shim {
     waiters: Mutex<FastMap<SocketHandle, Vec<i32>>>,
     /// The buffer frames are read from the device into. Whoever holds it
     /// is the one reader of the device: frames reach the stack in the
-    /// order the device gave them (the driver, or an application thread
-    /// that takes it for `rx_inline`). A std mutex: the driver waiting
+    /// order the device gave them (the driver, an application thread
+    /// that takes it for `rx_inline`, a busy poller). A std mutex: the driver waiting
     /// for it spins briefly, then sleeps on a futex (parking_lot's spin
     /// calls sched_yield, 0.4 system calls per TCP_CRR transaction).
     rx: std::sync::Mutex<Vec<u8>>,
@@ -69,11 +68,6 @@ pub struct Shim {
 
 static SHIM: OnceLock<Result<Arc<Shim>, i32>> = OnceLock::new();
 
-thread_local! {
-    /// A busy-polling thread's frame buffer (the largest frame and its
-    /// virtio_net_hdr), kept between calls.
-    static BUSY_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
 /// Set in a forked child: the stack belongs to the parent.
 pub static FORKED: AtomicBool = AtomicBool::new(false);
 
@@ -555,6 +549,19 @@ impl Shim {
         got
     }
 
+    /// `rx_frames` unless another thread reads the device now (then 0):
+    /// frames reach the stack in the order the device gave them.
+    fn try_rx(&self, st: &Stack, budget: usize) -> usize {
+        match self.rx.try_lock() {
+            Ok(mut b) => self.rx_frames(st, &mut b, budget),
+            // A panic while it was held left nothing to repair in a buffer.
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                self.rx_frames(st, &mut p.into_inner(), budget)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => 0,
+        }
+    }
+
     /// On an application thread, after it wrote frames: read what the
     /// kernel already answered. A TUN write runs the kernel's side of the
     /// exchange before it returns (a SYN-ACK to our SYN, the ACK of our
@@ -568,15 +575,7 @@ impl Shim {
         if self.faults.is_some() {
             return;
         }
-        let mut buf = match self.rx.try_lock() {
-            Ok(b) => b,
-            // A panic while it was held left nothing to repair in a buffer.
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
-        };
-        let got = self.rx_frames(st, &mut buf, RX_INLINE_BUDGET);
-        drop(buf);
-        if got > 0 {
+        if self.try_rx(st, RX_INLINE_BUDGET) > 0 {
             self.flush();
         }
     }
@@ -622,33 +621,24 @@ impl Shim {
     }
 
     fn busy_poll_device(&self, st: &Stack, evfd: i32, end: Instant) -> bool {
-        BUSY_BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            buf.resize(65536 + stack::wire::virtio_net::HDR_LEN, 0);
-            loop {
-                // SAFETY: reading into our buffer from the (non-blocking)
-                // TUN fd.
-                let n = unsafe {
-                    (real().read)(self.tun_fd, buf.as_mut_ptr() as *mut c_void, buf.len())
-                };
-                if n > 0 {
-                    self.input(st, &buf[..n as usize]);
-                    st.handle_timeout(self.now());
-                    self.after_op();
-                    if crate::wait::take_signal(evfd) {
-                        self.busy_poll_hits.fetch_add(1, Ordering::Relaxed);
-                        return true;
-                    }
-                } else if crate::wait::take_signal(evfd) {
-                    // The driver thread read the answer first and woke us.
+        loop {
+            // One frame at a time, as the device's one reader (`rx`).
+            if self.try_rx(st, 1) > 0 {
+                st.handle_timeout(self.now());
+                self.after_op();
+                if crate::wait::take_signal(evfd) {
+                    self.busy_poll_hits.fetch_add(1, Ordering::Relaxed);
                     return true;
                 }
-                if Instant::now() >= end {
-                    return false;
-                }
-                std::hint::spin_loop();
+            } else if crate::wait::take_signal(evfd) {
+                // The driver thread read the answer first and woke us.
+                return true;
             }
-        })
+            if Instant::now() >= end {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Whether the driver thread leaves the device to busy pollers this
