@@ -628,12 +628,12 @@ pub fn recv_fault(of: &OpenFile, flags: i32) -> R<(usize, usize, Option<SocketAd
 }
 
 /// The next entry of the socket's error queue (stack::kern::errqueue):
-/// its `sock_extended_err` and offender bytes, what it quoted of the
-/// payload (at most `room` bytes), the payload's full length and the
-/// original destination. Never blocks: EAGAIN when empty.
+/// its `sock_extended_err`, offender and timestamp bytes, what it quoted
+/// of the payload (at most `room` bytes), the payload's full length and
+/// the original destination. Never blocks: EAGAIN when empty.
 pub fn recv_errqueue(of: &OpenFile, room: usize) -> R<ErrEntry> {
     let s = shim()?;
-    let head = stack::kern::errqueue::EE_LEN + stack::kern::errqueue::OFFENDER_LEN;
+    let head = stack::kern::errqueue::HEAD_LEN;
     let mut buf = vec![0u8; head + room.min(proto::MAX_DATA - head)];
     let r = s.stack.recv(
         s.now(),
@@ -661,7 +661,8 @@ pub fn recv_errqueue(of: &OpenFile, room: usize) -> R<ErrEntry> {
 
 /// One error queue entry as `recv_errqueue` reads it.
 pub struct ErrEntry {
-    /// `sock_extended_err`, then the offender's sockaddr (28 bytes).
+    /// `sock_extended_err`, the offender's sockaddr (28 bytes), a TX
+    /// timestamp's time (errqueue::HEAD_LEN bytes in all).
     pub head: Vec<u8>,
     pub payload: Vec<u8>,
     pub full_len: usize,

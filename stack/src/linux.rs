@@ -96,9 +96,30 @@ pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
 pub const SO_MEMINFO: i32 = 55;
 pub const SO_ZEROCOPY: i32 = 60;
-/// sock_extended_err's origin and code for MSG_ZEROCOPY completions.
+/// sock_extended_err's origins (the error queue, kern/errqueue.rs), and
+/// the code of MSG_ZEROCOPY completions.
+pub const SO_EE_ORIGIN_LOCAL: u8 = 1;
+pub const SO_EE_ORIGIN_ICMP: u8 = 2;
+pub const SO_EE_ORIGIN_ICMP6: u8 = 3;
 pub const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
 pub const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
+/// SO_TIMESTAMPING (and its y2038 twin) and its SOF_TIMESTAMPING_* bits.
+pub const SO_TIMESTAMPING: i32 = 37;
+pub const SO_TIMESTAMPING_NEW: i32 = 65;
+pub const SCM_TIMESTAMPING: i32 = SO_TIMESTAMPING;
+pub const SOF_TIMESTAMPING_TX_SOFTWARE: u32 = 1 << 1;
+pub const SOF_TIMESTAMPING_OPT_ID: u32 = 1 << 7;
+pub const SOF_TIMESTAMPING_TX_SCHED: u32 = 1 << 8;
+pub const SOF_TIMESTAMPING_TX_ACK: u32 = 1 << 9;
+pub const SOF_TIMESTAMPING_OPT_TSONLY: u32 = 1 << 11;
+pub const SOF_TIMESTAMPING_OPT_ID_TCP: u32 = 1 << 16;
+/// Every SOF_TIMESTAMPING_* bit Linux 6.18 knows (SOF_TIMESTAMPING_MASK).
+pub const SOF_TIMESTAMPING_MASK: u32 = (1 << 18) - 1;
+/// A TX timestamp's sock_extended_err: origin, and ee_info's stage.
+pub const SO_EE_ORIGIN_TIMESTAMPING: u8 = 4;
+pub const SCM_TSTAMP_SND: u32 = 0;
+pub const SCM_TSTAMP_SCHED: u32 = 1;
+pub const SCM_TSTAMP_ACK: u32 = 2;
 
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;

@@ -2,8 +2,10 @@
 //! entry of the socket's error queue as an IP_RECVERR (AF_INET) or
 //! IPV6_RECVERR (AF_INET6) control message holding its
 //! `sock_extended_err` and the offender's address (zeroed for a local
-//! error or a MSG_ZEROCOPY completion), the quoted payload as the data
-//! (MSG_TRUNC when cut), the original destination as the name, and
+//! error, a MSG_ZEROCOPY completion or a TX timestamp), after a TX
+//! timestamp's SCM_TIMESTAMPING (its time in CLOCK_REALTIME, the other two
+//! timespecs zero, as Linux's software stamps), the quoted payload as the
+//! data (MSG_TRUNC when cut), the original destination as the name, and
 //! MSG_ERRQUEUE in msg_flags (MSG_CTRUNC when the control buffer is short).
 
 use libc::{c_int, size_t, socklen_t, ssize_t};
@@ -33,25 +35,40 @@ pub(crate) fn recvmsg_errqueue(
             std::mem::size_of::<libc::sockaddr_in>(),
         ),
     };
-    let ee_len = stack::kern::errqueue::EE_LEN;
-    let data_len = ee_len + addr_len;
-    // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
-    let (space, len) = unsafe {
-        (
-            libc::CMSG_SPACE(data_len as u32) as usize,
-            libc::CMSG_LEN(data_len as u32) as usize,
-        )
-    };
-    let hdr = libc::cmsghdr {
-        cmsg_len: len as _,
-        cmsg_level: level,
-        cmsg_type: ty,
-    };
-    let mut c = vec![0u8; space];
     let h = std::mem::size_of::<libc::cmsghdr>();
-    // SAFETY: cmsghdr is plain integers with no padding on Linux.
-    c[..h].copy_from_slice(unsafe { uaccess::bytes_of(&hdr) });
-    c[h..h + data_len].copy_from_slice(&e.head[..data_len]);
+    let mut c = Vec::new();
+    // One control message (level, type, data) at the end of `c`; where it
+    // ends without its padding.
+    let push = |c: &mut Vec<u8>, level: c_int, ty: c_int, data: &[u8]| {
+        // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
+        let (space, len) = unsafe {
+            (
+                libc::CMSG_SPACE(data.len() as u32) as usize,
+                libc::CMSG_LEN(data.len() as u32) as usize,
+            )
+        };
+        let hdr = libc::cmsghdr {
+            cmsg_len: len as _,
+            cmsg_level: level,
+            cmsg_type: ty,
+        };
+        let at = c.len();
+        c.resize(at + space, 0);
+        // SAFETY: cmsghdr is plain integers with no padding on Linux.
+        c[at..at + h].copy_from_slice(unsafe { uaccess::bytes_of(&hdr) });
+        c[at + h..at + h + data.len()].copy_from_slice(data);
+        at + len
+    };
+    if let Some(at) = stack::kern::errqueue::decode_stamp(&e.head) {
+        let (sec, nsec) = ops::realtime_of(at);
+        let mut ts = [0u8; 48];
+        ts[..8].copy_from_slice(&sec.to_ne_bytes());
+        ts[8..16].copy_from_slice(&(nsec as i64).to_ne_bytes());
+        push(&mut c, libc::SOL_SOCKET, libc::SCM_TIMESTAMPING, &ts);
+    }
+    let data_len = stack::kern::errqueue::EE_LEN + addr_len;
+    let len = push(&mut c, level, ty, &e.head[..data_len]);
+    let space = c.len();
     let mut mflags: c_int = libc::MSG_ERRQUEUE;
     if e.full_len > e.payload.len() {
         mflags |= libc::MSG_TRUNC;

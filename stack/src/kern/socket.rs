@@ -425,6 +425,20 @@ impl Socket {
         }
     }
 
+    /// A TX timestamp (SO_TIMESTAMPING): `stage` (SCM_TSTAMP_*) of the
+    /// byte whose key is `key` happened at `at` (Linux's
+    /// __skb_complete_tx_timestamp).
+    /// `tsonly`: SOF_TIMESTAMPING_OPT_TSONLY (no copy of the packet).
+    pub fn so_tstamp(&mut self, stage: u32, key: u32, at: Instant, tsonly: bool) {
+        let e = crate::kern::errqueue::SoErr::Tstamp {
+            stage,
+            key,
+            at,
+            tsonly,
+        };
+        crate::kern::errqueue::sock_queue_err(&mut self.so_errqueue, self.so_rcv.sb_hiwat(), e);
+    }
+
     pub fn socantsendmore(&mut self) {
         self.sb_state.cantsendmore = true;
     }

@@ -164,6 +164,18 @@ pub fn sosetopt<C: SoCx>(
         SO_WIFI_STATUS => o.wifi_status = v != 0,
         SO_NOFCS => o.nofcs = v != 0,
         SO_SELECT_ERR_QUEUE => o.select_err_queue = v != 0,
+        SO_TIMESTAMPING | SO_TIMESTAMPING_NEW => {
+            // The flags (an int, or struct so_timestamping's first word).
+            let flags = v as u32;
+            if flags & !SOF_TIMESTAMPING_MASK != 0 {
+                return Err(Errno::EINVAL);
+            }
+            // The protocol keeps the flags and what they need (TCP: the
+            // key origin, tcp_tstamp.rs); one that keeps nothing does not
+            // take the option.
+            cx.pr(so)
+                .pru_ctloutput_set(cx, now, so, SOL_SOCKET, SO_TIMESTAMPING, val)?;
+        }
         SO_BUSY_POLL => {
             if v < 0 {
                 return Err(Errno::EINVAL);
@@ -214,6 +226,13 @@ pub fn sogetopt<C: SoCx>(
         b[..4].copy_from_slice(&onoff.to_ne_bytes());
         b[4..].copy_from_slice(&o.lingertime.to_ne_bytes());
         return Ok(sooptcopyout(out, &b));
+    }
+    if name == SO_TIMESTAMPING || name == SO_TIMESTAMPING_NEW {
+        // Kept by the protocol that takes them (none set: 0).
+        let pr = cx.pr(so);
+        return pr
+            .pru_ctloutput_get(cx, so, SOL_SOCKET, SO_TIMESTAMPING, out)
+            .or_else(|_| Ok(sooptcopyout(out, &0i32.to_ne_bytes())));
     }
     if name == SO_GET_FILTER {
         // The program as attached (none: nothing); the caller's length

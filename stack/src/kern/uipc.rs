@@ -279,8 +279,9 @@ pub fn soreceive<C: SoCx>(
     if flags & MSG_ERRQUEUE != 0 {
         // Empty, it is EAGAIN before anything else (Linux). An entry comes
         // back as errqueue::encode writes it (the caller makes the
-        // IP_RECVERR / IPV6_RECVERR control message of it). An emptied
-        // queue gives its storage back.
+        // IP_RECVERR / IPV6_RECVERR control message of it, and a TX
+        // timestamp's SCM_TIMESTAMPING). An emptied queue gives its
+        // storage back.
         let err = &mut so.so_error;
         let Some(e) = so
             .so_errqueue

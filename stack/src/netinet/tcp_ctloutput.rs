@@ -33,6 +33,7 @@ pub(crate) fn tcp_ctloutput_set(
     v: i32,
 ) -> Result<(), Errno> {
     let keepalive = so.so_options.keepalive;
+    let snd_cc = so.so_snd.ring().len();
     let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
     let secs = |v: i32, max: i32| {
         if (1..=max).contains(&v) {
@@ -44,6 +45,9 @@ pub(crate) fn tcp_ctloutput_set(
     match (level, name) {
         (IPPROTO_IP, _) => {
             return ip::ip_ctloutput_set(&mut tp.inp, cx.sysctl().ip_default_ttl, true, name, v)
+        }
+        (SOL_SOCKET, SO_TIMESTAMPING) => {
+            crate::netinet::tcp_tstamp::tcp_set_timestamping(tp, v as u32, snd_cc)?;
         }
         (SOL_SOCKET, SO_KEEPALIVE) => {
             tp.t_timers.keep = if v != 0 && tp.t_state.synchronized() {

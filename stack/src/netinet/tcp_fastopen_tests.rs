@@ -9,7 +9,7 @@ use crate::linux::{
 };
 use crate::netinet::tcp_fastopen::tcp_fastopen_cookie_gen;
 use crate::netinet::tcp_info::TCPI_OPT_SYN_DATA;
-use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME, PEER};
+use crate::testing::trace::{icmp4_unreach, me, peer, recv_all, recv_one, send, t0, Seg, ME, PEER};
 use crate::wire::{FastOpen, TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, SocketHandle, Stack, Sysctl};
 
@@ -302,4 +302,118 @@ fn blocking_fastopen_send_waits_for_the_handshake() {
     let mut buf = [0u8; 16];
     assert_eq!(s.recv(t0(), b, &mut buf, 0).unwrap().copied, 5);
     assert_eq!(&buf[..5], b"early");
+    // tcpi_delivered as blocking-sendto.pkt: the SYN with its data is one
+    // segment, the 1000 bytes after it one more.
+    assert_eq!(s.tcp_info(b).unwrap().tcpi_delivered, 1);
+    let ack = Seg::new(peer(80), syn.src, 3006, syn.seq.wrapping_add(1901), ACK);
+    send(&s, t0(), &ack);
+    assert_eq!(s.tcp_info(b).unwrap().tcpi_delivered, 2);
+}
+
+/// tcpi_delivered on the server (fastopen/server/simple3.pkt): none for a
+/// Fast Open child before the handshake's ACK, one for the SYN-ACK, then
+/// one per MSS of data acknowledged; a plain child starts at one.
+#[test]
+fn server_counts_delivered_segments() {
+    let s = stack(0x403);
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, 4).unwrap();
+    send(
+        &s,
+        t0(),
+        &fo_syn(5000, 0, Some(FastOpen::request(false)), &[]),
+    );
+    let cookie = recv_one(&s).options.fast_open.expect("a cookie");
+    send(&s, t0(), &fo_syn(5001, 100, Some(cookie), b"hello"));
+    let synack = recv_one(&s);
+    let (c, _) = s.accept(l).unwrap();
+    assert_eq!(s.tcp_info(c).unwrap().tcpi_delivered, 0);
+    let iss = synack.seq.wrapping_add(1);
+    send(&s, t0(), &Seg::new(peer(5001), me(8080), 106, iss, ACK));
+    assert_eq!(s.tcp_info(c).unwrap().tcpi_delivered, 1);
+    assert_eq!(s.send(t0(), c, &[1; 2000], 0, None), Ok(2000));
+    recv_all(&s);
+    let ack = Seg::new(peer(5001), me(8080), 106, iss.wrapping_add(2000), ACK);
+    send(&s, t0(), &ack);
+    assert_eq!(s.tcp_info(c).unwrap().tcpi_delivered, 3, "two MSS of data");
+}
+
+/// syn-data-icmp-unreach-frag-needed.pkt: a fragmentation needed for our
+/// Fast Open SYN (MTU 800) sends a plain SYN again at once, without the
+/// data or the cookie, offering MSS 760; the data goes after the SYN-ACK
+/// (which took only the SYN) in segments the path allows.
+#[test]
+fn frag_needed_for_syn_data_resends_a_plain_syn() {
+    use crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED;
+    let s = stack(1);
+    learn_cookie(&s, 1040);
+    let b = s.socket(SockType::Stream, 0).unwrap();
+    let fo = MSG_FASTOPEN | MSG_DONTWAIT;
+    assert_eq!(s.send(t0(), b, &[3; 9999], fo, Some(peer(80))), Ok(1000));
+    let frame = s.poll_transmit().expect("the SYN with data");
+    let syn = Seg::parse(&frame).unwrap();
+    assert_eq!((syn.payload.len(), syn.options.mss), (1000, Some(1460)));
+    s.handle_frame(t0(), &icmp4_unreach(FRAG_NEEDED, 800, &frame));
+    let again = recv_one(&s);
+    assert_eq!((again.flags, again.seq), (SYN, syn.seq));
+    assert!(again.payload.is_empty());
+    assert_eq!(again.options.mss, Some(760));
+    assert_eq!(again.options.fast_open, None);
+    let sa = Seg::new(peer(80), syn.src, 0, syn.seq.wrapping_add(1), SYN | ACK).with_options(
+        TcpOptions {
+            mss: Some(1040),
+            ..TcpOptions::default()
+        },
+    );
+    send(&s, t0(), &sa);
+    let data = recv_all(&s);
+    let lens: Vec<usize> = data.iter().map(|g| g.payload.len()).collect();
+    assert_eq!(lens, vec![760, 240], "the 1000 bytes in MSS 760");
+    assert_eq!(tcpi_options(&s, b) & TCPI_OPT_SYN_DATA, 0);
+}
+
+/// simultaneous-fast-open.pkt: our Fast Open SYN crosses the peer's (with
+/// data we do not take): SYN-RECEIVED answers with a SYN-ACK of the
+/// peer's SYN only; the peer's SYN-ACK that then acknowledges our data
+/// completes the handshake, and its repeated SYN is D-SACKed.
+#[test]
+fn crossed_fast_open_syns_complete_with_a_dsack() {
+    let s = stack(1);
+    let cookie = learn_cookie(&s, 1460);
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    let fo = MSG_FASTOPEN | MSG_DONTWAIT;
+    assert_eq!(s.send(t0(), c, &[4; 1000], fo, Some(peer(80))), Ok(1000));
+    let syn = recv_one(&s);
+    assert_eq!(
+        (syn.payload.len(), syn.options.fast_open),
+        (1000, Some(cookie))
+    );
+    let opts = TcpOptions {
+        mss: Some(1040),
+        sack_permitted: true,
+        ..TcpOptions::default()
+    };
+    let their = Seg::new(peer(80), syn.src, 1234, 0, SYN)
+        .with_options(opts)
+        .with_payload(&[9; 500]);
+    send(&s, t0(), &their);
+    let sa = recv_one(&s);
+    assert_eq!((sa.flags, sa.seq, sa.ack), (SYN | ACK, syn.seq, 1235));
+    assert!(sa.payload.is_empty());
+    let synack = Seg::new(
+        peer(80),
+        syn.src,
+        1234,
+        syn.seq.wrapping_add(1001),
+        SYN | ACK,
+    )
+    .with_options(opts);
+    send(&s, t0(), &synack);
+    let a = recv_one(&s);
+    assert_eq!(
+        (a.flags, a.seq, a.ack),
+        (ACK, syn.seq.wrapping_add(1001), 1235)
+    );
+    assert_eq!(a.options.sack_blocks[0], Some((1234, 1235)));
 }

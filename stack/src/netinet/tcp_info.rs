@@ -9,7 +9,8 @@
 //! fresh-socket and listener values; sacked, lost and retrans from the
 //! SACK scoreboard (tcp_recovery) in segments. Estimated where we keep no such state:
 //! ato, rcv_mss, rcv_ssthresh, rcv_space, min_rtt (the smoothed RTT).
-//! Zero: counters we do not keep (segs_in/out, delivered,
+//! delivered as TcpCb::delivered counts it.
+//! Zero: counters we do not keep (segs_in/out, delivered_ce,
 //! times since last send/receive, pacing, ECN).
 
 use std::time::Duration;
@@ -88,6 +89,8 @@ pub struct TcpInfo {
     pub tcpi_bytes_received: u64,
     pub tcpi_notsent_bytes: u32,
     pub tcpi_min_rtt: u32,
+    /// Segments the peer received (Linux's tp->delivered; see TcpCb).
+    pub tcpi_delivered: u32,
     pub tcpi_bytes_sent: u64,
     pub tcpi_snd_wnd: u32,
     pub tcpi_rcv_wnd: u32,
@@ -131,6 +134,7 @@ impl TcpInfo {
         u32_at(100, self.tcpi_total_retrans);
         u32_at(144, self.tcpi_notsent_bytes);
         u32_at(148, self.tcpi_min_rtt);
+        u32_at(192, self.tcpi_delivered);
         u32_at(228, self.tcpi_snd_wnd);
         u32_at(232, self.tcpi_rcv_wnd);
         let mut u64_at = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
@@ -213,6 +217,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     ti.tcpi_snd_mss = tp.t_maxseg as u32;
     ti.tcpi_unacked = tp.flight().div_ceil(mss) as u32;
     ti.tcpi_total_retrans = tp.total_retrans;
+    ti.tcpi_delivered = tp.delivered;
     // The SACK scoreboard, in segments (tcp_recovery).
     ti.tcpi_sacked = tp.rec.sb.sacked_out.div_ceil(mss) as u32;
     ti.tcpi_lost = tp.rec.sb.lost_out.div_ceil(mss) as u32;

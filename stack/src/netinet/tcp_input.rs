@@ -17,7 +17,7 @@ use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_recovery::tcp_recovery_ack;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_in_cwnd_reduction};
 use crate::netinet::tcp_seq::Seq;
-use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_ts};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_reset_for, tcp_respond, tcp_ts};
 use crate::netinet::tcp_urg;
 use crate::netinet::tcp_var::{TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_TIMEWAIT_LEN};
 use crate::stats::Stats;
@@ -53,7 +53,9 @@ pub(crate) fn tcp_apply_syn_options(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpR
     if let Some((tsval, _)) = seg.options.timestamp {
         tp.ts_recent = tsval;
     }
-    tcp_set_maxseg(tp, peer_mss, cx.config().mtu);
+    // The path's MTU as our SYN offered it (lowered by an ICMP error).
+    let mtu = cx.config().mtu.min(tp.mss_offer as usize + 40);
+    tcp_set_maxseg(tp, peer_mss, mtu);
 }
 
 /// t_maxseg: the peer's MSS, our MTU, the user's TCP_MAXSEG, less options.
@@ -231,6 +233,8 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
     tp.snd_wl2 = ackno;
     if flags.contains(TcpFlags::ACK) {
         tp.snd_una = ackno;
+        // Our SYN, with any Fast Open data in it, is one segment delivered.
+        tp.delivered += 1;
         if let Some((_, sent)) = tp.rtt_seq.take() {
             if tp.rxtshift == 0 {
                 tp.rtt_update(now - sent);
@@ -361,11 +365,19 @@ fn tcp_check_seq(
 ) -> ControlFlow<()> {
     let rcv_wnd = so.so_rcv.ring().free();
     let tp = sototcpcb(so);
-    if seq_acceptable(tp.rcv_nxt, rcv_wnd, Seq(seg.seq), seg.segment_len()) {
+    if seq_acceptable(tp.rcv_nxt, rcv_wnd, Seq(seg.seq), seg.segment_len())
+        || crossed_synack(tp, seg)
+    {
         return ControlFlow::Continue(());
     }
     if !seg.flags.contains(TcpFlags::RST) {
         Stats::bump(&cx.stats().drop_out_of_window);
+        // An old duplicate is reported by D-SACK (tcp_send_dupack).
+        let (seq, len) = (Seq(seg.seq), seg.segment_len());
+        if len > 0 && seq.lt(tp.rcv_nxt) {
+            let end = (seq + len).min(tp.rcv_nxt);
+            tcp_dsack_set(tp, seq, end);
+        }
         tp.ack_now = true;
         tcp_output(cx, now, so);
     }
@@ -420,9 +432,39 @@ fn tcp_check_syn(
     if !seg.flags.contains(TcpFlags::SYN) {
         return ControlFlow::Continue(());
     }
-    sototcpcb(so).ack_now = true;
+    let tp = sototcpcb(so);
+    if crossed_synack(tp, seg) {
+        // Its ACK completes the handshake; its SYN is a duplicate.
+        let seq = Seq(seg.seq);
+        tcp_dsack_set(tp, seq, seq + 1);
+        tp.ack_now = true;
+        return ControlFlow::Continue(());
+    }
+    tp.ack_now = true;
     tcp_output(cx, now, so);
     ControlFlow::Break(())
+}
+
+/// A simultaneous open's SYN-ACK crossing ours in SYN-RECEIVED (both
+/// sides sent SYNs, one with Fast Open data): it repeats the peer's SYN
+/// and acknowledges ours. Linux takes its ACK (tcp_rcv_state_process's
+/// crossed-SYN case) and D-SACKs its SYN.
+fn crossed_synack(tp: &TcpCb, seg: &TcpRepr) -> bool {
+    let ackno = Seq(seg.ack);
+    tp.t_state == TcpState::SynReceived
+        && seg.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+        && seg.payload.is_empty()
+        && Seq(seg.seq) + 1 == tp.rcv_nxt
+        && tp.snd_una.lt(ackno)
+        && ackno.le(tp.snd_max)
+}
+
+/// Report `[l, r)`, received twice, in the next ACK (RFC 2883; Linux's
+/// tcp_dsack_set under its default tcp_dsack=1), with SACK only.
+fn tcp_dsack_set(tp: &mut TcpCb, l: Seq, r: Seq) {
+    if tp.sack_ok && l.lt(r) {
+        tp.rare_mut().dsack = Some((l, r));
+    }
 }
 
 /// RFC 9293 §3.10.7.4, fifth: check the ACK field. A segment without an
@@ -464,17 +506,40 @@ fn tcp_check_ack(
         tp.rcv_tstamp = now;
     }
     let prior_una = tp.snd_una;
+    let prior_sacked = tp.rec.sb.sacked_out;
     let ourfinisacked = if tp.snd_una.lt(ackno) {
         tcp_ack_new(cx, now, so, seg)
     } else {
         tcp_ack_dup(cx, now, so, seg);
         false
     };
+    let snd_cc = so.so_snd.ring().len();
     let tp = sototcpcb(so);
     tcp_recovery_ack(now, tp, seg, prior_una);
+    tcp_count_delivered(tp, prior_una, prior_sacked, snd_cc);
     tcp_ecn::ecn_ack(tp, seg);
     tcp_update_window(tp, seg);
     tcp_ack_closing(cx, now, so, seg, ourfinisacked)
+}
+
+/// Count the segments an ACK delivered (TcpCb::delivered): the data
+/// bytes SND.UNA passed since `prior_una` (not the SYN's, not the FIN's)
+/// plus those newly SACKed, in MSS units rounded up; a FIN acknowledged
+/// alone counts one.
+fn tcp_count_delivered(tp: &mut TcpCb, prior_una: Seq, prior_sacked: usize, snd_cc: usize) {
+    let fin = tp.fin_seq(snd_cc);
+    let start = prior_una.max(tp.iss + 1);
+    let end = match fin {
+        Some(f) if tp.snd_una.gt(f) => f,
+        _ => tp.snd_una,
+    };
+    let data = end.diff(start).max(0) as usize;
+    let newly = (data + tp.rec.sb.sacked_out).saturating_sub(prior_sacked);
+    let mut segs = newly.div_ceil(tp.t_maxseg.max(1));
+    if segs == 0 && fin.is_some_and(|f| prior_una.le(f) && tp.snd_una.gt(f)) {
+        segs = 1;
+    }
+    tp.delivered = tp.delivered.wrapping_add(segs as u32);
 }
 
 /// RFC 9293 §3.10.7.4, fifth, SYN-RECEIVED: an ACK within
@@ -488,6 +553,7 @@ fn tcp_ack_syn_received(cx: &impl InetCx, so: &mut Socket, seg: &TcpRepr) -> Con
         tp.snd_wnd = seg_window(tp, seg);
         tp.snd_wl1 = Seq(seg.seq);
         tp.snd_wl2 = ackno;
+        tp.delivered += 1; // our SYN-ACK
         tcp_established(cx, so);
         ControlFlow::Continue(())
     } else {
@@ -544,15 +610,10 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     tp.persist_shift = 0;
     so.so_snd.ring_mut().consume(data_acked);
     tcp_zerocopy_acked(so, ackno);
+    crate::netinet::tcp_tstamp::tcp_tstamp_acked(so, ackno, now);
     let tp = sototcpcb(so);
-    if let Some(q) = tp.eor_marks.as_mut() {
-        while q.front().is_some_and(|m| m.le(ackno)) {
-            q.pop_front();
-        }
-        if q.is_empty() {
-            tp.eor_marks = None;
-        }
-    }
+    tp.push_marks_acked(ackno);
+    tp.rare_release();
     tcp_sndbuf_expand(cx, so);
     cx.sockets().sowakeup(so.handle);
     if partial_ack {
@@ -564,16 +625,16 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
 /// MSG_ZEROCOPY sends whose data `ackno` covers complete: their ids go
 /// to the error queue.
 fn tcp_zerocopy_acked(so: &mut Socket, ackno: Seq) {
-    while let Some(&(end, id)) = sototcpcb(so).zc_pending.as_ref().and_then(|q| q.front()) {
+    let front = |so: &mut Socket| {
+        let r = sototcpcb(so).rare.as_ref()?;
+        r.zc_pending.front().copied()
+    };
+    while let Some((end, id)) = front(so) {
         if end.gt(ackno) {
             break;
         }
-        let tp = sototcpcb(so);
-        if let Some(q) = tp.zc_pending.as_mut() {
-            q.pop_front();
-            if q.is_empty() {
-                tp.zc_pending = None;
-            }
+        if let Some(r) = sototcpcb(so).rare.as_mut() {
+            r.zc_pending.pop_front();
         }
         so.so_zerocopy_done(id);
     }
@@ -660,7 +721,7 @@ fn tcp_ack_closing(
 /// FIN-WAIT-1, FIN-WAIT-2 only). Bytes before RCV.NXT are trimmed; what
 /// fits the receive buffer is queued in order or stashed out of order for
 /// reassembly. Data for a socket nobody can read any more resets the
-/// connection (as Linux and BSD do).
+/// connection (as Linux and BSD do), the RST answering that segment.
 fn tcp_process_text(
     cx: &impl InetCx,
     now: Instant,
@@ -679,10 +740,19 @@ fn tcp_process_text(
         return ControlFlow::Continue(());
     }
     if nofdref {
-        tcp_drop(cx, so, None);
+        // Linux's abort on data (tcp_rcv_state_process returns 1): the
+        // connection ends and the RST answers the segment, as for a
+        // segment no socket takes (tcp_v4_send_reset), not from SND.NXT.
+        let (local, remote) = (tp.inp.local(), tp.inp.foreign());
+        tcp_reset_for(cx, local, remote, seg);
+        tcp_close(cx, so);
         return ControlFlow::Break(());
     }
     if seq.lt(tp.rcv_nxt) {
+        // Partly a duplicate: D-SACK its old part, ACK at once.
+        let old_end = tp.rcv_nxt;
+        tcp_dsack_set(tp, seq, old_end);
+        tp.ack_now = true;
         let skip = (tp.rcv_nxt - seq).min(data.len());
         data = &data[skip..];
         seq = tp.rcv_nxt;

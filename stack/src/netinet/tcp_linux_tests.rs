@@ -5,7 +5,7 @@
 use crate::linux::{
     IPPROTO_TCP, SOL_SOCKET, SO_MEMINFO, SO_RCVBUF, TCP_CC_INFO, TCP_INQ, TCP_MAXSEG,
 };
-use crate::testing::trace::{me, peer, recv_all, recv_one, send, t0, Seg, ME, PEER};
+use crate::testing::trace::{icmp4_unreach, me, peer, recv_all, recv_one, send, t0, Seg, ME};
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Config, Errno, SockType, Stack, Sysctl};
 
@@ -593,7 +593,7 @@ fn synack_with_a_bad_tsecr_is_reset() {
 /// (packetdrill fastopen/server/icmp-baseline).
 #[test]
 fn icmp_unreachable_drops_a_half_open_connection() {
-    use crate::wire::{self, icmpv4, Icmpv4Repr, Ipv4Repr};
+    use crate::wire::icmpv4;
     let s = Stack::new(Config::new(ME, 24));
     let l = s.socket(SockType::Stream, 0).unwrap();
     s.bind(l, me(8080)).unwrap();
@@ -601,27 +601,64 @@ fn icmp_unreachable_drops_a_half_open_connection() {
     send(&s, t0(), &Seg::new(peer(5000), me(8080), 0, 0, SYN));
     let synack = s.poll_transmit().expect("the SYN-ACK");
     let iss = Seg::parse(&synack).unwrap().seq;
-    let msg = Icmpv4Repr::DstUnreachable {
-        code: icmpv4::dst_unreachable::HOST_UNREACH,
-        next_hop_mtu: 0,
-        original: &synack[..28],
-    };
-    let ip = Ipv4Repr {
-        src_addr: PEER,
-        dst_addr: ME,
-        protocol: wire::IP_PROTO_ICMP,
-        payload_len: msg.buffer_len(),
-        ttl: 64,
-        tos: 0,
-        ident: 0,
-        dont_frag: false,
-    };
-    let mut f = vec![0u8; ip.buffer_len()];
-    ip.emit(&mut f[..20]);
-    msg.emit(&mut f[20..]);
-    s.handle_frame(t0(), &f);
+    let code = icmpv4::dst_unreachable::HOST_UNREACH;
+    s.handle_frame(t0(), &icmp4_unreach(code, 0, &synack));
     send(&s, t0(), &Seg::new(peer(5000), me(8080), 1, iss + 1, ACK));
     let rst = recv_one(&s);
     assert_eq!((rst.flags, rst.seq), (TcpFlags::RST, iss + 1));
     assert_eq!(s.accept(l).map(|_| ()), Err(Errno::EAGAIN));
+}
+
+/// D-SACK (RFC 2883, Linux's tcp_dsack_set): a segment received again
+/// is acknowledged at once with its range as the first SACK block, a
+/// partly old one with its old part; only once, and only with SACK.
+#[test]
+fn duplicate_segments_are_dsacked() {
+    let s = Stack::new(Config::new(ME, 24));
+    let opts = TcpOptions {
+        mss: Some(1000),
+        sack_permitted: true,
+        ..TcpOptions::default()
+    };
+    let (_, iss) = crate::testing::trace::accepted_with(&s, opts);
+    let data = |seq: u32, n: usize| {
+        Seg::new(peer(5000), me(8080), seq, iss, ACK | TcpFlags::PSH).with_payload(&vec![1; n])
+    };
+    send(&s, t0(), &data(1, 100));
+    recv_all(&s);
+    send(&s, t0(), &data(1, 100));
+    let a = recv_one(&s);
+    assert_eq!((a.ack, a.options.sack_blocks[0]), (101, Some((1, 101))));
+    // Partly old: 51..101 again with 101..151 new.
+    send(&s, t0(), &data(51, 100));
+    let a = recv_one(&s);
+    assert_eq!((a.ack, a.options.sack_blocks[0]), (151, Some((51, 101))));
+    assert_eq!(a.options.sack_blocks[1], None);
+    // The next ACK carries no D-SACK.
+    send(&s, t0(), &data(151, 10));
+    let a = recv_all(&s);
+    assert!(
+        a.iter().all(|g| g.options.sack_blocks[0].is_none()),
+        "{a:#?}"
+    );
+}
+
+/// Data for a connection its program has closed (FIN-WAIT-1) ends it,
+/// and the RST answers the segment as for one no socket takes: sequence
+/// number its ACK, no ACK flag (Linux's abort on data;
+/// packetdrill user_timeout/user_timeout.pkt).
+#[test]
+fn data_after_close_is_answered_by_a_reset_of_the_segment() {
+    let s = Stack::new(Config::new(ME, 24));
+    let (c, iss) = accepted(&s, None);
+    s.close(t0(), c).unwrap();
+    let fin = recv_one(&s);
+    assert_eq!((fin.flags, fin.seq), (TcpFlags::FIN | ACK, iss));
+    let data = Seg::new(peer(5000), me(8080), 1, iss, ACK).with_payload(&[1]);
+    send(&s, t0(), &data);
+    let rst = recv_one(&s);
+    assert_eq!((rst.flags, rst.seq), (TcpFlags::RST, iss));
+    // Gone: the next segment finds no socket.
+    send(&s, t0(), &data);
+    assert_eq!(recv_one(&s).flags, TcpFlags::RST);
 }

@@ -1,6 +1,7 @@
 //! TCP path MTU discovery (FreeBSD's tcp_mtudisc): an ICMP Packet Too Big
 //! (RFC 8201) or IPv4 fragmentation needed (RFC 1191) about a connection
-//! lowers its MSS. There is no per-destination path MTU cache: a new
+//! lowers its MSS; one about our SYN lowers the MSS it offers and sends it
+//! again at once. There is no per-destination path MTU cache: a new
 //! connection starts from the device's MTU again, and UDP is not told.
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
+use crate::netinet::tcp_var::TcpState;
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire;
@@ -44,14 +46,35 @@ pub(crate) fn tcp_mtudisc(
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
-    if !tp.t_state.synchronized() {
-        return;
-    }
     let (floor, ip_hl) = if remote.is_ipv6() {
         (wire::ipv6::MIN_MTU, wire::ipv6::HEADER_LEN)
     } else {
         (552, wire::ipv4::HEADER_LEN)
     };
+    if tp.t_state == TcpState::SynSent {
+        // Our SYN (a Fast Open one with data) was too big: offer the MSS
+        // the path allows and send the SYN again at once, without data
+        // (Linux's tcp_simple_retransmit for SYN data; the first SYN's
+        // Fast Open option and data go only once).
+        // (Kept as for IPv4: the SYN's MSS option takes IPv6's longer
+        // header off, tcp_mss_clamp.)
+        let offer = mtu.max(floor) - wire::ipv4::HEADER_LEN - wire::tcp::HEADER_LEN;
+        if offer >= tp.mss_offer as usize {
+            return;
+        }
+        Stats::bump(&cx.stats().tcp_pmtu_updates);
+        tp.mss_offer = offer as u16;
+        if tp.snd_max.gt(tp.iss) {
+            tp.snd_nxt = tp.iss;
+            tp.total_retrans += 1;
+            tcp_output(cx, now, &mut so);
+        }
+        tcp_timer_sync(cx, &mut so);
+        return;
+    }
+    if !tp.t_state.synchronized() {
+        return;
+    }
     let opts = if tp.ts_ok { 12 } else { 0 };
     let mss = mtu.max(floor) - ip_hl - wire::tcp::HEADER_LEN - opts;
     if mss >= tp.t_maxseg {

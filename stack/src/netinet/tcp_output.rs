@@ -143,7 +143,7 @@ fn tcp_syn_segment(cx: &impl InetCx, now: Instant, tp: &mut TcpCb, snd_cc: usize
         ));
     }
     let mut len = 0;
-    if let (false, Some(tfo)) = (passive, tp.tfo.as_mut()) {
+    if let (false, Some(tfo)) = (passive, tp.tfo_opt_mut()) {
         if let Some((fo, data)) = tfo.req.take() {
             options.fast_open = fo;
             tfo.syn_fastopen = fo;
@@ -197,9 +197,10 @@ fn tcp_data_segment(
         .min(tp.cwnd.max(tp.t_maxseg).saturating_sub(in_cwnd));
     let mut len = avail.min(usable).min(send_max);
     len = tcp_tso::tcp_tso_trim(len, tp.t_maxseg, len == avail);
-    // No segment crosses the end of a MSG_EOR record.
-    if let Some(eor) = tp.eor_after(tp.snd_nxt) {
-        len = len.min(eor.diff(tp.snd_nxt) as usize);
+    // No segment crosses a push mark (a MSG_EOR record's end, a forced
+    // push: tcp_push.rs).
+    if let Some(mark) = tp.push_mark_after(tp.snd_nxt) {
+        len = len.min(mark.diff(tp.snd_nxt) as usize);
     }
     if force && len == 0 && avail > 0 && tp.snd_wnd == 0 {
         len = 1;
@@ -240,8 +241,8 @@ fn tcp_data_segment(
     let burst_end =
         !rexmt && !disorder && (next == 0 || (next < tp.t_maxseg && next < avail - len));
     let tail = off + len == snd_cc;
-    let eor = len > 0 && tp.eor_at(tp.snd_nxt + len);
-    if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end) || eor) {
+    let marked = len > 0 && tp.push_mark_at(tp.snd_nxt + len);
+    if len > 0 && ((tail && (!tp.more_pending || force)) || (!tail && burst_end) || marked) {
         flags |= TcpFlags::PSH;
     }
     if len == 0 && !flags.contains(TcpFlags::FIN) && !tp.ack_now {
@@ -310,10 +311,19 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     if tp.ts_ok && !flags.contains(TcpFlags::SYN) {
         options.timestamp = Some((tcp_ts(now, tp.ts_offset), tp.ts_recent));
     }
-    if tp.sack_ok && len == 0 && !tp.reass.is_empty() {
-        let n = if tp.ts_ok { 3 } else { 4 };
+    let dsack = tp.rare.as_ref().is_some_and(|r| r.dsack.is_some());
+    if tp.sack_ok && len == 0 && (!tp.reass.is_empty() || dsack) {
+        let mut n = if tp.ts_ok { 3 } else { 4 };
+        let mut first = 0;
+        // A D-SACK block goes first, once (RFC 2883).
+        if let Some((l, r)) = tp.rare.as_mut().and_then(|r| r.dsack.take()) {
+            options.sack_blocks[0] = Some((l.0, r.0));
+            first = 1;
+            n -= 1;
+        }
+        tp.rare_release();
         for (i, (l, r)) in tp.reass.sack_blocks(n).enumerate() {
-            options.sack_blocks[i] = Some((l.0, r.0));
+            options.sack_blocks[first + i] = Some((l.0, r.0));
         }
     }
     let fin = flags.contains(TcpFlags::FIN);
@@ -378,6 +388,9 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         Some(_) => flags | TcpFlags::URG,
         None => flags,
     };
+    if len > 0 && !is_rexmt && !syn {
+        crate::netinet::tcp_tstamp::tcp_tstamp_sent(so, seq, len, now);
+    }
     let window = rcv_window(so, syn);
     let repr = TcpRepr {
         src_port: inp.lport,
@@ -429,7 +442,7 @@ pub(crate) fn tcp_output_rexmit(
     if fin.is_some() {
         flags |= TcpFlags::FIN;
     }
-    if len > 0 && (off + len == snd_cc || tp.eor_at(seq + len)) {
+    if len > 0 && (off + len == snd_cc || tp.push_mark_at(seq + len)) {
         flags |= TcpFlags::PSH;
     }
     if len == 0 && fin.is_none() {

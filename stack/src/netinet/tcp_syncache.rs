@@ -351,6 +351,8 @@ fn syncache_tcpcb(
     tp.snd_nxt = e.iss + 1;
     tp.snd_max = e.iss + 1;
     tp.snd_buf_seq = e.iss + 1;
+    // Linux's tcp_create_openreq_child: pushed_seq after the SYN.
+    crate::netinet::tcp_push::tcp_push_init(&mut tp, e.iss + 1);
     tp.rcv_nxt = e.irs + 1;
     // The SYN-ACK advertised min(buffer, 65535), unscaled.
     tp.rcv_adv = tp.rcv_nxt + l.so_rcv.sb_hiwat().min(65535);
@@ -365,6 +367,7 @@ fn syncache_tcpcb(
         .map_or(e.peer.ts_recent.unwrap_or(0), |(v, _)| v);
     tp.ts_offset = e.ts_offset;
     tp.ecn.ok = e.peer.ecn_ok;
+    tp.delivered = 1; // our SYN-ACK
     tcp_set_maxseg(&mut tp, e.peer.mss, cx.config().mtu);
     tp.snd_wnd = (seg.window as u32) << tp.snd_wscale;
     tp.max_sndwnd = tp.snd_wnd;
@@ -401,6 +404,7 @@ fn syncache_socket(
     if fastopen {
         tp.t_state = TcpState::SynReceived;
         tp.fastopen_child = true;
+        tp.delivered = 0; // the SYN-ACK is not acknowledged yet
         tp.snd_una = e.iss;
         tp.snd_nxt = e.iss;
         tp.snd_max = e.iss;

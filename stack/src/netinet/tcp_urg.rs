@@ -101,17 +101,20 @@ pub(crate) fn tcp_recv_urg(so: &mut Socket, buf: &mut [u8], flags: i32) -> Resul
 /// send(MSG_OOB) queued bytes up to `end` (the sequence number after the
 /// buffer's last byte): they end urgent (Linux's tcp_mark_urg).
 pub(crate) fn tcp_mark_urg(tp: &mut TcpCb, end: Seq) {
-    tp.snd_up = Some(end);
+    tp.rare_mut().snd_up = Some(end);
 }
 
 /// Is the connection in urgent mode (urgent data not yet acknowledged)?
 /// Leaves it once SND.UNA passes the mark (Linux's tcp_urg_mode with
 /// tcp_clean_rtx_queue's reset of snd_up).
 pub(crate) fn tcp_urg_mode(tp: &mut TcpCb) -> bool {
-    match tp.snd_up {
+    match tp.snd_up() {
         Some(up) if up.gt(tp.snd_una) => true,
         Some(_) => {
-            tp.snd_up = None;
+            if let Some(r) = tp.rare.as_mut() {
+                r.snd_up = None;
+            }
+            tp.rare_release();
             false
         }
         None => false,
@@ -125,7 +128,7 @@ pub(crate) fn tcp_urg_field(tp: &mut TcpCb, seq: Seq) -> Option<u16> {
     if !tcp_urg_mode(tp) {
         return None;
     }
-    let up = tp.snd_up?;
+    let up = tp.snd_up()?;
     if !seq.lt(up) {
         return None;
     }
@@ -183,6 +186,6 @@ mod tests {
         );
         tp.snd_una = una + 3;
         assert_eq!(super::tcp_urg_field(&mut tp, una + 3), None);
-        assert_eq!(tp.snd_up, None, "urgent mode ends once acknowledged");
+        assert_eq!(tp.snd_up(), None, "urgent mode ends once acknowledged");
     }
 }

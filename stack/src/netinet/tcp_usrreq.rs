@@ -144,7 +144,10 @@ fn tcp_unlisten(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     if let Some(tp) = so.so_pcb.tcp_mut() {
         tp.t_state = TcpState::Closed;
         tp.t_timers = Default::default();
-        tp.t_syncache = None;
+        if let Some(r) = tp.rare.as_mut() {
+            r.syncache = None;
+        }
+        tp.rare_release();
         let port = tp.inp.lport;
         cx.inet()
             .pcbinfo
@@ -288,7 +291,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let wo_sockopt = TFO_SERVER_WO_SOCKOPT1 | TFO_SERVER_ENABLE;
         if let Some(tp) = so.so_pcb.tcp_mut() {
             tp.t_state = TcpState::Listen;
-            tp.t_syncache = Some(Box::new(SynCache::new(qlimit)));
+            tp.rare_mut().syncache = Some(Box::new(SynCache::new(qlimit)));
             if bits & wo_sockopt == wo_sockopt && tp.fastopen_qlen == 0 {
                 // Fast Open on every listener, its queue the backlog.
                 tp.fastopen_qlen = qlimit;
@@ -409,8 +412,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                     return Err(Errno::EALREADY);
                 }
                 if let (false, Some(tp)) = (nonblock, so.so_pcb.tcp_mut()) {
-                    tp.write_pending =
-                        data.len() > tp.tfo.as_ref().and_then(|t| t.copied).unwrap_or(0);
+                    tp.write_pending = data.len() > tp.tfo().and_then(|t| t.copied).unwrap_or(0);
                 }
                 return Err(Errno::EAGAIN);
             }
@@ -420,7 +422,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let copied = so
             .so_pcb
             .tcp_mut()
-            .and_then(|tp| tp.tfo.as_mut()?.copied.take())
+            .and_then(|tp| tp.tfo_opt_mut()?.copied.take())
             .map_or(0, |c| c.min(data.len()));
         let data = &data[copied..];
         if data.is_empty() {
@@ -451,22 +453,21 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             let end = so.so_snd.ring().len();
             if let Some(tp) = so.so_pcb.tcp_mut() {
                 let seq = tp.snd_buf_seq + end;
-                tp.zc_pending
-                    .get_or_insert_with(Default::default)
-                    .push_back((seq, id));
+                tp.rare_mut().zc_pending.push_back((seq, id));
             }
         }
+        crate::netinet::tcp_tstamp::tcp_tx_timestamp(so);
         let more = flags & MSG_MORE != 0;
         let end = so.so_snd.ring().len();
         if let Some(tp) = so.so_pcb.tcp_mut() {
             // A record ends only when the whole send was taken (Linux
             // marks the skb EOR once the message is all copied).
-            if flags & MSG_EOR != 0 && n == data.len() + copied {
-                let mark = tp.snd_buf_seq + end;
-                let q = tp.eor_marks.get_or_insert_with(Default::default);
-                if q.back() != Some(&mark) {
-                    q.push_back(mark);
-                }
+            let eor = flags & MSG_EOR != 0 && n == data.len() + copied;
+            let pushed = n - copied;
+            let start = tp.snd_buf_seq + (end - pushed);
+            crate::netinet::tcp_push::tcp_push_marks(tp, start, pushed, more, eor);
+            if eor {
+                tp.push_mark(tp.snd_buf_seq + end);
             }
             tp.write_pending = false;
             tp.msg_more = more;
@@ -779,6 +780,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 name,
                 out,
             ),
+            SOL_SOCKET if name == SO_TIMESTAMPING => {
+                let flags = so.so_pcb.tcp().map_or(0, |tp| tp.tsflags());
+                Ok(sooptcopyout(out, &flags.to_ne_bytes()))
+            }
             IPPROTO_TCP if name == TCP_INFO => Ok(sooptcopyout(out, &tcp_info(cx, so).to_bytes())),
             // Linux fills it from the congestion module's get_info; Reno
             // and CUBIC have none, so it succeeds with length 0.
@@ -911,6 +916,8 @@ fn tcp_connect_start(
         tp.snd_nxt = iss;
         tp.snd_max = iss;
         tp.snd_buf_seq = iss + 1;
+        // Linux's tcp_connect_init: pushed_seq at the ISS.
+        crate::netinet::tcp_push::tcp_push_init(tp, iss);
         tp.rcv_wscale = rcv_wscale;
         tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
         tp.t_state = TcpState::SynSent;
@@ -947,9 +954,7 @@ fn tcp_sendmsg_fastopen(
         let end = so.so_snd.ring().len();
         if let Some(tp) = so.so_pcb.tcp_mut() {
             let seq = tp.snd_buf_seq + end;
-            tp.zc_pending
-                .get_or_insert_with(Default::default)
-                .push_back((seq, id));
+            tp.rare_mut().zc_pending.push_back((seq, id));
         }
     }
     if let Some(tp) = so.so_pcb.tcp_mut() {

@@ -225,9 +225,6 @@ pub struct TcpCb {
     pub scheduled: Option<Instant>,
     /// RST already sent by close/abort.
     pub rst_sent: bool,
-    /// A listener's half-open connections (None unless LISTEN: boxed,
-    /// so that a connection does not carry a listener's queue).
-    pub t_syncache: Option<Box<SynCache>>,
 
     // TCP Fast Open (RFC 7413, tcp_fastopen.rs).
     /// TCP_FASTOPEN_CONNECT: connect() may leave the SYN to the first write.
@@ -237,9 +234,6 @@ pub struct TcpCb {
     /// connect() was deferred (Linux's DEFER_CONNECT): SYN-SENT, no SYN
     /// sent yet; the first write sends it with data.
     pub defer_connect: bool,
-    /// What an active Fast Open keeps about its SYN (boxed: only a
-    /// Fast Open client has it).
-    pub tfo: Option<Box<TfoSyn>>,
     /// TCPI_OPT_SYN_DATA: the data of our SYN was acknowledged by the
     /// SYN-ACK, or (passive) the peer's SYN data was accepted.
     pub syn_data_acked: bool,
@@ -255,9 +249,6 @@ pub struct TcpCb {
     // Nagle (RFC 896 with Minshall's rule, as Linux's tcp_nagle_check).
     /// End of the last segment sent shorter than an MSS (Linux's snd_sml).
     pub snd_sml: Seq,
-    /// Urgent mode (send(MSG_OOB)): the sequence number after the last
-    /// urgent byte, until SND.UNA passes it (Linux's snd_up).
-    pub snd_up: Option<Seq>,
     /// The urgent byte's sequence number (Linux's urg_seq) while the
     /// socket's `so_urg` is not `None`.
     pub rcv_up: Seq,
@@ -268,14 +259,11 @@ pub struct TcpCb {
     pub msg_more: bool,
     /// The last write had MSG_MORE: its tail carries no PSH.
     pub more_pending: bool,
-    /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
-    /// send's last byte, notification id). Boxed while there are any.
-    pub zc_pending: Option<Box<VecDeque<(Seq, u32)>>>,
-    /// Record ends of send(MSG_EOR) not yet acknowledged: the sequence
-    /// after each record's last byte. No segment crosses one, and one
-    /// ending there carries PSH (Linux's TCP_SKB_CB(skb)->eor). Boxed
-    /// while there are any (issue 18: few connections send records).
-    pub eor_marks: Option<Box<VecDeque<Seq>>>,
+    /// tcp_push.rs's skb model: where the unsent tail skb starts (the
+    /// next write's start: a new one), and the end of the last push
+    /// (Linux's pushed_seq); both from the ISS on (tcp_push_init).
+    pub skb_tail: Seq,
+    pub pushed_seq: Seq,
     /// When our first SYN left (Linux's retrans_stamp for a SYN): a
     /// SYN-ACK must echo a timestamp from then to now.
     pub syn_stamp: Instant,
@@ -283,6 +271,48 @@ pub struct TcpCb {
     pub rcvq: RcvSpace,
     /// Explicit Congestion Notification (tcp_ecn.rs).
     pub ecn: Ecn,
+    /// Segments the peer received, as Linux's tp->delivered (TCP_INFO's
+    /// tcpi_delivered): 1 for our SYN or SYN-ACK (with any Fast Open data
+    /// in it), then the data acknowledged or SACKed, in segments of the
+    /// MSS (each ACK's newly delivered bytes rounded up), a FIN alone as
+    /// one.
+    pub delivered: u32,
+    /// What few connections use (zerocopy sends, push marks, TX
+    /// timestamps, a D-SACK, urgent mode, an active Fast Open's SYN, a
+    /// listener's SYN cache): boxed while used (tcp_rare.rs).
+    pub rare: Option<Box<TcpRare>>,
+}
+
+/// What few connections use, boxed in `TcpCb::rare` while used (its
+/// accessors in tcp_rare.rs).
+#[derive(Debug, Default)]
+pub struct TcpRare {
+    /// MSG_ZEROCOPY sends not yet acknowledged: (sequence after the
+    /// send's last byte, notification id).
+    pub zc_pending: VecDeque<(Seq, u32)>,
+    /// Ends of Linux skbs that carry PSH inside the data, not yet
+    /// acknowledged: MSG_EOR record ends (TCP_SKB_CB(skb)->eor) and forced
+    /// pushes (tcp_push.rs). No segment crosses one, and one ending there
+    /// carries PSH.
+    pub push_marks: VecDeque<Seq>,
+    /// SO_TIMESTAMPING (tcp_tstamp.rs): its SOF_TIMESTAMPING_* flags,
+    /// the key origin of SOF_TIMESTAMPING_OPT_ID (Linux's sk_tskey), and
+    /// the last byte of each timestamped send not yet acknowledged, with
+    /// whether it has left.
+    pub tsflags: u32,
+    pub tskey: Seq,
+    pub tx_tstamps: VecDeque<(Seq, bool)>,
+    /// A duplicate segment's range to report in the next ACK's first SACK
+    /// block (RFC 2883 D-SACK, Linux's tcp_dsack_set).
+    pub dsack: Option<(Seq, Seq)>,
+    /// Urgent mode's end: the sequence number after the last urgent byte
+    /// sent (Linux's snd_up), until SND.UNA passes it.
+    pub snd_up: Option<Seq>,
+    /// An active Fast Open's SYN (kept for the connection's life: TCP_INFO
+    /// and the SYN-ACK's handling read it).
+    pub tfo: Option<Box<TfoSyn>>,
+    /// A listener's half-open connections (while it listens).
+    pub syncache: Option<Box<SynCache>>,
 }
 
 /// An active Fast Open's SYN (RFC 7413, tcp_fastopen.rs).
@@ -303,25 +333,12 @@ pub struct TfoSyn {
 }
 
 impl TcpCb {
-    /// The Fast Open SYN state, made on first use.
-    pub fn tfo_mut(&mut self) -> &mut TfoSyn {
-        self.tfo.get_or_insert_with(Default::default)
-    }
-
-    /// Data bytes our SYN carried (Linux's syn_data).
-    pub fn syn_data(&self) -> usize {
-        self.tfo.as_ref().map_or(0, |t| t.syn_data)
-    }
-
-    /// The Fast Open option our SYN carried (Linux's syn_fastopen).
-    pub fn syn_fastopen(&self) -> Option<FastOpen> {
-        self.tfo.as_ref().and_then(|t| t.syn_fastopen)
-    }
-
     /// The listener's SYN cache (made on first use: `listen` makes it
     /// with its limit).
     pub fn syncache(&mut self) -> &mut SynCache {
-        self.t_syncache.get_or_insert_with(Default::default)
+        self.rare_mut()
+            .syncache
+            .get_or_insert_with(Default::default)
     }
 
     /// The earliest deadline of every timer, the rbuf timer's included.
@@ -402,40 +419,26 @@ impl TcpCb {
             rbuf_armed: false,
             scheduled: None,
             rst_sent: false,
-            t_syncache: None,
             fastopen_connect: false,
             fastopen_no_cookie: false,
             defer_connect: false,
-            tfo: None,
             syn_data_acked: false,
             fastopen_child: false,
             fastopen_qlen: 0,
             write_pending: false,
             snd_sml: Seq(0),
-            snd_up: None,
             rcv_up: Seq(0),
             nagle_push: false,
             msg_more: false,
             more_pending: false,
-            zc_pending: None,
-            eor_marks: None,
+            skb_tail: Seq(0),
+            pushed_seq: Seq(0),
             syn_stamp: Instant::ZERO,
             rcvq: Default::default(),
             ecn: Ecn::default(),
+            delivered: 0,
+            rare: None,
         }
-    }
-
-    /// The first MSG_EOR record end after `seq`, if any (a segment from
-    /// `seq` must stop there).
-    pub fn eor_after(&self, seq: Seq) -> Option<Seq> {
-        self.eor_marks.as_ref()?.iter().copied().find(|m| m.gt(seq))
-    }
-
-    /// Is `end` the end of a MSG_EOR record?
-    pub fn eor_at(&self, end: Seq) -> bool {
-        self.eor_marks
-            .as_ref()
-            .is_some_and(|q| q.iter().any(|m| *m == end))
     }
 
     /// Sequence number of our FIN, if one is queued.

@@ -260,7 +260,7 @@ fn icmpv6_port_unreachable_reaches_a_connected_udp_socket() {
 
 #[test]
 fn ipv6_recverr_queues_icmpv6_and_local_errors() {
-    use crate::kern::errqueue::{EE_LEN, OFFENDER_LEN, SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_LOCAL};
+    use crate::kern::errqueue::{HEAD_LEN, SO_EE_ORIGIN_ICMP6, SO_EE_ORIGIN_LOCAL};
     let mut p = Pair::new(9);
     let c = p.a.socket_in(Domain::Inet6, SockType::Dgram, 0).unwrap();
     set_int(&p.a, p.now, c, IPPROTO_IPV6, IPV6_RECVERR, 1);
@@ -275,13 +275,13 @@ fn ipv6_recverr_queues_icmpv6_and_local_errors() {
     p.drive();
     assert!(p.a.sopoll(c).contains(crate::Readiness::ERR));
     let m = p.a.recv(p.now, c, &mut buf, MSG_ERRQUEUE).unwrap();
-    assert_eq!((m.copied, m.full_len), (EE_LEN + OFFENDER_LEN + 5, 5));
+    assert_eq!((m.copied, m.full_len), (HEAD_LEN + 5, 5));
     assert_eq!(m.from, Some(sa(B_ADDR6, 9999)), "the original destination");
     assert_eq!(u32::from_ne_bytes(buf[..4].try_into().unwrap()), 111);
     assert_eq!(&buf[4..7], &[SO_EE_ORIGIN_ICMP6, 1, 4], "type 1, code 4");
     assert_eq!(u16::from_ne_bytes([buf[16], buf[17]]), AF_INET6 as u16);
     assert_eq!(&buf[24..40], &B_ADDR6.octets(), "the offender");
-    assert_eq!(&buf[44..49], b"hello", "the quoted payload");
+    assert_eq!(&buf[HEAD_LEN..HEAD_LEN + 5], b"hello", "the quoted payload");
     assert!(
         !p.a.sopoll(c).contains(crate::Readiness::ERR),
         "queue empty, error taken"
@@ -294,10 +294,7 @@ fn ipv6_recverr_queues_icmpv6_and_local_errors() {
         Err(Errno::EMSGSIZE)
     );
     let m = p.a.recv(p.now, c, &mut buf, MSG_ERRQUEUE).unwrap();
-    assert_eq!(
-        (m.copied, m.from),
-        (EE_LEN + OFFENDER_LEN, Some(sa(B_ADDR6, 9999)))
-    );
+    assert_eq!((m.copied, m.from), (HEAD_LEN, Some(sa(B_ADDR6, 9999))));
     assert_eq!(u32::from_ne_bytes(buf[..4].try_into().unwrap()), 90);
     assert_eq!(buf[4], SO_EE_ORIGIN_LOCAL);
     assert_eq!(&buf[16..44], &[0u8; 28], "no offender");

@@ -144,6 +144,32 @@ impl Seg {
     }
 }
 
+/// An ICMPv4 destination unreachable (`code`, with `mtu` for
+/// fragmentation needed) from PEER to ME quoting the first 28 bytes of
+/// `original`, an IPv4 packet the stack sent.
+pub fn icmp4_unreach(code: u8, mtu: u16, original: &[u8]) -> Vec<u8> {
+    use crate::wire::Icmpv4Repr;
+    let msg = Icmpv4Repr::DstUnreachable {
+        code,
+        next_hop_mtu: mtu,
+        original: &original[..28.min(original.len())],
+    };
+    let ip = Ipv4Repr {
+        src_addr: PEER,
+        dst_addr: ME,
+        protocol: wire::IP_PROTO_ICMP,
+        payload_len: msg.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 0,
+        dont_frag: false,
+    };
+    let mut f = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut f[..20]);
+    msg.emit(&mut f[20..]);
+    f
+}
+
 /// Feed a segment to `stack` at `now`.
 pub fn send(stack: &Stack, now: Instant, seg: &Seg) {
     stack.handle_frame(now, &seg.to_frame());
