@@ -51,6 +51,24 @@ pub struct ExtErr {
     pub payload: Vec<u8>,
 }
 
+impl IcmpErr<'_> {
+    /// The error queue's entry for this error meaning `errno`, the
+    /// offender and the original destination as the socket's user sees
+    /// them (v4-mapped on an AF_INET6 socket).
+    pub fn to_ext(&self, errno: Errno, offender: IpAddr, dest: SocketAddr) -> ExtErr {
+        ExtErr {
+            errno,
+            origin: self.origin,
+            ee_type: self.ee_type,
+            code: self.code,
+            info: self.info,
+            offender: Some(offender),
+            dest,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
 impl From<ExtErr> for SoErr {
     fn from(e: ExtErr) -> SoErr {
         SoErr::Ext(Box::new(e))

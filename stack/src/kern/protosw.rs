@@ -106,4 +106,9 @@ pub trait Protosw<C>: Sync {
     }
     /// Protocol KASSERTs for `check_invariants`.
     fn pru_check(&self, cx: &C, so: &Socket);
+    /// SO_ERROR with no error pending: the protocol's soft error, taken
+    /// (Linux's sk_err_soft: TCP's last ICMP error). None by default.
+    fn pru_take_softerror(&self, _so: &mut Socket) -> Option<Errno> {
+        None
+    }
 }

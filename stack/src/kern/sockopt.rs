@@ -251,7 +251,11 @@ pub fn sogetopt<C: SoCx>(
             SockType::Stream => SOCK_STREAM,
             SockType::Dgram => SOCK_DGRAM,
         },
-        SO_ERROR => so.take_error().map_or(0, |e| e.0),
+        SO_ERROR => {
+            let e = so.take_error();
+            e.or_else(|| cx.pr(so).pru_take_softerror(so))
+                .map_or(0, |e| e.0)
+        }
         SO_DOMAIN => match so.so_domain {
             crate::api::Domain::Inet => AF_INET,
             crate::api::Domain::Inet6 => AF_INET6,

@@ -1,5 +1,6 @@
 //! ICMPv4 input: echo requests are answered, and received destination
-//! unreachable errors go to the transport they concern (its ctlinput).
+//! unreachable and time exceeded errors go to the transport they concern
+//! (its ctlinput).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -54,7 +55,8 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
                 Some((src, dst, wire::IP_PROTO_UDP, sport, dport)) => {
                     let local = SocketAddr::new(src.into(), sport);
                     let remote = SocketAddr::new(dst.into(), dport);
-                    let e = icmp_err(ip, 3, icmpv4::dst_unreachable::FRAG_NEEDED, original);
+                    let frag = icmpv4::dst_unreachable::FRAG_NEEDED;
+                    let e = icmp_err(ip, 3, frag, original, wire::udp::HEADER_LEN);
                     let e = IcmpErr {
                         info: u32::from(next_hop_mtu),
                         ..e
@@ -65,14 +67,26 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             }
         }
         Icmpv4Repr::TimeExceeded { code, original } => {
-            // Not a hard error: only IP_RECVERR sockets hear of it.
-            if let Some((src, dst, wire::IP_PROTO_UDP, sport, dport)) =
-                icmpv4::quoted_transport(original)
-            {
-                let local = SocketAddr::new(src.into(), sport);
-                let remote = SocketAddr::new(dst.into(), dport);
-                let e = icmp_err(ip, 11, code, original);
-                crate::netinet::udp::udp_ctlinput_soft(cx, local, remote, Errno::EHOSTUNREACH, &e);
+            // Not a hard error: only IP_RECVERR UDP sockets hear of it;
+            // TCP takes it as any other (Linux's tcp_v4_err).
+            match icmpv4::quoted_transport(original) {
+                Some((src, dst, wire::IP_PROTO_UDP, sport, dport)) => {
+                    let local = SocketAddr::new(src.into(), sport);
+                    let remote = SocketAddr::new(dst.into(), dport);
+                    let e = icmp_err(ip, 11, code, original, wire::udp::HEADER_LEN);
+                    let err = Errno::EHOSTUNREACH;
+                    crate::netinet::udp::udp_ctlinput_soft(cx, local, remote, err, &e);
+                }
+                Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) => {
+                    let local = SocketAddr::new(src.into(), sport);
+                    let remote = SocketAddr::new(dst.into(), dport);
+                    let e = icmp_err(ip, 11, code, original, 0);
+                    let err = Errno::EHOSTUNREACH;
+                    crate::netinet::tcp_ctlinput::tcp_ctlinput(
+                        cx, now, local, remote, err, &e, true,
+                    );
+                }
+                _ => {}
             }
         }
         Icmpv4Repr::DstUnreachable { code, original, .. } => {
@@ -92,11 +106,22 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             let remote = SocketAddr::new(dst.into(), dport);
             match proto {
                 wire::IP_PROTO_UDP => {
-                    let e = icmp_err(ip, 3, code, original);
+                    let e = icmp_err(ip, 3, code, original, wire::udp::HEADER_LEN);
                     crate::netinet::udp::udp_ctlinput(cx, local, remote, err, &e)
                 }
                 wire::IP_PROTO_TCP => {
-                    crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
+                    // The quote from the TCP header on (Linux's tcp_v4_err);
+                    // a half-open connection goes for a network or host
+                    // unreachable only (tcp_req_err's abort).
+                    let e = icmp_err(ip, 3, code, original, 0);
+                    let abort = matches!(
+                        code,
+                        icmpv4::dst_unreachable::NET_UNREACH
+                            | icmpv4::dst_unreachable::HOST_UNREACH
+                    );
+                    crate::netinet::tcp_ctlinput::tcp_ctlinput(
+                        cx, now, local, remote, err, &e, abort,
+                    )
                 }
                 _ => {}
             }
@@ -106,8 +131,9 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
 }
 
 /// What an ICMPv4 error about one of our datagrams says (its quote is the
-/// IPv4 header and the UDP header, then the payload).
-fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, original: &'a [u8]) -> IcmpErr<'a> {
+/// IPv4 header, then the transport's): the payload after `skip` bytes of
+/// the transport header (UDP's 8; TCP's errors quote the TCP header too).
+fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, original: &'a [u8], skip: usize) -> IcmpErr<'a> {
     let ihl = usize::from(original.first().map_or(0, |b| b & 0xf)) * 4;
     IcmpErr {
         origin: SO_EE_ORIGIN_ICMP,
@@ -115,6 +141,6 @@ fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, original: &'a [u8]) -> IcmpErr
         code,
         info: 0,
         offender: ip.src,
-        payload: original.get(ihl + wire::udp::HEADER_LEN..).unwrap_or(&[]),
+        payload: original.get(ihl + skip..).unwrap_or(&[]),
     }
 }

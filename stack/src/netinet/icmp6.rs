@@ -115,8 +115,9 @@ fn is_ndisc_or_mld(t: u8) -> bool {
 }
 
 /// Hand an error about the quoted packet to its transport's ctlinput;
-/// a soft error (not `hard`) reaches only IP_RECVERR sockets (UDP) and
-/// not TCP here.
+/// a soft error (not `hard`) reaches only IPV6_RECVERR UDP sockets; TCP
+/// takes both (Linux's tcp_v6_err: a half-open connection goes only for a
+/// hard one), with the quote from its TCP header on.
 fn to_transport(
     cx: &impl InetCx,
     now: Instant,
@@ -133,8 +134,13 @@ fn to_transport(
     match proto {
         wire::IP_PROTO_UDP if hard => crate::netinet::udp::udp_ctlinput(cx, local, remote, err, e),
         wire::IP_PROTO_UDP => crate::netinet::udp::udp_ctlinput_soft(cx, local, remote, err, e),
-        wire::IP_PROTO_TCP if hard => {
-            crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err)
+        wire::IP_PROTO_TCP => {
+            let quote = original.get(wire::ipv6::HEADER_LEN..).unwrap_or(&[]);
+            let e = IcmpErr {
+                payload: quote,
+                ..*e
+            };
+            crate::netinet::tcp_ctlinput::tcp_ctlinput(cx, now, local, remote, err, &e, hard)
         }
         _ => {}
     }

@@ -613,6 +613,10 @@ fn tcp_ack_new(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) -
     crate::netinet::tcp_tstamp::tcp_tstamp_acked(so, ackno, now);
     let tp = sototcpcb(so);
     tp.push_marks_acked(ackno);
+    // Something worked: no soft error (Linux's tcp_ack).
+    if let Some(r) = tp.rare.as_mut() {
+        r.softerror = None;
+    }
     tp.rare_release();
     tcp_sndbuf_expand(cx, so);
     cx.sockets().sowakeup(so.handle);

@@ -8,6 +8,7 @@
 //! send(MSG_OOB) (tcp_urg.rs), an active Fast Open's SYN state
 //! (tcp_fastopen.rs) and a listener's SYN cache (tcp_syncache.rs).
 
+use crate::errno::Errno;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_var::{TcpCb, TcpRare, TfoSyn};
 use crate::wire::FastOpen;
@@ -24,6 +25,7 @@ impl TcpRare {
             && self.snd_up.is_none()
             && self.tfo.is_none()
             && self.syncache.is_none()
+            && self.softerror.is_none()
     }
 }
 
@@ -99,6 +101,15 @@ impl TcpCb {
     /// Urgent mode's end (`TcpRare::snd_up`).
     pub fn snd_up(&self) -> Option<Seq> {
         self.rare.as_ref()?.snd_up
+    }
+
+    /// The error a timeout reports: the soft error, else ETIMEDOUT
+    /// (Linux's tcp_write_err).
+    pub fn timeout_error(&self) -> Errno {
+        self.rare
+            .as_ref()
+            .and_then(|r| r.softerror)
+            .unwrap_or(Errno::ETIMEDOUT)
     }
 
     /// SO_TIMESTAMPING's flags (0 when never set).

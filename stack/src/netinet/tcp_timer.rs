@@ -5,7 +5,6 @@
 
 use std::ops::ControlFlow;
 
-use crate::errno::Errno;
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
@@ -97,7 +96,8 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
         _ => TCP_RETRIES2,
     };
     if tp.rxtshift >= limit {
-        tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
+        let err = tp.timeout_error();
+        tcp_drop(cx, so, Some(err));
         return ControlFlow::Break(());
     }
     tp.rxtshift += 1;
@@ -178,7 +178,8 @@ fn tcp_timer_keep(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlo
     tp.t_timers.keep = None;
     if keepalive && tp.t_state.synchronized() && tp.t_state != TcpState::TimeWait {
         if tp.keep_probes >= u32::from(tp.keepcnt) {
-            tcp_drop(cx, so, Some(Errno::ETIMEDOUT));
+            let err = tp.timeout_error();
+            tcp_drop(cx, so, Some(err));
             return ControlFlow::Break(());
         }
         tp.keep_probes += 1;

@@ -806,6 +806,13 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
     }
 
+    fn pru_take_softerror(&self, so: &mut Socket) -> Option<Errno> {
+        let tp = so.so_pcb.tcp_mut()?;
+        let e = tp.rare.as_mut()?.softerror.take();
+        tp.rare_release();
+        e
+    }
+
     fn pru_check(&self, cx: &C, so: &Socket) {
         let tp = so.so_pcb.tcp().expect("TCP socket with a TCP PCB");
         let h = so.handle;

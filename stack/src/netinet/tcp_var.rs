@@ -11,6 +11,7 @@ use super::tcp_cubic::CongCtl;
 use super::tcp_reass::Reass;
 use super::tcp_recovery_var::Recovery;
 use super::tcp_seq::Seq;
+use crate::errno::Errno;
 use crate::time::{Instant, Secs};
 use crate::wire::FastOpen;
 
@@ -311,6 +312,10 @@ pub struct TcpRare {
     /// An active Fast Open's SYN (kept for the connection's life: TCP_INFO
     /// and the SYN-ACK's handling read it).
     pub tfo: Option<Box<TfoSyn>>,
+    /// The last ICMP error an established connection heard without
+    /// IP_RECVERR (Linux's sk_err_soft): a timeout reports it instead of
+    /// ETIMEDOUT; an ACK of new data clears it.
+    pub softerror: Option<Errno>,
     /// A listener's half-open connections (while it listens).
     pub syncache: Option<Box<SynCache>>,
 }

@@ -796,16 +796,7 @@ fn udp_err(
     };
     if recverr {
         let offender = inp.user_addr(icmp.offender, 0).ip();
-        let e = ExtErr {
-            errno: err,
-            origin: icmp.origin,
-            ee_type: icmp.ee_type,
-            code: icmp.code,
-            info: icmp.info,
-            offender: Some(offender),
-            dest: inp.user_addr(remote.ip(), remote.port()),
-            payload: icmp.payload.to_vec(),
-        };
+        let e = icmp.to_ext(err, offender, inp.user_addr(remote.ip(), remote.port()));
         let hiwat = so.so_rcv.sb_hiwat();
         sock_queue_err(&mut so.so_errqueue, hiwat, e);
         so.so_error = Some(err);
