@@ -167,12 +167,7 @@ fn client_caches_cookie_and_sends_syn_data() {
         Err(Errno::EALREADY)
     );
     // The SYN-ACK takes the SYN only: the data goes again at once.
-    let sa = Seg::new(peer(80), syn.src, 7000, syn.seq.wrapping_add(1), SYN | ACK).with_options(
-        TcpOptions {
-            mss: Some(1460),
-            ..TcpOptions::default()
-        },
-    );
+    let sa = synack_of(&syn, 7000, 1460);
     send(&s, t0(), &sa);
     let re = recv_one(&s);
     assert_eq!(
@@ -238,6 +233,15 @@ fn client_disabled_is_eopnotsupp() {
     );
 }
 
+/// peer(80)'s SYN-ACK (sequence `seq`, MSS `mss`) of our `syn`.
+fn synack_of(syn: &Seg, seq: u32, mss: u16) -> Seg {
+    let opts = TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::default()
+    };
+    Seg::new(peer(80), syn.src, seq, syn.seq.wrapping_add(1), SYN | ACK).with_options(opts)
+}
+
 /// A cookie for peer(80) in `s`'s cache, learnt from a cookie request.
 fn learn_cookie(s: &Stack, mss: u16) -> FastOpen {
     let a = s.socket(SockType::Stream, 0).unwrap();
@@ -248,13 +252,9 @@ fn learn_cookie(s: &Stack, mss: u16) -> FastOpen {
     );
     let syn = recv_one(s);
     let cookie = FastOpen::cookie(&[9, 8, 7, 6], false);
-    let opts = TcpOptions {
-        mss: Some(mss),
-        fast_open: Some(cookie),
-        ..TcpOptions::default()
-    };
-    let sa = Seg::new(peer(80), syn.src, 1, syn.seq.wrapping_add(1), SYN | ACK);
-    send(s, t0(), &sa.with_options(opts));
+    let mut sa = synack_of(&syn, 1, mss);
+    sa.options.fast_open = Some(cookie);
+    send(s, t0(), &sa);
     recv_all(s);
     cookie
 }
@@ -360,12 +360,7 @@ fn frag_needed_for_syn_data_resends_a_plain_syn() {
     assert!(again.payload.is_empty());
     assert_eq!(again.options.mss, Some(760));
     assert_eq!(again.options.fast_open, None);
-    let sa = Seg::new(peer(80), syn.src, 0, syn.seq.wrapping_add(1), SYN | ACK).with_options(
-        TcpOptions {
-            mss: Some(1040),
-            ..TcpOptions::default()
-        },
-    );
+    let sa = synack_of(&syn, 0, 1040);
     send(&s, t0(), &sa);
     let data = recv_all(&s);
     let lens: Vec<usize> = data.iter().map(|g| g.payload.len()).collect();
