@@ -6,7 +6,10 @@
 // recv(MSG_OOB) (msg_flags MSG_OOB, MSG_PEEK keeps it, a second read is
 // EINVAL), the stream read around the urgent byte; with SO_OOBINLINE the
 // byte stays in the stream and MSG_OOB is EINVAL; a lone urgent byte at
-// the read point does not make the socket readable; MSG_OOB on UDP is
+// the read point does not make the socket readable; splice() from the
+// socket stops at the mark and, with the urgent byte there (read or not),
+// moves nothing: EAGAIN on a non-blocking socket (0 on a blocking one:
+// packetdrill's splice/tcp_splice_loop_test); MSG_OOB on UDP is
 // EOPNOTSUPP.
 // PEER: none
 // NORMALISED: nothing (every wait is for an event or a byte count, 3 s at
@@ -16,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 
 #define P 22580
 
@@ -144,6 +148,16 @@ static void revents(int fd)
 	t_log("  select: read %d except %d", FD_ISSET(fd, &r) != 0, FD_ISSET(fd, &x) != 0);
 }
 
+// splice(fd -> pipe p, 64 bytes), and what the pipe got.
+static void splice_out(int fd, int p[2])
+{
+	long n = splice(fd, NULL, p[1], NULL, 64, SPLICE_F_NONBLOCK);
+	t_ret("splice", n, errno);
+	char b[64];
+	if (n > 0 && read(p[0], b, n) == n)
+		t_data("  pipe", b, n);
+}
+
 static void wait_pri(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLPRI };
@@ -209,6 +223,28 @@ int main(int argc, char **argv)
 	send(s, "k", 1, 0);
 	kc_finish(pid, rfd);
 	close(s);
+
+	t_log("== splice() at the urgent mark");
+	int pp[2];
+	if (pipe(pp) < 0)
+		ct_die("pipe");
+	pid = kc_start("send", &rfd);
+	s = ct_accept(l);
+	fcntl(s, F_SETFL, O_NONBLOCK); // (SPLICE_F_NONBLOCK is the pipe's)
+	wait_pri(s);
+	wait_inq(s, 12);
+	splice_out(s, pp);
+	t_log("SIOCATMARK %d", atmark(s));
+	splice_out(s, pp);
+	t_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));
+	splice_out(s, pp);
+	t_log("read %s", rd(s, 0, o));
+	splice_out(s, pp);
+	send(s, "k", 1, 0);
+	kc_finish(pid, rfd);
+	close(s);
+	close(pp[0]);
+	close(pp[1]);
 
 	t_log("== a lone urgent byte, within this program");
 	int c = ct_socket(SOCK_STREAM);

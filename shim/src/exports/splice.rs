@@ -190,6 +190,14 @@ fn socket_to_pipe(
 ) -> R<usize> {
     let nonblock = flags & libc::SPLICE_F_NONBLOCK != 0 || pipe_fl & libc::O_NONBLOCK != 0;
     let mut room = pipe_room(pipe, nonblock)?;
+    if sock.ty == SockType::Stream && at_urgent_byte(sock)? {
+        // tcp_splice_read: EAGAIN on a non-blocking socket, else 0.
+        return if sock.is_nonblock() {
+            Err(libc::EAGAIN)
+        } else {
+            Ok(0)
+        };
+    }
     let mut buf = vec![0u8; len.min(room).min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -200,6 +208,10 @@ fn socket_to_pipe(
         // After the first bytes: only what is there now.
         let fl = if done > 0 { libc::MSG_DONTWAIT } else { 0 };
         let stream = sock.ty == SockType::Stream;
+        // Nor past the urgent mark (a read stops there).
+        if stream && done > 0 && ops::siocatmark(sock)? {
+            break;
+        }
         let peek = if stream { libc::MSG_PEEK } else { 0 };
         let got = match ops::recv(sock, &mut buf[..want], fl | peek) {
             Ok((n, _, _)) => n,
@@ -232,6 +244,19 @@ fn socket_to_pipe(
         };
     }
     Ok(done)
+}
+
+/// Linux's tcp_read_sock stops at the urgent mark: once the urgent byte
+/// is there (or was read with MSG_OOB), a splice from the mark moves
+/// nothing, whether or not the byte is inline, and does not wait for
+/// more; before the byte arrives it waits like any read.
+fn at_urgent_byte(sock: &OpenFile) -> R<bool> {
+    if !ops::siocatmark(sock)? {
+        return Ok(false);
+    }
+    let mut one = [0u8; 1];
+    let oob = libc::MSG_OOB | libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    Ok(ops::recv(sock, &mut one, oob) != Err(libc::EAGAIN))
 }
 
 /// A pipe made for one call, closed when dropped.
