@@ -56,9 +56,7 @@ fn fo_syn(from: u16, isn: u32, fo: Option<FastOpen>, data: &[u8]) -> Seg {
 #[test]
 fn server_answers_cookies_and_accepts_syn_data() {
     let s = stack(0x403);
-    let l = s.socket(SockType::Stream, 0).unwrap();
-    s.bind(l, me(8080)).unwrap();
-    s.listen(l, 1).unwrap();
+    let l = listener(&s, 1);
     let mut q = [0u8; 4];
     s.getsockopt(l, IPPROTO_TCP, TCP_FASTOPEN, &mut q).unwrap();
     assert_eq!(
@@ -233,6 +231,14 @@ fn client_disabled_is_eopnotsupp() {
     );
 }
 
+/// A listener on me:8080 with `backlog`.
+fn listener(s: &Stack, backlog: i32) -> SocketHandle {
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(l, me(8080)).unwrap();
+    s.listen(l, backlog).unwrap();
+    l
+}
+
 /// peer(80)'s SYN-ACK (sequence `seq`, MSS `mss`) of our `syn`.
 fn synack_of(syn: &Seg, seq: u32, mss: u16) -> Seg {
     let opts = TcpOptions {
@@ -316,9 +322,7 @@ fn blocking_fastopen_send_waits_for_the_handshake() {
 #[test]
 fn server_counts_delivered_segments() {
     let s = stack(0x403);
-    let l = s.socket(SockType::Stream, 0).unwrap();
-    s.bind(l, me(8080)).unwrap();
-    s.listen(l, 4).unwrap();
+    let l = listener(&s, 4);
     send(
         &s,
         t0(),
