@@ -9,12 +9,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::netinet::tcp_info::{TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY};
+use crate::netinet::tcp_info::{
+    TCPI_OPT_SACK, TCP_CA_DISORDER, TCP_CA_LOSS, TCP_CA_OPEN, TCP_CA_RECOVERY,
+};
 use crate::testing::pair::{LinkParams, Pair};
-use crate::testing::trace::{recv_all, recv_one, send, t0, Seg, ME, PEER};
+use crate::testing::trace::{in_flight, recv_all, send, Seg, ME, PEER};
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions};
-use crate::{Config, SockType, SocketHandle, Stack};
+use crate::{SocketHandle, Stack};
 
 const ACK: TcpFlags = TcpFlags::ACK;
 const MSS: u32 = 1000;
@@ -28,26 +30,19 @@ fn peer() -> SocketAddr {
 }
 
 /// A connection accepted from the peer (MSS 1000, SACK permitted, no
-/// timestamps, RTT 10 ms): (stack, socket, our ISN + 1).
-fn accepted() -> (Stack, SocketHandle, u32) {
-    let s = Stack::new(Config::new(ME, 24));
-    let l = s.socket(SockType::Stream, 0).unwrap();
-    s.bind(l, me()).unwrap();
-    s.listen(l, 1).unwrap();
+/// timestamps, RTT 10 ms) that wrote `bytes` bytes and sent `segs`
+/// segments of them, none acknowledged yet: (stack, socket, our ISN + 1,
+/// when it sent them).
+fn flight(bytes: usize, segs: usize) -> (Stack, SocketHandle, u32, Instant) {
     let opts = TcpOptions {
         mss: Some(MSS as u16),
         sack_permitted: true,
         ..TcpOptions::default()
     };
-    let syn = Seg::new(peer(), me(), 0, 0, TcpFlags::SYN).with_options(opts);
-    send(&s, t0(), &syn);
-    let synack = recv_one(&s);
-    assert!(synack.options.sack_permitted);
-    let t = t0() + Duration::from_millis(10);
-    send(&s, t, &Seg::new(peer(), me(), 1, synack.seq + 1, ACK));
-    assert!(recv_all(&s).is_empty());
-    let c = s.accept(l).unwrap().0;
-    (s, c, synack.seq + 1)
+    let f = in_flight(opts, bytes, segs);
+    let ti = f.0.tcp_info(f.1).unwrap();
+    assert_ne!(ti.tcpi_options & TCPI_OPT_SACK, 0, "SACK negotiated");
+    f
 }
 
 /// The peer's ACK of `ack` with SACK blocks (absolute sequence numbers).
@@ -57,6 +52,17 @@ fn sack(s: &Stack, now: Instant, ack: u32, blocks: &[(u32, u32)]) {
         o.sack_blocks[i] = Some(*b);
     }
     send(s, now, &Seg::new(peer(), me(), 1, ack, ACK).with_options(o));
+}
+
+/// Segment 0 lost: the peer SACKs segments 1, 1-2 and 1-3, `gap` apart
+/// from `t`. The third SACK makes RACK resend the hole and enter
+/// recovery. Returns `t` plus three gaps.
+fn sack_three_above_a_hole(s: &Stack, iss: u32, mut t: Instant, gap: Duration) -> Instant {
+    for n in 2..=4u32 {
+        sack(s, t, iss, &[(iss + MSS, iss + n * MSS)]);
+        t = t + gap;
+    }
+    t
 }
 
 /// Run the stack's timers in order until one sends something (stale
@@ -85,11 +91,8 @@ fn seqs(segs: &[Seg]) -> Vec<u32> {
 /// of everything ends recovery with cwnd = ssthresh.
 #[test]
 fn third_sack_resends_only_the_hole_and_prr_paces_the_rest() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 30_000], 0, None), Ok(30_000));
-    let first = recv_all(&s);
-    assert_eq!(first.len(), 10, "initial window");
+    // The initial window: 10 segments.
+    let (s, c, iss, t1) = flight(30_000, 10);
     // The SACK for segment n arrives 10 ms after it left, 100 us apart.
     let t2 = t1 + Duration::from_millis(10);
     let at = |n: u32| t2 + Duration::from_micros(100 * n as u64);
@@ -151,10 +154,7 @@ fn third_sack_resends_only_the_hole_and_prr_paces_the_rest() {
 /// lost and resends it.
 #[test]
 fn reorder_timer_marks_the_hole_after_a_quarter_rtt() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 2 * MSS as usize], 0, None), Ok(2000));
-    assert_eq!(recv_all(&s).len(), 2);
+    let (s, c, iss, t1) = flight(2 * MSS as usize, 2);
     let t2 = t1 + Duration::from_millis(40);
     sack(&s, t2, iss, &[(iss + MSS, iss + 2 * MSS)]);
     assert!(recv_all(&s).is_empty(), "one SACKed segment: wait");
@@ -172,10 +172,7 @@ fn reorder_timer_marks_the_hole_after_a_quarter_rtt() {
 /// SACKed (Linux's tcp_enter_loss keeps the SACK marks).
 #[test]
 fn rto_resends_only_what_is_not_sacked() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
+    let (s, c, iss, t1) = flight(10_000, 10);
     // Segments 2-3 and 6-9 arrive; 0, 1, 4, 5 are lost.
     let t2 = t1 + Duration::from_millis(10);
     let sacked = [
@@ -231,10 +228,7 @@ fn rto_resends_only_what_is_not_sacked() {
 /// the loss the probe repaired reduces the window once.
 #[test]
 fn tail_loss_probe_resends_the_last_segment_at_two_srtt() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
+    let (s, c, iss, t1) = flight(10_000, 10);
     // Segments 0-7 acknowledged 10 ms later; 8 and 9 lost.
     let t2 = t1 + Duration::from_millis(10);
     sack(&s, t2, iss + 8 * MSS, &[]);
@@ -267,10 +261,7 @@ fn tail_loss_probe_resends_the_last_segment_at_two_srtt() {
 /// stays as it was.
 #[test]
 fn tail_loss_probe_reported_duplicate_keeps_the_window() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 4000], 0, None), Ok(4000));
-    assert_eq!(recv_all(&s).len(), 4);
+    let (s, c, iss, t1) = flight(4000, 4);
     let t2 = t1 + Duration::from_millis(10);
     sack(&s, t2, iss + 2 * MSS, &[]);
     let cwnd = s.tcp_info(c).unwrap().tcpi_snd_cwnd;
@@ -331,10 +322,7 @@ fn lossy_bulk_transfer_resends_only_losses() {
 /// it; the cumulative ACKs then count the lost segments down to none.
 #[test]
 fn sacks_mark_holes_lost_and_late_sack_is_reordering() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
+    let (s, c, iss, t1) = flight(10_000, 10);
     let r = |a: u32, b: u32| (iss + a - 1, iss + b - 1);
     let ms = Duration::from_millis;
     let info = |s: &Stack| s.tcp_info(c).unwrap();
@@ -379,16 +367,9 @@ fn sacks_mark_holes_lost_and_late_sack_is_reordering() {
 /// recovery with cwnd = ssthresh.
 #[test]
 fn prr_sends_one_segment_per_segment_delivered_at_ssthresh() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
+    let (s, c, iss, t1) = flight(10_000, 10);
     let ms = Duration::from_millis;
-    let mut t = t1 + ms(110);
-    for n in 2..=4u32 {
-        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
-        t = t + ms(10);
-    }
+    let mut t = sack_three_above_a_hole(&s, iss, t1 + ms(110), ms(10));
     assert_eq!(seqs(&recv_all(&s)), vec![iss]);
     let ti = s.tcp_info(c).unwrap();
     assert_eq!(
@@ -425,15 +406,9 @@ fn prr_sends_one_segment_per_segment_delivered_at_ssthresh() {
 /// (Linux's tcp_try_undo_dsack), and RACK now allows for reordering.
 #[test]
 fn dsack_of_every_retransmission_undoes_the_recovery() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
-    let mut t = t1 + Duration::from_millis(10);
-    for n in 2..=4u32 {
-        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
-        t = t + Duration::from_micros(100);
-    }
+    let (s, c, iss, t1) = flight(10_000, 10);
+    let gap = Duration::from_micros(100);
+    let mut t = sack_three_above_a_hole(&s, iss, t1 + Duration::from_millis(10), gap);
     assert_eq!(seqs(&recv_all(&s)), vec![iss]);
     let ti = s.tcp_info(c).unwrap();
     assert_eq!(
@@ -456,15 +431,9 @@ fn dsack_of_every_retransmission_undoes_the_recovery() {
 /// Without the D-SACK the same recovery stands: cwnd ends at ssthresh.
 #[test]
 fn recovery_without_dsack_is_not_undone() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    recv_all(&s);
-    let mut t = t1 + Duration::from_millis(10);
-    for n in 2..=4u32 {
-        sack(&s, t, iss, &[(iss + 1000, iss + n * 1000)]);
-        t = t + Duration::from_micros(100);
-    }
+    let (s, c, iss, t1) = flight(10_000, 10);
+    let gap = Duration::from_micros(100);
+    let mut t = sack_three_above_a_hole(&s, iss, t1 + Duration::from_millis(10), gap);
     recv_all(&s);
     t = t + Duration::from_millis(10);
     sack(&s, t, iss + 10_000, &[]);
@@ -483,10 +452,7 @@ fn recovery_without_dsack_is_not_undone() {
 /// its SACK block, and two more segments go.
 #[test]
 fn prr_uses_the_sack_of_an_ack_below_snd_una() {
-    let (s, c, iss) = accepted();
-    let t1 = t0() + Duration::from_millis(20);
-    assert_eq!(s.send(t1, c, &[7; 10_000], 0, None), Ok(10_000));
-    assert_eq!(recv_all(&s).len(), 10);
+    let (s, c, iss, t1) = flight(10_000, 10);
     let r = |a: u32, b: u32| (iss + a - 1, iss + b - 1);
     let ms = Duration::from_millis;
     let t = t1 + ms(10);

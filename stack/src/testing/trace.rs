@@ -230,3 +230,23 @@ pub fn accepted_with(s: &Stack, opts: TcpOptions) -> (crate::SocketHandle, u32) 
     assert!(recv_all(s).is_empty());
     (s.accept(l).unwrap().0, synack.seq + 1)
 }
+
+/// A connection with data in flight, for loss-recovery traces: accepted
+/// with [`accepted_with`] (the peer's SYN carries `opts`) on a stack of
+/// `Config::new(ME, 24)`; 10 ms after the handshake (an RTT sample of
+/// 10 ms) the application writes `bytes` bytes (each 7) and the stack must
+/// send exactly `segs` segments of them. Nothing is acknowledged yet.
+/// Returns the stack, the socket, our ISN + 1 (the first byte in flight)
+/// and when the segments were sent.
+pub fn in_flight(
+    opts: TcpOptions,
+    bytes: usize,
+    segs: usize,
+) -> (Stack, crate::SocketHandle, u32, Instant) {
+    let s = Stack::new(crate::Config::new(ME, 24));
+    let (c, iss) = accepted_with(&s, opts);
+    let t = t0() + std::time::Duration::from_millis(20);
+    assert_eq!(s.send(t, c, &vec![7; bytes], 0, None), Ok(bytes));
+    assert_eq!(recv_all(&s).len(), segs, "segments sent for {bytes} bytes");
+    (s, c, iss, t)
+}
