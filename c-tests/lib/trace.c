@@ -1,6 +1,7 @@
 // trace.c — implementation of the shared trace/setup helpers (see trace.h).
 #include "trace.h"
 
+#include <net/if.h>
 #include <stdarg.h>
 
 
@@ -701,4 +702,86 @@ int ct_recv_fd(int via)
 	int fd;
 	memcpy(&fd, CMSG_DATA(cm), sizeof fd);
 	return fd;
+}
+
+// ---- control messages -------------------------------------------------------
+
+static const char *ifindex_name(unsigned ifindex)
+{
+	unsigned dev = if_nametoindex("cta");
+	if (!dev)
+		dev = if_nametoindex("sockshim0");
+	return ifindex == 1 ? "lo" : ifindex == dev ? "device" : "other";
+}
+
+void t_cmsgs(struct msghdr *m)
+{
+	const unsigned char *end = (const unsigned char *)m->msg_control + m->msg_controllen;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		const unsigned char *d = CMSG_DATA(c);
+		size_t dl = c->cmsg_len - CMSG_LEN(0), len = c->cmsg_len;
+		if (d + dl > end)
+			dl = end - d;
+		int lv = c->cmsg_level, ty = c->cmsg_type, v = 0;
+		if (dl >= sizeof v)
+			memcpy(&v, d, sizeof v);
+		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+		if (lv == SOL_SOCKET && (ty == SO_TIMESTAMP || ty == SO_TIMESTAMPNS) && dl >= 8) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			long long sec;
+			memcpy(&sec, d, sizeof sec);
+			t_log("  cmsg %s len %zu: within 5 s of now: %s", ty == SO_TIMESTAMP ? "SO_TIMESTAMP" : "SO_TIMESTAMPNS",
+			      len, (sec <= now.tv_sec && sec >= now.tv_sec - 5) ? "yes" : "no");
+		} else if (lv == SOL_IP && ty == IP_PKTINFO && dl >= sizeof(struct in_pktinfo)) {
+			struct in_pktinfo pi;
+			memcpy(&pi, d, sizeof pi);
+			inet_ntop(AF_INET, &pi.ipi_spec_dst, a, sizeof a);
+			inet_ntop(AF_INET, &pi.ipi_addr, b, sizeof b);
+			t_log("  cmsg IP_PKTINFO len %zu: ifindex %s spec_dst %s addr %s", len, ifindex_name(pi.ipi_ifindex), a, b);
+		} else if (lv == SOL_IP && ty == IP_TTL && dl >= sizeof v) {
+			t_log("  cmsg IP_TTL len %zu: %d", len, v);
+		} else if (lv == SOL_IP && ty == IP_TOS && dl >= 1) {
+			t_log("  cmsg IP_TOS len %zu: 0x%02x", len, d[0]);
+		} else if (lv == SOL_IP && ty == IP_ORIGDSTADDR && dl >= sizeof(struct sockaddr_in)) {
+			t_log("  cmsg IP_ORIGDSTADDR len %zu: %s", len, t_addrstr((const struct sockaddr *)d, sizeof(struct sockaddr_in)));
+		} else if (lv == SOL_IPV6 && ty == IPV6_PKTINFO && dl >= sizeof(struct in6_pktinfo)) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, d, sizeof pi);
+			inet_ntop(AF_INET6, &pi.ipi6_addr, a, sizeof a);
+			t_log("  cmsg IPV6_PKTINFO len %zu: addr %s ifindex %s", len, a, ifindex_name(pi.ipi6_ifindex));
+		} else if (lv == SOL_IPV6 && ty == IPV6_HOPLIMIT && dl >= sizeof v) {
+			t_log("  cmsg IPV6_HOPLIMIT len %zu: %d", len, v);
+		} else if (lv == SOL_IPV6 && ty == IPV6_TCLASS && dl >= sizeof v) {
+			t_log("  cmsg IPV6_TCLASS len %zu: 0x%02x", len, v);
+		} else if (lv == SOL_IPV6 && ty == IPV6_ORIGDSTADDR && dl >= sizeof(struct sockaddr_in6)) {
+			t_log("  cmsg IPV6_ORIGDSTADDR len %zu: %s", len,
+			      t_addrstr((const struct sockaddr *)d, sizeof(struct sockaddr_in6)));
+		} else if (lv == SOL_TCP && ty == TCP_CM_INQ && dl >= sizeof v) {
+			t_log("  cmsg TCP_CM_INQ len %zu: %d", len, v);
+		} else {
+			t_log("  cmsg level %d type %d len %zu (%zu bytes here)", lv, ty, len, dl);
+		}
+	}
+}
+
+void t_recvmsg_cmsgs(const char *what, int fd, size_t room)
+{
+	char buf[64], cbuf[512];
+	struct sockaddr_storage from;
+	if (room > sizeof cbuf)
+		room = sizeof cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+	struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
+			    .msg_iovlen = 1, .msg_control = room ? cbuf : NULL, .msg_controllen = room };
+	memset(cbuf, 0, sizeof cbuf);
+	if (!ct_wait_event(fd, POLLIN, POLLIN, 5000))
+		t_log("%s: nothing arrived", what);
+	long n = T_CALL(what, recvmsg(fd, &m, MSG_DONTWAIT));
+	if (n < 0)
+		return;
+	t_data("  data", buf, n);
+	t_log("  from %s", t_addrstr((struct sockaddr *)&from, m.msg_namelen));
+	t_log("  msg_flags%s, controllen %zu", (m.msg_flags & MSG_CTRUNC) ? " MSG_CTRUNC" : "", (size_t)m.msg_controllen);
+	t_cmsgs(&m);
 }

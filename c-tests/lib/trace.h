@@ -162,6 +162,21 @@ void ct_send_fd(int via, int fd);
 // Receive one descriptor sent by ct_send_fd on `via`, or die.
 int ct_recv_fd(int via);
 
+// ---- control messages ----------------------------------------------------
+
+// Print every control message of a received msghdr, in order, one line
+// each: "  cmsg NAME len N: value" for the kinds the tests read
+// (SO_TIMESTAMP/NS as "within 5 s of now", IP_PKTINFO, IP_TTL, IP_TOS,
+// IP_ORIGDSTADDR, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS,
+// IPV6_ORIGDSTADDR, TCP_CM_INQ; interface indexes as lo, device (cta or
+// sockshim0) or other), else level, type and length. A record cut by a
+// short buffer (MSG_CTRUNC) is read only as far as the buffer goes.
+void t_cmsgs(struct msghdr *m);
+// Wait up to 5 s for a datagram on fd, then recvmsg (MSG_DONTWAIT) it with
+// a control buffer of `room` bytes (0: none, at most 512); print the call,
+// the data, the sender, MSG_CTRUNC and msg_controllen, then t_cmsgs.
+void t_recvmsg_cmsgs(const char *what, int fd, size_t room);
+
 // ---- synchronisation with the peer (files in $CT_SYNC) --------------------
 
 // Create $CT_SYNC/name. The peer's `wait:name` step waits for it.

@@ -25,19 +25,7 @@ static void show(const char *what, int fd)
 	if (n < 0)
 		return;
 	t_data("  data", buf, n);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		unsigned char *d = CMSG_DATA(c);
-		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TOS)
-			t_log("  IP_TOS 0x%02x", d[0]);
-		else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TTL)
-			t_log("  IP_TTL %d", *(int *)d);
-		else if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_TCLASS)
-			t_log("  IPV6_TCLASS 0x%02x", *(int *)d);
-		else if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)
-			t_log("  IPV6_HOPLIMIT %d", *(int *)d);
-		else
-			t_log("  cmsg %d/%d", c->cmsg_level, c->cmsg_type);
-	}
+	t_cmsgs(&m);
 }
 
 // sendmsg with up to two control messages (len 0: none).

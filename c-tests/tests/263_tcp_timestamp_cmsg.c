@@ -15,21 +15,7 @@ static void show(const char *what, int fd)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
 	long n = T_CALL(what, recvmsg(fd, &m, 0));
 	t_data("  data", buf, n);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		unsigned char *d = CMSG_DATA(c);
-		if (c->cmsg_level == SOL_SOCKET && (c->cmsg_type == SO_TIMESTAMP || c->cmsg_type == SO_TIMESTAMPNS)) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
-			long long sec = *(long long *)d;
-			t_log("  cmsg %s len %zu: within 5 s of now: %s",
-			      c->cmsg_type == SO_TIMESTAMP ? "SO_TIMESTAMP" : "SO_TIMESTAMPNS", (size_t)c->cmsg_len,
-			      (sec <= now.tv_sec && sec >= now.tv_sec - 5) ? "yes" : "no");
-		} else if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) {
-			t_log("  cmsg TCP_CM_INQ len %zu: %d", (size_t)c->cmsg_len, *(int *)d);
-		} else {
-			t_log("  cmsg %d/%d len %zu", c->cmsg_level, c->cmsg_type, (size_t)c->cmsg_len);
-		}
-	}
+	t_cmsgs(&m);
 }
 
 int main(void)
