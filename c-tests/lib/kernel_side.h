@@ -151,6 +151,20 @@ static inline int ks_next(ks_t k)
 	return read(k.rfd, &v, sizeof v) == sizeof v ? v : -1;
 }
 
+// Accept one connection from a kernel side's "connect" job on listener l
+// (the accept printed as `what`), print what it sent ("kernel") as
+// "  got", answer "ok" (the job then reports 2) and close it.
+static inline void ks_serve(const char *what, int l)
+{
+	int s = T_CALL(what, accept(l, NULL, NULL));
+	char b[16];
+	ct_wait_bytes(s, 6, 3000);
+	long n = recv(s, b, sizeof b, 0);
+	t_data("  got", b, n);
+	send(s, "ok", 2, MSG_NOSIGNAL);
+	close(s);
+}
+
 static inline void ks_stop(ks_t k)
 {
 	kill(k.pid, SIGKILL);

@@ -704,6 +704,21 @@ int ct_recv_fd(int via)
 	return fd;
 }
 
+void t_recvfrom(const char *what, int fd, int ms)
+{
+	char buf[64];
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	if (!ct_wait_event(fd, POLLIN, POLLIN, ms)) {
+		t_log("%s: nothing", what);
+		return;
+	}
+	long n = T_CALL(what, recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl));
+	t_data("  data", buf, n);
+	if (n >= 0)
+		t_log("  from %s", t_addrstr((struct sockaddr *)&from, fl));
+}
+
 // ---- control messages -------------------------------------------------------
 
 static const char *ifindex_name(unsigned ifindex)

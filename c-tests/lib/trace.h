@@ -162,6 +162,11 @@ void ct_send_fd(int via, int fd);
 // Receive one descriptor sent by ct_send_fd on `via`, or die.
 int ct_recv_fd(int via);
 
+// Wait up to ms for a datagram on fd. None: print "what: nothing". Else
+// recvfrom it (MSG_DONTWAIT, 64 bytes at most) and print the call, the
+// data and the sender.
+void t_recvfrom(const char *what, int fd, int ms);
+
 // ---- control messages ----------------------------------------------------
 
 // Print every control message of a received msghdr, in order, one line

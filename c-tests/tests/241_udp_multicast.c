@@ -14,21 +14,6 @@
 
 #define P 22410
 
-static void recv_one(const char *what, int fd)
-{
-	char buf[32];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof from;
-	if (!ct_wait_event(fd, POLLIN, POLLIN, 300)) {
-		t_log("%s: nothing", what);
-		return;
-	}
-	long n = T_CALL(what, recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl));
-	t_data("  data", buf, n);
-	if (n >= 0)
-		t_log("  from %s", t_addrstr((struct sockaddr *)&from, fl));
-}
-
 static struct ip_mreq mreq(const char *group, const char *ifaddr)
 {
 	struct ip_mreq m;
@@ -108,16 +93,16 @@ int main(void)
 	t_log("  reads %s", inet_ntoa(ifa));
 	struct sockaddr_in g1 = ct_addr("224.0.2.1", P + 5);
 	T_CALL("sendto 224.0.2.1", sendto(s, "lo-group", 8, 0, (struct sockaddr *)&g1, sizeof g1));
-	recv_one("member a", a);
-	recv_one("member b", b);
-	recv_one("IP_MULTICAST_ALL c", c);
-	recv_one("no IP_MULTICAST_ALL d", d);
+	t_recvfrom("member a", a, 300);
+	t_recvfrom("member b", b, 300);
+	t_recvfrom("IP_MULTICAST_ALL c", c, 300);
+	t_recvfrom("no IP_MULTICAST_ALL d", d, 300);
 	m = mreq("224.0.2.1", "127.0.0.1");
 	T_CALL("a drops", setsockopt(a, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof m));
 	T_CALL("b drops", setsockopt(b, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof m));
 	T_CALL("sendto 224.0.2.1", sendto(s, "gone", 4, 0, (struct sockaddr *)&g1, sizeof g1));
-	recv_one("member a", a);
-	recv_one("IP_MULTICAST_ALL c", c);
+	t_recvfrom("member a", a, 300);
+	t_recvfrom("IP_MULTICAST_ALL c", c, 300);
 	close(s);
 
 	// By the device: the kernel peer joined 224.0.2.2 there.
@@ -127,10 +112,10 @@ int main(void)
 	T_CALL("IP_MULTICAST_IF SELF_IP", setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &self, sizeof self));
 	struct sockaddr_in g2 = ct_addr("224.0.2.2", P);
 	T_CALL("sendto 224.0.2.2", sendto(s, "dev-loop", 8, 0, (struct sockaddr *)&g2, sizeof g2));
-	recv_one("own member", me);
+	t_recvfrom("own member", me, 300);
 	ct_setint(s, IPPROTO_IP, IP_MULTICAST_LOOP, 0);
 	T_CALL("sendto 224.0.2.2 no loop", sendto(s, "dev-noloop", 10, 0, (struct sockaddr *)&g2, sizeof g2));
-	recv_one("own member", me);
+	t_recvfrom("own member", me, 300);
 	ct_sleep_ms(200);
 	ct_peer_report(P);
 	return 0;

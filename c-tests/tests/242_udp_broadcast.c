@@ -11,21 +11,6 @@
 
 #define P 22420
 
-static void recv_one(const char *what, int fd)
-{
-	char buf[32];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof from;
-	if (!ct_wait_event(fd, POLLIN, POLLIN, 300)) {
-		t_log("%s: nothing", what);
-		return;
-	}
-	long n = T_CALL(what, recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl));
-	t_data("  data", buf, n);
-	if (n >= 0)
-		t_log("  from %s", t_addrstr((struct sockaddr *)&from, fl));
-}
-
 static int bound(const char *ip, unsigned port)
 {
 	int fd = ct_socket(SOCK_DGRAM);
@@ -47,27 +32,27 @@ int main(void)
 	ct_setint(s, SOL_SOCKET, SO_BROADCAST, 1);
 	struct sockaddr_in b1 = ct_addr("10.7.0.255", P), b2 = ct_addr("255.255.255.255", P);
 	T_CALL("sendto 10.7.0.255", sendto(s, "subnet", 6, 0, (struct sockaddr *)&b1, sizeof b1));
-	recv_one("bound 0.0.0.0", any);
-	recv_one("bound 10.7.0.255", sub);
-	recv_one("bound 255.255.255.255", all);
-	recv_one("bound SELF_IP", self);
+	t_recvfrom("bound 0.0.0.0", any, 300);
+	t_recvfrom("bound 10.7.0.255", sub, 300);
+	t_recvfrom("bound 255.255.255.255", all, 300);
+	t_recvfrom("bound SELF_IP", self, 300);
 	T_CALL("sendto 255.255.255.255", sendto(s, "limited", 7, 0, (struct sockaddr *)&b2, sizeof b2));
-	recv_one("bound 0.0.0.0", any);
-	recv_one("bound 10.7.0.255", sub);
-	recv_one("bound 255.255.255.255", all);
-	recv_one("bound SELF_IP", self);
+	t_recvfrom("bound 0.0.0.0", any, 300);
+	t_recvfrom("bound 10.7.0.255", sub, 300);
+	t_recvfrom("bound 255.255.255.255", all, 300);
+	t_recvfrom("bound SELF_IP", self, 300);
 
 	int lo = bound("127.0.0.1", P + 7);
 	ct_setint(lo, SOL_SOCKET, SO_BROADCAST, 1);
 	T_CALL("from 127.0.0.1 sendto 255.255.255.255", sendto(lo, "loop", 4, 0, (struct sockaddr *)&b2, sizeof b2));
-	recv_one("bound 0.0.0.0", any);
-	recv_one("bound 255.255.255.255", all);
+	t_recvfrom("bound 0.0.0.0", any, 300);
+	t_recvfrom("bound 255.255.255.255", all, 300);
 
 	ct_setint(sub, SOL_SOCKET, SO_BROADCAST, 1);
 	T_CALL("from 10.7.0.255 sendto 10.7.0.255", sendto(sub, "from-bcast", 10, 0, (struct sockaddr *)&b1, sizeof b1));
-	recv_one("bound 0.0.0.0", any);
-	recv_one("bound 10.7.0.255", sub);
-	recv_one("bound 255.255.255.255", all);
+	t_recvfrom("bound 0.0.0.0", any, 300);
+	t_recvfrom("bound 10.7.0.255", sub, 300);
+	t_recvfrom("bound 255.255.255.255", all, 300);
 	ct_sleep_ms(200);
 	ct_peer_report(P);
 	return 0;
