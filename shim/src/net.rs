@@ -364,10 +364,13 @@ impl Net {
         }
     }
 
+    /// A receive into `buf` on socket `h` of type `ty` (the socket type
+    /// decides what MSG_TRUNC means: below).
     pub fn recv(
         &self,
         now: Instant,
         h: SocketHandle,
+        ty: SockType,
         buf: &mut [u8],
         flags: i32,
         wait: bool,
@@ -409,9 +412,11 @@ impl Net {
                         data,
                         info,
                     } if data.len() <= buf.len() => {
-                        // TCP's MSG_TRUNC counts bytes without copying them
-                        // (a stream's reply has no sender; a datagram's has).
-                        let discard = flags & libc::MSG_TRUNC != 0 && from.is_none();
+                        // MSG_TRUNC on a stream counts the bytes without
+                        // copying them (tcp_recvmsg; the service sends them
+                        // all the same); a datagram's are copied and its
+                        // full length returned (udp_recvmsg).
+                        let discard = flags & libc::MSG_TRUNC != 0 && ty == SockType::Stream;
                         if !discard {
                             buf[..data.len()].copy_from_slice(data);
                         }

@@ -638,6 +638,7 @@ pub fn recv_errqueue(of: &OpenFile, room: usize) -> R<ErrEntry> {
     let r = s.stack.recv(
         s.now(),
         of.handle,
+        of.ty,
         &mut buf,
         MSG_ERRQUEUE | MSG_DONTWAIT,
         false,
@@ -705,7 +706,8 @@ pub fn recv_info(
             } else {
                 flags
             };
-            s.stack.recv(s.now(), of.handle, &mut buf[got..], fl, wait)
+            s.stack
+                .recv(s.now(), of.handle, of.ty, &mut buf[got..], fl, wait)
         });
         match r {
             Ok(m) => {

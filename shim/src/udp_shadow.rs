@@ -95,7 +95,7 @@ pub fn recv(s: &Shim, of: &OpenFile, ks: [i32; 2], buf: &mut [u8], flags: i32) -
                     crate::wait::drain_token(held.as_ref().map_or(-1, |h| h.anchor()));
                 }
             }
-            let r = s.stack.recv(s.now(), of.handle, buf, fl, wait);
+            let r = s.stack.recv(s.now(), of.handle, of.ty, buf, fl, wait);
             s.after_op();
             let out = match r {
                 Ok(m) => Some(Ok((m.copied, m.full_len, m.from, m.info))),
