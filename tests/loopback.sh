@@ -89,3 +89,31 @@ SOCKSHIM_LOOPBACK=stack shimmed timeout 20 curl -sS http://127.0.0.1:8030/k.txt 
   && fail "SOCKSHIM_LOOPBACK=stack: the shimmed curl reached the kernel server"
 pass "SOCKSHIM_LOOPBACK=stack: loopback stays inside our stack"
 stop_last
+
+# Service mode: the reservation belongs to the socket, held by the
+# service, so a listener inherited across exec keeps its port in the
+# kernel and its shadow: a kernel curl reaches the exec'd image.
+if [ "${SOCKSHIM_MODE:-process}" = service ]; then
+  cat > "$WORK/exec_server.py" <<'PY'
+import os, socket, sys
+if len(sys.argv) > 1:  # the exec'd image: serve on the inherited fd
+    ls = socket.socket(fileno=int(sys.argv[1]))
+    while True:
+        c, _ = ls.accept()
+        try:
+            if c.recv(1000):
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nafter-exe")
+        except OSError:
+            pass
+        c.close()
+ls = socket.socket(); ls.bind(("127.0.0.1", 8024)); ls.listen(8)
+ls.set_inheritable(True)
+os.execv(sys.executable, [sys.executable, sys.argv[0], str(ls.fileno())])
+PY
+  bg shimmed python3 "$WORK/exec_server.py"
+  wait_tcp 127.0.0.1 8024 || fail "a listener inherited across exec: no kernel-side listener on 127.0.0.1:8024"
+  out=$(in_ns timeout 20 curl -sS http://127.0.0.1:8024/) || fail "kernel curl to the exec'd image: exit $?"
+  [ "$out" = after-exe ] || fail "kernel curl got '$out' from the exec'd image"
+  pass "a listener inherited across exec keeps its reservation and shadow (service mode)"
+  stop_last
+fi

@@ -161,6 +161,28 @@ pub enum Request<'a> {
         id: u64,
         on: bool,
     },
+    /// The kernel sockets of socket `id`'s loopback reservation (issue
+    /// 19), `count` (1 or 2) of them attached by SCM_RIGHTS: made and
+    /// bound by the client, held by the service from then on, as long as
+    /// the socket (service/src/reservation.rs). Replies `Body::None`.
+    Reserved {
+        id: u64,
+        count: u16,
+    },
+    /// A copy of kernel socket `index` of socket `id`'s reservation (or,
+    /// after `Moved`, of the kernel socket it became), attached to the
+    /// reply (`Body::None`); ENOENT when there is none.
+    Reservation {
+        id: u64,
+        index: u8,
+    },
+    /// Socket `id` became the kernel socket attached (SCM_RIGHTS) at a
+    /// loopback connect (issue 19): the other processes holding it take
+    /// it in its place (`F_MOVED`, then `Reservation`). Replies
+    /// `Body::None`.
+    Moved {
+        id: u64,
+    },
 }
 
 /// What a successful request returns.
@@ -256,6 +278,9 @@ impl<'a> Request<'a> {
             | Request::Getsockopt { id, .. }
             | Request::AcceptHead { id }
             | Request::SetNonblock { id, .. }
+            | Request::Reserved { id, .. }
+            | Request::Reservation { id, .. }
+            | Request::Moved { id }
             | Request::Sockinfo { id } => Some(*id),
         }
     }
@@ -329,6 +354,9 @@ impl<'a> Request<'a> {
             Request::Serves { ty, addr } => w.u16(42).u8(ty_code(*ty)).addr(Some(*addr)),
             Request::AcceptHead { id } => w.u16(43).u64(*id),
             Request::SetNonblock { id, on } => w.u16(50).u64(*id).bool(*on),
+            Request::Reserved { id, count } => w.u16(44).u64(*id).u16(*count),
+            Request::Reservation { id, index } => w.u16(45).u64(*id).u8(*index),
+            Request::Moved { id } => w.u16(46).u64(*id),
         };
         w.buf
     }
@@ -447,6 +475,15 @@ impl<'a> Request<'a> {
                 id: r.u64()?,
                 on: r.bool()?,
             },
+            44 => Request::Reserved {
+                id: r.u64()?,
+                count: r.u16()?,
+            },
+            45 => Request::Reservation {
+                id: r.u64()?,
+                index: r.u8()?,
+            },
+            46 => Request::Moved { id: r.u64()? },
             _ => return Err(Malformed("unknown request")),
         };
         r.end()?;
@@ -687,6 +724,9 @@ mod tests {
             },
             Request::AcceptHead { id: 3 },
             Request::SetNonblock { id: 3, on: true },
+            Request::Reserved { id: 4, count: 2 },
+            Request::Reservation { id: 4, index: 1 },
+            Request::Moved { id: 5 },
         ]
     }
 

@@ -128,6 +128,13 @@ pub const F_RX_WAITING: u64 = 1 << 36;
 /// on the open file: set by any process holding it, `SetNonblock`), so a
 /// process that shares the socket reads it here without a system call.
 pub const F_NONBLOCK: u64 = 1 << 40;
+/// The service holds a loopback reservation for the socket (issue 19): a
+/// process that has no copy of it asks for one (`Request::Reservation`).
+pub const F_RESERVED: u64 = 1 << 37;
+/// The socket became a kernel socket in another process (a loopback
+/// connect, issue 19): a process still holding it takes that kernel
+/// socket in its place (`Request::Reservation`, index 0).
+pub const F_MOVED: u64 = 1 << 38;
 
 /// Byte offset of the slot for a socket handle index, if it has one.
 pub fn slot_offset(index: u32) -> Option<usize> {

@@ -52,6 +52,11 @@ pub struct SockEntry {
     /// O_NONBLOCK of the open file as a holder last set it (`SetNonblock`),
     /// published to every holder (`region::F_NONBLOCK`).
     nonblock: bool,
+    /// The kernel sockets of its loopback reservation, closed with it
+    /// (issue 19, reservation.rs); empty if it has none. After `Moved`:
+    /// the kernel socket it became, and `moved` is set.
+    kside: Vec<OwnedFd>,
+    moved: bool,
 }
 
 /// One client connection's rights.
@@ -168,6 +173,8 @@ impl Core {
                 lowat: 1,
                 tokens: 0,
                 nonblock: false,
+                kside: Vec::new(),
+                moved: false,
             },
         );
         sess.attached.insert(id);
@@ -295,6 +302,11 @@ impl Core {
         if e.nonblock {
             ready |= region::F_NONBLOCK;
         }
+        if e.moved {
+            ready |= region::F_MOVED;
+        } else if !e.kside.is_empty() {
+            ready |= region::F_RESERVED;
+        }
         let slot = region::Slot {
             id,
             ready,
@@ -414,6 +426,29 @@ impl Core {
         if let Some(read) = self.read_sysctl {
             self.stack.set_sysctl(read());
         }
+    }
+
+    /// `Reserved`/`Moved`: `fds` are `count` kernel sockets fit for socket
+    /// `id` (reservation.rs), which the client holds.
+    fn check_kernel_sockets(
+        &self,
+        sess: &Session,
+        id: u64,
+        count: u16,
+        fds: &[OwnedFd],
+    ) -> Result<(), Errno> {
+        let h = self.check(sess, id)?;
+        if fds.len() != count as usize {
+            return Err(Errno::EINVAL);
+        }
+        let mut ty = [0u8; 4];
+        self.stack
+            .getsockopt(h, libc::SOL_SOCKET, libc::SO_TYPE, &mut ty)?;
+        let ty = match i32::from_ne_bytes(ty) {
+            libc::SOCK_DGRAM => stack::SockType::Dgram,
+            _ => stack::SockType::Stream,
+        };
+        crate::reservation::check(fds, ty)
     }
 
     fn check(&self, sess: &Session, id: u64) -> Result<SocketHandle, Errno> {
@@ -831,6 +866,43 @@ impl Core {
                 }
                 Body::None
             }),
+            Request::Reserved { id, count } => {
+                let r = self.check_kernel_sockets(sess, id, count, &fds);
+                match (r, self.socks.get_mut(&id)) {
+                    (Ok(()), Some(e)) if e.kside.is_empty() && !e.moved => {
+                        e.kside = fds;
+                        Ok(Body::None)
+                    }
+                    (Ok(()), _) => Err(Errno::EINVAL),
+                    (Err(x), _) => Err(x),
+                }
+            }
+            Request::Moved { id } => {
+                let r = self.check_kernel_sockets(sess, id, 1, &fds);
+                match (r, self.socks.get_mut(&id)) {
+                    (Ok(()), Some(e)) if !e.moved => {
+                        // The reservation (if it was not the one moved
+                        // to) is closed here.
+                        e.kside = fds;
+                        e.moved = true;
+                        Ok(Body::None)
+                    }
+                    (Ok(()), _) => Err(Errno::EINVAL),
+                    (Err(x), _) => Err(x),
+                }
+            }
+            Request::Reservation { id, index } => {
+                let r = self.check(sess, id).and_then(|_| {
+                    let e = self.socks.get(&id).ok_or(Errno::EBADF)?;
+                    let k = e.kside.get(index as usize).ok_or(Errno::ENOENT)?;
+                    k.try_clone()
+                        .map_err(|x| Errno(x.raw_os_error().unwrap_or(libc::EMFILE)))
+                });
+                return match r {
+                    Ok(k) => (Ok(Body::None), Some(k)),
+                    Err(x) => (Err(x), None),
+                };
+            }
             Request::AcceptHead { id } => self.check(sess, id).and_then(|h| {
                 self.stack
                     .accept_head_rcvtime(h)

@@ -12,6 +12,7 @@ pub mod idle;
 pub mod listener;
 pub mod pace;
 pub mod region;
+pub mod reservation;
 pub mod run;
 pub mod startup;
 pub mod stat;

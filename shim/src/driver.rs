@@ -180,7 +180,7 @@ fn boot_secret() -> u64 {
 
 /// CLOCK_MONOTONIC in microseconds: one clock for every process, so ISNs
 /// and timestamps keep increasing across processes.
-fn monotonic_us() -> u64 {
+pub(crate) fn monotonic_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

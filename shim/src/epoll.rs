@@ -654,6 +654,7 @@ impl EpollTable {
         out: &mut [libc::epoll_event],
         n: &mut usize,
     ) -> bool {
+        let mut moved: Vec<(i32, Arc<OpenFile>)> = Vec::new();
         let mut inner = set.inner.lock();
         // Each entry at most once per call: those re-queued during it
         // wait for the next (the list may also hold stale entries of
@@ -716,6 +717,12 @@ impl EpollTable {
                     if i.disarmed {
                         continue;
                     }
+                    // Became a kernel socket in another process: taken
+                    // in its place below (its events are the kernel's).
+                    if crate::loopback_svc::moved(&i.file) {
+                        moved.push((fd, i.file.clone()));
+                        continue;
+                    }
                     fds.push(fd);
                     items.push((fd, i.file.handle.as_u64(), i.events & 0xffff));
                 }
@@ -730,6 +737,12 @@ impl EpollTable {
                 for (k, fd) in fds.into_iter().enumerate() {
                     let v = answers.get(k).copied().unwrap_or(libc::POLLNVAL as u32);
                     let i = inner.interests.get_mut(&fd).expect("listed entry");
+                    // (A forked child's first request has just given it
+                    // its own status region: look there too.)
+                    if crate::loopback_svc::moved(&i.file) {
+                        moved.push((fd, i.file.clone()));
+                        continue;
+                    }
                     let changes = (v >> 16) as u16;
                     if i.last_changes != Some(changes) {
                         i.pending = true;
@@ -767,7 +780,12 @@ impl EpollTable {
                 }
             }
         }
-        !inner.ready.is_empty()
+        let more = !inner.ready.is_empty();
+        drop(inner);
+        for (fd, file) in moved {
+            crate::loopback_svc::adopt_if_moved(fd, &file);
+        }
+        more
     }
 }
 

@@ -19,11 +19,13 @@ pub mod forkmark;
 pub mod inherit;
 pub mod log;
 pub mod loopback;
+pub mod loopback_svc;
 pub mod net;
 pub mod nonblock;
 pub mod ops;
 pub mod real;
 pub mod refcheck;
+pub mod shadow_accept;
 pub mod sockfilter;
 pub mod stdio;
 pub mod sys;
@@ -74,7 +76,13 @@ pub(crate) fn ours(fd: c_int) -> Option<Arc<OpenFile>> {
         }
         return None;
     }
-    shim_if_ready()?.fds.get(fd)
+    let of = shim_if_ready()?.fds.get(fd)?;
+    // Service mode: it may have become a kernel socket in another process
+    // (loopback.rs); then it is one here too, passed through.
+    if crate::loopback_svc::adopt_if_moved(fd, &of) {
+        return None;
+    }
+    Some(of)
 }
 
 /// True when a descriptor-destroying call (close, dup2, close_range) must

@@ -23,8 +23,15 @@
 //! From then on every call on the fd goes to the kernel untouched. Where
 //! neither stack listens, the kernel answers the connect: ECONNREFUSED,
 //! exactly as Linux.
+//!
+//! With the stack service the reservations (below) belong to the socket:
+//! the binding process passes them to the service, which holds them as
+//! long as the socket and gives a copy to any other process holding it
+//! (`sync_with_service`); a socket that became a kernel socket here is
+//! left with the service too, for the other processes holding it to take
+//! in its place (`adopt_if_moved`). service/src/reservation.rs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -156,7 +163,7 @@ pub fn divert_connect(fd: i32, of: &Arc<OpenFile>, addr: &[u8]) -> Option<R<i32>
     if !movable(of) {
         return None;
     }
-    if let Err(x) = become_kernel(s, fd, of) {
+    if let Err(x) = become_kernel(s, fd, of, dst) {
         return Some(Err(x));
     }
     explain_move(of.ty, dst, why);
@@ -187,7 +194,7 @@ pub fn divert_send(fd: i32, of: &Arc<OpenFile>, to: Option<&[u8]>) -> Option<i32
         let v4 = matches!(dst, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
         return Some(if v4 && k4 >= 0 { k4 } else { k });
     }
-    let moved = movable(of) && become_kernel(s, fd, of).is_ok();
+    let moved = movable(of) && become_kernel(s, fd, of, dst).is_ok();
     if moved {
         explain_move(of.ty, dst, why);
     }
@@ -200,10 +207,24 @@ pub fn errno() -> i32 {
 }
 
 /// A kernel socket set up as `of` is, put under every descriptor of `of`.
-/// A socket bound on loopback already has one: its reservation.
-fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>) -> R<()> {
+/// A socket bound on loopback already has one: its reservation (of a
+/// dual-stack `[::]`'s two, the one of `dst`'s family; the other goes).
+fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>, dst: SocketAddr) -> R<()> {
     let real = real();
-    let reserved = of.kside.lock().take().map(|r| r.fd);
+    crate::loopback_svc::sync_with_service(of);
+    let reserved = of.kside.lock().take().map(|mut r| {
+        r.reset_pending();
+        let v4 = matches!(dst, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
+        let (keep, other) = if v4 && r.fd4 >= 0 {
+            (r.fd4, r.fd)
+        } else {
+            (r.fd, r.fd4)
+        };
+        if other >= 0 {
+            crate::driver::unprotect_and_close(other);
+        }
+        keep
+    });
     let k = match reserved {
         Some(k) => k,
         None => high_socket(of.domain, of.ty)?,
@@ -215,7 +236,10 @@ fn become_kernel(s: &Shim, fd: i32, of: &Arc<OpenFile>) -> R<()> {
             (real.fcntl)(k, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as libc::c_ulong);
         }
     }
-    let r = setup_like(s, fd, of, k, reserved.is_none()).and_then(|()| swap_in(s, of, k));
+    let r = setup_like(s, fd, of, k, reserved.is_none()).and_then(|()| {
+        crate::loopback_svc::tell_service_moved(s, of, k);
+        swap_in(s, of, k)
+    });
     if crate::log::enabled(crate::config::LogLevel::Debug) {
         crate::log::debug(&format!(
             "sockshim: fd {fd} became a kernel socket (loopback): {r:?}"
@@ -265,7 +289,7 @@ fn setup_like(s: &Shim, fd: i32, of: &OpenFile, k: i32, bind: bool) -> R<()> {
 
 /// Put `k` under every descriptor of `of` (keeping each one's
 /// FD_CLOEXEC) and forget them as stack sockets.
-fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
+pub(crate) fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
     let real = real();
     let fds: Vec<i32> = s
         .fds
@@ -279,6 +303,15 @@ fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
         let fl = if cloexec { libc::O_CLOEXEC } else { 0 };
         // The program's epoll sets keep `f`: as the kernel socket now.
         let entries = s.epoll.take_fd(f, of);
+        if s.stack.remote().is_some() {
+            for &(epfd, _, _) in &entries {
+                // The anchor's own entry goes first: a set shared with
+                // another process that still holds the anchor would
+                // otherwise keep it (and its tokens) after the dup3.
+                // SAFETY: epoll_ctl DEL needs no event.
+                unsafe { (real.epoll_ctl)(epfd, libc::EPOLL_CTL_DEL, f, std::ptr::null_mut()) };
+            }
+        }
         // SAFETY: as above.
         if unsafe { (real.dup3)(k, f, fl) } < 0 {
             return Err(errno());
@@ -299,31 +332,18 @@ fn swap_in(s: &Shim, of: &Arc<OpenFile>, k: i32) -> R<()> {
 
 // ---- one port space: reservations (and shadow listeners) -------------
 
-/// A connection the kernel side of a shadow listener accepted, waiting
-/// for the program's accept (held at a high fd).
-#[derive(Debug)]
-struct Pending {
-    fd: i32,
-    /// The kernel socket it came from (one half of a dual-stack `[::]`).
-    from: i32,
-    peer: SocketAddr,
-    /// When it last received a segment (monotonic micros), as the stack's
-    /// `accept_head_rcvtime`: the order of the two queues.
-    rcvtime: u64,
-}
-
 /// The kernel socket that holds one of our loopback-covering binds' port
 /// in the kernel's port space, as long as our socket lives; for a
 /// listener it listens too (the shadow listener).
 #[derive(Debug)]
 pub struct Reservation {
-    fd: i32,
+    pub(crate) fd: i32,
     /// The 127.0.0.1 half of a dual-stack `[::]` bind's reservation (an
     /// AF_INET6 socket bound to `::ffff:127.0.0.1`, so what it accepts or
     /// receives is seen v4-mapped, as on the program's socket); -1 if none.
-    fd4: i32,
-    listening: bool,
-    pending: std::collections::VecDeque<Pending>,
+    pub(crate) fd4: i32,
+    pub(crate) listening: bool,
+    pub(crate) pending: std::collections::VecDeque<crate::shadow_accept::Pending>,
 }
 
 impl Reservation {
@@ -487,6 +507,7 @@ pub fn bind(s: &Shim, of: &OpenFile, a: SocketAddr) -> R<i32> {
                     listening: false,
                     pending: Default::default(),
                 }));
+                crate::loopback_svc::hand_to_service(s, of, &[k, k4]);
                 // A UDP socket's reservation takes datagrams at once: it
                 // joins the epoll sets that hold the socket already.
                 if of.ty == SockType::Dgram {
@@ -558,6 +579,7 @@ pub fn option_set(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
     if !is_reuse_option(level, name) {
         return;
     }
+    crate::loopback_svc::sync_with_service(of);
     for k in of.kside.lock().iter().flat_map(|r| r.kernel_fds()) {
         // SAFETY: `val` is a live buffer of its length.
         unsafe {
@@ -578,6 +600,7 @@ pub fn option_set(of: &OpenFile, level: i32, name: i32, val: &[u8]) {
 pub fn listen(s: &Shim, of: &OpenFile, backlog: i32) -> R<i32> {
     const TCP_CLOSE: u8 = 7;
     const TCP_LISTEN: u8 = 10;
+    crate::loopback_svc::sync_with_service(of);
     let mut g = of.kside.lock();
     if let Some(r) = g.as_mut().filter(|_| of.ty == SockType::Stream) {
         let st = s.stack.sockinfo(of.handle).map(|i| i.tcp_state);
@@ -644,6 +667,7 @@ pub fn forget(of: &OpenFile) {
 /// a bound UDP socket's reservation (udp_shadow.rs). The second is -1
 /// but for a dual-stack `[::]` (poll(2) skips a negative fd).
 pub fn shadow_fds(of: &OpenFile) -> Option<[i32; 2]> {
+    crate::loopback_svc::sync_with_service(of);
     of.kside
         .lock()
         .as_ref()
@@ -654,12 +678,14 @@ pub fn shadow_fds(of: &OpenFile) -> Option<[i32; 2]> {
 /// The reservation's kernel sockets, whatever `of` does with them (the
 /// second -1 but for a dual-stack `[::]`).
 pub fn reservation_fds(of: &OpenFile) -> Option<[i32; 2]> {
+    crate::loopback_svc::sync_with_service(of);
     of.kside.lock().as_ref().map(|r| [r.fd, r.fd4])
 }
 
 /// Has the kernel side of `of`'s shadow listener a connection for accept
 /// (of a UDP socket's reservation, a datagram)?
 pub fn shadow_ready(of: &OpenFile) -> bool {
+    crate::loopback_svc::sync_with_service(of);
     let g = of.kside.lock();
     let Some(r) = g
         .as_ref()
@@ -677,282 +703,6 @@ pub fn shadow_ready(of: &OpenFile) -> bool {
     });
     // SAFETY: two valid pollfds (a negative fd is skipped), zero timeout.
     unsafe { (real().poll)(p.as_mut_ptr(), 2, 0) > 0 }
-}
-
-fn monotonic_us() -> u64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime into a local struct.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
-    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
-}
-
-/// Take the head of the kernel's queue on each of the shadow listener's
-/// kernel sockets, unless one from there is waiting already (so its
-/// arrival can be ordered against our stack's queue). One at a time: the
-/// rest stay in the kernel's queue, where another process sharing the
-/// listener (fork) can take them.
-fn take_kernel_side(r: &mut Reservation) {
-    for from in [r.fd, r.fd4] {
-        if from < 0 || r.pending.iter().any(|p| p.from == from) {
-            continue;
-        }
-        let mut b = [0u8; 28];
-        let mut len = 28 as libc::socklen_t;
-        let fd = crate::driver::new_high_fd(|| {
-            // SAFETY: accept4 on our listener into a local sockaddr buffer.
-            unsafe {
-                (real().accept4)(
-                    from,
-                    b.as_mut_ptr().cast(),
-                    &mut len,
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            }
-        });
-        if fd < 0 {
-            continue;
-        }
-        let port = u16::from_be_bytes([b[2], b[3]]);
-        let peer = if u16::from_ne_bytes([b[0], b[1]]) as i32 == libc::AF_INET6 {
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&b[8..24]);
-            let scope = u32::from_ne_bytes([b[24], b[25], b[26], b[27]]);
-            SocketAddr::V6(SocketAddrV6::new(ip.into(), port, 0, scope))
-        } else {
-            SocketAddr::new(Ipv4Addr::new(b[4], b[5], b[6], b[7]).into(), port)
-        };
-        // TCP_INFO's tcpi_last_data_recv (offset 52): milliseconds since
-        // it last received data, or since the handshake completed.
-        let mut ti = [0u8; 104];
-        let mut tl = ti.len() as libc::socklen_t;
-        // SAFETY: a buffer of its length for TCP_INFO.
-        unsafe {
-            (real().getsockopt)(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                ti.as_mut_ptr().cast(),
-                &mut tl,
-            )
-        };
-        let ms = u32::from_ne_bytes([ti[52], ti[53], ti[54], ti[55]]) as u64;
-        let rcvtime = monotonic_us().saturating_sub(ms * 1000);
-        let at = r.pending.partition_point(|p| p.rcvtime <= rcvtime);
-        r.pending.insert(
-            at,
-            Pending {
-                fd,
-                from,
-                peer,
-                rcvtime,
-            },
-        );
-    }
-}
-
-/// accept(2) on a shadow listener: the next connection from either stack,
-/// the older first. One from the kernel is handed over as that kernel
-/// socket (at the lowest free fd, with the caller's flags); ours as usual.
-/// `None`: `of` has no shadow listener (the caller accepts as before).
-pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)>> {
-    if of.ty != SockType::Stream {
-        return None;
-    }
-    let [res, res4] = shadow_fds(of)?;
-    let cloexec = flags & libc::SOCK_CLOEXEC != 0;
-    let nonblock = of.is_nonblock();
-    let deadline = crate::wait::deadline_after(of.timeout(true));
-    let local = s.stack.local().is_some();
-    let evfd = if local {
-        crate::wait::thread_evfd()
-    } else {
-        -1
-    };
-    // The call's reference while it waits (see callref.rs).
-    let mut held: Option<crate::callref::CallRef> = None;
-    loop {
-        for wait in [false, true] {
-            if wait {
-                if nonblock {
-                    return Some(Err(libc::EAGAIN));
-                }
-                if held.is_none() {
-                    match crate::callref::CallRef::take(s, of) {
-                        Ok(h) => held = Some(h),
-                        Err(x) => return Some(Err(x)),
-                    }
-                }
-                if local {
-                    s.register(of.handle, evfd);
-                } else {
-                    crate::wait::drain_token(held.as_ref().map_or(-1, |h| h.anchor()));
-                }
-            }
-            if let Some(r) = accept_one(s, of, flags, cloexec, wait) {
-                if wait && local {
-                    s.unregister(of.handle, evfd);
-                }
-                return Some(r);
-            }
-        }
-        // Sleep on both stacks: our side's wake-up (the eventfd, or the
-        // service's token on the anchor) and the kernel listener.
-        let first = if local {
-            evfd
-        } else {
-            held.as_ref().map_or(-1, |h| h.anchor())
-        };
-        let w = wait_any(&[first, res, res4], deadline);
-        if local {
-            s.unregister(of.handle, evfd);
-            crate::wait::drain(evfd);
-        }
-        match w {
-            // The kernel restarts a blocking accept under SA_RESTART
-            // (one without SO_RCVTIMEO); poll is not restarted, so ask.
-            Err(libc::EINTR) if deadline.is_none() && crate::wait::handlers_restart() => {}
-            Err(x) => return Some(Err(x)),
-            Ok(()) => {}
-        }
-    }
-}
-
-/// One try: Some(result) when a connection was taken or an error other
-/// than EAGAIN came; None when neither stack has one.
-fn accept_one(
-    s: &Shim,
-    of: &OpenFile,
-    flags: i32,
-    cloexec: bool,
-    wait: bool,
-) -> Option<R<(i32, SocketAddr)>> {
-    let kernel_first = {
-        let mut g = of.kside.lock();
-        let r = g.as_mut()?;
-        take_kernel_side(r);
-        let k = r.pending.front().map(|p| p.rcvtime);
-        match k {
-            None => false,
-            Some(kt) => s
-                .stack
-                .accept_head_rcvtime(of.handle)
-                .is_none_or(|st| kt <= st),
-        }
-    };
-    if kernel_first {
-        let p = of.kside.lock().as_mut()?.pending.pop_front()?;
-        return Some(hand_over(p, flags, cloexec));
-    }
-    match s.stack.remote() {
-        Some(r) => match r.accept(of.handle, wait, cloexec) {
-            Ok((h, peer, anchor)) => {
-                ops::install(
-                    s,
-                    anchor,
-                    Arc::new(OpenFile::new(
-                        h,
-                        of.domain,
-                        of.ty,
-                        flags & libc::SOCK_NONBLOCK != 0,
-                    )),
-                );
-                Some(Ok((anchor, peer)))
-            }
-            Err(stack::Errno::EAGAIN) => None,
-            Err(x) => Some(Err(x.0)),
-        },
-        None => {
-            let st = s.stack.local()?;
-            let anchor = crate::driver::new_anchor(cloexec);
-            if anchor < 0 {
-                return Some(Err(errno()));
-            }
-            let r = st.accept(of.handle);
-            s.after_op();
-            match r {
-                Ok((h, peer)) => {
-                    ops::install(
-                        s,
-                        anchor,
-                        Arc::new(OpenFile::new(
-                            h,
-                            of.domain,
-                            of.ty,
-                            flags & libc::SOCK_NONBLOCK != 0,
-                        )),
-                    );
-                    Some(Ok((anchor, peer)))
-                }
-                Err(x) => {
-                    // SAFETY: closing the anchor we just made.
-                    unsafe { (real().close)(anchor) };
-                    (x != stack::Errno::EAGAIN).then_some(Err(x.0))
-                }
-            }
-        }
-    }
-}
-
-/// A kernel-side connection becomes the program's: the lowest free fd,
-/// O_NONBLOCK and FD_CLOEXEC as accept4's flags say.
-fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
-    let real = real();
-    let cmd = if cloexec {
-        libc::F_DUPFD_CLOEXEC
-    } else {
-        libc::F_DUPFD
-    };
-    let fd = {
-        let _alloc = crate::driver::FD_ALLOC.lock();
-        // SAFETY: fcntl on our own fd.
-        unsafe { (real.fcntl)(p.fd, cmd, 0) }
-    };
-    let err = errno();
-    crate::driver::unprotect_and_close(p.fd);
-    if fd < 0 {
-        return Err(err);
-    }
-    if flags & libc::SOCK_NONBLOCK == 0 {
-        // SAFETY: fcntl on the new fd.
-        unsafe {
-            let fl = (real.fcntl)(fd, libc::F_GETFL, 0);
-            (real.fcntl)(fd, libc::F_SETFL, (fl & !libc::O_NONBLOCK) as libc::c_ulong);
-        }
-    }
-    Ok((fd, p.peer))
-}
-
-/// Wait until one of `fds` is readable (a negative one is skipped) or
-/// `deadline` passes (EAGAIN). A signal gives EINTR (poll(2) is never
-/// restarted: the caller decides).
-pub(crate) fn wait_any(fds: &[i32; 3], deadline: Option<std::time::Instant>) -> R<()> {
-    let ms = match deadline {
-        None => -1,
-        Some(d) => {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(libc::EAGAIN);
-            }
-            crate::wait::poll_ms(left)
-        }
-    };
-    let mut p = fds.map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // SAFETY: three valid pollfds.
-    let r = unsafe { (real().poll)(p.as_mut_ptr(), 3, ms) };
-    if r < 0 {
-        return Err(errno());
-    }
-    if r == 0 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-        return Err(libc::EAGAIN);
-    }
-    Ok(())
 }
 
 /// EPOLL_CTL_ADD of a shadow listener `fd`: its kernel side joins the

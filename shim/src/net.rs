@@ -128,6 +128,57 @@ impl Remote {
             .collect()
     }
 
+    /// Give the kernel sockets of `h`'s loopback reservation to the
+    /// service, which holds them as long as the socket (issue 19).
+    pub fn reserved(&self, h: SocketHandle, fds: &[i32]) -> Result<(), Errno> {
+        let req = Request::Reserved {
+            id: id(h),
+            count: fds.len() as u16,
+        };
+        call(&self.tun, &req, fds, false, |rep, fd| {
+            if let Some(fd) = fd {
+                // SAFETY: an fd we did not ask for: close it.
+                unsafe { (crate::real::real().close)(fd) };
+            }
+            rep.map(|_| ())
+        })?
+    }
+
+    /// `h` became kernel socket `k` here (a loopback connect): the
+    /// service tells the other processes holding it (issue 19).
+    pub fn moved(&self, h: SocketHandle, k: i32) -> Result<(), Errno> {
+        call(
+            &self.tun,
+            &Request::Moved { id: id(h) },
+            &[k],
+            false,
+            |rep, fd| {
+                if let Some(fd) = fd {
+                    // SAFETY: an fd we did not ask for: close it.
+                    unsafe { (crate::real::real().close)(fd) };
+                }
+                rep.map(|_| ())
+            },
+        )?
+    }
+
+    /// A copy of kernel socket `index` of `h`'s reservation, held by the
+    /// service: at the lowest free fd, close-on-exec.
+    pub fn reservation(&self, h: SocketHandle, index: u8) -> Result<i32, Errno> {
+        let req = Request::Reservation { id: id(h), index };
+        call(&self.tun, &req, &[], true, |rep, fd| match (rep, fd) {
+            (Ok(_), Some(fd)) => Ok(fd),
+            (Err(e), Some(fd)) => {
+                // SAFETY: our fd, just received.
+                unsafe { (crate::real::real().close)(fd) };
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+            // It could not be received (no fd free).
+            (Ok(_), None) => Err(Errno::EMFILE),
+        })?
+    }
+
     /// A descriptor of `h` was closed here (`last`: this process's last
     /// one): the service closes the socket now if that was the last one
     /// anywhere.

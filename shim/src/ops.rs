@@ -410,7 +410,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         0
     };
     // A shadow listener takes connections from the kernel's stack too.
-    if let Some(r) = crate::loopback::accept(s, of, flags) {
+    if let Some(r) = crate::shadow_accept::accept(s, of, flags) {
         return r;
     }
     // Linux reserves the descriptor before taking a connection off the

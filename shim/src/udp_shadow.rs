@@ -118,7 +118,7 @@ pub fn recv(s: &Shim, of: &OpenFile, ks: [i32; 2], buf: &mut [u8], flags: i32) -
         } else {
             held.as_ref().map_or(-1, |h| h.anchor())
         };
-        let w = crate::loopback::wait_any(&[first, ks[0], ks[1]], deadline);
+        let w = crate::shadow_accept::wait_any(&[first, ks[0], ks[1]], deadline);
         if local {
             s.unregister(of.handle, evfd);
             crate::wait::drain(evfd);

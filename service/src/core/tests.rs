@@ -334,3 +334,81 @@ fn stat_finds_one_reference_per_anchor_and_per_queue_entry() {
         "{st}"
     );
 }
+
+/// A kernel socket of this process (never bound: nothing goes out).
+fn kernel_socket(ty: i32) -> OwnedFd {
+    // SAFETY: plain socket(2); the fd is owned from here on.
+    let fd = unsafe { libc::socket(libc::AF_INET, ty | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: just made, ours alone.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+}
+
+fn inode(fd: &OwnedFd) -> u64 {
+    crate::anchor::inode(fd.as_fd()).expect("a socket")
+}
+
+#[test]
+fn a_reservation_is_held_for_its_socket_and_copied_to_its_holders_only() {
+    let mut c = core();
+    let mut a = trusted();
+    let mut other = trusted();
+    let (id, _anchor) = socket(&mut c, &mut a);
+    let k = kernel_socket(libc::SOCK_STREAM);
+    let k_ino = inode(&k);
+    let reserved = |n| Request::Reserved { id, count: n };
+    // Not a socket of the socket's type, or a count that does not match.
+    let (r, _) = c.handle(
+        &mut a,
+        t(),
+        reserved(1),
+        vec![kernel_socket(libc::SOCK_DGRAM)],
+    );
+    assert_eq!(r.err(), Some(Errno::EINVAL));
+    let (r, _) = c.handle(
+        &mut a,
+        t(),
+        reserved(2),
+        vec![kernel_socket(libc::SOCK_STREAM)],
+    );
+    assert_eq!(r.err(), Some(Errno::EINVAL));
+    // A client that does not hold the socket can neither give nor take.
+    let (r, _) = c.handle(
+        &mut other,
+        t(),
+        reserved(1),
+        vec![kernel_socket(libc::SOCK_STREAM)],
+    );
+    assert_eq!(r.err(), Some(Errno::EBADF));
+    let (r, _) = c.handle(&mut a, t(), reserved(1), vec![k]);
+    assert!(r.is_ok(), "{r:?}");
+    // Once only.
+    let (r, _) = c.handle(
+        &mut a,
+        t(),
+        reserved(1),
+        vec![kernel_socket(libc::SOCK_STREAM)],
+    );
+    assert_eq!(r.err(), Some(Errno::EINVAL));
+    let copy = |c: &mut Core, s: &mut Session, index| {
+        let (r, fd) = c.handle(s, t(), Request::Reservation { id, index }, vec![]);
+        r.map(|_| fd.expect("the copy rides with the reply"))
+    };
+    let got = copy(&mut c, &mut a, 0).expect("a copy");
+    assert_eq!(inode(&got), k_ino, "the same kernel socket");
+    assert_eq!(copy(&mut c, &mut a, 1).err(), Some(Errno::ENOENT));
+    assert_eq!(copy(&mut c, &mut other, 0).err(), Some(Errno::EBADF));
+    // Moved: the kernel socket it became replaces the reservation.
+    let m = kernel_socket(libc::SOCK_STREAM);
+    let m_ino = inode(&m);
+    let (r, _) = c.handle(&mut a, t(), Request::Moved { id }, vec![m]);
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(inode(&copy(&mut c, &mut a, 0).expect("a copy")), m_ino);
+    let (r, _) = c.handle(
+        &mut a,
+        t(),
+        reserved(1),
+        vec![kernel_socket(libc::SOCK_STREAM)],
+    );
+    assert_eq!(r.err(), Some(Errno::EINVAL), "no reservation after a move");
+}
