@@ -16,7 +16,10 @@ wait_tcp 10.7.0.1 8000 || fail "kernel http server"
 
 # The service, started ahead (programs start it on demand; capture asks
 # one that runs). It detaches; the capture's connection keeps it alive.
-in_ns env SOCKSHIM_IDLE_MS=5000 "$D" || fail "sockshimd did not start"
+# Idle long enough to outlive the pause between the two captures on a
+# loaded machine (at 5 s it once exited there: "no stack service"); the
+# cleanup stops it.
+in_ns env SOCKSHIM_IDLE_MS=120000 "$D" || fail "sockshimd did not start"
 bg in_ns "$SOCKSHIM" capture -w "$WORK/c.pcap" 2> "$WORK/cap.err"
 for _ in $(seq 100); do grep -q "writing" "$WORK/cap.err" && break; sleep 0.05; done
 grep -q "writing" "$WORK/cap.err" || fail "capture did not start: $(cat "$WORK/cap.err")"

@@ -10,7 +10,9 @@
 // EINVAL, a piece that does not fit the route's MTU (to 10.7.0.1)
 // EMSGSIZE; IP_MTU_DISCOVER=DO refuses a datagram over the MTU with
 // EMSGSIZE, which IP_RECVERR also queues (origin LOCAL, the MTU as info).
-// PEER: none
+// The datagrams to 10.7.0.1 go to a peer that takes them (no port
+// unreachable comes back late to a socket that then asks for IP_RECVERR).
+// PEER: udp 22999 sink
 // IPV6: yes
 // NORMALISED: nothing.
 #include "trace.h"
