@@ -29,6 +29,16 @@ pub const IPV6_RECVTCLASS: i32 = 66;
 pub const IPV6_RECVORIGDSTADDR: i32 = 74;
 pub const IPV6_ORIGDSTADDR: i32 = 74;
 pub const IPV6_TCLASS: i32 = 67;
+pub const IPV6_MULTICAST_IF: i32 = 17;
+pub const IPV6_JOIN_GROUP: i32 = 20;
+pub const IPV6_LEAVE_GROUP: i32 = 21;
+pub const IPV6_MTU_DISCOVER: i32 = 23;
+pub const IPV6_MTU: i32 = 24;
+pub const IPV6_DONTFRAG: i32 = 62;
+/// IPV6_MTU_DISCOVER values (Linux's IPV6_PMTUDISC_*).
+pub const IPV6_PMTUDISC_DO: u8 = 2;
+pub const IPV6_PMTUDISC_PROBE: u8 = 3;
+pub const IPV6_PMTUDISC_OMIT: u8 = 5;
 
 pub const SOL_SOCKET: i32 = 1;
 pub const SOL_IP: i32 = IPPROTO_IP;

@@ -84,6 +84,8 @@ stats! {
     tcp_loss_probes,
     // TCP MSS lowered by an ICMP Packet Too Big / fragmentation needed.
     tcp_pmtu_updates,
+    // A destination's path MTU lowered by an ICMP error (ip_pmtu.rs).
+    pmtu_updates,
     tcp_segs_in,
     tcp_segs_out,
     udp_in,

@@ -44,8 +44,14 @@ pub(crate) fn icmp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u
             next_hop_mtu,
             original,
         } => {
-            // Path MTU discovery (RFC 1191) for TCP; UDP learns EMSGSIZE.
-            match icmpv4::quoted_transport(original) {
+            // Path MTU discovery (RFC 1191): the destination's path MTU
+            // for every socket; TCP resends smaller, UDP learns EMSGSIZE.
+            let quoted = icmpv4::quoted_transport(original);
+            if let Some((_, dst, ..)) = quoted {
+                let mtu = usize::from(next_hop_mtu);
+                crate::netinet::ip_pmtu::ip_pmtu_learn(cx, now, dst.into(), mtu);
+            }
+            match quoted {
                 Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) => {
                     let local = SocketAddr::new(src.into(), sport);
                     let remote = SocketAddr::new(dst.into(), dport);

@@ -78,7 +78,7 @@ pub(crate) fn icmp6_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[
             let e = icmp_err(ip, 3, code, 0, original);
             to_transport(cx, now, original, Errno::EHOSTUNREACH, &e, false)
         }
-        Icmpv6Repr::PacketTooBig { mtu, original } => match icmpv6::quoted_transport(original) {
+        Icmpv6Repr::PacketTooBig { mtu, original } => match learn_pmtu(cx, now, original, mtu) {
             Some((src, dst, wire::IP_PROTO_TCP, sport, dport)) => {
                 let (local, remote) = (
                     SocketAddr::new(src.into(), sport),
@@ -159,4 +159,19 @@ fn icmp_err<'a>(ip: &IpIn, ee_type: u8, code: u8, info: u32, original: &'a [u8])
             .get(wire::ipv6::HEADER_LEN + wire::udp::HEADER_LEN..)
             .unwrap_or(&[]),
     }
+}
+
+/// RFC 8201: a Packet Too Big lowers the path MTU of the destination of
+/// the packet it quotes (ip_pmtu.rs); then the transport hears of it.
+fn learn_pmtu(
+    cx: &impl InetCx,
+    now: Instant,
+    original: &[u8],
+    mtu: u32,
+) -> Option<(std::net::Ipv6Addr, std::net::Ipv6Addr, u8, u16, u16)> {
+    let quoted = icmpv6::quoted_transport(original);
+    if let Some((_, dst, ..)) = quoted {
+        crate::netinet::ip_pmtu::ip_pmtu_learn(cx, now, dst.into(), mtu as usize);
+    }
+    quoted
 }

@@ -114,6 +114,14 @@ impl SendOnce {
     }
 }
 
+/// `Inpcb::pmtu6`: IPV6_MTU_DISCOVER (0..=5) in the low bits,
+/// IPV6_MULTICAST_IF's interface in `PMTU6_MCIF`, IPV6_DONTFRAG on top.
+pub const PMTU6_DISC: u8 = 0x07;
+pub const PMTU6_MCIF: u8 = 0x30;
+pub const MCIF6_LO: u8 = 0x10;
+pub const MCIF6_DEV: u8 = 0x20;
+pub const PMTU6_DONTFRAG: u8 = 0x80;
+
 /// Addressing common to TCP and UDP. (s)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inpcb {
@@ -136,9 +144,7 @@ pub struct Inpcb {
     pub tos: u8,
     /// IP_RECVERR.
     pub recverr: bool,
-    /// IP_PKTINFO (stored and reported; no control message is delivered).
-    pub pktinfo: bool,
-    /// The other boolean IPPROTO_IP options (IP_RECVTTL, IP_RECVTOS,
+    /// The boolean IPPROTO_IP options (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS,
     /// IP_FREEBIND, ...): bit `1 << name`, as `ip::ip_flag_bit` says.
     pub ip_flags: u32,
     /// IP_MTU_DISCOVER (IP_PMTUDISC_*; Linux's default is WANT, 1).
@@ -172,9 +178,24 @@ pub struct Inpcb {
     /// messages), kept as `SendOnce::to_bytes` (8 bytes where the parsed
     /// form takes 12: every TCP connection carries this PCB).
     pub send_once: [u8; 8],
+    /// IPV6_MTU_DISCOVER (IPV6_PMTUDISC_*, WANT by default) in the low
+    /// bits, IPV6_DONTFRAG as `PMTU6_DONTFRAG`, IPV6_MULTICAST_IF's
+    /// interface in `PMTU6_MCIF` (`MCIF6_LO` or `MCIF6_DEV`; the stack has
+    /// no other, and Linux refuses an index it does not know).
+    pub pmtu6: u8,
 }
 
 impl Inpcb {
+    /// IPV6_MTU_DISCOVER.
+    pub fn pmtudisc6(&self) -> u8 {
+        self.pmtu6 & PMTU6_DISC
+    }
+
+    /// IPV6_DONTFRAG.
+    pub fn dontfrag6(&self) -> bool {
+        self.pmtu6 & PMTU6_DONTFRAG != 0
+    }
+
     /// An AF_INET PCB.
     pub fn new(ttl: u8) -> Inpcb {
         Inpcb::new_in(Domain::Inet, ttl, false)
@@ -195,7 +216,6 @@ impl Inpcb {
             ttl,
             tos: 0,
             recverr: false,
-            pktinfo: false,
             ip_flags: 0,
             pmtudisc: 1,
             mc_ttl: 1,
@@ -211,6 +231,7 @@ impl Inpcb {
             udp_gso_size: 0,
             udp_gro: false,
             send_once: [0; 8],
+            pmtu6: 1,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::kern::lockorder::{LeafMutex, LeafRwLock};
 use crate::kern::sotable::SoCx;
 use crate::netinet::icmp_ratelimit::IcmpRateLimit;
 use crate::netinet::in_pcb::PcbInfo;
+use crate::netinet::ip_pmtu_cache::PmtuCache;
 use crate::netinet::ipq::ReassTable;
 use crate::netinet::tcp_fastopen_cache::TfoCache;
 use crate::rng::Rng;
@@ -36,6 +37,8 @@ pub struct Inet {
     pub tfo_cache: TfoCache,
     /// How many ICMP errors may go, and to whom; a leaf lock.
     pub(crate) icmp_ratelimit: LeafMutex<IcmpRateLimit>,
+    /// Path MTUs learnt from ICMP errors, per destination.
+    pub pmtu: PmtuCache,
 }
 
 impl Inet {
@@ -51,6 +54,7 @@ impl Inet {
             reass: LeafMutex::new("reassembly", ReassTable::default()),
             tfo_cache: TfoCache::default(),
             icmp_ratelimit: LeafMutex::new("icmp ratelimit", IcmpRateLimit::default()),
+            pmtu: PmtuCache::default(),
         }
     }
 }

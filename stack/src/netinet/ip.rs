@@ -307,16 +307,13 @@ pub(crate) fn ip_output_gso(
     cx.transmit_meta(buf, meta);
 }
 
-/// Send `payload` (a whole transport datagram), fragmenting it to the MTU:
+/// Send `payload` (a whole transport datagram), fragmenting it to `mtu`:
 /// IPv4 fragments, or IPv6 fragments with a fragment header (RFC 8200
 /// §4.5) each carrying a multiple of 8 bytes but the last.
-pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8]) {
+pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8], mtu: usize) {
     let hl = h.header_len();
     let v6 = h.dst.is_ipv6();
-    let mtu = cx
-        .config()
-        .mtu
-        .max(if v6 { wire::ipv6::MIN_MTU } else { 68 });
+    let mtu = mtu.max(if v6 { wire::ipv6::MIN_MTU } else { 68 });
     if hl + payload.len() <= mtu {
         ip_output(cx, h, payload.len(), |b| b.copy_from_slice(payload));
         return;
@@ -443,7 +440,8 @@ pub(crate) fn ip_flag_bit(name: i32) -> Option<u32> {
         | IP_RECVORIGDSTADDR
         | IP_CHECKSUM
         | IP_BIND_ADDRESS_NO_PORT
-        | IP_RECVFRAGSIZE => Some(1 << name),
+        | IP_RECVFRAGSIZE
+        | IP_PKTINFO => Some(1 << name),
         _ => None,
     }
 }
@@ -489,7 +487,6 @@ pub(crate) fn ip_ctloutput_set(
             inp.tos = v as u8;
         }
         IP_RECVERR => inp.recverr = v != 0,
-        IP_PKTINFO => inp.pktinfo = v != 0,
         IP_MTU_DISCOVER => {
             if !(0..=IP_PMTUDISC_OMIT).contains(&v) {
                 return Err(Errno::EINVAL);
@@ -529,7 +526,6 @@ pub(crate) fn ip_ctloutput_get(inp: &Inpcb, mtu: usize, name: i32) -> Result<i32
         IP_TTL => Ok(inp.ttl as i32),
         IP_TOS => Ok(inp.tos as i32),
         IP_RECVERR => Ok(inp.recverr as i32),
-        IP_PKTINFO => Ok(inp.pktinfo as i32),
         IP_MTU_DISCOVER => Ok(inp.pmtudisc as i32),
         IP_MULTICAST_TTL => Ok(inp.mc_ttl as i32),
         IP_MULTICAST_LOOP => Ok(inp.mc_loop as i32),

@@ -4,8 +4,13 @@
 //! receive options IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS,
 //! IPV6_RECVORIGDSTADDR (their control messages: ip_cmsg.rs) and
 //! IPV6_RECVERR (stored), IPV6_MULTICAST_HOPS
-//! (not on stream sockets) and IPV6_MULTICAST_LOOP. Every one takes an
+//! (not on stream sockets), IPV6_MULTICAST_LOOP, IPV6_MULTICAST_IF (not on
+//! stream sockets; one of the stack's two interfaces), IPV6_MTU_DISCOVER,
+//! IPV6_DONTFRAG, and IPV6_MTU (set: checked, not kept; get:
+//! the path MTU of a connected socket, ip_pmtu.rs). Every one takes an
 //! int (a shorter optlen is EINVAL); a getsockopt copies at most an int.
+//! IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP are EPROTO on TCP as Linux's, and
+//! not implemented on UDP (no IPv6 multicast: ENOPROTOOPT).
 //! An AF_INET socket has no IPPROTO_IPV6 level: ENOPROTOOPT to set,
 //! EOPNOTSUPP to get (ip_setsockopt / ip_getsockopt).
 
@@ -13,8 +18,34 @@ use crate::api::Domain;
 use crate::errno::Errno;
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    Inpcb, RX6_HOPLIMIT, RX6_ORIGDSTADDR, RX6_PKTINFO, RX6_RECVERR, RX6_TCLASS,
+    Inpcb, MCIF6_DEV, MCIF6_LO, PMTU6_DISC, PMTU6_DONTFRAG, PMTU6_MCIF, RX6_HOPLIMIT,
+    RX6_ORIGDSTADDR, RX6_PKTINFO, RX6_RECVERR, RX6_TCLASS,
 };
+use crate::netinet::inet::InetCx;
+
+/// What the IPv6 options read of the stack besides the PCB.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ip6Env {
+    /// net.ipv6.conf.default.hop_limit.
+    pub default_hops: u8,
+    /// The TUN device's interface index (loopback's is 1).
+    pub dev_ifindex: u32,
+    /// The path MTU to the connected peer (ip_pmtu.rs).
+    pub path_mtu: usize,
+}
+
+impl Ip6Env {
+    pub(crate) fn of(cx: &impl InetCx, inp: &Inpcb) -> Ip6Env {
+        Ip6Env {
+            default_hops: cx.sysctl().ipv6_hop_limit,
+            dev_ifindex: cx.config().ifindex,
+            path_mtu: crate::netinet::ip_pmtu::path_mtu(cx, inp.faddr),
+        }
+    }
+}
+
+/// The smallest IPV6_MTU a socket may set (IPV6_MIN_MTU).
+const IPV6_MIN_MTU: i32 = 1280;
 
 /// The `Inpcb::rxopt6` bit of a boolean receive option.
 fn rx6_bit(name: i32) -> Option<u8> {
@@ -40,6 +71,7 @@ fn int_of(val: &[u8]) -> Result<i32, Errno> {
 
 /// Set an IPPROTO_IPV6 option; `stream` for TCP.
 pub(crate) fn ip6_ctloutput_set(
+    env: &Ip6Env,
     inp: &mut Inpcb,
     stream: bool,
     name: i32,
@@ -96,19 +128,61 @@ pub(crate) fn ip6_ctloutput_set(
             }
             inp.mc_loop6 = v == 1;
         }
+        IPV6_MULTICAST_IF if !stream => {
+            let v = int_of(val)? as u32;
+            let sel = match v {
+                0 => 0,
+                LOOPBACK_IFINDEX => MCIF6_LO,
+                i if i == env.dev_ifindex => MCIF6_DEV,
+                _ => return Err(Errno::ENODEV),
+            };
+            inp.pmtu6 = (inp.pmtu6 & !PMTU6_MCIF) | sel;
+        }
+        IPV6_MTU_DISCOVER => {
+            let v = int_of(val)?;
+            if !(0..=i32::from(IPV6_PMTUDISC_OMIT)).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            inp.pmtu6 = (inp.pmtu6 & !PMTU6_DISC) | v as u8;
+        }
+        IPV6_DONTFRAG => match int_of(val)? {
+            0 => inp.pmtu6 &= !PMTU6_DONTFRAG,
+            _ => inp.pmtu6 |= PMTU6_DONTFRAG,
+        },
+        IPV6_MTU => {
+            let v = int_of(val)?;
+            if v != 0 && v < IPV6_MIN_MTU {
+                return Err(Errno::EINVAL);
+            }
+            // Checked as Linux, not kept: the PCB has no room for
+            // np->frag_size (TcpCb's size is pinned), so datagrams are
+            // still cut to the path's MTU (README, limits).
+        }
+        IPV6_JOIN_GROUP | IPV6_LEAVE_GROUP => {
+            // struct ipv6_mreq is 20 bytes; TCP has no memberships.
+            if val.len() < 20 {
+                return Err(Errno::EINVAL);
+            }
+            return Err(if stream {
+                Errno::EPROTO
+            } else {
+                Errno::ENOPROTOOPT
+            });
+        }
         _ => return Err(Errno::ENOPROTOOPT),
     }
     Ok(())
 }
 
 /// Get an IPPROTO_IPV6 option into `out` (at most an int); returns the
-/// length. `default_hops` is net.ipv6.conf.default.hop_limit.
+/// length.
 pub(crate) fn ip6_ctloutput_get(
+    env: &Ip6Env,
     inp: &Inpcb,
-    default_hops: u8,
     name: i32,
     out: &mut [u8],
 ) -> Result<usize, Errno> {
+    let default_hops = env.default_hops;
     if inp.family != Domain::Inet6 {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -122,6 +196,15 @@ pub(crate) fn ip6_ctloutput_get(
         IPV6_MULTICAST_HOPS if inp.mc_hops6 < 0 => 1,
         IPV6_MULTICAST_HOPS => i32::from(inp.mc_hops6),
         IPV6_MULTICAST_LOOP => inp.mc_loop6 as i32,
+        IPV6_MULTICAST_IF => match inp.pmtu6 & PMTU6_MCIF {
+            MCIF6_LO => LOOPBACK_IFINDEX as i32,
+            MCIF6_DEV => env.dev_ifindex as i32,
+            _ => 0,
+        },
+        IPV6_MTU_DISCOVER => i32::from(inp.pmtudisc6()),
+        IPV6_DONTFRAG => inp.dontfrag6() as i32,
+        IPV6_MTU if inp.is_connected() => env.path_mtu as i32,
+        IPV6_MTU => return Err(Errno::ENOTCONN),
         _ => return Err(Errno::ENOPROTOOPT),
     };
     let n = out.len().min(4);
@@ -133,13 +216,71 @@ pub(crate) fn ip6_ctloutput_get(
 mod tests {
     use super::*;
 
+    const ENV: Ip6Env = Ip6Env {
+        default_hops: 64,
+        dev_ifindex: 5,
+        path_mtu: 1400,
+    };
+
     fn set(inp: &mut Inpcb, stream: bool, name: i32, v: i32) -> Result<(), Errno> {
-        ip6_ctloutput_set(inp, stream, name, &v.to_ne_bytes())
+        ip6_ctloutput_set(&ENV, inp, stream, name, &v.to_ne_bytes())
     }
 
     fn get(inp: &Inpcb, name: i32) -> Result<i32, Errno> {
         let mut b = [0u8; 4];
-        ip6_ctloutput_get(inp, 64, name, &mut b).map(|_| i32::from_ne_bytes(b))
+        ip6_ctloutput_get(&ENV, inp, name, &mut b).map(|_| i32::from_ne_bytes(b))
+    }
+
+    /// Checked on this machine's kernel (6.18) with python3 in a netns.
+    #[test]
+    fn mtu_and_multicast_interface_options_follow_linux() {
+        let mut u = Inpcb::new_in(Domain::Inet6, 64, false);
+        assert_eq!(get(&u, IPV6_MTU_DISCOVER), Ok(1), "WANT");
+        set(&mut u, false, IPV6_MTU_DISCOVER, 5).unwrap();
+        assert_eq!(get(&u, IPV6_MTU_DISCOVER), Ok(5));
+        assert_eq!(set(&mut u, false, IPV6_MTU_DISCOVER, 6), Err(Errno::EINVAL));
+        assert_eq!(
+            set(&mut u, false, IPV6_MTU_DISCOVER, -1),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(get(&u, IPV6_MTU), Err(Errno::ENOTCONN));
+        assert_eq!(set(&mut u, false, IPV6_MTU, 1000), Err(Errno::EINVAL));
+        for ok in [1280, 0, 70000] {
+            set(&mut u, false, IPV6_MTU, ok).unwrap();
+        }
+        assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(0));
+        set(&mut u, false, IPV6_MULTICAST_IF, 1).unwrap();
+        assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(1));
+        set(&mut u, false, IPV6_MULTICAST_IF, 5).unwrap();
+        assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(5));
+        assert_eq!(
+            set(&mut u, false, IPV6_MULTICAST_IF, 99),
+            Err(Errno::ENODEV)
+        );
+        set(&mut u, false, IPV6_MULTICAST_IF, 0).unwrap();
+        assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(0));
+        assert_eq!(get(&u, IPV6_DONTFRAG), Ok(0));
+        set(&mut u, false, IPV6_DONTFRAG, 1).unwrap();
+        assert_eq!(get(&u, IPV6_DONTFRAG), Ok(1));
+        assert_eq!(get(&u, IPV6_MTU_DISCOVER), Ok(5), "bits kept apart");
+        let mut t = Inpcb::new_in(Domain::Inet6, 64, false);
+        assert_eq!(
+            set(&mut t, true, IPV6_MULTICAST_IF, 1),
+            Err(Errno::ENOPROTOOPT)
+        );
+        assert_eq!(get(&t, IPV6_MULTICAST_IF), Ok(0));
+        let mreq = [0u8; 20];
+        assert_eq!(
+            ip6_ctloutput_set(&ENV, &mut t, true, IPV6_JOIN_GROUP, &mreq),
+            Err(Errno::EPROTO)
+        );
+        assert_eq!(
+            ip6_ctloutput_set(&ENV, &mut t, true, IPV6_JOIN_GROUP, &mreq[..16]),
+            Err(Errno::EINVAL)
+        );
+        t.faddr = "fd00:7::1".parse().unwrap();
+        t.fport = 80;
+        assert_eq!(get(&t, IPV6_MTU), Ok(1400), "the path's");
     }
 
     #[test]
@@ -175,7 +316,7 @@ mod tests {
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            ip6_ctloutput_set(&mut inp, false, IPV6_V6ONLY, &[1]),
+            ip6_ctloutput_set(&ENV, &mut inp, false, IPV6_V6ONLY, &[1]),
             Err(Errno::EINVAL),
             "an int is required"
         );
@@ -188,7 +329,7 @@ mod tests {
         assert_eq!(set(&mut v4, true, IPV6_V6ONLY, 1), Err(Errno::ENOPROTOOPT));
         assert_eq!(get(&v4, IPV6_V6ONLY), Err(Errno::EOPNOTSUPP));
         let mut b = [0u8; 2];
-        assert_eq!(ip6_ctloutput_get(&inp, 64, IPV6_V6ONLY, &mut b), Ok(2));
+        assert_eq!(ip6_ctloutput_get(&ENV, &inp, IPV6_V6ONLY, &mut b), Ok(2));
     }
 
     #[test]
@@ -211,7 +352,7 @@ mod tests {
         set(&mut inp, false, IPV6_RECVTCLASS, 0).unwrap();
         assert_eq!(inp.rxopt6, RX6_HOPLIMIT);
         assert_eq!(
-            ip6_ctloutput_set(&mut inp, false, IPV6_RECVERR, &[1]),
+            ip6_ctloutput_set(&ENV, &mut inp, false, IPV6_RECVERR, &[1]),
             Err(Errno::EINVAL),
             "an int is required"
         );

@@ -18,6 +18,10 @@ pub mod ip6_input;
 pub mod ip_cmsg;
 pub mod ip_input;
 pub mod ip_mcast;
+pub mod ip_pmtu;
+pub mod ip_pmtu_cache;
+#[cfg(test)]
+mod ip_pmtu_tests;
 pub mod ip_reass;
 pub mod ipq;
 pub mod mc_table;

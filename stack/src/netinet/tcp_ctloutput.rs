@@ -192,7 +192,10 @@ pub(crate) fn tcp_ctloutput_get(
 ) -> Result<i32, Errno> {
     let tp = so.so_pcb.tcp().ok_or(Errno::ENOPROTOOPT)?;
     Ok(match (level, name) {
-        (IPPROTO_IP, _) => return ip::ip_ctloutput_get(&tp.inp, cx.config().mtu, name),
+        (IPPROTO_IP, _) => {
+            let mtu = crate::netinet::ip_pmtu::path_mtu(cx, tp.inp.faddr);
+            return ip::ip_ctloutput_get(&tp.inp, mtu, name);
+        }
         (IPPROTO_TCP, TCP_NODELAY) => tp.nodelay as i32,
         (IPPROTO_TCP, TCP_CORK) => tp.cork as i32,
         (IPPROTO_TCP, TCP_INQ) => tp.recvmsg_inq as i32,

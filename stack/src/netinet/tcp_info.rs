@@ -240,7 +240,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         (tp.ssthresh / mss) as u32
     };
     if tp.inp.is_connected() {
-        ti.tcpi_pmtu = cx.config().mtu as u32;
+        ti.tcpi_pmtu = crate::netinet::ip_pmtu::path_mtu(cx, tp.inp.faddr) as u32;
         // Linux's advmss: the device's, clamped by TCP_MAXSEG.
         let advmss = crate::netinet::tcp_subr::tcp_mss_clamp(tp) as u32;
         ti.tcpi_advmss = advmss - if tp.ts_ok { TCPOLEN_TSTAMP_ALIGNED } else { 0 };

@@ -53,8 +53,10 @@ pub(crate) fn tcp_apply_syn_options(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpR
     if let Some((tsval, _)) = seg.options.timestamp {
         tp.ts_recent = tsval;
     }
-    // The path's MTU as our SYN offered it (lowered by an ICMP error).
-    let mtu = cx.config().mtu.min(tp.mss_offer as usize + 40);
+    // The path's MTU as our SYN offered it (lowered by an ICMP error),
+    // and as the destination's path MTU cache knows it (ip_pmtu.rs).
+    let offered = cx.config().mtu.min(tp.mss_offer as usize + 40);
+    let mtu = crate::netinet::ip_pmtu::pmtu_below(cx, tp.inp.faddr, offered);
     tcp_set_maxseg(tp, peer_mss, mtu);
 }
 

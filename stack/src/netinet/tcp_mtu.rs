@@ -1,8 +1,8 @@
 //! TCP path MTU discovery (FreeBSD's tcp_mtudisc): an ICMP Packet Too Big
 //! (RFC 8201) or IPv4 fragmentation needed (RFC 1191) about a connection
 //! lowers its MSS; one about our SYN lowers the MSS it offers and sends it
-//! again at once. There is no per-destination path MTU cache: a new
-//! connection starts from the device's MTU again, and UDP is not told.
+//! again at once. The destination's path MTU is remembered for the
+//! connections that follow (ip_pmtu.rs).
 
 use std::net::SocketAddr;
 

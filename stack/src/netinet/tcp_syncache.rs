@@ -368,7 +368,8 @@ fn syncache_tcpcb(
     tp.ts_offset = e.ts_offset;
     tp.ecn.ok = e.peer.ecn_ok;
     tp.delivered = 1; // our SYN-ACK
-    tcp_set_maxseg(&mut tp, e.peer.mss, cx.config().mtu);
+    let mtu = crate::netinet::ip_pmtu::pmtu_below(cx, tp.inp.faddr, cx.config().mtu);
+    tcp_set_maxseg(&mut tp, e.peer.mss, mtu);
     tp.snd_wnd = (seg.window as u32) << tp.snd_wscale;
     tp.max_sndwnd = tp.snd_wnd;
     tp.snd_wl1 = Seq(seg.seq);

@@ -742,8 +742,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         let v = match level {
             IPPROTO_IPV6 => {
+                let env = crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp());
                 let inp = so.so_pcb.inp_mut();
-                return crate::netinet::ip6_ctloutput::ip6_ctloutput_set(inp, true, name, val);
+                return crate::netinet::ip6_ctloutput::ip6_ctloutput_set(
+                    &env, inp, true, name, val,
+                );
             }
             IPPROTO_IP => ip::ip_setsockopt_val(name, val)?,
             IPPROTO_TCP | SOL_SOCKET => sooptcopyin_int(val)?,
@@ -775,8 +778,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 ))
             }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
+                &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
                 so.so_pcb.inp(),
-                cx.sysctl().ipv6_hop_limit,
                 name,
                 out,
             ),

@@ -28,6 +28,7 @@ use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
 use crate::netinet::ip::{self, IpHeader};
 use crate::netinet::ip_mcast;
+use crate::netinet::ip_pmtu;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::udp_gso;
 use crate::stats::Stats;
@@ -190,7 +191,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             // IPV6_RECVERR the error queue learns of it too, with the
             // route's MTU; IPv4 queues nothing for this.
             if dst.is_ipv6() && so.so_pcb.inp().rxopt6 & RX6_RECVERR != 0 {
-                let mtu = route_mtu(cx, dst);
+                let mtu = route_mtu(cx, so.so_pcb.inp(), dst);
                 udp_local_emsgsize(cx, so, dst, mtu);
             }
             return Err(Errno::EMSGSIZE);
@@ -226,16 +227,25 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         let fragsize = match mc_route {
             Some((ifindex, _)) if ifindex == LOOPBACK_IFINDEX => LOOPBACK_MTU,
             Some(_) => cx.config().mtu,
-            None => route_mtu(cx, dst),
+            None => route_mtu(cx, &inp, dst),
         };
         let piece = udp_gso::gso_plan(hlen, data.len(), gso, fragsize)?;
-        // IP_MTU_DISCOVER (IPv4): DO, PROBE and INTERFACE never fragment
-        // (EMSGSIZE, also on the error queue under IP_RECVERR, as Linux's
-        // ip_local_error); DO and PROBE always set DF, WANT (the default)
-        // on what fits.
+        // IP_MTU_DISCOVER (IPv4) and IPV6_MTU_DISCOVER: DO, PROBE and
+        // INTERFACE never fragment, nor does IPV6_DONTFRAG (EMSGSIZE, also
+        // on the error queue under IP(V6)_RECVERR, as Linux's
+        // ip_local_error / ipv6_local_error); DO and PROBE always set DF,
+        // WANT (the default) on what fits.
         let fits = piece.is_some() || hlen + data.len() <= fragsize;
-        if dst.is_ipv4() && !fits && ip::ip_never_fragments(inp.pmtudisc) {
-            if inp.recverr {
+        let (never, recverr) = if dst.is_ipv4() {
+            (ip::ip_never_fragments(inp.pmtudisc), inp.recverr)
+        } else {
+            (
+                ip::ip_never_fragments(inp.pmtudisc6()) || inp.dontfrag6(),
+                inp.rxopt6 & RX6_RECVERR != 0,
+            )
+        };
+        if !fits && never {
+            if recverr {
                 udp_local_emsgsize(cx, so, dst, fragsize);
             }
             return Err(Errno::EMSGSIZE);
@@ -278,7 +288,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         } else {
             let mut dgram = vec![0u8; repr.buffer_len()];
             repr.emit(&mut dgram, src, dst.ip());
-            ip::ip_output_fragmented(cx, &h, &dgram);
+            ip::ip_output_fragmented(cx, &h, &dgram, fragsize);
         }
         Stats::bump(&cx.stats().udp_out);
         Ok(data.len())
@@ -397,6 +407,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 )
             }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_set(
+                &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
                 so.so_pcb.inp_mut(),
                 false,
                 name,
@@ -431,12 +442,16 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 }
                 Ok(ip::ip_getsockopt_put(
                     out,
-                    ip::ip_ctloutput_get(so.so_pcb.inp(), cx.config().mtu, name)?,
+                    ip::ip_ctloutput_get(
+                        so.so_pcb.inp(),
+                        ip_pmtu::path_mtu(cx, so.so_pcb.inp().faddr),
+                        name,
+                    )?,
                 ))
             }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
+                &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
                 so.so_pcb.inp(),
-                cx.sysctl().ipv6_hop_limit,
                 name,
                 out,
             ),
@@ -455,7 +470,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         let inp = so.so_pcb.inp();
         let flag = |name: i32| ip::ip_flag_bit(name).is_some_and(|b| inp.ip_flags & b != 0);
         let mut want = 0;
-        if inp.pktinfo {
+        if flag(IP_PKTINFO) {
             want |= CMSG_WANT_PKTINFO;
         }
         if flag(IP_RECVTTL) {
@@ -497,11 +512,22 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
 }
 
 /// The MTU of the route to `dst`: our own addresses go by loopback.
-fn route_mtu(cx: &impl InetCx, dst: SocketAddr) -> usize {
+fn route_mtu(cx: &impl InetCx, inp: &Inpcb, dst: SocketAddr) -> usize {
     if dst.ip().is_loopback() || ip::is_local(cx, dst.ip()) {
-        LOOPBACK_MTU
+        return LOOPBACK_MTU;
+    }
+    // The path's MTU (ip_pmtu.rs), the device's under PROBE and
+    // INTERFACE (Linux's ip_sk_use_pmtu / ip6_skb_dst_mtu).
+    let disc = if dst.is_ipv6() {
+        inp.pmtudisc6()
     } else {
-        cx.config().mtu
+        inp.pmtudisc
+    };
+    let dev = cx.config().mtu;
+    if disc >= IPV6_PMTUDISC_PROBE {
+        dev
+    } else {
+        ip_pmtu::pmtu_below(cx, dst.ip(), dev)
     }
 }
 
@@ -600,7 +626,7 @@ fn udp_output_mcast(
         cx.loop_back(whole(), ifindex);
     }
     if h.ttl > 0 || !dst.ip().is_multicast() {
-        ip::ip_output_fragmented(cx, &h, &dgram);
+        ip::ip_output_fragmented(cx, &h, &dgram, cx.config().mtu);
     }
 }
 
