@@ -766,14 +766,42 @@ pub fn timeout_option(level: i32, name: i32) -> Option<bool> {
     }
 }
 
+const SO_BINDTOIFINDEX: i32 = 62;
+
 /// SO_BINDTODEVICE and SO_BINDTOIFINDEX live on the anchor, a kernel
 /// socket of this namespace, which has our devices' names (lo, the TUN):
 /// the kernel checks them as for its own sockets (CAP_NET_RAW: EPERM;
-/// ENODEV; EINVAL) and reads them back. Our stack does not restrict a
-/// bound socket's traffic to the device (README, limits).
+/// ENODEV; EINVAL) and reads them back; `note_bound_dev` tells the stack.
 pub fn anchor_option(level: i32, name: i32) -> bool {
-    const SO_BINDTOIFINDEX: i32 = 62;
     level == SOL_SOCKET && (name == libc::SO_BINDTODEVICE || name == SO_BINDTOIFINDEX)
+}
+
+/// After the anchor took a device binding: the stack learns the interface
+/// index it came to, and delivers the socket only what arrives there.
+pub fn note_bound_dev(anchor: i32, of: &OpenFile) {
+    let Ok(s) = shim() else { return };
+    let mut idx: i32 = 0;
+    let mut len = 4 as libc::socklen_t;
+    // SAFETY: reading an int option of our own anchor into a local.
+    let r = unsafe {
+        (real().getsockopt)(
+            anchor,
+            SOL_SOCKET,
+            SO_BINDTOIFINDEX,
+            (&mut idx as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        let v = (idx as u32).to_ne_bytes();
+        let _ = s.stack.setsockopt(
+            s.now(),
+            of.handle,
+            stack::linux::SOL_SOCKSHIM,
+            stack::linux::SOCKSHIM_BOUND_DEV,
+            &v,
+        );
+    }
 }
 
 /// The socket timeouts live on the anchor, a kernel socket: lib.rs passes

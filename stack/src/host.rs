@@ -38,8 +38,8 @@ use crate::kern::socket::Socket;
 use crate::kern::sotable::{lock_live, SoCx, SoTable};
 use crate::kern::{sockopt, uipc};
 use crate::linux::{
-    LOOPBACK_IFINDEX, SOCKSHIM_ANON_PORT, SOCKSHIM_SEND_ONCE, SOCKSHIM_SIOCATMARK,
-    SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM,
+    LOOPBACK_IFINDEX, SOCKSHIM_ANON_PORT, SOCKSHIM_BOUND_DEV, SOCKSHIM_SEND_ONCE,
+    SOCKSHIM_SIOCATMARK, SOCKSHIM_SIOCGSTAMP, SOL_SOCKSHIM,
 };
 use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
@@ -502,6 +502,16 @@ impl Stack {
                 Ok(())
             });
         }
+        if level == SOL_SOCKSHIM && name == SOCKSHIM_BOUND_DEV {
+            let idx = val
+                .get(..4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or(Errno::EINVAL)?;
+            return self.with_socket(h, |so| {
+                crate::netinet::in_pcbbind::so_bind_dev(self, so, idx);
+                Ok(())
+            });
+        }
         if level == SOL_SOCKSHIM && name == SOCKSHIM_ANON_PORT {
             use crate::netinet::so_pcb::InPcb;
             return self.with_socket(h, |so| {
@@ -549,7 +559,9 @@ impl Stack {
         let dst = dst.into();
         let pcb = self.inet().pcbinfo.read();
         match ty {
-            SockType::Stream => pcb.tcp_listener(dst, dst).is_some(),
+            SockType::Stream => pcb
+                .tcp_listener(dst, dst, crate::netinet::in_pcb::ANY_ARRIVAL)
+                .is_some(),
             SockType::Dgram => pcb
                 .users(crate::netinet::in_pcb::Proto::Udp, dst.port())
                 .iter()

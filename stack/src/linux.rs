@@ -73,6 +73,10 @@ pub const SOCKSHIM_SEND_ONCE: i32 = 3;
 /// port the kernel picked for its reservation), so a disconnect releases
 /// it as Linux releases a port bound without SOCK_BINDPORT_LOCK.
 pub const SOCKSHIM_ANON_PORT: i32 = 4;
+/// setsockopt at the same level: the socket's SO_BINDTOIFINDEX as the
+/// kernel accepted it on the anchor (a u32; 0: none), so the stack limits
+/// what the socket receives to that interface.
+pub const SOCKSHIM_BOUND_DEV: i32 = 5;
 /// The loopback device's interface index (always 1 on Linux).
 pub const LOOPBACK_IFINDEX: u32 = 1;
 /// Linux's lo MTU (what a route over loopback reports).

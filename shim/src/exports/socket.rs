@@ -177,10 +177,14 @@ pub unsafe extern "C" fn setsockopt(
     len: socklen_t,
 ) -> c_int {
     match ours(fd) {
-        // SAFETY: pass-through to the anchor (see ops::anchor_option).
-        Some(_) if ops::anchor_option(level, name) => unsafe {
-            (real().setsockopt)(fd, level, name, val, len)
-        },
+        Some(of) if ops::anchor_option(level, name) => {
+            // SAFETY: pass-through to the anchor (see ops::anchor_option).
+            let r = unsafe { (real().setsockopt)(fd, level, name, val, len) };
+            if r == 0 {
+                let _ = catch_unwind(AssertUnwindSafe(|| ops::note_bound_dev(fd, &of)));
+            }
+            r
+        }
         Some(of) => match ops::timeout_option(level, name) {
             Some(recv) => {
                 // SAFETY: pass-through to the anchor (see ops::note_timeout).

@@ -114,12 +114,38 @@ impl SendOnce {
     }
 }
 
+/// `Inpcb::bound_dev` and `PortUser::dev`: no device, loopback, the TUN
+/// device, another device.
+pub const DEV_NONE: u8 = 0;
+pub const DEV_LO: u8 = 1;
+pub const DEV_OURS: u8 = 2;
+pub const DEV_OTHER: u8 = 3;
+
+/// The `bound_dev` value of SO_BINDTOIFINDEX `ifindex` (0: none).
+pub fn bound_dev_of(ifindex: u32, dev_ifindex: u32) -> u8 {
+    match ifindex {
+        0 => DEV_NONE,
+        crate::linux::LOOPBACK_IFINDEX => DEV_LO,
+        i if i == dev_ifindex => DEV_OURS,
+        _ => DEV_OTHER,
+    }
+}
+
+/// May a socket bound to `dev` take a packet that came in on `ifindex`
+/// (0: any, for lookups that are not about a packet)? Linux's
+/// inet_sk_bound_dev_eq in compute_score.
+pub fn dev_takes(dev: u8, ifindex: u32, dev_ifindex: u32) -> bool {
+    ifindex == 0 || dev == DEV_NONE || dev == bound_dev_of(ifindex, dev_ifindex)
+}
+
 /// `Inpcb::pmtu6`: IPV6_MTU_DISCOVER (0..=5) in the low bits,
 /// IPV6_MULTICAST_IF's interface in `PMTU6_MCIF`, IPV6_DONTFRAG on top.
 pub const PMTU6_DISC: u8 = 0x07;
-pub const PMTU6_MCIF: u8 = 0x30;
-pub const MCIF6_LO: u8 = 0x10;
-pub const MCIF6_DEV: u8 = 0x20;
+pub const PMTU6_MCIF: u8 = 0x18;
+pub const MCIF6_LO: u8 = 0x08;
+pub const MCIF6_DEV: u8 = 0x10;
+pub const BOUND_DEV: u8 = 0x60;
+const BOUND_DEV_SHIFT: u32 = 5;
 pub const PMTU6_DONTFRAG: u8 = 0x80;
 
 /// Addressing common to TCP and UDP. (s)
@@ -178,10 +204,12 @@ pub struct Inpcb {
     /// messages), kept as `SendOnce::to_bytes` (8 bytes where the parsed
     /// form takes 12: every TCP connection carries this PCB).
     pub send_once: [u8; 8],
-    /// IPV6_MTU_DISCOVER (IPV6_PMTUDISC_*, WANT by default) in the low
-    /// bits, IPV6_DONTFRAG as `PMTU6_DONTFRAG`, IPV6_MULTICAST_IF's
-    /// interface in `PMTU6_MCIF` (`MCIF6_LO` or `MCIF6_DEV`; the stack has
-    /// no other, and Linux refuses an index it does not know).
+    /// Small options packed in one byte (TcpCb's size is pinned):
+    /// IPV6_MTU_DISCOVER (IPV6_PMTUDISC_*, WANT by default) in
+    /// `PMTU6_DISC`, IPV6_MULTICAST_IF's interface in `PMTU6_MCIF`
+    /// (`MCIF6_LO` or `MCIF6_DEV`: the stack has no other, and Linux
+    /// refuses an index it does not know), SO_BINDTODEVICE in
+    /// `BOUND_DEV` (`bound_dev()`), IPV6_DONTFRAG as `PMTU6_DONTFRAG`.
     pub pmtu6: u8,
 }
 
@@ -194,6 +222,17 @@ impl Inpcb {
     /// IPV6_DONTFRAG.
     pub fn dontfrag6(&self) -> bool {
         self.pmtu6 & PMTU6_DONTFRAG != 0
+    }
+
+    /// SO_BINDTODEVICE as the stack sees it: `DEV_NONE`, `DEV_LO`,
+    /// `DEV_OURS` (the TUN device) or `DEV_OTHER` (another device of the
+    /// namespace: nothing of ours arrives there).
+    pub fn bound_dev(&self) -> u8 {
+        (self.pmtu6 & BOUND_DEV) >> BOUND_DEV_SHIFT
+    }
+
+    pub fn set_bound_dev(&mut self, dev: u8) {
+        self.pmtu6 = (self.pmtu6 & !BOUND_DEV) | ((dev << BOUND_DEV_SHIFT) & BOUND_DEV);
     }
 
     /// An AF_INET PCB.
@@ -323,7 +362,17 @@ pub struct PortUser {
     pub listening: bool,
     /// For UDP demultiplexing: the connected peer, if any.
     pub foreign: Option<SocketAddr>,
+    /// SO_BINDTODEVICE (`Inpcb::bound_dev`): what arrives on another
+    /// interface is not for this socket.
+    pub dev: u8,
 }
+
+/// The interface a packet came in on and the TUN device's index, for
+/// SO_BINDTODEVICE (`ANY_ARRIVAL`: a lookup not about a packet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival(pub u32, pub u32);
+
+pub const ANY_ARRIVAL: Arrival = Arrival(0, 0);
 
 /// (local, foreign) of a TCP connection, canonical addresses.
 pub type FourTuple = (SocketAddr, SocketAddr);
@@ -371,6 +420,7 @@ impl Child {
             reuseport: self.reuseport,
             listening: false,
             foreign: None,
+            dev: DEV_NONE,
         }
     }
 }
@@ -576,12 +626,18 @@ impl PcbInfo {
     /// listening SO_REUSEPORT sockets on the same address), of which the
     /// flow's hash picks one (Linux's reuseport_select_sock): every
     /// segment of one handshake finds the same listener.
-    pub fn tcp_listener(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
+    pub fn tcp_listener(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        arrival: Arrival,
+    ) -> Option<SocketHandle> {
         let users = self.users(Proto::Tcp, local.port());
         let ip = local.ip();
         let best = users
             .iter()
             .filter(|u| u.listening && addr_takes(u.addr, u.v6only, ip))
+            .filter(|u| dev_takes(u.dev, arrival.0, arrival.1))
             .min_by_key(|u| match u.addr {
                 a if a == ip => 0,
                 a if a.is_ipv4() == ip.is_ipv4() => 1,
@@ -595,6 +651,7 @@ impl PcbInfo {
             .filter(|u| {
                 u.listening && u.reuseport && u.addr == best.addr && u.v6only == best.v6only
             })
+            .filter(|u| dev_takes(u.dev, arrival.0, arrival.1))
             .collect();
         let i = reciprocal_scale(flow_hash(local, remote), group.len());
         Some(group[i].handle)
@@ -605,9 +662,16 @@ impl PcbInfo {
     /// SO_REUSEADDR sharers); an unconnected SO_REUSEPORT socket stands for
     /// its group (same address, SO_REUSEPORT, unconnected), of which the
     /// flow's hash picks one (Linux's reuseport_select_sock).
-    pub fn udp_lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
+    pub fn udp_lookup(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        arrival: Arrival,
+    ) -> Option<SocketHandle> {
         let users = self.users(Proto::Udp, local.port());
-        let addr_ok = |u: &PortUser| addr_takes(u.addr, u.v6only, local.ip());
+        let addr_ok = |u: &PortUser| {
+            addr_takes(u.addr, u.v6only, local.ip()) && dev_takes(u.dev, arrival.0, arrival.1)
+        };
         let best = users
             .iter()
             .filter(|u| addr_ok(u))
@@ -626,6 +690,7 @@ impl PcbInfo {
         let group: Vec<&PortUser> = users
             .iter()
             .filter(|u| u.reuseport && u.foreign.is_none() && u.addr == best.addr)
+            .filter(|u| addr_ok(u))
             .collect();
         let i = reciprocal_scale(flow_hash(local, remote), group.len());
         Some(group[i].handle)
@@ -655,6 +720,7 @@ mod tests {
             reuseport: false,
             listening: false,
             foreign: None,
+            dev: DEV_NONE,
         }
     }
 
@@ -768,21 +834,21 @@ mod tests {
         let v6: SocketAddr = "[fd00:7::2]:80".parse().unwrap();
         let peer: SocketAddr = "10.7.0.1:5000".parse().unwrap();
         let peer6: SocketAddr = "[fd00:7::1]:5000".parse().unwrap();
-        assert_eq!(t.tcp_listener(v4, peer), Some(dual.handle));
-        assert_eq!(t.tcp_listener(v6, peer6), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v4, peer, ANY_ARRIVAL), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v6, peer6, ANY_ARRIVAL), Some(dual.handle));
         // A more specific IPv4 listener wins for IPv4 (both SO_REUSEPORT).
         let mut exact = at(2, "10.7.0.2", false);
         exact.listening = true;
         t.add_user(Proto::Tcp, 80, exact);
-        assert_eq!(t.tcp_listener(v4, peer), Some(exact.handle));
-        assert_eq!(t.tcp_listener(v6, peer6), Some(dual.handle));
+        assert_eq!(t.tcp_listener(v4, peer, ANY_ARRIVAL), Some(exact.handle));
+        assert_eq!(t.tcp_listener(v6, peer6, ANY_ARRIVAL), Some(dual.handle));
         // A V6ONLY wildcard does not take IPv4.
         let mut t = PcbInfo::default();
         let mut only = at(3, "::", true);
         only.listening = true;
         t.bind(Proto::Tcp, 80, only, range, 0).unwrap();
-        assert_eq!(t.tcp_listener(v4, peer), None);
-        assert_eq!(t.tcp_listener(v6, peer6), Some(only.handle));
+        assert_eq!(t.tcp_listener(v4, peer, ANY_ARRIVAL), None);
+        assert_eq!(t.tcp_listener(v6, peer6, ANY_ARRIVAL), Some(only.handle));
     }
 
     #[test]
@@ -819,7 +885,7 @@ mod tests {
         }
         let local = SocketAddr::new(l.addr, 80);
         let peer = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 9).into(), 5000);
-        assert_eq!(t.tcp_listener(local, peer), Some(l.handle));
+        assert_eq!(t.tcp_listener(local, peer, ANY_ARRIVAL), Some(l.handle));
         assert!(t.has_user(Proto::Tcp, 80, user(500, true).handle));
         assert_eq!(t.users(Proto::Tcp, 80).len(), 1, "children are not binders");
         t.unbind(Proto::Tcp, 80, l.handle);
@@ -846,8 +912,12 @@ mod tests {
         let mut counts = [0u32; 4];
         for port in 32768..(32768 + 4000) {
             let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-            let h = t.udp_lookup(local, remote).unwrap();
-            assert_eq!(t.udp_lookup(local, remote), Some(h), "one flow, one socket");
+            let h = t.udp_lookup(local, remote, ANY_ARRIVAL).unwrap();
+            assert_eq!(
+                t.udp_lookup(local, remote, ANY_ARRIVAL),
+                Some(h),
+                "one flow, one socket"
+            );
             counts[h.index as usize] += 1;
         }
         assert!(
@@ -869,9 +939,9 @@ mod tests {
         let mut counts = [0u32; 3];
         for port in 32768..(32768 + 3000) {
             let remote = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-            let h = t.tcp_listener(local, remote).unwrap();
+            let h = t.tcp_listener(local, remote, ANY_ARRIVAL).unwrap();
             assert_eq!(
-                t.tcp_listener(local, remote),
+                t.tcp_listener(local, remote, ANY_ARRIVAL),
                 Some(h),
                 "one flow, one listener"
             );

@@ -88,6 +88,7 @@ pub(crate) fn in_pcbbind(
         reuseport: so.so_options.reuseport,
         listening: false,
         foreign: None,
+        dev: so.so_pcb.inp().bound_dev(),
     };
     let start = cx.inet().rng.lock().next_u32();
     let range = cx.sysctl().port_range;
@@ -122,4 +123,20 @@ pub(crate) fn in_pcbautobind(
     }
     let any = so.so_pcb.inp().any();
     in_pcbbind(cx, so, proto, SocketAddr::new(any, 0), anon_err)
+}
+
+/// SO_BINDTODEVICE reached the stack (SOCKSHIM_BOUND_DEV): note it in the
+/// PCB and, once bound, in the port table the lookups read.
+pub(crate) fn so_bind_dev(cx: &impl InetCx, so: &mut Socket, ifindex: u32) {
+    let dev = crate::netinet::in_pcb::bound_dev_of(ifindex, cx.config().ifindex);
+    let (handle, stream) = (so.handle, so.so_type == crate::api::SockType::Stream);
+    let inp = so.so_pcb.inp_mut();
+    inp.set_bound_dev(dev);
+    if inp.lport != 0 {
+        let proto = if stream { Proto::Tcp } else { Proto::Udp };
+        cx.inet()
+            .pcbinfo
+            .write()
+            .update(proto, inp.lport, handle, |u| u.dev = dev);
+    }
 }

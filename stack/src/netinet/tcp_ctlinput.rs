@@ -47,7 +47,11 @@ pub(crate) fn tcp_ctlinput(
         if !req_abort {
             return;
         }
-        let listener = cx.inet().pcbinfo.read().tcp_listener(local, remote);
+        let listener = cx.inet().pcbinfo.read().tcp_listener(
+            local,
+            remote,
+            crate::netinet::in_pcb::ANY_ARRIVAL,
+        );
         if let Some(l) = listener.and_then(|h| cx.sockets().lookup(h).ok()) {
             if let Some(mut l) = lock_live(&l) {
                 syncache_unreach(&mut l, local, remote);

@@ -80,7 +80,11 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
             }
         }
     }
-    let listener = cx.inet().pcbinfo.read().tcp_listener(local, remote);
+    let listener = cx.inet().pcbinfo.read().tcp_listener(
+        local,
+        remote,
+        crate::netinet::in_pcb::Arrival(ip.ifindex, cx.config().ifindex),
+    );
     if let Some(h) = listener {
         if let Ok(lref) = cx.sockets().lookup(h) {
             if let Some(mut l) = lock_live(&lref) {

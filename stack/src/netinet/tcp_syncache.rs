@@ -428,6 +428,7 @@ fn syncache_socket(
             reuseport: opts.reuseport,
             listening: false,
             foreign: Some(e.remote),
+            dev: crate::netinet::in_pcb::DEV_NONE,
         };
         // A child shares its listener's port without a conflict check.
         t.add_user(Proto::Tcp, e.local.port(), user);

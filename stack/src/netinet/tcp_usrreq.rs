@@ -280,6 +280,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 reuseport: so.so_options.reuseport,
                 listening: true,
                 foreign: None,
+                dev: inp.bound_dev(),
             };
             if t.conflicts(Proto::Tcp, inp.lport, &me) {
                 return Err(Errno::EADDRINUSE);

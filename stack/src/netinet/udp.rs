@@ -699,7 +699,8 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         }
         return;
     }
-    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
+    let arrived = crate::netinet::in_pcb::Arrival(ifindex, cx.config().ifindex);
+    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote, arrived);
     let Some(h) = found else {
         Stats::bump(&cx.stats().drop_no_socket);
         crate::netinet::icmp_error::icmp_port_unreachable(cx, ip);
@@ -806,7 +807,8 @@ fn udp_err(
     icmp: &IcmpErr,
     hard: bool,
 ) {
-    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote);
+    let any = crate::netinet::in_pcb::ANY_ARRIVAL;
+    let found = cx.inet().pcbinfo.read().udp_lookup(local, remote, any);
     let Some(h) = found else { return };
     let Ok(sref) = cx.sockets().lookup(h) else {
         return;
