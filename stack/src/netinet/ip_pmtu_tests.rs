@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::linux::*;
 use crate::testing::trace::{peer, t0, Seg, ME};
 use crate::time::Instant;
-use crate::wire::{self, icmpv4, icmpv6, Icmpv4Repr, Icmpv6Repr, Ipv4Repr, Ipv6Repr, TcpFlags};
+use crate::wire::{self, icmpv4, icmpv6, Icmpv4Repr, Icmpv6Repr, Ipv6Repr, TcpFlags};
 use crate::{Domain, Errno, SockType, SocketHandle, Stack};
 
 const ME6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
@@ -45,20 +45,8 @@ fn frag_needed(s: &Stack, now: Instant, ours: &[u8], mtu: u16) {
         next_hop_mtu: mtu,
         original: &ours[..28],
     };
-    let ip = Ipv4Repr {
-        src_addr: Ipv4Addr::new(10, 0, 0, 254),
-        dst_addr: ME,
-        protocol: wire::IP_PROTO_ICMP,
-        payload_len: msg.buffer_len(),
-        ttl: 64,
-        tos: 0,
-        ident: 0,
-        dont_frag: false,
-    };
-    let mut f = vec![0u8; ip.buffer_len()];
-    ip.emit(&mut f[..20]);
-    msg.emit(&mut f[20..]);
-    s.handle_frame(now, &f);
+    let router = Ipv4Addr::new(10, 0, 0, 254);
+    s.handle_frame(now, &crate::testing::trace::icmp4_frame(router, &msg));
 }
 
 /// A router's Packet Too Big about our packet `ours`.

@@ -12,7 +12,7 @@ const ACK: TcpFlags = TcpFlags::ACK;
 const RST: TcpFlags = TcpFlags::RST;
 const FIN: TcpFlags = TcpFlags::FIN;
 
-fn stack() -> Stack {
+pub(super) fn stack() -> Stack {
     let mut c = Config::new(ME, 24);
     c.sysctl.tcp_timestamps = false;
     c.sysctl.tcp_sack = false;
@@ -20,7 +20,7 @@ fn stack() -> Stack {
     Stack::new(c)
 }
 
-fn mss(m: u16) -> TcpOptions {
+pub(super) fn mss(m: u16) -> TcpOptions {
     TcpOptions {
         mss: Some(m),
         ..TcpOptions::default()

@@ -5,32 +5,17 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
+use super::tcp_tests::{mss, stack};
 use crate::linux::{MSG_DONTWAIT, MSG_SOCKSHIM_WAITED, SOL_SOCKET, SO_SNDBUF};
-use crate::testing::trace::{accepted_with, me, peer, recv_all, send, t0, Seg, ME};
-use crate::wire::{TcpFlags, TcpOptions};
-use crate::{Errno, Readiness, Stack};
+use crate::testing::trace::{accepted_with, me, peer, recv_all, send, t0, Seg};
+use crate::wire::TcpFlags;
+use crate::{Errno, Readiness};
 
 const ACK: TcpFlags = TcpFlags::ACK;
 
-fn trace_stack() -> Stack {
-    let mut c = Config::new(ME, 24);
-    c.sysctl.tcp_timestamps = false;
-    c.sysctl.tcp_sack = false;
-    c.sysctl.tcp_window_scaling = false;
-    Stack::new(c)
-}
-
-fn mss(m: u16) -> TcpOptions {
-    TcpOptions {
-        mss: Some(m),
-        ..TcpOptions::default()
-    }
-}
-
 #[test]
 fn a_writer_that_slept_waits_for_a_third_of_the_queue() {
-    let s = trace_stack();
+    let s = stack();
     let (c, iss) = accepted_with(&s, mss(1460));
     s.setsockopt(t0(), c, SOL_SOCKET, SO_SNDBUF, &8192i32.to_ne_bytes())
         .unwrap();

@@ -250,3 +250,21 @@ pub fn in_flight(
     assert_eq!(recv_all(&s).len(), segs, "segments sent for {bytes} bytes");
     (s, c, iss, t)
 }
+
+/// An ICMP message from `src` to us, in its IPv4 packet.
+pub fn icmp4_frame(src: Ipv4Addr, msg: &wire::Icmpv4Repr) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: ME,
+        protocol: wire::IP_PROTO_ICMP,
+        payload_len: msg.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 0,
+        dont_frag: false,
+    };
+    let mut f = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut f[..20]);
+    msg.emit(&mut f[20..]);
+    f
+}
