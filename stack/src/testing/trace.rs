@@ -154,20 +154,7 @@ pub fn icmp4_unreach(code: u8, mtu: u16, original: &[u8]) -> Vec<u8> {
         next_hop_mtu: mtu,
         original: &original[..28.min(original.len())],
     };
-    let ip = Ipv4Repr {
-        src_addr: PEER,
-        dst_addr: ME,
-        protocol: wire::IP_PROTO_ICMP,
-        payload_len: msg.buffer_len(),
-        ttl: 64,
-        tos: 0,
-        ident: 0,
-        dont_frag: false,
-    };
-    let mut f = vec![0u8; ip.buffer_len()];
-    ip.emit(&mut f[..20]);
-    msg.emit(&mut f[20..]);
-    f
+    icmp4_frame(PEER, &msg)
 }
 
 /// Feed a segment to `stack` at `now`.
