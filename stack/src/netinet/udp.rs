@@ -511,19 +511,17 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 }
 
-/// The MTU of the route to `dst`: our own addresses go by loopback.
+/// The MTU of the route to `dst`: the interface's (ip_pmtu::dev_mtu:
+/// loopback's for our own addresses), lowered by the path's (ip_pmtu.rs)
+/// unless PROBE or INTERFACE say to use the interface's (Linux's
+/// ip_sk_use_pmtu / ip6_skb_dst_mtu).
 fn route_mtu(cx: &impl InetCx, inp: &Inpcb, dst: SocketAddr) -> usize {
-    if dst.ip().is_loopback() || ip::is_local(cx, dst.ip()) {
-        return LOOPBACK_MTU;
-    }
-    // The path's MTU (ip_pmtu.rs), the device's under PROBE and
-    // INTERFACE (Linux's ip_sk_use_pmtu / ip6_skb_dst_mtu).
     let disc = if dst.is_ipv6() {
         inp.pmtudisc6()
     } else {
         inp.pmtudisc
     };
-    let dev = cx.config().mtu;
+    let dev = ip_pmtu::dev_mtu(cx, dst.ip());
     if disc >= IPV6_PMTUDISC_PROBE {
         dev
     } else {
