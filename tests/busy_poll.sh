@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Busy polling (issue 13, process mode): with SOCKSHIM_BUSY_POLL_US, or a
-# socket's SO_BUSY_POLL, a blocking recv (and with the former an epoll_wait)
-# polls the device itself before it
+# socket's SO_BUSY_POLL, a blocking recv (and with the former epoll_wait,
+# poll and select) polls the device itself before it
 # sleeps (50 ms here: a kernel server under load answers within it), and
 # takes the kernel server's answers that way (the shim's count
 # at exit, SOCKSHIM_LOG=debug); without either, none is taken so. Every
@@ -25,9 +25,10 @@ if mode == "client-sockopt":
     c.setsockopt(socket.SOL_SOCKET, 46, 50000)  # SO_BUSY_POLL, microseconds
     assert c.getsockopt(socket.SOL_SOCKET, 46) == 50000
 bad = 0
-if mode == "client-epoll":
+if mode in ("client-epoll", "client-poll", "client-select"):
     import selectors
-    sel = selectors.DefaultSelector()  # epoll
+    sel = {"client-epoll": selectors.EpollSelector, "client-poll": selectors.PollSelector,
+           "client-select": selectors.SelectSelector}[mode]()
     c.setblocking(False)
     sel.register(c, selectors.EVENT_READ)
     for i in range(n):
@@ -80,6 +81,16 @@ out=$(run client-epoll SOCKSHIM_BUSY_POLL_US=50000)
 [[ $out =~ ^"answers 200 bad 0 hits "([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
   fail "epoll_wait, SOCKSHIM_BUSY_POLL_US=50000: $out"
 pass "epoll_wait with SOCKSHIM_BUSY_POLL_US=50000: 200 answers, ${BASH_REMATCH[1]} taken by polling the device"
+
+for call in poll select; do
+  out=$(run client-$call SOCKSHIM_BUSY_POLL_US=50000)
+  [[ $out =~ ^"answers 200 bad 0 hits "([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] ||
+    fail "$call, SOCKSHIM_BUSY_POLL_US=50000: $out"
+  pass "$call with SOCKSHIM_BUSY_POLL_US=50000: 200 answers, ${BASH_REMATCH[1]} taken by polling the device"
+  out=$(run client-$call)
+  [[ $out == "answers 200 bad 0 hits 0" ]] || fail "$call without busy poll: $out"
+done
+pass "poll and select without the variable: 200 answers each, none taken by polling"
 
 shimmed env SOCKSHIM_BUSY_POLL_US=fast python3 -c 'import socket; socket.socket()' 2> "$WORK/log"
 grep -q "bad configuration: SOCKSHIM_BUSY_POLL_US=fast: microseconds" "$WORK/log" ||

@@ -1075,6 +1075,17 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
             unregister_all(s, &handles, evfd);
             return Ok(count);
         }
+        // Busy polling (SOCKSHIM_BUSY_POLL_US, as Linux's net.core.busy_poll
+        // for poll and select): read the device before sleeping; a stack
+        // event signals our eventfd. Kernel fds' events wait for the next
+        // turn (at most the budget), as in epoll_wait.
+        if s.busy_poll_us != 0 && handles.iter().any(Option::is_some) && timeout_ms != 0 {
+            let budget = std::time::Duration::from_micros(u64::from(s.busy_poll_us));
+            if s.busy_poll(evfd, budget, deadline) {
+                unregister_all(s, &handles, evfd);
+                continue;
+            }
+        }
         // Block on the kernel fds plus our eventfd.
         kernel.push(libc::pollfd {
             fd: evfd,
