@@ -703,7 +703,9 @@ pub fn call<T>(
     if matches!(req, Request::Socket { .. } | Request::Accept { .. }) {
         // A descriptor must be free for the anchor before the service
         // makes the socket (or takes a connection off the queue): EMFILE
-        // here, as Linux's socket() and accept() reserve it first.
+        // here, as Linux's socket() and accept() reserve it first (accept
+        // holds its number already, fdslot.rs: this one is where the
+        // anchor arrives before it moves there).
         // SAFETY: duplicating our own fd, closed at once.
         let probe = unsafe { (real().fcntl)(c.fd, libc::F_DUPFD_CLOEXEC, 0) };
         if probe < 0 {

@@ -401,6 +401,7 @@ extern "C" fn atfork_parent() {
 }
 
 extern "C" fn atfork_child() {
+    crate::fdslot::forget_in_child();
     if let Some(s) = shim_any() {
         s.fds.unlock_after_fork();
         crate::callref::unlock_after_fork();

@@ -14,6 +14,7 @@ pub mod decision;
 pub mod driver;
 pub mod epoll;
 pub mod exports;
+pub mod fdslot;
 pub mod fdtable;
 pub mod forkmark;
 pub mod inherit;

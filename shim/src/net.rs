@@ -22,6 +22,7 @@ use proto::{Body, Request};
 use stack::{Domain, Errno, Instant, Readiness, RecvMeta, SockInfo, SockType, SocketHandle, Stack};
 
 use crate::client::{self, call};
+use crate::fdslot::FdSlot;
 
 // One per process, inside the Shim's Arc: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -91,25 +92,38 @@ impl Remote {
         )?
     }
 
-    /// accept(): the connection, its peer and its anchor.
+    /// accept(): the connection, its peer and its anchor, moved onto the
+    /// number `slot` reserved (fdslot.rs).
     pub fn accept(
         &self,
         h: SocketHandle,
         wait: bool,
         cloexec: bool,
+        slot: &mut FdSlot,
     ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
         if nothing_to_read(h, true) {
             return Err(Errno::EAGAIN);
         }
         let r = Request::Accept { id: id(h), wait };
-        call(&self.tun, &r, &[], cloexec, |rep, fd| match (rep, fd) {
-            (Ok(Body::Accepted { id, peer }), Some(fd)) => {
-                Ok((SocketHandle::from_u64(id), peer, fd))
+        let take = |slot: &mut FdSlot| {
+            call(&self.tun, &r, &[], cloexec, |rep, fd| match (rep, fd) {
+                (Ok(Body::Accepted { id, peer }), Some(fd)) => {
+                    Ok((SocketHandle::from_u64(id), peer, slot.fill(fd, cloexec)))
+                }
+                (Err(e), _) => Err(e),
+                (Ok(Body::Accepted { .. }), None) => Err(Errno::EMFILE),
+                _ => Err(Errno::EIO),
+            })?
+        };
+        match take(slot) {
+            // No number free for the anchor to arrive (call's probe): the
+            // reservation held the last one; give it to the anchor.
+            Err(Errno::EMFILE) if slot.fd() >= 0 => {
+                slot.give_up();
+                take(slot)
             }
-            (Err(e), _) => Err(e),
-            (Ok(Body::Accepted { .. }), None) => Err(Errno::EMFILE),
-            _ => Err(Errno::EIO),
-        })?
+            r => r,
+        }
     }
 
     /// Which of `fds` (received from another process) are anchors of the

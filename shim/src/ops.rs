@@ -13,6 +13,7 @@ use stack::{Domain, Errno, Readiness, SockType, SocketHandle};
 use crate::anchorwait::Role;
 use crate::callref::CallRef;
 use crate::driver::{shim, Shim};
+use crate::fdslot::FdSlot;
 use crate::fdtable::OpenFile;
 use crate::net::Net;
 use crate::real::real;
@@ -404,22 +405,27 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         return Err(libc::EINVAL);
     }
     let s = shim()?;
-    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
-        libc::SOCK_CLOEXEC
-    } else {
-        0
+    let cloexec = flags & libc::SOCK_CLOEXEC != 0;
+    // Linux reserves the descriptor before it takes a connection off the
+    // queue or waits for one (fdslot.rs): with no fd free, accept fails
+    // (EMFILE) and the connection stays queued for a later accept; a file
+    // opened while it waits takes the next number. In-process the number
+    // is held by the new anchor itself. (This thread's wake-up eventfd is
+    // made first, so it never sits between the program's fds.)
+    let mut slot = match &s.stack {
+        Net::Remote(_) => FdSlot::reserve()?,
+        _ => {
+            let _ = crate::wait::thread_evfd();
+            FdSlot::anchor(cloexec)?
+        }
     };
     // A shadow listener takes connections from the kernel's stack too.
-    if let Some(r) = crate::shadow_accept::accept(s, of, flags) {
+    if let Some(r) = crate::shadow_accept::accept(s, of, flags, &mut slot) {
         return r;
     }
-    // Linux reserves the descriptor before taking a connection off the
-    // queue: with no fd free, accept fails (EMFILE) and the connection
-    // stays queued for a later accept. (This thread's wake-up eventfd is
-    // made first, so it never sits between the program's fds.)
     if let Net::Remote(r) = &s.stack {
         let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
-            r.accept(of.handle, wait, cloexec != 0)
+            r.accept(of.handle, wait, cloexec, &mut slot)
         })?;
         let new = Arc::new(OpenFile::new(h, of.domain, of.ty, false));
         install(s, anchor, new.clone());
@@ -428,24 +434,12 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         }
         return Ok((anchor, peer));
     }
-    let _ = crate::wait::thread_evfd();
-    let anchor = crate::driver::new_anchor(cloexec != 0);
-    if anchor < 0 {
-        // SAFETY: reading this thread's errno.
-        return Err(unsafe { *libc::__errno_location() });
-    }
-    let (h, peer) = match blocking(s, of, of.is_nonblock(), true, |s, _| {
+    let (h, peer) = blocking(s, of, of.is_nonblock(), true, |s, _| {
         s.stack
             .local()
             .map_or(Err(Errno::EIO), |st| st.accept(of.handle))
-    }) {
-        Ok(v) => v,
-        Err(err) => {
-            // SAFETY: closing the anchor we just made.
-            unsafe { (real().close)(anchor) };
-            return Err(err);
-        }
-    };
+    })?;
+    let anchor = slot.fd();
     install(
         s,
         anchor,
@@ -456,6 +450,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
             flags & libc::SOCK_NONBLOCK != 0,
         )),
     );
+    slot.keep();
     Ok((anchor, peer))
 }
 

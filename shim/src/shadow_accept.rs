@@ -13,6 +13,7 @@ use std::sync::Arc;
 use stack::SockType;
 
 use crate::driver::Shim;
+use crate::fdslot::FdSlot;
 use crate::fdtable::OpenFile;
 use crate::loopback::{errno, shadow_fds, Reservation};
 use crate::ops::{self, R};
@@ -96,10 +97,16 @@ pub(crate) fn take_kernel_side(r: &mut Reservation) {
 }
 
 /// accept(2) on a shadow listener: the next connection from either stack,
-/// the older first. One from the kernel is handed over as that kernel
-/// socket (at the lowest free fd, with the caller's flags); ours as usual.
-/// `None`: `of` has no shadow listener (the caller accepts as before).
-pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)>> {
+/// the older first, at the number `slot` reserved. One from the kernel is
+/// handed over as that kernel socket (with the caller's flags); ours as
+/// usual. `None`: `of` has no shadow listener (the caller accepts as
+/// before).
+pub fn accept(
+    s: &Shim,
+    of: &OpenFile,
+    flags: i32,
+    slot: &mut FdSlot,
+) -> Option<R<(i32, SocketAddr)>> {
     if of.ty != SockType::Stream {
         return None;
     }
@@ -133,7 +140,7 @@ pub fn accept(s: &Shim, of: &OpenFile, flags: i32) -> Option<R<(i32, SocketAddr)
                     crate::wait::drain_token(held.as_ref().map_or(-1, |h| h.anchor()));
                 }
             }
-            if let Some(r) = accept_one(s, of, flags, cloexec, wait) {
+            if let Some(r) = accept_one(s, of, flags, cloexec, wait, slot) {
                 if wait && local {
                     s.unregister(of.handle, evfd);
                 }
@@ -170,6 +177,7 @@ fn accept_one(
     flags: i32,
     cloexec: bool,
     wait: bool,
+    slot: &mut FdSlot,
 ) -> Option<R<(i32, SocketAddr)>> {
     let kernel_first = {
         let mut g = of.kside.lock();
@@ -186,29 +194,26 @@ fn accept_one(
     };
     if kernel_first {
         let p = of.kside.lock().as_mut()?.pending.pop_front()?;
-        return Some(hand_over(p, flags, cloexec));
+        return Some(hand_over(p, flags, cloexec, slot));
     }
     match s.stack.remote() {
-        Some(r) => match r.accept(of.handle, wait, cloexec) {
+        Some(r) => match r.accept(of.handle, wait, cloexec, slot) {
             Ok((h, peer, anchor)) => Some(Ok(install_accepted(s, of, anchor, h, peer, flags))),
             Err(stack::Errno::EAGAIN) => None,
             Err(x) => Some(Err(x.0)),
         },
         None => {
+            // The slot's placeholder is the anchor (FdSlot::anchor).
             let st = s.stack.local()?;
-            let anchor = crate::driver::new_anchor(cloexec);
-            if anchor < 0 {
-                return Some(Err(errno()));
-            }
             let r = st.accept(of.handle);
             s.after_op();
             match r {
-                Ok((h, peer)) => Some(Ok(install_accepted(s, of, anchor, h, peer, flags))),
-                Err(x) => {
-                    // SAFETY: closing the anchor we just made.
-                    unsafe { (real().close)(anchor) };
-                    (x != stack::Errno::EAGAIN).then_some(Err(x.0))
+                Ok((h, peer)) => {
+                    let fd = install_accepted(s, of, slot.fd(), h, peer, flags);
+                    slot.keep();
+                    Some(Ok(fd))
                 }
+                Err(x) => (x != stack::Errno::EAGAIN).then_some(Err(x.0)),
             }
         }
     }
@@ -230,15 +235,17 @@ fn install_accepted(
     (anchor, peer)
 }
 
-/// A kernel-side connection becomes the program's: the lowest free fd,
-/// O_NONBLOCK and FD_CLOEXEC as accept4's flags say.
-fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
+/// A kernel-side connection becomes the program's: at the reserved
+/// number, O_NONBLOCK and FD_CLOEXEC as accept4's flags say.
+fn hand_over(p: Pending, flags: i32, cloexec: bool, slot: &mut FdSlot) -> R<(i32, SocketAddr)> {
     let real = real();
     let cmd = if cloexec {
         libc::F_DUPFD_CLOEXEC
     } else {
         libc::F_DUPFD
     };
+    // Off the protected number first, as its own fd (the slot's dup3
+    // then moves it onto the reserved number).
     let fd = {
         let _alloc = crate::driver::FD_ALLOC.lock();
         // SAFETY: fcntl on our own fd.
@@ -249,6 +256,7 @@ fn hand_over(p: Pending, flags: i32, cloexec: bool) -> R<(i32, SocketAddr)> {
     if fd < 0 {
         return Err(err);
     }
+    let fd = slot.fill(fd, cloexec);
     if flags & libc::SOCK_NONBLOCK == 0 {
         // SAFETY: fcntl on the new fd.
         unsafe {

@@ -25,6 +25,11 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
         driver::forget_inherited(fd);
     } else if foreign_process() {
         // A vfork child: its close is its own.
+    } else if crate::fdslot::is_reserved(fd) {
+        // Reserved by an accept in progress, not installed yet (Linux:
+        // no file at that number).
+        set_errno(libc::EBADF);
+        return -1;
     } else if ours(fd).is_some() {
         let h = catch_unwind(AssertUnwindSafe(|| ops::release(fd)))
             .ok()
@@ -209,6 +214,11 @@ fn dup_onto(old: c_int, new: c_int, dup_real: impl FnOnce() -> c_int) -> c_int {
             driver::forget_inherited(new);
         }
         return r;
+    }
+    if crate::fdslot::is_reserved(new) {
+        // Linux's do_dup2: a number reserved but not installed is busy.
+        set_errno(libc::EBUSY);
+        return -1;
     }
     let src = ours(old);
     let r = dup_real();
