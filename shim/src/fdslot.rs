@@ -3,7 +3,7 @@
 //! `get_unused_fd_flags` before it blocks and puts the new socket there
 //! with `fd_install` at the end, so a file another thread opens while
 //! accept waits gets the next number, and the connection the lowest one
-//! free at the call's start. (c-test 300_accept_reserved_fd.)
+//! free at the call's start. (c-test 298_accept_reserved_fd.)
 //!
 //! The number is held by a placeholder: in-process the new connection's
 //! anchor itself (made before the wait, it becomes the program's fd); with
