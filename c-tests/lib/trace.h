@@ -167,6 +167,46 @@ int ct_recv_fd(int via);
 // data and the sender.
 void t_recvfrom(const char *what, int fd, int ms);
 
+// ---- more than one process (procs.c) ----------------------------------------
+
+// fflush(stdout), then fork (or die): the child's pid, 0 in the child.
+pid_t ct_fork(void);
+// pipe2(go, O_CLOEXEC) or die: the parent's "go" to a child.
+void ct_go_pipe(int go[2]);
+// In the child: wait for the parent's ct_go on rd (_exit(1) if it is gone).
+void ct_wait_go(int rd);
+// In the parent: fflush(stdout), then the go byte on wr.
+void ct_go(int wr);
+// waitpid, then print "child exited: N" (-1 if it did not exit normally).
+void ct_wait_child(pid_t pid);
+// Exec this program again as `argv0 exec FD`; never returns (_exit(127)).
+void ct_exec_self(const char *argv0, int fd) __attribute__((noreturn));
+// The FD given by ct_exec_self in an image it started, else -1.
+int ct_exec_arg(int argc, char **argv);
+// Wait up to 3 s for n bytes on a connection, recv them (64 at most) and
+// print "who: recv", "who: data" and "who: getpeername"; returns recv's.
+long t_recv_shown(const char *who, int fd, int n);
+// Send msg to an echo peer ("who: send"), then t_recv_shown the echo.
+void t_echo(const char *who, int fd, const char *msg);
+
+// ---- int socket options as a table (sockopt.c) ------------------------------
+
+// Print "what = V" (" len L" if not an int's), or "what = -1 ENAME".
+void t_getint(const char *what, int fd, int level, int name);
+// setsockopt of int v, printed as T_CALL(what).
+void t_setint(const char *what, int fd, int level, int name, int v);
+// One row of a script: a get (set 0) or a set of value.
+struct ct_opt {
+	int set;
+	const char *what;
+	int level, name, value;
+};
+#define CT_GET(what, level, name) { 0, (what), (level), (name), 0 }
+#define CT_SET(what, level, name, v) { 1, (what), (level), (name), (v) }
+// Run the rows on fd, in order.
+void t_opts(int fd, const struct ct_opt *rows, size_t n);
+#define T_OPTS(fd, rows) t_opts((fd), (rows), sizeof(rows) / sizeof(rows)[0])
+
 // ---- control messages ----------------------------------------------------
 
 // Print every control message of a received msghdr, in order, one line

@@ -13,63 +13,51 @@
 
 #define P 21930
 
-static void get(const char *what, int fd, int level, int opt)
-{
-	int v = -7;
-	socklen_t len = sizeof v;
-	errno = 0;
-	int rc = getsockopt(fd, level, opt, &v, &len);
-	if (rc < 0)
-		t_log("%s = -1 %s", what, t_errname(errno));
-	else
-		t_log("%s = %d len %u", what, v, (unsigned)len);
-}
-
-static void set(const char *what, int fd, int level, int opt, int v)
-{
-	T_CALL(what, setsockopt(fd, level, opt, &v, sizeof v));
-}
+// IPPROTO_IPV6 options both socket types take (before bind).
+static const struct ct_opt ipv6_opts[] = {
+	CT_GET("V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY),
+	CT_SET("set V6ONLY 5", IPPROTO_IPV6, IPV6_V6ONLY, 5),
+	CT_GET("V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY),
+	CT_SET("set V6ONLY 0", IPPROTO_IPV6, IPV6_V6ONLY, 0),
+	CT_GET("UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS),
+	CT_SET("set UNICAST_HOPS 9", IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9),
+	CT_GET("UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS),
+	CT_SET("set UNICAST_HOPS 256", IPPROTO_IPV6, IPV6_UNICAST_HOPS, 256),
+	CT_SET("set UNICAST_HOPS -2", IPPROTO_IPV6, IPV6_UNICAST_HOPS, -2),
+	CT_SET("set UNICAST_HOPS -1", IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1),
+	CT_GET("UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS),
+	CT_GET("TCLASS", IPPROTO_IPV6, IPV6_TCLASS),
+	CT_SET("set TCLASS 0xff", IPPROTO_IPV6, IPV6_TCLASS, 0xff),
+	CT_GET("TCLASS", IPPROTO_IPV6, IPV6_TCLASS),
+	CT_SET("set TCLASS -1", IPPROTO_IPV6, IPV6_TCLASS, -1),
+	CT_GET("TCLASS", IPPROTO_IPV6, IPV6_TCLASS),
+	CT_SET("set TCLASS 256", IPPROTO_IPV6, IPV6_TCLASS, 256),
+	CT_GET("RECVPKTINFO", IPPROTO_IPV6, IPV6_RECVPKTINFO),
+	CT_SET("set RECVPKTINFO 1", IPPROTO_IPV6, IPV6_RECVPKTINFO, 1),
+	CT_GET("RECVPKTINFO", IPPROTO_IPV6, IPV6_RECVPKTINFO),
+	CT_SET("set MULTICAST_HOPS 3", IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 3),
+	CT_GET("MULTICAST_HOPS", IPPROTO_IPV6, IPV6_MULTICAST_HOPS),
+	CT_SET("set MULTICAST_LOOP 2", IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 2),
+	CT_SET("set MULTICAST_LOOP 0", IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0),
+	CT_GET("MULTICAST_LOOP", IPPROTO_IPV6, IPV6_MULTICAST_LOOP),
+};
 
 static void common(int fd)
 {
-	get("V6ONLY", fd, IPPROTO_IPV6, IPV6_V6ONLY);
-	set("set V6ONLY 5", fd, IPPROTO_IPV6, IPV6_V6ONLY, 5);
-	get("V6ONLY", fd, IPPROTO_IPV6, IPV6_V6ONLY);
-	set("set V6ONLY 0", fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
-	get("UNICAST_HOPS", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
-	set("set UNICAST_HOPS 9", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
-	get("UNICAST_HOPS", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
-	set("set UNICAST_HOPS 256", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 256);
-	set("set UNICAST_HOPS -2", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -2);
-	set("set UNICAST_HOPS -1", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1);
-	get("UNICAST_HOPS", fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
-	get("TCLASS", fd, IPPROTO_IPV6, IPV6_TCLASS);
-	set("set TCLASS 0xff", fd, IPPROTO_IPV6, IPV6_TCLASS, 0xff);
-	get("TCLASS", fd, IPPROTO_IPV6, IPV6_TCLASS);
-	set("set TCLASS -1", fd, IPPROTO_IPV6, IPV6_TCLASS, -1);
-	get("TCLASS", fd, IPPROTO_IPV6, IPV6_TCLASS);
-	set("set TCLASS 256", fd, IPPROTO_IPV6, IPV6_TCLASS, 256);
-	get("RECVPKTINFO", fd, IPPROTO_IPV6, IPV6_RECVPKTINFO);
-	set("set RECVPKTINFO 1", fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-	get("RECVPKTINFO", fd, IPPROTO_IPV6, IPV6_RECVPKTINFO);
-	set("set MULTICAST_HOPS 3", fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 3);
-	get("MULTICAST_HOPS", fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS);
-	set("set MULTICAST_LOOP 2", fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 2);
-	set("set MULTICAST_LOOP 0", fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
-	get("MULTICAST_LOOP", fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP);
+	T_OPTS(fd, ipv6_opts);
 	short s = 1;
 	T_CALL("set V6ONLY optlen 2", setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &s, sizeof s));
 	unsigned char one = 0;
 	socklen_t l1 = 1;
 	T_CALL("get UNICAST_HOPS into 1 byte", getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &one, &l1));
 	t_log("  byte %u len %u", one, (unsigned)l1);
-	get("unknown option 9999", fd, IPPROTO_IPV6, 9999);
-	set("set IP_TTL 7 (IPPROTO_IP on AF_INET6)", fd, IPPROTO_IP, IP_TTL, 7);
-	get("IP_TTL", fd, IPPROTO_IP, IP_TTL);
+	t_getint("unknown option 9999", fd, IPPROTO_IPV6, 9999);
+	t_setint("set IP_TTL 7 (IPPROTO_IP on AF_INET6)", fd, IPPROTO_IP, IP_TTL, 7);
+	t_getint("IP_TTL", fd, IPPROTO_IP, IP_TTL);
 	struct sockaddr_in6 a = ct_addr6("::", 0);
 	T_CALL("bind [::]:0", bind(fd, (struct sockaddr *)&a, sizeof a));
-	set("set V6ONLY after bind", fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	get("V6ONLY", fd, IPPROTO_IPV6, IPV6_V6ONLY);
+	t_setint("set V6ONLY after bind", fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+	t_getint("V6ONLY", fd, IPPROTO_IPV6, IPV6_V6ONLY);
 }
 
 int main(void)
@@ -84,13 +72,13 @@ int main(void)
 	close(u);
 	t_log("-- AF_INET tcp");
 	int f = socket(AF_INET, SOCK_STREAM, 0);
-	set("set V6ONLY", f, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	get("V6ONLY", f, IPPROTO_IPV6, IPV6_V6ONLY);
+	t_setint("set V6ONLY", f, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+	t_getint("V6ONLY", f, IPPROTO_IPV6, IPV6_V6ONLY);
 	close(f);
 	t_log("-- AF_INET udp");
 	f = socket(AF_INET, SOCK_DGRAM, 0);
-	set("set UNICAST_HOPS", f, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 1);
-	get("UNICAST_HOPS", f, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+	t_setint("set UNICAST_HOPS", f, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 1);
+	t_getint("UNICAST_HOPS", f, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
 	close(f);
 	return 0;
 }

@@ -13,68 +13,60 @@
 
 #define P 22790
 
-static void getint(const char *what, int fd, int level, int name)
-{
-	int v = -7;
-	socklen_t l = sizeof v;
-	if (getsockopt(fd, level, name, &v, &l) < 0)
-		t_log("%s = -1 %s", what, t_errname(errno));
-	else
-		t_log("%s = %d", what, v);
-}
+static const struct ct_opt udp6_opts[] = {
+	CT_GET("IPV6_MTU_DISCOVER", IPPROTO_IPV6, IPV6_MTU_DISCOVER),
+	CT_SET("set IPV6_MTU_DISCOVER 5", IPPROTO_IPV6, IPV6_MTU_DISCOVER, 5),
+	CT_GET("IPV6_MTU_DISCOVER", IPPROTO_IPV6, IPV6_MTU_DISCOVER),
+	CT_SET("set IPV6_MTU_DISCOVER 6", IPPROTO_IPV6, IPV6_MTU_DISCOVER, 6),
+	CT_SET("set IPV6_MTU_DISCOVER 1", IPPROTO_IPV6, IPV6_MTU_DISCOVER, 1),
+	CT_GET("IPV6_MTU unconnected", IPPROTO_IPV6, IPV6_MTU),
+	CT_SET("set IPV6_MTU 1000", IPPROTO_IPV6, IPV6_MTU, 1000),
+	CT_SET("set IPV6_MTU 1280", IPPROTO_IPV6, IPV6_MTU, 1280),
+	CT_SET("set IPV6_MTU 0", IPPROTO_IPV6, IPV6_MTU, 0),
+	CT_GET("IPV6_MULTICAST_IF", IPPROTO_IPV6, IPV6_MULTICAST_IF),
+	CT_SET("set IPV6_MULTICAST_IF 1", IPPROTO_IPV6, IPV6_MULTICAST_IF, 1),
+	CT_GET("IPV6_MULTICAST_IF", IPPROTO_IPV6, IPV6_MULTICAST_IF),
+	CT_SET("set IPV6_MULTICAST_IF 999", IPPROTO_IPV6, IPV6_MULTICAST_IF, 999),
+	CT_SET("set IPV6_MULTICAST_IF 0", IPPROTO_IPV6, IPV6_MULTICAST_IF, 0),
+	CT_GET("IPV6_DONTFRAG", IPPROTO_IPV6, IPV6_DONTFRAG),
+};
 
-#define SET(what, fd, level, name, v)                                              \
-	do {                                                                       \
-		int v_ = (v);                                                      \
-		T_CALL(what, setsockopt(fd, level, name, &v_, sizeof v_));         \
-	} while (0)
+static const struct ct_opt tcp6_opts[] = {
+	CT_GET("tcp IPV6_MTU_DISCOVER", IPPROTO_IPV6, IPV6_MTU_DISCOVER),
+	CT_GET("tcp IPV6_MULTICAST_IF", IPPROTO_IPV6, IPV6_MULTICAST_IF),
+	CT_SET("tcp set IPV6_MULTICAST_IF 1", IPPROTO_IPV6, IPV6_MULTICAST_IF, 1),
+	CT_SET("tcp set IPV6_DONTFRAG 1", IPPROTO_IPV6, IPV6_DONTFRAG, 1),
+	CT_GET("tcp IPV6_DONTFRAG", IPPROTO_IPV6, IPV6_DONTFRAG),
+};
 
 static char big[2000];
 
 int main(void)
 {
 	int u = T_CALL("udp6 socket", socket(AF_INET6, SOCK_DGRAM, 0));
-	getint("IPV6_MTU_DISCOVER", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER);
-	SET("set IPV6_MTU_DISCOVER 5", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER, 5);
-	getint("IPV6_MTU_DISCOVER", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER);
-	SET("set IPV6_MTU_DISCOVER 6", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER, 6);
-	SET("set IPV6_MTU_DISCOVER 1", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER, 1);
-	getint("IPV6_MTU unconnected", u, IPPROTO_IPV6, IPV6_MTU);
-	SET("set IPV6_MTU 1000", u, IPPROTO_IPV6, IPV6_MTU, 1000);
-	SET("set IPV6_MTU 1280", u, IPPROTO_IPV6, IPV6_MTU, 1280);
-	SET("set IPV6_MTU 0", u, IPPROTO_IPV6, IPV6_MTU, 0);
-	getint("IPV6_MULTICAST_IF", u, IPPROTO_IPV6, IPV6_MULTICAST_IF);
-	SET("set IPV6_MULTICAST_IF 1", u, IPPROTO_IPV6, IPV6_MULTICAST_IF, 1);
-	getint("IPV6_MULTICAST_IF", u, IPPROTO_IPV6, IPV6_MULTICAST_IF);
-	SET("set IPV6_MULTICAST_IF 999", u, IPPROTO_IPV6, IPV6_MULTICAST_IF, 999);
-	SET("set IPV6_MULTICAST_IF 0", u, IPPROTO_IPV6, IPV6_MULTICAST_IF, 0);
-	getint("IPV6_DONTFRAG", u, IPPROTO_IPV6, IPV6_DONTFRAG);
+	T_OPTS(u, udp6_opts);
 
 	struct sockaddr_in6 to = ct_addr6(PEER_IP6, P);
 	T_CALL("sendto 2000", sendto(u, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to));
-	SET("set IPV6_DONTFRAG 1", u, IPPROTO_IPV6, IPV6_DONTFRAG, 1);
-	getint("IPV6_DONTFRAG", u, IPPROTO_IPV6, IPV6_DONTFRAG);
+	t_setint("set IPV6_DONTFRAG 1", u, IPPROTO_IPV6, IPV6_DONTFRAG, 1);
+	t_getint("IPV6_DONTFRAG", u, IPPROTO_IPV6, IPV6_DONTFRAG);
 	T_CALL("sendto 2000 DONTFRAG", sendto(u, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to));
 	T_CALL("sendto 1400 DONTFRAG", sendto(u, big, 1400, 0, (struct sockaddr *)&to, sizeof to));
-	SET("set IPV6_DONTFRAG 0", u, IPPROTO_IPV6, IPV6_DONTFRAG, 0);
-	SET("set IPV6_MTU_DISCOVER DO", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);
+	t_setint("set IPV6_DONTFRAG 0", u, IPPROTO_IPV6, IPV6_DONTFRAG, 0);
+	t_setint("set IPV6_MTU_DISCOVER DO", u, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);
 	T_CALL("sendto 2000 DO", sendto(u, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to));
 	T_CALL("connect peer", connect(u, (struct sockaddr *)&to, sizeof to));
-	getint("IPV6_MTU to the peer", u, IPPROTO_IPV6, IPV6_MTU);
+	t_getint("IPV6_MTU to the peer", u, IPPROTO_IPV6, IPV6_MTU);
 	close(u);
 
 	u = T_CALL("udp6 socket", socket(AF_INET6, SOCK_DGRAM, 0));
 	struct sockaddr_in6 lo = ct_addr6("::1", P + 5);
 	T_CALL("connect ::1", connect(u, (struct sockaddr *)&lo, sizeof lo));
-	getint("IPV6_MTU to ::1", u, IPPROTO_IPV6, IPV6_MTU);
+	t_getint("IPV6_MTU to ::1", u, IPPROTO_IPV6, IPV6_MTU);
 	close(u);
 
 	int t = T_CALL("tcp6 socket", socket(AF_INET6, SOCK_STREAM, 0));
-	getint("tcp IPV6_MTU_DISCOVER", t, IPPROTO_IPV6, IPV6_MTU_DISCOVER);
-	getint("tcp IPV6_MULTICAST_IF", t, IPPROTO_IPV6, IPV6_MULTICAST_IF);
-	SET("tcp set IPV6_MULTICAST_IF 1", t, IPPROTO_IPV6, IPV6_MULTICAST_IF, 1);
-	SET("tcp set IPV6_DONTFRAG 1", t, IPPROTO_IPV6, IPV6_DONTFRAG, 1);
-	getint("tcp IPV6_DONTFRAG", t, IPPROTO_IPV6, IPV6_DONTFRAG);
+	T_OPTS(t, tcp6_opts);
 	struct ipv6_mreq m;
 	memset(&m, 0, sizeof m);
 	inet_pton(AF_INET6, "ff02::1234", &m.ipv6mr_multiaddr);
@@ -85,21 +77,21 @@ int main(void)
 
 	int v4 = T_CALL("udp4 socket", socket(AF_INET, SOCK_DGRAM, 0));
 	struct sockaddr_in to4 = ct_addr(PEER_IP, P);
-	getint("IP_MTU unconnected", v4, IPPROTO_IP, IP_MTU);
-	SET("set IP_MTU_DISCOVER DO", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
+	t_getint("IP_MTU unconnected", v4, IPPROTO_IP, IP_MTU);
+	t_setint("set IP_MTU_DISCOVER DO", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
 	T_CALL("sendto4 2000 DO", sendto(v4, big, sizeof big, 0, (struct sockaddr *)&to4, sizeof to4));
 	T_CALL("sendto4 1400 DO", sendto(v4, big, 1400, 0, (struct sockaddr *)&to4, sizeof to4));
-	SET("set IP_MTU_DISCOVER PROBE", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE);
+	t_setint("set IP_MTU_DISCOVER PROBE", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE);
 	T_CALL("sendto4 2000 PROBE", sendto(v4, big, sizeof big, 0, (struct sockaddr *)&to4, sizeof to4));
-	SET("set IP_MTU_DISCOVER WANT", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_WANT);
+	t_setint("set IP_MTU_DISCOVER WANT", v4, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_WANT);
 	T_CALL("sendto4 2000 WANT", sendto(v4, big, sizeof big, 0, (struct sockaddr *)&to4, sizeof to4));
 	T_CALL("connect peer", connect(v4, (struct sockaddr *)&to4, sizeof to4));
-	getint("IP_MTU to the peer", v4, IPPROTO_IP, IP_MTU);
+	t_getint("IP_MTU to the peer", v4, IPPROTO_IP, IP_MTU);
 	close(v4);
 	v4 = T_CALL("udp4 socket", socket(AF_INET, SOCK_DGRAM, 0));
 	struct sockaddr_in lo4 = ct_addr("127.0.0.1", P + 5);
 	T_CALL("connect 127.0.0.1", connect(v4, (struct sockaddr *)&lo4, sizeof lo4));
-	getint("IP_MTU to 127.0.0.1", v4, IPPROTO_IP, IP_MTU);
+	t_getint("IP_MTU to 127.0.0.1", v4, IPPROTO_IP, IP_MTU);
 	close(v4);
 	return 0;
 }

@@ -32,11 +32,7 @@ static void serve_kernel_client(const char *who, int l, int port)
 	int c = accept(l, NULL, NULL);
 	t_ret("accept", c, errno);
 	if (c >= 0) {
-		char b[16];
-		ct_wait_bytes(c, 6, 3000);
-		long m = recv(c, b, sizeof b, 0);
-		t_data("  got", b, m);
-		t_peername("  peer", c);
+		t_recv_shown(who, c, 6);
 		send(c, "ok", 2, MSG_NOSIGNAL);
 		close(c);
 		t_log("%s: the kernel client got %d bytes", who, ks_next(k));
@@ -60,12 +56,9 @@ static void bind_lo(int fd, int port)
 // fork; the child waits for the parent's go, accepts a kernel client.
 static pid_t child_serves(int l, int go, int port)
 {
-	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = ct_fork();
 	if (pid == 0) {
-		char b;
-		if (read(go, &b, 1) != 1)
-			_exit(1);
+		ct_wait_go(go);
 		serve_kernel_client("child", l, port);
 		fflush(stdout);
 		_exit(0);
@@ -73,18 +66,11 @@ static pid_t child_serves(int l, int go, int port)
 	return pid;
 }
 
-static void wait_child(pid_t pid)
-{
-	int st = 0;
-	waitpid(pid, &st, 0);
-	t_log("child exited: %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
 int main(int argc, char **argv)
 {
 	ks_main(argc, argv);
-	if (argc == 3 && !strcmp(argv[1], "exec")) {
-		int l = atoi(argv[2]);
+	int l = ct_exec_arg(argc, argv);
+	if (l >= 0) {
 		t_log("-- the exec'd image");
 		kernel_bind(P, 0);
 		serve_kernel_client("exec'd", l, P);
@@ -93,17 +79,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int go[2];
-	if (pipe2(go, O_CLOEXEC) < 0)
-		ct_die("pipe");
+	ct_go_pipe(go);
 
 	t_log("-- bound before fork, listen after it in the parent");
-	int l = tcp_socket();
+	l = tcp_socket();
 	bind_lo(l, P + 1);
 	pid_t pid = child_serves(l, go[0], P + 1);
 	T_CALL("parent: listen", listen(l, 8));
-	if (write(go[1], "g", 1) != 1)
-		ct_die("write");
-	wait_child(pid);
+	ct_go(go[1]);
+	ct_wait_child(pid);
 	close(l);
 
 	t_log("-- socket before fork, bind and listen after it in the parent");
@@ -111,29 +95,21 @@ int main(int argc, char **argv)
 	pid = child_serves(l, go[0], P + 2);
 	bind_lo(l, P + 2);
 	T_CALL("parent: listen", listen(l, 8));
-	if (write(go[1], "g", 1) != 1)
-		ct_die("write");
-	wait_child(pid);
+	ct_go(go[1]);
+	ct_wait_child(pid);
 	close(l);
 
 	t_log("-- a listener inherited across fork + exec");
 	l = tcp_socket();
 	bind_lo(l, P);
 	T_CALL("listen", listen(l, 8));
-	fflush(stdout);
-	pid = fork();
+	pid = ct_fork();
 	if (pid == 0) {
-		char b, num[16];
-		if (read(go[0], &b, 1) != 1) // the parent closed its copy
-			_exit(1);
-		snprintf(num, sizeof num, "%d", l);
-		execl("/proc/self/exe", argv[0], "exec", num, (char *)NULL);
-		_exit(127);
+		ct_wait_go(go[0]); // the parent closed its copy
+		ct_exec_self(argv[0], l);
 	}
 	T_CALL("parent: close its copy", close(l));
-	fflush(stdout);
-	if (write(go[1], "g", 1) != 1)
-		ct_die("write");
-	wait_child(pid);
+	ct_go(go[1]);
+	ct_wait_child(pid);
 	return 0;
 }

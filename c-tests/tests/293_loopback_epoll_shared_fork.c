@@ -22,22 +22,15 @@ int main(int argc, char **argv)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = 42}, out[4];
 	T_CALL("epoll_ctl ADD", epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
 	int go[2];
-	if (pipe2(go, O_CLOEXEC) < 0)
-		ct_die("pipe");
-	fflush(stdout);
-	pid_t pid = fork();
+	ct_go_pipe(go);
+	pid_t pid = ct_fork();
 	if (pid == 0) {
-		char b[8];
-		if (read(go[0], b, 1) != 1)
-			_exit(1);
+		ct_wait_go(go[0]);
 		int n = epoll_wait(ep, out, 4, 3000);
 		t_ret("child: epoll_wait", n, errno);
 		for (int i = 0; i < n; i++)
 			t_log("  events %s data %u", t_pollstr(out[i].events), out[i].data.u32);
-		long m = recv(fd, b, sizeof b, 0);
-		t_ret("child: recv", m, errno);
-		t_data("  data", b, m > 0 ? m : 0);
-		t_peername("child: getpeername", fd);
+		t_recv_shown("child", fd, 4);
 		T_CALL("child: send", send(fd, "pong", 4, MSG_NOSIGNAL));
 		fflush(stdout);
 		_exit(0);
@@ -51,17 +44,9 @@ int main(int argc, char **argv)
 	// The echo is there before the child looks.
 	p.events = POLLIN;
 	T_CALL("parent: poll (echo)", poll(&p, 1, 3000));
-	fflush(stdout);
-	if (write(go[1], "g", 1) != 1)
-		ct_die("write");
-	int st = 0;
-	waitpid(pid, &st, 0);
-	t_log("child exited: %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	ct_wait_bytes(fd, 4, 3000);
-	char b[8];
-	long m = recv(fd, b, sizeof b, 0);
-	t_ret("parent: recv (the child's pong, echoed)", m, errno);
-	t_data("  data", b, m > 0 ? m : 0);
+	ct_go(go[1]);
+	ct_wait_child(pid);
+	t_recv_shown("parent (the child's pong, echoed)", fd, 4);
 	close(fd);
 	close(ep);
 	ks_stop(k);
