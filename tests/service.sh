@@ -3,7 +3,8 @@
 # once for one device exactly one runs (the bind of the abstract name
 # decides) and the others leave with code 3; it exits by itself once idle;
 # started without --foreground it detaches and the starter gets 0 at once;
-# a missing device is one line on stderr and code 4.
+# a missing device is one line on stderr and code 4; a program past its
+# per-client socket cap gets EMFILE while another program does not.
 source "$(dirname "$0")/lib.sh"
 D=$ROOT/target/release/sockshimd
 [ -x "$D" ] || fail "missing $D (cargo build --release -p service)"
@@ -49,3 +50,38 @@ ip netns exec "$NS" env SOCKSHIM_TUN=nodev0 "$D" 2>"$WORK/nodev"; c=$?
 [ $c = 4 ] || fail "missing device: code $c, want 4"
 [ "$(wc -l <"$WORK/nodev")" = 1 ] && grep -q "nodev0" "$WORK/nodev" || fail "missing device: $(cat "$WORK/nodev")"
 pass "a missing device: one line ($(cat "$WORK/nodev" | cut -c1-60)...) and code 4"
+
+# Per-client limits, as the program sees them: the service started by a
+# program with SOCKSHIM_CLIENT_MAX_SOCKETS=6 gives its seventh socket()
+# EMFILE; a second program (another client) still gets sockets, and a
+# kernel client can still talk to the first program's listener.
+cat >"$WORK/caps.py" <<'PY'
+import errno, socket, sys, time
+l = socket.socket(); l.bind(("10.7.0.2", 7300)); l.listen(8)
+held = [l]
+try:
+    while len(held) < 100:
+        held.append(socket.socket())
+    print("no cap", flush=True)
+except OSError as e:
+    print("socket %d: %s" % (len(held) + 1, errno.errorcode[e.errno]), flush=True)
+held.pop().close()
+c, _ = l.accept()
+c.sendall(c.recv(16).upper()); c.close()
+PY
+cat >"$WORK/other.py" <<'PY'
+import socket
+s = [socket.socket() for _ in range(6)]
+print("other client: %d sockets" % len(s), flush=True)
+PY
+bg shimmed env SOCKSHIM_MODE=service SOCKSHIM_IDLE_MS=2000 SOCKSHIM_CLIENT_MAX_SOCKETS=6 \
+  python3 "$WORK/caps.py" >"$WORK/caps.out" 2>&1
+wait_file "$WORK/caps.out" || fail "caps: no output"
+grep -q "^socket 7: EMFILE$" "$WORK/caps.out" || fail "caps: $(cat "$WORK/caps.out")"
+shimmed env SOCKSHIM_MODE=service python3 "$WORK/other.py" >"$WORK/other.out" 2>&1
+grep -q "other client: 6 sockets" "$WORK/other.out" || fail "another client: $(cat "$WORK/other.out")"
+got=$(in_ns python3 -c '
+import socket; s = socket.create_connection(("10.7.0.2", 7300), timeout=5)
+s.sendall(b"hello"); print(s.recv(16).decode())')
+[ "$got" = HELLO ] || fail "the capped program's listener: '$got'"
+pass "per-client cap: socket 7 of 6 is EMFILE; another client gets its own 6; the capped program still serves"

@@ -15,10 +15,8 @@ use stack::hash::{FastMap, FastSet};
 use stack::{Errno, Instant, Readiness, SocketHandle, Stack};
 
 use crate::anchor;
+use crate::limits::{Limits, SbCharge};
 use crate::region::Region;
-
-/// Most sockets one client may hold (Linux's answer past its limit).
-pub const MAX_SOCKETS_PER_CLIENT: usize = 65_536;
 
 /// One socket: the service's end of its anchor, and who waits for what.
 pub struct SockEntry {
@@ -57,6 +55,10 @@ pub struct SockEntry {
     /// the kernel socket it became, and `moved` is set.
     kside: Vec<OwnedFd>,
     moved: bool,
+    /// The buffer bytes this socket reserves (SO_SNDBUF + SO_RCVBUF),
+    /// charged to the client that made it (limits.rs).
+    sb_charged: u64,
+    sb_owner: SbCharge,
 }
 
 /// One client connection's rights.
@@ -71,6 +73,8 @@ pub struct Session {
     pub region: Option<Rc<Region>>,
     /// The loop's key for this client's connection (its fd).
     pub key: RawFd,
+    /// The buffer bytes the sockets this client made reserve (limits.rs).
+    pub sb: SbCharge,
 }
 
 pub struct Core {
@@ -99,6 +103,8 @@ pub struct Core {
     /// The time of the request or loop turn being served (for the stack
     /// calls the receive rings make).
     pub clock: Instant,
+    /// What one client may hold (limits.rs).
+    pub limits: Limits,
 }
 
 /// How long one read of the namespace's sysctls stands for `Socket`.
@@ -127,6 +133,7 @@ impl Core {
             scratch: vec![0; proto::MAX_DATA],
             posts_refused: 0,
             clock: Instant::from_micros(0),
+            limits: Limits::default(),
         }
     }
 
@@ -175,8 +182,11 @@ impl Core {
                 nonblock: false,
                 kside: Vec::new(),
                 moved: false,
+                sb_charged: 0,
+                sb_owner: sess.sb.clone(),
             },
         );
+        self.sb_recharge(id);
         sess.attached.insert(id);
         self.publish(id);
         Ok(b)
@@ -188,6 +198,7 @@ impl Core {
         self.connecting.remove(&id);
         let _ = self.rx_close(id);
         if let Some(e) = self.socks.remove(&id) {
+            e.sb_owner.change(e.sb_charged, 0);
             for v in &e.views {
                 v.write_slot(id, None);
             }
@@ -528,8 +539,8 @@ impl Core {
                 ty,
                 protocol,
             } => {
-                if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
-                    return (Err(Errno::EMFILE), None);
+                if let Err(e) = self.admit(sess, 0) {
+                    return (Err(e), None);
                 }
                 // As Linux, the namespace's sysctls count from the next
                 // socket on (see Stack::set_sysctl).
@@ -546,6 +557,9 @@ impl Core {
                     Ok(h) => h,
                     Err(e) => return (Err(e), None),
                 };
+                if let Err(e) = self.admit_new(sess, now, h) {
+                    return (Err(e), None);
+                }
                 return match self.anchor_new(sess, h) {
                     Ok(b) => (Ok(Body::Socket { id: h.as_u64() }), Some(b)),
                     Err(e) => {
@@ -586,6 +600,7 @@ impl Core {
                         .is_some_and(|e| anchor::hung_up(e.anchor.as_fd()));
                     if gone {
                         self.close_socket(now, id);
+                        sess.attached.remove(&id);
                     } else if last {
                         self.release_view(sess, id);
                     }
@@ -604,17 +619,18 @@ impl Core {
                     .map(|_| Body::None)
             }
             Request::Accept { id, wait } => {
-                let r = self.check(sess, id).and_then(|h| self.stack.accept(h));
+                // Past a cap the connection stays queued (Linux's accept
+                // finds no descriptor before it dequeues).
+                let r = self.check(sess, id).and_then(|h| {
+                    self.admit_accept(sess, h)?;
+                    self.stack.accept(h)
+                });
                 self.waited(id, wait, Readiness::IN, &r);
                 let (nh, peer) = match r {
                     Ok(v) => v,
                     Err(e) => return (Err(e), None),
                 };
                 self.sync_token(id);
-                if sess.attached.len() >= MAX_SOCKETS_PER_CLIENT {
-                    let _ = self.stack.close(now, nh);
-                    return (Err(Errno::EMFILE), None);
-                }
                 return match self.anchor_new(sess, nh) {
                     Ok(b) => (
                         Ok(Body::Accepted {
@@ -790,6 +806,18 @@ impl Core {
                 if lowat && r.is_ok() {
                     self.rx_lowat(id);
                 }
+                if level == libc::SOL_SOCKET
+                    && matches!(
+                        name,
+                        libc::SO_SNDBUF
+                            | libc::SO_RCVBUF
+                            | libc::SO_SNDBUFFORCE
+                            | libc::SO_RCVBUFFORCE
+                    )
+                    && r.is_ok()
+                {
+                    self.sb_recharge(id);
+                }
                 r
             }
             Request::Getsockopt {
@@ -919,4 +947,8 @@ mod tests;
 
 #[cfg(test)]
 mod region_tests;
+
+mod charge;
+#[cfg(test)]
+mod limit_tests;
 mod rx;

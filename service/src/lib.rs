@@ -9,6 +9,7 @@ pub mod core;
 pub mod cpus;
 pub mod device;
 pub mod idle;
+pub mod limits;
 pub mod listener;
 pub mod pace;
 pub mod region;

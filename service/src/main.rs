@@ -22,6 +22,13 @@ fn main() {
             std::process::exit(EXIT_CONFIG);
         }
     };
+    let limits = match service::limits::Limits::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(l) => l,
+        Err(msg) => {
+            eprintln!("sockshimd: bad configuration: {msg}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    };
     let idle = std::env::var("SOCKSHIM_IDLE_MS")
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -77,6 +84,7 @@ fn main() {
     }
     let mut core = Core::new(stack::Stack::new(sc));
     core.read_sysctl = Some(startup::read_sysctl);
+    core.limits = limits;
     match Service::new(core, device, listener, idle) {
         Ok(mut s) => {
             s.faults = stack::faults::DeviceFaults::from_spec(cfg.faults);

@@ -15,12 +15,17 @@ use nix::sys::socket::{
 use proto::msg::decode_reply;
 use proto::{Body, Request};
 use service::core::Core;
+use service::limits::Limits;
 use service::run::Service;
 use stack::{Config, Errno, Stack};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
 
 fn start(tag: &str, idle: Duration) -> (String, std::thread::JoinHandle<()>) {
+    start_with(tag, idle, Limits::default())
+}
+
+fn start_with(tag: &str, idle: Duration, limits: Limits) -> (String, std::thread::JoinHandle<()>) {
     let name = format!("sockshimd-test/{}-{tag}", std::process::id());
     let listener = service::listener::bind_name(name.as_bytes()).unwrap();
     let (dev, _peer) = socketpair(
@@ -32,7 +37,8 @@ fn start(tag: &str, idle: Duration) -> (String, std::thread::JoinHandle<()>) {
     .unwrap();
     let h = std::thread::spawn(move || {
         let _keep = _peer;
-        let core = Core::new(Stack::new(Config::new(ME, 24)));
+        let mut core = Core::new(Stack::new(Config::new(ME, 24)));
+        core.limits = limits;
         Service::new(core, dev, listener, idle).unwrap().run();
     });
     (name, h)
@@ -143,25 +149,23 @@ fn drain(fd: &OwnedFd) {
     let _ = nix::sys::socket::recv(fd.as_raw_fd(), &mut b, MsgFlags::MSG_DONTWAIT);
 }
 
-#[test]
-fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
-    let (name, _svc) = start("garbage", Duration::from_secs(60));
-    let srv = Client::connect(&name);
-    let cli = Client::connect(&name);
-    let (l, la, _) = srv.call(&Request::Socket {
-        domain: stack::Domain::Inet,
-        ty: stack::SockType::Stream,
-        protocol: 0,
-    });
+const STREAM: Request<'static> = Request::Socket {
+    domain: stack::Domain::Inet,
+    ty: stack::SockType::Stream,
+    protocol: 0,
+};
+
+/// A 1 MiB transfer between two clients of service `name`, over a
+/// connection to port `port`; `midway` runs once half of it has arrived.
+fn transfer(name: &str, port: u16, midway: impl FnOnce()) {
+    let srv = Client::connect(name);
+    let cli = Client::connect(name);
+    let (l, la, _) = srv.call(&STREAM);
     let (l, la) = (l.unwrap(), la.unwrap());
-    let addr = SocketAddr::from(SocketAddrV4::new(ME, 9000));
+    let addr = SocketAddr::from(SocketAddrV4::new(ME, port));
     assert_eq!(srv.call(&Request::Bind { id: l, addr }).0, Ok(0));
     assert_eq!(srv.call(&Request::Listen { id: l, backlog: 4 }).0, Ok(0));
-    let (k, _ka, _) = cli.call(&Request::Socket {
-        domain: stack::Domain::Inet,
-        ty: stack::SockType::Stream,
-        protocol: 0,
-    });
+    let (k, _ka, _) = cli.call(&STREAM);
     let k = k.unwrap();
     let r = cli
         .call(&Request::Connect {
@@ -181,7 +185,7 @@ fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
     let total = 1 << 20;
     let chunk = vec![7u8; 16 << 10];
     let (mut sent, mut got) = (0usize, 0usize);
-    let mut hostile_done = false;
+    let mut midway = Some(midway);
     let deadline = Instant::now() + Duration::from_secs(20);
     while got < total {
         assert!(Instant::now() < deadline, "transfer stalled at {got}");
@@ -200,14 +204,10 @@ fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
                 sent += n as usize;
             }
         }
-        if got > total / 2 && !hostile_done {
-            // Mid-transfer, another client sends garbage of every kind.
-            for g in [&b""[..], b"\xff\xff", b"\x0a\x00garbage", &[0u8; 300][..]] {
-                let bad = Client::connect(&name);
-                bad.send_raw(g);
-                assert!(bad.is_cut(), "a malformed client is cut off: {g:?}");
+        if got > total / 2 {
+            if let Some(f) = midway.take() {
+                f();
             }
-            hostile_done = true;
         }
         drain(&aa);
         let (r, _, data) = srv.call(&Request::Recv {
@@ -226,8 +226,74 @@ fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
             Err(e) => panic!("recv: {e:?}"),
         }
     }
-    assert!(hostile_done);
+    assert!(midway.is_none(), "ran midway");
     assert_eq!(got, total);
+}
+
+#[test]
+fn garbage_from_one_client_does_not_disturb_another_clients_transfer() {
+    let (name, _svc) = start("garbage", Duration::from_secs(60));
+    transfer(&name, 9000, || {
+        // Mid-transfer, another client sends garbage of every kind.
+        for g in [&b""[..], b"\xff\xff", b"\x0a\x00garbage", &[0u8; 300][..]] {
+            let bad = Client::connect(&name);
+            bad.send_raw(g);
+            assert!(bad.is_cut(), "a malformed client is cut off: {g:?}");
+        }
+    });
+}
+
+#[test]
+fn a_client_at_its_caps_gets_emfile_then_enobufs_while_another_clients_transfer_goes_on() {
+    // Room for 4 sockets, and buffers for 3 at the defaults.
+    let one = {
+        let c = Core::new(Stack::new(Config::new(ME, 24)));
+        let mut v = [0u8; 4];
+        let h = c
+            .stack
+            .socket_in(stack::Domain::Inet, stack::SockType::Stream, 0)
+            .unwrap();
+        let mut sum = 0;
+        for name in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+            c.stack
+                .getsockopt(h, libc::SOL_SOCKET, name, &mut v)
+                .unwrap();
+            sum += u64::from(u32::from_ne_bytes(v));
+        }
+        sum
+    };
+    let limits = Limits {
+        sockets: 3,
+        sbsize: 3 * one + one / 2,
+    };
+    let (name, _svc) = start_with("caps", Duration::from_secs(60), limits);
+    transfer(&name, 9001, || {
+        let greedy = Client::connect(&name);
+        let mut held = vec![];
+        for _ in 0..3 {
+            let (id, fd, _) = greedy.call(&STREAM);
+            held.push((id.expect("within the caps"), fd.unwrap()));
+        }
+        assert_eq!(greedy.call(&STREAM).0, Err(Errno::EMFILE), "past the count");
+        // A bigger receive buffer on one, another closed: within the
+        // count, past the memory.
+        let big = (one as i32).to_ne_bytes();
+        let r = greedy.call(&Request::Setsockopt {
+            id: held[0].0,
+            level: libc::SOL_SOCKET,
+            name: libc::SO_RCVBUF,
+            val: &big,
+        });
+        assert_eq!(r.0, Ok(0));
+        let (id, fd) = held.pop().unwrap();
+        drop(fd);
+        assert_eq!(greedy.call(&Request::Closed { id, last: true }).0, Ok(0));
+        assert_eq!(
+            greedy.call(&STREAM).0,
+            Err(Errno::ENOBUFS),
+            "past the memory"
+        );
+    });
 }
 
 #[test]

@@ -12,23 +12,23 @@ use super::{Core, Session};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
 
-fn core() -> Core {
+pub(super) fn core() -> Core {
     Core::new(Stack::new(Config::new(ME, 24)))
 }
 
-fn t() -> Instant {
+pub(super) fn t() -> Instant {
     Instant::from_micros(1_000_000)
 }
 
 /// Move loopback frames until quiet, then refresh tokens.
-fn drive(c: &mut Core) {
+pub(super) fn drive(c: &mut Core) {
     while let Some(f) = c.stack.poll_transmit() {
         c.stack.recycle(f);
     }
     c.sync_changed();
 }
 
-fn trusted() -> Session {
+pub(super) fn trusted() -> Session {
     Session {
         trusted: true,
         ..Session::default()
@@ -52,7 +52,7 @@ fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
     }
 }
 
-fn ok(c: &mut Core, s: &mut Session, req: Request<'_>) {
+pub(super) fn ok(c: &mut Core, s: &mut Session, req: Request<'_>) {
     let (r, _) = c.handle(s, t(), req.clone(), vec![]);
     assert!(r.is_ok(), "{req:?} -> {r:?}");
 }
@@ -89,7 +89,7 @@ fn drain(fd: &OwnedFd) {
 /// A listener in one session, a client in another, connected; returns
 /// (core, server session, listener id+anchor, client session, client id+anchor).
 #[allow(clippy::type_complexity)]
-fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
+pub(super) fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
     let mut c = core();
     let (mut srv, mut cli) = (trusted(), trusted());
     let l = socket(&mut c, &mut srv);
