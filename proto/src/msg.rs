@@ -48,6 +48,14 @@ pub enum Request<'a> {
         id: u64,
         last: bool,
     },
+    /// `Closed` with `last`, and no reply: the client's last descriptor of
+    /// a connected stream socket it held alone, to a peer beyond the
+    /// device, where nothing in any process waits on the close's effect
+    /// (the anchor's hang-up closes the socket even if this message is
+    /// never read). Saves the round trip of each connection's close.
+    ClosedPost {
+        id: u64,
+    },
     Bind {
         id: u64,
         addr: SocketAddr,
@@ -61,9 +69,14 @@ pub enum Request<'a> {
         id: u64,
         wait: bool,
     },
+    /// With `wait` (a blocking connect): when the connection is in
+    /// progress, the service also registers the wait as `ConnectStatus`
+    /// with `wait` does, so the client goes to sleep on its anchor without
+    /// asking again first.
     Connect {
         id: u64,
         addr: Option<SocketAddr>,
+        wait: bool,
     },
     /// Ok(Bool(true)) connected, Err(EAGAIN) still connecting.
     ConnectStatus {
@@ -108,6 +121,16 @@ pub enum Request<'a> {
         id: u64,
     },
     Setsockopt {
+        id: u64,
+        level: i32,
+        name: i32,
+        val: &'a [u8],
+    },
+    /// `Setsockopt` without a reply, for an option that cannot fail on a
+    /// socket the client holds alone in ESTABLISHED (TCP_NODELAY,
+    /// SO_KEEPALIVE: shim/src/net.rs `NO_REPLY_OPTS`); a failure is only
+    /// counted (`posts_refused`).
+    SetsockoptPost {
         id: u64,
         level: i32,
         name: i32,
@@ -262,6 +285,8 @@ impl<'a> Request<'a> {
             | Request::Serves { .. }
             | Request::Poll { .. } => None,
             Request::Closed { id, .. }
+            | Request::ClosedPost { id }
+            | Request::SetsockoptPost { id, .. }
             | Request::Bind { id, .. }
             | Request::Listen { id, .. }
             | Request::Accept { id, .. }
@@ -303,7 +328,10 @@ impl<'a> Request<'a> {
             Request::Bind { id, addr } => w.u16(5).u64(*id).addr(Some(*addr)),
             Request::Listen { id, backlog } => w.u16(6).u64(*id).i32(*backlog),
             Request::Accept { id, wait } => w.u16(7).u64(*id).bool(*wait),
-            Request::Connect { id, addr } => w.u16(8).u64(*id).addr(*addr),
+            Request::Connect { id, addr, wait } => {
+                w.u16(if *wait { 51 } else { 8 }).u64(*id).addr(*addr)
+            }
+            Request::ClosedPost { id } => w.u16(52).u64(*id),
             Request::ConnectStatus { id, wait } => w.u16(9).u64(*id).bool(*wait),
             Request::Send {
                 id,
@@ -335,6 +363,12 @@ impl<'a> Request<'a> {
                 name,
                 val,
             } => w.u16(15).u64(*id).i32(*level).i32(*name).bytes(val),
+            Request::SetsockoptPost {
+                id,
+                level,
+                name,
+                val,
+            } => w.u16(53).u64(*id).i32(*level).i32(*name).bytes(val),
             Request::Getsockopt {
                 id,
                 level,
@@ -394,10 +428,12 @@ impl<'a> Request<'a> {
                 id: r.u64()?,
                 wait: r.bool()?,
             },
-            8 => Request::Connect {
+            op @ (8 | 51) => Request::Connect {
                 id: r.u64()?,
                 addr: r.addr()?,
+                wait: op == 51,
             },
+            52 => Request::ClosedPost { id: r.u64()? },
             9 => Request::ConnectStatus {
                 id: r.u64()?,
                 wait: r.bool()?,
@@ -434,6 +470,12 @@ impl<'a> Request<'a> {
             13 => Request::Getsockname { id: r.u64()? },
             14 => Request::Getpeername { id: r.u64()? },
             15 => Request::Setsockopt {
+                id: r.u64()?,
+                level: r.i32()?,
+                name: r.i32()?,
+                val: r.bytes(MAX_OPT)?,
+            },
+            53 => Request::SetsockoptPost {
                 id: r.u64()?,
                 level: r.i32()?,
                 name: r.i32()?,
@@ -672,10 +714,27 @@ mod tests {
             Request::Connect {
                 id: 2,
                 addr: Some(a6),
+                wait: false,
             },
             Request::Listen { id: 1, backlog: -1 },
             Request::Accept { id: 1, wait: true },
-            Request::Connect { id: 2, addr: None },
+            Request::Connect {
+                id: 2,
+                addr: None,
+                wait: false,
+            },
+            Request::Connect {
+                id: 2,
+                addr: Some(a),
+                wait: true,
+            },
+            Request::ClosedPost { id: 9 },
+            Request::SetsockoptPost {
+                id: 3,
+                level: 6,
+                name: 1,
+                val: &[1, 0, 0, 0],
+            },
             Request::ConnectStatus { id: 2, wait: false },
             Request::Post {
                 id: 3,

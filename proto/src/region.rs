@@ -119,7 +119,8 @@ pub const F_STREAM_OPEN: u64 = 1 << 33;
 pub const F_LISTENING: u64 = 1 << 34;
 /// A connected socket whose peer is on the other side of the device (not
 /// an address of this stack): nothing the client posts can make it
-/// readable before the service has written its slot again.
+/// readable before the service has written its slot again. Kept once
+/// found, through the connection's close.
 pub const F_REMOTE_PEER: u64 = 1 << 35;
 /// The service holds more received data than the ring had room for: a
 /// client that takes bytes from the ring sends `RxMore` (no reply).

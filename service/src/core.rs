@@ -291,7 +291,7 @@ impl Core {
         // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2: an empty queue is EAGAIN.
         if info.is_some_and(|i| matches!(i.tcp_state, 1 | 4 | 5)) {
             ready |= region::F_STREAM_OPEN;
-            let remote = *e.remote_peer.get_or_insert_with(|| {
+            e.remote_peer.get_or_insert_with(|| {
                 let cfg = self.stack.config();
                 self.stack.getpeername(h).is_ok_and(|p| {
                     // An IPv4-mapped peer is its IPv4 address.
@@ -303,9 +303,11 @@ impl Core {
                     !ours && !ip.is_loopback() && !ip.is_unspecified()
                 })
             });
-            if remote {
-                ready |= region::F_REMOTE_PEER;
-            }
+        }
+        // Found while open, kept through the close (CLOSE_WAIT...): the
+        // client's close of such a socket takes no round trip (net.rs).
+        if e.remote_peer == Some(true) {
+            ready |= region::F_REMOTE_PEER;
         }
         if info.is_some_and(|i| i.listening) {
             ready |= region::F_LISTENING;
@@ -496,7 +498,13 @@ impl Core {
         req: Request<'_>,
         fds: Vec<OwnedFd>,
     ) -> (Option<Vec<u8>>, Option<OwnedFd>) {
-        let posted = matches!(req, Request::Post { .. } | Request::RxMore { .. });
+        let posted = matches!(
+            req,
+            Request::Post { .. }
+                | Request::RxMore { .. }
+                | Request::ClosedPost { .. }
+                | Request::SetsockoptPost { .. }
+        );
         let id = req.socket_id();
         self.clock = now;
         let (reply, pass) = self.handle(sess, now, req, fds);
@@ -592,6 +600,31 @@ impl Core {
                 }
                 Ok(Body::Ids(ids))
             }
+            Request::ClosedPost { id } => {
+                return self.handle(sess, now, Request::Closed { id, last: true }, fds);
+            }
+            Request::SetsockoptPost {
+                id,
+                level,
+                name,
+                val,
+            } => {
+                let r = self.handle(
+                    sess,
+                    now,
+                    Request::Setsockopt {
+                        id,
+                        level,
+                        name,
+                        val,
+                    },
+                    fds,
+                );
+                if r.0.is_err() {
+                    self.posts_refused += 1;
+                }
+                return (Ok(Body::None), None);
+            }
             Request::Closed { id, last } => {
                 if sess.attached.contains(&id) {
                     let gone = self
@@ -645,10 +678,18 @@ impl Core {
                     }
                 };
             }
-            Request::Connect { id, addr } => self
-                .check(sess, id)
-                .and_then(|h| self.stack.connect(now, h, addr))
-                .map(|_| Body::None),
+            Request::Connect { id, addr, wait } => {
+                let r = self
+                    .check(sess, id)
+                    .and_then(|h| self.stack.connect(now, h, addr))
+                    .map(|_| Body::None);
+                if wait && matches!(r, Err(Errno::EINPROGRESS | Errno::EALREADY)) {
+                    // As `ConnectStatus` with `wait` would register.
+                    self.waited(id, true, Readiness::OUT, &Err::<(), _>(Errno::EAGAIN));
+                    self.connecting.insert(id);
+                }
+                r
+            }
             Request::ConnectStatus { id, wait } => {
                 if let Some(e) = self.socks.get_mut(&id) {
                     if e.connected_seen && sess.attached.contains(&id) {
@@ -951,4 +992,7 @@ mod region_tests;
 mod charge;
 #[cfg(test)]
 mod limit_tests;
+
+#[cfg(test)]
+mod roundtrip_tests;
 mod rx;

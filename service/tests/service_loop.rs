@@ -171,6 +171,7 @@ fn transfer(name: &str, port: u16, midway: impl FnOnce()) {
         .call(&Request::Connect {
             id: k,
             addr: Some(addr),
+            wait: false,
         })
         .0;
     assert!(matches!(r, Ok(_) | Err(Errno::EINPROGRESS)), "{r:?}");

@@ -109,6 +109,22 @@ pub fn forget_region() {
 /// The published state of socket `id` in this process's region, if it
 /// has one there (the service wrote it and it names this very socket).
 pub fn slot(id: u64) -> Option<proto::region::Slot> {
+    read_slot(id).flatten()
+}
+
+/// Has the service taken socket `id` out of this process's region (its
+/// slot, read whole, names no socket or another one)? It does so when it
+/// closes the socket (the anchor's hang-up after the last descriptor
+/// anywhere went) or stops counting this process as a holder, and the
+/// region's other writes for it are over: a later request of this
+/// process is served after that close.
+pub fn slot_gone(id: u64) -> bool {
+    matches!(read_slot(id), Some(None))
+}
+
+/// Slot `id` read whole: None without a region (or a slot torn for too
+/// long), Some(None) when it names another socket or none.
+fn read_slot(id: u64) -> Option<Option<proto::region::Slot>> {
     use proto::region as r;
     let base = REGION.load(Ordering::Acquire);
     if base.is_null() {
@@ -133,7 +149,7 @@ pub fn slot(id: u64) -> Option<proto::region::Slot> {
         };
         std::sync::atomic::fence(Ordering::Acquire);
         if seq.load(Ordering::Relaxed) == s1 {
-            return (s.id == id.wrapping_add(1)).then_some(r::Slot { id, ..s });
+            return Some((s.id == id.wrapping_add(1)).then_some(r::Slot { id, ..s }));
         }
     }
     None
@@ -263,6 +279,46 @@ pub fn ring_recv(id: u64, buf: &mut [u8], peek: bool) -> Option<usize> {
         }
     }
     None
+}
+
+/// Write `msg`, a request without a reply, if socket `id`'s slot says
+/// this process holds it alone, with every flag of `need`, none of
+/// `refuse` and no error: then its outcome cannot fail, or nobody can
+/// tell it from the synchronous one (net.rs: close, setsockopt). False:
+/// the caller takes the message path.
+pub fn send_if_alone(id: u64, need: u64, refuse: u64, msg: &Request<'_>) -> bool {
+    use proto::region as r;
+    let bad = stack::Readiness::ERR.0 as u64;
+    let mut g = CONN.lock();
+    if g.as_ref().is_none_or(|c| !crate::forkmark::ours(c.pid)) {
+        return false;
+    }
+    let Some(s) = slot(id) else { return false };
+    let need = need | r::F_EXCLUSIVE;
+    if s.ready & need != need || s.ready & refuse != 0 || s.ready & bad != 0 {
+        return false;
+    }
+    write_no_reply(&mut g, &msg.encode()).is_ok()
+}
+
+/// Is the peer's FIN all that socket `id` (a stream socket this process
+/// holds alone) has left to read? Nothing queued, nothing in its ring
+/// (lent and not taken back, or none lent: a ring taken back shows in
+/// `rcv_cc` only once the slot is written again), the receive side shut,
+/// no error and no hang-up (a reset, both sides shut: the service
+/// answers those). A receive then returns 0 without a message.
+pub fn at_eof(id: u64) -> bool {
+    use proto::region as r;
+    use stack::Readiness as Rd;
+    let Some(s) = slot(id) else { return false };
+    let ring_ok = s.ring().is_none() || ring_word(&s).is_some();
+    s.flag(r::F_EXCLUSIVE)
+        && ring_ok
+        && s.rcv_cc == 0
+        && ring_avail(&s) == 0
+        && s.poll_value() & Rd::RDHUP.0 != 0
+        && s.poll_value() & (Rd::ERR.0 | Rd::HUP.0) == 0
+        && (s.flag(r::F_REMOTE_PEER) || posts_pending() == 0)
 }
 
 /// Write a request that has no reply (under the connection's lock, so it

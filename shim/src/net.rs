@@ -196,7 +196,27 @@ impl Remote {
     /// A descriptor of `h` was closed here (`last`: this process's last
     /// one): the service closes the socket now if that was the last one
     /// anywhere.
+    ///
+    /// The last descriptor here of a connection to a peer beyond the
+    /// device, held alone, is told without waiting for the answer: no
+    /// process can see the close but by the FIN, and the anchor's
+    /// hang-up would close the socket even if the message were lost. A
+    /// listener, a socket with a loopback reservation or moved to the
+    /// kernel, or one whose peer is on our stack (a later call here could
+    /// see the close) waits, so the close is done when close() returns.
+    /// A socket the service has already closed (its slot here cleared:
+    /// the anchor's hang-up came first) needs no message at all.
     pub fn closed(&self, h: SocketHandle, last: bool) {
+        use proto::region as r;
+        let post = Request::ClosedPost { id: id(h) };
+        let refuse = r::F_LISTENING | r::F_RESERVED | r::F_MOVED;
+        if last && client::send_if_alone(id(h), r::F_REMOTE_PEER, refuse, &post) {
+            return;
+        }
+        // Closed already: the service saw the anchor hang up.
+        if last && client::slot_gone(id(h)) {
+            return;
+        }
         let _ = self.unit(&Request::Closed { id: id(h), last });
     }
 
@@ -244,6 +264,14 @@ fn nothing_to_read(h: SocketHandle, listen: bool) -> bool {
         && s.poll_value() & READABLE == 0
         && (s.flag(r::F_REMOTE_PEER) || client::posts_pending() == 0)
 }
+
+/// Options whose setsockopt on an open TCP connection (ESTABLISHED,
+/// FIN_WAIT_1/2) cannot fail with a 4-byte value, as on Linux: sent
+/// without waiting for the answer (`SetsockoptPost`).
+const NO_REPLY_OPTS: [(i32, i32); 2] = [
+    (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+    (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+];
 
 /// Events the service always mirrors into the token (its `ALWAYS`).
 const MIRRORED: u32 =
@@ -367,15 +395,22 @@ impl Net {
         }
     }
 
+    /// `wait`: a blocking connect (the service registers its wait when
+    /// the connection is in progress; the local stack has its own).
     pub fn connect(
         &self,
         now: Instant,
         h: SocketHandle,
         addr: Option<SocketAddr>,
+        wait: bool,
     ) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.connect(now, h, addr),
-            Net::Remote(r) => r.unit(&Request::Connect { id: id(h), addr }),
+            Net::Remote(r) => r.unit(&Request::Connect {
+                id: id(h),
+                addr,
+                wait,
+            }),
         }
     }
 
@@ -462,6 +497,14 @@ impl Net {
                     if nothing_to_read(h, false) {
                         return Err(Errno::EAGAIN);
                     }
+                    if ty == SockType::Stream && client::at_eof(id(h)) {
+                        return Ok(RecvMeta {
+                            copied: 0,
+                            full_len: 0,
+                            from: None,
+                            info: None,
+                        });
+                    }
                 }
                 let len = buf.len().min(proto::MAX_DATA) as u32;
                 let req = Request::Recv {
@@ -536,6 +579,25 @@ impl Net {
     ) -> Result<(), Errno> {
         match self {
             Net::Local(s) => s.setsockopt(now, h, level, name, val),
+            // An option that cannot fail on an open connection held alone
+            // goes without waiting for the answer.
+            Net::Remote(_)
+                if NO_REPLY_OPTS.contains(&(level, name))
+                    && val.len() >= 4
+                    && client::send_if_alone(
+                        id(h),
+                        proto::region::F_STREAM_OPEN,
+                        0,
+                        &Request::SetsockoptPost {
+                            id: id(h),
+                            level,
+                            name,
+                            val: &val[..4],
+                        },
+                    ) =>
+            {
+                Ok(())
+            }
             Net::Remote(r) => r.unit(&Request::Setsockopt {
                 id: id(h),
                 level,

@@ -33,11 +33,26 @@ pub fn blocking<T>(
     of: &OpenFile,
     nonblock: bool,
     recv_side: bool,
+    op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
+) -> R<T> {
+    blocking_armed(s, of, nonblock, recv_side, false, op)
+}
+
+/// `blocking`, where with `armed` the call already tried once and the
+/// service registered its wait then (`Connect` with `wait`): with the
+/// service, the first round goes to sleep on the anchor without trying
+/// again when it can (see `blocking_on_anchor`).
+fn blocking_armed<T>(
+    s: &Shim,
+    of: &OpenFile,
+    nonblock: bool,
+    recv_side: bool,
+    armed: bool,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
     let deadline = deadline_after(of.timeout(recv_side));
     if s.stack.remote().is_some() {
-        return blocking_on_anchor(s, of, nonblock, deadline, op);
+        return blocking_on_anchor(s, of, nonblock, deadline, armed, op);
     }
     // Taken before the first wait, held until the call returns.
     let mut held = None;
@@ -102,18 +117,27 @@ fn busy_poll_budget(s: &Shim, of: &OpenFile) -> Option<std::time::Duration> {
 /// (per TCP_RR transaction). That never loses a wake-up: a token is read
 /// back only by a sleep, and every sleep is followed by a new try; a
 /// token unread at the try (stale or new) ends the next sleep at once.
+///
+/// `armed`: the caller's own try registered the wait (a `Connect` with
+/// `wait`). Where the sleep itself reads the token, the first round then
+/// sleeps at once: two round trips fewer per blocking connect. A token
+/// the service wrote before is harmless there too: it ends that sleep,
+/// and the next round tries again as any round does.
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
     nonblock: bool,
     deadline: Option<std::time::Instant>,
+    mut armed: bool,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
     let mut held = None;
     loop {
-        match op(s, false) {
-            Err(Errno::EAGAIN) if !nonblock => {}
-            r => return r.map_err(e),
+        if !armed {
+            match op(s, false) {
+                Err(Errno::EAGAIN) if !nonblock => {}
+                r => return r.map_err(e),
+            }
         }
         let anchor = match &held {
             Some(h) => CallRef::anchor(h),
@@ -123,9 +147,12 @@ fn blocking_on_anchor<T>(
         // waiting on the socket sleep on their eventfds (anchorwait.rs).
         let take_in_sleep = deadline.is_none() && alone(of);
         let role = of.anchor_wait.enter(anchor, !take_in_sleep);
-        match op(s, true) {
-            Err(Errno::EAGAIN) => {}
-            r => return r.map_err(e),
+        let skip = std::mem::take(&mut armed) && take_in_sleep && matches!(role, Role::Owner(_));
+        if !skip {
+            match op(s, true) {
+                Err(Errno::EAGAIN) => {}
+                r => return r.map_err(e),
+            }
         }
         // Spin on the slot a little before sleeping (proto::spin).
         let idle_from = std::time::Instant::now();
@@ -474,7 +501,10 @@ fn connect_addr_error(of: &OpenFile, addr: &[u8], parse_err: i32) -> i32 {
 pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     let s = shim()?;
     let a = parse_dest(of, addr).map_err(|x| connect_addr_error(of, addr, x))?;
-    let r = s.stack.connect(s.now(), of.handle, a);
+    // A blocking connect with the service registers its wait with the
+    // connect itself (see blocking_armed).
+    let wait = s.stack.remote().is_some() && !of.is_nonblock();
+    let r = s.stack.connect(s.now(), of.handle, a, wait);
     s.after_op();
     match r {
         Ok(()) if a.is_none() && of.ty == SockType::Dgram => {
@@ -489,7 +519,7 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
         // A blocking connect (or a second one while the first is still in
         // progress, as Linux) waits up to SO_SNDTIMEO for the outcome.
         Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
-            let done = blocking(s, of, false, false, |s, wait| {
+            let done = blocking_armed(s, of, false, false, wait, |s, wait| {
                 match s.stack.connect_status(of.handle, wait) {
                     Ok(false) => Err(Errno::EAGAIN),
                     other => other,

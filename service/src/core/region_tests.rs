@@ -137,6 +137,7 @@ fn pair() -> (Core, Session, (u64, OwnedFd), Session, u64) {
         Request::Connect {
             id: k,
             addr: Some(a),
+            wait: false,
         },
     );
     assert_ne!(

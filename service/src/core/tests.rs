@@ -110,6 +110,7 @@ pub(super) fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, Owne
         Request::Connect {
             id: k.0,
             addr: Some(a),
+            wait: false,
         },
         vec![],
     );

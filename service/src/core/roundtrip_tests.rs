@@ -1,0 +1,136 @@
+//! The requests that save a connection's round trips: a blocking
+//! `Connect` registers its wait itself (the client sleeps on the anchor
+//! without asking first), and `ClosedPost`/`SetsockoptPost` are carried
+//! out without a reply.
+
+use std::net::{SocketAddr, SocketAddrV4};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use proto::{Body, Request};
+use stack::{Errno, SockType};
+
+use super::tests::{core, drive, ok, t, trusted};
+use super::{Core, Session};
+
+const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 7, 0, 2);
+
+fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
+    let (r, fd) = c.handle(
+        s,
+        t(),
+        Request::Socket {
+            domain: stack::Domain::Inet,
+            ty: SockType::Stream,
+            protocol: 0,
+        },
+        vec![],
+    );
+    match (r, fd) {
+        (Ok(Body::Socket { id }), Some(fd)) => (id, fd),
+        other => panic!("socket: {:?}", other.0),
+    }
+}
+
+fn tokens(fd: &OwnedFd) -> usize {
+    let mut b = [0u8; 64];
+    nix::sys::socket::recv(
+        fd.as_raw_fd(),
+        &mut b,
+        nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+    )
+    .unwrap_or(0)
+}
+
+/// A listener on port 8080 and a client socket connecting to it with
+/// `wait`: whether the client's anchor got a token once the handshake
+/// was done, and the core with the client's session and socket.
+fn connect(wait: bool) -> (bool, Core, Session, u64) {
+    let mut c = core();
+    let (mut srv, mut cli) = (trusted(), trusted());
+    let l = socket(&mut c, &mut srv);
+    let a: SocketAddr = SocketAddrV4::new(ME, 8080).into();
+    ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
+    ok(
+        &mut c,
+        &mut srv,
+        Request::Listen {
+            id: l.0,
+            backlog: 8,
+        },
+    );
+    let k = socket(&mut c, &mut cli);
+    tokens(&k.1);
+    let (r, _) = c.handle(
+        &mut cli,
+        t(),
+        Request::Connect {
+            id: k.0,
+            addr: Some(a),
+            wait,
+        },
+        vec![],
+    );
+    assert_eq!(r, Err(Errno::EINPROGRESS));
+    tokens(&k.1);
+    drive(&mut c);
+    let woken = tokens(&k.1) > 0;
+    (woken, c, cli, k.0)
+}
+
+#[test]
+fn a_blocking_connect_registers_its_wait_with_the_connect() {
+    let (woken, _c, _cli, _k) = connect(false);
+    assert!(!woken, "no wait registered: no token");
+    let (woken, mut c, mut cli, k) = connect(true);
+    assert!(woken, "the connect's own wait: a token once established");
+    let (r, _) = c.handle(
+        &mut cli,
+        t(),
+        Request::ConnectStatus { id: k, wait: false },
+        vec![],
+    );
+    assert_eq!(r, Ok(Body::Bool(true)));
+}
+
+#[test]
+fn the_posted_close_and_setsockopt_have_no_reply_and_take_effect() {
+    let (_, mut c, mut cli, k) = connect(true);
+    let on = 1i32.to_ne_bytes();
+    let req = Request::SetsockoptPost {
+        id: k,
+        level: libc::IPPROTO_TCP,
+        name: libc::TCP_NODELAY,
+        val: &on,
+    };
+    let (reply, fd) = c.serve(&mut cli, t(), req, vec![]);
+    assert!(reply.is_none() && fd.is_none());
+    let mut v = [0u8; 4];
+    c.stack
+        .getsockopt(
+            stack::SocketHandle::from_u64(k),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &mut v,
+        )
+        .unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 1, "TCP_NODELAY set");
+    let refused = c.posts_refused;
+    let bad = Request::SetsockoptPost {
+        id: k,
+        level: libc::IPPROTO_TCP,
+        name: 9999,
+        val: &on,
+    };
+    assert!(c.serve(&mut cli, t(), bad, vec![]).0.is_none());
+    assert_eq!(c.posts_refused, refused + 1, "a failure is counted");
+    assert!(c.socks.contains_key(&k));
+    assert_eq!(
+        c.serve(&mut cli, t(), Request::ClosedPost { id: k }, vec![])
+            .0,
+        None
+    );
+    assert!(
+        !cli.attached.contains(&k),
+        "the last close: no longer this client's"
+    );
+}
