@@ -5,28 +5,11 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use proto::{Body, Request};
-use stack::{Errno, SockType};
+use stack::Errno;
 
-use super::tests::{connected, core, drive, ok, t, trusted};
+use super::tests::{connected, core, drive, ok, t, trusted, try_socket as socket};
 use super::{Core, Session};
 use crate::limits::Limits;
-
-fn socket(c: &mut Core, s: &mut Session) -> Result<(u64, OwnedFd), Errno> {
-    let (r, fd) = c.handle(
-        s,
-        t(),
-        Request::Socket {
-            domain: stack::Domain::Inet,
-            ty: SockType::Stream,
-            protocol: 0,
-        },
-        vec![],
-    );
-    r.map(|b| match (b, fd) {
-        (Body::Socket { id }, Some(fd)) => (id, fd),
-        other => panic!("socket: {other:?}"),
-    })
-}
 
 /// Close the only descriptor of `s` (its anchor), as the shim does.
 fn close(c: &mut Core, sess: &mut Session, s: (u64, OwnedFd)) {

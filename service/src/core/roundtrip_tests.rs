@@ -7,29 +7,12 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use proto::{Body, Request};
-use stack::{Errno, SockType};
+use stack::Errno;
 
-use super::tests::{core, drive, ok, t, trusted};
+use super::tests::{core, drive, ok, socket, t, trusted};
 use super::{Core, Session};
 
 const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 7, 0, 2);
-
-fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
-    let (r, fd) = c.handle(
-        s,
-        t(),
-        Request::Socket {
-            domain: stack::Domain::Inet,
-            ty: SockType::Stream,
-            protocol: 0,
-        },
-        vec![],
-    );
-    match (r, fd) {
-        (Ok(Body::Socket { id }), Some(fd)) => (id, fd),
-        other => panic!("socket: {:?}", other.0),
-    }
-}
 
 fn tokens(fd: &OwnedFd) -> usize {
     let mut b = [0u8; 64];

@@ -35,7 +35,12 @@ pub(super) fn trusted() -> Session {
     }
 }
 
-fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
+pub(super) fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
+    try_socket(c, s).unwrap_or_else(|e| panic!("socket: {e:?}"))
+}
+
+/// A TCP socket for session `s`: its id and its anchor, or the errno.
+pub(super) fn try_socket(c: &mut Core, s: &mut Session) -> Result<(u64, OwnedFd), Errno> {
     let (r, fd) = c.handle(
         s,
         t(),
@@ -46,10 +51,10 @@ fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
         },
         vec![],
     );
-    match r {
-        Ok(Body::Socket { id }) => (id, fd.expect("an anchor comes with a new socket")),
-        other => panic!("socket: {other:?}"),
-    }
+    r.map(|b| match (b, fd) {
+        (Body::Socket { id }, Some(fd)) => (id, fd),
+        other => panic!("socket: {other:?}: an anchor comes with a new socket"),
+    })
 }
 
 pub(super) fn ok(c: &mut Core, s: &mut Session, req: Request<'_>) {
