@@ -409,6 +409,10 @@ impl Core {
                 if let Some(e) = self.socks.get_mut(&id) {
                     e.connected_seen = true;
                 }
+                // The socket layer's side of the completed connect now,
+                // as `ConnectStatus` would do it: a client that sees the
+                // connection open in its slot returns without asking.
+                let _ = self.stack.connect_status(*h);
             } else if r.intersects(Readiness::ERR | Readiness::NVAL) {
                 self.connecting.remove(&id);
             }

@@ -301,6 +301,17 @@ pub fn send_if_alone(id: u64, need: u64, refuse: u64, msg: &Request<'_>) -> bool
     write_no_reply(&mut g, &msg.encode()).is_ok()
 }
 
+/// Is socket `id` an open TCP connection (ESTABLISHED, FIN_WAIT_1/2)
+/// this process holds alone, without an error?
+pub fn open_alone(id: u64) -> bool {
+    use proto::region as r;
+    slot(id).is_some_and(|s| {
+        s.flag(r::F_EXCLUSIVE)
+            && s.flag(r::F_STREAM_OPEN)
+            && s.poll_value() & stack::Readiness::ERR.0 == 0
+    })
+}
+
 /// Is the peer's FIN all that socket `id` (a stream socket this process
 /// holds alone) has left to read? Nothing queued, nothing in its ring
 /// (lent and not taken back, or none lent: a ring taken back shows in

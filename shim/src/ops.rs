@@ -519,7 +519,14 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
         // A blocking connect (or a second one while the first is still in
         // progress, as Linux) waits up to SO_SNDTIMEO for the outcome.
         Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
-            let done = blocking_armed(s, of, false, false, wait, |s, wait| {
+            let armed = wait;
+            let done = blocking_armed(s, of, false, false, armed, |s, wait| {
+                // The service completed the connect when it saw it open
+                // (its wait was registered with the connect): the slot
+                // says so without a message.
+                if armed && !wait && crate::client::open_alone(of.handle.as_u64()) {
+                    return Ok(true);
+                }
                 match s.stack.connect_status(of.handle, wait) {
                     Ok(false) => Err(Errno::EAGAIN),
                     other => other,
