@@ -64,6 +64,8 @@ pub struct Shim {
     /// The driver thread sleeps without watching the device (busy pollers
     /// have it): the last poller to leave wakes it.
     driver_off_device: AtomicBool,
+    /// An application thread sleeping on the device (devwait.rs).
+    pub(crate) devwait: crate::devwait::DeviceWait,
 }
 
 static SHIM: OnceLock<Result<Arc<Shim>, i32>> = OnceLock::new();
@@ -275,6 +277,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             busy_poll_hits: AtomicU64::new(0),
             busy_pollers: AtomicU32::new(0),
             driver_off_device: AtomicBool::new(false),
+            devwait: Default::default(),
         });
         // SAFETY: registering plain extern "C" functions without captures.
         unsafe {
@@ -349,6 +352,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         busy_poll_hits: AtomicU64::new(0),
         busy_pollers: AtomicU32::new(0),
         driver_off_device: AtomicBool::new(false),
+        devwait: Default::default(),
     });
     if log::enabled(LogLevel::Info) {
         log::info(&format!(
@@ -552,7 +556,7 @@ impl Shim {
 
     /// `rx_frames` unless another thread reads the device now (then 0):
     /// frames reach the stack in the order the device gave them.
-    fn try_rx(&self, st: &Stack, budget: usize) -> usize {
+    pub(crate) fn try_rx(&self, st: &Stack, budget: usize) -> usize {
         match self.rx.try_lock() {
             Ok(mut b) => self.rx_frames(st, &mut b, budget),
             // A panic while it was held left nothing to repair in a buffer.
@@ -660,6 +664,17 @@ impl Shim {
         true
     }
 
+    /// SOCKSHIM_FAULTS impairs the device (its inbound queue is the
+    /// driver's).
+    pub(crate) fn has_faults(&self) -> bool {
+        self.faults.is_some()
+    }
+
+    /// Threads busy polling the device now.
+    pub(crate) fn has_busy_pollers(&self) -> bool {
+        self.busy_pollers.load(Ordering::SeqCst) != 0
+    }
+
     fn write_tun(&self, frame: &[u8]) {
         // SAFETY: writing an initialised buffer to our TUN fd.
         unsafe { (real().write)(self.tun_fd, frame.as_ptr() as *const c_void, frame.len()) };
@@ -698,7 +713,7 @@ impl Shim {
         }
     }
 
-    fn wake_driver(&self) {
+    pub(crate) fn wake_driver(&self) {
         let one: u64 = 1;
         // SAFETY: writing 8 bytes to our eventfd.
         unsafe { (real().write)(self.driver_wake_fd, &one as *const u64 as *const c_void, 8) };
@@ -725,6 +740,9 @@ impl Shim {
         for h in changed.drain(..) {
             if let Some(fds) = w.get(&h) {
                 for &fd in fds {
+                    if crate::wait::absorbed(fd) {
+                        continue;
+                    }
                     let one: u64 = 1;
                     // SAFETY: writing 8 bytes to a waiter's eventfd.
                     unsafe { (real().write)(fd, &one as *const u64 as *const c_void, 8) };
@@ -765,6 +783,7 @@ fn driver_loop(s: &Shim) {
     let Some(st) = s.stack.local() else { return };
     // The last wakeup found more than one frame queued.
     let mut burst = true;
+    let mut turn = crate::devwait::DriverTurn::default();
     loop {
         let now = s.now();
         let timeout_ms = match s.next_deadline(st) {
@@ -778,8 +797,17 @@ fn driver_loop(s: &Shim) {
                 60_000
             }
         };
-        // poll(2) skips a negative fd: the device is the pollers' now.
-        let off_device = s.device_left_to_pollers();
+        // poll(2) skips a negative fd: the device is the pollers' now,
+        // or an application thread's that sleeps on it (devwait.rs),
+        // until it leaves (this poll's timeout bounds the hand-back).
+        let mut off_device = s.device_left_to_pollers();
+        let mut timeout_ms = timeout_ms;
+        if !off_device && s.faults.is_none() {
+            if let Some(us) = s.devwait.driver_leaves(&mut turn) {
+                off_device = true;
+                timeout_ms = timeout_ms.min(us.div_ceil(1000) as i32);
+            }
+        }
         let mut pfd = [
             libc::pollfd {
                 fd: if off_device { -1 } else { s.tun_fd },

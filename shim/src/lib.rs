@@ -11,6 +11,7 @@ pub mod callref;
 pub mod client;
 pub mod config;
 pub mod decision;
+pub mod devwait;
 pub mod driver;
 pub mod epoll;
 pub mod exports;

@@ -83,7 +83,10 @@ fn blocking_armed<T>(
                 continue;
             }
         }
-        let b = block(evfd, deadline);
+        // On the device itself when no other thread is (devwait.rs).
+        let b = s
+            .sleep_on_device(evfd, deadline)
+            .unwrap_or_else(|| block(evfd, deadline));
         s.unregister(of.handle, evfd);
         b?;
     }

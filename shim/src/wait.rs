@@ -16,6 +16,41 @@ thread_local! {
     static EVFD: Cell<i32> = const { Cell::new(-1) };
 }
 
+thread_local! {
+    /// This thread's eventfd while it runs the stack for itself after a
+    /// sleep (devwait.rs): wake-ups for it are not written, it tries
+    /// again anyway.
+    static ABSORB: Cell<i32> = const { Cell::new(-1) };
+}
+
+/// Run `f` with wake-ups of this thread's own eventfd absorbed (see
+/// `ABSORB`): only where the thread tries its call again next.
+pub fn absorb_own_wakeups(f: impl FnOnce()) {
+    /// Ends the absorption however `f` ends (a panic included).
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = ABSORB.try_with(|c| c.set(-1));
+        }
+    }
+    let own = EVFD.with(|c| c.get());
+    ABSORB.with(|c| c.set(own));
+    let _reset = Reset;
+    f();
+}
+
+/// Whether a wake-up of `fd` is absorbed on this thread.
+pub fn absorbed(fd: i32) -> bool {
+    fd >= 0 && ABSORB.try_with(|c| c.get() == fd).unwrap_or(false)
+}
+
+/// Read back the wake-ups of an eventfd that poll(2) found readable.
+pub fn drain_signalled(evfd: i32) {
+    let mut v = 0u64;
+    // SAFETY: reading 8 bytes into v from our eventfd (readable: no block).
+    unsafe { (real().read)(evfd, &mut v as *mut u64 as *mut c_void, 8) };
+}
+
 /// This thread's wake-up eventfd.
 pub fn thread_evfd() -> i32 {
     EVFD.with(|c| {

@@ -1,0 +1,216 @@
+//! An application thread that blocks sleeps on the TUN device itself
+//! (in-process mode), so the kernel wakes it for the frame it waits for,
+//! and the driver thread stays off the device meanwhile.
+//!
+//! Before, a blocking call slept on its eventfd: the kernel woke the
+//! driver for the answer, the driver read it and woke the thread: two
+//! context switches per frame (perf: 21 % of a TCP_CRR server's time in
+//! finish_task_switch, 4 % in eventfd_write). Now one thread at a time
+//! (the *sleeper*) polls its eventfd and the device; woken by a frame it
+//! reads it and runs the stack itself, as a NAPI poll runs in the context
+//! that was woken. Other threads sleep on their eventfds as before.
+//!
+//! The driver leaves the device to the sleeper (the kernel would wake
+//! both for each frame), and takes it back within `HANDBACK` of the
+//! sleeper's leaving: a sleeper leaves at every wake-up and normally
+//! comes back within microseconds, so the driver is not woken for that;
+//! it polls without the device with a short timeout instead, doubled
+//! while no sleeper came and went (an idle program), and a sleeper that
+//! leaves a driver sleeping longer than `HANDBACK` wakes it.
+//!
+//! Not with SOCKSHIM_FAULTS (their inbound queue is the driver's), nor
+//! while busy pollers hold the device (driver.rs).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::driver::{monotonic_us, Shim};
+use crate::real::real;
+
+/// How long at most the device goes unwatched after a sleeper left it.
+const HANDBACK_US: u64 = 1_000;
+/// The driver's longest sleep off the device while a sleeper holds it.
+const MAX_OFF_US: u64 = 64_000;
+
+/// The sleeper's token and the driver's side of the hand-over.
+#[derive(Default)]
+pub struct DeviceWait {
+    /// An application thread sleeps on the device now.
+    sleeper: AtomicBool,
+    /// Sleeps begun (the driver sees whether sleepers come and go).
+    sleeps: AtomicU64,
+    /// When the driver, sleeping off the device, wakes at the latest
+    /// (monotonic us); 0 while it watches the device.
+    driver_off_until: AtomicU64,
+}
+
+/// What the driver does this turn (its own state between turns).
+#[derive(Default)]
+pub struct DriverTurn {
+    sleeps_seen: u64,
+    off_us: u64,
+}
+
+impl DeviceWait {
+    /// The driver, before it sleeps: Some(timeout in us) when it leaves
+    /// the device to a sleeper this turn. With the sleeper's `leave` this
+    /// is Dekker's handshake: the driver announces its sleep off the
+    /// device, then looks for the sleeper; a sleeper leaves, then looks
+    /// for the announcement and wakes a long sleep.
+    pub fn driver_leaves(&self, turn: &mut DriverTurn) -> Option<u64> {
+        if !self.sleeper.load(Ordering::SeqCst) {
+            self.driver_off_until.store(0, Ordering::SeqCst);
+            turn.off_us = 0;
+            return None;
+        }
+        let sleeps = self.sleeps.load(Ordering::Relaxed);
+        turn.off_us = if sleeps != turn.sleeps_seen || turn.off_us == 0 {
+            HANDBACK_US
+        } else {
+            (turn.off_us * 2).min(MAX_OFF_US)
+        };
+        turn.sleeps_seen = sleeps;
+        self.driver_off_until
+            .store(monotonic_us() + turn.off_us, Ordering::SeqCst);
+        if !self.sleeper.load(Ordering::SeqCst) {
+            self.driver_off_until.store(0, Ordering::SeqCst);
+            turn.off_us = 0;
+            return None;
+        }
+        Some(turn.off_us)
+    }
+
+    /// Become the sleeper (false: another thread is).
+    fn enter(&self) -> bool {
+        if self
+            .sleeper
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.sleeps.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Stop being the sleeper: true when the driver sleeps off the device
+    /// for longer than `HANDBACK_US` and must be woken to take it back.
+    fn leave(&self) -> bool {
+        self.sleeper.store(false, Ordering::SeqCst);
+        let until = self.driver_off_until.load(Ordering::SeqCst);
+        until != 0 && until > monotonic_us() + HANDBACK_US
+    }
+}
+
+impl Shim {
+    /// Sleep until `evfd` is signalled or the device has a frame (then
+    /// read it and run the stack here), or `deadline` passes (EAGAIN), or
+    /// a signal comes (EINTR, unless every handler restarts and there is
+    /// no deadline: then Ok, and the caller tries again as the kernel
+    /// would restart). None when this thread cannot be the sleeper
+    /// (another is, faults, busy pollers, the service): sleep on `evfd`.
+    pub fn sleep_on_device(&self, evfd: i32, deadline: Option<Instant>) -> Option<Result<(), i32>> {
+        let st = self.stack.local()?;
+        if self.has_faults() || self.has_busy_pollers() || !self.devwait.enter() {
+            return None;
+        }
+        let ms = crate::wait::poll_timeout(deadline);
+        if ms == 0 && deadline.is_some() {
+            if self.devwait.leave() {
+                self.wake_driver();
+            }
+            return Some(Err(libc::EAGAIN));
+        }
+        let mut pfd = [
+            libc::pollfd {
+                fd: evfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.tun_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: pfd is a valid array of 2 pollfds.
+        let r = unsafe { (real().poll)(pfd.as_mut_ptr(), 2, ms) };
+        // SAFETY: reading this thread's errno (before any other call).
+        let errno = unsafe { *libc::__errno_location() };
+        if self.devwait.leave() {
+            self.wake_driver();
+        }
+        if r < 0 {
+            return Some(match errno {
+                libc::EINTR if deadline.is_none() && crate::wait::handlers_restart() => Ok(()),
+                x => Err(x),
+            });
+        }
+        if pfd[0].revents & libc::POLLIN != 0 {
+            crate::wait::drain_signalled(evfd);
+        }
+        if pfd[1].revents & libc::POLLIN != 0 {
+            // One frame (the poll says when another is queued): the
+            // answer this thread waits for, as the driver reads one per
+            // wake-up outside bursts. Our own eventfd is not written for
+            // what it changes: this thread tries again next anyway.
+            crate::wait::absorb_own_wakeups(|| {
+                if self.try_rx(st, 1) > 0 {
+                    st.handle_timeout(self.now());
+                }
+                self.after_op();
+            });
+            return Some(Ok(()));
+        }
+        if r == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Err(libc::EAGAIN));
+        }
+        Some(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_sleeper_at_a_time() {
+        let d = DeviceWait::default();
+        assert!(d.enter());
+        assert!(!d.enter(), "a second thread sleeps on its eventfd");
+        assert!(!d.leave(), "the driver is on the device");
+        assert!(d.enter());
+    }
+
+    #[test]
+    fn the_driver_leaves_the_device_only_to_a_sleeper() {
+        let d = DeviceWait::default();
+        let mut t = DriverTurn::default();
+        assert_eq!(d.driver_leaves(&mut t), None);
+        assert!(d.enter());
+        assert_eq!(d.driver_leaves(&mut t), Some(HANDBACK_US));
+        // The same sleep goes on: the driver looks less often.
+        assert_eq!(d.driver_leaves(&mut t), Some(2 * HANDBACK_US));
+        assert_eq!(d.driver_leaves(&mut t), Some(4 * HANDBACK_US));
+        // A sleeper leaving a long sleep wakes the driver.
+        assert!(d.leave());
+        // Sleepers come and go: back to the short timeout.
+        assert!(d.enter());
+        assert_eq!(d.driver_leaves(&mut t), Some(HANDBACK_US));
+        assert!(!d.leave(), "within the hand-back time: no wake-up");
+        assert_eq!(d.driver_leaves(&mut t), None);
+        assert_eq!(d.driver_off_until.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_timeout_is_bounded() {
+        let d = DeviceWait::default();
+        let mut t = DriverTurn::default();
+        assert!(d.enter());
+        let mut last = 0;
+        for _ in 0..20 {
+            last = d.driver_leaves(&mut t).unwrap();
+        }
+        assert_eq!(last, MAX_OFF_US);
+    }
+}
