@@ -103,66 +103,95 @@ impl DeviceWait {
 }
 
 impl Shim {
-    /// Sleep until `evfd` is signalled or the device has a frame (then
-    /// read it and run the stack here), or `deadline` passes (EAGAIN), or
-    /// a signal comes (EINTR, unless every handler restarts and there is
-    /// no deadline: then Ok, and the caller tries again as the kernel
-    /// would restart). None when this thread cannot be the sleeper
-    /// (another is, faults, busy pollers, the service): sleep on `evfd`.
-    pub fn sleep_on_device(&self, evfd: i32, deadline: Option<Instant>) -> Option<Result<(), i32>> {
-        let st = self.stack.local()?;
-        if self.has_faults() || self.has_busy_pollers() || !self.devwait.enter() {
-            return None;
-        }
-        let ms = crate::wait::poll_timeout(deadline);
-        if ms == 0 && deadline.is_some() {
-            if self.devwait.leave() {
-                self.wake_driver();
+    /// Could this thread be the sleeper now (in-process, no faults, no
+    /// busy pollers, no other sleeper)? A hint: `poll_with_device` decides.
+    pub fn device_free(&self) -> bool {
+        self.stack.local().is_some()
+            && !self.has_faults()
+            && !self.has_busy_pollers()
+            && !self.devwait.sleeper.load(Ordering::Relaxed)
+    }
+
+    /// poll(2) over `pfds` and, when this thread can be the sleeper, the
+    /// device too; woken by a frame, read it and run the stack here
+    /// before returning (wake-ups of this thread's own eventfd absorbed:
+    /// the caller looks at its sockets again next). Returns poll's count
+    /// of ready entries of `pfds` (the device not counted), its errno, and
+    /// whether a frame was read.
+    pub fn poll_with_device(&self, pfds: &mut Vec<libc::pollfd>, ms: i32) -> (i32, i32, bool) {
+        let sleeper = match self.stack.local() {
+            Some(st) if !self.has_faults() && !self.has_busy_pollers() => {
+                self.devwait.enter().then_some(st)
             }
-            return Some(Err(libc::EAGAIN));
-        }
-        let mut pfd = [
-            libc::pollfd {
-                fd: evfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
+            _ => None,
+        };
+        if sleeper.is_some() {
+            pfds.push(libc::pollfd {
                 fd: self.tun_fd,
                 events: libc::POLLIN,
                 revents: 0,
-            },
-        ];
-        // SAFETY: pfd is a valid array of 2 pollfds.
-        let r = unsafe { (real().poll)(pfd.as_mut_ptr(), 2, ms) };
+            });
+        }
+        // SAFETY: pfds is a valid pollfd array of its length.
+        let mut r = unsafe { (real().poll)(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         // SAFETY: reading this thread's errno (before any other call).
         let errno = unsafe { *libc::__errno_location() };
+        let Some(st) = sleeper else {
+            return (r, errno, false);
+        };
         if self.devwait.leave() {
             self.wake_driver();
         }
-        if r < 0 {
-            return Some(match errno {
-                libc::EINTR if deadline.is_none() && crate::wait::handlers_restart() => Ok(()),
-                x => Err(x),
-            });
+        let dev = pfds.pop().map_or(0, |p| p.revents);
+        if r > 0 && dev != 0 {
+            r -= 1;
         }
-        if pfd[0].revents & libc::POLLIN != 0 {
-            crate::wait::drain_signalled(evfd);
-        }
-        if pfd[1].revents & libc::POLLIN != 0 {
+        let frame = dev & libc::POLLIN != 0;
+        if frame {
             // One frame (the poll says when another is queued): the
             // answer this thread waits for, as the driver reads one per
-            // wake-up outside bursts. Our own eventfd is not written for
-            // what it changes: this thread tries again next anyway.
+            // wake-up outside bursts.
             crate::wait::absorb_own_wakeups(|| {
                 if self.try_rx(st, 1) > 0 {
                     st.handle_timeout(self.now());
                 }
                 self.after_op();
             });
-            return Some(Ok(()));
         }
-        if r == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+        (r, errno, frame)
+    }
+
+    /// A blocking call's sleep: until `evfd` is signalled or a frame
+    /// came (`poll_with_device`), or `deadline` passes (EAGAIN), or a
+    /// signal comes (EINTR, unless every handler restarts and there is no
+    /// deadline: then Ok, and the caller tries again, as the kernel would
+    /// restart). None when this thread cannot be the sleeper: sleep on
+    /// `evfd` alone (`wait::block`, a restartable read).
+    pub fn sleep_on_device(&self, evfd: i32, deadline: Option<Instant>) -> Option<Result<(), i32>> {
+        if !self.device_free() {
+            return None;
+        }
+        let ms = crate::wait::poll_timeout(deadline);
+        if ms == 0 && deadline.is_some() {
+            return Some(Err(libc::EAGAIN));
+        }
+        let mut pfds = vec![libc::pollfd {
+            fd: evfd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let (r, errno, frame) = self.poll_with_device(&mut pfds, ms);
+        if r < 0 {
+            return Some(match errno {
+                libc::EINTR if deadline.is_none() && crate::wait::handlers_restart() => Ok(()),
+                x => Err(x),
+            });
+        }
+        if pfds[0].revents & libc::POLLIN != 0 {
+            crate::wait::drain_signalled(evfd);
+        }
+        // A frame read at the deadline: one more try first.
+        if r == 0 && !frame && deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(Err(libc::EAGAIN));
         }
         Some(Ok(()))

@@ -616,6 +616,22 @@ impl EpollTable {
                     continue;
                 }
             }
+            // In-process, one thread at a time sleeps on the device too
+            // (devwait.rs): a poll of the epoll fd and the device, then
+            // the events are taken at the top of the loop. epoll_wait is
+            // never restarted after a signal, nor is this.
+            if s.device_free() {
+                let mut pfds = vec![libc::pollfd {
+                    fd: epfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                }];
+                let (r, err, _) = s.poll_with_device(&mut pfds, ms);
+                if r < 0 {
+                    return Err(err);
+                }
+                continue;
+            }
             // Block in the kernel: the notifier wakes us for stack events.
             // SAFETY: kbuf is a valid buffer of its length.
             let r = unsafe {

@@ -1135,10 +1135,8 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
             });
         }
         let ms = crate::wait::poll_timeout(deadline);
-        // SAFETY: valid pollfd array.
-        let r = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
-        // SAFETY: reading this thread's errno.
-        let err = unsafe { *libc::__errno_location() };
+        // On the device too when no other thread is (devwait.rs).
+        let (r, err, _) = s.poll_with_device(&mut kernel, ms);
         unregister_all(s, &handles, evfd);
         drain(evfd);
         if r < 0 {
