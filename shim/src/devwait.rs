@@ -31,6 +31,15 @@ use crate::real::real;
 const HANDBACK_US: u64 = 1_000;
 /// The driver's longest sleep off the device while a sleeper holds it.
 const MAX_OFF_US: u64 = 64_000;
+/// A poll that returns within this many microseconds did not sleep: the
+/// frames it reports were queued before (as the driver's `BURST_US`).
+const NO_SLEEP_US: u64 = 20;
+/// Frames found queued at once that make a backlog (bulk traffic).
+const BACKLOG_FRAMES: usize = 3;
+/// Frames a sleeper reads at most when they were queued before its sleep.
+const BURST_FRAMES: usize = 64;
+/// How long sleepers leave the device to the driver after a backlog.
+const BULK_HOLD_US: u64 = 20_000;
 
 /// The sleeper's token and the driver's side of the hand-over.
 #[derive(Default)]
@@ -42,6 +51,12 @@ pub struct DeviceWait {
     /// When the driver, sleeping off the device, wakes at the latest
     /// (monotonic us); 0 while it watches the device.
     driver_off_until: AtomicU64,
+    /// Until when (monotonic us) no thread sleeps on the device: a
+    /// sleeper found a backlog of frames queued, the mark of bulk
+    /// traffic, where the driver reading in parallel with the
+    /// application (its bursts, the ACKs it sends while the application
+    /// copies) is worth more than a saved hand-off.
+    bulk_until: AtomicU64,
 }
 
 /// What the driver does this turn (its own state between turns).
@@ -80,8 +95,17 @@ impl DeviceWait {
         Some(turn.off_us)
     }
 
-    /// Become the sleeper (false: another thread is).
+    /// Bulk traffic was seen lately (`bulk_until`).
+    fn bulk(&self) -> bool {
+        let until = self.bulk_until.load(Ordering::Relaxed);
+        until != 0 && monotonic_us() < until
+    }
+
+    /// Become the sleeper (false: another thread is, or bulk traffic).
     fn enter(&self) -> bool {
+        if self.bulk() {
+            return false;
+        }
         if self
             .sleeper
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
@@ -110,6 +134,7 @@ impl Shim {
             && !self.has_faults()
             && !self.has_busy_pollers()
             && !self.devwait.sleeper.load(Ordering::Relaxed)
+            && !self.devwait.bulk()
     }
 
     /// poll(2) over `pfds` and, when this thread can be the sleeper, the
@@ -132,6 +157,7 @@ impl Shim {
                 revents: 0,
             });
         }
+        let t0 = monotonic_us();
         // SAFETY: pfds is a valid pollfd array of its length.
         let mut r = unsafe { (real().poll)(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         // SAFETY: reading this thread's errno (before any other call).
@@ -148,11 +174,20 @@ impl Shim {
         }
         let frame = dev & libc::POLLIN != 0;
         if frame {
-            // One frame (the poll says when another is queued): the
-            // answer this thread waits for, as the driver reads one per
-            // wake-up outside bursts.
+            // Woken by a frame: that one (the answer this thread waits
+            // for; the poll says when another is queued, as the driver
+            // reads one per wake-up outside bursts). Frames queued before
+            // the sleep may be more: read them, and a backlog leaves the
+            // device to the driver for a while (`bulk_until`).
+            let queued = monotonic_us().saturating_sub(t0) < NO_SLEEP_US;
             crate::wait::absorb_own_wakeups(|| {
-                if self.try_rx(st, 1) > 0 {
+                let got = self.try_rx(st, if queued { BURST_FRAMES } else { 1 });
+                if got >= BACKLOG_FRAMES {
+                    self.devwait
+                        .bulk_until
+                        .store(monotonic_us() + BULK_HOLD_US, Ordering::Relaxed);
+                }
+                if got > 0 {
                     st.handle_timeout(self.now());
                 }
                 self.after_op();
@@ -229,6 +264,16 @@ mod tests {
         assert!(!d.leave(), "within the hand-back time: no wake-up");
         assert_eq!(d.driver_leaves(&mut t), None);
         assert_eq!(d.driver_off_until.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn no_sleeper_while_bulk() {
+        let d = DeviceWait::default();
+        d.bulk_until
+            .store(monotonic_us() + BULK_HOLD_US, Ordering::Relaxed);
+        assert!(!d.enter(), "bulk traffic: the driver keeps the device");
+        d.bulk_until.store(monotonic_us(), Ordering::Relaxed);
+        assert!(d.enter(), "the hold is over");
     }
 
     #[test]

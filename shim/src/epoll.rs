@@ -131,6 +131,9 @@ impl Inner {
 pub struct EpollSet {
     pub notifier: i32,
     inner: Mutex<Inner>,
+    /// A stack socket was ever registered for EPOLLOUT: a sender's set,
+    /// whose waits leave the device to the driver (devwait.rs).
+    wants_out: std::sync::atomic::AtomicBool,
 }
 
 impl EpollSet {
@@ -281,6 +284,7 @@ impl EpollTable {
         let set = Arc::new(EpollSet {
             notifier,
             inner: Mutex::new(Inner::default()),
+            wants_out: Default::default(),
         });
         self.sets.lock().insert(epfd, set.clone());
         Ok(set)
@@ -303,6 +307,10 @@ impl EpollTable {
             return Err(libc::EINVAL);
         }
         let set = self.get_or_create(epfd)?;
+        if ev.is_some_and(|e| e.events & libc::EPOLLOUT as u32 != 0) {
+            set.wants_out
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let h = file.handle;
         let mut inner = set.inner.lock();
         // Whether the ready list went from empty to not: only then does the
@@ -619,8 +627,9 @@ impl EpollTable {
             // In-process, one thread at a time sleeps on the device too
             // (devwait.rs): a poll of the epoll fd and the device, then
             // the events are taken at the top of the loop. epoll_wait is
-            // never restarted after a signal, nor is this.
-            if s.device_free() {
+            // never restarted after a signal, nor is this. Not for a
+            // sender's set: see `wants_out`.
+            if !set.wants_out.load(std::sync::atomic::Ordering::Relaxed) && s.device_free() {
                 let mut pfds = vec![libc::pollfd {
                     fd: epfd,
                     events: libc::POLLIN,
@@ -813,6 +822,7 @@ mod tests {
         Arc::new(EpollSet {
             notifier: -1,
             inner: Mutex::new(Inner::default()),
+            wants_out: Default::default(),
         })
     }
 

@@ -83,9 +83,12 @@ fn blocking_armed<T>(
                 continue;
             }
         }
-        // On the device itself when no other thread is (devwait.rs).
-        let b = s
-            .sleep_on_device(evfd, deadline)
+        // On the device itself when no other thread is (devwait.rs);
+        // a sender waits for the driver, which takes the ACKs in
+        // parallel with it (bulk traffic).
+        let b = recv_side
+            .then(|| s.sleep_on_device(evfd, deadline))
+            .flatten()
             .unwrap_or_else(|| block(evfd, deadline));
         s.unregister(of.handle, evfd);
         b?;
@@ -1135,8 +1138,20 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> R<i32> {
             });
         }
         let ms = crate::wait::poll_timeout(deadline);
-        // On the device too when no other thread is (devwait.rs).
-        let (r, err, _) = s.poll_with_device(&mut kernel, ms);
+        // On the device too when no other thread is (devwait.rs), unless
+        // waiting to send (see `blocking`).
+        let sending = fds
+            .iter()
+            .zip(&handles)
+            .any(|(p, h)| h.is_some() && p.events & libc::POLLOUT != 0);
+        let (r, err, _) = if sending {
+            // SAFETY: valid pollfd array.
+            let r = unsafe { (real().poll)(kernel.as_mut_ptr(), kernel.len() as libc::nfds_t, ms) };
+            // SAFETY: reading this thread's errno.
+            (r, unsafe { *libc::__errno_location() }, false)
+        } else {
+            s.poll_with_device(&mut kernel, ms)
+        };
         unregister_all(s, &handles, evfd);
         drain(evfd);
         if r < 0 {
