@@ -66,6 +66,16 @@ pub struct DriverTurn {
     off_us: u64,
 }
 
+impl DriverTurn {
+    /// The driver left the device to a sleeper, and no sleep began since
+    /// its last turn: a thread that slept that long through queued frames
+    /// is not reading them (cancelled in its poll, say), so the driver
+    /// reads what is queued itself after this turn's sleep.
+    pub fn same_sleep(&self) -> bool {
+        self.off_us > HANDBACK_US
+    }
+}
+
 impl DeviceWait {
     /// The driver, before it sleeps: Some(timeout in us) when it leaves
     /// the device to a sleeper this turn. With the sleeper's `leave` this
@@ -253,8 +263,11 @@ mod tests {
         assert_eq!(d.driver_leaves(&mut t), None);
         assert!(d.enter());
         assert_eq!(d.driver_leaves(&mut t), Some(HANDBACK_US));
-        // The same sleep goes on: the driver looks less often.
+        assert!(!t.same_sleep());
+        // The same sleep goes on: the driver looks less often, and reads
+        // what the sleeper left queued.
         assert_eq!(d.driver_leaves(&mut t), Some(2 * HANDBACK_US));
+        assert!(t.same_sleep());
         assert_eq!(d.driver_leaves(&mut t), Some(4 * HANDBACK_US));
         // A sleeper leaving a long sleep wakes the driver.
         assert!(d.leave());

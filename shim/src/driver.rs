@@ -828,8 +828,12 @@ fn driver_loop(s: &Shim) {
             // SAFETY: reading 8 bytes from our eventfd into v.
             unsafe { (real().read)(s.driver_wake_fd, &mut v as *mut u64 as *mut c_void, 8) };
         }
+        // Frames a sleeper did not take in a whole turn (devwait.rs).
+        let unread = off_device && turn.same_sleep();
         // A poller that started meanwhile takes the frame itself.
-        if pfd[0].revents & libc::POLLIN != 0 && s.busy_pollers.load(Ordering::SeqCst) == 0 {
+        if (pfd[0].revents & libc::POLLIN != 0 || unread)
+            && s.busy_pollers.load(Ordering::SeqCst) == 0
+        {
             // Read until the device is empty when frames come in bursts:
             // the last wakeup found several, or this poll did not sleep
             // (they queued while we worked). Otherwise one frame per
@@ -838,7 +842,11 @@ fn driver_loop(s: &Shim) {
             // of a read that returns EAGAIN (a system call per wakeup; the
             // poll is level-triggered, so nothing is left behind).
             // An application thread may have taken them (`rx_inline`).
-            let budget = if burst || slept_us < BURST_US { 256 } else { 1 };
+            let budget = if burst || unread || slept_us < BURST_US {
+                256
+            } else {
+                1
+            };
             let mut buf = s.rx.lock().unwrap_or_else(|p| p.into_inner());
             let got = s.rx_frames(st, &mut buf, budget);
             drop(buf);
