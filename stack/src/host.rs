@@ -60,7 +60,9 @@ fn inetsw() -> Vec<&'static dyn Protosw<Stack>> {
 /// Frames waiting for the device, and a pool of spent buffers.
 #[derive(Default)]
 struct TxQueue {
-    frames: VecDeque<(Vec<u8>, TxMeta)>,
+    /// Frames to send, with whether they go to the device whatever their
+    /// destination (else ours are looped back).
+    frames: VecDeque<(Vec<u8>, TxMeta, bool)>,
     /// Packets for local input, with the interface they arrive on.
     looped: VecDeque<(Vec<u8>, u32)>,
     pool: Vec<Vec<u8>>,
@@ -122,7 +124,12 @@ impl InetCx for Stack {
 
     fn transmit_meta(&self, frame: Vec<u8>, meta: TxMeta) {
         Stats::bump(&self.stats.frames_out);
-        self.txq.lock().frames.push_back((frame, meta));
+        self.txq.lock().frames.push_back((frame, meta, false));
+    }
+
+    fn transmit_on_device(&self, frame: Vec<u8>, meta: TxMeta) {
+        Stats::bump(&self.stats.frames_out);
+        self.txq.lock().frames.push_back((frame, meta, true));
     }
 
     fn loop_back(&self, frame: Vec<u8>, ifindex: u32) {
@@ -236,9 +243,9 @@ impl Stack {
                 ip_input::ip_input(self, self.last_now(), &frame, ifindex, RxMeta::default());
                 continue;
             }
-            let (frame, meta) = self.txq.lock().frames.pop_front()?;
+            let (frame, meta, on_device) = self.txq.lock().frames.pop_front()?;
             match ip::frame_dst(&frame) {
-                Some(d) if ip::is_local(self, d) => {
+                Some(d) if !on_device && ip::is_local(self, d) => {
                     self.saw_now(self.last_now());
                     Stats::bump(&self.stats.frames_in);
                     Stats::bump(&self.stats.frames_looped);

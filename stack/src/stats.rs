@@ -116,6 +116,9 @@ stats! {
     // Frames from the device with a virtio_net_hdr we do not take (old
     // UFO, an unknown GSO type, truncated header).
     drop_vnet_hdr,
+    // Sent by a socket bound to lo (SO_BINDTODEVICE) to an address not
+    // ours: Linux sends it into lo, where no one takes it.
+    drop_no_route,
 }
 
 impl Stats {

@@ -104,8 +104,16 @@ pub fn sosetopt<C: SoCx>(
     let sys = cx.sysctl();
     let o = &mut so.so_options;
     match name {
-        SO_REUSEADDR => o.reuseaddr = v != 0,
-        SO_REUSEPORT => o.reuseport = v != 0,
+        SO_REUSEADDR | SO_REUSEPORT => {
+            if name == SO_REUSEADDR {
+                o.reuseaddr = v != 0;
+            } else {
+                o.reuseport = v != 0;
+            }
+            // The port table keeps the flags conflicts are decided on.
+            cx.pr(so)
+                .pru_ctloutput_set(cx, now, so, SOL_SOCKET, name, val)?;
+        }
         SO_KEEPALIVE => {
             o.keepalive = v != 0;
             cx.pr(so)

@@ -22,6 +22,7 @@ pub(crate) fn send_icmp(cx: &impl InetCx, src: Ipv4Addr, dst: Ipv4Addr, msg: &Ic
         ttl: cx.sysctl().ip_default_ttl,
         tos: 0,
         dont_frag: false,
+        oif: crate::netinet::in_pcb::DEV_NONE,
     };
     ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b));
 }
@@ -35,6 +36,7 @@ pub(crate) fn send_icmp6(cx: &impl InetCx, src: Ipv6Addr, dst: Ipv6Addr, msg: &I
         ttl: cx.sysctl().ipv6_hop_limit,
         tos: 0,
         dont_frag: false,
+        oif: crate::netinet::in_pcb::DEV_NONE,
     };
     ip_output(cx, &h, msg.buffer_len(), |b| msg.emit(b, src, dst));
 }

@@ -388,6 +388,58 @@ pub type FourTuple = (SocketAddr, SocketAddr);
 struct PortUsers {
     bound: Vec<PortUser>,
     children: FastMap<SocketHandle, Child>,
+    /// TCP's SO_REUSEPORT fast path (Linux's tb->fastreuseport).
+    fast: FastReuseport,
+}
+
+/// Linux's bind-bucket SO_REUSEPORT fast path (tb->fastreuseport, kept by
+/// inet_csk_update_fastreuse): a TCP bind with SO_REUSEPORT that matches
+/// it succeeds without looking at the port's users, so what a user set
+/// or cleared after its own bind is not seen there (c-test 286).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum FastReuseport {
+    #[default]
+    Off,
+    /// The first binder had SO_REUSEPORT: any SO_REUSEPORT bind matches.
+    Any,
+    /// Set again by a later SO_REUSEPORT binder: a bind matches on an
+    /// overlapping address.
+    Strict { addr: IpAddr, v6only: bool },
+}
+
+impl FastReuseport {
+    /// sk_reuseport_match (same uid always).
+    fn matches(self, user: &PortUser) -> bool {
+        if !user.reuseport {
+            return false;
+        }
+        match self {
+            FastReuseport::Off => false,
+            FastReuseport::Any => true,
+            FastReuseport::Strict { addr, v6only } => {
+                let fast = PortUser {
+                    addr,
+                    v6only,
+                    ..*user
+                };
+                overlaps(&fast, user)
+            }
+        }
+    }
+
+    /// inet_csk_update_fastreuse after `user` bound (or listened) on a
+    /// port whose bucket was `empty` before.
+    fn after_bind(&mut self, empty: bool, user: &PortUser) {
+        *self = match (user.reuseport, empty) {
+            (false, _) => FastReuseport::Off,
+            (true, true) => FastReuseport::Any,
+            (true, false) if self.matches(user) => *self,
+            (true, false) => FastReuseport::Strict {
+                addr: user.addr,
+                v6only: user.v6only,
+            },
+        };
+    }
 }
 
 /// An accepted connection's entry: what a bind conflict looks at (20
@@ -500,20 +552,39 @@ impl PcbInfo {
         let Some(users) = self.ports.get(&(proto, port)) else {
             return false;
         };
-        users
-            .iter()
-            .filter(|u| u.handle != user.handle && overlaps(u, user))
-            .any(|u| {
-                if u.reuseport && user.reuseport {
-                    return false;
-                }
-                match proto {
-                    // Share only if both set SO_REUSEADDR and the other
-                    // does not listen (inet_csk_bind_conflict).
-                    Proto::Tcp => !u.reuseaddr || !user.reuseaddr || u.listening,
-                    Proto::Udp => !(u.reuseaddr && user.reuseaddr),
-                }
-            })
+        // The flags are read now, as Linux reads sk_reuse and sk_reuseport
+        // when it checks (set after bind: `reuse_changed`). Sockets bound
+        // to two different devices never conflict.
+        let mut rivals = users.iter().filter(|u| {
+            u.handle != user.handle
+                && overlaps(u, user)
+                && (u.dev == DEV_NONE || user.dev == DEV_NONE || u.dev == user.dev)
+        });
+        match proto {
+            Proto::Tcp => {
+                !users.fast.matches(user)
+                    && rivals.any(|u| {
+                        // Share only if both set SO_REUSEPORT, or both
+                        // set SO_REUSEADDR and the other does not listen
+                        // (inet_bind_conflict).
+                        let shared = u.reuseaddr && user.reuseaddr && !u.listening;
+                        !(u.reuseport && user.reuseport || shared)
+                    })
+            }
+            // udp_lib_lport_inuse: the newest user that both do not share
+            // by SO_REUSEADDR decides alone (SO_REUSEPORT on both: free).
+            Proto::Udp => users
+                .bound
+                .iter()
+                .rev()
+                .find(|u| {
+                    u.handle != user.handle
+                        && overlaps(u, user)
+                        && (u.dev == DEV_NONE || user.dev == DEV_NONE || u.dev == user.dev)
+                        && !(u.reuseaddr && user.reuseaddr)
+                })
+                .is_some_and(|u| !(u.reuseport && user.reuseport)),
+        }
     }
 
     /// Record `user` on `port` (0 picks an ephemeral port from `range`
@@ -548,11 +619,24 @@ impl PcbInfo {
             }
             port
         };
-        self.ports
-            .entry((proto, port))
-            .or_default()
-            .push_bound(user);
+        let v = self.ports.entry((proto, port)).or_default();
+        v.fast.after_bind(v.is_empty(), &user);
+        v.push_bound(user);
         Ok(port)
+    }
+
+    /// A bound TCP socket starts listening as `me` (its flags now):
+    /// EADDRINUSE if that conflicts, as Linux's inet_csk_listen_start
+    /// asks get_port again.
+    pub fn listen(&mut self, port: u16, me: PortUser) -> Result<(), Errno> {
+        if self.conflicts(Proto::Tcp, port, &me) {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.update(Proto::Tcp, port, me.handle, |u| *u = me);
+        if let Some(v) = self.ports.get_mut(&(Proto::Tcp, port)) {
+            v.fast.after_bind(false, &me);
+        }
+        Ok(())
     }
 
     /// Record `user` on `port` without a conflict check (a connection
@@ -1019,6 +1103,67 @@ mod tests {
             (inp.tos, inp.tclass, inp.hops6),
             (0, 0xb8, 9),
             "IPv6: tclass, hops"
+        );
+    }
+
+    #[test]
+    fn reuse_flags_are_read_when_checking() {
+        let range = (32768, 60999);
+        let rp = |i: u32| PortUser {
+            reuseport: true,
+            ..user(i, false)
+        };
+        // UDP: the newest user decides (udp_lib_lport_inuse).
+        let mut t = PcbInfo::default();
+        t.bind(Proto::Udp, 80, user(1, false), range, 0).unwrap();
+        t.update(Proto::Udp, 80, user(1, false).handle, |u| {
+            u.reuseport = true
+        });
+        assert_eq!(
+            t.bind(Proto::Udp, 80, rp(2), range, 0),
+            Ok(80),
+            "set after bind"
+        );
+        t.update(Proto::Udp, 80, user(1, false).handle, |u| {
+            u.reuseport = false
+        });
+        assert_eq!(t.bind(Proto::Udp, 80, rp(3), range, 0), Ok(80), "2 decides");
+        t.unbind(Proto::Udp, 80, rp(2).handle);
+        t.unbind(Proto::Udp, 80, rp(3).handle);
+        assert_eq!(
+            t.bind(Proto::Udp, 80, rp(3), range, 0),
+            Err(Errno::EADDRINUSE),
+            "1 alone decides"
+        );
+        // TCP: the first binder's SO_REUSEPORT opens the fast path, which a
+        // later clear does not close; SO_REUSEADDR is read live.
+        let mut t = PcbInfo::default();
+        t.bind(Proto::Tcp, 80, rp(1), range, 0).unwrap();
+        t.update(Proto::Tcp, 80, rp(1).handle, |u| u.reuseport = false);
+        assert_eq!(t.bind(Proto::Tcp, 80, rp(2), range, 0), Ok(80));
+        let mut t = PcbInfo::default();
+        t.bind(Proto::Tcp, 80, user(1, true), range, 0).unwrap();
+        t.update(Proto::Tcp, 80, user(1, true).handle, |u| {
+            u.reuseaddr = false
+        });
+        assert_eq!(
+            t.bind(Proto::Tcp, 80, user(2, true), range, 0),
+            Err(Errno::EADDRINUSE)
+        );
+        let mut l = rp(1);
+        l.listening = true;
+        let mut t = PcbInfo::default();
+        t.bind(Proto::Tcp, 80, user(1, false), range, 0).unwrap();
+        assert_eq!(t.listen(80, l), Ok(()));
+        assert_eq!(
+            t.listen(
+                80,
+                PortUser {
+                    listening: true,
+                    ..rp(2)
+                }
+            ),
+            Ok(())
         );
     }
 }

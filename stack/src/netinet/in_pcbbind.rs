@@ -129,14 +129,27 @@ pub(crate) fn in_pcbautobind(
 /// PCB and, once bound, in the port table the lookups read.
 pub(crate) fn so_bind_dev(cx: &impl InetCx, so: &mut Socket, ifindex: u32) {
     let dev = crate::netinet::in_pcb::bound_dev_of(ifindex, cx.config().ifindex);
-    let (handle, stream) = (so.handle, so.so_type == crate::api::SockType::Stream);
-    let inp = so.so_pcb.inp_mut();
-    inp.set_bound_dev(dev);
-    if inp.lport != 0 {
+    so.so_pcb.inp_mut().set_bound_dev(dev);
+    in_pcb_update_user(cx, so, |u| u.dev = dev);
+}
+
+/// SO_REUSEADDR or SO_REUSEPORT changed: once bound, the port table takes
+/// the new flags, which later bind and listen conflicts read (Linux reads
+/// sk_reuse and sk_reuseport when it checks).
+pub(crate) fn in_pcb_reuse_changed(cx: &impl InetCx, so: &mut Socket) {
+    let (reuseaddr, reuseport) = (so.so_options.reuseaddr, so.so_options.reuseport);
+    in_pcb_update_user(cx, so, |u| {
+        u.reuseaddr = reuseaddr;
+        u.reuseport = reuseport;
+    });
+}
+
+/// Change `so`'s entry in the port table, if it is bound.
+fn in_pcb_update_user(cx: &impl InetCx, so: &Socket, f: impl FnOnce(&mut PortUser)) {
+    let lport = so.so_pcb.inp().lport;
+    if lport != 0 {
+        let stream = so.so_type == crate::api::SockType::Stream;
         let proto = if stream { Proto::Tcp } else { Proto::Udp };
-        cx.inet()
-            .pcbinfo
-            .write()
-            .update(proto, inp.lport, handle, |u| u.dev = dev);
+        cx.inet().pcbinfo.write().update(proto, lport, so.handle, f);
     }
 }

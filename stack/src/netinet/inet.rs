@@ -72,6 +72,9 @@ pub trait InetCx: SoCx {
     }
     /// Queue a frame with what the device must do with it (TSO).
     fn transmit_meta(&self, frame: Vec<u8>, meta: crate::offload::TxMeta);
+    /// Queue a frame for the device even if it is to one of our own
+    /// addresses (SO_BINDTODEVICE's route, `ip::oif_route`).
+    fn transmit_on_device(&self, frame: Vec<u8>, meta: crate::offload::TxMeta);
     /// Queue a whole IPv4 packet for local input as if received on
     /// interface `ifindex` (a multicast or broadcast copy looped back).
     fn loop_back(&self, frame: Vec<u8>, ifindex: u32);

@@ -55,8 +55,18 @@ fn on_link6(addr: Ipv6Addr, plen: u8, dst: Ipv6Addr) -> bool {
     u128::from(addr) & mask == u128::from(dst) & mask
 }
 
-/// Can we reach `dst`? (on-link, local, or via the gateway)
-pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr) -> Result<(), Errno> {
+/// Can we reach `dst`? (on-link, local, or via the gateway). A socket
+/// bound to lo (SO_BINDTODEVICE, `oif`) reaches only ::1 in IPv6, whose
+/// other local routes are not on lo (ip6_route_output: ENETUNREACH; IPv4
+/// sends into lo, `oif_route`).
+pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr, oif: u8) -> Result<(), Errno> {
+    if oif == crate::netinet::in_pcb::DEV_LO
+        && dst.is_ipv6()
+        && !dst.is_loopback()
+        && !dst.is_multicast()
+    {
+        return Err(Errno::ENETUNREACH);
+    }
     if is_local(cx, dst) {
         return Ok(());
     }
@@ -112,15 +122,72 @@ pub(crate) fn dst_this_host(laddr: IpAddr, dst: SocketAddr) -> SocketAddr {
 /// Source address for packets to `dst` from a socket bound to `laddr`.
 /// A socket bound to a multicast or broadcast address sends from the
 /// interface's address (Linux's inet_bind leaves inet_saddr 0 for them).
-pub(crate) fn source_for(cx: &impl InetCx, laddr: IpAddr, dst: IpAddr) -> IpAddr {
+/// A socket bound to the device (SO_BINDTODEVICE, `oif`) sends to
+/// loopback from the device's address, as it routes it there.
+pub(crate) fn source_for(cx: &impl InetCx, laddr: IpAddr, dst: IpAddr, oif: u8) -> IpAddr {
     if !laddr.is_unspecified() && !laddr.is_multicast() && !is_broadcast(cx, laddr) {
         return laddr;
     }
+    let by_device = oif_route(cx, oif, dst) == OifRoute::Device;
     match dst {
-        IpAddr::V4(d) if d.is_loopback() => dst,
+        IpAddr::V4(d) if d.is_loopback() && !by_device => dst,
         IpAddr::V4(_) => cx.config().addr.into(),
-        IpAddr::V6(d) if d.is_loopback() => dst,
+        IpAddr::V6(d) if d.is_loopback() && !by_device => dst,
         IpAddr::V6(_) => cx.config().addr6.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
+    }
+}
+
+/// Is `a` the device's own address (not loopback's)?
+pub(crate) fn is_dev_addr(cx: &impl InetCx, a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => a == cx.config().addr,
+        IpAddr::V6(a) => Some(a) == cx.config().addr6,
+    }
+}
+
+/// Where a packet goes by its socket's SO_BINDTODEVICE, as Linux's route
+/// lookup with that device as output interface (c-test 287).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OifRoute {
+    /// As any packet: ours are looped back, the rest go to the device.
+    Any,
+    /// Out through the device even to a loopback address (Linux takes
+    /// the device's routes, the default one, as loopback's are on lo).
+    Device,
+    /// Sent into lo to an address not ours: no one takes it (Linux says
+    /// the send succeeded).
+    Lost,
+}
+
+pub(crate) fn oif_route(cx: &impl InetCx, oif: u8, dst: IpAddr) -> OifRoute {
+    use crate::netinet::in_pcb::{DEV_LO, DEV_OURS};
+    let unicast = !dst.is_multicast() && !is_broadcast(cx, dst);
+    match oif {
+        DEV_LO if unicast && !is_local(cx, dst) => OifRoute::Lost,
+        DEV_OURS if is_local(cx, dst) && !is_dev_addr(cx, dst) => OifRoute::Device,
+        _ => OifRoute::Any,
+    }
+}
+
+/// The interface SO_BINDTODEVICE matches a received packet against: the
+/// one it came in on, but a packet looped back to the device's address
+/// counts as the device's, as Linux's (its local route is on the device).
+pub(crate) fn arrival(cx: &impl InetCx, ip: &IpIn) -> crate::netinet::in_pcb::Arrival {
+    let dev = cx.config().ifindex;
+    let i = if ip.ifindex == LOOPBACK_IFINDEX && is_dev_addr(cx, ip.dst) {
+        dev
+    } else {
+        ip.ifindex
+    };
+    crate::netinet::in_pcb::Arrival(i, dev)
+}
+
+/// Queue a built frame by `h`'s route (`oif_route`).
+fn ip_transmit(cx: &impl InetCx, h: &IpHeader, frame: Vec<u8>, meta: crate::offload::TxMeta) {
+    match oif_route(cx, h.oif, h.dst) {
+        OifRoute::Any => cx.transmit_meta(frame, meta),
+        OifRoute::Device => cx.transmit_on_device(frame, meta),
+        OifRoute::Lost => Stats::bump(&cx.stats().drop_no_route),
     }
 }
 
@@ -207,6 +274,9 @@ pub(crate) struct IpHeader {
     pub ttl: u8,
     pub tos: u8,
     pub dont_frag: bool,
+    /// The sending socket's SO_BINDTODEVICE (`in_pcb::DEV_*`), which
+    /// decides the route (`oif_route`).
+    pub oif: u8,
 }
 
 impl IpHeader {
@@ -304,7 +374,7 @@ pub(crate) fn ip_output_gso(
         },
         None => crate::offload::TxMeta::NONE,
     };
-    cx.transmit_meta(buf, meta);
+    ip_transmit(cx, h, buf, meta);
 }
 
 /// Send `payload` (a whole transport datagram), fragmenting it to `mtu`:
@@ -369,7 +439,7 @@ pub(crate) fn ip_output_fragmented(cx: &impl InetCx, h: &IpHeader, payload: &[u8
             }
         }
         buf[hl + fh..].copy_from_slice(&payload[off..off + n]);
-        cx.transmit(buf);
+        ip_transmit(cx, h, buf, crate::offload::TxMeta::NONE);
         off += n;
     }
 }

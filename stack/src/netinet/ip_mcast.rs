@@ -91,7 +91,7 @@ fn mc_find_dev(cx: &impl InetCx, m: &Mreqn) -> Option<u32> {
     if !m.address.is_unspecified() {
         return ifindex_of_addr(cx, m.address);
     }
-    crate::netinet::ip::route_check(cx, m.multiaddr.into())
+    crate::netinet::ip::route_check(cx, m.multiaddr.into(), crate::netinet::in_pcb::DEV_NONE)
         .ok()
         .map(|_| cx.config().ifindex)
 }
@@ -251,7 +251,7 @@ pub(crate) fn mc_route(
     {
         ifindex_of_addr(cx, a).ok_or(Errno::EADDRNOTAVAIL)?
     } else {
-        crate::netinet::ip::route_check(cx, dst.into())?;
+        crate::netinet::ip::route_check(cx, dst.into(), crate::netinet::in_pcb::DEV_NONE)?;
         cx.config().ifindex
     };
     let src = match bound {

@@ -61,7 +61,14 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     if let Some(h) = conn {
         if let Ok(sref) = cx.sockets().lookup(h) {
             if let Some(mut so) = lock_live(&sref) {
-                let tp = so.so_pcb.tcp();
+                // A connection bound to another device does not take it
+                // (Linux's inet_match): on to the listeners.
+                let arrived = crate::netinet::ip::arrival(cx, ip);
+                let dev = so.so_pcb.inp().bound_dev();
+                let tp = so
+                    .so_pcb
+                    .tcp()
+                    .filter(|_| crate::netinet::in_pcb::dev_takes(dev, arrived.0, arrived.1));
                 if tp.is_some_and(|tp| time_wait_reusable(tp, &seg)) {
                     // A new incarnation of the connection: end TIME_WAIT and
                     // let the listener take the SYN (as Linux's TCP_TW_SYN).
@@ -80,11 +87,11 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
             }
         }
     }
-    let listener = cx.inet().pcbinfo.read().tcp_listener(
-        local,
-        remote,
-        crate::netinet::in_pcb::Arrival(ip.ifindex, cx.config().ifindex),
-    );
+    let listener =
+        cx.inet()
+            .pcbinfo
+            .read()
+            .tcp_listener(local, remote, crate::netinet::ip::arrival(cx, ip));
     if let Some(h) = listener {
         if let Ok(lref) = cx.sockets().lookup(h) {
             if let Some(mut l) = lock_live(&lref) {

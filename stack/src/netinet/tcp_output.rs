@@ -412,10 +412,12 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
     let tos = tcp_ecn::with_ecn(tos, ecn_field);
     if tso {
         let (src, dst) = (inp.local(), inp.foreign());
-        tcp_tso::tcp_emit_tso(cx, src, dst, ttl, tos, &repr, data, tp_maxseg);
+        let oif = inp.bound_dev();
+        tcp_tso::tcp_emit_tso(cx, src, dst, ttl, tos, &repr, data, tp_maxseg, oif);
         return;
     }
-    tcp_emit(cx, inp.local(), inp.foreign(), ttl, tos, &repr, data);
+    let oif = inp.bound_dev();
+    tcp_emit(cx, inp.local(), inp.foreign(), ttl, tos, &repr, data, oif);
 }
 
 /// Retransmit `[seq, seq + seg_len)` of the flight (SACK recovery, a tail

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::errno::Errno;
 use crate::kern::socket::{SoState, Socket};
 use crate::kern::uipc::sofree;
-use crate::netinet::in_pcb::{INP_DROPPED, INP_TIMEWAIT};
+use crate::netinet::in_pcb::{DEV_NONE, INP_DROPPED, INP_TIMEWAIT};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::{ip_output, IpHeader};
 use crate::netinet::so_pcb::InPcb;
@@ -116,6 +116,7 @@ impl<'a> TcpFrame<'a> {
         tos: u8,
         repr: &TcpRepr<'a>,
         data: (&[u8], &[u8]),
+        oif: u8,
     ) -> TcpFrame<'a> {
         let hdr = TcpRepr {
             payload: &[],
@@ -132,6 +133,7 @@ impl<'a> TcpFrame<'a> {
                 ttl,
                 tos,
                 dont_frag: true,
+                oif,
             },
         }
     }
@@ -147,6 +149,7 @@ impl<'a> TcpFrame<'a> {
 
 /// Emit one segment: header from `repr` (its payload ignored) followed by
 /// the two data slices.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn tcp_emit(
     cx: &impl InetCx,
     src: SocketAddr,
@@ -155,9 +158,10 @@ pub(crate) fn tcp_emit(
     tos: u8,
     repr: &TcpRepr,
     data: (&[u8], &[u8]),
+    oif: u8,
 ) {
     Stats::bump(&cx.stats().tcp_segs_out);
-    let f = TcpFrame::new(src, dst, ttl, tos, repr, data);
+    let f = TcpFrame::new(src, dst, ttl, tos, repr, data, oif);
     ip_output(cx, &f.ip, f.hlen + f.dlen, |seg| {
         f.fill(seg, data);
         if f.dlen > 0 {
@@ -213,7 +217,7 @@ pub(crate) fn tcp_respond_opts(
         IpAddr::V4(_) => cx.sysctl().ip_default_ttl,
         IpAddr::V6(_) => cx.sysctl().ipv6_hop_limit,
     };
-    tcp_emit(cx, src, dst, ttl, 0, &repr, (&[], &[]));
+    tcp_emit(cx, src, dst, ttl, 0, &repr, (&[], &[]), DEV_NONE);
 }
 
 /// RFC 9293 reset generation for a segment that matches no connection.

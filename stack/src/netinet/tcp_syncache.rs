@@ -496,7 +496,16 @@ fn send_synack(
         .so_pcb
         .tcp()
         .map_or((64, 0), |t| t.inp.ttl_tos_to(e.remote.ip(), hops6));
-    tcp_emit(cx, e.local, e.remote, ttl, tos, &repr, (&[], &[]));
+    tcp_emit(
+        cx,
+        e.local,
+        e.remote,
+        ttl,
+        tos,
+        &repr,
+        (&[], &[]),
+        crate::netinet::in_pcb::DEV_NONE,
+    );
 }
 
 /// A hard ICMP error for a half-open connection: forget it (Linux's

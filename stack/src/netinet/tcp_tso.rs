@@ -77,10 +77,11 @@ pub(crate) fn tcp_emit_tso(
     repr: &TcpRepr,
     data: (&[u8], &[u8]),
     mss: usize,
+    oif: u8,
 ) {
     Stats::bump(&cx.stats().tcp_segs_out);
     Stats::bump(&cx.stats().tcp_tso_out);
-    let f = TcpFrame::new(src, dst, ttl, tos, repr, data);
+    let f = TcpFrame::new(src, dst, ttl, tos, repr, data, oif);
     cx.stats()
         .tcp_tso_bytes_out
         .fetch_add(f.dlen as u64, std::sync::atomic::Ordering::Relaxed);

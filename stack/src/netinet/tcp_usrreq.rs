@@ -282,10 +282,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 foreign: None,
                 dev: inp.bound_dev(),
             };
-            if t.conflicts(Proto::Tcp, inp.lport, &me) {
-                return Err(Errno::EADDRINUSE);
-            }
-            t.update(Proto::Tcp, inp.lport, handle, |u| *u = me);
+            t.listen(inp.lport, me)?;
         }
         solisten_proto(so, qlimit);
         let bits = cx.sysctl().tcp_fastopen;
@@ -728,6 +725,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         if (level, name) == (IPPROTO_TCP, TCP_CONGESTION) {
             return tcp_set_congestion(so, val);
         }
+        if level == SOL_SOCKET && (name == SO_REUSEADDR || name == SO_REUSEPORT) {
+            crate::netinet::in_pcbbind::in_pcb_reuse_changed(cx, so);
+            return Ok(());
+        }
         if level == IPPROTO_IP {
             let handle = so.handle;
             if let Some(r) = crate::netinet::ip_mcast::ip_mcast_setsockopt(
@@ -890,7 +891,7 @@ fn tcp_connect_start(
         if ip::is_broadcast(cx, dst) || dst.is_multicast() {
             return Err(Errno::ENETUNREACH);
         }
-        ip::route_check(cx, dst)?;
+        ip::route_check(cx, dst, so.so_pcb.inp().bound_dev())?;
         in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRNOTAVAIL)?;
         let handle = so.handle;
         let sys = cx.sysctl();
@@ -900,7 +901,7 @@ fn tcp_connect_start(
             0
         };
         let inp = so.so_pcb.inp_mut();
-        let laddr = ip::source_for(cx, inp.laddr, dst);
+        let laddr = ip::source_for(cx, inp.laddr, dst, inp.bound_dev());
         let local = SocketAddr::new(laddr, inp.lport);
         {
             let mut t = cx.inet().pcbinfo.write();

@@ -126,7 +126,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         };
         let addr = in_pcbdest(so.so_pcb.inp(), addr)?;
         let addr = ip::dst_this_host(so.so_pcb.inp().laddr, addr);
-        ip::route_check(cx, addr.ip())?;
+        ip::route_check(cx, addr.ip(), so.so_pcb.inp().bound_dev())?;
         if ip::is_broadcast(cx, addr.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
@@ -135,7 +135,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         inp.faddr = addr.ip();
         inp.fport = addr.port();
         if inp.laddr.is_unspecified() {
-            inp.laddr = ip::source_for(cx, inp.laddr, addr.ip());
+            inp.laddr = ip::source_for(cx, inp.laddr, addr.ip(), inp.bound_dev());
         }
         // The port table holds the source address now (Linux's
         // inet_rcv_saddr set by ip4_datagram_connect), for lookups and
@@ -203,7 +203,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if let Some(err) = so.take_error() {
             return Err(err);
         }
-        ip::route_check(cx, dst.ip())?;
+        ip::route_check(cx, dst.ip(), so.so_pcb.inp().bound_dev())?;
         if ip::is_broadcast(cx, dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
@@ -260,7 +260,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             Stats::bump(&cx.stats().udp_out);
             return Ok(data.len());
         }
-        let src = ip::source_for(cx, inp.laddr, dst.ip());
+        let src = ip::source_for(cx, inp.laddr, dst.ip(), inp.bound_dev());
         let (ttl, tos) = inp.ttl_tos_to(dst.ip(), cx.sysctl().ipv6_hop_limit);
         let h = IpHeader {
             src,
@@ -269,6 +269,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
             ttl,
             tos,
             dont_frag,
+            oif: inp.bound_dev(),
         };
         if let Some(piece) = piece {
             udp_gso::udp_output_gso(cx, &h, inp.lport, dst, data, piece);
@@ -421,6 +422,10 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                 Err(Errno::ENOPROTOOPT)
             }
             SOL_SOCKET if name == SO_KEEPALIVE => Ok(()),
+            SOL_SOCKET if name == SO_REUSEADDR || name == SO_REUSEPORT => {
+                crate::netinet::in_pcbbind::in_pcb_reuse_changed(cx, so);
+                Ok(())
+            }
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
@@ -585,6 +590,7 @@ fn udp_output_mcast(
         },
         tos: inp.tos,
         dont_frag,
+        oif: crate::netinet::in_pcb::DEV_NONE,
     };
     let mut dgram = vec![0u8; repr.buffer_len()];
     repr.emit(&mut dgram, IpAddr::V4(src), IpAddr::V4(*dst.ip()));
@@ -697,7 +703,7 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         }
         return;
     }
-    let arrived = crate::netinet::in_pcb::Arrival(ifindex, cx.config().ifindex);
+    let arrived = ip::arrival(cx, ip);
     let found = cx.inet().pcbinfo.read().udp_lookup(local, remote, arrived);
     let Some(h) = found else {
         Stats::bump(&cx.stats().drop_no_socket);
