@@ -134,11 +134,13 @@ impl ShimConfig {
             c.prefix_len = l;
         }
         if let Some(v) = get("SOCKSHIM_GATEWAY") {
-            c.gateway = Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| format!("SOCKSHIM_GATEWAY={v}: expected a.b.c.d"))?,
-            );
+            c.gateway = match v.trim() {
+                "none" => None,
+                g => Some(
+                    g.parse()
+                        .map_err(|_| format!("SOCKSHIM_GATEWAY={v}: expected a.b.c.d or none"))?,
+                ),
+            };
         }
         if let Some(v) = get("SOCKSHIM_ADDR6") {
             if v.trim() == "none" {
@@ -256,6 +258,8 @@ mod tests {
         assert!(cfg(&[("SOCKSHIM_ADDR6", "10.0.0.1/24")]).is_err());
         assert!(cfg(&[("SOCKSHIM_ADDR6", "fd00::1/129")]).is_err());
         assert!(cfg(&[("SOCKSHIM_GATEWAY6", "x")]).is_err());
+        assert_eq!(cfg(&[("SOCKSHIM_GATEWAY", "none")]).unwrap().gateway, None);
+        assert!(cfg(&[("SOCKSHIM_GATEWAY", "x")]).is_err());
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub mod listener;
 pub mod pace;
 pub mod region;
 pub mod reservation;
+/// The netlink watch of the namespace's addresses, the shim's own file.
+#[path = "../../shim/src/sys/rtnl.rs"]
+pub mod rtnl;
 pub mod run;
 pub mod startup;
 pub mod stat;

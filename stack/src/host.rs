@@ -89,7 +89,17 @@ pub struct Stack {
     timers: LeafMutex<BinaryHeap<Reverse<(Instant, SocketHandle)>>>,
     /// The latest `now` seen, in micros (for work with no `now` argument).
     last_now: AtomicU64,
+    /// Asked for lo's addresses when the namespace changed them
+    /// (`set_addr_watch`).
+    addr_watch: std::sync::OnceLock<AddrWatch>,
 }
+
+/// What the driver gives the stack to learn of the namespace's address
+/// changes: called before a bind, a connect and `serves`, it returns lo's
+/// addresses if they changed since it was last called (it reads a netlink
+/// socket without waiting: the I/O is the driver's). Called from any
+/// thread, with no lock of the stack's held.
+pub type AddrWatch = Box<dyn Fn() -> Option<Vec<crate::netinet::in_ifaddr::LoAddr>> + Send + Sync>;
 
 impl SoCx for Stack {
     fn sockets(&self) -> &SoTable<Stack> {
@@ -159,6 +169,28 @@ impl Stack {
             txq: LeafMutex::new("transmit queue", TxQueue::default()),
             timers: LeafMutex::new("timer heap", BinaryHeap::new()),
             last_now: AtomicU64::new(0),
+            addr_watch: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// lo's addresses are now `addrs` (address, prefix length), as the
+    /// namespace has them (in_ifaddr.rs).
+    pub fn set_lo_addrs(&self, addrs: &[crate::netinet::in_ifaddr::LoAddr]) {
+        self.inet.lo.set(addrs);
+    }
+
+    /// How the stack follows the namespace's addresses (`AddrWatch`); set
+    /// once.
+    pub fn set_addr_watch(&self, watch: AddrWatch) {
+        let _ = self.addr_watch.set(watch);
+    }
+
+    /// Before a call whose answer depends on lo's addresses: take the
+    /// namespace's changes, as Linux's bind and connect see an address as
+    /// soon as `ip addr` returns.
+    fn addr_sync(&self) {
+        if let Some(addrs) = self.addr_watch.get().and_then(|w| w()) {
+            self.inet.lo.set(&addrs);
         }
     }
 
@@ -396,6 +428,7 @@ impl Stack {
     /// AF_INET one IPv4 only (EAFNOSUPPORT otherwise).
     pub fn bind(&self, h: SocketHandle, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
         let addr = addr.into();
+        self.addr_sync();
         self.with_socket(h, |so| self.pr(so).pru_bind(self, so, addr))
     }
 
@@ -440,6 +473,9 @@ impl Stack {
         addr: Option<SocketAddr>,
     ) -> Result<(), Errno> {
         self.saw_now(now);
+        if addr.is_some() {
+            self.addr_sync();
+        }
         self.with_socket(h, |so| self.pr(so).pru_connect(self, now, so, addr))
     }
 
@@ -564,6 +600,12 @@ impl Stack {
     /// may serve it (issue 19).
     pub fn serves(&self, ty: SockType, dst: impl Into<SocketAddr>) -> bool {
         let dst = dst.into();
+        self.addr_sync();
+        // A loopback address no longer on lo: the stack answers (no route,
+        // no source address), not the kernel.
+        if !ip::is_local(self, dst.ip()) {
+            return true;
+        }
         let pcb = self.inet().pcbinfo.read();
         match ty {
             SockType::Stream => pcb

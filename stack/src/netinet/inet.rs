@@ -39,6 +39,8 @@ pub struct Inet {
     pub(crate) icmp_ratelimit: LeafMutex<IcmpRateLimit>,
     /// Path MTUs learnt from ICMP errors, per destination.
     pub pmtu: PmtuCache,
+    /// lo's addresses as the namespace has them now.
+    pub lo: crate::netinet::in_ifaddr::LoAddrs,
 }
 
 impl Inet {
@@ -55,6 +57,7 @@ impl Inet {
             tfo_cache: TfoCache::default(),
             icmp_ratelimit: LeafMutex::new("icmp ratelimit", IcmpRateLimit::default()),
             pmtu: PmtuCache::default(),
+            lo: Default::default(),
         }
     }
 }

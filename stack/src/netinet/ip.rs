@@ -15,12 +15,14 @@ use crate::netinet::inet::InetCx;
 use crate::stats::Stats;
 use crate::wire::{self, ipv6ext, Ipv4Repr, Ipv6Repr};
 
-/// One of our addresses: the interface addresses, or loopback.
+/// One of our addresses: the interface addresses, or lo's as the
+/// namespace has them now (in_ifaddr.rs).
 pub(crate) fn is_local(cx: &impl InetCx, a: IpAddr) -> bool {
-    match a {
-        IpAddr::V4(a) => a == cx.config().addr || a.is_loopback(),
-        IpAddr::V6(a) => Some(a) == cx.config().addr6 || a.is_loopback(),
-    }
+    let dev = match a {
+        IpAddr::V4(v) => v == cx.config().addr,
+        IpAddr::V6(v) => Some(v) == cx.config().addr6,
+    };
+    dev || cx.inet().lo.is_local(a)
 }
 
 /// An IPv4 broadcast address (limited, or our subnet's). IPv6 has none.
@@ -28,7 +30,7 @@ pub(crate) fn is_broadcast(cx: &impl InetCx, a: IpAddr) -> bool {
     let IpAddr::V4(a) = a else {
         return false;
     };
-    if a.is_broadcast() {
+    if a.is_broadcast() || cx.inet().lo.is_broadcast(a) {
         return true;
     }
     let plen = cx.config().prefix_len.min(32) as u32;
@@ -67,8 +69,20 @@ pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr, oif: u8) -> Result<(), 
     {
         return Err(Errno::ENETUNREACH);
     }
-    if is_local(cx, dst) {
+    if is_local(cx, dst) || is_broadcast(cx, dst) {
         return Ok(());
+    }
+    // ::1 no longer on lo: without an IPv6 address of ours source
+    // selection fails first (EADDRNOTAVAIL), else there is no route (a
+    // loopback address is never routed, ip6_route_output). IPv4 routes
+    // 127.0.0.1 then as any other address (by the gateway, if any).
+    if let IpAddr::V6(d) = dst {
+        if d.is_loopback() {
+            return Err(match cx.config().addr6 {
+                Some(_) => Errno::ENETUNREACH,
+                None => Errno::EADDRNOTAVAIL,
+            });
+        }
     }
     let c = cx.config();
     match dst {
@@ -130,9 +144,12 @@ pub(crate) fn source_for(cx: &impl InetCx, laddr: IpAddr, dst: IpAddr, oif: u8) 
     }
     let by_device = oif_route(cx, oif, dst) == OifRoute::Device;
     match dst {
-        IpAddr::V4(d) if d.is_loopback() && !by_device => dst,
+        IpAddr::V4(d) if d.is_loopback() && !by_device && is_local(cx, dst) => dst,
+        IpAddr::V4(d) if !by_device && cx.inet().lo.source_for(d).is_some() => {
+            cx.inet().lo.source_for(d).map_or(dst, IpAddr::V4)
+        }
         IpAddr::V4(_) => cx.config().addr.into(),
-        IpAddr::V6(d) if d.is_loopback() && !by_device => dst,
+        IpAddr::V6(d) if d.is_loopback() && !by_device && is_local(cx, dst) => dst,
         IpAddr::V6(_) => cx.config().addr6.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
     }
 }

@@ -69,7 +69,7 @@ fn read_group_req(val: &[u8]) -> Result<Mreqn, Errno> {
 
 /// The interface whose address is `a` (Linux's __ip_dev_find).
 pub(crate) fn ifindex_of_addr(cx: &impl InetCx, a: Ipv4Addr) -> Option<u32> {
-    if a.is_loopback() {
+    if a.is_loopback() || (a != cx.config().addr && cx.inet().lo.is_local(a.into())) {
         Some(LOOPBACK_IFINDEX)
     } else if a == cx.config().addr {
         Some(cx.config().ifindex)
@@ -252,12 +252,19 @@ pub(crate) fn mc_route(
         ifindex_of_addr(cx, a).ok_or(Errno::EADDRNOTAVAIL)?
     } else {
         crate::netinet::ip::route_check(cx, dst.into(), crate::netinet::in_pcb::DEV_NONE)?;
-        cx.config().ifindex
+        // A broadcast on a prefix of lo's stays on lo.
+        if cx.inet().lo.is_broadcast(dst) {
+            LOOPBACK_IFINDEX
+        } else {
+            cx.config().ifindex
+        }
     };
     let src = match bound {
         Some(a) => a,
         None if dst.is_multicast() && !inp.mc_addr.is_unspecified() => inp.mc_addr,
-        None if ifindex == LOOPBACK_IFINDEX => Ipv4Addr::LOCALHOST,
+        None if ifindex == LOOPBACK_IFINDEX => {
+            cx.inet().lo.source_for(dst).unwrap_or(Ipv4Addr::LOCALHOST)
+        }
         None => cx.config().addr,
     };
     Ok((ifindex, src))

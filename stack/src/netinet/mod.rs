@@ -8,6 +8,7 @@ pub mod icmp;
 pub mod icmp6;
 pub mod icmp_error;
 pub mod icmp_ratelimit;
+pub mod in_ifaddr;
 pub mod in_pcb;
 pub mod in_pcb_conns;
 pub mod in_pcbbind;

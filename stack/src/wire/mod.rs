@@ -16,6 +16,7 @@ pub mod ifreq;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+pub mod rtnetlink;
 pub mod tcp;
 pub mod udp;
 pub mod virtio_net;
