@@ -201,6 +201,14 @@ pub const IP_DROP_MEMBERSHIP: i32 = 36;
 pub const IP_MULTICAST_ALL: i32 = 49;
 pub const MCAST_JOIN_GROUP: i32 = 42;
 pub const MCAST_LEAVE_GROUP: i32 = 45;
+pub const IP_UNBLOCK_SOURCE: i32 = 37;
+pub const IP_BLOCK_SOURCE: i32 = 38;
+pub const IP_ADD_SOURCE_MEMBERSHIP: i32 = 39;
+pub const IP_DROP_SOURCE_MEMBERSHIP: i32 = 40;
+pub const MCAST_BLOCK_SOURCE: i32 = 43;
+pub const MCAST_UNBLOCK_SOURCE: i32 = 44;
+pub const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
+pub const MCAST_LEAVE_SOURCE_GROUP: i32 = 47;
 
 pub const MSG_OOB: i32 = 0x1;
 pub const MSG_PEEK: i32 = 0x2;

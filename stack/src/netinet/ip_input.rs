@@ -50,7 +50,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
                 .pcbinfo
                 .read()
                 .mc
-                .interface_joined(ip.dst_addr, ifindex)
+                .interface_joined(ip.dst_addr, ifindex, ip.src_addr)
         {
             Stats::bump(&cx.stats().drop_not_for_us);
             return;

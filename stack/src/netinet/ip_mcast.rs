@@ -7,8 +7,9 @@
 //! the TUN device (`Config::ifindex`, the configured address). An
 //! interface accepts a group when any socket joined it there; a socket
 //! then receives it if it joined (group, interface) itself or if it has
-//! IP_MULTICAST_ALL set (Linux's ip_mc_sf_allow). No IGMP reports are sent
-//! and source filters are not kept.
+//! IP_MULTICAST_ALL set (Linux's ip_mc_sf_allow), and its membership's
+//! source filter lets the sender through (`ip_mcast_source`). No IGMP
+//! reports are sent.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -21,13 +22,13 @@ use crate::netinet::mc_table::{McMembership, IGMP_MAX_MEMBERSHIPS};
 
 /// ip_mreqn as the caller gave it (ip_mreq leaves the ifindex 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Mreqn {
-    multiaddr: Ipv4Addr,
-    address: Ipv4Addr,
-    ifindex: u32,
+pub(crate) struct Mreqn {
+    pub multiaddr: Ipv4Addr,
+    pub address: Ipv4Addr,
+    pub ifindex: u32,
 }
 
-fn addr_at(b: &[u8], at: usize) -> Ipv4Addr {
+pub(crate) fn addr_at(b: &[u8], at: usize) -> Ipv4Addr {
     Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
 }
 
@@ -84,7 +85,7 @@ fn ifindex_exists(cx: &impl InetCx, ifindex: u32) -> bool {
 
 /// The interface a membership names (Linux's ip_mc_find_dev): by index,
 /// else by address, else the route to the group (the device, if routed).
-fn mc_find_dev(cx: &impl InetCx, m: &Mreqn) -> Option<u32> {
+pub(crate) fn mc_find_dev(cx: &impl InetCx, m: &Mreqn) -> Option<u32> {
     if m.ifindex != 0 {
         return ifindex_exists(cx, m.ifindex).then_some(m.ifindex);
     }
@@ -96,7 +97,14 @@ fn mc_find_dev(cx: &impl InetCx, m: &Mreqn) -> Option<u32> {
         .map(|_| cx.config().ifindex)
 }
 
-fn join(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<(), Errno> {
+/// Join `m`'s group: any source (EXCLUDE mode, nothing excluded), or with
+/// `include` a source-specific join whose sources come after.
+pub(crate) fn join(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    m: Mreqn,
+    include: bool,
+) -> Result<(), Errno> {
     if !m.multiaddr.is_multicast() {
         return Err(Errno::EINVAL);
     }
@@ -114,11 +122,13 @@ fn join(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<(), Errno> {
         ifindex,
         addr: m.address,
         handle,
+        include,
+        sources: None,
     });
     Ok(())
 }
 
-fn leave(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<(), Errno> {
+pub(crate) fn leave(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<(), Errno> {
     let dev = mc_find_dev(cx, &m);
     if m.ifindex == 0 && m.address.is_unspecified() && dev.is_none() {
         return Err(Errno::ENODEV);
@@ -155,9 +165,9 @@ pub(crate) fn ip_mcast_setsockopt(
     val: &[u8],
 ) -> Option<Result<(), Errno>> {
     let r = match name {
-        IP_ADD_MEMBERSHIP => read_mreqn(val).and_then(|m| join(cx, handle, m)),
+        IP_ADD_MEMBERSHIP => read_mreqn(val).and_then(|m| join(cx, handle, m, false)),
         IP_DROP_MEMBERSHIP => read_mreqn(val).and_then(|m| leave(cx, handle, m)),
-        MCAST_JOIN_GROUP => read_group_req(val).and_then(|m| join(cx, handle, m)),
+        MCAST_JOIN_GROUP => read_group_req(val).and_then(|m| join(cx, handle, m, false)),
         MCAST_LEAVE_GROUP => read_group_req(val).and_then(|m| leave(cx, handle, m)),
         IP_MULTICAST_IF => set_multicast_if(cx, inp, stream, val),
         IP_MULTICAST_ALL => match val {
@@ -218,9 +228,18 @@ pub(crate) fn ip_mcast_getsockopt(inp: &Inpcb, name: i32) -> Option<Result<Vec<u
     match name {
         IP_MULTICAST_IF => Some(Ok(inp.mc_addr.octets().to_vec())),
         IP_MULTICAST_ALL => Some(Ok((inp.mc_all as i32).to_ne_bytes().to_vec())),
-        IP_ADD_MEMBERSHIP | IP_DROP_MEMBERSHIP | MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP => {
-            Some(Err(Errno::ENOPROTOOPT))
-        }
+        IP_ADD_MEMBERSHIP
+        | IP_DROP_MEMBERSHIP
+        | MCAST_JOIN_GROUP
+        | MCAST_LEAVE_GROUP
+        | IP_ADD_SOURCE_MEMBERSHIP
+        | IP_DROP_SOURCE_MEMBERSHIP
+        | IP_BLOCK_SOURCE
+        | IP_UNBLOCK_SOURCE
+        | MCAST_JOIN_SOURCE_GROUP
+        | MCAST_LEAVE_SOURCE_GROUP
+        | MCAST_BLOCK_SOURCE
+        | MCAST_UNBLOCK_SOURCE => Some(Err(Errno::ENOPROTOOPT)),
         _ => None,
     }
 }
@@ -272,14 +291,15 @@ pub(crate) fn mc_route(
 
 /// The sockets a multicast or broadcast datagram to `local` from `remote`
 /// that arrived on `ifindex` is offered to (Linux's __udp_is_mcast_sock),
-/// each with whether it joined the group there itself; the caller checks
-/// IP_MULTICAST_ALL of those that did not.
+/// each with whether its membership of the group there lets the source
+/// through (None: it did not join it; the caller checks IP_MULTICAST_ALL
+/// of those).
 pub(crate) fn udp_mcast_candidates(
     t: &crate::netinet::in_pcb::PcbInfo,
     local: SocketAddr,
     remote: SocketAddr,
     ifindex: u32,
-) -> Vec<(SocketHandle, bool)> {
+) -> Vec<(SocketHandle, Option<bool>)> {
     let IpAddr::V4(group) = local.ip() else {
         return Vec::new();
     };
@@ -291,7 +311,14 @@ pub(crate) fn udp_mcast_candidates(
         })
         .filter(|u| u.foreign.is_none_or(|f| f == remote))
         .map(|u| {
-            let joined = !group.is_multicast() || t.mc.socket_joined(u.handle, group, ifindex);
+            let joined = match (group.is_multicast(), remote.ip()) {
+                (false, _) => Some(true),
+                (true, IpAddr::V4(src)) => {
+                    t.mc.membership(u.handle, group, ifindex)
+                        .map(|m| m.allows(src))
+                }
+                (true, IpAddr::V6(_)) => None,
+            };
             (u.handle, joined)
         })
         .collect()

@@ -1,7 +1,8 @@
 //! The multicast membership table (Linux's per-socket ip_mc_socklist and
 //! per-interface group lists in one): which socket joined which group on
-//! which interface. It lives in pcbinfo, under its lock; the options that
-//! change it are in `ip_mcast`.
+//! which interface, with its source filter. It lives in pcbinfo, under its
+//! lock; the options that change it are in `ip_mcast` and
+//! `ip_mcast_source`.
 
 use std::net::Ipv4Addr;
 
@@ -14,13 +15,27 @@ pub const IGMP_MAX_MEMBERSHIPS: usize = 20;
 const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 /// One socket's membership of one group on one interface (ip_mc_socklist).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct McMembership {
     pub group: Ipv4Addr,
     pub ifindex: u32,
     /// imr_address as the caller gave it (ip_mc_leave_group matches on it).
     pub addr: Ipv4Addr,
     pub handle: SocketHandle,
+    /// The source filter's mode: INCLUDE (a source-specific join) lets
+    /// only the listed sources through, EXCLUDE all but them.
+    pub include: bool,
+    /// The source list (ip_sf_socklist), once one was set: None until then
+    /// (the mode may still switch), possibly empty after.
+    pub sources: Option<Vec<Ipv4Addr>>,
+}
+
+impl McMembership {
+    /// Does the filter let a datagram from `src` through (ip_mc_sf_allow)?
+    pub fn allows(&self, src: Ipv4Addr) -> bool {
+        let listed = self.sources.as_ref().is_some_and(|l| l.contains(&src));
+        listed == self.include
+    }
 }
 
 /// Every socket's memberships.
@@ -30,20 +45,32 @@ pub struct McTable {
 }
 
 impl McTable {
-    /// Has any socket joined `group` on `ifindex` (the interface accepts it)?
-    pub fn interface_joined(&self, group: Ipv4Addr, ifindex: u32) -> bool {
+    /// Does interface `ifindex` accept `group` from `src`: has a socket
+    /// joined it there whose filter lets `src` through (the interface's
+    /// filter is the union of its members')?
+    pub fn interface_joined(&self, group: Ipv4Addr, ifindex: u32, src: Ipv4Addr) -> bool {
         group == ALL_HOSTS
             || self
                 .members
                 .iter()
-                .any(|m| m.group == group && m.ifindex == ifindex)
+                .any(|m| m.group == group && m.ifindex == ifindex && m.allows(src))
+    }
+
+    /// `handle`'s membership of `group` on `ifindex`, if any.
+    pub fn membership(
+        &self,
+        handle: SocketHandle,
+        group: Ipv4Addr,
+        ifindex: u32,
+    ) -> Option<&McMembership> {
+        self.members
+            .iter()
+            .find(|m| m.handle == handle && m.group == group && m.ifindex == ifindex)
     }
 
     /// Has `handle` joined `group` on `ifindex`?
     pub fn socket_joined(&self, handle: SocketHandle, group: Ipv4Addr, ifindex: u32) -> bool {
-        self.members
-            .iter()
-            .any(|m| m.handle == handle && m.group == group && m.ifindex == ifindex)
+        self.membership(handle, group, ifindex).is_some()
     }
 
     pub(crate) fn count(&self, handle: SocketHandle) -> usize {
@@ -70,10 +97,11 @@ mod tests {
     #[test]
     fn interface_accepts_a_group_while_any_socket_is_in_it() {
         let g = Ipv4Addr::new(224, 0, 2, 1);
+        let src = Ipv4Addr::LOCALHOST;
         let mut t = McTable::default();
-        assert!(!t.interface_joined(g, 1));
+        assert!(!t.interface_joined(g, 1, src));
         assert!(
-            t.interface_joined(ALL_HOSTS, 1),
+            t.interface_joined(ALL_HOSTS, 1, src),
             "all-hosts is always joined"
         );
         for i in [1, 2] {
@@ -82,16 +110,22 @@ mod tests {
                 ifindex: 1,
                 addr: Ipv4Addr::LOCALHOST,
                 handle: h(i),
+                include: false,
+                sources: None,
             });
         }
-        assert!(t.interface_joined(g, 1));
-        assert!(!t.interface_joined(g, 2), "another interface");
+        assert!(t.interface_joined(g, 1, src));
+        assert!(!t.interface_joined(g, 2, src), "another interface");
         assert!(t.socket_joined(h(2), g, 1));
         t.leave_all(h(1));
-        assert!(t.interface_joined(g, 1), "the second member keeps it");
+        assert!(t.interface_joined(g, 1, src), "the second member keeps it");
         assert!(!t.socket_joined(h(1), g, 1));
         assert_eq!(t.count(h(2)), 1);
+        t.members[0].include = true;
+        t.members[0].sources = Some(vec![Ipv4Addr::new(10, 0, 0, 1)]);
+        assert!(!t.interface_joined(g, 1, src), "INCLUDE without it");
+        assert!(t.interface_joined(g, 1, Ipv4Addr::new(10, 0, 0, 1)));
         t.leave_all(h(2));
-        assert!(!t.interface_joined(g, 1));
+        assert!(!t.interface_joined(g, 1, src));
     }
 }

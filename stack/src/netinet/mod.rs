@@ -19,6 +19,7 @@ pub mod ip6_input;
 pub mod ip_cmsg;
 pub mod ip_input;
 pub mod ip_mcast;
+pub mod ip_mcast_source;
 pub mod ip_pmtu;
 pub mod ip_pmtu_cache;
 #[cfg(test)]

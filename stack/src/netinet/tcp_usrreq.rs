@@ -731,7 +731,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         }
         if level == IPPROTO_IP {
             let handle = so.handle;
-            if let Some(r) = crate::netinet::ip_mcast::ip_mcast_setsockopt(
+            if let Some(r) = crate::netinet::ip_mcast_source::ip_mcast_setsockopt(
                 cx,
                 handle,
                 so.so_pcb.inp_mut(),

@@ -27,10 +27,10 @@ use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
 use crate::netinet::ip::{self, IpHeader};
-use crate::netinet::ip_mcast;
 use crate::netinet::ip_pmtu;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::udp_gso;
+use crate::netinet::{ip_mcast, ip_mcast_source};
 use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::{self, UdpRepr};
@@ -393,9 +393,14 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         match level {
             IPPROTO_IP => {
                 let handle = so.handle;
-                if let Some(r) =
-                    ip_mcast::ip_mcast_setsockopt(cx, handle, so.so_pcb.inp_mut(), false, name, val)
-                {
+                if let Some(r) = ip_mcast_source::ip_mcast_setsockopt(
+                    cx,
+                    handle,
+                    so.so_pcb.inp_mut(),
+                    false,
+                    name,
+                    val,
+                ) {
                     return r;
                 }
                 let v = ip::ip_setsockopt_val(name, val)?;
@@ -622,7 +627,7 @@ fn udp_output_mcast(
                 .pcbinfo
                 .read()
                 .mc
-                .interface_joined(*dst.ip(), ifindex)
+                .interface_joined(*dst.ip(), ifindex, src)
     } else {
         true
     };
@@ -772,7 +777,9 @@ fn udp_mcast_input(
         let Some(mut so) = lock_live(&sref) else {
             continue;
         };
-        if !joined && !so.so_pcb.inp().mc_all {
+        // No membership of the group: IP_MULTICAST_ALL decides; else
+        // the membership's source filter (ip_mc_sf_allow).
+        if !joined.unwrap_or(so.so_pcb.inp().mc_all) {
             continue;
         }
         let Some(keep) = ip::sk_filter_run(cx, &so, ip, segment, wire::udp::HEADER_LEN) else {
