@@ -186,6 +186,21 @@ pub(crate) fn ip_mcast_setsockopt(
     Some(r)
 }
 
+/// The source-filter options (`ip_mcast_source`), set-only.
+pub(crate) fn is_source_opt(name: i32) -> bool {
+    matches!(
+        name,
+        IP_ADD_SOURCE_MEMBERSHIP
+            | IP_DROP_SOURCE_MEMBERSHIP
+            | IP_BLOCK_SOURCE
+            | IP_UNBLOCK_SOURCE
+            | MCAST_JOIN_SOURCE_GROUP
+            | MCAST_LEAVE_SOURCE_GROUP
+            | MCAST_BLOCK_SOURCE
+            | MCAST_UNBLOCK_SOURCE
+    )
+}
+
 /// IP_MULTICAST_IF: an ip_mreqn, an ip_mreq or an in_addr; 0.0.0.0 with
 /// no index clears it; an unknown address or index is EADDRNOTAVAIL.
 fn set_multicast_if(
@@ -228,18 +243,10 @@ pub(crate) fn ip_mcast_getsockopt(inp: &Inpcb, name: i32) -> Option<Result<Vec<u
     match name {
         IP_MULTICAST_IF => Some(Ok(inp.mc_addr.octets().to_vec())),
         IP_MULTICAST_ALL => Some(Ok((inp.mc_all as i32).to_ne_bytes().to_vec())),
-        IP_ADD_MEMBERSHIP
-        | IP_DROP_MEMBERSHIP
-        | MCAST_JOIN_GROUP
-        | MCAST_LEAVE_GROUP
-        | IP_ADD_SOURCE_MEMBERSHIP
-        | IP_DROP_SOURCE_MEMBERSHIP
-        | IP_BLOCK_SOURCE
-        | IP_UNBLOCK_SOURCE
-        | MCAST_JOIN_SOURCE_GROUP
-        | MCAST_LEAVE_SOURCE_GROUP
-        | MCAST_BLOCK_SOURCE
-        | MCAST_UNBLOCK_SOURCE => Some(Err(Errno::ENOPROTOOPT)),
+        IP_ADD_MEMBERSHIP | IP_DROP_MEMBERSHIP | MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP => {
+            Some(Err(Errno::ENOPROTOOPT))
+        }
+        n if is_source_opt(n) => Some(Err(Errno::ENOPROTOOPT)),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip_mcast::{addr_at, join, leave, mc_find_dev, Mreqn};
+use crate::netinet::ip_mcast::{addr_at, is_source_opt, join, leave, mc_find_dev, Mreqn};
 
 /// Linux's net.ipv4.igmp_max_msf default: sources per filter.
 pub const IGMP_MAX_MSF: usize = 10;
@@ -72,17 +72,10 @@ pub(crate) fn ip_mcast_setsockopt(
     name: i32,
     val: &[u8],
 ) -> Option<Result<(), Errno>> {
-    match name {
-        IP_ADD_SOURCE_MEMBERSHIP
-        | IP_DROP_SOURCE_MEMBERSHIP
-        | IP_BLOCK_SOURCE
-        | IP_UNBLOCK_SOURCE
-        | MCAST_JOIN_SOURCE_GROUP
-        | MCAST_LEAVE_SOURCE_GROUP
-        | MCAST_BLOCK_SOURCE
-        | MCAST_UNBLOCK_SOURCE => Some(ip_mc_source_setsockopt(cx, handle, name, val)),
-        _ => crate::netinet::ip_mcast::ip_mcast_setsockopt(cx, handle, inp, stream, name, val),
+    if is_source_opt(name) {
+        return Some(ip_mc_source_setsockopt(cx, handle, name, val));
     }
+    crate::netinet::ip_mcast::ip_mcast_setsockopt(cx, handle, inp, stream, name, val)
 }
 
 /// One of the source options (`name`), set on `handle`'s socket.
