@@ -330,3 +330,30 @@ pub(crate) fn udp_mcast_candidates(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, SockType, Stack};
+    use std::net::SocketAddr;
+
+    #[test]
+    fn a_group_leaves_by_the_bound_address_without_any_route() {
+        // No gateway: Linux's ip_route_output takes a multicast
+        // destination to the interface of the bound source address
+        // before looking for a route.
+        let st = Stack::new(Config::new([10, 0, 0, 1].into(), 24));
+        let now = crate::testing::trace::t0();
+        let h = st.socket(SockType::Dgram, 0).unwrap();
+        st.bind(h, "127.0.0.1:0".parse::<SocketAddr>().unwrap())
+            .unwrap();
+        let group: SocketAddr = "224.0.2.1:5000".parse().unwrap();
+        assert_eq!(st.send(now, h, b"x", 0, Some(group)), Ok(1));
+        assert_eq!(st.connect(now, h, Some(group)), Ok(()));
+        let u = st.socket(SockType::Dgram, 0).unwrap();
+        assert_eq!(
+            st.send(now, u, b"x", 0, Some(group)),
+            Err(crate::Errno::ENETUNREACH),
+            "unbound, no IP_MULTICAST_IF, no route"
+        );
+    }
+}

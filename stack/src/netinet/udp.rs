@@ -126,7 +126,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         };
         let addr = in_pcbdest(so.so_pcb.inp(), addr)?;
         let addr = ip::dst_this_host(so.so_pcb.inp().laddr, addr);
-        ip::route_check(cx, addr.ip(), so.so_pcb.inp().bound_dev())?;
+        if !is_mcast4(addr.ip()) {
+            ip::route_check(cx, addr.ip(), so.so_pcb.inp().bound_dev())?;
+        }
         if ip::is_broadcast(cx, addr.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
@@ -203,7 +205,11 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if let Some(err) = so.take_error() {
             return Err(err);
         }
-        ip::route_check(cx, dst.ip(), so.so_pcb.inp().bound_dev())?;
+        // An IPv4 group is routed by mc_route below (by the bound
+        // address's or IP_MULTICAST_IF's interface before any route).
+        if !is_mcast4(dst.ip()) {
+            ip::route_check(cx, dst.ip(), so.so_pcb.inp().bound_dev())?;
+        }
         if ip::is_broadcast(cx, dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
@@ -750,6 +756,11 @@ pub(crate) fn udp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     if queued {
         cx.sockets().sowakeup(h);
     }
+}
+
+/// An IPv4 multicast group (routed by `ip_mcast::mc_route`).
+fn is_mcast4(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v) if v.is_multicast())
 }
 
 /// A multicast or broadcast datagram reaches every matching socket
