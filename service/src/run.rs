@@ -216,7 +216,7 @@ impl Service {
                     let hl = stack::wire::virtio_net::HDR_LEN.min(n);
                     let st = &self.core.stack;
                     self.capture.handle_in(st, t, &frame[hl..n], || {
-                        st.handle_vnet_frame(t, &frame[..n])
+                        st.handle_vnet_frame_batch(t, &frame[..n], true)
                     });
                     self.core.after_frame();
                 }
@@ -225,14 +225,23 @@ impl Service {
                     None => {
                         let t = now();
                         let st = &self.core.stack;
-                        self.capture
-                            .handle_in(st, t, &frame[..n], || st.handle_frame(t, &frame[..n]));
+                        let rx = stack::RxMeta {
+                            batch: true,
+                            ..stack::RxMeta::default()
+                        };
+                        self.capture.handle_in(st, t, &frame[..n], || {
+                            st.handle_frame_meta(t, &frame[..n], rx)
+                        });
                         self.core.after_frame();
                     }
                 },
                 _ => break,
             }
             got += 1;
+        }
+        if got > 0 {
+            // One ACK per connection for the batch's in-order data.
+            self.core.stack.end_rx_batch(now());
         }
         self.dev_pace.note(self.turn, got);
         self.deliver_held();

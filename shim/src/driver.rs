@@ -562,6 +562,10 @@ impl Shim {
             got += 1;
             self.input(st, &buf[..n as usize]);
         }
+        if got > 0 {
+            // One ACK per connection for the batch's in-order data.
+            st.end_rx_batch(self.now());
+        }
         got
     }
 
@@ -597,12 +601,13 @@ impl Shim {
     }
 
     /// A frame read from the device: through the faults when configured,
-    /// else to the stack (behind its virtio_net_hdr with offloads).
+    /// else to the stack (behind its virtio_net_hdr with offloads), as one
+    /// of a batch that `rx_frames` ends.
     fn input(&self, st: &Stack, frame: &[u8]) {
         match &self.faults {
             Some(f) => f.lock().push_inbound(self.now(), frame),
-            None if self.tun_vnet => st.handle_vnet_frame(self.now(), frame),
-            None => st.handle_frame(self.now(), frame),
+            None if self.tun_vnet => st.handle_vnet_frame_batch(self.now(), frame, true),
+            None => st.handle_frame_meta(self.now(), frame, BATCH),
         }
     }
 
@@ -780,6 +785,14 @@ impl Shim {
         }
     }
 }
+
+/// A frame without a virtio_net_hdr, read as one of a batch.
+const BATCH: stack::RxMeta = stack::RxMeta {
+    csum_ok: false,
+    gso: false,
+    udp_gso_size: 0,
+    batch: true,
+};
 
 /// Frames an application thread reads at most after its write (see
 /// `rx_inline`): the answers to what it sent, not the driver's backlog.

@@ -288,6 +288,7 @@ impl Stack {
                         csum_ok: meta.gso_size != 0,
                         gso: meta.gso_size != 0,
                         udp_gso_size: if meta.udp { meta.gso_size } else { 0 },
+                        batch: false,
                     };
                     ip_input::ip_input(self, self.last_now(), &frame, LOOPBACK_IFINDEX, rx);
                     self.recycle(frame);
@@ -386,14 +387,28 @@ impl Stack {
     /// `virtio_net_hdr`, then the IP packet. A header we cannot take
     /// drops the frame (counted in `drop_vnet_hdr`).
     pub fn handle_vnet_frame(&self, now: Instant, buf: &[u8]) {
+        self.handle_vnet_frame_batch(now, buf, false)
+    }
+
+    /// `handle_vnet_frame` for one of a batch of frames read together
+    /// (`batch`): then the caller ends the batch with `end_rx_batch`.
+    pub fn handle_vnet_frame_batch(&self, now: Instant, buf: &[u8], batch: bool) {
         use crate::wire::virtio_net::{VirtioNetHdr, HDR_LEN};
         match VirtioNetHdr::parse(buf).and_then(|h| h.rx_meta()) {
-            Ok(rx) => self.handle_frame_meta(now, &buf[HDR_LEN..], rx),
+            Ok(rx) => self.handle_frame_meta(now, &buf[HDR_LEN..], RxMeta { batch, ..rx }),
             Err(_) => {
                 self.saw_now(now);
                 Stats::bump(&self.stats.drop_vnet_hdr);
             }
         }
+    }
+
+    /// The end of a batch of frames given with `RxMeta::batch`: the ACKs
+    /// that waited for it leave (one per connection, tcp_ackbatch.rs).
+    /// Call it before taking the frames to transmit.
+    pub fn end_rx_batch(&self, now: Instant) {
+        self.saw_now(now);
+        crate::netinet::tcp_ackbatch::tcp_output_batch_end(self, now);
     }
 
     // ---- the socket API ---------------------------------------------

@@ -61,4 +61,8 @@ pub struct RxMeta {
     /// many payload bytes (the last shorter), split for a socket without
     /// UDP_GRO (udp_gso.rs). 0 for anything else.
     pub udp_gso_size: u16,
+    /// One of a batch of frames read together: an ACK for in-order data
+    /// may wait for the batch's end (`Stack::end_rx_batch`, one ACK for
+    /// the batch's segments of a connection: tcp_ackbatch.rs).
+    pub batch: bool,
 }

@@ -41,6 +41,9 @@ pub struct Inet {
     pub pmtu: PmtuCache,
     /// lo's addresses as the namespace has them now.
     pub lo: crate::netinet::in_ifaddr::LoAddrs,
+    /// Sockets whose output waits for the end of the device's read
+    /// batch (tcp_ackbatch.rs); a leaf lock.
+    pub(crate) ack_batch: LeafMutex<Vec<SocketHandle>>,
 }
 
 impl Inet {
@@ -58,6 +61,7 @@ impl Inet {
             icmp_ratelimit: LeafMutex::new("icmp ratelimit", IcmpRateLimit::default()),
             pmtu: PmtuCache::default(),
             lo: Default::default(),
+            ack_batch: LeafMutex::new("ack batch", Vec::new()),
         }
     }
 }

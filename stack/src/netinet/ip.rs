@@ -237,6 +237,8 @@ pub(crate) struct IpIn<'a> {
     pub udp_gso_size: u16,
     /// The interface it came in on: the device, or loopback.
     pub ifindex: u32,
+    /// Read in a batch (`RxMeta::batch`): an ACK may wait for its end.
+    pub batch: bool,
 }
 
 /// Run the socket's filter (SO_ATTACH_FILTER) over a transport segment

@@ -78,6 +78,7 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta
         csum_ok: rx.csum_ok,
         udp_gso_size: rx.udp_gso_size,
         ifindex,
+        batch: rx.batch,
     };
     match walk.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, upper),

@@ -70,6 +70,7 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         csum_ok: rx.csum_ok,
         udp_gso_size: rx.udp_gso_size,
         ifindex,
+        batch: rx.batch,
     };
     match ip.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, payload),

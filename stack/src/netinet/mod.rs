@@ -28,6 +28,7 @@ pub mod ip_reass;
 pub mod ipq;
 pub mod mc_table;
 pub mod so_pcb;
+pub mod tcp_ackbatch;
 pub mod tcp_cc;
 pub mod tcp_ctlinput;
 pub mod tcp_ctloutput;

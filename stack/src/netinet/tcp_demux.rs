@@ -80,7 +80,7 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     if let Some(tp) = so.so_pcb.tcp_mut().filter(|tp| tp.t_state.synchronized()) {
                         ecn_rcv(tp, &seg, ip_ecn(ip.packet));
                     }
-                    tcp_input_conn(cx, now, &mut so, &seg);
+                    tcp_input_conn(cx, now, &mut so, &seg, ip.batch);
                     tcp_timer_sync(cx, &mut so);
                     return;
                 }

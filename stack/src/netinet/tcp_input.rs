@@ -11,6 +11,7 @@ use crate::kern::socket::{SoState, Socket};
 use crate::netinet::in_pcb::INP_TIMEWAIT;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_ackbatch;
 use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
 use crate::netinet::tcp_ecn;
 use crate::netinet::tcp_output::tcp_output;
@@ -140,7 +141,15 @@ fn sototcpcb(so: &mut Socket) -> &mut TcpCb {
 /// stops at the first that drops the segment. The third check (security)
 /// has no counterpart; the sixth (URG) is tcp_urg.rs's, run with the text
 /// (in Linux's order: the pointer first, then the data).
-pub(crate) fn tcp_input_conn(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) {
+/// `batch`: the segment is one of a device read batch (tcp_ackbatch.rs):
+/// the output it calls for may wait for the batch's end.
+pub(crate) fn tcp_input_conn(
+    cx: &impl InetCx,
+    now: Instant,
+    so: &mut Socket,
+    seg: &TcpRepr,
+    batch: bool,
+) {
     let keepalive = so.so_options.keepalive;
     let tp = sototcpcb(so);
     debug_assert!(
@@ -156,10 +165,16 @@ pub(crate) fn tcp_input_conn(cx: &impl InetCx, now: Instant, so: &mut Socket, se
         tcp_syn_sent(cx, now, so, seg);
         return;
     }
+    // A hole this segment fills is reported at once (tcp_ackbatch.rs).
+    let batch = batch && sototcpcb(so).reass.is_empty();
     if tcp_segment_arrives(cx, now, so, seg).is_continue()
         && sototcpcb(so).t_state != TcpState::Closed
     {
-        tcp_output(cx, now, so);
+        if batch && tcp_ackbatch::tcp_output_may_wait(so, seg) {
+            tcp_ackbatch::tcp_output_wait(cx, so);
+        } else {
+            tcp_output(cx, now, so);
+        }
     }
 }
 

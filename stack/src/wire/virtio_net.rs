@@ -234,6 +234,7 @@ impl VirtioNetHdr {
             csum_ok: self.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0,
             gso,
             udp_gso_size,
+            batch: false,
         })
     }
 }
@@ -298,6 +299,7 @@ mod tests {
                 csum_ok: true,
                 gso: true,
                 udp_gso_size: 0,
+                batch: false,
             })
         );
         h.gso_type = GSO_UDP_L4;
@@ -308,6 +310,7 @@ mod tests {
                 csum_ok: true,
                 gso: true,
                 udp_gso_size: 1200,
+                batch: false,
             })
         );
         for (t, size) in [(GSO_UDP, 1200), (GSO_UDP_L4, 0), (9, 1200)] {
