@@ -2,7 +2,8 @@
 # TUN offloads (issue 13), in both modes: OFFLOAD_MIB (default 64) MiB of
 # random bytes each way between the shim and a kernel peer (sha256 equal),
 # with the stack's counters showing that super-segments left (tcp_tso_out)
-# and super-frames arrived (gso_frames_in). Then shim -> a far namespace
+# and super-frames arrived (gso_frames_in), most of them read straight into
+# the receive buffer (tcp_rx_placed). Then shim -> a far namespace
 # routed through the TUN's kernel side over a veth that does no checksum
 # or segmentation offload: the kernel cuts our super-segments and finishes
 # their partial checksums in software, and the far end, with receive
@@ -90,7 +91,11 @@ for mode in process service; do
   bad=$(ctr drop_checksum "$WORK/rx.log")
   [ "${gso:-0}" -gt 0 ] || fail "$mode kernel->shim: no super-frame received (gso_frames_in=${gso:-none})"
   [ "${bad:-1}" -eq 0 ] || fail "$mode kernel->shim: $bad frames dropped by checksum"
-  pass "$mode kernel->shim: $mib MiB, sha256 equal, $gso super-frames received, none dropped"
+  # Super-frames after the first of the stream are read straight into the
+  # connection's receive buffer (the stack's tcp_rxplace.rs).
+  placed=$(ctr tcp_rx_placed "$WORK/rx.log")
+  [ "${placed:-0}" -gt 0 ] || fail "$mode kernel->shim: no segment read in place (tcp_rx_placed=${placed:-none})"
+  pass "$mode kernel->shim: $mib MiB, sha256 equal, $gso super-frames received ($placed read in place), none dropped"; grep -o "frames_in: [0-9]*\|tcp_rx_[a-z]*: [0-9]*\|tcp_segs_out: [0-9]*" "$WORK/rx.log" | tr "\n" " "; echo
 
   before=$(csum_errors "$FAR")
   : > "$WORK/svc.log"

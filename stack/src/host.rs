@@ -403,6 +403,32 @@ impl Stack {
         }
     }
 
+    /// Read one frame from a device opened with `IFF_VNET_HDR` and take
+    /// it as `handle_vnet_frame_batch` would. `read` reads one frame into
+    /// its three slices in order (a readv) and returns its length (<= 0:
+    /// none, returned as it is). The frame after a TCP super-frame is read
+    /// with that connection's payload straight into its receive buffer
+    /// (tcp_rxplace.rs); any other lands in `buf`, which must hold the
+    /// largest frame (64 KiB and the virtio_net_hdr).
+    pub fn read_vnet_frame(
+        &self,
+        now: Instant,
+        batch: bool,
+        buf: &mut [u8],
+        read: impl FnOnce(&mut [u8], &mut [u8], &mut [u8]) -> isize,
+    ) -> isize {
+        use crate::netinet::tcp_rxplace::{tcp_read_placed, ReadPlaced};
+        self.saw_now(now);
+        match tcp_read_placed(self, now, batch, buf, read) {
+            ReadPlaced::Nothing(n) => n,
+            ReadPlaced::Taken => 1,
+            ReadPlaced::Frame(n) => {
+                self.handle_vnet_frame_batch(now, &buf[..n], batch);
+                n as isize
+            }
+        }
+    }
+
     /// The end of a batch of frames given with `RxMeta::batch`: the ACKs
     /// that waited for it leave (one per connection, tcp_ackbatch.rs).
     /// Call it before taking the frames to transmit.

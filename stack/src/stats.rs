@@ -119,6 +119,10 @@ stats! {
     // Sent by a socket bound to lo (SO_BINDTODEVICE) to an address not
     // ours: Linux sends it into lo, where no one takes it.
     drop_no_route,
+    // TCP segments read straight into their connection's receive buffer
+    // (tcp_rxplace.rs), and frames read for a guess that was wrong.
+    tcp_rx_placed,
+    tcp_rx_misplaced,
 }
 
 impl Stats {

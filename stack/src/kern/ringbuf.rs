@@ -231,6 +231,45 @@ impl RingBuf {
         self.len = n32(self.len() + n).min(self.ahead);
     }
 
+    /// The free space right after the held bytes, as one slice of at most
+    /// `max` bytes, for a caller to write the next bytes into in place
+    /// (the device read straight into the buffer: tcp_rxplace.rs), then
+    /// `commit_placed` what it wrote. Empty when bytes are held past the
+    /// length (out-of-order data lives there). Grows the storage as a
+    /// push of `max` bytes would, and initialises it once (a ring never
+    /// hands out memory it has not written).
+    pub fn tail_room(&mut self, max: usize) -> &mut [u8] {
+        if self.ahead != self.len {
+            return &mut [];
+        }
+        let want = max.min(self.free());
+        if want == 0 {
+            return &mut [];
+        }
+        self.grow_to(self.len() + want);
+        let cap = self.allocated();
+        if self.storage.len() < cap {
+            self.storage.resize(cap, 0);
+        }
+        let tail = (self.head() + self.len()) % cap;
+        // Contiguous: up to the storage's end, or to the head once wrapped.
+        let end = if tail >= self.head() && self.len() < cap {
+            cap
+        } else {
+            self.head()
+        };
+        let n = (end - tail).min(want);
+        &mut self.storage[tail..tail + n]
+    }
+
+    /// Extend the length by `n` bytes written through `tail_room`.
+    pub fn commit_placed(&mut self, n: usize) {
+        debug_assert!(self.ahead == self.len && n <= self.free());
+        let n = n.min(self.free());
+        self.len += n32(n);
+        self.ahead = self.ahead.max(self.len);
+    }
+
     /// Copy bytes starting `offset` past the head into `out`; returns count.
     pub fn read_at(&self, offset: usize, out: &mut [u8]) -> usize {
         if offset >= self.len() {
@@ -425,6 +464,42 @@ mod tests {
         assert!(r.release_if_empty());
         assert_eq!(r.allocated(), 0);
         assert!(!r.holds_idle_storage());
+    }
+
+    #[test]
+    fn tail_room_takes_bytes_in_place_and_wraps() {
+        let mut r = RingBuf::new(1000);
+        r.push(&[1; 300]);
+        let room = r.tail_room(10_000);
+        assert_eq!(room.len(), 700, "up to the capacity");
+        room[..200].fill(2);
+        r.commit_placed(200);
+        let mut out = vec![0u8; 400];
+        assert_eq!(r.pop(&mut out), 400);
+        assert_eq!(&out[..300], &[1; 300][..]);
+        assert_eq!(&out[300..], &[2; 100][..]);
+        // 100 held at 400..500: the room runs to the storage's end, then
+        // (once that is taken) from its start up to the head.
+        let alloc = r.allocated();
+        let room = r.tail_room(10_000);
+        assert_eq!(room.len(), alloc - 500);
+        let n = room.len();
+        room.fill(3);
+        r.commit_placed(n);
+        let room = r.tail_room(10_000);
+        assert_eq!(room.len(), 400, "from the start up to the head");
+        room.fill(4);
+        r.commit_placed(400);
+        assert_eq!(r.free(), 0);
+        assert!(r.tail_room(10).is_empty());
+        let mut all = vec![0u8; 1000];
+        assert_eq!(r.pop(&mut all), 1000);
+        assert_eq!(&all[..100], &[2; 100][..]);
+        assert!(all[100..600].iter().all(|&b| b == 3));
+        assert!(all[600..].iter().all(|&b| b == 4));
+        // Out-of-order bytes past the length: no room in place.
+        r.write_at(10, b"x");
+        assert!(r.tail_room(100).is_empty());
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Inet {
     /// Sockets whose output waits for the end of the device's read
     /// batch (tcp_ackbatch.rs); a leaf lock.
     pub(crate) ack_batch: LeafMutex<Vec<SocketHandle>>,
+    /// The connection the next device read is for (tcp_rxplace.rs); a
+    /// leaf lock.
+    pub(crate) rx_place: LeafMutex<Option<PlaceHint>>,
 }
 
 impl Inet {
@@ -62,8 +65,20 @@ impl Inet {
             pmtu: PmtuCache::default(),
             lo: Default::default(),
             ack_batch: LeafMutex::new("ack batch", Vec::new()),
+            rx_place: LeafMutex::new("rx place", None),
         }
     }
+}
+
+/// The connection the device's next frame is read for (tcp_rxplace.rs),
+/// the length of the headers its last super-frame came with
+/// (virtio_net_hdr, IP, TCP), and of its payload: with less room than
+/// that in the ring, no guess (the next one would likely not fit).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlaceHint {
+    pub h: SocketHandle,
+    pub hdr: u16,
+    pub len: u16,
 }
 
 /// What a protocol may ask of the stack that carries it, besides the

@@ -49,6 +49,7 @@ pub mod tcp_rcvbuf;
 pub mod tcp_reass;
 pub mod tcp_recovery;
 pub mod tcp_recovery_var;
+pub mod tcp_rxplace;
 pub mod tcp_sack;
 pub mod tcp_sack_send;
 pub mod tcp_seq;

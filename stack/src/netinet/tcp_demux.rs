@@ -11,7 +11,8 @@ use crate::netinet::inet::InetCx;
 use crate::netinet::ip::IpIn;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_ecn::{ecn_rcv, ip_ecn};
-use crate::netinet::tcp_input::tcp_input_conn;
+use crate::netinet::tcp_input::{tcp_input_conn, SegIn};
+use crate::netinet::tcp_rxplace;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::{tcp_close, tcp_reset_for, tcp_timer_sync};
 use crate::netinet::tcp_syncache::syncache_input;
@@ -80,7 +81,20 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     if let Some(tp) = so.so_pcb.tcp_mut().filter(|tp| tp.t_state.synchronized()) {
                         ecn_rcv(tp, &seg, ip_ecn(ip.packet));
                     }
-                    tcp_input_conn(cx, now, &mut so, &seg, ip.batch);
+                    tcp_input_conn(
+                        cx,
+                        now,
+                        &mut so,
+                        &seg,
+                        SegIn {
+                            batch: ip.batch,
+                            placed: false,
+                        },
+                    );
+                    if ip.batch && ip.src.is_ipv4() {
+                        let n = seg.payload.len();
+                        tcp_rxplace::tcp_place_note(cx, h, ip.packet.len(), n);
+                    }
                     tcp_timer_sync(cx, &mut so);
                     return;
                 }

@@ -141,14 +141,24 @@ fn sototcpcb(so: &mut Socket) -> &mut TcpCb {
 /// stops at the first that drops the segment. The third check (security)
 /// has no counterpart; the sixth (URG) is tcp_urg.rs's, run with the text
 /// (in Linux's order: the pointer first, then the data).
-/// `batch`: the segment is one of a device read batch (tcp_ackbatch.rs):
-/// the output it calls for may wait for the batch's end.
+/// How a segment reached TCP input.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SegIn {
+    /// One of a device read batch (tcp_ackbatch.rs): the output it calls
+    /// for may wait for the batch's end.
+    pub batch: bool,
+    /// Its payload was read straight into the receive buffer, right after
+    /// the bytes held there (tcp_rxplace.rs): `seg.payload` only stands
+    /// for its length, and is never copied.
+    pub placed: bool,
+}
+
 pub(crate) fn tcp_input_conn(
     cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
-    batch: bool,
+    how: SegIn,
 ) {
     let keepalive = so.so_options.keepalive;
     let tp = sototcpcb(so);
@@ -166,8 +176,8 @@ pub(crate) fn tcp_input_conn(
         return;
     }
     // A hole this segment fills is reported at once (tcp_ackbatch.rs).
-    let batch = batch && sototcpcb(so).reass.is_empty();
-    if tcp_segment_arrives(cx, now, so, seg).is_continue()
+    let batch = how.batch && sototcpcb(so).reass.is_empty();
+    if tcp_segment_arrives(cx, now, so, seg, how.placed).is_continue()
         && sototcpcb(so).t_state != TcpState::Closed
     {
         if batch && tcp_ackbatch::tcp_output_may_wait(so, seg) {
@@ -186,13 +196,14 @@ fn tcp_segment_arrives(
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
+    placed: bool,
 ) -> ControlFlow<()> {
     tcp_paws(cx, now, so, seg)?;
     tcp_check_seq(cx, now, so, seg)?;
     tcp_check_rst(cx, now, so, seg)?;
     tcp_check_syn(cx, now, so, seg)?;
     tcp_check_ack(cx, now, so, seg)?;
-    tcp_process_text(cx, now, so, seg)?;
+    tcp_process_text(cx, now, so, seg, placed)?;
     tcp_check_fin(cx, now, so, seg);
     ControlFlow::Continue(())
 }
@@ -743,11 +754,17 @@ fn tcp_ack_closing(
 /// fits the receive buffer is queued in order or stashed out of order for
 /// reassembly. Data for a socket nobody can read any more resets the
 /// connection (as Linux and BSD do), the RST answering that segment.
+///
+/// A `placed` payload is in the buffer already, right after the held
+/// bytes: it is committed where it lies, never copied; anything but
+/// in-order text (which tcp_rxplace.rs checked before it read) leaves it
+/// there unused, as a segment dropped.
 fn tcp_process_text(
     cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
+    placed: bool,
 ) -> ControlFlow<()> {
     let handle = so.handle;
     let nofdref = so.so_state.has(SoState::NOFDREF);
@@ -769,6 +786,10 @@ fn tcp_process_text(
         tcp_close(cx, so);
         return ControlFlow::Break(());
     }
+    if placed && seq != tp.rcv_nxt {
+        tp.ack_now = true;
+        return ControlFlow::Continue(());
+    }
     if seq.lt(tp.rcv_nxt) {
         // Partly a duplicate: D-SACK its old part, ACK at once.
         let old_end = tp.rcv_nxt;
@@ -789,7 +810,7 @@ fn tcp_process_text(
     if data.is_empty() {
         tp.ack_now = true;
     } else if rel == 0 {
-        tcp_rcv_in_order(now, tp, ring, data);
+        tcp_rcv_in_order(now, tp, ring, data, placed);
         so.so_rcv.sb_stamp = now;
         cx.sockets().sowakeup(handle);
     } else {
@@ -808,8 +829,13 @@ fn tcp_process_text(
 /// queue now makes contiguous, and decide between an immediate and a
 /// delayed ACK (Linux's __tcp_ack_snd_check: at once in quick-ACK mode,
 /// after more than one full segment, or when a hole was filled).
-fn tcp_rcv_in_order(now: Instant, tp: &mut TcpCb, ring: &mut RingBuf, data: &[u8]) {
-    let n = ring.push(data);
+fn tcp_rcv_in_order(now: Instant, tp: &mut TcpCb, ring: &mut RingBuf, data: &[u8], placed: bool) {
+    let n = if placed {
+        ring.commit_placed(data.len());
+        data.len()
+    } else {
+        ring.push(data)
+    };
     tp.rcv_nxt += n;
     let had_holes = !tp.reass.is_empty();
     while let Some(end) = tp.reass.take_contiguous(tp.rcv_nxt) {

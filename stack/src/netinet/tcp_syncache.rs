@@ -450,7 +450,7 @@ fn syncache_socket(
         tcp_output(cx, now, &mut c);
         cx.sockets().sowakeup(h);
     } else if !seg.payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
-        tcp_input_conn(cx, now, &mut c, seg, false);
+        tcp_input_conn(cx, now, &mut c, seg, Default::default());
     }
     tcp_timer_sync(cx, &mut c);
 }
