@@ -727,6 +727,16 @@ impl Shim {
         self.after_input(st);
     }
 
+    /// After a receive: as `after_op`, but what the frames it sent (a
+    /// window update) bring back is left to the driver thread: a bulk
+    /// sender's next super-frames, which the driver reads into the ring
+    /// while this thread copies out of it (read here, they made one
+    /// thread do both copies of every byte, the other idle).
+    pub fn after_recv(&self) {
+        let Some(st) = self.stack.local() else { return };
+        self.after_input(st);
+    }
+
     /// After input (the driver): wake waiters, and the driver if a timer
     /// moved earlier.
     fn after_input(&self, st: &Stack) {

@@ -58,7 +58,11 @@ fn blocking_armed<T>(
     let mut held = None;
     loop {
         let r = op(s, false);
-        s.after_op();
+        if recv_side {
+            s.after_recv();
+        } else {
+            s.after_op();
+        }
         match r {
             Err(Errno::EAGAIN) if !nonblock => {}
             r => return r.map_err(e),
