@@ -69,7 +69,7 @@ pub(crate) fn tcp_output_batch_end(cx: &impl InetCx, now: Instant) {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::trace::{accepted_with, me, peer, recv_all, t0, Seg, ME};
+    use crate::testing::trace::{accepted_with, me, peer, peer_data, recv_all, t0, Seg, ME};
     use crate::wire::{TcpFlags, TcpOptions};
     use crate::{Config, RxMeta, Stack};
 
@@ -84,14 +84,7 @@ mod tests {
     }
 
     fn data(seq: u32, ack: u32, n: usize) -> Seg {
-        Seg::new(
-            peer(5000),
-            me(8080),
-            seq,
-            ack,
-            TcpFlags::ACK | TcpFlags::PSH,
-        )
-        .with_payload(&vec![5; n])
+        peer_data(seq, ack, 0, n)
     }
 
     /// Four in-order segments (quick-ACK mode: each would be acknowledged

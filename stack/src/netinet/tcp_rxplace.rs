@@ -190,7 +190,7 @@ fn next_segment<'a>(so: &Socket, head: &'a [u8], n: usize) -> Option<(TcpRepr<'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::trace::{accepted_with, me, peer, recv_all, t0, Seg, ME};
+    use crate::testing::trace::{accepted_with, peer_data, recv_all, t0, Seg, ME};
     use crate::wire::virtio_net::{F_DATA_VALID, GSO_TCPV4};
     use crate::wire::TcpOptions;
     use crate::{Config, Stack};
@@ -226,15 +226,7 @@ mod tests {
     }
 
     fn data(seq: u32, ack: u32, from: usize, n: usize) -> Seg {
-        let bytes: Vec<u8> = (from..from + n).map(|i| (i % 251) as u8).collect();
-        Seg::new(
-            peer(5000),
-            me(8080),
-            seq,
-            ack,
-            TcpFlags::ACK | TcpFlags::PSH,
-        )
-        .with_payload(&bytes)
+        peer_data(seq, ack, from, n)
     }
 
     fn read(s: &Stack, frame: &[u8]) -> isize {

@@ -201,6 +201,20 @@ pub fn peer(port: u16) -> SocketAddr {
     SocketAddr::new(PEER.into(), port)
 }
 
+/// Data from peer:5000 to me:8080 (ACK|PSH): bytes `from..from + n` of a
+/// stream whose byte i is `i % 251`, so that a reader can check order.
+pub fn peer_data(seq: u32, ack: u32, from: usize, n: usize) -> Seg {
+    let bytes: Vec<u8> = (from..from + n).map(|i| (i % 251) as u8).collect();
+    Seg::new(
+        peer(5000),
+        me(8080),
+        seq,
+        ack,
+        TcpFlags::ACK | TcpFlags::PSH,
+    )
+    .with_payload(&bytes)
+}
+
 /// A connection accepted on me:8080 from peer:5000, whose SYN carries
 /// `opts` and whose handshake takes 10 ms; nothing else is sent. Returns
 /// the socket and our ISN + 1.
