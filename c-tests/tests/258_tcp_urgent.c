@@ -4,7 +4,8 @@
 // send(MSG_OOB) makes its last byte urgent; the receiver sees POLLPRI and
 // select()'s exceptfds, SIOCATMARK, a read that stops at the mark,
 // recv(MSG_OOB) (msg_flags MSG_OOB, MSG_PEEK keeps it, a second read is
-// EINVAL), the stream read around the urgent byte; with SO_OOBINLINE the
+// EINVAL), the stream read around the urgent byte; FIONREAD counts up to
+// the mark (0 there) until the reader passes it, every byte inline; with SO_OOBINLINE the
 // byte stays in the stream and MSG_OOB is EINVAL; a lone urgent byte at
 // the read point does not make the socket readable; splice() from the
 // socket stops at the mark and, with the urgent byte there (read or not),
@@ -73,6 +74,14 @@ static void wait_rcvd(int fd, unsigned long long n)
 			return;
 		usleep(10000);
 	}
+}
+
+static int inq(int fd)
+{
+	int v = -1;
+	if (ioctl(fd, FIONREAD, &v) < 0)
+		return -errno;
+	return v;
 }
 
 static const char *rd(int fd, int flags, char *out)
@@ -208,9 +217,11 @@ int main(int argc, char **argv)
 	wait_pri(s);
 	wait_rcvd(s, 12);
 	t_log("SIOCATMARK %d", atmark(s));
+	t_log("FIONREAD %d (up to the mark)", inq(s));
 	revents(s);
 	t_log("read %s", rd(s, 0, o));
 	t_log("SIOCATMARK %d", atmark(s));
+	t_log("FIONREAD %d (at the mark)", inq(s));
 	revents(s);
 	t_log("recv MSG_OOB|MSG_PEEK %s", rd(s, MSG_OOB | MSG_PEEK, o));
 	char b[8];
@@ -221,9 +232,11 @@ int main(int argc, char **argv)
 	t_log("  msg_flags MSG_OOB %d", (m.msg_flags & MSG_OOB) != 0);
 	t_log("recv MSG_OOB again %s", rd(s, MSG_OOB, o));
 	t_log("SIOCATMARK %d", atmark(s));
+	t_log("FIONREAD %d (at the mark, urgent byte read)", inq(s));
 	revents(s);
 	t_log("read %s", rd(s, 0, o));
 	t_log("SIOCATMARK %d", atmark(s));
+	t_log("FIONREAD %d", inq(s));
 	send(s, "k", 1, 0);
 	kc_finish(pid, rfd);
 	close(s);
@@ -234,6 +247,7 @@ int main(int argc, char **argv)
 	ct_setint(s, SOL_SOCKET, SO_OOBINLINE, 1);
 	wait_pri(s);
 	wait_rcvd(s, 12);
+	t_log("FIONREAD %d (inline: every byte)", inq(s));
 	t_log("read %s", rd(s, 0, o));
 	t_log("SIOCATMARK %d", atmark(s));
 	t_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));

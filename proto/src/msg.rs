@@ -608,7 +608,8 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
             .u8(i.tcp_state)
             .bool(i.listening)
             .u64(i.inq_hint.map_or(u64::MAX, |v| v as u64))
-            .u64(i.snd_space as u64),
+            .u64(i.snd_space as u64)
+            .u64(i.inq as u64),
         Body::Ready(v) => {
             w.u8(10).u32(v.len() as u32);
             for r in v {
@@ -671,6 +672,7 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
                 .filter(|v| *v != u64::MAX)
                 .map(|v| v as usize),
             snd_space: r.u64()? as usize,
+            inq: r.u64()? as usize,
         }),
         10 => {
             let n = r.u32()? as usize;
@@ -815,6 +817,7 @@ mod tests {
             listening: false,
             inq_hint: Some(3),
             snd_space: 4096,
+            inq: 4,
         };
         for rep in [
             Err(Errno::EAGAIN),

@@ -900,6 +900,7 @@ impl Core {
                 let extra = self.rx_unread(id);
                 r.map(|mut i| {
                     i.rcv_cc += extra;
+                    i.inq += extra;
                     i.inq_hint = i.inq_hint.map(|v| v + extra);
                     Body::Info(i)
                 })

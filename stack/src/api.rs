@@ -167,8 +167,13 @@ impl RecvMeta {
 /// Per-socket counters the shim needs for ioctls and TCP_INFO-like queries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SockInfo {
-    /// Bytes readable now (FIONREAD); for datagrams the next datagram's size.
+    /// Bytes readable now; for datagrams the next datagram's size.
     pub rcv_cc: usize,
+    /// FIONREAD / SIOCINQ as Linux answers it: `rcv_cc`, except on a
+    /// stream with an urgent byte arrived and still ahead of the reader
+    /// (without SO_OOBINLINE), where it counts only up to the mark (0 at
+    /// the mark), as Linux's tcp_inq.
+    pub inq: usize,
     /// Bytes in the send queue not yet acknowledged (SIOCOUTQ).
     pub snd_cc: usize,
     /// Bytes in the send queue not yet sent (SIOCOUTQNSD).

@@ -158,7 +158,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
                     return Err(libc::EINVAL); // tcp_ioctl: not on a listener
                 }
                 put(if req == libc::FIONREAD {
-                    i.rcv_cc
+                    i.inq
                 } else {
                     i.snd_cc
                 })?;

@@ -66,6 +66,17 @@ pub(crate) fn tcp_urg_arrived(so: &mut Socket) {
     so.so_urg = SoUrg::Valid(b[0]);
 }
 
+/// FIONREAD / SIOCINQ (Linux's tcp_inq): while an urgent byte that has
+/// arrived is still ahead of the reader (without SO_OOBINLINE), the bytes
+/// before the mark, so 0 at the mark, read or not; else every unread byte.
+pub(crate) fn tcp_inq(so: &Socket) -> usize {
+    let unread = so.so_rcv.ring().len();
+    match so.so_urg {
+        SoUrg::Valid(_) | SoUrg::Read if !so.so_options.oobinline => so.so_oobmark.min(unread),
+        _ => unread,
+    }
+}
+
 /// recv(MSG_OOB) (Linux's tcp_recv_urg): the urgent byte, once; EINVAL
 /// with SO_OOBINLINE, with no mark or after the byte was read; 0 at the
 /// end of the stream; EAGAIN while it has not arrived (never blocks).

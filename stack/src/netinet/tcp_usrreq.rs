@@ -697,6 +697,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         let st = state(so);
         SockInfo {
             rcv_cc: so.so_rcv.ring().len(),
+            inq: crate::netinet::tcp_urg::tcp_inq(so),
             snd_cc: so.so_snd.ring().len(),
             snd_unsent: tcp_notsent(so),
             tcp_state: st.linux_number(),

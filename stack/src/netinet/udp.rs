@@ -373,6 +373,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     fn pru_sockinfo(&self, so: &Socket) -> SockInfo {
         SockInfo {
             rcv_cc: so.so_rcv.front_dgram().map_or(0, |(_, len)| len),
+            inq: so.so_rcv.front_dgram().map_or(0, |(_, len)| len),
             snd_cc: 0,
             snd_unsent: 0,
             tcp_state: 0,
