@@ -375,6 +375,8 @@ fn init() -> Result<Arc<Shim>, i32> {
     std::thread::Builder::new()
         .name("sockshim-driver".into())
         .spawn(move || {
+            // The program's signals go to the program's threads.
+            crate::sigwindow::block_in_this_thread();
             // A panic in the driver must not unwind into anything; log it.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver_loop(&s2))).is_err()
             {

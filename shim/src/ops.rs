@@ -17,6 +17,7 @@ use crate::fdslot::FdSlot;
 use crate::fdtable::OpenFile;
 use crate::net::Net;
 use crate::real::real;
+use crate::sigwindow::{Pending, SigWindow};
 use crate::wait::{block, deadline_after, drain, thread_evfd};
 
 pub type R<T> = Result<T, i32>;
@@ -51,8 +52,10 @@ fn blocking_armed<T>(
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
     let deadline = deadline_after(of.timeout(recv_side));
+    // Signals that come while the call prepares its sleep (sigwindow.rs).
+    let mut win = SigWindow::open(!nonblock);
     if s.stack.remote().is_some() {
-        return blocking_on_anchor(s, of, nonblock, deadline, armed, op);
+        return blocking_on_anchor(s, of, nonblock, deadline, armed, op, &mut win);
     }
     // Taken before the first wait, held until the call returns.
     let mut held = None;
@@ -87,6 +90,15 @@ fn blocking_armed<T>(
                 continue;
             }
         }
+        match win.before_sleep(deadline.is_none()) {
+            Ok(Pending::None) => {}
+            r => {
+                s.unregister(of.handle, evfd);
+                r?;
+                win.after_sleep();
+                continue; // restarted, as the kernel's -ERESTARTSYS
+            }
+        }
         // On the device itself when no other thread is (devwait.rs);
         // a sender waits for the driver, which takes the ACKs in
         // parallel with it (bulk traffic).
@@ -95,6 +107,7 @@ fn blocking_armed<T>(
             .flatten()
             .unwrap_or_else(|| block(evfd, deadline));
         s.unregister(of.handle, evfd);
+        win.after_sleep();
         b?;
     }
 }
@@ -140,6 +153,7 @@ fn blocking_on_anchor<T>(
     deadline: Option<std::time::Instant>,
     mut armed: bool,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
+    win: &mut SigWindow,
 ) -> R<T> {
     let mut held = None;
     loop {
@@ -169,11 +183,16 @@ fn blocking_on_anchor<T>(
         if crate::client::spin_for_change(of.handle.as_u64(), idle_from) {
             continue;
         }
+        if win.before_sleep(deadline.is_none())? == Pending::Restart {
+            win.after_sleep();
+            continue; // restarted, as the kernel's -ERESTARTSYS
+        }
         match role {
             Role::Owner(_) if take_in_sleep => crate::wait::take_token_blocking(anchor)?,
             Role::Owner(_) => crate::wait::block_anchor(anchor, deadline)?,
             Role::Sleeper(_, evfd) => block(evfd, deadline)?,
         }
+        win.after_sleep();
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
 }
