@@ -39,49 +39,44 @@ static void kc_log(const char *fmt, ...)
 		_exit(1);
 }
 
-static int atmark(int fd)
+// An int-valued ioctl (SIOCATMARK, FIONREAD): its value, or -errno.
+static int ioctl_int(int fd, unsigned long req)
 {
 	int v = -1;
-	if (ioctl(fd, SIOCATMARK, &v) < 0)
+	if (ioctl(fd, req, &v) < 0)
 		return -errno;
 	return v;
 }
 
-// Wait until FIONREAD reports at least n bytes (3 s at most).
-static void wait_inq(int fd, int n)
+static long long atmark(int fd)
 {
-	for (int i = 0; i < 300; i++) {
-		int q = 0;
-		if (ioctl(fd, FIONREAD, &q) == 0 && q >= n)
-			return;
-		usleep(10000);
-	}
+	return ioctl_int(fd, SIOCATMARK);
 }
 
-// Wait until n bytes of data have arrived on a new connection, the urgent
-// byte included (3 s at most): tcp_info's tcpi_bytes_received (offset 128,
-// Linux 4.1; glibc's struct tcp_info ends before it). FIONREAD cannot
-// tell: Linux's tcp_inq counts only up to the urgent mark.
-static void wait_rcvd(int fd, unsigned long long n)
+static long long inq(int fd)
 {
-	for (int i = 0; i < 300; i++) {
-		unsigned char b[256] = { 0 };
-		socklen_t l = sizeof b;
-		unsigned long long v = 0;
-		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, b, &l) == 0 && l >= 136)
-			memcpy(&v, b + 128, sizeof v);
-		if (v >= n)
-			return;
-		usleep(10000);
-	}
+	return ioctl_int(fd, FIONREAD);
 }
 
-static int inq(int fd)
+// Data bytes arrived on the connection so far, the urgent byte included:
+// tcp_info's tcpi_bytes_received (offset 128, Linux 4.1; glibc's struct
+// tcp_info ends before it). FIONREAD cannot tell: Linux's tcp_inq counts
+// only up to the urgent mark.
+static long long rcvd(int fd)
 {
-	int v = -1;
-	if (ioctl(fd, FIONREAD, &v) < 0)
-		return -errno;
-	return v;
+	unsigned char b[256] = { 0 };
+	socklen_t l = sizeof b;
+	unsigned long long v = 0;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, b, &l) == 0 && l >= 136)
+		memcpy(&v, b + 128, sizeof v);
+	return (long long)v;
+}
+
+// Wait until count(fd) reaches n (3 s at most).
+static void wait_for(int fd, long long (*count)(int), long long n)
+{
+	for (int i = 0; i < 300 && count(fd) < n; i++)
+		usleep(10000);
 }
 
 static const char *rd(int fd, int flags, char *out)
@@ -110,13 +105,13 @@ static void kchild(const char *job)
 		struct pollfd p = { .fd = s, .events = POLLPRI };
 		poll(&p, 1, 3000);
 		kc_log("poll POLLPRI: %s", t_pollstr(p.revents));
-		wait_rcvd(s, 12);
-		kc_log("SIOCATMARK %d", atmark(s));
+		wait_for(s, rcvd, 12);
+		kc_log("SIOCATMARK %lld", atmark(s));
 		kc_log("read %s", rd(s, 0, o));
-		kc_log("SIOCATMARK %d", atmark(s));
+		kc_log("SIOCATMARK %lld", atmark(s));
 		kc_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));
 		kc_log("read %s", rd(s, 0, o));
-		kc_log("SIOCATMARK %d", atmark(s));
+		kc_log("SIOCATMARK %lld", atmark(s));
 	} else {
 		send(s, "hello", 5, 0);
 		send(s, "xyz", 3, MSG_OOB);
@@ -215,13 +210,13 @@ int main(int argc, char **argv)
 	pid = kc_start("send", &rfd);
 	s = ct_accept(l);
 	wait_pri(s);
-	wait_rcvd(s, 12);
-	t_log("SIOCATMARK %d", atmark(s));
-	t_log("FIONREAD %d (up to the mark)", inq(s));
+	wait_for(s, rcvd, 12);
+	t_log("SIOCATMARK %lld", atmark(s));
+	t_log("FIONREAD %lld (up to the mark)", inq(s));
 	revents(s);
 	t_log("read %s", rd(s, 0, o));
-	t_log("SIOCATMARK %d", atmark(s));
-	t_log("FIONREAD %d (at the mark)", inq(s));
+	t_log("SIOCATMARK %lld", atmark(s));
+	t_log("FIONREAD %lld (at the mark)", inq(s));
 	revents(s);
 	t_log("recv MSG_OOB|MSG_PEEK %s", rd(s, MSG_OOB | MSG_PEEK, o));
 	char b[8];
@@ -231,12 +226,12 @@ int main(int argc, char **argv)
 	t_data("  data", b, n);
 	t_log("  msg_flags MSG_OOB %d", (m.msg_flags & MSG_OOB) != 0);
 	t_log("recv MSG_OOB again %s", rd(s, MSG_OOB, o));
-	t_log("SIOCATMARK %d", atmark(s));
-	t_log("FIONREAD %d (at the mark, urgent byte read)", inq(s));
+	t_log("SIOCATMARK %lld", atmark(s));
+	t_log("FIONREAD %lld (at the mark, urgent byte read)", inq(s));
 	revents(s);
 	t_log("read %s", rd(s, 0, o));
-	t_log("SIOCATMARK %d", atmark(s));
-	t_log("FIONREAD %d", inq(s));
+	t_log("SIOCATMARK %lld", atmark(s));
+	t_log("FIONREAD %lld", inq(s));
 	send(s, "k", 1, 0);
 	kc_finish(pid, rfd);
 	close(s);
@@ -246,10 +241,10 @@ int main(int argc, char **argv)
 	s = ct_accept(l);
 	ct_setint(s, SOL_SOCKET, SO_OOBINLINE, 1);
 	wait_pri(s);
-	wait_rcvd(s, 12);
-	t_log("FIONREAD %d (inline: every byte)", inq(s));
+	wait_for(s, rcvd, 12);
+	t_log("FIONREAD %lld (inline: every byte)", inq(s));
 	t_log("read %s", rd(s, 0, o));
-	t_log("SIOCATMARK %d", atmark(s));
+	t_log("SIOCATMARK %lld", atmark(s));
 	t_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));
 	t_log("read %s", rd(s, 0, o));
 	send(s, "k", 1, 0);
@@ -264,9 +259,9 @@ int main(int argc, char **argv)
 	s = ct_accept(l);
 	fcntl(s, F_SETFL, O_NONBLOCK); // (SPLICE_F_NONBLOCK is the pipe's)
 	wait_pri(s);
-	wait_rcvd(s, 12);
+	wait_for(s, rcvd, 12);
 	splice_out(s, pp);
-	t_log("SIOCATMARK %d", atmark(s));
+	t_log("SIOCATMARK %lld", atmark(s));
 	splice_out(s, pp);
 	t_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));
 	splice_out(s, pp);
@@ -285,18 +280,18 @@ int main(int argc, char **argv)
 		ct_die("connect");
 	s = ct_accept(l);
 	T_CALL("send ab", send(c, "ab", 2, 0));
-	wait_inq(s, 2);
+	wait_for(s, inq, 2);
 	t_log("read %s", rd(s, 0, o));
 	T_CALL("send ! MSG_OOB", send(c, "!", 1, MSG_OOB));
 	wait_pri(s);
-	t_log("SIOCATMARK %d", atmark(s));
+	t_log("SIOCATMARK %lld", atmark(s));
 	revents(s);
 	t_log("recv MSG_OOB %s", rd(s, MSG_OOB, o));
 	revents(s);
 	t_log("read %s", rd(s, 0, o));
-	t_log("SIOCATMARK %d", atmark(s));
+	t_log("SIOCATMARK %lld", atmark(s));
 	T_CALL("send more", send(c, "more", 4, 0));
-	wait_inq(s, 4);
+	wait_for(s, inq, 4);
 	t_log("read %s", rd(s, 0, o));
 	close(c);
 	close(s);
@@ -305,8 +300,8 @@ int main(int argc, char **argv)
 	struct sockaddr_in ua = ct_addr(SELF_IP, P + 5);
 	T_CALL("udp sendto MSG_OOB", sendto(u, "x", 1, MSG_OOB, (struct sockaddr *)&ua, sizeof ua));
 	t_log("udp recv MSG_OOB %s", rd(u, MSG_OOB, o));
-	t_log("udp SIOCATMARK %d", atmark(u));
-	t_log("listener SIOCATMARK %d", atmark(l));
+	t_log("udp SIOCATMARK %lld", atmark(u));
+	t_log("listener SIOCATMARK %lld", atmark(l));
 	t_log("listener recv MSG_OOB %s", rd(l, MSG_OOB, o));
 	return 0;
 }
