@@ -371,9 +371,11 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 
     fn pru_sockinfo(&self, so: &Socket) -> SockInfo {
+        // FIONREAD on UDP is the next datagram's size, as rcv_cc.
+        let next = so.so_rcv.front_dgram().map_or(0, |(_, len)| len);
         SockInfo {
-            rcv_cc: so.so_rcv.front_dgram().map_or(0, |(_, len)| len),
-            inq: so.so_rcv.front_dgram().map_or(0, |(_, len)| len),
+            rcv_cc: next,
+            inq: next,
             snd_cc: 0,
             snd_unsent: 0,
             tcp_state: 0,
