@@ -3,17 +3,13 @@
 //! without asking first), and `ClosedPost`/`SetsockoptPost` are carried
 //! out without a reply.
 
-use std::net::{SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use proto::{Body, Request};
 use stack::Errno;
 
-use super::tests::{core, drive, ok, socket, t, trusted};
+use super::tests::{core, drive, listener_8080, ok, socket, t, trusted};
 use super::{Core, Session};
-
-const ME: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 7, 0, 2);
-
 fn tokens(fd: &OwnedFd) -> usize {
     let mut b = [0u8; 64];
     nix::sys::socket::recv(
@@ -30,17 +26,7 @@ fn tokens(fd: &OwnedFd) -> usize {
 fn connect(wait: bool) -> (bool, Core, Session, u64) {
     let mut c = core();
     let (mut srv, mut cli) = (trusted(), trusted());
-    let l = socket(&mut c, &mut srv);
-    let a: SocketAddr = SocketAddrV4::new(ME, 8080).into();
-    ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
-    ok(
-        &mut c,
-        &mut srv,
-        Request::Listen {
-            id: l.0,
-            backlog: 8,
-        },
-    );
+    let (_l, a) = listener_8080(&mut c, &mut srv);
     let k = socket(&mut c, &mut cli);
     tokens(&k.1);
     let (r, _) = c.handle(

@@ -2,7 +2,7 @@
 //! several sessions, loopback TCP (frames to our own address are fed back
 //! by `poll_transmit`), anchors as real socket pairs.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use proto::{Body, Request};
@@ -92,22 +92,29 @@ fn drain(fd: &OwnedFd) {
 }
 
 /// A listener in one session, a client in another, connected; returns
-/// (core, server session, listener id+anchor, client session, client id+anchor).
-#[allow(clippy::type_complexity)]
-pub(super) fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
-    let mut c = core();
-    let (mut srv, mut cli) = (trusted(), trusted());
-    let l = socket(&mut c, &mut srv);
-    let a: std::net::SocketAddr = SocketAddrV4::new(ME, 8080).into();
-    ok(&mut c, &mut srv, Request::Bind { id: l.0, addr: a });
+/// A listener of `srv`'s on port 8080 (backlog 8): its id and anchor, and
+/// the address to connect to.
+pub(super) fn listener_8080(c: &mut Core, srv: &mut Session) -> ((u64, OwnedFd), SocketAddr) {
+    let l = socket(c, srv);
+    let a: SocketAddr = SocketAddrV4::new(ME, 8080).into();
+    ok(c, srv, Request::Bind { id: l.0, addr: a });
     ok(
-        &mut c,
-        &mut srv,
+        c,
+        srv,
         Request::Listen {
             id: l.0,
             backlog: 8,
         },
     );
+    (l, a)
+}
+
+/// (core, server session, listener id+anchor, client session, client id+anchor).
+#[allow(clippy::type_complexity)]
+pub(super) fn connected() -> (Core, Session, (u64, OwnedFd), Session, (u64, OwnedFd)) {
+    let mut c = core();
+    let (mut srv, mut cli) = (trusted(), trusted());
+    let (l, a) = listener_8080(&mut c, &mut srv);
     let k = socket(&mut c, &mut cli);
     let (r, _) = c.handle(
         &mut cli,
