@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use proto::{Body, Request};
 use stack::Errno;
 
-use super::tests::{core, drive, listener_8080, ok, socket, t, trusted};
+use super::tests::{core, drive, listener_8080, socket, t, trusted};
 use super::{Core, Session};
 fn tokens(fd: &OwnedFd) -> usize {
     let mut b = [0u8; 64];
