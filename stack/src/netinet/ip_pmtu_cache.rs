@@ -1,13 +1,12 @@
 //! The per-destination path MTU cache itself (Linux's route exceptions):
 //! what ICMP errors taught about each destination, until it expires.
-//! Bounded; a leaf lock. One per stack, in `Inet`; `ip_pmtu` reads and
+//! Bounded (a `DstCache`). One per stack, in `Inet`; `ip_pmtu` reads and
 //! feeds it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::kern::lockorder::LeafMutex;
+use crate::netinet::dst_cache::DstCache;
 use crate::time::Instant;
 use crate::wire;
 
@@ -18,26 +17,18 @@ pub const MTU_EXPIRES: Duration = Duration::from_secs(600);
 /// below it.
 pub const IPV4_MIN_PMTU: usize = 552;
 
-/// At most this many destinations are remembered; a full cache forgets
-/// its expired entries first, then the one closest to expiry.
+/// At most this many destinations are remembered.
 const PMTU_MAX: usize = 4096;
 
-/// One learnt path MTU and when it lapses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PmtuEntry {
-    mtu: usize,
-    expires: Instant,
-}
-
-/// The cache (a leaf lock: taken with a socket locked, never across work).
+/// The cache: the learnt path MTU per destination (0: none).
 pub struct PmtuCache {
-    entries: LeafMutex<HashMap<IpAddr, PmtuEntry>>,
+    entries: DstCache<usize>,
 }
 
 impl Default for PmtuCache {
     fn default() -> Self {
         PmtuCache {
-            entries: LeafMutex::new("pmtu cache", HashMap::new()),
+            entries: DstCache::new("pmtu cache", PMTU_MAX, MTU_EXPIRES),
         }
     }
 }
@@ -55,43 +46,18 @@ impl PmtuCache {
             IPV4_MIN_PMTU
         };
         let mtu = mtu.max(floor);
-        let mut t = self.entries.lock();
-        let known = t
-            .get(&dst)
-            .filter(|e| e.expires > now)
-            .map_or(dev_mtu, |e| e.mtu);
-        if mtu >= known {
-            return false;
-        }
-        if t.len() >= PMTU_MAX && !t.contains_key(&dst) {
-            t.retain(|_, e| e.expires > now);
-            if t.len() >= PMTU_MAX {
-                if let Some(k) = t.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| *k) {
-                    t.remove(&k);
-                }
+        self.entries.update(now, dst, |known| {
+            let lower = mtu < if *known == 0 { dev_mtu } else { *known };
+            if lower {
+                *known = mtu;
             }
-        }
-        t.insert(
-            dst,
-            PmtuEntry {
-                mtu,
-                expires: now + MTU_EXPIRES,
-            },
-        );
-        true
+            lower
+        })
     }
 
     /// The learnt path MTU to `dst`, if one is in force at `now`.
     pub fn get(&self, now: Instant, dst: IpAddr) -> Option<usize> {
-        let mut t = self.entries.lock();
-        match t.get(&dst) {
-            Some(e) if e.expires > now => Some(e.mtu),
-            Some(_) => {
-                t.remove(&dst);
-                None
-            }
-            None => None,
-        }
+        self.entries.get(now, dst)
     }
 }
 
@@ -130,6 +96,6 @@ mod tests {
             let dst: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
             assert!(c.update(t(u64::from(i % 7)), dst, 1000, 1500));
         }
-        assert_eq!(c.entries.lock().len(), PMTU_MAX);
+        assert_eq!(c.entries.len(), PMTU_MAX);
     }
 }

@@ -4,6 +4,7 @@
 //! layer through `kern::protosw::Protosw` (`TCP_USRREQS`, `UDP_USRREQS`) and
 //! reach the rest of the stack only through their context, `inet::InetCx`.
 
+pub mod dst_cache;
 pub mod icmp;
 pub mod icmp6;
 pub mod icmp_error;

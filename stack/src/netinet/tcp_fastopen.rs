@@ -107,7 +107,7 @@ pub fn tcp_fastopen_syn_plan(
     dst: IpAddr,
     want: usize,
 ) -> (Option<FastOpen>, usize, bool) {
-    let (mss, cookie) = cx.inet().tfo_cache.get(dst);
+    let (mss, cookie) = cx.inet().tfo_cache.get(cx.last_now(), dst);
     let no_cookie = cx.sysctl().tcp_fastopen & TFO_CLIENT_NO_COOKIE != 0 || tp.fastopen_no_cookie;
     let mut mss_clamp = mss.unwrap_or(tp.mss_offer) as usize;
     if tp.user_mss != 0 {

@@ -334,7 +334,7 @@ fn tcp_rcv_fastopen_synack(cx: &impl InetCx, tp: &mut TcpCb, seg: &TcpRepr) {
     }
     cx.inet()
         .tfo_cache
-        .set(tp.inp.foreign().ip(), mss, cookie, try_exp);
+        .set(cx.last_now(), tp.inp.foreign().ip(), mss, cookie, try_exp);
     if tp.snd_una.lt(tp.snd_max) {
         // Not all of the SYN's data was taken: resend it now.
         tp.total_retrans += 1;
