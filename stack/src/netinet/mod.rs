@@ -46,6 +46,8 @@ pub mod tcp_prr;
 pub mod tcp_push;
 pub mod tcp_rack;
 pub mod tcp_rare;
+pub mod tcp_rate;
+pub mod tcp_rate_var;
 pub mod tcp_rcvbuf;
 pub mod tcp_reass;
 pub mod tcp_recovery;
@@ -80,6 +82,8 @@ mod tcp_linux_tests;
 mod tcp_memory_tests;
 #[cfg(test)]
 mod tcp_nagle_tests;
+#[cfg(test)]
+mod tcp_rate_tests;
 #[cfg(test)]
 mod tcp_recovery_tests;
 #[cfg(test)]

@@ -89,6 +89,8 @@ pub struct TcpInfo {
     pub tcpi_bytes_received: u64,
     pub tcpi_notsent_bytes: u32,
     pub tcpi_min_rtt: u32,
+    /// The last delivery-rate sample kept, bytes per second (tcp_rate).
+    pub tcpi_delivery_rate: u64,
     /// Segments the peer received (Linux's tp->delivered; see TcpCb).
     pub tcpi_delivered: u32,
     pub tcpi_bytes_sent: u64,
@@ -142,6 +144,7 @@ impl TcpInfo {
         u64_at(112, self.tcpi_max_pacing_rate);
         u64_at(120, self.tcpi_bytes_acked);
         u64_at(128, self.tcpi_bytes_received);
+        u64_at(160, self.tcpi_delivery_rate);
         u64_at(200, self.tcpi_bytes_sent);
         b
     }
@@ -212,7 +215,8 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         ti.tcpi_snd_wscale = tp.snd_wscale;
         ti.tcpi_rcv_wscale = tp.rcv_wscale;
     }
-    ti.tcpi_delivery_rate_app_limited = true;
+    (ti.tcpi_delivery_rate, ti.tcpi_delivery_rate_app_limited) =
+        crate::netinet::tcp_rate::tcp_delivery_rate(tp);
     ti.tcpi_rto = usecs(tp.rto_backed_off());
     ti.tcpi_snd_mss = tp.t_maxseg as u32;
     ti.tcpi_unacked = tp.flight().div_ceil(mss) as u32;

@@ -15,6 +15,7 @@ use crate::netinet::tcp_ackbatch;
 use crate::netinet::tcp_cc::{tcp_cc_ack, tcp_cc_dupack, tcp_retransmit_one, tcp_rtt_sample};
 use crate::netinet::tcp_ecn;
 use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_rate::{tcp_packets_in_flight, tcp_rate_gen};
 use crate::netinet::tcp_recovery::tcp_recovery_ack;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_in_cwnd_reduction};
 use crate::netinet::tcp_seq::Seq;
@@ -535,6 +536,8 @@ fn tcp_check_ack(
     }
     let prior_una = tp.snd_una;
     let prior_sacked = tp.rec.sb.sacked_out;
+    let prior_delivered = tp.delivered;
+    let prior_in_flight = tcp_packets_in_flight(tp);
     let ourfinisacked = if tp.snd_una.lt(ackno) {
         tcp_ack_new(cx, now, so, seg)
     } else {
@@ -543,8 +546,11 @@ fn tcp_check_ack(
     };
     let snd_cc = so.so_snd.ring().len();
     let tp = sototcpcb(so);
-    tcp_recovery_ack(now, tp, seg, prior_una);
+    let (from, lost) = tcp_recovery_ack(now, tp, seg, prior_una);
     tcp_count_delivered(tp, prior_una, prior_sacked, snd_cc);
+    let acked_sacked = tp.delivered.wrapping_sub(prior_delivered);
+    let losses = lost.div_ceil(tp.t_maxseg.max(1)) as u32;
+    let _rs = tcp_rate_gen(tp, now, acked_sacked, losses, prior_in_flight, from);
     tcp_ecn::ecn_ack(tp, seg);
     tcp_update_window(tp, seg);
     tcp_ack_closing(cx, now, so, seg, ourfinisacked)

@@ -20,13 +20,15 @@ const TLP_MIN_EXTRA: Duration = Duration::from_millis(2);
 pub struct Rack {
     /// The most recently sent of the delivered segments: when it was
     /// sent, its place in the order of transmissions, and the RTT it
-    /// measured.
+    /// measured (microseconds, as Linux's rack.rtt_us: 4 bytes per
+    /// connection, not 16; read through `rtt()`).
     pub xmit: Option<Instant>,
     pub order: u64,
-    pub rtt: Duration,
+    rtt_us: u32,
     /// The smallest RTT seen (Linux's tcp_min_rtt, here over the
-    /// connection's life).
-    pub min_rtt: Option<Duration>,
+    /// connection's life), microseconds; 0: none yet (a sample counts at
+    /// least 1 us). Read through `min_rtt()`.
+    min_rtt_us: u32,
     /// The path was seen to reorder (Linux's reord_seen): the reordering
     /// window stays min_rtt / 4 even in recovery.
     pub reord: bool,
@@ -53,13 +55,24 @@ impl Rack {
             }
         }
         if let Some(rtt) = sum.rtt {
-            self.rtt = rtt;
+            self.rtt_us = usecs(rtt);
         }
         if let Some(m) = sum.min_sample {
-            if self.min_rtt.is_none_or(|x| m < x) {
-                self.min_rtt = Some(m);
+            let m = usecs(m).max(1);
+            if self.min_rtt_us == 0 || m < self.min_rtt_us {
+                self.min_rtt_us = m;
             }
         }
+    }
+
+    /// RACK.rtt: the RTT of the last segment RACK took.
+    pub fn rtt(&self) -> Duration {
+        Duration::from_micros(self.rtt_us.into())
+    }
+
+    /// The smallest RTT of a never-retransmitted segment, once there is one.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        (self.min_rtt_us != 0).then(|| Duration::from_micros(self.min_rtt_us.into()))
     }
 
     /// Reordering by `dist` bytes was seen (Linux's
@@ -83,8 +96,13 @@ impl Rack {
         if !self.reord && (in_recovery || dupthresh_sacked) {
             return Duration::ZERO;
         }
-        (self.min_rtt.unwrap_or(Duration::ZERO) / 4).min(srtt)
+        (self.min_rtt().unwrap_or(Duration::ZERO) / 4).min(srtt)
     }
+}
+
+/// A duration in whole microseconds (saturating at u32).
+fn usecs(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 /// The tail loss probe's timeout (RFC 8985 §7.2, Linux's
@@ -116,13 +134,13 @@ mod tests {
         sum.rtt = Some(ms(20));
         sum.min_sample = Some(ms(20));
         r.apply(&sum);
-        assert_eq!((r.order, r.rtt, r.min_rtt), (2, ms(20), Some(ms(20))));
+        assert_eq!((r.order, r.rtt(), r.min_rtt()), (2, ms(20), Some(ms(20))));
         sum.latest.as_mut().unwrap().order = 1;
         sum.rtt = Some(ms(25));
         sum.min_sample = Some(ms(25));
         r.apply(&sum);
         assert_eq!(
-            (r.order, r.rtt, r.min_rtt),
+            (r.order, r.rtt(), r.min_rtt()),
             (2, ms(25), Some(ms(20))),
             "sent earlier: not the latest"
         );
@@ -131,7 +149,7 @@ mod tests {
     #[test]
     fn reordering_window_and_probe_timeout() {
         let mut r = Rack {
-            min_rtt: Some(Duration::from_millis(40)),
+            min_rtt_us: 40_000,
             ..Rack::default()
         };
         let srtt = Duration::from_millis(50);

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use super::tcp_prr::Prr;
+use super::tcp_rate_var::RateFrom;
 pub use super::tcp_recovery_var::{CaState, Recovery, Undo};
 use super::tcp_sack::AckSummary;
 use super::tcp_sack_send::{sack_active, tcp_pipe, tcp_schedule_loss_probe};
@@ -35,19 +36,40 @@ const DUPTHRESH: usize = 3;
 /// recovery at its high sequence, mark losses, enter recovery on the
 /// first, and set the window by PRR while in it. Once nothing is in
 /// flight the live recovery state goes back to the heap.
-pub(crate) fn tcp_recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prior_una: Seq) {
-    recovery_ack(now, tp, seg, prior_una);
+///
+/// Every connection keeps the scoreboard for delivery-rate sampling
+/// (tcp_rate); without SACK only the cumulative ACK is taken from it.
+/// Returns what the rate sample needs: the most recently sent of the
+/// segments delivered, and the bytes newly marked lost.
+pub(crate) fn tcp_recovery_ack(
+    now: Instant,
+    tp: &mut TcpCb,
+    seg: &TcpRepr,
+    prior_una: Seq,
+) -> (Option<RateFrom>, usize) {
+    let out = recovery_ack(now, tp, seg, prior_una);
     tp.rec.park_if_idle();
+    out
 }
 
-fn recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prior_una: Seq) {
-    if !tp.sack_ok || (tp.rec.sb.is_empty() && tp.rec.state == CaState::Open) {
-        return;
+fn recovery_ack(
+    now: Instant,
+    tp: &mut TcpCb,
+    seg: &TcpRepr,
+    prior_una: Seq,
+) -> (Option<RateFrom>, usize) {
+    if tp.rec.sb.is_empty() && tp.rec.state == CaState::Open {
+        return (None, 0);
+    }
+    if !tp.sack_ok {
+        let mut sum = AckSummary::new(now, None, None);
+        tp.rec.sb.ack(tp.snd_una, &mut sum);
+        return (sum.rate, 0);
     }
     let snd_una = tp.snd_una;
     let acked = snd_una.diff(prior_una).max(0) as usize;
     let prior_sacked = tp.rec.sb.sacked_out;
-    let mut sum = AckSummary::new(now, tp.rec.rack.min_rtt, tp.rec.sb.high_sacked);
+    let mut sum = AckSummary::new(now, tp.rec.rack.min_rtt(), tp.rec.sb.high_sacked);
     let blocks = seg.options.sack_blocks;
     let mut dsack = false;
     // In sequence order, as Linux sorts them: blocks of one ACK are no
@@ -127,6 +149,7 @@ fn recovery_ack(now: Instant, tp: &mut TcpCb, seg: &TcpRepr, prior_una: Seq) {
             debug_assert_eq!(last, Some(tp.snd_max), "the scoreboard ends at snd_max");
         }
     }
+    (sum.rate, newly_lost)
 }
 
 /// RACK's loss marking (Linux's tcp_rack_mark_lost): mark what was sent
@@ -136,13 +159,13 @@ fn tcp_rack_mark_lost(tp: &mut TcpCb, now: Instant) -> usize {
     if tp.rec.rack.xmit.is_none() {
         return 0;
     }
-    let srtt = tp.srtt().unwrap_or(tp.rec.rack.rtt);
+    let srtt = tp.srtt().unwrap_or(tp.rec.rack.rtt());
     let dupthresh = tp.rec.sb.sacked_out >= DUPTHRESH * tp.t_maxseg.max(1);
     let reo = tp
         .rec
         .rack
         .reo_wnd(tp.rec.state != CaState::Open, dupthresh, srtt);
-    let window = tp.rec.rack.rtt + reo;
+    let window = tp.rec.rack.rtt() + reo;
     let order = tp.rec.rack.order;
     let (lost, wait) = tp.rec.sb.rack_detect(order, window, now);
     // Linux adds TCP_TIMEOUT_MIN to the reorder timeout.

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use super::tcp_rate_var::{tcp_rate_skb_delivered, tcp_rate_skb_sent, RateClock, RateFrom, TxRate};
 use super::tcp_seq::Seq;
 use crate::time::Instant;
 
@@ -33,6 +34,8 @@ pub struct TxSeg {
     pub retrans: bool,
     /// Ever retransmitted (Linux's TCPCB_EVER_RETRANS).
     pub ever_retrans: bool,
+    /// The delivery state when it was last sent (tcp_rate).
+    pub tx: TxRate,
 }
 
 impl TxSeg {
@@ -80,6 +83,9 @@ pub struct AckSummary {
     /// bytes at most (the highest SACKed sequence less its start).
     pub reordered: bool,
     pub reorder_dist: usize,
+    /// The most recently sent of the delivered segments, for the rate
+    /// sample (tcp_rate).
+    pub rate: Option<RateFrom>,
 }
 
 impl AckSummary {
@@ -132,6 +138,8 @@ pub struct Scoreboard {
     /// timestamps and then sequence numbers: a retransmission sent after
     /// new data at the same instant is still later.
     pub sent: u64,
+    /// The delivery-rate sampling interval's clock (tcp_rate).
+    pub clock: RateClock,
 }
 
 impl Scoreboard {
@@ -144,6 +152,7 @@ impl Scoreboard {
             retrans_out: 0,
             high_sacked: None,
             sent,
+            clock: RateClock::ZERO,
         }
     }
 
@@ -197,13 +206,30 @@ impl Scoreboard {
         self.segs.insert(i + 1, tail);
     }
 
-    /// A segment `[seq, seq + len)` left at `now`. New data (at or past
-    /// the last record's end) adds a record; a retransmission marks the
-    /// records it covers retransmitted (in flight again, sent now).
+    /// `on_send` without rate sampling's state (tests).
+    #[cfg(test)]
     pub fn on_send(&mut self, seq: Seq, len: usize, now: Instant) {
+        self.on_send_rate(seq, len, now, 0, false);
+    }
+
+    /// A segment `[seq, seq + len)` left at `now`, with tp.delivered and
+    /// the application-limited mark then (tcp_rate's snapshot). New data
+    /// (at or past the last record's end) adds a record; a retransmission
+    /// marks the records it covers retransmitted (in flight again, sent
+    /// now).
+    pub fn on_send_rate(
+        &mut self,
+        seq: Seq,
+        len: usize,
+        now: Instant,
+        delivered: u32,
+        app_limited: bool,
+    ) {
         if len == 0 {
             return;
         }
+        let idle = self.segs.is_empty();
+        let tx = tcp_rate_skb_sent(&mut self.clock, idle, now, delivered, app_limited);
         let end = seq + len;
         self.sent += 1;
         let order = self.sent;
@@ -222,6 +248,7 @@ impl Scoreboard {
                 s.xmit = now;
                 s.order = order;
                 s.ever_retrans = true;
+                s.tx = tx;
                 if s.sacked {
                     continue; // a go-back-N resend of data the peer holds
                 }
@@ -241,6 +268,7 @@ impl Scoreboard {
                 lost: false,
                 retrans: false,
                 ever_retrans: false,
+                tx,
             });
         }
     }
@@ -296,6 +324,13 @@ impl Scoreboard {
     }
 
     fn note_delivered(s: &TxSeg, sum: &mut AckSummary, fack: Option<Seq>) {
+        let from = RateFrom {
+            order: s.order,
+            xmit: s.xmit,
+            tx: s.tx,
+            retrans: s.ever_retrans,
+        };
+        tcp_rate_skb_delivered(&mut sum.rate, from);
         sum.delivered(s);
         if let Some(h) = fack.filter(|h| !s.ever_retrans && s.end.lt(*h)) {
             sum.reordered = true;

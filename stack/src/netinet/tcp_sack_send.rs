@@ -26,9 +26,9 @@ pub(crate) fn tcp_in_cwnd_reduction(tp: &TcpCb) -> bool {
     tp.sack_ok && tp.rec.state == CaState::Recovery
 }
 
-/// `tcp_send_segment` sent `[seq, seq + seg_len)` (not a SYN) on a SACK
-/// connection: record it, count it for PRR, and after new data schedule
-/// the tail loss probe.
+/// `tcp_send_segment` sent `[seq, seq + seg_len)` (not a SYN): record it
+/// (with its delivery-rate snapshot); on a SACK connection count it for
+/// PRR, and after new data schedule the tail loss probe.
 pub(crate) fn tcp_recovery_sent(
     tp: &mut TcpCb,
     seq: Seq,
@@ -36,13 +36,21 @@ pub(crate) fn tcp_recovery_sent(
     now: Instant,
     is_rexmt: bool,
 ) {
-    if !tp.sack_ok || seg_len == 0 {
+    if seg_len == 0 {
         return;
     }
     if tp.rec.sb.is_empty() && seq != tp.snd_una {
         return; // data before this (a Fast Open SYN's) is not on the board
     }
-    tp.rec.sb.on_send(seq, seg_len, now);
+    // Every connection keeps the board for delivery-rate sampling
+    // (tcp_rate, Linux's skbs); only a SACK connection recovers by it.
+    let (delivered, app_limited) = (tp.delivered, tp.rate.app_limited != 0);
+    tp.rec
+        .sb
+        .on_send_rate(seq, seg_len, now, delivered, app_limited);
+    if !tp.sack_ok {
+        return;
+    }
     if is_rexmt {
         if let Some(u) = tp.rec.undo.as_mut() {
             u.retrans += 1;

@@ -416,6 +416,13 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
             _ => return Err(Errno::EPIPE),
         }
+        // Is sending application-limited? (Linux's
+        // tcp_rate_check_app_limited, at each sendmsg.)
+        let snd_cc = so.so_snd.ring().len();
+        if let Some(tp) = so.so_pcb.tcp_mut() {
+            let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+            crate::netinet::tcp_rate::tcp_rate_check_app_limited(tp, snd_cc.saturating_sub(off));
+        }
         // A blocking Fast Open's SYN took the first bytes already.
         let copied = so
             .so_pcb

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::in_pcb::Inpcb;
 use super::tcp_cubic::CongCtl;
+use super::tcp_rate_var::TcpRate;
 use super::tcp_reass::Reass;
 use super::tcp_recovery_var::Recovery;
 use super::tcp_seq::Seq;
@@ -278,6 +279,9 @@ pub struct TcpCb {
     /// MSS (each ACK's newly delivered bytes rounded up), a FIN alone as
     /// one.
     pub delivered: u32,
+    /// Delivery-rate sampling's application-limited mark and last sample
+    /// (tcp_rate.rs).
+    pub rate: TcpRate,
     /// What few connections use (zerocopy sends, push marks, TX
     /// timestamps, a D-SACK, urgent mode, an active Fast Open's SYN, a
     /// listener's SYN cache): boxed while used (tcp_rare.rs).
@@ -442,6 +446,7 @@ impl TcpCb {
             rcvq: Default::default(),
             ecn: Ecn::default(),
             delivered: 0,
+            rate: TcpRate::default(),
             rare: None,
         }
     }

@@ -3,6 +3,7 @@
 //! under a virtual clock (quinn-proto's model), and packet-trace helpers
 //! that feed exact segments to one stack and read its exact replies.
 
+pub mod bottleneck;
 pub mod gso;
 pub mod pair;
 pub mod trace;

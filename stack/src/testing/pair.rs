@@ -33,6 +33,8 @@ pub struct Pair {
     pub a_device: Device,
     /// The longest frame A's device put on the link.
     pub max_frame_a_to_b: usize,
+    /// A rate limit with a drop-tail queue before the A-to-B link.
+    pub bottleneck: Option<super::bottleneck::Bottleneck>,
 }
 
 /// A's device in a `Pair`.
@@ -78,6 +80,7 @@ impl Pair {
             frames_b_to_a: 0,
             a_device: Device::Plain,
             max_frame_a_to_b: 0,
+            bottleneck: None,
         }
     }
 
@@ -111,12 +114,19 @@ impl Pair {
                     } else {
                         self.frames_b_to_a += 1;
                     }
+                    let mut at = self.now;
+                    if let (true, Some(b)) = (to_b, self.bottleneck.as_mut()) {
+                        match b.admit(self.now, frame.len()) {
+                            Some(t) => at = t,
+                            None => continue,
+                        }
+                    }
                     let link = if to_b {
                         &mut self.a_to_b
                     } else {
                         &mut self.b_to_a
                     };
-                    link.push(&self.params, self.now, frame);
+                    link.push(&self.params, at, frame);
                 }
             }
         }
