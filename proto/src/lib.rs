@@ -20,7 +20,7 @@ pub use msg::{Body, Reply, Request};
 pub use wire::Malformed;
 
 /// Protocol version; the first message of a connection is `Hello` with it.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Most bytes of data one `Send` or `Recv` message carries (a larger send
 /// is several messages; a datagram is at most 65,507 bytes).
@@ -32,6 +32,9 @@ pub const MAX_MSG: usize = MAX_DATA + 256;
 /// Most anchors one `Attach` message passes by SCM_RIGHTS (Linux allows
 /// 253 per message).
 pub const MAX_ATTACH: usize = 64;
+
+/// Most sockets one `Socket` request may have made ahead (`spares`).
+pub const MAX_SPARES: usize = 8;
 
 /// The id `Attach` answers for a descriptor that is no anchor of the
 /// service (socket ids are stack handles; 0 is a valid one).

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use stack::{DgramInfo, Domain, Errno, SockInfo, SockType};
 
 use crate::wire::{Malformed, Reader, Writer};
-use crate::{MAX_ATTACH, MAX_DATA, MAX_OPT, MAX_POLL};
+use crate::{MAX_ATTACH, MAX_DATA, MAX_OPT, MAX_POLL, MAX_SPARES};
 
 /// A client's request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,10 +27,16 @@ pub enum Request<'a> {
         version: u32,
     },
     /// socket(domain, ty, protocol): replies `Body::Socket`, anchor attached.
+    /// With `spares` > 0 the service may also make up to that many more
+    /// sockets of the same kind ahead of time (at most `MAX_SPARES`), for
+    /// the client's next socket() calls: then it replies `Body::Spares`,
+    /// their anchors attached after the new socket's (docs/architecture.md,
+    /// "Sockets made ahead").
     Socket {
         domain: Domain,
         ty: SockType,
         protocol: i32,
+        spares: u8,
     },
     /// `count` anchors ride along by SCM_RIGHTS: replies `Body::Ids`, the
     /// socket of each (`NOT_AN_ANCHOR`: not an anchor of this service).
@@ -215,6 +221,16 @@ pub enum Body<'a> {
     Socket {
         id: u64,
     },
+    /// `Socket` with sockets made ahead: the new socket `id`, then the
+    /// `spares` made for the client's next socket() calls (anchors in that
+    /// order), which it may take without asking for `fresh_us`
+    /// microseconds from now (while the namespace's sysctls they were
+    /// made with still stand, as a `Socket` would read them then).
+    Spares {
+        id: u64,
+        spares: Vec<u64>,
+        fresh_us: u64,
+    },
     Accepted {
         id: u64,
         peer: SocketAddr,
@@ -318,11 +334,13 @@ impl<'a> Request<'a> {
                 domain,
                 ty,
                 protocol,
+                spares,
             } => w
                 .u16(2)
                 .u8(domain_code(*domain))
                 .u8(ty_code(*ty))
-                .i32(*protocol),
+                .i32(*protocol)
+                .u8(*spares),
             Request::Attach { count } => w.u16(3).u16(*count),
             Request::Closed { id, last } => w.u16(4).u64(*id).bool(*last),
             Request::Bind { id, addr } => w.u16(5).u64(*id).addr(Some(*addr)),
@@ -404,6 +422,7 @@ impl<'a> Request<'a> {
                 domain: domain_from(r.u8()?)?,
                 ty: ty_from(r.u8()?)?,
                 protocol: r.i32()?,
+                spares: r.u8()?,
             },
             3 => {
                 let count = r.u16()?;
@@ -582,6 +601,17 @@ pub fn encode_reply(rep: &Reply<'_>) -> Vec<u8> {
     match body {
         Body::None => w.u8(0),
         Body::Socket { id } => w.u8(1).u64(*id),
+        Body::Spares {
+            id,
+            spares,
+            fresh_us,
+        } => {
+            w.u8(11).u64(*id).u8(spares.len() as u8);
+            for s in spares {
+                w.u64(*s);
+            }
+            w.u64(*fresh_us)
+        }
         Body::Accepted { id, peer } => w.u8(2).u64(*id).addr(Some(*peer)),
         Body::Ids(ids) => {
             w.u8(3).u32(ids.len() as u32);
@@ -634,6 +664,22 @@ pub fn decode_reply(b: &[u8]) -> Result<Reply<'_>, Malformed> {
     let body = match r.u8()? {
         0 => Body::None,
         1 => Body::Socket { id: r.u64()? },
+        11 => {
+            let id = r.u64()?;
+            let n = r.u8()? as usize;
+            if n > MAX_SPARES {
+                return Err(Malformed("too many spares"));
+            }
+            let mut spares = Vec::with_capacity(n);
+            for _ in 0..n {
+                spares.push(r.u64()?);
+            }
+            Body::Spares {
+                id,
+                spares,
+                fresh_us: r.u64()?,
+            }
+        }
         2 => Body::Accepted {
             id: r.u64()?,
             peer: r.addr()?.ok_or(Malformed("accept without peer"))?,
@@ -707,6 +753,7 @@ mod tests {
                 domain: Domain::Inet6,
                 ty: SockType::Dgram,
                 protocol: 17,
+                spares: 4,
             },
             Request::Attach { count: 3 },
             Request::Closed { id: 9, last: true },
@@ -823,6 +870,11 @@ mod tests {
             Err(Errno::EAGAIN),
             Ok(Body::None),
             Ok(Body::Socket { id: 7 }),
+            Ok(Body::Spares {
+                id: 7,
+                spares: vec![8, 9, 1 << 40],
+                fresh_us: 9_500,
+            }),
             Ok(Body::Accepted { id: 8, peer: a }),
             Ok(Body::Accepted { id: 8, peer: a6 }),
             Ok(Body::Addr(a6)),

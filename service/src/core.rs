@@ -94,6 +94,9 @@ pub struct Core {
     sysctl_read_at: Option<Instant>,
     /// Sockets with a blocking connect waiting (see `connected_seen`).
     connecting: FastSet<u64>,
+    /// The anchors of sockets made ahead by the request being served
+    /// (`spares.rs`), passed after its own.
+    spare_bs: Vec<OwnedFd>,
     scratch: Vec<u8>,
     /// `Post`s refused because the socket had no room for all of the
     /// data (an error or reset came first, or a client that posts without
@@ -130,6 +133,7 @@ impl Core {
             read_sysctl: None,
             sysctl_read_at: None,
             connecting: FastSet::default(),
+            spare_bs: Vec::new(),
             scratch: vec![0; proto::MAX_DATA],
             posts_refused: 0,
             clock: Instant::from_micros(0),
@@ -491,7 +495,7 @@ impl Core {
     }
 
     /// Carry out one request as the loop does: the reply encoded (None for
-    /// a `Post`, which has none) with the descriptor to pass, and the
+    /// a `Post`, which has none) with the descriptors to pass, and the
     /// request's socket published, so that the client's next call sees
     /// what this one did. (The loop then writes frames out and publishes
     /// every other socket that changed before it sends the reply.)
@@ -501,7 +505,7 @@ impl Core {
         now: Instant,
         req: Request<'_>,
         fds: Vec<OwnedFd>,
-    ) -> (Option<Vec<u8>>, Option<OwnedFd>) {
+    ) -> (Option<Vec<u8>>, Vec<OwnedFd>) {
         let posted = matches!(
             req,
             Request::Post { .. }
@@ -517,6 +521,8 @@ impl Core {
         if let Some(id) = id {
             self.publish(id);
         }
+        let mut pass: Vec<OwnedFd> = pass.into_iter().collect();
+        pass.append(&mut self.spare_bs);
         (b, pass)
     }
 
@@ -550,36 +556,8 @@ impl Core {
                 domain,
                 ty,
                 protocol,
-            } => {
-                if let Err(e) = self.admit(sess, 0) {
-                    return (Err(e), None);
-                }
-                // As Linux, the namespace's sysctls count from the next
-                // socket on (see Stack::set_sysctl).
-                if let Some(read) = self.read_sysctl {
-                    let stale = self.sysctl_read_at.is_none_or(|t| {
-                        now.total_micros().saturating_sub(t.total_micros()) >= SYSCTL_REREAD_US
-                    });
-                    if stale {
-                        self.sysctl_read_at = Some(now);
-                        self.stack.set_sysctl(read());
-                    }
-                }
-                let h = match self.stack.socket_in(domain, ty, protocol) {
-                    Ok(h) => h,
-                    Err(e) => return (Err(e), None),
-                };
-                if let Err(e) = self.admit_new(sess, now, h) {
-                    return (Err(e), None);
-                }
-                return match self.anchor_new(sess, h) {
-                    Ok(b) => (Ok(Body::Socket { id: h.as_u64() }), Some(b)),
-                    Err(e) => {
-                        let _ = self.stack.close(now, h);
-                        (Err(e), None)
-                    }
-                };
-            }
+                spares,
+            } => return self.socket(sess, now, domain, ty, protocol, spares),
             Request::Attach { count } => {
                 if fds.len() != count as usize {
                     return (Err(Errno::EINVAL), None);
@@ -1001,3 +979,4 @@ mod limit_tests;
 #[cfg(test)]
 mod roundtrip_tests;
 mod rx;
+mod spares;

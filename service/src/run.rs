@@ -416,14 +416,14 @@ impl Service {
             Ok(r) => r,
             Err(_) => {
                 let b = encode_reply(&Err(Errno::EINVAL));
-                let _ = send_reply(conn.as_fd(), &b, None);
+                let _ = send_reply(conn.as_fd(), &b, &[]);
                 return Err(());
             }
         };
         let text;
         let (reply, pass) = match req {
             Request::Stat { .. } if !sess.trusted => {
-                (Some(encode_reply(&Err(Errno::EACCES))), None)
+                (Some(encode_reply(&Err(Errno::EACCES))), Vec::new())
             }
             Request::Stat { skip } => {
                 text = crate::stat::stat_text(
@@ -432,15 +432,20 @@ impl Service {
                     self.faults.as_ref(),
                     skip,
                 );
-                (Some(encode_reply(&Ok(proto::Body::Text(&text)))), None)
+                (
+                    Some(encode_reply(&Ok(proto::Body::Text(&text)))),
+                    Vec::new(),
+                )
             }
-            Request::Capture if !sess.trusted => (Some(encode_reply(&Err(Errno::EACCES))), None),
+            Request::Capture if !sess.trusted => {
+                (Some(encode_reply(&Err(Errno::EACCES))), Vec::new())
+            }
             Request::Capture => match <[OwnedFd; 1]>::try_from(fds) {
                 Ok([fd]) => {
                     self.capture.add(fd);
-                    (Some(encode_reply(&Ok(proto::Body::None))), None)
+                    (Some(encode_reply(&Ok(proto::Body::None))), Vec::new())
                 }
-                Err(_) => (Some(encode_reply(&Err(Errno::EINVAL))), None),
+                Err(_) => (Some(encode_reply(&Err(Errno::EINVAL))), Vec::new()),
             },
             req => self.core.serve(sess, now(), req, fds),
         };
@@ -455,28 +460,22 @@ impl Service {
         let Some((conn, _, _)) = self.clients.get(&key) else {
             return Ok(false);
         };
-        let r = send_reply(conn.as_fd(), &b, pass.as_ref());
+        let r = send_reply(conn.as_fd(), &b, &pass);
         r.map(|_| true).map_err(|_| ())
     }
 }
 
-/// Send one reply, with `fd` attached when given. Never blocks: a client
+/// Send one reply, with `fds` attached (in order). Never blocks: a client
 /// that does not read its replies is cut off.
-fn send_reply(
-    conn: std::os::fd::BorrowedFd<'_>,
-    b: &[u8],
-    fd: Option<&OwnedFd>,
-) -> nix::Result<()> {
+fn send_reply(conn: std::os::fd::BorrowedFd<'_>, b: &[u8], fds: &[OwnedFd]) -> nix::Result<()> {
     let iov = [IoSlice::new(b)];
-    let raw;
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     let cm;
-    let cms: &[ControlMessage] = match fd {
-        Some(f) => {
-            raw = [f.as_raw_fd()];
-            cm = [ControlMessage::ScmRights(&raw)];
-            &cm
-        }
-        None => &[],
+    let cms: &[ControlMessage] = if raw.is_empty() {
+        &[]
+    } else {
+        cm = [ControlMessage::ScmRights(&raw)];
+        &cm
     };
     sendmsg::<()>(
         conn.as_raw_fd(),

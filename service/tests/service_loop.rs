@@ -153,6 +153,7 @@ const STREAM: Request<'static> = Request::Socket {
     domain: stack::Domain::Inet,
     ty: stack::SockType::Stream,
     protocol: 0,
+    spares: 0,
 };
 
 /// A 1 MiB transfer between two clients of service `name`, over a
@@ -305,6 +306,7 @@ fn the_service_exits_when_idle_and_not_before() {
         domain: stack::Domain::Inet,
         ty: stack::SockType::Dgram,
         protocol: 0,
+        spares: 0,
     });
     id.unwrap();
     std::thread::sleep(Duration::from_millis(600));

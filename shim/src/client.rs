@@ -21,16 +21,27 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use libc::{c_int, c_void};
 use parking_lot::Mutex;
 use proto::msg::decode_reply;
-use proto::{Reply, Request};
+use proto::{Body, Reply, Request};
 use stack::Errno;
 
 use crate::log;
 use crate::real::real;
+use crate::spares::{Kind, Spares};
 
 struct Conn {
     fd: c_int,
     pid: c_int,
     buf: Vec<u8>,
+    /// Sockets the service made ahead for this process (spares.rs).
+    spares: Spares,
+}
+
+impl Conn {
+    /// Close the connection and the spares that came on it.
+    fn close(mut self) {
+        crate::driver::unprotect_and_close(self.fd);
+        self.spares.drain(crate::driver::unprotect_and_close);
+    }
 }
 
 static CONN: Mutex<Option<Conn>> = Mutex::new(None);
@@ -554,14 +565,15 @@ fn connect_service(tun: &str) -> Result<Conn, i32> {
                     fd,
                     pid: crate::forkmark::claim(),
                     buf: vec![0; proto::MAX_MSG + 1],
+                    spares: Spares::default(),
                 };
                 let hello = Request::Hello {
                     version: proto::VERSION,
                 };
                 match roundtrip(&mut c, &hello.encode(), &[], false) {
-                    Ok((Ok(_), region)) => {
+                    Ok((Ok(_), passed)) => {
                         // A new region starts counting posts from zero.
-                        let base = region.map_or(std::ptr::null_mut(), map_region);
+                        let base = passed.first().map_or(std::ptr::null_mut(), map_region);
                         // SOCKSHIM_DATAPATH=messages: every call a message
                         // (to measure what the region saves).
                         let base = if std::env::var_os("SOCKSHIM_DATAPATH")
@@ -616,13 +628,14 @@ fn connect_service(tun: &str) -> Result<Conn, i32> {
 }
 
 /// The decoded reply and the passed fd, or Err(errno) when the connection
-/// broke (the caller drops it).
+/// broke (the caller drops it). Further fds passed with it (the anchors of
+/// spares) are moved to protected high numbers (`Passed::extra`).
 fn roundtrip<'b>(
     c: &'b mut Conn,
     msg: &[u8],
     pass: &[c_int],
     cloexec: bool,
-) -> Result<(Reply<'b>, Option<c_int>), i32> {
+) -> Result<(Reply<'b>, Passed), i32> {
     // One buffer for control messages: up to MAX_ATTACH fds.
     let mut cbuf = [0u64; (proto::MAX_ATTACH * 4 + 64) / 8];
     let mut iov = libc::iovec {
@@ -674,22 +687,22 @@ fn roundtrip<'b>(
     mh.msg_control = cbuf.as_mut_ptr() as *mut c_void;
     mh.msg_controllen = std::mem::size_of_val(&cbuf);
     let flags = if cloexec { libc::MSG_CMSG_CLOEXEC } else { 0 };
-    let n = {
-        // The passed fd lands at the lowest free number: the program's
-        // new descriptor, as the kernel's socket()/accept() would give.
-        let _alloc = crate::driver::FD_ALLOC.lock();
-        loop {
-            // SAFETY: a valid msghdr over live buffers.
-            let n = unsafe { (real().recvmsg)(c.fd, &mut mh, flags) };
-            if n >= 0 || errno() != libc::EINTR {
-                break n;
-            }
+    // The passed fd lands at the lowest free number: the program's new
+    // descriptor, as the kernel's socket()/accept() would give; the
+    // lock is held until any others have moved up out of the way.
+    let alloc = crate::driver::FD_ALLOC.lock();
+    let n = loop {
+        // SAFETY: a valid msghdr over live buffers.
+        let n = unsafe { (real().recvmsg)(c.fd, &mut mh, flags) };
+        if n >= 0 || errno() != libc::EINTR {
+            break n;
         }
     };
     if n <= 0 {
         return Err(libc::ECONNRESET);
     }
-    let mut fd = None;
+    let mut passed = Passed::default();
+    let fd = &mut passed.fd;
     // SAFETY: walking the control messages the kernel wrote into cbuf.
     unsafe {
         let mut cm = libc::CMSG_FIRSTHDR(&mh);
@@ -700,24 +713,57 @@ fn roundtrip<'b>(
                 for i in 0..k {
                     let f = std::ptr::read_unaligned(p.add(i));
                     if fd.is_none() {
-                        fd = Some(f);
+                        *fd = Some(f);
                     } else {
-                        (real().close)(f);
+                        let hi = crate::driver::to_high_fd(f);
+                        if hi == f {
+                            // No high number free: not kept (the batch
+                            // then does not match, and goes).
+                            (real().close)(f);
+                        } else {
+                            passed.extra.push(hi);
+                        }
                     }
                 }
             }
             cm = libc::CMSG_NXTHDR(&mh, cm);
         }
     }
+    drop(alloc);
     match decode_reply(&c.buf[..n as usize]) {
-        Ok(r) => Ok((r, fd)),
+        Ok(r) => Ok((r, passed)),
         Err(_) => {
-            if let Some(f) = fd {
-                // SAFETY: our fd, just received.
-                unsafe { (real().close)(f) };
-            }
+            passed.close();
             Err(libc::ECONNRESET)
         }
+    }
+}
+
+/// The descriptors passed with a reply: the first (an anchor for the
+/// program) and the others, already at protected high numbers.
+#[derive(Default)]
+struct Passed {
+    fd: Option<c_int>,
+    extra: Vec<c_int>,
+}
+
+impl Passed {
+    /// The first; any others are closed.
+    fn first(self) -> Option<c_int> {
+        self.extra
+            .into_iter()
+            .for_each(crate::driver::unprotect_and_close);
+        self.fd
+    }
+
+    fn close(self) {
+        if let Some(f) = self.fd {
+            // SAFETY: our fd, just received.
+            unsafe { (real().close)(f) };
+        }
+        self.extra
+            .into_iter()
+            .for_each(crate::driver::unprotect_and_close);
     }
 }
 
@@ -740,6 +786,60 @@ fn attach_all(c: &mut Conn) -> Result<(), i32> {
     Ok(())
 }
 
+/// A socket() of `kind` that goes to the service: how many sockets to
+/// ask it to make ahead (spares.rs).
+pub fn spares_wanted() -> u8 {
+    let mut g = CONN.lock();
+    match g.as_mut() {
+        Some(c) if crate::forkmark::ours(c.pid) => c.spares.wanted(crate::driver::monotonic_us()),
+        _ => 0,
+    }
+}
+
+/// socket() of `kind` from a spare, if this process has one that still
+/// stands: its id and its anchor moved to the lowest free number (as the
+/// kernel's socket() would give; EMFILE if none is free), with no
+/// message. None: ask the service.
+pub fn take_spare(kind: Kind, cloexec: bool) -> Option<Result<(u64, c_int), Errno>> {
+    let mut g = CONN.lock();
+    let c = g.as_mut()?;
+    if !crate::forkmark::ours(c.pid) {
+        return None; // the parent's: `call` drops them
+    }
+    let now = crate::driver::monotonic_us();
+    let (id, hi) = c
+        .spares
+        .take(kind, now, crate::driver::unprotect_and_close)?;
+    let cmd = if cloexec {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    let fd = {
+        let _alloc = crate::driver::FD_ALLOC.lock();
+        // SAFETY: duplicating our own fd to the lowest free number.
+        unsafe { (real().fcntl)(hi, cmd, 0) }
+    };
+    if fd < 0 {
+        let e = errno();
+        c.spares.put_back(id, hi);
+        return Some(Err(Errno(e)));
+    }
+    crate::driver::unprotect_and_close(hi);
+    Some(Ok((id, fd)))
+}
+
+/// In a forked child (atfork): the parent's spares are not ours to take;
+/// close our copies now, unless another thread of the parent held the
+/// connection at fork (then `call` does it on the first request).
+pub fn spares_in_child() {
+    if let Some(mut g) = CONN.try_lock() {
+        if let Some(c) = g.as_mut() {
+            c.spares.drain(crate::driver::unprotect_and_close_in_child);
+        }
+    }
+}
+
 /// One request to the service: `f` sees the reply and the descriptor
 /// passed with it (the caller owns it). `pass` rides along by SCM_RIGHTS.
 pub fn call<T>(
@@ -751,9 +851,10 @@ pub fn call<T>(
 ) -> Result<T, Errno> {
     let mut g = CONN.lock();
     if g.as_ref().is_some_and(|c| !crate::forkmark::ours(c.pid)) {
-        // Forked: the inherited connection is the parent's; ours is new.
+        // Forked: the inherited connection is the parent's (and so are
+        // its spares); ours is new.
         if let Some(c) = g.take() {
-            crate::driver::unprotect_and_close(c.fd);
+            c.close();
         }
         forget_region();
         let mut c = connect_service(tun).map_err(Errno)?;
@@ -767,6 +868,12 @@ pub fn call<T>(
         *g = Some(connect_service(tun).map_err(Errno)?);
     }
     let c = g.as_mut().expect("connected above");
+    if !c.spares.is_empty() {
+        c.spares.expire(
+            crate::driver::monotonic_us(),
+            crate::driver::unprotect_and_close,
+        );
+    }
     if matches!(req, Request::Socket { .. } | Request::Accept { .. }) {
         // A descriptor must be free for the anchor before the service
         // makes the socket (or takes a connection off the queue): EMFILE
@@ -783,10 +890,41 @@ pub fn call<T>(
     }
     let msg = req.encode();
     match roundtrip(c, &msg, pass, cloexec) {
-        Ok((rep, fd)) => Ok(f(rep, fd)),
+        Ok((rep, passed)) => {
+            let batch = match (&rep, req) {
+                (
+                    Ok(Body::Spares {
+                        spares, fresh_us, ..
+                    }),
+                    &Request::Socket {
+                        domain,
+                        ty,
+                        protocol,
+                        ..
+                    },
+                ) if spares.len() == passed.extra.len() => {
+                    Some(((domain, ty, protocol), spares.clone(), *fresh_us))
+                }
+                _ => None,
+            };
+            let Passed { fd, extra } = passed;
+            let out = f(rep, fd);
+            match batch {
+                Some((kind, ids, fresh_us)) => {
+                    let until = crate::driver::monotonic_us().saturating_add(fresh_us);
+                    let fds = ids.into_iter().zip(extra).collect();
+                    c.spares
+                        .refill(kind, fds, until, crate::driver::unprotect_and_close);
+                }
+                None => extra
+                    .into_iter()
+                    .for_each(crate::driver::unprotect_and_close),
+            }
+            Ok(out)
+        }
         Err(e) => {
             if let Some(c) = g.take() {
-                crate::driver::unprotect_and_close(c.fd);
+                c.close();
             }
             forget_region();
             log::warn_once("sockshim: lost the connection to the stack service sockshimd");

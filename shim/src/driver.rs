@@ -429,6 +429,7 @@ extern "C" fn atfork_child() {
             s.pid.store(unsafe { libc::getpid() }, Ordering::Relaxed);
             crate::uaccess::forget_pid();
             crate::client::forget_region();
+            crate::client::spares_in_child();
             crate::callref::forget_in_child();
             crate::nonblock::may_be_shared(&s.fds.files());
             return;

@@ -30,6 +30,7 @@ pub mod refcheck;
 pub mod shadow_accept;
 pub mod sigwindow;
 pub mod sockfilter;
+pub mod spares;
 pub mod stdio;
 pub mod sys;
 pub mod sysctl;

@@ -65,7 +65,9 @@ impl Remote {
         self.unit(&Request::SetNonblock { id: id(h), on })
     }
 
-    /// socket(): the new socket's id and its anchor (the program's fd).
+    /// socket(): the new socket's id and its anchor (the program's fd):
+    /// a spare made ahead if one stands, else a `Socket` request (which
+    /// asks for spares in a burst: client.rs, spares.rs).
     pub fn socket(
         &self,
         domain: Domain,
@@ -73,20 +75,26 @@ impl Remote {
         protocol: i32,
         cloexec: bool,
     ) -> Result<(SocketHandle, i32), Errno> {
+        if let Some(r) = client::take_spare((domain, ty, protocol), cloexec) {
+            return r.map(|(id, fd)| (SocketHandle::from_u64(id), fd));
+        }
         call(
             &self.tun,
             &Request::Socket {
                 domain,
                 ty,
                 protocol,
+                spares: client::spares_wanted(),
             },
             &[],
             cloexec,
             |rep, fd| match (rep, fd) {
-                (Ok(Body::Socket { id }), Some(fd)) => Ok((SocketHandle::from_u64(id), fd)),
+                (Ok(Body::Socket { id } | Body::Spares { id, .. }), Some(fd)) => {
+                    Ok((SocketHandle::from_u64(id), fd))
+                }
                 (Err(e), _) => Err(e),
                 // The anchor could not be received (no fd free after all).
-                (Ok(Body::Socket { .. }), None) => Err(Errno::EMFILE),
+                (Ok(Body::Socket { .. } | Body::Spares { .. }), None) => Err(Errno::EMFILE),
                 _ => Err(Errno::EIO),
             },
         )?

@@ -37,7 +37,7 @@ impl Core {
     /// The sockets `sess` holds. Ids of sockets closed since (their last
     /// descriptor went while another process held them, or by a hang-up)
     /// are dropped here, when they could count against the cap.
-    fn held(&self, sess: &mut Session) -> usize {
+    pub(super) fn held(&self, sess: &mut Session) -> usize {
         if sess.attached.len() >= self.limits.sockets {
             sess.attached.retain(|id| self.socks.contains_key(id));
         }

@@ -118,6 +118,7 @@ fn pair() -> (Core, Session, (u64, OwnedFd), Session, u64) {
             domain: stack::Domain::Inet,
             ty: SockType::Stream,
             protocol: 0,
+            spares: 0,
         },
         vec![],
     ) {

@@ -72,7 +72,7 @@ fn the_posted_close_and_setsockopt_have_no_reply_and_take_effect() {
         val: &on,
     };
     let (reply, fd) = c.serve(&mut cli, t(), req, vec![]);
-    assert!(reply.is_none() && fd.is_none());
+    assert!(reply.is_none() && fd.is_empty());
     let mut v = [0u8; 4];
     c.stack
         .getsockopt(

@@ -48,6 +48,7 @@ pub(super) fn try_socket(c: &mut Core, s: &mut Session) -> Result<(u64, OwnedFd)
             domain: stack::Domain::Inet,
             ty: SockType::Stream,
             protocol: 0,
+            spares: 0,
         },
         vec![],
     );
