@@ -810,16 +810,7 @@ pub fn take_spare(kind: Kind, cloexec: bool) -> Option<Result<(u64, c_int), Errn
     let (id, hi) = c
         .spares
         .take(kind, now, crate::driver::unprotect_and_close)?;
-    let cmd = if cloexec {
-        libc::F_DUPFD_CLOEXEC
-    } else {
-        libc::F_DUPFD
-    };
-    let fd = {
-        let _alloc = crate::driver::FD_ALLOC.lock();
-        // SAFETY: duplicating our own fd to the lowest free number.
-        unsafe { (real().fcntl)(hi, cmd, 0) }
-    };
+    let fd = crate::driver::dup_low(hi, cloexec);
     if fd < 0 {
         let e = errno();
         c.spares.put_back(id, hi);

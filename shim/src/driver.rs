@@ -134,6 +134,20 @@ pub fn dup_high(fd: i32) -> i32 {
     hi
 }
 
+/// A duplicate of one of the shim's own fds (`fd`) at the lowest free
+/// number, as the kernel would give a new descriptor, close-on-exec if
+/// `cloexec`; negative on failure (errno set: EMFILE when none is free).
+pub fn dup_low(fd: i32, cloexec: bool) -> i32 {
+    let cmd = if cloexec {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    let _alloc = FD_ALLOC.lock();
+    // SAFETY: fcntl(F_DUPFD*) on a descriptor of this process.
+    unsafe { (real().fcntl)(fd, cmd, 0) }
+}
+
 /// Serialises the shim's own fd allocations: an eventfd briefly holds a
 /// low number before it moves up, and must not make a concurrent anchor
 /// (the program's fd) land on a higher number than the kernel would give.

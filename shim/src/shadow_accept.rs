@@ -239,18 +239,9 @@ fn install_accepted(
 /// number, O_NONBLOCK and FD_CLOEXEC as accept4's flags say.
 fn hand_over(p: Pending, flags: i32, cloexec: bool, slot: &mut FdSlot) -> R<(i32, SocketAddr)> {
     let real = real();
-    let cmd = if cloexec {
-        libc::F_DUPFD_CLOEXEC
-    } else {
-        libc::F_DUPFD
-    };
     // Off the protected number first, as its own fd (the slot's dup3
     // then moves it onto the reserved number).
-    let fd = {
-        let _alloc = crate::driver::FD_ALLOC.lock();
-        // SAFETY: fcntl on our own fd.
-        unsafe { (real.fcntl)(p.fd, cmd, 0) }
-    };
+    let fd = crate::driver::dup_low(p.fd, cloexec);
     let err = errno();
     crate::driver::unprotect_and_close(p.fd);
     if fd < 0 {

@@ -50,7 +50,7 @@ impl Core {
                 }
             }
         }
-        let (h, b) = match self.socket_one(sess, now, domain, ty, protocol) {
+        let (h, b) = match self.socket_one(sess, now, (domain, ty, protocol)) {
             Ok(v) => v,
             Err(e) => return (Err(e), None),
         };
@@ -60,7 +60,7 @@ impl Core {
         }
         let mut ids = Vec::new();
         while ids.len() < (spares as usize).min(proto::MAX_SPARES) && self.room_for_spare(sess) {
-            match self.socket_one(sess, now, domain, ty, protocol) {
+            match self.socket_one(sess, now, (domain, ty, protocol)) {
                 Ok((s, sb)) => {
                     ids.push(s.as_u64());
                     self.spare_bs.push(sb);
@@ -81,9 +81,7 @@ impl Core {
         &mut self,
         sess: &mut Session,
         now: Instant,
-        domain: Domain,
-        ty: SockType,
-        protocol: i32,
+        (domain, ty, protocol): (Domain, SockType, i32),
     ) -> Result<(SocketHandle, OwnedFd), Errno> {
         let h = self.stack.socket_in(domain, ty, protocol)?;
         self.admit_new(sess, now, h)?;
