@@ -20,6 +20,12 @@
 //       bind 10.7.0.1:PORT (UDP; any: 0.0.0.0:PORT, to receive broadcasts
 //       and multicasts) and run the steps once, in order. join:GROUP joins
 //       the multicast GROUP on the interface holding 10.7.0.1.
+//   peer igmp PORT
+//       join 224.0.0.22 (all IGMPv3 routers) on 10.7.0.1 with a raw IGMP
+//       socket and log every membership report that arrives from another
+//       host: its TTL, TOS, whether it has the Router Alert option, and its
+//       records (sources sorted). After the Nth report it creates
+//       $CT_SYNC/igmpN.
 //
 // Connection steps: echo  recvall  recv:N  send:TEXT  sendn:N
 //   trickle:N:CHUNK:MS  shutwr  shutrd  close  rst  sleep:MS  wait:NAME
@@ -401,10 +407,86 @@ static void ready(void)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = ntohl(*(const uint32_t *)a), y = ntohl(*(const uint32_t *)b);
+	return x < y ? -1 : x > y;
+}
+
+// peer igmp: log each IGMP report from another host (see the top).
+static void igmp_mode(void)
+{
+	static const char *const kinds[] = { "?", "IS_IN", "IS_EX", "TO_IN", "TO_EX", "ALLOW", "BLOCK" };
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
+	if (fd < 0)
+		ct_die("peer raw igmp");
+	struct ip_mreq m = { 0 };
+	m.imr_multiaddr.s_addr = inet_addr("224.0.0.22");
+	m.imr_interface.s_addr = inet_addr(PEER_IP);
+	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) < 0)
+		ct_die("peer join 224.0.0.22");
+	ready();
+	pthread_mutex_lock(&mu);
+	main_busy = 0;
+	pthread_mutex_unlock(&mu);
+	static unsigned char b[65536];
+	for (int n = 0;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t r = recvfrom(fd, b, sizeof b, 0, (struct sockaddr *)&from, &fl);
+		if (r < 20 || from.sin_addr.s_addr == inet_addr(PEER_IP))
+			continue;
+		size_t hl = (b[0] & 15) * 4, at = hl + 8;
+		if ((size_t)r < at)
+			continue;
+		int ra = 0;
+		for (size_t o = 20; o + 1 < hl && b[o] != 0;)
+			if (b[o] == 1) {
+				o++;
+			} else {
+				ra |= b[o] == 0x94;
+				o += b[o + 1] ? b[o + 1] : 1;
+			}
+		char line[512], dst[16];
+#define LINE_ADD(...)                                                              \
+	do {                                                                       \
+		if (k < (int)sizeof line - 1)                                      \
+			k += snprintf(line + k, sizeof line - k, __VA_ARGS__);     \
+		if (k > (int)sizeof line - 1)                                      \
+			k = sizeof line - 1;                                       \
+	} while (0)
+		inet_ntop(AF_INET, b + 16, dst, sizeof dst);
+		int k = snprintf(line, sizeof line, "igmp type 0x%02x to %s ttl %d tos 0x%02x ra %s:",
+				 b[hl], dst, b[8], b[1], ra ? "yes" : "no");
+		int nrec = b[hl] == 0x22 ? (b[hl + 6] << 8 | b[hl + 7]) : 0;
+		for (int i = 0; i < nrec && at + 8 <= (size_t)r; i++) {
+			int ns = b[at + 2] << 8 | b[at + 3];
+			size_t end = at + 8 + 4 * ns + 4 * b[at + 1];
+			if (end > (size_t)r)
+				break;
+			char g[16], sa[16];
+			inet_ntop(AF_INET, b + at + 4, g, sizeof g);
+			LINE_ADD(" %s %s {", b[at] <= 6 ? kinds[b[at]] : "?", g);
+			qsort(b + at + 8, ns, 4, cmp_u32);
+			for (int j = 0; j < ns; j++) {
+				inet_ntop(AF_INET, b + at + 8 + 4 * j, sa, sizeof sa);
+				LINE_ADD("%s%s", j ? " " : "", sa);
+			}
+			LINE_ADD("}");
+			at = end;
+		}
+#undef LINE_ADD
+		plog(0, "%s", line);
+		char name[32];
+		snprintf(name, sizeof name, "igmp%d", ++n);
+		sync_signal(name);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || !getenv("CT_SYNC")) {
-		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect PORT [options] [steps]\n");
+		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect|igmp PORT [options] [steps]\n");
 		return 2;
 	}
 	// The runner is our parent (ip netns exec and env exec us): if it dies,
@@ -455,6 +537,9 @@ int main(int argc, char **argv)
 	int rfd = listen_on(SOCK_STREAM, port + 1, 16);
 	pthread_t rt;
 	pthread_create(&rt, NULL, report_thread, (void *)(long)rfd);
+
+	if (!strcmp(mode, "igmp"))
+		igmp_mode();
 
 	if (!strcmp(mode, "tcp")) {
 		int lfd = psocket(SOCK_STREAM);

@@ -74,6 +74,13 @@ pub struct Sysctl {
     /// net.ipv4.tcp_ecn: 0 no ECN, 1 ask for it and answer, 2 (Linux's
     /// default) answer a peer that asks (tcp_ecn.rs; AccECN's 3-5 as 2).
     pub tcp_ecn: u8,
+    /// net.ipv4.igmp_qrv: how many times a state-change report is sent.
+    pub igmp_qrv: u8,
+    /// net.ipv4.igmp_link_local_mcast_reports: report 224.0.0.0/24 groups.
+    pub igmp_llm_reports: bool,
+    /// net.ipv4.conf.default.igmpv3_unsolicited_report_interval: the
+    /// longest wait before a state-change report is sent again.
+    pub igmpv3_unsolicited_report_interval: Duration,
 }
 
 impl Default for Sysctl {
@@ -114,6 +121,9 @@ impl Default for Sysctl {
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
             tcp_ecn: 2,
+            igmp_qrv: 2,
+            igmp_llm_reports: true,
+            igmpv3_unsolicited_report_interval: Duration::from_millis(1000),
         }
     }
 }
@@ -155,6 +165,9 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/icmp_msgs_per_sec",
     "net/ipv4/icmp_msgs_burst",
     "net/ipv4/tcp_ecn",
+    "net/ipv4/igmp_qrv",
+    "net/ipv4/igmp_link_local_mcast_reports",
+    "net/ipv4/conf/default/igmpv3_unsolicited_report_interval",
 ];
 
 /// Linux's proc_tcp_fastopen_key text, `%08x-%08x-%08x-%08x` (a backup key
@@ -320,6 +333,13 @@ impl Sysctl {
                 .map(|v| self.icmp_msgs_burst = v as u32)
                 .is_some(),
             "net/ipv4/tcp_ecn" => one(0, 5).map(|v| self.tcp_ecn = v as u8).is_some(),
+            "net/ipv4/igmp_qrv" => one(1, 255).map(|v| self.igmp_qrv = v as u8).is_some(),
+            "net/ipv4/igmp_link_local_mcast_reports" => one(0, 1)
+                .map(|v| self.igmp_llm_reports = v == 1)
+                .is_some(),
+            "net/ipv4/conf/default/igmpv3_unsolicited_report_interval" => one(1, 1 << 31)
+                .map(|v| self.igmpv3_unsolicited_report_interval = Duration::from_millis(v))
+                .is_some(),
             "net/ipv4/tcp_fastopen_key" => fastopen_key(text)
                 .map(|k| self.tcp_fastopen_key = k)
                 .is_some(),

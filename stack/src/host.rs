@@ -45,7 +45,7 @@ use crate::netinet::inet::{Inet, InetCx};
 use crate::netinet::tcp_info::TcpInfo;
 use crate::netinet::tcp_usrreq::TCP_USRREQS;
 use crate::netinet::udp::UDP_USRREQS;
-use crate::netinet::{ip, ip_input, ip_reass, tcp_info, tcp_timer, tcp_usrreq};
+use crate::netinet::{igmp, ip, ip_input, ip_reass, tcp_info, tcp_timer, tcp_usrreq};
 use crate::offload::{RxMeta, TxMeta};
 use crate::rng::Rng;
 use crate::stats::{Stats, StatsSnapshot};
@@ -330,13 +330,15 @@ impl Stack {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sockets = self.timers.lock().peek().map(|Reverse((at, _))| *at);
         let reass = ip_reass::reass_next_timeout(self);
-        sockets.into_iter().chain(reass).min()
+        let igmp = igmp::igmp_next_timeout(self);
+        sockets.into_iter().chain(reass).chain(igmp).min()
     }
 
     /// Run every timer due at `now`.
     pub fn handle_timeout(&self, now: Instant) {
         self.saw_now(now);
         ip_reass::reass_timeout(self, now);
+        igmp::igmp_timeout(self, now);
         loop {
             let due = {
                 let mut t = self.timers.lock();

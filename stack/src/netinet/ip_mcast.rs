@@ -8,14 +8,15 @@
 //! interface accepts a group when any socket joined it there; a socket
 //! then receives it if it joined (group, interface) itself or if it has
 //! IP_MULTICAST_ALL set (Linux's ip_mc_sf_allow), and its membership's
-//! source filter lets the sender through (`ip_mcast_source`). No IGMP
-//! reports are sent.
+//! source filter lets the sender through (`ip_mcast_source`). Each
+//! change is reported on the device (`igmp`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
+use crate::netinet::igmp::{igmp_commit, IgmpParams};
 use crate::netinet::in_pcb::{Inpcb, Proto};
 use crate::netinet::inet::InetCx;
 use crate::netinet::mc_table::{McMembership, IGMP_MAX_MEMBERSHIPS};
@@ -109,6 +110,7 @@ pub(crate) fn join(
         return Err(Errno::EINVAL);
     }
     let ifindex = mc_find_dev(cx, &m).ok_or(Errno::ENODEV)?;
+    let p = IgmpParams::of(cx);
     let mut t = cx.inet().pcbinfo.write();
     let mc = &mut t.mc;
     if mc.socket_joined(handle, m.multiaddr, ifindex) {
@@ -125,6 +127,7 @@ pub(crate) fn join(
         include,
         sources: None,
     });
+    igmp_commit(mc, m.multiaddr, ifindex, &p);
     Ok(())
 }
 
@@ -133,6 +136,7 @@ pub(crate) fn leave(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<
     if m.ifindex == 0 && m.address.is_unspecified() && dev.is_none() {
         return Err(Errno::ENODEV);
     }
+    let p = IgmpParams::of(cx);
     let mut t = cx.inet().pcbinfo.write();
     let mc = &mut t.mc;
     let pos = mc.members.iter().position(|x| {
@@ -146,7 +150,8 @@ pub(crate) fn leave(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<
     });
     match pos {
         Some(i) => {
-            mc.members.remove(i);
+            let x = mc.members.remove(i);
+            igmp_commit(mc, x.group, x.ifindex, &p);
             Ok(())
         }
         None => Err(Errno::EADDRNOTAVAIL),

@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
+use crate::netinet::igmp::{igmp_commit, IgmpParams};
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip_mcast::{addr_at, is_source_opt, join, leave, mc_find_dev, Mreqn};
 
@@ -128,6 +129,7 @@ fn ip_mc_source(
         return Err(Errno::EINVAL);
     }
     let ifindex = mc_find_dev(cx, &r.m).ok_or(Errno::ENODEV)?;
+    let p = IgmpParams::of(cx);
     let mut t = cx.inet().pcbinfo.write();
     let pmc =
         t.mc.members
@@ -151,6 +153,7 @@ fn ip_mc_source(
             return leave(cx, handle, r.m);
         }
         list.remove(at);
+        igmp_commit(&mut t.mc, r.m.multiaddr, ifindex, &p);
         return Ok(());
     }
     let list = pmc.sources.get_or_insert_with(Vec::new);
@@ -162,5 +165,6 @@ fn ip_mc_source(
         return Err(Errno::EADDRNOTAVAIL);
     }
     list.push(r.source);
+    igmp_commit(&mut t.mc, r.m.multiaddr, ifindex, &p);
     Ok(())
 }

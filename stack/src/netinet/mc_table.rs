@@ -2,17 +2,17 @@
 //! per-interface group lists in one): which socket joined which group on
 //! which interface, with its source filter. It lives in pcbinfo, under its
 //! lock; the options that change it are in `ip_mcast` and
-//! `ip_mcast_source`.
+//! `ip_mcast_source`. The device's IGMPv3 reports of those changes
+//! (`igmp`) live beside it, under the same lock.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use crate::api::SocketHandle;
+use crate::netinet::igmp::{igmp_commit, IgmpParams, IgmpReports, ALL_HOSTS};
 
 /// Linux's net.ipv4.igmp_max_memberships default: groups per socket.
 pub const IGMP_MAX_MEMBERSHIPS: usize = 20;
-
-/// The all-hosts group every interface is in (224.0.0.1).
-const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 /// One socket's membership of one group on one interface (ip_mc_socklist).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,8 @@ impl McMembership {
 #[derive(Debug, Default)]
 pub struct McTable {
     pub(crate) members: Vec<McMembership>,
+    /// The device's reports of its groups' filters.
+    pub(crate) igmp: IgmpReports,
 }
 
 impl McTable {
@@ -77,9 +79,48 @@ impl McTable {
         self.members.iter().filter(|m| m.handle == handle).count()
     }
 
-    /// Forget every membership of a socket being detached.
-    pub fn leave_all(&mut self, handle: SocketHandle) {
-        self.members.retain(|m| m.handle != handle);
+    /// Forget every membership of a socket being detached, reporting
+    /// what that changes.
+    pub(crate) fn leave_all(&mut self, handle: SocketHandle, p: &IgmpParams) {
+        let mut left = Vec::new();
+        self.members.retain(|m| {
+            if m.handle == handle {
+                left.push((m.group, m.ifindex));
+            }
+            m.handle != handle
+        });
+        for (group, ifindex) in left {
+            igmp_commit(self, group, ifindex, p);
+        }
+    }
+
+    /// The interface's filter for `group` (RFC 3376 3.2, Linux's
+    /// sf_setstate): EXCLUDE if any member excludes, the sources every
+    /// excluding member excludes and no including one includes; else
+    /// INCLUDE the sources any member includes. (EXCLUDE?, sources).
+    pub(crate) fn iface_filter(&self, group: Ipv4Addr, ifindex: u32) -> (bool, BTreeSet<Ipv4Addr>) {
+        let mut excluded: Option<BTreeSet<Ipv4Addr>> = None;
+        let mut included = BTreeSet::new();
+        for m in self
+            .members
+            .iter()
+            .filter(|m| m.group == group && m.ifindex == ifindex)
+        {
+            let list = m.sources.iter().flatten().copied();
+            if m.include {
+                included.extend(list);
+            } else {
+                let l: BTreeSet<Ipv4Addr> = list.collect();
+                excluded = Some(match excluded {
+                    None => l,
+                    Some(e) => e.intersection(&l).copied().collect(),
+                });
+            }
+        }
+        match excluded {
+            Some(e) => (true, e.difference(&included).copied().collect()),
+            None => (false, included),
+        }
     }
 }
 
@@ -117,7 +158,13 @@ mod tests {
         assert!(t.interface_joined(g, 1, src));
         assert!(!t.interface_joined(g, 2, src), "another interface");
         assert!(t.socket_joined(h(2), g, 1));
-        t.leave_all(h(1));
+        let p = IgmpParams {
+            dev: 3,
+            qrv: 2,
+            llm_reports: true,
+            now: crate::time::Instant::from_micros(0),
+        };
+        t.leave_all(h(1), &p);
         assert!(t.interface_joined(g, 1, src), "the second member keeps it");
         assert!(!t.socket_joined(h(1), g, 1));
         assert_eq!(t.count(h(2)), 1);
@@ -125,7 +172,7 @@ mod tests {
         t.members[0].sources = Some(vec![Ipv4Addr::new(10, 0, 0, 1)]);
         assert!(!t.interface_joined(g, 1, src), "INCLUDE without it");
         assert!(t.interface_joined(g, 1, Ipv4Addr::new(10, 0, 0, 1)));
-        t.leave_all(h(2));
+        t.leave_all(h(2), &p);
         assert!(!t.interface_joined(g, 1, src));
     }
 }

@@ -1,5 +1,5 @@
 //! The Internet protocols (FreeBSD's sys/netinet and netinet6): IPv4 and
-//! IPv6 input/output, ICMP and ICMPv6,
+//! IPv6 input/output, ICMP and ICMPv6, IGMPv3 reports,
 //! UDP and TCP, over the PCB tables in `in_pcb`. They plug into the socket
 //! layer through `kern::protosw::Protosw` (`TCP_USRREQS`, `UDP_USRREQS`) and
 //! reach the rest of the stack only through their context, `inet::InetCx`.
@@ -9,6 +9,7 @@ pub mod icmp;
 pub mod icmp6;
 pub mod icmp_error;
 pub mod icmp_ratelimit;
+pub mod igmp;
 pub mod in_ifaddr;
 pub mod in_pcb;
 pub mod in_pcb_conns;

@@ -232,7 +232,8 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     }
 
     fn pru_detach(&self, cx: &C, so: &mut Socket) {
-        cx.inet().pcbinfo.write().mc.leave_all(so.handle);
+        let igmp = crate::netinet::igmp::IgmpParams::of(cx);
+        cx.inet().pcbinfo.write().mc.leave_all(so.handle, &igmp);
         let handle = so.handle;
         let inp = *so.so_pcb.inp();
         let mut t = cx.inet().pcbinfo.write();

@@ -72,7 +72,8 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 
     fn pru_detach(&self, cx: &C, so: &mut Socket) {
-        cx.inet().pcbinfo.write().mc.leave_all(so.handle);
+        let igmp = crate::netinet::igmp::IgmpParams::of(cx);
+        cx.inet().pcbinfo.write().mc.leave_all(so.handle, &igmp);
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
             cx.inet()
