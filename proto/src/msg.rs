@@ -142,11 +142,15 @@ pub enum Request<'a> {
         name: i32,
         val: &'a [u8],
     },
+    /// `val`: the start of the caller's buffer, for the options that
+    /// read it before they answer (`stack::linux::getsockopt_input_len`);
+    /// empty for the others.
     Getsockopt {
         id: u64,
         level: i32,
         name: i32,
         len: u32,
+        val: &'a [u8],
     },
     Sockinfo {
         id: u64,
@@ -392,7 +396,14 @@ impl<'a> Request<'a> {
                 level,
                 name,
                 len,
-            } => w.u16(16).u64(*id).i32(*level).i32(*name).u32(*len),
+                val,
+            } => w
+                .u16(16)
+                .u64(*id)
+                .i32(*level)
+                .i32(*name)
+                .u32(*len)
+                .bytes(val),
             Request::Sockinfo { id } => w.u16(17).u64(*id),
             Request::Poll { items, wait } => {
                 w.u16(18).bool(*wait).u32(items.len() as u32);
@@ -502,7 +513,8 @@ impl<'a> Request<'a> {
             },
             16 => {
                 let (id, level, name, len) = (r.u64()?, r.i32()?, r.i32()?, r.u32()?);
-                if len as usize > MAX_OPT {
+                let val = r.bytes(MAX_OPT)?;
+                if len as usize > MAX_OPT || val.len() > len as usize {
                     return Err(Malformed("option too long"));
                 }
                 Request::Getsockopt {
@@ -510,6 +522,7 @@ impl<'a> Request<'a> {
                     level,
                     name,
                     len,
+                    val,
                 }
             }
             17 => Request::Sockinfo { id: r.u64()? },
@@ -818,6 +831,14 @@ mod tests {
                 level: 6,
                 name: 11,
                 len: 4,
+                val: &[],
+            },
+            Request::Getsockopt {
+                id: 3,
+                level: 0,
+                name: 41,
+                len: 24,
+                val: &[239, 1, 2, 3, 127, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0],
             },
             Request::Sockinfo { id: 3 },
             Request::Poll {

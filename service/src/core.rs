@@ -848,6 +848,7 @@ impl Core {
                 level,
                 name,
                 len,
+                val,
             } => {
                 let len = (len as usize).min(proto::MAX_OPT);
                 let h = match self.check(sess, id) {
@@ -860,6 +861,10 @@ impl Core {
                     && name == stack::linux::SOCKSHIM_SIOCATMARK
                     && self.rx_unread(id) > 0;
                 let out = &mut self.scratch[..len];
+                // The caller's value, for the options that read it first
+                // (the decoder checked it is no longer than `len`).
+                out.fill(0);
+                out[..val.len()].copy_from_slice(val);
                 self.stack.note_time(now);
                 self.stack
                     .getsockopt(h, level, name, out)

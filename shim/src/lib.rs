@@ -117,9 +117,10 @@ pub(crate) fn put_addr(
     uaccess::copy_out(&[(addr as usize, &kaddr[..n]), (len as usize, klen_bytes)])
 }
 
-/// Longest option value the shim copies (longer ones are truncated; no
-/// TCP, UDP or IP option is near it).
-pub(crate) const MAX_OPTLEN: usize = 1024;
+/// Longest option value the shim copies (longer ones are truncated): the
+/// largest is MCAST_MSFILTER's group_filter, 1,424 bytes with
+/// net.ipv4.igmp_max_msf's 10 sources.
+pub(crate) const MAX_OPTLEN: usize = 4096;
 
 /// Size of `struct sockaddr_storage`: the longest address Linux accepts.
 pub(crate) const SOCKADDR_STORAGE: usize = 128;

@@ -626,12 +626,15 @@ impl Net {
             Net::Local(s) => s.getsockopt(h, level, name, out),
             Net::Remote(r) => {
                 let len = out.len().min(proto::MAX_OPT) as u32;
+                let input = stack::linux::getsockopt_input_len(level, name).min(len as usize);
+                let val = out[..input].to_vec();
                 r.req(
                     &Request::Getsockopt {
                         id: id(h),
                         level,
                         name,
                         len,
+                        val: &val,
                     },
                     |b| match b {
                         Body::Opt { len, data } if data.len() <= out.len() => {

@@ -334,9 +334,9 @@ impl Sysctl {
                 .is_some(),
             "net/ipv4/tcp_ecn" => one(0, 5).map(|v| self.tcp_ecn = v as u8).is_some(),
             "net/ipv4/igmp_qrv" => one(1, 255).map(|v| self.igmp_qrv = v as u8).is_some(),
-            "net/ipv4/igmp_link_local_mcast_reports" => one(0, 1)
-                .map(|v| self.igmp_llm_reports = v == 1)
-                .is_some(),
+            "net/ipv4/igmp_link_local_mcast_reports" => {
+                one(0, 1).map(|v| self.igmp_llm_reports = v == 1).is_some()
+            }
             "net/ipv4/conf/default/igmpv3_unsolicited_report_interval" => one(1, 1 << 31)
                 .map(|v| self.igmpv3_unsolicited_report_interval = Duration::from_millis(v))
                 .is_some(),

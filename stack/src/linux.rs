@@ -209,6 +209,21 @@ pub const MCAST_BLOCK_SOURCE: i32 = 43;
 pub const MCAST_UNBLOCK_SOURCE: i32 = 44;
 pub const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
 pub const MCAST_LEAVE_SOURCE_GROUP: i32 = 47;
+pub const IP_MSFILTER: i32 = 41;
+pub const MCAST_MSFILTER: i32 = 48;
+pub const MCAST_EXCLUDE: u32 = 0;
+pub const MCAST_INCLUDE: u32 = 1;
+
+/// How many bytes of the caller's buffer a getsockopt reads before it
+/// answers (Linux reads the group from the value of these options): the
+/// shim hands them in with the call, so the stack finds them in `out`.
+pub fn getsockopt_input_len(level: i32, name: i32) -> usize {
+    match (level, name) {
+        (IPPROTO_IP, IP_MSFILTER) => 16,
+        (IPPROTO_IP, MCAST_MSFILTER) => 144,
+        _ => 0,
+    }
+}
 
 pub const MSG_OOB: i32 = 0x1;
 pub const MSG_PEEK: i32 = 0x2;

@@ -259,6 +259,10 @@ pub unsafe extern "C" fn getsockopt(
                 return Err(libc::EINVAL);
             }
             let mut out = vec![0u8; (l as usize).min(MAX_OPTLEN)];
+            // The options that read the caller's value first (the group
+            // of IP_MSFILTER) find it in `out`.
+            let input = stack::linux::getsockopt_input_len(level, name).min(out.len());
+            uaccess::copy_in(val as usize, &mut out[..input])?;
             let n = ops::getsockopt(&of, level, name, &mut out).inspect_err(|&e| {
                 if e == libc::ENOPROTOOPT {
                     crate::decision::explain(|| {

@@ -49,9 +49,7 @@ impl IgmpParams {
 
     /// Is `group` on `ifindex` one the device reports?
     fn reports(&self, group: Ipv4Addr, ifindex: u32) -> bool {
-        ifindex == self.dev
-            && group != ALL_HOSTS
-            && (self.llm_reports || !is_link_local(group))
+        ifindex == self.dev && group != ALL_HOSTS && (self.llm_reports || !is_link_local(group))
     }
 }
 
@@ -270,7 +268,10 @@ mod tests {
         set(&mut r, false, &[], 5000);
         let leave = vec![(ChangeToInclude, vec![])];
         assert_eq!(drain(&mut r), vec![leave.clone(), leave]);
-        assert!(r.groups.is_empty(), "a group left and reported is forgotten");
+        assert!(
+            r.groups.is_empty(),
+            "a group left and reported is forgotten"
+        );
     }
 
     #[test]
@@ -337,7 +338,10 @@ mod tests {
             assert_eq!((f[8], &f[16..20]), (1, &[224, 0, 0, 22][..]));
             assert!(st.poll_transmit().is_none(), "one packet");
             let r = crate::wire::igmp::parse_report(&f[24..]).unwrap();
-            (t, r.into_iter().map(|x| (x.kind, x.group)).collect::<Vec<_>>())
+            (
+                t,
+                r.into_iter().map(|x| (x.kind, x.group)).collect::<Vec<_>>(),
+            )
         };
         let join = vec![(ChangeToExclude, G)];
         let (t, r) = report(&st);

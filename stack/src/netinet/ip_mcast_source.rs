@@ -3,7 +3,8 @@
 //! and MCAST_JOIN/LEAVE_SOURCE_GROUP keep an INCLUDE list on a membership,
 //! IP_BLOCK/UNBLOCK_SOURCE and MCAST_BLOCK/UNBLOCK_SOURCE an EXCLUDE list
 //! on an any-source join. Delivery reads the lists (`McMembership::allows`).
-//! IP_MSFILTER and MCAST_MSFILTER (a whole filter at once) are not here.
+//! IP_MSFILTER and MCAST_MSFILTER (a whole filter at once) are in
+//! `ip_msfilter`.
 
 use std::net::Ipv4Addr;
 
@@ -75,6 +76,11 @@ pub(crate) fn ip_mcast_setsockopt(
 ) -> Option<Result<(), Errno>> {
     if is_source_opt(name) {
         return Some(ip_mc_source_setsockopt(cx, handle, name, val));
+    }
+    if crate::netinet::ip_msfilter::is_msfilter_opt(name) {
+        return Some(crate::netinet::ip_msfilter::msfilter_set(
+            cx, handle, name, val,
+        ));
     }
     crate::netinet::ip_mcast::ip_mcast_setsockopt(cx, handle, inp, stream, name, val)
 }

@@ -22,6 +22,7 @@ pub mod ip_cmsg;
 pub mod ip_input;
 pub mod ip_mcast;
 pub mod ip_mcast_source;
+pub mod ip_msfilter;
 pub mod ip_pmtu;
 pub mod ip_pmtu_cache;
 #[cfg(test)]

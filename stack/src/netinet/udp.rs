@@ -457,6 +457,9 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     ) -> Result<usize, Errno> {
         match level {
             IPPROTO_IP => {
+                if crate::netinet::ip_msfilter::is_msfilter_opt(name) {
+                    return crate::netinet::ip_msfilter::msfilter_get(cx, so.handle, name, out);
+                }
                 if let Some(r) = ip_mcast::ip_mcast_getsockopt(so.so_pcb.inp(), name) {
                     return r.map(|b| sooptcopyout(out, &b));
                 }
