@@ -485,6 +485,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         })?;
         let new = Arc::new(OpenFile::new(h, of.domain, of.ty, false));
         install(s, anchor, new.clone());
+        inherit_bound_dev(of, anchor);
         if flags & libc::SOCK_NONBLOCK != 0 {
             new.set_nonblock(true); // on the anchor too (nonblock.rs)
         }
@@ -507,6 +508,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         )),
     );
     slot.keep();
+    inherit_bound_dev(of, anchor);
     Ok((anchor, peer))
 }
 
@@ -862,6 +864,37 @@ pub fn note_bound_dev(anchor: i32, of: &OpenFile) {
             stack::linux::SOCKSHIM_BOUND_DEV,
             &v,
         );
+    }
+}
+
+/// A connection accepted on a device-bound listener is bound to the same
+/// device (Linux's sk_clone copies sk_bound_dev_if; the stack's child PCB
+/// copies the listener's): the binding is copied from the listener's
+/// anchor to the new one, where getsockopt reads it.
+pub(crate) fn inherit_bound_dev(listener: &OpenFile, anchor: i32) {
+    let mut idx: i32 = 0;
+    let mut len = 4 as libc::socklen_t;
+    // SAFETY: reading an int option of our own anchor into a local.
+    let r = unsafe {
+        (real().getsockopt)(
+            listener.anchor.load(Ordering::Relaxed),
+            SOL_SOCKET,
+            SO_BINDTOIFINDEX,
+            (&mut idx as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 && idx != 0 {
+        // SAFETY: setting an int option on our own anchor from a local.
+        unsafe {
+            (real().setsockopt)(
+                anchor,
+                SOL_SOCKET,
+                SO_BINDTOIFINDEX,
+                (&idx as *const i32).cast(),
+                4,
+            )
+        };
     }
 }
 
