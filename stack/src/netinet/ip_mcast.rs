@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
-use crate::netinet::igmp::{igmp_commit, IgmpParams};
+use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::in_pcb::{Inpcb, Proto};
 use crate::netinet::inet::InetCx;
 use crate::netinet::mc_table::{McMembership, IGMP_MAX_MEMBERSHIPS};
@@ -127,7 +127,7 @@ pub(crate) fn join(
         include,
         sources: None,
     });
-    igmp_commit(mc, m.multiaddr, ifindex, &p);
+    mc.igmp_commit(m.multiaddr, ifindex, &p);
     Ok(())
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn leave(cx: &impl InetCx, handle: SocketHandle, m: Mreqn) -> Result<
     match pos {
         Some(i) => {
             let x = mc.members.remove(i);
-            igmp_commit(mc, x.group, x.ifindex, &p);
+            mc.igmp_commit(x.group, x.ifindex, &p);
             Ok(())
         }
         None => Err(Errno::EADDRNOTAVAIL),

@@ -11,12 +11,10 @@ use std::net::Ipv4Addr;
 use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
-use crate::netinet::igmp::{igmp_commit, IgmpParams};
+use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip_mcast::{addr_at, is_source_opt, join, leave, mc_find_dev, Mreqn};
-
-/// Linux's net.ipv4.igmp_max_msf default: sources per filter.
-pub const IGMP_MAX_MSF: usize = 10;
+use crate::netinet::mc_table::IGMP_MAX_MSF;
 
 /// struct group_source_req on 64-bit Linux: gsr_interface (u32), 4 bytes
 /// padding, then two sockaddr_storage (group, source).
@@ -159,7 +157,7 @@ fn ip_mc_source(
             return leave(cx, handle, r.m);
         }
         list.remove(at);
-        igmp_commit(&mut t.mc, r.m.multiaddr, ifindex, &p);
+        t.mc.igmp_commit(r.m.multiaddr, ifindex, &p);
         return Ok(());
     }
     let list = pmc.sources.get_or_insert_with(Vec::new);
@@ -171,6 +169,6 @@ fn ip_mc_source(
         return Err(Errno::EADDRNOTAVAIL);
     }
     list.push(r.source);
-    igmp_commit(&mut t.mc, r.m.multiaddr, ifindex, &p);
+    t.mc.igmp_commit(r.m.multiaddr, ifindex, &p);
     Ok(())
 }

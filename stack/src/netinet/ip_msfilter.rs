@@ -11,10 +11,10 @@ use std::net::Ipv4Addr;
 use crate::api::SocketHandle;
 use crate::errno::Errno;
 use crate::linux::*;
-use crate::netinet::igmp::{igmp_commit, IgmpParams};
+use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip_mcast::{addr_at, leave, mc_find_dev, Mreqn};
-use crate::netinet::ip_mcast_source::IGMP_MAX_MSF;
+use crate::netinet::mc_table::IGMP_MAX_MSF;
 
 /// IP_MSFILTER_SIZE(0): multiaddr, interface, fmode, numsrc.
 const MSF_HDR: usize = 16;
@@ -133,7 +133,7 @@ pub(crate) fn msfilter_set(
     pmc.include = f.fmode == MCAST_INCLUDE;
     // No list at all after an empty one: the mode may switch again.
     pmc.sources = (!f.sources.is_empty()).then_some(f.sources);
-    igmp_commit(&mut t.mc, f.m.multiaddr, ifindex, &p);
+    t.mc.igmp_commit(f.m.multiaddr, ifindex, &p);
     Ok(())
 }
 

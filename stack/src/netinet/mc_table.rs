@@ -2,17 +2,20 @@
 //! per-interface group lists in one): which socket joined which group on
 //! which interface, with its source filter. It lives in pcbinfo, under its
 //! lock; the options that change it are in `ip_mcast` and
-//! `ip_mcast_source`. The device's IGMPv3 reports of those changes
-//! (`igmp`) live beside it, under the same lock.
+//! `ip_mcast_source`. The device's IGMPv3 report state of those changes
+//! (`igmp_state`) lives beside it, under the same lock.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use crate::api::SocketHandle;
-use crate::netinet::igmp::{igmp_commit, IgmpParams, IgmpReports, ALL_HOSTS};
+use crate::netinet::igmp_state::{IgmpParams, IgmpReports, ALL_HOSTS};
 
 /// Linux's net.ipv4.igmp_max_memberships default: groups per socket.
 pub const IGMP_MAX_MEMBERSHIPS: usize = 20;
+
+/// Linux's net.ipv4.igmp_max_msf default: sources per filter.
+pub const IGMP_MAX_MSF: usize = 10;
 
 /// One socket's membership of one group on one interface (ip_mc_socklist).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,8 +93,19 @@ impl McTable {
             m.handle != handle
         });
         for (group, ifindex) in left {
-            igmp_commit(self, group, ifindex, p);
+            self.igmp_commit(group, ifindex, p);
         }
+    }
+
+    /// Note that `group`'s membership on `ifindex` changed: the device's
+    /// filter is recomputed from the members and the difference owed to
+    /// the reports.
+    pub(crate) fn igmp_commit(&mut self, group: Ipv4Addr, ifindex: u32, p: &IgmpParams) {
+        if !p.reports(group, ifindex) {
+            return;
+        }
+        let (exclude, sources) = self.iface_filter(group, ifindex);
+        self.igmp.set_filter(group, exclude, sources, p);
     }
 
     /// The interface's filter for `group` (RFC 3376 3.2, Linux's

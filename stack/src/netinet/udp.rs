@@ -72,7 +72,7 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
     }
 
     fn pru_detach(&self, cx: &C, so: &mut Socket) {
-        let igmp = crate::netinet::igmp::IgmpParams::of(cx);
+        let igmp = crate::netinet::igmp_state::IgmpParams::of(cx);
         cx.inet().pcbinfo.write().mc.leave_all(so.handle, &igmp);
         let inp = so.so_pcb.inp();
         if inp.lport != 0 {
