@@ -21,6 +21,7 @@ pub const IPV6_MULTICAST_HOPS: i32 = 18;
 pub const IPV6_MULTICAST_LOOP: i32 = 19;
 pub const IPV6_V6ONLY: i32 = 26;
 pub const IPV6_RECVERR: i32 = 25;
+pub const IPV6_MULTICAST_ALL: i32 = 29;
 pub const IPV6_RECVPKTINFO: i32 = 49;
 pub const IPV6_PKTINFO: i32 = 50;
 pub const IPV6_RECVHOPLIMIT: i32 = 51;

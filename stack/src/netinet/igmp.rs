@@ -10,7 +10,10 @@
 //! after a random wait below igmpv3_unsolicited_report_interval. Changes
 //! that come before a report is sent are merged into it, as on Linux.
 //! Groups on lo, and 224.0.0.1, are never reported; 224.0.0.0/24 only
-//! with igmp_link_local_mcast_reports. Queries are not answered (the
+//! with igmp_link_local_mcast_reports. IPv6 groups are reported the same
+//! way by MLDv2 (any-source memberships only: TO_EX {} on the first
+//! join, TO_IN {} on the last leave; not ff02::1 nor node-local scope),
+//! with the IGMP sysctls' robustness and interval. Queries are not answered (the
 //! stack has no querier to hear: a report that arrives is dropped).
 
 use std::time::Duration;
@@ -20,6 +23,8 @@ use crate::netinet::inet::InetCx;
 use crate::offload::TxMeta;
 use crate::time::Instant;
 use crate::wire::igmp::emit_reports;
+use crate::wire::mld::emit_mld_reports;
+use std::net::Ipv6Addr;
 
 impl IgmpParams {
     pub(crate) fn of(cx: &impl InetCx) -> IgmpParams {
@@ -33,9 +38,13 @@ impl IgmpParams {
     }
 }
 
-/// When the device's next report is due.
+/// When the device's next report (IGMP or MLD) is due.
 pub(crate) fn igmp_next_timeout(cx: &impl InetCx) -> Option<Instant> {
-    cx.inet().pcbinfo.read().mc.igmp.next()
+    let t = cx.inet().pcbinfo.read();
+    match (t.mc.igmp.next(), t.mc.mld.next()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Send the report due at `now`, if one is (igmp_ifc_timer_expire).
@@ -46,11 +55,17 @@ pub(crate) fn igmp_timeout(cx: &impl InetCx, now: Instant) {
     let interval = cx.sysctl().igmpv3_unsolicited_report_interval;
     let r = cx.inet().rng.lock().next_u64();
     let delay = Duration::from_micros(r % (interval.as_micros().max(1) as u64));
-    let records = cx.inet().pcbinfo.write().mc.igmp.fire(now, delay);
-    if records.is_empty() {
-        return;
-    }
-    for p in emit_reports(cx.config().addr, &records, cx.config().mtu) {
+    let (records, records6) = {
+        let mut t = cx.inet().pcbinfo.write();
+        (t.mc.igmp.fire(now, delay), t.mc.mld.fire(now, delay))
+    };
+    let mtu = cx.config().mtu;
+    // MLD goes from :: (the device has no link-local address: Linux's
+    // mld_newpack then uses the unspecified one).
+    let packets = emit_reports(cx.config().addr, &records, mtu)
+        .into_iter()
+        .chain(emit_mld_reports(Ipv6Addr::UNSPECIFIED, &records6, mtu));
+    for p in packets {
         cx.transmit_on_device(p, TxMeta::NONE);
     }
 }

@@ -32,32 +32,60 @@ impl IgmpParams {
     }
 }
 
+impl IgmpParams {
+    /// Is the IPv6 `group` on `ifindex` one the device reports by MLD
+    /// (not ff02::1, nor a scope below link-local: Linux's MAF_NOREPORT)?
+    pub(crate) fn reports6(&self, group: std::net::Ipv6Addr, ifindex: u32) -> bool {
+        let scope = group.octets()[1] & 0x0f;
+        ifindex == self.dev
+            && group != std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
+            && scope >= 2
+    }
+}
+
 fn is_link_local(g: Ipv4Addr) -> bool {
     let o = g.octets();
     o[0] == 224 && o[1] == 0 && o[2] == 0
 }
 
+/// An address of either family a report names (IGMPv3's IPv4, MLDv2's
+/// IPv6).
+pub trait McAddr: Copy + Ord + std::fmt::Debug {}
+impl McAddr for Ipv4Addr {}
+impl McAddr for std::net::Ipv6Addr {}
+
 /// One group's filter on the device and the records still owed for it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct GroupReport {
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct GroupReport<A> {
     /// The device's filter: EXCLUDE (else INCLUDE) these sources.
     exclude: bool,
-    sources: BTreeSet<Ipv4Addr>,
+    sources: BTreeSet<A>,
     /// Reports still to carry a TO_EX/TO_IN record (Linux's crcount).
     mode_cr: u8,
     /// Sources that moved: whether each is now in the list, and how many
     /// more reports carry it (sf_crcount, the tomb's for ones that left).
-    src_cr: BTreeMap<Ipv4Addr, (bool, u8)>,
+    src_cr: BTreeMap<A, (bool, u8)>,
 }
 
-impl GroupReport {
+impl<A> Default for GroupReport<A> {
+    fn default() -> Self {
+        GroupReport {
+            exclude: false,
+            sources: BTreeSet::new(),
+            mode_cr: 0,
+            src_cr: BTreeMap::new(),
+        }
+    }
+}
+
+impl<A: McAddr> GroupReport<A> {
     /// IN{} with nothing owed: the group can be forgotten.
     fn idle(&self) -> bool {
         !self.exclude && self.sources.is_empty() && self.mode_cr == 0 && self.src_cr.is_empty()
     }
 
     /// The records of the next report (igmpv3_send_cr for one group).
-    fn records(&mut self, group: Ipv4Addr, out: &mut Vec<GroupRecord>) {
+    fn records(&mut self, group: A, out: &mut Vec<GroupRecord<A>>) {
         // Source changes are not reported while a mode change is
         // (RFC 3376 5.1), but their count still runs down.
         let mode_change = self.mode_cr > 0;
@@ -71,7 +99,7 @@ impl GroupReport {
             *n -= 1;
         }
         self.src_cr.retain(|_, (_, n)| *n > 0);
-        let rec = |kind, sources: Vec<Ipv4Addr>| GroupRecord {
+        let rec = |kind, sources: Vec<A>| GroupRecord {
             kind,
             group,
             sources,
@@ -102,24 +130,35 @@ impl GroupReport {
     }
 }
 
-/// The device's reports (Linux's in_device mr_ifc_* and its groups).
-#[derive(Debug, Default)]
-pub struct IgmpReports {
-    groups: BTreeMap<Ipv4Addr, GroupReport>,
+/// The device's reports (Linux's in_device mr_ifc_* and its groups), of
+/// IPv4 groups (IGMPv3) or IPv6 ones (MLDv2, Linux's mc_ifc_*).
+#[derive(Debug)]
+pub struct IgmpReports<A = Ipv4Addr> {
+    groups: BTreeMap<A, GroupReport<A>>,
     /// Reports still to send (mr_ifc_count).
     ifc_count: u8,
     /// When the next one is due.
     next: Option<Instant>,
 }
 
-impl IgmpReports {
+impl<A> Default for IgmpReports<A> {
+    fn default() -> Self {
+        IgmpReports {
+            groups: BTreeMap::new(),
+            ifc_count: 0,
+            next: None,
+        }
+    }
+}
+
+impl<A: McAddr> IgmpReports<A> {
     /// The device's filter for `group` is now (`exclude`, `sources`):
     /// owe the records of the change.
     pub(crate) fn set_filter(
         &mut self,
-        group: Ipv4Addr,
+        group: A,
         exclude: bool,
-        sources: BTreeSet<Ipv4Addr>,
+        sources: BTreeSet<A>,
         p: &IgmpParams,
     ) {
         let st = self.groups.entry(group).or_default();
@@ -153,7 +192,7 @@ impl IgmpReports {
 
     /// The records of the report due at `now` (empty if none is), and
     /// the next one scheduled `delay` later while more are owed.
-    pub(crate) fn fire(&mut self, now: Instant, delay: Duration) -> Vec<GroupRecord> {
+    pub(crate) fn fire(&mut self, now: Instant, delay: Duration) -> Vec<GroupRecord<A>> {
         if self.next.is_none_or(|t| t > now) {
             return Vec::new();
         }
@@ -186,12 +225,12 @@ mod tests {
         }
     }
 
-    fn set(r: &mut IgmpReports, exclude: bool, s: &[Ipv4Addr], at: u64) {
+    fn set(r: &mut IgmpReports<Ipv4Addr>, exclude: bool, s: &[Ipv4Addr], at: u64) {
         r.set_filter(G, exclude, s.iter().copied().collect(), &p(at));
     }
 
     /// Every report until none is owed: (due ms, its records).
-    fn drain(r: &mut IgmpReports) -> Vec<Vec<(RecordType, Vec<Ipv4Addr>)>> {
+    fn drain(r: &mut IgmpReports<Ipv4Addr>) -> Vec<Vec<(RecordType, Vec<Ipv4Addr>)>> {
         let mut out = Vec::new();
         while let Some(t) = r.next() {
             let recs = r.fire(t, Duration::from_millis(300));
@@ -202,7 +241,7 @@ mod tests {
 
     #[test]
     fn join_and_leave_are_each_reported_twice() {
-        let mut r = IgmpReports::default();
+        let mut r = IgmpReports::<Ipv4Addr>::default();
         set(&mut r, true, &[], 0);
         assert_eq!(r.next(), Some(Instant::from_micros(0)), "sent at once");
         let join = vec![(ChangeToExclude, vec![])];
@@ -218,7 +257,7 @@ mod tests {
 
     #[test]
     fn source_changes_are_allow_and_block_records() {
-        let mut r = IgmpReports::default();
+        let mut r = IgmpReports::<Ipv4Addr>::default();
         // A source-specific join: IN{} to IN{S1}.
         set(&mut r, false, &[S1], 0);
         let a = vec![(AllowNewSources, vec![S1])];
@@ -239,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_mode_change_carries_the_list_and_hides_source_records() {
-        let mut r = IgmpReports::default();
+        let mut r = IgmpReports::<Ipv4Addr>::default();
         set(&mut r, true, &[], 0);
         // Before the first report: EX{} then IN{S1, S2}, one TO_IN.
         set(&mut r, false, &[S1, S2], 0);
@@ -271,5 +310,10 @@ mod tests {
             ..q
         };
         assert!(!no_llm.reports(Ipv4Addr::new(224, 0, 0, 251), 3));
+        assert!(q.reports6("ff05::1:3".parse().unwrap(), 3));
+        assert!(q.reports6("ff02::fb".parse().unwrap(), 3));
+        assert!(!q.reports6("ff02::1".parse().unwrap(), 3), "all nodes");
+        assert!(!q.reports6("ff01::5".parse().unwrap(), 3), "node-local");
+        assert!(!q.reports6("ff05::1:3".parse().unwrap(), 1), "lo");
     }
 }

@@ -103,7 +103,12 @@ pub(crate) fn route_check(cx: &impl InetCx, dst: IpAddr, oif: u8) -> Result<(), 
             }
         }
         IpAddr::V6(d) => match c.addr6 {
-            Some(a) if c.gateway6.is_some() || on_link6(a, c.prefix_len6, d) => Ok(()),
+            // ff00::/8 is routed to the device (its multicast route).
+            Some(a)
+                if c.gateway6.is_some() || d.is_multicast() || on_link6(a, c.prefix_len6, d) =>
+            {
+                Ok(())
+            }
             _ => Err(Errno::ENETUNREACH),
         },
     }
@@ -197,6 +202,39 @@ pub(crate) fn arrival(cx: &impl InetCx, ip: &IpIn) -> crate::netinet::in_pcb::Ar
         ip.ifindex
     };
     crate::netinet::in_pcb::Arrival(i, dev)
+}
+
+/// A whole packet of `payload` under `h`, ident 0: a copy for local input
+/// (a multicast or broadcast looped back), which never leaves.
+pub(crate) fn ip_packet(h: &IpHeader, payload: &[u8]) -> Vec<u8> {
+    let hl = h.header_len();
+    let mut f = vec![0u8; hl];
+    match (h.src, h.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ipv4Repr {
+            src_addr: s,
+            dst_addr: d,
+            protocol: h.protocol,
+            payload_len: payload.len(),
+            ttl: h.ttl,
+            tos: h.tos,
+            ident: 0,
+            dont_frag: h.dont_frag,
+        }
+        .emit(&mut f),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ipv6Repr {
+            src_addr: s,
+            dst_addr: d,
+            next_header: h.protocol,
+            payload_len: payload.len(),
+            hop_limit: h.ttl,
+            traffic_class: h.tos,
+            flow_label: 0,
+        }
+        .emit(&mut f),
+        _ => {}
+    }
+    f.extend_from_slice(payload);
+    f
 }
 
 /// Queue a built frame by `h`'s route (`oif_route`).

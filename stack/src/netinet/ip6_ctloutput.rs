@@ -9,8 +9,10 @@
 //! IPV6_DONTFRAG, and IPV6_MTU (set: checked, not kept; get:
 //! the path MTU of a connected socket, ip_pmtu.rs). Every one takes an
 //! int (a shorter optlen is EINVAL); a getsockopt copies at most an int.
-//! IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP are EPROTO on TCP as Linux's, and
-//! not implemented on UDP (no IPv6 multicast: ENOPROTOOPT).
+//! IPV6_MULTICAST_ALL (the PCB's one multicast-all flag, shared with
+//! IP_MULTICAST_ALL: Linux keeps two). IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP
+//! are EPROTO on TCP as Linux's; a UDP socket's memberships are
+//! `ip6_mcast`'s.
 //! An AF_INET socket has no IPPROTO_IPV6 level: ENOPROTOOPT to set,
 //! EOPNOTSUPP to get (ip_setsockopt / ip_getsockopt).
 
@@ -128,6 +130,7 @@ pub(crate) fn ip6_ctloutput_set(
             }
             inp.mc_loop6 = v == 1;
         }
+        IPV6_MULTICAST_ALL => inp.mc_all = int_of(val)? != 0,
         IPV6_MULTICAST_IF if !stream => {
             let v = int_of(val)? as u32;
             let sel = match v {
@@ -196,6 +199,7 @@ pub(crate) fn ip6_ctloutput_get(
         IPV6_MULTICAST_HOPS if inp.mc_hops6 < 0 => 1,
         IPV6_MULTICAST_HOPS => i32::from(inp.mc_hops6),
         IPV6_MULTICAST_LOOP => inp.mc_loop6 as i32,
+        IPV6_MULTICAST_ALL => inp.mc_all as i32,
         IPV6_MULTICAST_IF => match inp.pmtu6 & PMTU6_MCIF {
             MCIF6_LO => LOOPBACK_IFINDEX as i32,
             MCIF6_DEV => env.dev_ifindex as i32,
@@ -248,6 +252,11 @@ mod tests {
         for ok in [1280, 0, 70000] {
             set(&mut u, false, IPV6_MTU, ok).unwrap();
         }
+        assert_eq!(get(&u, IPV6_MULTICAST_ALL), Ok(1));
+        set(&mut u, false, IPV6_MULTICAST_ALL, 7).unwrap();
+        assert_eq!(get(&u, IPV6_MULTICAST_ALL), Ok(1));
+        set(&mut u, false, IPV6_MULTICAST_ALL, 0).unwrap();
+        assert_eq!(get(&u, IPV6_MULTICAST_ALL), Ok(0));
         assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(0));
         set(&mut u, false, IPV6_MULTICAST_IF, 1).unwrap();
         assert_eq!(get(&u, IPV6_MULTICAST_IF), Ok(1));

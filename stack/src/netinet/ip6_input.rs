@@ -3,8 +3,9 @@
 //! `wire::ipv6ext`), and hand the packet to its upper layer (TCP, UDP,
 //! ICMPv6). What the walk refuses is counted and, where RFC 8200 says so,
 //! answered with an ICMPv6 Parameter Problem. Fragments go to `ip_reass`.
-//! Multicast reaches us only as neighbour
-//! discovery or MLD from the kernel side of the device: counted, dropped.
+//! Multicast is taken only as UDP to a group the interface it arrived on
+//! is in (`ip6_mcast`); the rest (neighbour discovery and MLD from the
+//! kernel side of the device) is counted and dropped.
 
 use std::net::Ipv6Addr;
 
@@ -17,7 +18,10 @@ use crate::time::Instant;
 use crate::wire::ipv6ext::{self, param_problem, ExtError};
 use crate::wire::{self, icmpv6, Icmpv6Repr, Ipv6Repr, WireError};
 
-pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta) {
+/// `arrived`: the interface it came in on (which decides only for a
+/// multicast destination; a unicast one is loopback's when it comes from
+/// one of our own addresses).
+pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], arrived: u32, rx: RxMeta) {
     let (ip, payload) = match Ipv6Repr::parse(frame) {
         Ok(v) => v,
         Err(WireError::Unsupported) => {
@@ -31,12 +35,13 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta
     };
     let packet = &frame[..ip.buffer_len()];
     let dst = ip.dst_addr;
-    if dst.is_multicast() {
+    let multicast = dst.is_multicast();
+    if multicast && !cx.inet().pcbinfo.read().mc.interface_joined6(dst, arrived) {
         // The kernel side's router/neighbour solicitations and MLD reports.
         Stats::bump(&cx.stats().drop_ndisc);
         return;
     }
-    if !is_local(cx, dst.into()) {
+    if !multicast && !is_local(cx, dst.into()) {
         Stats::bump(&cx.stats().drop_not_for_us);
         return;
     }
@@ -48,7 +53,15 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta
         return;
     }
     let walk = match ipv6ext::walk(ip.next_header, payload) {
+        Ok(w) if multicast && w.protocol != wire::IP_PROTO_UDP => {
+            Stats::bump(&cx.stats().drop_ndisc);
+            return;
+        }
         Ok(w) => w,
+        Err(_) if multicast => {
+            Stats::bump(&cx.stats().drop_ext_header);
+            return;
+        }
         Err(e) => {
             Stats::bump(&cx.stats().drop_ext_header);
             if let ExtError::ParamProblem { code, pointer, .. } = e {
@@ -60,13 +73,15 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], rx: RxMeta
     if let Some(frag) = walk.fragment {
         // The whole datagram once reassembled.
         if let Some(whole) = crate::netinet::ip_reass::ip6_reass(cx, now, packet, frag) {
-            ip6_input(cx, now, &whole, RxMeta::default());
+            ip6_input(cx, now, &whole, arrived, RxMeta::default());
         }
         return;
     }
     let upper = &payload[walk.offset..];
     // From one of our own addresses by loopback, else by the device.
-    let ifindex = if crate::netinet::ip::is_local(cx, src.into()) {
+    let ifindex = if multicast {
+        arrived
+    } else if crate::netinet::ip::is_local(cx, src.into()) {
         crate::linux::LOOPBACK_IFINDEX
     } else {
         cx.config().ifindex

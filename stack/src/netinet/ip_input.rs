@@ -17,7 +17,7 @@ use crate::wire::{self, Ipv4Repr, WireError};
 pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u32, rx: RxMeta) {
     match frame.first().map(|b| b >> 4) {
         Some(4) => {}
-        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame, rx),
+        Some(6) => return crate::netinet::ip6_input::ip6_input(cx, now, frame, ifindex, rx),
         _ => {
             Stats::bump(&cx.stats().drop_not_ip);
             return;

@@ -313,7 +313,7 @@ pub(crate) fn udp_mcast_candidates(
     ifindex: u32,
 ) -> Vec<(SocketHandle, Option<bool>)> {
     let IpAddr::V4(group) = local.ip() else {
-        return Vec::new();
+        return udp_mcast6_candidates(t, local, remote);
     };
     t.users(Proto::Udp, local.port())
         .iter()
@@ -332,6 +332,30 @@ pub(crate) fn udp_mcast_candidates(
                 (true, IpAddr::V6(_)) => None,
             };
             (u.handle, joined)
+        })
+        .collect()
+}
+
+/// `udp_mcast_candidates` for an IPv6 group (Linux's udp_v6_mcast_next
+/// and inet6_mc_check): AF_INET6 sockets on the port bound to `::` or the
+/// group, with whether they joined it (on any interface).
+fn udp_mcast6_candidates(
+    t: &crate::netinet::in_pcb::PcbInfo,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Vec<(SocketHandle, Option<bool>)> {
+    let IpAddr::V6(group) = local.ip() else {
+        return Vec::new();
+    };
+    t.users(Proto::Udp, local.port())
+        .iter()
+        .filter(|u| matches!(u.addr, IpAddr::V6(a) if a.is_unspecified() || a == group))
+        .filter(|u| u.foreign.is_none_or(|f| f == remote))
+        .map(|u| {
+            (
+                u.handle,
+                t.mc.socket_joined6(u.handle, group).then_some(true),
+            )
         })
         .collect()
 }

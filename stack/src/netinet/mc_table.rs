@@ -6,7 +6,7 @@
 //! (`igmp_state`) lives beside it, under the same lock.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::api::SocketHandle;
 use crate::netinet::igmp_state::{IgmpParams, IgmpReports, ALL_HOSTS};
@@ -41,12 +41,27 @@ impl McMembership {
     }
 }
 
+/// One socket's membership of an IPv6 group on one interface
+/// (ipv6_mc_socklist): any source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mc6Membership {
+    pub group: Ipv6Addr,
+    pub ifindex: u32,
+    pub handle: SocketHandle,
+}
+
+/// The all-nodes group every IPv6 interface is in (ff02::1).
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
 /// Every socket's memberships.
 #[derive(Debug, Default)]
 pub struct McTable {
     pub(crate) members: Vec<McMembership>,
-    /// The device's reports of its groups' filters.
+    /// IPv6 memberships (`ip6_mcast`).
+    pub(crate) members6: Vec<Mc6Membership>,
+    /// The device's reports of its groups' filters: IGMPv3, MLDv2.
     pub(crate) igmp: IgmpReports,
+    pub(crate) mld: IgmpReports<Ipv6Addr>,
 }
 
 impl McTable {
@@ -59,6 +74,24 @@ impl McTable {
                 .members
                 .iter()
                 .any(|m| m.group == group && m.ifindex == ifindex && m.allows(src))
+    }
+
+    /// Does interface `ifindex` accept the IPv6 `group` (ipv6_chk_mcast_addr):
+    /// has a socket joined it there?
+    pub fn interface_joined6(&self, group: Ipv6Addr, ifindex: u32) -> bool {
+        group == ALL_NODES
+            || self
+                .members6
+                .iter()
+                .any(|m| m.group == group && m.ifindex == ifindex)
+    }
+
+    /// Has `handle` joined the IPv6 `group` on any interface (Linux's
+    /// inet6_mc_check reads only the group)?
+    pub fn socket_joined6(&self, handle: SocketHandle, group: Ipv6Addr) -> bool {
+        self.members6
+            .iter()
+            .any(|m| m.handle == handle && m.group == group)
     }
 
     /// `handle`'s membership of `group` on `ifindex`, if any.
@@ -95,6 +128,16 @@ impl McTable {
         for (group, ifindex) in left {
             self.igmp_commit(group, ifindex, p);
         }
+        let mut left6 = Vec::new();
+        self.members6.retain(|m| {
+            if m.handle == handle {
+                left6.push((m.group, m.ifindex));
+            }
+            m.handle != handle
+        });
+        for (group, ifindex) in left6 {
+            self.mld_commit(group, ifindex, p);
+        }
     }
 
     /// Note that `group`'s membership on `ifindex` changed: the device's
@@ -106,6 +149,19 @@ impl McTable {
         }
         let (exclude, sources) = self.iface_filter(group, ifindex);
         self.igmp.set_filter(group, exclude, sources, p);
+    }
+
+    /// As `igmp_commit` for an IPv6 group: MLDv2 reports of its
+    /// any-source memberships (EXCLUDE {} while a socket is in it).
+    pub(crate) fn mld_commit(&mut self, group: Ipv6Addr, ifindex: u32, p: &IgmpParams) {
+        if !p.reports6(group, ifindex) {
+            return;
+        }
+        let joined = self
+            .members6
+            .iter()
+            .any(|m| m.group == group && m.ifindex == ifindex);
+        self.mld.set_filter(group, joined, BTreeSet::new(), p);
     }
 
     /// The interface's filter for `group` (RFC 3376 3.2, Linux's

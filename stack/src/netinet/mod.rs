@@ -19,6 +19,7 @@ pub mod inet;
 pub mod ip;
 pub mod ip6_ctloutput;
 pub mod ip6_input;
+pub mod ip6_mcast;
 pub mod ip_cmsg;
 pub mod ip_input;
 pub mod ip_mcast;

@@ -214,10 +214,14 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
         if ip::is_broadcast(cx, dst.ip()) && !so.so_options.broadcast {
             return Err(Errno::EACCES);
         }
-        // IPv4 multicast and broadcast leave by their own route.
+        // Multicast and broadcast leave by their own route.
         let mc_route = match dst.ip() {
             IpAddr::V4(d) if d.is_multicast() || ip::is_broadcast(cx, dst.ip()) => {
-                Some(ip_mcast::mc_route(cx, so.so_pcb.inp(), d)?)
+                let (i, src) = ip_mcast::mc_route(cx, so.so_pcb.inp(), d)?;
+                Some((i, IpAddr::V4(src)))
+            }
+            IpAddr::V6(d) if d.is_multicast() => {
+                Some(crate::netinet::ip6_mcast::mc6_route(cx, so.so_pcb.inp())?)
             }
             _ => None,
         };
@@ -422,13 +426,22 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                     v,
                 )
             }
-            IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_set(
-                &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
-                so.so_pcb.inp_mut(),
-                false,
-                name,
-                val,
-            ),
+            IPPROTO_IPV6 => {
+                if so.so_pcb.inp().family == crate::api::Domain::Inet6 {
+                    if let Some(r) =
+                        crate::netinet::ip6_mcast::ip6_mcast_setsockopt(cx, so.handle, name, val)
+                    {
+                        return r;
+                    }
+                }
+                crate::netinet::ip6_ctloutput::ip6_ctloutput_set(
+                    &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
+                    so.so_pcb.inp_mut(),
+                    false,
+                    name,
+                    val,
+                )
+            }
             IPPROTO_UDP => {
                 if let Some(r) = udp_gso::udp_gso_setsockopt(so.so_pcb.inp_mut(), name, val) {
                     return r;
@@ -583,71 +596,53 @@ fn udp_local_emsgsize(cx: &impl InetCx, so: &mut Socket, dst: SocketAddr, mtu: u
 fn udp_output_mcast(
     cx: &impl InetCx,
     inp: &Inpcb,
-    src: Ipv4Addr,
+    src: IpAddr,
     dst: SocketAddr,
     data: &[u8],
     ifindex: u32,
     dont_frag: bool,
 ) {
-    let SocketAddr::V4(dst) = dst else {
-        return;
-    };
     let repr = UdpRepr {
         src_port: inp.lport,
         dst_port: dst.port(),
         payload: data,
     };
+    let multicast = dst.ip().is_multicast();
+    let (ttl, tos) = match dst.ip() {
+        IpAddr::V4(_) if multicast => (inp.mc_ttl, inp.tos),
+        IpAddr::V4(_) => (inp.ttl, inp.tos),
+        // IPV6_MULTICAST_HOPS: -1 is 1.
+        IpAddr::V6(_) => (u8::try_from(inp.mc_hops6).unwrap_or(1), inp.tclass),
+    };
     let h = IpHeader {
-        src: src.into(),
-        dst: (*dst.ip()).into(),
+        src,
+        dst: dst.ip(),
         protocol: wire::IP_PROTO_UDP,
-        ttl: if dst.ip().is_multicast() {
-            inp.mc_ttl
-        } else {
-            inp.ttl
-        },
-        tos: inp.tos,
+        ttl,
+        tos,
         dont_frag,
         oif: crate::netinet::in_pcb::DEV_NONE,
     };
     let mut dgram = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut dgram, IpAddr::V4(src), IpAddr::V4(*dst.ip()));
-    let whole = || {
-        let mut f = Vec::with_capacity(wire::ipv4::HEADER_LEN + dgram.len());
-        f.resize(wire::ipv4::HEADER_LEN, 0);
-        wire::Ipv4Repr {
-            src_addr: src,
-            dst_addr: *dst.ip(),
-            protocol: h.protocol,
-            payload_len: dgram.len(),
-            ttl: h.ttl,
-            tos: h.tos,
-            ident: 0,
-            dont_frag,
-        }
-        .emit(&mut f);
-        f.extend_from_slice(&dgram);
-        f
-    };
+    repr.emit(&mut dgram, src, dst.ip());
+    let whole = || ip::ip_packet(&h, &dgram);
     if ifindex == LOOPBACK_IFINDEX {
         cx.loop_back(whole(), ifindex);
         return;
     }
-    let looped = if dst.ip().is_multicast() {
-        inp.mc_loop
-            && cx
-                .inet()
-                .pcbinfo
-                .read()
-                .mc
-                .interface_joined(*dst.ip(), ifindex, src)
-    } else {
-        true
+    let looped = match (dst.ip(), src) {
+        (IpAddr::V4(g), IpAddr::V4(s)) if multicast => {
+            inp.mc_loop && cx.inet().pcbinfo.read().mc.interface_joined(g, ifindex, s)
+        }
+        (IpAddr::V6(g), _) => {
+            inp.mc_loop6 && cx.inet().pcbinfo.read().mc.interface_joined6(g, ifindex)
+        }
+        _ => true,
     };
     if looped {
         cx.loop_back(whole(), ifindex);
     }
-    if h.ttl > 0 || !dst.ip().is_multicast() {
+    if h.ttl > 0 || !multicast {
         ip::ip_output_fragmented(cx, &h, &dgram, cx.config().mtu);
     }
 }
@@ -679,7 +674,9 @@ fn arrival(
     DgramInfo {
         dst: local,
         ifindex,
-        spec_dst: if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
+        spec_dst: if ip.dst.is_ipv6() {
+            ip.dst
+        } else if ip.dst.is_multicast() || ip::is_broadcast(cx, ip.dst) {
             if ifindex == LOOPBACK_IFINDEX {
                 IpAddr::V4(Ipv4Addr::LOCALHOST)
             } else {

@@ -43,49 +43,66 @@ impl RecordType {
     }
 }
 
-/// One group record: type, group, sources (no auxiliary data).
+/// One group record: type, group, sources (no auxiliary data); IPv4 for
+/// IGMPv3, IPv6 for MLDv2 (`wire::mld`), whose record types are the same.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupRecord {
+pub struct GroupRecord<A = Ipv4Addr> {
     pub kind: RecordType,
-    pub group: Ipv4Addr,
-    pub sources: Vec<Ipv4Addr>,
+    pub group: A,
+    pub sources: Vec<A>,
 }
 
 /// IPv4 header with the 4-byte Router Alert option.
 const IP_HDR_LEN: usize = 24;
 /// Report header: type, reserved, checksum, reserved, record count.
 const REPORT_HDR_LEN: usize = 8;
-/// Record header: type, aux length, source count, group.
-const RECORD_HDR_LEN: usize = 8;
 
 /// Build the packets that carry `records` from `src`, none longer than
-/// `mtu`: records in order, a record whose sources do not fit cut into
-/// several of the same type and group (as Linux's add_grec does).
+/// `mtu` (`cut_records`).
 pub fn emit_reports(src: Ipv4Addr, records: &[GroupRecord], mtu: usize) -> Vec<Vec<u8>> {
     let room = mtu.max(576) - IP_HDR_LEN - REPORT_HDR_LEN;
-    let mut packets = Vec::new();
+    cut_records(records, room, 4, |b, a: Ipv4Addr| {
+        b.extend_from_slice(&a.octets())
+    })
+    .into_iter()
+    .map(|(body, count)| packet(src, &body, count))
+    .collect()
+}
+
+/// The records' bytes cut into report bodies of at most `room` bytes, with
+/// each one's record count: records in order, a record whose sources do
+/// not fit cut into several of the same type and group (as Linux's
+/// add_grec). `alen` is an address's length, `put` appends one.
+pub(crate) fn cut_records<A: Copy>(
+    records: &[GroupRecord<A>],
+    room: usize,
+    alen: usize,
+    put: impl Fn(&mut Vec<u8>, A),
+) -> Vec<(Vec<u8>, u16)> {
+    let rec_hdr = 4 + alen;
+    let mut out = Vec::new();
     let mut body: Vec<u8> = Vec::new();
     let mut count: u16 = 0;
     let mut flush = |body: &mut Vec<u8>, count: &mut u16| {
         if *count > 0 {
-            packets.push(packet(src, body, *count));
+            out.push((std::mem::take(body), *count));
         }
         body.clear();
         *count = 0;
     };
     for r in records {
-        let mut rest: &[Ipv4Addr] = &r.sources;
+        let mut rest: &[A] = &r.sources;
         loop {
-            if room - body.len() < RECORD_HDR_LEN + 4 * rest.len().min(1) {
+            if room - body.len() < rec_hdr + alen * rest.len().min(1) {
                 flush(&mut body, &mut count);
             }
-            let fit = (room - body.len() - RECORD_HDR_LEN) / 4;
+            let fit = (room - body.len() - rec_hdr) / alen;
             let (now, later) = rest.split_at(rest.len().min(fit));
             body.extend_from_slice(&[r.kind as u8, 0]);
             body.extend_from_slice(&(now.len() as u16).to_be_bytes());
-            body.extend_from_slice(&r.group.octets());
+            put(&mut body, r.group);
             for s in now {
-                body.extend_from_slice(&s.octets());
+                put(&mut body, *s);
             }
             count += 1;
             if later.is_empty() {
@@ -96,7 +113,7 @@ pub fn emit_reports(src: Ipv4Addr, records: &[GroupRecord], mtu: usize) -> Vec<V
         }
     }
     flush(&mut body, &mut count);
-    packets
+    out
 }
 
 /// One report packet around `body` (its `count` records).
@@ -141,18 +158,18 @@ pub fn parse_report(msg: &[u8]) -> Result<Vec<GroupRecord>> {
     let mut at = REPORT_HDR_LEN;
     let mut out = Vec::new();
     for _ in 0..n {
-        if msg.len() < at + RECORD_HDR_LEN {
+        if msg.len() < at + 8 {
             return Err(WireError::Truncated);
         }
         let kind = RecordType::from_u8(msg[at]).ok_or(WireError::Malformed)?;
         let aux = usize::from(msg[at + 1]) * 4;
         let ns = usize::from(get_u16(msg, at + 2));
         let group = Ipv4Addr::new(msg[at + 4], msg[at + 5], msg[at + 6], msg[at + 7]);
-        let end = at + RECORD_HDR_LEN + 4 * ns + aux;
+        let end = at + 8 + 4 * ns + aux;
         if msg.len() < end {
             return Err(WireError::Truncated);
         }
-        let sources = msg[at + RECORD_HDR_LEN..at + RECORD_HDR_LEN + 4 * ns]
+        let sources = msg[at + 8..at + 8 + 4 * ns]
             .chunks_exact(4)
             .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
             .collect();

@@ -6,8 +6,8 @@
 //! meaning of a packet: `parse` turns bytes into a `Repr` (malformed input is
 //! an `Err`, never a panic) and `emit` writes a `Repr` back into a buffer the
 //! caller sized with `buffer_len`. IPv4, IPv6 (fixed header and the
-//! extension header walk), TCP, UDP, ICMPv4, ICMPv6 and IGMPv3 reports
-//! live here; that is all the stack speaks.
+//! extension header walk), TCP, UDP, ICMPv4, ICMPv6, and IGMPv3 and MLDv2
+//! reports live here; that is all the stack speaks.
 
 pub mod checksum;
 pub mod icmpv4;
@@ -17,6 +17,7 @@ pub mod igmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+pub mod mld;
 pub mod rtnetlink;
 pub mod tcp;
 pub mod udp;

@@ -1,0 +1,235 @@
+//! IPv6 multicast for sockets (Linux's mcast.c socket half:
+//! ipv6_sock_mc_join, ipv6_sock_mc_drop, inet6_mc_check): IPV6_JOIN_GROUP
+//! / IPV6_LEAVE_GROUP (IPV6_ADD/DROP_MEMBERSHIP) and MCAST_JOIN/LEAVE_GROUP
+//! at IPPROTO_IPV6, the interface and source a datagram to a group leaves
+//! by, and whether a socket takes one that arrived. Memberships are any
+//! source (no IPv6 source filters); each change is reported on the device
+//! by MLDv2 (`igmp`), as IGMPv3 reports IPv4's.
+//!
+//! As on Linux a membership names its interface (index 0: the group's
+//! route, the device when it has an IPv6 address), but delivery reads only
+//! the group: a socket that joined it anywhere takes it, one that did not
+//! takes it under IPV6_MULTICAST_ALL (the default), once the interface it
+//! arrived on is in the group.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::api::SocketHandle;
+use crate::errno::Errno;
+use crate::linux::*;
+use crate::netinet::igmp_state::IgmpParams;
+use crate::netinet::in_pcb::{Inpcb, MCIF6_DEV, MCIF6_LO, PMTU6_MCIF};
+use crate::netinet::inet::InetCx;
+use crate::netinet::mc_table::Mc6Membership;
+
+/// struct ipv6_mreq: the group, then an int interface index.
+const IPV6_MREQ_LEN: usize = 20;
+/// struct group_req on 64-bit Linux (see ip_mcast).
+const GROUP_REQ_LEN: usize = 136;
+
+fn addr6_at(b: &[u8], at: usize) -> Ipv6Addr {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    Ipv6Addr::from(a)
+}
+
+/// The interface a membership of `group` names (ipv6_sock_mc_join): by
+/// index, else the group's route (the device, if it has an IPv6
+/// address).
+fn mc6_find_dev(cx: &impl InetCx, ifindex: u32) -> Option<u32> {
+    match ifindex {
+        0 => cx.config().addr6.map(|_| cx.config().ifindex),
+        LOOPBACK_IFINDEX => Some(LOOPBACK_IFINDEX),
+        i if i == cx.config().ifindex => Some(i),
+        _ => None,
+    }
+}
+
+/// The membership options of IPPROTO_IPV6 for a datagram socket (None:
+/// not one of them; TCP keeps ip6_ctloutput's EPROTO).
+pub(crate) fn ip6_mcast_setsockopt(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    name: i32,
+    val: &[u8],
+) -> Option<Result<(), Errno>> {
+    let (join, group, ifindex) = match name {
+        IPV6_JOIN_GROUP | IPV6_LEAVE_GROUP => {
+            if val.len() < IPV6_MREQ_LEN {
+                return Some(Err(Errno::EINVAL));
+            }
+            let i = i32::from_ne_bytes([val[16], val[17], val[18], val[19]]);
+            (name == IPV6_JOIN_GROUP, addr6_at(val, 0), i as u32)
+        }
+        MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP => {
+            if val.len() < GROUP_REQ_LEN {
+                return Some(Err(Errno::EINVAL));
+            }
+            if i32::from(u16::from_ne_bytes([val[8], val[9]])) != AF_INET6 {
+                return Some(Err(Errno::EADDRNOTAVAIL));
+            }
+            let i = u32::from_ne_bytes([val[0], val[1], val[2], val[3]]);
+            // sockaddr_in6 at 8: family, port, flowinfo, then the address.
+            (name == MCAST_JOIN_GROUP, addr6_at(val, 16), i)
+        }
+        _ => return None,
+    };
+    Some(if join {
+        join6(cx, handle, group, ifindex)
+    } else {
+        leave6(cx, handle, group, ifindex)
+    })
+}
+
+fn join6(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    group: Ipv6Addr,
+    ifindex: u32,
+) -> Result<(), Errno> {
+    if !group.is_multicast() {
+        return Err(Errno::EINVAL);
+    }
+    {
+        let t = cx.inet().pcbinfo.read();
+        if t.mc.members6.iter().any(|m| {
+            m.handle == handle && m.group == group && (ifindex == 0 || m.ifindex == ifindex)
+        }) {
+            return Err(Errno::EADDRINUSE);
+        }
+    }
+    let dev = mc6_find_dev(cx, ifindex).ok_or(Errno::ENODEV)?;
+    let p = IgmpParams::of(cx);
+    let mc = &mut cx.inet().pcbinfo.write().mc;
+    mc.members6.push(Mc6Membership {
+        group,
+        ifindex: dev,
+        handle,
+    });
+    mc.mld_commit(group, dev, &p);
+    Ok(())
+}
+
+fn leave6(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    group: Ipv6Addr,
+    ifindex: u32,
+) -> Result<(), Errno> {
+    if !group.is_multicast() {
+        return Err(Errno::EINVAL);
+    }
+    let p = IgmpParams::of(cx);
+    let mut t = cx.inet().pcbinfo.write();
+    let m = &mut t.mc.members6;
+    let at = m
+        .iter()
+        .position(|m| {
+            m.handle == handle && m.group == group && (ifindex == 0 || m.ifindex == ifindex)
+        })
+        .ok_or(Errno::EADDRNOTAVAIL)?;
+    let gone = m.remove(at);
+    t.mc.mld_commit(gone.group, gone.ifindex, &p);
+    Ok(())
+}
+
+/// Where a datagram from `inp` to an IPv6 group goes: the
+/// interface (IPV6_MULTICAST_IF, else the socket's device, else the
+/// group's route) and the source address.
+pub(crate) fn mc6_route(cx: &impl InetCx, inp: &Inpcb) -> Result<(u32, IpAddr), Errno> {
+    use crate::netinet::in_pcb::{DEV_LO, DEV_OURS};
+    let c = cx.config();
+    let ifindex = match (inp.pmtu6 & PMTU6_MCIF, inp.bound_dev()) {
+        (MCIF6_LO, _) | (_, DEV_LO) => LOOPBACK_IFINDEX,
+        (MCIF6_DEV, _) | (_, DEV_OURS) => c.ifindex,
+        _ if c.addr6.is_some() => c.ifindex,
+        _ => return Err(Errno::ENETUNREACH),
+    };
+    let src = match inp.laddr {
+        IpAddr::V6(l) if !l.is_unspecified() && !l.is_multicast() => l,
+        _ if ifindex == LOOPBACK_IFINDEX => Ipv6Addr::LOCALHOST,
+        _ => c.addr6.unwrap_or(Ipv6Addr::UNSPECIFIED),
+    };
+    Ok((ifindex, IpAddr::V6(src)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::Domain;
+    use crate::linux::*;
+    use crate::{Config, Errno, SockType, Stack};
+    use std::net::{Ipv6Addr, SocketAddr};
+
+    const GROUP: &str = "ff05::1:3";
+
+    fn mreq(group: &str, ifindex: i32) -> Vec<u8> {
+        let mut v = group.parse::<Ipv6Addr>().unwrap().octets().to_vec();
+        v.extend_from_slice(&ifindex.to_ne_bytes());
+        v
+    }
+
+    fn bound(st: &Stack, port: u16) -> crate::SocketHandle {
+        let h = st.socket_in(Domain::Inet6, SockType::Dgram, 0).unwrap();
+        let now = crate::testing::trace::t0();
+        st.setsockopt(now, h, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+            .unwrap();
+        st.bind(h, SocketAddr::new("::".parse().unwrap(), port))
+            .unwrap();
+        h
+    }
+
+    #[test]
+    fn members_receive_their_own_group_looped_back_and_it_goes_out_with_hop_limit_1() {
+        let mut c = Config::new([10, 7, 0, 2].into(), 24);
+        c.addr6 = Some("fd00:7::2".parse().unwrap());
+        let st = Stack::new(c);
+        let now = crate::testing::trace::t0();
+        let (r1, r2, r3) = (bound(&st, 5000), bound(&st, 5000), bound(&st, 5000));
+        let join = |h, v: &[u8]| st.setsockopt(now, h, IPPROTO_IPV6, IPV6_JOIN_GROUP, v);
+        assert_eq!(join(r1, &mreq(GROUP, 0)[..19]), Err(Errno::EINVAL));
+        assert_eq!(join(r1, &mreq("fd00:7::9", 0)), Err(Errno::EINVAL));
+        assert_eq!(join(r1, &mreq(GROUP, 99)), Err(Errno::ENODEV));
+        assert_eq!(join(r1, &mreq(GROUP, 0)), Ok(()));
+        assert_eq!(join(r1, &mreq(GROUP, 0)), Err(Errno::EADDRINUSE));
+        assert_eq!(join(r2, &mreq(GROUP, 0)), Ok(()));
+        let s = bound(&st, 5001);
+        let to = SocketAddr::new(GROUP.parse().unwrap(), 5000);
+        assert_eq!(st.send(now, s, b"mine", 0, Some(to)), Ok(4));
+        let f = st.poll_transmit().expect("out through the device");
+        assert_eq!((f[0] >> 4, f[7]), (6, 1), "IPv6, hop limit 1");
+        assert_eq!(
+            &f[24..40],
+            &to.ip().to_string().parse::<Ipv6Addr>().unwrap().octets()
+        );
+        let mut b = [0u8; 16];
+        for h in [r1, r2, r3] {
+            let m = st.recv(now, h, &mut b, MSG_DONTWAIT).expect("looped back");
+            assert_eq!(&b[..m.copied], b"mine");
+            assert_eq!(m.from, Some("[fd00:7::2]:5001".parse().unwrap()));
+        }
+        let leave = |h| st.setsockopt(now, h, IPPROTO_IPV6, IPV6_LEAVE_GROUP, &mreq(GROUP, 0));
+        assert_eq!(leave(r1), Ok(()));
+        assert_eq!(leave(r1), Err(Errno::EADDRNOTAVAIL));
+        st.close(now, r2).unwrap();
+        assert_eq!(st.send(now, s, b"left", 0, Some(to)), Ok(4));
+        assert!(st.poll_transmit().is_some());
+        assert_eq!(
+            st.recv(now, r3, &mut b, MSG_DONTWAIT).map(|m| m.copied),
+            Err(Errno::EAGAIN),
+            "no member left: not looped back"
+        );
+        // The joins and the leaves since: one MLDv2 report now, TO_IN {}.
+        st.handle_timeout(now);
+        let f = st.poll_transmit().expect("an MLD report");
+        assert_eq!((f[6], f[7], &f[24..26]), (0, 1, &[0xff, 0x02][..]));
+        let r = crate::wire::mld::parse_mld_report(Ipv6Addr::UNSPECIFIED, &f[48..]).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].kind, r[0].group),
+            (
+                crate::wire::igmp::RecordType::ChangeToInclude,
+                GROUP.parse().unwrap()
+            )
+        );
+    }
+}
