@@ -28,6 +28,7 @@ pub mod ops;
 pub mod real;
 pub mod refcheck;
 pub mod shadow_accept;
+pub mod sighandlers;
 pub mod sigwindow;
 pub mod sockfilter;
 pub mod spares;

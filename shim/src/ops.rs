@@ -95,7 +95,6 @@ fn blocking_armed<T>(
             r => {
                 s.unregister(of.handle, evfd);
                 r?;
-                win.after_sleep();
                 continue; // restarted, as the kernel's -ERESTARTSYS
             }
         }
@@ -107,7 +106,6 @@ fn blocking_armed<T>(
             .flatten()
             .unwrap_or_else(|| block(evfd, deadline));
         s.unregister(of.handle, evfd);
-        win.after_sleep();
         b?;
     }
 }
@@ -184,7 +182,6 @@ fn blocking_on_anchor<T>(
             continue;
         }
         if win.before_sleep(deadline.is_none())? == Pending::Restart {
-            win.after_sleep();
             continue; // restarted, as the kernel's -ERESTARTSYS
         }
         match role {
@@ -192,7 +189,6 @@ fn blocking_on_anchor<T>(
             Role::Owner(_) => crate::wait::block_anchor(anchor, deadline)?,
             Role::Sleeper(_, evfd) => block(evfd, deadline)?,
         }
-        win.after_sleep();
         crate::client::slept_on_anchor(idle_from.elapsed());
     }
 }

@@ -77,6 +77,9 @@ real_fns! {
     epoll_pwait2: fn(c_int, *mut libc::epoll_event, c_int, *const libc::timespec, *const libc::sigset_t) -> c_int;
     fdopen: fn(c_int, *const libc::c_char) -> *mut libc::FILE;
     munmap: fn(*mut c_void, size_t) -> c_int;
+    sigaction: fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
+    signal: fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+    sysv_signal: fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
     mprotect: fn(*mut c_void, size_t, c_int) -> c_int;
     mremap: fn(*mut c_void, size_t, size_t, c_int, *mut c_void) -> *mut c_void;
     pselect: fn(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *const libc::timespec, *const libc::sigset_t) -> c_int;

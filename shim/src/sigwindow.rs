@@ -3,22 +3,27 @@
 //! point after the call began: `signal_pending()` is checked before the
 //! task sleeps. The shim does its work first (the stack, the service) and
 //! then sleeps in a real system call, so a handler that ran during that
-//! work was lost: the sleep went on (a write to a full socket hung past
-//! its alarm, 276; a recv under SO_RCVTIMEO slept its whole timeout, 103).
+//! work would be lost: the sleep would go on (a write to a full socket
+//! hung past its alarm, 276; a recv under SO_RCVTIMEO slept its whole
+//! timeout, 103).
 //!
-//! So a blocking call holds the asynchronous signals blocked while it
-//! prepares (`SigWindow::open`), and before it sleeps asks the kernel which
-//! of them are pending (`sigpending`) and unblocks them, so their handlers
-//! run: a pending signal with a handler ends the call with EINTR, or tries
-//! it again when every such handler has SA_RESTART and the call may be
-//! restarted (as the kernel's -ERESTARTSYS). A signal that comes after
-//! that interrupts the sleep itself, as before.
+//! So a blocking call notes the last signal delivery when it starts
+//! (`SigWindow::open`), and before it sleeps asks which handlers ran in
+//! its own thread since (`sighandlers.rs` notes every delivery by thread):
+//! one ends the call with EINTR, or tries it again when every such
+//! handler has SA_RESTART and the call may be restarted (as the kernel's
+//! -ERESTARTSYS). A signal that comes after that interrupts the sleep
+//! itself. Nothing is blocked: an earlier version held the signals
+//! blocked while the call prepared, and the kernel then gave a
+//! process-directed signal to another thread of the program, whose
+//! handler ran there while this call slept on (the flake proof's 276).
 //!
-//! The driver thread blocks them for good (`block_in_this_thread`): a
-//! process-directed signal goes to a program thread, as it would without
-//! the shim, and not to the driver while the caller holds it blocked.
+//! The shim's own threads block the asynchronous signals for good
+//! (`block_in_this_thread`): a process-directed signal goes to a program
+//! thread, as it would without the shim.
 
 use crate::ops::R;
+use crate::sighandlers;
 
 /// Synchronous signals (a fault in this thread) are never blocked: a
 /// blocked one would kill the process.
@@ -31,131 +36,65 @@ const SYNCHRONOUS: [i32; 6] = [
     libc::SIGSYS,
 ];
 
-fn asynchronous() -> libc::sigset_t {
+/// Block the asynchronous signals in the calling thread for good (the
+/// shim's own threads).
+pub fn block_in_this_thread() {
     // SAFETY: sigset_t is plain data, filled by sigfillset.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid local set.
+    // SAFETY: a valid local set; the old mask is not wanted.
     unsafe {
         libc::sigfillset(&mut set);
         for s in SYNCHRONOUS {
             libc::sigdelset(&mut set, s);
         }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
-    set
 }
 
-/// Block the asynchronous signals in the calling thread for good (the
-/// shim's own threads).
-pub fn block_in_this_thread() {
-    let set = asynchronous();
-    // SAFETY: a valid set; the old mask is not wanted.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-}
-
-/// The asynchronous signals held blocked while a blocking call prepares.
+/// A blocking call's mark: the last signal delivery it has looked at.
 pub struct SigWindow {
-    /// The program's mask, restored before every sleep and on drop.
-    orig: libc::sigset_t,
-    /// Held at all (a blocking call)?
+    /// Deliveries up to this one are not this call's.
+    seen: u64,
+    /// A call that may sleep at all.
     active: bool,
-    blocked: bool,
 }
 
 /// What `before_sleep` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pending {
-    /// No signal with a handler came: sleep.
+    /// No handler ran in this thread: sleep.
     None,
-    /// One came, and the call is restarted (every such handler has
+    /// One ran, and the call is restarted (every such handler has
     /// SA_RESTART): try it again instead of sleeping.
     Restart,
 }
 
 impl SigWindow {
-    /// Hold the asynchronous signals from now on; `active` false (a
-    /// call that never sleeps) does nothing.
+    /// Mark the call's start; `active` false (a call that never sleeps)
+    /// never reports anything.
     pub fn open(active: bool) -> SigWindow {
-        // SAFETY: sigset_t is plain data, overwritten below.
-        let mut w = SigWindow {
-            orig: unsafe { std::mem::zeroed() },
+        SigWindow {
+            seen: sighandlers::delivered(),
             active,
-            blocked: false,
-        };
-        if active {
-            w.block();
-        }
-        w
-    }
-
-    fn block(&mut self) {
-        let set = asynchronous();
-        // SAFETY: valid sets; the program's mask is saved in `orig`.
-        self.blocked = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut self.orig) } == 0;
-    }
-
-    fn unblock(&mut self) {
-        if self.blocked {
-            // SAFETY: restoring the mask saved by `block`.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.orig, std::ptr::null_mut()) };
-            self.blocked = false;
         }
     }
 
-    /// Before a sleep: the signals that came while the call prepared are
-    /// unblocked (their handlers run now). Err(EINTR) when one of them
-    /// has a handler without SA_RESTART, or any with one when the call
-    /// may not be restarted (`restartable` false: a timeout is set, as
-    /// Linux returns EINTR then); the window is open again after the
-    /// sleep (`after_sleep`).
+    /// Before a sleep: did a handler run in this thread since the call
+    /// started (or since the last look)? Err(EINTR) when one without
+    /// SA_RESTART did, or any when the call may not be restarted
+    /// (`restartable` false: a timeout is set, as Linux returns EINTR
+    /// then).
     pub fn before_sleep(&mut self, restartable: bool) -> R<Pending> {
-        if !self.blocked {
+        if !self.active {
             return Ok(Pending::None);
         }
-        // SAFETY: sigset_t is plain data, filled by sigpending.
-        let mut pend: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: a valid local set.
-        unsafe { libc::sigpending(&mut pend) };
-        let mut caught = false;
-        let mut restart = true;
-        for sig in 1..=libc::SIGRTMAX() {
-            // SAFETY: membership tests on valid sets.
-            let came = unsafe {
-                libc::sigismember(&pend, sig) == 1 && libc::sigismember(&self.orig, sig) == 0
-            };
-            if !came {
-                continue;
-            }
-            // SAFETY: an all-zero sigaction is a valid value to overwrite.
-            let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-            // SAFETY: reading the disposition of `sig` into a local struct.
-            if unsafe { libc::sigaction(sig, std::ptr::null(), &mut sa) } != 0 {
-                continue;
-            }
-            if sa.sa_sigaction != libc::SIG_DFL && sa.sa_sigaction != libc::SIG_IGN {
-                caught = true;
-                restart &= sa.sa_flags & libc::SA_RESTART != 0;
-            }
-        }
-        self.unblock();
+        let (caught, restart, now) = sighandlers::delivered_here_since(self.seen);
+        self.seen = now;
         match (caught, restart && restartable) {
             (false, _) => Ok(Pending::None),
             (true, true) => Ok(Pending::Restart),
             (true, false) => Err(libc::EINTR),
         }
-    }
-
-    /// After a sleep (or a restart): hold the signals again for the next
-    /// try.
-    pub fn after_sleep(&mut self) {
-        if self.active && !self.blocked {
-            self.block();
-        }
-    }
-}
-
-impl Drop for SigWindow {
-    fn drop(&mut self) {
-        self.unblock();
     }
 }
 
@@ -182,11 +121,11 @@ mod tests {
         }
     }
 
-    /// A signal raised while the window is held: its handler runs at
-    /// `before_sleep`, which says EINTR (no SA_RESTART), restart (with
-    /// it, when the call may be restarted) or EINTR (with it, under a
-    /// timeout); none, or an ignored one: sleep. The handler never runs
-    /// while the window is held.
+    /// A signal whose handler ran in this thread after the call started
+    /// (at once: nothing is blocked): `before_sleep` says EINTR (no
+    /// SA_RESTART), restart (with it, when the call may be restarted) or
+    /// EINTR (with it, under a timeout); none, or an ignored one: sleep.
+    /// It is reported once. A non-blocking call reports nothing.
     #[test]
     fn a_signal_during_the_preparation_is_not_lost() {
         let sig = libc::SIGUSR2;
@@ -204,23 +143,46 @@ mod tests {
             let mut w = SigWindow::open(true);
             // SAFETY: a thread-directed signal to this thread.
             unsafe { libc::raise(sig) };
-            assert_eq!(RAN.load(Ordering::SeqCst), 0, "ran while held");
+            assert_eq!(RAN.load(Ordering::SeqCst), runs, "ran at once");
             assert_eq!(w.before_sleep(restartable), want);
-            assert_eq!(RAN.load(Ordering::SeqCst), runs);
-            w.after_sleep();
-            drop(w);
+            assert_eq!(w.before_sleep(restartable), Ok(Pending::None), "once");
         }
         let mut w = SigWindow::open(true);
         assert_eq!(w.before_sleep(true), Ok(Pending::None), "nothing came");
-        drop(w);
-        // A non-blocking call holds nothing.
         set_handler(sig, h, 0);
-        RAN.store(0, Ordering::SeqCst);
         let mut w = SigWindow::open(false);
         // SAFETY: as above.
         unsafe { libc::raise(sig) };
-        assert_eq!(RAN.load(Ordering::SeqCst), 1);
         assert_eq!(w.before_sleep(true), Ok(Pending::None));
+        // SAFETY: restoring the disposition saved above.
+        unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+    }
+
+    /// The flake proof's 276: while a call prepares, nothing is blocked,
+    /// so a process-directed signal may come to this thread, as on Linux
+    /// (an earlier version blocked them, and the kernel gave the signal to
+    /// another thread of the program, whose handler ran there while the
+    /// call slept on). And a handler that runs in another thread is not
+    /// this call's.
+    #[test]
+    fn the_window_blocks_nothing_and_sees_only_its_own_thread() {
+        let sig = libc::SIGURG;
+        let h = on_sig as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        let old = set_handler(sig, h, 0);
+        let mut w = SigWindow::open(true);
+        // SAFETY: plain data, filled with the current mask.
+        let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: reading this thread's mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) };
+        // SAFETY: a membership test on a valid set.
+        assert_eq!(unsafe { libc::sigismember(&mask, sig) }, 0, "not blocked");
+        std::thread::spawn(move || {
+            // SAFETY: a signal to the spawned thread itself.
+            unsafe { libc::raise(sig) };
+        })
+        .join()
+        .unwrap();
+        assert_eq!(w.before_sleep(true), Ok(Pending::None), "another thread's");
         // SAFETY: restoring the disposition saved above.
         unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
     }

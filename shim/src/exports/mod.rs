@@ -6,5 +6,6 @@ pub mod fd;
 pub mod io;
 pub mod mem;
 pub mod poll;
+pub mod signal;
 pub mod socket;
 pub mod splice;
