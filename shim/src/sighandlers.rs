@@ -112,7 +112,8 @@ extern "C" fn trampoline(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut libc:
     };
     let n = DELIVERED.fetch_add(1, Ordering::AcqRel) + 1;
     let note = &NOTES[(n % RING as u64) as usize];
-    note.who.store(this_tid() << 8 | slot as u64, Ordering::Relaxed);
+    note.who
+        .store(this_tid() << 8 | slot as u64, Ordering::Relaxed);
     note.seq.store(n, Ordering::Release);
     let h = HANDLER[slot].load(Ordering::Relaxed);
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
@@ -280,14 +281,29 @@ mod tests {
         let mut saved: libc::sigaction = unsafe { std::mem::zeroed() };
         let mut old = action(0, 0);
         let h = plain as extern "C" fn(c_int) as usize;
-        assert_eq!(install(sig, Some(&action(h, libc::SA_RESTART)), Some(&mut saved), real), 0);
+        assert_eq!(
+            install(
+                sig,
+                Some(&action(h, libc::SA_RESTART)),
+                Some(&mut saved),
+                real
+            ),
+            0
+        );
         let mut k = action(0, 0);
         real(sig, None, &mut k);
-        assert_eq!(k.sa_sigaction, trampoline_addr(), "the kernel runs the trampoline");
+        assert_eq!(
+            k.sa_sigaction,
+            trampoline_addr(),
+            "the kernel runs the trampoline"
+        );
         assert_ne!(k.sa_flags & libc::SA_SIGINFO, 0);
         assert_eq!(install(sig, None, Some(&mut old), real), 0);
         assert_eq!(old.sa_sigaction, h, "the program reads its own handler");
-        assert_eq!(old.sa_flags & (libc::SA_SIGINFO | libc::SA_RESTART), libc::SA_RESTART);
+        assert_eq!(
+            old.sa_flags & (libc::SA_SIGINFO | libc::SA_RESTART),
+            libc::SA_RESTART
+        );
 
         RAN.store(0, Ordering::SeqCst);
         let mark = delivered();
@@ -314,10 +330,14 @@ mod tests {
         // SAFETY: as above.
         unsafe { libc::raise(sig) };
         assert_eq!(INFO_SIGNO.load(Ordering::SeqCst), sig, "siginfo passed on");
-        assert_eq!(delivered_here_since(mark).0, true);
-        assert_eq!(delivered_here_since(mark).1, false, "no SA_RESTART");
+        let (caught, restart, _) = delivered_here_since(mark);
+        assert!(caught);
+        assert!(!restart, "no SA_RESTART");
         install(sig, None, Some(&mut old), real);
-        assert_eq!((old.sa_sigaction, old.sa_flags & libc::SA_SIGINFO), (i, libc::SA_SIGINFO));
+        assert_eq!(
+            (old.sa_sigaction, old.sa_flags & libc::SA_SIGINFO),
+            (i, libc::SA_SIGINFO)
+        );
         install(sig, Some(&saved), None, real);
     }
 }
