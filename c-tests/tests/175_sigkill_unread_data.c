@@ -17,8 +17,8 @@ int main(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fd = ct_connect(P);
-		ct_wait("sent", 5000);
-		ct_wait_bytes(fd, 6, 5000);
+		ct_wait("sent", 15000);
+		ct_wait_bytes(fd, 6, 15000);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(1);
 		for (;;)
