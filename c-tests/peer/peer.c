@@ -19,19 +19,29 @@
 //   peer udp PORT [any] [join:GROUP] [steps]
 //       bind 10.7.0.1:PORT (UDP; any: 0.0.0.0:PORT, to receive broadcasts
 //       and multicasts) and run the steps once, in order. join:GROUP joins
-//       the multicast GROUP on the interface holding 10.7.0.1.
+//       the multicast GROUP on the interface holding 10.7.0.1 (with
+//       CT_V6: the IPv6 GROUP on the interface holding fd00:7::1, which
+//       also sends to it: the shim's TUN device has no carrier yet, so its
+//       multicast route is not used).
 //   peer igmp PORT
 //       join 224.0.0.22 (all IGMPv3 routers) on 10.7.0.1 with a raw IGMP
 //       socket and log every membership report that arrives from another
 //       host: its TTL, TOS, whether it has the Router Alert option, and its
 //       records (sources sorted). After the Nth report it creates
 //       $CT_SYNC/igmpN.
+//   peer mld PORT
+//       the same for MLDv2 reports (to ff02::16 on the interface holding
+//       fd00:7::1), but record by record: a record is logged when it
+//       differs from its group's last one (the kernel repeats a change a
+//       varying number of times), groups of link-local and smaller scope
+//       left out (the kernel's own solicited-node groups). After the Nth
+//       record logged it creates $CT_SYNC/mldN.
 //
 // Connection steps: echo  recvall  recv:N  send:TEXT  sendn:N
 //   trickle:N:CHUNK:MS  shutwr  shutrd  close  rst  sleep:MS  wait:NAME
 //   signal:NAME  waitrdhup  rcvbuf:N  sndbuf:N
 // UDP steps: echo  sink  recv  sendto:PORT:TEXT  sendton:PORT:N  sleep:MS
-//   wait:NAME  signal:NAME
+//   wait:NAME  signal:NAME  sendgrp:PORT:TEXT (to the joined group)
 //
 // With CT_V6=1 (a test marked `// IPV6: yes`) the peer's sockets are
 // AF_INET6: it listens on [::] (both families) and connects and sends to
@@ -43,6 +53,8 @@
 // (at most 3 s). The program under test prints them with ct_peer_report().
 #include "trace.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -407,6 +419,23 @@ static void ready(void)
 	}
 }
 
+// The index of the interface holding PEER_IP6 (0 if none).
+static unsigned peer_ifindex6(void)
+{
+	struct ifaddrs *all, *i;
+	struct in6_addr want;
+	unsigned idx = 0;
+	inet_pton(AF_INET6, PEER_IP6, &want);
+	if (getifaddrs(&all) < 0)
+		return 0;
+	for (i = all; i && !idx; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &want, sizeof want))
+			idx = if_nametoindex(i->ifa_name);
+	freeifaddrs(all);
+	return idx;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = ntohl(*(const uint32_t *)a), y = ntohl(*(const uint32_t *)b);
@@ -483,10 +512,72 @@ static void igmp_mode(void)
 	}
 }
 
+// peer mld: log each new MLDv2 record of a group wider than link-local
+// scope (see the top).
+static void mld_mode(void)
+{
+	static const char *const kinds[] = { "?", "IS_IN", "IS_EX", "TO_IN", "TO_EX", "ALLOW", "BLOCK" };
+	int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+	if (fd < 0)
+		ct_die("peer raw icmpv6");
+	struct ipv6_mreq m;
+	memset(&m, 0, sizeof m);
+	inet_pton(AF_INET6, "ff02::16", &m.ipv6mr_multiaddr);
+	m.ipv6mr_interface = peer_ifindex6();
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m) < 0)
+		ct_die("peer join ff02::16");
+	ready();
+	pthread_mutex_lock(&mu);
+	main_busy = 0;
+	pthread_mutex_unlock(&mu);
+	// Each group's last record, to log only changes.
+	static struct {
+		unsigned char group[16];
+		char rec[200];
+	} last[32];
+	int nlast = 0, n = 0;
+	static unsigned char b[65536];
+	for (;;) {
+		ssize_t r = recv(fd, b, sizeof b, 0);
+		if (r < 8 || b[0] != 143)
+			continue;
+		size_t at = 8;
+		int nrec = b[6] << 8 | b[7];
+		for (int i = 0; i < nrec && at + 20 <= (size_t)r; i++) {
+			int ns = b[at + 2] << 8 | b[at + 3];
+			size_t end = at + 20 + 16 * ns + 4 * b[at + 1];
+			if (end > (size_t)r)
+				break;
+			int scope = b[at + 5] & 15;
+			char rec[200], g[64], sa[64];
+			inet_ntop(AF_INET6, b + at + 4, g, sizeof g);
+			int k = snprintf(rec, sizeof rec, "%s %s {", b[at] <= 6 ? kinds[b[at]] : "?", g);
+			for (int j = 0; j < ns && k < (int)sizeof rec - 60; j++) {
+				inet_ntop(AF_INET6, b + at + 20 + 16 * j, sa, sizeof sa);
+				k += snprintf(rec + k, sizeof rec - k, "%s%s", j ? " " : "", sa);
+			}
+			snprintf(rec + k, sizeof rec - k, "}");
+			int x = 0;
+			while (x < nlast && memcmp(last[x].group, b + at + 4, 16))
+				x++;
+			if (scope > 2 && x < 32 && (x == nlast || strcmp(last[x].rec, rec))) {
+				if (x == nlast)
+					memcpy(last[nlast++].group, b + at + 4, 16);
+				snprintf(last[x].rec, sizeof last[x].rec, "%s", rec);
+				plog(0, "mld record: %s", rec);
+				char name[32];
+				snprintf(name, sizeof name, "mld%d", ++n);
+				sync_signal(name);
+			}
+			at = end;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || !getenv("CT_SYNC")) {
-		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect|igmp PORT [options] [steps]\n");
+		fprintf(stderr, "usage: CT_SYNC=dir peer tcp|udp|connect|igmp|mld PORT [options] [steps]\n");
 		return 2;
 	}
 	// The runner is our parent (ip netns exec and env exec us): if it dies,
@@ -540,6 +631,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "igmp"))
 		igmp_mode();
+	if (!strcmp(mode, "mld"))
+		mld_mode();
 
 	if (!strcmp(mode, "tcp")) {
 		int lfd = psocket(SOCK_STREAM);
@@ -655,7 +748,15 @@ int main(int argc, char **argv)
 		} else {
 			fd = listen_on(SOCK_DGRAM, port, 0);
 		}
-		if (join) {
+		if (join && v6) {
+			struct ipv6_mreq m6;
+			memset(&m6, 0, sizeof m6);
+			inet_pton(AF_INET6, join, &m6.ipv6mr_multiaddr);
+			m6.ipv6mr_interface = peer_ifindex6();
+			if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m6, sizeof m6) < 0)
+				ct_die("peer join %s", join);
+			ct_setint(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)m6.ipv6mr_interface);
+		} else if (join) {
 			struct ip_mreq m = { 0 };
 			m.imr_multiaddr.s_addr = inet_addr(join);
 			m.imr_interface.s_addr = inet_addr(PEER_IP);
@@ -706,12 +807,18 @@ int main(int argc, char **argv)
 				pthread_mutex_lock(&mu);
 				udp_reading = -1;
 				pthread_mutex_unlock(&mu);
-			} else if ((a = arg_of(s, "sendto")) || (a = arg_of(s, "sendton"))) {
+			} else if ((a = arg_of(s, "sendto")) || (a = arg_of(s, "sendton")) ||
+				   (a = arg_of(s, "sendgrp"))) {
 				unsigned to = atoi(a);
 				const char *text = strchr(a, ':');
 				text = text ? text + 1 : "";
 				struct sockaddr_storage dst;
 				socklen_t dlen = self_addr(to, &dst);
+				if (s[4] == 'g' && join && v6) {
+					inet_pton(AF_INET6, join, &((struct sockaddr_in6 *)&dst)->sin6_addr);
+				} else if (s[4] == 'g' && join) {
+					inet_pton(AF_INET, join, &((struct sockaddr_in *)&dst)->sin_addr);
+				}
 				long n = strlen(text);
 				if (s[6] == 'n') {
 					n = atol(text);
