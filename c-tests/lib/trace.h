@@ -234,4 +234,10 @@ void ct_wait(const char *name, int ms);
 // accepted/made have finished their script (or after 3 s).
 void ct_peer_report(unsigned port);
 
+// ---- multicast (mcast.c) ---------------------------------------------------
+
+// A UDP socket bound to FROM:0 that sends multicast by lo (IP_MULTICAST_IF
+// 127.0.0.1), or die.
+int ct_mcast_sender(const char *from);
+
 #endif

@@ -50,19 +50,6 @@ static int receiver(void)
 	return r;
 }
 
-static int sender(const char *from)
-{
-	int s = ct_socket(SOCK_DGRAM);
-	struct sockaddr_in a = ct_addr(from, 0);
-	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
-		ct_die("bind sender");
-	struct in_addr lo;
-	inet_pton(AF_INET, "127.0.0.1", &lo);
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo) < 0)
-		ct_die("IP_MULTICAST_IF");
-	return s;
-}
-
 static int s1, s2;
 
 // Both senders send; print what each receiver got, by source.
@@ -95,8 +82,8 @@ static void round_of(const char *what, int *r, int n)
 
 int main(void)
 {
-	s1 = sender("127.0.0.1");
-	s2 = sender("127.0.0.2");
+	s1 = ct_mcast_sender("127.0.0.1");
+	s2 = ct_mcast_sender("127.0.0.2");
 	int r[3] = { receiver(), receiver(), receiver() };
 
 	t_log("== INCLUDE (receiver 0)");

@@ -122,19 +122,6 @@ static void gf_get(const char *what, uint32_t ifindex, uint32_t room, int family
 	t_log("%s", line);
 }
 
-static int sender(const char *from)
-{
-	int s = ct_socket(SOCK_DGRAM);
-	struct sockaddr_in a = ct_addr(from, 0);
-	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
-		ct_die("bind sender");
-	struct in_addr lo;
-	inet_pton(AF_INET, "127.0.0.1", &lo);
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo) < 0)
-		ct_die("IP_MULTICAST_IF");
-	return s;
-}
-
 // Both senders send to the group; print what the receiver got.
 static void round_of(const char *what)
 {
@@ -161,8 +148,8 @@ static void round_of(const char *what)
 
 int main(void)
 {
-	s1 = sender("127.0.0.1");
-	s2 = sender("127.0.0.2");
+	s1 = ct_mcast_sender("127.0.0.1");
+	s2 = ct_mcast_sender("127.0.0.2");
 	r = ct_socket(SOCK_DGRAM);
 	struct sockaddr_in a = ct_addr("0.0.0.0", P + 5);
 	if (bind(r, (struct sockaddr *)&a, sizeof a) < 0)

@@ -81,6 +81,19 @@ pub(crate) fn ip6_mcast_setsockopt(
     })
 }
 
+/// Where `handle`'s membership of `group` on `ifindex` (0: any
+/// interface) is in `members`, as ipv6_sock_mc_join and _drop match it.
+fn find6(
+    members: &[Mc6Membership],
+    handle: SocketHandle,
+    group: Ipv6Addr,
+    ifindex: u32,
+) -> Option<usize> {
+    members.iter().position(|m| {
+        m.handle == handle && m.group == group && (ifindex == 0 || m.ifindex == ifindex)
+    })
+}
+
 fn join6(
     cx: &impl InetCx,
     handle: SocketHandle,
@@ -90,13 +103,15 @@ fn join6(
     if !group.is_multicast() {
         return Err(Errno::EINVAL);
     }
+    if find6(
+        &cx.inet().pcbinfo.read().mc.members6,
+        handle,
+        group,
+        ifindex,
+    )
+    .is_some()
     {
-        let t = cx.inet().pcbinfo.read();
-        if t.mc.members6.iter().any(|m| {
-            m.handle == handle && m.group == group && (ifindex == 0 || m.ifindex == ifindex)
-        }) {
-            return Err(Errno::EADDRINUSE);
-        }
+        return Err(Errno::EADDRINUSE);
     }
     let dev = mc6_find_dev(cx, ifindex).ok_or(Errno::ENODEV)?;
     let p = IgmpParams::of(cx);
@@ -122,12 +137,7 @@ fn leave6(
     let p = IgmpParams::of(cx);
     let mut t = cx.inet().pcbinfo.write();
     let m = &mut t.mc.members6;
-    let at = m
-        .iter()
-        .position(|m| {
-            m.handle == handle && m.group == group && (ifindex == 0 || m.ifindex == ifindex)
-        })
-        .ok_or(Errno::EADDRNOTAVAIL)?;
+    let at = find6(m, handle, group, ifindex).ok_or(Errno::EADDRNOTAVAIL)?;
     let gone = m.remove(at);
     t.mc.mld_commit(gone.group, gone.ifindex, &p);
     Ok(())
