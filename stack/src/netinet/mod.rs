@@ -34,6 +34,7 @@ pub mod ipq;
 pub mod mc_table;
 pub mod so_pcb;
 pub mod tcp_ackbatch;
+pub mod tcp_bbr;
 pub mod tcp_cc;
 pub mod tcp_ctlinput;
 pub mod tcp_ctloutput;
@@ -46,6 +47,7 @@ pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_mtu;
 pub mod tcp_output;
+pub mod tcp_pace;
 pub mod tcp_prr;
 pub mod tcp_push;
 pub mod tcp_rack;
@@ -73,7 +75,10 @@ pub mod tcp_usrreq;
 pub mod tcp_var;
 pub mod udp;
 pub(crate) mod udp_gso;
+pub mod win_minmax;
 
+#[cfg(test)]
+mod tcp_bbr_tests;
 #[cfg(test)]
 mod tcp_ecn_tests;
 #[cfg(test)]

@@ -3,15 +3,21 @@
 //! congestion avoidance and ssthresh by the socket's algorithm
 //! (`tcp_cubic`: CUBIC or Reno), RFC 6582 fast recovery with partial
 //! ACKs, and the one-segment retransmission fast retransmit and partial
-//! ACKs use. `tcp_input`'s ACK step calls these; they change only the
-//! TcpCb's congestion state and send through `tcp_output`.
+//! ACKs use; BBR's hooks (tcp_bbr.rs: the window and pacing rate from
+//! each ACK's rate sample, in place of all of that). `tcp_input`'s ACK
+//! step calls these; they change only the TcpCb's congestion state and
+//! send through `tcp_output`.
 
 use std::time::Duration;
 
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
+use crate::netinet::tcp_bbr::{Bbr, BbrAck, BbrInit, CaPhase};
+use crate::netinet::tcp_cubic::CcAlgo;
 use crate::netinet::tcp_output::tcp_output;
+use crate::netinet::tcp_rate::{tcp_packets_in_flight, RateSample};
+use crate::netinet::tcp_recovery_var::CaState;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_subr::tcp_ts;
 use crate::netinet::tcp_var::TcpCb;
@@ -98,13 +104,12 @@ pub(crate) fn tcp_cc_dupack(cx: &impl InetCx, now: Instant, so: &mut Socket) {
     tp.dupacks += 1;
     let mss = tp.t_maxseg;
     if tp.dupacks == 3 && tp.recover.is_none() {
-        let w = (tp.cwnd / mss.max(1)) as u32;
-        tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
+        tp.ssthresh = tcp_cc_ssthresh(tp);
         tp.recover = Some(tp.snd_max);
         tp.rtt_seq = None;
         tcp_retransmit_one(cx, now, so);
         if let Some(tp) = so.so_pcb.tcp_mut() {
-            tp.cwnd = tp.ssthresh + 3 * mss;
+            tp.cwnd = tp.ssthresh.saturating_add(3 * mss).min(1 << 30);
         }
     } else if tp.dupacks > 3 {
         tp.cwnd += mss;
@@ -129,4 +134,100 @@ pub(crate) fn tcp_retransmit_one(cx: &impl InetCx, now: Instant, so: &mut Socket
     tp.snd_wnd = saved_wnd;
     tp.cwnd = saved_cwnd;
     tp.snd_nxt = tp.snd_nxt.max(saved_nxt);
+}
+
+/// The slow-start threshold at a loss (Linux's ca_ops->ssthresh): Reno's
+/// and CUBIC's from the window; BBR keeps it, remembering the window to
+/// restore when recovery ends (bbr_ssthresh).
+pub(crate) fn tcp_cc_ssthresh(tp: &mut TcpCb) -> usize {
+    let mss = tp.t_maxseg.max(1);
+    let w = (tp.cwnd / mss) as u32;
+    if let Some(b) = tp.cc.bbr.as_deref_mut() {
+        b.save_cwnd(w);
+        return tp.ssthresh;
+    }
+    tp.cc.ssthresh(w) as usize * mss
+}
+
+/// BBR starts on a connection (Linux's bbr_init, at the handshake's end or
+/// when TCP_CONGESTION chooses it on an open connection): ssthresh
+/// infinite, pacing from the window over the RTT so far.
+pub(crate) fn tcp_cc_bbr_init(tp: &mut TcpCb, now: Instant) {
+    if tp.cc.algo != CcAlgo::Bbr || tp.cc.bbr.is_some() {
+        return;
+    }
+    let mss = tp.t_maxseg.max(1);
+    let srtt_us = tp.srtt().map(usecs);
+    let min_rtt_us = match (tp.rec.rack.min_rtt().map(usecs), srtt_us) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let cwnd = match tp.cwnd / mss {
+        0 => 10,
+        w => w as u32,
+    };
+    tp.ssthresh = usize::MAX;
+    tp.cc.bbr = Some(Box::new(Bbr::new(BbrInit {
+        now,
+        cwnd,
+        srtt_us,
+        min_rtt_us,
+        delivered: tp.delivered,
+        mss,
+        seed: tp.iss.0 ^ u32::from(tp.inp.fport).rotate_left(16),
+    })));
+}
+
+/// Linux's congestion state as BBR tells them apart.
+fn tcp_ca_phase(tp: &TcpCb) -> CaPhase {
+    if tp.rxtshift > 0 || (tp.sack_ok && tp.rec.state == CaState::Loss) {
+        CaPhase::Loss
+    } else if tp.recover.is_some() || (tp.sack_ok && tp.rec.state == CaState::Recovery) {
+        CaPhase::Recovery
+    } else {
+        CaPhase::Open
+    }
+}
+
+/// BBR on every ACK (Linux's tcp_cong_control with a cong_control
+/// module): the window and pacing rate from the rate sample. What the ACK
+/// path did to the window (slow start, PRR, NewReno, ECN) is undone
+/// first: Linux runs none of it for BBR; `prior_cwnd` is the window
+/// before the ACK.
+pub(crate) fn tcp_cc_bbr_ack(tp: &mut TcpCb, now: Instant, rs: &RateSample, prior_cwnd: usize) {
+    if tp.cc.algo != CcAlgo::Bbr || !tp.t_state.synchronized() {
+        return;
+    }
+    tcp_cc_bbr_init(tp, now);
+    let mss = tp.t_maxseg.max(1);
+    let a = BbrAck {
+        now,
+        delivered: tp.delivered,
+        in_flight: tcp_packets_in_flight(tp),
+        ca: tcp_ca_phase(tp),
+        mss,
+    };
+    let srtt_us = tp.srtt().map(usecs);
+    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+        return;
+    };
+    let mut ssthresh = None;
+    let cwnd = (prior_cwnd / mss).min(u32::MAX as usize) as u32;
+    let cwnd = b.on_ack(
+        &a,
+        rs,
+        cwnd,
+        srtt_us,
+        &mut tp.rate.app_limited,
+        &mut ssthresh,
+    );
+    tp.cwnd = (cwnd as usize * mss).min(1 << 30);
+    if let Some(s) = ssthresh {
+        tp.ssthresh = s as usize * mss;
+    }
+}
+
+/// A duration in whole microseconds (saturating at u32).
+fn usecs(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }

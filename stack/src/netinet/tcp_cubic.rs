@@ -5,11 +5,13 @@
 //! TCP-friendly region, and HyStart's delay detector ending slow start
 //! when a round's minimum RTT grows by an eighth of the connection's,
 //! clamped to 4..16 ms). HyStart's ACK-train detector is not kept.
+//! BBR (tcp_bbr.rs) runs beside them: its state is boxed in `CongCtl::bbr`.
 //! TCP_CONGESTION chooses one per socket; net.ipv4.tcp_congestion_control
 //! the default.
 
 use std::time::Duration;
 
+use crate::netinet::tcp_bbr::Bbr;
 use crate::netinet::tcp_seq::Seq;
 use crate::time::Instant;
 
@@ -19,6 +21,7 @@ pub enum CcAlgo {
     Reno,
     #[default]
     Cubic,
+    Bbr,
 }
 
 impl CcAlgo {
@@ -26,14 +29,16 @@ impl CcAlgo {
         match self {
             CcAlgo::Reno => "reno",
             CcAlgo::Cubic => "cubic",
+            CcAlgo::Bbr => "bbr",
         }
     }
 
-    /// By Linux name; None for one the stack does not have (bbr...).
+    /// By Linux name; None for one the stack does not have (vegas...).
     pub fn from_name(name: &str) -> Option<CcAlgo> {
         match name {
             "reno" => Some(CcAlgo::Reno),
             "cubic" => Some(CcAlgo::Cubic),
+            "bbr" => Some(CcAlgo::Bbr),
             _ => None,
         }
     }
@@ -57,7 +62,9 @@ pub struct Cubic {
     last_cwnd: u32,
     last_time: Option<Instant>,
     origin_point: u32,
-    k: u64,
+    /// Time to reach the last maximum, 1/1024 s (u32: memory per
+    /// connection).
+    k: u32,
     /// The smallest RTT seen, in microseconds (0: none yet; samples are
     /// at least 1 us). u32 microseconds, as Linux's: memory per connection.
     delay_min: u32,
@@ -66,19 +73,23 @@ pub struct Cubic {
     tcp_cwnd: u32,
     // HyStart.
     found: bool,
-    end_seq: Option<Seq>,
+    /// The end of the current HyStart round, once one began.
+    in_round: bool,
+    end_seq: Seq,
     /// HyStart's smallest RTT of this round, microseconds (0: none).
     curr_rtt: u32,
     sample_cnt: u32,
 }
 
 /// The congestion state a window change needs: the algorithm, its state,
-/// and Linux's fractional-window counter (snd_cwnd_cnt).
-#[derive(Clone, Copy, Debug, Default)]
+/// and Linux's fractional-window counter (snd_cwnd_cnt); BBR's state,
+/// boxed, while BBR runs.
+#[derive(Clone, Debug, Default)]
 pub struct CongCtl {
     pub algo: CcAlgo,
     pub cubic: Cubic,
     pub cwnd_cnt: u32,
+    pub bbr: Option<Box<Bbr>>,
 }
 
 /// Integer cube root (Linux's cubic_root gives the same to within one).
@@ -113,7 +124,8 @@ impl CongCtl {
     /// start): Reno's one segment per window, or CUBIC's target.
     pub fn cong_avoid(&mut self, now: Instant, cwnd: &mut u32, acked: u32) {
         let w = match self.algo {
-            CcAlgo::Reno => *cwnd,
+            // BBR sets the window itself (tcp_cc_bbr_ack).
+            CcAlgo::Reno | CcAlgo::Bbr => *cwnd,
             CcAlgo::Cubic => {
                 self.cubic.update(now, *cwnd, acked);
                 self.cubic.cnt
@@ -127,6 +139,8 @@ impl CongCtl {
         match self.algo {
             CcAlgo::Reno => (cwnd / 2).max(2),
             CcAlgo::Cubic => self.cubic.ssthresh(cwnd),
+            // BBR keeps ssthresh (tcp_cc_ssthresh asks it first).
+            CcAlgo::Bbr => cwnd,
         }
     }
 
@@ -152,8 +166,9 @@ impl CongCtl {
             return None;
         }
         // hystart_update, delay detector: a new round at each window.
-        if c.end_seq.is_none_or(|e| snd_una.gt(e)) {
-            c.end_seq = Some(snd_nxt);
+        if !c.in_round || snd_una.gt(c.end_seq) {
+            c.in_round = true;
+            c.end_seq = snd_nxt;
             c.curr_rtt = 0;
             c.sample_cnt = 0;
         }
@@ -222,7 +237,8 @@ impl Cubic {
                     self.k = 0;
                     self.origin_point = cwnd;
                 } else {
-                    self.k = cbrt(CUBE_FACTOR * (self.last_max_cwnd - cwnd) as u64);
+                    let k = cbrt(CUBE_FACTOR * (self.last_max_cwnd - cwnd) as u64);
+                    self.k = u32::try_from(k).unwrap_or(u32::MAX);
                     self.origin_point = self.last_max_cwnd;
                 }
             }
@@ -231,9 +247,10 @@ impl Cubic {
             let t = ((since + Duration::from_micros(self.delay_min.into())).as_micros() as u64
                 * 1024)
                 / 1_000_000;
-            let offs = t.abs_diff(self.k);
+            let k = u64::from(self.k);
+            let offs = t.abs_diff(k);
             let delta = (CUBE_RTT_SCALE * offs * offs * offs) >> 40;
-            let target = if t < self.k {
+            let target = if t < k {
                 (self.origin_point as u64).saturating_sub(delta)
             } else {
                 self.origin_point as u64 + delta
@@ -270,7 +287,8 @@ mod tests {
     fn names_are_linux_names() {
         assert_eq!(CcAlgo::from_name("cubic"), Some(CcAlgo::Cubic));
         assert_eq!(CcAlgo::from_name("reno").map(CcAlgo::name), Some("reno"));
-        assert_eq!(CcAlgo::from_name("bbr"), None);
+        assert_eq!(CcAlgo::from_name("bbr"), Some(CcAlgo::Bbr));
+        assert_eq!(CcAlgo::from_name("vegas"), None);
     }
 
     #[test]

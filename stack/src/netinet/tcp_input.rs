@@ -114,6 +114,7 @@ fn tcp_established(cx: &impl InetCx, so: &mut Socket) {
         tp.rcv_tstamp = now;
         tp.t_timers.rexmt = None;
         tp.rxtshift = 0;
+        crate::netinet::tcp_cc::tcp_cc_bbr_init(tp, now);
     }
     cx.sockets().sowakeup(so.handle);
 }
@@ -126,6 +127,7 @@ fn enter_time_wait(now: Instant, tp: &mut TcpCb) {
     tp.t_timers.keep = None;
     tp.t_timers.delack = None;
     tp.t_timers.twomsl = Some(now + TCP_TIMEWAIT_LEN);
+    crate::netinet::tcp_pace::tcp_pace_stop(tp);
 }
 
 /// The connection's control block (FreeBSD's `sototcpcb`): a TCP socket
@@ -538,6 +540,7 @@ fn tcp_check_ack(
     let prior_sacked = tp.rec.sb.sacked_out;
     let prior_delivered = tp.delivered;
     let prior_in_flight = tcp_packets_in_flight(tp);
+    let prior_cwnd = tp.cwnd;
     let ourfinisacked = if tp.snd_una.lt(ackno) {
         tcp_ack_new(cx, now, so, seg)
     } else {
@@ -550,7 +553,8 @@ fn tcp_check_ack(
     tcp_count_delivered(tp, prior_una, prior_sacked, snd_cc);
     let acked_sacked = tp.delivered.wrapping_sub(prior_delivered);
     let losses = lost.div_ceil(tp.t_maxseg.max(1)) as u32;
-    let _rs = tcp_rate_gen(tp, now, acked_sacked, losses, prior_in_flight, from);
+    let rs = tcp_rate_gen(tp, now, acked_sacked, losses, prior_in_flight, from);
+    crate::netinet::tcp_cc::tcp_cc_bbr_ack(tp, now, &rs, prior_cwnd);
     tcp_ecn::ecn_ack(tp, seg);
     tcp_update_window(tp, seg);
     tcp_ack_closing(cx, now, so, seg, ourfinisacked)

@@ -435,10 +435,9 @@ fn slow_start_grows_by_segments_acked_while_cwnd_limited() {
 }
 
 /// TCP_CONGESTION: the default is net.ipv4.tcp_congestion_control when the
-/// stack has it, else CUBIC (this machine's default is bbr, which the
-/// stack does not have: getsockopt says what runs); reno and cubic can be
-/// chosen, other names are ENOENT; the name comes back NUL-padded to 16
-/// bytes, cut to the caller's length.
+/// stack has it, else CUBIC (getsockopt says what runs); reno, cubic and
+/// bbr can be chosen, other names are ENOENT; the name comes back
+/// NUL-padded to 16 bytes, cut to the caller's length.
 #[test]
 fn tcp_congestion_names_what_runs() {
     use crate::linux::TCP_CONGESTION;
@@ -451,7 +450,7 @@ fn tcp_congestion_names_what_runs() {
         b
     };
     let mut c = Config::new(ME, 24);
-    c.sysctl.tcp_congestion_control = "bbr".into();
+    c.sysctl.tcp_congestion_control = "vegas".into();
     let s = Stack::new(c);
     let h = s.socket(SockType::Stream, 0).unwrap();
     assert_eq!(get(&s, h, 16), b"cubic\0\0\0\0\0\0\0\0\0\0\0");
@@ -459,10 +458,19 @@ fn tcp_congestion_names_what_runs() {
     s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"reno")
         .unwrap();
     assert_eq!(&get(&s, h, 16)[..5], b"reno\0");
+    s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"bbr\0xyz")
+        .unwrap();
+    assert_eq!(&get(&s, h, 16)[..4], b"bbr\0");
     assert_eq!(
-        s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"bbr"),
+        s.setsockopt(t0(), h, IPPROTO_TCP, TCP_CONGESTION, b"vegas"),
         Err(Errno::ENOENT)
     );
+    s.set_sysctl(Sysctl {
+        tcp_congestion_control: "bbr".into(),
+        ..Sysctl::default()
+    });
+    let b = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(&get(&s, b, 16)[..4], b"bbr\0", "this machine's default");
     s.set_sysctl(Sysctl {
         tcp_congestion_control: "reno".into(),
         ..Sysctl::default()

@@ -27,6 +27,9 @@ const TCPCB_MAX: usize = 648;
 /// buffer's high-water mark its ring's capacity (SockBuf 112 -> 72; a
 /// 336-byte malloc chunk, not 416).
 const SOCKET_MAX: usize = 304;
+/// A BBR connection's boxed state (tcp_bbr.rs; this machine's default
+/// algorithm): 224 bytes, a 240-byte malloc chunk per connection.
+const BBR_MAX: usize = 224;
 
 #[test]
 fn the_structures_every_connection_carries_do_not_grow() {
@@ -40,6 +43,8 @@ fn the_structures_every_connection_carries_do_not_grow() {
         "Socket is {} bytes (at most {SOCKET_MAX})",
         size_of::<Socket>()
     );
+    let bbr = size_of::<crate::netinet::tcp_bbr::Bbr>();
+    assert!(bbr <= BBR_MAX, "Bbr is {bbr} bytes (at most {BBR_MAX})");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_ecn;
+use crate::netinet::tcp_pace::{tcp_pacing_check, tcp_pacing_sent};
 use crate::netinet::tcp_recovery_var::CaState;
 use crate::netinet::tcp_sack_send::{sack_active, tcp_pipe, tcp_recovery_sent};
 use crate::netinet::tcp_seq::Seq;
@@ -97,10 +98,21 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
                     len: 0,
                 }
             }
-            _ => match tcp_data_segment(now, tp, snd_cc, force, tcp_tso::tcp_send_max(cx, tp)) {
-                Some(seg) => seg,
-                None => return,
-            },
+            _ => {
+                // Data waits for the pacing clock (a persist probe does
+                // not); a due ACK goes.
+                let tso = tcp_tso::tcp_tso_ok(cx, tp);
+                let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+                let pending = snd_cc > off || tp.fin_queued;
+                let send_max = match !force && pending && tcp_pacing_check(tp, now, tso) {
+                    true => 0,
+                    false => tcp_tso::tcp_send_max(cx, tp),
+                };
+                match tcp_data_segment(now, tp, snd_cc, force, send_max) {
+                    Some(seg) => seg,
+                    None => return,
+                }
+            }
         };
         force = false;
         let (flags, len) = (seg.flags, seg.len);
@@ -351,6 +363,7 @@ fn tcp_send_segment(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: Segmen
         tp.pingpong = true;
     }
     if len > 0 {
+        tcp_pacing_sent(tp, now, len);
         tp.lsndtime = now;
         if len < tp.t_maxseg && !is_rexmt && !syn {
             // Linux's tcp_minshall_update, for new data only (not a
@@ -475,7 +488,7 @@ pub(crate) fn tcp_xmit_retransmit_queue(cx: &impl InetCx, now: Instant, so: &mut
         if !tp.t_state.synchronized() || !sack_active(tp) || tp.rec.sb.lost_out == 0 {
             return;
         }
-        if tcp_pipe(tp) >= tp.cwnd.max(tp.t_maxseg) {
+        if tcp_pipe(tp) >= tp.cwnd.max(tp.t_maxseg) || tcp_pacing_check(tp, now, false) {
             return;
         }
         let Some(s) = tp.rec.sb.next_lost() else {

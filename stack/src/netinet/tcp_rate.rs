@@ -64,14 +64,10 @@ pub(crate) fn tcp_rate_gen(
         r.app_limited = 0; // the limited flight is delivered
     }
     let mut rs = RateSample {
-        delivered: None,
-        interval_us: None,
-        prior_delivered: 0,
         acked_sacked,
         losses,
         prior_in_flight,
-        is_app_limited: false,
-        is_retrans: false,
+        ..RateSample::NONE
     };
     let in_flight = tp.rec.is_live() && !tp.rec.sb.is_empty();
     if in_flight {
@@ -90,6 +86,9 @@ pub(crate) fn tcp_rate_gen(
     rs.prior_delivered = f.tx.delivered;
     rs.is_app_limited = f.tx.app_limited;
     rs.is_retrans = f.retrans;
+    if !f.retrans {
+        rs.rtt_us = Some(usecs(now.saturating_duration_since(f.xmit)));
+    }
     let delivered = tp.delivered.wrapping_sub(f.tx.delivered);
     let snd = f.xmit.saturating_duration_since(f.tx.first_tx);
     let ack = now.saturating_duration_since(f.tx.delivered_mstamp);

@@ -99,9 +99,25 @@ pub struct RateSample {
     pub prior_in_flight: u32,
     pub is_app_limited: bool,
     pub is_retrans: bool,
+    /// The RTT of the sampled segment when it was not retransmitted
+    /// (Linux's rs->rtt_us), microseconds.
+    pub rtt_us: Option<u64>,
 }
 
 impl RateSample {
+    /// No sample: nothing delivered, nothing lost.
+    pub const NONE: RateSample = RateSample {
+        delivered: None,
+        interval_us: None,
+        prior_delivered: 0,
+        acked_sacked: 0,
+        losses: 0,
+        prior_in_flight: 0,
+        is_app_limited: false,
+        is_retrans: false,
+        rtt_us: None,
+    };
+
     /// The delivery rate in bytes per second of `mss`-byte segments.
     pub fn rate(&self, mss: usize) -> Option<u64> {
         let (d, i) = (self.delivered?, self.interval_us?);

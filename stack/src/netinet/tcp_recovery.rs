@@ -177,8 +177,6 @@ fn tcp_rack_mark_lost(tp: &mut TcpCb, now: Instant) -> usize {
 /// congestion control, PRR from the current window, until SND.MAX is
 /// acknowledged.
 fn tcp_enter_recovery(tp: &mut TcpCb) {
-    let mss = tp.t_maxseg.max(1);
-    let w = (tp.cwnd / mss) as u32;
     // Linux's tcp_current_ssthresh in Open: at least 3/4 of the window.
     tp.rec.undo = Some(Undo {
         marker: tp.snd_una,
@@ -186,7 +184,7 @@ fn tcp_enter_recovery(tp: &mut TcpCb) {
         prior_cwnd: tp.cwnd,
         prior_ssthresh: tp.ssthresh.max(tp.cwnd / 2 + tp.cwnd / 4),
     });
-    tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
+    tp.ssthresh = crate::netinet::tcp_cc::tcp_cc_ssthresh(tp);
     tp.rec.prr = Prr::start(tp.cwnd);
     tp.rec.high_seq = tp.snd_max;
     tp.rec.state = CaState::Recovery;
@@ -216,7 +214,13 @@ fn tcp_try_undo_dsack(tp: &mut TcpCb) {
     if u.retrans > 0 {
         return;
     }
-    tp.cwnd = tp.cwnd.max(u.prior_cwnd);
+    // BBR keeps its window (bbr_undo_cwnd) and starts its full-pipe and
+    // long-term estimates over.
+    let delivered = tp.delivered;
+    match tp.cc.bbr.as_deref_mut() {
+        Some(b) => b.on_undo(delivered),
+        None => tp.cwnd = tp.cwnd.max(u.prior_cwnd),
+    }
     tp.ssthresh = tp.ssthresh.max(u.prior_ssthresh);
     tp.rec.undo = None;
     tp.rec.state = CaState::Open;

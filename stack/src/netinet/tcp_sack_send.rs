@@ -45,6 +45,13 @@ pub(crate) fn tcp_recovery_sent(
     // Every connection keeps the board for delivery-rate sampling
     // (tcp_rate, Linux's skbs); only a SACK connection recovers by it.
     let (delivered, app_limited) = (tp.delivered, tp.rate.app_limited != 0);
+    if tp.rec.sb.is_empty() {
+        // Sending starts with nothing in flight (CA_EVENT_TX_START).
+        let (mss, cwnd) = (tp.t_maxseg.max(1), tp.cwnd / tp.t_maxseg.max(1));
+        if let Some(b) = tp.cc.bbr.as_deref_mut() {
+            b.on_tx_start(now, app_limited, mss, cwnd as u32);
+        }
+    }
     tp.rec
         .sb
         .on_send_rate(seq, seg_len, now, delivered, app_limited);

@@ -303,6 +303,7 @@ pub(crate) fn tcp_close(cx: &impl InetCx, so: &mut Socket) {
     tp.inp.inp_flags &= !INP_TIMEWAIT;
     tp.t_timers = TcpTimers::default();
     tp.rbuf_armed = false;
+    crate::netinet::tcp_pace::tcp_pace_stop(tp);
     tp.reass.clear();
     let tuple = (tp.inp.local(), tp.inp.foreign());
     if !was_listening {

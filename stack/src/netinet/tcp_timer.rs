@@ -1,6 +1,7 @@
 //! TCP timers (FreeBSD's tcp_timer.c): retransmission with exponential
 //! backoff and Karn's rule, persist probes into a zero window, delayed ACK,
-//! keepalive, FIN_WAIT_2 and TIME_WAIT expiry. Deadlines live in the
+//! keepalive, FIN_WAIT_2 and TIME_WAIT expiry, and the pacing timer
+//! (tcp_pace: BBR's next departure). Deadlines live in the
 //! `TcpCb`; the stack's heap holds one entry per socket for the earliest.
 
 use std::ops::ControlFlow;
@@ -51,6 +52,7 @@ fn tcp_timers_due(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlo
     tcp_timer_persist(cx, so, now)?;
     tcp_timer_delack(cx, so, now)?;
     tcp_timer_keep(cx, so, now)?;
+    tcp_timer_pace(cx, so, now);
     crate::netinet::tcp_rcvbuf::tcp_timer_rbuf(now, so);
     ControlFlow::Continue(())
 }
@@ -108,9 +110,12 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     // set one.
     if tp.rxtshift == 1 && !(tp.sack_ok && tp.rec.state == CaState::Recovery) {
         // The first timeout of a loss episode (tcp_enter_loss).
-        let w = (tp.cwnd / mss.max(1)) as u32;
-        tp.ssthresh = tp.cc.ssthresh(w) as usize * mss;
+        tp.ssthresh = crate::netinet::tcp_cc::tcp_cc_ssthresh(tp);
         tp.cc.on_loss_timeout();
+    }
+    let delivered = tp.delivered;
+    if let Some(b) = tp.cc.bbr.as_deref_mut() {
+        b.on_loss(delivered);
     }
     tp.cwnd = mss;
     tp.recover = None;
@@ -132,6 +137,20 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     }
     tcp_output(cx, now, so);
     ControlFlow::Continue(())
+}
+
+/// The pacing timer: what waited for the pacing clock goes now.
+pub(crate) fn tcp_timer_pace(cx: &impl InetCx, so: &mut Socket, now: Instant) {
+    let Some(tp) = so.so_pcb.tcp_mut() else {
+        return;
+    };
+    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+        return;
+    };
+    if b.pace_timer.is_some_and(|t| t <= now) {
+        b.pace_timer = None;
+        tcp_output(cx, now, so);
+    }
 }
 
 /// Persist: probe a zero window with one byte, and back the probe off

@@ -27,7 +27,14 @@ pub(crate) fn tcp_send_max(cx: &impl InetCx, tp: &TcpCb) -> usize {
     if !tcp_tso_ok(cx, tp) || mss == 0 || tp.snd_nxt.lt(tp.snd_max) {
         return mss;
     }
-    (TSO_MAX_PAYLOAD / mss).max(1) * mss
+    let segs = (TSO_MAX_PAYLOAD / mss).max(1);
+    // A pacing congestion control sizes bursts by its rate (Linux's
+    // tcp_tso_autosize with BBR's tso_segs_goal).
+    let segs = match tp.cc.bbr.as_deref() {
+        Some(b) => segs.min(b.tso_segs_goal(mss) as usize),
+        None => segs,
+    };
+    segs * mss
 }
 
 /// Whether the device cuts `tp`'s segments: TSO for its family, and not

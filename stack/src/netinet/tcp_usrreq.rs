@@ -732,7 +732,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         val: &[u8],
     ) -> Result<(), Errno> {
         if (level, name) == (IPPROTO_TCP, TCP_CONGESTION) {
-            return tcp_set_congestion(so, val);
+            return tcp_set_congestion(so, val, now);
         }
         if level == SOL_SOCKET && (name == SO_REUSEADDR || name == SO_REUSEPORT) {
             crate::netinet::in_pcbbind::in_pcb_reuse_changed(cx, so);
@@ -802,9 +802,15 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 Ok(sooptcopyout(out, &flags.to_ne_bytes()))
             }
             IPPROTO_TCP if name == TCP_INFO => Ok(sooptcopyout(out, &tcp_info(cx, so).to_bytes())),
-            // Linux fills it from the congestion module's get_info; Reno
-            // and CUBIC have none, so it succeeds with length 0.
-            IPPROTO_TCP if name == TCP_CC_INFO => Ok(0),
+            // Linux fills it from the congestion module's get_info: BBR's
+            // struct tcp_bbr_info; Reno and CUBIC have none (length 0).
+            IPPROTO_TCP if name == TCP_CC_INFO => {
+                let tp = so.so_pcb.tcp();
+                match tp.and_then(|tp| Some((tp.cc.bbr.as_deref()?, tp.t_maxseg))) {
+                    Some((b, mss)) => Ok(sooptcopyout(out, &b.cc_info(mss))),
+                    None => Ok(0),
+                }
+            }
             IPPROTO_TCP if name == TCP_CONGESTION => {
                 // The name, NUL-padded to TCP_CA_NAME_MAX and cut to the
                 // caller's length (Linux).
@@ -1001,9 +1007,10 @@ fn tcp_sendmsg_fastopen(
 
 /// TCP_CONGESTION: an algorithm by name (up to a NUL, 15 bytes at most);
 /// one the stack does not have is ENOENT, as Linux answers for a name it
-/// does not know (bbr included: the stack has no BBR). The state starts
-/// afresh (Linux's tcp_reinit_congestion_control).
-fn tcp_set_congestion(so: &mut Socket, val: &[u8]) -> Result<(), Errno> {
+/// does not know. The state starts afresh (Linux's
+/// tcp_reinit_congestion_control): on an open connection BBR starts at
+/// once, else when the handshake ends.
+fn tcp_set_congestion(so: &mut Socket, val: &[u8], now: Instant) -> Result<(), Errno> {
     if val.is_empty() {
         return Err(Errno::EINVAL);
     }
@@ -1016,6 +1023,9 @@ fn tcp_set_congestion(so: &mut Socket, val: &[u8]) -> Result<(), Errno> {
         algo,
         ..CongCtl::default()
     };
+    if tp.t_state.synchronized() {
+        crate::netinet::tcp_cc::tcp_cc_bbr_init(tp, now);
+    }
     Ok(())
 }
 

@@ -350,13 +350,15 @@ impl TcpCb {
             .get_or_insert_with(Default::default)
     }
 
-    /// The earliest deadline of every timer, the rbuf timer's included.
+    /// The earliest deadline of every timer, the rbuf and pacing timers'
+    /// included.
     pub fn next_timer(&self) -> Option<Instant> {
         let rbuf = self.rbuf_armed.then(|| self.lrcvtime + TCP_RBUF_IDLE);
-        match (self.t_timers.earliest(), rbuf) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let pace = self.cc.bbr.as_deref().and_then(|b| b.pace_timer);
+        [self.t_timers.earliest(), rbuf, pace]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn new(inp: Inpcb) -> TcpCb {
