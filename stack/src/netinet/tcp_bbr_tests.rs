@@ -338,3 +338,50 @@ fn switching_engines_on_an_open_connection() {
     assert_eq!(p.a.tcp_info(c).unwrap().tcpi_pacing_rate, u64::MAX);
     assert_eq!(p.transfer(true, c, s, &data).len(), data.len());
 }
+
+/// BBR in the stack through a 10 Mbit/s, 20 ms bottleneck (BDP 17 segments
+/// of 1448 B): in STARTUP the window about doubles each round; a bulk
+/// transfer longer than 10 s goes through PROBE_RTT once, the window at 4
+/// for at least 200 ms, then back.
+#[test]
+fn startup_and_probe_rtt_on_the_wire() {
+    use crate::testing::bottleneck::Bottleneck;
+    use crate::testing::pair::Pair;
+    let mut p = Pair::with_config(23, |c| c.sysctl.tcp_congestion_control = "bbr".into());
+    p.params.delay = Duration::from_millis(10);
+    p.bottleneck = Some(Bottleneck::new(1_250_000, 100_000));
+    let (_l, c, s) = p.connected(8023);
+    let start = p.now;
+    let chunk = vec![1u8; 65536];
+    let mut buf = vec![0u8; 65536];
+    // TCP_INFO's cwnd every millisecond of virtual time.
+    let mut cwnd = vec![];
+    while p.now < start + Duration::from_millis(12_500) {
+        let _ = p.a.send(p.now, c, &chunk, 0, None);
+        while let Ok(m) = p.b.recv(p.now, s, &mut buf, 0) {
+            if m.copied == 0 {
+                break;
+            }
+        }
+        cwnd.push(p.a.tcp_info(c).unwrap().tcpi_snd_cwnd);
+        p.drive_for(Duration::from_millis(1));
+    }
+    let at = |ms: usize| cwnd[ms.min(cwnd.len() - 1)];
+    // The ACKs of a round come 20 ms plus 1.2 ms per frame queued after
+    // its first segment left: the window between rounds at 18, 39, 66 ms.
+    let rounds: Vec<u32> = [18, 39, 66].into_iter().map(at).collect();
+    assert_eq!(rounds[0], 10, "{rounds:?}");
+    for w in rounds.windows(2) {
+        let x = f64::from(w[1]) / f64::from(w[0]);
+        assert!((1.8..=2.2).contains(&x), "x2 a round: {rounds:?}");
+    }
+    // The pipe fills: 2.89 BDP and the burst budget, no more.
+    assert!((50..=64).contains(&at(200)), "STARTUP's cap: {}", at(200));
+    let probe: Vec<usize> = (0..cwnd.len()).filter(|&i| cwnd[i] <= 4).collect();
+    assert!(!probe.is_empty(), "no PROBE_RTT in 12.5 s");
+    let (first, last) = (probe[0], *probe.last().unwrap());
+    assert!(first >= 10_000, "PROBE_RTT at {first} ms, before 10 s");
+    assert!(last - first >= 200, "PROBE_RTT lasted {} ms", last - first);
+    assert!(last - first < 400, "PROBE_RTT lasted {} ms", last - first);
+    assert!(at(last + 50) > 17, "the window back: {}", at(last + 50));
+}
