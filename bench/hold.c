@@ -7,7 +7,15 @@
  *                             read the server's byte), timing each BLOCK;
  *                             then close them all and wait to be killed;
  *                             with HOLD_STEP=FILE in the environment, read a
- *                             line from FILE (a FIFO) before each block
+ *                             line from FILE (a FIFO) before each step of
+ *                             HOLD_STEP_N connections (default BLOCK) and
+ *                             before closing, write "step K secs S max_ms M"
+ *                             (M: its slowest connection) to stdout and to
+ *                             the file HOLD_STEP_ACK (if set) after each
+ *                             step, and
+ *                             time only the steps: so a driver can run two
+ *                             clients' steps in turn and compare each
+ *                             block side by side
  *
  * Both raise RLIMIT_NOFILE's soft limit to the hard limit. Lines printed
  * (times are CLOCK_MONOTONIC seconds, one clock for every namespace):
@@ -124,44 +132,76 @@ static int server(struct sockaddr_in *sa, long n) {
 
 static int client(struct sockaddr_in *sa, long n, long block) {
   int *fds = calloc(n, sizeof *fds);
-  FILE *step = NULL;
+  FILE *step = NULL, *ack = NULL;
+  char line[64];
   if (getenv("HOLD_STEP") && !(step = fopen(getenv("HOLD_STEP"), "r"))) {
     perror("HOLD_STEP");
     return 1;
   }
-  double t0 = now(), tb = t0;
+  if (step && getenv("HOLD_STEP_ACK") && !(ack = fopen(getenv("HOLD_STEP_ACK"), "w"))) {
+    perror("HOLD_STEP_ACK");
+    return 1;
+  }
+  long stepn = step && getenv("HOLD_STEP_N") ? atol(getenv("HOLD_STEP_N")) : block;
+  if (stepn <= 0) stepn = block;
+  /* busy: the time spent in the current block's steps so far */
+  double ts = now(), busy = 0, tstep = ts, slowest = 0;
   for (long i = 0; i < n; i++) {
-    if (step && i % block == 0) {
-      char line[64];
+    if (step && i % stepn == 0) {
       if (!fgets(line, sizeof line, step)) return 1;
-      tb = now();
+      ts = tstep = now();
+      slowest = 0;
     }
+    double tc = now();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)sa, sizeof *sa) < 0) {
       printf("error at %ld: %s\n", i, strerror(errno));
+      fflush(stdout);
+      if (ack) fprintf(ack, "error\n"), fflush(ack);
       return 1;
     }
     char c;
     if (read(fd, &c, 1) != 1) {
       printf("error at %ld: no byte from the server\n", i);
+      fflush(stdout);
+      if (ack) fprintf(ack, "error\n"), fflush(ack);
       return 1;
     }
     fds[i] = fd;
+    if (now() - tc > slowest) slowest = now() - tc;
     if (i == 0) {
       printf("first rss_kb %ld\n", rss_kb());
       fflush(stdout);
     }
-    if ((i + 1) % block == 0 || i + 1 == n) {
+    int step_end = (i + 1) % stepn == 0, block_end = (i + 1) % block == 0 || i + 1 == n;
+    if (step_end || block_end) {
       double t = now();
+      busy += t - ts;
+      ts = t;
+    }
+    if (block_end) {
       long m = (i + 1) % block ? (i + 1) % block : block;
-      printf("block %ld secs %.3f rate %.0f\n", i / block + 1, t - tb, m / (t - tb));
+      printf("block %ld secs %.3f rate %.0f\n", i / block + 1, busy, m / busy);
       fflush(stdout);
-      tb = t;
+      busy = 0;
+    }
+    if (step && (step_end || i + 1 == n)) {
+      double t = now();
+      printf("step %ld secs %.4f max_ms %.2f\n", i / stepn + 1, t - tstep, slowest * 1e3);
+      fflush(stdout);
+      if (ack) {
+        fprintf(ack, "step %ld secs %.4f max_ms %.2f\n", i / stepn + 1, t - tstep, slowest * 1e3);
+        fflush(ack);
+      }
     }
   }
   printf("held %ld rss_kb %ld\n", n, rss_kb());
   fflush(stdout);
-  sleep(1); /* let the server report what it holds */
+  if (step) {
+    if (!fgets(line, sizeof line, step)) return 1;
+  } else {
+    sleep(1); /* let the server report what it holds */
+  }
   printf("closing t %.6f\n", now());
   fflush(stdout);
   for (long i = 0; i < n; i++) close(fds[i]);

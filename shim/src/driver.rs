@@ -153,10 +153,10 @@ pub fn dup_low(fd: i32, cloexec: bool) -> i32 {
 /// (the program's fd) land on a higher number than the kernel would give.
 pub static FD_ALLOC: Mutex<()> = Mutex::new(());
 
-pub fn new_eventfd() -> i32 {
+pub fn new_eventfd(flags: i32) -> i32 {
     let _alloc = FD_ALLOC.lock();
     // SAFETY: eventfd(2) has no pointer arguments.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | flags) };
     if fd < 0 {
         return fd;
     }
@@ -367,7 +367,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         tun_fd: tun,
         tun_vnet,
         faults: stack::faults::DeviceFaults::from_spec(cfg.faults).map(Mutex::new),
-        driver_wake_fd: new_eventfd(),
+        driver_wake_fd: new_eventfd(0),
         driver_deadline: AtomicU64::new(u64::MAX),
         waiters: Mutex::new(FastMap::default()),
         rx: std::sync::Mutex::new(Vec::new()),

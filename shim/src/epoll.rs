@@ -7,6 +7,16 @@
 //! While a level-triggered stack socket stays ready the notifier is left
 //! readable, so the epoll fd itself polls readable (nested epoll, poll on
 //! an epoll fd).
+//!
+//! The notifier is readable exactly while the set's ready list is not
+//! empty (`Inner::signalled`, kept under the set's lock): it is written
+//! when the list gains its first entry and read when a wait leaves the list
+//! empty, never otherwise. Before, every wait drained it (a poll and a
+//! read) and signalled it again after reporting a level-triggered entry,
+//! and every turn of a wait asked the kernel set for events (a non-blocking
+//! epoll_pwait) even when the poll that woke the turn had just found none
+//! there: about nine of the nineteen system calls per connection of an
+//! epoll server that accepts, writes and holds (issue 18).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -94,11 +104,13 @@ struct Inner {
     interests: FastMap<i32, Interest>,
     ready: VecDeque<(i32, u32)>,
     next_id: u32,
+    /// The notifier was written and not read since: readable.
+    signalled: bool,
 }
 
 impl Inner {
     /// Put `fd`'s entry on the ready list. Returns whether the list was
-    /// empty before (the notifier must then be signalled).
+    /// empty before.
     fn enqueue(&mut self, fd: i32) -> bool {
         let Some(i) = self.interests.get_mut(&fd) else {
             return false;
@@ -137,14 +149,38 @@ pub struct EpollSet {
 }
 
 impl EpollSet {
-    fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes to our eventfd.
-        unsafe { (real().write)(self.notifier, &one as *const u64 as *const c_void, 8) };
+    /// Make the notifier readable (the ready list is not empty), under
+    /// the set's lock.
+    fn signal(&self, inner: &mut Inner) {
+        if !inner.signalled {
+            inner.signalled = true;
+            let one: u64 = 1;
+            // SAFETY: writing 8 bytes to our eventfd.
+            unsafe { (real().write)(self.notifier, &one as *const u64 as *const c_void, 8) };
+        }
     }
 
-    fn drain(&self) {
-        crate::wait::drain(self.notifier);
+    /// Make the notifier unreadable (the ready list is empty), under the
+    /// set's lock. `always`: read it even if not signalled here (someone
+    /// else read it: busy polling).
+    fn unsignal(&self, inner: &mut Inner, always: bool) {
+        if inner.signalled || always {
+            inner.signalled = false;
+            let mut v = 0u64;
+            // SAFETY: reading 8 bytes into v from our non-blocking eventfd
+            // (EAGAIN when it was not readable).
+            unsafe { (real().read)(self.notifier, &mut v as *mut u64 as *mut c_void, 8) };
+        }
+    }
+
+    /// The notifier says whether the ready list holds entries, under the
+    /// set's lock.
+    fn settle(&self, inner: &mut Inner) {
+        if inner.ready.is_empty() {
+            self.unsignal(inner, false);
+        } else {
+            self.signal(inner);
+        }
     }
 }
 
@@ -266,7 +302,7 @@ impl EpollTable {
         if let Some(s) = self.get(epfd) {
             return Ok(s);
         }
-        let notifier = new_eventfd();
+        let notifier = new_eventfd(libc::EFD_NONBLOCK);
         if notifier < 0 {
             return Err(libc::ENOMEM);
         }
@@ -313,9 +349,6 @@ impl EpollTable {
         }
         let h = file.handle;
         let mut inner = set.inner.lock();
-        // Whether the ready list went from empty to not: only then does the
-        // notifier need a write (see `notify`).
-        let mut first = false;
         match op {
             libc::EPOLL_CTL_ADD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
@@ -357,7 +390,7 @@ impl EpollTable {
                     // SAFETY: epoll_ctl with a valid event struct.
                     unsafe { (real().epoll_ctl)(epfd, libc::EPOLL_CTL_ADD, fd, &mut kev) };
                 }
-                first = inner.enqueue(fd);
+                inner.enqueue(fd);
             }
             libc::EPOLL_CTL_MOD => {
                 let ev = ev.ok_or(libc::EFAULT)?;
@@ -370,7 +403,7 @@ impl EpollTable {
                 i.disarmed = false;
                 i.pending = true;
                 i.last_changes = None;
-                first = inner.enqueue(fd);
+                inner.enqueue(fd);
             }
             libc::EPOLL_CTL_DEL => {
                 let gone = inner.interests.remove(&fd).ok_or(libc::ENOENT)?;
@@ -387,12 +420,12 @@ impl EpollTable {
             }
             _ => return Err(libc::EINVAL),
         }
-        drop(inner);
         // Let a waiter look at the new entry at once (a deleted one needs
         // nothing: a wait skips what is no longer registered).
-        if first {
-            set.signal();
+        if op != libc::EPOLL_CTL_DEL {
+            set.signal(&mut inner);
         }
+        drop(inner);
         if op != libc::EPOLL_CTL_DEL {
             s.wake_changed();
         }
@@ -409,19 +442,14 @@ impl EpollTable {
         for (set, fd) in regs.iter() {
             let fd = *fd;
             let mut inner = set.inner.lock();
-            let first = match inner.interests.get_mut(&fd) {
-                Some(i) if i.file.handle == h => {
+            if let Some(i) = inner.interests.get_mut(&fd) {
+                if i.file.handle == h {
                     i.pending = true;
-                    inner.enqueue(fd)
+                    inner.enqueue(fd);
+                    // Readable while the list is not empty: only the
+                    // first entry writes.
+                    set.signal(&mut inner);
                 }
-                _ => false,
-            };
-            drop(inner);
-            // The notifier is readable while the list is not empty (a
-            // wait leaves it signalled when entries remain): only the
-            // first entry needs the write.
-            if first {
-                set.signal();
             }
         }
     }
@@ -579,18 +607,25 @@ impl EpollTable {
                 }
             }
         };
+        // The poll that woke this turn found the kernel set with nothing
+        // ready (the device woke it): its events, if any came since, are
+        // taken next time, as if they came after this wait.
+        let mut kernel_quiet = false;
         loop {
-            set.drain();
             // Kernel events first (non-blocking), then stack events.
-            // SAFETY: kbuf is a valid buffer of its length.
-            let kn = unsafe {
-                (real().epoll_pwait)(
-                    epfd,
-                    kbuf.as_mut_ptr(),
-                    kbuf.len() as i32,
-                    0,
-                    std::ptr::null(),
-                )
+            let kn = if std::mem::take(&mut kernel_quiet) {
+                0
+            } else {
+                // SAFETY: kbuf is a valid buffer of its length.
+                unsafe {
+                    (real().epoll_pwait)(
+                        epfd,
+                        kbuf.as_mut_ptr(),
+                        kbuf.len() as i32,
+                        0,
+                        std::ptr::null(),
+                    )
+                }
             };
             if kn < 0 {
                 // SAFETY: reading errno.
@@ -598,9 +633,7 @@ impl EpollTable {
             }
             let mut n = 0;
             take(&kbuf[..kn as usize], out, &mut n);
-            if self.collect(s, set, out, &mut n) {
-                set.signal();
-            }
+            self.collect(s, set, out, &mut n);
             if n > 0 {
                 return Ok(n);
             }
@@ -621,6 +654,9 @@ impl EpollTable {
             if ms != 0 && s.busy_poll_us != 0 {
                 let budget = std::time::Duration::from_micros(u64::from(s.busy_poll_us));
                 if s.busy_poll(set.notifier, budget, deadline) {
+                    // It read the notifier: unreadable again, and the
+                    // next turn's report makes it say the list's state.
+                    set.unsignal(&mut set.inner.lock(), true);
                     continue;
                 }
             }
@@ -639,6 +675,7 @@ impl EpollTable {
                 if r < 0 {
                     return Err(err);
                 }
+                kernel_quiet = pfds[0].revents == 0;
                 continue;
             }
             // Block in the kernel: the notifier wakes us for stack events.
@@ -658,9 +695,7 @@ impl EpollTable {
             }
             take(&kbuf[..r as usize], out, &mut n);
             if n > 0 {
-                if self.collect(s, set, out, &mut n) {
-                    set.signal();
-                }
+                self.collect(s, set, out, &mut n);
                 return Ok(n);
             }
             if r == 0 && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -670,15 +705,9 @@ impl EpollTable {
     }
 
     /// Append ready stack entries to `out`, looking only at the ready
-    /// list (as Linux's `ep_send_events`). Returns whether entries remain
-    /// on it after this report (the notifier must stay readable).
-    fn collect(
-        &self,
-        s: &Shim,
-        set: &Arc<EpollSet>,
-        out: &mut [libc::epoll_event],
-        n: &mut usize,
-    ) -> bool {
+    /// list (as Linux's `ep_send_events`). The notifier then says whether
+    /// entries remain on it (`EpollSet::settle`).
+    fn collect(&self, s: &Shim, set: &Arc<EpollSet>, out: &mut [libc::epoll_event], n: &mut usize) {
         let mut moved: Vec<(i32, Arc<OpenFile>)> = Vec::new();
         let mut inner = set.inner.lock();
         // Each entry at most once per call: those re-queued during it
@@ -805,12 +834,11 @@ impl EpollTable {
                 }
             }
         }
-        let more = !inner.ready.is_empty();
+        set.settle(&mut inner);
         drop(inner);
         for (fd, file) in moved {
             crate::loopback_svc::adopt_if_moved(fd, &file);
         }
-        more
     }
 }
 

@@ -466,8 +466,19 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     // made first, so it never sits between the program's fds.)
     let mut slot = match &s.stack {
         Net::Remote(_) => FdSlot::reserve()?,
-        _ => {
-            let _ = crate::wait::thread_evfd();
+        Net::Local(st) => {
+            let evfd = crate::wait::thread_evfd();
+            // A non-blocking accept that finds the queue empty (an epoll
+            // server calls accept until EAGAIN): EAGAIN without an anchor,
+            // after Linux's check that a number is free (`FdSlot::probe`).
+            if evfd >= 0
+                && of.is_nonblock()
+                && st.accept_empty(of.handle)
+                && crate::loopback::shadow_fds(of).is_none()
+            {
+                FdSlot::probe(evfd)?;
+                return Err(libc::EAGAIN);
+            }
             FdSlot::anchor(cloexec)?
         }
     };

@@ -55,7 +55,7 @@ pub fn drain_signalled(evfd: i32) {
 pub fn thread_evfd() -> i32 {
     EVFD.with(|c| {
         if c.get() < 0 {
-            c.set(new_eventfd());
+            c.set(new_eventfd(0));
         }
         c.get()
     })

@@ -484,6 +484,17 @@ impl Stack {
         uipc::soaccept(self, h)
     }
 
+    /// Would `accept` say EAGAIN now: a listening stream socket with
+    /// nothing queued? Changes nothing. (The shim answers a non-blocking
+    /// accept on an empty queue without preparing a descriptor for it.)
+    pub fn accept_empty(&self, h: SocketHandle) -> bool {
+        self.with_socket(h, |l| {
+            Ok(l.so_type == SockType::Stream
+                && l.so_listen().is_some_and(|q| q.sol_comp.is_empty()))
+        })
+        .unwrap_or(false)
+    }
+
     /// When the connection that `accept` would return next last received a
     /// segment (None: nothing queued). The shim orders a shadow listener's
     /// kernel-side connections against it (issue 19).

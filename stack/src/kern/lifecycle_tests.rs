@@ -147,6 +147,32 @@ fn rst_for_queued_connection_is_still_accepted_like_linux() {
 }
 
 #[test]
+fn accept_empty_says_what_accept_would() {
+    let mut p = Pair::new(3);
+    let u = p.b.socket(SockType::Dgram, 0).unwrap();
+    assert!(!p.b.accept_empty(u), "a datagram socket: EOPNOTSUPP");
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    assert!(!p.b.accept_empty(l), "not listening: EINVAL");
+    assert_eq!(p.b.accept(l).map(|_| ()), Err(Errno::EINVAL));
+    p.b.listen(l, 16).unwrap();
+    assert!(p.b.accept_empty(l));
+    assert_eq!(p.b.accept(l).map(|_| ()), Err(Errno::EAGAIN));
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
+    p.drive();
+    assert!(!p.b.accept_empty(l), "a connection is queued");
+    let (s, _) = p.b.accept(l).unwrap();
+    assert!(p.b.accept_empty(l), "taken");
+    for h in [s, l, u] {
+        p.b.close(p.now, h).unwrap();
+    }
+    p.a.close(p.now, c).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
 fn dup_keeps_the_socket_alive() {
     let mut p = Pair::new(4);
     let (l, c, s) = p.connected(80);
