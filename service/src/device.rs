@@ -116,6 +116,17 @@ fn ifreq_ioctl(name: &str, req_code: libc::c_ulong) -> Option<IfReq> {
     (rc == 0).then_some(req)
 }
 
+/// The netlink helpers' libc functions (the service calls libc directly).
+pub fn rtnl_sys() -> crate::rtnl::Sys {
+    crate::rtnl::Sys {
+        socket: libc::socket,
+        bind: libc::bind,
+        send: libc::send,
+        recv: libc::recv,
+        close: libc::close,
+    }
+}
+
 /// The device's interface index (if_nametoindex), if it exists.
 pub fn device_ifindex(name: &str) -> Option<u32> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -139,14 +150,17 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
         if let Some(r) = ifreq_ioctl(name, libc::SIOCGIFFLAGS) {
             let flags = r.flags() as i32;
             if flags & libc::IFF_RUNNING != 0 {
-                // linkwatch activates the qdisc just after: a moment more.
-                std::thread::sleep(std::time::Duration::from_millis(10));
+                // linkwatch activates the qdisc just after, under the rtnl
+                // lock: wait for that lock (shim/src/sys/tun.rs).
+                if !crate::rtnl::rtnl_barrier(&rtnl_sys()) {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 return true;
             }
         }
         if start.elapsed() >= limit {
             return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_micros(250));
     }
 }

@@ -83,14 +83,7 @@ fn main() {
         startup::detach(std::env::var("SOCKSHIM_SERVICE_LOG").ok().as_deref());
     }
     let mut core = Core::new(stack::Stack::new(sc));
-    let sys = service::rtnl::Sys {
-        socket: libc::socket,
-        bind: libc::bind,
-        send: libc::send,
-        recv: libc::recv,
-        close: libc::close,
-    };
-    if let Some(w) = service::rtnl::AddrWatch::open(sys, |fd| fd) {
+    if let Some(w) = service::rtnl::AddrWatch::open(service::device::rtnl_sys(), |fd| fd) {
         core.stack.set_addr_watch(Box::new(move || w.poll()));
     }
     core.read_sysctl = Some(startup::read_sysctl);

@@ -350,14 +350,7 @@ fn init() -> Result<Arc<Shim>, i32> {
     sc.seed = random_seed();
     sc.secret = boot_secret();
     let stack = Stack::new(sc);
-    let sys = crate::sys::rtnl::Sys {
-        socket: real().socket,
-        bind: real().bind,
-        send: real().send,
-        recv: real().recv,
-        close: real().close,
-    };
-    if let Some(w) = crate::sys::rtnl::AddrWatch::open(sys, to_high_fd) {
+    if let Some(w) = crate::sys::rtnl::AddrWatch::open(crate::sys::rtnl_sys(), to_high_fd) {
         stack.set_addr_watch(Box::new(move || w.poll()));
     }
     let shim = Arc::new(Shim {

@@ -3,6 +3,8 @@
 //! bind, connect and loopback hand-over (`Stack::set_addr_watch`); when it
 //! has news (or the first time), a dump on a second, short-lived socket
 //! gives lo's addresses whole (`stack::wire::rtnetlink` reads them).
+//! And `rtnl_barrier`: a dump the kernel answers under the rtnl lock, to
+//! wait for a linkwatch step in progress (tun.rs).
 //!
 //! Shared by the shim, which calls libc through its real functions (its
 //! own hooks must not see these sockets), and the service, which includes
@@ -118,31 +120,56 @@ impl AddrWatch {
 
     /// Every address of lo, from an RTM_GETADDR dump.
     fn dump(&self) -> Option<Vec<(IpAddr, u8)>> {
-        let s = netlink_socket(&self.sys);
-        if s < 0 {
-            return None;
-        }
         let req = rtnetlink::getaddr_dump_request(self.seq.fetch_add(1, Ordering::Relaxed));
         let mut out = Vec::new();
-        // SAFETY: sending our request on our socket.
-        let sent = unsafe { (self.sys.send)(s, req.as_ptr().cast(), req.len(), 0) };
-        let mut done = false;
-        let mut buf = vec![0u8; 32 * 1024];
-        while sent == req.len() as ssize_t && !done {
-            // SAFETY: reading into our buffer; the kernel answers at once.
-            let n = unsafe { (self.sys.recv)(s, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 && errno() == libc::EINTR {
-                continue;
-            }
-            if n <= 0 {
-                break;
-            }
-            done = rtnetlink::parse_addrs(&buf[..n as usize], LOOPBACK_IFINDEX, &mut out);
-        }
-        // SAFETY: our socket.
-        unsafe { (self.sys.close)(s) };
-        done.then_some(out)
+        run_dump(&self.sys, &req, |buf| {
+            rtnetlink::parse_addrs(buf, LOOPBACK_IFINDEX, &mut out)
+        })
+        .then_some(out)
     }
+}
+
+/// Send the dump request `req` on a short-lived socket and give each
+/// buffer of the answer to `read` until it says the dump is over; true
+/// when it was.
+fn run_dump(sys: &Sys, req: &[u8], mut read: impl FnMut(&[u8]) -> bool) -> bool {
+    let s = netlink_socket(sys);
+    if s < 0 {
+        return false;
+    }
+    // SAFETY: sending our request on our socket.
+    let sent = unsafe { (sys.send)(s, req.as_ptr().cast(), req.len(), 0) };
+    let mut done = false;
+    let mut buf = vec![0u8; 32 * 1024];
+    while sent == req.len() as ssize_t && !done {
+        // SAFETY: reading into our buffer; the kernel answers at once.
+        let n = unsafe { (sys.recv)(s, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        done = read(&buf[..n as usize]);
+    }
+    // SAFETY: our socket.
+    unsafe { (sys.close)(s) };
+    done
+}
+
+/// Returns once the rtnl lock was free after the call began: the kernel
+/// answers a dump of the queueing disciplines under that lock. linkwatch
+/// holds it from marking a device running (IFF_RUNNING) to activating its
+/// queueing discipline, until which the device drops what is routed to
+/// it; so after seeing a device running, this is the wait for the rest of
+/// that step, however long the kernel's worker took. False when netlink
+/// could not be used (the caller then waits a fixed time).
+pub fn rtnl_barrier(sys: &Sys) -> bool {
+    run_dump(
+        sys,
+        &rtnetlink::getqdisc_dump_request(1),
+        rtnetlink::dump_over,
+    )
 }
 
 const LOOPBACK_IFINDEX: u32 = 1;

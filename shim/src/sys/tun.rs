@@ -175,14 +175,19 @@ pub fn wait_running(name: &str, limit: std::time::Duration) -> bool {
         let flags = req.flags() as i32;
         if rc == 0 && flags & libc::IFF_RUNNING != 0 {
             // linkwatch marks the device running just before it activates
-            // the queueing discipline: give that step a moment to finish.
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            // the queueing discipline, both under the rtnl lock: wait for
+            // that lock (10 ms, the old fixed wait, without netlink). Was
+            // 10 ms always, and a 2 ms poll step: 12 ms of the first
+            // connection of every process (issue 18, the first block).
+            if !crate::sys::rtnl::rtnl_barrier(&crate::sys::rtnl_sys()) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             break true;
         }
         if start.elapsed() >= limit {
             break false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_micros(250));
     };
     // SAFETY: s is ours.
     unsafe { (real().close)(s) };

@@ -1,8 +1,10 @@
 //! The rtnetlink messages a driver exchanges with the kernel to follow
 //! lo's addresses (netinet/in_ifaddr.rs): the RTM_GETADDR dump request,
 //! and the RTM_NEWADDR messages of its answer read into (address, prefix
-//! length) pairs. Views over bytes in the host's byte order, as netlink
-//! has them; the socket I/O is the driver's.
+//! length) pairs; and the RTM_GETQDISC dump the driver asks for only to
+//! wait for the rtnl lock (`dump_over` says when its answer ended). Views
+//! over bytes in the host's byte order, as netlink has them; the socket
+//! I/O is the driver's.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,6 +18,7 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
+const RTM_GETQDISC: u16 = 38;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_DUMP: u16 = 0x300;
 const IFA_ADDRESS: u16 = 1;
@@ -32,6 +35,37 @@ pub fn getaddr_dump_request(seq: u32) -> [u8; 24] {
     b[8..12].copy_from_slice(&seq.to_ne_bytes());
     // pid 0 (the kernel), then an ifaddrmsg of family AF_UNSPEC.
     b
+}
+
+/// A request for every queueing discipline of the namespace (RTM_GETQDISC
+/// dump): its header and an empty tcmsg.
+pub fn getqdisc_dump_request(seq: u32) -> [u8; 36] {
+    let mut b = [0u8; 36];
+    b[0..4].copy_from_slice(&36u32.to_ne_bytes());
+    b[4..6].copy_from_slice(&RTM_GETQDISC.to_ne_bytes());
+    b[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    b[8..12].copy_from_slice(&seq.to_ne_bytes());
+    b
+}
+
+/// Read one buffer of a dump's answer for its end only: true once it
+/// holds NLMSG_DONE or an error; a malformed message ends the buffer.
+pub fn dump_over(buf: &[u8]) -> bool {
+    let mut at = 0;
+    while at + NLMSG_HDR <= buf.len() {
+        let (Some(len), Some(ty)) = (u32_at(buf, at), u16_at(buf, at + 4)) else {
+            return false;
+        };
+        let len = len as usize;
+        if len < NLMSG_HDR || at + len > buf.len() {
+            return false;
+        }
+        if matches!(ty, NLMSG_DONE | NLMSG_ERROR) {
+            return true;
+        }
+        at += align4(len);
+    }
+    false
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -128,6 +162,21 @@ mod tests {
             }
         }
         b
+    }
+
+    #[test]
+    fn a_dump_is_over_at_done_or_error() {
+        let req = getqdisc_dump_request(7);
+        assert_eq!(u32_at(&req, 0), Some(36));
+        assert_eq!(u16_at(&req, 4), Some(RTM_GETQDISC));
+        assert_eq!(u32_at(&req, 8), Some(7));
+        let mut buf = msg(36, &[0; 20]);
+        assert!(!dump_over(&buf), "a qdisc, not the end");
+        buf.extend(msg(NLMSG_DONE, &[0; 4]));
+        assert!(dump_over(&buf));
+        assert!(dump_over(&msg(NLMSG_ERROR, &[0; 20])));
+        assert!(!dump_over(&buf[..20]), "cut short: not over");
+        assert!(!dump_over(&[]));
     }
 
     #[test]
