@@ -26,31 +26,39 @@ const IFA_LOCAL: u16 = 2;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
-/// A request for every address of the namespace (RTM_GETADDR dump).
-pub fn getaddr_dump_request(seq: u32) -> [u8; 24] {
-    let mut b = [0u8; 24];
-    b[0..4].copy_from_slice(&24u32.to_ne_bytes());
-    b[4..6].copy_from_slice(&RTM_GETADDR.to_ne_bytes());
+/// A dump request of type `ty`: the header (pid 0, the kernel), then a
+/// zeroed family message (AF_UNSPEC: everything) filling `N` bytes.
+fn dump_request<const N: usize>(ty: u16, seq: u32) -> [u8; N] {
+    let mut b = [0u8; N];
+    b[0..4].copy_from_slice(&(N as u32).to_ne_bytes());
+    b[4..6].copy_from_slice(&ty.to_ne_bytes());
     b[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     b[8..12].copy_from_slice(&seq.to_ne_bytes());
-    // pid 0 (the kernel), then an ifaddrmsg of family AF_UNSPEC.
     b
 }
 
+/// A request for every address of the namespace (RTM_GETADDR dump, an
+/// ifaddrmsg).
+pub fn getaddr_dump_request(seq: u32) -> [u8; 24] {
+    dump_request(RTM_GETADDR, seq)
+}
+
 /// A request for every queueing discipline of the namespace (RTM_GETQDISC
-/// dump): its header and an empty tcmsg.
+/// dump, a tcmsg).
 pub fn getqdisc_dump_request(seq: u32) -> [u8; 36] {
-    let mut b = [0u8; 36];
-    b[0..4].copy_from_slice(&36u32.to_ne_bytes());
-    b[4..6].copy_from_slice(&RTM_GETQDISC.to_ne_bytes());
-    b[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    b[8..12].copy_from_slice(&seq.to_ne_bytes());
-    b
+    dump_request(RTM_GETQDISC, seq)
 }
 
 /// Read one buffer of a dump's answer for its end only: true once it
 /// holds NLMSG_DONE or an error; a malformed message ends the buffer.
 pub fn dump_over(buf: &[u8]) -> bool {
+    walk(buf, |_, _| {})
+}
+
+/// Walk the messages of one buffer of a dump's answer, giving `each` the
+/// type and body of every message before the end: true once the buffer
+/// holds NLMSG_DONE or an error; a malformed message ends the buffer.
+fn walk(buf: &[u8], mut each: impl FnMut(u16, &[u8])) -> bool {
     let mut at = 0;
     while at + NLMSG_HDR <= buf.len() {
         let (Some(len), Some(ty)) = (u32_at(buf, at), u16_at(buf, at + 4)) else {
@@ -63,6 +71,7 @@ pub fn dump_over(buf: &[u8]) -> bool {
         if matches!(ty, NLMSG_DONE | NLMSG_ERROR) {
             return true;
         }
+        each(ty, &buf[at + NLMSG_HDR..at + len]);
         at += align4(len);
     }
     false
@@ -115,23 +124,11 @@ fn new_addr(body: &[u8], ifindex: u32) -> Option<(IpAddr, u8)> {
 /// `ifindex` go into `out`. True once the dump is over (NLMSG_DONE, or an
 /// error); a malformed message ends the buffer.
 pub fn parse_addrs(buf: &[u8], ifindex: u32, out: &mut Vec<(IpAddr, u8)>) -> bool {
-    let mut at = 0;
-    while at + NLMSG_HDR <= buf.len() {
-        let (Some(len), Some(ty)) = (u32_at(buf, at), u16_at(buf, at + 4)) else {
-            return false;
-        };
-        let len = len as usize;
-        if len < NLMSG_HDR || at + len > buf.len() {
-            return false;
+    walk(buf, |ty, body| {
+        if ty == RTM_NEWADDR {
+            out.extend(new_addr(body, ifindex));
         }
-        match ty {
-            NLMSG_DONE | NLMSG_ERROR => return true,
-            RTM_NEWADDR => out.extend(new_addr(&buf[at + NLMSG_HDR..at + len], ifindex)),
-            _ => {}
-        }
-        at += align4(len);
-    }
-    false
+    })
 }
 
 #[cfg(test)]
