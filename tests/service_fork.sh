@@ -36,6 +36,9 @@ in_ns timeout 120 ab -q -n 2000 -c 8 http://10.7.0.2:8080/index.html > "$WORK/ab
 grep -q "^Complete requests: *2000" "$WORK/ab.txt" || fail "ab: $(grep -E 'Complete|Failed' "$WORK/ab.txt")"
 grep -q "^Failed requests: *0" "$WORK/ab.txt" || fail "ab failures: $(grep -A3 Failed "$WORK/ab.txt")"
 grep -q "^Non-2xx" "$WORK/ab.txt" && fail "ab: $(grep "^Non-2xx" "$WORK/ab.txt"); statuses: $(awk '{print $2}' "$WORK/logs/access.log" | sort | uniq -c | tr "\n" " "); $(tail -3 "$WORK/logs/error.log")"
+# A send the service refused (posts_refused) is a response cut short.
+refused=$(in_ns "$ROOT/target/release/sockshim" stat 2>&1 | awk '$1 == "posts_refused" {print $2}')
+[ -z "$refused" ] || fail "sockshimd refused $refused posted sends"
 ok=$(awk '$2 == 200 && $3 == 16' "$WORK/logs/access.log" | wc -l)
 [ "$ok" -ge 2000 ] || fail "access log: $ok of 2000 requests answered 200 with the 16-byte body"
 workers=$(awk '{print $1}' "$WORK/logs/access.log" | sort -u | wc -l)

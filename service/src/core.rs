@@ -212,12 +212,24 @@ impl Core {
         }
     }
 
-    /// The connections of the clients holding the socket of anchor `fd`:
-    /// their queued requests (a `Post` sent before the program's close)
-    /// are served before the hang-up closes the socket.
-    pub fn holders_of_anchor(&self, fd: RawFd) -> Vec<RawFd> {
-        self.socket_of_anchor(fd)
-            .and_then(|id| self.socks.get(&id))
+    /// The socket of anchor `fd`, if every B is gone (A sees the hang-up).
+    /// The loop asks this when epoll reports the anchor, and before it
+    /// serves the holders' queued requests, not after: an event can be
+    /// stale (the fd number was another socket's anchor when epoll
+    /// reported it), and a holder that posts and closes while its queue
+    /// is being served must not have that close seen before its posts.
+    pub fn hung_up_socket(&self, fd: RawFd) -> Option<u64> {
+        let id = self.socket_of_anchor(fd)?;
+        let e = self.socks.get(&id)?;
+        anchor::hung_up(e.anchor.as_fd()).then_some(id)
+    }
+
+    /// The connections of the clients holding socket `id`: their queued
+    /// requests (a `Post` sent before the program's close) are served
+    /// before the hang-up closes the socket.
+    pub fn holders(&self, id: u64) -> Vec<RawFd> {
+        self.socks
+            .get(&id)
             .map(|e| {
                 e.views
                     .iter()
@@ -228,16 +240,11 @@ impl Core {
             .unwrap_or_default()
     }
 
-    /// The anchor's poll said hang-up: close if every B is really gone.
+    /// The anchor's poll said hang-up: close if every B is really gone
+    /// (no holder's queue served first: the loop does that, run.rs).
     pub fn anchor_event(&mut self, now: Instant, fd: RawFd) {
-        if let Some(id) = self.socket_of_anchor(fd) {
-            if self
-                .socks
-                .get(&id)
-                .is_some_and(|e| anchor::hung_up(e.anchor.as_fd()))
-            {
-                self.close_socket(now, id);
-            }
+        if let Some(id) = self.hung_up_socket(fd) {
+            self.close_socket(now, id);
         }
     }
 

@@ -111,81 +111,83 @@ impl Service {
 
     /// Serve until idle.
     pub fn run(&mut self) {
-        let mut events = vec![EpollEvent::empty(); 256];
-        // The largest frame plus its virtio_net_hdr: never cut.
-        let mut frame = vec![0u8; 65_536 + stack::wire::virtio_net::HDR_LEN];
-        // Adaptive spinning (proto::spin): after a turn with work, look
-        // again without sleeping for the learnt budget (the client's next
-        // request, or the peer's answer, often comes within it), then
-        // sleep. SOCKSHIM_SPIN_US is the limit (0: never spin).
-        let limit = std::env::var("SOCKSHIM_SPIN_US").ok();
-        let mut spin = Spin::new(Spin::limit_from(limit.as_deref(), SPIN_LIMIT_US));
-        // Unset: spin only while a CPU is idle.
-        let mut idle_cpu = limit.is_none().then(crate::cpus::IdleCpu::new);
-        let mut worked = false;
-        loop {
-            let mut n = 0;
-            // The gap a sleep measures counts from the end of the work.
-            let idle_from = std::time::Instant::now();
-            if worked && spin.budget() > 0 && idle_cpu.as_mut().is_none_or(|c| c.now(idle_from)) {
-                let start = idle_from;
-                let budget = Duration::from_micros(spin.budget() as u64);
-                loop {
-                    n = self
-                        .epoll
-                        .wait(&mut events, EpollTimeout::ZERO)
-                        .unwrap_or(0);
-                    let waited = start.elapsed();
-                    if n > 0 {
-                        spin.hit(waited.as_micros() as u32);
-                        break;
-                    }
-                    if waited >= budget {
-                        spin.miss();
-                        break;
-                    }
-                    std::hint::spin_loop();
+        let mut lp = Turns::new();
+        while !self.turn(&mut lp, None) {}
+    }
+
+    /// One turn of the loop: wait for events (at most `wait` when given,
+    /// else until the next timer), serve them, fire timers, write frames
+    /// out. True when the service has been idle long enough to exit.
+    pub fn turn(&mut self, lp: &mut Turns, wait: Option<EpollTimeout>) -> bool {
+        let mut n = 0;
+        // The gap a sleep measures counts from the end of the work.
+        let idle_from = std::time::Instant::now();
+        if lp.worked
+            && lp.spin.budget() > 0
+            && lp.idle_cpu.as_mut().is_none_or(|c| c.now(idle_from))
+        {
+            let start = idle_from;
+            let budget = Duration::from_micros(lp.spin.budget() as u64);
+            loop {
+                n = self
+                    .epoll
+                    .wait(&mut lp.events, EpollTimeout::ZERO)
+                    .unwrap_or(0);
+                let waited = start.elapsed();
+                if n > 0 {
+                    lp.spin.hit(waited.as_micros() as u32);
+                    break;
                 }
-            }
-            if n == 0 {
-                n = self.epoll.wait(&mut events, self.timeout()).unwrap_or(0);
-                if n > 0 && worked {
-                    spin.slept(idle_from.elapsed().as_micros() as u64);
+                if waited >= budget {
+                    lp.spin.miss();
+                    break;
                 }
-            }
-            worked = n > 0;
-            self.turn += 1;
-            for ev in &events[..n] {
-                let data = ev.data();
-                match data & K_MASK {
-                    K_DEVICE => self.input(&mut frame),
-                    K_LISTENER => self.accept_clients(),
-                    K_CLIENT => self.serve_client((data & !K_MASK) as RawFd, false),
-                    _ => {
-                        // A `Post` the program sent before its last close
-                        // is taken before the close: serve the holders'
-                        // queued requests first (all of them).
-                        for key in self.core.holders_of_anchor(data as RawFd) {
-                            self.serve_client(key, true);
-                        }
-                        self.core.anchor_event(now(), data as RawFd)
-                    }
-                }
-            }
-            self.watch_new_anchors();
-            self.deliver_held();
-            let t = now();
-            self.core.clock = t;
-            self.core.stack.handle_timeout(t);
-            self.flush();
-            self.core.sync_changed();
-            // Moving data into receive rings can open windows: send those.
-            self.flush();
-            let idle = self.clients.is_empty() && self.core.is_empty();
-            if self.idle.update(std::time::Instant::now(), idle) {
-                return;
+                std::hint::spin_loop();
             }
         }
+        if n == 0 {
+            let timeout = wait.unwrap_or_else(|| self.timeout());
+            n = self.epoll.wait(&mut lp.events, timeout).unwrap_or(0);
+            if n > 0 && lp.worked {
+                lp.spin.slept(idle_from.elapsed().as_micros() as u64);
+            }
+        }
+        lp.worked = n > 0;
+        self.turn += 1;
+        for ev in &lp.events[..n] {
+            let data = ev.data();
+            match data & K_MASK {
+                K_DEVICE => self.input(&mut lp.frame),
+                K_LISTENER => self.accept_clients(),
+                K_CLIENT => self.serve_client((data & !K_MASK) as RawFd),
+                _ => {
+                    // Every descriptor gone: first serve what the holders
+                    // had queued by then (a `Post` the program sent
+                    // before its last close, all in once the hang-up
+                    // shows), then close. Looked at in that order: an
+                    // event may be stale, and a holder may post and close
+                    // while its queue is served.
+                    let Some(id) = self.core.hung_up_socket(data as RawFd) else {
+                        continue;
+                    };
+                    for key in self.core.holders(id) {
+                        self.serve_queued(key);
+                    }
+                    self.core.close_socket(now(), id)
+                }
+            }
+        }
+        self.watch_new_anchors();
+        self.deliver_held();
+        let t = now();
+        self.core.clock = t;
+        self.core.stack.handle_timeout(t);
+        self.flush();
+        self.core.sync_changed();
+        // Moving data into receive rings can open windows: send those.
+        self.flush();
+        let idle = self.clients.is_empty() && self.core.is_empty();
+        self.idle.update(std::time::Instant::now(), idle)
     }
 
     fn timeout(&self) -> EpollTimeout {
@@ -346,18 +348,16 @@ impl Service {
         }
     }
 
-    /// Serve `key`'s requests: at its pace (pace.rs), or with `all` every
-    /// one queued.
-    fn serve_client(&mut self, key: RawFd, all: bool) {
+    /// Serve `key`'s requests at its pace (pace.rs).
+    fn serve_client(&mut self, key: RawFd) {
         let Some(&(_, _, pace)) = self.clients.get(&key) else {
             return;
         };
-        let budget = if all { BATCH } else { pace.budget(BATCH) };
         let mut got = 0;
-        for _ in 0..budget {
+        for _ in 0..pace.budget(BATCH) {
             match self.one_request(key) {
-                Ok(true) => got += 1,
-                Ok(false) => break,
+                Ok(Some(_)) => got += 1,
+                Ok(None) => break,
                 Err(()) => {
                     self.drop_client(key);
                     return;
@@ -369,10 +369,37 @@ impl Service {
         }
     }
 
-    /// Ok(true): served one; Ok(false): nothing waiting; Err: cut the client.
-    fn one_request(&mut self, key: RawFd) -> Result<bool, ()> {
+    /// Serve every request `key` has queued now, however many: the bytes
+    /// its connection holds (FIONREAD of a SOCK_SEQPACKET socket counts
+    /// every queued record), and no more, so a client that keeps writing
+    /// cannot hold the loop here. Called once a socket's hang-up shows:
+    /// what its holder wrote before its last close (its `Post`s, a
+    /// program's last reply) is all queued by then, and all taken before
+    /// the close. (It once served at most 32: an nginx worker that
+    /// answered a batch of connections while sockshimd waited for a CPU
+    /// had more queued, and lost a response's body.)
+    fn serve_queued(&mut self, key: RawFd) {
+        let Some((conn, _, _)) = self.clients.get(&key) else {
+            return;
+        };
+        let mut left = queued_bytes(conn.as_fd());
+        while left > 0 {
+            match self.one_request(key) {
+                Ok(Some(len)) => left = left.saturating_sub(len.max(1)),
+                Ok(None) => break,
+                Err(()) => {
+                    self.drop_client(key);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ok(Some(length of the request served)); Ok(None): nothing waiting;
+    /// Err: cut the client.
+    fn one_request(&mut self, key: RawFd) -> Result<Option<usize>, ()> {
         let Some((conn, sess, _)) = self.clients.get_mut(&key) else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut cmsg = nix::cmsg_space!([RawFd; proto::MAX_ATTACH]);
         let (len, fds, truncated) = {
@@ -384,8 +411,8 @@ impl Service {
                 MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Ok(m) => m,
-                Err(nix::errno::Errno::EAGAIN) => return Ok(false),
-                Err(nix::errno::Errno::EINTR) => return Ok(true),
+                Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+                Err(nix::errno::Errno::EINTR) => return Ok(Some(0)),
                 Err(_) => return Err(()),
             };
             let mut fds = Vec::new();
@@ -455,13 +482,60 @@ impl Service {
         self.core.sync_changed();
         self.flush();
         let Some(b) = reply else {
-            return Ok(true); // a Post has no reply
+            return Ok(Some(len)); // a Post has no reply
         };
         let Some((conn, _, _)) = self.clients.get(&key) else {
-            return Ok(false);
+            return Ok(None);
         };
         let r = send_reply(conn.as_fd(), &b, &pass);
-        r.map(|_| true).map_err(|_| ())
+        r.map(|_| Some(len)).map_err(|_| ())
+    }
+}
+
+/// The bytes of every record queued on a client's connection (0 if the
+/// kernel will not say).
+fn queued_bytes(conn: std::os::fd::BorrowedFd<'_>) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`.
+    let r = unsafe { libc::ioctl(conn.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        0
+    } else {
+        n.max(0) as usize
+    }
+}
+
+/// The loop's own state from one turn to the next (`Service::turn`).
+pub struct Turns {
+    events: Vec<EpollEvent>,
+    /// The largest frame plus its virtio_net_hdr: never cut.
+    frame: Vec<u8>,
+    /// Adaptive spinning (proto::spin): after a turn with work, look
+    /// again without sleeping for the learnt budget (the client's next
+    /// request, or the peer's answer, often comes within it), then sleep.
+    /// SOCKSHIM_SPIN_US is the limit (0: never spin).
+    spin: Spin,
+    /// Unset SOCKSHIM_SPIN_US: spin only while a CPU is idle.
+    idle_cpu: Option<crate::cpus::IdleCpu>,
+    worked: bool,
+}
+
+impl Turns {
+    pub fn new() -> Turns {
+        let limit = std::env::var("SOCKSHIM_SPIN_US").ok();
+        Turns {
+            events: vec![EpollEvent::empty(); 256],
+            frame: vec![0u8; 65_536 + stack::wire::virtio_net::HDR_LEN],
+            spin: Spin::new(Spin::limit_from(limit.as_deref(), SPIN_LIMIT_US)),
+            idle_cpu: limit.is_none().then(crate::cpus::IdleCpu::new),
+            worked: false,
+        }
+    }
+}
+
+impl Default for Turns {
+    fn default() -> Turns {
+        Turns::new()
     }
 }
 

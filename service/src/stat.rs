@@ -96,6 +96,9 @@ pub fn stat_text(core: &Core, clients: usize, faults: Option<&DeviceFaults>, ski
     for (name, v) in core.stack.stats().fields() {
         let _ = writeln!(out, "counter {name} {v}");
     }
+    // The service's own: posts (requests without a reply) it could not
+    // carry out (core.rs), each a send or option the program lost.
+    let _ = writeln!(out, "counter posts_refused {}", core.posts_refused);
     if let Some(f) = faults {
         let (i, o) = f.counters();
         for (dir, c) in [("inbound", i), ("outbound", o)] {
