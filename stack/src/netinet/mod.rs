@@ -99,3 +99,5 @@ mod tcp_recovery_tests;
 mod tcp_tests;
 #[cfg(test)]
 mod tcp_wspace_tests;
+#[cfg(test)]
+mod tcp_zerowin_tests;

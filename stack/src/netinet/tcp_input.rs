@@ -255,8 +255,10 @@ fn tcp_syn_sent(cx: &impl InetCx, now: Instant, so: &mut Socket, seg: &TcpRepr) 
     }
     tcp_ecn::ecn_rcv_syn(tp, flags);
     tp.irs = seq;
+    // The window our SYN offered stands until our next segment.
+    let syn_wnd = tp.rcv_adv.diff(tp.rcv_nxt).max(0) as usize;
     tp.rcv_nxt = seq + 1;
-    tp.rcv_adv = tp.rcv_nxt;
+    tp.rcv_adv = tp.rcv_nxt + syn_wnd;
     tcp_apply_syn_options(cx, tp, seg);
     tp.snd_wnd = seg.window as u32;
     tp.max_sndwnd = tp.snd_wnd;
@@ -388,13 +390,29 @@ fn seq_acceptable(rcv_nxt: Seq, rcv_wnd: usize, seq: Seq, seg_len: usize) -> boo
 /// RFC 9293 §3.10.7.4, first: an unacceptable segment (a zero-window
 /// probe, a retransmission wholly before RCV.NXT) is answered with an ACK
 /// and dropped; an unacceptable RST is dropped silently.
+///
+/// RCV.WND is the free buffer, except that data into a window the peer
+/// was told is zero is dropped even when the buffer has room (a read
+/// since, too small for a window update; free space below one unit of
+/// the window scale), as Linux's tcp_data_queue (TCPZeroWindowDrop):
+/// else every persist probe's byte is taken, and a sender's full send
+/// buffer gains a byte at each probe (c-test 270 saw a splice into a
+/// "full" socket move one).
 fn tcp_check_seq(
     cx: &impl InetCx,
     now: Instant,
     so: &mut Socket,
     seg: &TcpRepr,
 ) -> ControlFlow<()> {
-    let rcv_wnd = so.so_rcv.ring().free();
+    let told_zero = {
+        let tp = sototcpcb(so);
+        tp.rcv_adv.le(tp.rcv_nxt)
+    };
+    let rcv_wnd = if told_zero && !seg.payload.is_empty() {
+        0
+    } else {
+        so.so_rcv.ring().free()
+    };
     let tp = sototcpcb(so);
     if seq_acceptable(tp.rcv_nxt, rcv_wnd, Seq(seg.seq), seg.segment_len())
         || crossed_synack(tp, seg)

@@ -19,7 +19,11 @@ use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
 
 /// The receive window to advertise, never shrinking the right edge. A
-/// SYN's window is never scaled (RFC 7323 §2.2).
+/// SYN's window is never scaled (RFC 7323 §2.2). `rcv_adv` is the right
+/// edge as the peer reads it: the window in whole units of the scale
+/// (free space below one unit is advertised as zero; an edge kept is
+/// rounded up, as Linux's __tcp_select_window), so that input can tell
+/// when the peer was told zero (tcp_input's `tcp_check_seq`).
 fn rcv_window(so: &mut Socket, syn: bool) -> u16 {
     let free = so.so_rcv.ring().free();
     let Some(tp) = so.so_pcb.tcp_mut() else {
@@ -29,11 +33,18 @@ fn rcv_window(so: &mut Socket, syn: bool) -> u16 {
     let max = (65535usize << shift).min(1 << 30);
     let mut win = free.min(max);
     let adv = tp.rcv_adv.diff(tp.rcv_nxt).max(0) as usize;
-    if win < adv && !syn {
+    let keep = win < adv && !syn;
+    if keep {
         win = adv.min(max);
     }
-    tp.rcv_adv = tp.rcv_nxt + win;
-    (win >> shift).min(65535) as u16
+    let units = if keep {
+        win.div_ceil(1 << shift)
+    } else {
+        win >> shift
+    }
+    .min(65535);
+    tp.rcv_adv = tp.rcv_nxt + (units << shift);
+    units as u16
 }
 
 /// Send whatever the state allows. `force` sends one byte into a zero

@@ -41,7 +41,7 @@ fn syn_sent(s: &Stack, port: u16) -> (SocketHandle, Seg) {
 
 /// Passive open on :80 from peer:5000 with ISN 1000; returns (listener,
 /// accepted socket, our ISN).
-fn passive_open(s: &Stack) -> (SocketHandle, SocketHandle, u32) {
+pub(super) fn passive_open(s: &Stack) -> (SocketHandle, SocketHandle, u32) {
     let l = s.socket(SockType::Stream, 0).unwrap();
     s.bind(l, me(80)).unwrap();
     s.listen(l, 8).unwrap();
