@@ -12,18 +12,13 @@
 //! between lost the posts, needs two threads in one instant; run.rs looks
 //! first now, and tests/service_fork.sh counts refused posts.)
 
-use std::io::{IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::EpollTimeout;
-use nix::sys::socket::{
-    connect, recvmsg, sendmsg, socket, socketpair, AddressFamily, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
-};
-use proto::msg::decode_reply;
-use proto::{Body, Request};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use proto::Request;
 use service::core::Core;
 use service::run::{Service, Turns};
 use stack::{Config, Errno, Stack};
@@ -46,76 +41,20 @@ fn service(tag: &str) -> (String, Service, OwnedFd) {
     (name, svc, peer)
 }
 
-/// One client connection, served by turns of `svc`.
-struct Client {
-    conn: OwnedFd,
-}
+mod common;
+use common::{Answer, Client};
 
-impl Client {
-    fn connect(name: &str) -> Client {
-        let conn = socket(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .unwrap();
-        let addr = UnixAddr::new_abstract(name.as_bytes()).unwrap();
-        connect(conn.as_raw_fd(), &addr).unwrap();
-        Client { conn }
-    }
-
-    /// A request without a reply (or whose reply is read later).
-    fn post(&self, req: &Request<'_>) {
-        let b = req.encode();
-        let flags = MsgFlags::MSG_DONTWAIT;
-        sendmsg::<()>(self.conn.as_raw_fd(), &[IoSlice::new(&b)], &[], flags, None).unwrap();
-    }
-
-    /// One call, the service turning until the reply is there: a number
-    /// from the body (a socket id, a count) or the errno, the descriptor
-    /// passed, the data received.
-    fn call(
-        &self,
-        svc: &mut Service,
-        lp: &mut Turns,
-        req: &Request<'_>,
-    ) -> (Result<u64, Errno>, Option<OwnedFd>, Vec<u8>) {
-        self.post(req);
-        let mut buf = vec![0u8; proto::MAX_MSG];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let m = loop {
-            assert!(Instant::now() < deadline, "no reply to {req:?}");
-            svc.turn(lp, Some(EpollTimeout::ZERO));
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-            match recvmsg::<()>(self.conn.as_raw_fd(), &mut iov, Some(&mut cmsg), flags) {
-                Ok(m) => break (m.bytes, take_fd(&m)),
-                Err(nix::errno::Errno::EAGAIN) => continue,
-                Err(e) => panic!("reply: {e}"),
-            }
-        };
-        let (n, fd) = m;
-        let (v, data) = match decode_reply(&buf[..n]).expect("replies decode") {
-            Ok(Body::Socket { id }) | Ok(Body::Accepted { id, .. }) => (Ok(id), vec![]),
-            Ok(Body::Count(n)) => (Ok(n), vec![]),
-            Ok(Body::Recv { data, .. }) => (Ok(data.len() as u64), data.to_vec()),
-            Ok(_) => (Ok(0), vec![]),
-            Err(e) => (Err(e), vec![]),
-        };
-        (v, fd, data)
-    }
-}
-
-fn take_fd(m: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<OwnedFd> {
-    for c in m.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(v) = c {
-            // SAFETY: just received, ours alone.
-            return v.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+/// One call, the service turning in this thread until the reply is there.
+fn call(c: &Client, svc: &mut Service, lp: &mut Turns, req: &Request<'_>) -> Answer {
+    c.send_raw(&req.encode());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no reply to {req:?}");
+        svc.turn(lp, Some(EpollTimeout::ZERO));
+        if let Some(a) = c.reply(false) {
+            return a;
         }
     }
-    None
 }
 
 const STREAM: Request<'static> = Request::Socket {
@@ -129,35 +68,35 @@ const STREAM: Request<'static> = Request::Socket {
 fn every_post_queued_before_the_last_close_is_sent_before_the_fin() {
     let (name, mut svc, _dev) = service("drain");
     let mut lp = Turns::new();
-    let srv = Client::connect(&name);
-    let cli = Client::connect(&name);
+    let srv = Client::open(&name);
+    let cli = Client::open(&name);
     let hello = Request::Hello {
         version: proto::VERSION,
     };
-    assert_eq!(srv.call(&mut svc, &mut lp, &hello).0, Ok(0));
-    assert_eq!(cli.call(&mut svc, &mut lp, &hello).0, Ok(0));
+    assert_eq!(call(&srv, &mut svc, &mut lp, &hello).0, Ok(0));
+    assert_eq!(call(&cli, &mut svc, &mut lp, &hello).0, Ok(0));
 
-    let (l, _la, _) = srv.call(&mut svc, &mut lp, &STREAM);
+    let (l, _la, _) = call(&srv, &mut svc, &mut lp, &STREAM);
     let l = l.unwrap();
     let addr = SocketAddr::from(SocketAddrV4::new(ME, 9100));
     let bind = Request::Bind { id: l, addr };
-    assert_eq!(srv.call(&mut svc, &mut lp, &bind).0, Ok(0));
+    assert_eq!(call(&srv, &mut svc, &mut lp, &bind).0, Ok(0));
     let listen = Request::Listen { id: l, backlog: 4 };
-    assert_eq!(srv.call(&mut svc, &mut lp, &listen).0, Ok(0));
-    let (k, _ka, _) = cli.call(&mut svc, &mut lp, &STREAM);
+    assert_eq!(call(&srv, &mut svc, &mut lp, &listen).0, Ok(0));
+    let (k, _ka, _) = call(&cli, &mut svc, &mut lp, &STREAM);
     let k = k.unwrap();
     let conn = Request::Connect {
         id: k,
         addr: Some(addr),
         wait: false,
     };
-    let r = cli.call(&mut svc, &mut lp, &conn).0;
+    let r = call(&cli, &mut svc, &mut lp, &conn).0;
     assert!(matches!(r, Ok(_) | Err(Errno::EINPROGRESS)), "{r:?}");
     let accept = Request::Accept { id: l, wait: false };
     let deadline = Instant::now() + Duration::from_secs(10);
     let (a, aa) = loop {
         assert!(Instant::now() < deadline, "no connection to accept");
-        match srv.call(&mut svc, &mut lp, &accept) {
+        match call(&srv, &mut svc, &mut lp, &accept) {
             (Ok(id), Some(fd), _) => break (id, fd),
             (Err(Errno::EAGAIN), _, _) => continue,
             other => panic!("accept: {:?}", other.0),
@@ -172,11 +111,14 @@ fn every_post_queued_before_the_last_close_is_sent_before_the_fin() {
     for i in 0..POSTS {
         let data = [i as u8; 10];
         want.extend_from_slice(&data);
-        srv.post(&Request::Post {
-            id: a,
-            flags: 0,
-            data: &data,
-        });
+        srv.send_raw(
+            &Request::Post {
+                id: a,
+                flags: 0,
+                data: &data,
+            }
+            .encode(),
+        );
     }
     drop(aa);
 
@@ -191,7 +133,7 @@ fn every_post_queued_before_the_last_close_is_sent_before_the_fin() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < deadline, "stalled at {} bytes", got.len());
-        match cli.call(&mut svc, &mut lp, &recv) {
+        match call(&cli, &mut svc, &mut lp, &recv) {
             (Ok(0), _, _) => break,
             (Ok(_), _, data) => got.extend_from_slice(&data),
             (Err(Errno::EAGAIN), _, _) => {}
