@@ -52,6 +52,40 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
     let local = SocketAddr::new(ip.dst, seg.dst_port);
     let remote = SocketAddr::new(ip.src, seg.src_port);
 
+    // Twice at most: a segment that found no connection may meet, at its
+    // listener, the connection another thread made meanwhile (see below).
+    for first in [true, false] {
+        if demux(cx, now, ip, payload, &seg, local, remote, first) {
+            return;
+        }
+    }
+}
+
+/// One look for the socket that takes `seg`; false when the segment must
+/// be looked up again: it found no connection, but by the time it held
+/// the listener, another thread had made one for its 4-tuple. Frames are
+/// processed by whichever thread flushes the transmit queue (loopback) or
+/// reads the device, so the handshake's last ACK and the data behind it
+/// can be taken by two threads at once: the one with the data must not
+/// answer it from the listener (no SYN-cache entry is left: a RST that
+/// resets the new connection, its data lost and the accepting side's
+/// recv() left waiting), but hand it to the connection, as Linux's
+/// tcp_check_req gives a segment that lost the race for a request to the
+/// child the winner made. The connection is locked only after the
+/// listener is released (listener before child holds for queued children
+/// only).
+#[allow(clippy::too_many_arguments)]
+fn demux(
+    cx: &impl InetCx,
+    now: Instant,
+    ip: &IpIn,
+    payload: &[u8],
+    seg: &TcpRepr,
+    local: SocketAddr,
+    remote: SocketAddr,
+    first: bool,
+) -> bool {
+    let seg = *seg;
     let conn = cx
         .inet()
         .pcbinfo
@@ -76,7 +110,7 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                     tcp_close(cx, &mut so);
                 } else if tp.is_some_and(|tp| tp.t_state != TcpState::Closed) {
                     let Some(seg) = tcp_filter(cx, &so, ip, payload, &seg) else {
-                        return;
+                        return true;
                     };
                     if let Some(tp) = so.so_pcb.tcp_mut().filter(|tp| tp.t_state.synchronized()) {
                         ecn_rcv(tp, &seg, ip_ecn(ip.packet));
@@ -96,7 +130,7 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
                         tcp_rxplace::tcp_place_note(cx, h, ip.packet.len(), n);
                     }
                     tcp_timer_sync(cx, &mut so);
-                    return;
+                    return true;
                 }
             }
         }
@@ -110,18 +144,32 @@ pub(crate) fn tcp_input(cx: &impl InetCx, now: Instant, ip: &IpIn, payload: &[u8
         if let Ok(lref) = cx.sockets().lookup(h) {
             if let Some(mut l) = lock_live(&lref) {
                 if l.is_listening() {
+                    // The listener's lock orders this look after the
+                    // insertion of a connection made from its SYN cache.
+                    if first && conn.is_none() && !seg.flags.contains(TcpFlags::SYN) {
+                        let made = cx
+                            .inet()
+                            .pcbinfo
+                            .read()
+                            .tcp_conns
+                            .contains_key(&(local, remote));
+                        if made {
+                            return false;
+                        }
+                    }
                     let Some(seg) = tcp_filter(cx, &l, ip, payload, &seg) else {
-                        return;
+                        return true;
                     };
                     syncache_input(cx, now, &mut l, local, remote, &seg, ip_ecn(ip.packet));
                     tcp_timer_sync(cx, &mut l);
-                    return;
+                    return true;
                 }
             }
         }
     }
     Stats::bump(&cx.stats().drop_no_socket);
     tcp_reset_for(cx, local, remote, &seg);
+    true
 }
 
 /// Linux's `tcp_filter`: the socket's filter over the segment, never
