@@ -850,6 +850,21 @@ pub fn anchor_option(level: i32, name: i32) -> bool {
 /// index it came to, and delivers the socket only what arrives there.
 pub fn note_bound_dev(anchor: i32, of: &OpenFile) {
     let Ok(s) = shim() else { return };
+    if let Some(idx) = anchor_bound_ifindex(anchor) {
+        let v = (idx as u32).to_ne_bytes();
+        let _ = s.stack.setsockopt(
+            s.now(),
+            of.handle,
+            stack::linux::SOL_SOCKSHIM,
+            stack::linux::SOCKSHIM_BOUND_DEV,
+            &v,
+        );
+    }
+}
+
+/// The device index an anchor is bound to (SO_BINDTOIFINDEX, 0: none), as
+/// the kernel keeps it; None if the kernel could not say.
+fn anchor_bound_ifindex(anchor: i32) -> Option<i32> {
     let mut idx: i32 = 0;
     let mut len = 4 as libc::socklen_t;
     // SAFETY: reading an int option of our own anchor into a local.
@@ -862,16 +877,7 @@ pub fn note_bound_dev(anchor: i32, of: &OpenFile) {
             &mut len,
         )
     };
-    if r == 0 {
-        let v = (idx as u32).to_ne_bytes();
-        let _ = s.stack.setsockopt(
-            s.now(),
-            of.handle,
-            stack::linux::SOL_SOCKSHIM,
-            stack::linux::SOCKSHIM_BOUND_DEV,
-            &v,
-        );
-    }
+    (r == 0).then_some(idx)
 }
 
 /// A connection accepted on a device-bound listener is bound to the same
@@ -879,19 +885,8 @@ pub fn note_bound_dev(anchor: i32, of: &OpenFile) {
 /// copies the listener's): the binding is copied from the listener's
 /// anchor to the new one, where getsockopt reads it.
 pub(crate) fn inherit_bound_dev(listener: &OpenFile, anchor: i32) {
-    let mut idx: i32 = 0;
-    let mut len = 4 as libc::socklen_t;
-    // SAFETY: reading an int option of our own anchor into a local.
-    let r = unsafe {
-        (real().getsockopt)(
-            listener.anchor.load(Ordering::Relaxed),
-            SOL_SOCKET,
-            SO_BINDTOIFINDEX,
-            (&mut idx as *mut i32).cast(),
-            &mut len,
-        )
-    };
-    if r == 0 && idx != 0 {
+    let idx = anchor_bound_ifindex(listener.anchor.load(Ordering::Relaxed)).unwrap_or(0);
+    if idx != 0 {
         // SAFETY: setting an int option on our own anchor from a local.
         unsafe {
             (real().setsockopt)(

@@ -52,18 +52,23 @@ static NOTES: [Note; RING] = [const {
 /// Synchronous signals (a fault in this thread) and the two that cannot
 /// be caught are never wrapped: they cannot end a socket call early.
 fn wrapped(sig: c_int) -> bool {
-    !matches!(
-        sig,
-        libc::SIGSEGV
-            | libc::SIGBUS
-            | libc::SIGILL
-            | libc::SIGFPE
-            | libc::SIGTRAP
-            | libc::SIGSYS
-            | libc::SIGKILL
-            | libc::SIGSTOP
-    ) && (1..NSIG as c_int).contains(&sig)
+    !SYNCHRONOUS.contains(&sig)
+        && sig != libc::SIGKILL
+        && sig != libc::SIGSTOP
+        && (1..NSIG as c_int).contains(&sig)
 }
+
+/// Synchronous signals (a fault in this thread): never wrapped here, and
+/// never blocked by the shim's threads (`sigwindow.rs`), where a blocked
+/// one would kill the process.
+pub const SYNCHRONOUS: [c_int; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
 
 fn this_tid() -> u64 {
     // SAFETY: gettid has no arguments and cannot fail; async-signal-safe.

@@ -25,17 +25,6 @@
 use crate::ops::R;
 use crate::sighandlers;
 
-/// Synchronous signals (a fault in this thread) are never blocked: a
-/// blocked one would kill the process.
-const SYNCHRONOUS: [i32; 6] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGILL,
-    libc::SIGFPE,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-];
-
 /// Block the asynchronous signals in the calling thread for good (the
 /// shim's own threads).
 pub fn block_in_this_thread() {
@@ -44,7 +33,7 @@ pub fn block_in_this_thread() {
     // SAFETY: a valid local set; the old mask is not wanted.
     unsafe {
         libc::sigfillset(&mut set);
-        for s in SYNCHRONOUS {
+        for s in sighandlers::SYNCHRONOUS {
             libc::sigdelset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
