@@ -6,7 +6,11 @@
 // 0.0.0.0 bound to "lo" accepts a loopback connection and refuses the
 // peer's (RST: the peer's connect gets ECONNREFUSED). Sending from a
 // socket bound to "lo" to the peer fails as Linux's route lookup does.
-// PEER: udp 22850 wait:go sendto:22855:fromdev wait:go2 sendto:22855:again
+// The peer's first datagram is followed by a marker to a plain socket on
+// another port: frames from the device are taken in order, so once the
+// marker is in, the first datagram has been dealt with (a fixed wait
+// was not enough under load: it then reached the second socket).
+// PEER: udp 22850 wait:go sendto:22855:fromdev sendto:22856:mark wait:go2 sendto:22855:again
 // PEER: connect 22857 after:tcpgo
 // NORMALISED: nothing.
 #include "trace.h"
@@ -38,12 +42,16 @@ int main(void)
 	T_CALL("bind to lo", setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, "lo", 2));
 	struct sockaddr_in any = ct_addr("0.0.0.0", P + 5);
 	T_CALL("bind 0.0.0.0", bind(s, (struct sockaddr *)&any, sizeof any));
+	int m = ct_socket(SOCK_DGRAM);
+	struct sockaddr_in ma = ct_addr("0.0.0.0", P + 6);
+	T_CALL("marker socket, bind 0.0.0.0", bind(m, (struct sockaddr *)&ma, sizeof ma));
 	int c = ct_socket(SOCK_DGRAM);
 	struct sockaddr_in lo = ct_addr("127.0.0.1", P + 5);
 	T_CALL("sendto 127.0.0.1", sendto(c, "fromlo", 6, 0, (struct sockaddr *)&lo, sizeof lo));
 	rx("  received", s, 2000);
 	ct_signal("go");
-	rx("  the peer's, on the device", s, 500);
+	rx("  the peer's marker", m, 10000);
+	rx("  the peer's, on the device", s, 100);
 	int s2 = ct_socket(SOCK_DGRAM);
 	ct_setint(s2, SOL_SOCKET, SO_REUSEADDR, 1);
 	T_CALL("second socket, no device, bind 0.0.0.0", bind(s2, (struct sockaddr *)&any, sizeof any));
@@ -54,6 +62,7 @@ int main(void)
 	T_CALL("sendto the peer from lo's socket", sendto(s, "x", 1, 0, (struct sockaddr *)&peer, sizeof peer));
 	close(s);
 	close(s2);
+	close(m);
 	close(c);
 
 	t_log("== TCP");
