@@ -3,7 +3,7 @@
 //! and netns-down call it). Up: namespace NAME, `lo` up, a persistent TUN
 //! device (no packet-info header, a queue of 10,000 frames) whose kernel
 //! side has the given address and fd00:7::1/64 (without duplicate address
-//! detection, so it is usable at once).
+//! detection, so it is usable at once) and no router solicitations.
 //! Down: kill what still runs in NAME and delete it. Both are idempotent.
 
 use std::process::{Command, Stdio};
@@ -77,9 +77,37 @@ pub fn up(name: &str, dev: &str, kernel_addr: &str) -> Result<bool, String> {
     ];
     if let Err(e) = ip(&v6) {
         eprintln!("sockshim netns up: {name}: no IPv6 on {dev}: {e}");
+    } else if let Err(e) = no_router_solicitations(name, dev) {
+        eprintln!("sockshim netns up: {name}: {e}");
     }
     ip(&["-n", name, "link", "set", dev, "up"])?;
     Ok(created)
+}
+
+/// Stop the kernel soliciting routers on `dev` (net.ipv6.conf.DEV.
+/// router_solicitations = 0). Each time a process attaches, the kernel
+/// starts sending IPv6 router solicitations from the device's link-local
+/// address, 4 s, 8 s, 16 s ... apart; in process mode one that falls
+/// between two processes finds no reader and is a TX drop
+/// (SKB_DROP_REASON_DEV_READY in tun_net_xmit): the one drop per 100
+/// process starts of the bench's attach row (issue 18). The stack is no
+/// router and never answered them.
+fn no_router_solicitations(name: &str, dev: &str) -> Result<(), String> {
+    // The path form of the key: a device name may contain dots.
+    let key = format!("net/ipv6/conf/{dev}/router_solicitations=0");
+    let out = Command::new("ip")
+        .args(["netns", "exec", name, "sysctl", "-q", "-w", &key])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ip netns exec sysctl ({e})"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sysctl {key}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// Kill every process in `name` and delete it (and its TUN devices).
