@@ -492,7 +492,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         })?;
         let new = Arc::new(OpenFile::new(h, of.domain, of.ty, false));
         install(s, anchor, new.clone());
-        inherit_bound_dev(of, anchor);
+        inherit_bound_dev(s, of, anchor);
         if flags & libc::SOCK_NONBLOCK != 0 {
             new.set_nonblock(true); // on the anchor too (nonblock.rs)
         }
@@ -515,7 +515,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
         )),
     );
     slot.keep();
-    inherit_bound_dev(of, anchor);
+    inherit_bound_dev(s, of, anchor);
     Ok((anchor, peer))
 }
 
@@ -883,8 +883,18 @@ fn anchor_bound_ifindex(anchor: i32) -> Option<i32> {
 /// A connection accepted on a device-bound listener is bound to the same
 /// device (Linux's sk_clone copies sk_bound_dev_if; the stack's child PCB
 /// copies the listener's): the binding is copied from the listener's
-/// anchor to the new one, where getsockopt reads it.
-pub(crate) fn inherit_bound_dev(listener: &OpenFile, anchor: i32) {
+/// anchor to the new one, where getsockopt reads it. In-process the stack
+/// knows whether the listener is bound at all (`note_bound_dev` told it),
+/// so an unbound listener's accept asks the kernel nothing: one system
+/// call less per accepted connection (issue 18). The service's stack is
+/// another process's: there the anchor is asked.
+pub(crate) fn inherit_bound_dev(s: &Shim, listener: &OpenFile, anchor: i32) {
+    if s.stack
+        .local()
+        .is_some_and(|st| !st.is_dev_bound(listener.handle))
+    {
+        return;
+    }
     let idx = anchor_bound_ifindex(listener.anchor.load(Ordering::Relaxed)).unwrap_or(0);
     if idx != 0 {
         // SAFETY: setting an int option on our own anchor from a local.

@@ -232,7 +232,7 @@ fn install_accepted(
     let nonblock = flags & libc::SOCK_NONBLOCK != 0;
     let file = OpenFile::new(h, of.domain, of.ty, nonblock);
     ops::install(s, anchor, Arc::new(file));
-    ops::inherit_bound_dev(of, anchor);
+    ops::inherit_bound_dev(s, of, anchor);
     (anchor, peer)
 }
 

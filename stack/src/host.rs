@@ -672,6 +672,17 @@ impl Stack {
         }
     }
 
+    /// Is the socket bound to a device (SO_BINDTODEVICE, as the shim told
+    /// it with `SOCKSHIM_BOUND_DEV`)? The shim asks for each accepted
+    /// connection whether the listener's binding must be copied.
+    pub fn is_dev_bound(&self, h: SocketHandle) -> bool {
+        use crate::netinet::so_pcb::InPcb;
+        self.with_socket(h, |so| {
+            Ok(so.so_pcb.inp().bound_dev() != crate::netinet::in_pcb::DEV_NONE)
+        })
+        .unwrap_or(false)
+    }
+
     /// Must the socket's reads come from the stack's queue: an urgent mark
     /// ahead of the reader (reads stop there, tcp_urg.rs), or receive
     /// timestamps asked for (each read reports one)? The service then

@@ -173,6 +173,42 @@ fn accept_empty_says_what_accept_would() {
 }
 
 #[test]
+fn is_dev_bound_follows_the_listener_and_its_children() {
+    let mut p = Pair::new(3);
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    assert!(!p.b.is_dev_bound(l), "a new socket is bound to no device");
+    let dev = p.b.config().ifindex.to_ne_bytes();
+    p.b.setsockopt(p.now, l, SOL_SOCKSHIM, SOCKSHIM_BOUND_DEV, &dev)
+        .unwrap();
+    assert!(p.b.is_dev_bound(l), "SO_BINDTODEVICE noted");
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
+    p.b.listen(l, 16).unwrap();
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let _ =
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
+    p.drive();
+    let (s, _) = p.b.accept(l).expect("a connection on the bound device");
+    assert!(
+        p.b.is_dev_bound(s),
+        "the child copies the listener's binding"
+    );
+    p.b.setsockopt(
+        p.now,
+        l,
+        SOL_SOCKSHIM,
+        SOCKSHIM_BOUND_DEV,
+        &0u32.to_ne_bytes(),
+    )
+    .unwrap();
+    assert!(!p.b.is_dev_bound(l), "unbound again");
+    for h in [s, l] {
+        p.b.close(p.now, h).unwrap();
+    }
+    p.a.close(p.now, c).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
 fn dup_keeps_the_socket_alive() {
     let mut p = Pair::new(4);
     let (l, c, s) = p.connected(80);
