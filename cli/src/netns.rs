@@ -95,19 +95,7 @@ pub fn up(name: &str, dev: &str, kernel_addr: &str) -> Result<bool, String> {
 fn no_router_solicitations(name: &str, dev: &str) -> Result<(), String> {
     // The path form of the key: a device name may contain dots.
     let key = format!("net/ipv6/conf/{dev}/router_solicitations=0");
-    let out = Command::new("ip")
-        .args(["netns", "exec", name, "sysctl", "-q", "-w", &key])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run ip netns exec sysctl ({e})"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "sysctl {key}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    ip(&["netns", "exec", name, "sysctl", "-q", "-w", &key])
 }
 
 /// Kill every process in `name` and delete it (and its TUN devices).
