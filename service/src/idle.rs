@@ -1,6 +1,11 @@
 //! When the service exits by itself: after it has been idle (no client
 //! connected, no socket alive, TIME_WAITs included) for `linger`.
-//! Pure: the loop feeds it the state and the time.
+//! Pure: the loop feeds it the state and the time. The idle period runs
+//! from the start: a service that no client ever reaches exits after one
+//! period, woken by its own timeout (before, its first sleep had no idle
+//! deadline and lasted the loop's 60 s unless a frame from the device woke
+//! it: the kernel's IPv6 router solicitations did, until `sockshim netns
+//! up` turned them off).
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +15,11 @@ pub struct Idle {
 }
 
 impl Idle {
-    pub fn new(linger: Duration) -> Idle {
+    /// A service started at `now`, idle until a client comes.
+    pub fn new(linger: Duration, now: Instant) -> Idle {
         Idle {
             linger,
-            since: None,
+            since: Some(now),
         }
     }
 
@@ -42,7 +48,12 @@ mod tests {
     fn exits_only_after_a_full_idle_period() {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
-        let mut i = Idle::new(Duration::from_secs(5));
+        let mut i = Idle::new(Duration::from_secs(5), t0);
+        assert_eq!(
+            i.remaining(t0),
+            Some(Duration::from_secs(5)),
+            "idle from the start: the first sleep ends with the period"
+        );
         assert!(!i.update(t0, true));
         assert_eq!(i.remaining(t0), Some(Duration::from_secs(5)));
         assert!(!i.update(t0 + 4 * s, true));
@@ -51,5 +62,15 @@ mod tests {
         assert!(!i.update(t0 + 6 * s, true), "the idle period starts again");
         assert!(!i.update(t0 + 10 * s, true));
         assert!(i.update(t0 + 11 * s, true));
+    }
+
+    #[test]
+    fn a_service_no_client_reaches_exits_after_one_period() {
+        let t0 = Instant::now();
+        let mut i = Idle::new(Duration::from_secs(5), t0);
+        // Its first turn comes when the first sleep ends, without any
+        // event: that sleep is bounded by `remaining`.
+        let woken = t0 + i.remaining(t0).expect("a deadline from the start");
+        assert!(i.update(woken, true), "exit at the end of the first period");
     }
 }

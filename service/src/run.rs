@@ -94,7 +94,7 @@ impl Service {
             clients: stack::hash::FastMap::default(),
             turn: 0,
             dev_pace: Pace::default(),
-            idle: Idle::new(idle),
+            idle: Idle::new(idle, std::time::Instant::now()),
             uid: nix::unistd::geteuid().as_raw(),
             buf: vec![0; proto::MAX_MSG + 1],
             faults: None,
