@@ -84,6 +84,16 @@ pub enum Request<'a> {
         addr: Option<SocketAddr>,
         wait: bool,
     },
+    /// `Connect` with `wait`, and no reply: a blocking connect of a
+    /// stream socket the client holds alone, which goes to sleep on its
+    /// anchor at once. An outcome known at once (an error, or success)
+    /// is kept for the socket's next `ConnectStatus` and its token set,
+    /// so the sleep ends and asks; otherwise the token comes when the
+    /// connection opens or fails, as for `Connect` with `wait`.
+    ConnectPost {
+        id: u64,
+        addr: SocketAddr,
+    },
     /// Ok(Bool(true)) connected, Err(EAGAIN) still connecting.
     ConnectStatus {
         id: u64,
@@ -311,6 +321,7 @@ impl<'a> Request<'a> {
             | Request::Listen { id, .. }
             | Request::Accept { id, .. }
             | Request::Connect { id, .. }
+            | Request::ConnectPost { id, .. }
             | Request::ConnectStatus { id, .. }
             | Request::Send { id, .. }
             | Request::Post { id, .. }
@@ -354,6 +365,7 @@ impl<'a> Request<'a> {
                 w.u16(if *wait { 51 } else { 8 }).u64(*id).addr(*addr)
             }
             Request::ClosedPost { id } => w.u16(52).u64(*id),
+            Request::ConnectPost { id, addr } => w.u16(54).u64(*id).addr(Some(*addr)),
             Request::ConnectStatus { id, wait } => w.u16(9).u64(*id).bool(*wait),
             Request::Send {
                 id,
@@ -464,6 +476,10 @@ impl<'a> Request<'a> {
                 wait: op == 51,
             },
             52 => Request::ClosedPost { id: r.u64()? },
+            54 => Request::ConnectPost {
+                id: r.u64()?,
+                addr: r.addr()?.ok_or(Malformed("connect without an address"))?,
+            },
             9 => Request::ConnectStatus {
                 id: r.u64()?,
                 wait: r.bool()?,
@@ -791,6 +807,8 @@ mod tests {
                 wait: true,
             },
             Request::ClosedPost { id: 9 },
+            Request::ConnectPost { id: 2, addr: a },
+            Request::ConnectPost { id: 2, addr: a6 },
             Request::SetsockoptPost {
                 id: 3,
                 level: 6,

@@ -29,6 +29,10 @@ pub struct SockEntry {
     /// completes with success even if a reset came in the same batch of
     /// frames (as Linux's connect returns 0 once woken at ESTABLISHED).
     connected_seen: bool,
+    /// The outcome of a `ConnectPost` known at once (anything but "in
+    /// progress"), kept for the socket's next `ConnectStatus`, which
+    /// answers it: the client had no reply to read it from.
+    connect_posted: Option<Result<(), Errno>>,
     /// Counts readiness changes (edge-triggered epoll in the clients
     /// reports an entry again only after a change).
     changes: u16,
@@ -176,6 +180,7 @@ impl Core {
                 b_ino: ino,
                 interest: 0,
                 connected_seen: false,
+                connect_posted: None,
                 changes: 0,
                 views: sess.region.iter().cloned().collect(),
                 remote_peer: None,
@@ -519,6 +524,7 @@ impl Core {
                 | Request::RxMore { .. }
                 | Request::ClosedPost { .. }
                 | Request::SetsockoptPost { .. }
+                | Request::ConnectPost { .. }
         );
         let id = req.socket_id();
         self.clock = now;
@@ -667,7 +673,29 @@ impl Core {
                     }
                 };
             }
+            Request::ConnectPost { id, addr } => {
+                let wait = Request::Connect {
+                    id,
+                    addr: Some(addr),
+                    wait: true,
+                };
+                let r = self.handle(sess, now, wait, fds).0.map(|_| ());
+                if !matches!(r, Err(Errno::EINPROGRESS | Errno::EALREADY)) {
+                    // Known at once: the client sleeps on its anchor with
+                    // nobody to wake it but this token, and asks.
+                    // The slot first, as every token (`sync_token`).
+                    self.publish(id);
+                    if let Some(e) = self.socks.get_mut(&id) {
+                        e.connect_posted = Some(r);
+                        anchor::put_token(e.anchor.as_fd(), &mut e.tokens);
+                    }
+                }
+                return (Ok(Body::None), None);
+            }
             Request::Connect { id, addr, wait } => {
+                if let Some(e) = self.socks.get_mut(&id) {
+                    e.connect_posted = None;
+                }
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.connect(now, h, addr))
@@ -681,6 +709,11 @@ impl Core {
             }
             Request::ConnectStatus { id, wait } => {
                 if let Some(e) = self.socks.get_mut(&id) {
+                    if sess.attached.contains(&id) {
+                        if let Some(r) = e.connect_posted.take() {
+                            return (r.map(|()| Body::Bool(true)), None);
+                        }
+                    }
                     if e.connected_seen && sess.attached.contains(&id) {
                         e.connected_seen = false;
                         // The socket layer's side of a completed connect

@@ -50,6 +50,9 @@ pub struct OpenFile {
     pub kside: parking_lot::Mutex<Option<Box<crate::loopback::Reservation>>>,
     /// Threads blocked on this open file in service mode (anchorwait.rs).
     pub anchor_wait: crate::anchorwait::AnchorWait,
+    /// A thread's connect went as `ConnectPost` and has not returned yet:
+    /// another thread's connect meanwhile takes the reply path (ops.rs).
+    pub connect_posted: AtomicBool,
 }
 
 impl OpenFile {
@@ -68,6 +71,7 @@ impl OpenFile {
             opts: parking_lot::Mutex::new(None),
             kside: parking_lot::Mutex::new(None),
             anchor_wait: Default::default(),
+            connect_posted: AtomicBool::new(false),
         }
     }
 

@@ -422,6 +422,22 @@ impl Net {
         }
     }
 
+    /// A blocking connect without a reply (`ConnectPost`), when the slot
+    /// shows a stream socket this process holds alone, neither open nor
+    /// listening, without an error: true if it was written (the caller
+    /// then sleeps on the anchor as after EINPROGRESS). False: use
+    /// `connect`.
+    pub fn connect_post(&self, h: SocketHandle, addr: SocketAddr) -> bool {
+        use proto::region as r;
+        match self {
+            Net::Local(_) => false,
+            Net::Remote(_) => {
+                let msg = Request::ConnectPost { id: id(h), addr };
+                client::send_if_alone(id(h), 0, r::F_STREAM_OPEN | r::F_LISTENING, &msg)
+            }
+        }
+    }
+
     pub fn connect_status(&self, h: SocketHandle, wait: bool) -> Result<bool, Errno> {
         match self {
             Net::Local(s) => s.connect_status(h),

@@ -519,6 +519,16 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     Ok((anchor, peer))
 }
 
+/// A connect that went as `ConnectPost`: the open file's mark, cleared
+/// when the call returns.
+struct PostedConnect<'a>(&'a OpenFile);
+
+impl Drop for PostedConnect<'_> {
+    fn drop(&mut self) {
+        self.0.connect_posted.store(false, Ordering::Release);
+    }
+}
+
 /// TCP's connect checks the socket's state before the address (Linux
 /// `__inet_stream_connect`: only an unconnected socket reaches
 /// `tcp_v4_connect`'s length and family checks): the error for an address
@@ -542,7 +552,32 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
     // A blocking connect with the service registers its wait with the
     // connect itself (see blocking_armed).
     let wait = s.stack.remote().is_some() && !of.is_nonblock();
-    let r = s.stack.connect(s.now(), of.handle, a, wait);
+    // Where the sleep reads the token (a stream socket held alone, no
+    // SO_SNDTIMEO) it needs no reply either: EINPROGRESS is assumed, and
+    // an outcome the service knows at once comes with the token, from
+    // `ConnectStatus` (one wake-up of the program fewer per connection).
+    // One thread of the process at a time: another one's connect on the
+    // socket meanwhile gets its own answer (EALREADY, EISCONN).
+    let posted = match a {
+        Some(to)
+            if wait
+                && of.ty == SockType::Stream
+                && of.timeout(false).is_none()
+                && alone(of)
+                && !of.connect_posted.swap(true, Ordering::AcqRel) =>
+        {
+            let ok = s.stack.connect_post(of.handle, to);
+            if !ok {
+                of.connect_posted.store(false, Ordering::Release);
+            }
+            ok.then_some(PostedConnect(of))
+        }
+        _ => None,
+    };
+    let r = match posted {
+        Some(_) => Err(Errno::EINPROGRESS),
+        None => s.stack.connect(s.now(), of.handle, a, wait),
+    };
     s.after_op();
     match r {
         Ok(()) if a.is_none() && of.ty == SockType::Dgram => {
@@ -553,7 +588,9 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
             Ok(0)
         }
         Ok(()) => Ok(0),
-        Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) if of.is_nonblock() => Err(e(x)),
+        Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) if posted.is_none() && of.is_nonblock() => {
+            Err(e(x))
+        }
         // A blocking connect (or a second one while the first is still in
         // progress, as Linux) waits up to SO_SNDTIMEO for the outcome.
         Err(x @ (Errno::EINPROGRESS | Errno::EALREADY)) => {
@@ -573,6 +610,16 @@ pub fn connect(of: &OpenFile, addr: &[u8]) -> R<i32> {
             match done {
                 Ok(_) => Ok(0),
                 Err(libc::EAGAIN) => Err(e(x)), // SO_SNDTIMEO expired
+                // Interrupted before a posted connect's outcome was read:
+                // an outcome known at once is the call's, as Linux's
+                // connect returns it before it ever sleeps.
+                Err(libc::EINTR) if posted.is_some() => {
+                    match s.stack.connect_status(of.handle, false) {
+                        Ok(true) => Ok(0),
+                        Ok(false) => Err(libc::EINTR),
+                        Err(x) => Err(e(x)),
+                    }
+                }
                 Err(x) => Err(x),
             }
         }

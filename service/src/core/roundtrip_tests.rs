@@ -1,7 +1,7 @@
 //! The requests that save a connection's round trips: a blocking
 //! `Connect` registers its wait itself (the client sleeps on the anchor
-//! without asking first), and `ClosedPost`/`SetsockoptPost` are carried
-//! out without a reply.
+//! without asking first, and with `ConnectPost` without a reply), and
+//! `ClosedPost`/`SetsockoptPost` are carried out without a reply.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -102,4 +102,76 @@ fn the_posted_close_and_setsockopt_have_no_reply_and_take_effect() {
         !cli.attached.contains(&k),
         "the last close: no longer this client's"
     );
+}
+
+#[test]
+fn a_posted_connect_has_no_reply_and_its_token_comes_once_established() {
+    let mut c = core();
+    let (mut srv, mut cli) = (trusted(), trusted());
+    let (_l, a) = listener_8080(&mut c, &mut srv);
+    let k = socket(&mut c, &mut cli);
+    tokens(&k.1);
+    let (reply, fd) = c.serve(
+        &mut cli,
+        t(),
+        Request::ConnectPost { id: k.0, addr: a },
+        vec![],
+    );
+    assert!(reply.is_none() && fd.is_empty(), "no reply");
+    assert_eq!(tokens(&k.1), 0, "in progress: no token yet");
+    drive(&mut c);
+    assert!(tokens(&k.1) > 0, "the wait registered: a token once open");
+    let (r, _) = c.handle(
+        &mut cli,
+        t(),
+        Request::ConnectStatus {
+            id: k.0,
+            wait: false,
+        },
+        vec![],
+    );
+    assert_eq!(r, Ok(Body::Bool(true)));
+}
+
+#[test]
+fn a_posted_connect_known_at_once_sets_the_token_and_the_next_status_answers_it() {
+    let mut c = core();
+    let mut cli = trusted();
+    // No route there: the connect fails at once.
+    let far = std::net::SocketAddr::from(([192, 0, 2, 1], 80));
+    let k0 = socket(&mut c, &mut cli);
+    let sent = Request::Connect {
+        id: k0.0,
+        addr: Some(far),
+        wait: true,
+    };
+    let want = c.handle(&mut cli, t(), sent, vec![]).0.map(|_| ());
+    assert!(
+        !matches!(want, Ok(()) | Err(Errno::EINPROGRESS)),
+        "{want:?}"
+    );
+    let k = socket(&mut c, &mut cli);
+    tokens(&k.1);
+    let post = || Request::ConnectPost { id: k.0, addr: far };
+    let (reply, _) = c.serve(&mut cli, t(), post(), vec![]);
+    assert!(reply.is_none(), "no reply");
+    assert!(tokens(&k.1) > 0, "a token for the sleeping client");
+    let status = || Request::ConnectStatus {
+        id: k.0,
+        wait: false,
+    };
+    let (r, _) = c.handle(&mut cli, t(), status(), vec![]);
+    assert_eq!(r.map(|_| ()), want, "the outcome it had no reply for");
+    let (r, _) = c.handle(&mut cli, t(), status(), vec![]);
+    assert_ne!(r.map(|_| ()), want, "answered once");
+    // A `Connect` with a reply forgets an outcome nobody asked for.
+    c.serve(&mut cli, t(), post(), vec![]);
+    let again = Request::Connect {
+        id: k.0,
+        addr: Some(far),
+        wait: true,
+    };
+    assert_eq!(c.handle(&mut cli, t(), again, vec![]).0.map(|_| ()), want);
+    let (r, _) = c.handle(&mut cli, t(), status(), vec![]);
+    assert_ne!(r.map(|_| ()), want);
 }
