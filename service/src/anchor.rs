@@ -16,21 +16,21 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::sys::stat::fstat;
 
 /// A new anchor pair: (A for the service, B for the program, B's inode).
+///
+/// Both ends block (one open file each): B must, the program's waits on it
+/// are blocking reads and polls; A is only ever written with MSG_DONTWAIT
+/// (`put_token`), polled and asked SIOCOUTQ, none of which waits, so it
+/// needs no `fcntl` of its own (one system call per socket fewer).
 pub fn pair() -> nix::Result<(OwnedFd, OwnedFd, u64)> {
     let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
         None,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-    )?;
-    // B blocks: the program's waits on it are blocking reads and polls.
-    nix::fcntl::fcntl(
-        b.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        SockFlag::SOCK_CLOEXEC,
     )?;
     let ino = inode(b.as_fd())?;
     Ok((a, b, ino))
@@ -73,7 +73,8 @@ pub fn put_token(a: BorrowedFd<'_>, written: &mut u8) {
             return;
         }
     }
-    if nix::unistd::write(a, &[0u8]).is_ok() {
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    if send(a.as_raw_fd(), &[0u8], flags).is_ok() {
         *written += 1;
     }
 }
@@ -144,5 +145,26 @@ mod tests {
             put_token(a.as_fd(), &mut written);
             assert_eq!(read_back(&b), 1);
         }
+    }
+
+    #[test]
+    fn both_ends_block_and_a_token_never_waits() {
+        let (a, b, _) = pair().unwrap();
+        for fd in [&a, &b] {
+            let fl = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap();
+            assert_eq!(fl & libc::O_NONBLOCK, 0, "blocking");
+        }
+        // B never reads, and the count of unread tokens is forgotten each
+        // time: A fills, and a token says EAGAIN rather than wait.
+        let mut written = 0;
+        for _ in 0..10_000 {
+            put_token(a.as_fd(), &mut written);
+            written = 0;
+        }
+        assert!(readable(&b) > 0);
+        // Every B gone: a token fails (EPIPE, no SIGPIPE) and returns.
+        drop(b);
+        put_token(a.as_fd(), &mut written);
+        assert_eq!(written, 0);
     }
 }

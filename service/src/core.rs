@@ -33,6 +33,9 @@ pub struct SockEntry {
     /// progress"), kept for the socket's next `ConnectStatus`, which
     /// answers it: the client had no reply to read it from.
     connect_posted: Option<Result<(), Errno>>,
+    /// A saw the hang-up once (it never comes back: no B can be made
+    /// again once every one is gone), so it is not asked twice.
+    hung: bool,
     /// Counts readiness changes (edge-triggered epoll in the clients
     /// reports an entry again only after a change).
     changes: u16,
@@ -181,6 +184,7 @@ impl Core {
                 interest: 0,
                 connected_seen: false,
                 connect_posted: None,
+                hung: false,
                 changes: 0,
                 views: sess.region.iter().cloned().collect(),
                 remote_peer: None,
@@ -223,10 +227,11 @@ impl Core {
     /// stale (the fd number was another socket's anchor when epoll
     /// reported it), and a holder that posts and closes while its queue
     /// is being served must not have that close seen before its posts.
-    pub fn hung_up_socket(&self, fd: RawFd) -> Option<u64> {
+    pub fn hung_up_socket(&mut self, fd: RawFd) -> Option<u64> {
         let id = self.socket_of_anchor(fd)?;
-        let e = self.socks.get(&id)?;
-        anchor::hung_up(e.anchor.as_fd()).then_some(id)
+        let e = self.socks.get_mut(&id)?;
+        e.hung = e.hung || anchor::hung_up(e.anchor.as_fd());
+        e.hung.then_some(id)
     }
 
     /// The connections of the clients holding socket `id`: their queued
@@ -625,7 +630,7 @@ impl Core {
                     let gone = self
                         .socks
                         .get(&id)
-                        .is_some_and(|e| anchor::hung_up(e.anchor.as_fd()));
+                        .is_some_and(|e| e.hung || anchor::hung_up(e.anchor.as_fd()));
                     if gone {
                         self.close_socket(now, id);
                         sess.attached.remove(&id);
