@@ -365,7 +365,6 @@ impl<'a> Request<'a> {
                 w.u16(if *wait { 51 } else { 8 }).u64(*id).addr(*addr)
             }
             Request::ClosedPost { id } => w.u16(52).u64(*id),
-            Request::ConnectPost { id, addr } => w.u16(54).u64(*id).addr(Some(*addr)),
             Request::ConnectStatus { id, wait } => w.u16(9).u64(*id).bool(*wait),
             Request::Send {
                 id,
@@ -429,6 +428,7 @@ impl<'a> Request<'a> {
             Request::Serves { ty, addr } => w.u16(42).u8(ty_code(*ty)).addr(Some(*addr)),
             Request::AcceptHead { id } => w.u16(43).u64(*id),
             Request::SetNonblock { id, on } => w.u16(50).u64(*id).bool(*on),
+            Request::ConnectPost { id, addr } => w.u16(55).u64(*id).addr(Some(*addr)),
             Request::Reserved { id, count } => w.u16(44).u64(*id).u16(*count),
             Request::Reservation { id, index } => w.u16(45).u64(*id).u8(*index),
             Request::Moved { id } => w.u16(46).u64(*id),
@@ -476,10 +476,6 @@ impl<'a> Request<'a> {
                 wait: op == 51,
             },
             52 => Request::ClosedPost { id: r.u64()? },
-            54 => Request::ConnectPost {
-                id: r.u64()?,
-                addr: r.addr()?.ok_or(Malformed("connect without an address"))?,
-            },
             9 => Request::ConnectStatus {
                 id: r.u64()?,
                 wait: r.bool()?,
@@ -564,6 +560,10 @@ impl<'a> Request<'a> {
             50 => Request::SetNonblock {
                 id: r.u64()?,
                 on: r.bool()?,
+            },
+            55 => Request::ConnectPost {
+                id: r.u64()?,
+                addr: r.addr()?.ok_or(Malformed("connect without an address"))?,
             },
             44 => Request::Reserved {
                 id: r.u64()?,
@@ -807,8 +807,6 @@ mod tests {
                 wait: true,
             },
             Request::ClosedPost { id: 9 },
-            Request::ConnectPost { id: 2, addr: a },
-            Request::ConnectPost { id: 2, addr: a6 },
             Request::SetsockoptPost {
                 id: 3,
                 level: 6,
@@ -871,6 +869,8 @@ mod tests {
             },
             Request::AcceptHead { id: 3 },
             Request::SetNonblock { id: 3, on: true },
+            Request::ConnectPost { id: 2, addr: a },
+            Request::ConnectPost { id: 2, addr: a6 },
             Request::Reserved { id: 4, count: 2 },
             Request::Reservation { id: 4, index: 1 },
             Request::Moved { id: 5 },
