@@ -81,6 +81,26 @@ pub struct Sysctl {
     /// net.ipv4.conf.default.igmpv3_unsolicited_report_interval: the
     /// longest wait before a state-change report is sent again.
     pub igmpv3_unsolicited_report_interval: Duration,
+    /// net.ipv4.conf.default.igmpv2_unsolicited_report_interval: the
+    /// same for IGMPv1/v2 reports (an older querier was heard).
+    pub igmpv2_unsolicited_report_interval: Duration,
+    /// net.ipv4.conf.default.force_igmp_version: 0 (follow the querier),
+    /// 1, 2 or 3.
+    pub force_igmp_version: u8,
+    /// net.ipv6.mld_qrv: MLD's robustness (how many times a change is
+    /// sent). Only the initial namespace has the file: elsewhere Linux's
+    /// global value is used unseen, and so is the default here.
+    pub mld_qrv: u8,
+    /// net.ipv6.mld_max_msf: sources per IPv6 filter (initial namespace
+    /// only, as mld_qrv).
+    pub mld_max_msf: usize,
+    /// net.ipv6.conf.default.force_mld_version: 0 (follow the querier),
+    /// 1 or 2.
+    pub force_mld_version: u8,
+    /// net.ipv6.conf.default.mldv2_unsolicited_report_interval and
+    /// mldv1_unsolicited_report_interval.
+    pub mldv2_unsolicited_report_interval: Duration,
+    pub mldv1_unsolicited_report_interval: Duration,
 }
 
 impl Default for Sysctl {
@@ -124,6 +144,13 @@ impl Default for Sysctl {
             igmp_qrv: 2,
             igmp_llm_reports: true,
             igmpv3_unsolicited_report_interval: Duration::from_millis(1000),
+            igmpv2_unsolicited_report_interval: Duration::from_millis(10000),
+            force_igmp_version: 0,
+            mld_qrv: 2,
+            mld_max_msf: 64,
+            force_mld_version: 0,
+            mldv2_unsolicited_report_interval: Duration::from_millis(1000),
+            mldv1_unsolicited_report_interval: Duration::from_millis(10000),
         }
     }
 }
@@ -168,6 +195,13 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/igmp_qrv",
     "net/ipv4/igmp_link_local_mcast_reports",
     "net/ipv4/conf/default/igmpv3_unsolicited_report_interval",
+    "net/ipv4/conf/default/igmpv2_unsolicited_report_interval",
+    "net/ipv4/conf/default/force_igmp_version",
+    "net/ipv6/mld_qrv",
+    "net/ipv6/mld_max_msf",
+    "net/ipv6/conf/default/force_mld_version",
+    "net/ipv6/conf/default/mldv2_unsolicited_report_interval",
+    "net/ipv6/conf/default/mldv1_unsolicited_report_interval",
 ];
 
 /// Linux's proc_tcp_fastopen_key text, `%08x-%08x-%08x-%08x` (a backup key
@@ -340,6 +374,25 @@ impl Sysctl {
             "net/ipv4/conf/default/igmpv3_unsolicited_report_interval" => one(1, 1 << 31)
                 .map(|v| self.igmpv3_unsolicited_report_interval = Duration::from_millis(v))
                 .is_some(),
+            "net/ipv4/conf/default/igmpv2_unsolicited_report_interval" => one(1, 1 << 31)
+                .map(|v| self.igmpv2_unsolicited_report_interval = Duration::from_millis(v))
+                .is_some(),
+            "net/ipv4/conf/default/force_igmp_version" => one(0, 3)
+                .map(|v| self.force_igmp_version = v as u8)
+                .is_some(),
+            "net/ipv6/mld_qrv" => one(1, 255).map(|v| self.mld_qrv = v as u8).is_some(),
+            "net/ipv6/mld_max_msf" => one(0, 1 << 20)
+                .map(|v| self.mld_max_msf = v as usize)
+                .is_some(),
+            "net/ipv6/conf/default/force_mld_version" => one(0, 2)
+                .map(|v| self.force_mld_version = v as u8)
+                .is_some(),
+            "net/ipv6/conf/default/mldv2_unsolicited_report_interval" => one(1, 1 << 31)
+                .map(|v| self.mldv2_unsolicited_report_interval = Duration::from_millis(v))
+                .is_some(),
+            "net/ipv6/conf/default/mldv1_unsolicited_report_interval" => one(1, 1 << 31)
+                .map(|v| self.mldv1_unsolicited_report_interval = Duration::from_millis(v))
+                .is_some(),
             "net/ipv4/tcp_fastopen_key" => fastopen_key(text)
                 .map(|k| self.tcp_fastopen_key = k)
                 .is_some(),
@@ -436,6 +489,13 @@ mod tests {
         assert!(s.apply("net/ipv6/ip6frag_time", "5\n"));
         assert_eq!(s.ip6frag_time, Duration::from_secs(5));
         assert!(!s.apply("net/ipv6/conf/default/hop_limit", "0\n"));
+        assert!(s.apply("net/ipv6/mld_qrv", "3\n"));
+        assert_eq!((s.mld_qrv, s.igmp_qrv), (3, 2), "MLD's own robustness");
+        assert!(s.apply("net/ipv6/conf/default/force_mld_version", "1\n"));
+        assert_eq!(s.force_mld_version, 1);
+        assert!(!s.apply("net/ipv6/conf/default/force_mld_version", "3\n"));
+        assert!(s.apply("net/ipv4/conf/default/force_igmp_version", "2\n"));
+        assert_eq!(s.force_igmp_version, 2);
     }
 
     #[test]

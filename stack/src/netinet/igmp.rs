@@ -13,8 +13,8 @@
 //! with igmp_link_local_mcast_reports. IPv6 groups are reported the same
 //! way by MLDv2 (any-source memberships only: TO_EX {} on the first
 //! join, TO_IN {} on the last leave; not ff02::1 nor node-local scope),
-//! with the IGMP sysctls' robustness and interval. Queries are not answered (the
-//! stack has no querier to hear: a report that arrives is dropped).
+//! with MLD's own sysctls (mld_qrv, mldv2_unsolicited_report_interval).
+//! Queries are not answered (a report that arrives is dropped).
 
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ impl IgmpParams {
         IgmpParams {
             dev: cx.config().ifindex,
             qrv: sys.igmp_qrv.max(1),
+            mld_qrv: sys.mld_qrv.max(1),
             llm_reports: sys.igmp_llm_reports,
             now: cx.last_now(),
         }
@@ -52,12 +53,18 @@ pub(crate) fn igmp_timeout(cx: &impl InetCx, now: Instant) {
     if igmp_next_timeout(cx).is_none_or(|t| t > now) {
         return;
     }
-    let interval = cx.sysctl().igmpv3_unsolicited_report_interval;
-    let r = cx.inet().rng.lock().next_u64();
-    let delay = Duration::from_micros(r % (interval.as_micros().max(1) as u64));
+    let sys = cx.sysctl();
+    let delay = |interval: Duration| {
+        let r = cx.inet().rng.lock().next_u64();
+        Duration::from_micros(r % (interval.as_micros().max(1) as u64))
+    };
+    let (d4, d6) = (
+        delay(sys.igmpv3_unsolicited_report_interval),
+        delay(sys.mldv2_unsolicited_report_interval),
+    );
     let (records, records6) = {
         let mut t = cx.inet().pcbinfo.write();
-        (t.mc.igmp.fire(now, delay), t.mc.mld.fire(now, delay))
+        (t.mc.igmp.fire(now, d4), t.mc.mld.fire(now, d6))
     };
     let mtu = cx.config().mtu;
     // MLD goes from :: (the device has no link-local address: Linux's

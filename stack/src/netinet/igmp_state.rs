@@ -20,7 +20,10 @@ pub(crate) const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 pub(crate) struct IgmpParams {
     /// The device's ifindex: only its groups are reported.
     pub dev: u32,
+    /// Robustness: how many times a change is sent (igmp_qrv; mld_qrv
+    /// for MLD, `for_mld`).
     pub qrv: u8,
+    pub mld_qrv: u8,
     pub llm_reports: bool,
     pub now: Instant,
 }
@@ -33,6 +36,14 @@ impl IgmpParams {
 }
 
 impl IgmpParams {
+    /// The same with MLD's robustness.
+    pub(crate) fn for_mld(&self) -> IgmpParams {
+        IgmpParams {
+            qrv: self.mld_qrv,
+            ..*self
+        }
+    }
+
     /// Is the IPv6 `group` on `ifindex` one the device reports by MLD
     /// (not ff02::1, nor a scope below link-local: Linux's MAF_NOREPORT)?
     pub(crate) fn reports6(&self, group: std::net::Ipv6Addr, ifindex: u32) -> bool {
@@ -220,6 +231,7 @@ mod tests {
         IgmpParams {
             dev: 3,
             qrv: 2,
+            mld_qrv: 2,
             llm_reports: true,
             now: Instant::from_micros(ms * 1000),
         }

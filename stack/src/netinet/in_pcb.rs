@@ -194,8 +194,11 @@ pub struct Inpcb {
     /// IP_MULTICAST_IF: interface index (0: none) and address.
     pub mc_ifindex: u32,
     pub mc_addr: Ipv4Addr,
-    /// IP_MULTICAST_ALL (default on): receive groups other sockets joined.
+    /// IP_MULTICAST_ALL: receive IPv4 groups other sockets joined (on
+    /// by default for AF_INET only: Linux's inet6_create leaves it off).
     pub mc_all: bool,
+    /// IPV6_MULTICAST_ALL (default on): the same for IPv6 groups.
+    pub mc_all6: bool,
     /// UDP_SEGMENT: cut each send into datagrams of this many bytes (0: off).
     pub udp_gso_size: u16,
     /// UDP_GRO: take super-datagrams whole (udp_gso.rs).
@@ -266,7 +269,8 @@ impl Inpcb {
             mc_loop6: true,
             mc_ifindex: 0,
             mc_addr: Ipv4Addr::UNSPECIFIED,
-            mc_all: true,
+            mc_all: family == Domain::Inet,
+            mc_all6: true,
             udp_gso_size: 0,
             udp_gro: false,
             send_once: [0; 8],

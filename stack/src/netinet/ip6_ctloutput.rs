@@ -130,7 +130,7 @@ pub(crate) fn ip6_ctloutput_set(
             }
             inp.mc_loop6 = v == 1;
         }
-        IPV6_MULTICAST_ALL => inp.mc_all = int_of(val)? != 0,
+        IPV6_MULTICAST_ALL => inp.mc_all6 = int_of(val)? != 0,
         IPV6_MULTICAST_IF if !stream => {
             let v = int_of(val)? as u32;
             let sel = match v {
@@ -199,7 +199,7 @@ pub(crate) fn ip6_ctloutput_get(
         IPV6_MULTICAST_HOPS if inp.mc_hops6 < 0 => 1,
         IPV6_MULTICAST_HOPS => i32::from(inp.mc_hops6),
         IPV6_MULTICAST_LOOP => inp.mc_loop6 as i32,
-        IPV6_MULTICAST_ALL => inp.mc_all as i32,
+        IPV6_MULTICAST_ALL => inp.mc_all6 as i32,
         IPV6_MULTICAST_IF => match inp.pmtu6 & PMTU6_MCIF {
             MCIF6_LO => LOOPBACK_IFINDEX as i32,
             MCIF6_DEV => env.dev_ifindex as i32,

@@ -242,4 +242,43 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn tcp_joins_by_group_req_and_the_two_multicast_all_flags_are_apart() {
+        let mut c = Config::new([10, 7, 0, 2].into(), 24);
+        c.addr6 = Some("fd00:7::2".parse().unwrap());
+        let st = Stack::new(c);
+        let now = crate::testing::trace::t0();
+        let t = st.socket_in(Domain::Inet6, SockType::Stream, 0).unwrap();
+        let mut g = vec![0u8; 136];
+        g[8..10].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+        g[16..32].copy_from_slice(&GROUP.parse::<Ipv6Addr>().unwrap().octets());
+        let set = |name, v: &[u8]| st.setsockopt(now, t, IPPROTO_IPV6, name, v);
+        assert_eq!(set(MCAST_JOIN_GROUP, &g), Ok(()));
+        assert_eq!(set(MCAST_JOIN_GROUP, &g), Err(Errno::EADDRINUSE));
+        assert_eq!(set(IPV6_JOIN_GROUP, &mreq(GROUP, 0)), Err(Errno::EPROTO));
+        assert_eq!(set(MCAST_LEAVE_GROUP, &g), Ok(()));
+        assert_eq!(set(MCAST_LEAVE_GROUP, &g), Err(Errno::EADDRNOTAVAIL));
+        let u = bound(&st, 5000);
+        let get = |level, name| {
+            let mut b = [0u8; 4];
+            st.getsockopt(u, level, name, &mut b).unwrap();
+            i32::from_ne_bytes(b)
+        };
+        // An AF_INET6 socket starts with IP_MULTICAST_ALL off.
+        assert_eq!(get(IPPROTO_IP, IP_MULTICAST_ALL), 0);
+        assert_eq!(get(IPPROTO_IPV6, IPV6_MULTICAST_ALL), 1);
+        st.setsockopt(now, u, IPPROTO_IP, IP_MULTICAST_ALL, &1i32.to_ne_bytes())
+            .unwrap();
+        st.setsockopt(
+            now,
+            u,
+            IPPROTO_IPV6,
+            IPV6_MULTICAST_ALL,
+            &0i32.to_ne_bytes(),
+        )
+        .unwrap();
+        assert_eq!(get(IPPROTO_IP, IP_MULTICAST_ALL), 1);
+        assert_eq!(get(IPPROTO_IPV6, IPV6_MULTICAST_ALL), 0);
+    }
 }

@@ -161,7 +161,8 @@ impl McTable {
             .members6
             .iter()
             .any(|m| m.group == group && m.ifindex == ifindex);
-        self.mld.set_filter(group, joined, BTreeSet::new(), p);
+        self.mld
+            .set_filter(group, joined, BTreeSet::new(), &p.for_mld());
     }
 
     /// The interface's filter for `group` (RFC 3376 3.2, Linux's
@@ -231,6 +232,7 @@ mod tests {
         let p = IgmpParams {
             dev: 3,
             qrv: 2,
+            mld_qrv: 2,
             llm_reports: true,
             now: crate::time::Instant::from_micros(0),
         };

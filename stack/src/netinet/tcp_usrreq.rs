@@ -752,6 +752,15 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
         }
         let v = match level {
+            // As Linux's do_ipv6_setsockopt: the group_req memberships
+            // are open to TCP too (IPV6_JOIN_GROUP is EPROTO below).
+            IPPROTO_IPV6
+                if matches!(name, MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP)
+                    && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
+            {
+                return crate::netinet::ip6_mcast::ip6_mcast_setsockopt(cx, so.handle, name, val)
+                    .unwrap_or(Err(Errno::ENOPROTOOPT));
+            }
             IPPROTO_IPV6 => {
                 let env = crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp());
                 let inp = so.so_pcb.inp_mut();

@@ -792,9 +792,16 @@ fn udp_mcast_input(
         let Some(mut so) = lock_live(&sref) else {
             continue;
         };
-        // No membership of the group: IP_MULTICAST_ALL decides; else
-        // the membership's source filter (ip_mc_sf_allow).
-        if !joined.unwrap_or(so.so_pcb.inp().mc_all) {
+        // No membership of the group: IP_MULTICAST_ALL (IPV6_ for an
+        // IPv6 group) decides; else the membership's source filter
+        // (ip_mc_sf_allow).
+        let inp = so.so_pcb.inp();
+        let all = if remote.is_ipv6() {
+            inp.mc_all6
+        } else {
+            inp.mc_all
+        };
+        if !joined.unwrap_or(all) {
             continue;
         }
         let Some(keep) = ip::sk_filter_run(cx, &so, ip, segment, wire::udp::HEADER_LEN) else {
