@@ -239,5 +239,11 @@ void ct_peer_report(unsigned port);
 // A UDP socket bound to FROM:0 that sends multicast by lo (IP_MULTICAST_IF
 // 127.0.0.1), or die.
 int ct_mcast_sender(const char *from);
+// setsockopt(s, IPPROTO_IP, opt) of an ip_mreq (group, interface address)
+// or of an ip_mreq_source on SELF_IP, printed as `what`.
+int t_mreq(int s, int opt, const char *group, const char *iface, const char *what);
+int t_mreq_source(int s, int opt, const char *group, const char *source, const char *what);
+// An AF_INET6 UDP socket bound to [::]:port with SO_REUSEADDR.
+int ct_bound6(unsigned port);
 
 #endif

@@ -23,19 +23,30 @@
 //       CT_V6: the IPv6 GROUP on the interface holding fd00:7::1, which
 //       also sends to it: the shim's TUN device has no carrier yet, so its
 //       multicast route is not used).
-//   peer igmp PORT
-//       join 224.0.0.22 (all IGMPv3 routers) on 10.7.0.1 with a raw IGMP
-//       socket and log every membership report that arrives from another
-//       host: its TTL, TOS, whether it has the Router Alert option, and its
-//       records (sources sorted). After the Nth report it creates
-//       $CT_SYNC/igmpN.
-//   peer mld PORT
-//       the same for MLDv2 reports (to ff02::16 on the interface holding
-//       fd00:7::1), but record by record: a record is logged when it
-//       differs from its group's last one (the kernel repeats a change a
-//       varying number of times), groups of link-local and smaller scope
-//       left out (the kernel's own solicited-node groups). After the Nth
-//       record logged it creates $CT_SYNC/mldN.
+//   peer igmp PORT [join:G1,G2...] [steps]
+//       join 224.0.0.22 (all IGMPv3 routers) and the groups of join: on
+//       10.7.0.1 with a raw IGMP socket and log every IGMP message that
+//       arrives from another host: its TTL, TOS, whether it has the Router
+//       Alert option, and a report's records (sources sorted, records
+//       sorted) or an IGMPv1/v2 message's group. After the Nth message it
+//       creates $CT_SYNC/igmpN. The steps (wait:NAME sleep:MS signal:NAME
+//       join:G1,G2... query:V/GROUP/CODE[/S1,S2...]) run in their own
+//       thread: join joins more groups (the kernel's own reports of an
+//       IPv6 join come from :: until its link-local address is ready:
+//       join late, to tell them from the program's), query sends
+//       an IGMPv1/2/3 query (V) with that Max Resp Code to GROUP (0.0.0.0:
+//       a general query, to 224.0.0.1), TTL 1, not looped back.
+//   peer mld PORT [join:G1,G2...] [steps]
+//       the same for MLD (ff02::16 and the groups of join: on the
+//       interface holding fd00:7::1), but record by record: a record is
+//       logged when it differs from its group's last one (the kernel
+//       repeats a change a varying number of times), groups of link-local
+//       and smaller scope left out (the kernel's own solicited-node
+//       groups, and the peer's own); an MLDv1 report or done counts as a
+//       record of its group.
+//       After the Nth record logged it creates $CT_SYNC/mldN. query:
+//       sends an MLDv1/v2 query (V 1 or 2, GROUP :: for a general one, to
+//       ff02::1) from the link-local address, hop limit 1, Router Alert.
 //
 // Connection steps: echo  recvall  recv:N  send:TEXT  sendn:N
 //   trickle:N:CHUNK:MS  shutwr  shutrd  close  rst  sleep:MS  wait:NAME
@@ -395,6 +406,7 @@ static int is_option(const char *s)
 	       arg_of(s, "accepton") || arg_of(s, "fill") || arg_of(s, "count") ||
 	       arg_of(s, "try") || arg_of(s, "after") ||
 	       (!strcmp(mode, "udp") && (!strcmp(s, "any") || arg_of(s, "join"))) ||
+	       ((!strcmp(mode, "igmp") || !strcmp(mode, "mld")) && arg_of(s, "join")) ||
 	       (!strcmp(mode, "tcp") && (arg_of(s, "rcvbuf") || arg_of(s, "sndbuf")));
 }
 
@@ -442,8 +454,172 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-// peer igmp: log each IGMP report from another host (see the top).
-static void igmp_mode(void)
+// Is a an address of this namespace's own (the peer's kernel's reports)?
+static int own_addr6(const struct in6_addr *a)
+{
+	struct ifaddrs *all, *i;
+	int own = 0;
+	if (getifaddrs(&all) < 0)
+		return 0;
+	for (i = all; i && !own; i = i->ifa_next)
+		own = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+		      !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a, sizeof *a);
+	freeifaddrs(all);
+	return own;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// Join each group of the comma-separated list on fd (IGMP or MLD).
+static void join_list(int fd, const char *list)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", list ? list : "");
+	for (char *sp, *g = strtok_r(buf, ",", &sp); g; g = strtok_r(NULL, ",", &sp)) {
+		int r;
+		if (v6) {
+			struct ipv6_mreq m;
+			memset(&m, 0, sizeof m);
+			inet_pton(AF_INET6, g, &m.ipv6mr_multiaddr);
+			m.ipv6mr_interface = peer_ifindex6();
+			r = setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
+		} else {
+			struct ip_mreq m = { 0 };
+			m.imr_multiaddr.s_addr = inet_addr(g);
+			m.imr_interface.s_addr = inet_addr(PEER_IP);
+			r = setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
+		}
+		if (r < 0)
+			ct_die("peer join %s", g);
+	}
+}
+
+// query:V/GROUP/CODE[/S1,S2...]: one IGMP (v6: MLD) query.
+static void send_query(const char *arg)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *sp, *ver = strtok_r(buf, "/", &sp), *group = strtok_r(NULL, "/", &sp);
+	char *code = strtok_r(NULL, "/", &sp), *srcs = strtok_r(NULL, "/", &sp);
+	if (!ver || !group || !code)
+		ct_die("peer query:%s", arg);
+	int v = atoi(ver), c = atoi(code), n = 0;
+	unsigned char m[512];
+	memset(m, 0, sizeof m);
+	if (!v6) {
+		int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
+		struct in_addr ifa = { .s_addr = inet_addr(PEER_IP) };
+		unsigned char ttl = 1, loop = 0;
+		if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, 1) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, 1) < 0)
+			ct_die("peer igmp query socket");
+		m[0] = 0x11;
+		m[1] = v == 1 ? 0 : c;
+		inet_pton(AF_INET, v == 1 ? "0.0.0.0" : group, m + 4);
+		size_t len = 8;
+		if (v == 3) {
+			m[8] = 2;   // S 0, QRV 2
+			m[9] = 125; // QQIC
+			for (char *sp2, *s = srcs ? strtok_r(srcs, ",", &sp2) : NULL; s; s = strtok_r(NULL, ",", &sp2))
+				inet_pton(AF_INET, s, m + 12 + 4 * n++);
+			m[10] = n >> 8;
+			m[11] = n;
+			len = 12 + 4 * n;
+		}
+		uint32_t sum = 0;
+		for (size_t i = 0; i < len; i += 2)
+			sum += m[i] << 8 | m[i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		m[2] = ~sum >> 8;
+		m[3] = ~sum;
+		struct sockaddr_in to = ct_addr(strcmp(group, "0.0.0.0") ? group : "224.0.0.1", 0);
+		if (sendto(fd, m, len, 0, (struct sockaddr *)&to, sizeof to) < 0)
+			ct_die("peer igmp query");
+		close(fd);
+		return;
+	}
+	int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+	unsigned ifx = peer_ifindex6();
+	int hops = 1, loop = 0;
+	unsigned char ra[8] = { 0, 0, 5, 2, 0, 0, 1, 0 };
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifx, sizeof ifx) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, ra, sizeof ra) < 0)
+		ct_die("peer mld query socket");
+	// From the link-local address (the one Linux would pick for ff02::1;
+	// a wider group would get the global one, and a host reads a query
+	// only from a link-local address).
+	struct ifaddrs *all, *i;
+	struct sockaddr_in6 ll = { 0 };
+	if (getifaddrs(&all) == 0) {
+		for (i = all; i; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+			    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr) &&
+			    if_nametoindex(i->ifa_name) == ifx)
+				ll = *(struct sockaddr_in6 *)i->ifa_addr;
+		freeifaddrs(all);
+	}
+	if (ll.sin6_family != AF_INET6 || bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0)
+		ct_die("peer mld query: no link-local address");
+	m[0] = 130;
+	m[4] = c >> 8;
+	m[5] = c;
+	inet_pton(AF_INET6, group, m + 8);
+	size_t len = 24;
+	if (v == 2) {
+		m[24] = 2;
+		m[25] = 125;
+		for (char *sp2, *s = srcs ? strtok_r(srcs, ",", &sp2) : NULL; s; s = strtok_r(NULL, ",", &sp2))
+			inet_pton(AF_INET6, s, m + 28 + 16 * n++);
+		m[26] = n >> 8;
+		m[27] = n;
+		len = 28 + 16 * n;
+	}
+	struct sockaddr_in6 to = ct_addr6(strcmp(group, "::") ? group : "ff02::1", 0);
+	to.sin6_scope_id = ifx;
+	if (sendto(fd, m, len, 0, (struct sockaddr *)&to, sizeof to) < 0)
+		ct_die("peer mld query");
+	close(fd);
+}
+
+// The raw socket of the igmp and mld modes.
+static int mode_fd = -1;
+
+// The steps of the igmp and mld modes.
+static void *query_steps(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < nsteps; i++) {
+		const char *a;
+		if ((a = arg_of(steps[i], "wait")))
+			sync_wait(0, a);
+		else if ((a = arg_of(steps[i], "sleep")))
+			ct_sleep_ms(atoi(a));
+		else if ((a = arg_of(steps[i], "signal")))
+			sync_signal(a);
+		else if ((a = arg_of(steps[i], "query")))
+			send_query(a);
+		else if ((a = arg_of(steps[i], "join")))
+			join_list(mode_fd, a);
+	}
+	return NULL;
+}
+
+static void start_query_steps(void)
+{
+	pthread_t t;
+	if (nsteps > 0)
+		pthread_create(&t, NULL, query_steps, NULL);
+}
+
+// peer igmp: log each IGMP message from another host (see the top).
+static void igmp_mode(const char *join)
 {
 	static const char *const kinds[] = { "?", "IS_IN", "IS_EX", "TO_IN", "TO_EX", "ALLOW", "BLOCK" };
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
@@ -454,7 +630,10 @@ static void igmp_mode(void)
 	m.imr_interface.s_addr = inet_addr(PEER_IP);
 	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) < 0)
 		ct_die("peer join 224.0.0.22");
+	join_list(fd, join);
+	mode_fd = fd;
 	ready();
+	start_query_steps();
 	pthread_mutex_lock(&mu);
 	main_busy = 0;
 	pthread_mutex_unlock(&mu);
@@ -488,22 +667,37 @@ static void igmp_mode(void)
 		int k = snprintf(line, sizeof line, "igmp type 0x%02x to %s ttl %d tos 0x%02x ra %s:",
 				 b[hl], dst, b[8], b[1], ra ? "yes" : "no");
 		int nrec = b[hl] == 0x22 ? (b[hl + 6] << 8 | b[hl + 7]) : 0;
-		for (int i = 0; i < nrec && at + 8 <= (size_t)r; i++) {
+		if (b[hl] != 0x22) {
+			char g[16];
+			inet_ntop(AF_INET, b + hl + 4, g, sizeof g);
+			LINE_ADD(" group %s", g);
+		}
+		static char recs[64][160];
+		char *sorted[64];
+		int nr = 0;
+		for (int i = 0; i < nrec && nr < 64 && at + 8 <= (size_t)r; i++) {
 			int ns = b[at + 2] << 8 | b[at + 3];
 			size_t end = at + 8 + 4 * ns + 4 * b[at + 1];
 			if (end > (size_t)r)
 				break;
 			char g[16], sa[16];
 			inet_ntop(AF_INET, b + at + 4, g, sizeof g);
-			LINE_ADD(" %s %s {", b[at] <= 6 ? kinds[b[at]] : "?", g);
+			int q = snprintf(recs[nr], sizeof recs[nr], " %s %s {", b[at] <= 6 ? kinds[b[at]] : "?", g);
 			qsort(b + at + 8, ns, 4, cmp_u32);
-			for (int j = 0; j < ns; j++) {
+			for (int j = 0; j < ns && q < (int)sizeof recs[nr] - 20; j++) {
 				inet_ntop(AF_INET, b + at + 8 + 4 * j, sa, sizeof sa);
-				LINE_ADD("%s%s", j ? " " : "", sa);
+				q += snprintf(recs[nr] + q, sizeof recs[nr] - q, "%s%s", j ? " " : "", sa);
 			}
-			LINE_ADD("}");
+			snprintf(recs[nr] + q, sizeof recs[nr] - q, "}");
+			sorted[nr] = recs[nr];
+			nr++;
 			at = end;
 		}
+		// A general query's answer lists its groups in the kernel's
+		// order: sorted here.
+		qsort(sorted, nr, sizeof sorted[0], cmp_str);
+		for (int i = 0; i < nr; i++)
+			LINE_ADD("%s", sorted[i]);
 #undef LINE_ADD
 		plog(0, "%s", line);
 		char name[32];
@@ -514,7 +708,7 @@ static void igmp_mode(void)
 
 // peer mld: log each new MLDv2 record of a group wider than link-local
 // scope (see the top).
-static void mld_mode(void)
+static void mld_mode(const char *join)
 {
 	static const char *const kinds[] = { "?", "IS_IN", "IS_EX", "TO_IN", "TO_EX", "ALLOW", "BLOCK" };
 	int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
@@ -526,7 +720,10 @@ static void mld_mode(void)
 	m.ipv6mr_interface = peer_ifindex6();
 	if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m) < 0)
 		ct_die("peer join ff02::16");
+	join_list(fd, join);
+	mode_fd = fd;
 	ready();
+	start_query_steps();
 	pthread_mutex_lock(&mu);
 	main_busy = 0;
 	pthread_mutex_unlock(&mu);
@@ -538,31 +735,38 @@ static void mld_mode(void)
 	int nlast = 0, n = 0;
 	static unsigned char b[65536];
 	for (;;) {
-		ssize_t r = recv(fd, b, sizeof b, 0);
-		if (r < 8 || b[0] != 143)
+		struct sockaddr_in6 from;
+		socklen_t fl = sizeof from;
+		ssize_t r = recvfrom(fd, b, sizeof b, 0, (struct sockaddr *)&from, &fl);
+		if (r < 0 || own_addr6(&from.sin6_addr))
+			continue;
+		int v1 = r >= 24 && (b[0] == 131 || b[0] == 132);
+		if (!v1 && (r < 8 || b[0] != 143))
 			continue;
 		size_t at = 8;
-		int nrec = b[6] << 8 | b[7];
-		for (int i = 0; i < nrec && at + 20 <= (size_t)r; i++) {
-			int ns = b[at + 2] << 8 | b[at + 3];
-			size_t end = at + 20 + 16 * ns + 4 * b[at + 1];
+		int nrec = v1 ? 1 : b[6] << 8 | b[7];
+		for (int i = 0; i < nrec && at + (v1 ? 16 : 20) <= (size_t)r; i++) {
+			int ns = v1 ? 0 : b[at + 2] << 8 | b[at + 3];
+			size_t end = v1 ? at + 16 : at + 20 + 16 * ns + 4 * b[at + 1];
 			if (end > (size_t)r)
 				break;
-			int scope = b[at + 5] & 15;
+			const unsigned char *ga = v1 ? b + at : b + at + 4;
+			int scope = ga[1] & 15;
 			char rec[200], g[64], sa[64];
-			inet_ntop(AF_INET6, b + at + 4, g, sizeof g);
-			int k = snprintf(rec, sizeof rec, "%s %s {", b[at] <= 6 ? kinds[b[at]] : "?", g);
+			inet_ntop(AF_INET6, ga, g, sizeof g);
+			const char *kind = v1 ? (b[0] == 131 ? "V1_REPORT" : "V1_DONE") : b[at] <= 6 ? kinds[b[at]] : "?";
+			int k = snprintf(rec, sizeof rec, "%s %s {", kind, g);
 			for (int j = 0; j < ns && k < (int)sizeof rec - 60; j++) {
 				inet_ntop(AF_INET6, b + at + 20 + 16 * j, sa, sizeof sa);
 				k += snprintf(rec + k, sizeof rec - k, "%s%s", j ? " " : "", sa);
 			}
 			snprintf(rec + k, sizeof rec - k, "}");
 			int x = 0;
-			while (x < nlast && memcmp(last[x].group, b + at + 4, 16))
+			while (x < nlast && memcmp(last[x].group, ga, 16))
 				x++;
 			if (scope > 2 && x < 32 && (x == nlast || strcmp(last[x].rec, rec))) {
 				if (x == nlast)
-					memcpy(last[nlast++].group, b + at + 4, 16);
+					memcpy(last[nlast++].group, ga, 16);
 				snprintf(last[x].rec, sizeof last[x].rec, "%s", rec);
 				plog(0, "mld record: %s", rec);
 				char name[32];
@@ -630,9 +834,9 @@ int main(int argc, char **argv)
 	pthread_create(&rt, NULL, report_thread, (void *)(long)rfd);
 
 	if (!strcmp(mode, "igmp"))
-		igmp_mode();
+		igmp_mode(join);
 	if (!strcmp(mode, "mld"))
-		mld_mode();
+		mld_mode(join);
 
 	if (!strcmp(mode, "tcp")) {
 		int lfd = psocket(SOCK_STREAM);

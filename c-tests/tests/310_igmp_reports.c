@@ -30,23 +30,6 @@ static void two_reports(void)
 	ct_wait(name, 8000);
 }
 
-static int mreq(int s, int opt, const char *group, const char *iface, const char *what)
-{
-	struct ip_mreq m;
-	inet_pton(AF_INET, group, &m.imr_multiaddr);
-	inet_pton(AF_INET, iface, &m.imr_interface);
-	return T_CALL(what, setsockopt(s, IPPROTO_IP, opt, &m, sizeof m));
-}
-
-static int src_opt(int s, int opt, const char *group, const char *source, const char *what)
-{
-	struct ip_mreq_source m;
-	inet_pton(AF_INET, group, &m.imr_multiaddr);
-	inet_pton(AF_INET, SELF_IP, &m.imr_interface);
-	inet_pton(AF_INET, source, &m.imr_sourceaddr);
-	return T_CALL(what, setsockopt(s, IPPROTO_IP, opt, &m, sizeof m));
-}
-
 int main(void)
 {
 	int s1 = ct_socket(SOCK_DGRAM);
@@ -54,27 +37,27 @@ int main(void)
 	int s3 = ct_socket(SOCK_DGRAM);
 	int lo = ct_socket(SOCK_DGRAM);
 
-	mreq(lo, IP_ADD_MEMBERSHIP, "239.9.9.9", "127.0.0.1", "join on lo (never reported)");
-	mreq(s1, IP_ADD_MEMBERSHIP, "224.0.0.1", SELF_IP, "join 224.0.0.1 (never reported)");
-	mreq(s1, IP_ADD_MEMBERSHIP, G1, SELF_IP, "s1 join G1");
+	t_mreq(lo, IP_ADD_MEMBERSHIP, "239.9.9.9", "127.0.0.1", "join on lo (never reported)");
+	t_mreq(s1, IP_ADD_MEMBERSHIP, "224.0.0.1", SELF_IP, "join 224.0.0.1 (never reported)");
+	t_mreq(s1, IP_ADD_MEMBERSHIP, G1, SELF_IP, "s1 join G1");
 	two_reports();
-	src_opt(s1, IP_BLOCK_SOURCE, G1, S1, "s1 block S1");
+	t_mreq_source(s1, IP_BLOCK_SOURCE, G1, S1, "s1 block S1");
 	two_reports();
-	src_opt(s1, IP_UNBLOCK_SOURCE, G1, S1, "s1 unblock S1");
+	t_mreq_source(s1, IP_UNBLOCK_SOURCE, G1, S1, "s1 unblock S1");
 	two_reports();
-	src_opt(s2, IP_ADD_SOURCE_MEMBERSHIP, G2, S1, "s2 join G2 from S1");
+	t_mreq_source(s2, IP_ADD_SOURCE_MEMBERSHIP, G2, S1, "s2 join G2 from S1");
 	two_reports();
-	src_opt(s2, IP_ADD_SOURCE_MEMBERSHIP, G2, S2, "s2 join G2 from S2");
+	t_mreq_source(s2, IP_ADD_SOURCE_MEMBERSHIP, G2, S2, "s2 join G2 from S2");
 	two_reports();
-	mreq(s3, IP_ADD_MEMBERSHIP, G2, SELF_IP, "s3 join G2, any source");
+	t_mreq(s3, IP_ADD_MEMBERSHIP, G2, SELF_IP, "s3 join G2, any source");
 	two_reports();
 	T_CALL("close s3", close(s3));
 	two_reports();
-	mreq(s1, IP_DROP_MEMBERSHIP, G1, SELF_IP, "s1 leave G1");
+	t_mreq(s1, IP_DROP_MEMBERSHIP, G1, SELF_IP, "s1 leave G1");
 	two_reports();
 	T_CALL("close s2", close(s2));
 	two_reports();
-	mreq(s1, IP_ADD_MEMBERSHIP, "224.0.0.251", SELF_IP, "s1 join 224.0.0.251");
+	t_mreq(s1, IP_ADD_MEMBERSHIP, "224.0.0.251", SELF_IP, "s1 join 224.0.0.251");
 	two_reports();
 	T_CALL("close s1", close(s1));
 	two_reports();

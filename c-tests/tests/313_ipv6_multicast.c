@@ -36,18 +36,6 @@ static int greq(int s, int name, int family, int ifindex, const char *what)
 	return T_CALL(what, setsockopt(s, IPPROTO_IPV6, name, &g, sizeof g));
 }
 
-static int bound6(unsigned port)
-{
-	int s = socket(AF_INET6, SOCK_DGRAM, 0);
-	if (s < 0)
-		ct_die("socket6");
-	ct_setint(s, SOL_SOCKET, SO_REUSEADDR, 1);
-	struct sockaddr_in6 a = ct_addr6("::", port);
-	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
-		ct_die("bind [::]:%u", port);
-	return s;
-}
-
 // Everything `r` has now, waiting 300 ms for each.
 static void drain(const char *what, int r)
 {
@@ -78,8 +66,8 @@ static void send_to(int s, unsigned port, const char *text)
 
 int main(void)
 {
-	int r1 = bound6(P + 5), r2 = bound6(P + 5), r3 = bound6(P + 5);
-	int s = bound6(P + 6);
+	int r1 = ct_bound6(P + 5), r2 = ct_bound6(P + 5), r3 = ct_bound6(P + 5);
+	int s = ct_bound6(P + 6);
 
 	t_log("== defaults");
 	t_getint("IPV6_MULTICAST_HOPS", s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS);

@@ -42,18 +42,6 @@ static void both(int s, const char *when)
 	t_log("%s: IP_MULTICAST_ALL %d IPV6_MULTICAST_ALL %d", when, a, b);
 }
 
-static int bound6(unsigned port)
-{
-	int s = socket(AF_INET6, SOCK_DGRAM, 0);
-	if (s < 0)
-		ct_die("socket6");
-	ct_setint(s, SOL_SOCKET, SO_REUSEADDR, 1);
-	struct sockaddr_in6 a = ct_addr6("::", port);
-	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
-		ct_die("bind [::]:%u", port);
-	return s;
-}
-
 static void got(const char *what, int r)
 {
 	char b[32];
@@ -99,8 +87,8 @@ int main(void)
 	close(u);
 
 	t_log("== delivery to sockets that did not join");
-	int member = bound6(P + 5), v4off = bound6(P + 5), v6off = bound6(P + 5);
-	int s = bound6(P + 6);
+	int member = ct_bound6(P + 5), v4off = ct_bound6(P + 5), v6off = ct_bound6(P + 5);
+	int s = ct_bound6(P + 6);
 	greq6(member, MCAST_JOIN_GROUP, AF_INET6, "member joins");
 	ct_setint(v4off, IPPROTO_IP, IP_MULTICAST_ALL, 0);
 	ct_setint(v6off, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
@@ -111,7 +99,7 @@ int main(void)
 	got("IPV6_MULTICAST_ALL 0", v6off);
 
 	t_log("== an IPv4 group to AF_INET6 sockets that did not join");
-	int m4 = bound6(P + 7), d6 = bound6(P + 7), d4 = bound6(P + 7);
+	int m4 = ct_bound6(P + 7), d6 = ct_bound6(P + 7), d4 = ct_bound6(P + 7);
 	struct ip_mreq mr;
 	inet_pton(AF_INET, "239.1.2.3", &mr.imr_multiaddr);
 	inet_pton(AF_INET, SELF_IP, &mr.imr_interface);

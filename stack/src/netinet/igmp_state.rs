@@ -26,6 +26,18 @@ pub(crate) struct IgmpParams {
     pub mld_qrv: u8,
     pub llm_reports: bool,
     pub now: Instant,
+    /// The newest version: 3 (IGMP), 2 (MLD, `for_mld`).
+    pub newest: u8,
+    /// force_igmp_version (force_mld_version for MLD).
+    pub force: u8,
+    pub mld_force: u8,
+    /// The unsolicited report intervals of the newest version and of
+    /// the old one (igmpv3/igmpv2_unsolicited_report_interval; mldv2/
+    /// mldv1 for MLD).
+    pub interval: Duration,
+    pub old_interval: Duration,
+    pub mld_interval: Duration,
+    pub mld_old_interval: Duration,
 }
 
 impl IgmpParams {
@@ -40,6 +52,10 @@ impl IgmpParams {
     pub(crate) fn for_mld(&self) -> IgmpParams {
         IgmpParams {
             qrv: self.mld_qrv,
+            newest: 2,
+            force: self.mld_force,
+            interval: self.mld_interval,
+            old_interval: self.mld_old_interval,
             ..*self
         }
     }
@@ -54,6 +70,27 @@ impl IgmpParams {
     }
 }
 
+#[cfg(test)]
+impl IgmpParams {
+    /// Linux's defaults, device 3, at time 0.
+    pub(crate) fn test() -> IgmpParams {
+        IgmpParams {
+            dev: 3,
+            qrv: 2,
+            mld_qrv: 2,
+            llm_reports: true,
+            now: Instant::from_micros(0),
+            newest: 3,
+            force: 0,
+            mld_force: 0,
+            interval: Duration::from_secs(1),
+            old_interval: Duration::from_secs(10),
+            mld_interval: Duration::from_secs(1),
+            mld_old_interval: Duration::from_secs(10),
+        }
+    }
+}
+
 fn is_link_local(g: Ipv4Addr) -> bool {
     let o = g.octets();
     o[0] == 224 && o[1] == 0 && o[2] == 0
@@ -65,17 +102,26 @@ pub trait McAddr: Copy + Ord + std::fmt::Debug {}
 impl McAddr for Ipv4Addr {}
 impl McAddr for std::net::Ipv6Addr {}
 
-/// One group's filter on the device and the records still owed for it.
+/// One group's filter on the device, the records still owed for it, and
+/// its query answer's timer (`igmp_query`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct GroupReport<A> {
+pub(crate) struct GroupReport<A> {
     /// The device's filter: EXCLUDE (else INCLUDE) these sources.
-    exclude: bool,
-    sources: BTreeSet<A>,
+    pub(crate) exclude: bool,
+    pub(crate) sources: BTreeSet<A>,
     /// Reports still to carry a TO_EX/TO_IN record (Linux's crcount).
-    mode_cr: u8,
+    pub(crate) mode_cr: u8,
     /// Sources that moved: whether each is now in the list, and how many
     /// more reports carry it (sf_crcount, the tomb's for ones that left).
-    src_cr: BTreeMap<A, (bool, u8)>,
+    pub(crate) src_cr: BTreeMap<A, (bool, u8)>,
+    /// When this group's own report is due (im->timer), the sources a
+    /// group-and-source query asked about (gsquery, sf_gsresp), the
+    /// unsolicited reports left (unsolicit_count), and whether this host
+    /// reported it last (reporter).
+    pub(crate) timer: Option<Instant>,
+    pub(crate) asked: Option<BTreeSet<A>>,
+    pub(crate) unsolicit: u8,
+    pub(crate) reporter: bool,
 }
 
 impl<A> Default for GroupReport<A> {
@@ -85,14 +131,18 @@ impl<A> Default for GroupReport<A> {
             sources: BTreeSet::new(),
             mode_cr: 0,
             src_cr: BTreeMap::new(),
+            timer: None,
+            asked: None,
+            unsolicit: 0,
+            reporter: false,
         }
     }
 }
 
 impl<A: McAddr> GroupReport<A> {
     /// IN{} with nothing owed: the group can be forgotten.
-    fn idle(&self) -> bool {
-        !self.exclude && self.sources.is_empty() && self.mode_cr == 0 && self.src_cr.is_empty()
+    pub(crate) fn idle(&self) -> bool {
+        !self.present() && self.mode_cr == 0 && self.src_cr.is_empty() && self.timer.is_none()
     }
 
     /// The records of the next report (igmpv3_send_cr for one group).
@@ -145,11 +195,13 @@ impl<A: McAddr> GroupReport<A> {
 /// IPv4 groups (IGMPv3) or IPv6 ones (MLDv2, Linux's mc_ifc_*).
 #[derive(Debug)]
 pub struct IgmpReports<A = Ipv4Addr> {
-    groups: BTreeMap<A, GroupReport<A>>,
-    /// Reports still to send (mr_ifc_count).
-    ifc_count: u8,
+    pub(crate) groups: BTreeMap<A, GroupReport<A>>,
+    /// State-change reports still to send (mr_ifc_count).
+    pub(crate) ifc_count: u8,
     /// When the next one is due.
-    next: Option<Instant>,
+    pub(crate) next: Option<Instant>,
+    /// Queries heard and what answers them (`igmp_query`).
+    pub(crate) q: QueryState<A>,
 }
 
 impl<A> Default for IgmpReports<A> {
@@ -158,6 +210,7 @@ impl<A> Default for IgmpReports<A> {
             groups: BTreeMap::new(),
             ifc_count: 0,
             next: None,
+            q: QueryState::default(),
         }
     }
 }
@@ -172,6 +225,7 @@ impl<A: McAddr> IgmpReports<A> {
         sources: BTreeSet<A>,
         p: &IgmpParams,
     ) {
+        let (v, qrv) = (self.version(p), self.robustness(p));
         let st = self.groups.entry(group).or_default();
         if st.exclude == exclude && st.sources == sources {
             if st.idle() {
@@ -179,26 +233,43 @@ impl<A: McAddr> IgmpReports<A> {
             }
             return;
         }
+        let was = st.present();
+        if v < p.newest {
+            // An older querier: no state-change records, only a join's
+            // reports and a leave's message (igmp_query).
+            st.exclude = exclude;
+            st.sources = sources;
+            let is = st.present();
+            if was != is {
+                self.old_change(group, is, v, p);
+            }
+            if self.groups.get(&group).is_some_and(|st| st.idle()) {
+                self.groups.remove(&group);
+            }
+            return;
+        }
         if st.exclude != exclude {
-            st.mode_cr = p.qrv;
+            st.mode_cr = qrv;
             st.src_cr.clear();
         } else {
             for s in sources.difference(&st.sources) {
-                st.src_cr.insert(*s, (true, p.qrv));
+                st.src_cr.insert(*s, (true, qrv));
             }
             for s in st.sources.difference(&sources) {
-                st.src_cr.insert(*s, (false, p.qrv));
+                st.src_cr.insert(*s, (false, qrv));
             }
         }
         st.exclude = exclude;
         st.sources = sources;
-        self.ifc_count = p.qrv;
+        if !st.present() {
+            // A group dropped stops its answer (igmp_stop_timer).
+            st.timer = None;
+            st.asked = None;
+            st.unsolicit = 0;
+            st.reporter = false;
+        }
+        self.ifc_count = qrv;
         self.next = Some(p.now);
-    }
-
-    /// When the next report is due.
-    pub(crate) fn next(&self) -> Option<Instant> {
-        self.next
     }
 
     /// The records of the report due at `now` (empty if none is), and
@@ -218,6 +289,70 @@ impl<A: McAddr> IgmpReports<A> {
     }
 }
 
+// ---- the query state (`igmp_query` reads and changes it) ----
+
+/// An old-version message owed: a report of `version` (IGMPv1/v2,
+/// MLDv1) or a leave (IGMPv2 leave, MLDv1 done).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OldMsg {
+    Report(u8),
+    Leave,
+}
+
+/// What the device's query state keeps besides each group's timer.
+#[derive(Debug)]
+pub(crate) struct QueryState<A> {
+    /// When the answer to a general query is due (mr_gq_timer).
+    pub(crate) gq: Option<Instant>,
+    /// Until when a v1 or v2 querier was heard (mr_v1_seen, mr_v2_seen;
+    /// MLD uses the first).
+    pub(crate) seen: [Option<Instant>; 2],
+    /// The robustness the last current-version query gave (mr_qrv).
+    pub(crate) qrv: Option<u8>,
+    /// Old messages to send now.
+    pub(crate) old: Vec<(OldMsg, A)>,
+    pub(crate) old_at: Option<Instant>,
+    /// The random waits' source, reseeded from the stack's rng when a
+    /// query arrives and when reports are sent.
+    pub(crate) rnd: Rnd,
+}
+
+impl<A> Default for QueryState<A> {
+    fn default() -> Self {
+        QueryState {
+            gq: None,
+            seen: [None; 2],
+            qrv: None,
+            old: Vec::new(),
+            old_at: None,
+            rnd: Rnd(0x6967_6d70),
+        }
+    }
+}
+
+/// Uniform waits (splitmix64), seeded from the stack's rng before the
+/// table's lock is taken.
+#[derive(Debug)]
+pub(crate) struct Rnd(pub u64);
+
+impl Rnd {
+    /// Mix `seed` in.
+    pub(crate) fn reseed(&mut self, seed: u64) {
+        self.0 ^= seed;
+    }
+
+    /// A wait in [0, `d`).
+    pub(crate) fn below(&mut self, d: Duration) -> Duration {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Duration::from_micros(z % (d.as_micros().max(1) as u64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,11 +364,8 @@ mod tests {
 
     fn p(ms: u64) -> IgmpParams {
         IgmpParams {
-            dev: 3,
-            qrv: 2,
-            mld_qrv: 2,
-            llm_reports: true,
             now: Instant::from_micros(ms * 1000),
+            ..IgmpParams::test()
         }
     }
 
@@ -244,7 +376,7 @@ mod tests {
     /// Every report until none is owed: (due ms, its records).
     fn drain(r: &mut IgmpReports<Ipv4Addr>) -> Vec<Vec<(RecordType, Vec<Ipv4Addr>)>> {
         let mut out = Vec::new();
-        while let Some(t) = r.next() {
+        while let Some(t) = r.next_due() {
             let recs = r.fire(t, Duration::from_millis(300));
             out.push(recs.into_iter().map(|x| (x.kind, x.sources)).collect());
         }
@@ -255,7 +387,7 @@ mod tests {
     fn join_and_leave_are_each_reported_twice() {
         let mut r = IgmpReports::<Ipv4Addr>::default();
         set(&mut r, true, &[], 0);
-        assert_eq!(r.next(), Some(Instant::from_micros(0)), "sent at once");
+        assert_eq!(r.next_due(), Some(Instant::from_micros(0)), "sent at once");
         let join = vec![(ChangeToExclude, vec![])];
         assert_eq!(drain(&mut r), vec![join.clone(), join]);
         set(&mut r, false, &[], 5000);

@@ -4,8 +4,9 @@
 //! ICMPv6). What the walk refuses is counted and, where RFC 8200 says so,
 //! answered with an ICMPv6 Parameter Problem. Fragments go to `ip_reass`.
 //! Multicast is taken only as UDP to a group the interface it arrived on
-//! is in (`ip6_mcast`); the rest (neighbour discovery and MLD from the
-//! kernel side of the device) is counted and dropped.
+//! is in (`ip6_mcast`), or ICMPv6 to one, where MLD queries and reports
+//! are read (`igmp`); the rest (neighbour discovery from the kernel side
+//! of the device) is counted and dropped.
 
 use std::net::Ipv6Addr;
 
@@ -53,7 +54,11 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], arrived: u
         return;
     }
     let walk = match ipv6ext::walk(ip.next_header, payload) {
-        Ok(w) if multicast && w.protocol != wire::IP_PROTO_UDP => {
+        Ok(w)
+            if multicast
+                && w.protocol != wire::IP_PROTO_UDP
+                && w.protocol != wire::IP_PROTO_ICMPV6 =>
+        {
             Stats::bump(&cx.stats().drop_ndisc);
             return;
         }
@@ -98,6 +103,12 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], arrived: u
     match walk.protocol {
         wire::IP_PROTO_TCP => crate::netinet::tcp_demux::tcp_input(cx, now, &ipin, upper),
         wire::IP_PROTO_UDP => crate::netinet::udp::udp_input(cx, now, &ipin, upper, ifindex),
+        // To a group: MLD queries and reports (the rest is dropped there).
+        wire::IP_PROTO_ICMPV6 if multicast => {
+            let ra = ip.next_header == 0 && crate::netinet::igmp::has_mld_router_alert(payload);
+            let hops = ip.hop_limit;
+            crate::netinet::igmp::mld_input(cx, now, (src, dst), hops, ra, upper, arrived)
+        }
         wire::IP_PROTO_ICMPV6 => crate::netinet::icmp6::icmp6_input(cx, now, &ipin, upper),
         ipv6ext::NO_NEXT_HEADER => {}
         _ => {

@@ -1,6 +1,6 @@
 //! IPv4 input (FreeBSD's ip_input): validate a packet, count what is
-//! dropped, and hand it to its transport (TCP, UDP, ICMP); fragments go to
-//! `ip_reass`. IPv6 packets go to `ip6_input`.
+//! dropped, and hand it to its transport (TCP, UDP, ICMP, IGMP); fragments
+//! go to `ip_reass`. IPv6 packets go to `ip6_input`.
 
 use std::net::IpAddr;
 
@@ -42,6 +42,16 @@ pub(crate) fn ip_input(cx: &impl InetCx, now: Instant, frame: &[u8], ifindex: u3
         }
     };
     let dst = IpAddr::V4(ip.dst_addr);
+    if ip.protocol == wire::igmp::IP_PROTO_IGMP {
+        // To any group (Linux's ip_check_mc_rcu takes IGMP to groups it
+        // did not join) or to us: queries and other hosts' reports.
+        if ip.dst_addr.is_multicast() || is_local(cx, dst) {
+            crate::netinet::igmp::igmp_input(cx, now, ip.src_addr, payload, ifindex);
+        } else {
+            Stats::bump(&cx.stats().drop_not_for_us);
+        }
+        return;
+    }
     if ip.dst_addr.is_multicast() {
         // Only a group some socket joined on this interface is accepted.
         if ip.protocol != wire::IP_PROTO_UDP

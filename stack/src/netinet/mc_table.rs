@@ -229,13 +229,7 @@ mod tests {
         assert!(t.interface_joined(g, 1, src));
         assert!(!t.interface_joined(g, 2, src), "another interface");
         assert!(t.socket_joined(h(2), g, 1));
-        let p = IgmpParams {
-            dev: 3,
-            qrv: 2,
-            mld_qrv: 2,
-            llm_reports: true,
-            now: crate::time::Instant::from_micros(0),
-        };
+        let p = IgmpParams::test();
         t.leave_all(h(1), &p);
         assert!(t.interface_joined(g, 1, src), "the second member keeps it");
         assert!(!t.socket_joined(h(1), g, 1));

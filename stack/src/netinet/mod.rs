@@ -10,6 +10,7 @@ pub mod icmp6;
 pub mod icmp_error;
 pub mod icmp_ratelimit;
 pub mod igmp;
+pub mod igmp_query;
 pub mod igmp_state;
 pub mod in_ifaddr;
 pub mod in_pcb;

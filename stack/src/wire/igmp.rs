@@ -118,7 +118,20 @@ pub(crate) fn cut_records<A: Copy>(
 
 /// One report packet around `body` (its `count` records).
 fn packet(src: Ipv4Addr, body: &[u8], count: u16) -> Vec<u8> {
-    let total = IP_HDR_LEN + REPORT_HDR_LEN + body.len();
+    let mut m = vec![0u8; REPORT_HDR_LEN + body.len()];
+    m[0] = IGMPV3_HOST_MEMBERSHIP_REPORT;
+    put_u16(&mut m, 6, count);
+    m[REPORT_HDR_LEN..].copy_from_slice(body);
+    let sum = checksum::fold(checksum::ones_sum(&m, 0));
+    put_u16(&mut m, 2, sum);
+    ra_packet(src, IGMPV3_ALL_MCR, &m)
+}
+
+/// The IPv4 packet that carries the IGMP message `msg` from `src` to
+/// `dst` (any IGMP version's, as igmp_send_report and igmpv3_newpack
+/// build it).
+pub(crate) fn ra_packet(src: Ipv4Addr, dst: Ipv4Addr, msg: &[u8]) -> Vec<u8> {
+    let total = IP_HDR_LEN + msg.len();
     let mut p = vec![0u8; total];
     p[0] = 0x46; // version 4, 6 words
     p[1] = 0xc0; // TOS: internetwork control
@@ -128,17 +141,12 @@ fn packet(src: Ipv4Addr, body: &[u8], count: u16) -> Vec<u8> {
     p[8] = 1; // TTL
     p[9] = IP_PROTO_IGMP;
     p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&IGMPV3_ALL_MCR.octets());
+    p[16..20].copy_from_slice(&dst.octets());
     // Router Alert (RFC 2113): copied, option 20, length 4, value 0.
     p[20..24].copy_from_slice(&[0x94, 0x04, 0, 0]);
     let sum = checksum::fold(checksum::ones_sum(&p[..IP_HDR_LEN], 0));
     put_u16(&mut p, 10, sum);
-    let m = &mut p[IP_HDR_LEN..];
-    m[0] = IGMPV3_HOST_MEMBERSHIP_REPORT;
-    put_u16(m, 6, count);
-    m[REPORT_HDR_LEN..].copy_from_slice(body);
-    let sum = checksum::fold(checksum::ones_sum(m, 0));
-    put_u16(m, 2, sum);
+    p[IP_HDR_LEN..].copy_from_slice(msg);
     p
 }
 

@@ -37,24 +37,32 @@ pub fn emit_mld_reports(
 }
 
 fn packet(src: Ipv6Addr, body: &[u8], count: u16) -> Vec<u8> {
-    let mlen = REPORT_HDR_LEN + body.len();
+    let mut m = vec![0u8; REPORT_HDR_LEN + body.len()];
+    m[0] = MLD2_LISTENER_REPORT;
+    put_u16(&mut m, 6, count);
+    m[REPORT_HDR_LEN..].copy_from_slice(body);
+    let sum = checksum::pseudo_header_sum6(src, MLD2_ALL_MCR, IP_PROTO_ICMPV6, m.len() as u32);
+    let sum = checksum::fold(checksum::ones_sum(&m, sum));
+    put_u16(&mut m, 2, sum);
+    ra_packet6(src, MLD2_ALL_MCR, &m)
+}
+
+/// The IPv6 packet that carries the MLD message `msg` (its checksum
+/// done) from `src` to `dst`: hop limit 1, the Router Alert hop-by-hop
+/// header (igmp6_send, mld_newpack).
+pub(crate) fn ra_packet6(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> Vec<u8> {
+    let mlen = msg.len();
     let mut p = vec![0u8; IP_HDR_LEN + mlen];
     p[0] = 0x60;
     put_u16(&mut p, 4, (8 + mlen) as u16);
     p[6] = 0; // hop-by-hop options
     p[7] = 1; // hop limit
     p[8..24].copy_from_slice(&src.octets());
-    p[24..40].copy_from_slice(&MLD2_ALL_MCR.octets());
+    p[24..40].copy_from_slice(&dst.octets());
     // Next header ICMPv6, length 0 (8 bytes): Router Alert (RFC 2711)
     // with value 0 (MLD), then a PadN of two.
     p[40..48].copy_from_slice(&[IP_PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0]);
-    let m = &mut p[IP_HDR_LEN..];
-    m[0] = MLD2_LISTENER_REPORT;
-    put_u16(m, 6, count);
-    m[REPORT_HDR_LEN..].copy_from_slice(body);
-    let sum = checksum::pseudo_header_sum6(src, MLD2_ALL_MCR, IP_PROTO_ICMPV6, mlen as u32);
-    let sum = checksum::fold(checksum::ones_sum(m, sum));
-    put_u16(m, 2, sum);
+    p[IP_HDR_LEN..].copy_from_slice(msg);
     p
 }
 
