@@ -473,10 +473,50 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+// The link-local address of the interface holding PEER_IP6, in *ll
+// (0: none).
+static int peer_linklocal6(struct sockaddr_in6 *ll)
+{
+	struct ifaddrs *all, *i;
+	unsigned ifx = peer_ifindex6();
+	memset(ll, 0, sizeof *ll);
+	if (getifaddrs(&all) < 0)
+		return 0;
+	for (i = all; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr) &&
+		    if_nametoindex(i->ifa_name) == ifx)
+			*ll = *(struct sockaddr_in6 *)i->ifa_addr;
+	freeifaddrs(all);
+	return ll->sin6_family == AF_INET6;
+}
+
+// Wait (at most 5 s) until the link-local address has passed duplicate
+// address detection (a tentative address cannot be bound): before that
+// the kernel's MLD reports of a join go from ::, like the program's
+// under the shim, and could not be told from them.
+static void wait_linklocal6(void)
+{
+	long end = ct_now_ms() + 5000;
+	for (;;) {
+		struct sockaddr_in6 ll;
+		int fd = socket(AF_INET6, SOCK_DGRAM, 0), ok = 0;
+		if (fd >= 0 && peer_linklocal6(&ll))
+			ok = bind(fd, (struct sockaddr *)&ll, sizeof ll) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok || ct_now_ms() > end)
+			return;
+		ct_sleep_ms(20);
+	}
+}
+
 // Join each group of the comma-separated list on fd (IGMP or MLD).
 static void join_list(int fd, const char *list)
 {
 	char buf[256];
+	if (v6 && list && list[0])
+		wait_linklocal6();
 	snprintf(buf, sizeof buf, "%s", list ? list : "");
 	for (char *sp, *g = strtok_r(buf, ",", &sp); g; g = strtok_r(NULL, ",", &sp)) {
 		int r;
@@ -555,17 +595,9 @@ static void send_query(const char *arg)
 	// From the link-local address (the one Linux would pick for ff02::1;
 	// a wider group would get the global one, and a host reads a query
 	// only from a link-local address).
-	struct ifaddrs *all, *i;
-	struct sockaddr_in6 ll = { 0 };
-	if (getifaddrs(&all) == 0) {
-		for (i = all; i; i = i->ifa_next)
-			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
-			    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr) &&
-			    if_nametoindex(i->ifa_name) == ifx)
-				ll = *(struct sockaddr_in6 *)i->ifa_addr;
-		freeifaddrs(all);
-	}
-	if (ll.sin6_family != AF_INET6 || bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0)
+	struct sockaddr_in6 ll;
+	wait_linklocal6();
+	if (!peer_linklocal6(&ll) || bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0)
 		ct_die("peer mld query: no link-local address");
 	m[0] = 130;
 	m[4] = c >> 8;
