@@ -43,3 +43,14 @@ int ct_bound6(unsigned port)
 		ct_die("bind [::]:%u", port);
 	return s;
 }
+
+void ct_mcast_step(const char *kind, const char *q, int n)
+{
+	static int seen;
+	char name[32];
+	if (q[0])
+		ct_signal(q);
+	seen += n;
+	snprintf(name, sizeof name, "%s%d", kind, seen);
+	ct_wait(name, 8000);
+}

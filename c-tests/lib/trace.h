@@ -245,5 +245,9 @@ int t_mreq(int s, int opt, const char *group, const char *iface, const char *wha
 int t_mreq_source(int s, int opt, const char *group, const char *source, const char *what);
 // An AF_INET6 UDP socket bound to [::]:port with SO_REUSEADDR.
 int ct_bound6(unsigned port);
+// Create the sync file `q` for the peer (none if ""), then wait until the
+// peer has counted n more messages of `kind` ($CT_SYNC/<kind>N, N the
+// running total; peer modes igmp and mld).
+void ct_mcast_step(const char *kind, const char *q, int n);
 
 #endif

@@ -21,20 +21,6 @@
 #define S1 PEER_IP
 #define S2 "10.7.0.9"
 
-static int seen;
-
-// Signal the peer's step `q` (none: ""), then wait until it has counted
-// `n` more messages.
-static void step(const char *q, int n)
-{
-	char name[32];
-	if (q[0])
-		ct_signal(q);
-	seen += n;
-	snprintf(name, sizeof name, "igmp%d", seen);
-	ct_wait(name, 8000);
-}
-
 int main(void)
 {
 	int s1 = ct_socket(SOCK_DGRAM);
@@ -42,31 +28,31 @@ int main(void)
 	int s3 = ct_socket(SOCK_DGRAM);
 
 	t_mreq(s1, IP_ADD_MEMBERSHIP, G1, SELF_IP, "s1 join G1");
-	step("", 2);
+	ct_mcast_step("igmp", "", 2);
 	t_mreq_source(s2, IP_ADD_SOURCE_MEMBERSHIP, G2, S1, "s2 join G2 from S1");
-	step("", 2);
+	ct_mcast_step("igmp", "", 2);
 	t_mreq(s3, IP_ADD_MEMBERSHIP, G3, SELF_IP, "s3 join G3");
-	step("", 2);
+	ct_mcast_step("igmp", "", 2);
 	t_mreq_source(s3, IP_BLOCK_SOURCE, G3, S2, "s3 block S2 in G3");
-	step("", 2);
+	ct_mcast_step("igmp", "", 2);
 	t_log("v3 general query");
-	step("q1", 1);
+	ct_mcast_step("igmp", "q1", 1);
 	t_log("v3 query of G2");
-	step("q2", 1);
+	ct_mcast_step("igmp", "q2", 1);
 	t_log("v3 query of G2 and S1 S2");
-	step("q3", 1);
+	ct_mcast_step("igmp", "q3", 1);
 	t_log("v3 queries of G3 and S2, of G2 and S2, of G3 and S1 S2");
-	step("q4", 1);
+	ct_mcast_step("igmp", "q4", 1);
 	t_log("v2 query of G1");
-	step("q5", 1);
+	ct_mcast_step("igmp", "q5", 1);
 	t_log("v2 query of G2");
-	step("q6", 1);
+	ct_mcast_step("igmp", "q6", 1);
 	t_mreq(s1, IP_DROP_MEMBERSHIP, G1, SELF_IP, "s1 leave G1");
-	step("", 1);
+	ct_mcast_step("igmp", "", 1);
 	T_CALL("close s3", close(s3));
-	step("", 1);
+	ct_mcast_step("igmp", "", 1);
 	T_CALL("close s2", close(s2));
-	step("", 1);
+	ct_mcast_step("igmp", "", 1);
 	ct_sleep_ms(300);
 	ct_peer_report(P);
 	return 0;

@@ -17,18 +17,6 @@
 #define M1 "ff05::1:3"
 #define M2 "ff05::1:4"
 
-static int seen;
-
-static void step(const char *q, int n)
-{
-	char name[32];
-	if (q[0])
-		ct_signal(q);
-	seen += n;
-	snprintf(name, sizeof name, "mld%d", seen);
-	ct_wait(name, 8000);
-}
-
 static int opt6(int s, int name, const char *group, const char *what)
 {
 	struct ipv6_mreq m;
@@ -43,21 +31,21 @@ int main(void)
 	int s2 = socket(AF_INET6, SOCK_DGRAM, 0);
 
 	opt6(s1, IPV6_JOIN_GROUP, M1, "s1 join M1");
-	step("", 1);
+	ct_mcast_step("mld", "", 1);
 	ct_sleep_ms(2500);
 	t_log("MLDv2 general query");
-	step("q1", 1);
+	ct_mcast_step("mld", "q1", 1);
 	opt6(s2, IPV6_JOIN_GROUP, M2, "s2 join M2");
-	step("", 1);
+	ct_mcast_step("mld", "", 1);
 	ct_sleep_ms(2500);
 	t_log("MLDv2 query of M2");
-	step("q2", 1);
+	ct_mcast_step("mld", "q2", 1);
 	t_log("MLDv1 query of M1");
-	step("q3", 1);
+	ct_mcast_step("mld", "q3", 1);
 	opt6(s1, IPV6_LEAVE_GROUP, M1, "s1 leave M1");
-	step("", 1);
+	ct_mcast_step("mld", "", 1);
 	T_CALL("close s2", close(s2));
-	step("", 1);
+	ct_mcast_step("mld", "", 1);
 	ct_sleep_ms(300);
 	ct_peer_report(P);
 	return 0;
