@@ -20,7 +20,7 @@ pub use msg::{Body, Reply, Request};
 pub use wire::Malformed;
 
 /// Protocol version; the first message of a connection is `Hello` with it.
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 
 /// Most bytes of data one `Send` or `Recv` message carries (a larger send
 /// is several messages; a datagram is at most 65,507 bytes).

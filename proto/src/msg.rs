@@ -62,6 +62,12 @@ pub enum Request<'a> {
     ClosedPost {
         id: u64,
     },
+    /// No reply until every socket whose descriptors are all gone is
+    /// closed (the loop may not have reached their hang-ups yet): sent by
+    /// a client that found a port in use in the kernel's port space (a
+    /// loopback reservation's bind), where a close that has returned, its
+    /// own or another process's, may still hold it. Replies `Body::None`.
+    Settle,
     Bind {
         id: u64,
         addr: SocketAddr,
@@ -312,6 +318,7 @@ impl<'a> Request<'a> {
             | Request::Attach { .. }
             | Request::Stat { .. }
             | Request::Capture
+            | Request::Settle
             | Request::Serves { .. }
             | Request::Poll { .. } => None,
             Request::Closed { id, .. }
@@ -365,6 +372,7 @@ impl<'a> Request<'a> {
                 w.u16(if *wait { 51 } else { 8 }).u64(*id).addr(*addr)
             }
             Request::ClosedPost { id } => w.u16(52).u64(*id),
+            Request::Settle => w.u16(54),
             Request::ConnectStatus { id, wait } => w.u16(9).u64(*id).bool(*wait),
             Request::Send {
                 id,
@@ -476,6 +484,7 @@ impl<'a> Request<'a> {
                 wait: op == 51,
             },
             52 => Request::ClosedPost { id: r.u64()? },
+            54 => Request::Settle,
             9 => Request::ConnectStatus {
                 id: r.u64()?,
                 wait: r.bool()?,
@@ -807,6 +816,7 @@ mod tests {
                 wait: true,
             },
             Request::ClosedPost { id: 9 },
+            Request::Settle,
             Request::SetsockoptPost {
                 id: 3,
                 level: 6,

@@ -207,18 +207,35 @@ impl Core {
 
     /// The last descriptor of `id` is gone: the socket's last `so_count`
     /// reference, held by the service, goes too (`soclose`).
+    ///
+    /// The slots are cleared last: a client that finds its slot gone
+    /// returns from close() without asking (`slot_gone` in the shim) and
+    /// may bind the port at once, in our stack and in the kernel's port
+    /// space, so both are free by then (c-test 301).
     pub fn close_socket(&mut self, now: Instant, id: u64) {
         self.connecting.remove(&id);
         let _ = self.rx_close(id);
-        if let Some(e) = self.socks.remove(&id) {
+        if let Some(mut e) = self.socks.remove(&id) {
             e.sb_owner.change(e.sb_charged, 0);
-            for v in &e.views {
-                v.write_slot(id, None);
-            }
             self.by_ino.remove(&e.b_ino);
             self.by_anchor.remove(&e.anchor.as_raw_fd());
             let _ = self.stack.close(now, SocketHandle::from_u64(id));
+            // The loopback reservation's kernel sockets.
+            e.kside.clear();
+            for v in &e.views {
+                v.write_slot(id, None);
+            }
         }
+    }
+
+    /// Is every descriptor of socket `id` gone (its anchor hung up), the
+    /// socket not closed yet? (A hang-up seen once is not asked again.)
+    pub fn anchor_gone(&mut self, id: u64) -> bool {
+        let Some(e) = self.socks.get_mut(&id) else {
+            return false;
+        };
+        e.hung = e.hung || anchor::hung_up(e.anchor.as_fd());
+        e.hung
     }
 
     /// The socket of anchor `fd`, if every B is gone (A sees the hang-up).
@@ -229,9 +246,7 @@ impl Core {
     /// is being served must not have that close seen before its posts.
     pub fn hung_up_socket(&mut self, fd: RawFd) -> Option<u64> {
         let id = self.socket_of_anchor(fd)?;
-        let e = self.socks.get_mut(&id)?;
-        e.hung = e.hung || anchor::hung_up(e.anchor.as_fd());
-        e.hung.then_some(id)
+        self.anchor_gone(id).then_some(id)
     }
 
     /// The connections of the clients holding socket `id`: their queued
@@ -625,13 +640,11 @@ impl Core {
                 }
                 return (Ok(Body::None), None);
             }
+            // The loop has settled every close by now (run/settle.rs).
+            Request::Settle => Ok(Body::None),
             Request::Closed { id, last } => {
                 if sess.attached.contains(&id) {
-                    let gone = self
-                        .socks
-                        .get(&id)
-                        .is_some_and(|e| e.hung || anchor::hung_up(e.anchor.as_fd()));
-                    if gone {
+                    if self.anchor_gone(id) {
                         self.close_socket(now, id);
                         sess.attached.remove(&id);
                     } else if last {

@@ -26,6 +26,8 @@ use crate::listener;
 use crate::pace::Pace;
 use proto::spin::Spin;
 
+mod settle;
+
 const K_DEVICE: u64 = 1 << 62;
 const K_LISTENER: u64 = 2 << 62;
 const K_CLIENT: u64 = 3 << 62;
@@ -64,6 +66,9 @@ pub struct Service {
     /// SOCKSHIM_LOG=debug: the stack's counters on stderr as each client
     /// goes (tests read them from SOCKSHIM_SERVICE_LOG).
     pub log_counters: bool,
+    /// Serving other clients' queues before a close (settle.rs): not
+    /// again from one of those.
+    settling: bool,
 }
 
 /// CLOCK_MONOTONIC in stack time: one clock for every process.
@@ -101,6 +106,7 @@ impl Service {
             vnet: false,
             capture: Default::default(),
             log_counters: false,
+            settling: false,
         })
     }
 
@@ -398,12 +404,25 @@ impl Service {
     /// Ok(Some(length of the request served)); Ok(None): nothing waiting;
     /// Err: cut the client.
     fn one_request(&mut self, key: RawFd) -> Result<Option<usize>, ()> {
-        let Some((conn, sess, _)) = self.clients.get_mut(&key) else {
+        // The buffer is taken out while the request is served, so that the
+        // request may borrow it while other clients' queues are served
+        // first (settle.rs); those get a buffer of their own.
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.is_empty() {
+            buf = vec![0; proto::MAX_MSG + 1];
+        }
+        let r = self.serve_from(key, &mut buf);
+        self.buf = buf;
+        r
+    }
+
+    fn serve_from(&mut self, key: RawFd, buf: &mut [u8]) -> Result<Option<usize>, ()> {
+        let Some((conn, _, _)) = self.clients.get(&key) else {
             return Ok(None);
         };
         let mut cmsg = nix::cmsg_space!([RawFd; proto::MAX_ATTACH]);
         let (len, fds, truncated) = {
-            let mut iov = [IoSliceMut::new(&mut self.buf)];
+            let mut iov = [IoSliceMut::new(buf)];
             let m = match recvmsg::<()>(
                 conn.as_raw_fd(),
                 &mut iov,
@@ -433,7 +452,7 @@ impl Service {
         if len == 0 && fds.is_empty() {
             return Err(()); // the client hung up
         }
-        let bytes = &self.buf[..len];
+        let bytes = &buf[..len];
         let req = if truncated || len > proto::MAX_MSG {
             Err(proto::Malformed("message too long"))
         } else {
@@ -446,6 +465,11 @@ impl Service {
                 let _ = send_reply(conn.as_fd(), &b, &[]);
                 return Err(());
             }
+        };
+        // Closes this request must come after, not served yet.
+        let again = self.settle_before(key, &req);
+        let Some((_, sess, _)) = self.clients.get_mut(&key) else {
+            return Ok(None);
         };
         let text;
         let (reply, pass) = match req {
@@ -474,7 +498,21 @@ impl Service {
                 }
                 Err(_) => (Some(encode_reply(&Err(Errno::EINVAL))), Vec::new()),
             },
-            req => self.core.serve(sess, now(), req, fds),
+            req => {
+                let r = self.core.serve(sess, now(), req, fds);
+                match again {
+                    // The port was in use: served again once every close
+                    // that has returned anywhere is done.
+                    Some(req) if self.in_use(&r.0) => {
+                        self.settle_all(key);
+                        let Some((_, sess, _)) = self.clients.get_mut(&key) else {
+                            return Ok(None);
+                        };
+                        self.core.serve(sess, now(), req, Vec::new())
+                    }
+                    _ => r,
+                }
+            }
         };
         self.flush();
         // Every slot the request changed is written before its reply, so

@@ -12,6 +12,13 @@
 //! between lost the posts, needs two threads in one instant; run.rs looks
 //! first now, and tests/service_fork.sh counts refused posts.)
 
+//!
+//! And a close the loop has not reached yet comes before a later request
+//! that depends on it: a bind of the port it held finds the port free
+//! (run/settle.rs), as on Linux once close() has returned, whatever the
+//! order in which the loop sees the client's request and the anchor's
+//! hang-up.
+
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -143,4 +150,40 @@ fn every_post_queued_before_the_last_close_is_sent_before_the_fin() {
     assert_eq!(svc.core.posts_refused, 0, "no post refused");
     assert_eq!(got.len(), want.len(), "every posted byte before the FIN");
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_bind_served_before_the_hang_up_of_the_ports_last_holder_finds_it_free() {
+    let (name, mut svc, _dev) = service("settle");
+    let mut lp = Turns::new();
+    let c = Client::open(&name);
+    let hello = Request::Hello {
+        version: proto::VERSION,
+    };
+    assert_eq!(call(&c, &mut svc, &mut lp, &hello).0, Ok(0));
+    let addr = SocketAddr::from(SocketAddrV4::new(ME, 9200));
+    let (l, la, _) = call(&c, &mut svc, &mut lp, &STREAM);
+    let (l, la) = (l.unwrap(), la.unwrap());
+    assert_eq!(
+        call(&c, &mut svc, &mut lp, &Request::Bind { id: l, addr }).0,
+        Ok(0)
+    );
+    let listen = Request::Listen { id: l, backlog: 4 };
+    assert_eq!(call(&c, &mut svc, &mut lp, &listen).0, Ok(0));
+    let (s, _sa, _) = call(&c, &mut svc, &mut lp, &STREAM);
+    let s = s.unwrap();
+    // The client's connection is ready before the anchor hangs up, so
+    // the loop serves its requests first: the bind comes before the
+    // hang-up's turn, as a bind right after close() may.
+    c.send_raw(&Request::Getsockname { id: s }.encode());
+    drop(la);
+    c.send_raw(&Request::Bind { id: s, addr }.encode());
+    c.send_raw(&Request::Listen { id: s, backlog: 4 }.encode());
+    svc.turn(&mut lp, Some(EpollTimeout::ZERO));
+    let answers: Vec<_> = (0..3).map(|_| c.reply(true).unwrap().0).collect();
+    assert_eq!(
+        answers,
+        vec![Ok(0), Ok(0), Ok(0)],
+        "getsockname, bind, listen"
+    );
 }

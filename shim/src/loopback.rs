@@ -564,7 +564,12 @@ fn reserve_one(of: &OpenFile, ip: IpAddr, port: u16) -> Result<i32, (i32, bool)>
             };
         }
     }
-    match kernel_bind(k, SocketAddr::new(ip, port)) {
+    let at = SocketAddr::new(ip, port);
+    let mut r = kernel_bind(k, at);
+    if r == Err(libc::EADDRINUSE) && port != 0 && crate::loopback_svc::settle() {
+        r = kernel_bind(k, at);
+    }
+    match r {
         Ok(()) => Ok(k),
         Err(x) => {
             crate::driver::unprotect_and_close(k);

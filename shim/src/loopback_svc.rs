@@ -27,6 +27,19 @@ pub(crate) fn tell_service_moved(s: &Shim, of: &OpenFile, k: i32) {
     }
 }
 
+/// The kernel's port space said EADDRINUSE to a reservation's bind: a
+/// socket whose last descriptor is gone may still hold the port there,
+/// its reservation held by the service until it sees the anchor hang up
+/// (a close that returned without asking, this process's or another's).
+/// True once the service has closed every such socket (`Settle`): worth
+/// a second bind. False in process mode.
+pub fn settle() -> bool {
+    let Some(r) = crate::driver::shim_if_ready().and_then(|s| s.stack.remote()) else {
+        return false;
+    };
+    r.settle().is_ok()
+}
+
 /// Has `of` become a kernel socket in another process (the service says
 /// so in its slot)?
 pub fn moved(of: &OpenFile) -> bool {

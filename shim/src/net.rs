@@ -59,6 +59,12 @@ impl Remote {
         self.req(r, |_| Ok(()))
     }
 
+    /// Returns once the service has closed every socket whose
+    /// descriptors are all gone (run/settle.rs in the service).
+    pub fn settle(&self) -> Result<(), Errno> {
+        self.unit(&Request::Settle)
+    }
+
     /// O_NONBLOCK of `h`'s open file, published to every holder's slot
     /// (nonblock.rs).
     pub fn set_nonblock(&self, h: SocketHandle, on: bool) -> Result<(), Errno> {
