@@ -6,11 +6,11 @@ usage: tcp_icmp_errors.py HOST REJECTED_PORT OPEN_PORT RULE_CMD
 RULE_CMD (a shell command) makes HOST reject what goes to OPEN_PORT too.
 """
 import errno
+import select
 import socket
 import struct
 import subprocess
 import sys
-import time
 
 host, rejected, open_port, rule = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 IP_RECVERR = 11
@@ -69,7 +69,16 @@ b.connect((host, open_port))
 subprocess.run(rule, shell=True, check=True)
 a.send(b"hello")
 b.send(b"hello")
-time.sleep(0.5)
+# Wait for the IP_RECVERR connection's error, not for a fixed time: on
+# Linux an ICMP error that comes while send() holds the socket is only a
+# soft error, and the error shows once a retransmission meets one, an RTO
+# later; a handshake's RTT measured under load can make that RTO longer
+# than any fixed sleep (0.5 s was not always enough). The plain
+# connection's first error came back before that retransmission's.
+p = select.poll()
+p.register(a, select.POLLERR)
+if not p.poll(20000):
+    print("recverr no error within 20 s")
 for what, s in (("recverr", a), ("plain", b)):
     s.setblocking(False)
     try:
