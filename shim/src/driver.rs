@@ -384,6 +384,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         .spawn(move || {
             // The program's signals go to the program's threads.
             crate::sigwindow::block_in_this_thread();
+            crate::sys::timer_slack_1us();
             // A panic in the driver must not unwind into anything; log it.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver_loop(&s2))).is_err()
             {
@@ -843,6 +844,9 @@ const RX_INLINE_BUDGET: usize = 8;
 /// worked, and more may follow them.
 const BURST_US: u64 = 20;
 
+/// The longest the driver sleeps without a timer due (microseconds).
+const MAX_SLEEP_US: u64 = 60_000_000;
+
 fn driver_loop(s: &Shim) {
     let Some(st) = s.stack.local() else { return };
     // The last wakeup found more than one frame queued.
@@ -850,26 +854,28 @@ fn driver_loop(s: &Shim) {
     let mut turn = crate::devwait::DriverTurn::default();
     loop {
         let now = s.now();
-        let timeout_ms = match s.next_deadline(st) {
+        // Microseconds: a pacing release is due tens of them away (the
+        // stack's timers are as fine; this thread's timer slack is 1 us).
+        let timeout_us = match s.next_deadline(st) {
             Some(t) => {
                 s.driver_deadline.store(t.total_micros(), Ordering::Relaxed);
                 let d = t.total_micros().saturating_sub(now.total_micros());
-                d.div_ceil(1000).min(60_000) as i32
+                d.min(MAX_SLEEP_US)
             }
             None => {
                 s.driver_deadline.store(u64::MAX, Ordering::Relaxed);
-                60_000
+                MAX_SLEEP_US
             }
         };
         // poll(2) skips a negative fd: the device is the pollers' now,
         // or an application thread's that sleeps on it (devwait.rs),
         // until it leaves (this poll's timeout bounds the hand-back).
         let mut off_device = s.device_left_to_pollers();
-        let mut timeout_ms = timeout_ms;
+        let mut timeout_us = timeout_us;
         if !off_device && s.faults.is_none() {
             if let Some(us) = s.devwait.driver_leaves(&mut turn) {
                 off_device = true;
-                timeout_ms = timeout_ms.min(us.div_ceil(1000) as i32);
+                timeout_us = timeout_us.min(us);
             }
         }
         let mut pfd = [
@@ -884,8 +890,13 @@ fn driver_loop(s: &Shim) {
                 revents: 0,
             },
         ];
-        // SAFETY: pfd is a valid array of 2 pollfds.
-        unsafe { (real().poll)(pfd.as_mut_ptr(), 2, timeout_ms) };
+        let ts = libc::timespec {
+            tv_sec: (timeout_us / 1_000_000) as libc::time_t,
+            tv_nsec: (timeout_us % 1_000_000 * 1000) as libc::c_long,
+        };
+        // SAFETY: pfd is a valid array of 2 pollfds, ts a valid timespec;
+        // no signal mask.
+        unsafe { (real().ppoll)(pfd.as_mut_ptr(), 2, &ts, std::ptr::null()) };
         let slept_us = s.now().total_micros().saturating_sub(now.total_micros());
         if pfd[1].revents & libc::POLLIN != 0 {
             let mut v = 0u64;

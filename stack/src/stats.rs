@@ -123,6 +123,12 @@ stats! {
     // (tcp_rxplace.rs), and frames read for a guess that was wrong.
     tcp_rx_placed,
     tcp_rx_misplaced,
+    // Internal pacing (tcp_pace.rs): output stopped for the pacing clock
+    // with data to send, the pacing timer released data, and how late
+    // (microseconds, summed) it ran against the time it was armed for.
+    tcp_pace_waits,
+    tcp_pace_fired,
+    tcp_pace_late_us,
 }
 
 impl Stats {

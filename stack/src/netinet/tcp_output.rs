@@ -116,7 +116,10 @@ fn tcp_output_inner(cx: &impl InetCx, now: Instant, so: &mut Socket, mut force: 
                 let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
                 let pending = snd_cc > off || tp.fin_queued;
                 let send_max = match !force && pending && tcp_pacing_check(tp, now, tso) {
-                    true => 0,
+                    true => {
+                        Stats::bump(&cx.stats().tcp_pace_waits);
+                        0
+                    }
                     false => tcp_tso::tcp_send_max(cx, tp),
                 };
                 match tcp_data_segment(now, tp, snd_cc, force, send_max) {

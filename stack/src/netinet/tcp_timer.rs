@@ -5,6 +5,7 @@
 //! `TcpCb`; the stack's heap holds one entry per socket for the earliest.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
@@ -13,6 +14,7 @@ use crate::netinet::tcp_output::{tcp_output, tcp_output_force};
 use crate::netinet::tcp_recovery::{tcp_enter_loss, tcp_timer_rack, CaState};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_sync};
 use crate::netinet::tcp_var::{TcpCb, TcpState, TcpTimers, TCP_RETRIES2, TCP_RTO_MAX};
+use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::TcpFlags;
 
@@ -147,8 +149,12 @@ pub(crate) fn tcp_timer_pace(cx: &impl InetCx, so: &mut Socket, now: Instant) {
     let Some(b) = tp.cc.bbr.as_deref_mut() else {
         return;
     };
-    if b.pace_timer.is_some_and(|t| t <= now) {
+    if let Some(at) = b.pace_timer.filter(|t| *t <= now) {
         b.pace_timer = None;
+        let st = cx.stats();
+        Stats::bump(&st.tcp_pace_fired);
+        let late = u64::try_from((now - at).as_micros()).unwrap_or(u64::MAX);
+        st.tcp_pace_late_us.fetch_add(late, Relaxed);
         tcp_output(cx, now, so);
     }
 }
