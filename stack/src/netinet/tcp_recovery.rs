@@ -94,7 +94,7 @@ fn recovery_ack(
     }
     valid.sort_by_key(|b| b.map(|(l, _)| l.diff(snd_una)));
     for (l, r) in valid.into_iter().flatten() {
-        tp.rec.sb.sack(l, r, &mut sum);
+        tp.rec.sb.sack(l, r, tp.t_maxseg, &mut sum);
     }
     // The cumulative ACK after the SACK blocks, as Linux's tcp_ack.
     tp.rec.sb.ack(snd_una, &mut sum);

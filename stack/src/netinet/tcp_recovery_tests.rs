@@ -167,6 +167,28 @@ fn reorder_timer_marks_the_hole_after_a_quarter_rtt() {
     assert_eq!(s.tcp_info(c).unwrap().tcpi_ca_state, TCP_CA_RECOVERY);
 }
 
+/// A SACK of the last byte only of a segment SACKs nothing (Linux's
+/// tcp_match_skb_to_sack takes a segment whole or not at all): RACK has
+/// no delivered segment to time the others by, so no reorder timer
+/// resends the first one; the tail loss probe resends the last segment at
+/// 2 * SRTT, and the connection stays out of recovery (packetdrill's
+/// fast_retransmit/fr-4pkt-fack-last-byte.pkt).
+#[test]
+fn sack_of_a_segments_last_byte_only_sacks_nothing() {
+    let (s, c, iss, t1) = flight(4 * MSS as usize, 4);
+    let t2 = t1 + Duration::from_millis(10);
+    sack(&s, t2, iss, &[(iss + 4 * MSS - 1, iss + 4 * MSS)]);
+    assert!(recv_all(&s).is_empty());
+    assert_eq!(s.tcp_info(c).unwrap().tcpi_sacked, 0);
+    let (t, out) = next_timer_output(&s);
+    assert_eq!(seqs(&out), vec![iss + 3 * MSS], "the probe, not segment 0");
+    assert_eq!(t, t1 + Duration::from_millis(22), "2 * SRTT + 2 ms");
+    assert_eq!(s.stats().tcp_loss_probes, 1);
+    let ti = s.tcp_info(c).unwrap();
+    assert_eq!((ti.tcpi_lost, ti.tcpi_total_retrans), (0, 1));
+    assert_ne!(ti.tcpi_ca_state, TCP_CA_RECOVERY);
+}
+
 /// An RTO in the middle of recovery (the retransmission lost too): every
 /// segment not SACKed is resent in order under slow start, none the peer
 /// SACKed (Linux's tcp_enter_loss keeps the SACK marks).

@@ -338,10 +338,14 @@ impl Scoreboard {
         }
     }
 
-    /// A SACK block `[l, r)`: mark the records it covers (split at its
-    /// edges) as held by the peer. The caller has checked the block lies
-    /// within `(snd_una, snd_max]`.
-    pub fn sack(&mut self, l: Seq, r: Seq, sum: &mut AckSummary) {
+    /// A SACK block `[l, r)`: mark the records it covers whole as held by
+    /// the peer. The caller has checked the block lies within
+    /// `(snd_una, snd_max]`. As Linux's tcp_match_skb_to_sack, a block
+    /// takes a record whole or not at all: one of `mss` bytes or less
+    /// that the block covers only in part stays unSACKed, and a longer
+    /// one (several segments, TSO) is cut only at whole segments from its
+    /// start, the block's left edge rounded up and its right edge down.
+    pub fn sack(&mut self, l: Seq, r: Seq, mss: usize, sum: &mut AckSummary) {
         let Some(first) = self.first_seq() else {
             return;
         };
@@ -349,13 +353,17 @@ impl Scoreboard {
         if !l.lt(r) {
             return;
         }
-        self.split_at(l);
-        self.split_at(r);
+        self.split_for_sack(l, mss, true);
+        self.split_for_sack(r, mss, false);
         let i = self.find(l);
         let mut j = i;
         while let Some(s) = self.segs.get(j).copied() {
             if !s.start.lt(r) {
                 break;
+            }
+            if s.start.lt(l) || s.end.gt(r) {
+                j += 1;
+                continue; // covered in part only: not SACKed
             }
             if !s.sacked {
                 Self::note_delivered(&s, sum, self.high_sacked);
@@ -375,6 +383,29 @@ impl Scoreboard {
             if self.high_sacked.is_none_or(|h| h.lt(end)) {
                 self.high_sacked = Some(end);
             }
+        }
+    }
+
+    /// Cut the record holding a SACK block's edge `seq` at a whole number
+    /// of `mss` segments from its start, as tcp_match_skb_to_sack
+    /// fragments an skb: the left edge rounded up (at least one segment),
+    /// the right edge down; a record of one segment is never cut.
+    fn split_for_sack(&mut self, seq: Seq, mss: usize, left: bool) {
+        let Some(s) = self.segs.get(self.find(seq)).copied() else {
+            return;
+        };
+        let len = s.len();
+        if !s.start.lt(seq) || mss == 0 || len <= mss {
+            return;
+        }
+        let off = seq.diff(s.start) as usize;
+        let cut = if left {
+            off.max(mss).div_ceil(mss) * mss
+        } else {
+            off / mss * mss
+        };
+        if cut > 0 && cut < len {
+            self.split_at(s.start + cut);
         }
     }
 
@@ -523,7 +554,7 @@ mod tests {
     fn sack_marks_and_pipe_excludes_sacked() {
         let mut b = board();
         let mut sum = AckSummary::default();
-        b.sack(Seq(1300), Seq(1600), &mut sum);
+        b.sack(Seq(1300), Seq(1600), 100, &mut sum);
         b.check();
         assert_eq!(sum.newly_sacked, 300);
         assert_eq!(sum.latest.unwrap().order, 6, "the sixth sent");
@@ -531,20 +562,62 @@ mod tests {
         assert_eq!(b.pipe(1000), 700);
         // The same block again is nothing new.
         let mut sum = AckSummary::default();
-        b.sack(Seq(1300), Seq(1600), &mut sum);
+        b.sack(Seq(1300), Seq(1600), 100, &mut sum);
         assert_eq!(sum.newly_sacked, 0);
-        // A block that cuts a record in two.
+        // A block that covers a one-segment record in part SACKs nothing
+        // (Linux's tcp_match_skb_to_sack), at either edge.
+        for (l, r) in [(1650, 1700), (1600, 1650), (1650, 1750)] {
+            let mut sum = AckSummary::default();
+            b.sack(Seq(l), Seq(r), 100, &mut sum);
+            b.check();
+            assert_eq!((sum.newly_sacked, b.len()), (0, 10), "{l}:{r}");
+        }
+    }
+
+    /// One TSO record of four 100-byte segments (1000..1400): a block is
+    /// cut to whole segments from the record's start, its left edge
+    /// rounded up and its right edge down, as tcp_match_skb_to_sack
+    /// fragments the skb.
+    #[test]
+    fn sack_of_a_tso_record_splits_at_whole_segments() {
+        let tso = || {
+            let mut b = Scoreboard::default();
+            b.on_send(Seq(1000), 400, t(0));
+            b
+        };
+        // The last byte only: less than the record's last segment.
+        let mut b = tso();
         let mut sum = AckSummary::default();
-        b.sack(Seq(1650), Seq(1700), &mut sum);
+        b.sack(Seq(1399), Seq(1400), 100, &mut sum);
         b.check();
-        assert_eq!((sum.newly_sacked, b.len()), (50, 11));
+        assert_eq!((sum.newly_sacked, b.len()), (0, 1));
+        // 1150..1400: the left edge rounds up to 1200.
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1150), Seq(1400), 100, &mut sum);
+        b.check();
+        assert_eq!((sum.newly_sacked, b.len()), (200, 2));
+        assert_eq!(
+            b.iter().map(|s| (s.start.0, s.sacked)).collect::<Vec<_>>(),
+            [(1000, false), (1200, true)]
+        );
+        // 1000..1150 on a fresh record: the right edge rounds down to 1100.
+        let mut b = tso();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1000), Seq(1150), 100, &mut sum);
+        b.check();
+        assert_eq!((sum.newly_sacked, b.len()), (100, 2));
+        // Less than a segment from the start: nothing.
+        let mut b = tso();
+        let mut sum = AckSummary::default();
+        b.sack(Seq(1000), Seq(1050), 100, &mut sum);
+        assert_eq!((sum.newly_sacked, b.len()), (0, 1));
     }
 
     #[test]
     fn rack_marks_older_unsacked_segments_lost_after_the_window() {
         let mut b = board();
         let mut sum = AckSummary::default();
-        b.sack(Seq(1300), Seq(1400), &mut sum);
+        b.sack(Seq(1300), Seq(1400), 100, &mut sum);
         let d = sum.latest.unwrap();
         // Records 0..3 were sent at 0, 1, 2 ms; the SACKed one at 3 ms.
         let (lost, wait) = b.rack_detect(d.order, Duration::from_millis(10), t(11));
@@ -562,7 +635,7 @@ mod tests {
         // retransmission is lost too, and due again.
         b.on_send(Seq(2000), 100, t(13));
         let mut sum = AckSummary::default();
-        b.sack(Seq(2000), Seq(2100), &mut sum);
+        b.sack(Seq(2000), Seq(2100), 100, &mut sum);
         let d = sum.latest.unwrap();
         let (lost, _) = b.rack_detect(d.order, Duration::from_millis(10), t(24));
         b.check();
@@ -579,7 +652,7 @@ mod tests {
     fn cumulative_ack_trims_and_reports_reordering() {
         let mut b = board();
         let mut sum = AckSummary::default();
-        b.sack(Seq(1500), Seq(1600), &mut sum);
+        b.sack(Seq(1500), Seq(1600), 100, &mut sum);
         let mut sum = AckSummary::new(t(20), None, b.high_sacked);
         // Segment 1000..1100 arrives late (never retransmitted) below a
         // SACKed one: reordering, by 1600 - 1000 bytes.
@@ -601,7 +674,7 @@ mod tests {
     fn rto_marks_all_unsacked_lost_and_keeps_sacked() {
         let mut b = board();
         let mut sum = AckSummary::default();
-        b.sack(Seq(1200), Seq(1400), &mut sum);
+        b.sack(Seq(1200), Seq(1400), 100, &mut sum);
         b.on_send(Seq(1000), 100, t(20)); // a retransmission in flight
         b.mark_all_lost();
         b.check();
