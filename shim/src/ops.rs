@@ -55,7 +55,8 @@ fn blocking_armed<T>(
     // Signals that come while the call prepares its sleep (sigwindow.rs).
     let mut win = SigWindow::open(!nonblock);
     if s.stack.remote().is_some() {
-        return blocking_on_anchor(s, of, nonblock, deadline, armed, op, &mut win);
+        let arm = if armed { Arm::Done } else { Arm::No };
+        return blocking_on_anchor(s, of, nonblock, deadline, arm, op, &mut win);
     }
     // Taken before the first wait, held until the call returns.
     let mut held = None;
@@ -110,6 +111,29 @@ fn blocking_armed<T>(
     }
 }
 
+/// How the first round of `blocking_on_anchor` tries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arm {
+    /// A try without the wait, then one with it.
+    No,
+    /// None: the caller's try registered the wait.
+    Done,
+    /// One try, with the wait.
+    First,
+}
+
+/// A blocking call with the service whose first try registers its wait
+/// (`op` with `wait`) instead of trying without it first.
+fn blocking_armed_first<T>(
+    s: &Shim,
+    of: &OpenFile,
+    op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
+) -> R<T> {
+    let deadline = deadline_after(of.timeout(true));
+    let mut win = SigWindow::open(true);
+    blocking_on_anchor(s, of, false, deadline, Arm::First, op, &mut win)
+}
+
 /// How long a blocking call on `of` polls the device before it sleeps:
 /// the socket's SO_BUSY_POLL when set, else SOCKSHIM_BUSY_POLL_US (Linux's
 /// sk_ll_usec, which net.core.busy_read gives its default); None for 0.
@@ -139,23 +163,28 @@ fn busy_poll_budget(s: &Shim, of: &OpenFile) -> Option<std::time::Duration> {
 /// back only by a sleep, and every sleep is followed by a new try; a
 /// token unread at the try (stale or new) ends the next sleep at once.
 ///
-/// `armed`: the caller's own try registered the wait (a `Connect` with
-/// `wait`). Where the sleep itself reads the token, the first round then
-/// sleeps at once: two round trips fewer per blocking connect. A token
-/// the service wrote before is harmless there too: it ends that sleep,
-/// and the next round tries again as any round does.
+/// `Arm::Done`: the caller's own try registered the wait (a `Connect`
+/// with `wait`). Where the sleep itself reads the token, the first round
+/// then sleeps at once: two round trips fewer per blocking connect. A
+/// token the service wrote before is harmless there too: it ends that
+/// sleep, and the next round tries again as any round does.
+/// `Arm::First`: the first round's only try registers the wait (a
+/// blocking datagram receive): one round trip fewer per receive that
+/// sleeps.
 fn blocking_on_anchor<T>(
     s: &Shim,
     of: &OpenFile,
     nonblock: bool,
     deadline: Option<std::time::Instant>,
-    mut armed: bool,
+    arm: Arm,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
     win: &mut SigWindow,
 ) -> R<T> {
     let mut held = None;
+    let mut armed = arm == Arm::Done;
+    let mut arm_first = arm == Arm::First;
     loop {
-        if !armed {
+        if !armed && !std::mem::take(&mut arm_first) {
             match op(s, false) {
                 Err(Errno::EAGAIN) if !nonblock => {}
                 r => return r.map_err(e),
@@ -813,9 +842,14 @@ pub fn recv_info(
     // The error queue never blocks, nor does MSG_OOB (tcp_recv_urg).
     let nonblock = of.is_nonblock() || flags & (MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB) != 0;
     let waitall = flags & MSG_WAITALL != 0 && of.ty == SockType::Stream && flags & MSG_PEEK == 0;
+    // A blocking datagram receive with the service registers its wait
+    // with its first try: no slot tells a datagram socket's EAGAIN
+    // without a message, so a try without the wait would cost a round
+    // trip of its own (three per receive that sleeps, not two).
+    let arm_first = !nonblock && of.ty == SockType::Dgram && s.stack.remote().is_some();
     let mut got = 0;
     loop {
-        let r = blocking(s, of, nonblock, true, |s, wait| {
+        let op = |s: &Shim, wait: bool| {
             // The stack never blocks; MSG_DONTWAIT tells it this call
             // would not either (UDP after SHUT_RD: EAGAIN, not 0).
             let fl = if nonblock {
@@ -825,7 +859,12 @@ pub fn recv_info(
             };
             s.stack
                 .recv(s.now(), of.handle, of.ty, &mut buf[got..], fl, wait)
-        });
+        };
+        let r = if arm_first {
+            blocking_armed_first(s, of, op)
+        } else {
+            blocking(s, of, nonblock, true, op)
+        };
         match r {
             Ok(m) => {
                 if !waitall || m.copied == 0 {

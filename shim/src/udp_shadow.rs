@@ -80,8 +80,16 @@ pub fn recv(s: &Shim, of: &OpenFile, ks: [i32; 2], buf: &mut [u8], flags: i32) -
         flags
     };
     let mut held: Option<crate::callref::CallRef> = None;
+    // With the service, a blocking receive's first round tries once, with
+    // its wait registered (as ops::recv_info): a round trip less.
+    let mut arm_first = !nonblock && !local;
     loop {
-        for wait in [false, true] {
+        let tries: &[bool] = if std::mem::take(&mut arm_first) {
+            &[true]
+        } else {
+            &[false, true]
+        };
+        for &wait in tries {
             if wait {
                 if nonblock {
                     return Err(libc::EAGAIN);
