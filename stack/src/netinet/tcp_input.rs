@@ -87,15 +87,22 @@ fn seg_window(tp: &TcpCb, seg: &TcpRepr) -> u32 {
 
 /// Send-buffer autotuning (Linux's tcp_sndbuf_expand): unless the
 /// application fixed SO_SNDBUF, the buffer grows with the congestion window
-/// (twice the window, at about twice a segment's size per segment) up to
-/// tcp_wmem[2], so a fast path is not held back by the 16 KiB default.
+/// (the congestion control's multiple of the window, at about twice a
+/// segment's size per segment) up to tcp_wmem[2], so a fast path is not
+/// held back by the 16 KiB default. The multiple is the algorithm's
+/// `sndbuf_expand`: 3 for BBR (bbr_sndbuf_expand: it may slow-start even
+/// in recovery), 2 for the others.
 pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
     if so.so_snd.user_locked {
         return;
     }
     let Some(tp) = so.so_pcb.tcp() else { return };
     let wmem = cx.sysctl().tcp_wmem;
-    let want = (tp.cwnd.max(10 * tp.t_maxseg) * 4).clamp(wmem[1], wmem[2].max(wmem[1]));
+    let factor = match tp.cc.algo {
+        crate::netinet::tcp_cubic::CcAlgo::Bbr => 3,
+        _ => 2,
+    };
+    let want = (tp.cwnd.max(10 * tp.t_maxseg) * 2 * factor).clamp(wmem[1], wmem[2].max(wmem[1]));
     if want > so.so_snd.sb_hiwat() {
         so.so_snd.set_hiwat(want);
     }

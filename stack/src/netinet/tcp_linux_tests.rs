@@ -479,6 +479,33 @@ fn tcp_congestion_names_what_runs() {
     assert_eq!(&get(&s, r, 16)[..5], b"reno\0");
 }
 
+/// Send-buffer autotuning by the congestion control: an accepted
+/// connection's send buffer is the algorithm's multiple (tcp_sndbuf_expand:
+/// BBR's 3, CUBIC's 2) of ten segments at twice a segment's size, at
+/// least tcp_wmem[1]. With BBR, packetdrill's epoll_out_edge.pkt
+/// (tcp_wmem[1] 50,000, MSS 1,000) takes a 59,000-byte write whole, as
+/// the kernel does; with CUBIC the 50,000 of before.
+#[test]
+fn send_buffer_grows_by_the_congestion_controls_multiple() {
+    for (algo, want) in [("cubic", 50_000), ("bbr", 60_000), ("reno", 50_000)] {
+        let mut c = Config::new(ME, 24);
+        c.sysctl.tcp_congestion_control = algo.into();
+        c.sysctl.tcp_wmem = [4096, 50_000, 4_194_304];
+        let s = Stack::new(c);
+        let (h, _) = accepted(&s, None);
+        assert_eq!(s.tcp_info(h).unwrap().tcpi_snd_mss, 1000);
+        let mut v = [0u8; 4];
+        s.getsockopt(h, SOL_SOCKET, crate::linux::SO_SNDBUF, &mut v)
+            .unwrap();
+        assert_eq!(i32::from_ne_bytes(v), want, "{algo}");
+        assert_eq!(
+            s.send(t0(), h, &[1; 59_000], crate::linux::MSG_DONTWAIT, None),
+            Ok(want.min(59_000) as usize),
+            "{algo}"
+        );
+    }
+}
+
 /// PSH where a Linux receiver sees it (packetdrill slow_start/): on the
 /// last segment of each burst that cwnd ends, not only on the segment
 /// that empties the send buffer (GRO merges a burst up to its PSH, so
