@@ -517,9 +517,10 @@ mod tests {
         set(&p, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 1000).unwrap();
         assert_eq!(get(&p.a, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT), Ok(1000));
         assert!(p.a.sopoll(c).contains(crate::Readiness::OUT));
-        // More than the initial window: the rest waits unsent.
+        // More than the initial window: the write stops at the first skb
+        // boundary past the mark (tcp_notsent.rs), the rest waits unsent.
         let n = p.a.send(p.now, c, &[7u8; 100_000], 0, None).unwrap();
-        assert_eq!(n, 100_000);
+        assert!((1000..100_000).contains(&n), "{n}");
         assert!(
             !p.a.sopoll(c).contains(crate::Readiness::OUT),
             "unsent bytes over the mark: not writable"

@@ -47,6 +47,7 @@ pub mod tcp_fastopen_cache;
 pub mod tcp_info;
 pub mod tcp_input;
 pub mod tcp_mtu;
+pub mod tcp_notsent;
 pub mod tcp_output;
 pub mod tcp_pace;
 pub mod tcp_prr;

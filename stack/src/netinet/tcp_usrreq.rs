@@ -25,6 +25,7 @@ use crate::netinet::tcp_fastopen::{
     tcp_fastopen_syn_plan, TFO_CLIENT_ENABLE, TFO_SERVER_ENABLE, TFO_SERVER_WO_SOCKOPT1,
 };
 use crate::netinet::tcp_info::tcp_info;
+use crate::netinet::tcp_notsent::tcp_notsent_take;
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
@@ -444,7 +445,16 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 Err(Errno::EAGAIN)
             };
         }
-        let n = so.so_snd.ring_mut().push(data);
+        // Under TCP_NOTSENT_LOWAT, a write stops at an skb boundary.
+        let part = match so.so_pcb.tcp().filter(|tp| tp.notsent_lowat != 0) {
+            Some(tp) => {
+                let notsent = tcp_notsent(so);
+                let lowat = tp.notsent_lowat as usize;
+                &data[..tcp_notsent_take(tp, lowat, notsent, data.len())]
+            }
+            None => data,
+        };
+        let n = so.so_snd.ring_mut().push(part);
         if n == 0 {
             return if copied > 0 {
                 Ok(copied)
