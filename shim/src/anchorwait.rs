@@ -12,6 +12,12 @@
 //! token that may be another's), it wakes every sleeper, which looks at
 //! its socket again. Each still blocks in a restartable read, so
 //! SA_RESTART and EINTR behave as for one waiter.
+//!
+//! The same lock also counts the calls in progress on the open file and
+//! notes the reference kept for them when its last descriptor closes
+//! before they took their own (`callref::Entering`): two more small
+//! fields here, not another lock in every open file (memory per
+//! connection).
 
 use parking_lot::Mutex;
 
@@ -27,6 +33,11 @@ pub struct AnchorWait {
 struct State {
     /// A thread owns the anchor.
     owned: bool,
+    /// Calls in progress (`callref::Entering`).
+    calls: u16,
+    /// The reference kept for them (`callref::KEPT_*`, or a duplicate of
+    /// the anchor); 0: none.
+    kept: i32,
     /// The eventfds of the other waiters (boxed: 8 bytes while there are
     /// none, as on almost every open file: memory per connection).
     #[allow(clippy::box_collection)] // 8 bytes, not Vec's 24, while empty
@@ -77,6 +88,40 @@ impl AnchorWait {
         Role::Sleeper(self, e)
     }
 
+    /// A call on this open file starts.
+    pub fn call_starts(&self) {
+        let mut st = self.st.lock();
+        st.calls = st.calls.saturating_add(1);
+    }
+
+    /// A call ends: the reference kept for the calls, to release, when it
+    /// was the last one (0: nothing to release).
+    pub fn call_ends(&self) -> i32 {
+        let mut st = self.st.lock();
+        st.calls = st.calls.saturating_sub(1);
+        if st.calls == 0 {
+            std::mem::take(&mut st.kept)
+        } else {
+            0
+        }
+    }
+
+    /// The last descriptor goes while calls are in progress: `keep()`
+    /// takes a reference for them (its mark, 0 if it could not), unless
+    /// one is kept already. Whether one is kept now.
+    pub fn keep_for_calls(&self, keep: impl FnOnce() -> i32) -> bool {
+        let mut st = self.st.lock();
+        if st.calls > 0 && st.kept == 0 {
+            st.kept = keep();
+        }
+        st.kept != 0
+    }
+
+    /// Is a reference kept for calls in progress?
+    pub fn kept_for_calls(&self) -> bool {
+        self.st.lock().kept != 0
+    }
+
     /// Sleepers now (tests).
     #[cfg(test)]
     fn sleepers(&self) -> usize {
@@ -119,6 +164,27 @@ mod tests {
         };
         // SAFETY: one valid pollfd, no wait.
         unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn a_reference_is_kept_only_for_calls_in_progress_and_given_back_by_the_last() {
+        let w = AnchorWait::default();
+        // No call in progress: a last close keeps nothing.
+        assert!(!w.keep_for_calls(|| panic!("nothing to keep for")));
+        w.call_starts();
+        w.call_starts();
+        assert!(w.keep_for_calls(|| 77));
+        // Kept once, not again for the same calls.
+        assert!(w.keep_for_calls(|| panic!("kept already")));
+        assert!(w.kept_for_calls());
+        assert_eq!(w.call_ends(), 0, "another call is still in progress");
+        assert_eq!(w.call_ends(), 77, "the last call gives it back");
+        assert!(!w.kept_for_calls());
+        assert_eq!(w.call_ends(), 0, "never below zero");
+        // A reference that could not be taken is not noted.
+        w.call_starts();
+        assert!(!w.keep_for_calls(|| 0));
+        assert_eq!(w.call_ends(), 0);
     }
 
     #[test]

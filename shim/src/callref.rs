@@ -21,6 +21,16 @@
 //! in a fork child. A kept duplicate is no reference of a call: it is
 //! not counted by `calls_on`/`holds`, and it never outlives the
 //! descriptors it was taken beside.
+//!
+//! A call takes its reference only when it is about to wait, after a
+//! first try (which in service mode may be a round trip). Linux's call
+//! holds the file from its start, so a close() by another thread in
+//! between must not end it either: each blocking call counts itself on
+//! its open file from its start (`Entering`), and when the last
+//! descriptor goes while such calls are in progress, a reference is kept
+//! for them (`keep_for_calls`: a duplicate of the anchor, or a `sodup`)
+//! and released by the last of them to return, which then tells the
+//! service as a last close would have.
 
 use std::sync::atomic::Ordering;
 
@@ -59,6 +69,98 @@ pub fn calls_on(h: stack::SocketHandle) -> u32 {
 /// process still holds the socket though no descriptor is left.
 pub fn holds(h: stack::SocketHandle) -> bool {
     DUPS.lock().iter().any(|d| d.in_use && d.h == h)
+}
+
+/// `AnchorWait`'s mark of a reference kept for calls in the in-process
+/// stack (a `sodup`); a positive mark is a duplicate of the anchor.
+const KEPT_STACK_REF: i32 = -1;
+
+/// A blocking call on `of`, from its start to its return (Linux's fdget
+/// to fdput): counted on the open file, so that a close of its last
+/// descriptor meanwhile keeps the socket for it (`keep_for_calls`).
+/// Made before a `CallRef`, so dropped after it.
+pub struct Entering<'a> {
+    s: &'a Shim,
+    of: &'a OpenFile,
+}
+
+impl<'a> Entering<'a> {
+    pub fn start(s: &'a Shim, of: &'a OpenFile) -> Entering<'a> {
+        of.anchor_wait.call_starts();
+        Entering { s, of }
+    }
+}
+
+impl Drop for Entering<'_> {
+    fn drop(&mut self) {
+        let kept = self.of.anchor_wait.call_ends();
+        if kept == 0 {
+            return;
+        }
+        let h = self.of.handle;
+        {
+            let mut dups = DUPS.lock();
+            let fd = if kept == KEPT_STACK_REF { -1 } else { kept };
+            if let Some(i) = dups.iter().position(|d| d.fd == fd && d.h == h && d.in_use) {
+                dups.swap_remove(i);
+            }
+        }
+        if let Some(st) = self.s.stack.local() {
+            let _ = st.close(self.s.now(), h);
+            self.s.after_op();
+            return;
+        }
+        let _ = self
+            .of
+            .anchor
+            .compare_exchange(kept, -1, Ordering::Relaxed, Ordering::Relaxed);
+        crate::driver::unprotect_and_close(kept);
+        // The last close, put off until now.
+        crate::ops::closed(h);
+    }
+}
+
+/// The last descriptor of `of` here is being closed (`fd`, still open;
+/// None when it is gone already): if calls on it are in progress, keep a
+/// reference for them, released by the last one to return (`Entering`).
+/// Returns whether one is kept: then the service must not be told of the
+/// close yet.
+pub fn keep_for_calls(s: &Shim, of: &OpenFile, fd: Option<i32>) -> bool {
+    of.anchor_wait.keep_for_calls(|| {
+        let me = std::thread::current().id();
+        if let Some(st) = s.stack.local() {
+            if st.sodup(of.handle).is_err() {
+                return 0;
+            }
+            DUPS.lock().push(Dup {
+                fd: -1,
+                h: of.handle,
+                file: file_id(of),
+                thread: me,
+                in_use: true,
+            });
+            return KEPT_STACK_REF;
+        }
+        let Some(fd) = fd else { return 0 };
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) of the closing descriptor (still
+        // open) to a number at SHIM_FD_BASE or above.
+        let d = unsafe { (real().fcntl)(fd, libc::F_DUPFD_CLOEXEC, SHIM_FD_BASE as libc::c_ulong) };
+        if d <= 0 {
+            return 0;
+        }
+        crate::driver::protect(d);
+        // In use, so no thread reuses or closes it as its own; a fork
+        // child closes it with the rest (`forget_in_child`).
+        DUPS.lock().push(Dup {
+            fd: d,
+            h: of.handle,
+            file: file_id(of),
+            thread: me,
+            in_use: true,
+        });
+        of.anchor.store(d, Ordering::Relaxed);
+        d
+    })
 }
 
 /// One waiting call's reference; released on drop.
@@ -149,6 +251,9 @@ impl Drop for CallRef<'_> {
             return;
         }
         let gone = self.of.fd_count.load(Ordering::Relaxed) == 0;
+        // Calls still in progress hold the socket through a kept
+        // reference: the last of them tells the service (`Entering`).
+        let kept = gone && self.of.anchor_wait.kept_for_calls();
         {
             let mut dups = DUPS.lock();
             if let Some(i) = dups.iter().position(|d| d.fd == self.anchor && d.in_use) {
@@ -163,7 +268,7 @@ impl Drop for CallRef<'_> {
         }
         // Was this the last reference here? Then the service checks for
         // the anchor's hang-up (the last one anywhere) and closes it.
-        if gone {
+        if gone && !kept {
             crate::ops::closed(self.of.handle);
         }
     }

@@ -51,6 +51,9 @@ fn blocking_armed<T>(
     armed: bool,
     mut op: impl FnMut(&Shim, bool) -> Result<T, Errno>,
 ) -> R<T> {
+    // Counted on the open file from its start: a close meanwhile keeps the
+    // socket for this call (callref.rs). Dropped after any `CallRef`.
+    let _entering = (!nonblock).then(|| crate::callref::Entering::start(s, of));
     let deadline = deadline_after(of.timeout(recv_side));
     // Signals that come while the call prepares its sleep (sigwindow.rs).
     let mut win = SigWindow::open(!nonblock);
@@ -362,16 +365,22 @@ pub fn socket(domain: Domain, ty: SockType, flags: i32, protocol: i32) -> R<i32>
 /// The fd is gone: drop its stack reference (the caller closes the
 /// anchor). With the service, returns the socket to tell it about once
 /// the anchor is closed (`closed`).
+/// None too while calls in progress keep the socket: the last of them
+/// tells it (callref.rs).
 pub fn release(fd: i32) -> Option<SocketHandle> {
     let s = crate::driver::shim_if_ready()?;
     let of = s.fds.remove(fd)?;
-    release_entry(s, &of);
-    s.stack.remote().map(|_| of.handle)
+    let kept = release_entry(s, &of, Some(fd));
+    s.stack.remote().filter(|_| !kept).map(|_| of.handle)
 }
 
-/// One descriptor of `of` is gone: its reference goes.
-fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
+/// One descriptor of `of` is gone (`fd`, if it is still open): its
+/// reference goes. Returns whether it was the last and calls in progress
+/// keep the socket (callref.rs).
+fn release_entry(s: &Shim, of: &Arc<OpenFile>, fd: Option<i32>) -> bool {
+    let mut kept = false;
     if of.fd_count.fetch_sub(1, Ordering::Relaxed) == 1 {
+        kept = crate::callref::keep_for_calls(s, of, fd);
         // The open file is gone: epoll registrations go with it, and the
         // duplicates its waits kept (callref.rs).
         s.epoll.forget_file(of);
@@ -380,6 +389,7 @@ fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
     }
     let _ = s.stack.close(s.now(), of.handle);
     s.after_op();
+    kept
 }
 
 /// Put `of` in the fd table at `fd` (a new descriptor the kernel just
@@ -388,8 +398,8 @@ fn release_entry(s: &Shim, of: &Arc<OpenFile>) {
 /// close would have (else its socket would never close).
 pub fn install(s: &Shim, fd: i32, of: Arc<OpenFile>) {
     if let Some(old) = s.fds.insert(fd, of) {
-        release_entry(s, &old);
-        if let Some(r) = s.stack.remote() {
+        let kept = release_entry(s, &old, None);
+        if let Some(r) = s.stack.remote().filter(|_| !kept) {
             let h = old.handle;
             r.closed(h, s.fds.count_of(h) == 0 && !crate::callref::holds(h));
         }
