@@ -1,9 +1,11 @@
 // procs.c — helpers for tests with more than one process (see trace.h):
 // fork with the trace flushed, the parent's "go" byte to a waiting child,
 // the child's exit status, this program exec'd again with a descriptor,
-// and the read of a connection's data that such a child prints.
+// and the read of a connection's data that such a child prints; a
+// thread's blocking call waited for.
 #include "trace.h"
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 pid_t ct_fork(void)
@@ -76,4 +78,31 @@ void t_echo(const char *who, int fd, const char *msg)
 	snprintf(what, sizeof what, "%s: send", who);
 	T_CALL(what, send(fd, msg, strlen(msg), 0));
 	t_recv_shown(who, fd, (int)strlen(msg));
+}
+
+void ct_note_thread(int *slot)
+{
+	__atomic_store_n(slot, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+}
+
+void ct_wait_blocked(int *slot, int settle_ms)
+{
+	int tid;
+	while (!(tid = __atomic_load_n(slot, __ATOMIC_ACQUIRE)))
+		ct_sleep_ms(1);
+	ct_sleep_ms(settle_ms);
+	char path[64], st[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(st, 1, sizeof st - 1, f);
+			fclose(f);
+			st[n] = 0;
+			char *p = strrchr(st, ')');
+			if (p && p[1] == ' ' && p[2] == 'S')
+				return;
+		}
+		ct_sleep_ms(10);
+	}
 }

@@ -188,6 +188,13 @@ int ct_exec_arg(int argc, char **argv);
 long t_recv_shown(const char *who, int fd, int n);
 // Send msg to an echo peer ("who: send"), then t_recv_shown the echo.
 void t_echo(const char *who, int fd, const char *msg);
+// A thread about to block: it notes its thread id in *slot (set to 0 by
+// the caller first) just before its blocking call. ct_wait_blocked waits
+// until it has, then settle_ms, then until that thread sleeps (up to
+// 10 s): a fixed wait alone was not enough under load, and a close made
+// before the thread's call began rightly gives that call EBADF.
+void ct_note_thread(int *slot);
+void ct_wait_blocked(int *slot, int settle_ms);
 
 // ---- int socket options as a table (sockopt.c) ------------------------------
 

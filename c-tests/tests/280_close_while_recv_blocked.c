@@ -7,8 +7,8 @@
 // meanwhile: the connection made afterwards is accepted.
 // PEER: tcp 22800 wait:closed send:hello recvall
 // PEER: connect 22805 after:lclosed recvall
-// NORMALISED: ephemeral ports print as EPHEMERAL; the close happens after a
-// settle time of 200 ms (the other thread is then blocked).
+// NORMALISED: ephemeral ports print as EPHEMERAL; the close happens once the
+// other thread has made its call, 200 ms later and once it sleeps.
 #include "trace.h"
 #include <pthread.h>
 
@@ -16,13 +16,14 @@
 
 static int fd, lfd;
 static long got;
-static int got_errno, done;
+static int got_errno, done, tid;
 static char buf[64];
 
 static void *receiver(void *arg)
 {
 	(void)arg;
 	errno = 0;
+	ct_note_thread(&tid);
 	got = recv(fd, buf, sizeof buf, 0);
 	got_errno = errno;
 	__atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
@@ -35,6 +36,7 @@ static void *acceptor(void *arg)
 	struct sockaddr_in a;
 	socklen_t n = sizeof a;
 	errno = 0;
+	ct_note_thread(&tid);
 	got = accept(lfd, (struct sockaddr *)&a, &n);
 	got_errno = errno;
 	__atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
@@ -48,7 +50,7 @@ int main(void)
 	fd = ct_connect(P);
 	pthread_t t;
 	pthread_create(&t, NULL, receiver, NULL);
-	ct_sleep_ms(200);
+	ct_wait_blocked(&tid, 200);
 	T_CALL("close while another thread is in recv", close(fd));
 	ct_sleep_ms(200);
 	t_check("recv still blocked after the close", !__atomic_load_n(&done, __ATOMIC_SEQ_CST));
@@ -61,8 +63,9 @@ int main(void)
 
 	lfd = ct_listen(P + 5, 4);
 	done = 0;
+	tid = 0;
 	pthread_create(&t, NULL, acceptor, NULL);
-	ct_sleep_ms(200);
+	ct_wait_blocked(&tid, 200);
 	T_CALL("close while another thread is in accept", close(lfd));
 	ct_sleep_ms(200);
 	t_check("accept still blocked after the close", !__atomic_load_n(&done, __ATOMIC_SEQ_CST));
