@@ -501,6 +501,69 @@ fn failed_connect_leaves_the_socket_reusable_like_linux() {
 }
 
 #[test]
+fn shutdown_in_syn_sent_then_connect_again_starts_afresh_like_linux() {
+    // Linux's inet_shutdown disconnects a SYN_SENT socket: its automatic
+    // port is released (another socket may bind it), and a later connect
+    // is a new one, from a new port. Here the PCB is left dropped
+    // (INP_DROPPED) until that connect starts, which must start afresh.
+    let mut p = Pair::new(16);
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1).into())),
+        Err(Errno::EINPROGRESS),
+        "SYN_SENT (no answer taken yet)"
+    );
+    let old = p.a.getsockname(c).unwrap().port();
+    p.a.shutdown(p.now, c, SHUT_RDWR).unwrap();
+    let other = p.a.socket(SockType::Stream, 0).unwrap();
+    p.a.bind(other, SocketAddrV4::new(A_ADDR, old))
+        .expect("the released port may be bound by another socket");
+    let l = p.b.socket(SockType::Stream, 0).unwrap();
+    p.b.bind(l, SocketAddrV4::new(B_ADDR, 2)).unwrap();
+    p.b.listen(l, 4).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 2).into())),
+        Err(Errno::EINPROGRESS)
+    );
+    let new = p.a.getsockname(c).unwrap().port();
+    assert_ne!(new, old, "a new port: the old one is another socket's now");
+    p.drive();
+    assert_eq!(
+        p.a.connect_status(c),
+        Ok(true),
+        "the new connection is made"
+    );
+    let (s, peer) = p.b.accept(l).unwrap();
+    assert_eq!(peer.port(), new);
+    for (st, h) in [(&p.a, c), (&p.a, other), (&p.b, s), (&p.b, l)] {
+        st.close(p.now, h).unwrap();
+    }
+    drain_to_zero(&mut p);
+}
+
+#[test]
+fn connect_after_shutdown_of_a_refused_connect_is_einval_like_linux() {
+    // Checked on Linux 6.18 (python3, loopback): a non-blocking connect
+    // refused before anyone looked, then shutdown (ENOTCONN): every later
+    // connect is EINVAL (SS_DISCONNECTING), and SO_ERROR still holds
+    // ECONNREFUSED.
+    let mut p = Pair::new(17);
+    let c = p.a.socket(SockType::Stream, 0).unwrap();
+    let to = Some(SocketAddrV4::new(B_ADDR, 1).into());
+    assert_eq!(p.a.connect(p.now, c, to), Err(Errno::EINPROGRESS));
+    p.drive();
+    assert_eq!(p.a.shutdown(p.now, c, SHUT_RDWR), Err(Errno::ENOTCONN));
+    for _ in 0..2 {
+        assert_eq!(p.a.connect(p.now, c, to), Err(Errno::EINVAL));
+    }
+    let mut v = [0u8; 4];
+    p.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    p.a.close(p.now, c).unwrap();
+    drain_to_zero(&mut p);
+}
+
+#[test]
 fn reset_in_close_wait_reports_epipe_like_linux() {
     let mut p = Pair::new(15);
     let (l, c, s) = p.connected(80);

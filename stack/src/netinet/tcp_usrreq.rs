@@ -329,7 +329,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                     true => Ok(()),
                 };
             }
-            SockState::Unconnected | SockState::Disconnecting => {}
+            // shutdown() of a connect that had failed unseen: Linux's
+            // __inet_stream_connect has no case for SS_DISCONNECTING.
+            SockState::Disconnecting => return Err(Errno::EINVAL),
+            SockState::Unconnected => {}
         }
         tcp_connect_start(cx, now, so, addr)?;
         let bits = cx.sysctl().tcp_fastopen;
@@ -563,9 +566,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 Ok(())
             }
             // inet_shutdown disconnects a SYN_SENT socket (tcp_disconnect,
-            // no RST) and leaves ECONNRESET for SO_ERROR and poll.
+            // no RST: closed first) and leaves ECONNRESET for SO_ERROR and
+            // poll; the automatic port and address are released.
             TcpState::SynSent => {
                 tcp_close(cx, so);
+                tcp_disconnect(cx, so);
                 so.sb_state = Default::default();
                 so.so_state.clear(SoState::ISDISCONNECTED);
                 so.sock_state = SockState::Unconnected;
