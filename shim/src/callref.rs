@@ -60,6 +60,19 @@ fn file_id(of: &OpenFile) -> usize {
     of as *const OpenFile as usize
 }
 
+impl Dup {
+    /// A reference this thread takes on `of` now (`fd` -1: a sodup).
+    fn in_use(fd: i32, of: &OpenFile) -> Dup {
+        Dup {
+            fd,
+            h: of.handle,
+            file: file_id(of),
+            thread: std::thread::current().id(),
+            in_use: true,
+        }
+    }
+}
+
 /// Calls of this process waiting on `h` (each holds one reference).
 pub fn calls_on(h: stack::SocketHandle) -> u32 {
     DUPS.lock().iter().filter(|d| d.in_use && d.h == h).count() as u32
@@ -127,18 +140,11 @@ impl Drop for Entering<'_> {
 /// close yet.
 pub fn keep_for_calls(s: &Shim, of: &OpenFile, fd: Option<i32>) -> bool {
     of.anchor_wait.keep_for_calls(|| {
-        let me = std::thread::current().id();
         if let Some(st) = s.stack.local() {
             if st.sodup(of.handle).is_err() {
                 return 0;
             }
-            DUPS.lock().push(Dup {
-                fd: -1,
-                h: of.handle,
-                file: file_id(of),
-                thread: me,
-                in_use: true,
-            });
+            DUPS.lock().push(Dup::in_use(-1, of));
             return KEPT_STACK_REF;
         }
         let Some(fd) = fd else { return 0 };
@@ -151,13 +157,7 @@ pub fn keep_for_calls(s: &Shim, of: &OpenFile, fd: Option<i32>) -> bool {
         crate::driver::protect(d);
         // In use, so no thread reuses or closes it as its own; a fork
         // child closes it with the rest (`forget_in_child`).
-        DUPS.lock().push(Dup {
-            fd: d,
-            h: of.handle,
-            file: file_id(of),
-            thread: me,
-            in_use: true,
-        });
+        DUPS.lock().push(Dup::in_use(d, of));
         of.anchor.store(d, Ordering::Relaxed);
         d
     })
@@ -175,22 +175,16 @@ impl<'a> CallRef<'a> {
     /// Take the reference, or the errno when the socket is already gone
     /// (every descriptor closed before the call got here: EBADF).
     pub fn take(s: &'a Shim, of: &'a OpenFile) -> Result<CallRef<'a>, i32> {
-        let me = std::thread::current().id();
         if let Some(st) = s.stack.local() {
             st.sodup(of.handle).map_err(|e| e.0)?;
-            DUPS.lock().push(Dup {
-                fd: -1,
-                h: of.handle,
-                file: file_id(of),
-                thread: me,
-                in_use: true,
-            });
+            DUPS.lock().push(Dup::in_use(-1, of));
             return Ok(CallRef { s, of, anchor: -1 });
         }
         let a = of.anchor();
         if a < 0 {
             return Err(libc::EBADF);
         }
+        let me = std::thread::current().id();
         let mut dups = DUPS.lock();
         // This thread's kept duplicate: of this open file, reused; of
         // another one, closed (a wait in a signal handler can nest, so
@@ -220,13 +214,7 @@ impl<'a> CallRef<'a> {
             return Err(unsafe { *libc::__errno_location() });
         }
         crate::driver::protect(d);
-        dups.push(Dup {
-            fd: d,
-            h: of.handle,
-            file: file_id(of),
-            thread: me,
-            in_use: true,
-        });
+        dups.push(Dup::in_use(d, of));
         Ok(CallRef { s, of, anchor: d })
     }
 
