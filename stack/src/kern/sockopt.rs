@@ -531,6 +531,51 @@ mod tests {
     }
 
     #[test]
+    fn a_paced_send_that_makes_the_socket_writable_under_notsent_lowat_is_a_change() {
+        // BBR paces (this machine's default): at a 10 Mbit/s bottleneck
+        // the data an ACK allows leaves later, from the pacing timer. A
+        // poll(POLLOUT) waits for the socket's change, so the send that
+        // takes the unsent bytes below the mark must be one (packetdrill's
+        // notsent-lowat-setsockopt slept to its 1 s timeout before).
+        let mut p = Pair::new(8);
+        p.bottleneck = Some(crate::testing::bottleneck::Bottleneck::new(
+            1_250_000, 100_000,
+        ));
+        let (_l, c, s) = p.connected(80);
+        p.a.setsockopt(p.now, c, IPPROTO_TCP, TCP_CONGESTION, b"bbr")
+            .unwrap();
+        set(&p, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 4000).unwrap();
+        let mut changed = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut woken = 0;
+        for _ in 0..20 {
+            while p.a.send(p.now, c, &[7u8; 60_000], 0, None).is_ok() {}
+            assert!(!p.a.sopoll(c).contains(crate::Readiness::OUT));
+            p.a.drain_changed(&mut changed);
+            for _ in 0..1_000_000 {
+                let moved = p.step();
+                let _ = p.b.recv(p.now, s, &mut buf, 0);
+                changed.clear();
+                p.a.drain_changed(&mut changed);
+                if p.a.sopoll(c).contains(crate::Readiness::OUT) {
+                    assert!(changed.contains(&c), "writable, and no change said so");
+                    woken += 1;
+                    break;
+                }
+                if !moved {
+                    let next = [p.a.poll_timeout(), p.b.poll_timeout()]
+                        .into_iter()
+                        .flatten()
+                        .min();
+                    p.now = p.now.max(next.expect("something is due"));
+                }
+            }
+        }
+        assert_eq!(woken, 20);
+        p.drive();
+    }
+
+    #[test]
     fn listen_again_over_time_wait_with_reuseaddr() {
         let mut p = Pair::new(9);
         let one = 1i32.to_ne_bytes();

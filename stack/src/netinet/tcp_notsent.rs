@@ -5,10 +5,22 @@
 //! stops at the first skb boundary with the mark's worth or more unsent.
 //! A full skb that heads the unsent queue leaves at once as far as the
 //! congestion and receive windows allow (tcp_push_one), and what left
-//! makes room in that skb for more of the same write.
+//! makes room in that skb for more of the same write. Here too: how many
+//! bytes are unsent.
 
+use crate::kern::socket::Socket;
+use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_push::tcp_size_goal;
 use crate::netinet::tcp_var::TcpCb;
+
+/// Bytes queued but not yet sent.
+pub(crate) fn tcp_notsent(so: &Socket) -> usize {
+    let snd_cc = so.so_snd.ring().len();
+    so.so_pcb.tcp().map_or(0, |tp| {
+        let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
+        snd_cc.saturating_sub(off)
+    })
+}
 
 /// The bytes of a `len`-byte write that Linux copies on a connection with
 /// `notsent` bytes unsent and TCP_NOTSENT_LOWAT `lowat` (the send

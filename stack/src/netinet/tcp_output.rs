@@ -50,7 +50,24 @@ fn rcv_window(so: &mut Socket, syn: bool) -> u16 {
 /// Send whatever the state allows. `force` sends one byte into a zero
 /// window (persist probe).
 pub(crate) fn tcp_output(cx: &impl InetCx, now: Instant, so: &mut Socket) {
-    tcp_output_inner(cx, now, so, false)
+    let held_off = notsent_holds_off(so);
+    tcp_output_inner(cx, now, so, false);
+    if held_off && !notsent_holds_off(so) {
+        // Under TCP_NOTSENT_LOWAT what leaves, not only what is
+        // acknowledged, makes the socket writable: a send released later
+        // than the ACK that allowed it (pacing, a timer) must wake a
+        // poll(POLLOUT) too, or it sleeps to its timeout (packetdrill's
+        // notsent-lowat-setsockopt: 1 s where Linux returns at once).
+        cx.sockets().sowakeup(so.handle);
+    }
+}
+
+/// Do the unsent bytes keep a poll(POLLOUT) waiting, TCP_NOTSENT_LOWAT
+/// counted doubled as poll counts them (Linux's tcp_poll)? False without
+/// the option.
+fn notsent_holds_off(so: &Socket) -> bool {
+    let lowat = so.so_pcb.tcp().map_or(0, |tp| tp.notsent_lowat) as usize;
+    lowat != 0 && crate::netinet::tcp_notsent::tcp_notsent(so) * 2 >= lowat
 }
 
 pub(crate) fn tcp_output_force(cx: &impl InetCx, now: Instant, so: &mut Socket) {

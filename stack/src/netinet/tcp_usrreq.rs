@@ -25,7 +25,7 @@ use crate::netinet::tcp_fastopen::{
     tcp_fastopen_syn_plan, TFO_CLIENT_ENABLE, TFO_SERVER_ENABLE, TFO_SERVER_WO_SOCKOPT1,
 };
 use crate::netinet::tcp_info::tcp_info;
-use crate::netinet::tcp_notsent::tcp_notsent_take;
+use crate::netinet::tcp_notsent::{tcp_notsent, tcp_notsent_take};
 use crate::netinet::tcp_output::tcp_output;
 use crate::netinet::tcp_subr::tcp_timer_sync;
 use crate::netinet::tcp_subr::{rcv_wscale_for, tcp_close, tcp_drop, tcp_new_isn, tcp_send_rst};
@@ -155,15 +155,6 @@ fn tcp_unlisten(cx: &impl InetCx, now: Instant, so: &mut Socket) {
             .write()
             .update(Proto::Tcp, port, handle, |u| u.listening = false);
     }
-}
-
-/// Bytes queued but not yet sent.
-fn tcp_notsent(so: &Socket) -> usize {
-    let snd_cc = so.so_snd.ring().len();
-    so.so_pcb.tcp().map_or(0, |tp| {
-        let off = tp.snd_nxt.diff(tp.snd_buf_seq).max(0) as usize;
-        snd_cc.saturating_sub(off)
-    })
 }
 
 /// Linux's tcp_stream_memory_free: unsent bytes (doubled for poll,
