@@ -35,7 +35,7 @@ struct State {
     owned: bool,
     /// Calls in progress (`callref::Entering`).
     calls: u16,
-    /// The reference kept for them (`callref::KEPT_*`, or a duplicate of
+    /// The reference kept for them (callref.rs: its in-process mark, or a duplicate of
     /// the anchor); 0: none.
     kept: i32,
     /// The eventfds of the other waiters (boxed: 8 bytes while there are
