@@ -2,8 +2,10 @@
 // (ECONNRESET read) gives EISCONN, as Linux (the socket stays "connected"
 // at the socket level: only a failed connect makes it connectable again);
 // getsockname still shows the connection's address; a new socket connects.
-// PEER: tcp 23510 rst
+// PEER: tcp 23510 wait:connected rst
 // PEER: tcp 23515 recvall
+// The peer resets only once A's connect has returned (wait:connected):
+// a reset that arrives first fails the connect itself, on Linux too.
 // NORMALISED: ephemeral ports print as EPHEMERAL.
 #include "trace.h"
 
@@ -12,6 +14,7 @@
 int main(void)
 {
 	int fd = ct_connect(P);
+	ct_signal("connected");
 	char c;
 	t_revents("poll", ct_wait_event(fd, POLLIN, POLLIN, 5000));
 	long r = recv(fd, &c, 1, 0);
