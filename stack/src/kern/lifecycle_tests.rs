@@ -504,8 +504,7 @@ fn failed_connect_leaves_the_socket_reusable_like_linux() {
 fn shutdown_in_syn_sent_then_connect_again_starts_afresh_like_linux() {
     // Linux's inet_shutdown disconnects a SYN_SENT socket: its automatic
     // port is released (another socket may bind it), and a later connect
-    // is a new one, from a new port. Here the PCB is left dropped
-    // (INP_DROPPED) until that connect starts, which must start afresh.
+    // is a new one, from a new port (tcp_disconnect at the shutdown).
     let mut p = Pair::new(16);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
     assert_eq!(

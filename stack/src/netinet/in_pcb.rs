@@ -316,9 +316,6 @@ impl Inpcb {
     pub fn is_connected(&self) -> bool {
         self.fport != 0
     }
-    pub fn dropped(&self) -> bool {
-        self.inp_flags & INP_DROPPED != 0
-    }
 }
 
 /// The unspecified address of `family`.
@@ -420,13 +417,20 @@ impl FastReuseport {
         match self {
             FastReuseport::Off => false,
             FastReuseport::Any => true,
+            // Not symmetric, unlike a conflict: the fast path's address
+            // matches itself, and its own wildcard matches what that
+            // wildcard takes; a new wildcard does not match a specific
+            // fast-path address. IPv4's wildcard also matches a `::`
+            // without IPV6_V6ONLY (Linux compares their IPv4 addresses,
+            // both 0), not another IPv6 address (checked on Linux 6.18).
             FastReuseport::Strict { addr, v6only } => {
-                let fast = PortUser {
-                    addr,
-                    v6only,
-                    ..*user
-                };
-                overlaps(&fast, user)
+                let a = user.addr;
+                addr == a
+                    || addr.is_unspecified()
+                        && (addr.is_ipv4() == a.is_ipv4() || addr.is_ipv6() && !v6only)
+                    || addr == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                        && a == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                        && !user.v6only
             }
         }
     }
@@ -1168,6 +1172,95 @@ mod tests {
                 }
             ),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn the_strict_reuseport_fast_path_matches_on_its_address_like_linux() {
+        // Checked on Linux 6.18 (python3, a netns of its own): the first
+        // user has SO_REUSEADDR alone, the second SO_REUSEADDR and
+        // SO_REUSEPORT (shared by SO_REUSEADDR, it sets the bucket's fast
+        // path STRICT on its address), the third SO_REUSEPORT alone: the
+        // slow check would refuse it (the first user has no SO_REUSEPORT),
+        // so the fast path's address decides (sk_reuseport_match).
+        let range = (32768, 60999);
+        let third = |first: PortUser, second: PortUser, me: PortUser| {
+            let mut t = PcbInfo::default();
+            let ra = |u: PortUser| PortUser {
+                reuseaddr: true,
+                ..u
+            };
+            let rp = |u: PortUser| PortUser {
+                reuseport: true,
+                ..u
+            };
+            t.bind(Proto::Tcp, 80, ra(first), range, 0).unwrap();
+            t.bind(Proto::Tcp, 80, rp(ra(second)), range, 0).unwrap();
+            t.bind(Proto::Tcp, 80, rp(me), range, 0)
+        };
+        let inuse = Err(Errno::EADDRINUSE);
+        let any4 = || at(1, "0.0.0.0", false);
+        // The same address as the fast path's: in.
+        assert_eq!(
+            third(any4(), at(2, "10.7.0.2", false), at(3, "10.7.0.2", false)),
+            Ok(80)
+        );
+        // Another address: the slow check, which refuses.
+        assert_eq!(
+            third(any4(), at(2, "10.7.0.2", false), at(3, "10.7.0.3", false)),
+            inuse
+        );
+        // The fast path's wildcard takes a specific address.
+        assert_eq!(
+            third(
+                at(1, "10.7.0.2", false),
+                at(2, "0.0.0.0", false),
+                at(3, "10.7.0.2", false)
+            ),
+            Ok(80)
+        );
+        // `::` without IPV6_V6ONLY takes IPv4; with it, not.
+        assert_eq!(
+            third(any4(), at(2, "::", false), at(3, "10.7.0.2", false)),
+            Ok(80)
+        );
+        assert_eq!(
+            third(any4(), at(2, "::", true), at(3, "10.7.0.2", false)),
+            inuse
+        );
+        // The new user's wildcard does not match the fast path's specific
+        // address (only the fast path's own wildcard matches).
+        assert_eq!(
+            third(any4(), at(2, "10.7.0.2", false), at(3, "0.0.0.0", false)),
+            inuse
+        );
+        assert_eq!(
+            third(
+                at(1, "::", false),
+                at(2, "fd00:7::2", false),
+                at(3, "::", false)
+            ),
+            inuse
+        );
+        // IPv4's wildcard matches a dual-stack `::`, not a V6ONLY one nor
+        // a specific IPv6 address.
+        let v6 = || at(1, "fd00:7::2", false);
+        assert_eq!(
+            third(v6(), at(2, "0.0.0.0", false), at(3, "::", false)),
+            Ok(80)
+        );
+        assert_eq!(
+            third(v6(), at(2, "0.0.0.0", false), at(3, "::", true)),
+            inuse
+        );
+        assert_eq!(
+            third(v6(), at(2, "0.0.0.0", false), at(3, "fd00:7::2", false)),
+            inuse
+        );
+        // `::` matches IPv6 addresses whether V6ONLY or not.
+        assert_eq!(
+            third(v6(), at(2, "::", true), at(3, "fd00:7::2", false)),
+            Ok(80)
         );
     }
 }

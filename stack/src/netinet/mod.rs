@@ -66,6 +66,8 @@ pub mod tcp_sack_send;
 pub mod tcp_seq;
 pub mod tcp_subr;
 pub mod tcp_syncache;
+#[cfg(test)]
+mod tcp_syncache_tests;
 pub(crate) mod tcp_syncookie;
 #[cfg(test)]
 mod tcp_syncookie_tests;

@@ -873,6 +873,18 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 "{h:?}: a closed connection holds no PROTOREF"
             );
         }
+        // Only tcp_close marks a PCB dropped, and only a connection's
+        // (from connect's SYN_SENT, or a listener's child); the way back to
+        // SS_UNCONNECTED is tcp_disconnect, which clears the mark: a
+        // connect() (or MSG_FASTOPEN sendto) never starts from a dropped
+        // PCB.
+        if so.sock_state == SockState::Unconnected {
+            assert_eq!(
+                tp.inp.inp_flags & INP_DROPPED,
+                0,
+                "{h:?}: an unconnected socket's PCB is not dropped"
+            );
+        }
         let t = cx.inet().pcbinfo.read();
         let tuple = (tp.inp.local(), tp.inp.foreign());
         let in_table = t.tcp_conns.get(&tuple) == Some(&h);
@@ -914,9 +926,6 @@ fn tcp_connect_start(
     {
         if state(so) != TcpState::Closed {
             return Err(Errno::EISCONN);
-        }
-        if so.so_pcb.inp().dropped() {
-            tcp_disconnect(cx, so);
         }
         let addr = crate::netinet::in_pcbbind::in_pcbdest(so.so_pcb.inp(), addr)?;
         let addr = ip::dst_this_host(so.so_pcb.inp().laddr, addr);
