@@ -56,6 +56,10 @@ pub trait Protosw<C>: Sync {
     /// The peer's address of a connection being accepted (FreeBSD's
     /// pru_accept): reported even if it was reset while queued.
     fn pru_accept(&self, so: &Socket) -> SocketAddr;
+    /// accept(2) looked at the listener's queue (and took a connection
+    /// if there was one). TCP lets loopback SYNs that wait for room in
+    /// (tcp_synwait.rs). Nothing by default.
+    fn pru_accepted(&self, _cx: &C, _l: &mut Socket) {}
     /// getsockname(2).
     fn pru_sockaddr(&self, so: &Socket) -> SocketAddr;
     /// getpeername(2).

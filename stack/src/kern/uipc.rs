@@ -261,8 +261,11 @@ pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, Socke
             // Reachable from now on: report what changed while it was
             // queued (drain_changed left it out until now).
             cx.sockets().sowakeup(child);
+            drop(c);
+            cx.pr(l).pru_accepted(cx, l);
             return Ok((child, peer));
         }
+        cx.pr(l).pru_accepted(cx, l);
         Err(Errno::EAGAIN)
     })
 }

@@ -71,6 +71,7 @@ mod tcp_syncache_tests;
 pub(crate) mod tcp_syncookie;
 #[cfg(test)]
 mod tcp_syncookie_tests;
+pub mod tcp_synwait;
 pub mod tcp_timer;
 pub mod tcp_tso;
 pub mod tcp_tstamp;

@@ -160,7 +160,10 @@ fn demux(
                     let Some(seg) = tcp_filter(cx, &l, ip, payload, &seg) else {
                         return true;
                     };
-                    syncache_input(cx, now, &mut l, local, remote, &seg, ip_ecn(ip.packet));
+                    let looped = ip.ifindex == crate::linux::LOOPBACK_IFINDEX;
+                    let segment = looped.then_some(payload);
+                    let ecn = ip_ecn(ip.packet);
+                    syncache_input(cx, now, &mut l, local, remote, &seg, ecn, segment);
                     tcp_timer_sync(cx, &mut l);
                     return true;
                 }

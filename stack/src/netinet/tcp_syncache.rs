@@ -29,6 +29,7 @@ use crate::netinet::tcp_subr::{
 use crate::netinet::tcp_syncookie::{
     cookie_check, cookie_make, cookie_ts, cookie_ts_decode, SYNCOOKIE_VALID_US,
 };
+use crate::netinet::tcp_synwait::{synwait_hold, synwait_next, synwait_take};
 use crate::netinet::tcp_var::{
     SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL,
 };
@@ -52,6 +53,10 @@ fn comp_full(l: &Socket) -> bool {
 /// (LISTEN) with a SYN cache: a RST removes a matching half-open entry; a
 /// SYN makes one (or answers again); the ACK that completes a handshake
 /// creates the connection.
+///
+/// `segment` is the segment as it arrived when it came over loopback: a
+/// SYN that finds the accept queue full may then wait (tcp_synwait.rs).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn syncache_input(
     cx: &impl InetCx,
     now: Instant,
@@ -60,6 +65,7 @@ pub(crate) fn syncache_input(
     remote: SocketAddr,
     seg: &TcpRepr,
     ip_ecn: u8,
+    segment: Option<&[u8]>,
 ) {
     if l.so_listen().is_none() {
         return;
@@ -86,7 +92,7 @@ pub(crate) fn syncache_input(
         return;
     }
     if flags.contains(TcpFlags::SYN) && !flags.contains(TcpFlags::ACK) {
-        syncache_syn(cx, now, l, local, remote, seg, existing, ip_ecn);
+        syncache_syn(cx, now, l, local, remote, seg, existing, (ip_ecn, segment));
         return;
     }
     if !flags.contains(TcpFlags::ACK) || flags.contains(TcpFlags::SYN) {
@@ -117,7 +123,7 @@ fn syncache_syn(
     remote: SocketAddr,
     seg: &TcpRepr,
     existing: Option<usize>,
-    ip_ecn: u8,
+    (ip_ecn, segment): (u8, Option<&[u8]>),
 ) {
     if let Some(i) = existing {
         let e = listener_tcpcb(l).syncache().entries[i].clone();
@@ -130,8 +136,16 @@ fn syncache_syn(
         1 => synq_full(l),
         _ => true,
     };
-    if (!want_cookie && synq_full(l)) || comp_full(l) {
+    if !want_cookie && synq_full(l) {
         Stats::bump(&cx.stats().drop_listen_overflow);
+        return;
+    }
+    if comp_full(l) {
+        if synwait_hold(now, l, (local, remote), seg, segment, ip_ecn) {
+            arm_listener_timer(l);
+        } else {
+            Stats::bump(&cx.stats().drop_listen_overflow);
+        }
         return;
     }
     let ts = seg.options.timestamp.filter(|_| sys.tcp_timestamps);
@@ -521,12 +535,15 @@ pub(crate) fn syncache_unreach(l: &mut Socket, local: SocketAddr, remote: Socket
     arm_listener_timer(l);
 }
 
-/// The listener's retransmission timer: the earliest SYN-ACK due.
+/// The listener's retransmission timer: the earliest SYN-ACK due, or
+/// the earliest deadline of a SYN waiting for room.
 fn arm_listener_timer(l: &mut Socket) {
     let listening = l.so_listen().is_some();
+    let waiting = if listening { synwait_next(l) } else { None };
     if let Some(tp) = l.so_pcb.tcp_mut() {
         tp.t_timers.rexmt = if listening {
-            tp.syncache().entries.iter().map(|e| e.rexmt_at).min()
+            let synack = tp.syncache().entries.iter().map(|e| e.rexmt_at).min();
+            synack.into_iter().chain(waiting).min()
         } else {
             None
         };
@@ -568,5 +585,42 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
     for e in &resend {
         send_synack(cx, now, l, e, None, None);
     }
+    if listening {
+        syncache_admit(cx, now, l, true);
+    }
     arm_listener_timer(l);
+}
+
+/// accept(2) looked at the listener's queue (and took a connection if
+/// there was one): someone drains it, and loopback SYNs waiting for room
+/// go in while there is some (tcp_synwait.rs).
+pub(crate) fn syncache_accepted(cx: &impl InetCx, l: &mut Socket) {
+    if l.so_listen().is_none() {
+        return;
+    }
+    let tp = listener_tcpcb(l);
+    tp.syncache().accepting = true;
+    if !tp.syncache().waiting.is_empty() {
+        syncache_admit(cx, cx.last_now(), l, false);
+        arm_listener_timer(l);
+    }
+}
+
+/// Let waiting SYNs in as they would have gone on arrival; with
+/// `expire`, drop (and count) those whose wait is over without room.
+fn syncache_admit(cx: &impl InetCx, now: Instant, l: &mut Socket, expire: bool) {
+    let (admit, expired) = synwait_take(now, l, expire);
+    for w in &admit {
+        let Ok(seg) = TcpRepr::parse_unverified(&w.segment) else {
+            continue;
+        };
+        let seg = TcpRepr {
+            payload: &seg.payload[..w.keep.min(seg.payload.len())],
+            ..seg
+        };
+        syncache_input(cx, now, l, w.local, w.remote, &seg, w.ip_ecn, None);
+    }
+    for _ in &expired {
+        Stats::bump(&cx.stats().drop_listen_overflow);
+    }
 }

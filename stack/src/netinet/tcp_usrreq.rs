@@ -623,6 +623,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         inp.user_addr(inp.faddr, inp.fport)
     }
 
+    fn pru_accepted(&self, cx: &C, l: &mut Socket) {
+        crate::netinet::tcp_syncache::syncache_accepted(cx, l);
+        crate::netinet::tcp_subr::tcp_timer_sync(cx, l);
+    }
+
     fn pru_sockaddr(&self, so: &Socket) -> SocketAddr {
         let inp = so.so_pcb.inp();
         match inp.lport {

@@ -567,6 +567,20 @@ pub struct SynEntry {
     pub rexmt_at: Instant,
 }
 
+/// A loopback SYN waiting for room in the accept queue (tcp_synwait.rs).
+#[derive(Clone, Debug)]
+pub struct SynWait {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// The TCP segment as it arrived (header, options, data).
+    pub segment: Vec<u8>,
+    /// How much of its data the socket filter kept.
+    pub keep: usize,
+    /// The IP header's ECN field.
+    pub ip_ecn: u8,
+    pub until: Instant,
+}
+
 /// A listener's half-open connections, on its TcpCb (under its lock).
 #[derive(Debug, Default)]
 pub struct SynCache {
@@ -578,6 +592,10 @@ pub struct SynCache {
     /// When the queue last overflowed into SYN cookies (Linux's
     /// tcp_synq_overflow): cookie ACKs are checked for two minutes after.
     pub last_overflow: Option<Instant>,
+    /// accept(2) has looked at the listener's queue: someone drains it.
+    pub accepting: bool,
+    /// Loopback SYNs waiting for room in the accept queue (tcp_synwait.rs).
+    pub waiting: VecDeque<SynWait>,
 }
 
 impl SynCache {
@@ -586,6 +604,8 @@ impl SynCache {
             entries: VecDeque::new(),
             limit: (qlimit as usize).clamp(16, 4096) * 2,
             last_overflow: None,
+            accepting: false,
+            waiting: VecDeque::new(),
         }
     }
 
