@@ -31,7 +31,7 @@ use crate::netinet::tcp_syncookie::{
 };
 use crate::netinet::tcp_synwait::{synwait_hold, synwait_next, synwait_take};
 use crate::netinet::tcp_var::{
-    SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL,
+    SynEntry, SynOptions, TcpCb, TcpState, TCP_DEFAULT_MSS, TCP_RTO_INITIAL, TCP_RTO_MAX,
 };
 use crate::stats::Stats;
 use crate::time::Instant;
@@ -575,7 +575,8 @@ pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
             }
             let send = !e.acked || e.retransmits + 1 >= defer;
             e.retransmits += 1;
-            e.rexmt_at = now + Duration::from_secs(1u64 << e.retransmits.min(6));
+            // Linux's reqsk_timeout: 1 s doubling, at most TCP_RTO_MAX.
+            e.rexmt_at = now + Duration::from_secs(1u64 << e.retransmits.min(7)).min(TCP_RTO_MAX);
             if send {
                 resend.push(e.clone());
             }

@@ -240,3 +240,113 @@ fn a_fast_open_child_without_syn_data_does_not_report_syn_data() {
     assert_eq!(fo_syn(5000, &[]) & TCPI_OPT_SYN_DATA, 0, "no SYN data");
     assert_ne!(fo_syn(5001, b"abc") & TCPI_OPT_SYN_DATA, 0, "SYN data");
 }
+
+/// The SYN-ACKs `s` sends from now until `until` (driving its timers):
+/// (seconds after t0, the peer's port).
+fn synacks_until(s: &Stack, until: crate::time::Instant) -> Vec<(u64, u16)> {
+    let mut v = Vec::new();
+    while let Some(t) = s.poll_timeout().filter(|t| *t <= until) {
+        s.handle_timeout(t);
+        for g in recv_all(s) {
+            if g.flags == SYN | ACK {
+                let at = t.saturating_duration_since(t0());
+                assert_eq!(at.subsec_millis(), 0, "on a whole second: {at:?}");
+                v.push((at.as_secs(), g.dst.port()));
+            }
+        }
+    }
+    v
+}
+
+/// A late bare ACK from peer:`port` for SYN-ACK `sa`: the entry is gone,
+/// so the listener answers with a RST and makes nothing (Linux's
+/// listener: an ACK without a request is reset).
+fn late_ack_is_reset(s: &Stack, l: SocketHandle, at: crate::time::Instant, port: u16, sa: &Seg) {
+    send(s, at, &third(port, sa, ACK));
+    let out = recv_all(s);
+    assert!(
+        out.iter()
+            .any(|g| g.dst == peer(port) && g.flags.contains(TcpFlags::RST)),
+        "peer:{port}'s entry has expired: {out:?}"
+    );
+    assert_eq!(s.accept(l), Err(Errno::EAGAIN));
+}
+
+/// SYN-ACKs back off from 1 s, doubling (Linux's reqsk_timeout), and after
+/// tcp_synack_retries (5) retransmissions the half-open connection is
+/// dropped at 63 s, silently.
+#[test]
+fn synacks_back_off_then_the_entry_expires_after_synack_retries() {
+    let s = stack();
+    let l = listener(&s, 0);
+    let sa = syn(&s, t0(), 5000, None);
+    let until = t0() + Duration::from_secs(100);
+    assert_eq!(
+        synacks_until(&s, until),
+        [(1, 5000), (3, 5000), (7, 5000), (15, 5000), (31, 5000)]
+    );
+    assert_eq!(s.poll_timeout(), None, "the entry is gone, no timer left");
+    late_ack_is_reset(&s, l, until, 5000, &sa);
+}
+
+/// TCP_DEFER_ACCEPT of 7 s is 3 SYN-ACK rounds (secs_to_retrans): a peer
+/// whose bare ACK came hears nothing until the deferring period's last
+/// round (7 s), then SYN-ACKs as usual; a peer that never ACKed gets every
+/// retransmission. Both are dropped after tcp_synack_retries (syn_ack_recalc:
+/// the acked one lives at least the deferring period, here shorter).
+#[test]
+fn defer_accept_silences_the_synacks_of_an_acked_entry_until_its_last_round() {
+    let s = stack();
+    let l = listener(&s, 7);
+    let mut v = [0u8; 4];
+    s.getsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &mut v)
+        .unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 7, "3 rounds: 1 + 2 + 4 s");
+    let acked = syn(&s, t0(), 5000, None);
+    send(&s, t0(), &third(5000, &acked, ACK));
+    assert!(recv_all(&s).is_empty());
+    let silent = syn(&s, t0(), 5001, None);
+    let until = t0() + Duration::from_secs(100);
+    let got = synacks_until(&s, until);
+    let of = |port: u16| -> Vec<u64> {
+        got.iter()
+            .filter(|(_, p)| *p == port)
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    assert_eq!(of(5000), [7, 15, 31], "acked: silent through 1 and 3 s");
+    assert_eq!(of(5001), [1, 3, 7, 15, 31], "not acked: every round");
+    assert_eq!(s.accept(l), Err(Errno::EAGAIN));
+    late_ack_is_reset(&s, l, until, 5000, &acked);
+    late_ack_is_reset(&s, l, until, 5001, &silent);
+}
+
+/// A deferring period longer than tcp_synack_retries: TCP_DEFER_ACCEPT of
+/// 100 s is 7 rounds. An acked entry lives through all 7 (syn_ack_recalc:
+/// expired only once past both), silent until the last, whose SYN-ACK
+/// leaves at 127 s; the round after it waits min(1 s << 7, TCP_RTO_MAX
+/// 120 s) = 120 s (Linux's reqsk_timeout), so the entry expires at 247 s
+/// and an ACK at 200 s still makes the connection. An entry never acked is
+/// dropped after tcp_synack_retries as usual.
+#[test]
+fn defer_accept_longer_than_synack_retries_keeps_an_acked_entry() {
+    let s = stack();
+    let l = listener(&s, 100);
+    let acked = syn(&s, t0(), 5000, None);
+    send(&s, t0(), &third(5000, &acked, ACK));
+    let silent = syn(&s, t0(), 5001, None);
+    let until = t0() + Duration::from_secs(200);
+    let got = synacks_until(&s, until);
+    let of = |port: u16| -> Vec<u64> {
+        got.iter()
+            .filter(|(_, p)| *p == port)
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    assert_eq!(of(5001), [1, 3, 7, 15, 31]);
+    assert_eq!(of(5000), [127], "only the last round's SYN-ACK");
+    late_ack_is_reset(&s, l, until, 5001, &silent);
+    send(&s, until, &third(5000, &acked, ACK));
+    let (_, from) = s.accept(l).expect("the acked entry is still there");
+    assert_eq!(from, peer(5000));
+}
