@@ -105,8 +105,18 @@ pub struct BbrAck {
     pub mss: usize,
 }
 
-/// BBR's per-connection state (Linux's struct bbr), boxed on the TcpCb
-/// while BBR runs.
+/// BBR's per-connection state (Linux's struct bbr), inline in the
+/// TcpCb's congestion state (`CongCtl`, as Linux's icsk_ca_priv) while
+/// BBR runs: 136 bytes, every connection pays for it, so it is packed as
+/// Linux packs its own. Bandwidths are u32 in Linux's units (segments per
+/// microsecond << 24; a sample above u32 saturates, 256 segments per
+/// microsecond), the small counters and flags share three bytes and a
+/// u32, the ACK-aggregation maxima are u16 (saturating) and one stamp
+/// serves two modes (`phase_stamp`). What Linux keeps elsewhere is here
+/// too: the pacing clock (tcp_wstamp_ns, the pacing timer,
+/// sk_pacing_rate), the latest delivery time, the losses since the
+/// long-term interval began, the random seed, and CongCtl's
+/// fractional-window counter (it fills the last bytes).
 #[derive(Clone, Debug)]
 pub struct Bbr {
     pub mode: BbrMode,
@@ -114,54 +124,100 @@ pub struct Bbr {
     bw: WinMax,
     rtt_cnt: u32,
     next_rtt_delivered: u32,
-    round_start: bool,
     /// Minimum RTT (microseconds; u32::MAX: none) and when it was taken.
     pub min_rtt_us: u32,
     min_rtt_stamp: Instant,
-    probe_rtt_done_stamp: Option<Instant>,
-    probe_rtt_round_done: bool,
-    /// When the current PROBE_BW phase began, and which phase.
-    cycle_mstamp: Instant,
-    pub cycle_idx: u8,
-    pub pacing_gain: u32,
-    pub cwnd_gain: u32,
-    pub full_bw_reached: bool,
-    full_bw: u64,
-    full_bw_cnt: u8,
-    packet_conservation: bool,
-    prev_ca: CaPhase,
+    /// In PROBE_BW when the current phase began (Linux's cycle_mstamp);
+    /// in PROBE_RTT when it may end (probe_rtt_done_stamp, None until the
+    /// flight is down to 4). Neither is read in any other mode, and each
+    /// mode sets its own on entry.
+    phase_stamp: Option<Instant>,
+    full_bw: u32,
     prior_cwnd: u32,
-    idle_restart: bool,
-    has_seen_rtt: bool,
-    /// Long-term (policed) bandwidth.
-    lt_is_sampling: bool,
-    lt_use_bw: bool,
-    lt_rtt_cnt: u32,
-    lt_bw: u64,
+    /// Long-term (policed) bandwidth; the interval's start as delivered
+    /// segments, losses since (Linux's tp->lost less lt_last_lost), and
+    /// its age behind `delivered_mstamp` in microseconds (saturating: only
+    /// differences from it are read, and one over u32::MAX / 1000 ms ends
+    /// the interval).
+    lt_bw: u32,
     lt_last_delivered: u32,
-    lt_last_lost: u32,
-    lt_last_stamp: Instant,
-    /// Segments marked lost over the connection's life (Linux's tp->lost).
-    lost: u32,
+    lt_lost: u32,
+    lt_last_age_us: u32,
     /// When data was last delivered (Linux's tp->delivered_mstamp).
     delivered_mstamp: Instant,
-    /// ACK aggregation.
+    /// ACK aggregation: the epoch's start, the maxima of two windows of 5
+    /// rounds (segments; u16 as Linux's, saturating), and `ackw`: the
+    /// segments acknowledged in the epoch (20 bits), the rounds in the
+    /// window (5), which window (1) and the long-term rounds (6).
     ack_epoch_mstamp: Instant,
-    ack_epoch_acked: u32,
-    extra_acked: [u32; 2],
-    extra_acked_win_rtts: u32,
-    extra_acked_win_idx: usize,
+    extra_acked: [u16; 2],
+    ackw: u32,
+    /// Flags (`F_*`), then prev_ca (2 bits), cycle_idx (3) and the pacing
+    /// gain's code (3), then the cwnd gain's code (2), full_bw_cnt (2)
+    /// and the data segments sent, up to 15 (4).
+    flags: u8,
+    phase: u8,
+    counts: u8,
     /// The pacing rate, bytes per second (Linux's sk_pacing_rate).
     pub pacing_rate: u64,
     /// Internal pacing (tcp_pace.rs): the earliest departure of the next
-    /// segment (Linux's tcp_wstamp_ns), the timer armed for it, and the
-    /// data segments sent so far (the first 10 are not paced).
-    pub wstamp: Instant,
-    pub wstamp_frac_ns: u32,
+    /// segment in nanoseconds (Linux's tcp_wstamp_ns; the clock's
+    /// microseconds times 1000 plus what carries below one), and the
+    /// timer armed for it.
+    wstamp_ns: u64,
     pub pace_timer: Option<Instant>,
-    pub segs_out: u32,
     /// A seed for the random start phase of PROBE_BW.
     rand: u32,
+    /// CongCtl's fractional-window counter (Linux's snd_cwnd_cnt), here
+    /// so that it takes the struct's last four bytes.
+    pub(crate) cwnd_cnt: u32,
+}
+
+const F_ROUND_START: u8 = 1;
+const F_PROBE_RTT_ROUND_DONE: u8 = 1 << 1;
+const F_FULL_BW_REACHED: u8 = 1 << 2;
+const F_PACKET_CONSERVATION: u8 = 1 << 3;
+const F_IDLE_RESTART: u8 = 1 << 4;
+const F_HAS_SEEN_RTT: u8 = 1 << 5;
+const F_LT_IS_SAMPLING: u8 = 1 << 6;
+const F_LT_USE_BW: u8 = 1 << 7;
+
+/// The pacing gains BBR uses, by their 3-bit code; the cwnd gains by
+/// their 2-bit code.
+const PACING_GAINS: [u32; 5] = [
+    BBR_UNIT,
+    HIGH_GAIN,
+    DRAIN_GAIN,
+    BBR_UNIT * 5 / 4,
+    BBR_UNIT * 3 / 4,
+];
+const CWND_GAINS: [u32; 3] = [BBR_UNIT, HIGH_GAIN, CWND_GAIN];
+
+/// `ackw`'s fields: (shift, width).
+const ACK_EPOCH_ACKED: (u32, u32) = (0, 20);
+const EXTRA_ACKED_WIN_RTTS_F: (u32, u32) = (20, 5);
+const EXTRA_ACKED_WIN_IDX: (u32, u32) = (25, 1);
+const LT_RTT_CNT: (u32, u32) = (26, 6);
+
+fn field(w: u32, (shift, width): (u32, u32)) -> u32 {
+    (w >> shift) & ((1 << width) - 1)
+}
+
+fn set_field(w: &mut u32, (shift, width): (u32, u32), v: u32) {
+    let mask = ((1u32 << width) - 1) << shift;
+    debug_assert!(v < 1 << width, "{v} does not fit {width} bits");
+    *w = (*w & !mask) | ((v << shift) & mask);
+}
+
+fn code_of(table: &[u32], g: u32) -> u8 {
+    let c = table.iter().position(|&x| x == g);
+    debug_assert!(c.is_some(), "gain {g} has no code");
+    c.unwrap_or(0) as u8
+}
+
+/// A bandwidth in Linux's u32 (saturating).
+fn bw32(bw: u64) -> u32 {
+    bw.min(u64::from(u32::MAX)) as u32
 }
 
 /// Linux's bbr_init, for a connection with `cwnd` segments, its smoothed
@@ -183,59 +239,156 @@ impl Bbr {
             bw: WinMax::default(),
             rtt_cnt: 0,
             next_rtt_delivered: i.delivered,
-            round_start: false,
             min_rtt_us: i.min_rtt_us.unwrap_or(u32::MAX),
             min_rtt_stamp: i.now,
-            probe_rtt_done_stamp: None,
-            probe_rtt_round_done: false,
-            cycle_mstamp: i.now,
-            cycle_idx: 0,
-            pacing_gain: HIGH_GAIN,
-            cwnd_gain: HIGH_GAIN,
-            full_bw_reached: false,
+            phase_stamp: Some(i.now),
             full_bw: 0,
-            full_bw_cnt: 0,
-            packet_conservation: false,
-            prev_ca: CaPhase::Open,
             prior_cwnd: 0,
-            idle_restart: false,
-            has_seen_rtt: false,
-            lt_is_sampling: false,
-            lt_use_bw: false,
-            lt_rtt_cnt: 0,
             lt_bw: 0,
             lt_last_delivered: i.delivered,
-            lt_last_lost: 0,
-            lt_last_stamp: i.now,
-            lost: 0,
+            lt_lost: 0,
+            lt_last_age_us: 0,
             delivered_mstamp: i.now,
             ack_epoch_mstamp: i.now,
-            ack_epoch_acked: 0,
             extra_acked: [0; 2],
-            extra_acked_win_rtts: 0,
-            extra_acked_win_idx: 0,
+            ackw: 0,
+            flags: 0,
+            phase: 0,
+            counts: 0,
             pacing_rate: 0,
-            wstamp: i.now,
-            wstamp_frac_ns: 0,
+            wstamp_ns: 0,
             pace_timer: None,
-            segs_out: 0,
             rand: i.seed | 1,
+            cwnd_cnt: 0,
         };
+        b.set_pacing_gain(HIGH_GAIN);
+        b.set_cwnd_gain(HIGH_GAIN);
+        b.set_wstamp(i.now, 0);
         b.init_pacing_rate_from_rtt(i.cwnd, i.srtt_us, i.mss);
         b
     }
 
+    fn flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set_flag(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+
+    pub fn full_bw_reached(&self) -> bool {
+        self.flag(F_FULL_BW_REACHED)
+    }
+
+    fn prev_ca(&self) -> CaPhase {
+        match self.phase & 3 {
+            0 => CaPhase::Open,
+            1 => CaPhase::Recovery,
+            _ => CaPhase::Loss,
+        }
+    }
+
+    fn set_prev_ca(&mut self, ca: CaPhase) {
+        self.phase = (self.phase & !3) | ca as u8;
+    }
+
+    /// The PROBE_BW phase, 0..8.
+    pub fn cycle_idx(&self) -> u8 {
+        (self.phase >> 2) & 7
+    }
+
+    fn set_cycle_idx(&mut self, i: u8) {
+        self.phase = (self.phase & !(7 << 2)) | ((i & 7) << 2);
+    }
+
+    pub fn pacing_gain(&self) -> u32 {
+        PACING_GAINS[usize::from(self.phase >> 5).min(PACING_GAINS.len() - 1)]
+    }
+
+    fn set_pacing_gain(&mut self, g: u32) {
+        self.phase = (self.phase & 0x1f) | (code_of(&PACING_GAINS, g) << 5);
+    }
+
+    pub fn cwnd_gain(&self) -> u32 {
+        CWND_GAINS[usize::from(self.counts & 3).min(CWND_GAINS.len() - 1)]
+    }
+
+    fn set_cwnd_gain(&mut self, g: u32) {
+        self.counts = (self.counts & !3) | code_of(&CWND_GAINS, g);
+    }
+
+    fn full_bw_cnt(&self) -> u8 {
+        (self.counts >> 2) & 3
+    }
+
+    fn set_full_bw_cnt(&mut self, n: u8) {
+        self.counts = (self.counts & !(3 << 2)) | ((n & 3) << 2);
+    }
+
+    /// Data segments sent so far, counted up to 15 (pacing starts after
+    /// the first 10).
+    pub fn segs_out(&self) -> u32 {
+        u32::from(self.counts >> 4)
+    }
+
+    pub fn add_segs_out(&mut self, n: u32) {
+        let v = self.segs_out().saturating_add(n).min(15) as u8;
+        self.counts = (self.counts & 0x0f) | (v << 4);
+    }
+
+    /// The earliest departure of the next paced segment, and the
+    /// nanoseconds past it that carry.
+    pub fn wstamp(&self) -> Instant {
+        Instant::from_micros(self.wstamp_ns / 1000)
+    }
+
+    pub fn wstamp_frac_ns(&self) -> u32 {
+        (self.wstamp_ns % 1000) as u32
+    }
+
+    pub fn set_wstamp(&mut self, t: Instant, frac_ns: u32) {
+        self.wstamp_ns = t
+            .total_micros()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(frac_ns));
+    }
+
+    fn ack_epoch_acked(&self) -> u32 {
+        field(self.ackw, ACK_EPOCH_ACKED)
+    }
+
+    fn set_ack_epoch_acked(&mut self, v: u32) {
+        set_field(&mut self.ackw, ACK_EPOCH_ACKED, v);
+    }
+
+    fn lt_rtt_cnt(&self) -> u32 {
+        field(self.ackw, LT_RTT_CNT)
+    }
+
+    fn set_lt_rtt_cnt(&mut self, v: u32) {
+        set_field(&mut self.ackw, LT_RTT_CNT, v);
+    }
+
+    /// Linux's cycle_mstamp (PROBE_BW only).
+    fn cycle_mstamp(&self) -> Instant {
+        self.phase_stamp.unwrap_or(Instant::ZERO)
+    }
+
     /// The bandwidth the model uses: the long-term one while policed.
     pub fn bw(&self) -> u64 {
-        if self.lt_use_bw {
-            self.lt_bw
+        if self.flag(F_LT_USE_BW) {
+            u64::from(self.lt_bw)
         } else {
             self.max_bw()
         }
     }
 
     pub fn max_bw(&self) -> u64 {
-        self.bw.get()
+        u64::from(self.bw.get())
     }
 
     /// Bytes per second of `bw` at `gain`, 1% under (bbr_rate_bytes_per_sec).
@@ -250,7 +403,7 @@ impl Bbr {
     fn init_pacing_rate_from_rtt(&mut self, cwnd: u32, srtt_us: Option<u32>, mss: usize) {
         let rtt_us = match srtt_us {
             Some(s) => {
-                self.has_seen_rtt = true;
+                self.set_flag(F_HAS_SEEN_RTT, true);
                 s.max(1)
             }
             None => 1000,
@@ -262,10 +415,10 @@ impl Bbr {
     /// Pace at `gain` times `bw`; before the pipe is full only ever faster.
     fn set_pacing_rate(&mut self, bw: u64, gain: u32, srtt_us: Option<u32>, cwnd: u32, mss: usize) {
         let rate = Self::rate_bytes_per_sec(bw, gain, mss);
-        if !self.has_seen_rtt && srtt_us.is_some() {
+        if !self.flag(F_HAS_SEEN_RTT) && srtt_us.is_some() {
             self.init_pacing_rate_from_rtt(cwnd, srtt_us, mss);
         }
-        if self.full_bw_reached || rate > self.pacing_rate {
+        if self.full_bw_reached() || rate > self.pacing_rate {
             self.pacing_rate = rate;
         }
     }
@@ -300,7 +453,7 @@ impl Bbr {
     fn quantization_budget(&self, cwnd: u32, mss: usize) -> u32 {
         let cwnd = cwnd.saturating_add(3 * self.tso_segs_goal(mss));
         let cwnd = cwnd.saturating_add(1) & !1;
-        if self.mode == BbrMode::ProbeBw && self.cycle_idx == 0 {
+        if self.mode == BbrMode::ProbeBw && self.cycle_idx() == 0 {
             cwnd + 2
         } else {
             cwnd
@@ -315,22 +468,22 @@ impl Bbr {
     /// The flight once what is scheduled to leave by the earliest
     /// departure time has left (bbr_packets_in_net_at_edt).
     fn packets_in_net_at_edt(&self, now: Instant, in_flight: u32, mss: usize) -> u32 {
-        let wait = self.wstamp.saturating_duration_since(now).as_micros() as u64;
+        let wait = self.wstamp().saturating_duration_since(now).as_micros() as u64;
         let interval_delivered = ((u128::from(self.bw()) * u128::from(wait)) >> BW_SCALE) as u64;
         let mut at_edt = u64::from(in_flight);
-        if self.pacing_gain > BBR_UNIT {
+        if self.pacing_gain() > BBR_UNIT {
             at_edt += u64::from(self.tso_segs_goal(mss));
         }
         at_edt.saturating_sub(interval_delivered) as u32
     }
 
     fn extra_acked(&self) -> u32 {
-        self.extra_acked[0].max(self.extra_acked[1])
+        u32::from(self.extra_acked[0].max(self.extra_acked[1]))
     }
 
     /// The window's allowance for ACK aggregation, once the pipe is full.
     fn ack_aggregation_cwnd(&self) -> u32 {
-        if !self.full_bw_reached {
+        if !self.full_bw_reached() {
             return 0;
         }
         let max_aggr = u128::from(self.bw()) * u128::from(EXTRA_ACKED_MAX_US) / u128::from(BW_UNIT);
@@ -340,7 +493,7 @@ impl Bbr {
 
     /// Remember the window before recovery or PROBE_RTT (bbr_save_cwnd).
     pub fn save_cwnd(&mut self, cwnd: u32) {
-        if self.prev_ca < CaPhase::Recovery && self.mode != BbrMode::ProbeRtt {
+        if self.prev_ca() < CaPhase::Recovery && self.mode != BbrMode::ProbeRtt {
             self.prior_cwnd = cwnd;
         } else {
             self.prior_cwnd = self.prior_cwnd.max(cwnd);
@@ -350,9 +503,9 @@ impl Bbr {
     /// An RTO (bbr_set_state(TCP_CA_Loss)): the round ends, the full-pipe
     /// estimate starts over, and the loss counts for the policer check.
     pub fn on_loss(&mut self, delivered: u32) {
-        self.prev_ca = CaPhase::Loss;
+        self.set_prev_ca(CaPhase::Loss);
         self.full_bw = 0;
-        self.round_start = true;
+        self.set_flag(F_ROUND_START, true);
         let rs = RateSample {
             losses: 1,
             ..RateSample::NONE
@@ -363,7 +516,7 @@ impl Bbr {
     /// The window was restored by an undo (bbr_undo_cwnd).
     pub fn on_undo(&mut self, delivered: u32) {
         self.full_bw = 0;
-        self.full_bw_cnt = 0;
+        self.set_full_bw_cnt(0);
         self.reset_lt_bw_sampling(delivered);
     }
 
@@ -373,9 +526,9 @@ impl Bbr {
         if !app_limited {
             return;
         }
-        self.idle_restart = true;
+        self.set_flag(F_IDLE_RESTART, true);
         self.ack_epoch_mstamp = now;
-        self.ack_epoch_acked = 0;
+        self.set_ack_epoch_acked(0);
         match self.mode {
             BbrMode::ProbeBw => self.set_pacing_rate(self.bw(), BBR_UNIT, None, cwnd, mss),
             BbrMode::ProbeRtt => {
@@ -398,8 +551,11 @@ impl Bbr {
         app_limited: &mut u32,
         ssthresh: &mut Option<u32>,
     ) -> u32 {
-        self.lost = self.lost.wrapping_add(rs.losses);
+        self.lt_lost = self.lt_lost.wrapping_add(rs.losses);
         if rs.acked_sacked > 0 {
+            let moved = a.now.saturating_duration_since(self.delivered_mstamp);
+            let moved = u32::try_from(moved.as_micros()).unwrap_or(u32::MAX);
+            self.lt_last_age_us = self.lt_last_age_us.saturating_add(moved);
             self.delivered_mstamp = a.now;
         }
         let mut cwnd = cwnd;
@@ -411,7 +567,7 @@ impl Bbr {
         self.update_min_rtt(a, rs, &mut cwnd, app_limited);
         self.update_gains();
         let bw = self.bw();
-        self.set_pacing_rate(bw, self.pacing_gain, srtt_us, cwnd, a.mss);
+        self.set_pacing_rate(bw, self.pacing_gain(), srtt_us, cwnd, a.mss);
         self.set_cwnd(a, rs, bw, cwnd)
     }
 
@@ -419,7 +575,7 @@ impl Bbr {
     /// delivered; then the sample enters the bandwidth filter (an
     /// application-limited one only if it is a new maximum).
     fn update_bw(&mut self, rs: &RateSample, delivered: u32) {
-        self.round_start = false;
+        self.set_flag(F_ROUND_START, false);
         let (Some(d), Some(i)) = (rs.delivered, rs.interval_us) else {
             return;
         };
@@ -429,13 +585,13 @@ impl Bbr {
         if (rs.prior_delivered.wrapping_sub(self.next_rtt_delivered) as i32) >= 0 {
             self.next_rtt_delivered = delivered;
             self.rtt_cnt = self.rtt_cnt.wrapping_add(1);
-            self.round_start = true;
-            self.packet_conservation = false;
+            self.set_flag(F_ROUND_START, true);
+            self.set_flag(F_PACKET_CONSERVATION, false);
         }
         self.lt_bw_sampling(rs, delivered);
         let bw = u64::from(d) * BW_UNIT / i;
         if !rs.is_app_limited || bw >= self.max_bw() {
-            self.bw.update(BW_RTTS, self.rtt_cnt, bw);
+            self.bw.update(BW_RTTS, self.rtt_cnt, bw32(bw));
         }
     }
 
@@ -445,13 +601,15 @@ impl Bbr {
         if rs.acked_sacked == 0 || rs.delivered.is_none() || rs.interval_us.is_none_or(|i| i == 0) {
             return;
         }
-        if self.round_start {
-            self.extra_acked_win_rtts = (self.extra_acked_win_rtts + 1).min(0x1f);
-            if self.extra_acked_win_rtts >= EXTRA_ACKED_WIN_RTTS {
-                self.extra_acked_win_rtts = 0;
-                self.extra_acked_win_idx ^= 1;
-                self.extra_acked[self.extra_acked_win_idx] = 0;
+        if self.flag(F_ROUND_START) {
+            let mut rtts = (field(self.ackw, EXTRA_ACKED_WIN_RTTS_F) + 1).min(0x1f);
+            if rtts >= EXTRA_ACKED_WIN_RTTS {
+                rtts = 0;
+                let idx = field(self.ackw, EXTRA_ACKED_WIN_IDX) ^ 1;
+                set_field(&mut self.ackw, EXTRA_ACKED_WIN_IDX, idx);
+                self.extra_acked[idx as usize] = 0;
             }
+            set_field(&mut self.ackw, EXTRA_ACKED_WIN_RTTS_F, rtts);
         }
         let epoch_us = self
             .delivered_mstamp
@@ -459,16 +617,17 @@ impl Bbr {
             .as_micros() as u64;
         let mut expected = (u128::from(self.bw()) * u128::from(epoch_us) / u128::from(BW_UNIT))
             .min(u32::MAX as u128) as u32;
-        if self.ack_epoch_acked <= expected
-            || self.ack_epoch_acked + rs.acked_sacked >= ACK_EPOCH_ACKED_RESET_THRESH
+        if self.ack_epoch_acked() <= expected
+            || self.ack_epoch_acked() + rs.acked_sacked >= ACK_EPOCH_ACKED_RESET_THRESH
         {
-            self.ack_epoch_acked = 0;
+            self.set_ack_epoch_acked(0);
             self.ack_epoch_mstamp = self.delivered_mstamp;
             expected = 0;
         }
-        self.ack_epoch_acked = (self.ack_epoch_acked + rs.acked_sacked).min(0xfffff);
-        let extra = (self.ack_epoch_acked - expected).min(cwnd);
-        let slot = &mut self.extra_acked[self.extra_acked_win_idx];
+        let acked = (self.ack_epoch_acked() + rs.acked_sacked).min(0xfffff);
+        self.set_ack_epoch_acked(acked);
+        let extra = (acked - expected).min(cwnd).min(u32::from(u16::MAX)) as u16;
+        let slot = &mut self.extra_acked[field(self.ackw, EXTRA_ACKED_WIN_IDX) as usize];
         *slot = (*slot).max(extra);
     }
 
@@ -481,17 +640,17 @@ impl Bbr {
         }
         let full_length = self
             .delivered_mstamp
-            .saturating_duration_since(self.cycle_mstamp)
+            .saturating_duration_since(self.cycle_mstamp())
             .as_micros()
             > u128::from(self.min_rtt_us);
-        let next = if self.pacing_gain == BBR_UNIT {
+        let pacing_gain = self.pacing_gain();
+        let next = if pacing_gain == BBR_UNIT {
             full_length
         } else {
             let inflight = self.packets_in_net_at_edt(a.now, rs.prior_in_flight, a.mss);
             let bw = self.max_bw();
-            if self.pacing_gain > BBR_UNIT {
-                full_length
-                    && (rs.losses > 0 || inflight >= self.inflight(bw, self.pacing_gain, a.mss))
+            if pacing_gain > BBR_UNIT {
+                full_length && (rs.losses > 0 || inflight >= self.inflight(bw, pacing_gain, a.mss))
             } else {
                 full_length || inflight <= self.inflight(bw, BBR_UNIT, a.mss)
             }
@@ -502,30 +661,31 @@ impl Bbr {
     }
 
     fn advance_cycle_phase(&mut self) {
-        self.cycle_idx = (self.cycle_idx + 1) % CYCLE_LEN;
-        self.cycle_mstamp = self.delivered_mstamp;
+        self.set_cycle_idx((self.cycle_idx() + 1) % CYCLE_LEN);
+        self.phase_stamp = Some(self.delivered_mstamp);
     }
 
     /// Three rounds in a row (not application-limited) that grow the
     /// bandwidth by less than 25%: the pipe is full.
     fn check_full_bw_reached(&mut self, rs: &RateSample) {
-        if self.full_bw_reached || !self.round_start || rs.is_app_limited {
+        if self.full_bw_reached() || !self.flag(F_ROUND_START) || rs.is_app_limited {
             return;
         }
-        let thresh = (self.full_bw * u64::from(FULL_BW_THRESH)) >> BBR_SCALE;
+        let thresh = (u64::from(self.full_bw) * u64::from(FULL_BW_THRESH)) >> BBR_SCALE;
         if self.max_bw() >= thresh {
-            self.full_bw = self.max_bw();
-            self.full_bw_cnt = 0;
+            self.full_bw = self.bw.get();
+            self.set_full_bw_cnt(0);
             return;
         }
-        self.full_bw_cnt += 1;
-        self.full_bw_reached = self.full_bw_cnt >= FULL_BW_CNT;
+        let n = self.full_bw_cnt() + 1;
+        self.set_full_bw_cnt(n);
+        self.set_flag(F_FULL_BW_REACHED, n >= FULL_BW_CNT);
     }
 
     /// STARTUP ends in DRAIN once the pipe is full (ssthresh set to one
     /// BDP); DRAIN ends once the flight is down to one BDP.
     fn check_drain(&mut self, a: &BbrAck, ssthresh: &mut Option<u32>) {
-        if self.mode == BbrMode::Startup && self.full_bw_reached {
+        if self.mode == BbrMode::Startup && self.full_bw_reached() {
             self.mode = BbrMode::Drain;
             *ssthresh = Some(self.inflight(self.max_bw(), BBR_UNIT, a.mss));
         }
@@ -546,12 +706,12 @@ impl Bbr {
         x ^= x >> 17;
         x ^= x << 5;
         self.rand = x;
-        self.cycle_idx = CYCLE_LEN - 1 - (x % CYCLE_RAND) as u8;
+        self.set_cycle_idx(CYCLE_LEN - 1 - (x % CYCLE_RAND) as u8);
         self.advance_cycle_phase();
     }
 
     fn reset_mode(&mut self) {
-        if self.full_bw_reached {
+        if self.full_bw_reached() {
             self.reset_probe_bw_mode();
         } else {
             self.mode = BbrMode::Startup;
@@ -577,10 +737,10 @@ impl Bbr {
                 self.min_rtt_stamp = a.now;
             }
         }
-        if expired && !self.idle_restart && self.mode != BbrMode::ProbeRtt {
+        if expired && !self.flag(F_IDLE_RESTART) && self.mode != BbrMode::ProbeRtt {
             self.mode = BbrMode::ProbeRtt;
             self.save_cwnd(*cwnd);
-            self.probe_rtt_done_stamp = None;
+            self.phase_stamp = None;
         }
         if self.mode == BbrMode::ProbeRtt {
             // Samples of this mode say nothing about the bandwidth.
@@ -588,28 +748,29 @@ impl Bbr {
                 0 => 1,
                 n => n,
             };
-            if self.probe_rtt_done_stamp.is_none() && a.in_flight <= CWND_MIN_TARGET {
-                self.probe_rtt_done_stamp = Some(a.now + PROBE_RTT_MODE);
-                self.probe_rtt_round_done = false;
+            if self.phase_stamp.is_none() && a.in_flight <= CWND_MIN_TARGET {
+                self.phase_stamp = Some(a.now + PROBE_RTT_MODE);
+                self.set_flag(F_PROBE_RTT_ROUND_DONE, false);
                 self.next_rtt_delivered = a.delivered;
-            } else if self.probe_rtt_done_stamp.is_some() {
-                if self.round_start {
-                    self.probe_rtt_round_done = true;
+            } else if self.phase_stamp.is_some() {
+                if self.flag(F_ROUND_START) {
+                    self.set_flag(F_PROBE_RTT_ROUND_DONE, true);
                 }
-                if self.probe_rtt_round_done {
+                if self.flag(F_PROBE_RTT_ROUND_DONE) {
                     *cwnd = self.check_probe_rtt_done(a.now, *cwnd);
                 }
             }
         }
         if rs.delivered.is_some_and(|d| d > 0) {
-            self.idle_restart = false;
+            self.set_flag(F_IDLE_RESTART, false);
         }
     }
 
     /// PROBE_RTT has lasted long enough: the min_rtt is fresh, the window
     /// before it comes back. Returns the window.
     fn check_probe_rtt_done(&mut self, now: Instant, cwnd: u32) -> u32 {
-        if self.probe_rtt_done_stamp.is_none_or(|t| now <= t) {
+        // In PROBE_RTT the phase stamp is when it may end.
+        if self.phase_stamp.is_none_or(|t| now <= t) {
             return cwnd;
         }
         self.min_rtt_stamp = now;
@@ -618,13 +779,15 @@ impl Bbr {
     }
 
     fn update_gains(&mut self) {
-        (self.pacing_gain, self.cwnd_gain) = match self.mode {
+        let (pacing, cwnd) = match self.mode {
             BbrMode::Startup => (HIGH_GAIN, HIGH_GAIN),
             BbrMode::Drain => (DRAIN_GAIN, HIGH_GAIN),
-            BbrMode::ProbeBw if self.lt_use_bw => (BBR_UNIT, CWND_GAIN),
-            BbrMode::ProbeBw => (PACING_GAIN[self.cycle_idx as usize], CWND_GAIN),
+            BbrMode::ProbeBw if self.flag(F_LT_USE_BW) => (BBR_UNIT, CWND_GAIN),
+            BbrMode::ProbeBw => (PACING_GAIN[self.cycle_idx() as usize], CWND_GAIN),
             BbrMode::ProbeRtt => (BBR_UNIT, BBR_UNIT),
         };
+        self.set_pacing_gain(pacing);
+        self.set_cwnd_gain(cwnd);
     }
 
     /// Recovery's first round conserves packets (the flight plus what
@@ -635,16 +798,17 @@ impl Bbr {
         if rs.losses > 0 {
             cwnd = cwnd.saturating_sub(rs.losses).max(1);
         }
-        if a.ca == CaPhase::Recovery && self.prev_ca != CaPhase::Recovery {
-            self.packet_conservation = true;
+        let prev_ca = self.prev_ca();
+        if a.ca == CaPhase::Recovery && prev_ca != CaPhase::Recovery {
+            self.set_flag(F_PACKET_CONSERVATION, true);
             self.next_rtt_delivered = a.delivered;
             cwnd = a.in_flight + rs.acked_sacked;
-        } else if self.prev_ca >= CaPhase::Recovery && a.ca < CaPhase::Recovery {
+        } else if prev_ca >= CaPhase::Recovery && a.ca < CaPhase::Recovery {
             cwnd = cwnd.max(self.prior_cwnd);
-            self.packet_conservation = false;
+            self.set_flag(F_PACKET_CONSERVATION, false);
         }
-        self.prev_ca = a.ca;
-        if self.packet_conservation {
+        self.set_prev_ca(a.ca);
+        if self.flag(F_PACKET_CONSERVATION) {
             return ((a.in_flight + rs.acked_sacked).max(cwnd), true);
         }
         (cwnd, false)
@@ -660,10 +824,10 @@ impl Bbr {
             let (c, conserving) = self.recover_or_restore(a, rs, cwnd);
             cwnd = c;
             if !conserving {
-                let mut target = self.bdp(bw, self.cwnd_gain);
+                let mut target = self.bdp(bw, self.cwnd_gain());
                 target = target.saturating_add(self.ack_aggregation_cwnd());
                 target = self.quantization_budget(target, a.mss);
-                if self.full_bw_reached {
+                if self.full_bw_reached() {
                     cwnd = cwnd.saturating_add(acked).min(target);
                 } else if cwnd < target || a.delivered < TCP_INIT_CWND {
                     cwnd = cwnd.saturating_add(acked);
@@ -678,16 +842,16 @@ impl Bbr {
     }
 
     fn reset_lt_bw_sampling_interval(&mut self, delivered: u32) {
-        self.lt_last_stamp = self.delivered_mstamp;
+        self.lt_last_age_us = 0;
         self.lt_last_delivered = delivered;
-        self.lt_last_lost = self.lost;
-        self.lt_rtt_cnt = 0;
+        self.lt_lost = 0;
+        self.set_lt_rtt_cnt(0);
     }
 
     fn reset_lt_bw_sampling(&mut self, delivered: u32) {
         self.lt_bw = 0;
-        self.lt_use_bw = false;
-        self.lt_is_sampling = false;
+        self.set_flag(F_LT_USE_BW, false);
+        self.set_flag(F_LT_IS_SAMPLING, false);
         self.reset_lt_bw_sampling_interval(delivered);
     }
 
@@ -695,20 +859,21 @@ impl Bbr {
     /// about the same bandwidth (within 1/8 or 4 kbit/s) mean a policer;
     /// pace at their mean.
     fn lt_bw_interval_done(&mut self, bw: u64, delivered: u32) {
-        if self.lt_bw != 0 {
-            let diff = bw.abs_diff(self.lt_bw);
+        let lt_bw = u64::from(self.lt_bw);
+        if lt_bw != 0 {
+            let diff = bw.abs_diff(lt_bw);
             // Linux's bbr_rate_bytes_per_sec with its 1% margin, in
             // bytes per second of 1-byte "segments": the diff as a rate.
             let diff_rate = Self::rate_bytes_per_sec(diff, BBR_UNIT, 1);
-            if diff * u64::from(BBR_UNIT) <= LT_BW_RATIO * self.lt_bw || diff_rate <= LT_BW_DIFF {
-                self.lt_bw = (bw + self.lt_bw) >> 1;
-                self.lt_use_bw = true;
-                self.pacing_gain = BBR_UNIT;
-                self.lt_rtt_cnt = 0;
+            if diff * u64::from(BBR_UNIT) <= LT_BW_RATIO * lt_bw || diff_rate <= LT_BW_DIFF {
+                self.lt_bw = bw32((bw + lt_bw) >> 1);
+                self.set_flag(F_LT_USE_BW, true);
+                self.set_pacing_gain(BBR_UNIT);
+                self.set_lt_rtt_cnt(0);
                 return;
             }
         }
-        self.lt_bw = bw;
+        self.lt_bw = bw32(bw);
         self.reset_lt_bw_sampling_interval(delivered);
     }
 
@@ -716,49 +881,46 @@ impl Bbr {
     /// of 4..16 rounds whose loss rate is at least 20% give long-term
     /// bandwidth samples; after 48 rounds on it, probe again.
     fn lt_bw_sampling(&mut self, rs: &RateSample, delivered: u32) {
-        if self.lt_use_bw {
-            if self.mode == BbrMode::ProbeBw && self.round_start {
-                self.lt_rtt_cnt += 1;
-                if self.lt_rtt_cnt >= LT_BW_MAX_RTTS {
+        if self.flag(F_LT_USE_BW) {
+            if self.mode == BbrMode::ProbeBw && self.flag(F_ROUND_START) {
+                self.set_lt_rtt_cnt(self.lt_rtt_cnt() + 1);
+                if self.lt_rtt_cnt() >= LT_BW_MAX_RTTS {
                     self.reset_lt_bw_sampling(delivered);
                     self.reset_probe_bw_mode();
                 }
             }
             return;
         }
-        if !self.lt_is_sampling {
+        if !self.flag(F_LT_IS_SAMPLING) {
             if rs.losses == 0 {
                 return;
             }
             self.reset_lt_bw_sampling_interval(delivered);
-            self.lt_is_sampling = true;
+            self.set_flag(F_LT_IS_SAMPLING, true);
         }
         if rs.is_app_limited {
             self.reset_lt_bw_sampling(delivered);
             return;
         }
-        if self.round_start {
-            self.lt_rtt_cnt += 1;
+        if self.flag(F_ROUND_START) {
+            self.set_lt_rtt_cnt(self.lt_rtt_cnt() + 1);
         }
-        if self.lt_rtt_cnt < LT_INTVL_MIN_RTTS {
+        if self.lt_rtt_cnt() < LT_INTVL_MIN_RTTS {
             return;
         }
-        if self.lt_rtt_cnt > 4 * LT_INTVL_MIN_RTTS {
+        if self.lt_rtt_cnt() > 4 * LT_INTVL_MIN_RTTS {
             self.reset_lt_bw_sampling(delivered);
             return;
         }
         if rs.losses == 0 {
             return;
         }
-        let lost = self.lost.wrapping_sub(self.lt_last_lost);
+        let lost = self.lt_lost;
         let dlv = delivered.wrapping_sub(self.lt_last_delivered);
         if dlv == 0 || (lost << BBR_SCALE) < LT_LOSS_THRESH * dlv {
             return;
         }
-        let t_ms = (self
-            .delivered_mstamp
-            .saturating_duration_since(self.lt_last_stamp)
-            .as_millis()) as u64;
+        let t_ms = u64::from(self.lt_last_age_us / 1000);
         if t_ms < 1 {
             return;
         }
@@ -779,8 +941,8 @@ impl Bbr {
         b[0..4].copy_from_slice(&(bw as u32).to_ne_bytes());
         b[4..8].copy_from_slice(&((bw >> 32) as u32).to_ne_bytes());
         b[8..12].copy_from_slice(&self.min_rtt_us.to_ne_bytes());
-        b[12..16].copy_from_slice(&self.pacing_gain.to_ne_bytes());
-        b[16..20].copy_from_slice(&self.cwnd_gain.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.pacing_gain().to_ne_bytes());
+        b[16..20].copy_from_slice(&self.cwnd_gain().to_ne_bytes());
         b
     }
 }

@@ -119,10 +119,10 @@ fn startup_doubles_each_round_and_ends_after_three_rounds_without_growth() {
     r.round(80, 80);
     r.round(80, 80);
     assert_eq!(r.b.mode, BbrMode::Startup, "2 rounds without growth");
-    assert!(!r.b.full_bw_reached);
+    assert!(!r.b.full_bw_reached());
     // The growth check counts rounds whose max bw grew < 25%: 3 of them.
     r.round(90, 200);
-    assert!(r.b.full_bw_reached);
+    assert!(r.b.full_bw_reached());
     assert_eq!(
         r.b.mode,
         BbrMode::Drain,
@@ -141,18 +141,18 @@ fn drain_ends_at_one_bdp_then_probe_bw_cycles_its_gains() {
         r.round(d, 2 * d);
     }
     assert_eq!(r.b.mode, BbrMode::Drain);
-    assert!(r.b.pacing_gain < UNIT / 2, "DRAIN paces at ln2/2");
+    assert!(r.b.pacing_gain() < UNIT / 2, "DRAIN paces at ln2/2");
     r.round(80, 120);
     assert_eq!(r.b.mode, BbrMode::Drain, "120 in flight > BDP 80 + budget");
     r.round(80, 80);
     assert_eq!(r.b.mode, BbrMode::ProbeBw);
-    assert_ne!(r.b.cycle_idx, 1, "never starts in the 3/4 phase");
+    assert_ne!(r.b.cycle_idx(), 1, "never starts in the 3/4 phase");
     // One phase per min_rtt; the 5/4 phase lasts until the flight is
     // 5/4 BDP, the 3/4 phase until it is down to one BDP.
     let mut gains = vec![];
     for _ in 0..16 {
-        gains.push(r.b.pacing_gain);
-        let inflight = match r.b.pacing_gain {
+        gains.push(r.b.pacing_gain());
+        let inflight = match r.b.pacing_gain() {
             g if g > UNIT => 110,
             _ => 80,
         };
@@ -166,7 +166,7 @@ fn drain_ends_at_one_bdp_then_probe_bw_cycles_its_gains() {
         &[320, 192, 256, 256, 256, 256, 256, 256],
         "{gains:?}"
     );
-    assert_eq!(r.b.cwnd_gain, 2 * UNIT);
+    assert_eq!(r.b.cwnd_gain(), 2 * UNIT);
     // cwnd: 2 BDP, plus the budget for bursts and (one ACK a round is
     // aggregation at its most) up to one BDP for ACK aggregation.
     assert!((160..=248).contains(&r.cwnd), "cwnd {}", r.cwnd);
@@ -191,7 +191,7 @@ fn probe_rtt_after_ten_seconds_holds_four_segments_then_restores() {
     );
     let before = r.cwnd;
     assert_eq!(r.cwnd, CWND_MIN_TARGET);
-    assert_eq!(r.b.pacing_gain, UNIT);
+    assert_eq!(r.b.pacing_gain(), UNIT);
     assert!(r.app_limited != 0, "PROBE_RTT's samples are app-limited");
     // The flight drains to 4: 200 ms and one round from then.
     let start = r.now;

@@ -142,7 +142,7 @@ pub(crate) fn tcp_retransmit_one(cx: &impl InetCx, now: Instant, so: &mut Socket
 pub(crate) fn tcp_cc_ssthresh(tp: &mut TcpCb) -> usize {
     let mss = tp.t_maxseg.max(1);
     let w = (tp.cwnd / mss) as u32;
-    if let Some(b) = tp.cc.bbr.as_deref_mut() {
+    if let Some(b) = tp.cc.bbr_mut() {
         b.save_cwnd(w);
         return tp.ssthresh;
     }
@@ -153,7 +153,7 @@ pub(crate) fn tcp_cc_ssthresh(tp: &mut TcpCb) -> usize {
 /// when TCP_CONGESTION chooses it on an open connection): ssthresh
 /// infinite, pacing from the window over the RTT so far.
 pub(crate) fn tcp_cc_bbr_init(tp: &mut TcpCb, now: Instant) {
-    if tp.cc.algo != CcAlgo::Bbr || tp.cc.bbr.is_some() {
+    if tp.cc.algo() != CcAlgo::Bbr || tp.cc.bbr().is_some() {
         return;
     }
     let mss = tp.t_maxseg.max(1);
@@ -167,7 +167,7 @@ pub(crate) fn tcp_cc_bbr_init(tp: &mut TcpCb, now: Instant) {
         w => w as u32,
     };
     tp.ssthresh = usize::MAX;
-    tp.cc.bbr = Some(Box::new(Bbr::new(BbrInit {
+    tp.cc.start_bbr(Bbr::new(BbrInit {
         now,
         cwnd,
         srtt_us,
@@ -175,7 +175,7 @@ pub(crate) fn tcp_cc_bbr_init(tp: &mut TcpCb, now: Instant) {
         delivered: tp.delivered,
         mss,
         seed: tp.iss.0 ^ u32::from(tp.inp.fport).rotate_left(16),
-    })));
+    }));
 }
 
 /// Linux's congestion state as BBR tells them apart.
@@ -195,7 +195,7 @@ fn tcp_ca_phase(tp: &TcpCb) -> CaPhase {
 /// first: Linux runs none of it for BBR; `prior_cwnd` is the window
 /// before the ACK.
 pub(crate) fn tcp_cc_bbr_ack(tp: &mut TcpCb, now: Instant, rs: &RateSample, prior_cwnd: usize) {
-    if tp.cc.algo != CcAlgo::Bbr || !tp.t_state.synchronized() {
+    if tp.cc.algo() != CcAlgo::Bbr || !tp.t_state.synchronized() {
         return;
     }
     tcp_cc_bbr_init(tp, now);
@@ -208,7 +208,7 @@ pub(crate) fn tcp_cc_bbr_ack(tp: &mut TcpCb, now: Instant, rs: &RateSample, prio
         mss,
     };
     let srtt_us = tp.srtt().map(usecs);
-    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+    let Some(b) = tp.cc.bbr_mut() else {
         return;
     };
     let mut ssthresh = None;

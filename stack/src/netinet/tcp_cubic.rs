@@ -5,7 +5,8 @@
 //! TCP-friendly region, and HyStart's delay detector ending slow start
 //! when a round's minimum RTT grows by an eighth of the connection's,
 //! clamped to 4..16 ms). HyStart's ACK-train detector is not kept.
-//! BBR (tcp_bbr.rs) runs beside them: its state is boxed in `CongCtl::bbr`.
+//! BBR (tcp_bbr.rs) runs beside them: its state is inline in `CongCtl`,
+//! where CUBIC's is for CUBIC.
 //! TCP_CONGESTION chooses one per socket; net.ipv4.tcp_congestion_control
 //! the default.
 
@@ -81,15 +82,30 @@ pub struct Cubic {
     sample_cnt: u32,
 }
 
-/// The congestion state a window change needs: the algorithm, its state,
-/// and Linux's fractional-window counter (snd_cwnd_cnt); BBR's state,
-/// boxed, while BBR runs.
-#[derive(Clone, Debug, Default)]
+/// The congestion state a window change needs (Linux's icsk_ca_ops and
+/// icsk_ca_priv): the algorithm, its own state inline (CUBIC's or BBR's,
+/// never both: TCP_CONGESTION starts afresh), and Linux's
+/// fractional-window counter (snd_cwnd_cnt). BBR's state comes when the
+/// handshake ends (tcp_cc_bbr_init); until then BBR is `BbrNew`. The size
+/// is BBR's (its mode's spare values tell the variants apart), so every
+/// connection carries 136 bytes here.
+#[derive(Clone, Debug)]
 pub struct CongCtl {
-    pub algo: CcAlgo,
-    pub cubic: Cubic,
-    pub cwnd_cnt: u32,
-    pub bbr: Option<Box<Bbr>>,
+    ca: Ca,
+}
+
+#[derive(Clone, Debug)]
+enum Ca {
+    Reno { cwnd_cnt: u32 },
+    Cubic { cwnd_cnt: u32, cubic: Cubic },
+    BbrNew { cwnd_cnt: u32 },
+    Bbr(Bbr),
+}
+
+impl Default for CongCtl {
+    fn default() -> CongCtl {
+        CongCtl::new(CcAlgo::default())
+    }
 }
 
 /// Integer cube root (Linux's cubic_root gives the same to within one).
@@ -105,17 +121,71 @@ fn cbrt(a: u64) -> u64 {
 }
 
 impl CongCtl {
+    /// `algo` with its state afresh.
+    pub fn new(algo: CcAlgo) -> CongCtl {
+        let cwnd_cnt = 0;
+        CongCtl {
+            ca: match algo {
+                CcAlgo::Reno => Ca::Reno { cwnd_cnt },
+                CcAlgo::Cubic => Ca::Cubic {
+                    cwnd_cnt,
+                    cubic: Cubic::default(),
+                },
+                CcAlgo::Bbr => Ca::BbrNew { cwnd_cnt },
+            },
+        }
+    }
+
+    pub fn algo(&self) -> CcAlgo {
+        match self.ca {
+            Ca::Reno { .. } => CcAlgo::Reno,
+            Ca::Cubic { .. } => CcAlgo::Cubic,
+            Ca::BbrNew { .. } | Ca::Bbr(_) => CcAlgo::Bbr,
+        }
+    }
+
+    /// BBR's state, once it runs.
+    pub fn bbr(&self) -> Option<&Bbr> {
+        match &self.ca {
+            Ca::Bbr(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn bbr_mut(&mut self) -> Option<&mut Bbr> {
+        match &mut self.ca {
+            Ca::Bbr(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// BBR starts with `b` (the counter carries over).
+    pub fn start_bbr(&mut self, mut b: Bbr) {
+        b.cwnd_cnt = *self.cwnd_cnt();
+        self.ca = Ca::Bbr(b);
+    }
+
+    fn cwnd_cnt(&mut self) -> &mut u32 {
+        match &mut self.ca {
+            Ca::Reno { cwnd_cnt } | Ca::Cubic { cwnd_cnt, .. } | Ca::BbrNew { cwnd_cnt } => {
+                cwnd_cnt
+            }
+            Ca::Bbr(b) => &mut b.cwnd_cnt,
+        }
+    }
+
     /// Linux's tcp_cong_avoid_ai: one segment more per `w` acknowledged.
     fn avoid_ai(&mut self, cwnd: &mut u32, w: u32, acked: u32) {
         let w = w.max(1);
-        if self.cwnd_cnt >= w {
-            self.cwnd_cnt = 0;
+        let cnt = self.cwnd_cnt();
+        if *cnt >= w {
+            *cnt = 0;
             *cwnd += 1;
         }
-        self.cwnd_cnt += acked;
-        if self.cwnd_cnt >= w {
-            let d = self.cwnd_cnt / w;
-            self.cwnd_cnt -= d * w;
+        *cnt += acked;
+        if *cnt >= w {
+            let d = *cnt / w;
+            *cnt -= d * w;
             *cwnd += d;
         }
     }
@@ -123,12 +193,12 @@ impl CongCtl {
     /// Congestion avoidance for `acked` segments (cwnd-limited, past slow
     /// start): Reno's one segment per window, or CUBIC's target.
     pub fn cong_avoid(&mut self, now: Instant, cwnd: &mut u32, acked: u32) {
-        let w = match self.algo {
+        let w = match &mut self.ca {
             // BBR sets the window itself (tcp_cc_bbr_ack).
-            CcAlgo::Reno | CcAlgo::Bbr => *cwnd,
-            CcAlgo::Cubic => {
-                self.cubic.update(now, *cwnd, acked);
-                self.cubic.cnt
+            Ca::Reno { .. } | Ca::BbrNew { .. } | Ca::Bbr(_) => *cwnd,
+            Ca::Cubic { cubic, .. } => {
+                cubic.update(now, *cwnd, acked);
+                cubic.cnt
             }
         };
         self.avoid_ai(cwnd, w, acked);
@@ -136,11 +206,11 @@ impl CongCtl {
 
     /// The slow-start threshold after a loss (Reno: half, CUBIC: beta).
     pub fn ssthresh(&mut self, cwnd: u32) -> u32 {
-        match self.algo {
-            CcAlgo::Reno => (cwnd / 2).max(2),
-            CcAlgo::Cubic => self.cubic.ssthresh(cwnd),
+        match &mut self.ca {
+            Ca::Reno { .. } => (cwnd / 2).max(2),
+            Ca::Cubic { cubic, .. } => cubic.ssthresh(cwnd),
             // BBR keeps ssthresh (tcp_cc_ssthresh asks it first).
-            CcAlgo::Bbr => cwnd,
+            Ca::BbrNew { .. } | Ca::Bbr(_) => cwnd,
         }
     }
 
@@ -154,10 +224,9 @@ impl CongCtl {
         snd_una: Seq,
         snd_nxt: Seq,
     ) -> Option<u32> {
-        if self.algo != CcAlgo::Cubic {
+        let Ca::Cubic { cubic: c, .. } = &mut self.ca else {
             return None;
-        }
-        let c = &mut self.cubic;
+        };
         let rtt_us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
         if c.delay_min == 0 || c.delay_min > rtt_us {
             c.delay_min = rtt_us;
@@ -190,15 +259,14 @@ impl CongCtl {
 
     /// A retransmission timeout: CUBIC starts over (bictcp_state CA_Loss).
     pub fn on_loss_timeout(&mut self) {
-        if self.algo == CcAlgo::Cubic {
-            let c = &mut self.cubic;
+        if let Ca::Cubic { cubic: c, .. } = &mut self.ca {
             let keep = c.delay_min;
             *c = Cubic {
                 delay_min: keep,
                 ..Cubic::default()
             };
         }
-        self.cwnd_cnt = 0;
+        *self.cwnd_cnt() = 0;
     }
 }
 
@@ -297,9 +365,13 @@ mod tests {
         assert_eq!(cc.ssthresh(100), 70, "beta 717/1024");
         assert_eq!(cc.ssthresh(100), 70);
         // Fast convergence: a loss below the last maximum remembers less.
-        assert_eq!(cc.cubic.last_max_cwnd, 100);
+        let last_max = |cc: &CongCtl| match &cc.ca {
+            Ca::Cubic { cubic, .. } => cubic.last_max_cwnd,
+            _ => unreachable!("CUBIC"),
+        };
+        assert_eq!(last_max(&cc), 100);
         cc.ssthresh(80);
-        assert_eq!(cc.cubic.last_max_cwnd, 68, "80 * (1 + beta) / 2");
+        assert_eq!(last_max(&cc), 68, "80 * (1 + beta) / 2");
         // Regrowth: concave towards the old maximum, one RTT at a time.
         let mut cc = CongCtl::default();
         cc.ssthresh(100);
@@ -326,10 +398,7 @@ mod tests {
 
     #[test]
     fn reno_adds_one_segment_per_window() {
-        let mut cc = CongCtl {
-            algo: CcAlgo::Reno,
-            ..CongCtl::default()
-        };
+        let mut cc = CongCtl::new(CcAlgo::Reno);
         let mut cwnd = 10;
         for _ in 0..10 {
             cc.cong_avoid(Instant::ZERO, &mut cwnd, 1);

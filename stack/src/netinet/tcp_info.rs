@@ -163,7 +163,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     };
     ti.tcpi_state = tp.t_state.linux_number();
     // Reported in every state, listeners included. Only BBR paces.
-    ti.tcpi_pacing_rate = tp.cc.bbr.as_deref().map_or(u64::MAX, |b| b.pacing_rate);
+    ti.tcpi_pacing_rate = tp.cc.bbr().map_or(u64::MAX, |b| b.pacing_rate);
     ti.tcpi_max_pacing_rate = u64::MAX;
     ti.tcpi_reordering = tp.rec.rack.reordering();
     let mss = tp.t_maxseg.max(1);

@@ -98,7 +98,7 @@ pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
     }
     let Some(tp) = so.so_pcb.tcp() else { return };
     let wmem = cx.sysctl().tcp_wmem;
-    let factor = match tp.cc.algo {
+    let factor = match tp.cc.algo() {
         crate::netinet::tcp_cubic::CcAlgo::Bbr => 3,
         _ => 2,
     };

@@ -19,17 +19,24 @@ use crate::netinet::tcp_var::TcpCb;
 /// and tcp_push.rs's skb model (12 bytes) and one pointer to what few
 /// connections use (tcp_rare.rs: zerocopy sends, push marks, TX
 /// timestamps, D-SACK, urgent mode, Fast Open's SYN, a listener's SYN
-/// cache; 40 bytes inline before).
-const TCPCB_MAX: usize = 648;
+/// cache; 40 bytes inline before); then 696 with BBR's state inline in
+/// the congestion state (136 bytes, CUBIC's 64 and the counter in the
+/// same place; BBR was a boxed 224-byte struct, a 240-byte malloc chunk
+/// on top): a 704-byte chunk for every connection, 192 bytes fewer for
+/// a BBR one.
+const TCPCB_MAX: usize = 696;
 /// Each socket is one allocation of this size (in an `Arc<Mutex<_>>`,
 /// 24 bytes more): 376, + 8 for SO_ATTACH_FILTER's `so_filter` pointer,
 /// then 304 with the buffers' rings' offsets as u32 and a stream
 /// buffer's high-water mark its ring's capacity (SockBuf 112 -> 72; a
 /// 336-byte malloc chunk, not 416).
 const SOCKET_MAX: usize = 304;
-/// A BBR connection's boxed state (tcp_bbr.rs; this machine's default
-/// algorithm): 224 bytes, a 240-byte malloc chunk per connection.
-const BBR_MAX: usize = 224;
+/// BBR's state (tcp_bbr.rs; this machine's default algorithm), inline in
+/// the TcpCb's congestion state, which is no larger: 136 bytes (Linux's
+/// struct bbr is 104; ours also holds the pacing clock, timer and rate,
+/// the latest delivery time, the seed and the window counter, which
+/// Linux keeps in tcp_sock).
+const BBR_MAX: usize = 136;
 
 #[test]
 fn the_structures_every_connection_carries_do_not_grow() {
@@ -45,6 +52,11 @@ fn the_structures_every_connection_carries_do_not_grow() {
     );
     let bbr = size_of::<crate::netinet::tcp_bbr::Bbr>();
     assert!(bbr <= BBR_MAX, "Bbr is {bbr} bytes (at most {BBR_MAX})");
+    let cc = size_of::<crate::netinet::tcp_cubic::CongCtl>();
+    assert!(
+        cc <= BBR_MAX,
+        "CongCtl is {cc} bytes: BBR's mode must tell the algorithms apart"
+    );
 }
 
 #[test]

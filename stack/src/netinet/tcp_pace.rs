@@ -30,10 +30,10 @@ pub(crate) const PACING_SLACK: Duration = Duration::from_micros(50);
 /// for when it may go. `tso`: segments are already burst-sized.
 pub(crate) fn tcp_pacing_check(tp: &mut TcpCb, now: Instant, tso: bool) -> bool {
     let mss = tp.t_maxseg.max(1);
-    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+    let Some(b) = tp.cc.bbr_mut() else {
         return false;
     };
-    if b.pacing_rate == 0 || b.segs_out < 10 {
+    if b.pacing_rate == 0 || b.segs_out() < 10 {
         return false;
     }
     let early = PACING_SLACK
@@ -43,11 +43,11 @@ pub(crate) fn tcp_pacing_check(tp: &mut TcpCb, now: Instant, tso: bool) -> bool 
             let bytes = u64::from(b.tso_segs_goal(mss).saturating_sub(1)) * mss as u64;
             Duration::from_nanos(bytes * 1_000_000_000 / b.pacing_rate)
         };
-    if b.wstamp <= now + early {
+    if b.wstamp() <= now + early {
         return false;
     }
     let at = b
-        .wstamp
+        .wstamp()
         .total_micros()
         .saturating_sub(early.as_micros() as u64);
     b.pace_timer = Some(Instant::from_micros(at));
@@ -58,27 +58,31 @@ pub(crate) fn tcp_pacing_check(tp: &mut TcpCb, now: Instant, tso: bool) -> bool 
 /// it has, at the pacing rate.
 pub(crate) fn tcp_pacing_sent(tp: &mut TcpCb, now: Instant, len: usize) {
     let mss = tp.t_maxseg.max(1);
-    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+    let Some(b) = tp.cc.bbr_mut() else {
         return;
     };
-    b.segs_out = b.segs_out.saturating_add(len.div_ceil(mss) as u32);
-    let prior = b.wstamp;
-    b.wstamp = b.wstamp.max(now);
-    if b.pacing_rate == 0 || b.segs_out < 10 {
+    b.add_segs_out(len.div_ceil(mss).min(u32::MAX as usize) as u32);
+    let prior = b.wstamp();
+    let frac = b.wstamp_frac_ns();
+    let wstamp = prior.max(now);
+    b.set_wstamp(wstamp, frac);
+    if b.pacing_rate == 0 || b.segs_out() < 10 {
         return;
     }
     let len_ns = len as u64 * 1_000_000_000 / b.pacing_rate;
     // Sent late: up to half of this segment's time is credit.
-    let credit = u64::try_from((b.wstamp - prior).as_nanos()).unwrap_or(u64::MAX);
+    let credit = u64::try_from((wstamp - prior).as_nanos()).unwrap_or(u64::MAX);
     // The clock counts microseconds; the nanoseconds below one carry.
-    let ns = len_ns - credit.min(len_ns / 2) + u64::from(b.wstamp_frac_ns);
-    b.wstamp = b.wstamp + Duration::from_micros(ns / 1000);
-    b.wstamp_frac_ns = (ns % 1000) as u32;
+    let ns = len_ns - credit.min(len_ns / 2) + u64::from(frac);
+    b.set_wstamp(
+        wstamp + Duration::from_micros(ns / 1000),
+        (ns % 1000) as u32,
+    );
 }
 
 /// Forget the pacing timer (the connection closes or waits in TIME_WAIT).
 pub(crate) fn tcp_pace_stop(tp: &mut TcpCb) {
-    if let Some(b) = tp.cc.bbr.as_deref_mut() {
+    if let Some(b) = tp.cc.bbr_mut() {
         b.pace_timer = None;
     }
 }
@@ -106,13 +110,14 @@ mod tests {
             seed: 1,
         });
         b.pacing_rate = rate;
-        b.segs_out = 100;
-        tp.cc.bbr = Some(Box::new(b));
+        b.add_segs_out(100);
+        tp.cc = crate::netinet::tcp_cubic::CongCtl::new(crate::netinet::tcp_cubic::CcAlgo::Bbr);
+        tp.cc.start_bbr(b);
         tp
     }
 
     fn bbr(tp: &TcpCb) -> &Bbr {
-        tp.cc.bbr.as_deref().unwrap()
+        tp.cc.bbr().unwrap()
     }
 
     /// Send bursts of `burst` bytes for `span` of virtual time, each as
@@ -158,13 +163,13 @@ mod tests {
         );
         tcp_pacing_sent(&mut tp, now, burst);
         // 65160 B at 1.25 GB/s: 52 us.
-        let gap = bbr(&tp).wstamp - now;
+        let gap = bbr(&tp).wstamp() - now;
         assert_eq!(gap.as_micros(), 52, "{gap:?}");
         // Due in 52 us, more than the slack: the data waits, and the
         // timer is armed for the slack before its time, not 1 ms away.
         assert!(tcp_pacing_check(&mut tp, now, true));
         let at = bbr(&tp).pace_timer.unwrap();
-        assert_eq!(at + PACING_SLACK, bbr(&tp).wstamp);
+        assert_eq!(at + PACING_SLACK, bbr(&tp).wstamp());
         assert!(
             !tcp_pacing_check(&mut tp, at, true),
             "released when the timer fires"
@@ -191,19 +196,19 @@ mod tests {
         let mut tp = paced(now, 1_250_000_000);
         tcp_pacing_sent(&mut tp, now, 20 * MSS);
         // 28960 B at 1.25 GB/s: due in 23 us, within the slack.
-        assert!(bbr(&tp).wstamp > now);
+        assert!(bbr(&tp).wstamp() > now);
         assert!(!tcp_pacing_check(&mut tp, now, true));
         assert_eq!(bbr(&tp).pace_timer, None, "no timer for a send that went");
         // Sent early, it moves the clock on from its departure time (no
         // credit): the sender stays at most the slack ahead.
         tcp_pacing_sent(&mut tp, now, 20 * MSS);
-        assert_eq!((bbr(&tp).wstamp - now).as_micros(), 46);
+        assert_eq!((bbr(&tp).wstamp() - now).as_micros(), 46);
         assert!(
             !tcp_pacing_check(&mut tp, now, true),
             "46 us ahead: still goes"
         );
         tcp_pacing_sent(&mut tp, now, 20 * MSS);
-        assert_eq!((bbr(&tp).wstamp - now).as_micros(), 69);
+        assert_eq!((bbr(&tp).wstamp() - now).as_micros(), 69);
         assert!(tcp_pacing_check(&mut tp, now, true), "69 us ahead: waits");
         let at = bbr(&tp).pace_timer.unwrap();
         assert_eq!((at - now).as_micros(), 19);

@@ -217,7 +217,7 @@ fn tcp_try_undo_dsack(tp: &mut TcpCb) {
     // BBR keeps its window (bbr_undo_cwnd) and starts its full-pipe and
     // long-term estimates over.
     let delivered = tp.delivered;
-    match tp.cc.bbr.as_deref_mut() {
+    match tp.cc.bbr_mut() {
         Some(b) => b.on_undo(delivered),
         None => tp.cwnd = tp.cwnd.max(u.prior_cwnd),
     }

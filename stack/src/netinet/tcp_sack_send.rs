@@ -48,7 +48,7 @@ pub(crate) fn tcp_recovery_sent(
     if tp.rec.sb.is_empty() {
         // Sending starts with nothing in flight (CA_EVENT_TX_START).
         let (mss, cwnd) = (tp.t_maxseg.max(1), tp.cwnd / tp.t_maxseg.max(1));
-        if let Some(b) = tp.cc.bbr.as_deref_mut() {
+        if let Some(b) = tp.cc.bbr_mut() {
             b.on_tx_start(now, app_limited, mss, cwnd as u32);
         }
     }

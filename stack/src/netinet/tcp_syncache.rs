@@ -347,7 +347,7 @@ fn syncache_tcpcb(
         tp.recvmsg_inq = lt.recvmsg_inq;
         tp.linger2 = lt.linger2;
         tp.mss_offer = lt.mss_offer;
-        tp.cc.algo = lt.cc.algo;
+        tp.cc = crate::netinet::tcp_cubic::CongCtl::new(lt.cc.algo());
         tp.user_timeout = lt.user_timeout;
         tp.syn_retries = lt.syn_retries;
         tp.defer_accept = lt.defer_accept;

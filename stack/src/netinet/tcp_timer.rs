@@ -116,7 +116,7 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
         tp.cc.on_loss_timeout();
     }
     let delivered = tp.delivered;
-    if let Some(b) = tp.cc.bbr.as_deref_mut() {
+    if let Some(b) = tp.cc.bbr_mut() {
         b.on_loss(delivered);
     }
     tp.cwnd = mss;
@@ -146,7 +146,7 @@ pub(crate) fn tcp_timer_pace(cx: &impl InetCx, so: &mut Socket, now: Instant) {
     let Some(tp) = so.so_pcb.tcp_mut() else {
         return;
     };
-    let Some(b) = tp.cc.bbr.as_deref_mut() else {
+    let Some(b) = tp.cc.bbr_mut() else {
         return;
     };
     if let Some(at) = b.pace_timer.filter(|t| *t <= now) {

@@ -30,7 +30,7 @@ pub(crate) fn tcp_send_max(cx: &impl InetCx, tp: &TcpCb) -> usize {
     let segs = (TSO_MAX_PAYLOAD / mss).max(1);
     // A pacing congestion control sizes bursts by its rate (Linux's
     // tcp_tso_autosize with BBR's tso_segs_goal).
-    let segs = match tp.cc.bbr.as_deref() {
+    let segs = match tp.cc.bbr() {
         Some(b) => segs.min(b.tso_segs_goal(mss) as usize),
         None => segs,
     };

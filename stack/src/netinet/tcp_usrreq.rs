@@ -125,7 +125,7 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     tp.fastopen_connect = old.fastopen_connect;
     tp.fastopen_no_cookie = old.fastopen_no_cookie;
     tp.fastopen_qlen = old.fastopen_qlen;
-    tp.cc.algo = old.cc.algo;
+    tp.cc = CongCtl::new(old.cc.algo());
     *old = tp;
     so.sb_state = Default::default();
     so.so_state
@@ -218,7 +218,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tp.keepcnt = sys.tcp_keepalive_probes.min(u8::MAX.into()) as u8;
         tp.syn_retries = sys.tcp_syn_retries.min(u8::MAX.into()) as u8;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
-        tp.cc.algo = CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default();
+        tp.cc = CongCtl::new(CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default());
         so.so_pcb.set(tp);
         Ok(())
     }
@@ -826,7 +826,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             // struct tcp_bbr_info; Reno and CUBIC have none (length 0).
             IPPROTO_TCP if name == TCP_CC_INFO => {
                 let tp = so.so_pcb.tcp();
-                match tp.and_then(|tp| Some((tp.cc.bbr.as_deref()?, tp.t_maxseg))) {
+                match tp.and_then(|tp| Some((tp.cc.bbr()?, tp.t_maxseg))) {
                     Some((b, mss)) => Ok(sooptcopyout(out, &b.cc_info(mss))),
                     None => Ok(0),
                 }
@@ -835,7 +835,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 // The name, NUL-padded to TCP_CA_NAME_MAX and cut to the
                 // caller's length (Linux).
                 let mut b = [0u8; 16];
-                let algo = so.so_pcb.tcp().map(|tp| tp.cc.algo).unwrap_or_default();
+                let algo = so.so_pcb.tcp().map(|tp| tp.cc.algo()).unwrap_or_default();
                 b[..algo.name().len()].copy_from_slice(algo.name().as_bytes());
                 let n = out.len().min(16);
                 out[..n].copy_from_slice(&b[..n]);
@@ -1048,10 +1048,7 @@ fn tcp_set_congestion(so: &mut Socket, val: &[u8], now: Instant) -> Result<(), E
     let name = std::str::from_utf8(&raw[..end]).map_err(|_| Errno::ENOENT)?;
     let algo = CcAlgo::from_name(name).ok_or(Errno::ENOENT)?;
     let tp = so.so_pcb.tcp_mut().ok_or(Errno::ENOPROTOOPT)?;
-    tp.cc = CongCtl {
-        algo,
-        ..CongCtl::default()
-    };
+    tp.cc = CongCtl::new(algo);
     if tp.t_state.synchronized() {
         crate::netinet::tcp_cc::tcp_cc_bbr_init(tp, now);
     }

@@ -354,7 +354,7 @@ impl TcpCb {
     /// included.
     pub fn next_timer(&self) -> Option<Instant> {
         let rbuf = self.rbuf_armed.then(|| self.lrcvtime + TCP_RBUF_IDLE);
-        let pace = self.cc.bbr.as_deref().and_then(|b| b.pace_timer);
+        let pace = self.cc.bbr().and_then(|b| b.pace_timer);
         [self.t_timers.earliest(), rbuf, pace]
             .into_iter()
             .flatten()

@@ -5,11 +5,12 @@
 //! already known. BBR's bottleneck-bandwidth filter uses it with time in
 //! round trips.
 
-/// One sample: when (in the caller's time unit) and its value.
+/// One sample: when (in the caller's time unit) and its value; u32 both,
+/// as Linux's struct minmax_sample (the filter is 24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Sample {
     t: u32,
-    v: u64,
+    v: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,18 +20,18 @@ pub struct WinMax {
 
 impl WinMax {
     /// The current maximum.
-    pub fn get(&self) -> u64 {
+    pub fn get(&self) -> u32 {
         self.s[0].v
     }
 
     /// Forget everything: `v` at `t` is the only sample.
-    pub fn reset(&mut self, t: u32, v: u64) -> u64 {
+    pub fn reset(&mut self, t: u32, v: u32) -> u32 {
         self.s = [Sample { t, v }; 3];
         v
     }
 
     /// Take `v` measured at `t`; returns the maximum over the window.
-    pub fn update(&mut self, win: u32, t: u32, v: u64) -> u64 {
+    pub fn update(&mut self, win: u32, t: u32, v: u32) -> u32 {
         let new = Sample { t, v };
         // A new best, or the newest kept sample is older than the window.
         if v >= self.s[0].v || t.wrapping_sub(self.s[2].t) > win {
@@ -48,7 +49,7 @@ impl WinMax {
     /// Move the kept samples along as the window passes them: the best
     /// leaves after a whole window; the second and third choices are
     /// refreshed after a quarter and a half of one.
-    fn age(&mut self, win: u32, new: Sample) -> u64 {
+    fn age(&mut self, win: u32, new: Sample) -> u32 {
         let dt = new.t.wrapping_sub(self.s[0].t);
         if dt > win {
             self.s = [self.s[1], self.s[2], new];
