@@ -128,6 +128,8 @@ const SIOCGSTAMP: c_ulong = 0x8906;
 const SIOCGSTAMPNS: c_ulong = 0x8907;
 /// SIOCATMARK: 1 when the reader is at the urgent mark.
 const SIOCATMARK: c_ulong = 0x8905;
+/// SIOCOUTQNSD: a TCP socket's bytes written and not yet sent.
+const SIOCOUTQNSD: c_ulong = 0x894b;
 
 /// ioctl with the variadic argument read as one machine word.
 ///
@@ -162,6 +164,14 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
                 } else {
                     i.snd_cc
                 })?;
+            }
+            // tcp_ioctl's (UDP has no such request: ENOTTY below).
+            SIOCOUTQNSD if of.ty == stack::SockType::Stream => {
+                let i = ops::sockinfo(&of)?;
+                if i.listening {
+                    return Err(libc::EINVAL);
+                }
+                put(i.snd_unsent)?;
             }
             SIOCATMARK => put(ops::siocatmark(&of)? as usize)?,
             SIOCGSTAMP | SIOCGSTAMPNS => {
