@@ -58,6 +58,10 @@ pub struct Sysctl {
     /// net.ipv4.tcp_congestion_control: the default algorithm's name (the
     /// stack runs CUBIC for a name it does not have, such as bbr).
     pub tcp_congestion_control: String,
+    /// net.ipv4.tcp_notsent_lowat: TCP_NOTSENT_LOWAT for a socket that did
+    /// not set it (Linux's tcp_notsent_lowat(); UINT_MAX, no limit, by
+    /// default). The option still reads 0 there.
+    pub tcp_notsent_lowat: u32,
     /// net.ipv4.icmp_ratelimit / net.ipv6.icmp.ratelimit: what one ICMP
     /// error costs a peer's bucket (icmp_ratelimit.rs; 0 turns it off).
     pub icmp_ratelimit: Duration,
@@ -134,6 +138,7 @@ impl Default for Sysctl {
             tcp_fastopen: 1,
             tcp_fastopen_key: None,
             tcp_congestion_control: "cubic".to_string(),
+            tcp_notsent_lowat: u32::MAX,
             icmp_ratelimit: Duration::from_millis(1000),
             icmpv6_ratelimit: Duration::from_millis(100),
             icmp_ratemask: 0x1818,
@@ -185,6 +190,7 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/tcp_fastopen",
     "net/ipv4/tcp_fastopen_key",
     "net/ipv4/tcp_congestion_control",
+    "net/ipv4/tcp_notsent_lowat",
     "net/ipv4/icmp_ratelimit",
     "net/ipv6/icmp/ratelimit",
     "net/ipv4/icmp_ratemask",
@@ -348,6 +354,9 @@ impl Sysctl {
                 }
                 ok
             }
+            "net/ipv4/tcp_notsent_lowat" => one(0, u32::MAX as u64)
+                .map(|v| self.tcp_notsent_lowat = v as u32)
+                .is_some(),
             "net/ipv4/icmp_ratelimit" => one(0, 1 << 31)
                 .map(|v| self.icmp_ratelimit = Duration::from_millis(v))
                 .is_some(),
@@ -496,6 +505,10 @@ mod tests {
         assert!(!s.apply("net/ipv6/conf/default/force_mld_version", "3\n"));
         assert!(s.apply("net/ipv4/conf/default/force_igmp_version", "2\n"));
         assert_eq!(s.force_igmp_version, 2);
+        assert_eq!(s.tcp_notsent_lowat, u32::MAX, "Linux's default");
+        assert!(s.apply("net/ipv4/tcp_notsent_lowat", "16384\n"));
+        assert_eq!(s.tcp_notsent_lowat, 16384);
+        assert!(!s.apply("net/ipv4/tcp_notsent_lowat", "4294967296\n"));
     }
 
     #[test]

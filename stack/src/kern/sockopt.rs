@@ -531,6 +531,39 @@ mod tests {
     }
 
     #[test]
+    fn the_notsent_lowat_sysctl_marks_a_socket_without_the_option() {
+        // Linux's tcp_notsent_lowat(): the option, else the sysctl; the
+        // option reads 0 (its own value) all the same.
+        let mut p = Pair::with_config(9, |c| c.sysctl.tcp_notsent_lowat = 1000);
+        let (l, c, s) = p.connected(80);
+        set(&p, c, SOL_SOCKET, SO_SNDBUF, 1 << 20).unwrap();
+        assert_eq!(get(&p.a, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT), Ok(0));
+        let n = p.a.send(p.now, c, &[7u8; 100_000], 0, None).unwrap();
+        assert!((1000..100_000).contains(&n), "stops past the mark: {n}");
+        assert!(!p.a.sopoll(c).contains(crate::Readiness::OUT));
+        // The option overrides it.
+        set(&p, c, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 1 << 30).unwrap();
+        assert!(p.a.sopoll(c).contains(crate::Readiness::OUT));
+        // An accepted socket takes its listener's option (Linux clones
+        // the listener's tcp_sock), and reads 0 without it.
+        assert_eq!(get(&p.b, s, IPPROTO_TCP, TCP_NOTSENT_LOWAT), Ok(0));
+        p.b.setsockopt(
+            p.now,
+            l,
+            IPPROTO_TCP,
+            TCP_NOTSENT_LOWAT,
+            &3000i32.to_ne_bytes(),
+        )
+        .unwrap();
+        let c2 = p.a.socket(SockType::Stream, 0).unwrap();
+        let _ =
+            p.a.connect(p.now, c2, Some(SocketAddrV4::new(B_ADDR, 80).into()));
+        p.drive();
+        let (s2, _) = p.b.accept(l).unwrap();
+        assert_eq!(get(&p.b, s2, IPPROTO_TCP, TCP_NOTSENT_LOWAT), Ok(3000));
+    }
+
+    #[test]
     fn a_paced_send_that_makes_the_socket_writable_under_notsent_lowat_is_a_change() {
         // BBR paces (this machine's default): at a 10 Mbit/s bottleneck
         // the data an ACK allows leaves later, from the pacing timer. A

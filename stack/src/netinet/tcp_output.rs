@@ -66,8 +66,8 @@ pub(crate) fn tcp_output(cx: &impl InetCx, now: Instant, so: &mut Socket) {
 /// counted doubled as poll counts them (Linux's tcp_poll)? False without
 /// the option.
 fn notsent_holds_off(so: &Socket) -> bool {
-    let lowat = so.so_pcb.tcp().map_or(0, |tp| tp.notsent_lowat) as usize;
-    lowat != 0 && crate::netinet::tcp_notsent::tcp_notsent(so) * 2 >= lowat
+    let lowat = so.so_pcb.tcp().map_or(u32::MAX, |tp| tp.notsent_lowat());
+    lowat != u32::MAX && crate::netinet::tcp_notsent::tcp_notsent(so) * 2 >= lowat as usize
 }
 
 pub(crate) fn tcp_output_force(cx: &impl InetCx, now: Instant, so: &mut Socket) {

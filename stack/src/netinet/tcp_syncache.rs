@@ -352,6 +352,8 @@ fn syncache_tcpcb(
         tp.syn_retries = lt.syn_retries;
         tp.defer_accept = lt.defer_accept;
         tp.window_clamp = lt.window_clamp;
+        tp.notsent_lowat = lt.notsent_lowat;
+        tp.notsent_lowat_sys = lt.notsent_lowat_sys;
         // TCP_QUICKACK 0 on the listener (pingpong) carries over.
         tp.pingpong = lt.pingpong;
     }

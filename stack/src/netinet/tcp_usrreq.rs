@@ -161,10 +161,7 @@ fn tcp_unlisten(cx: &impl InetCx, now: Instant, so: &mut Socket) {
 /// `wake` 1) below TCP_NOTSENT_LOWAT (0: net.ipv4.tcp_notsent_lowat,
 /// unlimited by default).
 fn tcp_notsent_below_lowat(so: &Socket, wake: u32) -> bool {
-    let lowat = match so.so_pcb.tcp().map_or(0, |tp| tp.notsent_lowat) {
-        0 => u32::MAX,
-        l => l,
-    };
+    let lowat = so.so_pcb.tcp().map_or(u32::MAX, |tp| tp.notsent_lowat());
     (tcp_notsent(so) << wake) < lowat as usize
 }
 
@@ -219,6 +216,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tp.syn_retries = sys.tcp_syn_retries.min(u8::MAX.into()) as u8;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
         tp.cc = CongCtl::new(CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default());
+        tp.notsent_lowat_sys = sys.tcp_notsent_lowat;
         so.so_pcb.set(tp);
         Ok(())
     }
@@ -440,10 +438,10 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             };
         }
         // Under TCP_NOTSENT_LOWAT, a write stops at an skb boundary.
-        let part = match so.so_pcb.tcp().filter(|tp| tp.notsent_lowat != 0) {
+        let part = match so.so_pcb.tcp().filter(|tp| tp.notsent_lowat() != u32::MAX) {
             Some(tp) => {
                 let notsent = tcp_notsent(so);
-                let lowat = tp.notsent_lowat as usize;
+                let lowat = tp.notsent_lowat() as usize;
                 &data[..tcp_notsent_take(tp, lowat, notsent, data.len())]
             }
             None => data,

@@ -173,6 +173,9 @@ pub struct TcpCb {
     pub window_clamp: u32,
     /// TCP_NOTSENT_LOWAT (0: the sysctl, unlimited by default).
     pub notsent_lowat: u32,
+    /// net.ipv4.tcp_notsent_lowat when the socket was made: what
+    /// `notsent_lowat` 0 stands for (u32::MAX: no limit).
+    pub notsent_lowat_sys: u32,
 
     // Round trip and retransmission (RFC 6298), in microseconds as
     // Linux's srtt_us/mdev_us (u32: 12 bytes, not 48; issue 18). Read
@@ -344,6 +347,15 @@ pub struct TfoSyn {
 impl TcpCb {
     /// The listener's SYN cache (made on first use: `listen` makes it
     /// with its limit).
+    /// The unsent-bytes mark in force (Linux's tcp_notsent_lowat()): the
+    /// option, else the sysctl; u32::MAX is none.
+    pub fn notsent_lowat(&self) -> u32 {
+        match self.notsent_lowat {
+            0 => self.notsent_lowat_sys,
+            v => v,
+        }
+    }
+
     pub fn syncache(&mut self) -> &mut SynCache {
         self.rare_mut()
             .syncache
@@ -402,6 +414,7 @@ impl TcpCb {
             user_timeout: 0,
             window_clamp: 0,
             notsent_lowat: 0,
+            notsent_lowat_sys: u32::MAX,
             srtt_us: 0,
             rttvar_us: 0,
             rto_us: usecs(TCP_RTO_INITIAL) as u32,
