@@ -6,7 +6,8 @@
 //! tcp_push.rs), SO_TIMESTAMPING's key origin and marked bytes
 //! (tcp_tstamp.rs), a pending D-SACK block, the urgent mark of
 //! send(MSG_OOB) (tcp_urg.rs), an active Fast Open's SYN state
-//! (tcp_fastopen.rs) and a listener's SYN cache (tcp_syncache.rs).
+//! (tcp_fastopen.rs), a listener's SYN cache (tcp_syncache.rs) and a
+//! tcp_notsent_lowat sysctl other than the default.
 
 use crate::errno::Errno;
 use crate::netinet::tcp_seq::Seq;
@@ -26,6 +27,7 @@ impl TcpRare {
             && self.tfo.is_none()
             && self.syncache.is_none()
             && self.softerror.is_none()
+            && self.notsent_lowat_sys.is_none()
     }
 }
 

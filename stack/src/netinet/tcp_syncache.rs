@@ -353,7 +353,9 @@ fn syncache_tcpcb(
         tp.defer_accept = lt.defer_accept;
         tp.window_clamp = lt.window_clamp;
         tp.notsent_lowat = lt.notsent_lowat;
-        tp.notsent_lowat_sys = lt.notsent_lowat_sys;
+        if let Some(v) = lt.rare.as_ref().and_then(|r| r.notsent_lowat_sys) {
+            tp.set_notsent_lowat_sys(v);
+        }
         // TCP_QUICKACK 0 on the listener (pingpong) carries over.
         tp.pingpong = lt.pingpong;
     }

@@ -216,7 +216,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tp.syn_retries = sys.tcp_syn_retries.min(u8::MAX.into()) as u8;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
         tp.cc = CongCtl::new(CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default());
-        tp.notsent_lowat_sys = sys.tcp_notsent_lowat;
+        tp.set_notsent_lowat_sys(sys.tcp_notsent_lowat);
         so.so_pcb.set(tp);
         Ok(())
     }

@@ -171,11 +171,9 @@ pub struct TcpCb {
     pub defer_accept: u32,
     pub user_timeout: u32,
     pub window_clamp: u32,
-    /// TCP_NOTSENT_LOWAT (0: the sysctl, unlimited by default).
+    /// TCP_NOTSENT_LOWAT (0: the sysctl, unlimited by default; see
+    /// `notsent_lowat()`).
     pub notsent_lowat: u32,
-    /// net.ipv4.tcp_notsent_lowat when the socket was made: what
-    /// `notsent_lowat` 0 stands for (u32::MAX: no limit).
-    pub notsent_lowat_sys: u32,
 
     // Round trip and retransmission (RFC 6298), in microseconds as
     // Linux's srtt_us/mdev_us (u32: 12 bytes, not 48; issue 18). Read
@@ -325,6 +323,9 @@ pub struct TcpRare {
     pub softerror: Option<Errno>,
     /// A listener's half-open connections (while it listens).
     pub syncache: Option<Box<SynCache>>,
+    /// net.ipv4.tcp_notsent_lowat when the socket was made, unless it was
+    /// the default (no mark): what TCP_NOTSENT_LOWAT 0 stands for.
+    pub notsent_lowat_sys: Option<u32>,
 }
 
 /// An active Fast Open's SYN (RFC 7413, tcp_fastopen.rs).
@@ -351,8 +352,20 @@ impl TcpCb {
     /// option, else the sysctl; u32::MAX is none.
     pub fn notsent_lowat(&self) -> u32 {
         match self.notsent_lowat {
-            0 => self.notsent_lowat_sys,
+            0 => self
+                .rare
+                .as_ref()
+                .and_then(|r| r.notsent_lowat_sys)
+                .unwrap_or(u32::MAX),
             v => v,
+        }
+    }
+
+    /// Keep net.ipv4.tcp_notsent_lowat as it is when the socket is made
+    /// (in the rare box, unless it is Linux's default, UINT_MAX).
+    pub fn set_notsent_lowat_sys(&mut self, v: u32) {
+        if v != u32::MAX {
+            self.rare_mut().notsent_lowat_sys = Some(v);
         }
     }
 
@@ -414,7 +427,6 @@ impl TcpCb {
             user_timeout: 0,
             window_clamp: 0,
             notsent_lowat: 0,
-            notsent_lowat_sys: u32::MAX,
             srtt_us: 0,
             rttvar_us: 0,
             rto_us: usecs(TCP_RTO_INITIAL) as u32,
