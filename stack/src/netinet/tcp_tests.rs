@@ -608,6 +608,35 @@ fn listen_backlog_overflow_drops_syn() {
     assert!(s.stats().drop_listen_overflow >= 1);
 }
 
+/// The accept queue's limit as TCP_INFO shows it on a listener
+/// (tcpi_sacked, Linux's sk_max_ack_backlog): listen()'s backlog, clamped
+/// to net.core.somaxconn, a negative one taken as unsigned (so
+/// somaxconn); a second listen() on a listener sets it again. Checked on
+/// Linux 6.18 (libc listen through ctypes: -1 and -5 give 4096, 4097
+/// and 1 << 20 give 4096, 0 gives 0; listen(7) again gives 7).
+#[test]
+fn listen_backlog_is_clamped_to_somaxconn_like_linux() {
+    let s = stack();
+    let somax = s.sysctl().somaxconn as i32;
+    for (backlog, want) in [
+        (-1, somax),
+        (-5, somax),
+        (0, 0),
+        (5, 5),
+        (somax, somax),
+        (somax + 1, somax),
+        (1 << 20, somax),
+    ] {
+        let l = s.socket(SockType::Stream, 0).unwrap();
+        s.listen(l, backlog).unwrap();
+        let info = s.tcp_info(l).unwrap();
+        assert_eq!(info.tcpi_sacked as i32, want, "listen({backlog})");
+        s.listen(l, 7).unwrap();
+        assert_eq!(s.tcp_info(l).unwrap().tcpi_sacked, 7, "listen again");
+        s.close(t0(), l).unwrap();
+    }
+}
+
 #[test]
 fn options_negotiated_only_if_both_offer() {
     let s = Stack::new(Config::new(ME, 24));
