@@ -1334,6 +1334,45 @@ mod tests {
             third(v6(), at(2, "0.0.0.0", false), at(3, "fd00:7::2", false)),
             inuse
         );
+        // A bind that matches the fast path leaves it as it was (Linux's
+        // inet_csk_update_fastreuse resets it only on a mismatch): ANY
+        // stays ANY, and a STRICT wildcard is not narrowed to the address
+        // of a bind it took.
+        let mut t = PcbInfo::default();
+        let rp = |u: PortUser| PortUser {
+            reuseport: true,
+            ..u
+        };
+        t.bind(Proto::Tcp, 80, rp(at(1, "0.0.0.0", false)), range, 0)
+            .unwrap();
+        t.bind(Proto::Tcp, 80, rp(at(2, "10.7.0.2", false)), range, 0)
+            .unwrap();
+        t.update(Proto::Tcp, 80, at(1, "0.0.0.0", false).handle, |u| {
+            u.reuseport = false
+        });
+        assert_eq!(
+            t.bind(Proto::Tcp, 80, rp(at(3, "10.7.0.3", false)), range, 0),
+            Ok(80),
+            "still ANY"
+        );
+        let mut t = PcbInfo::default();
+        let first = PortUser {
+            reuseaddr: true,
+            ..at(1, "10.7.0.2", false)
+        };
+        t.bind(Proto::Tcp, 80, first, range, 0).unwrap();
+        let wild = PortUser {
+            reuseaddr: true,
+            ..rp(at(2, "0.0.0.0", false))
+        };
+        t.bind(Proto::Tcp, 80, wild, range, 0).unwrap();
+        t.bind(Proto::Tcp, 80, rp(at(3, "10.7.0.3", false)), range, 0)
+            .unwrap();
+        assert_eq!(
+            t.bind(Proto::Tcp, 80, rp(at(4, "10.7.0.2", false)), range, 0),
+            Ok(80),
+            "still STRICT on 0.0.0.0"
+        );
         // `::` matches IPv6 addresses whether V6ONLY or not.
         assert_eq!(
             third(v6(), at(2, "::", true), at(3, "fd00:7::2", false)),
