@@ -3,6 +3,11 @@
 // server restarting on its port with SO_REUSEADDR can listen again.
 // PEER: tcp 21220 echo
 // PEER: connect 21225 after:listening recvall
+// SYSCTL: net.ipv4.tcp_rfc1337=1
+// tcp_rfc1337 keeps A's TIME_WAIT when the peer's RST comes: under load,
+// A's ACK of the peer's FIN can be late, the peer retransmits its FIN, and
+// the second ACK meets a closed socket there and draws an RST that would
+// end the TIME_WAIT (seen on Linux: 2 of 90 kernel runs at load 25).
 // NORMALISED: nothing. (A sleeps 100 ms after the peer has closed so A's
 // sockets have reached TIME_WAIT.)
 #include "trace.h"

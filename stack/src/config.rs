@@ -27,6 +27,10 @@ pub struct Sysctl {
     /// full, 2 always (tcp_syncookie.rs).
     pub tcp_syncookies: u8,
     pub tcp_sack: bool,
+    /// net.ipv4.tcp_rfc1337: 1 keeps a TIME-WAIT connection when an RST
+    /// arrives (RFC 1337's remedy for TIME-WAIT assassination); 0, Linux's
+    /// default, closes it.
+    pub tcp_rfc1337: bool,
     pub tcp_timestamps: bool,
     pub tcp_window_scaling: bool,
     pub tcp_fin_timeout: Duration,
@@ -121,6 +125,7 @@ impl Default for Sysctl {
             tcp_synack_retries: 5,
             tcp_syncookies: 1,
             tcp_sack: true,
+            tcp_rfc1337: false,
             tcp_timestamps: true,
             tcp_window_scaling: true,
             tcp_fin_timeout: Duration::from_secs(60),
@@ -173,6 +178,7 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/tcp_synack_retries",
     "net/ipv4/tcp_syncookies",
     "net/ipv4/tcp_sack",
+    "net/ipv4/tcp_rfc1337",
     "net/ipv4/tcp_timestamps",
     "net/ipv4/tcp_window_scaling",
     "net/ipv4/tcp_fin_timeout",
@@ -311,6 +317,7 @@ impl Sysctl {
                 .is_some(),
             "net/ipv4/tcp_syncookies" => one(0, 2).map(|v| self.tcp_syncookies = v as u8).is_some(),
             "net/ipv4/tcp_sack" => one(0, 1).map(|v| self.tcp_sack = v == 1).is_some(),
+            "net/ipv4/tcp_rfc1337" => one(0, 1).map(|v| self.tcp_rfc1337 = v == 1).is_some(),
             "net/ipv4/tcp_timestamps" => one(0, 2).map(|v| self.tcp_timestamps = v != 0).is_some(),
             "net/ipv4/tcp_window_scaling" => one(0, 1)
                 .map(|v| self.tcp_window_scaling = v == 1)
@@ -491,6 +498,8 @@ mod tests {
         assert_eq!(s.port_range, (10000, 20000));
         assert!(s.apply("net/ipv4/tcp_sack", "0\n"));
         assert!(!s.tcp_sack);
+        assert!(s.apply("net/ipv4/tcp_rfc1337", "1\n"));
+        assert!(s.tcp_rfc1337);
         assert!(s.apply("net/ipv6/bindv6only", "1\n"));
         assert!(s.bindv6only);
         assert!(s.apply("net/ipv6/conf/default/hop_limit", "33\n"));

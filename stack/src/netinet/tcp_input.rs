@@ -442,7 +442,7 @@ fn tcp_check_seq(
 
 /// RFC 9293 §3.10.7.4, second: check the RST bit. Only an exact match
 /// with RCV.NXT resets (RFC 5961 §3.2), anything else in the window gets a
-/// challenge ACK. The error is Linux's tcp_reset's: ECONNREFUSED in
+/// challenge ACK (in TIME-WAIT, nothing, as Linux's time-wait sockets). The error is Linux's tcp_reset's: ECONNREFUSED in
 /// SYN-RECEIVED, EPIPE in CLOSE-WAIT, none once closing is done,
 /// ECONNRESET otherwise.
 fn tcp_check_rst(
@@ -455,7 +455,14 @@ fn tcp_check_rst(
         return ControlFlow::Continue(());
     }
     let tp = sototcpcb(so);
-    if Seq(seg.seq) != tp.rcv_nxt {
+    if tp.t_state == TcpState::TimeWait {
+        // Linux's tcp_timewait_state_process: an RST at RCV.NXT ends
+        // TIME-WAIT unless net.ipv4.tcp_rfc1337 is set; any other RST is
+        // dropped without a challenge ACK.
+        if Seq(seg.seq) != tp.rcv_nxt || cx.sysctl().tcp_rfc1337 {
+            return ControlFlow::Break(());
+        }
+    } else if Seq(seg.seq) != tp.rcv_nxt {
         tp.ack_now = true;
         tcp_output(cx, now, so);
         return ControlFlow::Break(());

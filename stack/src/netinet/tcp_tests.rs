@@ -443,6 +443,37 @@ fn active_close_fin_wait_and_time_wait() {
     assert_eq!(s.socket_count(), 0, "freed after 60 s of TIME_WAIT");
 }
 
+/// An RST at RCV.NXT ends TIME-WAIT (TIME-WAIT assassination, Linux's
+/// default); with net.ipv4.tcp_rfc1337 set it is ignored. An RST off
+/// RCV.NXT is dropped without the challenge ACK other states send.
+#[test]
+fn rst_in_time_wait_follows_tcp_rfc1337() {
+    for rfc1337 in [false, true] {
+        let s = stack();
+        s.set_sysctl(crate::Sysctl {
+            tcp_rfc1337: rfc1337,
+            ..crate::Sysctl::default()
+        });
+        let (c, snd) = active_open(&s);
+        s.close(t0(), c).unwrap();
+        let fin = recv_one(&s);
+        send(
+            &s,
+            t0(),
+            &Seg::new(peer(80), fin.src, 5001, snd + 1, ACK | FIN),
+        );
+        assert_eq!(recv_one(&s).ack, 5002);
+        assert_eq!(s.socket_count(), 1, "TIME_WAIT");
+        send(&s, t0(), &Seg::new(peer(80), fin.src, 5100, 0, RST));
+        assert!(recv_all(&s).is_empty(), "no challenge ACK in TIME_WAIT");
+        assert_eq!(s.socket_count(), 1, "an RST off RCV.NXT is dropped");
+        send(&s, t0(), &Seg::new(peer(80), fin.src, 5002, 0, RST));
+        assert!(recv_all(&s).is_empty());
+        let left = if rfc1337 { 1 } else { 0 };
+        assert_eq!(s.socket_count(), left, "tcp_rfc1337 {rfc1337}");
+    }
+}
+
 #[test]
 fn simultaneous_close_goes_through_closing() {
     let s = stack();
