@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod handoff;
 pub mod msg;
 pub mod name;
 pub mod region;
@@ -20,7 +21,7 @@ pub use msg::{Body, Reply, Request};
 pub use wire::Malformed;
 
 /// Protocol version; the first message of a connection is `Hello` with it.
-pub const VERSION: u32 = 9;
+pub const VERSION: u32 = 10;
 
 /// Most bytes of data one `Send` or `Recv` message carries (a larger send
 /// is several messages; a datagram is at most 65,507 bytes).

@@ -136,6 +136,10 @@ pub const F_RESERVED: u64 = 1 << 37;
 /// connect, issue 19): a process still holding it takes that kernel
 /// socket in its place (`Request::Reservation`, index 0).
 pub const F_MOVED: u64 = 1 << 38;
+/// A listener whose completed connections the service hands to its
+/// holder on the anchor (`handoff`), or one with handed connections not
+/// yet taken: an accept reads the anchor before it asks.
+pub const F_HANDOFF: u64 = 1 << 41;
 
 /// Byte offset of the slot for a socket handle index, if it has one.
 pub fn slot_offset(index: u32) -> Option<usize> {

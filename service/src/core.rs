@@ -66,6 +66,11 @@ pub struct SockEntry {
     /// charged to the client that made it (limits.rs).
     sb_charged: u64,
     sb_owner: SbCharge,
+    /// Accept without a round trip (handoff.rs): a listener's
+    /// connections handed over and not taken, or the listener a
+    /// connection was handed on. Boxed: most sockets never have one
+    /// (memory per held connection).
+    handoff: Option<Box<handoff::Handoff>>,
 }
 
 /// One client connection's rights.
@@ -115,6 +120,9 @@ pub struct Core {
     pub clock: Instant,
     /// What one client may hold (limits.rs).
     pub limits: Limits,
+    /// Listeners with connections to hand over, and their holders' keys
+    /// (handoff.rs; the loop has the sessions).
+    handoffs: Vec<(u64, RawFd)>,
 }
 
 /// How long one read of the namespace's sysctls stands for `Socket`.
@@ -145,6 +153,7 @@ impl Core {
             posts_refused: 0,
             clock: Instant::from_micros(0),
             limits: Limits::default(),
+            handoffs: Vec::new(),
         }
     }
 
@@ -197,6 +206,7 @@ impl Core {
                 moved: false,
                 sb_charged: 0,
                 sb_owner: sess.sb.clone(),
+                handoff: None,
             },
         );
         self.sb_recharge(id);
@@ -213,6 +223,7 @@ impl Core {
     /// may bind the port at once, in our stack and in the kernel's port
     /// space, so both are free by then (c-test 301).
     pub fn close_socket(&mut self, now: Instant, id: u64) {
+        self.handed_close(id);
         self.connecting.remove(&id);
         let _ = self.rx_close(id);
         if let Some(mut e) = self.socks.remove(&id) {
@@ -285,10 +296,18 @@ impl Core {
         if self.rx_readable(id) {
             r |= Readiness::IN.0;
         }
-        let Some(e) = self.socks.get_mut(&id) else {
+        let Some(e) = self.socks.get(&id) else {
             return;
         };
-        if r & (ALWAYS | e.interest) != 0 {
+        if r & (ALWAYS | e.interest) == 0 {
+            return;
+        }
+        // A listener that hands its connections over: their records
+        // make the anchor readable instead (handoff.rs).
+        if r & !Readiness::IN.0 & ALWAYS == 0 && self.handoff_instead_of_token(id) {
+            return;
+        }
+        if let Some(e) = self.socks.get_mut(&id) {
             anchor::put_token(e.anchor.as_fd(), &mut e.tokens);
             e.interest = 0;
         }
@@ -318,6 +337,8 @@ impl Core {
         }
         let mut ready = r | (e.changes as u64) << 16;
         let (ring, rx_head) = e.rx.as_ref().map_or((0, 0), |rx| rx.slot_words());
+        // A listener has no ring: the word counts its handed connections.
+        let rx_head = rx_head.max(e.handoff.as_ref().map_or(0, |h| h.total));
         if e.rx.as_ref().is_some_and(|rx| rx.waiting()) {
             ready |= region::F_RX_WAITING;
         }
@@ -347,6 +368,12 @@ impl Core {
         }
         if info.is_some_and(|i| i.listening) {
             ready |= region::F_LISTENING;
+            if e.views.len() == 1 && e.kside.is_empty() && !e.moved {
+                ready |= region::F_HANDOFF;
+            }
+        }
+        if e.handoff.as_ref().is_some_and(|h| !h.handed.is_empty()) {
+            ready |= region::F_HANDOFF;
         }
         if e.nonblock {
             ready |= region::F_NONBLOCK;
@@ -668,6 +695,7 @@ impl Core {
                 // Past a cap the connection stays queued (Linux's accept
                 // finds no descriptor before it dequeues).
                 let r = self.check(sess, id).and_then(|h| {
+                    self.accept_after_handed(id)?;
                     self.admit_accept(sess, h)?;
                     self.stack.accept(h)
                 });
@@ -950,7 +978,7 @@ impl Core {
                 let mut ready = Vec::with_capacity(items.len());
                 for &(id, ev) in &items {
                     let r = match self.check(sess, id) {
-                        Ok(h) if self.rx_readable(id) => {
+                        Ok(h) if self.rx_readable(id) || self.handed_unread(id) => {
                             (self.stack.sopoll(h).0 & 0xffff) | Readiness::IN.0
                         }
                         Ok(h) => self.stack.sopoll(h).0 & 0xffff,
@@ -1039,6 +1067,9 @@ mod charge;
 #[cfg(test)]
 mod limit_tests;
 
+mod handoff;
+#[cfg(test)]
+mod handoff_tests;
 #[cfg(test)]
 mod roundtrip_tests;
 mod rx;

@@ -200,6 +200,7 @@ impl Service {
         self.core.stack.handle_timeout(t);
         self.flush();
         self.core.sync_changed();
+        self.hand_offs();
         // Moving data into receive rings can open windows: send those.
         self.flush();
         let idle = self.clients.is_empty() && self.core.is_empty();
@@ -343,6 +344,31 @@ impl Service {
             while let Some(f) = faults.pop_outbound(t) {
                 let _ = nix::unistd::write(&self.device, &f);
             }
+        }
+    }
+
+    /// Hand listeners' queued connections to their holders (the core's
+    /// hand-off, core/handoff.rs), and publish what that changed.
+    fn hand_offs(&mut self) {
+        for _ in 0..4 {
+            let list = self.core.take_handoffs();
+            if list.is_empty() {
+                return;
+            }
+            let t = now();
+            for (id, key) in list {
+                match self.clients.get_mut(&key) {
+                    Some((_, sess, _)) => self.core.hand_off(sess, t, id),
+                    None => self.core.handoff_token(id),
+                }
+            }
+            self.flush();
+            self.core.sync_changed();
+            self.watch_new_anchors();
+        }
+        // Still more (a listener changing every time): tokens, as before.
+        for (id, _) in self.core.take_handoffs() {
+            self.core.handoff_token(id);
         }
     }
 
@@ -549,6 +575,7 @@ impl Service {
         // Every slot the request changed is written before its reply, so
         // the client's next call sees what this one did.
         self.core.sync_changed();
+        self.hand_offs();
         self.flush();
         let Some(b) = reply else {
             return Ok(Some(len)); // a Post has no reply

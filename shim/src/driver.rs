@@ -94,6 +94,12 @@ pub fn unprotect_and_close_in_child(fd: i32) {
     unsafe { (real().close)(fd) };
 }
 
+/// One of the shim's own fds becomes an ordinary one (the caller moves
+/// or closes it).
+pub fn unprotect(fd: i32) {
+    PROTECTED.lock().retain(|&p| p != fd);
+}
+
 /// Protect one of the shim's own fds (at SHIM_FD_BASE or above).
 pub fn protect(fd: i32) {
     PROTECTED.lock().push(fd);
@@ -438,6 +444,7 @@ extern "C" fn atfork_child() {
             crate::uaccess::forget_pid();
             crate::client::forget_region();
             crate::client::spares_in_child();
+            crate::handoff::in_child();
             crate::callref::forget_in_child();
             crate::nonblock::may_be_shared(&s.fds.files());
             return;

@@ -18,6 +18,7 @@ pub mod exports;
 pub mod fdslot;
 pub mod fdtable;
 pub mod forkmark;
+pub mod handoff;
 pub mod inherit;
 pub mod log;
 pub mod loopback;

@@ -108,13 +108,47 @@ impl Remote {
 
     /// accept(): the connection, its peer and its anchor, moved onto the
     /// number `slot` reserved (fdslot.rs).
+    ///
+    /// A connection the service handed over on the listener's `anchor`
+    /// (handoff.rs) is taken first, with no message; the service answers
+    /// EINPROGRESS to an `Accept` while one it handed may still be unread
+    /// there (its record was written first, so a read now finds it).
     pub fn accept(
         &self,
         h: SocketHandle,
+        anchor: i32,
         wait: bool,
         cloexec: bool,
         slot: &mut FdSlot,
     ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
+        for _ in 0..3 {
+            match self.accept_once(h, anchor, wait, cloexec, slot) {
+                Err(Errno::EINPROGRESS) => continue,
+                r => return r,
+            }
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    fn accept_once(
+        &self,
+        h: SocketHandle,
+        anchor: i32,
+        wait: bool,
+        cloexec: bool,
+        slot: &mut FdSlot,
+    ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
+        let handoff = client::slot(id(h)).is_some_and(|s| s.flag(proto::region::F_HANDOFF));
+        if let Some((nid, peer, hi)) = crate::handoff::take_waiting(id(h)) {
+            return self.handed(nid, peer, hi, cloexec, slot);
+        }
+        if handoff && anchor >= 0 {
+            if let Some((nid, peer, fd)) =
+                crate::handoff::accept_from_anchor(id(h), anchor, slot, cloexec)
+            {
+                return self.handed_here(nid, peer, fd);
+            }
+        }
         if nothing_to_read(h, true) {
             return Err(Errno::EAGAIN);
         }
@@ -154,6 +188,54 @@ impl Remote {
         ids.into_iter()
             .map(|id| (id != proto::NOT_AN_ANCHOR).then(|| SocketHandle::from_u64(id)))
             .collect()
+    }
+
+    /// A handed connection (`id`, `peer`, its anchor `hi` at a protected
+    /// high number) becomes the program's: the anchor moves onto the
+    /// number `slot` reserved (or the lowest free one). A process the
+    /// service did not hand it to (a fork child sharing the listener read
+    /// the record) proves it holds it first, as for any anchor received.
+    fn handed(
+        &self,
+        nid: u64,
+        peer: SocketAddr,
+        hi: i32,
+        cloexec: bool,
+        slot: &mut FdSlot,
+    ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
+        crate::driver::unprotect(hi);
+        let fd = if slot.fd() >= 0 {
+            slot.fill(hi, cloexec)
+        } else {
+            let fd = crate::driver::dup_low(hi, cloexec);
+            // SAFETY: our own descriptor, duplicated (or not: EMFILE).
+            unsafe { (crate::real::real().close)(hi) };
+            if fd < 0 {
+                return Err(Errno::EMFILE);
+            }
+            fd
+        };
+        self.handed_here(nid, peer, fd)
+    }
+
+    /// A handed connection whose anchor is at its number `fd` already.
+    fn handed_here(
+        &self,
+        nid: u64,
+        peer: SocketAddr,
+        fd: i32,
+    ) -> Result<(SocketHandle, SocketAddr, i32), Errno> {
+        if client::slot(nid).is_none() {
+            match self.attach(&[fd]).first() {
+                Some(Some(h)) if h.as_u64() == nid => {}
+                _ => {
+                    // SAFETY: the descriptor just made, not the program's yet.
+                    unsafe { (crate::real::real().close)(fd) };
+                    return Err(Errno::ECONNABORTED);
+                }
+            }
+        }
+        Ok((SocketHandle::from_u64(nid), peer, fd))
     }
 
     /// Give the kernel sockets of `h`'s loopback reservation to the
@@ -224,6 +306,10 @@ impl Remote {
         use proto::region as r;
         let post = Request::ClosedPost { id: id(h) };
         let refuse = r::F_LISTENING | r::F_RESERVED | r::F_MOVED;
+        if last && crate::handoff::any_waiting() {
+            // Never accepted here: they go with the listener (reset).
+            crate::handoff::listener_closed(id(h));
+        }
         if last && client::send_if_alone(id(h), r::F_REMOTE_PEER, refuse, &post) {
             return;
         }
@@ -240,11 +326,30 @@ impl Remote {
         if let Some(v) = local_poll(&items, wait) {
             return Ok(v);
         }
-        self.req(&Request::Poll { items, wait }, |b| match b {
+        let ids = crate::handoff::any_waiting().then(|| items.clone());
+        let v = self.req(&Request::Poll { items, wait }, |b| match b {
             Body::Ready(v) => Ok(v),
             _ => Err(Errno::EIO),
+        })?;
+        Ok(match ids {
+            Some(ids) => with_handed(&ids, v),
+            None => v,
         })
     }
+}
+
+/// Readiness the service answered, with the listeners that have a
+/// handed connection waiting in this process (handoff.rs) readable: the
+/// service no longer counts it in their queue.
+fn with_handed(items: &[(u64, u32)], mut v: Vec<u32>) -> Vec<u32> {
+    if crate::handoff::any_waiting() {
+        for (r, &(id, _)) in v.iter_mut().zip(items) {
+            if crate::handoff::waiting(id) {
+                *r |= Readiness::IN.0;
+            }
+        }
+    }
+    v
 }
 
 /// Events after which a receive (or accept) does not say EAGAIN.
@@ -303,7 +408,16 @@ fn local_value(id: u64, pending: u64) -> Option<u32> {
         return None;
     }
     let mut v = s.poll_value();
-    if client::ring_avail(&s) > 0 {
+    if client::ring_avail(&s) > 0 || crate::handoff::waiting(id) {
+        v |= Readiness::IN.0;
+    }
+    // A listener held alone whose service handed more connections than
+    // this process took: some wait in its anchor (handoff.rs).
+    if s.rx_head > 0
+        && s.flag(r::F_LISTENING)
+        && s.flag(r::F_EXCLUSIVE)
+        && s.rx_head > crate::handoff::taken(id)
+    {
         v |= Readiness::IN.0;
     }
     let out = Readiness::OUT.0 | Readiness::WRNORM.0;
@@ -371,10 +485,13 @@ impl Remote {
             self.poll(ask, true)?
         }
         .into_iter();
-        Ok(out
+        let v = out
             .into_iter()
             .map(|o| o.or_else(|| answers.next()).unwrap_or(Readiness::NVAL.0))
-            .collect())
+            .collect();
+        // A token read back above may have been a handed connection.
+        let ids: Vec<(u64, u32)> = items.iter().map(|&(_, id, ev)| (id, ev)).collect();
+        Ok(with_handed(&ids, v))
     }
 }
 

@@ -527,7 +527,8 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     }
     if let Net::Remote(r) = &s.stack {
         let (h, peer, anchor) = blocking(s, of, of.is_nonblock(), true, |_, wait| {
-            r.accept(of.handle, wait, cloexec, &mut slot)
+            let anchor = of.anchor.load(Ordering::Relaxed);
+            r.accept(of.handle, anchor, wait, cloexec, &mut slot)
         })?;
         let new = Arc::new(OpenFile::new(h, of.domain, of.ty, false));
         install(s, anchor, new.clone());

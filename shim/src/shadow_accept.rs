@@ -197,7 +197,13 @@ fn accept_one(
         return Some(hand_over(p, flags, cloexec, slot));
     }
     match s.stack.remote() {
-        Some(r) => match r.accept(of.handle, wait, cloexec, slot) {
+        Some(r) => match r.accept(
+            of.handle,
+            of.anchor.load(std::sync::atomic::Ordering::Relaxed),
+            wait,
+            cloexec,
+            slot,
+        ) {
             Ok((h, peer, anchor)) => Some(Ok(install_accepted(s, of, anchor, h, peer, flags))),
             Err(stack::Errno::EAGAIN) => None,
             Err(x) => Some(Err(x.0)),

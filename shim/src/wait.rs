@@ -150,17 +150,10 @@ pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
 
 /// Read back an anchor's readiness token(s) without blocking (before a
 /// call that re-arms it: see client.rs).
+/// A record handing over a connection (a listener's anchor,
+/// handoff.rs) is kept for the next accept.
 pub fn drain_token(anchor: i32) {
-    let mut b = [0u8; 16];
-    // SAFETY: a non-blocking receive into a local buffer.
-    unsafe {
-        (real().recv)(
-            anchor,
-            b.as_mut_ptr() as *mut c_void,
-            b.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
+    crate::handoff::read_anchor(anchor, libc::MSG_DONTWAIT);
 }
 
 /// Block until the anchor has a token and read it back (with every other
@@ -171,9 +164,8 @@ pub fn drain_token(anchor: i32) {
 /// from an event already handled wakes it once for nothing (the caller
 /// looks again), as the read back before the wait did.
 pub fn take_token_blocking(anchor: i32) -> Result<(), i32> {
-    let mut b = [0u8; 16];
-    // SAFETY: a blocking receive into a local buffer.
-    let n = unsafe { (real().recv)(anchor, b.as_mut_ptr() as *mut c_void, b.len(), 0) };
+    // A record ends the sleep too: the next try takes it (handoff.rs).
+    let n = crate::handoff::read_anchor(anchor, 0);
     if n < 0 {
         // SAFETY: reading this thread's errno.
         return Err(unsafe { *libc::__errno_location() });

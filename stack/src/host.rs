@@ -484,6 +484,20 @@ impl Stack {
         uipc::soaccept(self, h)
     }
 
+    /// `accept` on behalf of a holder that has not asked yet (the stack
+    /// service hands the connection over ahead of the call): it stays in
+    /// the listener's backlog until `handed_taken`, as Linux counts a
+    /// connection in its accept queue until accept() takes it.
+    pub fn accept_handed(&self, h: SocketHandle) -> Result<(SocketHandle, SocketAddr), Errno> {
+        uipc::soaccept_handed(self, h)
+    }
+
+    /// A connection `accept_handed` gave out reached the program, or is
+    /// gone: it leaves listener `h`'s backlog.
+    pub fn handed_taken(&self, h: SocketHandle) {
+        uipc::sohanded_taken(self, h)
+    }
+
     /// Would `accept` say EAGAIN now: a listening stream socket with
     /// nothing queued? Changes nothing. (The shim answers a non-blocking
     /// accept on an empty queue without preparing a descriptor for it.)

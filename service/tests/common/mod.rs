@@ -73,3 +73,37 @@ impl Client {
         Some((v, fd, data))
     }
 }
+
+/// Read what a listener's anchor holds without blocking: its tokens, and
+/// a connection the service handed over with its readiness
+/// (proto::handoff), if one came: its id and anchor, taken (the byte
+/// that tells the service an accept has it is written back).
+pub fn read_anchor(a: &OwnedFd) -> Option<(u64, OwnedFd)> {
+    let mut buf = [0u8; proto::handoff::READ_BUF];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let m = recvmsg::<()>(
+            a.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .ok()?;
+        let mut fd = None;
+        for c in m.cmsgs().ok()? {
+            if let ControlMessageOwned::ScmRights(v) = c {
+                for f in v {
+                    // SAFETY: installed for us by the kernel just now.
+                    let f = unsafe { OwnedFd::from_raw_fd(f) };
+                    fd.get_or_insert(f);
+                }
+            }
+        }
+        (m.bytes, fd)
+    };
+    let rec = proto::handoff::decode(&buf[..n]).expect("tokens or a record")?;
+    let fd = fd.expect("a record brings its anchor");
+    nix::sys::socket::send(fd.as_raw_fd(), &[1], MsgFlags::MSG_DONTWAIT).unwrap();
+    Some((rec.id, fd))
+}

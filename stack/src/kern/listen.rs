@@ -14,6 +14,11 @@ pub struct ListenQueues {
     pub sol_comp: VecDeque<SocketHandle>,
     /// Backlog as Linux stores it (the accept queue holds up to qlimit + 1).
     pub sol_qlimit: u32,
+    /// Connections taken off `sol_comp` for a program that has not
+    /// accepted them yet (the stack service hands them to the listener's
+    /// holder ahead of its accept): they still count in the backlog, as
+    /// on Linux until accept() dequeues them.
+    pub sol_handed: u32,
 }
 
 impl ListenQueues {
@@ -21,12 +26,19 @@ impl ListenQueues {
         ListenQueues {
             sol_comp: VecDeque::new(),
             sol_qlimit: qlimit,
+            sol_handed: 0,
         }
+    }
+
+    /// Connections waiting for accept(): queued, or handed and not yet
+    /// taken (Linux's sk_ack_backlog).
+    pub fn waiting(&self) -> usize {
+        self.sol_comp.len() + self.sol_handed as usize
     }
 
     /// Linux's sk_acceptq_is_full(): `backlog > max_backlog`.
     pub fn comp_full(&self) -> bool {
-        self.sol_comp.len() > self.sol_qlimit as usize
+        self.waiting() > self.sol_qlimit as usize
     }
 
     /// Remove `child` from the complete queue; true if it was there.
@@ -58,5 +70,8 @@ mod tests {
         assert!(q.comp_full());
         assert!(q.remove_comp(h(1)));
         assert!(!q.remove_comp(h(1)));
+        assert!(!q.comp_full());
+        q.sol_handed = 1;
+        assert!(q.comp_full(), "a handed connection is still in the backlog");
     }
 }

@@ -239,6 +239,16 @@ pub fn soqinsque<C: SoCx>(cx: &C, head: &mut Socket, child: SocketHandle) {
 
 /// accept(2), never blocking.
 pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, SocketAddr), Errno> {
+    soaccept_as(cx, h, false)
+}
+
+/// `soaccept`; with `handed`, the connection still counts in the backlog
+/// (`sol_handed`) when the protocol hears of the accept.
+fn soaccept_as<C: SoCx>(
+    cx: &C,
+    h: SocketHandle,
+    handed: bool,
+) -> Result<(SocketHandle, SocketAddr), Errno> {
     cx.sockets().with_socket(h, |l| {
         if l.so_type == SockType::Dgram {
             return Err(Errno::EOPNOTSUPP);
@@ -262,12 +272,38 @@ pub fn soaccept<C: SoCx>(cx: &C, h: SocketHandle) -> Result<(SocketHandle, Socke
             // queued (drain_changed left it out until now).
             cx.sockets().sowakeup(child);
             drop(c);
+            if handed {
+                q.sol_handed = q.sol_handed.saturating_add(1);
+            }
             cx.pr(l).pru_accepted(cx, l);
             return Ok((child, peer));
         }
         cx.pr(l).pru_accepted(cx, l);
         Err(Errno::EAGAIN)
     })
+}
+
+/// `soaccept` for a program that has not called accept() yet (the stack
+/// service's hand-off): the connection leaves the queue but counts in the
+/// listener's backlog until `sohanded_taken`.
+pub fn soaccept_handed<C: SoCx>(
+    cx: &C,
+    h: SocketHandle,
+) -> Result<(SocketHandle, SocketAddr), Errno> {
+    soaccept_as(cx, h, true)
+}
+
+/// A connection handed by `soaccept_handed` reached the program (or
+/// went): it no longer counts in the backlog.
+pub fn sohanded_taken<C: SoCx>(cx: &C, h: SocketHandle) {
+    let _ = cx.sockets().with_socket(h, |l| {
+        if let Some(q) = l.so_listen.as_mut() {
+            q.sol_handed = q.sol_handed.saturating_sub(1);
+        }
+        // Room in the backlog: SYNs waiting for it may come in.
+        cx.pr(l).pru_accepted(cx, l);
+        Ok(())
+    });
 }
 
 /// recv(2) on a locked socket, never blocking.

@@ -175,7 +175,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     if tp.t_state == TcpState::Listen {
         // Aliased: connections ready for accept(), and the backlog.
         if let Some(q) = so.so_listen() {
-            ti.tcpi_unacked = q.sol_comp.len() as u32;
+            ti.tcpi_unacked = q.waiting() as u32;
             ti.tcpi_sacked = q.sol_qlimit;
         }
         return ti;

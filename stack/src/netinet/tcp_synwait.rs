@@ -95,7 +95,7 @@ pub(crate) fn synwait_take(
     expire: bool,
 ) -> (Vec<SynWait>, Vec<SynWait>) {
     let room = l.so_listen().map_or(0, |q| {
-        (q.sol_qlimit as usize + 1).saturating_sub(q.sol_comp.len())
+        (q.sol_qlimit as usize + 1).saturating_sub(q.waiting())
     });
     let sc = tcpcb(l).syncache();
     let n = room.saturating_sub(sc.entries.len()).min(sc.waiting.len());
