@@ -742,6 +742,22 @@ impl Core {
                 if let Some(e) = self.socks.get_mut(&id) {
                     e.connect_posted = None;
                 }
+                // A blocking connect that completed over loopback (no
+                // device frame, so `after_frame` did not see it) and that
+                // the client saw done in its slot, without ConnectStatus:
+                // the socket layer's side of it first, as `after_frame`
+                // does, so that this connect is EISCONN (Linux's
+                // SS_CONNECTED), not the once-only 0 of a connect that
+                // completed unseen (gVisor's ConnectOnEstablishedConnection).
+                if self.connecting.contains(&id) {
+                    if let Ok(h) = self.check(sess, id) {
+                        let r = self.stack.sopoll(h);
+                        if r.contains(Readiness::OUT) && !r.intersects(Readiness::ERR) {
+                            self.connecting.remove(&id);
+                            let _ = self.stack.connect_status(h);
+                        }
+                    }
+                }
                 let r = self
                     .check(sess, id)
                     .and_then(|h| self.stack.connect(now, h, addr))

@@ -222,12 +222,16 @@ impl Core {
         // MSG_TRUNC on a stream counts the bytes without copying them
         // (tcp_recvmsg): the shim drops what comes back, so serving it
         // from `pending` like a read (or a peek) is that count.
+        // MSG_CTRUNC is an output flag that tcp_recvmsg ignores on input
+        // (gVisor's MsgTruncWithCtrunc): it was left to the stack, whose
+        // queue the ring had emptied, and the read waited for good.
         const PLAIN: i32 = libc::MSG_PEEK
             | libc::MSG_DONTWAIT
             | libc::MSG_WAITALL
             | libc::MSG_NOSIGNAL
             | libc::MSG_CMSG_CLOEXEC
-            | libc::MSG_TRUNC;
+            | libc::MSG_TRUNC
+            | libc::MSG_CTRUNC;
         let e = self.socks.get_mut(&id)?;
         // MSG_OOB, MSG_ERRQUEUE: the stack's answer.
         if e.pending.is_empty() || flags & !PLAIN != 0 {
