@@ -273,9 +273,12 @@ fn soaccept_as<C: SoCx>(
             cx.sockets().sowakeup(child);
             drop(c);
             if handed {
+                // Still in the backlog, and no accept(2) yet: the
+                // protocol hears of it at `sohanded_taken`.
                 q.sol_handed = q.sol_handed.saturating_add(1);
+            } else {
+                cx.pr(l).pru_accepted(cx, l);
             }
-            cx.pr(l).pru_accepted(cx, l);
             return Ok((child, peer));
         }
         cx.pr(l).pru_accepted(cx, l);
