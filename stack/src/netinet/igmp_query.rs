@@ -241,12 +241,26 @@ impl<A: McAddr> IgmpReports<A> {
     }
 
     /// When the next report, answer or old message is due.
+    ///
+    /// Asked on every turn of the stack (`Stack::poll_timeout`): a plain
+    /// loop, not an iterator chain over the groups (4-5 % of a shimmed
+    /// server's instructions per accepted connection, callgrind).
     pub(crate) fn next_due(&self) -> Option<Instant> {
-        [self.next, self.q.gq, self.q.old_at]
-            .into_iter()
-            .chain(self.groups.values().map(|st| st.timer))
-            .flatten()
-            .min()
+        let mut best: Option<Instant> = None;
+        let mut take = |t: Option<Instant>| {
+            if let Some(t) = t {
+                if best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+        };
+        take(self.next);
+        take(self.q.gq);
+        take(self.q.old_at);
+        for st in self.groups.values() {
+            take(st.timer);
+        }
+        best
     }
 
     /// Everything due at `p.now`: state-change records (re-sent after a
