@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::time::Instant;
@@ -202,6 +203,43 @@ pub struct IgmpReports<A = Ipv4Addr> {
     pub(crate) next: Option<Instant>,
     /// Queries heard and what answers them (`igmp_query`).
     pub(crate) q: QueryState<A>,
+    /// `next_due`'s answer until the state changes next (`DueCache`).
+    pub(crate) due_cache: DueCache,
+}
+
+/// The earliest of a report state's deadlines, kept between changes: the
+/// stack's `poll_timeout` asks on every wake-up of the shim's driver
+/// (eight times per TCP_RR transaction), and the walk over every group
+/// under the table's lock was a tenth of a shimmed TCP_RR client's
+/// instructions. Every `&mut self` method of `IgmpReports` clears it
+/// first; in debug builds `next_due` checks it against the walk.
+#[derive(Debug, Default)]
+pub(crate) struct DueCache(AtomicU64);
+
+impl DueCache {
+    /// Not known: to be computed.
+    const STALE: u64 = 0;
+    /// Known: nothing is due.
+    const NONE: u64 = u64::MAX;
+
+    pub(crate) fn get(&self, walk: impl FnOnce() -> Option<Instant>) -> Option<Instant> {
+        match self.0.load(Ordering::Relaxed) {
+            Self::STALE => {
+                let v = walk();
+                let code = v.map_or(Self::NONE, |t| {
+                    t.total_micros().saturating_add(1).min(Self::NONE - 1)
+                });
+                self.0.store(code, Ordering::Relaxed);
+                v
+            }
+            Self::NONE => None,
+            code => Some(Instant::from_micros(code - 1)),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self.0.get_mut() = Self::STALE;
+    }
 }
 
 impl<A> Default for IgmpReports<A> {
@@ -211,6 +249,7 @@ impl<A> Default for IgmpReports<A> {
             ifc_count: 0,
             next: None,
             q: QueryState::default(),
+            due_cache: DueCache::default(),
         }
     }
 }
@@ -225,6 +264,7 @@ impl<A: McAddr> IgmpReports<A> {
         sources: BTreeSet<A>,
         p: &IgmpParams,
     ) {
+        self.due_cache.clear();
         let (v, qrv) = (self.version(p), self.robustness(p));
         let st = self.groups.entry(group).or_default();
         if st.exclude == exclude && st.sources == sources {
@@ -275,6 +315,7 @@ impl<A: McAddr> IgmpReports<A> {
     /// The records of the report due at `now` (empty if none is), and
     /// the next one scheduled `delay` later while more are owed.
     pub(crate) fn fire(&mut self, now: Instant, delay: Duration) -> Vec<GroupRecord<A>> {
+        self.due_cache.clear();
         if self.next.is_none_or(|t| t > now) {
             return Vec::new();
         }
@@ -381,6 +422,33 @@ mod tests {
             out.push(recs.into_iter().map(|x| (x.kind, x.sources)).collect());
         }
         out
+    }
+
+    #[test]
+    fn next_due_is_kept_until_a_change() {
+        let mut r = IgmpReports::<Ipv4Addr>::default();
+        assert_eq!(r.next_due(), None);
+        assert_eq!(
+            r.due_cache.0.load(Ordering::Relaxed),
+            DueCache::NONE,
+            "kept"
+        );
+        set(&mut r, true, &[], 7);
+        assert_eq!(
+            r.due_cache.0.load(Ordering::Relaxed),
+            DueCache::STALE,
+            "a change clears it"
+        );
+        assert_eq!(r.next_due(), Some(Instant::from_micros(7000)));
+        assert_eq!(r.next_due(), Some(Instant::from_micros(7000)), "read back");
+        r.fire(Instant::from_micros(7000), Duration::from_millis(300));
+        assert_eq!(
+            r.next_due(),
+            Some(Instant::from_micros(307_000)),
+            "the next report"
+        );
+        r.fire(Instant::from_micros(307_000), Duration::from_millis(300));
+        assert_eq!(r.next_due(), None, "none owed");
     }
 
     #[test]
