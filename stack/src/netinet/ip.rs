@@ -412,9 +412,30 @@ pub(crate) fn ip_output_gso(
     fill: impl FnOnce(&mut [u8]),
     gso: Option<Gso>,
 ) {
+    ip_output_data(cx, h, payload_len, (&[], &[]), fill, gso)
+}
+
+/// `ip_output_gso` of a payload made of `head` bytes that `fill` writes
+/// (zeroed first: a transport header) and then `data`, copied once into
+/// the frame behind them. `fill` sees the whole payload, `data` included
+/// (a checksum covers it). The data bytes are not zeroed before they are
+/// copied: for a 64 KiB super-segment that memset was a fifth of a
+/// shimmed bulk sender's instructions.
+pub(crate) fn ip_output_data(
+    cx: &impl InetCx,
+    h: &IpHeader,
+    head: usize,
+    data: (&[u8], &[u8]),
+    fill: impl FnOnce(&mut [u8]),
+    gso: Option<Gso>,
+) {
     let hl = h.header_len();
+    let payload_len = head + data.0.len() + data.1.len();
     let mut buf = cx.frame_buf();
-    buf.resize(hl + payload_len, 0);
+    buf.reserve(hl + payload_len);
+    buf.resize(hl + head, 0);
+    buf.extend_from_slice(data.0);
+    buf.extend_from_slice(data.1);
     if !h.emit(cx, &mut buf, payload_len) {
         debug_assert!(false, "ip_output: mixed families {} > {}", h.src, h.dst);
         Stats::bump(&cx.stats().drop_malformed);

@@ -11,7 +11,7 @@ use crate::kern::socket::{SoState, Socket};
 use crate::kern::uipc::sofree;
 use crate::netinet::in_pcb::{DEV_NONE, INP_DROPPED, INP_TIMEWAIT};
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip::{ip_output, IpHeader};
+use crate::netinet::ip::{ip_output_data, IpHeader};
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_seq::Seq;
 use crate::netinet::tcp_var::{TcpState, TcpTimers};
@@ -138,12 +138,11 @@ impl<'a> TcpFrame<'a> {
         }
     }
 
-    /// The TCP header and the data into `seg` (its checksum still to do).
-    pub fn fill(&self, seg: &mut [u8], data: (&[u8], &[u8])) {
-        let hlen = self.hlen;
-        self.hdr.emit(&mut seg[..hlen], self.ip.src, self.ip.dst);
-        seg[hlen..hlen + data.0.len()].copy_from_slice(data.0);
-        seg[hlen + data.0.len()..].copy_from_slice(data.1);
+    /// The TCP header into the front of `seg`, whose data
+    /// `ip_output_data` has put behind it (its checksum still to do).
+    pub fn fill_header(&self, seg: &mut [u8]) {
+        self.hdr
+            .emit(&mut seg[..self.hlen], self.ip.src, self.ip.dst);
     }
 }
 
@@ -162,15 +161,16 @@ pub(crate) fn tcp_emit(
 ) {
     Stats::bump(&cx.stats().tcp_segs_out);
     let f = TcpFrame::new(src, dst, ttl, tos, repr, data, oif);
-    ip_output(cx, &f.ip, f.hlen + f.dlen, |seg| {
-        f.fill(seg, data);
+    let fill = |seg: &mut [u8]| {
+        f.fill_header(seg);
         if f.dlen > 0 {
             seg[16] = 0;
             seg[17] = 0;
             let c = wire::checksum::transport_checksum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, seg);
             seg[16..18].copy_from_slice(&c.to_be_bytes());
         }
-    });
+    };
+    ip_output_data(cx, &f.ip, f.hlen, data, fill, None);
 }
 
 /// Send a bare control segment (RST or ACK) with no connection state.

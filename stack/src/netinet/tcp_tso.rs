@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 
 use crate::netinet::inet::InetCx;
-use crate::netinet::ip::{self, ip_output_gso};
+use crate::netinet::ip::{self, ip_output_data};
 use crate::netinet::tcp_subr::TcpFrame;
 use crate::netinet::tcp_var::TcpCb;
 use crate::offload::TSO_MAX_PAYLOAD;
@@ -93,12 +93,13 @@ pub(crate) fn tcp_emit_tso(
         .tcp_tso_bytes_out
         .fetch_add(f.dlen as u64, std::sync::atomic::Ordering::Relaxed);
     let pseudo = checksum::pseudo_sum(src.ip(), dst.ip(), wire::IP_PROTO_TCP, f.hlen + f.dlen);
-    ip_output_gso(
+    ip_output_data(
         cx,
         &f.ip,
-        f.hlen + f.dlen,
+        f.hlen,
+        data,
         |seg| {
-            f.fill(seg, data);
+            f.fill_header(seg);
             // The folded pseudo-header sum, not complemented.
             seg[16..18].copy_from_slice(&(!checksum::fold(pseudo)).to_be_bytes());
         },
