@@ -64,6 +64,9 @@ pub struct Shim {
     /// The driver thread sleeps without watching the device (busy pollers
     /// have it): the last poller to leave wakes it.
     driver_off_device: AtomicBool,
+    /// Whose turn it is to write the device (txturn.rs): one thread at a
+    /// time, so that frames reach the kernel in the order queued.
+    tx_turn: crate::txturn::TxTurn,
     /// An application thread sleeping on the device (devwait.rs).
     pub(crate) devwait: crate::devwait::DeviceWait,
 }
@@ -297,6 +300,7 @@ fn init() -> Result<Arc<Shim>, i32> {
             busy_poll_hits: AtomicU64::new(0),
             busy_pollers: AtomicU32::new(0),
             driver_off_device: AtomicBool::new(false),
+            tx_turn: crate::txturn::TxTurn::new(),
             devwait: Default::default(),
         });
         // SAFETY: registering plain extern "C" functions without captures.
@@ -376,6 +380,7 @@ fn init() -> Result<Arc<Shim>, i32> {
         busy_poll_hits: AtomicU64::new(0),
         busy_pollers: AtomicU32::new(0),
         driver_off_device: AtomicBool::new(false),
+        tx_turn: crate::txturn::TxTurn::new(),
         devwait: Default::default(),
     });
     if log::enabled(LogLevel::Info) {
@@ -481,8 +486,9 @@ extern "C" fn at_exit() {
         }
         s.after_op();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        s.flush_wait();
         while st.has_unsent_data() && std::time::Instant::now() < deadline {
-            s.flush();
+            s.flush_wait();
             std::thread::sleep(Duration::from_millis(5));
         }
         if log::enabled(LogLevel::Debug) {
@@ -522,6 +528,20 @@ impl Shim {
         let Some(st) = self.stack.local() else {
             return 0;
         };
+        self.tx_turn.run(|| self.drain_tx(st))
+    }
+
+    /// `flush`, waiting while another thread writes: every frame queued
+    /// before the call is on the device when it returns (the exit path).
+    fn flush_wait(&self) -> usize {
+        let Some(st) = self.stack.local() else {
+            return 0;
+        };
+        self.tx_turn.run_wait(|| self.drain_tx(st))
+    }
+
+    /// Write every frame the stack has queued; the caller has the turn.
+    fn drain_tx(&self, st: &Stack) -> usize {
         let mut sent = 0;
         if let Some(faults) = &self.faults {
             let now = self.now();

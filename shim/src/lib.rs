@@ -37,6 +37,7 @@ pub mod stdio;
 pub mod sys;
 pub mod sysctl;
 pub mod trace;
+pub mod txturn;
 pub mod uaccess;
 pub mod udp_shadow;
 pub mod wait;
