@@ -339,18 +339,39 @@ impl Stack {
         self.saw_now(now);
         ip_reass::reass_timeout(self, now);
         igmp::igmp_timeout(self, now);
+        // Every entry due, then each socket's timers once, in the order
+        // of its first entry: a socket whose deadline moved earlier has
+        // older entries left in the heap (it is never searched), and
+        // each used to run tcp_timers again for the same `now` (a loaded
+        // shimmed bulk sender: 131 entries per call, 45 % of its
+        // instructions in tcp_timers and the heap's pops). Entries armed
+        // for `now` or before by these runs are taken by the next round.
+        let mut due: Vec<(usize, SocketHandle)> = Vec::new();
         loop {
-            let due = {
+            {
                 let mut t = self.timers.lock();
-                match t.peek() {
-                    Some(Reverse((at, _))) if *at <= now => t.pop().map(|Reverse((_, h))| h),
-                    _ => None,
+                while let Some(Reverse((at, _))) = t.peek() {
+                    if *at > now {
+                        break;
+                    }
+                    if let Some(Reverse((_, h))) = t.pop() {
+                        due.push((due.len(), h));
+                    }
                 }
-            };
-            let Some(h) = due else { break };
-            if let Ok(sref) = self.kern.lookup(h) {
-                if let Some(mut so) = lock_live(&sref) {
-                    tcp_timer::tcp_timers(self, now, &mut so);
+            }
+            if due.is_empty() {
+                break;
+            }
+            if due.len() > 1 {
+                due.sort_unstable_by_key(|&(i, h)| (h, i));
+                due.dedup_by_key(|&mut (_, h)| h);
+                due.sort_unstable_by_key(|&(i, _)| i);
+            }
+            for (_, h) in due.drain(..) {
+                if let Ok(sref) = self.kern.lookup(h) {
+                    if let Some(mut so) = lock_live(&sref) {
+                        tcp_timer::tcp_timers(self, now, &mut so);
+                    }
                 }
             }
         }
