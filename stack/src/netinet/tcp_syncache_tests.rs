@@ -245,7 +245,11 @@ fn a_fast_open_child_without_syn_data_does_not_report_syn_data() {
 /// (seconds after t0, the peer's port).
 fn synacks_until(s: &Stack, until: crate::time::Instant) -> Vec<(u64, u16)> {
     let mut v = Vec::new();
+    let mut rounds = 0;
     while let Some(t) = s.poll_timeout().filter(|t| *t <= until) {
+        // A timer that fires without moving on fails here, not hangs.
+        rounds += 1;
+        assert!(rounds < 1000, "the listener's timer does not advance at {t:?}");
         s.handle_timeout(t);
         for g in recv_all(s) {
             if g.flags == SYN | ACK {
