@@ -668,6 +668,23 @@ fn listen_backlog_is_clamped_to_somaxconn_like_linux() {
     }
 }
 
+/// connect(AF_UNSPEC) on an established connection (Linux's
+/// tcp_disconnect): the peer gets a RST from SND.NXT, the socket is
+/// unconnected (ENOTCONN) and may connect again.
+#[test]
+fn connect_af_unspec_resets_an_established_connection() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    assert_eq!(s.connect(t0(), c, None), Ok(()));
+    let rst = recv_one(&s);
+    assert!(rst.flags.contains(RST), "{rst:?}");
+    assert_eq!((rst.seq, rst.dst), (snd, peer(80)));
+    assert_eq!(s.getpeername(c), Err(Errno::ENOTCONN));
+    assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
+    let syn = recv_one(&s);
+    assert_eq!((syn.flags, syn.dst), (SYN, peer(81)));
+}
+
 #[test]
 fn options_negotiated_only_if_both_offer() {
     let s = Stack::new(Config::new(ME, 24));
