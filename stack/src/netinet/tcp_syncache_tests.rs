@@ -249,7 +249,10 @@ fn synacks_until(s: &Stack, until: crate::time::Instant) -> Vec<(u64, u16)> {
     while let Some(t) = s.poll_timeout().filter(|t| *t <= until) {
         // A timer that fires without moving on fails here, not hangs.
         rounds += 1;
-        assert!(rounds < 1000, "the listener's timer does not advance at {t:?}");
+        assert!(
+            rounds < 1000,
+            "the listener's timer does not advance at {t:?}"
+        );
         s.handle_timeout(t);
         for g in recv_all(s) {
             if g.flags == SYN | ACK {

@@ -148,6 +148,40 @@ fn rst_ack_to_syn_refuses_connection() {
     assert!(recv_all(&s).is_empty(), "no reply to a RST");
 }
 
+/// A refused connect releases only what was chosen for it (Linux's
+/// tcp_disconnect keeps what SOCK_BINDPORT_LOCK / SOCK_BINDADDR_LOCK
+/// hold): a port bound explicitly stays the socket's (another bind of it
+/// is EADDRINUSE), and an address bound explicitly (with port 0) stays
+/// through refused connects after the first.
+#[test]
+fn a_refused_connect_keeps_what_bind_chose() {
+    let s = stack();
+    let refused = |c: SocketHandle| {
+        assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
+        let syn = recv_one(&s);
+        send(
+            &s,
+            t0(),
+            &Seg::new(peer(81), syn.src, 0, syn.seq + 1, RST | ACK),
+        );
+        assert_eq!(s.connect_status(c), Err(Errno::ECONNREFUSED));
+        syn.src
+    };
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(c, me(4000)).unwrap();
+    assert_eq!(refused(c), me(4000));
+    let other = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.bind(other, me(4000)), Err(Errno::EADDRINUSE));
+    assert_eq!(s.getsockname(c).unwrap(), me(4000));
+    assert_eq!(refused(c), me(4000), "the same port again");
+
+    let c2 = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(c2, me(0)).unwrap();
+    refused(c2);
+    refused(c2);
+    assert_eq!(s.getsockname(c2).unwrap().ip(), me(0).ip());
+}
+
 #[test]
 fn rst_with_bad_ack_in_syn_sent_is_ignored() {
     let s = stack();
