@@ -719,6 +719,56 @@ fn connect_af_unspec_resets_an_established_connection() {
     assert_eq!((syn.flags, syn.dst), (SYN, peer(81)));
 }
 
+/// A socket bound to a port of the wildcard address takes its address at
+/// connect and gives it back at connect(AF_UNSPEC) (Linux's
+/// inet_reset_saddr): while it is connected from ME a bind of another
+/// socket to 127.0.0.1 on the port succeeds, and after the disconnect the
+/// wildcard holds the port again (EADDRINUSE). Checked on Linux 6.18.
+#[test]
+fn connect_af_unspec_gives_the_port_back_to_the_wildcard() {
+    let any = |port| std::net::SocketAddr::from(([0, 0, 0, 0], port));
+    let lo = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let s = stack();
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    s.bind(c, any(7100)).unwrap();
+    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
+    assert_eq!(recv_one(&s).flags, SYN);
+    let d = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.bind(d, lo(7100)), Ok(()), "connected from ME");
+    s.close(t0(), d).unwrap();
+    assert_eq!(s.connect(t0(), c, None), Ok(()));
+    let _ = recv_all(&s);
+    // Among them: the disconnected PCB is neither dropped nor TIME_WAIT.
+    s.check_invariants();
+    assert_eq!(s.getsockname(c), Ok(any(7100)));
+    let e = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(
+        s.bind(e, lo(7100)),
+        Err(Errno::EADDRINUSE),
+        "the wildcard's again"
+    );
+}
+
+/// After connect(AF_UNSPEC) dissolved an established connection, as on
+/// Linux 6.18: poll gives POLLOUT|POLLERR|POLLHUP and no POLLIN, SO_ERROR
+/// is ECONNRESET, and then a send is EPIPE.
+#[test]
+fn a_disconnected_socket_polls_and_sends_as_linux() {
+    let s = stack();
+    let (c, _) = active_open(&s);
+    assert_eq!(s.connect(t0(), c, None), Ok(()));
+    let _ = recv_all(&s);
+    let r = s.sopoll(c);
+    use crate::Readiness as R;
+    assert!(r.contains(R::OUT | R::ERR | R::HUP), "{r:?}");
+    assert!(!r.contains(R::IN), "{r:?}");
+    let mut v = [0u8; 4];
+    s.getsockopt(c, crate::linux::SOL_SOCKET, crate::linux::SO_ERROR, &mut v)
+        .unwrap();
+    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNRESET.0);
+    assert_eq!(s.send(t0(), c, b"x", 0, None), Err(Errno::EPIPE));
+}
+
 #[test]
 fn options_negotiated_only_if_both_offer() {
     let s = Stack::new(Config::new(ME, 24));
