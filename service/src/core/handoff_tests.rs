@@ -5,21 +5,17 @@
 //! and until taken it counts in the listener's backlog.
 
 use std::io::IoSliceMut;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use proto::region as r;
 use proto::{Body, Request};
-use stack::{Config, Errno, Instant, Readiness, SockType, Stack};
+use stack::{Errno, Readiness};
 
+use super::region_tests::slot;
+use super::tests::{core, socket, t, ME};
 use super::{Core, Session};
-
-const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
-
-fn t() -> Instant {
-    Instant::from_micros(1_000_000)
-}
 
 fn client(c: &mut Core, key: RawFd) -> Session {
     let mut s = Session {
@@ -46,29 +42,6 @@ fn drive(c: &mut Core, srv: &mut Session) {
             assert_eq!(key, srv.key, "handed to the listener's holder");
             c.hand_off(srv, t(), id);
         }
-    }
-}
-
-fn socket(c: &mut Core, s: &mut Session) -> (u64, OwnedFd) {
-    let req = Request::Socket {
-        domain: stack::Domain::Inet,
-        ty: SockType::Stream,
-        protocol: 0,
-        spares: 0,
-    };
-    match c.handle(s, t(), req, vec![]) {
-        (Ok(Body::Socket { id }), Some(fd)) => (id, fd),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn slot(s: &Session, id: u64) -> r::Slot {
-    let reg = s.region.as_ref().unwrap();
-    let off = r::slot_offset(r::index_of(id)).unwrap();
-    r::Slot {
-        id: reg.read_word(off + r::S_ID),
-        ready: reg.read_word(off + r::S_READY),
-        ..r::Slot::default()
     }
 }
 
@@ -102,7 +75,7 @@ fn read_record(b: &OwnedFd) -> Option<(proto::handoff::Handed, OwnedFd)> {
 /// A listener of `srv` on port 8080 with backlog `backlog`, and a client
 /// session with `n` sockets connecting to it.
 fn setup(backlog: i32, n: usize) -> (Core, Session, (u64, OwnedFd), Session, Vec<u64>) {
-    let mut c = Core::new(Stack::new(Config::new(ME, 24)));
+    let mut c = core();
     let (mut srv, mut cli) = (client(&mut c, 100), client(&mut c, 101));
     let a: SocketAddr = SocketAddrV4::new(ME, 8080).into();
     let (l, lb) = socket(&mut c, &mut srv);

@@ -1,29 +1,17 @@
 //! Tests of the status regions (the data path's shared memory) through
 //! the core: what a slot says, who holds a socket alone, and `Post`.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
 use proto::region as r;
 use proto::{Body, Request};
-use stack::{Config, Errno, Instant, Readiness, SockType, Stack};
+use stack::{Errno, Readiness};
 
+use super::tests::{core, drive, socket, t, ME};
 use super::{Core, Session};
 use crate::region::Region;
-
-const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
-
-fn t() -> Instant {
-    Instant::from_micros(1_000_000)
-}
-
-fn drive(c: &mut Core) {
-    while let Some(f) = c.stack.poll_transmit() {
-        c.stack.recycle(f);
-    }
-    c.sync_changed();
-}
 
 /// A client after `Hello`: trusted, with its region.
 fn client(c: &mut Core) -> Session {
@@ -87,7 +75,7 @@ fn holder(c: &mut Core, a: &OwnedFd, sid: u64) -> Session {
     s
 }
 
-fn slot(s: &Session, id: u64) -> r::Slot {
+pub(super) fn slot(s: &Session, id: u64) -> r::Slot {
     let reg: &Rc<Region> = s.region.as_ref().unwrap();
     let off = r::slot_offset(r::index_of(id)).unwrap();
     r::Slot {
@@ -108,30 +96,16 @@ fn posted(s: &Session) -> u64 {
 /// Server and client sessions with an accepted connection between them:
 /// (core, server session, accepted id and anchor, client session, client id).
 fn pair() -> (Core, Session, (u64, OwnedFd), Session, u64) {
-    let mut c = Core::new(Stack::new(Config::new(ME, 24)));
+    let mut c = core();
     let (mut srv, mut cli) = (client(&mut c), client(&mut c));
     let a: std::net::SocketAddr = SocketAddrV4::new(ME, 8080).into();
-    let socket = |c: &mut Core, s: &mut Session| match c.handle(
-        s,
-        t(),
-        Request::Socket {
-            domain: stack::Domain::Inet,
-            ty: SockType::Stream,
-            protocol: 0,
-            spares: 0,
-        },
-        vec![],
-    ) {
-        (Ok(Body::Socket { id }), Some(_fd)) => id,
-        other => panic!("{other:?}"),
-    };
-    let l = socket(&mut c, &mut srv);
+    let l = socket(&mut c, &mut srv).0;
     assert!(call(&mut c, &mut srv, Request::Bind { id: l, addr: a }).is_ok());
     assert!(call(&mut c, &mut srv, Request::Listen { id: l, backlog: 8 }).is_ok());
     let ls = slot(&srv, l);
     assert!(ls.flag(r::F_LISTENING) && ls.flag(r::F_EXCLUSIVE), "{ls:?}");
     assert_eq!(ls.poll_value() & Readiness::IN.0, 0, "nothing queued yet");
-    let k = socket(&mut c, &mut cli);
+    let k = socket(&mut c, &mut cli).0;
     let _ = call(
         &mut c,
         &mut cli,

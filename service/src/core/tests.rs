@@ -10,7 +10,7 @@ use stack::{Config, Errno, Instant, SockType, Stack};
 
 use super::{Core, Session};
 
-const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
+pub(super) const ME: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 2);
 
 pub(super) fn core() -> Core {
     Core::new(Stack::new(Config::new(ME, 24)))
