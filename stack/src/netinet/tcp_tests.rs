@@ -27,16 +27,34 @@ pub(super) fn mss(m: u16) -> TcpOptions {
     }
 }
 
-/// A socket in SYN_SENT towards peer:`port`, and the SYN it sent.
-fn syn_sent(s: &Stack, port: u16) -> (SocketHandle, Seg) {
-    let c = s.socket(SockType::Stream, 0).unwrap();
+/// connect(2) of `c` to peer:`port`: EINPROGRESS, and the SYN it sent.
+fn connect_syn(s: &Stack, c: SocketHandle, port: u16) -> Seg {
     assert_eq!(
         s.connect(t0(), c, Some(peer(port))),
         Err(Errno::EINPROGRESS)
     );
     let syn = recv_one(s);
-    assert_eq!(syn.flags, SYN);
-    (c, syn)
+    assert_eq!((syn.flags, syn.dst), (SYN, peer(port)));
+    syn
+}
+
+/// A socket in SYN_SENT towards peer:`port`, and the SYN it sent.
+fn syn_sent(s: &Stack, port: u16) -> (SocketHandle, Seg) {
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    (c, connect_syn(s, c, port))
+}
+
+/// A connect of `c` to peer:`port` that the peer refuses (RST|ACK to the
+/// SYN): ECONNREFUSED. Returns where the SYN came from.
+fn refused_connect(s: &Stack, c: SocketHandle, port: u16) -> std::net::SocketAddr {
+    let syn = connect_syn(s, c, port);
+    send(
+        s,
+        t0(),
+        &Seg::new(peer(port), syn.src, 0, syn.seq + 1, RST | ACK),
+    );
+    assert_eq!(s.connect_status(c), Err(Errno::ECONNREFUSED));
+    syn.src
 }
 
 /// Passive open on :80 from peer:5000 with ISN 1000; returns (listener,
@@ -75,10 +93,7 @@ pub(super) fn passive_open(s: &Stack) -> (SocketHandle, SocketHandle, u32) {
 
 /// Active open to peer:80; returns (socket, our snd_nxt).
 fn active_open(s: &Stack) -> (SocketHandle, u32) {
-    let c = s.socket(SockType::Stream, 0).unwrap();
-    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
-    let syn = recv_one(s);
-    assert_eq!(syn.flags, SYN);
+    let (c, syn) = syn_sent(s, 80);
     assert_eq!(s.connect_status(c), Ok(false));
     send(
         s,
@@ -137,14 +152,7 @@ fn nonblocking_connect_sequence_like_linux() {
 fn rst_ack_to_syn_refuses_connection() {
     let s = stack();
     let c = s.socket(SockType::Stream, 0).unwrap();
-    assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
-    let syn = recv_one(&s);
-    send(
-        &s,
-        t0(),
-        &Seg::new(peer(81), syn.src, 0, syn.seq + 1, RST | ACK),
-    );
-    assert_eq!(s.connect_status(c), Err(Errno::ECONNREFUSED));
+    refused_connect(&s, c, 81);
     assert!(recv_all(&s).is_empty(), "no reply to a RST");
 }
 
@@ -156,17 +164,7 @@ fn rst_ack_to_syn_refuses_connection() {
 #[test]
 fn a_refused_connect_keeps_what_bind_chose() {
     let s = stack();
-    let refused = |c: SocketHandle| {
-        assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
-        let syn = recv_one(&s);
-        send(
-            &s,
-            t0(),
-            &Seg::new(peer(81), syn.src, 0, syn.seq + 1, RST | ACK),
-        );
-        assert_eq!(s.connect_status(c), Err(Errno::ECONNREFUSED));
-        syn.src
-    };
+    let refused = |c: SocketHandle| refused_connect(&s, c, 81);
     let c = s.socket(SockType::Stream, 0).unwrap();
     s.bind(c, me(4000)).unwrap();
     assert_eq!(refused(c), me(4000));
@@ -714,9 +712,7 @@ fn connect_af_unspec_resets_an_established_connection() {
     assert!(rst.flags.contains(RST), "{rst:?}");
     assert_eq!((rst.seq, rst.dst), (snd, peer(80)));
     assert_eq!(s.getpeername(c), Err(Errno::ENOTCONN));
-    assert_eq!(s.connect(t0(), c, Some(peer(81))), Err(Errno::EINPROGRESS));
-    let syn = recv_one(&s);
-    assert_eq!((syn.flags, syn.dst), (SYN, peer(81)));
+    connect_syn(&s, c, 81);
 }
 
 /// A socket bound to a port of the wildcard address takes its address at
@@ -731,8 +727,7 @@ fn connect_af_unspec_gives_the_port_back_to_the_wildcard() {
     let s = stack();
     let c = s.socket(SockType::Stream, 0).unwrap();
     s.bind(c, any(7100)).unwrap();
-    assert_eq!(s.connect(t0(), c, Some(peer(80))), Err(Errno::EINPROGRESS));
-    assert_eq!(recv_one(&s).flags, SYN);
+    connect_syn(&s, c, 80);
     let d = s.socket(SockType::Stream, 0).unwrap();
     assert_eq!(s.bind(d, lo(7100)), Ok(()), "connected from ME");
     s.close(t0(), d).unwrap();
