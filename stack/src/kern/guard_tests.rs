@@ -19,9 +19,7 @@ use crate::{Errno, SockType, SocketHandle};
 /// A listener on B with one connection from A queued on it.
 fn one_queued(seed: u64) -> (Pair, SocketHandle, SocketHandle) {
     let mut p = Pair::new(seed);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
-    p.b.listen(l, 4).unwrap();
+    let l = p.listener_b(80, 4);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
     let _ =
         p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));

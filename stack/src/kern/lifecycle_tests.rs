@@ -49,9 +49,7 @@ fn close_with_unsent_data_sends_fin_after_data() {
 fn unlisten_aborts_queued_connections_through_soabort() {
     for (seed, unspec) in [(40, false), (41, true)] {
         let mut p = Pair::new(seed);
-        let l = p.b.socket(SockType::Stream, 0).unwrap();
-        p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
-        p.b.listen(l, 16).unwrap();
+        let l = p.listener_b(80, 16);
         for _ in 0..3 {
             let c = p.a.socket(SockType::Stream, 0).unwrap();
             let _ =
@@ -78,9 +76,7 @@ fn unlisten_aborts_queued_connections_through_soabort() {
 #[test]
 fn closing_listener_aborts_each_queued_connection_once() {
     let mut p = Pair::new(2);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
-    p.b.listen(l, 16).unwrap();
+    let l = p.listener_b(80, 16);
     let clients: Vec<_> = (0..5)
         .map(|_| {
             let c = p.a.socket(SockType::Stream, 0).unwrap();
@@ -116,9 +112,7 @@ fn closing_listener_aborts_each_queued_connection_once() {
 #[test]
 fn rst_for_queued_connection_is_still_accepted_like_linux() {
     let mut p = Pair::new(3);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
-    p.b.listen(l, 16).unwrap();
+    let l = p.listener_b(80, 16);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
     let _ =
         p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));
@@ -480,9 +474,7 @@ fn failed_connect_leaves_the_socket_reusable_like_linux() {
         r.contains(crate::Readiness::HUP | crate::Readiness::OUT)
             && !r.contains(crate::Readiness::IN)
     );
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 1)).unwrap();
-    p.b.listen(l, 4).unwrap();
+    let l = p.listener_b(1, 4);
     assert_eq!(
         p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 1).into())),
         Err(Errno::EINPROGRESS)
@@ -517,9 +509,7 @@ fn shutdown_in_syn_sent_then_connect_again_starts_afresh_like_linux() {
     let other = p.a.socket(SockType::Stream, 0).unwrap();
     p.a.bind(other, SocketAddrV4::new(A_ADDR, old))
         .expect("the released port may be bound by another socket");
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 2)).unwrap();
-    p.b.listen(l, 4).unwrap();
+    let l = p.listener_b(2, 4);
     assert_eq!(
         p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 2).into())),
         Err(Errno::EINPROGRESS)
@@ -695,9 +685,7 @@ fn first_queued(st: &crate::Stack, l: crate::SocketHandle) -> crate::SocketHandl
 #[test]
 fn queued_connection_is_unreachable_before_accept() {
     let mut p = Pair::new(50);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddrV4::new(B_ADDR, 80)).unwrap();
-    p.b.listen(l, 4).unwrap();
+    let l = p.listener_b(80, 4);
     let c = p.a.socket(SockType::Stream, 0).unwrap();
     let _ =
         p.a.connect(p.now, c, Some(SocketAddrV4::new(B_ADDR, 80).into()));

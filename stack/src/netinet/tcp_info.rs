@@ -347,9 +347,7 @@ mod tests {
     #[test]
     fn listener_reports_queue_and_backlog() {
         let mut p = Pair::new(2);
-        let l = p.b.socket(SockType::Stream, 0).unwrap();
-        p.b.bind(l, SocketAddr::new(B_ADDR.into(), 80)).unwrap();
-        p.b.listen(l, 5).unwrap();
+        let l = p.listener_b(80, 5);
         let c = p.a.socket(SockType::Stream, 0).unwrap();
         let _ =
             p.a.connect(p.now, c, Some(SocketAddr::new(B_ADDR.into(), 80)));

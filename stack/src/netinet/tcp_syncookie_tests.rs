@@ -257,9 +257,7 @@ fn a_cookie_ack_to_a_full_accept_queue_is_dropped_not_reset() {
 #[test]
 fn a_syn_flood_does_not_stop_a_real_connection() {
     let mut p = Pair::new(15);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, SocketAddr::new(B_ADDR.into(), 80)).unwrap();
-    p.b.listen(l, 8).unwrap();
+    let l = p.listener_b(80, 8);
     let flood = |p: &mut Pair, from: u16, n: u16| {
         for port in from..from + n {
             let syn = Seg::new(

@@ -122,9 +122,7 @@ fn v6only_listener_refuses_ipv4_and_takes_ipv6() {
 #[test]
 fn v4_mapped_connect_from_an_inet6_socket_speaks_ipv4() {
     let mut p = Pair::new(6);
-    let l = p.b.socket(SockType::Stream, 0).unwrap();
-    p.b.bind(l, sa(B_ADDR, 81)).unwrap();
-    p.b.listen(l, 4).unwrap();
+    let l = p.listener_b(81, 4);
     let c = p.a.socket_in(Domain::Inet6, SockType::Stream, 0).unwrap();
     let _ = p.a.connect(p.now, c, Some(mapped(B_ADDR, 81)));
     p.drive();

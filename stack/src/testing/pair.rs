@@ -200,12 +200,18 @@ impl Pair {
         self.drive_for(Duration::from_secs(10));
     }
 
+    /// A TCP listener on B:port with `backlog`.
+    pub fn listener_b(&self, port: u16, backlog: i32) -> SocketHandle {
+        let l = self.b.socket(SockType::Stream, 0).unwrap();
+        self.b.bind(l, SocketAddrV4::new(B_ADDR, port)).unwrap();
+        self.b.listen(l, backlog).unwrap();
+        l
+    }
+
     /// Listener on B:port, connection from A, accepted on B.
     /// Returns (listener on B, client on A, server socket on B).
     pub fn connected(&mut self, port: u16) -> (SocketHandle, SocketHandle, SocketHandle) {
-        let l = self.b.socket(SockType::Stream, 0).unwrap();
-        self.b.bind(l, SocketAddrV4::new(B_ADDR, port)).unwrap();
-        self.b.listen(l, 16).unwrap();
+        let l = self.listener_b(port, 16);
         let c = self.a.socket(SockType::Stream, 0).unwrap();
         assert_eq!(
             self.a
