@@ -768,6 +768,11 @@ impl PcbInfo {
             .is_some_and(|v| v.has_child(handle) || v.bound.iter().any(|u| u.handle == handle))
     }
 
+    /// The TCP connection of the 4-tuple `local`-`remote`, if any.
+    pub fn tcp_conn(&self, local: SocketAddr, remote: SocketAddr) -> Option<SocketHandle> {
+        self.tcp_conns.get(&(local, remote)).copied()
+    }
+
     /// The best TCP listener for a SYN to `local` from `remote`: exact
     /// address before the wildcard of the packet's family, before a
     /// dual-stack `::`. A SO_REUSEPORT listener stands for its group (the

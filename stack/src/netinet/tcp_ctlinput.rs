@@ -36,13 +36,7 @@ pub(crate) fn tcp_ctlinput(
     icmp: &IcmpErr,
     req_abort: bool,
 ) {
-    let found = cx
-        .inet()
-        .pcbinfo
-        .read()
-        .tcp_conns
-        .get(&(local, remote))
-        .copied();
+    let found = cx.inet().pcbinfo.read().tcp_conn(local, remote);
     let Some(h) = found else {
         if !req_abort {
             return;

@@ -86,13 +86,7 @@ fn demux(
     first: bool,
 ) -> bool {
     let seg = *seg;
-    let conn = cx
-        .inet()
-        .pcbinfo
-        .read()
-        .tcp_conns
-        .get(&(local, remote))
-        .copied();
+    let conn = cx.inet().pcbinfo.read().tcp_conn(local, remote);
     if let Some(h) = conn {
         if let Ok(sref) = cx.sockets().lookup(h) {
             if let Some(mut so) = lock_live(&sref) {

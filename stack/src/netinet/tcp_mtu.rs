@@ -29,13 +29,7 @@ pub(crate) fn tcp_mtudisc(
     remote: SocketAddr,
     mtu: usize,
 ) {
-    let found = cx
-        .inet()
-        .pcbinfo
-        .read()
-        .tcp_conns
-        .get(&(local, remote))
-        .copied();
+    let found = cx.inet().pcbinfo.read().tcp_conn(local, remote);
     let Some(h) = found else { return };
     let Ok(sref) = cx.sockets().lookup(h) else {
         return;
