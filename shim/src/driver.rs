@@ -281,28 +281,13 @@ fn init() -> Result<Arc<Shim>, i32> {
     if cfg.mode == Mode::Service {
         // The service owns the device and the stack; this process only
         // talks to it (connecting lazily, on the first call).
-        let shim = Arc::new(Shim {
-            stack: Net::Remote(Remote {
+        let shim = Arc::new(Shim::new(
+            Net::Remote(Remote {
                 tun: cfg.tun.clone(),
             }),
-            fds: FdTable::default(),
-            epoll: crate::epoll::EpollTable::default(),
-            tun_fd: -1,
-            tun_vnet: false,
-            faults: None,
-            driver_wake_fd: -1,
-            driver_deadline: AtomicU64::new(u64::MAX),
-            waiters: Mutex::new(FastMap::default()),
-            rx: std::sync::Mutex::new(Vec::new()),
-            // SAFETY: getpid has no preconditions.
-            pid: AtomicI32::new(unsafe { libc::getpid() }),
-            busy_poll_us: 0,
-            busy_poll_hits: AtomicU64::new(0),
-            busy_pollers: AtomicU32::new(0),
-            driver_off_device: AtomicBool::new(false),
-            tx_turn: crate::txturn::TxTurn::new(),
-            devwait: Default::default(),
-        });
+            Device::none(),
+            0,
+        ));
         // SAFETY: registering plain extern "C" functions without captures.
         unsafe {
             libc::pthread_atfork(
@@ -363,26 +348,13 @@ fn init() -> Result<Arc<Shim>, i32> {
     if let Some(w) = crate::sys::rtnl::AddrWatch::open(crate::sys::rtnl_sys(), to_high_fd) {
         stack.set_addr_watch(Box::new(move || w.poll()));
     }
-    let shim = Arc::new(Shim {
-        stack: Net::Local(stack),
-        fds: FdTable::default(),
-        epoll: crate::epoll::EpollTable::default(),
+    let device = Device {
         tun_fd: tun,
         tun_vnet,
         faults: stack::faults::DeviceFaults::from_spec(cfg.faults).map(Mutex::new),
         driver_wake_fd: new_eventfd(0),
-        driver_deadline: AtomicU64::new(u64::MAX),
-        waiters: Mutex::new(FastMap::default()),
-        rx: std::sync::Mutex::new(Vec::new()),
-        // SAFETY: getpid has no preconditions.
-        pid: AtomicI32::new(unsafe { libc::getpid() }),
-        busy_poll_us: cfg.busy_poll_us,
-        busy_poll_hits: AtomicU64::new(0),
-        busy_pollers: AtomicU32::new(0),
-        driver_off_device: AtomicBool::new(false),
-        tx_turn: crate::txturn::TxTurn::new(),
-        devwait: Default::default(),
-    });
+    };
+    let shim = Arc::new(Shim::new(Net::Local(stack), device, cfg.busy_poll_us));
     if log::enabled(LogLevel::Info) {
         log::info(&format!(
             "sockshim: attached to {} as {}/{} mtu {mtu}",
@@ -515,6 +487,53 @@ extern "C" fn at_exit() {
 #[used]
 #[link_section = ".fini_array"]
 static AT_EXIT: extern "C" fn() = at_exit;
+
+/// What a shim with a stack of its own reads and wakes: the TUN device,
+/// its impairments, the driver thread's eventfd.
+pub(crate) struct Device {
+    pub tun_fd: i32,
+    pub tun_vnet: bool,
+    pub faults: Option<Mutex<stack::faults::DeviceFaults>>,
+    pub driver_wake_fd: i32,
+}
+
+impl Device {
+    /// No device (service mode: the service has it; unit tests).
+    pub fn none() -> Device {
+        Device {
+            tun_fd: -1,
+            tun_vnet: false,
+            faults: None,
+            driver_wake_fd: -1,
+        }
+    }
+}
+
+impl Shim {
+    /// The shim's state around `stack`, before any socket or thread.
+    pub(crate) fn new(stack: Net, device: Device, busy_poll_us: u32) -> Shim {
+        Shim {
+            stack,
+            fds: FdTable::default(),
+            epoll: crate::epoll::EpollTable::default(),
+            tun_fd: device.tun_fd,
+            tun_vnet: device.tun_vnet,
+            faults: device.faults,
+            driver_wake_fd: device.driver_wake_fd,
+            driver_deadline: AtomicU64::new(u64::MAX),
+            waiters: Mutex::new(FastMap::default()),
+            rx: std::sync::Mutex::new(Vec::new()),
+            // SAFETY: getpid has no preconditions.
+            pid: AtomicI32::new(unsafe { libc::getpid() }),
+            busy_poll_us,
+            busy_poll_hits: AtomicU64::new(0),
+            busy_pollers: AtomicU32::new(0),
+            driver_off_device: AtomicBool::new(false),
+            tx_turn: crate::txturn::TxTurn::new(),
+            devwait: Default::default(),
+        }
+    }
+}
 
 impl Shim {
     pub fn now(&self) -> stack::Instant {
@@ -811,15 +830,23 @@ impl Shim {
         }
         // At exit (after the thread-local destructors) a fresh one.
         let mut changed = CHANGED.try_with(|c| c.take()).unwrap_or_default();
+        // The waiters' lock is held from the drain until every set has its
+        // entries: a thread that drains after another (an epoll_wait making
+        // sure nothing is pending, `EpollTable::wait`) returns only once
+        // what the other took is on the ready lists. Without it, data a
+        // FIONREAD already saw could be missing from a zero-timeout
+        // epoll_wait (c-test 154, once under load), which Linux's
+        // ep_poll_callback, run as the data is queued, never allows.
+        let w = self.waiters.lock();
         st.drain_changed(&mut changed);
         if changed.is_empty() {
+            drop(w);
             let _ = CHANGED.try_with(|c| c.set(changed));
             return;
         }
         for &h in &changed {
             self.epoll.notify(h);
         }
-        let w = self.waiters.lock();
         for h in changed.drain(..) {
             if let Some(fds) = w.get(&h) {
                 for &fd in fds {

@@ -612,6 +612,11 @@ impl EpollTable {
         // taken next time, as if they came after this wait.
         let mut kernel_quiet = false;
         loop {
+            // Readiness the stack noted but nobody has dispatched yet
+            // (input is handled, its ACK being written, before the
+            // dispatch): on the ready lists before they are read, as
+            // Linux queues an item the moment the data is queued.
+            s.wake_changed();
             // Kernel events first (non-blocking), then stack events.
             let kn = if std::mem::take(&mut kernel_quiet) {
                 0
@@ -852,6 +857,64 @@ mod tests {
             inner: Mutex::new(Inner::default()),
             wants_out: Default::default(),
         })
+    }
+
+    /// A datagram from `from` (10.7.0.1:9) to 10.7.0.2:`port`, as the
+    /// device would give it.
+    fn datagram_frame(port: u16) -> Vec<u8> {
+        let peer = stack::Stack::new(stack::Config::new([10, 7, 0, 1].into(), 24));
+        let h = peer.socket(stack::SockType::Dgram, 0).unwrap();
+        let to = std::net::SocketAddr::from(([10, 7, 0, 2], port));
+        peer.send(stack::Instant::ZERO, h, b"hi", 0, Some(to))
+            .unwrap();
+        peer.poll_transmit().expect("the datagram's frame")
+    }
+
+    #[test]
+    fn a_zero_timeout_wait_sees_data_the_stack_has_not_dispatched_yet() {
+        // The thread that fed a frame to the stack dispatches the change
+        // (`Shim::wake_changed`) only after it has written what the input
+        // made the stack send. A wait in between, by a thread that saw the
+        // data (FIONREAD), must report it: Linux queues the item on the
+        // ready list as the data is queued (c-test 154 failed once so).
+        let st = stack::Stack::new(stack::Config::new([10, 7, 0, 2].into(), 24));
+        let h = st.socket(stack::SockType::Dgram, 0).unwrap();
+        st.bind(h, std::net::SocketAddr::from(([0, 0, 0, 0], 7000)))
+            .unwrap();
+        let shim = Shim::new(crate::net::Net::Local(st), crate::driver::Device::none(), 0);
+        // SAFETY: creating an epoll fd, closed at the end.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(epfd >= 0);
+        let file = Arc::new(OpenFile::new(
+            h,
+            stack::Domain::Inet,
+            stack::SockType::Dgram,
+            false,
+        ));
+        let ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 77,
+        };
+        let fd = 900;
+        shim.epoll
+            .ctl(&shim, epfd, libc::EPOLL_CTL_ADD, fd, file, Some(ev))
+            .unwrap();
+        let set = shim.epoll.get(epfd).unwrap();
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        assert_eq!(shim.epoll.wait(&shim, epfd, &set, &mut out, 0), Ok(0));
+        let Some(local) = shim.stack.local() else {
+            unreachable!("a local stack")
+        };
+        local.handle_frame(stack::Instant::ZERO, &datagram_frame(7000));
+        assert!(local.sopoll(h).0 & stack::Readiness::IN.0 != 0, "queued");
+        // Nobody called wake_changed: the wait itself must take the change.
+        let n = shim.epoll.wait(&shim, epfd, &set, &mut out, 0);
+        assert_eq!(n, Ok(1));
+        assert_eq!({ out[0].u64 }, 77);
+        assert_eq!(out[0].events & libc::EPOLLIN as u32, libc::EPOLLIN as u32);
+        shim.epoll.close_epoll(epfd);
+        // SAFETY: closing the epoll fd made above.
+        unsafe { libc::close(epfd) };
     }
 
     #[test]
