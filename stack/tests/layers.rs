@@ -7,8 +7,12 @@
 //! `#[cfg(test)] mod` at the end of a file, `*_tests.rs` files) drive the
 //! whole stack through its face and are not checked.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::{code_of, rust_files};
 
 /// Leaf modules every part may use: plain types and helpers that import no
 /// part themselves.
@@ -22,32 +26,6 @@ const RULES: &[(&str, &[&str])] = &[
     ("kern", &["kern"]),
     ("netinet", &["kern", "wire", "netinet"]),
 ];
-
-/// The code of a source file without comments and without its test module.
-fn code_of(text: &str) -> String {
-    let mut out = String::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        let t = line.trim();
-        if t.starts_with("#[cfg(") && t.contains("test") {
-            match lines.peek().map(|l| l.trim()) {
-                Some(next) if next.starts_with("mod ") && next.ends_with('{') => break,
-                Some(next) if next.starts_with("mod ") && next.ends_with(';') => {
-                    lines.next();
-                    continue;
-                }
-                _ => continue,
-            }
-        }
-        let code = match line.find("//") {
-            Some(i) => &line[..i],
-            None => line,
-        };
-        out.push_str(code);
-        out.push('\n');
-    }
-    out
-}
 
 /// Every crate module named by a `crate::` path in `code`, groups
 /// (`crate::{a, b::c}`) included.
@@ -112,19 +90,6 @@ fn violations(text: &str, allowed: &[&str]) -> Vec<String> {
         v.push("super::super (a path out of the part)".into());
     }
     v
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("read source dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs")
-            && !path.to_string_lossy().ends_with("_tests.rs")
-        {
-            out.push(path);
-        }
-    }
 }
 
 #[test]

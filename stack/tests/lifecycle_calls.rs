@@ -7,39 +7,12 @@
 //! Test code (`*_tests.rs`, a test module at the end of a file) is not
 //! checked.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The code of a source file without comments and without its test module.
-fn code_of(text: &str) -> String {
-    let mut out = String::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        let t = line.trim();
-        if t.starts_with("#[cfg(") && t.contains("test") {
-            if lines.peek().is_some_and(|l| l.trim().starts_with("mod ")) {
-                break;
-            }
-            continue;
-        }
-        out.push_str(line.find("//").map_or(line, |i| &line[..i]));
-        out.push('\n');
-    }
-    out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("read source dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs")
-            && !path.to_string_lossy().ends_with("_tests.rs")
-        {
-            out.push(path);
-        }
-    }
-}
+use common::{code_of, rust_files};
 
 /// (file relative to src/, the enclosing `fn`) of every call of `.name(`.
 fn callers(name: &str) -> Vec<(String, String)> {
