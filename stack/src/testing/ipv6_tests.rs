@@ -11,7 +11,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use crate::linux::*;
-use crate::testing::pair::{LinkParams, Pair, A_ADDR, A_ADDR6, B_ADDR, B_ADDR6};
+use crate::testing::pair::{Pair, A_ADDR, A_ADDR6, B_ADDR, B_ADDR6};
 use crate::testing::trace::Seg;
 use crate::time::Instant;
 use crate::wire::{self, icmpv6, ipv6ext, Icmpv6Repr, Ipv6Repr, TcpFlags, UdpRepr};
@@ -59,13 +59,7 @@ fn one_mib_each_way_over_a_lossy_ipv6_link() {
     for seed in 1..=5 {
         let mut p = Pair::new(seed);
         let (_l, c, s) = p.connected6(443);
-        p.params = LinkParams {
-            loss: 0.05,
-            duplicate: 0.02,
-            reorder: 0.05,
-            delay: Duration::from_millis(2),
-            ..Default::default()
-        };
+        p.params = super::loss_tests::lossy();
         let up = pattern(1 << 20, seed as u8);
         assert!(p.transfer(true, c, s, &up) == up, "seed {seed}: A->B");
         let down = pattern(1 << 20, !(seed as u8));

@@ -9,16 +9,21 @@ fn pattern(n: usize, salt: u8) -> Vec<u8> {
     (0..n).map(|i| ((i * 7 + (i >> 9)) as u8) ^ salt).collect()
 }
 
-fn run(seed: u64) {
-    let mut p = Pair::new(seed);
-    let (l, c, s) = p.connected(80);
-    p.params = LinkParams {
+/// The impaired link: 5% loss, 2% duplication, 5% reordering, 2 ms delay.
+pub(super) fn lossy() -> LinkParams {
+    LinkParams {
         loss: 0.05,
         duplicate: 0.02,
         reorder: 0.05,
         delay: Duration::from_millis(2),
         ..Default::default()
-    };
+    }
+}
+
+fn run(seed: u64) {
+    let mut p = Pair::new(seed);
+    let (l, c, s) = p.connected(80);
+    p.params = lossy();
     let up = pattern(1 << 20, seed as u8);
     let got = p.transfer(true, c, s, &up);
     assert!(got == up, "seed {seed}: A->B bytes differ");
@@ -51,13 +56,7 @@ fn one_mib_each_way_over_lossy_link_20_seeds() {
 fn small_lossy_debug() {
     let mut p = Pair::new(1);
     let (_l, c, s) = p.connected(80);
-    p.params = LinkParams {
-        loss: 0.05,
-        duplicate: 0.02,
-        reorder: 0.05,
-        delay: Duration::from_millis(2),
-        ..Default::default()
-    };
+    p.params = lossy();
     let up = pattern(200_000, 1);
     let got = p.transfer(true, c, s, &up);
     let first = got.iter().zip(&up).position(|(a, b)| a != b);
