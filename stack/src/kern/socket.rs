@@ -37,19 +37,18 @@ use crate::kern::listen::ListenQueues;
 use crate::kern::sockbuf::SockBuf;
 use crate::time::Instant;
 
-/// `so_state` bits.
+/// `so_state` bits: the life-cycle references only. FreeBSD's connection
+/// bits (SS_ISCONNECTING, SS_ISCONNECTED, SS_ISDISCONNECTING,
+/// SS_ISDISCONNECTED) are not kept: Linux answers from `sock->state` (our
+/// `sock_state`) and the protocol's state, and nothing here read them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SoState(pub u32);
 
 impl SoState {
-    pub const ISCONNECTED: u32 = 0x0002;
-    pub const ISCONNECTING: u32 = 0x0004;
-    pub const ISDISCONNECTING: u32 = 0x0008;
     /// The last descriptor is gone (soclose ran).
     pub const NOFDREF: u32 = 0x0100;
     /// The protocol holds a strong reference (see module doc).
     pub const PROTOREF: u32 = 0x4000;
-    pub const ISDISCONNECTED: u32 = 0x2000;
 
     pub fn has(self, bit: u32) -> bool {
         self.0 & bit != 0
@@ -386,29 +385,8 @@ impl Socket {
         self.so_error.take()
     }
 
-    pub fn soisconnecting(&mut self) {
-        self.so_state
-            .clear(SoState::ISCONNECTED | SoState::ISDISCONNECTING);
-        self.so_state.set(SoState::ISCONNECTING);
-    }
-
-    pub fn soisconnected(&mut self) {
-        self.so_state
-            .clear(SoState::ISCONNECTING | SoState::ISDISCONNECTING | SoState::ISDISCONNECTED);
-        self.so_state.set(SoState::ISCONNECTED);
-    }
-
-    pub fn soisdisconnecting(&mut self) {
-        self.so_state.clear(SoState::ISCONNECTING);
-        self.so_state.set(SoState::ISDISCONNECTING);
-        self.sb_state.cantsendmore = true;
-        self.sb_state.cantrcvmore = true;
-    }
-
+    /// The connection is gone: nothing more is sent or received.
     pub fn soisdisconnected(&mut self) {
-        self.so_state
-            .clear(SoState::ISCONNECTING | SoState::ISCONNECTED | SoState::ISDISCONNECTING);
-        self.so_state.set(SoState::ISDISCONNECTED);
         self.sb_state.cantsendmore = true;
         self.sb_state.cantrcvmore = true;
     }

@@ -207,7 +207,6 @@ pub fn sonewconn<C: SoCx>(cx: &C, head: &Socket) -> Option<(SocketHandle, Socket
         c.so_qstate = QState::Comp;
         c.so_head = Some(listener);
         c.sock_state = SockState::Connected;
-        c.soisconnected();
         c
     });
     // Listener before child: the lock order allows taking the child now.

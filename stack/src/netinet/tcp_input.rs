@@ -109,7 +109,6 @@ pub(crate) fn tcp_sndbuf_expand(cx: &impl InetCx, so: &mut Socket) {
 }
 
 fn tcp_established(cx: &impl InetCx, so: &mut Socket) {
-    so.soisconnected();
     tcp_sndbuf_expand(cx, so);
     let now = cx.last_now();
     if let Some(tp) = so.so_pcb.tcp_mut() {

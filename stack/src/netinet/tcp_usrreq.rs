@@ -128,8 +128,6 @@ fn tcp_disconnect(cx: &impl InetCx, so: &mut Socket) {
     tp.cc = CongCtl::new(old.cc.algo());
     *old = tp;
     so.sb_state = Default::default();
-    so.so_state
-        .clear(SoState::ISDISCONNECTED | SoState::ISCONNECTING | SoState::ISCONNECTED);
     so.so_rcv.clear();
     so.so_snd.clear();
     so.sock_state = SockState::Unconnected;
@@ -561,7 +559,6 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 tcp_close(cx, so);
                 tcp_disconnect(cx, so);
                 so.sb_state = Default::default();
-                so.so_state.clear(SoState::ISDISCONNECTED);
                 so.sock_state = SockState::Unconnected;
                 so.so_error = Some(Errno::ECONNRESET);
                 Ok(())
@@ -979,7 +976,6 @@ fn tcp_connect_start(
         tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
         tp.t_state = TcpState::SynSent;
         tp.t_maxseg = TCP_DEFAULT_MSS as usize;
-        so.soisconnecting();
         so.sock_state = SockState::Connecting;
         Ok(())
     }
