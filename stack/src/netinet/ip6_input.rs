@@ -37,7 +37,14 @@ pub(crate) fn ip6_input(cx: &impl InetCx, now: Instant, frame: &[u8], arrived: u
     let packet = &frame[..ip.buffer_len()];
     let dst = ip.dst_addr;
     let multicast = dst.is_multicast();
-    if multicast && !cx.inet().pcbinfo.read().mc.interface_joined6(dst, arrived) {
+    if multicast
+        && !cx
+            .inet()
+            .pcbinfo
+            .read()
+            .mc
+            .interface_joined6(dst, arrived, ip.src_addr)
+    {
         // The kernel side's router/neighbour solicitations and MLD reports.
         Stats::bump(&cx.stats().drop_ndisc);
         return;

@@ -2,9 +2,11 @@
 //! ipv6_sock_mc_join, ipv6_sock_mc_drop, inet6_mc_check): IPV6_JOIN_GROUP
 //! / IPV6_LEAVE_GROUP (IPV6_ADD/DROP_MEMBERSHIP) and MCAST_JOIN/LEAVE_GROUP
 //! at IPPROTO_IPV6, the interface and source a datagram to a group leaves
-//! by, and whether a socket takes one that arrived. Memberships are any
-//! source (no IPv6 source filters); each change is reported on the device
-//! by MLDv2 (`igmp`), as IGMPv3 reports IPv4's.
+//! by, and whether a socket takes one that arrived. The source options
+//! (ip6_mc_source: MCAST_JOIN/LEAVE_SOURCE_GROUP keep an INCLUDE list,
+//! MCAST_BLOCK/UNBLOCK_SOURCE an EXCLUDE list on an any-source join) are
+//! here too; each change is reported on the device by MLDv2 (`igmp`), as
+//! IGMPv3 reports IPv4's. (No MCAST_MSFILTER at IPPROTO_IPV6 yet.)
 //!
 //! As on Linux a membership names its interface (index 0: the group's
 //! route, the device when it has an IPv6 address), but delivery reads only
@@ -20,12 +22,15 @@ use crate::linux::*;
 use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::in_pcb::{Inpcb, MCIF6_DEV, MCIF6_LO, PMTU6_MCIF};
 use crate::netinet::inet::InetCx;
-use crate::netinet::mc_table::Mc6Membership;
+use crate::netinet::mc_table::{Mc6Membership, MLD_MAX_MSF};
 
 /// struct ipv6_mreq: the group, then an int interface index.
 const IPV6_MREQ_LEN: usize = 20;
 /// struct group_req on 64-bit Linux (see ip_mcast).
 const GROUP_REQ_LEN: usize = 136;
+/// struct group_source_req on 64-bit Linux: gsr_interface (u32), 4 bytes
+/// padding, then two sockaddr_storage (group, source).
+const GROUP_SOURCE_REQ_LEN: usize = 264;
 
 fn addr6_at(b: &[u8], at: usize) -> Ipv6Addr {
     let mut a = [0u8; 16];
@@ -72,13 +77,106 @@ pub(crate) fn ip6_mcast_setsockopt(
             // sockaddr_in6 at 8: family, port, flowinfo, then the address.
             (name == MCAST_JOIN_GROUP, addr6_at(val, 16), i)
         }
+        MCAST_JOIN_SOURCE_GROUP
+        | MCAST_LEAVE_SOURCE_GROUP
+        | MCAST_BLOCK_SOURCE
+        | MCAST_UNBLOCK_SOURCE => return Some(source_setsockopt(cx, handle, name, val)),
         _ => return None,
     };
     Some(if join {
-        join6(cx, handle, group, ifindex)
+        join6(cx, handle, group, ifindex, false)
     } else {
         leave6(cx, handle, group, ifindex)
     })
+}
+
+/// One of the source options (`name`) on `handle`'s socket, as Linux's
+/// do_ipv6_mcast_group_source: a group_source_req (shorter: EINVAL; a
+/// longer one is read as far as it goes), both addresses AF_INET6 (else
+/// EADDRNOTAVAIL). A source-specific join joins first, in INCLUDE mode;
+/// being in the group already is fine.
+fn source_setsockopt(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    name: i32,
+    val: &[u8],
+) -> Result<(), Errno> {
+    if val.len() < GROUP_SOURCE_REQ_LEN {
+        return Err(Errno::EINVAL);
+    }
+    let family = |at: usize| i32::from(u16::from_ne_bytes([val[at], val[at + 1]]));
+    if family(8) != AF_INET6 || family(136) != AF_INET6 {
+        return Err(Errno::EADDRNOTAVAIL);
+    }
+    let ifindex = u32::from_ne_bytes([val[0], val[1], val[2], val[3]]);
+    // sockaddr_in6: family, port, flowinfo, then the address.
+    let (group, source) = (addr6_at(val, 16), addr6_at(val, 144));
+    // (INCLUDE mode?, add the source?)
+    let (include, add) = match name {
+        MCAST_JOIN_SOURCE_GROUP => (true, true),
+        MCAST_LEAVE_SOURCE_GROUP => (true, false),
+        MCAST_BLOCK_SOURCE => (false, true),
+        _ => (false, false),
+    };
+    if include && add {
+        match join6(cx, handle, group, ifindex, true) {
+            Ok(()) | Err(Errno::EADDRINUSE) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ip6_mc_source(cx, handle, (group, ifindex), source, include, add)
+}
+
+/// Add or remove `source` in the filter of `handle`'s membership of
+/// `group` on `ifindex` (0: on any interface), whose mode must be
+/// `include`'s unless no list was set yet (Linux's ip6_mc_source).
+/// Removing the last source of an INCLUDE list leaves the group.
+fn ip6_mc_source(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    (group, ifindex): (Ipv6Addr, u32),
+    source: Ipv6Addr,
+    include: bool,
+    add: bool,
+) -> Result<(), Errno> {
+    if !group.is_multicast() {
+        return Err(Errno::EINVAL);
+    }
+    mc6_find_dev(cx, ifindex).ok_or(Errno::ENODEV)?;
+    let p = IgmpParams::of(cx);
+    let mut t = cx.inet().pcbinfo.write();
+    let at = find6(&t.mc.members6, handle, group, ifindex).ok_or(Errno::EINVAL)?;
+    let pmc = &mut t.mc.members6[at];
+    let dev = pmc.ifindex;
+    if pmc.include != include {
+        // A mode switches only while no list was ever set.
+        if pmc.sources.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        pmc.include = include;
+    }
+    if !add {
+        let list = pmc.sources.as_mut().ok_or(Errno::EADDRNOTAVAIL)?;
+        let i = list.iter().position(|s| *s == source);
+        let i = i.ok_or(Errno::EADDRNOTAVAIL)?;
+        if list.len() == 1 && include {
+            // (INCLUDE, empty) is no membership.
+            drop(t);
+            return leave6(cx, handle, group, ifindex);
+        }
+        list.remove(i);
+    } else {
+        let list = pmc.sources.get_or_insert_with(Vec::new);
+        if list.len() >= MLD_MAX_MSF {
+            return Err(Errno::ENOBUFS);
+        }
+        if list.contains(&source) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        list.push(source);
+    }
+    t.mc.mld_commit(group, dev, &p);
+    Ok(())
 }
 
 /// Where `handle`'s membership of `group` on `ifindex` (0: any
@@ -94,11 +192,14 @@ fn find6(
     })
 }
 
+/// Join `group` on `ifindex` in INCLUDE mode (a source-specific join,
+/// ipv6_sock_mc_join_ssm) or EXCLUDE (any source), with no list yet.
 fn join6(
     cx: &impl InetCx,
     handle: SocketHandle,
     group: Ipv6Addr,
     ifindex: u32,
+    include: bool,
 ) -> Result<(), Errno> {
     if !group.is_multicast() {
         return Err(Errno::EINVAL);
@@ -120,6 +221,8 @@ fn join6(
         group,
         ifindex: dev,
         handle,
+        include,
+        sources: None,
     });
     mc.mld_commit(group, dev, &p);
     Ok(())
@@ -280,5 +383,119 @@ mod tests {
         .unwrap();
         assert_eq!(get(IPPROTO_IP, IP_MULTICAST_ALL), 1);
         assert_eq!(get(IPPROTO_IPV6, IPV6_MULTICAST_ALL), 0);
+    }
+
+    /// A struct group_source_req for `group` and `source` on interface 0.
+    fn gsr(group: &str, source: Ipv6Addr) -> Vec<u8> {
+        let mut g = vec![0u8; 264];
+        for at in [8, 136] {
+            g[at..at + 2].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+        }
+        g[16..32].copy_from_slice(&group.parse::<Ipv6Addr>().unwrap().octets());
+        g[144..160].copy_from_slice(&source.octets());
+        g
+    }
+
+    /// Source filters as Linux's ip6_mc_source, inet6_mc_check and
+    /// ipv6_chk_mcast_addr (c-test 430 has the errnos): of A's datagram
+    /// to the group, B's INCLUDE {A} member takes it and its member that
+    /// blocked A does not; once only an INCLUDE {another} member is left,
+    /// B's interface drops it before any socket (the bystander under
+    /// IPV6_MULTICAST_ALL sees nothing); the MLDv2 report names the source.
+    #[test]
+    fn source_filters_decide_delivery_and_the_interfaces_filter() {
+        use crate::testing::pair::{Pair, A_ADDR6};
+        let mut p = Pair::new(3);
+        let other: Ipv6Addr = "fd00::9".parse().unwrap();
+        let (inc, exc, bystander) = (bound(&p.b, 5000), bound(&p.b, 5000), bound(&p.b, 5000));
+        let set = |p: &Pair, h, name, v: &[u8]| p.b.setsockopt(p.now, h, IPPROTO_IPV6, name, v);
+        assert_eq!(
+            set(&p, inc, MCAST_JOIN_SOURCE_GROUP, &gsr(GROUP, A_ADDR6)),
+            Ok(())
+        );
+        assert_eq!(
+            set(&p, inc, MCAST_JOIN_SOURCE_GROUP, &gsr(GROUP, A_ADDR6)),
+            Err(Errno::EADDRNOTAVAIL)
+        );
+        assert_eq!(
+            set(&p, inc, MCAST_BLOCK_SOURCE, &gsr(GROUP, other)),
+            Err(Errno::EINVAL),
+            "not the mode of its list"
+        );
+        assert_eq!(set(&p, exc, IPV6_JOIN_GROUP, &mreq(GROUP, 0)), Ok(()));
+        assert_eq!(
+            set(&p, exc, MCAST_BLOCK_SOURCE, &gsr(GROUP, A_ADDR6)),
+            Ok(())
+        );
+        let s = bound(&p.a, 5001);
+        let to = SocketAddr::new(GROUP.parse().unwrap(), 5000);
+        let got = |p: &mut Pair, h| {
+            let mut b = [0u8; 16];
+            p.b.recv(p.now, h, &mut b, MSG_DONTWAIT)
+                .map(|m| b[..m.copied].to_vec())
+        };
+        assert_eq!(p.a.send(p.now, s, b"one", 0, Some(to)), Ok(3));
+        p.drive();
+        assert_eq!(got(&mut p, inc), Ok(b"one".to_vec()), "INCLUDE {{A}}");
+        assert_eq!(got(&mut p, exc), Err(Errno::EAGAIN), "A blocked");
+        assert_eq!(got(&mut p, bystander), Ok(b"one".to_vec()));
+
+        assert_eq!(set(&p, exc, IPV6_LEAVE_GROUP, &mreq(GROUP, 0)), Ok(()));
+        assert_eq!(
+            set(&p, inc, MCAST_JOIN_SOURCE_GROUP, &gsr(GROUP, other)),
+            Ok(())
+        );
+        assert_eq!(
+            set(&p, inc, MCAST_LEAVE_SOURCE_GROUP, &gsr(GROUP, A_ADDR6)),
+            Ok(())
+        );
+        assert_eq!(p.a.send(p.now, s, b"two", 0, Some(to)), Ok(3));
+        p.drive();
+        for h in [inc, bystander] {
+            assert_eq!(
+                got(&mut p, h),
+                Err(Errno::EAGAIN),
+                "dropped by B's interface"
+            );
+        }
+        // The last source of an INCLUDE list dropped is a leave.
+        assert_eq!(
+            set(&p, inc, MCAST_LEAVE_SOURCE_GROUP, &gsr(GROUP, other)),
+            Ok(())
+        );
+        assert_eq!(
+            set(&p, inc, IPV6_LEAVE_GROUP, &mreq(GROUP, 0)),
+            Err(Errno::EADDRNOTAVAIL)
+        );
+    }
+
+    #[test]
+    fn an_include_join_is_reported_with_its_source() {
+        let mut c = Config::new([10, 7, 0, 2].into(), 24);
+        c.addr6 = Some("fd00:7::2".parse().unwrap());
+        let st = Stack::new(c);
+        let now = crate::testing::trace::t0();
+        let r = bound(&st, 5000);
+        let src: Ipv6Addr = "fd00:7::1".parse().unwrap();
+        st.setsockopt(
+            now,
+            r,
+            IPPROTO_IPV6,
+            MCAST_JOIN_SOURCE_GROUP,
+            &gsr(GROUP, src),
+        )
+        .unwrap();
+        st.handle_timeout(now);
+        let f = st.poll_transmit().expect("an MLD report");
+        let recs = crate::wire::mld::parse_mld_report(Ipv6Addr::UNSPECIFIED, &f[48..]).unwrap();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(
+            (recs[0].kind, recs[0].group, recs[0].sources.clone()),
+            (
+                crate::wire::igmp::RecordType::AllowNewSources,
+                GROUP.parse().unwrap(),
+                vec![src]
+            )
+        );
     }
 }

@@ -338,7 +338,8 @@ pub(crate) fn udp_mcast_candidates(
 
 /// `udp_mcast_candidates` for an IPv6 group (Linux's udp_v6_mcast_next
 /// and inet6_mc_check): AF_INET6 sockets on the port bound to `::` or the
-/// group, with whether they joined it (on any interface).
+/// group, with whether they joined it (on any interface) and its filter
+/// lets the source through.
 fn udp_mcast6_candidates(
     t: &crate::netinet::in_pcb::PcbInfo,
     local: SocketAddr,
@@ -352,10 +353,11 @@ fn udp_mcast6_candidates(
         .filter(|u| matches!(u.addr, IpAddr::V6(a) if a.is_unspecified() || a == group))
         .filter(|u| u.foreign.is_none_or(|f| f == remote))
         .map(|u| {
-            (
-                u.handle,
-                t.mc.socket_joined6(u.handle, group).then_some(true),
-            )
+            let src = match remote.ip() {
+                IpAddr::V6(a) => a,
+                IpAddr::V4(a) => a.to_ipv6_mapped(),
+            };
+            (u.handle, t.mc.socket_joined6(u.handle, group, src))
         })
         .collect()
 }

@@ -17,6 +17,9 @@ pub const IGMP_MAX_MEMBERSHIPS: usize = 20;
 /// Linux's net.ipv4.igmp_max_msf default: sources per filter.
 pub const IGMP_MAX_MSF: usize = 10;
 
+/// Linux's net.ipv6.mld_max_msf default: sources per IPv6 filter.
+pub const MLD_MAX_MSF: usize = 64;
+
 /// One socket's membership of one group on one interface (ip_mc_socklist).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct McMembership {
@@ -33,21 +36,38 @@ pub struct McMembership {
     pub sources: Option<Vec<Ipv4Addr>>,
 }
 
+/// Does a socket's filter (INCLUDE?, its list) let a datagram from
+/// `src` through (ip_mc_sf_allow, inet6_mc_check)?
+fn sf_allows<A: PartialEq>(include: bool, sources: &Option<Vec<A>>, src: &A) -> bool {
+    let listed = sources.as_ref().is_some_and(|l| l.contains(src));
+    listed == include
+}
+
 impl McMembership {
     /// Does the filter let a datagram from `src` through (ip_mc_sf_allow)?
     pub fn allows(&self, src: Ipv4Addr) -> bool {
-        let listed = self.sources.as_ref().is_some_and(|l| l.contains(&src));
-        listed == self.include
+        sf_allows(self.include, &self.sources, &src)
     }
 }
 
 /// One socket's membership of an IPv6 group on one interface
-/// (ipv6_mc_socklist): any source.
+/// (ipv6_mc_socklist), with its source filter as `McMembership`'s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mc6Membership {
     pub group: Ipv6Addr,
     pub ifindex: u32,
     pub handle: SocketHandle,
+    /// INCLUDE (a source-specific join) or EXCLUDE mode.
+    pub include: bool,
+    /// The source list, once one was set.
+    pub sources: Option<Vec<Ipv6Addr>>,
+}
+
+impl Mc6Membership {
+    /// Does the filter let a datagram from `src` through (inet6_mc_check)?
+    pub fn allows(&self, src: Ipv6Addr) -> bool {
+        sf_allows(self.include, &self.sources, &src)
+    }
 }
 
 /// The all-nodes group every IPv6 interface is in (ff02::1).
@@ -76,22 +96,29 @@ impl McTable {
                 .any(|m| m.group == group && m.ifindex == ifindex && m.allows(src))
     }
 
-    /// Does interface `ifindex` accept the IPv6 `group` (ipv6_chk_mcast_addr):
-    /// has a socket joined it there?
-    pub fn interface_joined6(&self, group: Ipv6Addr, ifindex: u32) -> bool {
+    /// Does interface `ifindex` accept the IPv6 `group` from `src`
+    /// (ipv6_chk_mcast_addr): has a socket joined it there whose filter
+    /// lets `src` through (any, for the unspecified source)?
+    pub fn interface_joined6(&self, group: Ipv6Addr, ifindex: u32, src: Ipv6Addr) -> bool {
         group == ALL_NODES
-            || self
-                .members6
-                .iter()
-                .any(|m| m.group == group && m.ifindex == ifindex)
+            || self.members6.iter().any(|m| {
+                m.group == group && m.ifindex == ifindex && (src.is_unspecified() || m.allows(src))
+            })
     }
 
-    /// Has `handle` joined the IPv6 `group` on any interface (Linux's
-    /// inet6_mc_check reads only the group)?
-    pub fn socket_joined6(&self, handle: SocketHandle, group: Ipv6Addr) -> bool {
+    /// Has `handle` joined the IPv6 `group` (on any interface: Linux's
+    /// inet6_mc_check reads only the group), and does its first such
+    /// membership's filter let `src` through? None: not joined.
+    pub fn socket_joined6(
+        &self,
+        handle: SocketHandle,
+        group: Ipv6Addr,
+        src: Ipv6Addr,
+    ) -> Option<bool> {
         self.members6
             .iter()
-            .any(|m| m.handle == handle && m.group == group)
+            .find(|m| m.handle == handle && m.group == group)
+            .map(|m| m.allows(src))
     }
 
     /// `handle`'s membership of `group` on `ifindex`, if any.
@@ -151,47 +178,56 @@ impl McTable {
         self.igmp.set_filter(group, exclude, sources, p);
     }
 
-    /// As `igmp_commit` for an IPv6 group: MLDv2 reports of its
-    /// any-source memberships (EXCLUDE {} while a socket is in it).
+    /// As `igmp_commit` for an IPv6 group: its MLDv2 reports.
     pub(crate) fn mld_commit(&mut self, group: Ipv6Addr, ifindex: u32, p: &IgmpParams) {
         if !p.reports6(group, ifindex) {
             return;
         }
-        let joined = self
-            .members6
-            .iter()
-            .any(|m| m.group == group && m.ifindex == ifindex);
-        self.mld
-            .set_filter(group, joined, BTreeSet::new(), &p.for_mld());
+        let (exclude, sources) = merge_filters(
+            self.members6
+                .iter()
+                .filter(|m| m.group == group && m.ifindex == ifindex)
+                .map(|m| (m.include, &m.sources)),
+        );
+        self.mld.set_filter(group, exclude, sources, &p.for_mld());
     }
 
-    /// The interface's filter for `group` (RFC 3376 3.2, Linux's
-    /// sf_setstate): EXCLUDE if any member excludes, the sources every
-    /// excluding member excludes and no including one includes; else
-    /// INCLUDE the sources any member includes. (EXCLUDE?, sources).
+    /// The interface's filter for `group` (`merge_filters` of its members').
     pub(crate) fn iface_filter(&self, group: Ipv4Addr, ifindex: u32) -> (bool, BTreeSet<Ipv4Addr>) {
-        let mut excluded: Option<BTreeSet<Ipv4Addr>> = None;
-        let mut included = BTreeSet::new();
-        for m in self
-            .members
-            .iter()
-            .filter(|m| m.group == group && m.ifindex == ifindex)
-        {
-            let list = m.sources.iter().flatten().copied();
-            if m.include {
-                included.extend(list);
-            } else {
-                let l: BTreeSet<Ipv4Addr> = list.collect();
-                excluded = Some(match excluded {
-                    None => l,
-                    Some(e) => e.intersection(&l).copied().collect(),
-                });
-            }
+        merge_filters(
+            self.members
+                .iter()
+                .filter(|m| m.group == group && m.ifindex == ifindex)
+                .map(|m| (m.include, &m.sources)),
+        )
+    }
+}
+
+/// An interface's filter from its members' (INCLUDE?, list) (RFC 3376
+/// 3.2, RFC 3810 4.2, Linux's sf_setstate): EXCLUDE if any member
+/// excludes, the sources every excluding member excludes and no including
+/// one includes; else INCLUDE the sources any member includes.
+/// (EXCLUDE?, sources).
+fn merge_filters<'a, A: Ord + Copy + 'a>(
+    members: impl Iterator<Item = (bool, &'a Option<Vec<A>>)>,
+) -> (bool, BTreeSet<A>) {
+    let mut excluded: Option<BTreeSet<A>> = None;
+    let mut included = BTreeSet::new();
+    for (include, sources) in members {
+        let list = sources.iter().flatten().copied();
+        if include {
+            included.extend(list);
+        } else {
+            let l: BTreeSet<A> = list.collect();
+            excluded = Some(match excluded {
+                None => l,
+                Some(e) => e.intersection(&l).copied().collect(),
+            });
         }
-        match excluded {
-            Some(e) => (true, e.difference(&included).copied().collect()),
-            None => (false, included),
-        }
+    }
+    match excluded {
+        Some(e) => (true, e.difference(&included).copied().collect()),
+        None => (false, included),
     }
 }
 

@@ -758,11 +758,19 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
             }
         }
         let v = match level {
-            // As Linux's do_ipv6_setsockopt: the group_req memberships
-            // are open to TCP too (IPV6_JOIN_GROUP is EPROTO below).
+            // As Linux's do_ipv6_setsockopt: the group_req and
+            // group_source_req memberships are open to TCP too
+            // (IPV6_JOIN_GROUP is EPROTO below).
             IPPROTO_IPV6
-                if matches!(name, MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP)
-                    && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
+                if matches!(
+                    name,
+                    MCAST_JOIN_GROUP
+                        | MCAST_LEAVE_GROUP
+                        | MCAST_JOIN_SOURCE_GROUP
+                        | MCAST_LEAVE_SOURCE_GROUP
+                        | MCAST_BLOCK_SOURCE
+                        | MCAST_UNBLOCK_SOURCE
+                ) && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
             {
                 return crate::netinet::ip6_mcast::ip6_mcast_setsockopt(cx, so.handle, name, val)
                     .unwrap_or(Err(Errno::ENOPROTOOPT));

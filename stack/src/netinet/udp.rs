@@ -634,8 +634,8 @@ fn udp_output_mcast(
         (IpAddr::V4(g), IpAddr::V4(s)) if multicast => {
             inp.mc_loop && cx.inet().pcbinfo.read().mc.interface_joined(g, ifindex, s)
         }
-        (IpAddr::V6(g), _) => {
-            inp.mc_loop6 && cx.inet().pcbinfo.read().mc.interface_joined6(g, ifindex)
+        (IpAddr::V6(g), IpAddr::V6(s)) => {
+            inp.mc_loop6 && cx.inet().pcbinfo.read().mc.interface_joined6(g, ifindex, s)
         }
         _ => true,
     };
