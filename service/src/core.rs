@@ -136,6 +136,16 @@ fn os_err(e: nix::errno::Errno) -> Errno {
     Errno(e as i32)
 }
 
+/// A new anchor pair. The service's own descriptor table full is the
+/// system's file table full for the program (ENFILE, as Linux's
+/// `alloc_file` says when `fs.file-max` is reached), not its own (EMFILE).
+pub(crate) fn anchor_pair() -> Result<(OwnedFd, OwnedFd, u64), Errno> {
+    anchor::pair().map_err(|e| match e {
+        nix::errno::Errno::EMFILE => Errno::ENFILE,
+        e => os_err(e),
+    })
+}
+
 impl Core {
     pub fn new(stack: Stack) -> Core {
         Core {
@@ -180,7 +190,19 @@ impl Core {
 
     /// A new entry for stack socket `h`: returns B, to pass to the client.
     fn anchor_new(&mut self, sess: &mut Session, h: SocketHandle) -> Result<OwnedFd, Errno> {
-        let (a, b, ino) = anchor::pair().map_err(os_err)?;
+        let pair = anchor_pair()?;
+        Ok(self.anchor_register(sess, h, pair))
+    }
+
+    /// The entry for stack socket `h` around a pair made by `anchor_pair`
+    /// (made first where a failure must leave `h` where it was: a queued
+    /// connection stays queued).
+    fn anchor_register(
+        &mut self,
+        sess: &mut Session,
+        h: SocketHandle,
+        (a, b, ino): (OwnedFd, OwnedFd, u64),
+    ) -> OwnedFd {
         let id = h.as_u64();
         self.by_ino.insert(ino, id);
         self.by_anchor.insert(a.as_raw_fd(), id);
@@ -212,7 +234,7 @@ impl Core {
         self.sb_recharge(id);
         sess.attached.insert(id);
         self.publish(id);
-        Ok(b)
+        b
     }
 
     /// The last descriptor of `id` is gone: the socket's last `so_count`
@@ -694,30 +716,28 @@ impl Core {
             Request::Accept { id, wait } => {
                 // Past a cap the connection stays queued (Linux's accept
                 // finds no descriptor before it dequeues).
+                // The anchor too is made before the dequeue: with no
+                // descriptor for it, the connection stays queued.
                 let r = self.check(sess, id).and_then(|h| {
                     self.accept_after_handed(id)?;
                     self.admit_accept(sess, h)?;
-                    self.stack.accept(h)
+                    let pair = anchor_pair()?;
+                    Ok((self.stack.accept(h)?, pair))
                 });
                 self.waited(id, wait, Readiness::IN, &r);
-                let (nh, peer) = match r {
+                let ((nh, peer), pair) = match r {
                     Ok(v) => v,
                     Err(e) => return (Err(e), None),
                 };
                 self.sync_token(id);
-                return match self.anchor_new(sess, nh) {
-                    Ok(b) => (
-                        Ok(Body::Accepted {
-                            id: nh.as_u64(),
-                            peer,
-                        }),
-                        Some(b),
-                    ),
-                    Err(e) => {
-                        let _ = self.stack.close(now, nh);
-                        (Err(e), None)
-                    }
-                };
+                let b = self.anchor_register(sess, nh, pair);
+                return (
+                    Ok(Body::Accepted {
+                        id: nh.as_u64(),
+                        peer,
+                    }),
+                    Some(b),
+                );
             }
             Request::ConnectPost { id, addr } => {
                 let wait = Request::Connect {

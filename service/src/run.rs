@@ -355,10 +355,9 @@ impl Service {
             if list.is_empty() {
                 return;
             }
-            let t = now();
             for (id, key) in list {
                 match self.clients.get_mut(&key) {
-                    Some((_, sess, _)) => self.core.hand_off(sess, t, id),
+                    Some((_, sess, _)) => self.core.hand_off(sess, id),
                     None => self.core.handoff_token(id),
                 }
             }

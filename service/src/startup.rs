@@ -21,14 +21,25 @@ pub const EXIT_NO_DEVICE: i32 = 4;
 
 /// Close every fd above stderr that the spawning program left open (an
 /// anchor held here would hide that socket's last close forever), and
-/// raise the fd limit to its hard maximum: the service holds one fd per
-/// socket of every client.
+/// raise the fd limit: the service holds one fd per socket of every
+/// client, so its table is the namespace's socket table. Where it may
+/// (CAP_SYS_RESOURCE, as root), to the kernel's per-process maximum
+/// `fs.nr_open`; else to the hard limit it inherited (each program's own
+/// limit still caps that program's sockets, as on Linux).
 pub fn own_fds_and_limits() {
     // SAFETY: close_range on fds this process does not use yet.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        let raised = nr_open
+            .filter(|&n| n > hard)
+            .is_some_and(|n| setrlimit(Resource::RLIMIT_NOFILE, n, n).is_ok());
+        if !raised {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
     }
 }
 

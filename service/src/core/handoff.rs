@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recv, sendmsg, ControlMessage, MsgFlags};
 use proto::handoff::{self, Handed};
-use stack::{Errno, Instant, SocketHandle};
+use stack::{Errno, SocketHandle};
 
 use super::{Core, Session};
 
@@ -79,7 +79,7 @@ impl Core {
     /// Hand listener `id`'s queued connections to `sess`, its only holder
     /// (as many as `MAX_UNTAKEN` and the client's caps allow); whatever
     /// stays queued gets the token as usual.
-    pub fn hand_off(&mut self, sess: &mut Session, now: Instant, id: u64) {
+    pub fn hand_off(&mut self, sess: &mut Session, id: u64) {
         let h = SocketHandle::from_u64(id);
         while self.handoff_owner(id) == Some(sess.key) && !self.stack.accept_empty(h) {
             if self.untaken(id) >= MAX_UNTAKEN {
@@ -89,17 +89,15 @@ impl Core {
             if self.held(sess) * 2 >= self.limits.sockets || self.admit_accept(sess, h).is_err() {
                 break;
             }
+            // No descriptor for its anchor: the connection stays queued,
+            // and the program's accept says why (the token below).
+            let Ok(pair) = super::anchor_pair() else {
+                break;
+            };
             let Ok((nh, peer)) = self.stack.accept_handed(h) else {
                 break;
             };
-            let b = match self.anchor_new(sess, nh) {
-                Ok(b) => b,
-                Err(_) => {
-                    let _ = self.stack.close(now, nh);
-                    self.stack.handed_taken(h);
-                    break;
-                }
-            };
+            let b = self.anchor_register(sess, nh, pair);
             let nid = nh.as_u64();
             if let Some(e) = self.socks.get_mut(&nid) {
                 e.handoff.get_or_insert_with(Default::default).by = Some(id);

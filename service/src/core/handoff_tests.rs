@@ -40,7 +40,7 @@ fn drive(c: &mut Core, srv: &mut Session) {
         c.sync_changed();
         for (id, key) in c.take_handoffs() {
             assert_eq!(key, srv.key, "handed to the listener's holder");
-            c.hand_off(srv, t(), id);
+            c.hand_off(srv, id);
         }
     }
 }
