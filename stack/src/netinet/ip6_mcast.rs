@@ -22,7 +22,7 @@ use crate::linux::*;
 use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::in_pcb::{Inpcb, MCIF6_DEV, MCIF6_LO, PMTU6_MCIF};
 use crate::netinet::inet::InetCx;
-use crate::netinet::mc_table::{Mc6Membership, MLD_MAX_MSF};
+use crate::netinet::mc_table::{sf_change, Mc6Membership, SfChange, MLD_MAX_MSF};
 
 /// struct ipv6_mreq: the group, then an int interface index.
 const IPV6_MREQ_LEN: usize = 20;
@@ -148,32 +148,16 @@ fn ip6_mc_source(
     let at = find6(&t.mc.members6, handle, group, ifindex).ok_or(Errno::EINVAL)?;
     let pmc = &mut t.mc.members6[at];
     let dev = pmc.ifindex;
-    if pmc.include != include {
-        // A mode switches only while no list was ever set.
-        if pmc.sources.is_some() {
-            return Err(Errno::EINVAL);
-        }
-        pmc.include = include;
-    }
-    if !add {
-        let list = pmc.sources.as_mut().ok_or(Errno::EADDRNOTAVAIL)?;
-        let i = list.iter().position(|s| *s == source);
-        let i = i.ok_or(Errno::EADDRNOTAVAIL)?;
-        if list.len() == 1 && include {
-            // (INCLUDE, empty) is no membership.
-            drop(t);
-            return leave6(cx, handle, group, ifindex);
-        }
-        list.remove(i);
-    } else {
-        let list = pmc.sources.get_or_insert_with(Vec::new);
-        if list.len() >= MLD_MAX_MSF {
-            return Err(Errno::ENOBUFS);
-        }
-        if list.contains(&source) {
-            return Err(Errno::EADDRNOTAVAIL);
-        }
-        list.push(source);
+    let change = sf_change(
+        &mut pmc.include,
+        &mut pmc.sources,
+        (include, add),
+        source,
+        MLD_MAX_MSF,
+    )?;
+    if change == SfChange::Leave {
+        drop(t);
+        return leave6(cx, handle, group, ifindex);
     }
     t.mc.mld_commit(group, dev, &p);
     Ok(())

@@ -14,7 +14,7 @@ use crate::linux::*;
 use crate::netinet::igmp_state::IgmpParams;
 use crate::netinet::inet::InetCx;
 use crate::netinet::ip_mcast::{addr_at, is_source_opt, join, leave, mc_find_dev, Mreqn};
-use crate::netinet::mc_table::IGMP_MAX_MSF;
+use crate::netinet::mc_table::{sf_change, SfChange, IGMP_MAX_MSF};
 
 /// struct group_source_req on 64-bit Linux: gsr_interface (u32), 4 bytes
 /// padding, then two sockaddr_storage (group, source).
@@ -140,35 +140,17 @@ fn ip_mc_source(
             .iter_mut()
             .find(|m| m.handle == handle && m.group == r.m.multiaddr && m.ifindex == ifindex)
             .ok_or(Errno::EINVAL)?;
-    if pmc.include != include {
-        // A mode switches only while no list was ever set.
-        if pmc.sources.is_some() {
-            return Err(Errno::EINVAL);
-        }
-        pmc.include = include;
+    let change = sf_change(
+        &mut pmc.include,
+        &mut pmc.sources,
+        (include, add),
+        r.source,
+        IGMP_MAX_MSF,
+    )?;
+    if change == SfChange::Leave {
+        drop(t);
+        return leave(cx, handle, r.m);
     }
-    if !add {
-        let list = pmc.sources.as_mut().ok_or(Errno::EADDRNOTAVAIL)?;
-        let at = list.iter().position(|s| *s == r.source);
-        let at = at.ok_or(Errno::EADDRNOTAVAIL)?;
-        if list.len() == 1 && include {
-            // (INCLUDE, empty) is no membership.
-            drop(t);
-            return leave(cx, handle, r.m);
-        }
-        list.remove(at);
-        t.mc.igmp_commit(r.m.multiaddr, ifindex, &p);
-        return Ok(());
-    }
-    let list = pmc.sources.get_or_insert_with(Vec::new);
-    let at = list.iter().position(|s| *s == r.source);
-    if list.len() >= IGMP_MAX_MSF {
-        return Err(Errno::ENOBUFS);
-    }
-    if at.is_some() {
-        return Err(Errno::EADDRNOTAVAIL);
-    }
-    list.push(r.source);
     t.mc.igmp_commit(r.m.multiaddr, ifindex, &p);
     Ok(())
 }

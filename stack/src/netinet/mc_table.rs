@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::api::SocketHandle;
+use crate::errno::Errno;
 use crate::netinet::igmp_state::{IgmpParams, IgmpReports, ALL_HOSTS};
 
 /// Linux's net.ipv4.igmp_max_memberships default: groups per socket.
@@ -41,6 +42,56 @@ pub struct McMembership {
 fn sf_allows<A: PartialEq>(include: bool, sources: &Option<Vec<A>>, src: &A) -> bool {
     let listed = sources.as_ref().is_some_and(|l| l.contains(src));
     listed == include
+}
+
+/// What a source option did to a socket's filter (`sf_change`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SfChange {
+    /// The filter changed: the interface's is to be recomputed.
+    Changed,
+    /// The last source of an INCLUDE list is to go: that is a leave of
+    /// the group (the list is left as it was, for the leave to remove).
+    Leave,
+}
+
+/// Add (`add`) or remove `source` in a socket's filter (`mode`: INCLUDE?,
+/// `sources`), as Linux's ip_mc_source and ip6_mc_source both do it: the
+/// mode must be `include`'s, and switches only while no list was ever set
+/// (EINVAL); removing a source not listed is EADDRNOTAVAIL, so is adding
+/// one twice; a list holds at most `max` (ENOBUFS).
+pub(crate) fn sf_change<A: PartialEq>(
+    mode: &mut bool,
+    sources: &mut Option<Vec<A>>,
+    (include, add): (bool, bool),
+    source: A,
+    max: usize,
+) -> Result<SfChange, Errno> {
+    if *mode != include {
+        if sources.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        *mode = include;
+    }
+    if !add {
+        let list = sources.as_mut().ok_or(Errno::EADDRNOTAVAIL)?;
+        let at = list.iter().position(|s| *s == source);
+        let at = at.ok_or(Errno::EADDRNOTAVAIL)?;
+        if list.len() == 1 && include {
+            // (INCLUDE, empty) is no membership.
+            return Ok(SfChange::Leave);
+        }
+        list.remove(at);
+        return Ok(SfChange::Changed);
+    }
+    let list = sources.get_or_insert_with(Vec::new);
+    if list.len() >= max {
+        return Err(Errno::ENOBUFS);
+    }
+    if list.contains(&source) {
+        return Err(Errno::EADDRNOTAVAIL);
+    }
+    list.push(source);
+    Ok(SfChange::Changed)
 }
 
 impl McMembership {
