@@ -121,9 +121,10 @@ pub(crate) fn put_addr(
 }
 
 /// Longest option value the shim copies (longer ones are truncated): the
-/// largest is MCAST_MSFILTER's group_filter, 1,424 bytes with
-/// net.ipv4.igmp_max_msf's 10 sources.
-pub(crate) const MAX_OPTLEN: usize = 4096;
+/// largest is IPPROTO_IPV6's MCAST_MSFILTER group_filter, 8,336 bytes with
+/// net.ipv6.mld_max_msf's 64 sources (IPv4's: 1,424 with igmp_max_msf's
+/// 10). The service protocol carries up to `proto::MAX_OPT`.
+pub(crate) const MAX_OPTLEN: usize = 16384;
 
 /// Size of `struct sockaddr_storage`: the longest address Linux accepts.
 pub(crate) const SOCKADDR_STORAGE: usize = 128;

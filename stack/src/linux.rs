@@ -222,6 +222,7 @@ pub fn getsockopt_input_len(level: i32, name: i32) -> usize {
     match (level, name) {
         (IPPROTO_IP, IP_MSFILTER) => 16,
         (IPPROTO_IP, MCAST_MSFILTER) => 144,
+        (IPPROTO_IPV6, MCAST_MSFILTER) => 144,
         _ => 0,
     }
 }

@@ -6,7 +6,8 @@
 //! (ip6_mc_source: MCAST_JOIN/LEAVE_SOURCE_GROUP keep an INCLUDE list,
 //! MCAST_BLOCK/UNBLOCK_SOURCE an EXCLUDE list on an any-source join) are
 //! here too; each change is reported on the device by MLDv2 (`igmp`), as
-//! IGMPv3 reports IPv4's. (No MCAST_MSFILTER at IPPROTO_IPV6 yet.)
+//! IGMPv3 reports IPv4's. MCAST_MSFILTER sets and reads a whole filter
+//! (ip6_mc_msfilter, ip6_mc_msfget).
 //!
 //! As on Linux a membership names its interface (index 0: the group's
 //! route, the device when it has an IPv6 address), but delivery reads only
@@ -81,6 +82,7 @@ pub(crate) fn ip6_mcast_setsockopt(
         | MCAST_LEAVE_SOURCE_GROUP
         | MCAST_BLOCK_SOURCE
         | MCAST_UNBLOCK_SOURCE => return Some(source_setsockopt(cx, handle, name, val)),
+        MCAST_MSFILTER => return Some(msfilter6_set(cx, handle, val)),
         _ => return None,
     };
     Some(if join {
@@ -125,6 +127,103 @@ fn source_setsockopt(
         }
     }
     ip6_mc_source(cx, handle, (group, ifindex), source, include, add)
+}
+
+/// GROUP_FILTER_SIZE(0) on 64-bit Linux: gf_interface, padding, gf_group
+/// (a sockaddr_storage), gf_fmode, gf_numsrc; then the sources, each a
+/// sockaddr_storage.
+const GF_HDR: usize = 144;
+const SS_LEN: usize = 128;
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// setsockopt MCAST_MSFILTER (ipv6_set_mcast_msfilter, ip6_mc_msfilter):
+/// a group_filter; more sources than mld_max_msf is ENOBUFS, a list past
+/// the value EINVAL; the group's family is not looked at, nor are the
+/// sources' (each is read as a sockaddr_in6); the membership must be on
+/// exactly `gf_interface` (0 finds none); (INCLUDE, empty) leaves.
+fn msfilter6_set(cx: &impl InetCx, handle: SocketHandle, val: &[u8]) -> Result<(), Errno> {
+    if val.len() < GF_HDR {
+        return Err(Errno::EINVAL);
+    }
+    let n = u32_at(val, 140) as usize;
+    if n > MLD_MAX_MSF {
+        return Err(Errno::ENOBUFS);
+    }
+    if GF_HDR + n * SS_LEN > val.len() {
+        return Err(Errno::EINVAL);
+    }
+    let (ifindex, group, fmode) = (u32_at(val, 0), addr6_at(val, 16), u32_at(val, 136));
+    if !group.is_multicast() || (fmode != MCAST_INCLUDE && fmode != MCAST_EXCLUDE) {
+        return Err(Errno::EINVAL);
+    }
+    mc6_find_dev(cx, ifindex).ok_or(Errno::ENODEV)?;
+    if fmode == MCAST_INCLUDE && n == 0 {
+        return leave6(cx, handle, group, ifindex);
+    }
+    let sources: Vec<Ipv6Addr> = (0..n)
+        .map(|i| addr6_at(val, GF_HDR + SS_LEN * i + 8))
+        .collect();
+    let p = IgmpParams::of(cx);
+    let mut t = cx.inet().pcbinfo.write();
+    let pmc =
+        t.mc.members6
+            .iter_mut()
+            .find(|m| m.handle == handle && m.group == group && m.ifindex == ifindex)
+            .ok_or(Errno::EINVAL)?;
+    pmc.include = fmode == MCAST_INCLUDE;
+    // No list at all after an empty one: the mode may switch again.
+    pmc.sources = (!sources.is_empty()).then_some(sources);
+    t.mc.mld_commit(group, ifindex, &p);
+    Ok(())
+}
+
+/// getsockopt MCAST_MSFILTER (ipv6_get_msfilter, ip6_mc_msfget): `out`
+/// holds the caller's group_filter (interface, group, room for sources).
+/// A group not AF_INET6 is EADDRNOTAVAIL, so is no membership on exactly
+/// that interface. Writes the mode, the whole count and as many sources
+/// as there is room for; returns the length that holds them (sources past
+/// the end of `out` are not written, where Linux writes past the optlen).
+pub(crate) fn msfilter6_get(
+    cx: &impl InetCx,
+    handle: SocketHandle,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
+    if out.len() < GF_HDR {
+        return Err(Errno::EINVAL);
+    }
+    if i32::from(u16::from_ne_bytes([out[8], out[9]])) != AF_INET6 {
+        return Err(Errno::EADDRNOTAVAIL);
+    }
+    let (ifindex, group) = (u32_at(out, 0), addr6_at(out, 16));
+    if !group.is_multicast() {
+        return Err(Errno::EINVAL);
+    }
+    let t = cx.inet().pcbinfo.read();
+    let pmc =
+        t.mc.members6
+            .iter()
+            .find(|m| m.handle == handle && m.group == group && m.ifindex == ifindex)
+            .ok_or(Errno::EADDRNOTAVAIL)?;
+    let list = pmc.sources.as_deref().unwrap_or(&[]);
+    let room = u32_at(out, 140) as usize;
+    let copy = list.len().min(room).min((out.len() - GF_HDR) / SS_LEN);
+    let fmode = if pmc.include {
+        MCAST_INCLUDE
+    } else {
+        MCAST_EXCLUDE
+    };
+    out[136..140].copy_from_slice(&fmode.to_ne_bytes());
+    out[140..144].copy_from_slice(&(list.len() as u32).to_ne_bytes());
+    for (i, s) in list.iter().take(copy).enumerate() {
+        let at = GF_HDR + SS_LEN * i;
+        out[at..at + SS_LEN].fill(0);
+        out[at..at + 2].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+        out[at + 8..at + 24].copy_from_slice(&s.octets());
+    }
+    Ok(GF_HDR + SS_LEN * copy)
 }
 
 /// Add or remove `source` in the filter of `handle`'s membership of
@@ -481,5 +580,80 @@ mod tests {
                 vec![src]
             )
         );
+    }
+
+    /// MCAST_MSFILTER set and read back (c-test 431 has the errnos and
+    /// delivery): the whole count, as many sources as there is room for,
+    /// the length that holds them; (INCLUDE, empty) leaves.
+    #[test]
+    fn msfilter_sets_and_reads_a_whole_filter() {
+        let mut c = Config::new([10, 7, 0, 2].into(), 24);
+        c.addr6 = Some("fd00:7::2".parse().unwrap());
+        let dev = c.ifindex;
+        let st = Stack::new(c);
+        let now = crate::testing::trace::t0();
+        let r = bound(&st, 5000);
+        let srcs: Vec<Ipv6Addr> = ["fd00:7::1", "fd00:7::9"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let gf = |ifindex: u32, fmode: u32, list: &[Ipv6Addr]| {
+            let mut g = vec![0u8; 144 + 128 * list.len()];
+            g[..4].copy_from_slice(&ifindex.to_ne_bytes());
+            g[8..10].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+            g[16..32].copy_from_slice(&GROUP.parse::<Ipv6Addr>().unwrap().octets());
+            g[136..140].copy_from_slice(&fmode.to_ne_bytes());
+            g[140..144].copy_from_slice(&(list.len() as u32).to_ne_bytes());
+            for (i, a) in list.iter().enumerate() {
+                g[144 + 128 * i + 8..144 + 128 * i + 24].copy_from_slice(&a.octets());
+            }
+            g
+        };
+        let set = |v: &[u8]| st.setsockopt(now, r, IPPROTO_IPV6, MCAST_MSFILTER, v);
+        let get = |room: usize| {
+            let mut g = gf(dev, 7, &vec![Ipv6Addr::UNSPECIFIED; room]);
+            let n = st.getsockopt(r, IPPROTO_IPV6, MCAST_MSFILTER, &mut g)?;
+            let fm = u32::from_ne_bytes(g[136..140].try_into().unwrap());
+            let count = u32::from_ne_bytes(g[140..144].try_into().unwrap());
+            let first = (room > 0).then(|| addr6(&g, 144 + 8));
+            Ok::<_, Errno>((n, fm, count, first))
+        };
+        assert_eq!(
+            set(&gf(dev, MCAST_INCLUDE, &srcs)),
+            Err(Errno::EINVAL),
+            "no join"
+        );
+        assert_eq!(get(2), Err(Errno::EADDRNOTAVAIL));
+        let mut join = vec![0u8; 136];
+        join[..4].copy_from_slice(&dev.to_ne_bytes());
+        join[8..10].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+        join[16..32].copy_from_slice(&GROUP.parse::<Ipv6Addr>().unwrap().octets());
+        st.setsockopt(now, r, IPPROTO_IPV6, MCAST_JOIN_GROUP, &join)
+            .unwrap();
+        assert_eq!(
+            get(2),
+            Ok((144, MCAST_EXCLUDE, 0, Some(Ipv6Addr::UNSPECIFIED)))
+        );
+        assert_eq!(
+            set(&gf(0, MCAST_INCLUDE, &srcs)),
+            Err(Errno::EINVAL),
+            "interface 0"
+        );
+        assert_eq!(set(&gf(dev, 7, &srcs)), Err(Errno::EINVAL), "mode 7");
+        assert_eq!(
+            set(&gf(dev, MCAST_INCLUDE, &srcs)[..143]),
+            Err(Errno::EINVAL)
+        );
+        let many = vec![srcs[0]; 65];
+        assert_eq!(set(&gf(dev, MCAST_INCLUDE, &many)), Err(Errno::ENOBUFS));
+        assert_eq!(set(&gf(dev, MCAST_INCLUDE, &srcs)), Ok(()));
+        assert_eq!(get(2), Ok((144 + 256, MCAST_INCLUDE, 2, Some(srcs[0]))));
+        assert_eq!(get(1), Ok((144 + 128, MCAST_INCLUDE, 2, Some(srcs[0]))));
+        assert_eq!(set(&gf(dev, MCAST_INCLUDE, &[])), Ok(()), "a leave");
+        assert_eq!(get(2), Err(Errno::EADDRNOTAVAIL));
+    }
+
+    fn addr6(b: &[u8], at: usize) -> Ipv6Addr {
+        super::addr6_at(b, at)
     }
 }

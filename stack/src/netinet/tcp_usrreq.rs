@@ -770,6 +770,7 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                         | MCAST_LEAVE_SOURCE_GROUP
                         | MCAST_BLOCK_SOURCE
                         | MCAST_UNBLOCK_SOURCE
+                        | MCAST_MSFILTER
                 ) && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
             {
                 return crate::netinet::ip6_mcast::ip6_mcast_setsockopt(cx, so.handle, name, val)
@@ -813,6 +814,12 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                     out,
                     tcp_ctloutput_get(cx, so, level, name)?,
                 ))
+            }
+            IPPROTO_IPV6
+                if name == MCAST_MSFILTER
+                    && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
+            {
+                crate::netinet::ip6_mcast::msfilter6_get(cx, so.handle, out)
             }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
                 &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),

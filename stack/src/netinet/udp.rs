@@ -485,6 +485,12 @@ impl<C: InetCx> Protosw<C> for UdpUsrreqs {
                     )?,
                 ))
             }
+            IPPROTO_IPV6
+                if name == MCAST_MSFILTER
+                    && so.so_pcb.inp().family == crate::api::Domain::Inet6 =>
+            {
+                crate::netinet::ip6_mcast::msfilter6_get(cx, so.handle, out)
+            }
             IPPROTO_IPV6 => crate::netinet::ip6_ctloutput::ip6_ctloutput_get(
                 &crate::netinet::ip6_ctloutput::Ip6Env::of(cx, so.so_pcb.inp()),
                 so.so_pcb.inp(),
