@@ -21,7 +21,7 @@ pub use msg::{Body, Reply, Request};
 pub use wire::Malformed;
 
 /// Protocol version; the first message of a connection is `Hello` with it.
-pub const VERSION: u32 = 10;
+pub const VERSION: u32 = 11;
 
 /// Most bytes of data one `Send` or `Recv` message carries (a larger send
 /// is several messages; a datagram is at most 65,507 bytes).
@@ -34,8 +34,10 @@ pub const MAX_MSG: usize = MAX_DATA + 256;
 /// 253 per message).
 pub const MAX_ATTACH: usize = 64;
 
-/// Most sockets one `Socket` request may have made ahead (`spares`).
-pub const MAX_SPARES: usize = 8;
+/// Most sockets one `Socket` request may have made ahead (`spares`;
+/// 16 since version 11: a client asks for more while its batches are all
+/// taken in time, shim/src/spares.rs).
+pub const MAX_SPARES: usize = 16;
 
 /// The id `Attach` answers for a descriptor that is no anchor of the
 /// service (socket ids are stack handles; 0 is a valid one).

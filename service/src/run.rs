@@ -244,6 +244,21 @@ impl Service {
                 std::ptr::null(),
             )
         };
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::ENOSYS {
+            // A kernel before 5.11, or valgrind (which does not know the
+            // call): epoll_wait, the timeout rounded up to milliseconds.
+            let ms = us.div_ceil(1000).min(i32::MAX as u64) as i32;
+            // SAFETY: as above, without the timespec.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.0.as_raw_fd(),
+                    events.as_mut_ptr().cast::<libc::epoll_event>(),
+                    max,
+                    ms,
+                )
+            };
+            return usize::try_from(n).unwrap_or(0);
+        }
         usize::try_from(n).unwrap_or(0)
     }
 

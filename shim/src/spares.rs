@@ -6,6 +6,14 @@
 //! one, moved to the lowest free number as the kernel's socket would be,
 //! without a round trip to the service.
 //!
+//! How many: `WANT` at first; a batch taken whole before it expired asks
+//! for twice as many next time (up to `proto::MAX_SPARES`), one that
+//! expired with spares left for half as many (at least `MIN_WANT`). A
+//! client that connects again and again then goes to the service for one
+//! socket in seventeen, not one in five (each such `Socket` a round trip:
+//! a sleep of the program and a wake-up of the service), and one that
+//! slows down stops having sockets made that it throws away.
+//!
 //! A spare may be taken only until the reply's `fresh_us` has passed (the
 //! namespace's sysctls it was made with then no longer stand); after that,
 //! or when a batch of another kind replaces them, they are closed, and
@@ -18,8 +26,14 @@
 
 use stack::{Domain, SockType};
 
-/// How many sockets to ask the service to make ahead.
+/// How many sockets to ask the service to make ahead, at first.
 pub const WANT: u8 = 4;
+
+/// The fewest asked for in a burst, however many expired.
+const MIN_WANT: u8 = 2;
+
+/// The most asked for (what the protocol lets one request ask).
+const MAX_WANT: u8 = proto::MAX_SPARES as u8;
 
 /// A socket() within this long of the previous one is part of a burst.
 const BURST_US: u64 = 10_000;
@@ -35,6 +49,11 @@ pub struct Spares {
     /// CLOCK_MONOTONIC microseconds after which they must not be taken.
     until_us: u64,
     last_socket_us: Option<u64>,
+    /// How many the next burst's request asks for (0: not learnt yet,
+    /// `WANT`).
+    want: u8,
+    /// The batch held now was asked for by a burst and not all taken yet.
+    batch_live: bool,
 }
 
 impl Spares {
@@ -46,9 +65,17 @@ impl Spares {
             .is_some_and(|t| now.saturating_sub(t) < BURST_US);
         self.last_socket_us = Some(now);
         if burst {
-            WANT
+            self.want()
         } else {
             0
+        }
+    }
+
+    fn want(&self) -> u8 {
+        if self.want == 0 {
+            WANT
+        } else {
+            self.want
         }
     }
 
@@ -64,7 +91,13 @@ impl Spares {
             return None;
         }
         self.last_socket_us = Some(now);
-        Some(self.fds.remove(0))
+        let got = self.fds.remove(0);
+        if self.fds.is_empty() && self.batch_live {
+            // All taken in time: the next batch may be larger.
+            self.batch_live = false;
+            self.want = self.want().saturating_mul(2).min(MAX_WANT);
+        }
+        Some(got)
     }
 
     /// A spare taken could not be used (no descriptor free): it stays.
@@ -72,17 +105,29 @@ impl Spares {
         self.fds.insert(0, (id, fd));
     }
 
+    /// How many the next burst's request asks for.
+    #[cfg(test)]
+    fn next_want(&self) -> u8 {
+        self.want()
+    }
+
     /// A new batch, usable until `until`: what was left goes.
     pub fn refill(&mut self, kind: Kind, fds: Vec<(u64, i32)>, until: u64, close: impl FnMut(i32)) {
         self.drain(close);
         self.kind = Some(kind);
+        self.batch_live = !fds.is_empty();
         self.fds = fds;
         self.until_us = until;
     }
 
-    /// Close them if `now` is past their time.
+    /// Close them if `now` is past their time (a batch that expired with
+    /// spares left: the next one asks for fewer).
     pub fn expire(&mut self, now: u64, close: impl FnMut(i32)) {
         if now >= self.until_us {
+            if !self.fds.is_empty() && self.batch_live {
+                self.want = (self.want() / 2).max(MIN_WANT);
+            }
+            self.batch_live = false;
             self.drain(close);
         }
     }
@@ -108,7 +153,7 @@ mod tests {
         assert_eq!(s.wanted(1_004_000), WANT, "4 ms later");
         assert_eq!(s.wanted(1_100_000), 0, "100 ms later");
         // A spare taken counts as a socket of the burst.
-        s.refill(TCP, vec![(1, 901)], 1_200_000, |_| {});
+        s.refill(TCP, vec![(1, 901), (2, 902)], 1_200_000, |_| {});
         assert!(s.take(TCP, 1_105_000, |_| {}).is_some());
         assert_eq!(s.wanted(1_109_000), WANT);
     }
@@ -129,6 +174,41 @@ mod tests {
         assert_eq!(s.take(TCP, 10_000, |fd| closed.push(fd)), None, "expired");
         assert_eq!(closed, [903]);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn batches_grow_while_taken_whole_and_shrink_when_they_expire() {
+        let mut s = Spares::default();
+        let batch = |n: u64, base: u64| (0..n).map(|i| (base + i, 900 + i as i32)).collect();
+        assert_eq!(s.next_want(), WANT);
+        let mut want = WANT;
+        for round in 0..4u64 {
+            let t = round * 1_000;
+            s.refill(TCP, batch(want as u64, 10 * round), t + 10_000, |_| {});
+            for _ in 0..want {
+                assert!(s.take(TCP, t + 100, |_| {}).is_some());
+            }
+            want = (want * 2).min(proto::MAX_SPARES as u8);
+            assert_eq!(s.next_want(), want, "round {round}: all taken in time");
+        }
+        assert_eq!(s.next_want(), 16, "the protocol's most");
+        // 3 of 16 taken, the rest expire: half as many next time.
+        s.refill(TCP, batch(16, 100), 50_000, |_| {});
+        for _ in 0..3 {
+            assert!(s.take(TCP, 45_000, |_| {}).is_some());
+        }
+        let mut closed = 0;
+        assert!(s.take(TCP, 50_000, |_| closed += 1).is_none());
+        assert_eq!(closed, 13);
+        assert_eq!(s.next_want(), 8);
+        for _ in 0..4 {
+            s.refill(TCP, batch(2, 200), 60_000, |_| {});
+            s.expire(60_000, |_| {});
+        }
+        assert_eq!(s.next_want(), MIN_WANT, "never below the least");
+        // An expiry with nothing left, or twice, changes nothing more.
+        s.expire(70_000, |_| {});
+        assert_eq!(s.next_want(), MIN_WANT);
     }
 
     #[test]

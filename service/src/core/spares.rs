@@ -11,7 +11,9 @@
 //! request. The client may take one only while the namespace's sysctls it
 //! was made with still stand: `fresh_us` in the reply, what is left of
 //! the read's `SYSCTL_REREAD_US` (a `Socket` re-reads them at most that
-//! often, so a spare taken in time is no staler than a socket made then).
+//! often, so a spare taken in time is no staler than a socket made then;
+//! one that asks for spares re-reads them once half of it went, so a
+//! batch stands at least that long).
 
 use std::os::fd::OwnedFd;
 
@@ -42,8 +44,16 @@ impl Core {
             let last = self
                 .sysctl_read_at
                 .map(|t| now.total_micros().saturating_sub(t.total_micros()));
+            // A batch of spares is read for afresh once half the window
+            // went: spares made with an old read would expire before a
+            // fast client took them all (and it would then ask for fewer).
+            let stands = if spares > 0 {
+                SYSCTL_REREAD_US / 2
+            } else {
+                SYSCTL_REREAD_US
+            };
             match last {
-                Some(a) if a < SYSCTL_REREAD_US => age = a,
+                Some(a) if a < stands => age = a,
                 _ => {
                     self.sysctl_read_at = Some(now);
                     self.stack.set_sysctl(read());
@@ -240,5 +250,13 @@ mod tests {
         let (rep, _fds3) = serve_socket(&mut c, &mut a, at(10), 2);
         assert_eq!(fresh(rep), 10_000, "read again");
         assert_eq!(READS.load(std::sync::atomic::Ordering::Relaxed) - before, 2);
+        // A batch asked for once half the window went is read for afresh
+        // (it must stand long enough to be taken); a plain socket is not.
+        let (rep, _fds4) = serve_socket(&mut c, &mut a, at(16), 0);
+        assert!(matches!(rep, Ok(Body::Socket { .. })), "{rep:?}");
+        assert_eq!(READS.load(std::sync::atomic::Ordering::Relaxed) - before, 2);
+        let (rep, _fds5) = serve_socket(&mut c, &mut a, at(16), 2);
+        assert_eq!(fresh(rep), 10_000, "6 ms old: read again for a batch");
+        assert_eq!(READS.load(std::sync::atomic::Ordering::Relaxed) - before, 3);
     }
 }
