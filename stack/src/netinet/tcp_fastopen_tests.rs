@@ -416,3 +416,43 @@ fn crossed_fast_open_syns_complete_with_a_dsack() {
     );
     assert_eq!(a.options.sack_blocks[0], Some((1234, 1235)));
 }
+
+/// A listener's Fast Open queue without TCP_FASTOPEN, as Linux 6.18's
+/// listen() sets it (checked there with getsockopt(TCP_FASTOPEN) for each
+/// net.ipv4.tcp_fastopen below): the backlog only when both
+/// TFO_SERVER_WO_SOCKOPT1 and TFO_SERVER_ENABLE are set, never over a
+/// queue set before listen(), and not changed by a second listen(), also
+/// after shutdown(SHUT_RD) stopped the listening.
+#[test]
+fn listen_sets_the_fast_open_queue_only_with_both_server_bits() {
+    for (bits, want) in [
+        (1, 0),
+        (2, 0),
+        (0x400, 0),
+        (0x401, 0),
+        (0x402, 7),
+        (0x403, 7),
+    ] {
+        let s = stack(bits);
+        let qlen = |h| {
+            let mut q = [0u8; 4];
+            s.getsockopt(h, IPPROTO_TCP, TCP_FASTOPEN, &mut q).unwrap();
+            i32::from_ne_bytes(q)
+        };
+        let l = listener(&s, 7);
+        assert_eq!(qlen(l), want, "tcp_fastopen {bits:#x}");
+        s.listen(l, 9).unwrap();
+        assert_eq!(qlen(l), want, "tcp_fastopen {bits:#x}: listen again");
+        s.shutdown(t0(), l, crate::linux::SHUT_RD).unwrap();
+        s.listen(l, 9).unwrap();
+        assert_eq!(qlen(l), want, "tcp_fastopen {bits:#x}: after SHUT_RD");
+        s.close(t0(), l).unwrap();
+
+        let l = s.socket(SockType::Stream, 0).unwrap();
+        s.setsockopt(t0(), l, IPPROTO_TCP, TCP_FASTOPEN, &3i32.to_ne_bytes())
+            .unwrap();
+        s.bind(l, me(8081)).unwrap();
+        s.listen(l, 7).unwrap();
+        assert_eq!(qlen(l), 3, "tcp_fastopen {bits:#x}: the queue set first");
+    }
+}

@@ -744,6 +744,49 @@ fn connect_af_unspec_gives_the_port_back_to_the_wildcard() {
     );
 }
 
+/// A connection's 4-tuple belongs to whoever holds it now: the peer reset
+/// an accepted connection and connected again from the same port, and the
+/// old socket, closed only then, must not take the new one's entry with
+/// it when it is freed (pru_detach removes a tuple only if it is its own).
+#[test]
+fn freeing_a_reset_connection_leaves_its_tuple_to_the_new_one() {
+    let s = stack();
+    let (l, old, iss) = passive_open(&s);
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 1001, iss, RST));
+    assert!(recv_all(&s).is_empty());
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 9000, 0, SYN).with_options(mss(1460)),
+    );
+    let synack = recv_one(&s);
+    assert_eq!((synack.flags, synack.ack), (SYN | ACK, 9001));
+    let iss2 = synack.seq + 1;
+    send(&s, t0(), &Seg::new(peer(5000), me(80), 9001, iss2, ACK));
+    let (new, from) = s.accept(l).unwrap();
+    assert_eq!(from, peer(5000));
+    s.close(t0(), old).unwrap();
+    assert!(
+        recv_all(&s).is_empty(),
+        "the old one is over: nothing to send"
+    );
+    send(
+        &s,
+        t0(),
+        &Seg::new(peer(5000), me(80), 9001, iss2, ACK | TcpFlags::PSH).with_payload(b"hi"),
+    );
+    let ack = recv_one(&s);
+    assert_eq!(
+        (ack.flags, ack.ack),
+        (ACK, 9003),
+        "the new one acknowledges"
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(s.recv(t0(), new, &mut buf, 0).unwrap().copied, 2);
+    assert_eq!(&buf[..2], b"hi");
+    s.check_invariants();
+}
+
 /// After connect(AF_UNSPEC) dissolved an established connection, as on
 /// Linux 6.18: poll gives POLLOUT|POLLERR|POLLHUP and no POLLIN, SO_ERROR
 /// is ECONNRESET, and then a send is EPIPE.
