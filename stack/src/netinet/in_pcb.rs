@@ -37,6 +37,14 @@ pub const RX6_RECVERR: u8 = 16;
 
 /// The application bound a specific local address.
 pub const INP_BOUNDADDR: u32 = 0x08;
+/// TCP has been through a connection: it sent a SYN (connect), or a
+/// listener made it. Linux 6.18 then refuses listen() for good (EINVAL),
+/// also once the connection is over and the socket is SS_UNCONNECTED
+/// again: after a refused connect, connect(AF_UNSPEC), shutdown() in
+/// SYN_SENT, and after a new bind (observed on the kernel, c-test 400; a
+/// connect that fails before its SYN, ENETUNREACH, leaves listen()
+/// allowed). tcp_disconnect keeps it.
+pub const INP_WASCONNECTED: u32 = 0x10;
 
 /// A datagram's own IP_TOS/IP_TTL (IPv4) or IPV6_TCLASS/IPV6_HOPLIMIT
 /// (IPv6), and its UDP_SEGMENT size, from sendmsg's control messages: the

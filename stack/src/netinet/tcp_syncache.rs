@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::kern::lockorder::so_lock;
 use crate::kern::socket::Socket;
 use crate::kern::uipc::{sonewconn, soqinsque};
-use crate::netinet::in_pcb::{Inpcb, PortUser, Proto};
+use crate::netinet::in_pcb::{Inpcb, PortUser, Proto, INP_WASCONNECTED};
 use crate::netinet::inet::InetCx;
 use crate::netinet::so_pcb::InPcb;
 use crate::netinet::tcp_ecn::{ecn_syn_ok, ecn_synack_flags};
@@ -332,7 +332,7 @@ fn syncache_tcpcb(
 ) -> TcpCb {
     let ltp = l.so_pcb.tcp();
     let mut inp = ltp.map_or_else(|| Inpcb::new(cx.sysctl().ip_default_ttl), |t| t.inp);
-    inp.inp_flags = 0;
+    inp.inp_flags = INP_WASCONNECTED;
     inp.laddr = e.local.ip();
     inp.lport = e.local.port();
     inp.faddr = e.remote.ip();

@@ -787,6 +787,54 @@ fn freeing_a_reset_connection_leaves_its_tuple_to_the_new_one() {
     s.check_invariants();
 }
 
+/// listen() on a socket that has been through a connection is EINVAL, as
+/// on Linux 6.18 (c-test 400): reset by the peer (the socket is still
+/// SS_CONNECTED), refused, dissolved by connect(AF_UNSPEC), shut down in
+/// SYN_SENT, accepted; also after a new bind. A socket whose connect
+/// failed before its SYN, or a fresh one given connect(AF_UNSPEC), may
+/// listen.
+#[test]
+fn listen_after_a_connection_is_einval_like_linux() {
+    let s = stack();
+    let (c, snd) = active_open(&s);
+    let from = s.getsockname(c).unwrap();
+    send(&s, t0(), &Seg::new(peer(80), from, 5001, snd, RST));
+    assert_eq!(s.listen(c, 5), Err(Errno::EINVAL), "reset");
+
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    refused_connect(&s, c, 81);
+    assert_eq!(s.listen(c, 5), Err(Errno::EINVAL), "refused");
+
+    let (c, _) = active_open(&s);
+    assert_eq!(s.connect(t0(), c, None), Ok(()));
+    let _ = recv_all(&s);
+    assert_eq!(s.listen(c, 5), Err(Errno::EINVAL), "AF_UNSPEC");
+    assert_eq!(s.bind(c, me(4100)), Ok(()));
+    assert_eq!(s.listen(c, 5), Err(Errno::EINVAL), "AF_UNSPEC, bound again");
+
+    let (c, _) = syn_sent(&s, 82);
+    assert_eq!(s.shutdown(t0(), c, crate::linux::SHUT_RDWR), Ok(()));
+    assert_eq!(s.listen(c, 5), Err(Errno::EINVAL), "SYN_SENT shut down");
+
+    let (_l, a, _) = passive_open(&s);
+    assert_eq!(s.connect(t0(), a, None), Ok(()));
+    let _ = recv_all(&s);
+    assert_eq!(s.listen(a, 5), Err(Errno::EINVAL), "accepted");
+
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    let mcast = std::net::SocketAddr::from(([224, 0, 0, 1], 80));
+    assert_eq!(s.connect(t0(), c, Some(mcast)), Err(Errno::ENETUNREACH));
+    assert_eq!(s.listen(c, 5), Ok(()), "no SYN was sent");
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    assert_eq!(s.connect(t0(), c, None), Ok(()));
+    assert_eq!(s.listen(c, 5), Ok(()), "fresh, AF_UNSPEC");
+    // A connect's outcome asked of a listener (the stack's API allows
+    // it) is connect()'s EISCONN and leaves it a listener.
+    assert_eq!(s.connect_status(c), Err(Errno::EISCONN));
+    assert_eq!(s.listen(c, 7), Ok(()), "listen() again adjusts the backlog");
+    s.check_invariants();
+}
+
 /// After connect(AF_UNSPEC) dissolved an established connection, as on
 /// Linux 6.18: poll gives POLLOUT|POLLERR|POLLHUP and no POLLIN, SO_ERROR
 /// is ECONNRESET, and then a send is EPIPE.

@@ -13,7 +13,7 @@ use crate::kern::sockopt::{sooptcopyin_int, sooptcopyout};
 use crate::kern::uipc::{solisten_abort, solisten_proto, soreserve, soreserved};
 use crate::linux::*;
 use crate::netinet::in_pcb::{
-    Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT,
+    Inpcb, Proto, INP_ANONPORT, INP_BOUNDADDR, INP_DROPPED, INP_TIMEWAIT, INP_WASCONNECTED,
 };
 use crate::netinet::in_pcbbind::{in_pcbautobind, in_pcbbind};
 use crate::netinet::inet::InetCx;
@@ -253,7 +253,11 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 solisten_proto(so, qlimit);
                 return Ok(());
             }
-            TcpState::Closed if so.sock_state == SockState::Unconnected => {}
+            // inet_listen wants SS_UNCONNECTED, and Linux 6.18 refuses a
+            // socket that has been through a connection even once it is
+            // SS_UNCONNECTED again (INP_WASCONNECTED). Every other
+            // sock_state implies that mark (pru_check asserts it).
+            TcpState::Closed if so.so_pcb.inp().inp_flags & INP_WASCONNECTED == 0 => {}
             _ => return Err(Errno::EINVAL),
         }
         in_pcbautobind(cx, so, Proto::Tcp, Errno::EADDRINUSE)?;
@@ -343,6 +347,9 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
     fn pru_connect_status(&self, cx: &C, so: &mut Socket) -> Result<bool, Errno> {
         match state(so) {
             TcpState::SynSent | TcpState::SynReceived => Ok(false),
+            // No connect to finish: as connect() on a listener answers.
+            // (It stays SS_UNCONNECTED and may listen() again.)
+            TcpState::Listen => Err(Errno::EISCONN),
             TcpState::Closed => {
                 let e = so.take_error().unwrap_or(Errno::ECONNABORTED);
                 tcp_disconnect(cx, so);
@@ -888,6 +895,17 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
                 "{h:?}: a closed connection holds no PROTOREF"
             );
         }
+        // A socket leaves SS_UNCONNECTED only by connect()'s SYN_SENT or
+        // as a listener's child, both of which mark the PCB: pru_listen
+        // reads the mark alone.
+        if so.sock_state != SockState::Unconnected {
+            assert_ne!(
+                tp.inp.inp_flags & INP_WASCONNECTED,
+                0,
+                "{h:?}: {:?} without INP_WASCONNECTED",
+                so.sock_state
+            );
+        }
         // Only tcp_close marks a PCB dropped, and only a connection's
         // (from connect's SYN_SENT, or a listener's child); the way back to
         // SS_UNCONNECTED is tcp_disconnect, which clears the mark: a
@@ -991,6 +1009,7 @@ fn tcp_connect_start(
         tp.ts_offset = crate::netinet::tcp_subr::tcp_ts_offset(cx, laddr, dst);
         tp.t_state = TcpState::SynSent;
         tp.t_maxseg = TCP_DEFAULT_MSS as usize;
+        tp.inp.inp_flags |= INP_WASCONNECTED;
         so.sock_state = SockState::Connecting;
         Ok(())
     }
