@@ -23,6 +23,10 @@ pub struct Sysctl {
     pub port_range: (u16, u16),
     pub tcp_syn_retries: u32,
     pub tcp_synack_retries: u32,
+    /// net.ipv4.tcp_syn_linear_timeouts (Linux 6.5+, default 4): the
+    /// first N SYN retransmissions wait the initial RTO, not doubled, and
+    /// a connect gets N more tries before ETIMEDOUT.
+    pub tcp_syn_linear_timeouts: u32,
     /// net.ipv4.tcp_syncookies: 0 off, 1 when a listener's SYN queue is
     /// full, 2 always (tcp_syncookie.rs).
     pub tcp_syncookies: u8,
@@ -123,6 +127,7 @@ impl Default for Sysctl {
             port_range: (32768, 60999),
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
+            tcp_syn_linear_timeouts: 4,
             tcp_syncookies: 1,
             tcp_sack: true,
             tcp_rfc1337: false,
@@ -176,6 +181,7 @@ pub const SYSCTL_PATHS: &[&str] = &[
     "net/ipv4/ip_local_port_range",
     "net/ipv4/tcp_syn_retries",
     "net/ipv4/tcp_synack_retries",
+    "net/ipv4/tcp_syn_linear_timeouts",
     "net/ipv4/tcp_syncookies",
     "net/ipv4/tcp_sack",
     "net/ipv4/tcp_rfc1337",
@@ -314,6 +320,9 @@ impl Sysctl {
                 .is_some(),
             "net/ipv4/tcp_synack_retries" => one(0, 255)
                 .map(|v| self.tcp_synack_retries = v as u32)
+                .is_some(),
+            "net/ipv4/tcp_syn_linear_timeouts" => one(0, 127)
+                .map(|v| self.tcp_syn_linear_timeouts = v as u32)
                 .is_some(),
             "net/ipv4/tcp_syncookies" => one(0, 2).map(|v| self.tcp_syncookies = v as u8).is_some(),
             "net/ipv4/tcp_sack" => one(0, 1).map(|v| self.tcp_sack = v == 1).is_some(),

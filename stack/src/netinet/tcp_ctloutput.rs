@@ -211,7 +211,7 @@ pub(crate) fn tcp_ctloutput_get(
         (IPPROTO_TCP, TCP_KEEPIDLE) => tp.keepidle.as_secs() as i32,
         (IPPROTO_TCP, TCP_KEEPINTVL) => tp.keepintvl.as_secs() as i32,
         (IPPROTO_TCP, TCP_KEEPCNT) => tp.keepcnt as i32,
-        (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries as i32,
+        (IPPROTO_TCP, TCP_SYNCNT) => tp.syn_retries(cx) as i32,
         (IPPROTO_TCP, TCP_LINGER2) => match tp.linger2 {
             Some(crate::time::Secs::ZERO) => -1,
             Some(d) => d.as_secs() as i32,

@@ -555,14 +555,18 @@ fn arm_listener_timer(l: &mut Socket) {
 }
 
 /// The listener's timer: retransmit SYN-ACKs, expire entries after
-/// tcp_synack_retries (Linux: 1 s doubling).
+/// the listener's TCP_SYNCNT, else tcp_synack_retries (Linux's
+/// reqsk_timer_handler; 1 s doubling).
 pub(crate) fn syncache_timer(cx: &impl InetCx, now: Instant, l: &mut Socket) {
     debug_assert_eq!(
         listener_tcpcb(l).t_state,
         TcpState::Listen,
         "syncache_timer: only a listener has a SYN cache"
     );
-    let retries = cx.sysctl().tcp_synack_retries;
+    let retries = match listener_tcpcb(l).syn_retries {
+        0 => cx.sysctl().tcp_synack_retries,
+        n => n.into(),
+    };
     let mut resend = Vec::new();
     let listening = l.so_listen().is_some();
     if let (true, Some(tp)) = (listening, l.so_pcb.tcp_mut()) {

@@ -296,6 +296,37 @@ fn synacks_back_off_then_the_entry_expires_after_synack_retries() {
     late_ack_is_reset(&s, l, until, 5000, &sa);
 }
 
+/// A listener's TCP_SYNCNT replaces tcp_synack_retries for its SYN-ACKs
+/// (Linux's reqsk_timer_handler reads icsk_syn_retries first; checked on
+/// Linux 6.18 with a raw SYN nobody completes: TCP_SYNCNT 2 on the
+/// listener, tcp_synack_retries 5, gives SYN-ACKs at 0, 1 and 3 s and no
+/// SYN-RECV left at 12 s). getsockopt(TCP_SYNCNT) of a listener without
+/// it reads net.ipv4.tcp_syn_retries.
+#[test]
+fn a_listener_syncnt_bounds_its_synack_retries() {
+    let s = stack();
+    let l = s.socket(SockType::Stream, 0).unwrap();
+    let mut v = [0u8; 4];
+    s.getsockopt(l, IPPROTO_TCP, crate::linux::TCP_SYNCNT, &mut v)
+        .unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 6, "unset: net.ipv4.tcp_syn_retries");
+    s.setsockopt(
+        t0(),
+        l,
+        IPPROTO_TCP,
+        crate::linux::TCP_SYNCNT,
+        &2i32.to_ne_bytes(),
+    )
+    .unwrap();
+    s.bind(l, me(80)).unwrap();
+    s.listen(l, 8).unwrap();
+    let sa = syn(&s, t0(), 5000, None);
+    let until = t0() + Duration::from_secs(100);
+    assert_eq!(synacks_until(&s, until), [(1, 5000), (3, 5000)]);
+    assert_eq!(s.poll_timeout(), None, "the entry is gone at 7 s");
+    late_ack_is_reset(&s, l, until, 5000, &sa);
+}
+
 /// TCP_DEFER_ACCEPT of 7 s is 3 SYN-ACK rounds (secs_to_retrans): a peer
 /// whose bare ACK came hears nothing until the deferring period's last
 /// round (7 s), then SYN-ACKs as usual; a peer that never ACKed gets every

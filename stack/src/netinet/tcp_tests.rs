@@ -547,31 +547,73 @@ fn simultaneous_open_via_syn_received() {
     assert_eq!(s.connect_status(c), Ok(true));
 }
 
+/// The SYNs of a connect nobody answers, in whole seconds from the
+/// first, and when connect fails with ETIMEDOUT: TCP_SYNCNT `syncnt` (0:
+/// unset) and net.ipv4.tcp_syn_linear_timeouts `linear`.
+fn syn_times(syncnt: i32, linear: u32) -> (Vec<u64>, u64) {
+    let mut cf = Config::new(ME, 24);
+    cf.sysctl.tcp_syn_linear_timeouts = linear;
+    let s = Stack::new(cf);
+    let c = s.socket(SockType::Stream, 0).unwrap();
+    if syncnt != 0 {
+        let v = syncnt.to_ne_bytes();
+        s.setsockopt(t0(), c, crate::linux::SOL_TCP, crate::linux::TCP_SYNCNT, &v)
+            .unwrap();
+    }
+    let mut v = [0u8; 4];
+    s.getsockopt(c, crate::linux::SOL_TCP, crate::linux::TCP_SYNCNT, &mut v)
+        .unwrap();
+    let want = if syncnt == 0 { 6 } else { syncnt };
+    assert_eq!(
+        i32::from_ne_bytes(v),
+        want,
+        "TCP_SYNCNT reads the sysctl when unset"
+    );
+    let _ = s.connect(t0(), c, Some(peer(80)));
+    let first = recv_one(&s);
+    let mut at = vec![0];
+    loop {
+        let t = s
+            .poll_timeout()
+            .expect("a SYN timer until the connect fails");
+        s.handle_timeout(t);
+        let secs = (t - t0()).as_secs();
+        if let Err(e) = s.connect_status(c) {
+            assert_eq!(e, Errno::ETIMEDOUT);
+            assert!(recv_all(&s).is_empty(), "no SYN when it gives up");
+            return (at, secs);
+        }
+        let syn = recv_one(&s);
+        assert_eq!((syn.flags, syn.seq), (SYN, first.seq), "the same SYN again");
+        at.push(secs);
+    }
+}
+
+/// SYN retransmissions as Linux 6.18 sends them (checked there with
+/// tcpdump against a black hole): the first tcp_syn_linear_timeouts (4)
+/// retransmissions wait 1 s each, then the wait doubles; connect fails
+/// after TCP_SYNCNT + 4 retransmissions or once TCP_SYNCNT doublings from
+/// 1 s have passed since the first SYN (tcp_model_timeout), whichever
+/// comes first. With the sysctl at 0, the classic doubling.
 #[test]
 fn syn_is_retransmitted_with_backoff_then_times_out() {
-    let s = stack();
-    let c = s.socket(SockType::Stream, 0).unwrap();
-    s.setsockopt(
-        t0(),
-        c,
-        crate::linux::SOL_TCP,
-        crate::linux::TCP_SYNCNT,
-        &2i32.to_ne_bytes(),
-    )
-    .unwrap();
-    let _ = s.connect(t0(), c, Some(peer(80)));
-    let syn = recv_one(&s);
-    let t1 = s.poll_timeout().unwrap();
-    assert_eq!(t1, t0() + Duration::from_secs(1));
-    s.handle_timeout(t1);
-    assert_eq!(recv_one(&s).seq, syn.seq, "same SYN again");
-    let t2 = s.poll_timeout().unwrap();
-    assert_eq!(t2, t1 + Duration::from_secs(2), "doubled");
-    s.handle_timeout(t2);
-    recv_one(&s);
-    let t3 = s.poll_timeout().unwrap();
-    s.handle_timeout(t3);
-    assert_eq!(s.connect_status(c), Err(Errno::ETIMEDOUT));
+    assert_eq!(syn_times(1, 4), (vec![0, 1, 2], 3));
+    assert_eq!(syn_times(2, 4), (vec![0, 1, 2, 3, 4, 5], 7));
+    assert_eq!(syn_times(3, 4), (vec![0, 1, 2, 3, 4, 5, 7, 11], 19));
+    assert_eq!(syn_times(4, 4), (vec![0, 1, 2, 3, 4, 5, 7, 11, 19], 35));
+    assert_eq!(
+        syn_times(0, 4),
+        (vec![0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131),
+        "net.ipv4.tcp_syn_retries 6"
+    );
+    // Past 6 doublings the model adds TCP_RTO_MAX a try: TCP_SYNCNT 7
+    // is 247 s, which here comes before the 127 tries (Linux: 127 SYNs,
+    // the first 122 a second apart, then 2, 4, .. 32 s; ETIMEDOUT at
+    // 253 s with its timers' slack).
+    let (at, timeout) = syn_times(7, 120);
+    assert_eq!((at.len(), at[120], at[126], timeout), (127, 120, 183, 247));
+    assert_eq!(syn_times(2, 0), (vec![0, 1, 3], 7), "no linear tries");
+    assert_eq!(syn_times(0, 0), (vec![0, 1, 3, 7, 15, 31, 63], 127));
 }
 
 #[test]

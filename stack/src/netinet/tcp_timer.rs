@@ -6,6 +6,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use crate::kern::socket::Socket;
 use crate::netinet::inet::InetCx;
@@ -84,6 +85,18 @@ fn tcp_timer_2msl(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFlo
     ControlFlow::Continue(())
 }
 
+/// Linux's tcp_model_timeout for a SYN: how long `n` doublings of the
+/// initial 1 s RTO take, TCP_RTO_MAX (120 s) each past 2^6.
+fn syn_model_timeout(n: u32) -> Duration {
+    let base = Duration::from_secs(1);
+    let thresh = 6; // ilog2(TCP_RTO_MAX / 1 s)
+    if n <= thresh {
+        base * ((2u32 << n) - 1)
+    } else {
+        base * ((2u32 << thresh) - 1) + TCP_RTO_MAX * (n - thresh)
+    }
+}
+
 /// Retransmission timeout (RFC 6298 §5): past the retry limit (SYN,
 /// SYN-ACK or data) the connection is dropped with ETIMEDOUT; else back
 /// off, collapse the congestion window to one segment (RFC 5681 §3.1),
@@ -94,17 +107,31 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
         return ControlFlow::Continue(());
     }
     tp.t_timers.rexmt = None;
-    let limit = match tp.t_state {
-        TcpState::SynSent => tp.syn_retries.into(),
-        TcpState::SynReceived => cx.sysctl().tcp_synack_retries,
-        _ => TCP_RETRIES2,
+    let linear = cx.sysctl().tcp_syn_linear_timeouts;
+    let expired = match tp.t_state {
+        // Linux's tcp_write_timeout for SYN_SENT: TCP_SYNCNT (or the
+        // sysctl) plus the linear tries, or the time a backoff of
+        // TCP_SYNCNT doublings from 1 s would take (tcp_model_timeout,
+        // counted from the first SYN), whichever comes first.
+        TcpState::SynSent => {
+            let n = tp.syn_retries(cx);
+            tp.rxtshift >= n + linear || now - tp.syn_stamp >= syn_model_timeout(n)
+        }
+        TcpState::SynReceived => tp.rxtshift >= cx.sysctl().tcp_synack_retries,
+        _ => tp.rxtshift >= TCP_RETRIES2,
     };
-    if tp.rxtshift >= limit {
+    if expired {
         let err = tp.timeout_error();
         tcp_drop(cx, so, Some(err));
         return ControlFlow::Break(());
     }
     tp.rxtshift += 1;
+    if tp.t_state == TcpState::SynSent {
+        // The first `linear` retransmissions of a SYN wait the initial
+        // RTO again (Linux's tcp_syn_linear_timeouts), then it doubles.
+        let shift = tp.rxtshift.saturating_sub(linear).min(16);
+        tp.t_timers.rexmt = Some(now + (tp.rto() * (1u32 << shift)).min(TCP_RTO_MAX));
+    }
     tp.total_retrans += 1;
     tp.rtt_seq = None;
     let mss = tp.t_maxseg;

@@ -211,7 +211,6 @@ impl<C: InetCx> Protosw<C> for TcpUsrreqs {
         tp.keepidle = sys.tcp_keepalive_time.into();
         tp.keepintvl = sys.tcp_keepalive_intvl.into();
         tp.keepcnt = sys.tcp_keepalive_probes.min(u8::MAX.into()) as u8;
-        tp.syn_retries = sys.tcp_syn_retries.min(u8::MAX.into()) as u8;
         tp.mss_offer = mtu.saturating_sub(40).clamp(536, 65495) as u16;
         tp.cc = CongCtl::new(CcAlgo::from_name(&sys.tcp_congestion_control).unwrap_or_default());
         tp.set_notsent_lowat_sys(sys.tcp_notsent_lowat);

@@ -161,7 +161,10 @@ pub struct TcpCb {
     /// TCP_KEEPIDLE / TCP_KEEPINTVL (whole seconds, as Linux takes them).
     pub keepidle: Secs,
     pub keepintvl: Secs,
-    /// TCP_KEEPCNT and TCP_SYNCNT (1..=127; u8 as Linux's).
+    /// TCP_KEEPCNT and TCP_SYNCNT (1..=127; u8 as Linux's). TCP_SYNCNT
+    /// 0 is unset (Linux's icsk_syn_retries): net.ipv4.tcp_syn_retries
+    /// for a SYN, tcp_synack_retries for a listener's SYN-ACKs, read when
+    /// used (`syn_retries()`).
     pub keepcnt: u8,
     pub syn_retries: u8,
     /// TCP_LINGER2: None = net.ipv4.tcp_fin_timeout; Some(ZERO) = Linux's
@@ -421,7 +424,7 @@ impl TcpCb {
             keepidle: Secs::from(Duration::from_secs(7200)),
             keepintvl: Secs::from(Duration::from_secs(75)),
             keepcnt: 9,
-            syn_retries: 6,
+            syn_retries: 0,
             linger2: None,
             defer_accept: 0,
             user_timeout: 0,
@@ -519,6 +522,15 @@ impl TcpCb {
     /// The RTT variation (0 before the first sample).
     pub fn rttvar(&self) -> Duration {
         Duration::from_micros(self.rttvar_us.into())
+    }
+
+    /// TCP_SYNCNT, or net.ipv4.tcp_syn_retries when it is unset (what
+    /// getsockopt reports and a SYN's retries use).
+    pub fn syn_retries(&self, cx: &impl crate::netinet::inet::InetCx) -> u32 {
+        match self.syn_retries {
+            0 => cx.sysctl().tcp_syn_retries,
+            n => n.into(),
+        }
     }
 
     /// The current RTO, without backoff.
