@@ -196,7 +196,8 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
         TCP_CA_OPEN
     };
     ti.tcpi_retransmits = tp.rxtshift.min(255) as u8;
-    ti.tcpi_backoff = tp.rxtshift.min(255) as u8;
+    let backoff = tp.backoff(cx.sysctl().tcp_syn_linear_timeouts);
+    ti.tcpi_backoff = backoff.min(255) as u8;
     ti.tcpi_probes = tp.keep_probes.min(255) as u8;
     if tp.ts_ok {
         ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
@@ -217,7 +218,7 @@ pub(crate) fn tcp_info(cx: &impl InetCx, so: &Socket) -> TcpInfo {
     }
     (ti.tcpi_delivery_rate, ti.tcpi_delivery_rate_app_limited) =
         crate::netinet::tcp_rate::tcp_delivery_rate(tp);
-    ti.tcpi_rto = usecs(tp.rto_backed_off());
+    ti.tcpi_rto = usecs(tp.rto_shifted(backoff));
     ti.tcpi_snd_mss = tp.t_maxseg as u32;
     ti.tcpi_unacked = tp.flight().div_ceil(mss) as u32;
     ti.tcpi_total_retrans = tp.total_retrans;

@@ -573,6 +573,25 @@ fn syn_times(syncnt: i32, linear: u32) -> (Vec<u64>, u64) {
     let first = recv_one(&s);
     let mut at = vec![0];
     loop {
+        // TCP_INFO between two tries, as Linux 6.18 reports it (checked
+        // there): tcpi_retransmits the tries so far, tcpi_backoff and the
+        // doubling of tcpi_rto only past the linear ones.
+        let mut ti = [0u8; 104];
+        s.getsockopt(c, crate::linux::SOL_TCP, crate::linux::TCP_INFO, &mut ti)
+            .unwrap();
+        let tries = at.len() as u32 - 1;
+        let backoff = tries.saturating_sub(linear);
+        assert_eq!(
+            (u32::from(ti[2]), u32::from(ti[4])),
+            (tries, backoff),
+            "retransmits, backoff"
+        );
+        let rto = u32::from_ne_bytes(ti[8..12].try_into().unwrap());
+        assert_eq!(
+            u64::from(rto),
+            (1_000_000u64 << backoff.min(16)).min(120_000_000),
+            "tcpi_rto"
+        );
         let t = s
             .poll_timeout()
             .expect("a SYN timer until the connect fails");

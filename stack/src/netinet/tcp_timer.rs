@@ -129,8 +129,7 @@ fn tcp_timer_rexmt(cx: &impl InetCx, so: &mut Socket, now: Instant) -> ControlFl
     if tp.t_state == TcpState::SynSent {
         // The first `linear` retransmissions of a SYN wait the initial
         // RTO again (Linux's tcp_syn_linear_timeouts), then it doubles.
-        let shift = tp.rxtshift.saturating_sub(linear).min(16);
-        tp.t_timers.rexmt = Some(now + (tp.rto() * (1u32 << shift)).min(TCP_RTO_MAX));
+        tp.t_timers.rexmt = Some(now + tp.rto_shifted(tp.backoff(linear)));
     }
     tp.total_retrans += 1;
     tp.rtt_seq = None;

@@ -547,8 +547,22 @@ impl TcpCb {
 
     /// The current RTO with exponential backoff.
     pub fn rto_backed_off(&self) -> Duration {
-        let shift = self.rxtshift.min(16);
-        (self.rto() * (1u32 << shift)).min(TCP_RTO_MAX)
+        self.rto_shifted(self.rxtshift)
+    }
+
+    /// The RTO's backoff (Linux's icsk_backoff): the retransmissions,
+    /// less a SYN's first `syn_linear` (net.ipv4.tcp_syn_linear_timeouts),
+    /// which wait the initial RTO again.
+    pub fn backoff(&self, syn_linear: u32) -> u32 {
+        match self.t_state {
+            TcpState::SynSent => self.rxtshift.saturating_sub(syn_linear),
+            _ => self.rxtshift,
+        }
+    }
+
+    /// The RTO doubled `shift` times, at most TCP_RTO_MAX.
+    pub fn rto_shifted(&self, shift: u32) -> Duration {
+        (self.rto() * (1u32 << shift.min(16))).min(TCP_RTO_MAX)
     }
 }
 
