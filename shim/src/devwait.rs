@@ -40,6 +40,29 @@ const BACKLOG_FRAMES: usize = 3;
 const BURST_FRAMES: usize = 64;
 /// How long sleepers leave the device to the driver after a backlog.
 const BULK_HOLD_US: u64 = 20_000;
+/// The spare last entry of a `poll_slots` array (the device's when this
+/// thread sleeps on it; fd -1: poll would ignore it).
+const DEVICE_SLOT: libc::pollfd = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
+/// The entries of `slots` to poll: all, the spare last one set to the
+/// device (`tun_fd`, readable), when this thread sleeps on it; else all
+/// but the spare.
+fn arm_device_slot(slots: &mut [libc::pollfd], tun_fd: i32, sleeping: bool) -> usize {
+    let spare = slots.len() - 1;
+    if !sleeping {
+        return spare;
+    }
+    slots[spare] = libc::pollfd {
+        fd: tun_fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    slots.len()
+}
 
 /// The sleeper's token and the driver's side of the hand-over.
 #[derive(Default)]
@@ -154,22 +177,36 @@ impl Shim {
     /// of ready entries of `pfds` (the device not counted), its errno, and
     /// whether a frame was read.
     pub fn poll_with_device(&self, pfds: &mut Vec<libc::pollfd>, ms: i32) -> (i32, i32, bool) {
+        pfds.push(DEVICE_SLOT);
+        let r = self.poll_slots(pfds, ms);
+        pfds.pop();
+        r
+    }
+
+    /// `poll_with_device` of one fd (an eventfd, an epoll fd): the pollfd
+    /// array on the stack, so a blocking call's sleep allocates nothing
+    /// (a heap vector grown by the device's entry cost a malloc and a
+    /// realloc per sleep, about 500 instructions).
+    pub fn poll_one_with_device(&self, pfd: &mut libc::pollfd, ms: i32) -> (i32, i32, bool) {
+        let mut slots = [*pfd, DEVICE_SLOT];
+        let r = self.poll_slots(&mut slots, ms);
+        *pfd = slots[0];
+        r
+    }
+
+    /// `poll_with_device` over `slots`, whose last entry is spare: the
+    /// device's, when this thread becomes the sleeper, else not polled.
+    fn poll_slots(&self, slots: &mut [libc::pollfd], ms: i32) -> (i32, i32, bool) {
         let sleeper = match self.stack.local() {
             Some(st) if !self.has_faults() && !self.has_busy_pollers() => {
                 self.devwait.enter().then_some(st)
             }
             _ => None,
         };
-        if sleeper.is_some() {
-            pfds.push(libc::pollfd {
-                fd: self.tun_fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
+        let n = arm_device_slot(slots, self.tun_fd, sleeper.is_some());
         let t0 = monotonic_us();
-        // SAFETY: pfds is a valid pollfd array of its length.
-        let mut r = unsafe { (real().poll)(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        // SAFETY: slots[..n] is a valid pollfd array of n entries.
+        let mut r = unsafe { (real().poll)(slots.as_mut_ptr(), n as libc::nfds_t, ms) };
         // SAFETY: reading this thread's errno (before any other call).
         let errno = unsafe { *libc::__errno_location() };
         let Some(st) = sleeper else {
@@ -178,7 +215,7 @@ impl Shim {
         if self.devwait.leave() {
             self.wake_driver();
         }
-        let dev = pfds.pop().map_or(0, |p| p.revents);
+        let dev = slots[n - 1].revents;
         if r > 0 && dev != 0 {
             r -= 1;
         }
@@ -220,19 +257,19 @@ impl Shim {
         if ms == 0 && deadline.is_some() {
             return Some(Err(libc::EAGAIN));
         }
-        let mut pfds = vec![libc::pollfd {
+        let mut pfd = libc::pollfd {
             fd: evfd,
             events: libc::POLLIN,
             revents: 0,
-        }];
-        let (r, errno, frame) = self.poll_with_device(&mut pfds, ms);
+        };
+        let (r, errno, frame) = self.poll_one_with_device(&mut pfd, ms);
         if r < 0 {
             return Some(match errno {
                 libc::EINTR if deadline.is_none() && crate::wait::handlers_restart() => Ok(()),
                 x => Err(x),
             });
         }
-        if pfds[0].revents & libc::POLLIN != 0 {
+        if pfd.revents & libc::POLLIN != 0 {
             crate::wait::drain_signalled(evfd);
         }
         // A frame read at the deadline: one more try first.
@@ -246,6 +283,39 @@ impl Shim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sleeper's poll covers the caller's fd and the device in the
+    /// spare slot (on the stack, no vector); anyone else's leaves the
+    /// spare out. A pipe stands for the device.
+    #[test]
+    fn the_spare_slot_is_the_device_only_for_the_sleeper() {
+        let mut p = [0i32; 2];
+        // SAFETY: pipe writes two fds into the array.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        // SAFETY: one byte from a live buffer to the pipe's write end.
+        assert_eq!(unsafe { libc::write(p[1], b"x".as_ptr().cast(), 1) }, 1);
+        let own = libc::pollfd {
+            fd: p[1],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut slots = [own, DEVICE_SLOT];
+        assert_eq!(arm_device_slot(&mut slots, p[0], false), 1);
+        assert_eq!(slots[1].fd, -1, "not polled, not touched");
+        let mut slots = [own, DEVICE_SLOT];
+        let n = arm_device_slot(&mut slots, p[0], true);
+        assert_eq!(n, 2);
+        // SAFETY: slots[..n] is a valid pollfd array.
+        let r = unsafe { libc::poll(slots.as_mut_ptr(), n as libc::nfds_t, 0) };
+        assert_eq!(r, 1, "the device (pipe) is readable, the write end is not");
+        assert_eq!(slots[1].revents, libc::POLLIN);
+        assert_eq!(slots[0].revents, 0);
+        // SAFETY: closing the two fds pipe gave.
+        unsafe {
+            libc::close(p[0]);
+            libc::close(p[1]);
+        }
+    }
 
     #[test]
     fn one_sleeper_at_a_time() {

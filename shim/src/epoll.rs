@@ -671,16 +671,16 @@ impl EpollTable {
             // never restarted after a signal, nor is this. Not for a
             // sender's set: see `wants_out`.
             if !set.wants_out.load(std::sync::atomic::Ordering::Relaxed) && s.device_free() {
-                let mut pfds = vec![libc::pollfd {
+                let mut pfd = libc::pollfd {
                     fd: epfd,
                     events: libc::POLLIN,
                     revents: 0,
-                }];
-                let (r, err, _) = s.poll_with_device(&mut pfds, ms);
+                };
+                let (r, err, _) = s.poll_one_with_device(&mut pfd, ms);
                 if r < 0 {
                     return Err(err);
                 }
-                kernel_quiet = pfds[0].revents == 0;
+                kernel_quiet = pfd.revents == 0;
                 continue;
             }
             // Block in the kernel: the notifier wakes us for stack events.
