@@ -542,7 +542,8 @@ impl Shim {
 
     /// Write every queued frame to the TUN device (through the faults when
     /// configured: what they hold back leaves on a later flush). Returns
-    /// the count of frames the stack gave.
+    /// the count of frames the stack gave that the kernel answers at once
+    /// (`calls_for_answer`): what `rx_inline` may read back.
     pub fn flush(&self) -> usize {
         let Some(st) = self.stack.local() else {
             return 0;
@@ -560,14 +561,15 @@ impl Shim {
     }
 
     /// Write every frame the stack has queued; the caller has the turn.
+    /// The count of them that call for an answer.
     fn drain_tx(&self, st: &Stack) -> usize {
         let mut sent = 0;
         if let Some(faults) = &self.faults {
             let now = self.now();
             let mut f = faults.lock();
             while let Some(frame) = st.poll_transmit() {
+                sent += usize::from(calls_for_answer(&frame));
                 f.push_outbound(now, frame);
-                sent += 1;
             }
             while let Some(frame) = f.pop_outbound(now) {
                 self.write_tun(&frame);
@@ -590,15 +592,15 @@ impl Shim {
                 // SAFETY: two initialised buffers that outlive the call,
                 // written (not modified) to our TUN fd.
                 unsafe { (real().writev)(self.tun_fd, iov.as_ptr(), 2) };
+                sent += usize::from(calls_for_answer(&frame));
                 st.recycle(frame);
-                sent += 1;
             }
             return sent;
         }
         while let Some(frame) = st.poll_transmit() {
             self.write_tun(&frame);
+            sent += usize::from(calls_for_answer(&frame));
             st.recycle(frame);
-            sent += 1;
         }
         sent
     }
@@ -659,9 +661,11 @@ impl Shim {
     /// schedule, takes whatever is left) and without faults (their
     /// inbound queue is the driver's).
     ///
-    /// At most one frame per frame `sent` is read: the kernel answers a
-    /// frame with one as a rule (a SYN-ACK, an ACK; a super-frame is one
-    /// skb to it, one ACK), so once that many came
+    /// At most one frame per frame `sent` that calls for an answer is
+    /// read: the kernel answers such a frame with one as a rule (a
+    /// SYN-ACK, an ACK; a super-frame is one skb to it, one ACK), and a
+    /// bare ACK or a RST with none (`calls_for_answer`), so once that
+    /// many came
     /// the read that would find the device empty (EAGAIN: a system call,
     /// 1 to 2.5 of the 22-23 per TCP_CRR transaction of a shimmed client:
     /// after the SYN-ACK and after the ACK of the request) is not made.
@@ -902,6 +906,42 @@ const BATCH: stack::RxMeta = stack::RxMeta {
 /// `rx_inline`): the answers to what it sent, not the driver's backlog.
 const RX_INLINE_BUDGET: usize = 8;
 
+/// Whether the kernel answers `frame` (an IP packet we send) at once, as
+/// a rule: anything but a TCP segment that is a bare ACK (no data, SYN
+/// or FIN) or a RST. Linux answers neither (a keepalive or window probe,
+/// a bare ACK it does answer, is the exception: the driver reads that
+/// answer). After the ACK of a TCP_CRR response the inline read found
+/// the device empty: an EAGAIN per connection.
+fn calls_for_answer(frame: &[u8]) -> bool {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    // The TCP segment and its length (the IP payload's).
+    let (tcp, len) = match frame.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ihl = usize::from(frame[0] & 0x0f) * 4;
+            if frame.len() < ihl + 20 || frame[9] != libc::IPPROTO_TCP as u8 {
+                return true;
+            }
+            let total = usize::from(u16::from_be_bytes([frame[2], frame[3]]));
+            (&frame[ihl..], total.saturating_sub(ihl))
+        }
+        Some(6) => {
+            if frame.len() < 60 || frame[6] != libc::IPPROTO_TCP as u8 {
+                return true;
+            }
+            (
+                &frame[40..],
+                usize::from(u16::from_be_bytes([frame[4], frame[5]])),
+            )
+        }
+        _ => return true,
+    };
+    let flags = tcp[13];
+    let header = usize::from(tcp[12] >> 4) * 4;
+    flags & RST == 0 && (flags & (SYN | FIN) != 0 || len > header)
+}
+
 /// A driver poll that returns within this many microseconds did not sleep
 /// (or hardly): the frames it reports were queued while the driver
 /// worked, and more may follow them.
@@ -1004,5 +1044,57 @@ fn driver_loop(s: &Shim) {
         }
         st.handle_timeout(s.now());
         s.after_input(st);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calls_for_answer;
+
+    /// An IPv4 (or IPv6) TCP frame with `flags` and `data` bytes of payload.
+    fn tcp(v6: bool, flags: u8, data: usize) -> Vec<u8> {
+        let mut seg = vec![0u8; 20 + data];
+        seg[12] = 5 << 4;
+        seg[13] = flags;
+        let mut f = if v6 {
+            let mut h = vec![0u8; 40];
+            h[0] = 6 << 4;
+            h[4..6].copy_from_slice(&(seg.len() as u16).to_be_bytes());
+            h[6] = 6;
+            h
+        } else {
+            let mut h = vec![0u8; 20];
+            h[0] = 0x45;
+            h[2..4].copy_from_slice(&((20 + seg.len()) as u16).to_be_bytes());
+            h[9] = 6;
+            h
+        };
+        f.extend_from_slice(&seg);
+        f
+    }
+
+    /// What the inline read after a write waits for: a SYN's SYN-ACK,
+    /// data's or a FIN's ACK, anything not TCP (an echo request's reply);
+    /// not for a bare ACK or a RST, which the kernel leaves unanswered.
+    #[test]
+    fn bare_acks_and_resets_call_for_no_answer() {
+        const FIN: u8 = 0x01;
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        const ACK: u8 = 0x10;
+        for v6 in [false, true] {
+            assert!(calls_for_answer(&tcp(v6, SYN, 0)));
+            assert!(calls_for_answer(&tcp(v6, SYN | ACK, 0)));
+            assert!(calls_for_answer(&tcp(v6, ACK, 1)), "data");
+            assert!(calls_for_answer(&tcp(v6, FIN | ACK, 0)));
+            assert!(!calls_for_answer(&tcp(v6, ACK, 0)), "a bare ACK");
+            assert!(!calls_for_answer(&tcp(v6, RST | ACK, 0)));
+            assert!(!calls_for_answer(&tcp(v6, RST, 5)), "a RST with data");
+        }
+        let mut udp = tcp(false, ACK, 0);
+        udp[9] = 17;
+        assert!(calls_for_answer(&udp), "not TCP");
+        assert!(calls_for_answer(&[]), "nothing to parse: as before");
+        assert!(calls_for_answer(&tcp(false, ACK, 0)[..30]), "cut short");
     }
 }
