@@ -506,7 +506,7 @@ pub fn accept(of: &OpenFile, flags: i32) -> R<(i32, SocketAddr)> {
     let mut slot = match &s.stack {
         Net::Remote(_) => FdSlot::reserve()?,
         Net::Local(st) => {
-            let evfd = crate::wait::thread_evfd();
+            let evfd = crate::wait::thread_evfd_leaving_room();
             // A non-blocking accept that finds the queue empty (an epoll
             // server calls accept until EAGAIN): EAGAIN without an anchor,
             // after Linux's check that a number is free (`FdSlot::probe`).

@@ -61,6 +61,35 @@ pub fn thread_evfd() -> i32 {
     })
 }
 
+/// This thread's wake-up eventfd, made now only if it leaves a number
+/// free: under an RLIMIT_NOFILE below the shim's high numbers it stays
+/// at a low one, and if that was the last number free it is the one the
+/// program's accept must get (an accept after one close under EMFILE got
+/// EMFILE, the freed number taken by this; c-test 410). Negative: none
+/// (closed again; made at a later call).
+pub fn thread_evfd_leaving_room() -> i32 {
+    EVFD.with(|c| {
+        if c.get() < 0 {
+            let fd = new_eventfd(0);
+            if fd >= 0 && !crate::driver::is_protected(fd) {
+                // SAFETY: fcntl(F_DUPFD_CLOEXEC) of our own descriptor: is
+                // another number free? (the copy is closed at once).
+                let probe = unsafe { (real().fcntl)(fd, libc::F_DUPFD_CLOEXEC, 0) };
+                // SAFETY: closing descriptors just made, ours alone.
+                unsafe {
+                    if probe < 0 {
+                        (real().close)(fd);
+                        return -1;
+                    }
+                    (real().close)(probe);
+                }
+            }
+            c.set(fd);
+        }
+        c.get()
+    })
+}
+
 /// Consume any pending wake-ups without blocking.
 pub fn drain(evfd: i32) {
     take_signal(evfd);
