@@ -716,13 +716,20 @@ impl Core {
             Request::Accept { id, wait } => {
                 // Past a cap the connection stays queued (Linux's accept
                 // finds no descriptor before it dequeues).
-                // The anchor too is made before the dequeue: with no
-                // descriptor for it, the connection stays queued.
+                // The anchor too is made before the dequeue (with no
+                // descriptor for it, the connection stays queued), and
+                // only when there is one to take: an accept that finds
+                // the queue empty makes no socket pair to throw away.
                 let r = self.check(sess, id).and_then(|h| {
                     self.accept_after_handed(id)?;
                     self.admit_accept(sess, h)?;
-                    let pair = anchor_pair()?;
-                    Ok((self.stack.accept(h)?, pair))
+                    let pair = if self.stack.accept_empty(h) {
+                        None
+                    } else {
+                        Some(anchor_pair()?)
+                    };
+                    let got = self.stack.accept(h)?;
+                    Ok((got, pair.map_or_else(anchor_pair, Ok)?))
                 });
                 self.waited(id, wait, Readiness::IN, &r);
                 let ((nh, peer), pair) = match r {
